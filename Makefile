@@ -1,0 +1,72 @@
+# kefu — `make serve` and `make test` bootstrap everything on a fresh clone.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PY_WANT := $(shell cat .python-version 2>/dev/null)
+# pyenv (if present) honours .python-version; otherwise any python3.12/3.13 on PATH.
+PYTHON ?= $(shell (command -v pyenv >/dev/null && pyenv which python 2>/dev/null) || command -v python3.12 || command -v python3.13 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+REDIS_URL ?= redis://127.0.0.1:6379/0
+
+.PHONY: help setup python-check system-deps services serve test lint typecheck test-sqlite test-postgres bench clean
+
+help:
+	@echo "make serve   set up and serve the desk on http://127.0.0.1:8000 (SQLite)"
+	@echo "make test    set up and run the whole suite (SQLite, then PostgreSQL + Redis)"
+
+python-check:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' || { \
+	  echo "kefu needs Python >= 3.12 (Django 6); found $$($(PYTHON) --version 2>&1) at $(PYTHON)."; \
+	  echo "Install 3.12+ (e.g. 'pyenv install $(PY_WANT)') or run 'make PYTHON=/path/to/python3.12 ...'."; \
+	  exit 1; }
+
+$(BIN)/.installed: pyproject.toml | python-check
+	@test -x $(BIN)/python && $(BIN)/python -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' || { rm -rf $(VENV); $(PYTHON) -m venv $(VENV); }
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+# Chromium and CJK fonts for the browser tests and screenshots; idempotent.
+system-deps:
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then \
+	  echo "installing chromium and fonts-noto-cjk"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	fi
+
+setup: python-check $(BIN)/.installed
+
+# PostgreSQL and Redis on this machine; start them if they are down.
+services:
+	@pg_isready -h 127.0.0.1 -p 5432 -q || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+	@for i in $$(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && redis-cli ping >/dev/null 2>&1 && exit 0; sleep 1; done; echo "PostgreSQL/Redis did not come up"; exit 1
+
+serve: setup
+	$(BIN)/kefu migrate --no-input
+	@if [ ! -f var/.demo-loaded ]; then $(BIN)/kefu demo && touch var/.demo-loaded; fi
+	$(BIN)/kefu serve --host 127.0.0.1 --port 8000
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: setup
+	$(BIN)/mypy
+
+test-sqlite: setup system-deps
+	$(BIN)/pytest -p no:cacheprovider -q
+
+# Storage and realtime tests again on PostgreSQL with the Redis channel layer.
+test-postgres: setup services
+	KEFU_DATABASE_URL=$(PG_URL) KEFU_REDIS_URL=$(REDIS_URL) $(BIN)/pytest -p no:cacheprovider -q -m "not browser" --ignore=tests/nlp --ignore=tests/quality
+
+test: setup system-deps services lint typecheck test-sqlite test-postgres
+
+bench: setup
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) var/test-*

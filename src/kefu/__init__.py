@@ -1,0 +1,3 @@
+"""kefu: an open-source customer-service desk."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,226 @@
+"""Accounts: users, roles, teams, API tokens, agent status and the audit log.
+
+Other apps ask here who may do what (``check_*``); nothing else compares roles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthorized
+from kefu.core.events import publish
+
+from .models import APIToken, AgentStatus, AuditLog, Role, Team, User
+
+TOKEN_PREFIX = "kefu_"
+
+
+# --- audit -------------------------------------------------------------------------
+
+
+def audit(
+    action: str,
+    *,
+    actor: User | None,
+    target: Any = None,
+    detail: dict[str, Any] | None = None,
+    ip: str | None = None,
+) -> AuditLog:
+    return AuditLog.objects.create(
+        actor=actor if actor is not None and actor.pk else None,
+        action=action,
+        target_type=type(target).__name__.lower() if target is not None else "",
+        target_id=str(getattr(target, "pk", "") or "") if target is not None else "",
+        detail=detail or {},
+        ip=ip,
+    )
+
+
+def client_ip(request: Any) -> str | None:
+    return request.META.get("REMOTE_ADDR") if request is not None else None
+
+
+# --- permission checks -------------------------------------------------------------
+
+
+def check_role(user: User, role: str) -> None:
+    if not user.is_authenticated or not user.has_role_at_least(role):
+        raise PermissionDenied(f"需要{Role(role).label}及以上权限")
+
+
+def check_admin(user: User) -> None:
+    check_role(user, Role.ADMIN)
+
+
+def can_reveal_pii(user: User) -> bool:
+    return user.is_authenticated and user.is_active and user.role in settings.KEFU_PII_REVEAL_ROLES
+
+
+def team_ids_of(user: User) -> list[int]:
+    return list(user.teams.values_list("id", flat=True))
+
+
+# --- users and teams ----------------------------------------------------------------
+
+
+def do_create_user(
+    *,
+    username: str,
+    password: str,
+    role: str = Role.AGENT,
+    display_name: str = "",
+    teams: Iterable[Team] = (),
+    actor: User | None = None,
+    is_senior: bool = False,
+    max_concurrent: int = 5,
+) -> User:
+    if role not in Role.values:
+        raise InvalidInput(f"未知角色：{role}", fields={"role": f"应为 {', '.join(Role.values)} 之一"})
+    if not username or len(username) > 150:
+        raise InvalidInput("用户名无效", fields={"username": "必填，最多150个字符"})
+    if User.objects.filter(username=username).exists():
+        raise Conflict(f"用户名 {username} 已存在", fields={"username": "已存在"})
+    try:
+        validate_password(password, User(username=username))
+    except ValidationError as exc:
+        raise InvalidInput("密码不符合要求", fields={"password": "；".join(exc.messages)}) from exc
+    with transaction.atomic():
+        user = User.objects.create_user(
+            username=username,
+            password=password,
+            role=role,
+            display_name=display_name,
+            is_senior=is_senior,
+            max_concurrent=max_concurrent,
+            is_staff=role == Role.ADMIN,
+            is_superuser=role == Role.ADMIN,
+        )
+        if teams:
+            user.teams.set(list(teams))
+        audit(AuditLog.Action.USER_CREATE, actor=actor, target=user, detail={"role": role})
+    return user
+
+
+def do_change_role(*, actor: User, user: User, role: str, request: Any = None) -> User:
+    check_admin(actor)
+    if role not in Role.values:
+        raise InvalidInput(f"未知角色：{role}", fields={"role": "无效"})
+    old = user.role
+    with transaction.atomic():
+        user.role = role
+        user.is_staff = user.is_superuser = role == Role.ADMIN
+        user.save(update_fields=["role", "is_staff", "is_superuser"])
+        audit(
+            AuditLog.Action.ROLE_CHANGE,
+            actor=actor,
+            target=user,
+            detail={"from": old, "to": role},
+            ip=client_ip(request),
+        )
+    return user
+
+
+def do_set_teams(*, actor: User, user: User, teams: Iterable[Team], request: Any = None) -> User:
+    check_admin(actor)
+    teams = list(teams)
+    with transaction.atomic():
+        before = sorted(team_ids_of(user))
+        user.teams.set(teams)
+        audit(
+            AuditLog.Action.TEAM_CHANGE,
+            actor=actor,
+            target=user,
+            detail={"from": before, "to": sorted(t.pk for t in teams)},
+            ip=client_ip(request),
+        )
+    return user
+
+
+def access_user(user_id: int) -> User:
+    try:
+        return User.objects.get(pk=user_id)
+    except User.DoesNotExist as exc:
+        raise NotFound(f"用户 {user_id} 不存在") from exc
+
+
+def access_team(team_id: int) -> Team:
+    try:
+        return Team.objects.get(pk=team_id)
+    except Team.DoesNotExist as exc:
+        raise NotFound(f"团队 {team_id} 不存在") from exc
+
+
+def list_agents() -> QuerySet[User]:
+    return User.objects.filter(is_active=True).prefetch_related("teams").order_by("id")
+
+
+def do_set_status(*, user: User, status: str) -> User:
+    """Change an agent's availability; going online may pull waiting conversations."""
+    if status not in AgentStatus.values:
+        raise InvalidInput(f"未知状态：{status}", fields={"status": f"应为 {', '.join(AgentStatus.values)} 之一"})
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(status=status, status_changed_at=timezone.now())
+        user.status = status
+        publish(
+            "agent.status_changed",
+            {"user_id": user.pk, "status": status, "name": user.name},
+            webhook=False,
+        )
+    if status == AgentStatus.ONLINE:
+        from kefu.routing.services import do_drain_queues_for_agent
+
+        do_drain_queues_for_agent(user)
+    return user
+
+
+# --- API tokens ---------------------------------------------------------------------
+
+
+def _hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def do_create_token(*, user: User, name: str, request: Any = None) -> tuple[APIToken, str]:
+    """Create a token; the plain key is returned once and never stored."""
+    name = (name or "").strip()
+    if not name or len(name) > 64:
+        raise InvalidInput("令牌名称无效", fields={"name": "必填，最多64个字符"})
+    key = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        token = APIToken.objects.create(user=user, name=name, prefix=key[:12], key_hash=_hash_key(key))
+        audit(AuditLog.Action.TOKEN_CREATE, actor=user, target=token, detail={"name": name}, ip=client_ip(request))
+    return token, key
+
+
+def do_revoke_token(*, user: User, token_id: int, request: Any = None) -> None:
+    token = APIToken.objects.filter(pk=token_id, user=user, revoked_at__isnull=True).first()
+    if token is None:
+        raise NotFound("令牌不存在")
+    with transaction.atomic():
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit(AuditLog.Action.TOKEN_REVOKE, actor=user, target=token, ip=client_ip(request))
+
+
+def authenticate_token(key: str) -> User:
+    token = (
+        APIToken.objects.select_related("user")
+        .filter(key_hash=_hash_key(key), revoked_at__isnull=True)
+        .first()
+    )
+    if token is None or not token.user.is_active:
+        raise Unauthorized("令牌无效或已吊销")
+    now = timezone.now()
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        APIToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user

@@ -1,0 +1,147 @@
+"""Conversations and their messages: every channel ends up here."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+
+class Priority(models.TextChoices):
+    """The urgent × important matrix."""
+
+    P1 = "P1", "P1 紧急且重要"
+    P2 = "P2", "P2 重要不紧急"
+    P3 = "P3", "P3 紧急不重要"
+    P4 = "P4", "P4 常规"
+
+
+def priority_for(*, urgent: bool, important: bool) -> str:
+    if urgent and important:
+        return Priority.P1
+    if important:
+        return Priority.P2
+    if urgent:
+        return Priority.P3
+    return Priority.P4
+
+
+class Conversation(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "处理中"
+        PENDING = "pending", "等待客户"
+        SNOOZED = "snoozed", "已暂缓"
+        RESOLVED = "resolved", "已解决"
+        CLOSED = "closed", "已关闭"
+
+    channel = models.ForeignKey("inboxes.Channel", on_delete=models.PROTECT, related_name="conversations")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="conversations")
+    team = models.ForeignKey("accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    assignee = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_conversations"
+    )
+    # First-contact ownership (首问负责制): whoever answered first owns what follows.
+    first_responder = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    priority = models.CharField(max_length=2, choices=Priority.choices, default=Priority.P4)
+    subject = models.CharField(max_length=255, blank=True)
+    intent = models.CharField(max_length=32, blank=True)
+    intent_confidence = models.FloatField(null=True, blank=True)
+    emotion_label = models.CharField(max_length=16, blank=True)
+    emotion_score = models.FloatField(default=0)
+    emotion_trend = models.CharField(max_length=12, blank=True)
+    emotion_signals = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_message_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_customer_message_at = models.DateTimeField(null=True, blank=True)
+    last_agent_message_at = models.DateTimeField(null=True, blank=True)
+    # Queue: set while the conversation waits for an agent.
+    queued_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_queue_position = models.PositiveIntegerField(null=True, blank=True)
+    # SLA timers are due times, so they survive restarts.
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    first_response_due = models.DateTimeField(null=True, blank=True, db_index=True)
+    sla_warned_at = models.DateTimeField(null=True, blank=True)
+    sla_breached_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    # Read state: the last message id each side has seen.
+    customer_last_read_id = models.BigIntegerField(default=0)
+    agent_last_read_id = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-last_message_at", "-id"]
+        indexes = [models.Index(fields=["team", "status", "assignee"])]
+
+    def __str__(self) -> str:
+        return f"会话#{self.pk}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.OPEN, self.Status.PENDING, self.Status.SNOOZED)
+
+
+class Message(models.Model):
+    class Direction(models.TextChoices):
+        INCOMING = "incoming", "客户"
+        OUTGOING = "outgoing", "客服"
+        ACTIVITY = "activity", "系统"
+
+    class Kind(models.TextChoices):
+        TEXT = "text", "文字"
+        IMAGE = "image", "图片"
+        NOTE = "note", "内部备注"
+        CALL = "call", "通话记录"
+        EVENT = "event", "事件"
+        AUTO = "auto", "自动回复"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(max_length=8, choices=Direction.choices)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.TEXT)
+    sender = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    text = models.TextField(blank=True)
+    image = models.FileField(upload_to="chat/%Y/%m/", null=True, blank=True)
+    # Private messages (notes, internal activity) never reach the customer.
+    is_private = models.BooleanField(default=False)
+    client_msg_id = models.CharField(max_length=64, null=True, blank=True)
+    external_id = models.CharField(max_length=255, null=True, blank=True, db_index=True)
+    meta = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "direction", "client_msg_id"],
+                condition=Q(client_msg_id__isnull=False),
+                name="message_client_id_unique",
+            )
+        ]
+
+    @property
+    def is_public(self) -> bool:
+        return not self.is_private
+
+
+class CallLog(models.Model):
+    class Direction(models.TextChoices):
+        INBOUND = "inbound", "呼入"
+        OUTBOUND = "outbound", "呼出"
+
+    class Outcome(models.TextChoices):
+        RESOLVED = "resolved", "已解决"
+        FOLLOW_UP = "follow_up", "需跟进"
+        NO_ANSWER = "no_answer", "未接通"
+        TRANSFERRED = "transferred", "已转接"
+        CALLBACK = "callback", "待回电"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="calls")
+    agent = models.ForeignKey("accounts.User", null=True, on_delete=models.SET_NULL, related_name="+")
+    direction = models.CharField(max_length=8, choices=Direction.choices)
+    duration_seconds = models.PositiveIntegerField(default=0)
+    summary = models.TextField()
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="call")
+    created_at = models.DateTimeField(auto_now_add=True)

@@ -1,0 +1,65 @@
+"""Plain dicts for events and sockets. Customer-facing shapes carry public fields only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .models import Conversation, Message
+
+
+def message_dict(m: Message) -> dict[str, Any]:
+    """The desk's view of a message (notes included)."""
+    return {
+        "id": m.pk,
+        "conversation_id": m.conversation_id,
+        "direction": m.direction,
+        "kind": m.kind,
+        "text": m.text,
+        "image_url": m.image.url if m.image else None,
+        "is_private": m.is_private,
+        "sender_id": m.sender_id,
+        "sender_name": m.sender.name if m.sender_id and m.sender else None,
+        "client_msg_id": m.client_msg_id,
+        "meta": m.meta,
+        "created_at": m.created_at.isoformat(),
+    }
+
+
+def public_message_dict(m: Message) -> dict[str, Any]:
+    """The customer's view of a message. Callers must never pass a private message."""
+    assert not m.is_private, "a private message must not be shown to a customer"
+    return {
+        "id": m.pk,
+        "direction": m.direction,
+        "kind": m.kind,
+        "text": m.text,
+        "image_url": m.image.url if m.image else None,
+        "sender_name": (m.sender.display_name or "客服") if m.sender_id and m.sender else None,
+        "client_msg_id": m.client_msg_id if m.direction == Message.Direction.INCOMING else None,
+        "created_at": m.created_at.isoformat(),
+    }
+
+
+def conversation_dict(c: Conversation) -> dict[str, Any]:
+    return {
+        "id": c.pk,
+        "status": c.status,
+        "channel_id": c.channel_id,
+        "channel_kind": c.channel.kind if c.channel_id else None,
+        "customer_id": c.customer_id,
+        "customer_name": c.customer.name if c.customer_id else "",
+        "customer_vip": c.customer.vip_level if c.customer_id else 0,
+        "team_id": c.team_id,
+        "assignee_id": c.assignee_id,
+        "first_responder_id": c.first_responder_id,
+        "priority": c.priority,
+        "subject": c.subject,
+        "intent": c.intent,
+        "emotion_label": c.emotion_label,
+        "emotion_score": c.emotion_score,
+        "emotion_trend": c.emotion_trend,
+        "last_message_at": c.last_message_at.isoformat() if c.last_message_at else None,
+        "first_response_due": c.first_response_due.isoformat() if c.first_response_due else None,
+        "sla_breached": c.sla_breached_at is not None,
+        "created_at": c.created_at.isoformat() if c.created_at else None,
+    }

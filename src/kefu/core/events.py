@@ -1,0 +1,98 @@
+"""The one event path: every change that others must see is published here.
+
+``publish`` decides the recipients and sends only after the surrounding transaction
+commits, so nothing is announced that was rolled back:
+
+* desk groups — ``desk.all`` (supervisors and above), ``desk.team.<id>`` (agents of the
+  conversation's team) and ``desk.user.<id>`` (its assignee); desk clients de-duplicate
+  by the event ``id``;
+* the customer group ``chat.conv.<id>`` — only for events marked ``to_customer``, whose
+  payload the caller builds from public fields. Private notes are never marked so;
+* outbound webhooks, for the event types integrations subscribe to (written as
+  delivery rows inside the transaction, sent by the worker).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.utils import timezone
+
+log = logging.getLogger(__name__)
+
+DESK_ALL = "desk.all"
+
+
+def desk_team_group(team_id: int) -> str:
+    return f"desk.team.{team_id}"
+
+
+def desk_user_group(user_id: int) -> str:
+    return f"desk.user.{user_id}"
+
+
+def chat_conversation_group(conversation_id: int) -> str:
+    return f"chat.conv.{conversation_id}"
+
+
+def _send(groups: Iterable[str], message: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    for group in groups:
+        try:
+            async_to_sync(layer.group_send)(group, message)
+        except Exception:  # a realtime hiccup must never undo a stored change
+            log.exception("realtime send to %s failed", group)
+
+
+def publish(
+    event_type: str,
+    data: dict[str, Any],
+    *,
+    team_id: int | None = None,
+    user_ids: Iterable[int | None] = (),
+    conversation_id: int | None = None,
+    customer_data: dict[str, Any] | None = None,
+    webhook: bool = True,
+) -> str:
+    """Announce ``event_type`` after commit; returns the event id.
+
+    ``customer_data``, when given, is what the customer's chat sockets receive
+    (public fields only); ``data`` goes to desks and webhooks.
+    """
+    event_id = uuid.uuid4().hex
+    envelope = {"id": event_id, "event": event_type, "at": timezone.now().isoformat(), "data": data}
+    groups = [DESK_ALL]
+    if team_id is not None:
+        groups.append(desk_team_group(team_id))
+    groups.extend(desk_user_group(uid) for uid in set(user_ids) if uid is not None)
+
+    def _deliver() -> None:
+        _send(groups, {"type": "desk.event", "payload": envelope})
+        if customer_data is not None and conversation_id is not None:
+            _send(
+                [chat_conversation_group(conversation_id)],
+                {"type": "chat.event", "payload": {"id": event_id, "event": event_type, "data": customer_data}},
+            )
+
+    transaction.on_commit(_deliver)
+    if webhook:
+        # Webhook deliveries are rows written in the caller's transaction (an
+        # outbox): they exist exactly when the change does, and the worker sends
+        # them even if this process dies right after the commit.
+        from kefu.webhooks.services import enqueue_event
+
+        enqueue_event(event_type, envelope)
+    return event_id
+
+
+def send_ephemeral(groups: Iterable[str], kind: str, payload: dict[str, Any]) -> None:
+    """Typing indicators and other signals that are never stored nor sent to webhooks."""
+    _send(groups, {"type": kind, "payload": payload})

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class CustomersConfig(AppConfig):
+    name = "kefu.customers"
+    label = "customers"
+    verbose_name = "客户"

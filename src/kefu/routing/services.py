@@ -1,0 +1,245 @@
+"""Routing and queues: which team, which agent, and what the waiting customer hears.
+
+Assignment is settled by the database so two server processes never give one
+conversation to two agents, nor an agent more chats than their limit:
+
+* the conversation is claimed with a conditional UPDATE (``assignee IS NULL``), and
+* the agent's row is locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite takes its
+  single write lock at BEGIN IMMEDIATE) while their load is counted.
+"""
+
+from __future__ import annotations
+
+import math
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from kefu.accounts.models import AgentStatus, Team, User
+from kefu.conversations.models import Conversation
+from kefu.core.events import publish
+
+from .models import RoutingRule
+
+LOAD_STATUSES = (Conversation.Status.OPEN, Conversation.Status.PENDING)
+# Average handling time used for the expected wait until enough history exists.
+DEFAULT_HANDLE_SECONDS = 240
+
+
+def choose_team(conversation: Conversation, text: str) -> tuple[Team | None, str]:
+    """Channel rules and keywords now; the intent model plugs in before these."""
+    rules = RoutingRule.objects.filter(is_active=True).select_related("team")
+    for rule in rules:
+        if rule.channel_id and rule.channel_id != conversation.channel_id:
+            continue
+        if rule.keywords and not any(k and k in text for k in rule.keywords):
+            continue
+        return rule.team, rule.priority
+    team = conversation.team or Team.objects.filter(is_general=True).first()
+    return team, ""
+
+
+def agent_load(user_id: int) -> int:
+    return Conversation.objects.filter(assignee_id=user_id, status__in=LOAD_STATUSES).count()
+
+
+def _candidates(team_id: int | None, *, senior_first: bool = False) -> list[User]:
+    qs = User.objects.filter(is_active=True, status=AgentStatus.ONLINE)
+    if team_id is not None:
+        qs = qs.filter(teams__id=team_id)
+    qs = qs.annotate(
+        load=Count("assigned_conversations", filter=Q(assigned_conversations__status__in=LOAD_STATUSES))
+    ).filter(load__lt=F("max_concurrent"))
+    order = ["load", F("last_assigned_at").asc(nulls_first=True), "id"]
+    if senior_first:
+        order.insert(0, "-is_senior")
+    return list(qs.order_by(*order)[:20])
+
+
+def needs_senior(conversation: Conversation) -> bool:
+    """Angry customers, and VIP customers who are dissatisfied, go to senior people."""
+    if conversation.emotion_label == "angry":
+        return True
+    return conversation.customer.vip_level > 0 and conversation.emotion_label == "dissatisfied"
+
+
+def do_try_assign(conversation_id: int) -> User | None:
+    """Give a waiting conversation to the best available agent, atomically."""
+    conversation = Conversation.objects.select_related("customer").filter(pk=conversation_id).first()
+    if conversation is None or conversation.assignee_id is not None or not conversation.is_active:
+        return None
+    senior = needs_senior(conversation)
+    for agent in _candidates(conversation.team_id, senior_first=senior):
+        with transaction.atomic():
+            locked = User.objects.select_for_update().filter(pk=agent.pk, status=AgentStatus.ONLINE).first()
+            if locked is None or agent_load(agent.pk) >= locked.max_concurrent:
+                continue
+            now = timezone.now()
+            claimed = Conversation.objects.filter(
+                pk=conversation.pk, assignee__isnull=True, status__in=LOAD_STATUSES
+            ).update(assignee=locked, queued_at=None, last_queue_position=None)
+            if not claimed:
+                return None
+            User.objects.filter(pk=locked.pk).update(last_assigned_at=now)
+            conversation.refresh_from_db()
+            from kefu.conversations.services import _publish_assigned, add_activity
+
+            add_activity(conversation, f"系统分配给 {locked.name}", meta={"assignee": locked.pk})
+            _publish_assigned(conversation, actor=None)
+            return locked
+    return None
+
+
+def do_route_new_conversation(conversation: Conversation, *, first_text: str) -> None:
+    """Pick the queue, then try to assign; otherwise tell the customer where they stand."""
+    team, priority = choose_team(conversation, first_text)
+    updates: dict[str, object] = {"queued_at": timezone.now()}
+    if team is not None:
+        updates["team"] = team
+    if priority:
+        updates["priority"] = priority
+    Conversation.objects.filter(pk=conversation.pk).update(**updates)
+    for key, value in updates.items():
+        setattr(conversation, key, value)
+
+    def _assign_after_commit() -> None:
+        if do_try_assign(conversation.pk) is None:
+            do_notify_queue_position(conversation.pk, force=True)
+
+    transaction.on_commit(_assign_after_commit)
+
+
+def do_requeue_if_unowned(conversation: Conversation) -> None:
+    if conversation.assignee_id is None:
+        Conversation.objects.filter(pk=conversation.pk, queued_at__isnull=True).update(queued_at=timezone.now())
+        transaction.on_commit(lambda: do_try_assign(conversation.pk))
+
+
+def waiting_queue(team_id: int | None):
+    """Waiting conversations of a team in service order: VIP first, then longest wait."""
+    qs = Conversation.objects.filter(assignee__isnull=True, status__in=LOAD_STATUSES, queued_at__isnull=False)
+    if team_id is not None:
+        qs = qs.filter(team_id=team_id)
+    return qs.select_related("customer").order_by("-customer__vip_level", "queued_at", "id")
+
+
+def queue_position(conversation: Conversation) -> int:
+    """1-based position in the team's queue."""
+    ids = list(waiting_queue(conversation.team_id).values_list("id", flat=True))
+    try:
+        return ids.index(conversation.pk) + 1
+    except ValueError:
+        return 0
+
+
+def expected_wait_seconds(team_id: int | None, position: int) -> int:
+    online = User.objects.filter(is_active=True, status=AgentStatus.ONLINE)
+    if team_id is not None:
+        online = online.filter(teams__id=team_id)
+    agents = max(online.count(), 1)
+    return int(math.ceil(position / agents) * DEFAULT_HANDLE_SECONDS)
+
+
+def _changed_a_lot(old: int | None, new: int) -> bool:
+    """Tell the customer again when the position moved by half or at least 5 places."""
+    if old is None:
+        return True
+    return new < old and (old - new >= 5 or new <= old / 2)
+
+
+def do_notify_queue_position(conversation_id: int, *, force: bool = False) -> None:
+    from kefu.conversations.services import do_send_auto_reply
+
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+        if conversation is None or conversation.assignee_id is not None or not conversation.is_active:
+            return
+        position = queue_position(conversation)
+        if position == 0:
+            return
+        if not force and not _changed_a_lot(conversation.last_queue_position, position):
+            return
+        wait = expected_wait_seconds(conversation.team_id, position)
+        minutes = max(1, round(wait / 60))
+        text = (
+            f"您好，客服正在为您安排中。您前面还有 {position - 1} 位客户，预计等待约 {minutes} 分钟，请稍候。"
+            if position > 1
+            else f"您好，您已排在第 1 位，客服马上为您服务，预计等待约 {minutes} 分钟。"
+        )
+        Conversation.objects.filter(pk=conversation.pk).update(last_queue_position=position)
+        do_send_auto_reply(conversation, text, meta={"queue_position": position, "expected_wait_seconds": wait})
+
+
+def do_drain_queue(team_id: int | None) -> int:
+    """Assign waiting conversations while agents have room; returns how many."""
+    assigned = 0
+    for conversation_id in list(waiting_queue(team_id).values_list("id", flat=True)[:200]):
+        if do_try_assign(conversation_id) is None:
+            break
+        assigned += 1
+    if assigned:
+        for conversation_id in waiting_queue(team_id).values_list("id", flat=True)[:200]:
+            do_notify_queue_position(conversation_id)
+    return assigned
+
+
+def do_drain_queues_for_agent(user: User) -> int:
+    team_ids = list(user.teams.values_list("id", flat=True))
+    return sum(do_drain_queue(tid) for tid in team_ids)
+
+
+def queue_overview() -> list[dict[str, object]]:
+    """Per team: waiting count and longest wait (seconds), for the supervisor page."""
+    now = timezone.now()
+    rows = []
+    for team in Team.objects.order_by("id"):
+        waiting = waiting_queue(team.pk)
+        oldest = waiting.order_by("queued_at").values_list("queued_at", flat=True).first()
+        rows.append(
+            {
+                "team_id": team.pk,
+                "team": team.name,
+                "waiting": waiting.count(),
+                "longest_wait_seconds": int((now - oldest).total_seconds()) if oldest else 0,
+            }
+        )
+    return rows
+
+
+def agent_overview() -> list[dict[str, object]]:
+    agents = (
+        User.objects.filter(is_active=True)
+        .annotate(load=Count("assigned_conversations", filter=Q(assigned_conversations__status__in=LOAD_STATUSES)))
+        .prefetch_related("teams")
+        .order_by("id")
+    )
+    return [
+        {
+            "user_id": a.pk,
+            "name": a.name,
+            "role": a.role,
+            "status": a.status,
+            "load": a.load,
+            "max_concurrent": a.max_concurrent,
+            "teams": [t.name for t in a.teams.all()],
+        }
+        for a in agents
+    ]
+
+
+def publish_agent_change(user: User) -> None:
+    publish("agent.updated", {"user_id": user.pk, "status": user.status}, webhook=False)
+
+
+__all__ = [
+    "agent_overview",
+    "choose_team",
+    "do_drain_queue",
+    "do_drain_queues_for_agent",
+    "do_notify_queue_position",
+    "do_requeue_if_unowned",
+    "do_route_new_conversation",
+    "do_try_assign",
+    "queue_overview",
+    "queue_position",
+]

@@ -1,0 +1,27 @@
+"""URL map: pages per app, the REST API under /api/v1, static and media."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.generic import RedirectView
+from django.views.static import serve
+
+from kefu.api import api
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/desk/", permanent=False)),
+    path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+    path("", include("kefu.accounts.urls")),
+    path("", include("kefu.channels.urls")),
+    path("desk/", include("kefu.conversations.urls")),
+    path("desk/", include("kefu.routing.urls")),
+    path("desk/", include("kefu.tickets.urls")),
+    path("desk/", include("kefu.customers.urls")),
+    re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
+]
+
+handler400 = "kefu.core.views.bad_request"
+handler403 = "kefu.core.views.permission_denied"
+handler404 = "kefu.core.views.page_not_found"
+handler500 = "kefu.core.views.server_error"
