@@ -103,6 +103,8 @@ TEMPLATES = [
 DATABASE_URL = os.environ.get("KEFU_DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    # Parallel test runs (several engineers, CI) each need their own test database.
+    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("KEFU_TEST_DB_NAME") or None}
 else:
     DATABASES = {
         "default": {
