@@ -1,0 +1,207 @@
+"""Finding and masking personal data in Chinese customer-service text.
+
+Four kinds are recognised: mainland mobile numbers, resident ID card numbers
+(GB 11643, checksum and birth date validated), bank card numbers (16–19 digits
+passing Luhn) and full postal addresses (an administrative region followed by a
+street and a house number).
+
+Masking is length-preserving — every masked character becomes exactly one ``*``
+and separators are kept — so spans found in a text stay valid in its masked form
+and a UI can mask in place.
+
+A long digit run that follows an order-number label (订单号, 运单号, 工单 …) is
+treated as that reference, not as personal data: order numbers in Chinese
+e-commerce are 16–19 digits long and one in ten passes the Luhn check by chance.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+PiiKind = Literal["phone", "id_card", "bank_card", "address"]
+
+# Full-width digits and letters (０-９, Ｘ) map 1:1 onto ASCII, so matching on the
+# translated text keeps offsets valid in the original.
+_FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK_CODES = "10X98765432"
+_DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+_B = r"(?<![0-9A-Za-z])"  # no digit or letter glued on the left
+_E = r"(?![0-9A-Za-z])"  # …or on the right
+_PHONE_RE = re.compile(_B + r"(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}" + _E)
+_ID_RE = re.compile(_B + r"\d{6}[- ]?\d{8}[- ]?\d{3}[0-9Xx]" + _E)
+_CARD_RE = re.compile(_B + r"\d{4}(?:[- ]?\d{4}){3}(?:[- ]?\d{1,3})?" + _E)
+
+# Place-name characters: any ideograph except the function words that glue a
+# sentence to an address (「您的地址是北京市…」 must not swallow 「您的地址是」).
+_NAME = r"(?:(?![的是在到您你我他她请址寄收送填写改为：])[\u4e00-\u9fff])"
+_ADDRESS_RE = re.compile(
+    r"(?P<region>"
+    rf"(?:{_NAME}{{2,7}}?(?:省|自治区))?"
+    rf"(?:{_NAME}{{2,7}}?(?:市|州|盟))?"
+    rf"(?:{_NAME}{{1,7}}?(?:区|县|旗))?"
+    r")"
+    r"(?P<detail>"
+    rf"(?:{_NAME}{{1,8}}?(?:镇|乡|街道))?"
+    rf"(?:{_NAME}|\d){{1,10}}?(?:路|街|大道|巷|弄|胡同|道)(?:[东西南北中]{{1,2}}段)?"
+    r"\s*[0-9一二三四五六七八九十百零]+\s*(?:号|弄)"
+    rf"(?:{_NAME}{{0,8}}?(?:小区|大厦|花园|公寓|广场|中心|苑|院))?"
+    r"(?:\s*[0-9A-Za-z一二三四五六七八九十\-]+\s*(?:号楼|栋|幢|座|单元|楼|层|室|号|户|区))*"
+    r")"
+)
+
+_REFERENCE_LABEL_RE = re.compile(
+    r"(?:订单|单号|运单|快递单|物流单|工单|编号|交易号|流水号|批次|条码|序列号|SN|sn)[号码]?\s*(?:是|为)?\s*[:：]?\s*$"
+)
+_PRIORITY: dict[PiiKind, int] = {"id_card": 0, "bank_card": 1, "phone": 2, "address": 3}
+
+
+@dataclass(frozen=True, slots=True)
+class PiiMatch:
+    """One piece of personal data: its kind and span in the scanned text."""
+
+    kind: PiiKind
+    start: int
+    end: int
+
+
+def luhn_ok(digits: str) -> bool:
+    """True if ``digits`` (ASCII digits only, at least two) passes the Luhn check."""
+    if len(digits) < 2 or not digits.isascii() or not digits.isdigit():
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def is_valid_id_card(number: str) -> bool:
+    """True for an 18-character resident ID with a valid GB 11643 check code and birth date."""
+    if len(number) != 18 or not number.isascii():
+        return False
+    body, check = number[:17], number[17].upper()
+    if not body.isdigit() or not (check.isdigit() or check == "X"):
+        return False
+    if body[0] not in "12345678":  # province codes run from 11 to 82
+        return False
+    year, month, day = int(body[6:10]), int(body[10:12]), int(body[12:14])
+    if not (1900 <= year <= 2099 and 1 <= month <= 12 and 1 <= day <= _DAYS_IN_MONTH[month - 1]):
+        return False
+    if month == 2 and day == 29 and not (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)):
+        return False
+    total = sum((ord(ch) - 48) * w for ch, w in zip(body, _ID_WEIGHTS, strict=True))
+    return _ID_CHECK_CODES[total % 11] == check
+
+
+def _digits(s: str) -> str:
+    return "".join(ch for ch in s if ch.isdigit() or ch in "Xx")
+
+
+def _is_reference(text: str, start: int) -> bool:
+    return _REFERENCE_LABEL_RE.search(text, max(0, start - 12), start) is not None
+
+
+def find_pii(text: str) -> list[PiiMatch]:
+    """All personal data in ``text``, ordered by position, without overlaps."""
+    scan = text.translate(_FULLWIDTH)
+    found: list[PiiMatch] = []
+    if any(ch.isdigit() for ch in scan):
+        for m in _ID_RE.finditer(scan):
+            if is_valid_id_card(_digits(m.group()).upper()) and not _is_reference(scan, m.start()):
+                found.append(PiiMatch("id_card", m.start(), m.end()))
+        for m in _CARD_RE.finditer(scan):
+            if luhn_ok(_digits(m.group())) and not _is_reference(scan, m.start()):
+                found.append(PiiMatch("bank_card", m.start(), m.end()))
+        for m in _PHONE_RE.finditer(scan):
+            if not _is_reference(scan, m.start()):
+                found.append(PiiMatch("phone", m.start(), m.end()))
+    if "号" in scan or "弄" in scan:
+        for m in _ADDRESS_RE.finditer(scan):
+            if m.group("region"):  # a street alone is not a full address
+                found.append(PiiMatch("address", m.start(), m.end()))
+    if len(found) < 2:
+        return found
+    # An 18-digit ID can also pass Luhn: keep the more specific kind on overlap.
+    found.sort(key=lambda p: (_PRIORITY[p.kind], p.start))
+    kept: list[PiiMatch] = []
+    for p in found:
+        if all(p.end <= k.start or p.start >= k.end for k in kept):
+            kept.append(p)
+    kept.sort(key=lambda p: p.start)
+    return kept
+
+
+def _star_digits(s: str, keep_head: int, keep_tail: int) -> str:
+    """Replace digits outside the first ``keep_head`` and last ``keep_tail`` by ``*``."""
+    total = sum(1 for ch in s if ch.isdigit() or ch in "Xx")
+    out: list[str] = []
+    seen = 0
+    for ch in s:
+        if ch.isdigit() or ch in "Xx":
+            out.append(ch if seen < keep_head or seen >= total - keep_tail else "*")
+            seen += 1
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def mask_phone(s: str) -> str:
+    """138****5678: keep the first three and last four digits (and a +86 prefix)."""
+    head = 5 if s.lstrip("+").startswith("86") and len(_digits(s)) == 13 else 3
+    return _star_digits(s, head, 4)
+
+
+def mask_id_card(s: str) -> str:
+    """110101********1234: keep the region code and the last four characters."""
+    return _star_digits(s, 6, 4)
+
+
+def mask_bank_card(s: str) -> str:
+    """6222********1234, or **** **** **** 1234 when the number is written in groups."""
+    if any(not ch.isdigit() for ch in s):
+        return _star_digits(s, 0, 4)
+    return _star_digits(s, 4, 4)
+
+
+def mask_address(s: str) -> str:
+    """北京市朝阳区********: keep the administrative region, hide street and number."""
+    m = _ADDRESS_RE.fullmatch(s.translate(_FULLWIDTH))
+    keep = len(m.group("region")) if m else 0
+    return s[:keep] + "*" * (len(s) - keep)
+
+
+_MASKERS = {
+    "phone": mask_phone,
+    "id_card": mask_id_card,
+    "bank_card": mask_bank_card,
+    "address": mask_address,
+}
+
+
+def mask_match(text: str, match: PiiMatch) -> str:
+    """The masked form of one match's span (same length as the span)."""
+    return _MASKERS[match.kind](text[match.start : match.end])
+
+
+def mask_pii(text: str) -> str:
+    """``text`` with every piece of personal data masked; the length is unchanged."""
+    matches = find_pii(text)
+    if not matches:
+        return text
+    parts: list[str] = []
+    pos = 0
+    for m in matches:
+        parts.append(text[pos : m.start])
+        parts.append(mask_match(text, m))
+        pos = m.end
+    parts.append(text[pos:])
+    return "".join(parts)

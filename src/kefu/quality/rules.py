@@ -1,0 +1,874 @@
+"""The reply-quality rule engine: pure functions from an agent's draft to findings.
+
+``check_reply`` runs on every keystroke, so each phrase list is compiled once per
+rule set into a single alternation (longest phrase first, exclusions included so
+「尽可能」 is consumed before 「可能」 can match) and cached on the ``RuleSet``.
+
+Matching happens on the reply converted Traditional → Simplified and full-width →
+half-width. Both conversions are done so that the text keeps its length, which lets
+every span map 1:1 back onto the original reply the agent is editing.
+
+``score_conversation`` turns a closed conversation into a 100-point rubric.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
+from typing import Any, Literal
+
+import opencc
+
+from kefu.nlp.normalize import to_simplified
+from kefu.quality.pii import find_pii, mask_match
+from kefu.quality.rulesets import RuleConfig, RuleSet, Severity, default_ruleset
+
+__all__ = [
+    "DEFAULT_RULESET",
+    "Finding",
+    "ReplyContext",
+    "RubricItem",
+    "RubricScore",
+    "Turn",
+    "apply_finding",
+    "check_reply",
+    "contexts_for",
+    "score_conversation",
+]
+
+Emotion = Literal["calm", "anxious", "dissatisfied", "angry"]
+
+DEFAULT_RULESET: RuleSet = default_ruleset()
+
+_FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+_SENTENCE_END_RE = re.compile(r"[。！？!?；;\n]")
+_SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyContext:
+    """What the engine knows about the conversation around one draft reply.
+
+    ``compensation_limit`` is the agent's authority in yuan; ``None`` means the rule
+    set's ``default_limit`` applies. ``approved_compensation`` is an amount already
+    granted by an approval, which lifts the limit up to that amount.
+    """
+
+    customer_emotion: Emotion | None = None
+    is_first_agent_reply: bool = False
+    is_closing: bool = False
+    customer_last_message: str = ""
+    expects_time: bool = False
+    agent_role: str = "agent"
+    compensation_limit: float | None = None
+    approved_compensation: float | None = None
+    house_style_forbids_slang: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem in a reply, with its span in the original text and a fix if known.
+
+    ``replacement`` replaces ``reply[start:end]``; ``suggestion`` is the whole reply
+    rewritten (or advice, when no mechanical rewrite exists).
+    """
+
+    rule: str
+    severity: Severity
+    start: int
+    end: int
+    excerpt: str
+    why: str
+    suggestion: str | None = None
+    replacement: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --- text preparation -------------------------------------------------------
+
+
+def _matching_text(reply: str) -> str:
+    """The reply as rules see it: Simplified, half-width, same length as ``reply``."""
+    simplified = to_simplified(reply)
+    if len(simplified) != len(reply):
+        # OpenCC replaced a phrase by one of another length (rare); convert each
+        # character on its own so offsets still line up.
+        chars = []
+        for ch in reply:
+            conv = to_simplified(ch)
+            chars.append(conv if len(conv) == 1 else ch)
+        simplified = "".join(chars)
+    return simplified.translate(_FULLWIDTH)
+
+
+def _sentence_bounds(text: str, pos: int) -> tuple[int, int]:
+    """Start and end (after the terminator) of the sentence containing ``pos``."""
+    start = 0
+    for m in _SENTENCE_END_RE.finditer(text, 0, pos):
+        start = m.end()
+    m = _SENTENCE_END_RE.search(text, pos)
+    return start, (m.end() if m else len(text))
+
+
+def _splice(text: str, start: int, end: int, new: str) -> str:
+    return text[:start] + new + text[end:]
+
+
+# --- compiled matchers ------------------------------------------------------
+
+
+def _ascii_bounded(phrase: str) -> str:
+    # Latin terms need edges ("hi" must not match inside "this", 666 not inside a
+    # phone number); \b would not do, since CJK characters are word characters too.
+    pattern = re.escape(phrase)
+    if phrase[:1].isascii() and phrase[:1].isalnum():
+        pattern = r"(?<![A-Za-z0-9])" + pattern
+    if phrase[-1:].isascii() and phrase[-1:].isalnum():
+        pattern += r"(?![A-Za-z0-9])"
+    return pattern
+
+
+class _Phrases:
+    """One case-insensitive alternation over a phrase list, honouring exclusions."""
+
+    __slots__ = ("excluded", "regex", "replacements")
+
+    def __init__(
+        self, phrases: Mapping[str, str | None] | Iterable[str], exclude: Iterable[str] = ()
+    ) -> None:
+        table = dict(phrases) if isinstance(phrases, Mapping) else dict.fromkeys(phrases)
+        self.replacements = {p.casefold(): r for p, r in table.items() if p}
+        self.excluded = {e.casefold() for e in exclude if e} - self.replacements.keys()
+        alternatives = sorted(self.replacements.keys() | self.excluded, key=len, reverse=True)
+        self.regex = (
+            re.compile("|".join(_ascii_bounded(p) for p in alternatives), re.IGNORECASE)
+            if alternatives
+            else None
+        )
+
+    def finditer(self, text: str, pos: int = 0, endpos: int | None = None) -> Iterator[tuple[int, int, str]]:
+        """(start, end, phrase) for every non-excluded match."""
+        if self.regex is None:
+            return
+        for m in self.regex.finditer(text, pos, len(text) if endpos is None else endpos):
+            key = m.group().casefold()
+            if key not in self.excluded:
+                yield m.start(), m.end(), key
+
+    def search(self, text: str, pos: int = 0, endpos: int | None = None) -> tuple[int, int, str] | None:
+        return next(self.finditer(text, pos, endpos), None)
+
+
+class _Patterns:
+    """Regex entries combined into one alternation; each keeps its own template."""
+
+    __slots__ = ("entries", "regex")
+
+    def __init__(self, entries: Sequence[Mapping[str, Any] | str], template_key: str = "rewrite") -> None:
+        self.entries: list[tuple[re.Pattern[str], str | None]] = []
+        for entry in entries:
+            if isinstance(entry, str):
+                self.entries.append((re.compile(entry), None))
+            else:
+                self.entries.append((re.compile(entry["regex"]), entry.get(template_key)))
+        self.regex = (
+            re.compile("|".join(f"(?P<_{i}>{rx.pattern})" for i, (rx, _) in enumerate(self.entries)))
+            if self.entries
+            else None
+        )
+
+    def finditer(self, text: str) -> Iterator[tuple[int, int, str | None]]:
+        """(start, end, expanded template or None) for every match."""
+        if self.regex is None:
+            return
+        for m in self.regex.finditer(text):
+            if m.end() == m.start():
+                continue
+            rx, template = self.entries[int(m.lastgroup[1:])]  # type: ignore[index]
+            expanded = template
+            if template:
+                own = rx.fullmatch(text, m.start(), m.end())
+                expanded = own.expand(template) if own else template
+            yield m.start(), m.end(), expanded
+
+    def search(self, text: str) -> bool:
+        return self.regex is not None and self.regex.search(text) is not None
+
+
+def _compiled(ruleset: RuleSet, rule_id: str, build: Callable[[Mapping[str, Any]], Any]) -> Any:
+    try:
+        return ruleset.cache[rule_id]
+    except KeyError:
+        value = ruleset.cache[rule_id] = build(ruleset.rule(rule_id).params)
+        return value
+
+
+# --- rules --------------------------------------------------------------------
+#
+# Each rule takes (text, reply, ctx, cfg, ruleset): ``text`` is the matching text,
+# ``reply`` the original with the same length.
+
+
+def _finding(
+    rule: str,
+    cfg: RuleConfig,
+    reply: str,
+    start: int,
+    end: int,
+    *,
+    why: str | None = None,
+    severity: Severity | None = None,
+    replacement: str | None = None,
+    suggestion: str | None = None,
+) -> Finding:
+    if suggestion is None and replacement is not None:
+        suggestion = _splice(reply, start, end, replacement)
+    return Finding(
+        rule=rule,
+        severity=severity or cfg.severity,
+        start=start,
+        end=end,
+        excerpt=reply[start:end],
+        why=why or cfg.params.get("why", ""),
+        suggestion=suggestion,
+        replacement=replacement,
+    )
+
+
+def _vague_wording(text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, rs: RuleSet) -> list[Finding]:
+    def build(p: Mapping[str, Any]) -> tuple[_Phrases, frozenset[str], _Phrases]:
+        unsure = {k: v for k, v in p.get("unsure", {}).items()}
+        phrases = _Phrases({**p.get("hedges", {}), **unsure}, p.get("exclude", ()))
+        return phrases, frozenset(k.casefold() for k in unsure), _Phrases(p.get("check_promises", ()))
+
+    phrases, unsure, checks = _compiled(rs, "vague_wording", build)
+    hits = list(phrases.finditer(text))
+    if not hits:
+        return []
+    # 「我不确定，我帮您核实一下」 is the honest answer the handbook asks for.
+    will_check = checks.search(text) is not None
+    out = []
+    for start, end, key in hits:
+        if key in unsure and will_check:
+            continue
+        out.append(_finding("vague_wording", cfg, reply, start, end, replacement=phrases.replacements[key]))
+    return out
+
+
+def _phrase_rule(rule_id: str, table_key: str) -> Callable[..., list[Finding]]:
+    def rule(text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, rs: RuleSet) -> list[Finding]:
+        phrases = _compiled(rs, rule_id, lambda p: _Phrases(p.get(table_key, {}), p.get("exclude", ())))
+        return [
+            _finding(rule_id, cfg, reply, s, e, replacement=phrases.replacements[k])
+            for s, e, k in phrases.finditer(text)
+        ]
+
+    return rule
+
+
+def _apology_but(text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, rs: RuleSet) -> list[Finding]:
+    def build(p: Mapping[str, Any]) -> re.Pattern[str] | None:
+        apologies = sorted(p.get("apologies", ()), key=len, reverse=True)
+        conjunctions = sorted(p.get("conjunctions", ()), key=len, reverse=True)
+        if not apologies or not conjunctions:
+            return None
+        gap = int(p.get("max_gap", 24))
+        # 但愿/但凡/不过期/不过敏 are not the "but" that takes the apology back.
+        return re.compile(
+            f"(?:{'|'.join(map(re.escape, apologies))})[^。！？!?\\n]{{0,{gap}}}?"
+            f"(?P<conj>{'|'.join(map(re.escape, conjunctions))})(?![愿凡期敏])"
+        )
+
+    regex = _compiled(rs, "apology_but", build)
+    if regex is None:
+        return []
+    out = []
+    for m in regex.finditer(text):
+        before = reply[m.start() : m.start("conj")].rstrip("，,、 ")
+        rest = reply[m.end() :].lstrip("，,、 ")
+        end_mark = "" if before.endswith(("。", "！", "!")) else "。"
+        suggestion = reply[: m.start()] + before + end_mark + rest
+        out.append(
+            _finding(
+                "apology_but",
+                cfg,
+                reply,
+                m.start(),
+                m.end(),
+                replacement=before + end_mark,
+                suggestion=suggestion,
+            )
+        )
+    return out
+
+
+def _negative_framing(
+    text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, rs: RuleSet
+) -> list[Finding]:
+    patterns = _compiled(rs, "negative_framing", lambda p: _Patterns(p.get("rewrites", ()), "rewrite"))
+    return [
+        _finding("negative_framing", cfg, reply, s, e, replacement=rewrite)
+        for s, e, rewrite in patterns.finditer(text)
+    ]
+
+
+def _perceived_emotion(ctx: ReplyContext, anger_cues: _Phrases) -> str | None:
+    if ctx.customer_emotion is not None:
+        return ctx.customer_emotion
+    # No classifier label: fall back to unmistakable complaint words.
+    if ctx.customer_last_message and anger_cues.search(_matching_text(ctx.customer_last_message)):
+        return "dissatisfied"
+    return None
+
+
+def _no_empathy(text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, rs: RuleSet) -> list[Finding]:
+    p = cfg.params
+
+    empathy, anger_cues = _compiled(rs, "no_empathy", _build_empathy)
+    emotion = _perceived_emotion(ctx, anger_cues)
+    if emotion not in p.get("emotions", ("dissatisfied", "angry")) or not reply.strip():
+        return []
+    severity = p.get("severity_by_emotion", {}).get(emotion, cfg.severity)
+    first = empathy.search(text)
+    if first is None:
+        _, end = _sentence_bounds(text, 0)
+        prefix = p.get("prefix", "")
+        return [
+            _finding(
+                "no_empathy",
+                cfg,
+                reply,
+                0,
+                end,
+                severity=severity,
+                replacement=prefix + reply[:end],
+                suggestion=prefix + reply,
+            )
+        ]
+    if len(text) >= 30 and first[0] > float(p.get("late_ratio", 0.6)) * len(text):
+        return [
+            _finding(
+                "no_empathy",
+                cfg,
+                reply,
+                first[0],
+                first[1],
+                severity="low",
+                why="安抚放在了回复末尾。请先回应顾客的感受，再说明方案。",
+            )
+        ]
+    return []
+
+
+def _build_time(p: Mapping[str, Any]) -> tuple[_Phrases, re.Pattern[str] | None, _Phrases]:
+    times = p.get("time_patterns", ())
+    return (
+        _Phrases(p.get("vague", {}), p.get("exclude", ())),
+        re.compile("|".join(f"(?:{t})" for t in times)) if times else None,
+        _Phrases(p.get("time_question_cues", ())),
+    )
+
+
+def _build_empathy(p: Mapping[str, Any]) -> tuple[_Phrases, _Phrases]:
+    return _Phrases(p.get("phrases", ())), _Phrases(p.get("anger_cues", ()))
+
+
+def _promise_without_time(
+    text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, rs: RuleSet
+) -> list[Finding]:
+    vague, concrete, cues = _compiled(rs, "promise_without_time", _build_time)
+    expected = (
+        ctx.expects_time
+        or not cfg.params.get("only_when_expected", True)
+        or (
+            bool(ctx.customer_last_message)
+            and cues.search(_matching_text(ctx.customer_last_message)) is not None
+        )
+    )
+    if not expected:
+        return []
+    hits = list(vague.finditer(text))
+    if not hits or (concrete is not None and concrete.search(text)):
+        return []
+    return [
+        _finding("promise_without_time", cfg, reply, s, e, replacement=vague.replacements[k])
+        for s, e, k in hits
+    ]
+
+
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
+_AMOUNT_RE = re.compile(
+    r"(?P<num>\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千万]+)\s*(?:元|块钱|块|rmb|RMB|人民币)(?:钱)?"
+)
+
+
+def _parse_amount(s: str) -> float | None:
+    """Arabic or Chinese numerals to a number: 五十 → 50, 两百 → 200, 一百五 → 150."""
+    if s[0].isdigit():
+        return float(s)
+    total, section, digit, last_unit = 0, 0, 0, 1
+    for ch in s:
+        if ch in _CN_DIGITS:
+            digit = _CN_DIGITS[ch]
+        elif ch == "万":
+            total += (section + digit) * 10000
+            section, digit, last_unit = 0, 0, 10000
+        elif ch in _CN_UNITS:
+            unit = _CN_UNITS[ch]
+            section += (digit or 1) * unit
+            digit, last_unit = 0, unit
+        else:
+            return None
+    if digit and last_unit >= 100 and s[-2:-1] in _CN_UNITS:  # colloquial 一百五 = 150
+        digit *= last_unit // 10
+    return float(total + section + digit)
+
+
+def _compensation_over_limit(
+    text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, rs: RuleSet
+) -> list[Finding]:
+    p = cfg.params
+    comp_words, big_ticket = _compiled(
+        rs,
+        "compensation_over_limit",
+        lambda p: (_Phrases(p.get("comp_words", ())), _Phrases(p.get("big_ticket", ()))),
+    )
+    out: list[Finding] = []
+    if ctx.approved_compensation is None:
+        for s, e, _ in big_ticket.finditer(text):
+            out.append(_finding("compensation_over_limit", cfg, reply, s, e, why=p.get("why_big_ticket")))
+    limit = ctx.compensation_limit if ctx.compensation_limit is not None else p.get("default_limit")
+    if limit is None:
+        return out
+    allowed = max(float(limit), ctx.approved_compensation or 0.0)
+    before, after = int(p.get("before_window", 8)), int(p.get("after_window", 5))
+    running = 0.0
+    for m in _AMOUNT_RE.finditer(text):
+        sent_start, sent_end = _sentence_bounds(text, m.start())
+        lo, hi = max(sent_start, m.start() - before), min(sent_end, m.end() + after)
+        if comp_words.search(text, lo, hi) is None:
+            continue
+        amount = _parse_amount(m.group("num"))
+        if amount is None:
+            continue
+        running += amount
+        if running > allowed:
+            why = f"{p.get('why', '')}（本条回复承诺共 {running:g} 元，可承诺上限 {allowed:g} 元）"
+            out.append(
+                _finding(
+                    "compensation_over_limit",
+                    cfg,
+                    reply,
+                    m.start(),
+                    m.end(),
+                    why=why,
+                    suggestion="我先为您提交补偿申请，审批通过后会第一时间告诉您结果。",
+                )
+            )
+    return out
+
+
+def _absolute_guarantee(
+    text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, rs: RuleSet
+) -> list[Finding]:
+    patterns = _compiled(rs, "absolute_guarantee", lambda p: _Patterns(p.get("patterns", ())))
+    rewrite = cfg.params.get("rewrite")
+    out = []
+    for s, e, _ in patterns.finditer(text):
+        suggestion = None
+        if rewrite:
+            sent_start, sent_end = _sentence_bounds(text, s)
+            tail = reply[sent_end - 1] if _SENTENCE_END_RE.match(reply, sent_end - 1) else ""
+            suggestion = _splice(reply, sent_start, sent_end, rewrite + (tail or "。"))
+        out.append(
+            _finding("absolute_guarantee", cfg, reply, s, e, suggestion=suggestion, replacement=rewrite)
+        )
+    return out
+
+
+def _pii_exposed(text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, rs: RuleSet) -> list[Finding]:
+    kinds = set(cfg.params.get("kinds", ("phone", "id_card", "bank_card", "address")))
+    matches = [m for m in find_pii(reply) if m.kind in kinds]
+    if not matches:
+        return []
+    masked = reply
+    for m in matches:  # masking keeps length, so spans stay valid while splicing
+        masked = _splice(masked, m.start, m.end, mask_match(reply, m))
+    return [
+        _finding(
+            "pii_exposed", cfg, reply, m.start, m.end, replacement=mask_match(reply, m), suggestion=masked
+        )
+        for m in matches
+    ]
+
+
+def _internal_jargon(text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, rs: RuleSet) -> list[Finding]:
+    glossary, patterns = _compiled(
+        rs,
+        "internal_jargon",
+        lambda p: (_Phrases(p.get("glossary", {})), _Patterns(p.get("patterns", ()), "replacement")),
+    )
+    out = [
+        _finding("internal_jargon", cfg, reply, s, e, replacement=glossary.replacements[k])
+        for s, e, k in glossary.finditer(text)
+    ]
+    taken = [(f.start, f.end) for f in out]
+    for s, e, replacement in patterns.finditer(text):
+        if all(e <= a or s >= b for a, b in taken):
+            out.append(_finding("internal_jargon", cfg, reply, s, e, replacement=replacement))
+    return out
+
+
+def _missing_greeting(
+    text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, rs: RuleSet
+) -> list[Finding]:
+    if not ctx.is_first_agent_reply or not reply.strip():
+        return []
+    greetings = _compiled(rs, "missing_greeting", lambda p: _Phrases(p.get("greetings", ())))
+    if greetings.search(text, 0, min(len(text), int(cfg.params.get("window", 20)))):
+        return []
+    _, end = _sentence_bounds(text, 0)
+    prefix = cfg.params.get("prefix", "您好，")
+    return [
+        _finding(
+            "missing_greeting",
+            cfg,
+            reply,
+            0,
+            end,
+            replacement=prefix + reply[:end],
+            suggestion=prefix + reply,
+        )
+    ]
+
+
+def _missing_closing(text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, rs: RuleSet) -> list[Finding]:
+    if not ctx.is_closing or not reply.strip():
+        return []
+    closings = _compiled(rs, "missing_closing", lambda p: _Phrases(p.get("closings", ())))
+    if closings.search(text, max(0, len(text) - int(cfg.params.get("window", 40)))):
+        return []
+    body = reply.rstrip()
+    start, _ = _sentence_bounds(text, max(0, len(body) - 1))
+    joiner = "" if body.endswith(("。", "！", "？", "!", "?", "~", "～")) else "。"
+    suffix = cfg.params.get("suffix", "请问还有其他可以帮您的吗？")
+    return [
+        _finding(
+            "missing_closing",
+            cfg,
+            reply,
+            start,
+            len(body),
+            replacement=body[start:] + joiner + suffix,
+            suggestion=body + joiner + suffix,
+        )
+    ]
+
+
+def _slang(text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, rs: RuleSet) -> list[Finding]:
+    if not ctx.house_style_forbids_slang:
+        return []
+    terms = _compiled(rs, "slang", lambda p: _Phrases(p.get("terms", {})))
+    return [
+        _finding("slang", cfg, reply, s, e, replacement=terms.replacements[k])
+        for s, e, k in terms.finditer(text)
+    ]
+
+
+_RULES: dict[str, Callable[[str, str, ReplyContext, RuleConfig, RuleSet], list[Finding]]] = {
+    "vague_wording": _vague_wording,
+    "blame_policy": _phrase_rule("blame_policy", "phrases"),
+    "apology_but": _apology_but,
+    "negative_framing": _negative_framing,
+    "no_empathy": _no_empathy,
+    "promise_without_time": _promise_without_time,
+    "compensation_over_limit": _compensation_over_limit,
+    "absolute_guarantee": _absolute_guarantee,
+    "pii_exposed": _pii_exposed,
+    "internal_jargon": _internal_jargon,
+    "missing_greeting": _missing_greeting,
+    "missing_closing": _missing_closing,
+    "slang": _slang,
+}
+
+
+def check_reply(reply: str, context: ReplyContext, ruleset: RuleSet = DEFAULT_RULESET) -> list[Finding]:
+    """Every finding for one draft reply, ordered by position (then by rule)."""
+    text = _matching_text(reply)
+    findings: list[Finding] = []
+    for rule_id, rule in _RULES.items():
+        cfg = ruleset.rule(rule_id)
+        if cfg.enabled:
+            findings.extend(rule(text, reply, context, cfg, ruleset))
+    findings.sort(key=lambda f: (f.start, f.end, f.rule))
+    if findings and text != reply.translate(_FULLWIDTH):
+        # A Traditional reply gets its rewrites in Traditional too.
+        findings = [_to_traditional(f) for f in findings]
+    return findings
+
+
+@lru_cache(maxsize=1)
+def _s2t() -> opencc.OpenCC:
+    return opencc.OpenCC("s2t")
+
+
+def _to_traditional(f: Finding) -> Finding:
+    convert = _s2t().convert
+    return replace(
+        f,
+        replacement=convert(f.replacement) if f.replacement else f.replacement,
+        suggestion=convert(f.suggestion) if f.suggestion else f.suggestion,
+    )
+
+
+def apply_finding(reply: str, finding: Finding) -> str:
+    """``reply`` with the finding's replacement spliced in (unchanged if it has none)."""
+    if finding.replacement is None:
+        return reply
+    return _splice(reply, finding.start, finding.end, finding.replacement)
+
+
+# --- conversation rubric ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One message of a conversation; ``at`` is a timestamp in seconds, if known."""
+
+    role: Literal["customer", "agent"]
+    text: str
+    emotion: Emotion | None = None
+    at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RubricItem:
+    key: str
+    label: str
+    points: float
+    max_points: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RubricScore:
+    """A conversation's score out of 100 and the items it is made of."""
+
+    total: int
+    items: tuple[RubricItem, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"total": self.total, "items": [asdict(i) for i in self.items]}
+
+
+_LABELS = {
+    "greeting": "问候",
+    "listening": "倾听与确认",
+    "empathy": "共情安抚",
+    "clarity": "表达清晰",
+    "promise": "承诺有时限",
+    "conduct": "服务规范",
+    "closing": "结束语",
+    "response_time": "响应时效",
+    "kb_correctness": "答复准确（知识库）",
+}
+
+
+def contexts_for(turns: Sequence[Turn], **overrides: Any) -> list[ReplyContext]:
+    """A ReplyContext for each agent turn, derived from the turns before it."""
+    agent_indexes = [i for i, t in enumerate(turns) if t.role == "agent"]
+    contexts = []
+    last_customer: Turn | None = None
+    for i, turn in enumerate(turns):
+        if turn.role == "customer":
+            last_customer = turn
+            continue
+        contexts.append(
+            ReplyContext(
+                customer_emotion=last_customer.emotion if last_customer else None,
+                is_first_agent_reply=i == agent_indexes[0],
+                is_closing=i == agent_indexes[-1],
+                customer_last_message=last_customer.text if last_customer else "",
+                **overrides,
+            )
+        )
+    return contexts
+
+
+def _response_times(turns: Sequence[Turn]) -> list[float]:
+    """Seconds from the first unanswered customer message to the agent's reply."""
+    times: list[float] = []
+    waiting_since: float | None = None
+    for t in turns:
+        if t.at is None:
+            continue
+        if t.role == "customer":
+            waiting_since = t.at if waiting_since is None else waiting_since
+        elif waiting_since is not None:
+            times.append(max(0.0, t.at - waiting_since))
+            waiting_since = None
+    return times
+
+
+def _penalty_item(
+    key: str,
+    weight: int,
+    rule_ids: Sequence[str],
+    findings: Sequence[Sequence[Finding]],
+    penalties: Mapping[str, float],
+) -> RubricItem:
+    relevant = [f for per_reply in findings for f in per_reply if f.rule in rule_ids]
+    lost = sum(float(penalties.get(f.severity, 0.3)) for f in relevant)
+    points = weight * max(0.0, 1.0 - lost)
+    if not relevant:
+        return RubricItem(key, _LABELS[key], float(weight), weight, "未发现问题")
+    counts: dict[str, int] = {}
+    for f in relevant:
+        counts[f.rule] = counts.get(f.rule, 0) + 1
+    reason = "；".join(f"{rule}×{n}" for rule, n in sorted(counts.items()))
+    return RubricItem(key, _LABELS[key], round(points, 1), weight, f"发现问题：{reason}")
+
+
+def score_conversation(
+    turns: Sequence[Turn],
+    findings_per_reply: Sequence[Sequence[Finding]] | None = None,
+    response_times: Sequence[float] | None = None,
+    *,
+    kb_correctness: float | None = None,
+    ruleset: RuleSet = DEFAULT_RULESET,
+) -> RubricScore:
+    """Score a finished conversation out of 100.
+
+    ``findings_per_reply`` aligns with the agent turns; when omitted the replies are
+    checked here with contexts from ``contexts_for``. ``response_times`` (seconds per
+    agent reply) default to the turns' timestamps; with neither, and with no
+    ``kb_correctness`` (0–1, from a knowledge-base check), those items are left out
+    and the total is scaled over the items that remain.
+    """
+    rubric = ruleset.rubric
+    weights: Mapping[str, int] = rubric.get("weights", {})
+    agent_turns = [t for t in turns if t.role == "agent"]
+    contexts = contexts_for(turns)
+    if findings_per_reply is None:
+        findings_per_reply = [
+            check_reply(t.text, c, ruleset) for t, c in zip(agent_turns, contexts, strict=True)
+        ]
+    items: list[RubricItem] = []
+
+    def add(key: str, fraction: float, reason: str) -> None:
+        w = int(weights.get(key, 0))
+        if w:
+            items.append(RubricItem(key, _LABELS[key], round(w * max(0.0, min(1.0, fraction)), 1), w, reason))
+
+    texts = [_matching_text(t.text) for t in agent_turns]
+    if not agent_turns:
+        add("greeting", 0, "没有客服回复")
+    else:
+        first = check_reply(agent_turns[0].text, ReplyContext(is_first_agent_reply=True), ruleset)
+        greeted = not any(f.rule == "missing_greeting" for f in first)
+        add("greeting", 1 if greeted else 0, "首次回复有问候" if greeted else "首次回复没有问候")
+
+    listening = _Phrases(rubric.get("listening_phrases", ()))
+    if any(listening.search(t) for t in texts):
+        add("listening", 1, "客服复述或确认了顾客的问题")
+    else:
+        customer_bigrams = {
+            c[i : i + 2]
+            for t in turns
+            if t.role == "customer"
+            for c in [_matching_text(t.text)]
+            for i in range(len(c) - 1)
+        }
+        shared = {
+            b
+            for t in texts
+            for i in range(len(t) - 1)
+            if (b := t[i : i + 2]) in customer_bigrams and b.isalnum()
+        }
+        if len(shared) >= 3:
+            add("listening", 0.5, "回复回应了顾客的要点，但没有明确确认问题")
+        else:
+            add("listening", 0, "没有复述或确认顾客的问题")
+
+    empathy_cfg = ruleset.rule("no_empathy").params
+    emotions = empathy_cfg.get("emotions", ("dissatisfied", "angry"))
+    needed = handled = 0
+    _, anger_cues = _compiled(ruleset, "no_empathy", _build_empathy)
+    for ctx, findings in zip(contexts, findings_per_reply, strict=False):
+        if _perceived_emotion(ctx, anger_cues) in emotions:
+            needed += 1
+            handled += not any(f.rule == "no_empathy" and f.severity != "low" for f in findings)
+    if needed:
+        add("empathy", handled / needed, f"顾客不满的 {needed} 次中，{handled} 次先做了安抚")
+    else:
+        add("empathy", 1, "顾客情绪平稳，无需安抚")
+
+    penalties = rubric.get("penalty_per_finding", {"low": 0.15, "medium": 0.3, "high": 0.5})
+    for key, rules_key in (("clarity", "clarity_rules"), ("conduct", "conduct_rules")):
+        w = int(weights.get(key, 0))
+        if w:
+            items.append(_penalty_item(key, w, rubric.get(rules_key, ()), findings_per_reply, penalties))
+
+    vague_time, concrete_time, _ = _compiled(ruleset, "promise_without_time", _build_time)
+    promises = sum(
+        1
+        for t in texts
+        if any(True for _ in vague_time.finditer(t))
+        or (concrete_time is not None and concrete_time.search(t))
+    )
+    untimed = sum(
+        1
+        for t in texts
+        if any(True for _ in vague_time.finditer(t))
+        and not (concrete_time is not None and concrete_time.search(t))
+    )
+    if promises:
+        add("promise", 1 - untimed / promises, f"{promises} 条承诺中 {untimed} 条没有具体时间")
+    else:
+        add("promise", 1, "没有需要给出时间的承诺")
+
+    if agent_turns:
+        last = texts[-1]
+        closings = _Phrases(ruleset.rule("missing_closing").params.get("closings", ()))
+        farewells = _Phrases(rubric.get("closing_farewells", ()))
+        if closings.search(last):
+            add("closing", 1, "结束前询问了是否还有其他需要")
+        elif farewells.search(last):
+            add("closing", 0.5, "有致谢或道别，但没有询问是否还有其他需要")
+        else:
+            add("closing", 0, "没有结束语")
+
+    times = list(response_times) if response_times is not None else _response_times(turns)
+    if times:
+        bands = [(float(limit), float(frac)) for limit, frac in rubric.get("response_time_bands", ())]
+        scores = [next((frac for limit, frac in bands if t <= limit), 0.0) for t in times]
+        slowest = max(times)
+        add(
+            "response_time",
+            sum(scores) / len(scores),
+            f"{len(times)} 次回复，平均 {sum(times) / len(times):.0f} 秒，最慢 {slowest:.0f} 秒",
+        )
+    if kb_correctness is not None:
+        add("kb_correctness", kb_correctness, f"与知识库核对的准确度 {kb_correctness:.0%}")
+
+    max_total = sum(i.max_points for i in items)
+    total = round(100 * sum(i.points for i in items) / max_total) if max_total else 0
+    return RubricScore(total=total, items=tuple(items))
