@@ -1,0 +1,197 @@
+"""Hashed text features and a small linear model shared by emotion and intent.
+
+Features are computed in plain Python over normalised text: character 1–3-grams
+(these carry Chinese, where words are not delimited) plus Latin word unigrams and
+bigrams (these carry English). Each feature is hashed with CRC-32 into a fixed
+number of buckets. CRC-32 rather than ``hash()`` because Python salts string
+hashes per process, and the committed weights must mean the same bucket everywhere.
+
+Scoring one message costs a few dozen CRC-32 calls and one small numpy gather, so
+no scikit-learn code runs at prediction time: a ``HashingVectorizer.transform``
+call alone costs more than the whole per-message budget. scikit-learn is used only
+to fit the weights. Models are saved as ``.npz`` files written with a fixed zip
+timestamp, so rebuilding them from the same data gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import zipfile
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+N_BUCKETS = 1 << 18
+MAX_CHARS = 256
+_LATIN_WORD_RE = re.compile(r"[a-z][a-z']*|\d+")
+_SPACE_RE = re.compile(r"\s+")
+# 1980-01-01 is the earliest time a zip entry can carry.
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def _bucket(token: str) -> int:
+    return zlib.crc32(token.encode("utf-8")) & (N_BUCKETS - 1)
+
+
+def feature_ids(text: str) -> list[int]:
+    """Sorted unique hashed feature ids of one already-normalised text."""
+    text = text[:MAX_CHARS]
+    tokens: set[str] = set()
+    squeezed = _SPACE_RE.sub(" ", text)
+    n = len(squeezed)
+    for i in range(n):
+        tokens.add(squeezed[i])
+        if i + 2 <= n:
+            tokens.add(squeezed[i : i + 2])
+        if i + 3 <= n:
+            tokens.add(squeezed[i : i + 3])
+    tokens.discard(" ")
+    words = _LATIN_WORD_RE.findall(text)
+    for i, word in enumerate(words):
+        tokens.add("w\x00" + word)
+        if i:
+            tokens.add("b\x00" + words[i - 1] + " " + word)
+    return sorted({_bucket(t) for t in tokens})
+
+
+def feature_matrix(texts: Sequence[str]):
+    """CSR matrix (rows L2-normalised binary features) for training."""
+    from scipy import sparse
+
+    indptr = [0]
+    indices: list[int] = []
+    data: list[float] = []
+    for text in texts:
+        ids = feature_ids(text)
+        indices.extend(ids)
+        value = 1.0 / math.sqrt(len(ids)) if ids else 0.0
+        data.extend([value] * len(ids))
+        indptr.append(len(indices))
+    return sparse.csr_matrix(
+        (np.asarray(data, dtype=np.float64), np.asarray(indices, dtype=np.int32), np.asarray(indptr)),
+        shape=(len(texts), N_BUCKETS),
+    )
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """Multinomial linear model over hashed features, pruned to the buckets it uses."""
+
+    classes: tuple[str, ...]
+    buckets: np.ndarray  # int32, sorted bucket ids that carry weight
+    weights: np.ndarray  # float32 (len(buckets), len(classes))
+    bias: np.ndarray  # float32 (len(classes),)
+
+    def __post_init__(self) -> None:
+        # Row 0 of the padded table is all zeros: unknown buckets map there.
+        lookup = np.zeros(N_BUCKETS, dtype=np.int32)
+        lookup[self.buckets] = np.arange(1, len(self.buckets) + 1, dtype=np.int32)
+        table = np.vstack([np.zeros((1, len(self.classes)), dtype=np.float32), self.weights])
+        object.__setattr__(self, "_lookup", lookup)
+        object.__setattr__(self, "_table", table)
+
+    def known_fraction(self, ids: Sequence[int]) -> float:
+        """Share of the text's features that the model has a weight for."""
+        if not ids:
+            return 0.0
+        rows = self._lookup[np.asarray(ids, dtype=np.int64)]  # type: ignore[attr-defined]
+        return float(np.count_nonzero(rows)) / len(ids)
+
+    def proba_ids(self, ids: Sequence[int]) -> np.ndarray:
+        """Class probabilities for one text given its feature ids."""
+        if ids:
+            rows = self._lookup[np.asarray(ids, dtype=np.int64)]  # type: ignore[attr-defined]
+            logits = self._table[rows].sum(axis=0) / math.sqrt(len(ids)) + self.bias  # type: ignore[attr-defined]
+        else:
+            logits = self.bias.astype(np.float64)
+        logits = logits - logits.max()
+        expo = np.exp(logits)
+        return expo / expo.sum()
+
+    def proba(self, text: str) -> np.ndarray:
+        return self.proba_ids(feature_ids(text))
+
+    def save(self, path: str | Path) -> None:
+        save_arrays(
+            path,
+            classes=np.asarray(self.classes, dtype=np.str_),
+            buckets=self.buckets.astype(np.int32),
+            weights=self.weights.astype(np.float16),
+            bias=self.bias.astype(np.float32),
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> LinearModel:
+        with np.load(path, allow_pickle=False) as npz:
+            return cls(
+                classes=tuple(str(c) for c in npz["classes"]),
+                buckets=npz["buckets"].astype(np.int32),
+                weights=npz["weights"].astype(np.float32),
+                bias=npz["bias"].astype(np.float32),
+            )
+
+
+def fit_linear(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    alpha: float = 1e-6,
+    epochs: int = 15,
+    prune: float = 0.3,
+    sample_weight: Sequence[float] | None = None,
+) -> LinearModel:
+    """Fit one-vs-rest logistic regressions on hashed features and prune weak buckets.
+
+    Stochastic gradient descent with averaged weights: on 70k reviews it fits in a
+    few seconds where L-BFGS needs half a minute, at the same held-out accuracy. The
+    fixed seed and single thread make the result repeatable. Weights are rounded to
+    float16 before returning so that the in-memory model behaves exactly like the
+    one reloaded from disk.
+    """
+    from sklearn.linear_model import SGDClassifier
+
+    classes = tuple(sorted(set(labels)))
+    if len(classes) < 2:
+        raise ValueError("need at least two classes to fit")
+    x = feature_matrix(texts)
+    y = np.asarray([classes.index(label) for label in labels])
+    clf = SGDClassifier(
+        loss="log_loss", alpha=alpha, max_iter=epochs, tol=None, random_state=0, average=True, shuffle=True
+    )
+    clf.fit(
+        x, y, sample_weight=None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    )
+    coef = clf.coef_.T.astype(np.float64)  # (n_buckets, k or 1)
+    bias = clf.intercept_.astype(np.float64)
+    if len(classes) == 2:
+        # A binary fit has one weight column; two columns [0, w] give the same softmax.
+        coef = np.hstack([np.zeros_like(coef), coef])
+        bias = np.asarray([0.0, bias[0]])
+    keep = np.flatnonzero(np.abs(coef).max(axis=1) > prune)
+    return LinearModel(
+        classes=classes,
+        buckets=keep.astype(np.int32),
+        weights=coef[keep].astype(np.float16).astype(np.float32),
+        bias=bias.astype(np.float32),
+    )
+
+
+def save_arrays(path: str | Path, **arrays: np.ndarray) -> None:
+    """Write an ``.npz`` whose bytes depend only on the arrays (no timestamps)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name in sorted(arrays):
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.ascontiguousarray(arrays[name]), allow_pickle=False)
+            info = zipfile.ZipInfo(name + ".npy", date_time=_ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, member.getvalue(), compresslevel=9)
+    path.write_bytes(buffer.getvalue())
