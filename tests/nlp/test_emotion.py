@@ -1,0 +1,148 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from kefu.nlp import emotion
+from kefu.nlp.emotion import Turn, analyze_conversation, analyze_message, message_signals
+from kefu.nlp.features import LinearModel
+from kefu.nlp.train import EVALDATA_DIR, train_emotion
+
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+def _codes(text: str) -> set[str]:
+    return {s.code for s in message_signals(text)}
+
+
+@pytest.mark.parametrize(
+    ("code", "simplified", "traditional"),
+    [
+        ("insult", "你是白痴吗", "你是白癡嗎"),
+        ("anger_words", "你们这些骗子，气死我了", "你們這些騙子，氣死我了"),
+        ("complaint_threat", "再不处理我就打12315投诉", "再不處理我就打12315投訴"),
+        ("complaint_threat", "必须给差评", "必須給差評"),
+        ("exposure_threat", "我要找媒体曝光你们", "我要找媒體曝光你們"),
+        ("exposure_threat", "我会请律师起诉", "我會請律師起訴"),
+        ("supervisor", "叫你们主管出来", "叫你們主管出來"),
+        ("churn", "再也不买你们家的东西了", "再也不買你們家的東西了"),
+        ("dissatisfied_words", "太失望了，一直在敷衍", "太失望了，一直在敷衍"),
+        ("anxious_words", "我很着急，明天就要用", "我很著急，明天就要用"),
+        ("progress_question", "怎么还没发货", "怎麼還沒發貨"),
+        ("sarcasm", "呵呵，真是好样的", "呵呵，真是好樣的"),
+        ("exclamations", "快点发货!!!!", "快點發貨！！！！"),
+        ("questions", "人呢???", "人呢？？？"),
+    ],
+)
+def test_signal_found_in_simplified_and_traditional(code, simplified, traditional):
+    assert code in _codes(simplified)
+    assert code in _codes(traditional)
+
+
+def test_signals_carry_chinese_descriptions():
+    signals = {s.code: s for s in message_signals("垃圾！！！！我要投诉")}
+    assert signals["exclamations"].description == "感叹号 ×4"
+    assert "投诉" in signals["complaint_threat"].description
+    assert message_signals("叫你们领导来")[0].description == "要求找主管"
+
+
+def test_negated_word_is_not_a_signal():
+    assert "anxious_words" not in _codes("不着急，慢慢来")
+    assert "anger_words" not in _codes("我没生气")
+
+
+def test_rubbish_bag_is_not_an_insult():
+    assert "anger_words" not in _codes("垃圾袋有没有大号的")
+
+
+def test_committed_model_loads_with_the_four_labels():
+    model = LinearModel.load(emotion.MODEL_PATH)
+    assert set(model.classes) == set(emotion.LABELS)
+    assert emotion.MODEL_PATH.stat().st_size < 3_000_000
+
+
+def test_neutral_question_is_calm():
+    result = analyze_message("请问这个耳机防水吗")
+    assert result.label == "calm"
+    assert result.score < emotion.CALM_BELOW
+
+
+def test_threat_with_insult_is_angry_with_high_score():
+    result = analyze_message("你们这什么垃圾服务，我要投诉到12315！")
+    assert result.label == "angry"
+    assert result.score >= 8
+    assert 0.0 <= result.negative_probability <= 1.0
+
+
+def test_traditional_message_gets_the_same_result_as_simplified():
+    assert analyze_message("我的訂單怎麼還沒到！！！") == analyze_message("我的订单怎么还没到!!!")
+
+
+def test_waiting_for_delivery_is_anxious():
+    assert analyze_message("我的订单怎么还没到!!!").label == "anxious"
+
+
+def test_score_stays_between_0_and_10():
+    result = analyze_message("傻逼骗子垃圾！！！！！！我要投诉12315找律师曝光你们叫主管再也不买")
+    assert result.score == 10.0
+
+
+def test_conversation_rising():
+    turns = [
+        Turn("customer", "你好，请问我的快递到哪了", T0),
+        Turn("agent", "您好，正在为您查询", T0 + timedelta(minutes=1)),
+        Turn("customer", "怎么还没查到？", T0 + timedelta(minutes=3)),
+        Turn("customer", "到底什么时候到？？？我很着急", T0 + timedelta(minutes=4)),
+        Turn("customer", "再不回我就投诉了！！！", T0 + timedelta(minutes=5)),
+    ]
+    result = analyze_conversation(turns)
+    assert result.trend == "rising"
+    assert result.label in {"anxious", "angry"}
+    assert result.per_message[1] is None and len(result.per_message) == 5
+    codes = {s.code for s in result.signals}
+    assert {"unanswered", "repeated_progress"} <= codes
+
+
+def test_conversation_recovered_after_apology():
+    turns = [
+        Turn("customer", "你们这些骗子，东西是坏的，我要投诉！！！", T0),
+        Turn("agent", "非常抱歉给您带来不便，已为您安排补发并退款运费", T0 + timedelta(minutes=1)),
+        Turn("customer", "好的，谢谢", T0 + timedelta(minutes=2)),
+    ]
+    assert analyze_conversation(turns).trend == "recovered"
+
+
+def test_unanswered_messages_are_counted():
+    turns = [Turn("customer", text) for text in ("在吗", "有人吗", "人呢", "回一下")]
+    result = analyze_conversation(turns)
+    assert "连续4条消息未回复" in {s.description for s in result.signals}
+
+
+def test_long_wait_is_measured_to_now():
+    turns = [
+        Turn("customer", "请问能开发票吗", T0),
+        Turn("agent", "可以的，请提供抬头", T0 + timedelta(minutes=1)),
+        Turn("customer", "抬头是某某公司", T0 + timedelta(minutes=2)),
+    ]
+    quick = analyze_conversation(turns, now=T0 + timedelta(minutes=3))
+    slow = analyze_conversation(turns, now=T0 + timedelta(minutes=41))
+    assert "long_wait" not in {s.code for s in quick.signals}
+    wait = next(s for s in slow.signals if s.code == "long_wait")
+    assert wait.description == "已等待回复 40 分钟"
+    assert slow.score > quick.score
+
+
+def test_conversation_signals_work_on_traditional_text():
+    turns = [
+        Turn("customer", "怎麼還沒發貨"),
+        Turn("customer", "還沒到嗎"),
+        Turn("customer", "到底什麼時候發"),
+    ]
+    codes = {s.code for s in analyze_conversation(turns).signals}
+    assert "repeated_progress" in codes
+
+
+@pytest.mark.skipif(not EVALDATA_DIR.exists(), reason="needs the labelled sets")
+def test_training_twice_gives_identical_bytes(tmp_path):
+    train_emotion(limit=150).save(tmp_path / "a.npz")
+    train_emotion(limit=150).save(tmp_path / "b.npz")
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
