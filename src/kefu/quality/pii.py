@@ -20,11 +20,13 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from kefu.nlp.normalize import to_simplified
+
 PiiKind = Literal["phone", "id_card", "bank_card", "address"]
 
 # Full-width digits and letters (０-９, Ｘ) map 1:1 onto ASCII, so matching on the
 # translated text keeps offsets valid in the original.
-_FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+FULLWIDTH_TABLE = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK_CODES = "10X98765432"
@@ -47,7 +49,7 @@ _ADDRESS_RE = re.compile(
     r")"
     r"(?P<detail>"
     rf"(?:{_NAME}{{1,8}}?(?:镇|乡|街道))?"
-    rf"(?:{_NAME}|\d){{1,10}}?(?:路|街|大道|巷|弄|胡同|道)(?:[东西南北中]{{1,2}}段)?"
+    rf"(?:{_NAME}|\d){{1,10}}?(?:路|街|大道|巷|弄|胡同|道)(?:[东西南北中一二三四五六七八九十]{{1,2}}段)?"
     r"\s*[0-9一二三四五六七八九十百零]+\s*(?:号|弄)"
     rf"(?:{_NAME}{{0,8}}?(?:小区|大厦|花园|公寓|广场|中心|苑|院))?"
     r"(?:\s*[0-9A-Za-z一二三四五六七八九十\-]+\s*(?:号楼|栋|幢|座|单元|楼|层|室|号|户|区))*"
@@ -102,6 +104,22 @@ def is_valid_id_card(number: str) -> bool:
     return _ID_CHECK_CODES[total % 11] == check
 
 
+def scan_text(text: str) -> str:
+    """``text`` in Simplified Chinese and half-width forms, with exactly the same length.
+
+    Spans found in the result are spans of ``text``. OpenCC's t2s is character for
+    character for almost all text; when it is not, each character is converted alone.
+    """
+    simplified = to_simplified(text)
+    if len(simplified) != len(text):
+        chars = []
+        for ch in text:
+            conv = to_simplified(ch)
+            chars.append(conv if len(conv) == 1 else ch)
+        simplified = "".join(chars)
+    return simplified.translate(FULLWIDTH_TABLE)
+
+
 def _digits(s: str) -> str:
     return "".join(ch for ch in s if ch.isdigit() or ch in "Xx")
 
@@ -112,7 +130,7 @@ def _is_reference(text: str, start: int) -> bool:
 
 def find_pii(text: str) -> list[PiiMatch]:
     """All personal data in ``text``, ordered by position, without overlaps."""
-    scan = text.translate(_FULLWIDTH)
+    scan = scan_text(text)
     found: list[PiiMatch] = []
     if any(ch.isdigit() for ch in scan):
         for m in _ID_RE.finditer(scan):
@@ -174,7 +192,7 @@ def mask_bank_card(s: str) -> str:
 
 def mask_address(s: str) -> str:
     """北京市朝阳区********: keep the administrative region, hide street and number."""
-    m = _ADDRESS_RE.fullmatch(s.translate(_FULLWIDTH))
+    m = _ADDRESS_RE.fullmatch(scan_text(s))
     keep = len(m.group("region")) if m else 0
     return s[:keep] + "*" * (len(s) - keep)
 

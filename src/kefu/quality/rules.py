@@ -21,8 +21,7 @@ from typing import Any, Literal
 
 import opencc
 
-from kefu.nlp.normalize import to_simplified
-from kefu.quality.pii import find_pii, mask_match
+from kefu.quality.pii import FULLWIDTH_TABLE, find_pii, mask_match, scan_text
 from kefu.quality.rulesets import RuleConfig, RuleSet, Severity, default_ruleset
 
 __all__ = [
@@ -42,7 +41,6 @@ Emotion = Literal["calm", "anxious", "dissatisfied", "angry"]
 
 DEFAULT_RULESET: RuleSet = default_ruleset()
 
-_FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 _SENTENCE_END_RE = re.compile(r"[。！？!?；;\n]")
 _SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2}
 
@@ -89,20 +87,6 @@ class Finding:
 
 
 # --- text preparation -------------------------------------------------------
-
-
-def _matching_text(reply: str) -> str:
-    """The reply as rules see it: Simplified, half-width, same length as ``reply``."""
-    simplified = to_simplified(reply)
-    if len(simplified) != len(reply):
-        # OpenCC replaced a phrase by one of another length (rare); convert each
-        # character on its own so offsets still line up.
-        chars = []
-        for ch in reply:
-            conv = to_simplified(ch)
-            chars.append(conv if len(conv) == 1 else ch)
-        simplified = "".join(chars)
-    return simplified.translate(_FULLWIDTH)
 
 
 def _sentence_bounds(text: str, pos: int) -> tuple[int, int]:
@@ -240,32 +224,55 @@ def _finding(
 
 
 def _vague_wording(text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, rs: RuleSet) -> list[Finding]:
-    def build(p: Mapping[str, Any]) -> tuple[_Phrases, frozenset[str], _Phrases]:
-        unsure = {k: v for k, v in p.get("unsure", {}).items()}
+    def build(p: Mapping[str, Any]) -> tuple[_Phrases, frozenset[str], _Phrases, _Patterns]:
+        unsure = dict(p.get("unsure", {}))
         phrases = _Phrases({**p.get("hedges", {}), **unsure}, p.get("exclude", ()))
-        return phrases, frozenset(k.casefold() for k in unsure), _Phrases(p.get("check_promises", ()))
+        return (
+            phrases,
+            frozenset(k.casefold() for k in unsure),
+            _Phrases(p.get("check_promises", ())),
+            _Patterns(p.get("hedge_patterns", ())),
+        )
 
-    phrases, unsure, checks = _compiled(rs, "vague_wording", build)
-    hits = list(phrases.finditer(text))
-    if not hits:
-        return []
+    phrases, unsure, checks, hedge_patterns = _compiled(rs, "vague_wording", build)
     # 「我不确定，我帮您核实一下」 is the honest answer the handbook asks for.
-    will_check = checks.search(text) is not None
+    will_check = None
     out = []
-    for start, end, key in hits:
-        if key in unsure and will_check:
-            continue
+    for start, end, key in phrases.finditer(text):
+        if key in unsure:
+            will_check = checks.search(text) is not None if will_check is None else will_check
+            if will_check:
+                continue
         out.append(_finding("vague_wording", cfg, reply, start, end, replacement=phrases.replacements[key]))
+    return _add_pattern_hits("vague_wording", cfg, reply, text, hedge_patterns, out)
+
+
+def _add_pattern_hits(
+    rule_id: str, cfg: RuleConfig, reply: str, text: str, patterns: _Patterns, out: list[Finding]
+) -> list[Finding]:
+    """``out`` plus the pattern matches that do not overlap a finding already in it."""
+    taken = [(f.start, f.end) for f in out]
+    for s, e, replacement in patterns.finditer(text):
+        if all(e <= a or s >= b for a, b in taken):
+            out.append(_finding(rule_id, cfg, reply, s, e, replacement=replacement))
     return out
 
 
 def _phrase_rule(rule_id: str, table_key: str) -> Callable[..., list[Finding]]:
     def rule(text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, rs: RuleSet) -> list[Finding]:
-        phrases = _compiled(rs, rule_id, lambda p: _Phrases(p.get(table_key, {}), p.get("exclude", ())))
-        return [
+        phrases, patterns = _compiled(
+            rs,
+            rule_id,
+            lambda p: (
+                _Phrases(p.get(table_key, {}), p.get("exclude", ())),
+                _Patterns(p.get("patterns", ())),
+            ),
+        )
+        out = [
             _finding(rule_id, cfg, reply, s, e, replacement=phrases.replacements[k])
             for s, e, k in phrases.finditer(text)
         ]
+        return _add_pattern_hits(rule_id, cfg, reply, text, patterns, out)
 
     return rule
 
@@ -320,7 +327,7 @@ def _perceived_emotion(ctx: ReplyContext, anger_cues: _Phrases) -> str | None:
     if ctx.customer_emotion is not None:
         return ctx.customer_emotion
     # No classifier label: fall back to unmistakable complaint words.
-    if ctx.customer_last_message and anger_cues.search(_matching_text(ctx.customer_last_message)):
+    if ctx.customer_last_message and anger_cues.search(scan_text(ctx.customer_last_message)):
         return "dissatisfied"
     return None
 
@@ -384,10 +391,7 @@ def _promise_without_time(
     expected = (
         ctx.expects_time
         or not cfg.params.get("only_when_expected", True)
-        or (
-            bool(ctx.customer_last_message)
-            and cues.search(_matching_text(ctx.customer_last_message)) is not None
-        )
+        or (bool(ctx.customer_last_message) and cues.search(scan_text(ctx.customer_last_message)) is not None)
     )
     if not expected:
         return []
@@ -530,11 +534,7 @@ def _internal_jargon(text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, 
         _finding("internal_jargon", cfg, reply, s, e, replacement=glossary.replacements[k])
         for s, e, k in glossary.finditer(text)
     ]
-    taken = [(f.start, f.end) for f in out]
-    for s, e, replacement in patterns.finditer(text):
-        if all(e <= a or s >= b for a, b in taken):
-            out.append(_finding("internal_jargon", cfg, reply, s, e, replacement=replacement))
-    return out
+    return _add_pattern_hits("internal_jargon", cfg, reply, text, patterns, out)
 
 
 def _missing_greeting(
@@ -583,14 +583,11 @@ def _missing_closing(text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, 
     ]
 
 
+_slang_terms = _phrase_rule("slang", "terms")
+
+
 def _slang(text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, rs: RuleSet) -> list[Finding]:
-    if not ctx.house_style_forbids_slang:
-        return []
-    terms = _compiled(rs, "slang", lambda p: _Phrases(p.get("terms", {})))
-    return [
-        _finding("slang", cfg, reply, s, e, replacement=terms.replacements[k])
-        for s, e, k in terms.finditer(text)
-    ]
+    return _slang_terms(text, reply, ctx, cfg, rs) if ctx.house_style_forbids_slang else []
 
 
 _RULES: dict[str, Callable[[str, str, ReplyContext, RuleConfig, RuleSet], list[Finding]]] = {
@@ -612,14 +609,14 @@ _RULES: dict[str, Callable[[str, str, ReplyContext, RuleConfig, RuleSet], list[F
 
 def check_reply(reply: str, context: ReplyContext, ruleset: RuleSet = DEFAULT_RULESET) -> list[Finding]:
     """Every finding for one draft reply, ordered by position (then by rule)."""
-    text = _matching_text(reply)
+    text = scan_text(reply)
     findings: list[Finding] = []
     for rule_id, rule in _RULES.items():
         cfg = ruleset.rule(rule_id)
         if cfg.enabled:
             findings.extend(rule(text, reply, context, cfg, ruleset))
     findings.sort(key=lambda f: (f.start, f.end, f.rule))
-    if findings and text != reply.translate(_FULLWIDTH):
+    if findings and text != reply.translate(FULLWIDTH_TABLE):
         # A Traditional reply gets its rewrites in Traditional too.
         findings = [_to_traditional(f) for f in findings]
     return findings
@@ -778,7 +775,7 @@ def score_conversation(
         if w:
             items.append(RubricItem(key, _LABELS[key], round(w * max(0.0, min(1.0, fraction)), 1), w, reason))
 
-    texts = [_matching_text(t.text) for t in agent_turns]
+    texts = [scan_text(t.text) for t in agent_turns]
     if not agent_turns:
         add("greeting", 0, "没有客服回复")
     else:
@@ -794,7 +791,7 @@ def score_conversation(
             c[i : i + 2]
             for t in turns
             if t.role == "customer"
-            for c in [_matching_text(t.text)]
+            for c in [scan_text(t.text)]
             for i in range(len(c) - 1)
         }
         shared = {
