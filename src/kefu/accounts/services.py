@@ -146,6 +146,16 @@ def do_set_teams(*, actor: User, user: User, teams: Iterable[Team], request: Any
     return user
 
 
+def do_create_team(*, actor: User, name: str, description: str = "", is_general: bool = False) -> Team:
+    check_admin(actor)
+    name = (name or "").strip()
+    if not name or len(name) > 64:
+        raise InvalidInput("团队名称无效", fields={"name": "必填，最多64个字符"})
+    if Team.objects.filter(name=name).exists():
+        raise Conflict(f"团队 {name} 已存在", fields={"name": "已存在"})
+    return Team.objects.create(name=name, description=description[:255], is_general=is_general)
+
+
 def access_user(user_id: int) -> User:
     try:
         return User.objects.get(pk=user_id)

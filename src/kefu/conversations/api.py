@@ -1,3 +1,232 @@
-from ninja import Router
+"""REST: the inbox, one conversation, its messages, notes, status, transfer, read state and calls."""
 
-router = Router()
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import File, Form, Query, Router, Status
+from ninja.files import UploadedFile
+from pydantic import Field
+
+from kefu.accounts.services import access_team, access_user
+from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, StrictIn, page
+from kefu.core.errors import NotFound
+
+from . import services
+from .models import CallLog, Conversation, Message
+from .presenters import conversation_dict, message_dict
+
+router = Router(tags=["conversations"])
+
+
+# --- shapes --------------------------------------------------------------------------
+
+
+def sla_state(c: Conversation) -> str:
+    """``breached`` / ``near`` (warned) / ``ok`` / ``""`` (no first-response timer)."""
+    if c.sla_breached_at is not None:
+        return "breached"
+    if c.first_response_at is None and c.sla_warned_at is not None:
+        return "near"
+    return "ok" if c.first_response_due is not None else ""
+
+
+def conversation_out(c: Conversation) -> dict[str, Any]:
+    """The desk's view of a conversation; ``channel``, ``customer``, ``assignee``, ``team`` loaded."""
+    return {
+        **conversation_dict(c),
+        "channel_name": c.channel.name,
+        "assignee_name": c.assignee.name if c.assignee else None,
+        "team_name": c.team.name if c.team else None,
+        "snoozed_until": c.snoozed_until.isoformat() if c.snoozed_until else None,
+        "queued_at": c.queued_at.isoformat() if c.queued_at else None,
+        "sla_state": sla_state(c),
+        "agent_last_read_id": c.agent_last_read_id,
+        "customer_last_read_id": c.customer_last_read_id,
+        "preview": getattr(c, "preview", None),
+    }
+
+
+def call_out(call: CallLog) -> dict[str, Any]:
+    return {
+        "id": call.pk,
+        "conversation_id": call.conversation_id,
+        "agent_id": call.agent_id,
+        "direction": call.direction,
+        "duration_seconds": call.duration_seconds,
+        "summary": call.summary,
+        "outcome": call.outcome,
+        "message": message_dict(call.message),
+        "created_at": call.created_at.isoformat(),
+    }
+
+
+class MessageIn(StrictIn):
+    text: str
+    client_msg_id: str | None = Field(None, max_length=64)
+
+
+class NoteIn(StrictIn):
+    text: str
+
+
+class StatusIn(StrictIn):
+    status: str
+    snoozed_until: datetime | None = None
+
+
+class TransferIn(StrictIn):
+    to_user_id: int | None = None
+    to_team_id: int | None = None
+    note: str
+
+
+class ReadIn(StrictIn):
+    message_id: int | None = None
+
+
+class CallIn(StrictIn):
+    conversation_id: int | None = None
+    customer_id: int | None = None
+    direction: str
+    duration_seconds: int = Field(ge=0, le=24 * 3600)
+    summary: str
+    outcome: str
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and timezone.is_naive(value):
+        return timezone.make_aware(value)
+    return value
+
+
+# --- conversations -------------------------------------------------------------------
+
+
+@router.get("/conversations")
+def list_conversations(
+    request: HttpRequest,
+    view: str = "mine",
+    status: str | None = None,
+    channel: str | None = None,
+    priority: str | None = None,
+    team_id: int | None = None,
+    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    qs = services.inbox(
+        request.auth, view=view, status=status, channel_kind=channel, priority=priority, team_id=team_id
+    )
+    return page(services.with_preview(qs), limit=limit, offset=offset, present=conversation_out)
+
+
+@router.get("/conversations/{conversation_id}")
+def get_conversation(request: HttpRequest, conversation_id: int) -> dict[str, Any]:
+    return conversation_out(services.access_conversation(request.auth, conversation_id))
+
+
+@router.get("/conversations/{conversation_id}/messages")
+def list_messages(
+    request: HttpRequest,
+    conversation_id: int,
+    after: int = Query(0, ge=0),
+    limit: int = Query(100, ge=1, le=MAX_LIMIT),
+) -> dict[str, Any]:
+    conversation = services.access_conversation(request.auth, conversation_id)
+    rows = services.messages_after(conversation, after, public_only=False, limit=limit + 1)
+    return {"items": [message_dict(m) for m in rows[:limit]], "has_more": len(rows) > limit}
+
+
+@router.post("/conversations/{conversation_id}/messages", response={200: dict[str, Any], 201: dict[str, Any]})
+def send_message(request: HttpRequest, conversation_id: int, payload: MessageIn) -> Status[dict[str, Any]]:
+    message, created = services.do_send_agent_message(
+        agent=request.auth, conversation_id=conversation_id, text=payload.text, client_msg_id=payload.client_msg_id
+    )
+    # A resend with the same client_msg_id returns the stored message with 200.
+    return Status(201 if created else 200, message_dict(message))
+
+
+@router.post(
+    "/conversations/{conversation_id}/images", response={200: dict[str, Any], 201: dict[str, Any]}
+)
+def send_image(
+    request: HttpRequest,
+    conversation_id: int,
+    image: File[UploadedFile],
+    text: Form[str] = "",
+    client_msg_id: Form[str] = "",
+) -> Status[dict[str, Any]]:
+    message, created = services.do_send_agent_message(
+        agent=request.auth,
+        conversation_id=conversation_id,
+        text=text,
+        client_msg_id=client_msg_id or None,
+        image=image,
+    )
+    return Status(201 if created else 200, message_dict(message))
+
+
+@router.post("/conversations/{conversation_id}/notes", response={201: dict[str, Any]})
+def add_note(request: HttpRequest, conversation_id: int, payload: NoteIn) -> Status[dict[str, Any]]:
+    note = services.do_add_note(agent=request.auth, conversation_id=conversation_id, text=payload.text)
+    return Status(201, message_dict(note))
+
+
+@router.post("/conversations/{conversation_id}/status")
+def set_status(request: HttpRequest, conversation_id: int, payload: StatusIn) -> dict[str, Any]:
+    services.do_set_status(
+        actor=request.auth,
+        conversation_id=conversation_id,
+        status=payload.status,
+        snoozed_until=_aware(payload.snoozed_until),
+    )
+    return conversation_out(services.access_conversation(request.auth, conversation_id))
+
+
+@router.post("/conversations/{conversation_id}/transfer")
+def transfer(request: HttpRequest, conversation_id: int, payload: TransferIn) -> dict[str, Any]:
+    services.do_transfer(
+        actor=request.auth,
+        conversation_id=conversation_id,
+        note=payload.note,
+        to_user=access_user(payload.to_user_id) if payload.to_user_id is not None else None,
+        to_team=access_team(payload.to_team_id) if payload.to_team_id is not None else None,
+    )
+    # After a transfer the actor may no longer see the conversation: answer with what it became.
+    c = Conversation.objects.select_related("channel", "customer", "assignee", "team").get(pk=conversation_id)
+    return conversation_out(c)
+
+
+@router.post("/conversations/{conversation_id}/read")
+def mark_read(request: HttpRequest, conversation_id: int, payload: ReadIn) -> dict[str, Any]:
+    conversation = services.access_conversation(request.auth, conversation_id)
+    messages = Message.objects.filter(conversation=conversation)
+    if payload.message_id is None:
+        message_id = messages.order_by("-id").values_list("id", flat=True).first() or 0
+    elif messages.filter(pk=payload.message_id).exists():
+        message_id = payload.message_id
+    else:
+        raise NotFound(f"消息 {payload.message_id} 不在该会话中", fields={"message_id": "不存在"})
+    if message_id:
+        services.do_mark_read(conversation=conversation, by_customer=False, message_id=message_id)
+    return {"conversation_id": conversation.pk, "agent_last_read_id": max(message_id, conversation.agent_last_read_id)}
+
+
+# --- calls -----------------------------------------------------------------------------
+
+
+@router.post("/calls", response={201: dict[str, Any]})
+def log_call(request: HttpRequest, payload: CallIn) -> Status[dict[str, Any]]:
+    call = services.do_log_call(
+        agent=request.auth,
+        conversation_id=payload.conversation_id,
+        customer_id=payload.customer_id,
+        direction=payload.direction,
+        duration_seconds=payload.duration_seconds,
+        summary=payload.summary,
+        outcome=payload.outcome,
+    )
+    return Status(201, call_out(call))

@@ -578,3 +578,11 @@ def inbox(
     if team_id:
         qs = qs.filter(team_id=team_id)
     return qs
+
+
+def with_preview(qs: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    """Annotate each row with its last public message (``preview``, ``preview_kind``) in the same query."""
+    from django.db.models import OuterRef, Subquery
+
+    last = Message.objects.filter(conversation=OuterRef("pk"), is_private=False).order_by("-id")
+    return qs.annotate(preview=Subquery(last.values("text")[:1]), preview_kind=Subquery(last.values("kind")[:1]))

@@ -231,6 +231,81 @@ def publish_agent_change(user: User) -> None:
     publish("agent.updated", {"user_id": user.pk, "status": user.status}, webhook=False)
 
 
+
+def access_queue_overview(user: User) -> list[dict[str, object]]:
+    """Queues a desk user may watch: all for supervisors and above, otherwise their own teams."""
+    from kefu.accounts.services import team_ids_of
+
+    rows = queue_overview()
+    if user.sees_all:
+        return rows
+    mine = set(team_ids_of(user))
+    return [r for r in rows if r["team_id"] in mine]
+
+
+def access_agent_overview(user: User) -> list[dict[str, object]]:
+    """Agents' status and load: team leads see their teams' members, supervisors everyone."""
+    from kefu.accounts.models import Role
+    from kefu.accounts.services import check_role
+
+    check_role(user, Role.TEAM_LEAD)
+    rows = agent_overview()
+    if user.sees_all:
+        return rows
+    mine = set(user.teams.values_list("name", flat=True))
+    return [r for r in rows if mine & set(r["teams"])]  # type: ignore[arg-type]
+
+
+def _check_rule(*, name: str, keywords: list[str], priority: str) -> list[str]:
+    from kefu.conversations.models import Priority
+    from kefu.core.errors import InvalidInput
+
+    if not name.strip() or len(name) > 64:
+        raise InvalidInput("规则名称无效", fields={"name": "必填，最多64个字符"})
+    if priority and priority not in Priority.values:
+        raise InvalidInput("优先级无效", fields={"priority": f"应为 {', '.join(Priority.values)} 之一或留空"})
+    cleaned = [k.strip() for k in keywords if k and k.strip()]
+    if any(len(k) > 64 for k in cleaned):
+        raise InvalidInput("关键词过长", fields={"keywords": "每个最多64个字符"})
+    return cleaned
+
+
+def do_create_routing_rule(
+    *,
+    actor: User,
+    name: str,
+    team: Team,
+    channel_id: int | None = None,
+    keywords: list[str] = [],  # noqa: B006 - read only
+    priority: str = "",
+    order: int = 100,
+    is_active: bool = True,
+) -> RoutingRule:
+    from kefu.accounts.services import check_admin
+
+    check_admin(actor)
+    cleaned = _check_rule(name=name, keywords=keywords, priority=priority)
+    return RoutingRule.objects.create(
+        name=name.strip(),
+        team=team,
+        channel_id=channel_id,
+        keywords=cleaned,
+        priority=priority,
+        order=order,
+        is_active=is_active,
+    )
+
+
+def do_delete_routing_rule(*, actor: User, rule_id: int) -> None:
+    from kefu.accounts.services import check_admin
+    from kefu.core.errors import NotFound
+
+    check_admin(actor)
+    deleted, _ = RoutingRule.objects.filter(pk=rule_id).delete()
+    if not deleted:
+        raise NotFound(f"路由规则 {rule_id} 不存在")
+
+
 __all__ = [
     "agent_overview",
     "choose_team",

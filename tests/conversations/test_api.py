@@ -1,0 +1,262 @@
+"""The conversations API, through HTTP: inbox, messages, notes, status, transfer, read, calls."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from kefu.accounts.models import AgentStatus, Role
+from kefu.conversations.models import CallLog, Conversation, Message
+from kefu.conversations.services import do_receive_customer_message
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def conv(desk):
+    msg, _ = do_receive_customer_message(
+        channel=desk.channel, identities=[("web", "visitor-1")], text="我的订单还没发货", customer_name="张三"
+    )
+    return Conversation.objects.get(pk=msg.conversation_id)
+
+
+@pytest.fixture
+def agent_client(client, desk):
+    client.force_login(desk.agent)
+    return client
+
+
+@pytest.fixture
+def other_team_agent(make_team, make_user):
+    return make_user("lisi", teams=(make_team("售后"),), status=AgentStatus.ONLINE)
+
+
+def post(client, url, data):
+    return client.post(url, data, content_type="application/json")
+
+
+def test_anonymous_request_is_401_json(client, conv):
+    r = client.get("/api/v1/conversations")
+    assert r.status_code == 401
+    assert r.json()["error"] == "unauthorized"
+
+
+def test_inbox_unassigned_lists_the_waiting_conversation_with_preview(agent_client, conv):
+    r = agent_client.get("/api/v1/conversations?view=unassigned")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["count"] == 1
+    item = body["items"][0]
+    assert item["id"] == conv.pk
+    assert item["customer_name"] == "张三"
+    assert item["preview"] == "我的订单还没发货"
+
+
+def test_inbox_paginates_with_limit_and_offset(agent_client, desk):
+    for i in range(3):
+        do_receive_customer_message(channel=desk.channel, identities=[("web", f"p{i}")], text=f"问题{i}")
+    r = agent_client.get("/api/v1/conversations?view=team&limit=2&offset=2")
+    body = r.json()
+    assert body["count"] == 3
+    assert len(body["items"]) == 1
+    assert (body["limit"], body["offset"]) == (2, 2)
+
+
+def test_inbox_unknown_view_is_400_naming_the_field(agent_client, conv):
+    r = agent_client.get("/api/v1/conversations?view=everything")
+    assert r.status_code == 400
+    assert "view" in r.json()["fields"]
+
+
+def test_inbox_limit_out_of_range_is_422_naming_the_field(agent_client, conv):
+    r = agent_client.get("/api/v1/conversations?limit=5000")
+    assert r.status_code == 422
+    assert "limit" in r.json()["fields"]
+
+
+def test_agent_of_another_team_cannot_read_the_conversation(client, conv, other_team_agent):
+    client.force_login(other_team_agent)
+    assert client.get(f"/api/v1/conversations/{conv.pk}").status_code == 403
+    r = client.get(f"/api/v1/conversations/{conv.pk}/messages")
+    assert r.status_code == 403
+    assert r.json()["error"] == "permission_denied"
+
+
+def test_unknown_conversation_is_404_json(agent_client):
+    r = agent_client.get("/api/v1/conversations/999999")
+    assert r.status_code == 404
+    assert r.json()["error"] == "not_found"
+
+
+def test_send_message_stores_it_once_per_client_msg_id(agent_client, conv, desk):
+    url = f"/api/v1/conversations/{conv.pk}/messages"
+    first = post(agent_client, url, {"text": "您好，马上为您查询", "client_msg_id": "m-1"})
+    assert first.status_code == 201
+    body = first.json()
+    assert body["text"] == "您好，马上为您查询"
+    assert body["direction"] == "outgoing"
+    assert body["sender_id"] == desk.agent.pk
+    again = post(agent_client, url, {"text": "您好，马上为您查询", "client_msg_id": "m-1"})
+    assert again.status_code == 200
+    assert again.json()["id"] == body["id"]
+    assert Message.objects.filter(conversation=conv, direction="outgoing").count() == 1
+    conv.refresh_from_db()
+    assert conv.assignee == desk.agent
+
+
+def test_send_message_with_unknown_field_is_422_naming_it(agent_client, conv):
+    r = post(agent_client, f"/api/v1/conversations/{conv.pk}/messages", {"text": "hi", "colour": "red"})
+    assert r.status_code == 422
+    assert "colour" in r.json()["fields"]
+
+
+def test_send_message_with_wrong_type_is_422_naming_the_field(agent_client, conv):
+    r = post(agent_client, f"/api/v1/conversations/{conv.pk}/messages", {"text": 42})
+    assert r.status_code == 422
+    assert "text" in r.json()["fields"]
+
+
+def test_send_empty_message_is_400_naming_text(agent_client, conv):
+    r = post(agent_client, f"/api/v1/conversations/{conv.pk}/messages", {"text": "   "})
+    assert r.status_code == 400
+    assert "text" in r.json()["fields"]
+
+
+def test_malformed_json_is_a_4xx_json_error(agent_client, conv):
+    r = agent_client.post(
+        f"/api/v1/conversations/{conv.pk}/messages", "{not json", content_type="application/json"
+    )
+    assert 400 <= r.status_code < 500
+    assert "error" in r.json()
+
+
+def test_send_to_unknown_conversation_is_404(agent_client):
+    r = post(agent_client, "/api/v1/conversations/424242/messages", {"text": "hi"})
+    assert r.status_code == 404
+
+
+def test_messages_after_include_notes_for_agents(agent_client, conv):
+    first_id = conv.messages.get().pk
+    post(agent_client, f"/api/v1/conversations/{conv.pk}/notes", {"text": "客户很着急"})
+    post(agent_client, f"/api/v1/conversations/{conv.pk}/messages", {"text": "在的", "client_msg_id": "x"})
+    r = agent_client.get(f"/api/v1/conversations/{conv.pk}/messages?after={first_id}")
+    items = r.json()["items"]
+    assert [(m["kind"], m["is_private"]) for m in items] == [("note", True), ("text", False)]
+    assert r.json()["has_more"] is False
+
+
+def test_note_is_private_and_201(agent_client, conv):
+    r = post(agent_client, f"/api/v1/conversations/{conv.pk}/notes", {"text": "内部：VIP 客户"})
+    assert r.status_code == 201
+    assert r.json()["is_private"] is True
+
+
+def test_snooze_needs_a_future_time(agent_client, conv):
+    url = f"/api/v1/conversations/{conv.pk}/status"
+    r = post(agent_client, url, {"status": "snoozed"})
+    assert r.status_code == 400
+    assert "snoozed_until" in r.json()["fields"]
+    until = (timezone.now() + timedelta(hours=2)).isoformat()
+    r = post(agent_client, url, {"status": "snoozed", "snoozed_until": until})
+    assert r.status_code == 200
+    assert r.json()["status"] == "snoozed"
+    assert r.json()["snoozed_until"] is not None
+
+
+def test_resolve_sets_status(agent_client, conv):
+    r = post(agent_client, f"/api/v1/conversations/{conv.pk}/status", {"status": "resolved"})
+    assert r.status_code == 200
+    conv.refresh_from_db()
+    assert conv.status == "resolved"
+
+
+def test_status_with_wrong_date_type_is_422(agent_client, conv):
+    r = post(agent_client, f"/api/v1/conversations/{conv.pk}/status", {"status": "snoozed", "snoozed_until": "明天"})
+    assert r.status_code == 422
+    assert "snoozed_until" in r.json()["fields"]
+
+
+def test_transfer_to_agent_needs_a_note(agent_client, conv, make_user, desk):
+    colleague = make_user("wangwu", teams=(desk.team,), status=AgentStatus.ONLINE)
+    url = f"/api/v1/conversations/{conv.pk}/transfer"
+    r = post(agent_client, url, {"to_user_id": colleague.pk, "note": ""})
+    assert r.status_code == 400
+    assert "note" in r.json()["fields"]
+    r = post(agent_client, url, {"to_user_id": colleague.pk, "note": "客户要退款，已核实订单"})
+    assert r.status_code == 200
+    assert r.json()["assignee_id"] == colleague.pk
+    handover = conv.messages.get(meta__handover=True)
+    assert handover.is_private and "已核实订单" in handover.text
+
+
+def test_transfer_to_unknown_user_is_404(agent_client, conv):
+    r = post(agent_client, f"/api/v1/conversations/{conv.pk}/transfer", {"to_user_id": 98765, "note": "说明"})
+    assert r.status_code == 404
+
+
+def test_mark_read_moves_the_agent_read_pointer(agent_client, conv):
+    last = conv.messages.get().pk
+    r = post(agent_client, f"/api/v1/conversations/{conv.pk}/read", {})
+    assert r.status_code == 200
+    conv.refresh_from_db()
+    assert conv.agent_last_read_id == last
+
+
+def test_mark_read_of_a_message_in_another_conversation_is_404(agent_client, conv, desk):
+    other, _ = do_receive_customer_message(channel=desk.channel, identities=[("web", "v-9")], text="另一个")
+    r = post(agent_client, f"/api/v1/conversations/{conv.pk}/read", {"message_id": other.pk})
+    assert r.status_code == 404
+
+
+def test_log_call_into_a_conversation(agent_client, conv, desk):
+    r = post(
+        agent_client,
+        "/api/v1/calls",
+        {
+            "conversation_id": conv.pk,
+            "direction": "outbound",
+            "duration_seconds": 125,
+            "summary": "回电确认地址",
+            "outcome": "resolved",
+        },
+    )
+    assert r.status_code == 201
+    body = r.json()
+    assert body["message"]["kind"] == "call"
+    assert CallLog.objects.get().agent == desk.agent
+
+
+def test_log_call_with_bad_outcome_names_the_field(agent_client, conv):
+    r = post(
+        agent_client,
+        "/api/v1/calls",
+        {"conversation_id": conv.pk, "direction": "inbound", "duration_seconds": 5, "summary": "x", "outcome": "maybe"},
+    )
+    assert r.status_code == 400
+    assert "outcome" in r.json()["fields"]
+
+
+def test_log_call_with_negative_duration_is_422(agent_client, conv):
+    r = post(
+        agent_client,
+        "/api/v1/calls",
+        {"conversation_id": conv.pk, "direction": "inbound", "duration_seconds": -1, "summary": "x", "outcome": "resolved"},
+    )
+    assert r.status_code == 422
+    assert "duration_seconds" in r.json()["fields"]
+
+
+def test_bearer_token_authenticates(client, conv, desk):
+    from kefu.accounts.services import do_create_token
+
+    _, key = do_create_token(user=desk.supervisor, name="crm")
+    r = client.get("/api/v1/conversations?view=all", headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 200
+    assert r.json()["count"] == 1
+
+
+def test_supervisor_sees_all_conversations(client, conv, desk, make_user):
+    client.force_login(make_user("boss", role=Role.MANAGER))
+    assert client.get("/api/v1/conversations?view=all").json()["count"] == 1
