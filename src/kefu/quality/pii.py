@@ -27,6 +27,7 @@ PiiKind = Literal["phone", "id_card", "bank_card", "address"]
 # Full-width digits and letters (０-９, Ｘ) map 1:1 onto ASCII, so matching on the
 # translated text keeps offsets valid in the original.
 FULLWIDTH_TABLE = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+_FULLWIDTH_RE = re.compile("[\uff01-\uff5e\u3000]")
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK_CODES = "10X98765432"
@@ -117,7 +118,8 @@ def scan_text(text: str) -> str:
             conv = to_simplified(ch)
             chars.append(conv if len(conv) == 1 else ch)
         simplified = "".join(chars)
-    return simplified.translate(FULLWIDTH_TABLE)
+    # str.translate with a dict is slow; most replies have nothing to translate.
+    return simplified.translate(FULLWIDTH_TABLE) if _FULLWIDTH_RE.search(simplified) else simplified
 
 
 def _digits(s: str) -> str:
@@ -130,7 +132,11 @@ def _is_reference(text: str, start: int) -> bool:
 
 def find_pii(text: str) -> list[PiiMatch]:
     """All personal data in ``text``, ordered by position, without overlaps."""
-    scan = scan_text(text)
+    return find_pii_scanned(scan_text(text))
+
+
+def find_pii_scanned(scan: str) -> list[PiiMatch]:
+    """``find_pii`` for a text already passed through ``scan_text`` (spans are the same)."""
     found: list[PiiMatch] = []
     if any(ch.isdigit() for ch in scan):
         for m in _ID_RE.finditer(scan):

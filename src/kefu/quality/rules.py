@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
 import opencc
 
-from kefu.quality.pii import FULLWIDTH_TABLE, find_pii, mask_match, scan_text
+from kefu.nlp.normalize import to_simplified
+from kefu.quality.pii import find_pii_scanned, mask_match, scan_text
 from kefu.quality.rulesets import RuleConfig, RuleSet, Severity, default_ruleset
 
 __all__ = [
@@ -113,6 +114,9 @@ def _ascii_bounded(phrase: str) -> str:
         pattern = r"(?<![A-Za-z0-9])" + pattern
     if phrase[-1:].isascii() and phrase[-1:].isalnum():
         pattern += r"(?![A-Za-z0-9])"
+    if phrase.isascii() and phrase.isdigit():
+        # 666 the slang, not 666元 the amount or ¥666 the price.
+        pattern = r"(?<![¥￥$.])" + pattern + r"(?![.:：元块个件天号年月日点%])"
     return pattern
 
 
@@ -510,7 +514,7 @@ def _absolute_guarantee(
 
 def _pii_exposed(text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, rs: RuleSet) -> list[Finding]:
     kinds = set(cfg.params.get("kinds", ("phone", "id_card", "bank_card", "address")))
-    matches = [m for m in find_pii(reply) if m.kind in kinds]
+    matches = [m for m in find_pii_scanned(text) if m.kind in kinds]
     if not matches:
         return []
     masked = reply
@@ -616,7 +620,7 @@ def check_reply(reply: str, context: ReplyContext, ruleset: RuleSet = DEFAULT_RU
         if cfg.enabled:
             findings.extend(rule(text, reply, context, cfg, ruleset))
     findings.sort(key=lambda f: (f.start, f.end, f.rule))
-    if findings and text != reply.translate(FULLWIDTH_TABLE):
+    if findings and to_simplified(reply) != reply:
         # A Traditional reply gets its rewrites in Traditional too.
         findings = [_to_traditional(f) for f in findings]
     return findings
@@ -624,15 +628,21 @@ def check_reply(reply: str, context: ReplyContext, ruleset: RuleSet = DEFAULT_RU
 
 @lru_cache(maxsize=1)
 def _s2t() -> opencc.OpenCC:
-    return opencc.OpenCC("s2t")
+    # Taiwan-standard characters without phrase substitution: 核实 → 核實, not 覈實.
+    return opencc.OpenCC("s2tw")
 
 
 def _to_traditional(f: Finding) -> Finding:
     convert = _s2t().convert
-    return replace(
-        f,
-        replacement=convert(f.replacement) if f.replacement else f.replacement,
-        suggestion=convert(f.suggestion) if f.suggestion else f.suggestion,
+    return Finding(
+        f.rule,
+        f.severity,
+        f.start,
+        f.end,
+        f.excerpt,
+        f.why,
+        convert(f.suggestion) if f.suggestion else f.suggestion,
+        convert(f.replacement) if f.replacement else f.replacement,
     )
 
 
