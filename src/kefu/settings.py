@@ -170,6 +170,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = KEFU_MAX_IMAGE_BYTES + 1024 * 1024
 # Email: inbound SMTP listener and outbound relay.
 KEFU_SMTP_LISTEN_HOST = os.environ.get("KEFU_SMTP_LISTEN_HOST", "127.0.0.1")
 KEFU_SMTP_LISTEN_PORT = int(os.environ.get("KEFU_SMTP_LISTEN_PORT", "2525"))
+# Larger mail is refused during DATA (552) before anything is parsed.
+KEFU_MAX_EMAIL_BYTES = int(os.environ.get("KEFU_MAX_EMAIL_BYTES", str(10 * 1024 * 1024)))
+# Outbound delivery of agent replies (email, platform webhooks): attempts, first retry
+# delay (doubling each time) and the HTTP timeout for a platform's outbound URL.
+KEFU_OUTBOUND_MAX_ATTEMPTS = int(os.environ.get("KEFU_OUTBOUND_MAX_ATTEMPTS", "6"))
+KEFU_OUTBOUND_RETRY_SECONDS = int(os.environ.get("KEFU_OUTBOUND_RETRY_SECONDS", "30"))
+KEFU_OUTBOUND_TIMEOUT = float(os.environ.get("KEFU_OUTBOUND_TIMEOUT", "5"))
 # Django 6.1 mailers: outbound email replies go through the "default" SMTP mailer.
 MAILERS = {
     "default": {

@@ -1,3 +1,105 @@
-from ninja import Router
+"""Channels API: platforms (IM, app, social, live streams) post customer messages here.
 
-router = Router()
+Authentication is the HMAC signature of the raw body (see ``channels.webhook``), so
+the signature is checked before the body is even parsed: an unsigned caller learns
+nothing about the schema.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest
+from ninja import Router, Schema
+from ninja.errors import ValidationError
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
+
+from kefu.core.errors import InvalidInput
+
+from . import services, webhook
+
+router = Router(tags=["channels"])
+
+MAX_INBOUND_BODY_BYTES = 64 * 1024
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+
+
+class InboundSender(_Strict):
+    id: str = Field(min_length=1, max_length=255)
+    name: str = Field(default="", max_length=128)
+
+
+class InboundText(_Strict):
+    id: str = Field(min_length=1, max_length=255, description="平台消息编号（重复推送按它去重）")
+    text: str
+
+
+class InboundPayload(_Strict):
+    sender: InboundSender
+    message: InboundText
+
+
+class InboundOut(Schema):
+    message_id: int
+    conversation_id: int
+    created: bool
+
+
+def _raw_body(request: HttpRequest) -> bytes:
+    try:
+        body = request.body
+    except RequestDataTooBig as exc:
+        raise InvalidInput("请求体过大", fields={"body": f"最多 {MAX_INBOUND_BODY_BYTES} 字节"}) from exc
+    if len(body) > MAX_INBOUND_BODY_BYTES:
+        raise InvalidInput("请求体过大", fields={"body": f"最多 {MAX_INBOUND_BODY_BYTES} 字节"})
+    return body
+
+
+@router.post(
+    "/channels/{channel_id}/inbound",
+    auth=None,
+    response={200: InboundOut, 201: InboundOut},
+    summary="平台推送客户消息（HMAC 签名）",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": InboundPayload.model_json_schema()}},
+        }
+    },
+)
+def inbound(request: HttpRequest, channel_id: int) -> tuple[int, dict[str, object]]:
+    """201 with the stored message; 200 when the platform message id was already stored."""
+    channel = services.access_webhook_channel(channel_id)
+    body = _raw_body(request)
+    webhook.check_signature(
+        channel.secret,
+        timestamp=request.headers.get(webhook.TIMESTAMP_HEADER),
+        delivery=request.headers.get(webhook.DELIVERY_HEADER),
+        signature=request.headers.get(webhook.SIGNATURE_HEADER),
+        body=body,
+    )
+    try:
+        payload = InboundPayload.model_validate_json(body)
+    except PydanticValidationError as exc:
+        raise ValidationError(
+            [dict(e) for e in exc.errors(include_url=False, include_context=False)]
+        ) from exc
+    message, created = services.do_receive_platform_message(
+        channel=channel,
+        delivery_id=request.headers[webhook.DELIVERY_HEADER],
+        incoming=services.PlatformMessage(
+            sender_id=payload.sender.id,
+            sender_name=payload.sender.name,
+            message_id=payload.message.id,
+            text=payload.message.text,
+        ),
+    )
+    out: dict[str, object] = {
+        "message_id": message.pk,
+        "conversation_id": message.conversation_id,
+        "created": created,
+    }
+    return (201 if created else 200), out

@@ -140,12 +140,15 @@ def do_receive_customer_message(
     image: UploadedFile | None = None,
     conversation: Conversation | None = None,
     meta: dict[str, Any] | None = None,
+    new_conversation: bool = False,
 ) -> tuple[Message, bool]:
     """Store one customer message; returns ``(message, created)``.
 
     Idempotent on ``client_msg_id`` (per conversation) and ``external_id`` (per
     channel): a resend returns the stored message with ``created=False``.
-    ``conversation`` pins the thread (email replies found by their references).
+    ``conversation`` pins the thread (email replies found by their references);
+    ``new_conversation`` opens a new one instead of continuing the customer's open
+    conversation (a new email thread is a new matter).
     """
     if not channel.is_active:
         raise Conflict("该渠道已停用")
@@ -158,7 +161,9 @@ def do_receive_customer_message(
             if dup is not None:
                 return dup, False
         customer = do_resolve_customer(identities, name=customer_name)
-        if conversation is None or conversation.status == Conversation.Status.CLOSED:
+        if new_conversation:
+            conversation = None
+        elif conversation is None or conversation.status == Conversation.Status.CLOSED:
             conversation = _find_conversation(customer.pk, channel)
         if conversation is not None:
             conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
