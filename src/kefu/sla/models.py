@@ -9,7 +9,14 @@ class SLAPolicy(models.Model):
     """The most specific active policy wins (channel kind, category, priority each
     either set or blank = any)."""
 
+    class AppliesTo(models.TextChoices):
+        ANY = "", "全部"
+        CONVERSATION = "conversation", "会话"
+        TICKET = "ticket", "工单"
+
     name = models.CharField(max_length=64)
+    # A chat's "60 seconds" is not a ticket's first response time: policies say what they time.
+    applies_to = models.CharField(max_length=12, choices=AppliesTo.choices, blank=True, default="")
     channel_kind = models.CharField(max_length=8, blank=True)
     ticket_category = models.CharField(max_length=16, blank=True)
     priority = models.CharField(max_length=2, blank=True)

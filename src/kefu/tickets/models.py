@@ -68,6 +68,10 @@ class Ticket(models.Model):
     first_response_due = models.DateTimeField(null=True, blank=True)
     first_response_at = models.DateTimeField(null=True, blank=True)
     due_at = models.DateTimeField("截止时间", null=True, blank=True, db_index=True)
+    # When the sweep warns that a deadline is near; computed with the due time from
+    # the policy's warn ratio (and business hours), so the sweep is a plain query.
+    first_response_warn_at = models.DateTimeField(null=True, blank=True)
+    due_warn_at = models.DateTimeField(null=True, blank=True)
     sla_warned_at = models.DateTimeField(null=True, blank=True)
     sla_breached_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)

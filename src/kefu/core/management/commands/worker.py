@@ -1,0 +1,114 @@
+"""``kefu worker``: the one background process.
+
+It runs Django tasks from the database queue (django_tasks_db's own worker loop,
+in batch mode, so claiming and result bookkeeping are theirs) and, every few
+seconds, the timers: the SLA sweep, follow-up reminders and due webhook retries.
+
+Nothing depends on this process staying alive: timers are due times in the
+database and every warning, breach, reminder and delivery attempt is claimed with a
+conditional UPDATE, so a restarted worker — or two of them — neither misses nor
+repeats anything. ``--once`` does what is due now and exits (tests, cron).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import time
+from argparse import ArgumentParser
+from types import FrameType
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import close_old_connections
+from django.utils import timezone
+from django.utils.crypto import get_random_string
+from django_tasks_db.compat import DEFAULT_TASK_BACKEND_ALIAS, TASKS_LOGGER
+from django_tasks_db.management.commands.db_worker import Worker
+
+log = logging.getLogger("kefu.worker")
+
+
+def run_timers() -> dict[str, int]:
+    """One tick of the timers; each part is independent, so one failing does not stop the rest."""
+    from kefu.sla.services import do_sweep
+    from kefu.tickets.services import do_notify_due_follow_ups
+    from kefu.webhooks.services import do_send_due_deliveries
+
+    counts: dict[str, int] = {}
+    steps = (
+        ("sla", lambda: do_sweep(timezone.now()).total),
+        ("follow_ups", lambda: do_notify_due_follow_ups(timezone.now())),
+        ("webhooks", lambda: do_send_due_deliveries(timezone.now()).succeeded),
+    )
+    for name, step in steps:
+        try:
+            counts[name] = step()
+        except Exception:
+            log.exception("timer step %s failed", name)
+            counts[name] = -1
+        finally:
+            close_old_connections()
+    return counts
+
+
+class Command(BaseCommand):
+    help = "Run background tasks from the database queue and the SLA / reminder / webhook timers."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--once", action="store_true", help="process what is due now, then exit")
+        parser.add_argument("--interval", type=float, default=1.0, help="seconds between task queue polls")
+        parser.add_argument("--timer-interval", type=float, default=5.0, help="seconds between timer runs")
+        parser.add_argument("--queue-name", default="*", help="task queues to process, comma-separated ('*' = all)")
+        parser.add_argument("--worker-id", default="", help="unique id of this worker (default: random)")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        verbosity = opts["verbosity"]
+        # The tasks worker logs every batch start; only worth seeing when asked for.
+        quiet = logging.INFO if verbosity >= 2 else logging.WARNING
+        logging.getLogger("django_tasks_db").setLevel(quiet)
+        logging.getLogger(TASKS_LOGGER).setLevel(quiet)
+        interval = max(0.1, opts["interval"])
+        timer_interval = max(0.5, opts["timer_interval"])
+        tasks = Worker(
+            queue_names=opts["queue_name"].split(","),
+            interval=interval,
+            batch=True,
+            backend_name=DEFAULT_TASK_BACKEND_ALIAS,
+            startup_delay=False,
+            max_tasks=None,
+            worker_id=(opts["worker_id"] or get_random_string(32))[:64],
+            excluded_queue_names=[],
+        )
+        if opts["once"]:
+            counts = run_timers()
+            tasks.run()
+            # Tasks may have written new deliveries or due rows: one more tick.
+            again = run_timers()
+            if verbosity:
+                self.stdout.write(f"worker --once: {counts} then {again}")
+            return
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            if not tasks.running:
+                sys.exit(1)
+            log.warning("received %s, finishing the current task then stopping", signal.strsignal(signum))
+            tasks.running = False
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        self.stdout.write(f"kefu worker {tasks.worker_id} started (timers every {timer_interval:g}s)")
+        next_timers = 0.0
+        while tasks.running:
+            if time.monotonic() >= next_timers:
+                run_timers()
+                next_timers = time.monotonic() + timer_interval
+            try:
+                tasks.run()  # batch mode: runs every ready task, returns when none is left
+            except Exception:
+                log.exception("task loop failed")
+            close_old_connections()
+            if tasks.running:
+                time.sleep(interval)
+        self.stdout.write("kefu worker stopped")
