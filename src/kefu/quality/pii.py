@@ -57,6 +57,10 @@ _ADDRESS_RE = re.compile(
     r")"
 )
 
+_ADDRESS_ANCHOR_RE = re.compile("[号弄]")
+_ADDRESS_REACH_BEFORE = 48
+_ADDRESS_REACH_AFTER = 40
+
 _REFERENCE_LABEL_RE = re.compile(
     r"(?:订单|单号|运单|快递单|物流单|工单|编号|交易号|流水号|批次|条码|序列号|SN|sn)[号码]?\s*(?:是|为)?\s*[:：]?\s*$"
 )
@@ -148,10 +152,18 @@ def find_pii_scanned(scan: str) -> list[PiiMatch]:
         for m in _PHONE_RE.finditer(scan):
             if not _is_reference(scan, m.start()):
                 found.append(PiiMatch("phone", m.start(), m.end()))
-    if "号" in scan or "弄" in scan:
-        for m in _ADDRESS_RE.finditer(scan):
-            if m.group("region"):  # a street alone is not a full address
+    # The address pattern backtracks over runs of ideographs, so it only runs in a
+    # window around each house number: linear time on long transcripts.
+    last_end = 0
+    for anchor in _ADDRESS_ANCHOR_RE.finditer(scan):
+        if anchor.start() < last_end:
+            continue
+        lo = max(last_end, anchor.start() - _ADDRESS_REACH_BEFORE)
+        hi = min(len(scan), anchor.end() + _ADDRESS_REACH_AFTER)
+        for m in _ADDRESS_RE.finditer(scan, lo, hi):
+            if m.start() >= last_end and m.group("region"):  # a street alone is not a full address
                 found.append(PiiMatch("address", m.start(), m.end()))
+                last_end = m.end()
     if len(found) < 2:
         return found
     # An 18-digit ID can also pass Luhn: keep the more specific kind on overlap.

@@ -95,8 +95,8 @@ def _sentence_bounds(text: str, pos: int) -> tuple[int, int]:
     start = 0
     for m in _SENTENCE_END_RE.finditer(text, 0, pos):
         start = m.end()
-    m = _SENTENCE_END_RE.search(text, pos)
-    return start, (m.end() if m else len(text))
+    after = _SENTENCE_END_RE.search(text, pos)
+    return start, (after.end() if after else len(text))
 
 
 def _splice(text: str, start: int, end: int, new: str) -> str:
