@@ -1,8 +1,172 @@
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+"""The customer chat socket ``/ws/chat/?token=…`` (protocol: docs/architecture.md).
+
+A message is acknowledged only after ``do_receive_customer_message`` has stored it,
+so an ack means "durable"; a resend with the same ``client_msg_id`` is acked with the
+message already stored. The socket follows the visitor's current conversation group
+``chat.conv.<id>``, which only ever carries public payloads (the publisher builds
+them; private notes are never published there).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+
+from kefu.conversations.consumers import CLOSE_UNAUTHORIZED, JsonSocket, int_field
+from kefu.conversations.models import Conversation
+from kefu.conversations.presenters import public_message_dict
+from kefu.conversations.services import (
+    current_customer_conversation,
+    do_mark_read,
+    do_receive_customer_message,
+    messages_after,
+    send_typing,
+)
+from kefu.core.errors import InvalidInput, Unauthorized
+from kefu.core.events import chat_conversation_group
+
+from .models import Channel
+from .visitor import Visitor, read_visitor_token, web_chat_channel
+
+# The channel behind the token is gone or switched off: retrying will not help.
+CLOSE_CHANNEL_UNAVAILABLE = 4404
 
 
-class ChatConsumer(AsyncJsonWebsocketConsumer):
-    """Customer chat socket (being written)."""
+class ChatConsumer(JsonSocket):
+    """One visitor on one web channel."""
+
+    visitor: Visitor
+    channel: Channel
+    conversation_id: int | None
 
     async def connect(self) -> None:
-        await self.close()
+        self.groups_joined = []
+        self.conversation_id = None
+        token = parse_qs(self.scope.get("query_string", b"").decode("latin1")).get("token", [""])[0]
+        try:
+            self.visitor = read_visitor_token(token)
+        except Unauthorized:
+            await self.reject(CLOSE_UNAUTHORIZED)
+            return
+        channel, conversation = await database_sync_to_async(self._current)()
+        if channel is None:
+            await self.reject(CLOSE_CHANNEL_UNAVAILABLE)
+            return
+        self.channel = channel
+        await self.accept()
+        if conversation is not None:
+            await self._follow(conversation.pk)
+
+    def _current(self) -> tuple[Channel | None, Conversation | None]:
+        channel = web_chat_channel(self.visitor.channel_id)
+        if channel is None:
+            return None, None
+        return channel, current_customer_conversation(channel=channel, identities=self.visitor.identities)
+
+    async def _follow(self, conversation_id: int) -> bool:
+        """Listen to ``conversation_id``'s customer group; returns whether it is new to this socket."""
+        if conversation_id == self.conversation_id:
+            return False
+        if self.conversation_id is not None:
+            await self.leave(chat_conversation_group(self.conversation_id))
+        await self.join(chat_conversation_group(conversation_id))
+        self.conversation_id = conversation_id
+        return True
+
+    # --- client → server ------------------------------------------------------------
+
+    async def handle_frame(self, content: dict[str, Any]) -> None:
+        kind = content.get("type")
+        if kind == "message":
+            await self._message(content)
+        elif kind == "resume":
+            after = int_field(content, "after", required=False)
+            await self._resume(after)
+        elif kind == "typing":
+            await database_sync_to_async(self._typing)()
+        elif kind == "read":
+            message_id = int_field(content, "message_id", minimum=1)
+            await database_sync_to_async(self._read)(message_id)
+        else:
+            raise InvalidInput("未知的消息类型", fields={"type": "应为 message、resume、typing 或 read"})
+
+    def error_context(self, content: dict[str, Any]) -> dict[str, Any]:
+        # The client drops a refused message from its resend queue by this id.
+        client_msg_id = content.get("client_msg_id")
+        return {"client_msg_id": client_msg_id} if isinstance(client_msg_id, str) else {}
+
+    async def _message(self, content: dict[str, Any]) -> None:
+        client_msg_id = content.get("client_msg_id")
+        if not isinstance(client_msg_id, str) or not client_msg_id:
+            # Without it a resend after a reconnect would be stored twice.
+            raise InvalidInput("缺少 client_msg_id", fields={"client_msg_id": "必填，最多64个字符的字符串"})
+        message, conversation_id = await database_sync_to_async(self._store)(
+            content.get("text"), client_msg_id
+        )
+        # A first message opens the conversation: follow it before acking so nothing
+        # published from here on is missed, then send what was published before
+        # (queue-position replies go out as soon as the message commits).
+        joined = await self._follow(conversation_id)
+        await self.send_json({"type": "ack", "client_msg_id": client_msg_id, "message": message})
+        if joined:
+            await self._send_history(0)
+
+    def _store(self, text: Any, client_msg_id: str) -> tuple[dict[str, Any], int]:
+        message, _created = do_receive_customer_message(
+            channel=self.channel, identities=self.visitor.identities, text=text, client_msg_id=client_msg_id
+        )
+        return public_message_dict(message), message.conversation_id
+
+    async def _resume(self, after: int) -> None:
+        # Another tab, or an image upload over HTTP, may have opened a conversation
+        # since this socket connected: look again before answering.
+        _channel, conversation = await database_sync_to_async(self._current)()
+        if conversation is not None:
+            await self._follow(conversation.pk)
+        await self._send_history(after, always=True)
+
+    async def _send_history(self, after: int, *, always: bool = False) -> None:
+        messages = await database_sync_to_async(self._history)(after) if self.conversation_id else []
+        if messages or always:
+            await self.send_json({"type": "history", "messages": messages})
+
+    def _history(self, after: int) -> list[dict[str, Any]]:
+        conversation = Conversation.objects.get(pk=self.conversation_id)
+        return [public_message_dict(m) for m in messages_after(conversation, after, public_only=True)]
+
+    def _typing(self) -> None:
+        conversation = self._conversation()
+        if conversation is not None:
+            send_typing(conversation=conversation, by_customer=True)
+
+    def _read(self, message_id: int) -> None:
+        conversation = self._conversation()
+        if conversation is not None:
+            do_mark_read(conversation=conversation, by_customer=True, message_id=message_id)
+
+    def _conversation(self) -> Conversation | None:
+        """The followed conversation, fresh (its team and assignee decide who hears typing)."""
+        if self.conversation_id is None:
+            return None
+        return Conversation.objects.filter(pk=self.conversation_id).first()
+
+    # --- group messages → client ----------------------------------------------------
+
+    async def chat_event(self, event: dict[str, Any]) -> None:
+        data = event["payload"].get("data") or {}
+        if "message" in data:
+            await self.send_json({"type": "message", "message": data["message"]})
+        elif "status" in data:
+            await self.send_json({"type": "status", "status": data["status"]})
+
+    async def typing_event(self, event: dict[str, Any]) -> None:
+        payload = event["payload"]
+        if payload.get("by") == "agent":
+            await self.send_json({"type": "typing", "name": payload.get("name") or "客服"})
+
+    async def read_event(self, event: dict[str, Any]) -> None:
+        payload = event["payload"]
+        if payload.get("by") == "agent":
+            await self.send_json({"type": "read", "message_id": payload.get("message_id")})

@@ -1,1 +1,11 @@
-urlpatterns: list = []
+"""Customer-facing pages of the channels app: the web chat."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("chat", views.chat_page, name="chat_page"),
+    path("chat/token", views.chat_token, name="chat_token"),
+    path("chat/upload", views.chat_upload, name="chat_upload"),
+]

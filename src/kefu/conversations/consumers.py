@@ -1,8 +1,174 @@
+"""The agent desk socket ``/ws/desk/`` (protocol: docs/architecture.md).
+
+Agents listen here for everything the event publisher sends to their groups and
+signal typing / read / resume. They send messages over HTTP, never over this socket:
+the HTTP reply is the stored message, which keeps one write path.
+
+``JsonSocket`` is the base both kefu sockets share (the customer chat socket lives in
+``kefu.channels.consumers``): malformed frames and domain errors become an
+``{"type": "error", "field", "detail"}`` frame instead of a dropped connection.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from typing import Any
+
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from kefu.accounts.services import team_ids_of
+from kefu.core.errors import InvalidInput, KefuError
+from kefu.core.events import DESK_ALL, desk_team_group, desk_user_group
 
-class DeskConsumer(AsyncJsonWebsocketConsumer):
-    """Agent desk socket (being written)."""
+from .presenters import message_dict
+from .services import access_conversation, do_mark_read, messages_after, send_typing
+
+# Application close codes (4000–4999): the client must not retry with the same credentials.
+CLOSE_UNAUTHORIZED = 4401
+
+
+def int_field(content: dict[str, Any], field: str, *, minimum: int = 0, required: bool = True) -> int:
+    """An integer frame field (booleans are not integers here); raises ``InvalidInput``."""
+    value = content.get(field)
+    if value is None and not required:
+        return minimum
+    if type(value) is not int or value < minimum:
+        raise InvalidInput(f"{field} 必须是不小于 {minimum} 的整数", fields={field: "无效"})
+    return value
+
+
+class JsonSocket(AsyncJsonWebsocketConsumer):
+    """JSON frames in, JSON frames out; bad frames get an error frame, the socket stays open."""
+
+    groups_joined: list[str]
+
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
+    ) -> None:
+        if text_data is None:
+            await self.send_error(None, "只接受 JSON 文本帧")
+            return
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            await self.send_error(None, "不是有效的 JSON")
+            return
+        if not isinstance(content, dict):
+            await self.send_error(None, "消息必须是 JSON 对象")
+            return
+        try:
+            await self.handle_frame(content)
+        except KefuError as exc:
+            await self.send_error(next(iter(exc.fields), None), exc.message, **self.error_context(content))
+
+    async def handle_frame(self, content: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def error_context(self, content: dict[str, Any]) -> dict[str, Any]:
+        """Fields copied from the offending frame into the error frame, so the client can match them."""
+        return {}
+
+    async def send_error(self, field: str | None, detail: str, **extra: Any) -> None:
+        await self.send_json({"type": "error", "field": field, "detail": detail, **extra})
+
+    async def join(self, group: str) -> None:
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.groups_joined.append(group)
+
+    async def leave(self, group: str) -> None:
+        await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups_joined.remove(group)
+
+    async def disconnect(self, code: int) -> None:
+        for group in list(getattr(self, "groups_joined", ())):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups_joined = []
+
+    async def reject(self, code: int) -> None:
+        # Accept first: a close before accept is an HTTP 403 and the browser never
+        # sees the code that tells it not to retry.
+        await self.accept()
+        await self.close(code=code)
+
+
+class DeskConsumer(JsonSocket):
+    """Agent desk socket: forwards desk events, typing and read signals; serves resume."""
+
+    # A supervisor who is also in a team is in two groups that both get the event;
+    # remembering recent event ids keeps it to one frame (clients de-duplicate too).
+    RECENT_EVENTS = 512
 
     async def connect(self) -> None:
-        await self.close()
+        self.groups_joined = []
+        self.user = self.scope.get("user")
+        if self.user is None or not self.user.is_authenticated or not self.user.is_active:
+            await self.reject(CLOSE_UNAUTHORIZED)
+            return
+        self.recent: OrderedDict[str, None] = OrderedDict()
+        await self.accept()
+        groups = await database_sync_to_async(self._groups)()
+        for group in groups:
+            await self.join(group)
+
+    def _groups(self) -> list[str]:
+        groups = [desk_user_group(self.user.pk)]
+        groups += [desk_team_group(team_id) for team_id in team_ids_of(self.user)]
+        if self.user.sees_all:
+            groups.append(DESK_ALL)
+        return groups
+
+    # --- client → server ------------------------------------------------------------
+
+    async def handle_frame(self, content: dict[str, Any]) -> None:
+        kind = content.get("type")
+        if kind == "typing":
+            await database_sync_to_async(self._typing)(int_field(content, "conversation_id", minimum=1))
+        elif kind == "read":
+            conversation_id = int_field(content, "conversation_id", minimum=1)
+            message_id = int_field(content, "message_id", minimum=1)
+            await database_sync_to_async(self._read)(conversation_id, message_id)
+        elif kind == "resume":
+            conversation_id = int_field(content, "conversation_id", minimum=1)
+            after = int_field(content, "after", required=False)
+            messages = await database_sync_to_async(self._history)(conversation_id, after)
+            await self.send_json(
+                {"type": "history", "conversation_id": conversation_id, "messages": messages}
+            )
+        else:
+            raise InvalidInput("未知的消息类型", fields={"type": "应为 typing、read 或 resume"})
+
+    def error_context(self, content: dict[str, Any]) -> dict[str, Any]:
+        conversation_id = content.get("conversation_id")
+        return {"conversation_id": conversation_id} if type(conversation_id) is int else {}
+
+    def _typing(self, conversation_id: int) -> None:
+        conversation = access_conversation(self.user, conversation_id)
+        send_typing(conversation=conversation, by_customer=False, name=self.user.display_name or "客服")
+
+    def _read(self, conversation_id: int, message_id: int) -> None:
+        conversation = access_conversation(self.user, conversation_id)
+        do_mark_read(conversation=conversation, by_customer=False, message_id=message_id)
+
+    def _history(self, conversation_id: int, after: int) -> list[dict[str, Any]]:
+        conversation = access_conversation(self.user, conversation_id)
+        return [message_dict(m) for m in messages_after(conversation, after, public_only=False)]
+
+    # --- group messages → client ----------------------------------------------------
+
+    async def desk_event(self, event: dict[str, Any]) -> None:
+        payload = event["payload"]
+        event_id = payload.get("id")
+        if event_id in self.recent:
+            return
+        self.recent[event_id] = None
+        if len(self.recent) > self.RECENT_EVENTS:
+            self.recent.popitem(last=False)
+        await self.send_json({"type": "event", **payload})
+
+    async def typing_event(self, event: dict[str, Any]) -> None:
+        await self.send_json({**event["payload"], "type": "typing"})
+
+    async def read_event(self, event: dict[str, Any]) -> None:
+        await self.send_json({**event["payload"], "type": "read"})

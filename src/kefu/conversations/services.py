@@ -230,6 +230,21 @@ def _after_customer_message(
         do_requeue_if_unowned(conversation)
 
 
+def current_customer_conversation(*, channel: Channel, identities: Sequence[tuple[str, str]]) -> Conversation | None:
+    """The customer's not-closed conversation on ``channel``, looked up without creating anything."""
+    match = Q()
+    for kind, value in identities:
+        match |= Q(customer__identities__kind=kind, customer__identities__value=value)
+    if not match:
+        return None
+    return (
+        Conversation.objects.filter(match, channel=channel)
+        .exclude(status=Conversation.Status.CLOSED)
+        .order_by("-id")
+        .first()
+    )
+
+
 def messages_after(conversation: Conversation, after_id: int, *, public_only: bool, limit: int = 200) -> list[Message]:
     qs = conversation.messages.select_related("sender").filter(pk__gt=after_id)
     if public_only:

@@ -1,0 +1,103 @@
+"""The customer web chat: the page, visitor tokens and image upload.
+
+The page may be embedded on a shop's site (``widget.js`` opens it in an iframe), so
+it alone is exempt from the frame policy. Token and upload endpoints authenticate
+with the signed visitor token, not cookies: a third-party iframe often has no
+cookies, and without a cookie there is nothing for CSRF to forge.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from kefu.conversations.presenters import public_message_dict
+from kefu.conversations.services import do_receive_customer_message
+from kefu.core.errors import InvalidInput, KefuError, NotFound, Unauthorized
+from kefu.core.views import render_error
+
+from .visitor import issue_visitor_token, read_visitor_token, web_chat_channel
+
+
+def _channel_id(raw: str | None) -> int | None:
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise InvalidInput("渠道编号无效", fields={"channel": "必须是整数"}) from exc
+
+
+def _error(exc: KefuError) -> JsonResponse:
+    return JsonResponse(exc.as_dict(), status=exc.status, json_dumps_params={"ensure_ascii": False})
+
+
+@require_GET
+@xframe_options_exempt
+def chat_page(request: HttpRequest) -> HttpResponse:
+    try:
+        channel = web_chat_channel(_channel_id(request.GET.get("channel")))
+        if channel is None:
+            raise NotFound("该在线客服渠道不存在或已停用")
+    except KefuError as exc:
+        return render_error(request, exc)
+    context = {
+        "channel": channel,
+        "embed": request.GET.get("embed") == "1",
+        # A fresh visitor for first-time browsers; chat.js prefers the token it kept.
+        "token": issue_visitor_token(channel.pk),
+    }
+    return render(request, "channels/chat.html", context)
+
+
+@csrf_exempt
+@require_POST
+def chat_token(request: HttpRequest) -> JsonResponse:
+    """Exchange a kept token for one on this channel, keeping the visitor; or start a new visitor."""
+    try:
+        channel = web_chat_channel(_channel_id(request.POST.get("channel")))
+        if channel is None:
+            raise NotFound("该在线客服渠道不存在或已停用")
+    except KefuError as exc:
+        return _error(exc)
+    visitor_id = None
+    if kept := request.POST.get("token"):
+        try:
+            visitor_id = read_visitor_token(kept).visitor_id
+        except Unauthorized:
+            visitor_id = None
+    return JsonResponse({"token": issue_visitor_token(channel.pk, visitor_id=visitor_id)})
+
+
+@csrf_exempt
+@require_POST
+def chat_upload(request: HttpRequest) -> JsonResponse:
+    """An image from the visitor; stored like any customer message (idempotent on ``client_msg_id``)."""
+    try:
+        visitor = read_visitor_token(request.POST.get("token"))
+        channel = web_chat_channel(visitor.channel_id)
+        if channel is None:
+            raise NotFound("该在线客服渠道不存在或已停用")
+        image = request.FILES.get("image")
+        if image is None:
+            raise InvalidInput("请选择要发送的图片", fields={"image": "必填"})
+        client_msg_id = request.POST.get("client_msg_id")
+        if not client_msg_id:
+            raise InvalidInput("缺少 client_msg_id", fields={"client_msg_id": "必填"})
+        message, created = do_receive_customer_message(
+            channel=channel,
+            identities=visitor.identities,
+            text=request.POST.get("text", ""),
+            image=image,
+            client_msg_id=client_msg_id,
+        )
+    except KefuError as exc:
+        return _error(exc)
+    return JsonResponse(
+        {"message": public_message_dict(message), "created": created},
+        status=201 if created else 200,
+        json_dumps_params={"ensure_ascii": False},
+    )

@@ -1,0 +1,189 @@
+/*
+ * KefuDeskSocket — the agent desk's realtime connection (/ws/desk/).
+ * Protocol: docs/architecture.md, "Desk websocket". Session-authenticated: the page
+ * must be served to a logged-in desk user (same origin).
+ *
+ * API
+ *   var sock = new KefuDeskSocket({url?, maxBackoffMs?});   // url default: ws(s)://<host>/ws/desk/
+ *   sock.connect();                          // opens; reconnects with backoff until close()
+ *   sock.close();                            // stops for good
+ *   var off = sock.on(name, fn);             // subscribe; returns an unsubscribe function
+ *       name: an event type ("message.created", "conversation.assigned", "note.created", …)
+ *               fn(event) with event = {type:"event", id, event, at, data}
+ *             "event"    every desk event (after de-duplication by id)
+ *             "typing"   fn({conversation_id, by, name})        customer typing
+ *             "read"     fn({conversation_id, by, message_id})  read receipts
+ *             "history"  fn({conversation_id, messages})        answer to resume()
+ *             "error"    fn({field, detail, conversation_id?})  refused frame (e.g. no access)
+ *             "open"     fn({reconnect: bool})  after (re)connect; watched conversations are resumed
+ *             "close"    fn({code, willRetry: bool})  "unauthorized" fn() when the session ended (4401)
+ *   sock.typing(conversationId);             // throttled to one frame per 3 s per conversation
+ *   sock.read(conversationId, messageId);
+ *   sock.resume(conversationId, after);      // -> "history"; also watches the conversation
+ *   sock.watch(conversationId, lastMessageId?) / sock.unwatch(conversationId)
+ *       Watched conversations are resumed automatically after every reconnect, from the
+ *       highest message id seen (via history or message.created / note.created events).
+ *
+ * Messages are sent over HTTP (POST /api/v1/conversations/{id}/messages), not here.
+ */
+(function (global) {
+  "use strict";
+
+  var TYPING_EVERY_MS = 3000;
+  var SEEN_LIMIT = 1000;
+
+  function KefuDeskSocket(options) {
+    options = options || {};
+    var proto = global.location.protocol === "https:" ? "wss:" : "ws:";
+    this.url = options.url || proto + "//" + global.location.host + "/ws/desk/";
+    this.maxBackoffMs = options.maxBackoffMs || 30000;
+    this._handlers = {};
+    this._seen = [];          // recent event ids, oldest first
+    this._seenSet = {};
+    this._watched = {};       // conversation id -> last message id seen
+    this._typingAt = {};
+    this._ws = null;
+    this._attempt = 0;
+    this._timer = null;
+    this._stopped = true;
+    this._opened = false;
+  }
+
+  KefuDeskSocket.prototype.on = function (name, fn) {
+    (this._handlers[name] = this._handlers[name] || []).push(fn);
+    var self = this;
+    return function () {
+      self._handlers[name] = (self._handlers[name] || []).filter(function (f) { return f !== fn; });
+    };
+  };
+
+  KefuDeskSocket.prototype._emit = function (name, arg) {
+    (this._handlers[name] || []).slice().forEach(function (fn) {
+      try { fn(arg); } catch (e) { if (global.console) global.console.error(e); }
+    });
+  };
+
+  KefuDeskSocket.prototype.connect = function () {
+    this._stopped = false;
+    this._open();
+    return this;
+  };
+
+  KefuDeskSocket.prototype.close = function () {
+    this._stopped = true;
+    clearTimeout(this._timer);
+    if (this._ws) this._ws.close(1000);
+    this._ws = null;
+  };
+
+  KefuDeskSocket.prototype._open = function () {
+    var self = this;
+    clearTimeout(this._timer);
+    if (this._stopped) return;
+    var ws = new WebSocket(this.url);
+    this._ws = ws;
+    ws.onopen = function () {
+      var reconnect = self._opened;
+      self._opened = true;
+      self._attempt = 0;
+      Object.keys(self._watched).forEach(function (id) {
+        self._send({ type: "resume", conversation_id: Number(id), after: self._watched[id] });
+      });
+      self._emit("open", { reconnect: reconnect });
+    };
+    ws.onmessage = function (ev) {
+      var frame;
+      try { frame = JSON.parse(ev.data); } catch (e) { return; }
+      if (frame && typeof frame === "object") self._frame(frame);
+    };
+    ws.onclose = function (ev) {
+      if (self._ws !== ws) return;
+      self._ws = null;
+      if (ev.code === 4401) {
+        self._stopped = true;
+        self._emit("close", { code: ev.code, willRetry: false });
+        self._emit("unauthorized");
+        return;
+      }
+      var retry = !self._stopped;
+      self._emit("close", { code: ev.code, willRetry: retry });
+      if (retry) {
+        var delay = Math.min(self.maxBackoffMs, 1000 * Math.pow(2, self._attempt));
+        self._attempt += 1;
+        self._timer = setTimeout(function () { self._open(); }, delay / 2 + Math.random() * delay / 2);
+      }
+    };
+  };
+
+  KefuDeskSocket.prototype._send = function (frame) {
+    if (!this._ws || this._ws.readyState !== WebSocket.OPEN) return false;
+    this._ws.send(JSON.stringify(frame));
+    return true;
+  };
+
+  KefuDeskSocket.prototype._remember = function (id) {
+    if (!id) return true;
+    if (this._seenSet[id]) return false;
+    this._seenSet[id] = true;
+    this._seen.push(id);
+    if (this._seen.length > SEEN_LIMIT) delete this._seenSet[this._seen.shift()];
+    return true;
+  };
+
+  KefuDeskSocket.prototype._saw = function (conversationId, messageId) {
+    if (conversationId in this._watched && typeof messageId === "number" && messageId > this._watched[conversationId]) {
+      this._watched[conversationId] = messageId;
+    }
+  };
+
+  KefuDeskSocket.prototype._frame = function (frame) {
+    var self = this;
+    switch (frame.type) {
+      case "event":
+        if (!this._remember(frame.id)) return;
+        var m = frame.data && frame.data.message;
+        if (m) this._saw(m.conversation_id, m.id);
+        this._emit("event", frame);
+        this._emit(frame.event, frame);
+        break;
+      case "history":
+        (frame.messages || []).forEach(function (msg) { self._saw(frame.conversation_id, msg.id); });
+        this._emit("history", frame);
+        break;
+      case "typing":
+      case "read":
+      case "error":
+        this._emit(frame.type, frame);
+        break;
+      default:
+        break;
+    }
+  };
+
+  KefuDeskSocket.prototype.typing = function (conversationId) {
+    var now = Date.now();
+    if (now - (this._typingAt[conversationId] || 0) < TYPING_EVERY_MS) return false;
+    if (this._send({ type: "typing", conversation_id: conversationId })) this._typingAt[conversationId] = now;
+    return true;
+  };
+
+  KefuDeskSocket.prototype.read = function (conversationId, messageId) {
+    return this._send({ type: "read", conversation_id: conversationId, message_id: messageId });
+  };
+
+  KefuDeskSocket.prototype.watch = function (conversationId, lastMessageId) {
+    var current = this._watched[conversationId] || 0;
+    this._watched[conversationId] = Math.max(current, lastMessageId || 0);
+  };
+
+  KefuDeskSocket.prototype.unwatch = function (conversationId) {
+    delete this._watched[conversationId];
+  };
+
+  KefuDeskSocket.prototype.resume = function (conversationId, after) {
+    this.watch(conversationId, after || 0);
+    return this._send({ type: "resume", conversation_id: conversationId, after: after || 0 });
+  };
+
+  global.KefuDeskSocket = KefuDeskSocket;
+})(window);

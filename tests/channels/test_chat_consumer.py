@@ -1,0 +1,247 @@
+"""The customer chat socket: store-then-ack, resume, resend, bad input, privacy."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+
+from kefu.channels.visitor import issue_visitor_token
+from kefu.conversations.models import Conversation, Message
+from kefu.conversations.services import do_add_note, do_send_agent_message
+from tests.realtime.sockets import chat_socket, close_code, drain, receive_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+async def fresh_layer() -> Any:
+    yield
+    layer = get_channel_layer()
+    if hasattr(layer, "flush"):
+        await layer.flush()
+
+
+def _ack_for(cmid: str):
+    return lambda f: f["type"] == "ack" and f["client_msg_id"] == cmid
+
+
+async def _say(comm: Any, cmid: str, text: str) -> dict[str, Any]:
+    await comm.send_json_to({"type": "message", "client_msg_id": cmid, "text": text})
+    return await receive_until(comm, _ack_for(cmid))
+
+
+async def _open(token: str) -> Any:
+    comm = chat_socket(token)
+    connected, _ = await comm.connect()
+    assert connected
+    return comm
+
+
+count_messages = database_sync_to_async(lambda **kw: Message.objects.filter(**kw).count())
+
+
+async def test_customer_message_is_stored_before_it_is_acked(desk):
+    comm = await _open(issue_visitor_token(desk.channel.pk))
+    ack = await _say(comm, "c-1", "你好，我的快递三天没动了")
+    stored = await database_sync_to_async(Message.objects.get)(client_msg_id="c-1")
+    assert ack["message"]["id"] == stored.pk
+    assert ack["message"]["text"] == "你好，我的快递三天没动了"
+    assert ack["message"]["direction"] == "incoming"
+    await comm.disconnect()
+
+
+async def test_first_message_shows_queue_position_reply_when_nobody_is_online(make_team, make_channel):
+    team = await database_sync_to_async(make_team)("售后")
+    channel = await database_sync_to_async(make_channel)("web", team=team)
+    comm = await _open(issue_visitor_token(channel.pk))
+    await _say(comm, "c-1", "在吗")
+    frame = await receive_until(
+        comm, lambda f: f["type"] in ("history", "message") and any(m["kind"] == "auto" for m in _msgs(f))
+    )
+    auto = next(m for m in _msgs(frame) if m["kind"] == "auto")
+    assert "第 1 位" in auto["text"]
+    await comm.disconnect()
+
+
+def _msgs(frame: dict[str, Any]) -> list[dict[str, Any]]:
+    return frame["messages"] if frame["type"] == "history" else [frame["message"]]
+
+
+async def test_agent_reply_sent_over_http_service_reaches_customer_socket(desk):
+    comm = await _open(issue_visitor_token(desk.channel.pk))
+    ack = await _say(comm, "c-1", "杯子漏水怎么办")
+    await drain(comm)
+    await database_sync_to_async(do_send_agent_message)(
+        agent=desk.agent, conversation_id=await _conversation_of(ack), text="非常抱歉，给您换新"
+    )
+    frame = await receive_until(comm, lambda f: f["type"] == "message")
+    assert frame["message"]["text"] == "非常抱歉，给您换新"
+    assert frame["message"]["sender_name"] == "小美"
+    assert "is_private" not in frame["message"]
+    await comm.disconnect()
+
+
+async def _conversation_of(ack: dict[str, Any]) -> int:
+    m = await database_sync_to_async(Message.objects.get)(pk=ack["message"]["id"])
+    return m.conversation_id
+
+
+async def test_reconnect_with_resume_gets_missed_messages_once(desk):
+    token = issue_visitor_token(desk.channel.pk)
+    comm = await _open(token)
+    ack = await _say(comm, "c-1", "请问发货了吗")
+    conversation_id = await _conversation_of(ack)
+    await drain(comm)
+    seen = {ack["message"]["id"]}
+    await comm.disconnect()
+
+    for text in ("已经发货了", "单号是 SF123"):
+        await database_sync_to_async(do_send_agent_message)(
+            agent=desk.agent, conversation_id=conversation_id, text=text
+        )
+    comm = await _open(token)
+    await comm.send_json_to({"type": "resume", "after": max(seen)})
+    history = await receive_until(comm, lambda f: f["type"] == "history")
+    assert [m["text"] for m in history["messages"]] == ["已经发货了", "单号是 SF123"]
+    # Nothing missed is sent a second time by another route.
+    later = await drain(comm)
+    again = [m["id"] for f in later if f["type"] in ("message", "history") for m in _msgs(f)]
+    assert not set(again) & {m["id"] for m in history["messages"]}
+    await comm.disconnect()
+
+
+async def test_unacked_message_resent_after_reconnect_is_stored_once(desk):
+    token = issue_visitor_token(desk.channel.pk)
+    comm = await _open(token)
+    first = await _say(comm, "c-7", "我要退货")
+    await comm.disconnect()  # the client never saw the ack: it resends on reconnect
+
+    comm = await _open(token)
+    await comm.send_json_to({"type": "resume", "after": 0})
+    again = await _say(comm, "c-7", "我要退货")
+    assert again["message"]["id"] == first["message"]["id"]
+    assert await count_messages(client_msg_id="c-7") == 1
+    await comm.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("frame", "field"),
+    [
+        ({"type": "message", "client_msg_id": "b-1", "text": "长" * 5001}, "text"),
+        ({"type": "message", "client_msg_id": "b-2", "text": "   "}, "text"),
+        ({"type": "message", "client_msg_id": "b-3", "text": 42}, "text"),
+        ({"type": "message", "client_msg_id": 7, "text": "你好"}, "client_msg_id"),
+        ({"type": "message", "text": "你好"}, "client_msg_id"),
+        ({"type": "message", "client_msg_id": "x" * 65, "text": "你好"}, "client_msg_id"),
+        ({"type": "resume", "after": "abc"}, "after"),
+        ({"type": "read", "message_id": True}, "message_id"),
+        ({"type": "dance"}, "type"),
+        ([1, 2], None),
+    ],
+)
+async def test_bad_input_gets_an_error_frame_stores_nothing_and_keeps_the_socket(desk, frame, field):
+    comm = await _open(issue_visitor_token(desk.channel.pk))
+    await comm.send_json_to(frame)
+    error = await receive_until(comm, lambda f: True)
+    assert error["type"] == "error"
+    assert error["field"] == field
+    assert error["detail"]
+    assert await count_messages() == 0
+    # Still open: a good message goes through.
+    await _say(comm, "ok-1", "好的")
+    await comm.disconnect()
+
+
+async def test_refused_message_error_names_its_client_msg_id(desk):
+    comm = await _open(issue_visitor_token(desk.channel.pk))
+    await comm.send_json_to({"type": "message", "client_msg_id": "b-9", "text": ""})
+    error = await receive_until(comm, lambda f: True)
+    assert error["client_msg_id"] == "b-9"
+    await comm.disconnect()
+
+
+async def test_non_json_text_gets_an_error_frame(desk):
+    comm = await _open(issue_visitor_token(desk.channel.pk))
+    await comm.send_to(text_data="{not json")
+    error = json.loads(await comm.receive_from())
+    assert error == {"type": "error", "field": None, "detail": "不是有效的 JSON"}
+    await comm.disconnect()
+
+
+@pytest.mark.parametrize("token", ["", "garbage", "forged"])
+async def test_invalid_token_is_closed_with_4401(desk, token):
+    if token == "forged":
+        good = issue_visitor_token(desk.channel.pk)
+        token = good[:-3] + ("AAA" if not good.endswith("AAA") else "BBB")
+    assert await close_code(chat_socket(token)) == 4401
+
+
+async def test_token_of_a_disabled_channel_is_closed_with_4404(desk):
+    token = issue_visitor_token(desk.channel.pk)
+    await database_sync_to_async(type(desk.channel).objects.filter(pk=desk.channel.pk).update)(
+        is_active=False
+    )
+    assert await close_code(chat_socket(token)) == 4404
+
+
+async def test_private_note_never_reaches_the_customer_socket(desk):
+    comm = await _open(issue_visitor_token(desk.channel.pk))
+    ack = await _say(comm, "c-1", "我的订单号是 123")
+    conversation_id = await _conversation_of(ack)
+    await drain(comm)
+    from tests.realtime.sockets import desk_socket  # noqa: F401  (desk side checked in test_desk_consumer)
+
+    note = await database_sync_to_async(do_add_note)(
+        agent=desk.agent, conversation_id=conversation_id, text="内部：此客户上次恶意退款"
+    )
+    assert note.is_private
+    assert await drain(comm, quiet=0.6) == []
+    # Nor through resume.
+    await comm.send_json_to({"type": "resume", "after": 0})
+    history = await receive_until(comm, lambda f: f["type"] == "history")
+    assert "内部：此客户上次恶意退款" not in [m["text"] for m in history["messages"]]
+    await comm.disconnect()
+
+
+async def test_agent_typing_and_read_reach_the_customer(desk):
+    from kefu.conversations.services import do_mark_read, send_typing
+
+    comm = await _open(issue_visitor_token(desk.channel.pk))
+    ack = await _say(comm, "c-1", "你好")
+    await drain(comm)
+    conversation = await database_sync_to_async(Conversation.objects.get)(pk=await _conversation_of(ack))
+    await database_sync_to_async(send_typing)(conversation=conversation, by_customer=False, name="小美")
+    assert await receive_until(comm, lambda f: f["type"] == "typing") == {"type": "typing", "name": "小美"}
+    await database_sync_to_async(do_mark_read)(
+        conversation=conversation, by_customer=False, message_id=ack["message"]["id"]
+    )
+    assert await receive_until(comm, lambda f: f["type"] == "read") == {
+        "type": "read",
+        "message_id": ack["message"]["id"],
+    }
+    await comm.disconnect()
+
+
+async def test_customer_read_is_stored(desk):
+    comm = await _open(issue_visitor_token(desk.channel.pk))
+    ack = await _say(comm, "c-1", "你好")
+    conversation_id = await _conversation_of(ack)
+    reply, _ = await database_sync_to_async(do_send_agent_message)(
+        agent=desk.agent, conversation_id=conversation_id, text="您好"
+    )
+    await comm.send_json_to({"type": "read", "message_id": reply.pk})
+    await drain(comm)
+    conversation = await database_sync_to_async(Conversation.objects.get)(pk=conversation_id)
+    assert conversation.customer_last_read_id == reply.pk
+    await comm.disconnect()
+
+
+async def test_resume_before_any_conversation_returns_empty_history(desk):
+    comm = await _open(issue_visitor_token(desk.channel.pk))
+    await comm.send_json_to({"type": "resume", "after": 0})
+    assert await receive_until(comm, lambda f: True) == {"type": "history", "messages": []}
+    await comm.disconnect()
