@@ -76,6 +76,8 @@ def _mount() -> None:
     from kefu.routing.api import router as routing_router
     from kefu.sla.api import router as sla_router
     from kefu.tickets.api import router as tickets_router
+    from kefu.kb.api import router as kb_router
+    from kefu.understanding.api import router as understanding_router
     from kefu.webhooks.api import router as webhooks_router
 
     api.add_router("/", accounts_router)
@@ -86,6 +88,8 @@ def _mount() -> None:
     api.add_router("/", tickets_router)
     api.add_router("/", sla_router)
     api.add_router("/", webhooks_router)
+    api.add_router("/", kb_router)
+    api.add_router("/", understanding_router)
 
 
 _mount()

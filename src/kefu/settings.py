@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "kefu.tickets",
     "kefu.sla",
     "kefu.webhooks",
+    "kefu.understanding",
+    "kefu.kb",
 ]
 
 MIDDLEWARE = [

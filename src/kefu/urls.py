@@ -18,6 +18,7 @@ urlpatterns = [
     path("desk/", include("kefu.routing.urls")),
     path("desk/", include("kefu.tickets.urls")),
     path("desk/", include("kefu.customers.urls")),
+    path("", include("kefu.kb.urls")),
     re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
 ]
 

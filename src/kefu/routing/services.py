@@ -11,11 +11,13 @@ conversation to two agents, nor an agent more chats than their limit:
 from __future__ import annotations
 
 import math
+
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Case, Count, F, IntegerField, Q, Value, When
+from django.db.models.expressions import OrderBy
 from django.utils import timezone
 
-from kefu.accounts.models import AgentStatus, Team, User
+from kefu.accounts.models import AgentStatus, Role, Team, User
 from kefu.conversations.models import Conversation
 from kefu.core.events import publish
 
@@ -27,16 +29,28 @@ DEFAULT_HANDLE_SECONDS = 240
 
 
 def choose_team(conversation: Conversation, text: str) -> tuple[Team | None, str]:
-    """Channel rules and keywords now; the intent model plugs in before these."""
-    rules = RoutingRule.objects.filter(is_active=True).select_related("team")
+    """The queue for a new conversation, most explicit first.
+
+    1. keyword rules an admin wrote (e.g. 12315 → 投诉处理);
+    2. the intent model, when it is confident (its intent maps to a team and priority);
+    3. channel rules without keywords, then the channel's own team;
+    4. the general queue — where an unsure intent lands too.
+    """
+    rules = list(RoutingRule.objects.filter(is_active=True).select_related("team"))
     for rule in rules:
-        if rule.channel_id and rule.channel_id != conversation.channel_id:
-            continue
-        if rule.keywords and not any(k and k in text for k in rule.keywords):
-            continue
-        return rule.team, rule.priority
+        if rule.keywords and (not rule.channel_id or rule.channel_id == conversation.channel_id):
+            if any(k and k in text for k in rule.keywords):
+                return rule.team, rule.priority
+    from kefu.understanding.services import route_by_intent
+
+    route = route_by_intent(text)
+    if route.team is not None:
+        return route.team, route.priority
+    for rule in rules:
+        if not rule.keywords and rule.channel_id == conversation.channel_id:
+            return rule.team, rule.priority or route.priority
     team = conversation.team or Team.objects.filter(is_general=True).first()
-    return team, ""
+    return team, route.priority
 
 
 def agent_load(user_id: int) -> int:
@@ -50,9 +64,18 @@ def _candidates(team_id: int | None, *, senior_first: bool = False) -> list[User
     qs = qs.annotate(
         load=Count("assigned_conversations", filter=Q(assigned_conversations__status__in=LOAD_STATUSES))
     ).filter(load__lt=F("max_concurrent"))
-    order = ["load", F("last_assigned_at").asc(nulls_first=True), "id"]
+    order: list[str | OrderBy] = ["load", F("last_assigned_at").asc(nulls_first=True), "id"]
     if senior_first:
-        order.insert(0, "-is_senior")
+        # Senior agents, specialists and team leads first; others only when none has room,
+        # so an angry customer is not left waiting for a senior person.
+        qs = qs.annotate(
+            senior=Case(
+                When(Q(is_senior=True) | Q(role__in=(Role.SPECIALIST, Role.TEAM_LEAD)), then=Value(1)),
+                default=Value(0),
+                output_field=IntegerField(),
+            )
+        )
+        order.insert(0, "-senior")
     return list(qs.order_by(*order)[:20])
 
 

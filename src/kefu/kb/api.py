@@ -1,0 +1,229 @@
+"""Knowledge-base API: articles, categories, synonyms, search, suggestions, feedback."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import File, Query, Router, Schema, Status, UploadedFile
+
+from kefu.core.apiutil import StrictIn, page
+from kefu.core.errors import InvalidInput
+
+from . import services
+from .models import Article
+
+router = Router(tags=["knowledge base"])
+
+
+def article_dict(a: Article, *, with_body: bool = True) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "id": a.pk,
+        "kind": a.kind,
+        "title": a.title,
+        "answer": a.answer or services.plain_text(a.body)[:500],
+        "similar_questions": a.similar_questions,
+        "tags": a.tags,
+        "category_id": a.category_id,
+        "category": a.category.name if a.category_id and a.category else None,
+        "status": a.status,
+        "owner_id": a.owner_id,
+        "review_by": a.review_by.isoformat() if a.review_by else None,
+        "stale": services.is_stale(a),
+        "version": a.version,
+        "helpful_yes": a.helpful_yes,
+        "helpful_no": a.helpful_no,
+        "updated_at": a.updated_at.isoformat(),
+    }
+    if with_body:
+        d["body"] = a.body
+        d["body_html"] = services.render_markdown(a.body)
+    return d
+
+
+def result_dict(r: services.SearchResult) -> dict[str, Any]:
+    return {
+        "article": article_dict(r.article, with_body=False),
+        "score": round(r.score, 4),
+        "snippet_html": r.snippet_html,
+        "matched_field": r.matched_field,
+    }
+
+
+class ArticleIn(StrictIn):
+    title: str
+    body: str = ""
+    answer: str = ""
+    kind: str = "faq"
+    similar_questions: list[str] = []
+    tags: list[str] = []
+    category_id: int | None = None
+    status: str = "draft"
+    review_by: dt.date | None = None
+
+
+class ArticlePatch(StrictIn):
+    title: str | None = None
+    body: str | None = None
+    answer: str | None = None
+    kind: str | None = None
+    similar_questions: list[str] | None = None
+    tags: list[str] | None = None
+    category_id: int | None = None
+    status: str | None = None
+    review_by: dt.date | None = None
+    note: str = ""
+
+
+class ArticleFilters(Schema):
+    status: str | None = None
+    category_id: int | None = None
+    stale: bool = False
+    limit: int = 50
+    offset: int = 0
+
+
+@router.get("/kb/articles")
+def list_articles(request: HttpRequest, filters: Query[ArticleFilters]) -> dict[str, Any]:
+    if not 1 <= filters.limit <= 200 or filters.offset < 0:
+        raise InvalidInput("分页参数无效", fields={"limit": "1–200", "offset": ">= 0"})
+    qs = services.list_articles(
+        status=filters.status, category_id=filters.category_id, stale_only=filters.stale
+    )
+    return page(
+        qs, limit=filters.limit, offset=filters.offset, present=lambda a: article_dict(a, with_body=False)
+    )
+
+
+@router.post("/kb/articles", response={201: dict})
+def create_article(request: HttpRequest, payload: ArticleIn) -> Status:
+    article = services.do_create_article(actor=request.user, data=payload.model_dump())
+    return Status(201, article_dict(article))
+
+
+@router.get("/kb/articles/{article_id}")
+def get_article(request: HttpRequest, article_id: int) -> dict[str, Any]:
+    return article_dict(services.access_article(request.user, article_id))
+
+
+@router.patch("/kb/articles/{article_id}")
+def update_article(request: HttpRequest, article_id: int, payload: ArticlePatch) -> dict[str, Any]:
+    data = payload.model_dump(exclude_unset=True)
+    note = data.pop("note", "")
+    article = services.do_update_article(actor=request.user, article_id=article_id, data=data, note=note)
+    return article_dict(article)
+
+
+@router.delete("/kb/articles/{article_id}", response={204: None})
+def delete_article(request: HttpRequest, article_id: int) -> Status:
+    services.do_delete_article(actor=request.user, article_id=article_id)
+    return Status(204, None)
+
+
+@router.get("/kb/articles/{article_id}/versions")
+def article_versions(request: HttpRequest, article_id: int) -> list[dict[str, Any]]:
+    article = services.access_article(request.user, article_id)
+    return [
+        {
+            "version": v.version,
+            "title": v.title,
+            "status": v.status,
+            "editor": v.editor.name if v.editor_id and v.editor else None,
+            "note": v.note,
+            "created_at": v.created_at.isoformat(),
+        }
+        for v in article.versions.select_related("editor")
+    ]
+
+
+@router.post("/kb/articles/{article_id}/attachments", response={201: dict})
+def upload_attachment(request: HttpRequest, article_id: int, file: File[UploadedFile]) -> Status:
+    """Attach an image or document to an article; returns its URL for use in the Markdown body."""
+    a = services.do_add_attachment(actor=request.user, article_id=article_id, upload=file)
+    return Status(201, {"id": a.pk, "name": a.name, "url": a.file.url, "content_type": a.content_type})
+
+
+class SearchQuery(Schema):
+    q: str
+    category_id: int | None = None
+    status: str = "published"
+    limit: int = 10
+
+
+@router.get("/kb/search")
+def search(request: HttpRequest, params: Query[SearchQuery]) -> dict[str, Any]:
+    if not 1 <= params.limit <= 50:
+        raise InvalidInput("limit 无效", fields={"limit": "1–50"})
+    statuses = tuple(s for s in params.status.split(",") if s)
+    results = services.search_articles(
+        params.q, limit=params.limit, category_id=params.category_id, statuses=statuses
+    )
+    return {"query": params.q, "results": [result_dict(r) for r in results]}
+
+
+@router.get("/conversations/{conversation_id}/kb-suggestions")
+def suggestions(request: HttpRequest, conversation_id: int) -> dict[str, Any]:
+    found = services.suggestions_for_conversation(request.user, conversation_id)
+    return {"query": found["query"], "results": [result_dict(r) for r in found["results"]]}
+
+
+class CategoryIn(StrictIn):
+    name: str
+    parent_id: int | None = None
+
+
+@router.get("/kb/categories")
+def categories(request: HttpRequest) -> list[dict[str, Any]]:
+    return services.category_tree()
+
+
+@router.post("/kb/categories", response={201: dict})
+def create_category(request: HttpRequest, payload: CategoryIn) -> Status:
+    c = services.do_create_category(actor=request.user, name=payload.name, parent_id=payload.parent_id)
+    return Status(201, {"id": c.pk, "name": c.name, "parent_id": c.parent_id})
+
+
+class SynonymsIn(StrictIn):
+    head: str
+    synonyms: list[str]
+
+
+@router.get("/kb/synonyms")
+def list_synonyms(request: HttpRequest) -> list[dict[str, Any]]:
+    from .models import SynonymGroup
+
+    return [{"head": g.head, "synonyms": g.synonyms} for g in SynonymGroup.objects.order_by("head")]
+
+
+@router.put("/kb/synonyms")
+def set_synonyms(request: HttpRequest, payload: SynonymsIn) -> dict[str, Any]:
+    g = services.do_set_synonyms(actor=request.user, head=payload.head, synonyms=payload.synonyms)
+    return {"head": g.head, "synonyms": g.synonyms}
+
+
+class FeedbackIn(StrictIn):
+    helpful: bool
+    comment: str = ""
+
+
+@router.post("/help/articles/{article_id}/feedback", auth=None)
+def feedback(request: HttpRequest, article_id: int, payload: FeedbackIn) -> dict[str, Any]:
+    """Public: the help centre's "was this helpful?" buttons."""
+    session_key = request.session.session_key or "" if hasattr(request, "session") else ""
+    article = services.do_record_feedback(
+        article_id=article_id, helpful=payload.helpful, comment=payload.comment, session_key=session_key
+    )
+    return {"helpful_yes": article.helpful_yes, "helpful_no": article.helpful_no}
+
+
+@router.get("/help/search", auth=None)
+def public_search(request: HttpRequest, q: str, category_id: int | None = None) -> dict[str, Any]:
+    """Public: customers search the published articles."""
+    results = services.search_articles(q, limit=10, category_id=category_id)
+    return {
+        "query": q,
+        "results": [
+            {"id": r.article.pk, "title": r.article.title, "snippet_html": r.snippet_html} for r in results
+        ],
+    }

@@ -1,0 +1,457 @@
+"""Knowledge base: editing with version history, search that stays in step with edits,
+suggestions beside the composer and the public help centre's feedback.
+
+Each server process keeps its own in-memory :class:`kefu.nlp.search.SearchIndex`. Edits
+append an :class:`IndexChange` row in the same transaction, and every search first
+replays the changes it has not seen, so an edit is visible to the very next search in
+any process.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import nh3
+from django.db import transaction
+from django.db.models import F, QuerySet
+from django.utils import timezone
+from markdown_it import MarkdownIt
+
+from kefu.accounts.models import Role, User
+from kefu.accounts.services import check_role
+from kefu.core.errors import InvalidInput, NotFound, PermissionDenied
+from kefu.nlp.search import DEFAULT_SYNONYMS, Document, Hit, SearchIndex
+
+from .models import Article, ArticleVersion, Attachment, Category, Feedback, IndexChange, SynonymGroup
+
+EDITOR_ROLE = Role.TEAM_LEAD
+SYNONYMS_CHANGED = 0  # IndexChange.article_id meaning "reload the synonym table"
+MAX_SIMILAR_QUESTIONS = 50
+
+_md = MarkdownIt("commonmark", {"html": False, "linkify": False, "breaks": True}).enable("table")
+_ALLOWED_TAGS = {
+    "p",
+    "br",
+    "strong",
+    "em",
+    "code",
+    "pre",
+    "blockquote",
+    "ul",
+    "ol",
+    "li",
+    "a",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "img",
+    "hr",
+}
+
+
+def render_markdown(body: str) -> str:
+    """Markdown → sanitised HTML (no raw HTML, no script URLs)."""
+    return nh3.clean(
+        _md.render(body or ""),
+        tags=_ALLOWED_TAGS,
+        attributes={"a": {"href", "title"}, "img": {"src", "alt", "title"}},
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer",
+    )
+
+
+_MD_SYNTAX = re.compile(r"[#*_`>\[\]()!|-]+")
+
+
+def plain_text(body: str) -> str:
+    return _MD_SYNTAX.sub(" ", nh3.clean(_md.render(body or ""), tags=set())).strip()
+
+
+# --- the per-process index ---------------------------------------------------------
+
+
+class _IndexHolder:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.index: SearchIndex | None = None
+        self.last_change = 0
+
+    def reset(self) -> None:
+        with self.lock:
+            self.index = None
+            self.last_change = 0
+
+
+_holder = _IndexHolder()
+
+
+def reset_index() -> None:
+    """Forget the in-memory index (tests; the next search rebuilds it)."""
+    _holder.reset()
+
+
+def _document(a: Article) -> Document:
+    return Document(
+        id=a.pk,
+        title=a.title,
+        body=plain_text(a.body),
+        similar_questions=tuple(a.similar_questions),
+        category_id=a.category_id,
+        status=a.status,
+        tags=tuple(a.tags),
+        helpfulness=a.helpfulness,
+    )
+
+
+def _synonym_table() -> dict[str, Sequence[str]]:
+    table: dict[str, Sequence[str]] = dict(DEFAULT_SYNONYMS)
+    for group in SynonymGroup.objects.all():
+        table[group.head] = tuple(group.synonyms)
+    return table
+
+
+def _product_names() -> list[str]:
+    from kefu.understanding.services import product_names
+
+    return product_names()
+
+
+def search_index() -> SearchIndex:
+    """The process's index, brought up to date with every committed edit."""
+    with _holder.lock:
+        if _holder.index is None:
+            # Read the high-water mark first: a change committed while we load is
+            # then replayed by the next call instead of being lost.
+            last = IndexChange.objects.order_by("-id").values_list("id", flat=True).first() or 0
+            index = SearchIndex(_synonym_table())
+            index.add_product_names(_product_names())
+            index.bulk_load(_document(a) for a in Article.objects.all().iterator())
+            _holder.index, _holder.last_change = index, last
+            return index
+        index = _holder.index
+        changes = list(
+            IndexChange.objects.filter(id__gt=_holder.last_change)
+            .order_by("id")
+            .values_list("id", "article_id")
+        )
+        if changes:
+            article_ids = {aid for _, aid in changes if aid != SYNONYMS_CHANGED}
+            if any(aid == SYNONYMS_CHANGED for _, aid in changes):
+                index.set_synonyms(_synonym_table())
+                index.add_product_names(_product_names())
+            found = {a.pk: a for a in Article.objects.filter(pk__in=article_ids)}
+            for aid in article_ids:
+                if aid in found:
+                    index.upsert(_document(found[aid]))
+                else:
+                    index.remove(aid)
+            _holder.last_change = changes[-1][0]
+        return index
+
+
+def note_index_change(article_id: int) -> None:
+    IndexChange.objects.create(article_id=article_id)
+
+
+# --- reads ---------------------------------------------------------------------------
+
+
+def can_edit(user: User) -> bool:
+    return user.is_authenticated and user.has_role_at_least(EDITOR_ROLE)
+
+
+def access_article(user: User | None, article_id: int) -> Article:
+    """Staff see every article; the public (user None/anonymous) only published ones."""
+    qs = Article.objects.select_related("category", "owner")
+    if user is None or not user.is_authenticated:
+        qs = qs.filter(status=Article.Status.PUBLISHED)
+    try:
+        return qs.get(pk=article_id)
+    except Article.DoesNotExist as exc:
+        raise NotFound(f"文章 {article_id} 不存在") from exc
+
+
+def list_articles(
+    *, status: str | None = None, category_id: int | None = None, stale_only: bool = False
+) -> QuerySet[Article]:
+    qs = Article.objects.select_related("category", "owner")
+    if status:
+        if status not in Article.Status.values:
+            raise InvalidInput(f"未知状态：{status}", fields={"status": "应为 draft/published/archived"})
+        qs = qs.filter(status=status)
+    if category_id:
+        qs = qs.filter(category_id__in=category_and_descendants(category_id))
+    if stale_only:
+        qs = qs.filter(review_by__lt=timezone.localdate())
+    return qs
+
+
+def is_stale(article: Article, today: dt.date | None = None) -> bool:
+    return article.review_by is not None and article.review_by < (today or timezone.localdate())
+
+
+def category_and_descendants(category_id: int) -> list[int]:
+    children: dict[int | None, list[int]] = {}
+    for cid, parent in Category.objects.values_list("id", "parent_id"):
+        children.setdefault(parent, []).append(cid)
+    out, stack = [], [category_id]
+    while stack:
+        cid = stack.pop()
+        out.append(cid)
+        stack.extend(children.get(cid, []))
+    return out
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    article: Article
+    score: float
+    snippet_html: str
+    matched_field: str
+
+
+def search_articles(
+    query: str,
+    *,
+    limit: int = 10,
+    category_id: int | None = None,
+    statuses: Sequence[str] = (Article.Status.PUBLISHED,),
+) -> list[SearchResult]:
+    query = (query or "").strip()
+    if len(query) > 200:
+        raise InvalidInput("搜索内容过长", fields={"q": "最多200个字符"})
+    if not query:
+        return []
+    for s in statuses:
+        if s not in Article.Status.values:
+            raise InvalidInput(f"未知状态：{s}", fields={"status": "应为 draft/published/archived"})
+    categories = category_and_descendants(category_id) if category_id else None
+    hits: list[Hit] = search_index().search(
+        query, limit=limit, category_ids=categories, statuses=tuple(statuses)
+    )
+    articles = Article.objects.select_related("category").in_bulk([h.doc_id for h in hits])
+    return [
+        SearchResult(articles[h.doc_id], h.score, h.snippet_html, h.matched_field)
+        for h in hits
+        if h.doc_id in articles
+    ]
+
+
+def suggestions_for_conversation(user: User, conversation_id: int, *, limit: int = 5) -> dict[str, Any]:
+    """Articles matching the latest customer messages, for the panel beside the composer."""
+    from kefu.conversations.models import Message
+    from kefu.conversations.services import access_conversation
+
+    conversation = access_conversation(user, conversation_id)
+    texts = list(
+        conversation.messages.filter(direction=Message.Direction.INCOMING)
+        .exclude(text="")
+        .order_by("-id")
+        .values_list("text", flat=True)[:3]
+    )
+    query = " ".join(reversed(texts))[-200:]
+    results = search_articles(query, limit=limit) if query else []
+    return {"query": query, "results": results}
+
+
+# --- writes --------------------------------------------------------------------------
+
+
+def _clean_list(value: Any, field: str, *, max_items: int, max_len: int) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidInput(f"{field} 必须是字符串列表", fields={field: "必须是字符串列表"})
+    cleaned = [v.strip() for v in value if v.strip()]
+    if len(cleaned) > max_items or any(len(v) > max_len for v in cleaned):
+        raise InvalidInput(f"{field} 过多或过长", fields={field: f"最多{max_items}项，每项最多{max_len}字"})
+    return list(dict.fromkeys(cleaned))
+
+
+def _check_fields(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if "title" in data or not partial:
+        title = (data.get("title") or "").strip()
+        if not title or len(title) > 200:
+            raise InvalidInput("标题必填，最多200字", fields={"title": "必填，最多200个字符"})
+        out["title"] = title
+    for key, limit in (("body", 50_000), ("answer", 5_000)):
+        if key in data:
+            text = data[key] or ""
+            if not isinstance(text, str) or len(text) > limit:
+                raise InvalidInput(f"{key} 过长", fields={key: f"最多{limit}个字符"})
+            out[key] = text
+    if "similar_questions" in data:
+        out["similar_questions"] = _clean_list(
+            data["similar_questions"], "similar_questions", max_items=MAX_SIMILAR_QUESTIONS, max_len=200
+        )
+    if "tags" in data:
+        out["tags"] = _clean_list(data["tags"], "tags", max_items=20, max_len=32)
+    if "status" in data:
+        if data["status"] not in Article.Status.values:
+            raise InvalidInput("状态无效", fields={"status": "应为 draft/published/archived"})
+        out["status"] = data["status"]
+    if "kind" in data:
+        if data["kind"] not in Article.Kind.values:
+            raise InvalidInput("类型无效", fields={"kind": "应为 article/faq"})
+        out["kind"] = data["kind"]
+    if "category_id" in data:
+        cid = data["category_id"]
+        if cid is not None and not Category.objects.filter(pk=cid).exists():
+            raise InvalidInput("分类不存在", fields={"category_id": "不存在"})
+        out["category_id"] = cid
+    if "review_by" in data:
+        out["review_by"] = data["review_by"]
+    return out
+
+
+def _snapshot(article: Article, editor: User | None, note: str) -> None:
+    ArticleVersion.objects.create(
+        article=article,
+        version=article.version,
+        title=article.title,
+        body=article.body,
+        answer=article.answer,
+        similar_questions=article.similar_questions,
+        tags=article.tags,
+        status=article.status,
+        editor=editor,
+        note=note[:255],
+    )
+
+
+def do_create_article(*, actor: User, data: dict[str, Any]) -> Article:
+    check_role(actor, EDITOR_ROLE)
+    fields = _check_fields(data, partial=False)
+    with transaction.atomic():
+        article = Article.objects.create(owner=actor, **fields)
+        _snapshot(article, actor, "创建")
+        note_index_change(article.pk)
+    return article
+
+
+def do_update_article(*, actor: User, article_id: int, data: dict[str, Any], note: str = "") -> Article:
+    check_role(actor, EDITOR_ROLE)
+    fields = _check_fields(data, partial=True)
+    with transaction.atomic():
+        article = Article.objects.select_for_update().filter(pk=article_id).first()
+        if article is None:
+            raise NotFound(f"文章 {article_id} 不存在")
+        changed = [k for k, v in fields.items() if getattr(article, k) != v]
+        if not changed:
+            return article
+        for key, value in fields.items():
+            setattr(article, key, value)
+        article.version += 1
+        article.save()
+        _snapshot(article, actor, note or "修改：" + "、".join(changed))
+        note_index_change(article.pk)
+    return article
+
+
+def do_delete_article(*, actor: User, article_id: int) -> None:
+    check_role(actor, EDITOR_ROLE)
+    with transaction.atomic():
+        deleted, _ = Article.objects.filter(pk=article_id).delete()
+        if not deleted:
+            raise NotFound(f"文章 {article_id} 不存在")
+        note_index_change(article_id)
+
+
+ATTACHMENT_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf")
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+
+
+def do_add_attachment(*, actor: User, article_id: int, upload: Any) -> Attachment:
+    check_role(actor, EDITOR_ROLE)
+    article = access_article(actor, article_id)
+    if upload.size is None or upload.size > MAX_ATTACHMENT_BYTES:
+        raise InvalidInput("附件过大（最大 10 MB）", fields={"file": "文件过大"})
+    if upload.content_type not in ATTACHMENT_TYPES:
+        raise InvalidInput("只支持图片和 PDF 附件", fields={"file": "类型不支持"})
+    if upload.content_type.startswith("image/"):
+        from kefu.conversations.services import check_image
+
+        try:
+            check_image(upload)
+        except InvalidInput as exc:
+            raise InvalidInput(exc.message, fields={"file": next(iter(exc.fields.values()), "无效")}) from exc
+    name = (upload.name or "attachment")[-128:]
+    return Attachment.objects.create(
+        article=article, file=upload, name=name, content_type=upload.content_type, uploaded_by=actor
+    )
+
+
+def do_record_feedback(
+    *, article_id: int, helpful: bool, comment: str = "", session_key: str = ""
+) -> Article:
+    """A "was this helpful?" vote from the help centre; it nudges the article's ranking."""
+    if not isinstance(helpful, bool):
+        raise InvalidInput("请选择是否有帮助", fields={"helpful": "必须是 true/false"})
+    if len(comment) > 500:
+        raise InvalidInput("留言过长", fields={"comment": "最多500个字符"})
+    with transaction.atomic():
+        article = access_article(None, article_id)
+        Feedback.objects.create(
+            article=article, helpful=helpful, comment=comment, session_key=session_key[:64]
+        )
+        field = "helpful_yes" if helpful else "helpful_no"
+        Article.objects.filter(pk=article.pk).update(**{field: F(field) + 1})
+        note_index_change(article.pk)
+    article.refresh_from_db()
+    return article
+
+
+def do_set_synonyms(*, actor: User, head: str, synonyms: Iterable[str]) -> SynonymGroup:
+    check_role(actor, EDITOR_ROLE)
+    head = (head or "").strip()
+    if not head or len(head) > 32:
+        raise InvalidInput("词条无效", fields={"head": "必填，最多32个字符"})
+    words = _clean_list(list(synonyms), "synonyms", max_items=30, max_len=32)
+    with transaction.atomic():
+        if words:
+            group, _ = SynonymGroup.objects.update_or_create(head=head, defaults={"synonyms": words})
+        else:
+            SynonymGroup.objects.filter(head=head).delete()
+            group = SynonymGroup(head=head, synonyms=[])
+        note_index_change(SYNONYMS_CHANGED)
+    return group
+
+
+def do_create_category(*, actor: User, name: str, parent_id: int | None = None) -> Category:
+    check_role(actor, EDITOR_ROLE)
+    name = (name or "").strip()
+    if not name or len(name) > 64:
+        raise InvalidInput("分类名称无效", fields={"name": "必填，最多64个字符"})
+    if parent_id is not None and not Category.objects.filter(pk=parent_id).exists():
+        raise InvalidInput("上级分类不存在", fields={"parent_id": "不存在"})
+    return Category.objects.create(name=name, parent_id=parent_id)
+
+
+def category_tree() -> list[dict[str, Any]]:
+    nodes = {
+        c.pk: {"id": c.pk, "name": c.name, "parent_id": c.parent_id, "children": []}
+        for c in Category.objects.all()
+    }
+    roots = []
+    for node in nodes.values():
+        parent = nodes.get(node["parent_id"]) if node["parent_id"] else None
+        (parent["children"] if parent else roots).append(node)
+    return roots
+
+
+def check_can_edit(user: User) -> None:
+    if not can_edit(user):
+        raise PermissionDenied("需要组长及以上权限才能编辑知识库")

@@ -1,0 +1,372 @@
+"""Understanding the customer inside the desk.
+
+Runs the pure library (:mod:`kefu.nlp`) on every incoming message, synchronously —
+it is fast enough (see bench/nlp_latency.py) — and stores what it finds on the
+conversation: the emotion badge and trend with its signals, the intent that picks
+the queue, and alerts when a customer's feeling crosses a line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from kefu.accounts.models import Role, Team, User
+from kefu.accounts.services import check_role
+from kefu.conversations.models import Conversation, Message
+from kefu.core.errors import InvalidInput, NotFound
+from kefu.core.events import publish
+from kefu.nlp import segment
+from kefu.nlp.emotion import ConversationEmotion, Turn, analyze_conversation
+from kefu.nlp.intent import DEFAULT_INTENTS, IntentClassifier, IntentPrediction, default_classifier
+
+from .models import EmotionAlert, Intent, IntentExample, ShopWord
+
+log = logging.getLogger(__name__)
+
+ALERT_LEVEL = 7.0
+ALERT_RISE = 3.0
+HISTORY = 30
+SEED_PATH = Path(__file__).resolve().parent.parent / "nlp" / "data" / "intent_seed.jsonl"
+
+EMOTION_LABELS = {"calm": "平静", "anxious": "焦虑", "dissatisfied": "不满", "angry": "愤怒"}
+TREND_LABELS = {"rising": "上升", "falling": "回落", "steady": "平稳", "recovered": "已安抚"}
+
+# The handbooks' order for an upset customer: acknowledge the feeling → apologise →
+# a concrete solution with a time → follow up.
+GUIDANCE: dict[str, list[str]] = {
+    "calm": [
+        "确认需求：复述客户的问题，确保理解一致",
+        "给出明确答复；需要查询时说明多久回复",
+        "结束前询问是否还有其他问题",
+    ],
+    "anxious": [
+        "先安抚：理解您着急的心情，我马上为您查询",
+        "给出确定的进度与时间点（如“今天18:00前给您回复”）",
+        "主动告知下一步，并约定跟进时间",
+    ],
+    "dissatisfied": [
+        "认同感受：非常理解您的心情，换作是我也会不满意",
+        "真诚道歉，不要在道歉后接“但是”",
+        "给出具体解决方案和完成时间",
+        "约定回访，确认问题最终解决",
+    ],
+    "angry": [
+        "先处理情绪：耐心倾听，不打断、不辩解",
+        "认同并道歉：非常抱歉给您带来这么不好的体验",
+        "给出具体方案与时间，超出权限立即请组长协助",
+        "记录承诺并主动跟进，必要时升级处理",
+    ],
+}
+
+
+# --- shop dictionary ---------------------------------------------------------------
+
+
+class _WordSync:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.last_id = 0
+
+
+_words = _WordSync()
+
+
+def sync_shop_words() -> None:
+    """Load shop words added since this process last looked (any process may add them)."""
+    with _words.lock:
+        new = list(ShopWord.objects.filter(id__gt=_words.last_id).order_by("id").values_list("id", "word"))
+        if new:
+            segment.add_words(w for _, w in new)
+            _words.last_id = new[-1][0]
+
+
+def product_names() -> list[str]:
+    return list(ShopWord.objects.filter(kind=ShopWord.Kind.PRODUCT).values_list("word", flat=True))
+
+
+def do_add_shop_words(*, actor: User, words: list[str], kind: str = ShopWord.Kind.PRODUCT) -> list[ShopWord]:
+    check_role(actor, Role.ADMIN)
+    if kind not in ShopWord.Kind.values:
+        raise InvalidInput("词条类型无效", fields={"kind": "应为 product/term"})
+    cleaned = [w.strip() for w in words if isinstance(w, str) and w.strip()]
+    if not cleaned or any(len(w) > 32 for w in cleaned):
+        raise InvalidInput("请填写词条（每个最多32字）", fields={"words": "必填，每个最多32个字符"})
+    created = []
+    with transaction.atomic():
+        for w in dict.fromkeys(cleaned):
+            obj, was_new = ShopWord.objects.get_or_create(word=w, defaults={"kind": kind})
+            if was_new:
+                created.append(obj)
+        from kefu.kb.services import SYNONYMS_CHANGED, note_index_change
+
+        note_index_change(SYNONYMS_CHANGED)  # the KB index re-reads product names
+    transaction.on_commit(sync_shop_words)
+    return created
+
+
+# --- intents -------------------------------------------------------------------------
+
+
+def do_install_default_intents() -> int:
+    """Create the default taxonomy (idempotent) and link intents to teams by name."""
+    teams = {t.name: t for t in Team.objects.all()}
+    created = 0
+    for order, spec in enumerate(DEFAULT_INTENTS):
+        intent, was_new = Intent.objects.get_or_create(
+            name=spec.name,
+            defaults={
+                "description": spec.description,
+                "team": teams.get(spec.team),
+                "default_priority": spec.priority,
+                "order": order,
+            },
+        )
+        created += was_new
+        if intent.team_id is None and spec.team in teams:
+            Intent.objects.filter(pk=intent.pk).update(team=teams[spec.team])
+    return created
+
+
+def model_path() -> Path:
+    return Path(settings.VAR_DIR) / "models" / "intent.npz"
+
+
+class _ClassifierCache:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.model: IntentClassifier | None = None
+        self.mtime: float | None = None
+
+
+_clf = _ClassifierCache()
+
+
+def classifier() -> IntentClassifier:
+    """The retrained model in var/ if there is one (reloaded when it changes), else the seed model."""
+    path = model_path()
+    try:
+        mtime: float | None = path.stat().st_mtime
+    except FileNotFoundError:
+        mtime = None
+    with _clf.lock:
+        if _clf.model is None or mtime != _clf.mtime:
+            _clf.model = IntentClassifier.load(path) if mtime is not None else default_classifier()
+            _clf.mtime = mtime
+        return _clf.model
+
+
+def training_examples() -> list[tuple[str, str]]:
+    examples = []
+    with SEED_PATH.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                row = json.loads(line)
+                examples.append((row["text"], row["intent"]))
+    examples.extend(IntentExample.objects.values_list("text", "intent"))
+    return examples
+
+
+def do_retrain_intents() -> Path:
+    """Retrain from the seed plus agents' corrections; written atomically for all processes."""
+    model = IntentClassifier.fit(training_examples())
+    path = model_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".intent-{os.getpid()}.npz")
+    model.save(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def classify(text: str) -> IntentPrediction:
+    sync_shop_words()
+    return classifier().predict(text)
+
+
+@dataclass(frozen=True)
+class IntentRoute:
+    intent: str | None
+    confidence: float
+    team: Team | None
+    priority: str
+
+
+def route_by_intent(text: str) -> IntentRoute:
+    """The team and priority for the conversation's first message, or no team when unsure."""
+    prediction = classify(text)
+    if prediction.intent is None:
+        return IntentRoute(None, prediction.confidence, None, "")
+    intent = Intent.objects.select_related("team").filter(name=prediction.intent, is_active=True).first()
+    if intent is None:
+        return IntentRoute(prediction.intent, prediction.confidence, None, "")
+    return IntentRoute(prediction.intent, prediction.confidence, intent.team, intent.default_priority)
+
+
+def do_correct_intent(*, actor: User, conversation_id: int, intent: str) -> Conversation:
+    """An agent sets the right intent: stored, and kept as a training example."""
+    from kefu.conversations.services import access_conversation, add_activity
+
+    if not Intent.objects.filter(name=intent).exists():
+        raise InvalidInput(f"未知意图：{intent}", fields={"intent": "不在意图列表中"})
+    with transaction.atomic():
+        conversation = access_conversation(actor, conversation_id, for_update=True)
+        old = conversation.intent
+        if old == intent:
+            return conversation
+        first = (
+            conversation.messages.filter(direction=Message.Direction.INCOMING)
+            .exclude(text="")
+            .order_by("id")
+            .values_list("text", flat=True)[:2]
+        )
+        text = " ".join(first)[:500]
+        if text:
+            IntentExample.objects.create(
+                text=text, intent=intent, conversation=conversation, created_by=actor
+            )
+        conversation.intent = intent
+        conversation.intent_confidence = 1.0
+        conversation.save(update_fields=["intent", "intent_confidence", "updated_at"])
+        add_activity(conversation, f"{actor.name} 将意图由「{old or '未识别'}」改为「{intent}」", actor=actor)
+
+        def _retrain() -> None:
+            from .tasks import retrain_intents
+
+            retrain_intents.enqueue()
+
+        transaction.on_commit(_retrain)
+    return conversation
+
+
+# --- emotion -------------------------------------------------------------------------
+
+
+def conversation_turns(conversation: Conversation) -> list[Turn]:
+    rows = list(
+        conversation.messages.filter(
+            direction__in=(Message.Direction.INCOMING, Message.Direction.OUTGOING), is_private=False
+        )
+        .exclude(kind=Message.Kind.AUTO)
+        .order_by("-id")
+        .values_list("direction", "text", "created_at")[:HISTORY]
+    )
+    rows.reverse()
+    return [
+        Turn(role="customer" if d == Message.Direction.INCOMING else "agent", text=t or "", at=at)
+        for d, t, at in rows
+    ]
+
+
+def signals_as_text(result: ConversationEmotion) -> list[dict[str, Any]]:
+    return [{"code": s.code, "text": s.description, "weight": round(s.weight, 1)} for s in result.signals]
+
+
+def do_update_emotion(conversation: Conversation) -> ConversationEmotion:
+    """Recompute the conversation's emotion; alert the agent and team lead on a spike.
+
+    Runs inside the caller's transaction (the message that changed it is stored there).
+    """
+    result = analyze_conversation(conversation_turns(conversation), now=timezone.now())
+    previous = conversation.emotion_score or 0.0
+    conversation.emotion_label = result.label
+    conversation.emotion_score = result.score
+    conversation.emotion_trend = result.trend
+    conversation.emotion_signals = signals_as_text(result)
+    Conversation.objects.filter(pk=conversation.pk).update(
+        emotion_label=result.label,
+        emotion_score=result.score,
+        emotion_trend=result.trend,
+        emotion_signals=conversation.emotion_signals,
+    )
+    reason = ""
+    if result.score >= ALERT_LEVEL > previous:
+        reason = f"情绪分达到 {result.score:.1f}"
+    elif result.score - previous >= ALERT_RISE:
+        reason = f"情绪分上升 {result.score - previous:.1f}（{previous:.1f} → {result.score:.1f}）"
+    if reason:
+        alert = EmotionAlert.objects.create(
+            conversation=conversation,
+            score=result.score,
+            previous_score=previous,
+            label=result.label,
+            reason=reason,
+        )
+        leads = []
+        if conversation.team_id:
+            leads = list(
+                User.objects.filter(
+                    teams__id=conversation.team_id, role=Role.TEAM_LEAD, is_active=True
+                ).values_list("id", flat=True)
+            )
+        publish(
+            "conversation.emotion_alert",
+            {
+                "alert_id": alert.pk,
+                "conversation_id": conversation.pk,
+                "customer_name": conversation.customer.name,
+                "label": result.label,
+                "label_text": EMOTION_LABELS.get(result.label, result.label),
+                "score": result.score,
+                "reason": reason,
+                "signals": conversation.emotion_signals,
+            },
+            user_ids=[conversation.assignee_id, *leads],
+            webhook=False,
+        )
+    return result
+
+
+def do_understand_customer_message(conversation: Conversation, message: Message, *, first: bool) -> None:
+    """Emotion for every customer message; intent for the first one(s)."""
+    try:
+        do_update_emotion(conversation)
+        if first or not conversation.intent:
+            text = message.text
+            if text:
+                prediction = classify(text)
+                if prediction.intent is not None or first:
+                    conversation.intent = prediction.intent or ""
+                    conversation.intent_confidence = prediction.confidence
+                    Conversation.objects.filter(pk=conversation.pk).update(
+                        intent=conversation.intent, intent_confidence=prediction.confidence
+                    )
+    except Exception:  # understanding must never lose a customer's message
+        log.exception("text understanding failed for conversation %s", conversation.pk)
+
+
+def guidance_for(label: str) -> list[str]:
+    return GUIDANCE.get(label or "calm", GUIDANCE["calm"])
+
+
+def access_alerts(user: User, *, open_only: bool = True) -> list[EmotionAlert]:
+    from kefu.conversations.services import visible_conversations
+
+    qs = EmotionAlert.objects.filter(conversation__in=visible_conversations(user)).select_related(
+        "conversation", "conversation__customer"
+    )
+    if open_only:
+        qs = qs.filter(acknowledged_at__isnull=True)
+    return list(qs[:100])
+
+
+def do_acknowledge_alert(*, actor: User, alert_id: int) -> EmotionAlert:
+    from kefu.conversations.services import access_conversation
+
+    alert = EmotionAlert.objects.filter(pk=alert_id).first()
+    if alert is None:
+        raise NotFound("提醒不存在")
+    access_conversation(actor, alert.conversation_id)
+    EmotionAlert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
+        acknowledged_by=actor, acknowledged_at=timezone.now()
+    )
+    alert.refresh_from_db()
+    return alert
