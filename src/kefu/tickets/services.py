@@ -701,7 +701,7 @@ def do_change_status(*, actor: User, ticket_id: int, status: str, note: str = ""
                 extra={"allowed": list(allowed), "current": old},
             )
         now = timezone.now()
-        reopened = old in (Status.RESOLVED, Status.CLOSED)
+        reopened = old in (Status.RESOLVED, Status.CLOSED) and status == Status.IN_PROGRESS
         ticket.status = status
         if status == Status.RESOLVED:
             ticket.resolved_at = now
