@@ -108,4 +108,3 @@ def test_parse_items_accepts_several_spellings():
         {"name": "杯刷", "quantity": 1, "price": "9.9"},
         {"name": "毛巾", "quantity": 3, "price": "19"},
     ]
-
