@@ -5,8 +5,9 @@ Usage: .venv/bin/python bench/quality.py [--rounds N] [--errors]
 Speed is measured over the labelled replies at their real length, each reply
 checked once per round with its own context, after one warm-up round (which
 compiles the rule set). Precision/recall count, per reply, whether a rule fired at
-all against whether the label says it should; the "dev" split was used to tune the
-phrase lists, the "holdout" split was written afterwards and never tuned on.
+all against whether the label says it should. Splits: "dev" was used to tune the
+phrase lists; "holdout1" was written after the first tuning round and then tuned on
+in the second; "holdout2" was written after the second round and never tuned on.
 """
 
 from __future__ import annotations
@@ -130,7 +131,8 @@ def main() -> None:
     )
 
     errors: list[str] = []
-    for split in ("dev", "holdout", None):
+    splits = list(dict.fromkeys(r[0].get("split", "dev") for r in rows))
+    for split in [*splits, None]:
         chosen = [r for r in rows if split is None or r[0].get("split", "dev") == split]
         errors += report(chosen, split or "all")
     if args.errors:

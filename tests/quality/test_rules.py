@@ -632,7 +632,7 @@ def _labelled(split: str) -> list[dict]:
 
 
 def test_labelled_set_is_well_formed() -> None:
-    rows = _labelled("dev") + _labelled("holdout")
+    rows = _labelled("dev") + _labelled("holdout1") + _labelled("holdout2")
     assert len(rows) >= 150
     assert len({r["id"] for r in rows}) == len(rows)
     for row in rows:

@@ -463,7 +463,9 @@ def _compensation_over_limit(
     if ctx.approved_compensation is None:
         for s, e, _ in big_ticket.finditer(text):
             out.append(_finding("compensation_over_limit", cfg, reply, s, e, why=p.get("why_big_ticket")))
-    limit = ctx.compensation_limit if ctx.compensation_limit is not None else p.get("default_limit")
+    limit = ctx.compensation_limit
+    if limit is None:
+        limit = p.get("role_limits", {}).get(ctx.agent_role, p.get("default_limit"))
     if limit is None:
         return out
     allowed = max(float(limit), ctx.approved_compensation or 0.0)
@@ -514,7 +516,13 @@ def _absolute_guarantee(
 
 def _pii_exposed(text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, rs: RuleSet) -> list[Finding]:
     kinds = set(cfg.params.get("kinds", ("phone", "id_card", "bank_card", "address")))
-    matches = [m for m in find_pii_scanned(text) if m.kind in kinds]
+    labels = _compiled(rs, "pii_exposed", lambda p: _Phrases(p.get("business_labels", ())))
+    matches = [
+        m
+        for m in find_pii_scanned(text)
+        # The shop's own return address is meant to be shown.
+        if m.kind in kinds and not (m.kind == "address" and labels.search(text, max(0, m.start - 8), m.start))
+    ]
     if not matches:
         return []
     masked = reply
