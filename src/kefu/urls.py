@@ -19,6 +19,7 @@ urlpatterns = [
     path("desk/", include("kefu.tickets.urls")),
     path("desk/", include("kefu.customers.urls")),
     path("", include("kefu.kb.urls")),
+    path("desk/", include("kefu.understanding.urls")),
     re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
 ]
 

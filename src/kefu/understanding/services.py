@@ -137,6 +137,17 @@ def do_install_default_intents() -> int:
     return created
 
 
+def do_update_intent(*, actor: User, intent_id: int, team_id: int | None, default_priority: str) -> Intent:
+    check_role(actor, Role.ADMIN)
+    if default_priority not in ("P1", "P2", "P3", "P4"):
+        raise InvalidInput("优先级无效", fields={"default_priority": "应为 P1–P4"})
+    if team_id is not None and not Team.objects.filter(pk=team_id).exists():
+        raise InvalidInput("团队不存在", fields={"team_id": "不存在"})
+    if not Intent.objects.filter(pk=intent_id).update(team_id=team_id, default_priority=default_priority):
+        raise NotFound(f"意图 {intent_id} 不存在")
+    return Intent.objects.get(pk=intent_id)
+
+
 def model_path() -> Path:
     return Path(settings.VAR_DIR) / "models" / "intent.npz"
 

@@ -1,0 +1,70 @@
+"""Admin pages for the intent taxonomy and the shop dictionary."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from kefu.accounts.models import Role, Team
+from kefu.accounts.services import check_role
+from kefu.core.errors import InvalidInput
+
+from . import services
+from .models import Intent, IntentExample, ShopWord
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def intents_page(request: HttpRequest) -> HttpResponse:
+    check_role(request.user, Role.TEAM_LEAD)
+    error = None
+    if request.method == "POST":
+        check_role(request.user, Role.ADMIN)
+        try:
+            if request.POST.get("action") == "words":
+                words = request.POST.get("words", "").replace("，", ",").split(",")
+                services.do_add_shop_words(
+                    actor=request.user, words=words, kind=request.POST.get("kind", "product")
+                )
+            elif request.POST.get("action") == "retrain":
+                from .tasks import retrain_intents
+
+                retrain_intents.enqueue()
+            else:
+                services.do_update_intent(
+                    actor=request.user,
+                    intent_id=int(request.POST.get("intent_id", "0") or 0),
+                    team_id=int(request.POST["team_id"]) if request.POST.get("team_id") else None,
+                    default_priority=request.POST.get("default_priority", "P4"),
+                )
+            return redirect("intents")
+        except InvalidInput as exc:
+            error = exc
+    return render(
+        request,
+        "understanding/intents.html",
+        {
+            "intents": Intent.objects.select_related("team"),
+            "teams": Team.objects.all(),
+            "words": ShopWord.objects.order_by("word"),
+            "corrections": IntentExample.objects.select_related("created_by")[:30],
+            "error": error,
+            "is_admin": request.user.has_role_at_least(Role.ADMIN),
+            "priorities": ("P1", "P2", "P3", "P4"),
+        },
+        status=400 if error else 200,
+    )
+
+
+@login_required
+def alerts_page(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "understanding/alerts.html",
+        {
+            "alerts": services.access_alerts(request.user, open_only=False)[:100],
+            "labels": services.EMOTION_LABELS,
+        },
+    )
