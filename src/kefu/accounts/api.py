@@ -99,7 +99,9 @@ def _teams(team_ids: list[int]) -> list[Team]:
     teams = list(Team.objects.filter(pk__in=team_ids))
     missing = set(team_ids) - {t.pk for t in teams}
     if missing:
-        raise NotFound(f"团队 {', '.join(str(i) for i in sorted(missing))} 不存在", fields={"team_ids": "含不存在的团队"})
+        raise NotFound(
+            f"团队 {', '.join(str(i) for i in sorted(missing))} 不存在", fields={"team_ids": "含不存在的团队"}
+        )
     return teams
 
 

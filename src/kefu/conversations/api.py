@@ -143,15 +143,16 @@ def list_messages(
 @router.post("/conversations/{conversation_id}/messages", response={200: dict[str, Any], 201: dict[str, Any]})
 def send_message(request: HttpRequest, conversation_id: int, payload: MessageIn) -> Status[dict[str, Any]]:
     message, created = services.do_send_agent_message(
-        agent=request.auth, conversation_id=conversation_id, text=payload.text, client_msg_id=payload.client_msg_id
+        agent=request.auth,
+        conversation_id=conversation_id,
+        text=payload.text,
+        client_msg_id=payload.client_msg_id,
     )
     # A resend with the same client_msg_id returns the stored message with 200.
     return Status(201 if created else 200, message_dict(message))
 
 
-@router.post(
-    "/conversations/{conversation_id}/images", response={200: dict[str, Any], 201: dict[str, Any]}
-)
+@router.post("/conversations/{conversation_id}/images", response={200: dict[str, Any], 201: dict[str, Any]})
 def send_image(
     request: HttpRequest,
     conversation_id: int,
@@ -212,7 +213,10 @@ def mark_read(request: HttpRequest, conversation_id: int, payload: ReadIn) -> di
         raise NotFound(f"消息 {payload.message_id} 不在该会话中", fields={"message_id": "不存在"})
     if message_id:
         services.do_mark_read(conversation=conversation, by_customer=False, message_id=message_id)
-    return {"conversation_id": conversation.pk, "agent_last_read_id": max(message_id, conversation.agent_last_read_id)}
+    return {
+        "conversation_id": conversation.pk,
+        "agent_last_read_id": max(message_id, conversation.agent_last_read_id),
+    }
 
 
 # --- calls -----------------------------------------------------------------------------

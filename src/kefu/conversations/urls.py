@@ -1,1 +1,10 @@
-urlpatterns: list = []
+from django.urls import path
+
+from . import views
+
+app_name = "conversations"
+
+urlpatterns = [
+    path("", views.inbox_view, name="inbox"),
+    path("c/<int:conversation_id>/", views.conversation_view, name="detail"),
+]

@@ -1,0 +1,141 @@
+"""Workspace pages: the inbox and one conversation with the customer beside it.
+
+The pages render once on the server; ``static/kefu/desk.js`` keeps them live over the
+desk socket and sends every change through the REST API, so there is one write path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
+from django.views.decorators.http import require_GET
+
+from kefu.accounts.models import Team
+from kefu.accounts.services import can_reveal_pii, list_agents, team_ids_of
+from kefu.channels.models import Channel
+from kefu.core.masking import mask
+from kefu.customers.services import customer_timeline, list_orders, masked_identity_value, masked_pii
+from kefu.nlp.emotion import LABEL_NAMES as EMOTION_NAMES
+
+from .api import sla_state
+from .models import CallLog, Conversation, Message, Priority
+from .services import access_conversation, inbox, with_preview
+
+INBOX_LIMIT = 100
+PAGE_MESSAGES = 300
+VIEWS = (("mine", "我的"), ("unassigned", "未分配"), ("team", "我的团队"), ("all", "全部"))
+SNOOZE_STATUSES = (
+    ("pending", "待客户"),
+    ("snoozed", "暂缓"),
+    ("resolved", "已解决"),
+    ("closed", "关闭"),
+    ("open", "重新打开"),
+)
+
+
+def _waiting_since(c: Conversation) -> Any:
+    """When the customer started waiting for an answer, if they are waiting."""
+    if not c.is_active or c.last_customer_message_at is None:
+        return None
+    if c.last_agent_message_at and c.last_agent_message_at >= c.last_customer_message_at:
+        return None
+    return c.last_customer_message_at
+
+
+def _ticket_panel_available() -> bool:
+    # The ticket panel is another app's template; the page works without it.
+    try:
+        get_template("tickets/_panel.html")
+    except TemplateDoesNotExist:
+        return False
+    return True
+
+
+@require_GET
+@login_required
+def inbox_view(request: HttpRequest) -> HttpResponse:
+    filters = {
+        "view": request.GET.get("view") or "mine",
+        "status": request.GET.get("status") or "",
+        "channel": request.GET.get("channel") or "",
+        "priority": request.GET.get("priority") or "",
+    }
+    qs = inbox(
+        request.user,
+        view=filters["view"],
+        status=filters["status"] or None,
+        channel_kind=filters["channel"] or None,
+        priority=filters["priority"] or None,
+    )
+    conversations = list(with_preview(qs)[:INBOX_LIMIT])
+    for c in conversations:
+        c.waiting_since = _waiting_since(c)  # type: ignore[attr-defined]
+        c.sla = sla_state(c)  # type: ignore[attr-defined]
+        c.emotion_name = EMOTION_NAMES.get(c.emotion_label, c.emotion_label)  # type: ignore[attr-defined]
+    context = {
+        "nav": "inbox",
+        "conversations": conversations,
+        "limit": INBOX_LIMIT,
+        "filters": filters,
+        "views": VIEWS,
+        "statuses": Conversation.Status.choices,
+        "channels": Channel.Kind.choices,
+        "priorities": Priority.choices,
+        "my_team_ids": team_ids_of(request.user),
+    }
+    # desk.js re-fetches only the list when an event arrives, so filtering and escaping
+    # stay on the server.
+    template = "conversations/_inbox_list.html" if request.GET.get("partial") else "conversations/inbox.html"
+    return render(request, template, context)
+
+
+@require_GET
+@login_required
+def conversation_view(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = access_conversation(request.user, conversation_id)
+    customer = conversation.customer
+    recent = (
+        Message.objects.filter(conversation=conversation)
+        .select_related("sender")
+        .order_by("-id")[:PAGE_MESSAGES]
+    )
+    messages = list(reversed(recent))
+    orders = list(list_orders(customer_id=customer.pk)[:10])
+    for order in orders:
+        order.masked_address = mask("address", order.address)  # type: ignore[attr-defined]
+    identities = [
+        {"kind": i.get_kind_display(), "value": masked_identity_value(i)} for i in customer.identities.all()
+    ]
+    timeline = [
+        e
+        for e in customer_timeline(customer, limit=30)
+        if not (e["type"] == "conversation" and e["id"] == conversation.pk)
+    ]
+    context = {
+        "nav": "inbox",
+        "conversation": conversation,
+        "customer": customer,
+        "messages": messages,
+        "truncated": len(messages) == PAGE_MESSAGES,
+        "last_message_id": messages[-1].pk if messages else 0,
+        "masked": masked_pii(customer),
+        "identities": identities,
+        "orders": orders,
+        "timeline": timeline,
+        "can_reveal": can_reveal_pii(request.user),
+        "agents": [a for a in list_agents() if a.pk != request.user.pk],
+        "teams": Team.objects.order_by("id"),
+        "status_actions": SNOOZE_STATUSES,
+        "status_labels": dict(Conversation.Status.choices),
+        "call_directions": CallLog.Direction.choices,
+        "call_outcomes": CallLog.Outcome.choices,
+        "sla": sla_state(conversation),
+        "emotion_name": EMOTION_NAMES.get(conversation.emotion_label, conversation.emotion_label),
+        "ticket_panel_available": _ticket_panel_available(),
+    }
+    return render(request, "conversations/conversation.html", context)

@@ -1,0 +1,630 @@
+/*
+ * kefu desk pages: status switcher, idle lock, live inbox, conversation workspace and
+ * supervisor board. Realtime comes from KefuDeskSocket (desk-socket.js); every change
+ * goes through the REST API (/api/v1/...), so pages and integrations share one write path.
+ *
+ * Customer text is only ever put into the page with textContent; the inbox list is
+ * re-rendered by the server (Django autoescape) and swapped in as parsed nodes.
+ */
+(function () {
+  "use strict";
+
+  var body = document.body;
+  var myUserId = Number(body.dataset.userId || 0);
+
+  // --- helpers ----------------------------------------------------------------------
+
+  function $(sel, root) { return (root || document).querySelector(sel); }
+  function $all(sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); }
+
+  function csrfToken() {
+    var m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    if (m) return decodeURIComponent(m[1]);
+    var input = $("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  function ApiError(status, body) {
+    this.status = status;
+    this.detail = (body && body.detail) || "请求失败（" + status + "）";
+    this.fields = (body && body.fields) || {};
+  }
+  ApiError.prototype.message = function () {
+    var parts = [this.detail];
+    Object.keys(this.fields).forEach(function (k) { parts.push(k + "：" + this.fields[k]); }, this);
+    return parts.join("；");
+  };
+
+  function api(method, url, data) {
+    var opts = {
+      method: method,
+      credentials: "same-origin",
+      headers: { "Accept": "application/json", "X-CSRFToken": csrfToken() }
+    };
+    if (data !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(data);
+    }
+    return fetch(url, opts).then(function (r) {
+      if (r.status === 204) return null;
+      return r.json().catch(function () { return null; }).then(function (json) {
+        if (!r.ok) {
+          if (r.status === 401) { window.location.href = "/login/?locked=1"; }
+          throw new ApiError(r.status, json);
+        }
+        return json;
+      });
+    }, function () { throw new ApiError(0, { detail: "网络连接失败，请稍后重试" }); });
+  }
+
+  function newClientId() {
+    if (window.crypto && window.crypto.randomUUID) return window.crypto.randomUUID();
+    return "c" + Date.now().toString(36) + Math.random().toString(36).slice(2, 10);
+  }
+
+  function pad(n) { return n < 10 ? "0" + n : String(n); }
+  function formatTime(iso, withSeconds) {
+    var d = new Date(iso);
+    if (isNaN(d)) return "";
+    var s = pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " + pad(d.getHours()) + ":" + pad(d.getMinutes());
+    return withSeconds ? s + ":" + pad(d.getSeconds()) : s;
+  }
+  function formatDuration(seconds) {
+    seconds = Math.max(0, Math.floor(seconds));
+    if (seconds < 60) return seconds + " 秒";
+    var minutes = Math.floor(seconds / 60);
+    if (minutes < 60) return minutes + " 分钟";
+    var hours = Math.floor(minutes / 60);
+    if (hours < 24) return hours + " 小时 " + (minutes % 60) + " 分";
+    return Math.floor(hours / 24) + " 天 " + (hours % 24) + " 小时";
+  }
+
+  function showError(el, err) {
+    if (!el) return;
+    el.textContent = err ? (err.message ? (typeof err.message === "function" ? err.message() : err.message) : String(err)) : "";
+  }
+
+  function debounce(fn, ms) {
+    var t = null;
+    return function () { clearTimeout(t); t = setTimeout(fn, ms); };
+  }
+
+  // --- status switcher --------------------------------------------------------------
+
+  var statusSelect = $("#kefu-status");
+  var statusLabels = {};
+  if (statusSelect) {
+    $all("option", statusSelect).forEach(function (o) { statusLabels[o.value] = o.textContent; });
+    var current = statusSelect.value;
+    statusSelect.addEventListener("change", function () {
+      var wanted = statusSelect.value;
+      statusSelect.disabled = true;
+      api("POST", statusSelect.dataset.url, { status: wanted }).then(function (res) {
+        current = res.status;
+        var dot = $("#kefu-status-dot");
+        if (dot) dot.className = "status-dot status-" + current;
+      }, function (err) {
+        statusSelect.value = current;
+        window.alert(err.message());
+      }).then(function () { statusSelect.disabled = false; });
+    });
+  }
+
+  // --- confirm and copy buttons ------------------------------------------------------
+
+  $all("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (e) {
+      if (!window.confirm(form.dataset.confirm)) e.preventDefault();
+    });
+  });
+  $all("[data-copy]").forEach(function (btn) {
+    btn.addEventListener("click", function () {
+      var target = $(btn.dataset.copy);
+      if (target && navigator.clipboard) {
+        navigator.clipboard.writeText(target.textContent).then(function () { btn.textContent = "已复制"; });
+      }
+    });
+  });
+
+  // --- idle lock ----------------------------------------------------------------------
+  // The server ends a session after KEFU_IDLE_TIMEOUT without requests; the desk also
+  // counts the agent's own input (live pages keep making requests on their own) and
+  // locks the screen itself. Tabs share the last input time through localStorage.
+
+  var idleTimeout = Number(body.dataset.idleTimeout || 0);
+  var socket = null;
+  if (idleTimeout > 0) {
+    var IDLE_KEY = "kefu-last-input";
+    var lastInput = Date.now();
+    var locked = false;
+    var warnAt = Math.min(60, Math.max(5, Math.floor(idleTimeout / 5)));
+    var noteInput = function () {
+      var now = Date.now();
+      if (now - lastInput < 1000) return;
+      lastInput = now;
+      try { window.localStorage.setItem(IDLE_KEY, String(now)); } catch (e) { /* private mode */ }
+    };
+    ["keydown", "mousedown", "mousemove", "wheel", "touchstart", "scroll"].forEach(function (name) {
+      window.addEventListener(name, noteInput, { passive: true, capture: true });
+    });
+    var lock = function () {
+      locked = true;
+      var overlay = $("#kefu-lock");
+      if (overlay) overlay.hidden = false;
+      if (socket) socket.close();
+      var form = new FormData();
+      form.append("reason", "idle");
+      form.append("csrfmiddlewaretoken", csrfToken());
+      var go = function () { window.location.href = "/login/?locked=1"; };
+      fetch("/logout/", { method: "POST", body: form, credentials: "same-origin", headers: { "X-CSRFToken": csrfToken() } })
+        .then(go, go);
+    };
+    setInterval(function () {
+      if (locked) return;
+      var shared = 0;
+      try { shared = Number(window.localStorage.getItem(IDLE_KEY) || 0); } catch (e) { shared = 0; }
+      var last = Math.max(lastInput, shared);
+      var remaining = idleTimeout - (Date.now() - last) / 1000;
+      var warning = $("#kefu-idle-warning");
+      if (remaining <= 0) {
+        if (warning) warning.hidden = true;
+        lock();
+      } else if (warning) {
+        warning.hidden = remaining > warnAt;
+        var secs = $("#kefu-idle-seconds");
+        if (secs) secs.textContent = String(Math.ceil(remaining));
+      }
+    }, 1000);
+  }
+
+  // --- realtime -----------------------------------------------------------------------
+
+  var liveState = $("#kefu-live-state");
+  function startSocket() {
+    if (!window.KefuDeskSocket || !window.WebSocket) return null;
+    var s = new window.KefuDeskSocket();
+    s.on("open", function () { if (liveState) liveState.textContent = "● 实时"; });
+    s.on("close", function (info) { if (liveState) liveState.textContent = info.willRetry ? "○ 重新连接中…" : "○ 已断开"; });
+    s.on("unauthorized", function () { window.location.href = "/login/?locked=1"; });
+    return s;
+  }
+
+  // --- inbox ----------------------------------------------------------------------------
+
+  function refreshWaiting(root) {
+    $all(".waiting[data-since]", root).forEach(function (el) {
+      var since = new Date(el.dataset.since);
+      if (!isNaN(since)) el.textContent = "已等待 " + formatDuration((Date.now() - since) / 1000);
+    });
+  }
+
+  function initInbox(page) {
+    var filters = $("#kefu-inbox-filters");
+    filters.addEventListener("change", function () { filters.submit(); });
+    refreshWaiting(page);
+    setInterval(function () { refreshWaiting(page); }, 30000);
+
+    var refreshing = false;
+    var again = false;
+    function refresh() {
+      if (refreshing) { again = true; return; }
+      refreshing = true;
+      var params = new URLSearchParams(window.location.search);
+      params.set("partial", "1");
+      fetch(page.dataset.partialUrl + "?" + params.toString(), { credentials: "same-origin" })
+        .then(function (r) {
+          if (r.redirected || !r.ok) throw new Error("inbox refresh " + r.status);
+          return r.text();
+        })
+        .then(function (html) {
+          var doc = new DOMParser().parseFromString(html, "text/html");
+          var fresh = doc.getElementById("kefu-inbox-list");
+          var old = document.getElementById("kefu-inbox-list");
+          if (!fresh || !old) return;
+          var known = {};
+          $all("[data-conversation-id]", old).forEach(function (li) { known[li.dataset.conversationId] = li.textContent; });
+          var node = document.importNode(fresh, true);
+          $all("[data-conversation-id]", node).forEach(function (li) {
+            var before = known[li.dataset.conversationId];
+            if (before === undefined || before !== li.textContent) li.classList.add("is-updated");
+          });
+          refreshWaiting(node);
+          old.replaceWith(node);
+        })
+        .catch(function () { /* the next event or reconnect refreshes again */ })
+        .then(function () {
+          refreshing = false;
+          if (again) { again = false; refresh(); }
+        });
+    }
+    var soon = debounce(refresh, 400);
+    socket = startSocket();
+    if (!socket) return;
+    socket.on("event", function (frame) {
+      if (frame.data && (frame.data.conversation || frame.data.message)) soon();
+    });
+    socket.on("open", function (info) { if (info.reconnect) soon(); });
+    socket.connect();
+  }
+
+  // --- conversation -----------------------------------------------------------------
+
+  var KIND_BADGES = { note: "内部备注", call: "通话记录", auto: "自动回复" };
+
+  function safeUrl(url) {
+    return typeof url === "string" && (/^\/(?!\/)/.test(url) || /^https?:\/\//.test(url)) ? url : null;
+  }
+
+  function initConversation(page) {
+    var convId = Number(page.dataset.conversationId);
+    var customerId = Number(page.dataset.customerId);
+    var customerName = page.dataset.customerName;
+    var lastId = Number(page.dataset.lastMessageId || 0);
+    var customerLastRead = Number(page.dataset.customerLastRead || 0);
+    var list = $("#kefu-messages");
+    var template = $("#kefu-message-template");
+    var statusLabelsConv = {};
+    var labelsEl = $("#kefu-status-labels");
+    if (labelsEl) { try { statusLabelsConv = JSON.parse(labelsEl.textContent); } catch (e) { statusLabelsConv = {}; } }
+
+    function nearBottom() { return list.scrollHeight - list.scrollTop - list.clientHeight < 80; }
+    function scrollDown() { list.scrollTop = list.scrollHeight; }
+
+    function updateReadStates() {
+      $all(".msg.dir-outgoing:not(.private)", list).forEach(function (li) {
+        var id = Number(li.dataset.messageId || 0);
+        var rs = $(".read-state", li);
+        if (!rs || !id) return;
+        var read = id <= customerLastRead;
+        rs.classList.toggle("is-read", read);
+        rs.textContent = read ? "已读" : "未读";
+      });
+    }
+
+    function buildMessage(m) {
+      var li;
+      if (m.kind === "event") {
+        li = document.createElement("li");
+        var line = document.createElement("div");
+        line.className = "activity";
+        var text = document.createElement("span");
+        text.className = "text";
+        text.textContent = m.text;
+        var t = document.createElement("time");
+        t.dateTime = m.created_at;
+        t.textContent = formatTime(m.created_at);
+        line.appendChild(text);
+        line.appendChild(document.createTextNode(" "));
+        line.appendChild(t);
+        li.appendChild(line);
+      } else {
+        li = template.content.firstElementChild.cloneNode(true);
+        $(".who", li).textContent = m.direction === "incoming" ? customerName : (m.sender_name || "系统");
+        var badge = $(".badge", li);
+        if (KIND_BADGES[m.kind]) {
+          badge.textContent = KIND_BADGES[m.kind];
+          badge.classList.add(m.kind);
+        } else {
+          badge.remove();
+        }
+        var time = $("time", li);
+        time.dateTime = m.created_at;
+        time.textContent = formatTime(m.created_at, true);
+        var rs = $(".read-state", li);
+        if (m.direction !== "outgoing" || m.is_private) rs.remove();
+        var textEl = $(".text", li);
+        if (m.text) { textEl.textContent = m.text; } else { textEl.remove(); }
+        var url = safeUrl(m.image_url);
+        if (url) {
+          var a = document.createElement("a");
+          a.href = url;
+          a.target = "_blank";
+          a.rel = "noopener";
+          var img = document.createElement("img");
+          img.src = url;
+          img.alt = "图片";
+          img.loading = "lazy";
+          a.appendChild(img);
+          $(".bubble", li).insertBefore(a, $(".bubble", li).firstChild);
+        }
+      }
+      li.className = "msg dir-" + m.direction + " kind-" + m.kind + (m.is_private ? " private" : "");
+      li.dataset.messageId = String(m.id);
+      if (m.client_msg_id) li.dataset.clientMsgId = m.client_msg_id;
+      return li;
+    }
+
+    function placeMessage(m) {
+      if (!m || m.conversation_id !== convId && m.conversation_id !== undefined) return;
+      if ($('[data-message-id="' + m.id + '"]', list)) return;
+      var stick = nearBottom();
+      var li = buildMessage(m);
+      var pending = m.client_msg_id && m.direction === "outgoing"
+        ? $('.pending[data-client-msg-id="' + CSS.escape(m.client_msg_id) + '"]', list) : null;
+      if (pending) {
+        pending.replaceWith(li);
+      } else {
+        var after = null;
+        $all("[data-message-id]", list).some(function (el) {
+          if (Number(el.dataset.messageId) > m.id) { after = el; return true; }
+          return false;
+        });
+        list.insertBefore(li, after || $(".pending", list));
+      }
+      if (m.id > lastId) lastId = m.id;
+      updateReadStates();
+      if (stick) scrollDown();
+      if (m.direction === "incoming") markRead();
+    }
+
+    var markRead = debounce(function () {
+      if (document.hidden || !lastId) return;
+      if (!(socket && socket.read(convId, lastId))) {
+        api("POST", "/api/v1/conversations/" + convId + "/read", { message_id: lastId }).catch(function () {});
+      }
+    }, 500);
+    document.addEventListener("visibilitychange", function () { if (!document.hidden) markRead(); });
+
+    function refreshHeader() {
+      api("GET", "/api/v1/conversations/" + convId).then(function (c) {
+        var st = $("#kefu-conv-status");
+        st.className = "status status-" + c.status;
+        st.textContent = statusLabelsConv[c.status] || c.status;
+        $("#kefu-conv-assignee").textContent = c.assignee_name || "未分配";
+        var closed = c.status === "closed";
+        $("#kefu-composer-text").disabled = closed;
+        $("#kefu-composer button[type=submit]").disabled = closed;
+      }, function () { /* e.g. transferred away: the page stays as it was */ });
+    }
+
+    // Composer ------------------------------------------------------------------------
+    var composer = $("#kefu-composer");
+    var textarea = $("#kefu-composer-text");
+    var noteToggle = $("#kefu-note-toggle");
+    var composerError = $("#kefu-composer-error");
+
+    noteToggle.addEventListener("change", function () {
+      composer.classList.toggle("note-mode", noteToggle.checked);
+      textarea.placeholder = noteToggle.checked ? "内部备注，仅同事可见" : "输入回复，Enter 发送，Shift+Enter 换行";
+    });
+    textarea.addEventListener("keydown", function (e) {
+      // isComposing: Enter that confirms a pinyin candidate must not send.
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
+        e.preventDefault();
+        composer.requestSubmit();
+      }
+    });
+    textarea.addEventListener("input", function () {
+      if (!noteToggle.checked && socket && textarea.value.trim()) socket.typing(convId);
+    });
+
+    function sendReply(text, clientId, pendingLi) {
+      pendingLi.classList.remove("failed");
+      $(".read-state", pendingLi).textContent = "发送中…";
+      return api("POST", "/api/v1/conversations/" + convId + "/messages", { text: text, client_msg_id: clientId })
+        .then(function (m) { placeMessage(m); refreshHeader(); }, function (err) {
+          pendingLi.classList.add("failed");
+          var rs = $(".read-state", pendingLi);
+          rs.textContent = "发送失败，点击重试";
+          rs.onclick = function () { sendReply(text, clientId, pendingLi); };
+          showError(composerError, err);
+        });
+    }
+
+    composer.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var text = textarea.value.trim();
+      showError(composerError, null);
+      if (!text) return;
+      if (noteToggle.checked) {
+        api("POST", "/api/v1/conversations/" + convId + "/notes", { text: text }).then(function (m) {
+          textarea.value = "";
+          placeMessage(m);
+        }, function (err) { showError(composerError, err); });
+        return;
+      }
+      // Shown at once; the stored message replaces it. A retry reuses the same
+      // client_msg_id, so the server keeps one copy however many times it is sent.
+      var clientId = newClientId();
+      var pendingLi = buildMessage({
+        id: 0, kind: "text", direction: "outgoing", is_private: false, text: text,
+        sender_name: body.dataset.userName, created_at: new Date().toISOString(), client_msg_id: clientId
+      });
+      pendingLi.classList.add("pending");
+      delete pendingLi.dataset.messageId;
+      list.appendChild(pendingLi);
+      scrollDown();
+      textarea.value = "";
+      sendReply(text, clientId, pendingLi);
+    });
+
+    // Actions -----------------------------------------------------------------------------
+    function closeDetails(form) { var d = form.closest("details"); if (d) d.open = false; }
+
+    var statusForm = $("#kefu-status-form");
+    var snoozeLabel = $(".snooze-until", statusForm);
+    function toggleSnooze() { snoozeLabel.hidden = statusForm.elements.status.value !== "snoozed"; }
+    statusForm.elements.status.addEventListener("change", toggleSnooze);
+    toggleSnooze();
+    statusForm.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var payload = { status: statusForm.elements.status.value };
+      if (payload.status === "snoozed") {
+        var v = statusForm.elements.snoozed_until.value;
+        if (!v) { showError($(".form-error", statusForm), "请选择暂缓到的时间"); return; }
+        payload.snoozed_until = new Date(v).toISOString();
+      }
+      api("POST", "/api/v1/conversations/" + convId + "/status", payload).then(function () {
+        showError($(".form-error", statusForm), null);
+        closeDetails(statusForm);
+        refreshHeader();
+      }, function (err) { showError($(".form-error", statusForm), err); });
+    });
+
+    var transferForm = $("#kefu-transfer-form");
+    transferForm.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var err = $(".form-error", transferForm);
+      var note = transferForm.elements.note.value.trim();
+      var toUser = transferForm.elements.to_user_id.value;
+      var toTeam = transferForm.elements.to_team_id.value;
+      if (!toUser && !toTeam) { showError(err, "请选择转给的客服或团队"); return; }
+      if (!note) { showError(err, "请填写转接说明"); return; }
+      var payload = { note: note };
+      if (toUser) payload.to_user_id = Number(toUser);
+      if (toTeam) payload.to_team_id = Number(toTeam);
+      api("POST", "/api/v1/conversations/" + convId + "/transfer", payload).then(function () {
+        transferForm.reset();
+        closeDetails(transferForm);
+        refreshHeader();
+      }, function (e2) { showError(err, e2); });
+    });
+
+    var callForm = $("#kefu-call-form");
+    callForm.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var err = $(".form-error", callForm);
+      var f = callForm.elements;
+      var payload = {
+        conversation_id: convId,
+        direction: f.direction.value,
+        duration_seconds: (Number(f.minutes.value) || 0) * 60 + (Number(f.seconds.value) || 0),
+        summary: f.summary.value.trim(),
+        outcome: f.outcome.value
+      };
+      if (!payload.summary) { showError(err, "请填写通话摘要"); return; }
+      api("POST", "/api/v1/calls", payload).then(function (call) {
+        callForm.reset();
+        showError(err, null);
+        closeDetails(callForm);
+        placeMessage(call.message);
+      }, function (e2) { showError(err, e2); });
+    });
+
+    // Personal data: masked until an allowed role asks (the server audits each reveal).
+    $all("button[data-reveal]", page).forEach(function (btn) {
+      btn.addEventListener("click", function () {
+        var box = btn.closest(".pii");
+        var payload = { field: btn.dataset.reveal };
+        if (box.dataset.orderNo) payload.order_no = box.dataset.orderNo;
+        btn.disabled = true;
+        api("POST", "/api/v1/customers/" + customerId + "/reveal", payload).then(function (res) {
+          $(".pii-value", box).textContent = res.value || "—";
+          btn.remove();
+        }, function (err) {
+          btn.disabled = false;
+          window.alert(err.message());
+        });
+      });
+    });
+
+    // Live ----------------------------------------------------------------------------
+    var typingEl = $("#kefu-typing");
+    var typingTimer = null;
+    socket = startSocket();
+    if (socket) {
+      ["message.created", "note.created", "conversation.activity", "call.logged"].forEach(function (name) {
+        socket.on(name, function (frame) {
+          var m = frame.data && frame.data.message;
+          if (m && m.conversation_id === convId) {
+            placeMessage(m);
+            if (m.direction === "incoming") { typingEl.hidden = true; }
+          }
+        });
+      });
+      ["conversation.status_changed", "conversation.assigned", "conversation.transferred"].forEach(function (name) {
+        socket.on(name, function (frame) {
+          var c = frame.data && frame.data.conversation;
+          if (c && c.id === convId) refreshHeader();
+        });
+      });
+      socket.on("history", function (frame) {
+        if (frame.conversation_id !== convId) return;
+        (frame.messages || []).forEach(placeMessage);
+      });
+      socket.on("typing", function (frame) {
+        if (frame.conversation_id !== convId || frame.by !== "customer") return;
+        typingEl.textContent = customerName + " 正在输入…";
+        typingEl.hidden = false;
+        clearTimeout(typingTimer);
+        typingTimer = setTimeout(function () { typingEl.hidden = true; }, 5000);
+      });
+      socket.on("read", function (frame) {
+        if (frame.conversation_id !== convId || frame.by !== "customer") return;
+        customerLastRead = Math.max(customerLastRead, Number(frame.message_id) || 0);
+        updateReadStates();
+      });
+      socket.on("open", function () { markRead(); });
+      socket.connect();
+      socket.resume(convId, lastId);
+    }
+    scrollDown();
+    markRead();
+  }
+
+  // --- supervisor ---------------------------------------------------------------------
+
+  function cell(tr, text, cls) {
+    var td = document.createElement("td");
+    if (cls) td.className = cls;
+    td.textContent = text;
+    tr.appendChild(td);
+    return td;
+  }
+
+  function initSupervisor(page) {
+    var every = Math.max(2, Number(page.dataset.refreshSeconds || 5)) * 1000;
+    var queuesBody = $("#kefu-queues tbody");
+    var agentsBody = $("#kefu-agents tbody");
+    function render() {
+      Promise.all([api("GET", "/api/v1/queues"), api("GET", "/api/v1/agents")]).then(function (res) {
+        var queues = res[0].items;
+        var agents = res[1].items;
+        queuesBody.replaceChildren.apply(queuesBody, queues.map(function (q) {
+          var tr = document.createElement("tr");
+          tr.dataset.teamId = String(q.team_id);
+          if (q.waiting) tr.className = "has-waiting";
+          cell(tr, q.team);
+          cell(tr, String(q.waiting));
+          cell(tr, q.waiting ? formatDuration(q.longest_wait_seconds) : "—");
+          return tr;
+        }));
+        agentsBody.replaceChildren.apply(agentsBody, agents.map(function (a) {
+          var tr = document.createElement("tr");
+          tr.dataset.userId = String(a.user_id);
+          cell(tr, a.name);
+          var st = cell(tr, statusLabels[a.status] || a.status);
+          var dot = document.createElement("span");
+          dot.className = "status-dot status-" + a.status;
+          st.insertBefore(dot, st.firstChild);
+          var load = cell(tr, a.load + "/" + a.max_concurrent);
+          if (a.load >= a.max_concurrent) load.className = "full";
+          cell(tr, (a.teams || []).join("、"));
+          return tr;
+        }));
+        if (liveState && !socket) liveState.textContent = "● 每 " + every / 1000 + " 秒刷新";
+      }, function () { if (liveState) liveState.textContent = "○ 刷新失败，稍后重试"; });
+    }
+    var soon = debounce(render, 300);
+    $all("#kefu-queues td[data-seconds]").forEach(function (td) {
+      var s = Number(td.dataset.seconds);
+      td.textContent = s ? formatDuration(s) : "—";
+    });
+    setInterval(function () { if (!document.hidden) render(); }, every);
+    socket = startSocket();
+    if (socket) {
+      socket.on("agent.status_changed", soon);
+      socket.on("conversation.created", soon);
+      socket.on("conversation.assigned", soon);
+      socket.connect();
+    }
+  }
+
+  var inboxPage = $("#kefu-inbox");
+  var conversationPage = $("#kefu-conversation");
+  var supervisorPage = $("#kefu-supervisor");
+  if (inboxPage) initInbox(inboxPage);
+  if (conversationPage) initConversation(conversationPage);
+  if (supervisorPage) initSupervisor(supervisorPage);
+  window.addEventListener("beforeunload", function () { if (socket) socket.close(); });
+})();

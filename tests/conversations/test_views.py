@@ -1,0 +1,213 @@
+"""Workspace pages through the browser's surface: inbox, filters, conversation page."""
+
+from __future__ import annotations
+
+import pytest
+
+from kefu.accounts.models import AgentStatus
+from kefu.conversations.models import Conversation
+from kefu.conversations.services import do_add_note, do_receive_customer_message, do_send_agent_message
+
+pytestmark = pytest.mark.django_db
+
+
+def receive(desk, visitor, text, **kw):
+    msg, _ = do_receive_customer_message(channel=desk.channel, identities=[("web", visitor)], text=text, **kw)
+    return Conversation.objects.get(pk=msg.conversation_id)
+
+
+@pytest.fixture
+def agent_client(client, desk):
+    client.force_login(desk.agent)
+    return client
+
+
+def test_inbox_requires_login(client, desk):
+    r = client.get("/desk/")
+    assert r.status_code == 302
+    assert r["Location"].startswith("/login/")
+
+
+def test_inbox_lists_unassigned_conversation_with_escaped_preview(agent_client, desk):
+    receive(desk, "v1", "<script>alert(1)</script>快递到哪了", customer_name="李四")
+    r = agent_client.get("/desk/?view=unassigned")
+    assert r.status_code == 200
+    html = r.content.decode()
+    assert "李四" in html
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_inbox_mine_shows_only_my_conversations(agent_client, desk):
+    mine = receive(desk, "v1", "我的问题", customer_name="甲")
+    receive(desk, "v2", "别人的问题", customer_name="乙")
+    do_send_agent_message(agent=desk.agent, conversation_id=mine.pk, text="您好")
+    html = agent_client.get("/desk/").content.decode()
+    assert "甲" in html and "乙" not in html
+
+
+def test_inbox_status_filter(agent_client, desk):
+    receive(desk, "v1", "一", customer_name="处理中客户")
+    done = receive(desk, "v2", "二", customer_name="已解决客户")
+    Conversation.objects.filter(pk=done.pk).update(status="resolved")
+    html = agent_client.get("/desk/?view=team&status=resolved").content.decode()
+    assert "已解决客户" in html and "处理中客户" not in html
+
+
+def test_inbox_channel_filter(agent_client, desk, make_channel):
+    receive(desk, "v1", "网页来的", customer_name="网页客户")
+    email = make_channel("email", team=desk.team)
+    do_receive_customer_message(channel=email, identities=[("email", "a@b.cn")], text="邮件来的", customer_name="邮件客户")
+    html = agent_client.get("/desk/?view=team&channel=email").content.decode()
+    assert "邮件客户" in html and "网页客户" not in html
+
+
+def test_inbox_priority_filter(agent_client, desk):
+    urgent = receive(desk, "v1", "急", customer_name="加急客户")
+    receive(desk, "v2", "不急", customer_name="普通客户")
+    Conversation.objects.filter(pk=urgent.pk).update(priority="P1")
+    html = agent_client.get("/desk/?view=team&priority=P1").content.decode()
+    assert "加急客户" in html and "普通客户" not in html
+
+
+def test_inbox_shows_vip_sla_and_emotion_badges(agent_client, desk):
+    from django.utils import timezone
+
+    c = receive(desk, "v1", "太慢了", customer_name="王五")
+    c.customer.vip_level = 2
+    c.customer.save()
+    Conversation.objects.filter(pk=c.pk).update(
+        sla_breached_at=timezone.now(), emotion_label="angry", emotion_score=8.5
+    )
+    html = agent_client.get("/desk/?view=team").content.decode()
+    assert "VIP2" in html
+    assert "已超时" in html
+    assert "愤怒" in html
+
+
+def test_inbox_shows_no_emotion_badge_when_empty(agent_client, desk):
+    c = receive(desk, "v1", "你好")
+    Conversation.objects.filter(pk=c.pk).update(emotion_label="", emotion_score=0)
+    html = agent_client.get("/desk/?view=team").content.decode()
+    assert "badge emotion" not in html
+
+
+def test_inbox_partial_renders_only_the_list(agent_client, desk):
+    receive(desk, "v1", "你好", customer_name="局部")
+    html = agent_client.get("/desk/?view=team&partial=1").content.decode()
+    assert 'id="kefu-inbox-list"' in html
+    assert "<html" not in html and "局部" in html
+
+
+def test_inbox_with_unknown_view_is_a_readable_400(agent_client, desk):
+    r = agent_client.get("/desk/?view=bogus")
+    assert r.status_code == 400
+    assert "未知视图" in r.content.decode()
+
+
+def test_inbox_query_count_does_not_grow_with_conversations(agent_client, desk, django_assert_max_num_queries):
+    for i in range(8):
+        c = receive(desk, f"q{i}", f"问题{i}", customer_name=f"客户{i}")
+        do_send_agent_message(agent=desk.agent, conversation_id=c.pk, text="收到")
+    with django_assert_max_num_queries(10):
+        r = agent_client.get("/desk/?view=mine")
+    assert r.content.decode().count('class="conv-row') == 8
+
+
+def test_conversation_page_escapes_customer_text(agent_client, desk):
+    c = receive(desk, "v1", '<script>alert("x")</script>', customer_name="<b>坏人</b>")
+    r = agent_client.get(f"/desk/c/{c.pk}/")
+    assert r.status_code == 200
+    html = r.content.decode()
+    assert '<script>alert("x")</script>' not in html
+    assert "&lt;script&gt;" in html
+    assert "<b>坏人</b>" not in html
+
+
+def test_conversation_page_marks_notes_as_internal(agent_client, desk):
+    c = receive(desk, "v1", "你好")
+    do_add_note(agent=desk.agent, conversation_id=c.pk, text="老客户，语气要温和")
+    html = agent_client.get(f"/desk/c/{c.pk}/").content.decode()
+    assert "内部备注" in html
+    assert "kind-note private" in html
+    assert "老客户，语气要温和" in html
+
+
+def test_conversation_page_masks_phone_and_offers_reveal_to_team_lead(client, desk, make_user):
+    from kefu.accounts.models import Role
+
+    c = receive(desk, "v1", "你好")
+    c.customer.phone = "13812345678"
+    c.customer.save()
+    lead = make_user("zuzhang", role=Role.TEAM_LEAD, teams=(desk.team,))
+    client.force_login(lead)
+    html = client.get(f"/desk/c/{c.pk}/").content.decode()
+    assert "13812345678" not in html
+    assert "138****5678" in html
+    assert 'data-reveal="phone"' in html
+
+
+def test_conversation_page_hides_reveal_from_agents(agent_client, desk):
+    c = receive(desk, "v1", "你好")
+    c.customer.phone = "13812345678"
+    c.customer.save()
+    html = agent_client.get(f"/desk/c/{c.pk}/").content.decode()
+    assert "138****5678" in html
+    assert 'data-reveal="phone"' not in html
+
+
+def test_conversation_page_shows_orders_with_items_and_logistics(agent_client, desk):
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from kefu.customers.models import LogisticsEvent, Order, OrderItem
+
+    c = receive(desk, "v1", "我的快递呢")
+    now = timezone.now()
+    order = Order.objects.create(
+        customer=c.customer, order_no="SO20261123001", amount=Decimal("199.00"), placed_at=now - timedelta(days=2),
+        shipping_status="in_transit", carrier="顺丰", tracking_no="SF123", address="浙江省杭州市西湖区文三路 100 号",
+    )
+    OrderItem.objects.create(order=order, name="保温杯", quantity=2, price=Decimal("99.50"))
+    LogisticsEvent.objects.create(order=order, at=now - timedelta(days=1), location="杭州", description="已揽收")
+    html = agent_client.get(f"/desk/c/{c.pk}/").content.decode()
+    assert "SO20261123001" in html and "保温杯" in html and "已揽收" in html
+    assert "文三路 100 号" not in html
+
+
+def test_conversation_page_lists_past_conversations_across_channels(agent_client, desk, make_channel):
+    first = receive(desk, "v1", "上次的问题")
+    Conversation.objects.filter(pk=first.pk).update(status="closed")
+    second = receive(desk, "v1", "这次的问题")
+    assert second.pk != first.pk
+    html = agent_client.get(f"/desk/c/{second.pk}/").content.decode()
+    assert f"/desk/c/{first.pk}/" in html
+
+
+def test_conversation_of_another_team_is_forbidden(client, desk, make_team, make_user):
+    c = receive(desk, "v1", "你好")
+    outsider = make_user("wairen", teams=(make_team("售后"),), status=AgentStatus.ONLINE)
+    client.force_login(outsider)
+    r = client.get(f"/desk/c/{c.pk}/")
+    assert r.status_code == 403
+
+
+def test_unknown_conversation_page_is_404(agent_client):
+    assert agent_client.get("/desk/c/99999/").status_code == 404
+
+
+def test_conversation_page_has_the_composer_and_actions(agent_client, desk):
+    c = receive(desk, "v1", "你好")
+    html = agent_client.get(f"/desk/c/{c.pk}/").content.decode()
+    for marker in ('id="kefu-composer"', 'id="kefu-note-toggle"', 'id="kefu-transfer-form"', 'id="kefu-call-form"', "转接说明"):
+        assert marker in html
+    assert "暂缓" in html and "已解决" in html and "关闭" in html and "待客户" in html
+
+
+def test_desk_pages_carry_the_idle_timeout_for_the_lock_countdown(agent_client, desk, settings):
+    settings.KEFU_IDLE_TIMEOUT = 123
+    html = agent_client.get("/desk/").content.decode()
+    assert 'data-idle-timeout="123"' in html
+    assert "kefu/desk.js" in html
