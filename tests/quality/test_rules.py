@@ -533,9 +533,15 @@ def test_mask_pii_formats() -> None:
     assert mask_pii("电话13812345678") == "电话138****5678"
     assert mask_pii("身份证110101200001011232") == "身份证110101********1232"
     assert mask_pii("卡号6222021234567890128") == "卡号6222***********0128"
-    assert mask_pii("卡号 6222 0212 3456 7890") == "卡号 6222 0212 3456 7890"  # fails Luhn: untouched
+    assert mask_pii("数字 6222 0212 3456 7890") == "数字 6222 0212 3456 7890"  # fails Luhn: untouched
     assert mask_pii("卡号 4111 1111 1111 1111") == "卡号 **** **** **** 1111"
     assert mask_pii("寄到上海市浦东新区张江路100号") == "寄到上海市浦东新区*******"
+
+
+def test_find_pii_trusts_a_label_over_a_failed_check_digit() -> None:
+    assert [p.kind for p in find_pii("身份证号：440304199003071234")] == ["id_card"]
+    assert [p.kind for p in find_pii("卡号 6222 0212 3456 7890")] == ["bank_card"]
+    assert find_pii("数字 440304199003071234") == []
 
 
 def test_mask_helpers_keep_length_and_separators() -> None:

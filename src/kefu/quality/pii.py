@@ -12,6 +12,8 @@ and a UI can mask in place.
 A long digit run that follows an order-number label (订单号, 运单号, 工单 …) is
 treated as that reference, not as personal data: order numbers in Chinese
 e-commerce are 16–19 digits long and one in ten passes the Luhn check by chance.
+Conversely, right after 身份证号 or 卡号 a number of the right shape counts even
+when its check digit is wrong: a customer's typo is still their data.
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ _ADDRESS_REACH_AFTER = 40
 _REFERENCE_LABEL_RE = re.compile(
     r"(?:订单|单号|运单|快递单|物流单|工单|编号|交易号|流水号|批次|条码|序列号|SN|sn)[号码]?\s*(?:是|为)?\s*[:：]?\s*$"
 )
+_ID_LABEL_RE = re.compile(r"(?:身份证|证件)(?:号码|号)?\s*(?:是|为)?\s*[:：]?\s*$")
+_CARD_LABEL_RE = re.compile(r"(?:银行卡|储蓄卡|信用卡|借记卡|卡号|账号)(?:号码|号)?\s*(?:是|为)?\s*[:：]?\s*$")
 _PRIORITY: dict[PiiKind, int] = {"id_card": 0, "bank_card": 1, "phone": 2, "address": 3}
 
 
@@ -130,8 +134,8 @@ def _digits(s: str) -> str:
     return "".join(ch for ch in s if ch.isdigit() or ch in "Xx")
 
 
-def _is_reference(text: str, start: int) -> bool:
-    return _REFERENCE_LABEL_RE.search(text, max(0, start - 12), start) is not None
+def _labelled(label_re: re.Pattern[str], text: str, start: int) -> bool:
+    return label_re.search(text, max(0, start - 12), start) is not None
 
 
 def find_pii(text: str) -> list[PiiMatch]:
@@ -144,13 +148,16 @@ def find_pii_scanned(scan: str) -> list[PiiMatch]:
     found: list[PiiMatch] = []
     if any(ch.isdigit() for ch in scan):
         for m in _ID_RE.finditer(scan):
-            if is_valid_id_card(_digits(m.group()).upper()) and not _is_reference(scan, m.start()):
+            # Behind 身份证号 a mistyped number is still somebody's ID.
+            valid = is_valid_id_card(_digits(m.group()).upper()) or _labelled(_ID_LABEL_RE, scan, m.start())
+            if valid and not _labelled(_REFERENCE_LABEL_RE, scan, m.start()):
                 found.append(PiiMatch("id_card", m.start(), m.end()))
         for m in _CARD_RE.finditer(scan):
-            if luhn_ok(_digits(m.group())) and not _is_reference(scan, m.start()):
+            valid = luhn_ok(_digits(m.group())) or _labelled(_CARD_LABEL_RE, scan, m.start())
+            if valid and not _labelled(_REFERENCE_LABEL_RE, scan, m.start()):
                 found.append(PiiMatch("bank_card", m.start(), m.end()))
         for m in _PHONE_RE.finditer(scan):
-            if not _is_reference(scan, m.start()):
+            if not _labelled(_REFERENCE_LABEL_RE, scan, m.start()):
                 found.append(PiiMatch("phone", m.start(), m.end()))
     # The address pattern backtracks over runs of ideographs, so it only runs in a
     # window around each house number: linear time on long transcripts.
