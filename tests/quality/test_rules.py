@@ -421,7 +421,9 @@ def test_severity_is_configurable() -> None:
 
 def test_check_reply_is_fast() -> None:
     reply = "您好，這是公司規定，沒辦法，可能明天到吧。您的電話13812345678，SKU不對，我們會盡快處理。" * 3
-    ctx = ReplyContext(customer_emotion="angry", expects_time=True, is_first_agent_reply=True, is_closing=True)
+    ctx = ReplyContext(
+        customer_emotion="angry", expects_time=True, is_first_agent_reply=True, is_closing=True
+    )
     check_reply(reply, ctx)
     timings = []
     for _ in range(200):

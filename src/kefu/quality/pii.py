@@ -67,7 +67,9 @@ _REFERENCE_LABEL_RE = re.compile(
     r"(?:订单|单号|运单|快递单|物流单|工单|编号|交易号|流水号|批次|条码|序列号|SN|sn)[号码]?\s*(?:是|为)?\s*[:：]?\s*$"
 )
 _ID_LABEL_RE = re.compile(r"(?:身份证|证件)(?:号码|号)?\s*(?:是|为)?\s*[:：]?\s*$")
-_CARD_LABEL_RE = re.compile(r"(?:银行卡|储蓄卡|信用卡|借记卡|卡号|账号)(?:号码|号)?\s*(?:是|为)?\s*[:：]?\s*$")
+_CARD_LABEL_RE = re.compile(
+    r"(?:银行卡|储蓄卡|信用卡|借记卡|卡号|账号)(?:号码|号)?\s*(?:是|为)?\s*[:：]?\s*$"
+)
 _PRIORITY: dict[PiiKind, int] = {"id_card": 0, "bank_card": 1, "phone": 2, "address": 3}
 
 
