@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone
+
+from kefu.conversations.models import Conversation, Message
+from kefu.conversations.services import do_send_agent_message
+from kefu.core.errors import InvalidInput, PermissionDenied
+from kefu.sla.models import SLAPolicy
+from kefu.sla.services import (
+    add_business_seconds,
+    do_create_policy,
+    do_sweep,
+    do_update_policy,
+    find_policy,
+    ticket_deadlines,
+)
+from kefu.tickets.models import Ticket
+from kefu.tickets.services import do_change_status, do_create_ticket, do_send_customer_update
+from kefu.webhooks.models import WebhookDelivery, WebhookEndpoint
+
+pytestmark = pytest.mark.django_db
+SH = ZoneInfo("Asia/Shanghai")
+
+
+def test_default_policies_are_installed_by_migration():
+    assert SLAPolicy.objects.filter(name="在线聊天首次响应 60 秒", applies_to="conversation").exists()
+    assert SLAPolicy.objects.count() == 11
+
+
+def test_business_hours_skip_the_night_and_the_weekend():
+    friday_5pm = datetime(2026, 11, 20, 17, 0, tzinfo=SH)
+    assert add_business_seconds(friday_5pm, 4 * 3600) == datetime(2026, 11, 23, 12, 0, tzinfo=SH)
+    saturday = datetime(2026, 11, 21, 10, 0, tzinfo=SH)
+    assert add_business_seconds(saturday, 1800) == datetime(2026, 11, 23, 9, 30, tzinfo=SH)
+
+
+def test_chat_policy_does_not_time_a_ticket():
+    assert find_policy(channel_kind="web", want="first_response_seconds", target="conversation").first_response_seconds == 60
+    assert find_policy(channel_kind="web", want="first_response_seconds", target="ticket") is None
+
+
+def test_most_specific_policy_wins():
+    SLAPolicy.objects.create(name="投诉P1", ticket_category="complaint", priority="P1", resolution_seconds=3600, applies_to="ticket")
+    chosen = find_policy(category="complaint", priority="P1", want="resolution_seconds", target="ticket")
+    assert chosen.name == "投诉P1"
+
+
+def test_ticket_deadlines_by_category_and_priority():
+    start = timezone.now()
+    complaint = ticket_deadlines(category="complaint", priority="P4", start=start)
+    assert complaint.first_response_due == start + timedelta(hours=24)
+    assert complaint.first_response_warn_at == start + timedelta(hours=24 * 0.8)
+    p1 = ticket_deadlines(category="service", priority="P1", channel_kind="web", start=start)
+    assert p1.first_response_due is None
+    assert p1.due_at == start + timedelta(hours=4)
+
+
+def test_conversation_first_response_due_from_channel(make_conversation):
+    conv = make_conversation(answered=False)
+    assert conv.first_response_due is not None
+    assert timedelta(seconds=55) < conv.first_response_due - conv.created_at <= timedelta(seconds=61)
+
+
+def test_sweep_warns_then_breaches_an_unanswered_conversation(make_conversation, events, django_capture_on_commit_callbacks):
+    conv = make_conversation(answered=False)
+    due = conv.first_response_due
+    assert do_sweep(due - timedelta(seconds=30)).total == 0
+    warned = do_sweep(due - timedelta(seconds=5))
+    assert warned.conversation_warnings == 1
+    assert do_sweep(due - timedelta(seconds=4)).total == 0
+    breached = do_sweep(due + timedelta(seconds=1))
+    assert breached.conversation_breaches == 1
+    assert do_sweep(due + timedelta(seconds=30)).total == 0
+    conv.refresh_from_db()
+    assert conv.sla_warned_at is not None and conv.sla_breached_at is not None
+    assert [e["event"] for e in events if "sla" in e["event"]] == ["conversation.sla_warning", "conversation.sla_breached"]
+    lines = Message.objects.filter(conversation=conv, meta__sla__isnull=False).values_list("is_private", flat=True)
+    assert list(lines) == [True, True]
+
+
+def test_answered_in_time_never_breaches(make_conversation, desk):
+    conv = make_conversation(answered=False)
+    do_send_agent_message(agent=desk.agent, conversation_id=conv.pk, text="您好")
+    assert do_sweep(conv.first_response_due + timedelta(hours=1)).total == 0
+    assert Conversation.objects.get(pk=conv.pk).sla_breached_at is None
+
+
+def test_a_late_answer_is_still_a_breach(make_conversation, desk):
+    conv = make_conversation(answered=False)
+    late = conv.first_response_due + timedelta(minutes=2)
+    do_send_agent_message(agent=desk.agent, conversation_id=conv.pk, text="抱歉久等")
+    Conversation.objects.filter(pk=conv.pk).update(first_response_at=late)
+    assert do_sweep(late).conversation_breaches == 1
+
+
+def test_breach_writes_webhook_delivery(make_conversation, django_capture_on_commit_callbacks):
+    WebhookEndpoint.objects.create(url="http://127.0.0.1:9/hook", events=["conversation.sla_breached"])
+    conv = make_conversation(answered=False)
+    do_sweep(conv.first_response_due + timedelta(seconds=1))
+    (delivery,) = WebhookDelivery.objects.all()
+    assert delivery.event_type == "conversation.sla_breached"
+    assert delivery.payload["data"]["conversation"]["id"] == conv.pk
+
+
+def test_ticket_resolution_breach_is_recorded_once(shop, events, django_capture_on_commit_callbacks):
+    ticket = do_create_ticket(actor=shop.agent, conversation_id=shop.conversation.pk, urgent=True, important=True)
+    assert do_sweep(ticket.due_at - timedelta(hours=1)).ticket_warnings == 0
+    assert do_sweep(ticket.due_at - timedelta(minutes=30)).ticket_warnings == 1
+    result = do_sweep(ticket.due_at + timedelta(seconds=1))
+    assert result.ticket_breaches == 1
+    assert do_sweep(ticket.due_at + timedelta(minutes=5)).total == 0
+    ticket.refresh_from_db()
+    assert ticket.sla_breached_at is not None
+    assert list(ticket.events.filter(kind__startswith="sla").values_list("kind", flat=True)) == ["sla_warning", "sla_breached"]
+    breach = [e for e in events if e["event"] == "ticket.sla_breached"][0]
+    assert breach["data"]["kind"] == "resolution"
+
+
+def test_ticket_resolved_in_time_never_breaches(shop):
+    ticket = do_create_ticket(actor=shop.agent, conversation_id=shop.conversation.pk, urgent=True, important=True)
+    do_change_status(actor=shop.agent, ticket_id=ticket.pk, status="in_progress")
+    do_change_status(actor=shop.agent, ticket_id=ticket.pk, status="resolved")
+    assert do_sweep(ticket.due_at + timedelta(days=1)).total == 0
+
+
+def test_complaint_first_response_met_by_customer_update(shop):
+    ticket = do_create_ticket(actor=shop.agent, conversation_id=shop.conversation.pk, category="complaint")
+    assert ticket.first_response_due is not None
+    do_send_customer_update(actor=shop.agent, ticket_id=ticket.pk, text="已受理您的投诉")
+    result = do_sweep(ticket.first_response_due + timedelta(minutes=1))
+    assert result.ticket_breaches == 0
+    assert Ticket.objects.get(pk=ticket.pk).sla_breached_at is None
+
+
+def test_unanswered_complaint_breaches_first_response(shop, events):
+    ticket = do_create_ticket(actor=shop.agent, conversation_id=shop.conversation.pk, category="complaint")
+    do_sweep(ticket.first_response_due + timedelta(minutes=1))
+    assert [e["data"]["kind"] for e in events if e["event"] == "ticket.sla_breached"] == ["first_response"]
+
+
+def test_policy_admin_is_checked_and_validated(shop, make_user):
+    admin = make_user("root", role="admin")
+    with pytest.raises(PermissionDenied):
+        do_create_policy(actor=shop.agent, data={"name": "x", "first_response_seconds": 10})
+    with pytest.raises(InvalidInput) as exc:
+        do_create_policy(actor=admin, data={"name": "x", "channel_kind": "fax", "warn_ratio": 2})
+    assert set(exc.value.fields) == {"channel_kind", "warn_ratio"}
+    with pytest.raises(InvalidInput):
+        do_create_policy(actor=admin, data={"name": "没有时限"})
+    policy = do_create_policy(actor=admin, data={"name": "VIP 邮件", "channel_kind": "email", "first_response_seconds": 600})
+    policy = do_update_policy(actor=admin, policy_id=policy.pk, data={"is_active": False})
+    assert policy.is_active is False
