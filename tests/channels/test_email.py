@@ -64,6 +64,11 @@ def make_mail(
     return msg.as_bytes()
 
 
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def email_channel(desk: Any, make_channel: Any) -> Channel:
     return make_channel("email", team=desk.team, name="邮件客服", email_address=SUPPORT)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.errors import ValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
@@ -70,7 +70,7 @@ def _raw_body(request: HttpRequest) -> bytes:
         }
     },
 )
-def inbound(request: HttpRequest, channel_id: int) -> tuple[int, dict[str, object]]:
+def inbound(request: HttpRequest, channel_id: int) -> Status[dict[str, object]]:
     """201 with the stored message; 200 when the platform message id was already stored."""
     channel = services.access_webhook_channel(channel_id)
     body = _raw_body(request)
@@ -102,4 +102,4 @@ def inbound(request: HttpRequest, channel_id: int) -> tuple[int, dict[str, objec
         "conversation_id": message.conversation_id,
         "created": created,
     }
-    return (201 if created else 200), out
+    return Status(201 if created else 200, out)
