@@ -1,0 +1,146 @@
+"""``kefu worker``: SLA timers survive a restart because they are due times in the database.
+
+The worker runs in a fresh subprocess against the test database: on PostgreSQL (or a
+file-based SQLite) it connects directly; with the default in-memory SQLite the test
+copies the database to a file, runs the worker on the copy, and copies it back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from kefu.conversations.models import Conversation, Message
+from kefu.webhooks.models import WebhookDelivery, WebhookEndpoint
+from kefu.webhooks.services import verify_signature
+
+from .webhooks.server import receiver
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+def _base_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KEFU_", "PYTEST", "DJANGO_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="kefu.settings",
+        KEFU_VAR_DIR=str(tmp_path / "var"),
+        KEFU_SECRET_KEY="worker-test-secret-key-0123456789",
+        KEFU_LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+@contextmanager
+def worker_database(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Environment for a subprocess that sees this test's database (and its writes)."""
+    env = _base_env(tmp_path)
+    settings = connection.settings_dict
+    if connection.vendor == "postgresql":
+        user = settings.get("USER") or ""
+        password = f":{settings['PASSWORD']}" if settings.get("PASSWORD") else ""
+        host = settings.get("HOST") or "127.0.0.1"
+        port = settings.get("PORT") or 5432
+        env["KEFU_DATABASE_URL"] = f"postgres://{user}{password}@{host}:{port}/{settings['NAME']}"
+        yield env
+        return
+    assert connection.vendor == "sqlite"
+    if not connection.is_in_memory_db():
+        env["KEFU_SQLITE_PATH"] = str(settings["NAME"])
+        yield env
+        return
+    copy = tmp_path / "worker.sqlite3"
+    connection.ensure_connection()
+    with sqlite3.connect(copy) as target:
+        connection.connection.backup(target)
+    target.close()
+    env["KEFU_SQLITE_PATH"] = str(copy)
+    try:
+        yield env
+    finally:
+        source = sqlite3.connect(copy)
+        try:
+            source.backup(connection.connection)
+        finally:
+            source.close()
+
+
+def run_worker(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "kefu.cli", "worker", "--once"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def _overdue_conversation(desk: Any) -> Conversation:
+    from kefu.conversations.services import do_receive_customer_message
+
+    msg, _ = do_receive_customer_message(channel=desk.channel, identities=[("web", "restart-1")], text="有人吗？等了好久")
+    conversation = Conversation.objects.get(pk=msg.conversation_id)
+    # Nobody answered, nobody accepted it, and the worker was down when the minute passed.
+    Conversation.objects.filter(pk=conversation.pk).update(
+        assignee=None, first_response_due=timezone.now() - timedelta(seconds=5)
+    )
+    return conversation
+
+
+def test_sla_breach_is_recorded_by_a_fresh_worker_process_once(tmp_path, make_team, make_channel):
+    from types import SimpleNamespace
+
+    team = make_team("售前", is_general=True)
+    desk = SimpleNamespace(channel=make_channel("web", team=team, name="官网"))
+    with receiver() as hook:
+        endpoint = WebhookEndpoint.objects.create(url=hook.url, events=["conversation.sla_breached"])
+        conversation = _overdue_conversation(desk)
+        with worker_database(tmp_path) as env:
+            run_worker(env)
+        conversation.refresh_from_db()
+        assert conversation.sla_breached_at is not None
+        breach_lines = Message.objects.filter(conversation=conversation, meta__sla="breached")
+        assert breach_lines.count() == 1
+        (delivery,) = WebhookDelivery.objects.filter(event_type="conversation.sla_breached")
+        assert delivery.status == "succeeded" and delivery.attempts == 1
+        (request,) = hook.requests
+        headers = request["headers"]
+        assert headers["X-Kefu-Event"] == "conversation.sla_breached"
+        assert verify_signature(endpoint.secret, headers["X-Kefu-Timestamp"], request["body"], headers["X-Kefu-Signature"])
+        assert json.loads(request["body"])["data"]["conversation"]["id"] == conversation.pk
+
+        # A second run (another restart) finds nothing new to fire.
+        breached_at = conversation.sla_breached_at
+        with worker_database(tmp_path) as env:
+            run_worker(env)
+        conversation.refresh_from_db()
+        assert conversation.sla_breached_at == breached_at
+        assert breach_lines.count() == 1
+        assert WebhookDelivery.objects.filter(event_type="conversation.sla_breached").count() == 1
+        assert len(hook.requests) == 1
+
+
+def test_worker_runs_queued_tasks(tmp_path):
+    from django_tasks_db.models import DBTaskResult
+
+    from kefu.sla.tasks import sweep_sla
+
+    sweep_sla.enqueue()
+    with worker_database(tmp_path) as env:
+        run_worker(env)
+    (result,) = DBTaskResult.objects.all()
+    assert result.status == "SUCCESSFUL"
