@@ -18,6 +18,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
+def fast_passwords(settings: Any) -> None:
+    # The desk fixture creates users; the production hasher costs seconds on a shared CI box.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 async def fresh_layer() -> Any:
     yield
     layer = get_channel_layer()

@@ -80,3 +80,17 @@ async def close_code(comm: WebsocketCommunicator) -> int | None:
     out = await comm.receive_output(timeout=2)
     assert out["type"] == "websocket.close", out
     return out.get("code")
+
+
+def session_for(user: Any) -> str:
+    """A logged-in session for ``user``, as the login form would leave it; returns its key."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    assert session.session_key is not None
+    return session.session_key

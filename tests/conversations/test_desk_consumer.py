@@ -1,0 +1,226 @@
+"""The agent desk socket: session auth, who hears what, resume/typing/read with access checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+
+from kefu.accounts.models import AgentStatus, Role
+from kefu.conversations.models import Conversation
+from kefu.conversations.services import do_add_note, do_receive_customer_message
+from tests.realtime.sockets import chat_socket, close_code, desk_socket, drain, receive_until, session_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings: Any) -> None:
+    # The desk fixture creates users; the production hasher costs seconds on a shared CI box.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+async def fresh_layer() -> Any:
+    yield
+    layer = get_channel_layer()
+    if hasattr(layer, "flush"):
+        await layer.flush()
+
+
+async def _desk_for(user: Any) -> Any:
+    comm = desk_socket(await database_sync_to_async(session_for)(user))
+    connected, _ = await comm.connect()
+    assert connected
+    # The groups are joined right after accept: a round trip makes sure they are.
+    await comm.send_json_to({"type": "resume", "conversation_id": 10**9})
+    await receive_until(comm, lambda f: f["type"] == "error")
+    return comm
+
+
+async def _customer_writes(channel: Any, text: str = "你好，在吗", visitor: str = "v-1") -> Any:
+    message, _ = await database_sync_to_async(do_receive_customer_message)(
+        channel=channel, identities=[("web", visitor)], text=text, client_msg_id=f"{visitor}-{text}"
+    )
+    return message
+
+
+def _event(name: str):
+    return lambda f: f["type"] == "event" and f["event"] == name
+
+
+async def test_anonymous_desk_socket_is_closed_with_4401(desk):
+    assert await close_code(desk_socket()) == 4401
+    assert await close_code(desk_socket("not-a-session")) == 4401
+
+
+async def test_logged_in_agent_receives_events_of_their_team(desk):
+    comm = await _desk_for(desk.agent)
+    message = await _customer_writes(desk.channel, "快递到哪了")
+    frame = await receive_until(comm, _event("message.created"))
+    assert frame["data"]["message"]["id"] == message.pk
+    assert frame["data"]["message"]["text"] == "快递到哪了"
+    assert frame["data"]["conversation"]["team_id"] == desk.team.pk
+    assert {"id", "at"} <= frame.keys()
+    await comm.disconnect()
+
+
+async def test_agent_of_another_team_does_not_receive_team_events(desk, make_team, make_user):
+    other_team = await database_sync_to_async(make_team)("售后")
+    outsider = await database_sync_to_async(make_user)(
+        "laowang", teams=(other_team,), status=AgentStatus.ONLINE
+    )
+    mine, theirs = await _desk_for(desk.agent), await _desk_for(outsider)
+    await _customer_writes(desk.channel, "想咨询一下尺码")
+    await receive_until(mine, _event("message.created"))
+    assert await drain(theirs, quiet=0.5) == []
+    await mine.disconnect()
+    await theirs.disconnect()
+
+
+async def test_supervisor_in_a_team_gets_each_event_once(desk):
+    await database_sync_to_async(desk.supervisor.teams.add)(desk.team)
+    comm = await _desk_for(desk.supervisor)
+    await _customer_writes(desk.channel)
+    frames = [f for f in await drain(comm, quiet=0.5) if f["type"] == "event"]
+    ids = [f["id"] for f in frames]
+    assert "message.created" in [f["event"] for f in frames]
+    assert len(ids) == len(set(ids))
+    await comm.disconnect()
+
+
+async def test_private_note_reaches_the_desk_but_not_the_customer(desk):
+    from kefu.channels.visitor import issue_visitor_token, read_visitor_token
+
+    token = issue_visitor_token(desk.channel.pk)
+    visitor = read_visitor_token(token).visitor_id
+    message = await _customer_writes(desk.channel, "我要投诉", visitor=visitor)
+    customer = chat_socket(token)
+    assert (await customer.connect())[0]
+    agent = await _desk_for(desk.agent)
+    await drain(customer)
+    await database_sync_to_async(do_add_note)(
+        agent=desk.agent, conversation_id=message.conversation_id, text="内部备注：先安抚"
+    )
+    note = await receive_until(agent, _event("note.created"))
+    assert note["data"]["message"]["is_private"] is True
+    assert await drain(customer, quiet=0.5) == []
+    await customer.disconnect()
+    await agent.disconnect()
+
+
+async def test_resume_returns_messages_after_id_including_notes(desk):
+    first = await _customer_writes(desk.channel, "第一条")
+    second = await _customer_writes(desk.channel, "第二条")
+    await database_sync_to_async(do_add_note)(
+        agent=desk.agent, conversation_id=first.conversation_id, text="备注"
+    )
+    comm = await _desk_for(desk.agent)
+    await comm.send_json_to({"type": "resume", "conversation_id": first.conversation_id, "after": first.pk})
+    history = await receive_until(comm, lambda f: f["type"] == "history")
+    assert history["conversation_id"] == first.conversation_id
+    texts = [m["text"] for m in history["messages"]]
+    assert {"第二条", "备注"} <= set(texts)
+    ids = [m["id"] for m in history["messages"]]
+    assert ids == sorted(ids)
+    assert first.pk not in [m["id"] for m in history["messages"]]
+    assert second.pk in [m["id"] for m in history["messages"]]
+    await comm.disconnect()
+
+
+async def test_resume_of_a_conversation_the_agent_may_not_see_is_refused(desk, make_team, make_user):
+    outsider_team = await database_sync_to_async(make_team)("财务")
+    outsider = await database_sync_to_async(make_user)("caiwu", teams=(outsider_team,))
+    message = await _customer_writes(desk.channel)
+    comm = await _desk_for(outsider)
+    await comm.send_json_to({"type": "resume", "conversation_id": message.conversation_id, "after": 0})
+    frame = await receive_until(comm, lambda f: True)
+    assert frame == {
+        "type": "error",
+        "field": None,
+        "detail": "您无权查看该会话",
+        "conversation_id": message.conversation_id,
+    }
+    await comm.disconnect()
+
+
+async def test_typing_and_read_without_access_are_refused_and_not_relayed(desk, make_team, make_user):
+    from kefu.channels.visitor import issue_visitor_token, read_visitor_token
+
+    token = issue_visitor_token(desk.channel.pk)
+    message = await _customer_writes(desk.channel, visitor=read_visitor_token(token).visitor_id)
+    customer = chat_socket(token)
+    assert (await customer.connect())[0]
+    outsider_team = await database_sync_to_async(make_team)("财务")
+    outsider = await database_sync_to_async(make_user)("caiwu", teams=(outsider_team,))
+    comm = await _desk_for(outsider)
+    await drain(customer)
+    await comm.send_json_to({"type": "typing", "conversation_id": message.conversation_id})
+    assert (await receive_until(comm, lambda f: True))["type"] == "error"
+    await comm.send_json_to(
+        {"type": "read", "conversation_id": message.conversation_id, "message_id": message.pk}
+    )
+    assert (await receive_until(comm, lambda f: True))["type"] == "error"
+    assert await drain(customer, quiet=0.5) == []
+    conversation = await database_sync_to_async(Conversation.objects.get)(pk=message.conversation_id)
+    assert conversation.agent_last_read_id == 0
+    await customer.disconnect()
+    await comm.disconnect()
+
+
+async def test_agent_read_is_stored_and_customer_typing_reaches_the_desk(desk):
+    from kefu.channels.visitor import issue_visitor_token, read_visitor_token
+
+    token = issue_visitor_token(desk.channel.pk)
+    message = await _customer_writes(desk.channel, visitor=read_visitor_token(token).visitor_id)
+    comm = await _desk_for(desk.agent)
+    customer = chat_socket(token)
+    assert (await customer.connect())[0]
+    await customer.send_json_to({"type": "typing"})
+    typing = await receive_until(comm, lambda f: f["type"] == "typing")
+    assert typing == {
+        "type": "typing",
+        "conversation_id": message.conversation_id,
+        "by": "customer",
+        "name": "",
+    }
+    await comm.send_json_to(
+        {"type": "read", "conversation_id": message.conversation_id, "message_id": message.pk}
+    )
+    assert await receive_until(customer, lambda f: f["type"] == "read") == {
+        "type": "read",
+        "message_id": message.pk,
+    }
+    conversation = await database_sync_to_async(Conversation.objects.get)(pk=message.conversation_id)
+    assert conversation.agent_last_read_id == message.pk
+    await customer.disconnect()
+    await comm.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("frame", "field"),
+    [
+        ({"type": "typing"}, "conversation_id"),
+        ({"type": "read", "conversation_id": 1, "message_id": "x"}, "message_id"),
+        ({"type": "resume", "conversation_id": 1, "after": -1}, "after"),
+        ({"type": "message", "conversation_id": 1, "text": "hi"}, "type"),
+    ],
+)
+async def test_bad_desk_frame_gets_an_error_and_the_socket_stays_open(desk, frame, field):
+    comm = await _desk_for(desk.agent)
+    await comm.send_json_to(frame)
+    error = await receive_until(comm, lambda f: True)
+    assert error["type"] == "error" and error["field"] == field
+    await _customer_writes(desk.channel)
+    await receive_until(comm, _event("message.created"))
+    await comm.disconnect()
+
+
+async def test_deactivated_user_session_is_closed_with_4401(desk, make_user):
+    user = await database_sync_to_async(make_user)("left", role=Role.AGENT)
+    key = await database_sync_to_async(session_for)(user)
+    user.is_active = False
+    await database_sync_to_async(user.save)()
+    assert await close_code(desk_socket(key)) == 4401
