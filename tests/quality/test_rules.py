@@ -626,6 +626,11 @@ def test_rubric_accepts_precomputed_findings() -> None:
     assert score_conversation(turns, findings).total == score_conversation(turns).total
 
 
+def test_rubric_refuses_misaligned_findings() -> None:
+    with pytest.raises(ValueError):
+        score_conversation(_good_conversation(), [[]])
+
+
 def test_rubric_to_dict_is_json_ready() -> None:
     data = score_conversation(_good_conversation()).to_dict()
     assert json.loads(json.dumps(data, ensure_ascii=False)) == data

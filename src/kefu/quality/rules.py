@@ -43,7 +43,6 @@ Emotion = Literal["calm", "anxious", "dissatisfied", "angry"]
 DEFAULT_RULESET: RuleSet = default_ruleset()
 
 _SENTENCE_END_RE = re.compile(r"[。！？!?；;\n]")
-_SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +50,9 @@ class ReplyContext:
     """What the engine knows about the conversation around one draft reply.
 
     ``compensation_limit`` is the agent's authority in yuan; ``None`` means the rule
-    set's ``default_limit`` applies. ``approved_compensation`` is an amount already
-    granted by an approval, which lifts the limit up to that amount.
+    set's ``role_limits[agent_role]`` (or its ``default_limit``) applies.
+    ``approved_compensation`` is an amount already granted by an approval, which
+    lifts the limit up to that amount.
     """
 
     customer_emotion: Emotion | None = None
@@ -182,9 +182,6 @@ class _Patterns:
                 own = rx.fullmatch(text, m.start(), m.end())
                 expanded = own.expand(template) if own else template
             yield m.start(), m.end(), expanded
-
-    def search(self, text: str) -> bool:
-        return self.regex is not None and self.regex.search(text) is not None
 
 
 def _compiled(ruleset: RuleSet, rule_id: str, build: Callable[[Mapping[str, Any]], Any]) -> Any:
@@ -369,7 +366,7 @@ def _no_empathy(text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, rs: R
                 first[0],
                 first[1],
                 severity="low",
-                why="安抚放在了回复末尾。请先回应顾客的感受，再说明方案。",
+                why=p.get("why_late"),
             )
         ]
     return []
@@ -392,15 +389,15 @@ def _promise_without_time(
     text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, rs: RuleSet
 ) -> list[Finding]:
     vague, concrete, cues = _compiled(rs, "promise_without_time", _build_time)
+    hits = list(vague.finditer(text))
+    if not hits or (concrete is not None and concrete.search(text)):
+        return []
     expected = (
         ctx.expects_time
         or not cfg.params.get("only_when_expected", True)
         or (bool(ctx.customer_last_message) and cues.search(scan_text(ctx.customer_last_message)) is not None)
     )
     if not expected:
-        return []
-    hits = list(vague.finditer(text))
-    if not hits or (concrete is not None and concrete.search(text)):
         return []
     return [
         _finding("promise_without_time", cfg, reply, s, e, replacement=vague.replacements[k])
@@ -490,7 +487,7 @@ def _compensation_over_limit(
                     m.start(),
                     m.end(),
                     why=why,
-                    suggestion="我先为您提交补偿申请，审批通过后会第一时间告诉您结果。",
+                    suggestion=p.get("suggestion"),
                 )
             )
     return out
@@ -786,6 +783,10 @@ def score_conversation(
         findings_per_reply = [
             check_reply(t.text, c, ruleset) for t, c in zip(agent_turns, contexts, strict=True)
         ]
+    elif len(findings_per_reply) != len(agent_turns):
+        raise ValueError(
+            f"findings_per_reply has {len(findings_per_reply)} entries for {len(agent_turns)} agent turns"
+        )
     items: list[RubricItem] = []
 
     def add(key: str, fraction: float, reason: str) -> None:
@@ -827,7 +828,7 @@ def score_conversation(
     emotions = empathy_cfg.get("emotions", ("dissatisfied", "angry"))
     needed = handled = 0
     _, anger_cues = _compiled(ruleset, "no_empathy", _build_empathy)
-    for ctx, findings in zip(contexts, findings_per_reply, strict=False):
+    for ctx, findings in zip(contexts, findings_per_reply, strict=True):
         if _perceived_emotion(ctx, anger_cues) in emotions:
             needed += 1
             handled += not any(f.rule == "no_empathy" and f.severity != "low" for f in findings)
