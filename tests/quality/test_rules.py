@@ -27,7 +27,7 @@ from kefu.quality.rules import (
     contexts_for,
     score_conversation,
 )
-from kefu.quality.rulesets import RULE_IDS, InvalidRuleSet, RuleSet
+from kefu.quality.rulesets import RULE_IDS, InvalidRuleSet, RuleSet, cached_ruleset
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "quality_replies.jsonl"
 CALM = ReplyContext()
@@ -445,6 +445,12 @@ def test_default_ruleset_configures_every_rule() -> None:
 def test_ruleset_round_trips_through_json() -> None:
     again = RuleSet.from_json(DEFAULT_RULESET.to_json())
     assert again.to_dict() == DEFAULT_RULESET.to_dict()
+
+
+def test_cached_ruleset_reuses_one_object_per_stored_text() -> None:
+    text = DEFAULT_RULESET.with_overrides({}).to_json()
+    assert cached_ruleset(text) is cached_ruleset(text)
+    assert cached_ruleset(text).version == DEFAULT_RULESET.version + 1
 
 
 def test_with_overrides_bumps_version_and_merges_params() -> None:

@@ -18,7 +18,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any, Literal
 
@@ -61,7 +61,11 @@ class RuleConfig:
 
 @dataclass(frozen=True, eq=False)
 class RuleSet:
-    """A versioned, named set of rule configurations plus rubric settings."""
+    """A versioned, named set of rule configurations plus rubric settings.
+
+    Compared by identity, since each object carries its own compiled matchers;
+    compare ``to_dict()`` for equal content.
+    """
 
     name: str
     version: int
@@ -173,6 +177,16 @@ def _deep_merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str,
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+@lru_cache(maxsize=32)
+def cached_ruleset(text: str) -> RuleSet:
+    """``RuleSet.from_json`` memoised on the JSON text.
+
+    Compiling a rule set's matchers takes tens of milliseconds on first use; a
+    stored version loaded per request through here is compiled once per process.
+    """
+    return RuleSet.from_json(text)
 
 
 @cache
