@@ -1,0 +1,158 @@
+"""Sign-in pages: login and failed-login audit, logout, password change, idle lock, tokens."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from kefu.accounts.middleware import SESSION_KEY
+from kefu.accounts.models import APIToken, AuditLog
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "kefu-test-pass-2026"
+
+
+def test_login_page_renders_with_csrf(client):
+    r = client.get("/login/")
+    assert r.status_code == 200
+    assert "csrfmiddlewaretoken" in r.content.decode()
+
+
+def test_login_writes_an_audit_row_and_redirects_to_desk(client, desk):
+    r = client.post("/login/", {"username": "xiaomei", "password": PASSWORD})
+    assert r.status_code == 302
+    assert r["Location"] == "/desk/"
+    row = AuditLog.objects.get(action=AuditLog.Action.LOGIN)
+    assert row.actor == desk.agent
+    assert row.ip == "127.0.0.1"
+
+
+def test_failed_login_is_audited_without_an_actor(client, desk):
+    r = client.post("/login/", {"username": "xiaomei", "password": "wrong-password"})
+    assert r.status_code == 200
+    assert 'class="form-errors"' in r.content.decode()
+    row = AuditLog.objects.get(action=AuditLog.Action.LOGIN_FAILED)
+    assert row.actor is None
+    assert row.detail == {"username": "xiaomei"}
+    assert "_auth_user_id" not in client.session
+
+
+def test_logout_requires_post(client, desk):
+    client.force_login(desk.agent)
+    assert client.get("/logout/").status_code == 405
+
+
+def test_logout_ends_the_session_and_is_audited(client, desk):
+    client.force_login(desk.agent)
+    r = client.post("/logout/")
+    assert r.status_code == 302
+    assert r["Location"] == "/login/"
+    assert AuditLog.objects.filter(action=AuditLog.Action.LOGOUT, actor=desk.agent).exists()
+    assert client.get("/desk/").status_code == 302
+
+
+def test_idle_logout_from_the_desk_countdown_is_recorded_as_a_lock(client, desk):
+    client.force_login(desk.agent)
+    client.post("/logout/", {"reason": "idle"})
+    assert AuditLog.objects.filter(action=AuditLog.Action.IDLE_LOCK, actor=desk.agent).exists()
+    assert "工作台已自动锁屏" in client.get("/login/").content.decode()
+
+
+def test_idle_session_is_locked_by_the_server_and_the_login_page_says_why(client, desk, settings):
+    settings.KEFU_IDLE_TIMEOUT = 1
+    client.force_login(desk.agent)
+    assert client.get("/desk/").status_code == 200
+    session = client.session
+    session[SESSION_KEY] = time.time() - 5
+    session.save()
+    r = client.get("/desk/")
+    assert r.status_code == 302
+    assert r["Location"].startswith("/login/")
+    assert AuditLog.objects.filter(action=AuditLog.Action.IDLE_LOCK, actor=desk.agent).exists()
+    page = client.get(r["Location"]).content.decode()
+    assert "工作台已自动锁屏" in page
+    # The notice is shown once.
+    assert "工作台已自动锁屏" not in client.get("/login/").content.decode()
+
+
+def test_login_page_shows_lock_notice_for_the_desk_redirect(client):
+    assert "工作台已自动锁屏" in client.get("/login/?locked=1").content.decode()
+
+
+def test_password_change_is_audited_and_keeps_the_session(client, desk):
+    client.force_login(desk.agent)
+    r = client.post(
+        "/password/",
+        {"old_password": PASSWORD, "new_password1": "Changed-pass-2027!", "new_password2": "Changed-pass-2027!"},
+    )
+    assert r.status_code == 302
+    assert AuditLog.objects.filter(action=AuditLog.Action.PASSWORD_CHANGE, actor=desk.agent).exists()
+    desk.agent.refresh_from_db()
+    assert desk.agent.check_password("Changed-pass-2027!")
+    assert client.get("/desk/").status_code == 200
+
+
+def test_password_change_with_wrong_old_password_changes_nothing(client, desk):
+    client.force_login(desk.agent)
+    r = client.post(
+        "/password/",
+        {"old_password": "nope-nope", "new_password1": "Changed-pass-2027!", "new_password2": "Changed-pass-2027!"},
+    )
+    assert r.status_code == 200
+    assert not AuditLog.objects.filter(action=AuditLog.Action.PASSWORD_CHANGE).exists()
+
+
+def test_password_page_requires_login(client):
+    r = client.get("/password/")
+    assert r.status_code == 302 and r["Location"].startswith("/login/")
+
+
+def test_token_page_shows_the_new_key_once(client, desk):
+    client.force_login(desk.agent)
+    r = client.post("/tokens/", {"name": "CRM 对接"})
+    assert r.status_code == 200
+    assert "no-cache" in r["Cache-Control"] or "no-store" in r["Cache-Control"]
+    token = APIToken.objects.get(user=desk.agent)
+    html = r.content.decode()
+    assert f'id="kefu-new-key">{token.prefix}' in html
+    again = client.get("/tokens/").content.decode()
+    assert "CRM 对接" in again
+    assert 'id="kefu-new-key"' not in again
+
+
+def test_token_revoke_from_the_page(client, desk):
+    from kefu.accounts.services import do_create_token
+
+    token, _ = do_create_token(user=desk.agent, name="old")
+    client.force_login(desk.agent)
+    r = client.post(f"/tokens/{token.pk}/revoke/")
+    assert r.status_code == 302
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    assert AuditLog.objects.filter(action=AuditLog.Action.TOKEN_REVOKE).exists()
+
+
+def test_revoking_someone_elses_token_is_404(client, desk):
+    from kefu.accounts.services import do_create_token
+
+    token, _ = do_create_token(user=desk.supervisor, name="theirs")
+    client.force_login(desk.agent)
+    assert client.post(f"/tokens/{token.pk}/revoke/").status_code == 404
+    token.refresh_from_db()
+    assert token.revoked_at is None
+
+
+def test_top_bar_shows_name_status_and_nav(client, desk):
+    client.force_login(desk.agent)
+    html = client.get("/desk/").content.decode()
+    assert "小美" in html
+    for label in ("在线", "离开", "小休", "离线", "工作台", "工单", "修改密码", "API令牌", "退出"):
+        assert label in html
+    assert "主管看板" not in html
+
+
+def test_top_bar_offers_the_supervisor_board_to_supervisors(client, desk):
+    client.force_login(desk.supervisor)
+    assert "主管看板" in client.get("/desk/").content.decode()
