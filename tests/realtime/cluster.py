@@ -1,0 +1,246 @@
+"""Real kefu server processes for multi-process tests and ``bench/ingest.py``.
+
+``Cluster`` prepares a database every process shares (a temp-file SQLite, or a
+private PostgreSQL database when ``KEFU_DATABASE_URL`` is set), creates the tables
+with ``kefu migrate`` in a subprocess, seeds a desk, and starts uvicorn servers on
+free loopback ports, all sharing one Redis channel layer when one is given. Every
+process it starts is stopped on exit, also when a step fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+# Redis database kept for these tests unless KEFU_REDIS_URL says otherwise.
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/3"
+
+SEED = """
+import json, os, django
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kefu.settings")
+django.setup()
+from kefu.accounts.models import AgentStatus, Role, Team, User
+from kefu.accounts.services import do_create_token, do_create_user
+from kefu.channels.models import Channel
+from kefu.channels.visitor import issue_visitor_token
+from tests.realtime.sockets import session_for
+
+team = Team.objects.create(name="售前咨询", is_general=True)
+agent = do_create_user(username="xiaomei", password="kefu-test-pass-2026", role=Role.AGENT,
+                       teams=(team,), display_name="小美", max_concurrent=1000)
+status = os.environ.get("SEED_AGENT_STATUS", AgentStatus.ONLINE)
+User.objects.filter(pk=agent.pk).update(status=status)
+channel = Channel.objects.create(name="官网在线客服", kind=Channel.Kind.WEB, team=team)
+_, api_key = do_create_token(user=agent, name="realtime-test")
+visitors = int(os.environ.get("SEED_VISITORS", "1"))
+print(json.dumps({
+    "team_id": team.pk,
+    "agent_id": agent.pk,
+    "channel_id": channel.pk,
+    "session_key": session_for(agent),
+    "api_key": api_key,
+    "visitor_tokens": [issue_visitor_token(channel.pk) for _ in range(visitors)],
+}))
+"""
+
+
+def redis_url() -> str:
+    return os.environ.get("KEFU_REDIS_URL") or DEFAULT_REDIS_URL
+
+
+def redis_unreachable_reason(url: str) -> str | None:
+    """Why Redis at ``url`` cannot be used, or None if it answers PING."""
+    try:
+        import redis
+    except ImportError:
+        return "the redis client library is not installed"
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except Exception as exc:
+        return f"Redis at {url} is not reachable ({exc.__class__.__name__}: {exc})"
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, port: int, proc: subprocess.Popen[bytes], log: Path):
+        self.port = port
+        self.proc = proc
+        self.log = log
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+
+class Cluster:
+    """``with Cluster(servers=2, redis=url) as c:`` — ``c.servers``, ``c.seed``, ``c.env``."""
+
+    def __init__(
+        self,
+        *,
+        servers: int = 2,
+        redis: str | None = None,
+        database_url: str | None = None,
+        seed_env: dict[str, str] | None = None,
+    ):
+        self.count = servers
+        self.redis = redis
+        self.database_url = (
+            database_url if database_url is not None else os.environ.get("KEFU_DATABASE_URL", "")
+        )
+        self.seed_env = seed_env or {}
+        self.servers: list[Server] = []
+        self.seed: dict[str, Any] = {}
+        self.tmp = Path(tempfile.mkdtemp(prefix="kefu-rt-"))
+        self._pg_db: str | None = None
+        self.env = self._env()
+
+    # --- setup ----------------------------------------------------------------------
+
+    def _env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("KEFU_", "PYTEST_", "DJANGO_"))}
+        env.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "kefu.settings",
+                "KEFU_SECRET_KEY": secrets.token_urlsafe(40),
+                "KEFU_VAR_DIR": str(self.tmp / "var"),
+                "KEFU_LOG_LEVEL": "WARNING",
+                "KEFU_ALLOWED_HOSTS": "127.0.0.1,localhost",
+                "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "src")]),
+            }
+        )
+        if self.redis:
+            env["KEFU_REDIS_URL"] = self.redis
+        if self.database_url:
+            self._pg_db = f"{os.environ.get('KEFU_TEST_DB_NAME') or 'test_kefu'}_procs_{os.getpid()}"
+            parts = urlsplit(self.database_url)
+            env["KEFU_DATABASE_URL"] = urlunsplit(parts._replace(path="/" + self._pg_db))
+        else:
+            env["KEFU_SQLITE_PATH"] = str(self.tmp / "kefu.sqlite3")
+        return env
+
+    def _pg_admin(self, sql: str) -> None:
+        import psycopg
+
+        parts = urlsplit(self.database_url)
+        admin = urlunsplit(parts._replace(path="/postgres"))
+        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(sql)
+
+    def _run(self, args: list[str], *, extra_env: dict[str, str] | None = None, timeout: float = 180) -> str:
+        result = subprocess.run(
+            [sys.executable, *args],
+            cwd=self.tmp,
+            env={**self.env, **(extra_env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"{args[:3]} failed ({result.returncode}):\n{result.stderr[-4000:]}")
+        return result.stdout
+
+    def start(self) -> Cluster:
+        if self._pg_db:
+            self._pg_admin(f'DROP DATABASE IF EXISTS "{self._pg_db}" WITH (FORCE)')
+            self._pg_admin(f'CREATE DATABASE "{self._pg_db}"')
+        self._run(["-m", "kefu.cli", "migrate", "--noinput", "-v", "0"])
+        out = self._run(["-c", SEED], extra_env=self.seed_env)
+        self.seed = json.loads(out.strip().splitlines()[-1])
+        for _ in range(self.count):
+            self.servers.append(self._serve())
+        for server in self.servers:
+            self._wait_ready(server)
+        return self
+
+    def _serve(self) -> Server:
+        port = free_port()
+        log = self.tmp / f"uvicorn-{port}.log"
+        with open(log, "wb") as fh:
+            proc = subprocess.Popen(
+                [
+                    sys.executable, "-m", "uvicorn", "kefu.asgi:application",
+                    "--host", "127.0.0.1", "--port", str(port),
+                    "--lifespan", "off", "--log-level", "warning", "--no-access-log",
+                ],
+                cwd=self.tmp,
+                env=self.env,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        return Server(port, proc, log)
+
+    def _wait_ready(self, server: Server, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if server.proc.poll() is not None:
+                raise RuntimeError(f"uvicorn on {server.port} exited:\n{server.log.read_text()[-4000:]}")
+            try:
+                if httpx.get(f"{server.http}/api/v1/ping", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(
+            f"uvicorn on {server.port} not ready after {timeout}s:\n{server.log.read_text()[-4000:]}"
+        )
+
+    # --- teardown -------------------------------------------------------------------
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+        self.servers = []
+        if self._pg_db:
+            try:
+                self._pg_admin(f'DROP DATABASE IF EXISTS "{self._pg_db}" WITH (FORCE)')
+            except Exception:  # teardown must go on; the name is per-pid and reused next run
+                pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self) -> Cluster:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,83 @@
+"""Realtime across two server processes: the channel layer (Redis) carries the events.
+
+The customer talks to process A, the agent's desk socket is on process B; each event
+crosses from one process to the other only through Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+
+from .cluster import Cluster, redis_unreachable_reason, redis_url
+
+pytestmark = [pytest.mark.redis, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    url = redis_url()
+    if reason := redis_unreachable_reason(url):
+        pytest.skip(reason)
+    with Cluster(servers=2, redis=url) as c:
+        yield c
+
+
+async def _next(ws: Any, predicate: Any, timeout: float = 15) -> dict[str, Any]:
+    async with asyncio.timeout(timeout):
+        while True:
+            frame = json.loads(await ws.recv())
+            if predicate(frame):
+                return frame
+
+
+async def test_customer_on_one_process_and_agent_on_another_talk_through_redis(cluster: Cluster) -> None:
+    a, b = cluster.servers
+    seed = cluster.seed
+    desk_url = f"{b.ws}/ws/desk/"
+    chat_url = f"{a.ws}/ws/chat/?token={seed['visitor_tokens'][0]}"
+    async with (
+        websockets.connect(
+            desk_url, origin=b.http, additional_headers={"Cookie": f"sessionid={seed['session_key']}"}
+        ) as desk,
+        websockets.connect(chat_url, origin=a.http) as chat,
+    ):
+        # A refused resume is answered only after the desk socket has joined its groups.
+        await desk.send(json.dumps({"type": "resume", "conversation_id": 10**9}))
+        await _next(desk, lambda f: f["type"] == "error")
+
+        await chat.send(
+            json.dumps({"type": "message", "client_msg_id": "m-1", "text": "你好，快递三天没动了"})
+        )
+        ack = await _next(chat, lambda f: f["type"] == "ack")
+        message = ack["message"]
+
+        event = await _next(desk, lambda f: f.get("event") == "message.created")
+        assert event["data"]["message"]["id"] == message["id"]
+        assert event["data"]["message"]["text"] == "你好，快递三天没动了"
+        conversation_id = event["data"]["conversation"]["id"]
+
+        # The agent answers over HTTP on process B; the customer on A receives it.
+        async with httpx.AsyncClient(base_url=b.http, timeout=15) as http:
+            resp = await http.post(
+                f"/api/v1/conversations/{conversation_id}/messages",
+                json={"text": "您好，马上为您查询", "client_msg_id": "r-1"},
+                headers={"Authorization": f"Bearer {seed['api_key']}"},
+            )
+        assert resp.status_code == 201, resp.text
+        reply = await _next(
+            chat, lambda f: f["type"] == "message" and f["message"]["text"] == "您好，马上为您查询"
+        )
+        assert reply["message"]["id"] == resp.json()["id"]
+        assert reply["message"]["sender_name"] == "小美"
+
+        # Typing crosses too: customer on A → desk on B.
+        await chat.send(json.dumps({"type": "typing"}))
+        typing = await _next(desk, lambda f: f["type"] == "typing")
+        assert typing["conversation_id"] == conversation_id
