@@ -1,0 +1,269 @@
+"""Benchmark kefu's knowledge-base search against plain BM25 (bm25s over jieba tokens).
+
+Ranking: each question-matching set (pairs labelled same / different meaning) becomes a
+FAQ. Pairs of the same meaning are joined into clusters (union-find); the member with the
+most same-meaning links is the standard question (the indexed document), the other
+members are user queries. Questions that only occur in different-meaning pairs are
+indexed too, as distractor documents — they are the near misses a FAQ really has. Every
+set is indexed on its own (AFQMC dev shares pairs with ATEC, so ATEC is never in the
+index when AFQMC is scored). No query text is present in the index.
+
+The "+sq" rows repeat this with one more cluster member stored as a similar question
+(相似问法) of the document, and score only the members that remain held out.
+
+Latency: 10,000 and 100,000 documents made from all distinct questions of the five sets
+(titles) with an online-shopping review as body; queries are held-out questions.
+
+    .venv/bin/python bench/kb_search.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import re
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+from kefu.nlp.search import Document, SearchIndex
+from kefu.nlp.segment import cut
+
+DATA = Path("/work/shared/evaldata")
+_WORDISH = re.compile(r"\w")
+
+
+def _read(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8-sig").replace("\ufeff", "").splitlines()
+
+
+def load_pairs(name: str) -> list[tuple[str, str, bool]]:
+    """(sentence 1, sentence 2, same meaning) of one set."""
+    rows: list[tuple[str, str, str]] = []
+    if name == "afqmc":
+        for line in _read(DATA / "afqmc/dev.json"):
+            d = json.loads(line)
+            rows.append((d["sentence1"], d["sentence2"], d["label"]))
+    elif name == "atec":
+        rows = [tuple(line.split("\t")[1:4]) for line in _read(DATA / "atec/atec_nlp_sim_train.csv")]  # type: ignore[misc]
+    elif name == "atec_ccks":
+        rows = [tuple(line.split("\t")[:3]) for line in _read(DATA / "atec_ccks/dev.tsv")[1:]]  # type: ignore[misc]
+    elif name == "bq_corpus":
+        rows = [tuple(r[:3]) for r in list(csv.reader(_read(DATA / "bq_corpus/dev.csv")))[1:]]  # type: ignore[misc]
+    elif name == "lcqmc":
+        rows = [tuple(line.split("\t")[:3]) for line in _read(DATA / "lcqmc/dev.tsv")]  # type: ignore[misc]
+    else:
+        raise ValueError(name)
+    return [(a.strip(), b.strip(), label.strip() == "1") for a, b, label in rows if a.strip() and b.strip()]
+
+
+SETS = ("afqmc", "atec", "atec_ccks", "bq_corpus", "lcqmc")
+
+
+@dataclass
+class Faq:
+    docs: list[tuple[str, list[str]]]  # (standard question, similar questions)
+    queries: list[tuple[str, int]] = field(default_factory=list)  # (query, index of right doc)
+
+
+def build_faq(pairs: list[tuple[str, str, bool]], *, similar: int = 0) -> Faq:
+    """Clusters of same-meaning questions; see the module docstring."""
+    parent: dict[str, str] = {}
+    order: dict[str, int] = {}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    degree: dict[str, int] = defaultdict(int)
+    for a, b, same in pairs:
+        for x in (a, b):
+            if x not in parent:
+                parent[x] = x
+                order[x] = len(order)
+        if same and a != b:
+            degree[a] += 1
+            degree[b] += 1
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[ra] = rb
+    clusters: dict[str, list[str]] = defaultdict(list)
+    for x in order:
+        clusters[find(x)].append(x)
+    faq = Faq(docs=[])
+    for members in clusters.values():
+        members.sort(key=lambda x: (-degree[x], order[x]))
+        if len(members) == 1:
+            if similar == 0:
+                faq.docs.append((members[0], []))
+            continue
+        if len(members) <= similar + 1:
+            faq.docs.append((members[0], members[1:]))  # too small to hold a query out
+            continue
+        faq.docs.append((members[0], members[1 : 1 + similar]))
+        faq.queries.extend((q, len(faq.docs) - 1) for q in members[1 + similar :])
+    if similar:
+        # Distractors without similar questions as well, so the index is as hard as the plain one.
+        clustered = {x for d in faq.docs for x in (d[0], *d[1])} | {q for q, _ in faq.queries}
+        faq.docs.extend((x, []) for x in order if x not in clustered)
+    return faq
+
+
+def words(text: str) -> list[str]:
+    return [w for w in cut(text.lower()) if _WORDISH.search(w)]
+
+
+def bm25s_index(texts: list[str]) -> bm25s.BM25:
+    retriever = bm25s.BM25()
+    retriever.index([words(t) or ["\x00"] for t in texts], show_progress=False)
+    return retriever
+
+
+def bm25s_search(retriever: bm25s.BM25, query: str, k: int) -> list[int]:
+    res = retriever.retrieve([words(query) or ["\x00"]], k=k, show_progress=False)
+    return [int(i) for i in res.documents[0]]
+
+
+def metrics(ranks: list[int | None]) -> tuple[float, float, float]:
+    """Recall@1, Recall@5 and MRR@10 (in %), from 1-based ranks (None = not in top 10)."""
+    n = len(ranks)
+    r1 = sum(1 for r in ranks if r == 1) / n
+    r5 = sum(1 for r in ranks if r is not None and r <= 5) / n
+    mrr = sum(1 / r for r in ranks if r is not None) / n
+    return 100 * r1, 100 * r5, 100 * mrr
+
+
+def rank_of(found: list[int], target: int) -> int | None:
+    return found.index(target) + 1 if target in found else None
+
+
+def score_set(faq: Faq, max_queries: int, rng: random.Random) -> dict[str, tuple[float, float, float]]:
+    queries = faq.queries if len(faq.queries) <= max_queries else rng.sample(faq.queries, max_queries)
+    index = SearchIndex()
+    index.bulk_load(Document(i, title, similar_questions=sq) for i, (title, sq) in enumerate(faq.docs))
+    retriever = bm25s_index([" ".join((title, *sq)) for title, sq in faq.docs])
+    kefu_ranks = [rank_of([h.doc_id for h in index.search(q, limit=10)], t) for q, t in queries]  # type: ignore[misc]
+    plain_ranks = [rank_of(bm25s_search(retriever, q, 10), t) for q, t in queries]
+    return {"kefu": metrics(kefu_ranks), "bm25s": metrics(plain_ranks), "n": (len(queries), len(faq.docs), 0)}
+
+
+def latency_corpus(n: int, rng: random.Random) -> tuple[list[Document], list[str]]:
+    questions: dict[str, None] = {}
+    for name in SETS:
+        for a, b, _ in load_pairs(name):
+            questions[a] = None
+            questions[b] = None
+    pool = list(questions)
+    rng.shuffle(pool)
+    reviews = [
+        r[2]
+        for r in list(csv.reader(_read(DATA / "online_shopping_10_cats/online_shopping_10_cats.csv")))[1:]
+    ]
+    titles, held_out = pool[:n], pool[n : n + 2000] or pool[:2000]
+    docs = [Document(i, t, body=reviews[i % len(reviews)], category_id=i % 20) for i, t in enumerate(titles)]
+    return docs, held_out
+
+
+def percentile(xs: list[float], p: float) -> float:
+    return float(np.percentile(np.asarray(xs), p))
+
+
+def time_latency(n: int, n_queries: int, rng: random.Random) -> dict[str, float]:
+    docs, queries = latency_corpus(n, rng)
+    queries = queries[:n_queries]
+    t0 = time.perf_counter()
+    index = SearchIndex()
+    index.bulk_load(docs)
+    load_kefu = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    retriever = bm25s_index([f"{d.title} {d.body}" for d in docs])
+    load_bm25s = time.perf_counter() - t0
+    for q in queries[:20]:  # warm caches of both
+        index.search(q)
+        bm25s_search(retriever, q, 10)
+    kefu_t, plain_t = [], []
+    for q in queries:
+        t0 = time.perf_counter()
+        index.search(q, limit=10)
+        kefu_t.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        bm25s_search(retriever, q, 10)
+        plain_t.append(time.perf_counter() - t0)
+    # An edit then a search: what an admin saving an article waits for.
+    t0 = time.perf_counter()
+    for i in range(50):
+        d = docs[i]
+        index.upsert(Document(d.id, d.title + " 更新", body=d.body, category_id=d.category_id))
+    upsert_ms = (time.perf_counter() - t0) / 50 * 1000
+    return {
+        "kefu_p50": percentile(kefu_t, 50) * 1000,
+        "kefu_p99": percentile(kefu_t, 99) * 1000,
+        "bm25s_p50": percentile(plain_t, 50) * 1000,
+        "bm25s_p99": percentile(plain_t, 99) * 1000,
+        "load_kefu": load_kefu,
+        "load_bm25s": load_bm25s,
+        "upsert_ms": upsert_ms,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer queries, 10k latency only")
+    parser.add_argument("--no-latency", action="store_true")
+    args = parser.parse_args(argv)
+    rng = random.Random(20261123)
+    max_queries = 300 if args.quick else 2000
+    print(f"# kefu knowledge-base search vs plain BM25 — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    print(f"# ranking: up to {max_queries} held-out queries per set; R@1 / R@5 / MRR@10 in %")
+    print(
+        f"{'set':<14}{'queries':>8}{'docs':>8}  {'kefu R@1':>9}{'R@5':>7}{'MRR':>7}  {'bm25s R@1':>10}{'R@5':>7}{'MRR':>7}"
+    )
+    wins = True
+    for name in SETS:
+        pairs = load_pairs(name)
+        for similar in (0, 1):
+            faq = build_faq(pairs, similar=similar)
+            if not faq.queries:
+                continue
+            res = score_set(faq, max_queries, rng)
+            k, p = res["kefu"], res["bm25s"]
+            wins &= k[2] > p[2]
+            label = name + ("+sq" if similar else "")
+            print(
+                f"{label:<14}{res['n'][0]:>8}{res['n'][1]:>8}  {k[0]:>9.1f}{k[1]:>7.1f}{k[2]:>7.1f}"
+                f"  {p[0]:>10.1f}{p[1]:>7.1f}{p[2]:>7.1f}",
+                flush=True,
+            )
+    print(f"# kefu MRR above bm25s on every row: {'yes' if wins else 'NO'}")
+    if args.no_latency:
+        return 0
+    print("\n# latency per query (ms, includes normalisation, jieba and kefu's snippets)")
+    print(
+        f"{'docs':>8}  {'kefu p50':>9}{'p99':>7}  {'bm25s p50':>10}{'p99':>7}  {'ratio':>6}"
+        f"  {'kefu load s':>12}{'bm25s load s':>13}  {'upsert ms':>10}"
+    )
+    for n in (10_000,) if args.quick else (10_000, 100_000):
+        lat = time_latency(n, 300 if args.quick else 1000, rng)
+        print(
+            f"{n:>8}  {lat['kefu_p50']:>9.2f}{lat['kefu_p99']:>7.2f}  {lat['bm25s_p50']:>10.2f}{lat['bm25s_p99']:>7.2f}"
+            f"  {lat['kefu_p50'] / lat['bm25s_p50']:>6.2f}  {lat['load_kefu']:>12.1f}{lat['load_bm25s']:>13.1f}"
+            f"  {lat['upsert_ms']:>10.2f}",
+            flush=True,
+        )
+    print(f"# python {sys.version.split()[0]}, bm25s {bm25s.__version__}, {os.cpu_count()} cores shared")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

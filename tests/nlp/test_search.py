@@ -1,0 +1,192 @@
+import pytest
+
+from kefu.nlp.search import Document, SearchIndex
+
+
+def ids(hits):
+    return [h.doc_id for h in hits]
+
+
+@pytest.fixture
+def index():
+    ix = SearchIndex()
+    ix.bulk_load(
+        [
+            Document(1, "退款多久到账", "审核通过后 1-3 个工作日原路退回。", category_id=10),
+            Document(2, "物流一直不更新怎么办", "包裹 48 小时没有新的轨迹请联系客服。", category_id=20),
+            Document(3, "保温杯漏水怎么处理", "属于质量问题的可以申请换货。", category_id=20),
+            Document(4, "如何开具电子发票", "在订单详情页点击申请开票。", category_id=30),
+        ]
+    )
+    return ix
+
+
+def test_synonym_in_query_finds_article_using_the_other_word(index):
+    assert ids(index.search("快递一直不更新"))[0] == 2
+    assert ids(index.search("退钱要几天"))[0] == 1
+
+
+def test_set_synonyms_replaces_the_groups(index):
+    index.set_synonyms({"快递": ["物流"]})
+    assert ids(index.search("快递"))[:1] == [2]
+    index.set_synonyms({})
+    assert index.search("快递") == []
+
+
+def test_traditional_query_finds_simplified_article(index):
+    assert ids(index.search("退款多久到賬？"))[0] == 1
+    assert ids(index.search("如何開具電子發票"))[0] == 4
+
+
+def test_full_width_and_case_do_not_matter():
+    ix = SearchIndex()
+    ix.upsert(Document("a", "iPhone 充电很慢"))
+    assert ids(ix.search("ＩＰＨＯＮＥ充电")) == ["a"]
+
+
+def test_homophone_typo_of_registered_product_name_matches():
+    ix = SearchIndex()
+    ix.upsert(Document(1, "保温杯漏水"))
+    assert ix.search("保文杯") == []  # nothing in common until the name is registered
+    ix.add_product_names(["保温杯"])
+    assert ids(ix.search("保文杯")) == [1]
+
+
+def test_one_character_typo_of_registered_product_name_matches():
+    ix = SearchIndex()
+    ix.upsert(Document(1, "扫地机器人不充电", body="检查充电座"))
+    ix.upsert(Document(2, "洗碗机不出水"))
+    ix.add_product_names(["扫地机器人", "洗碗机"])
+    assert ids(ix.search("扫地鸡器人"))[:1] == [1]
+    assert ids(ix.search("扫地机器仁"))[:1] == [1]
+    assert ids(ix.search("洗完机"))[:1] == [2]
+
+
+def test_character_bigrams_match_text_jieba_segments_differently():
+    ix = SearchIndex()
+    ix.upsert(Document(1, "蓝牙耳机单边没声音"))
+    assert ids(ix.search("耳机单边不响")) == [1]
+
+
+def test_category_filter(index):
+    assert ids(index.search("怎么办", category_ids=[20])) == [2]
+    assert set(ids(index.search("怎么", category_ids=[20, 30]))) <= {2, 3, 4}
+    assert index.search("退款", category_ids=[999]) == []
+
+
+def test_only_published_articles_are_found_by_default():
+    ix = SearchIndex()
+    ix.upsert(Document(1, "退款多久到账", status="draft"))
+    ix.upsert(Document(2, "退款失败怎么办", status="archived"))
+    assert ix.search("退款") == []
+    assert ids(ix.search("退款", statuses=("draft",))) == [1]
+    assert set(ids(ix.search("退款", statuses=("draft", "archived")))) == {1, 2}
+
+
+def test_unknown_status_is_refused():
+    with pytest.raises(ValueError):
+        SearchIndex().upsert(Document(1, "x", status="deleted"))
+
+
+def test_upsert_is_visible_to_the_next_search(index):
+    index.upsert(Document(5, "会员积分怎么兑换"))
+    assert ids(index.search("积分兑换")) == [5]
+    index.upsert(Document(5, "会员等级说明"))
+    assert index.search("积分兑换") == []
+    assert ids(index.search("会员等级")) == [5]
+
+
+def test_publishing_a_draft_is_visible_to_the_next_search():
+    ix = SearchIndex()
+    ix.upsert(Document(1, "退款多久到账", status="draft"))
+    assert ix.search("退款") == []
+    ix.upsert(Document(1, "退款多久到账", status="published"))
+    assert ids(ix.search("退款")) == [1]
+
+
+def test_remove_is_visible_to_the_next_search(index):
+    assert index.remove(1) is True
+    assert 1 not in ids(index.search("退款多久到账"))
+    assert index.remove(1) is False
+    assert len(index) == 3
+
+
+def test_many_edits_keep_results_exact():
+    # Enough replacements to trigger compaction of dead postings.
+    ix = SearchIndex()
+    for fruit in ("苹果", "香蕉", "葡萄"):
+        ix.bulk_load(Document(i, f"商品{i}号 {fruit}") for i in range(1500))
+    assert len(ix) == 1500
+    assert ids(ix.search("商品7号", limit=1)) == [7]
+    assert ix.search("苹果") == [] and ix.search("香蕉") == []
+    assert len(ix.search("葡萄", limit=2000)) == 1500
+
+
+def test_snippet_escapes_html_and_marks_matches():
+    ix = SearchIndex()
+    ix.upsert(Document(1, "页面说明", body="退款说明 <script>alert('退款')</script> & 更多"))
+    hit = ix.search("退款")[0]
+    assert hit.matched_field == "body"
+    assert "<script>" not in hit.snippet_html
+    assert "&lt;script&gt;" in hit.snippet_html
+    assert "&amp;" in hit.snippet_html
+    assert "<mark>退款</mark>说明" in hit.snippet_html
+
+
+def test_snippet_marks_original_traditional_text():
+    ix = SearchIndex()
+    ix.upsert(Document(1, "退貨運費誰出"))
+    assert ix.search("退货运费")[0].snippet_html == "<mark>退貨運費</mark>誰出"
+
+
+def test_long_body_snippet_is_cut_around_the_match():
+    ix = SearchIndex()
+    ix.upsert(Document(1, "说明", body="无关内容。" * 100 + "发票在订单页申请。" + "其他内容。" * 100))
+    snippet = ix.search("发票")[0].snippet_html
+    assert "<mark>发票</mark>" in snippet
+    assert snippet.startswith("…") and snippet.endswith("…")
+    assert len(snippet) < 150
+
+
+def test_matching_similar_question_ranks_above_body_mention():
+    ix = SearchIndex()
+    ix.upsert(Document(1, "修改收货地址", similar_questions=["下单后地址填错了能改吗"]))
+    ix.upsert(Document(2, "下单须知", body="地址填错了请在发货前联系客服修改。"))
+    hits = ix.search("地址填错了")
+    assert ids(hits) == [1, 2]
+    assert hits[0].matched_field == "similar_question"
+    assert hits[0].snippet_html == "下单后<mark>地址填错了</mark>能改吗"
+
+
+def test_many_similar_questions_do_not_outweigh_one_exact_match():
+    ix = SearchIndex()
+    ix.upsert(Document(1, "花呗怎么还款", similar_questions=[f"花呗还款问题{i}" for i in range(30)]))
+    ix.upsert(Document(2, "花呗逾期了怎么办", similar_questions=["花呗还款逾期"]))
+    assert ids(ix.search("花呗还款逾期"))[0] == 2
+
+
+def test_title_match_beats_body_match():
+    ix = SearchIndex()
+    ix.upsert(Document(1, "运费说明", body="满 99 元包邮，偏远地区除外。"))
+    ix.upsert(Document(2, "包邮规则"))
+    assert ids(ix.search("包邮")) == [2, 1]
+
+
+def test_helpfulness_breaks_a_tie():
+    ix = SearchIndex()
+    ix.upsert(Document(1, "退款说明", helpfulness=-0.5))
+    ix.upsert(Document(2, "退款说明", helpfulness=0.8))
+    assert ids(ix.search("退款说明")) == [2, 1]
+
+
+def test_question_particles_alone_do_not_decide_the_ranking():
+    ix = SearchIndex()
+    ix.upsert(Document(1, "怎么样才能怎么退款呢吗"))
+    ix.upsert(Document(2, "退款规则"))
+    assert ids(ix.search("退款规则怎么样呢"))[0] == 2
+
+
+def test_empty_or_punctuation_query_finds_nothing(index):
+    assert index.search("") == []
+    assert index.search("？？？！") == []
+    assert index.search("退款", limit=0) == []
