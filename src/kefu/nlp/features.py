@@ -18,11 +18,13 @@ from __future__ import annotations
 import io
 import math
 import re
+import warnings
 import zipfile
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -140,34 +142,58 @@ def fit_linear(
     texts: Sequence[str],
     labels: Sequence[str],
     *,
+    method: Literal["logistic", "svm"] = "logistic",
     alpha: float = 1e-6,
     epochs: int = 15,
+    c: float = 1.0,
+    temperature: float = 1.0,
     prune: float = 0.3,
     sample_weight: Sequence[float] | None = None,
 ) -> LinearModel:
-    """Fit one-vs-rest logistic regressions on hashed features and prune weak buckets.
+    """Fit a linear model on hashed features and prune weak buckets.
 
-    Stochastic gradient descent with averaged weights: on 70k reviews it fits in a
-    few seconds where L-BFGS needs half a minute, at the same held-out accuracy. The
-    fixed seed and single thread make the result repeatable. Weights are rounded to
-    float16 before returning so that the in-memory model behaves exactly like the
-    one reloaded from disk.
+    ``logistic``: one-vs-rest logistic regressions by stochastic gradient descent
+    with averaged weights (``alpha``, ``epochs``). On 70k reviews it fits in seconds
+    where L-BFGS needs half a minute, at the same held-out accuracy.
+
+    ``svm``: a one-vs-rest linear SVM (liblinear, ``c``). On intent sets with many
+    classes it is both the most accurate and the fastest to fit of the linear
+    models tried; its margins become probabilities by a softmax at ``temperature``,
+    which is baked into the stored weights.
+
+    Seeds are fixed, so the result is repeatable. Weights are rounded to float16
+    before returning so that the in-memory model behaves exactly like the one
+    reloaded from disk.
     """
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import SGDClassifier
+    from sklearn.svm import LinearSVC
 
     classes = tuple(sorted(set(labels)))
     if len(classes) < 2:
         raise ValueError("need at least two classes to fit")
     x = feature_matrix(texts)
     y = np.asarray([classes.index(label) for label in labels])
-    clf = SGDClassifier(
-        loss="log_loss", alpha=alpha, max_iter=epochs, tol=None, random_state=0, average=True, shuffle=True
-    )
-    clf.fit(
-        x, y, sample_weight=None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    )
-    coef = clf.coef_.T.astype(np.float64)  # (n_buckets, k or 1)
-    bias = clf.intercept_.astype(np.float64)
+    weight = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    clf: SGDClassifier | LinearSVC
+    if method == "svm":
+        clf = LinearSVC(C=c, random_state=0, max_iter=2000)
+    else:
+        clf = SGDClassifier(
+            loss="log_loss",
+            alpha=alpha,
+            max_iter=epochs,
+            tol=None,
+            random_state=0,
+            average=True,
+            shuffle=True,
+        )
+    with warnings.catch_warnings():
+        # A fixed iteration budget is the point: the fit must stay fast and repeatable.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(x, y, sample_weight=weight)
+    coef = clf.coef_.T.astype(np.float64) * temperature  # (n_buckets, k or 1)
+    bias = np.atleast_1d(clf.intercept_).astype(np.float64) * temperature
     if len(classes) == 2:
         # A binary fit has one weight column; two columns [0, w] give the same softmax.
         coef = np.hstack([np.zeros_like(coef), coef])

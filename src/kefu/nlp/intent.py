@@ -1,6 +1,6 @@
 """What the customer wants: an intent from the desk's taxonomy, or "don't know".
 
-``IntentClassifier`` is a linear model over hashed character n-grams and Latin
+``IntentClassifier`` is a linear SVM over hashed character n-grams and Latin
 words (``features.py``), trained from ``(text, intent)`` pairs. The desk retrains it
 from the seed examples plus the corrections agents make, so ``fit`` takes plain
 pairs and nothing here touches a database. The prediction is ``None`` when the
@@ -22,7 +22,11 @@ from kefu.nlp.features import LinearModel, feature_ids, fit_linear, save_arrays
 from kefu.nlp.normalize import normalize
 
 MODEL_PATH = Path(__file__).resolve().parent / "data" / "intent.npz"
-DEFAULT_THRESHOLD = 0.35
+DEFAULT_THRESHOLD = 0.5
+# Softmax temperature over the SVM margins, and the threshold above, were chosen on
+# CLINC150's validation part (in-scope accuracy against out-of-scope recall).
+TEMPERATURE = 5.0
+SVM_C = 1.0
 MIN_KNOWN_FRACTION = 0.3
 RANKED = 5
 
@@ -79,7 +83,12 @@ class IntentClassifier:
         """Train from (text, intent) pairs; the order of pairs does not matter."""
         pairs = sorted({(normalize(text).text, intent) for text, intent in examples if text.strip()})
         model = fit_linear(
-            [text for text, _ in pairs], [intent for _, intent in pairs], alpha=1e-4, epochs=30, prune=0.0
+            [text for text, _ in pairs],
+            [intent for _, intent in pairs],
+            method="svm",
+            c=SVM_C,
+            temperature=TEMPERATURE,
+            prune=0.0,
         )
         return cls(model, threshold=threshold)
 

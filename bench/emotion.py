@@ -1,0 +1,33 @@
+"""Emotion: kefu vs SnowNLP vs cnsenti on held-out review and Weibo rows.
+
+    .venv/bin/python bench/emotion.py [--limit N]
+
+``--limit`` caps the rows scored per dataset (default 800, a few minutes on a
+shared 2-core machine; SnowNLP is the slow one). ``--limit 0`` scores every row.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from kefu.nlp.evaluate import DEFAULT_EMOTION_LIMIT, emotion_scores, machine_note, render
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=DEFAULT_EMOTION_LIMIT, help="rows per dataset, 0 = all")
+    args = parser.parse_args()
+    print(machine_note())
+    scores = emotion_scores(args.limit or None)
+    print(render(scores, title="Emotion (held-out rows; reviews exclude SnowNLP's training lines)"))
+    by = {(s.dataset, s.system): s.accuracy for s in scores}
+    print("\nkefu model minus SnowNLP, accuracy points:")
+    for dataset in sorted({s.dataset for s in scores}):
+        kefu = by.get((dataset, "kefu model"), by.get((dataset, "kefu")))
+        snow = by.get((dataset, "SnowNLP"))
+        if kefu is not None and snow is not None:
+            print(f"  {dataset:<26} {100 * (kefu - snow):+.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,372 @@
+"""Evaluation tables for emotion, intent and latency (``kefu nlp evaluate``, ``bench/*.py``).
+
+Every table compares kefu with a baseline on the same rows in the same run.
+Emotion is scored only on rows held out of kefu's training (``train.is_heldout``);
+review rows that SnowNLP was trained on are left out for every system. SnowNLP and
+cnsenti are development dependencies: when they are missing their rows say so.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import platform
+import statistics
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from kefu.nlp.train import (
+    EMOTION_SEED,
+    EVALDATA_DIR,
+    INTENT_SEED,
+    REVIEW_LABELS,
+    WEIBO_LABELS,
+    Row,
+    is_heldout,
+    review_rows,
+    snownlp_overlap,
+    weibo_rows,
+)
+
+DEFAULT_EMOTION_LIMIT = 800
+KEFU_LABELS = ("calm", "anxious", "dissatisfied", "angry")
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    system: str
+    dataset: str
+    rows: int
+    accuracy: float | None
+    macro_f1: float | None
+    per_second: float | None
+    extra: str = ""
+
+
+def _spread(rows: list[Row], limit: int | None) -> list[Row]:
+    """At most ``limit`` rows taken evenly across the list (keeps every category in)."""
+    if limit is None or len(rows) <= limit:
+        return rows
+    step = len(rows) / limit
+    return [rows[int(i * step)] for i in range(limit)]
+
+
+def _timed(predict: Callable[[str], str], texts: Sequence[str]) -> tuple[list[str], float]:
+    start = time.perf_counter()
+    out = [predict(t) for t in texts]
+    elapsed = time.perf_counter() - start
+    return out, len(texts) / elapsed if elapsed else float("inf")
+
+
+def _metrics(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str]) -> tuple[float, float]:
+    from sklearn.metrics import accuracy_score, f1_score
+
+    present = [label for label in labels if label in set(gold)]
+    return (
+        float(accuracy_score(gold, pred)),
+        float(f1_score(gold, pred, labels=present, average="macro", zero_division=0)),
+    )
+
+
+def _review_systems() -> list[tuple[str, Callable[[str], str]]]:
+    from kefu.nlp.emotion import analyze_message
+
+    systems: list[tuple[str, Callable[[str], str]]] = [
+        ("kefu model", lambda t: "0" if analyze_message(t).negative_probability >= 0.5 else "1"),
+        ("kefu label", lambda t: "0" if analyze_message(t).label != "calm" else "1"),
+    ]
+    try:
+        from snownlp import SnowNLP
+
+        systems.append(("SnowNLP", lambda t: "0" if SnowNLP(t).sentiments < 0.5 else "1"))
+    except ImportError:
+        pass
+    try:
+        from cnsenti import Sentiment
+
+        senti = Sentiment()
+
+        def cnsenti_review(text: str) -> str:
+            counts = senti.sentiment_count(text)
+            return "0" if counts["neg"] > counts["pos"] else "1"
+
+        systems.append(("cnsenti", cnsenti_review))
+    except ImportError:
+        pass
+    return systems
+
+
+def _emotion_systems() -> list[tuple[str, Callable[[str], str]]]:
+    from kefu.nlp.emotion import analyze_message
+
+    systems: list[tuple[str, Callable[[str], str]]] = [
+        ("kefu", lambda t: analyze_message(t).label),
+        ("always calm", lambda t: "calm"),
+    ]
+    try:
+        from snownlp import SnowNLP
+
+        systems.append(("SnowNLP", lambda t: "dissatisfied" if SnowNLP(t).sentiments < 0.5 else "calm"))
+    except ImportError:
+        pass
+    try:
+        from cnsenti import Emotion
+
+        emo = Emotion()
+        # cnsenti's DUTIR categories: 怒 anger, 惧 fear, 哀 sorrow and 恶 disgust count
+        # towards kefu's negative labels; 好, 乐 and 惊 towards calm.
+        negative = {"怒": "angry", "惧": "anxious", "哀": "dissatisfied", "恶": "dissatisfied"}
+
+        def cnsenti_emotion(text: str) -> str:
+            counts = emo.emotion_count(text)
+            best = max(negative, key=lambda k: counts.get(k, 0))
+            return negative[best] if counts.get(best, 0) > 0 else "calm"
+
+        systems.append(("cnsenti", cnsenti_emotion))
+    except ImportError:
+        pass
+    return systems
+
+
+def review_rows_for_eval(limit: int | None, evaldata: Path = EVALDATA_DIR) -> dict[str, list[Row]]:
+    """Held-out review rows outside SnowNLP's training lines, per corpus."""
+    by_corpus: dict[str, list[Row]] = {}
+    overlap: dict[str, frozenset[int]] = {}
+    for row in review_rows(evaldata):
+        if row.corpus not in overlap:
+            overlap[row.corpus] = snownlp_overlap(row.corpus, evaldata)
+        if row.text.strip() and row.index not in overlap[row.corpus] and is_heldout(row.text):
+            by_corpus.setdefault(row.corpus, []).append(row)
+    return {name: _spread(rows, limit) for name, rows in by_corpus.items()}
+
+
+def weibo_rows_for_eval(limit: int | None, evaldata: Path = EVALDATA_DIR) -> dict[str, list[Row]]:
+    """Held-out Weibo emotion rows, per set."""
+    by_corpus: dict[str, list[Row]] = {}
+    for row in weibo_rows(evaldata):
+        if row.text.strip() and row.label in WEIBO_LABELS and is_heldout(row.text):
+            by_corpus.setdefault(row.corpus, []).append(row)
+    return {name: _spread(rows, limit) for name, rows in by_corpus.items()}
+
+
+def emotion_scores(limit: int | None = DEFAULT_EMOTION_LIMIT, evaldata: Path = EVALDATA_DIR) -> list[Score]:
+    """Negative-vs-not on review sets and 4-label emotion on Weibo sets, every system."""
+    scores = []
+    reviews = review_rows_for_eval(limit, evaldata)
+    systems = _review_systems()
+    for name, rows in reviews.items():
+        texts = [r.text for r in rows]
+        gold = [r.label for r in rows]
+        for system, predict in systems:
+            pred, per_s = _timed(predict, texts)
+            acc, f1 = _metrics(gold, pred, list(REVIEW_LABELS))
+            scores.append(Score(system, name, len(rows), acc, f1, per_s))
+    weibo = weibo_rows_for_eval(limit, evaldata)
+    systems = _emotion_systems()
+    for name, rows in weibo.items():
+        texts = [r.text for r in rows]
+        gold = [WEIBO_LABELS[r.label] for r in rows]
+        for system, predict in systems:
+            pred, per_s = _timed(predict, texts)
+            acc, f1 = _metrics(gold, pred, KEFU_LABELS)
+            scores.append(Score(system, name, len(rows), acc, f1, per_s))
+    return scores
+
+
+# --- intent -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IntentSet:
+    name: str
+    train: list[tuple[str, str]]
+    test: list[tuple[str, str]]  # label "oos" = out of scope, the right answer is "don't know"
+
+
+def intent_sets(evaldata: Path = EVALDATA_DIR) -> list[IntentSet]:
+    """SMP2017 (train → develop), BANKING77 (hash split of train) and CLINC150 (train → val)."""
+    sets = []
+
+    def tsv(path: Path) -> list[tuple[str, str]]:
+        with path.open(encoding="utf-8") as f:
+            reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+            next(reader)
+            return [(rec[1], rec[0]) for rec in reader if len(rec) >= 2]
+
+    smp = evaldata / "smp2017_ecdt_task1"
+    sets.append(IntentSet("smp2017_ecdt", tsv(smp / "train.tsv"), tsv(smp / "develop.tsv")))
+
+    with (evaldata / "banking77" / "train.csv").open(encoding="utf-8", newline="") as f:
+        rows = [(rec["text"], rec["category"]) for rec in csv.DictReader(f)]
+    # BANKING77's test part is withheld here: hold out one text in five by hash.
+    test = [r for r in rows if zlib.crc32(r[0].encode("utf-8")) % 5 == 0]
+    train = [r for r in rows if zlib.crc32(r[0].encode("utf-8")) % 5 != 0]
+    sets.append(IntentSet("banking77", train, test))
+
+    clinc = json.loads((evaldata / "clinc150" / "train_val.json").read_text(encoding="utf-8"))
+    sets.append(
+        IntentSet(
+            "clinc150",
+            [(t, label) for t, label in clinc["train"]],
+            [(t, label) for t, label in clinc["val"] + clinc["oos_val"]],
+        )
+    )
+    return sets
+
+
+def _nearest_neighbour(train: list[tuple[str, str]], threshold: float) -> Callable[[str], str | None]:
+    """TF-IDF (character 1–3-grams) cosine 1-NN; None when the nearest is too far."""
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from kefu.nlp.normalize import normalize
+
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True)
+    matrix = vectorizer.fit_transform([normalize(t).text for t, _ in train])
+    labels = [label for _, label in train]
+
+    def predict(text: str) -> str | None:
+        sims = (matrix @ vectorizer.transform([normalize(text).text]).T).toarray().ravel()
+        best = int(np.argmax(sims))
+        return labels[best] if sims[best] >= threshold else None
+
+    return predict
+
+
+NN_THRESHOLD = 0.5
+
+
+def intent_scores(limit: int | None = None, evaldata: Path = EVALDATA_DIR) -> list[Score]:
+    """kefu's IntentClassifier against 1-NN, each trained on the set's training part."""
+    from kefu.nlp.intent import IntentClassifier
+
+    scores = []
+    for dataset in intent_sets(evaldata):
+        test = dataset.test
+        if limit is not None and len(test) > limit:
+            step = len(test) / limit
+            test = [test[int(i * step)] for i in range(limit)]
+        texts = [t for t, _ in test]
+        gold = [label for _, label in test]
+        start = time.perf_counter()
+        kefu = IntentClassifier.fit(dataset.train)
+        fit_s = time.perf_counter() - start
+        systems: list[tuple[str, Callable[[str], str | None], str]] = [
+            ("kefu", lambda t, c=kefu: c.predict(t).intent, f"fit {fit_s:.1f}s"),
+            ("1-NN tf-idf", _nearest_neighbour(dataset.train, NN_THRESHOLD), f"sim<{NN_THRESHOLD}=none"),
+        ]
+        for system, predict, note in systems:
+            start = time.perf_counter()
+            pred = [predict(t) or "oos" for t in texts]
+            per_s = len(texts) / (time.perf_counter() - start)
+            acc, f1 = _metrics(gold, pred, sorted({g for g in gold if g != "oos"}))
+            in_scope = [(g, p) for g, p in zip(gold, pred, strict=True) if g != "oos"]
+            in_acc = sum(g == p for g, p in in_scope) / len(in_scope)
+            oos = [p for g, p in zip(gold, pred, strict=True) if g == "oos"]
+            extra = f"in-scope acc {in_acc:.3f}"
+            if oos:
+                extra += f", oos recall {sum(p == 'oos' for p in oos) / len(oos):.3f}"
+            else:
+                extra += f", said don't-know on {sum(p == 'oos' for p in pred) / len(pred):.3f}"
+            scores.append(Score(system, dataset.name, len(test), acc, f1, per_s, f"{extra}; {note}"))
+    return scores
+
+
+# --- latency ----------------------------------------------------------------
+
+
+def realistic_messages() -> list[str]:
+    """Desk-like messages: the committed seed examples, each as written."""
+    texts = []
+    for path in (INTENT_SEED, EMOTION_SEED):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                texts.append(json.loads(line)["text"])
+    return texts
+
+
+def latency_scores(rounds: int = 5) -> list[tuple[str, str]]:
+    """p50/p99 of normalise + emotion + intent per message, and throughputs."""
+    from kefu.nlp.emotion import analyze_message
+    from kefu.nlp.intent import default_classifier
+    from kefu.nlp.normalize import normalize
+
+    texts = realistic_messages()
+    classifier = default_classifier()
+    analyze_message(texts[0])  # load the models outside the timings
+    samples = []
+    for _ in range(rounds):
+        for text in texts:
+            start = time.perf_counter()
+            normalize(text)
+            analyze_message(text)
+            classifier.predict(text)
+            samples.append(time.perf_counter() - start)
+    samples.sort()
+    pipeline = len(samples) / sum(samples)
+
+    def throughput(fn: Callable[[str], object]) -> float:
+        start = time.perf_counter()
+        for _ in range(rounds):
+            for text in texts:
+                fn(text)
+        return rounds * len(texts) / (time.perf_counter() - start)
+
+    q = statistics.quantiles(samples, n=100)
+    return [
+        ("messages", f"{len(texts)} × {rounds} rounds"),
+        ("pipeline p50", f"{q[49] * 1000:.3f} ms"),
+        ("pipeline p99", f"{q[98] * 1000:.3f} ms"),
+        ("pipeline max", f"{samples[-1] * 1000:.3f} ms"),
+        ("pipeline messages/s", f"{pipeline:,.0f}"),
+        ("normalize messages/s", f"{throughput(normalize):,.0f}"),
+        ("analyze_message messages/s", f"{throughput(analyze_message):,.0f}"),
+        ("intent predict messages/s", f"{throughput(classifier.predict):,.0f}"),
+    ]
+
+
+# --- rendering --------------------------------------------------------------
+
+
+def _fmt(value: float | None, pattern: str = "{:.3f}") -> str:
+    return "n/a" if value is None else pattern.format(value)
+
+
+def render(scores: Sequence[Score], *, title: str) -> str:
+    header = f"{'dataset':<26} {'system':<12} {'rows':>6} {'acc':>6} {'macroF1':>7} {'msg/s':>9}  notes"
+    lines = [title, header, "-" * len(header)]
+    for s in scores:
+        lines.append(
+            f"{s.dataset:<26} {s.system:<12} {s.rows:>6} {_fmt(s.accuracy):>6} {_fmt(s.macro_f1):>7} "
+            f"{_fmt(s.per_second, '{:,.0f}'):>9}  {s.extra}"
+        )
+    return "\n".join(lines)
+
+
+def render_pairs(pairs: Sequence[tuple[str, str]], *, title: str) -> str:
+    width = max(len(k) for k, _ in pairs)
+    return "\n".join([title] + [f"{k:<{width}}  {v}" for k, v in pairs])
+
+
+def machine_note() -> str:
+    return (
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()} {platform.processor() or ''}".strip()
+        + f", Python {platform.python_version()}, single process"
+    )
+
+
+def run_evaluation(limit: int | None = DEFAULT_EMOTION_LIMIT) -> str:
+    """Every table as text (``kefu nlp evaluate``); ``limit`` caps rows per dataset."""
+    parts = [
+        machine_note(),
+        render(
+            emotion_scores(limit), title="Emotion (held-out rows; reviews exclude SnowNLP's training lines)"
+        ),
+        render(intent_scores(None if limit is None else max(limit, 1000)), title="Intent"),
+        render_pairs(latency_scores(), title="Latency (normalize + emotion + intent)"),
+    ]
+    return "\n\n".join(parts)
