@@ -4,8 +4,15 @@ Assignment is settled by the database so two server processes never give one
 conversation to two agents, nor an agent more chats than their limit:
 
 * the conversation is claimed with a conditional UPDATE (``assignee IS NULL``), and
-* the agent's row is locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite takes its
-  single write lock at BEGIN IMMEDIATE) while their load is counted.
+* the agent's row is locked (``SELECT … FOR NO KEY UPDATE`` on PostgreSQL; SQLite
+  takes its single write lock at BEGIN IMMEDIATE) while their load is counted.
+
+Why NO KEY UPDATE and not FOR UPDATE: an agent replying to an unassigned conversation
+locks that conversation and then writes rows pointing at the agent (message sender,
+assignee), whose foreign-key checks take FOR KEY SHARE on the agent's row. A plain
+FOR UPDATE blocks those checks, so routing (agent, then conversation) and the reply
+(conversation, then agent) deadlocked. NO KEY UPDATE still serialises assignments to
+one agent but lets foreign-key checks through.
 """
 
 from __future__ import annotations
@@ -94,7 +101,11 @@ def do_try_assign(conversation_id: int) -> User | None:
     senior = needs_senior(conversation)
     for agent in _candidates(conversation.team_id, senior_first=senior):
         with transaction.atomic():
-            locked = User.objects.select_for_update().filter(pk=agent.pk, status=AgentStatus.ONLINE).first()
+            locked = (
+                User.objects.select_for_update(no_key=True)
+                .filter(pk=agent.pk, status=AgentStatus.ONLINE)
+                .first()
+            )
             if locked is None or agent_load(agent.pk) >= locked.max_concurrent:
                 continue
             now = timezone.now()
