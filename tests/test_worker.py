@@ -92,7 +92,9 @@ def run_worker(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 def _overdue_conversation(desk: Any) -> Conversation:
     from kefu.conversations.services import do_receive_customer_message
 
-    msg, _ = do_receive_customer_message(channel=desk.channel, identities=[("web", "restart-1")], text="有人吗？等了好久")
+    msg, _ = do_receive_customer_message(
+        channel=desk.channel, identities=[("web", "restart-1")], text="有人吗？等了好久"
+    )
     conversation = Conversation.objects.get(pk=msg.conversation_id)
     # Nobody answered, nobody accepted it, and the worker was down when the minute passed.
     Conversation.objects.filter(pk=conversation.pk).update(
@@ -120,7 +122,9 @@ def test_sla_breach_is_recorded_by_a_fresh_worker_process_once(tmp_path, make_te
         (request,) = hook.requests
         headers = request["headers"]
         assert headers["X-Kefu-Event"] == "conversation.sla_breached"
-        assert verify_signature(endpoint.secret, headers["X-Kefu-Timestamp"], request["body"], headers["X-Kefu-Signature"])
+        assert verify_signature(
+            endpoint.secret, headers["X-Kefu-Timestamp"], request["body"], headers["X-Kefu-Signature"]
+        )
         assert json.loads(request["body"])["data"]["conversation"]["id"] == conversation.pk
 
         # A second run (another restart) finds nothing new to fire.

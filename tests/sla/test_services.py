@@ -39,12 +39,23 @@ def test_business_hours_skip_the_night_and_the_weekend():
 
 
 def test_chat_policy_does_not_time_a_ticket():
-    assert find_policy(channel_kind="web", want="first_response_seconds", target="conversation").first_response_seconds == 60
+    assert (
+        find_policy(
+            channel_kind="web", want="first_response_seconds", target="conversation"
+        ).first_response_seconds
+        == 60
+    )
     assert find_policy(channel_kind="web", want="first_response_seconds", target="ticket") is None
 
 
 def test_most_specific_policy_wins():
-    SLAPolicy.objects.create(name="投诉P1", ticket_category="complaint", priority="P1", resolution_seconds=3600, applies_to="ticket")
+    SLAPolicy.objects.create(
+        name="投诉P1",
+        ticket_category="complaint",
+        priority="P1",
+        resolution_seconds=3600,
+        applies_to="ticket",
+    )
     chosen = find_policy(category="complaint", priority="P1", want="resolution_seconds", target="ticket")
     assert chosen.name == "投诉P1"
 
@@ -65,7 +76,9 @@ def test_conversation_first_response_due_from_channel(make_conversation):
     assert timedelta(seconds=55) < conv.first_response_due - conv.created_at <= timedelta(seconds=61)
 
 
-def test_sweep_warns_then_breaches_an_unanswered_conversation(make_conversation, events, django_capture_on_commit_callbacks):
+def test_sweep_warns_then_breaches_an_unanswered_conversation(
+    make_conversation, events, django_capture_on_commit_callbacks
+):
     conv = make_conversation(answered=False)
     due = conv.first_response_due
     assert do_sweep(due - timedelta(seconds=30)).total == 0
@@ -77,8 +90,13 @@ def test_sweep_warns_then_breaches_an_unanswered_conversation(make_conversation,
     assert do_sweep(due + timedelta(seconds=30)).total == 0
     conv.refresh_from_db()
     assert conv.sla_warned_at is not None and conv.sla_breached_at is not None
-    assert [e["event"] for e in events if "sla" in e["event"]] == ["conversation.sla_warning", "conversation.sla_breached"]
-    lines = Message.objects.filter(conversation=conv, meta__sla__isnull=False).values_list("is_private", flat=True)
+    assert [e["event"] for e in events if "sla" in e["event"]] == [
+        "conversation.sla_warning",
+        "conversation.sla_breached",
+    ]
+    lines = Message.objects.filter(conversation=conv, meta__sla__isnull=False).values_list(
+        "is_private", flat=True
+    )
     assert list(lines) == [True, True]
 
 
@@ -107,7 +125,9 @@ def test_breach_writes_webhook_delivery(make_conversation, django_capture_on_com
 
 
 def test_ticket_resolution_breach_is_recorded_once(shop, events, django_capture_on_commit_callbacks):
-    ticket = do_create_ticket(actor=shop.agent, conversation_id=shop.conversation.pk, urgent=True, important=True)
+    ticket = do_create_ticket(
+        actor=shop.agent, conversation_id=shop.conversation.pk, urgent=True, important=True
+    )
     assert do_sweep(ticket.due_at - timedelta(hours=1)).ticket_warnings == 0
     assert do_sweep(ticket.due_at - timedelta(minutes=30)).ticket_warnings == 1
     result = do_sweep(ticket.due_at + timedelta(seconds=1))
@@ -115,13 +135,18 @@ def test_ticket_resolution_breach_is_recorded_once(shop, events, django_capture_
     assert do_sweep(ticket.due_at + timedelta(minutes=5)).total == 0
     ticket.refresh_from_db()
     assert ticket.sla_breached_at is not None
-    assert list(ticket.events.filter(kind__startswith="sla").values_list("kind", flat=True)) == ["sla_warning", "sla_breached"]
+    assert list(ticket.events.filter(kind__startswith="sla").values_list("kind", flat=True)) == [
+        "sla_warning",
+        "sla_breached",
+    ]
     breach = [e for e in events if e["event"] == "ticket.sla_breached"][0]
     assert breach["data"]["kind"] == "resolution"
 
 
 def test_ticket_resolved_in_time_never_breaches(shop):
-    ticket = do_create_ticket(actor=shop.agent, conversation_id=shop.conversation.pk, urgent=True, important=True)
+    ticket = do_create_ticket(
+        actor=shop.agent, conversation_id=shop.conversation.pk, urgent=True, important=True
+    )
     do_change_status(actor=shop.agent, ticket_id=ticket.pk, status="in_progress")
     do_change_status(actor=shop.agent, ticket_id=ticket.pk, status="resolved")
     assert do_sweep(ticket.due_at + timedelta(days=1)).total == 0
@@ -151,6 +176,8 @@ def test_policy_admin_is_checked_and_validated(shop, make_user):
     assert set(exc.value.fields) == {"channel_kind", "warn_ratio"}
     with pytest.raises(InvalidInput):
         do_create_policy(actor=admin, data={"name": "没有时限"})
-    policy = do_create_policy(actor=admin, data={"name": "VIP 邮件", "channel_kind": "email", "first_response_seconds": 600})
+    policy = do_create_policy(
+        actor=admin, data={"name": "VIP 邮件", "channel_kind": "email", "first_response_seconds": 600}
+    )
     policy = do_update_policy(actor=admin, policy_id=policy.pk, data={"is_active": False})
     assert policy.is_active is False

@@ -19,12 +19,22 @@ def make_conversation(desk: Any) -> Callable[..., Any]:
 
     counter = iter(range(1, 10_000))
 
-    def make(text: str = "你好，我买的杯子收到就是破的", *, answered: bool = True, channel: Any = None, **updates: Any) -> Conversation:
+    def make(
+        text: str = "你好，我买的杯子收到就是破的",
+        *,
+        answered: bool = True,
+        channel: Any = None,
+        **updates: Any,
+    ) -> Conversation:
         msg, _ = do_receive_customer_message(
-            channel=channel or desk.channel, identities=[("web", f"visitor-{next(counter)}-{id(make)}")], text=text
+            channel=channel or desk.channel,
+            identities=[("web", f"visitor-{next(counter)}-{id(make)}")],
+            text=text,
         )
         if answered:
-            do_send_agent_message(agent=desk.agent, conversation_id=msg.conversation_id, text="您好，我来帮您处理")
+            do_send_agent_message(
+                agent=desk.agent, conversation_id=msg.conversation_id, text="您好，我来帮您处理"
+            )
         if updates:
             Conversation.objects.filter(pk=msg.conversation_id).update(**updates)
         return Conversation.objects.select_related("customer", "channel").get(pk=msg.conversation_id)
@@ -33,7 +43,12 @@ def make_conversation(desk: Any) -> Callable[..., Any]:
 
 
 @pytest.fixture
-def shop(desk: Any, make_conversation: Callable[..., Any], make_team: Callable[..., Any], make_user: Callable[..., Any]) -> Any:
+def shop(
+    desk: Any,
+    make_conversation: Callable[..., Any],
+    make_team: Callable[..., Any],
+    make_user: Callable[..., Any],
+) -> Any:
     """A desk plus one answered conversation, its customer's orders and a warehouse department."""
     from django.utils import timezone
 
@@ -42,8 +57,18 @@ def shop(desk: Any, make_conversation: Callable[..., Any], make_team: Callable[.
 
     conversation = make_conversation(subject="杯子破损")
     now = timezone.now()
-    Order.objects.create(customer=conversation.customer, order_no="SO-OLD", amount=Decimal("10"), placed_at=now - timedelta(days=9))
-    recent = Order.objects.create(customer=conversation.customer, order_no="SO-20261120-7", amount=Decimal("59.90"), placed_at=now - timedelta(days=2))
+    Order.objects.create(
+        customer=conversation.customer,
+        order_no="SO-OLD",
+        amount=Decimal("10"),
+        placed_at=now - timedelta(days=9),
+    )
+    recent = Order.objects.create(
+        customer=conversation.customer,
+        order_no="SO-20261120-7",
+        amount=Decimal("59.90"),
+        placed_at=now - timedelta(days=2),
+    )
     warehouse_team = make_team("仓储部")
     clerk = make_user("cangku", teams=(warehouse_team,), display_name="仓库小李")
     warehouse = Department.objects.create(

@@ -47,7 +47,9 @@ def test_ticket_from_conversation_is_prefilled(shop):
 
 def test_owner_is_the_first_responder_even_after_transfer(shop, make_user):
     colleague = make_user("colleague", teams=(shop.desk.team,), display_name="小王")
-    do_transfer(actor=shop.agent, conversation_id=shop.conversation.pk, note="客户要求换货，请跟进", to_user=colleague)
+    do_transfer(
+        actor=shop.agent, conversation_id=shop.conversation.pk, note="客户要求换货，请跟进", to_user=colleague
+    )
     ticket = do_create_ticket(actor=colleague, conversation_id=shop.conversation.pk)
     assert ticket.owner == shop.agent
     assert ticket.assignee == colleague
@@ -55,7 +57,9 @@ def test_owner_is_the_first_responder_even_after_transfer(shop, make_user):
 
 
 def test_urgent_and_important_set_priority_p1(shop):
-    ticket = do_create_ticket(actor=shop.agent, conversation_id=shop.conversation.pk, urgent=True, important=True)
+    ticket = do_create_ticket(
+        actor=shop.agent, conversation_id=shop.conversation.pk, urgent=True, important=True
+    )
     assert ticket.priority == "P1"
 
 
@@ -169,7 +173,9 @@ def test_transfer_of_a_closed_ticket_is_a_conflict(shop):
     for status in ("in_progress", "resolved", "closed"):
         do_change_status(actor=shop.agent, ticket_id=ticket.pk, status=status)
     with pytest.raises(Conflict):
-        do_transfer_ticket(actor=shop.agent, ticket_id=ticket.pk, department_id=shop.warehouse.pk, fields={"evidence": "x"})
+        do_transfer_ticket(
+            actor=shop.agent, ticket_id=ticket.pk, department_id=shop.warehouse.pk, fields={"evidence": "x"}
+        )
 
 
 def test_others_cannot_see_a_ticket(shop, make_user, make_team):
@@ -202,7 +208,10 @@ def test_priority_change_recomputes_deadline_and_is_logged(shop, events, django_
 def test_field_and_assignee_edits_write_the_timeline(shop):
     ticket = do_create_ticket(actor=shop.agent, conversation_id=shop.conversation.pk)
     ticket = do_update_ticket(
-        actor=shop.agent, ticket_id=ticket.pk, fields={"evidence": "照片", "order_no": ""}, assignee_id=shop.clerk.pk
+        actor=shop.agent,
+        ticket_id=ticket.pk,
+        fields={"evidence": "照片", "order_no": ""},
+        assignee_id=shop.clerk.pk,
     )
     assert ticket.fields == {"evidence": "照片"}
     assert ticket.assignee == shop.clerk
@@ -258,8 +267,15 @@ def test_customer_update_without_conversation_is_a_conflict(shop):
 def test_follow_ups_on_the_owners_list_and_reminded_once(shop, events, django_capture_on_commit_callbacks):
     ticket = do_create_ticket(actor=shop.agent, conversation_id=shop.conversation.pk)
     now = timezone.now()
-    overdue = do_add_follow_up(actor=shop.clerk if False else shop.agent, ticket_id=ticket.pk, due_at=now - timedelta(minutes=5), note="回访补发")
-    later = do_add_follow_up(actor=shop.agent, ticket_id=ticket.pk, due_at=now + timedelta(days=3), note="确认签收")
+    overdue = do_add_follow_up(
+        actor=shop.clerk if False else shop.agent,
+        ticket_id=ticket.pk,
+        due_at=now - timedelta(minutes=5),
+        note="回访补发",
+    )
+    later = do_add_follow_up(
+        actor=shop.agent, ticket_id=ticket.pk, due_at=now + timedelta(days=3), note="确认签收"
+    )
     lists = follow_ups_for(shop.agent, now=now)
     assert lists.overdue == [overdue]
     assert lists.upcoming == [later]

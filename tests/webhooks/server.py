@@ -23,7 +23,7 @@ def receiver(statuses: list[int] | None = None) -> Iterator[Receiver]:
     state = Receiver(statuses)
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             with state.lock:
                 state.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})

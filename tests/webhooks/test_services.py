@@ -62,8 +62,12 @@ def test_signed_delivery_fails_once_then_succeeds():
         headers = request["headers"]
         assert headers["X-Kefu-Event"] == "ticket.created"
         assert headers["X-Kefu-Delivery"] == event_id
-        assert verify_signature(endpoint.secret, headers["X-Kefu-Timestamp"], request["body"], headers["X-Kefu-Signature"])
-        assert not verify_signature("wrong", headers["X-Kefu-Timestamp"], request["body"], headers["X-Kefu-Signature"])
+        assert verify_signature(
+            endpoint.secret, headers["X-Kefu-Timestamp"], request["body"], headers["X-Kefu-Signature"]
+        )
+        assert not verify_signature(
+            "wrong", headers["X-Kefu-Timestamp"], request["body"], headers["X-Kefu-Signature"]
+        )
         body = json.loads(request["body"])
         assert body["id"] == event_id and body["event"] == "ticket.created"
         assert body["data"]["ticket"]["title"] == "杯子破损"

@@ -26,11 +26,36 @@ from .models import SLAPolicy
 
 # Defaults from the practice this product encodes (also seeded by migration 0003).
 DEFAULT_POLICIES: list[dict[str, Any]] = [
-    {"name": "在线聊天首次响应 60 秒", "applies_to": "conversation", "channel_kind": "web", "first_response_seconds": 60},
-    {"name": "App 首次响应 60 秒", "applies_to": "conversation", "channel_kind": "app", "first_response_seconds": 60},
-    {"name": "即时通讯首次响应 60 秒", "applies_to": "conversation", "channel_kind": "im", "first_response_seconds": 60},
-    {"name": "直播评论 30 秒内响应", "applies_to": "conversation", "channel_kind": "live", "first_response_seconds": 30},
-    {"name": "社交媒体首次响应 10 分钟", "applies_to": "conversation", "channel_kind": "social", "first_response_seconds": 600},
+    {
+        "name": "在线聊天首次响应 60 秒",
+        "applies_to": "conversation",
+        "channel_kind": "web",
+        "first_response_seconds": 60,
+    },
+    {
+        "name": "App 首次响应 60 秒",
+        "applies_to": "conversation",
+        "channel_kind": "app",
+        "first_response_seconds": 60,
+    },
+    {
+        "name": "即时通讯首次响应 60 秒",
+        "applies_to": "conversation",
+        "channel_kind": "im",
+        "first_response_seconds": 60,
+    },
+    {
+        "name": "直播评论 30 秒内响应",
+        "applies_to": "conversation",
+        "channel_kind": "live",
+        "first_response_seconds": 30,
+    },
+    {
+        "name": "社交媒体首次响应 10 分钟",
+        "applies_to": "conversation",
+        "channel_kind": "social",
+        "first_response_seconds": 600,
+    },
     {
         "name": "邮件 4 个工作小时内回复",
         "applies_to": "conversation",
@@ -70,14 +95,18 @@ def add_business_seconds(start: datetime, seconds: float) -> datetime:
     remaining = timedelta(seconds=max(0.0, seconds))
     while remaining > timedelta(0):
         if local.weekday() >= 5:
-            local = (local + timedelta(days=1)).replace(hour=WORK_START_HOUR, minute=0, second=0, microsecond=0)
+            local = (local + timedelta(days=1)).replace(
+                hour=WORK_START_HOUR, minute=0, second=0, microsecond=0
+            )
             continue
         day_start = local.replace(hour=WORK_START_HOUR, minute=0, second=0, microsecond=0)
         day_end = local.replace(hour=WORK_END_HOUR, minute=0, second=0, microsecond=0)
         if local < day_start:
             local = day_start
         if local >= day_end:
-            local = (local + timedelta(days=1)).replace(hour=WORK_START_HOUR, minute=0, second=0, microsecond=0)
+            local = (local + timedelta(days=1)).replace(
+                hour=WORK_START_HOUR, minute=0, second=0, microsecond=0
+            )
             continue
         step = min(day_end - local, remaining)
         local += step
@@ -86,7 +115,9 @@ def add_business_seconds(start: datetime, seconds: float) -> datetime:
 
 
 def due_after(policy: SLAPolicy, start: datetime, seconds: float) -> datetime:
-    return add_business_seconds(start, seconds) if policy.business_hours else start + timedelta(seconds=seconds)
+    return (
+        add_business_seconds(start, seconds) if policy.business_hours else start + timedelta(seconds=seconds)
+    )
 
 
 def warn_after(policy: SLAPolicy, start: datetime, seconds: float) -> datetime:
@@ -233,7 +264,9 @@ def check_policy_fields(data: dict[str, Any], *, partial: bool) -> dict[str, Any
             else:
                 clean[key] = value
         elif key in ("first_response_seconds", "resolution_seconds"):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SECONDS):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SECONDS
+            ):
                 errors[key] = f"1 到 {MAX_SECONDS} 之间的整数秒，或留空"
             else:
                 clean[key] = value
@@ -306,7 +339,12 @@ class SweepResult:
 
     @property
     def total(self) -> int:
-        return self.conversation_warnings + self.conversation_breaches + self.ticket_warnings + self.ticket_breaches
+        return (
+            self.conversation_warnings
+            + self.conversation_breaches
+            + self.ticket_warnings
+            + self.ticket_breaches
+        )
 
 
 def _conversation_warn_at(conversation: Conversation, policies: list[SLAPolicy]) -> datetime:
@@ -364,7 +402,11 @@ def _sweep_conversations(now: datetime, result: SweepResult) -> None:
                 )
                 publish(
                     "conversation.sla_breached",
-                    {"conversation": conversation_dict(conv), "kind": "first_response", "due_at": due.isoformat()},
+                    {
+                        "conversation": conversation_dict(conv),
+                        "kind": "first_response",
+                        "due_at": due.isoformat(),
+                    },
                     team_id=conv.team_id,
                     user_ids=[conv.assignee_id],
                     conversation_id=conv.pk,
@@ -386,7 +428,11 @@ def _sweep_conversations(now: datetime, result: SweepResult) -> None:
                 )
                 publish(
                     "conversation.sla_warning",
-                    {"conversation": conversation_dict(conv), "kind": "first_response", "due_at": due.isoformat()},
+                    {
+                        "conversation": conversation_dict(conv),
+                        "kind": "first_response",
+                        "due_at": due.isoformat(),
+                    },
                     team_id=conv.team_id,
                     user_ids=[conv.assignee_id],
                     conversation_id=conv.pk,
@@ -395,11 +441,12 @@ def _sweep_conversations(now: datetime, result: SweepResult) -> None:
 
 
 def _sweep_tickets(now: datetime, result: SweepResult) -> None:
-    from kefu.tickets.services import OPEN_STATUSES, do_record_ticket_sla
     from kefu.tickets.models import Ticket
+    from kefu.tickets.services import OPEN_STATUSES, do_record_ticket_sla
 
     first_response_breached = Q(first_response_due__lte=now) & (
-        Q(first_response_at__isnull=True, status__in=OPEN_STATUSES) | Q(first_response_at__gt=F("first_response_due"))
+        Q(first_response_at__isnull=True, status__in=OPEN_STATUSES)
+        | Q(first_response_at__gt=F("first_response_due"))
     )
     resolution_breached = Q(due_at__lte=now) & (
         Q(resolved_at__isnull=True, status__in=OPEN_STATUSES) | Q(resolved_at__gt=F("due_at"))
@@ -415,11 +462,14 @@ def _sweep_tickets(now: datetime, result: SweepResult) -> None:
         if do_record_ticket_sla(pk, kind="breached", which="first_response" if fr else "resolution", now=now):
             result.ticket_breaches += 1
     warn = (
-        Ticket.objects.filter(sla_warned_at__isnull=True, sla_breached_at__isnull=True, status__in=OPEN_STATUSES)
+        Ticket.objects.filter(
+            sla_warned_at__isnull=True, sla_breached_at__isnull=True, status__in=OPEN_STATUSES
+        )
         .filter(Q(first_response_at__isnull=True, first_response_warn_at__lte=now) | Q(due_warn_at__lte=now))
         .annotate(
             fr_warn=ExpressionWrapper(
-                Q(first_response_at__isnull=True, first_response_warn_at__lte=now), output_field=BooleanField()
+                Q(first_response_at__isnull=True, first_response_warn_at__lte=now),
+                output_field=BooleanField(),
             )
         )
         .values_list("pk", "fr_warn")

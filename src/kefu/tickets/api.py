@@ -1,3 +1,212 @@
-from ninja import Router
+"""REST: tickets (list, create, detail with timeline, edit, status, transfer, comments,
+follow-ups, progress updates to the customer) and departments."""
 
-router = Router()
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Query, Router, Schema, Status
+from pydantic import Field, StrictBool, StrictInt, StrictStr
+
+from kefu.conversations.presenters import message_dict
+from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, StrictIn, page
+
+from . import services
+from .models import Ticket
+
+router = Router(tags=["tickets"])
+
+
+# --- shapes --------------------------------------------------------------------------
+
+
+def ticket_out(t: Ticket) -> dict[str, Any]:
+    """A ticket with names; ``customer``, ``owner``, ``assignee``, ``department`` loaded."""
+    return {
+        **services.ticket_dict(t),
+        "status_label": t.get_status_display(),
+        "category_label": t.get_category_display(),
+        "customer_name": t.customer.name if t.customer_id else "",
+        "owner_name": t.owner.name if t.owner else None,
+        "assignee_name": t.assignee.name if t.assignee else None,
+        "department_name": t.department.name if t.department else None,
+        "allowed_statuses": list(services.TRANSITIONS[t.status]),
+    }
+
+
+def ticket_detail(t: Ticket) -> dict[str, Any]:
+    return {
+        **ticket_out(t),
+        "conversation_ids": sorted(t.conversations.values_list("id", flat=True)),
+        "orders": [{"id": o.pk, "order_no": o.order_no} for o in t.orders.order_by("-placed_at")],
+        "timeline": [services.event_dict(e) for e in services.timeline(t)],
+        "follow_ups": [services.follow_up_dict(f) for f in t.follow_ups.order_by("due_at", "id")],
+    }
+
+
+# --- input ---------------------------------------------------------------------------
+
+
+class TicketIn(StrictIn):
+    conversation_id: StrictInt | None = None
+    customer_id: StrictInt | None = None
+    title: StrictStr | None = None
+    description: StrictStr | None = None
+    category: StrictStr | None = None
+    urgent: StrictBool | None = None
+    important: StrictBool | None = None
+    fields: dict[str, StrictStr] | None = None
+
+
+class TicketPatch(StrictIn):
+    title: StrictStr | None = None
+    description: StrictStr | None = None
+    category: StrictStr | None = None
+    urgent: StrictBool | None = None
+    important: StrictBool | None = None
+    fields: dict[str, StrictStr] | None = None
+    assignee_id: StrictInt | None = None
+
+
+class StatusIn(StrictIn):
+    status: StrictStr
+    note: StrictStr = ""
+
+
+class TransferIn(StrictIn):
+    department_id: StrictInt
+    fields: dict[str, StrictStr] = {}
+    note: StrictStr = ""
+
+
+class CommentIn(StrictIn):
+    text: StrictStr
+
+
+class FollowUpIn(StrictIn):
+    due_at: datetime
+    note: StrictStr = Field(min_length=1, max_length=255)
+
+
+class CustomerUpdateIn(StrictIn):
+    text: StrictStr
+
+
+class TicketFilters(Schema):
+    status: str | None = None
+    priority: str | None = None
+    category: str | None = None
+    owner: str | None = None
+    department: int | None = None
+    mine: bool = False
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+    offset: int = Field(0, ge=0)
+
+
+# --- endpoints -----------------------------------------------------------------------
+
+
+@router.get("/tickets")
+def list_tickets(request: HttpRequest, filters: Query[TicketFilters]) -> dict[str, Any]:
+    qs = services.list_tickets(
+        request.auth,
+        status=filters.status,
+        priority=filters.priority,
+        category=filters.category,
+        owner=filters.owner,
+        department_id=filters.department,
+        mine=filters.mine,
+    )
+    return page(qs, limit=filters.limit, offset=filters.offset, present=ticket_out)
+
+
+@router.post("/tickets", response={201: dict[str, Any]})
+def create_ticket(request: HttpRequest, payload: TicketIn) -> Status[dict[str, Any]]:
+    ticket = services.do_create_ticket(actor=request.auth, **payload.model_dump())
+    return Status(201, ticket_detail(services.access_ticket(request.auth, ticket.pk)))
+
+
+@router.get("/tickets/{ticket_id}")
+def get_ticket(request: HttpRequest, ticket_id: int) -> dict[str, Any]:
+    return ticket_detail(services.access_ticket(request.auth, ticket_id))
+
+
+@router.patch("/tickets/{ticket_id}")
+def update_ticket(request: HttpRequest, ticket_id: int, payload: TicketPatch) -> dict[str, Any]:
+    changes = payload.model_dump(exclude_unset=True)
+    for key in ("title", "category", "urgent", "important"):
+        if key in changes and changes[key] is None:
+            changes.pop(key)  # null means "leave as is" except where it can clear
+    services.do_update_ticket(actor=request.auth, ticket_id=ticket_id, **changes)
+    return ticket_detail(services.access_ticket(request.auth, ticket_id))
+
+
+@router.post("/tickets/{ticket_id}/status")
+def change_status(request: HttpRequest, ticket_id: int, payload: StatusIn) -> dict[str, Any]:
+    services.do_change_status(
+        actor=request.auth, ticket_id=ticket_id, status=payload.status, note=payload.note
+    )
+    return ticket_detail(services.access_ticket(request.auth, ticket_id))
+
+
+@router.post("/tickets/{ticket_id}/transfer")
+def transfer(request: HttpRequest, ticket_id: int, payload: TransferIn) -> dict[str, Any]:
+    services.do_transfer_ticket(
+        actor=request.auth,
+        ticket_id=ticket_id,
+        department_id=payload.department_id,
+        fields=payload.fields,
+        note=payload.note,
+    )
+    return ticket_detail(services.access_ticket(request.auth, ticket_id))
+
+
+@router.post("/tickets/{ticket_id}/comments", response={201: dict[str, Any]})
+def add_comment(request: HttpRequest, ticket_id: int, payload: CommentIn) -> Status[dict[str, Any]]:
+    event = services.do_add_comment(actor=request.auth, ticket_id=ticket_id, text=payload.text)
+    return Status(201, services.event_dict(event))
+
+
+@router.get("/tickets/{ticket_id}/follow-ups")
+def list_follow_ups(request: HttpRequest, ticket_id: int) -> list[dict[str, Any]]:
+    ticket = services.access_ticket(request.auth, ticket_id)
+    return [services.follow_up_dict(f) for f in ticket.follow_ups.order_by("due_at", "id")]
+
+
+@router.post("/tickets/{ticket_id}/follow-ups", response={201: dict[str, Any]})
+def add_follow_up(request: HttpRequest, ticket_id: int, payload: FollowUpIn) -> Status[dict[str, Any]]:
+    follow_up = services.do_add_follow_up(
+        actor=request.auth, ticket_id=ticket_id, due_at=payload.due_at, note=payload.note
+    )
+    return Status(201, services.follow_up_dict(follow_up))
+
+
+@router.post("/follow-ups/{follow_up_id}/complete")
+def complete_follow_up(request: HttpRequest, follow_up_id: int) -> dict[str, Any]:
+    return services.follow_up_dict(
+        services.do_complete_follow_up(actor=request.auth, follow_up_id=follow_up_id)
+    )
+
+
+@router.get("/follow-ups")
+def my_follow_ups(request: HttpRequest) -> dict[str, Any]:
+    lists = services.follow_ups_for(request.auth)
+    return {
+        name: [services.follow_up_dict(f) for f in getattr(lists, name)]
+        for name in ("overdue", "due_today", "upcoming")
+    }
+
+
+@router.post("/tickets/{ticket_id}/customer-updates", response={201: dict[str, Any]})
+def customer_update(
+    request: HttpRequest, ticket_id: int, payload: CustomerUpdateIn
+) -> Status[dict[str, Any]]:
+    message = services.do_send_customer_update(actor=request.auth, ticket_id=ticket_id, text=payload.text)
+    return Status(201, message_dict(message))
+
+
+@router.get("/departments")
+def list_departments(request: HttpRequest) -> list[dict[str, Any]]:
+    return [services.department_dict(d) for d in services.list_departments()]

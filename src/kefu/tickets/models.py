@@ -57,7 +57,9 @@ class Ticket(models.Model):
         "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_tickets"
     )
     department = models.ForeignKey(Department, null=True, blank=True, on_delete=models.SET_NULL)
-    status = models.CharField("状态", max_length=20, choices=Status.choices, default=Status.NEW, db_index=True)
+    status = models.CharField(
+        "状态", max_length=20, choices=Status.choices, default=Status.NEW, db_index=True
+    )
     fields = models.JSONField("补充信息", default=dict, blank=True)
     conversations = models.ManyToManyField("conversations.Conversation", related_name="tickets", blank=True)
     orders = models.ManyToManyField("customers.Order", related_name="tickets", blank=True)
@@ -101,7 +103,9 @@ class TicketEvent(models.Model):
         LINKED = "linked", "关联"
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
-    actor = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     kind = models.CharField(max_length=16, choices=Kind.choices)
     text = models.TextField(blank=True)
     detail = models.JSONField(default=dict, blank=True)

@@ -75,10 +75,27 @@ INTENT_CATEGORY = {
 }
 CATEGORY_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (Ticket.Category.COMPLAINT, ("投诉", "举报", "曝光", "12315", "态度差", "找你们领导")),
-    (Ticket.Category.TECHNICAL, ("登录", "登陆", "验证码", "闪退", "报错", "打不开", "bug", "BUG", "卡顿", "账号")),
+    (
+        Ticket.Category.TECHNICAL,
+        ("登录", "登陆", "验证码", "闪退", "报错", "打不开", "bug", "BUG", "卡顿", "账号"),
+    ),
     (
         Ticket.Category.AFTER_SALES,
-        ("退款", "退货", "换货", "破损", "质量", "坏了", "漏水", "物流", "快递", "发货", "发票", "少发", "错发"),
+        (
+            "退款",
+            "退货",
+            "换货",
+            "破损",
+            "质量",
+            "坏了",
+            "漏水",
+            "物流",
+            "快递",
+            "发货",
+            "发票",
+            "少发",
+            "错发",
+        ),
     ),
 )
 PRIORITY_FLAGS = {
@@ -204,7 +221,9 @@ def check_fields(fields: Any, *, name: str = "fields") -> dict[str, str]:
     clean: dict[str, str] = {}
     for key, value in fields.items():
         if not isinstance(key, str) or not FIELD_KEY_RE.match(key):
-            raise InvalidInput("补充信息的名称无效", fields={f"{name}.{key}": "小写字母、数字和下划线，最多32个字符"})
+            raise InvalidInput(
+                "补充信息的名称无效", fields={f"{name}.{key}": "小写字母、数字和下划线，最多32个字符"}
+            )
         if value is None:
             value = ""
         if isinstance(value, bool) or not isinstance(value, str | int | float):
@@ -306,7 +325,9 @@ def list_tickets(
         qs = qs.filter(status=check_status(status))
     if priority:
         if priority not in Priority.values:
-            raise InvalidInput(f"未知优先级：{priority}", fields={"priority": f"应为 {', '.join(Priority.values)} 之一"})
+            raise InvalidInput(
+                f"未知优先级：{priority}", fields={"priority": f"应为 {', '.join(Priority.values)} 之一"}
+            )
         qs = qs.filter(priority=priority)
     if category:
         qs = qs.filter(category=check_category(category))
@@ -358,7 +379,9 @@ def follow_ups_for(user: User, *, now: datetime | None = None, limit: int = 50) 
 # --- internals -------------------------------------------------------------------------
 
 
-def _log(ticket: Ticket, kind: str, text: str, *, actor: User | None, detail: dict[str, Any] | None = None) -> TicketEvent:
+def _log(
+    ticket: Ticket, kind: str, text: str, *, actor: User | None, detail: dict[str, Any] | None = None
+) -> TicketEvent:
     return TicketEvent.objects.create(ticket=ticket, kind=kind, actor=actor, text=text, detail=detail or {})
 
 
@@ -368,13 +391,18 @@ def _team_id(ticket: Ticket) -> int | None:
         if team_id:
             return team_id
     if ticket.owner_id:
-        return User.teams.through.objects.filter(user_id=ticket.owner_id).order_by("team_id").values_list(
-            "team_id", flat=True
-        ).first()
+        return (
+            User.teams.through.objects.filter(user_id=ticket.owner_id)
+            .order_by("team_id")
+            .values_list("team_id", flat=True)
+            .first()
+        )
     return None
 
 
-def _publish(ticket: Ticket, event_type: str, *, change: str, event: TicketEvent | None, **extra: Any) -> None:
+def _publish(
+    ticket: Ticket, event_type: str, *, change: str, event: TicketEvent | None, **extra: Any
+) -> None:
     data = {"ticket": ticket_dict(ticket), "change": change, **extra}
     if event is not None:
         data["timeline_event"] = event_dict(event)
@@ -390,12 +418,17 @@ def _mark_first_response(ticket: Ticket, now: datetime) -> None:
         ticket.first_response_at = now
 
 
-def _apply_sla(ticket: Ticket, *, start: datetime, channel_kind: str | None = None, resolution_only: bool = False) -> None:
+def _apply_sla(
+    ticket: Ticket, *, start: datetime, channel_kind: str | None = None, resolution_only: bool = False
+) -> None:
     from kefu.sla.services import ticket_deadlines
 
     if channel_kind is None:
         channel_kind = (
-            Conversation.objects.filter(tickets=ticket).order_by("id").values_list("channel__kind", flat=True).first()
+            Conversation.objects.filter(tickets=ticket)
+            .order_by("id")
+            .values_list("channel__kind", flat=True)
+            .first()
             or ""
         )
     d = ticket_deadlines(
@@ -528,21 +561,28 @@ def do_create_ticket(
         if title is None:
             if conversation is None:
                 raise InvalidInput("请填写工单标题", fields={"title": "不能为空"})
-            title = (conversation.subject or conversation.intent or f"{customer}的咨询").strip()[:MAX_TITLE] or "客户咨询"
+            title = (conversation.subject or conversation.intent or f"{customer}的咨询").strip()[
+                :MAX_TITLE
+            ] or "客户咨询"
         if description is None:
             description = recent_text[:MAX_TEXT]
         if category is None:
             category = guess_category(
-                intent=conversation.intent if conversation else "", text=f"{title}\n{description}\n{recent_text}"
+                intent=conversation.intent if conversation else "",
+                text=f"{title}\n{description}\n{recent_text}",
             )
-        default_urgent, default_important = PRIORITY_FLAGS[Priority(conversation.priority if conversation else "P4")]
+        default_urgent, default_important = PRIORITY_FLAGS[
+            Priority(conversation.priority if conversation else "P4")
+        ]
         urgent = default_urgent if urgent is None else urgent
         important = default_important if important is None else important
         ticket_fields: dict[str, Any] = {}
         if order is not None:
             ticket_fields["order_no"] = order.order_no
         ticket_fields = _merge_fields(ticket_fields, fields)
-        owner = (conversation.first_responder if conversation and conversation.first_responder_id else None) or actor
+        owner = (
+            conversation.first_responder if conversation and conversation.first_responder_id else None
+        ) or actor
         ticket = Ticket(
             title=title,
             description=description,
@@ -573,7 +613,12 @@ def do_create_ticket(
         if conversation is not None:
             from kefu.conversations.services import add_activity
 
-            add_activity(conversation, f"{actor.name} 创建了工单 {ticket.number}", actor=actor, meta={"ticket_id": ticket.pk})
+            add_activity(
+                conversation,
+                f"{actor.name} 创建了工单 {ticket.number}",
+                actor=actor,
+                meta={"ticket_id": ticket.pk},
+            )
         _publish(ticket, "ticket.created", change="created", event=event)
     return ticket
 
@@ -618,7 +663,13 @@ def do_update_ticket(
     with transaction.atomic():
         ticket = access_ticket(actor, ticket_id, for_update=True)
         events: list[TicketEvent] = []
-        labels = {"title": "标题", "description": "描述", "category": "类别", "urgent": "紧急", "important": "重要"}
+        labels = {
+            "title": "标题",
+            "description": "描述",
+            "category": "类别",
+            "urgent": "紧急",
+            "important": "重要",
+        }
         changed = {k: v for k, v in changes.items() if getattr(ticket, k) != v}
         for key, value in changed.items():
             old = getattr(ticket, key)
@@ -628,11 +679,19 @@ def do_update_ticket(
                 shown_old, shown_new = Ticket.Category(old).label, Ticket.Category(value).label
             elif key in ("urgent", "important"):
                 shown_old, shown_new = ("是" if old else "否"), ("是" if value else "否")
-            text = f"{actor.name} 修改了{labels[key]}" if key == "description" else (
-                f"{actor.name} 将{labels[key]}由「{shown_old}」改为「{shown_new}」"
+            text = (
+                f"{actor.name} 修改了{labels[key]}"
+                if key == "description"
+                else (f"{actor.name} 将{labels[key]}由「{shown_old}」改为「{shown_new}」")
             )
             events.append(
-                _log(ticket, TicketEvent.Kind.FIELD, text, actor=actor, detail={"field": key, "from": old, "to": value})
+                _log(
+                    ticket,
+                    TicketEvent.Kind.FIELD,
+                    text,
+                    actor=actor,
+                    detail={"field": key, "from": old, "to": value},
+                )
             )
         old_priority = ticket.priority
         ticket.priority = priority_for(urgent=ticket.urgent, important=ticket.important)
@@ -670,7 +729,9 @@ def do_update_ticket(
                 _log(
                     ticket,
                     TicketEvent.Kind.ASSIGNED,
-                    f"{actor.name} 将工单指派给 {new_assignee.name}" if new_assignee else f"{actor.name} 取消了指派",
+                    f"{actor.name} 将工单指派给 {new_assignee.name}"
+                    if new_assignee
+                    else f"{actor.name} 取消了指派",
                     actor=actor,
                     detail={"from": previous, "to": new_assignee.pk if new_assignee else None},
                 )
@@ -678,7 +739,13 @@ def do_update_ticket(
         if not events:
             return ticket
         ticket.save()
-        _updated(ticket, "edited", events[-1], events=[event_dict(e) for e in events], previous_priority=old_priority)
+        _updated(
+            ticket,
+            "edited",
+            events[-1],
+            events=[event_dict(e) for e in events],
+            previous_priority=old_priority,
+        )
     return ticket
 
 
@@ -714,7 +781,9 @@ def do_change_status(*, actor: User, ticket_id: int, status: str, note: str = ""
             _apply_sla(ticket, start=now, resolution_only=True)
         _mark_first_response(ticket, now)
         ticket.save()
-        verb = "重新打开了工单" if reopened else f"将状态由「{Status(old).label}」改为「{Status(status).label}」"
+        verb = (
+            "重新打开了工单" if reopened else f"将状态由「{Status(old).label}」改为「{Status(status).label}」"
+        )
         event = _log(
             ticket,
             TicketEvent.Kind.STATUS,
@@ -807,7 +876,9 @@ def do_send_customer_update(*, actor: User, ticket_id: int, text: str) -> Messag
             raise Conflict("该工单没有关联会话，无法通知客户", fields={"text": "工单未关联会话"})
         target = next((c for c in conversations if c.is_active), conversations[0])
         if not target.is_active:
-            do_set_conversation_status(actor=actor, conversation_id=target.pk, status=Conversation.Status.OPEN)
+            do_set_conversation_status(
+                actor=actor, conversation_id=target.pk, status=Conversation.Status.OPEN
+            )
         message, _ = do_send_agent_message(
             agent=actor, conversation_id=target.pk, text=f"【工单 {ticket.number} 进展】{text}"
         )
@@ -841,7 +912,9 @@ def do_add_follow_up(*, actor: User, ticket_id: int, due_at: Any, note: str) -> 
         raise InvalidInput("请填写跟进内容", fields={"note": "必填，最多255个字符"})
     with transaction.atomic():
         ticket = access_ticket(actor, ticket_id, for_update=True)
-        follow_up = FollowUp.objects.create(ticket=ticket, owner=ticket.owner or actor, due_at=due_at, note=note)
+        follow_up = FollowUp.objects.create(
+            ticket=ticket, owner=ticket.owner or actor, due_at=due_at, note=note
+        )
         event = _log(
             ticket,
             TicketEvent.Kind.FOLLOW_UP,
@@ -909,7 +982,9 @@ def do_record_ticket_sla(ticket_id: int, *, kind: str, which: str, now: datetime
             actor=None,
             detail={"which": which, "due_at": _iso(due)},
         )
-        _publish(ticket, f"ticket.sla_{kind}", change=f"sla_{kind}", event=event, kind=which, due_at=_iso(due))
+        _publish(
+            ticket, f"ticket.sla_{kind}", change=f"sla_{kind}", event=event, kind=which, due_at=_iso(due)
+        )
     return True
 
 
@@ -924,7 +999,9 @@ def do_notify_due_follow_ups(now: datetime | None = None, *, limit: int = 200) -
     sent = 0
     for pk in due:
         with transaction.atomic():
-            if not FollowUp.objects.filter(pk=pk, notified_at__isnull=True, done_at__isnull=True).update(notified_at=now):
+            if not FollowUp.objects.filter(pk=pk, notified_at__isnull=True, done_at__isnull=True).update(
+                notified_at=now
+            ):
                 continue
             follow_up = FollowUp.objects.select_related("ticket").get(pk=pk)
             ticket = follow_up.ticket

@@ -1,3 +1,111 @@
-from ninja import Router
+"""REST: outbound webhook endpoints and their delivery log (admins only)."""
 
-router = Router()
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Query, Router, Status
+from pydantic import StrictBool, StrictStr
+
+from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, StrictIn, page
+
+from . import services
+from .models import WebhookDelivery, WebhookEndpoint
+
+router = Router(tags=["webhooks"])
+
+
+def endpoint_out(e: WebhookEndpoint, *, with_secret: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": e.pk,
+        "url": e.url,
+        "events": e.events,
+        "is_active": e.is_active,
+        "secret_hint": f"{e.secret[:4]}…",
+        "created_at": e.created_at.isoformat(),
+    }
+    if with_secret:
+        out["secret"] = e.secret
+    return out
+
+
+def delivery_out(d: WebhookDelivery) -> dict[str, Any]:
+    return {
+        "id": d.pk,
+        "endpoint_id": d.endpoint_id,
+        "event_id": d.event_id,
+        "event_type": d.event_type,
+        "status": d.status,
+        "attempts": d.attempts,
+        "next_attempt_at": d.next_attempt_at.isoformat() if d.next_attempt_at else None,
+        "last_status_code": d.last_status_code,
+        "last_error": d.last_error,
+        "created_at": d.created_at.isoformat(),
+        "delivered_at": d.delivered_at.isoformat() if d.delivered_at else None,
+        "payload": d.payload,
+    }
+
+
+class EndpointIn(StrictIn):
+    url: StrictStr
+    events: list[StrictStr] = []
+    is_active: StrictBool = True
+
+
+class EndpointPatch(StrictIn):
+    url: StrictStr | None = None
+    events: list[StrictStr] | None = None
+    is_active: StrictBool | None = None
+    rotate_secret: StrictBool = False
+
+
+@router.get("/webhooks")
+def list_endpoints(request: HttpRequest) -> dict[str, Any]:
+    return {
+        "events": list(services.WEBHOOK_EVENTS),
+        "items": [endpoint_out(e) for e in services.list_endpoints(request.auth)],
+    }
+
+
+@router.post("/webhooks", response={201: dict[str, Any]})
+def create_endpoint(request: HttpRequest, payload: EndpointIn) -> Status[dict[str, Any]]:
+    endpoint = services.do_create_endpoint(actor=request.auth, **payload.model_dump())
+    # The secret is shown in full when created (and after a rotation) so it can be configured.
+    return Status(201, endpoint_out(endpoint, with_secret=True))
+
+
+@router.get("/webhooks/{endpoint_id}")
+def get_endpoint(request: HttpRequest, endpoint_id: int) -> dict[str, Any]:
+    return endpoint_out(services.access_endpoint(request.auth, endpoint_id))
+
+
+@router.patch("/webhooks/{endpoint_id}")
+def update_endpoint(request: HttpRequest, endpoint_id: int, payload: EndpointPatch) -> dict[str, Any]:
+    endpoint = services.do_update_endpoint(
+        actor=request.auth, endpoint_id=endpoint_id, **payload.model_dump()
+    )
+    return endpoint_out(endpoint, with_secret=payload.rotate_secret)
+
+
+@router.delete("/webhooks/{endpoint_id}", response={204: None})
+def delete_endpoint(request: HttpRequest, endpoint_id: int) -> Status[None]:
+    services.do_delete_endpoint(actor=request.auth, endpoint_id=endpoint_id)
+    return Status(204, None)
+
+
+@router.get("/webhooks/{endpoint_id}/deliveries")
+def list_deliveries(
+    request: HttpRequest,
+    endpoint_id: int,
+    status: str | None = None,
+    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    qs = services.list_deliveries(actor=request.auth, endpoint_id=endpoint_id, status=status)
+    return page(qs, limit=limit, offset=offset, present=delivery_out)
+
+
+@router.post("/webhook-deliveries/{delivery_id}/retry")
+def retry_delivery(request: HttpRequest, delivery_id: int) -> dict[str, Any]:
+    return delivery_out(services.do_retry_delivery(actor=request.auth, delivery_id=delivery_id))

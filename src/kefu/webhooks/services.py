@@ -104,7 +104,9 @@ def sign(secret: str, timestamp: int | str, body: bytes | str) -> str:
     return f"sha256={digest}"
 
 
-def verify_signature(secret: str, timestamp: str, body: bytes, signature: str, *, tolerance: int = 300) -> bool:
+def verify_signature(
+    secret: str, timestamp: str, body: bytes, signature: str, *, tolerance: int = 300
+) -> bool:
     """What a receiver does (kept here for tests and the docs' example)."""
     try:
         if abs(time.time() - int(timestamp)) > tolerance:
@@ -182,7 +184,9 @@ def _record(delivery: WebhookDelivery, status_code: int | None, error: str) -> s
     return updates.get("status", "retrying")
 
 
-def do_send_delivery(delivery_id: int, *, client: httpx.Client | None = None, now: datetime | None = None) -> str | None:
+def do_send_delivery(
+    delivery_id: int, *, client: httpx.Client | None = None, now: datetime | None = None
+) -> str | None:
     """Make one attempt at a due delivery; returns succeeded / retrying / failed, or None if not due."""
     now = now or timezone.now()
     delivery = _due(now).select_related("endpoint").filter(pk=delivery_id).first()
@@ -259,9 +263,13 @@ def list_endpoints(actor: User) -> QuerySet[WebhookEndpoint]:
     return WebhookEndpoint.objects.order_by("id")
 
 
-def do_create_endpoint(*, actor: User, url: Any, events: Any = None, is_active: bool = True) -> WebhookEndpoint:
+def do_create_endpoint(
+    *, actor: User, url: Any, events: Any = None, is_active: bool = True
+) -> WebhookEndpoint:
     check_admin(actor)
-    return WebhookEndpoint.objects.create(url=check_url(url), events=check_events(events), is_active=bool(is_active))
+    return WebhookEndpoint.objects.create(
+        url=check_url(url), events=check_events(events), is_active=bool(is_active)
+    )
 
 
 def do_update_endpoint(
@@ -296,7 +304,10 @@ def list_deliveries(*, actor: User, endpoint_id: int, status: str | None = None)
     qs = endpoint.deliveries.order_by("-id")
     if status:
         if status not in WebhookDelivery.Status.values:
-            raise InvalidInput(f"未知状态：{status}", fields={"status": f"应为 {', '.join(WebhookDelivery.Status.values)} 之一"})
+            raise InvalidInput(
+                f"未知状态：{status}",
+                fields={"status": f"应为 {', '.join(WebhookDelivery.Status.values)} 之一"},
+            )
         qs = qs.filter(status=status)
     return qs
 

@@ -4,15 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sla', '0001_initial'),
+        ("sla", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='slapolicy',
-            name='applies_to',
-            field=models.CharField(blank=True, choices=[('', '全部'), ('conversation', '会话'), ('ticket', '工单')], default='', max_length=12),
+            model_name="slapolicy",
+            name="applies_to",
+            field=models.CharField(
+                blank=True,
+                choices=[("", "全部"), ("conversation", "会话"), ("ticket", "工单")],
+                default="",
+                max_length=12,
+            ),
         ),
     ]

@@ -7,11 +7,36 @@ does not come back on the next upgrade. The list is frozen here on purpose.
 from django.db import migrations
 
 POLICIES = [
-    {"name": "在线聊天首次响应 60 秒", "applies_to": "conversation", "channel_kind": "web", "first_response_seconds": 60},
-    {"name": "App 首次响应 60 秒", "applies_to": "conversation", "channel_kind": "app", "first_response_seconds": 60},
-    {"name": "即时通讯首次响应 60 秒", "applies_to": "conversation", "channel_kind": "im", "first_response_seconds": 60},
-    {"name": "直播评论 30 秒内响应", "applies_to": "conversation", "channel_kind": "live", "first_response_seconds": 30},
-    {"name": "社交媒体首次响应 10 分钟", "applies_to": "conversation", "channel_kind": "social", "first_response_seconds": 600},
+    {
+        "name": "在线聊天首次响应 60 秒",
+        "applies_to": "conversation",
+        "channel_kind": "web",
+        "first_response_seconds": 60,
+    },
+    {
+        "name": "App 首次响应 60 秒",
+        "applies_to": "conversation",
+        "channel_kind": "app",
+        "first_response_seconds": 60,
+    },
+    {
+        "name": "即时通讯首次响应 60 秒",
+        "applies_to": "conversation",
+        "channel_kind": "im",
+        "first_response_seconds": 60,
+    },
+    {
+        "name": "直播评论 30 秒内响应",
+        "applies_to": "conversation",
+        "channel_kind": "live",
+        "first_response_seconds": 30,
+    },
+    {
+        "name": "社交媒体首次响应 10 分钟",
+        "applies_to": "conversation",
+        "channel_kind": "social",
+        "first_response_seconds": 600,
+    },
     {
         "name": "邮件 4 个工作小时内回复",
         "applies_to": "conversation",

@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tickets', '0001_initial'),
+        ("tickets", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='ticket',
-            name='due_warn_at',
+            model_name="ticket",
+            name="due_warn_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='ticket',
-            name='first_response_warn_at',
+            model_name="ticket",
+            name="first_response_warn_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

@@ -60,7 +60,9 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="process what is due now, then exit")
         parser.add_argument("--interval", type=float, default=1.0, help="seconds between task queue polls")
         parser.add_argument("--timer-interval", type=float, default=5.0, help="seconds between timer runs")
-        parser.add_argument("--queue-name", default="*", help="task queues to process, comma-separated ('*' = all)")
+        parser.add_argument(
+            "--queue-name", default="*", help="task queues to process, comma-separated ('*' = all)"
+        )
         parser.add_argument("--worker-id", default="", help="unique id of this worker (default: random)")
 
     def handle(self, *args: Any, **opts: Any) -> None:
