@@ -1,0 +1,792 @@
+"""Builds the demo shop from ``shop`` and ``scenarios`` through the real services.
+
+The fixed parts (teams, people, channels, rules, customers, orders) are written in one
+transaction; each conversation is then played message by message through
+``kefu.conversations.services`` exactly as the channels would, so routing, SLA, text
+understanding and tickets behave as in production. Only the clock is faked: after a
+conversation is played, its timestamps are moved into the past with queryset updates.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.password_validation import validate_password
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from kefu.accounts.models import AuditLog, Team, User
+from kefu.accounts.services import audit
+from kefu.channels.models import Channel, OutboundDelivery
+from kefu.conversations import services as conversations
+from kefu.conversations.models import CallLog, Conversation, Message
+from kefu.core.errors import PermissionDenied
+from kefu.customers import services as customers
+from kefu.customers.models import Customer, Identity, Order
+from kefu.routing.models import RoutingRule
+from kefu.sla.services import do_install_default_policies
+from kefu.tickets.models import Department, Ticket, TicketEvent
+
+from . import shop
+from .scenarios import SCENARIOS, Scenario
+
+CUSTOMER_COUNT = 200
+SHOP_WORDS = [
+    "保温杯",
+    "充电宝",
+    "四件套",
+    "护颈枕",
+    "收纳盒",
+    "空气炸锅",
+    "炒锅",
+    "加湿器",
+    "体脂秤",
+    "降噪耳机",
+    "电动牙刷",
+]
+NOTES = [
+    "喜欢电话沟通",
+    "周末不方便接电话",
+    "对价格比较敏感",
+    "企业客户，常需要开专票",
+    "上次投诉已妥善处理",
+    "偏好顺丰配送",
+]
+PREFERENCES = [{"联系方式": "微信"}, {"联系方式": "电话"}, {"配送": "顺丰"}, {"联系时间": "晚上 7 点后"}]
+
+
+@dataclass
+class DemoResult:
+    password: str
+    users: list[User]
+    customers: int
+    orders: int
+    conversations: int
+    tickets: int
+
+
+@dataclass
+class _Seed:
+    """A customer before and after creation."""
+
+    index: int
+    name: str
+    region: tuple[str, str, str]
+    identities: list[tuple[str, str]]
+    phone: str
+    vip_level: int
+    customer: Customer | None = None
+    min_history_days: int = 0
+    story_order: Order | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def member_id(self) -> str:
+        return f"{shop.MEMBER_PREFIX}M{100000 + self.index}"
+
+    @property
+    def city(self) -> str:
+        return self.region[2]
+
+    def identity(self, kind: str) -> str | None:
+        return next((v for k, v in self.identities if k == kind), None)
+
+
+# --- is it there? ------------------------------------------------------------------
+
+
+def demo_exists() -> bool:
+    return (
+        User.objects.filter(username__in=[u[0] for u in shop.USERS]).exists()
+        or Identity.objects.filter(kind=Identity.Kind.EXTERNAL, value__startswith=shop.MEMBER_PREFIX).exists()
+        or Channel.objects.filter(name__in=[c[1] for c in shop.CHANNELS]).exists()
+    )
+
+
+def remove_demo() -> dict[str, int]:
+    """Delete what the demo created (teams and SLA policies stay; they are harmless)."""
+    with transaction.atomic():
+        customer_ids = list(
+            Customer.objects.filter(
+                identities__kind=Identity.Kind.EXTERNAL, identities__value__startswith=shop.MEMBER_PREFIX
+            ).values_list("pk", flat=True)
+        )
+        customer_ids += list(
+            Customer.objects.filter(merged_into_id__in=customer_ids).values_list("pk", flat=True)
+        )
+        channels = Channel.objects.filter(name__in=[c[1] for c in shop.CHANNELS])
+        conversation_ids = set(
+            Conversation.objects.filter(
+                Q(customer_id__in=customer_ids) | Q(channel__in=channels)
+            ).values_list("pk", flat=True)
+        )
+        ticket_ids = set(
+            Ticket.objects.filter(
+                Q(customer_id__in=customer_ids) | Q(conversations__in=conversation_ids)
+            ).values_list("pk", flat=True)
+        )
+        users = User.objects.filter(username__in=[u[0] for u in shop.USERS])
+        counts = {
+            "tickets": len(ticket_ids),
+            "conversations": len(conversation_ids),
+            "customers": len(customer_ids),
+            "users": users.count(),
+        }
+        Ticket.objects.filter(pk__in=ticket_ids).delete()
+        Conversation.objects.filter(pk__in=conversation_ids).delete()
+        Customer.objects.filter(pk__in=customer_ids).delete()
+        RoutingRule.objects.filter(name__in=[r[0] for r in shop.ROUTING_RULES]).delete()
+        Department.objects.filter(name__in=[d[0] for d in shop.DEPARTMENTS]).delete()
+        channels.delete()
+        users.delete()
+    return counts
+
+
+# --- fake but valid-looking personal data --------------------------------------------
+
+
+def _id_card(rng: random.Random, region_code: str) -> str:
+    birth = datetime(1960, 1, 1) + timedelta(days=rng.randint(0, 44 * 365))
+    body = f"{region_code}{birth:%Y%m%d}{rng.randint(1, 999):03d}"
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    check = "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
+    return body + check
+
+
+def _bank_card(rng: random.Random) -> str:
+    body = rng.choice(["622202", "621700", "622848", "623058", "622588"])
+    body += "".join(str(rng.randint(0, 9)) for _ in range(rng.choice((9, 12))))
+    # Luhn check digit, so the number passes the usual format checks.
+    total = 0
+    for i, d in enumerate(reversed(body)):
+        n = int(d)
+        if i % 2 == 0:
+            n = n * 2 - 9 if n * 2 > 9 else n * 2
+        total += n
+    return body + str((10 - total % 10) % 10)
+
+
+def _phone(rng: random.Random) -> str:
+    prefix = rng.choice(
+        [
+            "133",
+            "135",
+            "136",
+            "137",
+            "138",
+            "139",
+            "150",
+            "151",
+            "152",
+            "158",
+            "159",
+            "177",
+            "186",
+            "188",
+            "199",
+        ]
+    )
+    return prefix + "".join(str(rng.randint(0, 9)) for _ in range(8))
+
+
+def _address(rng: random.Random, region: tuple[str, str, str]) -> str:
+    return (
+        f"{region[1]}{rng.choice(shop.STREETS)}{rng.randint(1, 999)}号"
+        f"{rng.choice(shop.COMMUNITIES)}{rng.randint(1, 30)}栋{rng.randint(1, 6)}单元{rng.randint(1, 32)}{rng.randint(1, 4):02d}室"
+    )
+
+
+def _seeds(rng: random.Random) -> list[_Seed]:
+    seeds = []
+    email_words = [
+        "sunny",
+        "lucky",
+        "xiaoyu",
+        "momo",
+        "tiantian",
+        "coco",
+        "mumu",
+        "leo",
+        "amy",
+        "jack",
+        "lily",
+        "kevin",
+    ]
+    for i in range(CUSTOMER_COUNT):
+        name = rng.choice(shop.SURNAMES) + rng.choice(shop.GIVEN_NAMES)
+        phone = _phone(rng)
+        identities = [("external", f"{shop.MEMBER_PREFIX}M{100000 + i}")]
+        if rng.random() < 0.75:
+            identities.append(("phone", phone))
+        if rng.random() < 0.4:
+            identities.append(("wechat", "o" + secrets.token_urlsafe(20)[:27].replace("-", "x")))
+        if rng.random() < 0.4:
+            identities.append(("app", f"yj_u_{100200 + i}"))
+        if rng.random() < 0.25:
+            identities.append(("web", f"v-{rng.getrandbits(48):012x}"))
+        if rng.random() < 0.3:
+            identities.append(
+                (
+                    "email",
+                    f"{rng.choice(email_words)}{rng.randint(10, 9999)}@{rng.choice(shop.EMAIL_DOMAINS)}",
+                )
+            )
+        if rng.random() < 0.1:
+            identities.append(("social", f"weibo:{rng.choice(email_words)}_{rng.randint(100, 99999)}"))
+        if rng.random() < 0.12:
+            identities.append(("live", f"douyin:{rng.randint(10**9, 10**10 - 1)}"))
+        vip = rng.choice((1, 1, 2, 3)) if rng.random() < 0.15 else 0
+        seeds.append(_Seed(i, name, rng.choice(shop.REGIONS), identities, phone, vip))
+    return seeds
+
+
+# --- orders and logistics ---------------------------------------------------------------
+
+
+def _logistics(
+    rng: random.Random, *, placed: datetime, status: str, carrier: str, city: str, now: datetime, stuck: bool
+) -> list[dict[str, Any]]:
+    warehouse, origin = shop.WAREHOUSE
+    steps = [
+        (6, origin, f"【{warehouse}】{carrier}已揽收"),
+        (14, origin, f"快件已从{origin}发出，发往{city}"),
+        (30, city, f"快件已到达【{city}转运中心】"),
+        (40, city, f"快件正在派送中，{carrier}快递员正在为您派件"),
+        (
+            46,
+            city,
+            rng.choice(
+                ["已签收，签收人：本人", "已签收，放置于快递柜，取件码已短信发送", "已签收，签收人：门卫"]
+            ),
+        ),
+    ]
+    wanted = {
+        "shipped": 1,
+        "in_transit": 3,
+        "delivering": 4,
+        "delivered": 5,
+        "returning": 5,
+        "returned": 5,
+    }.get(status, 0)
+    if stuck:
+        wanted = 2
+    events = [
+        {"at": placed + timedelta(hours=h, minutes=rng.randint(0, 50)), "location": loc, "description": text}
+        for h, loc, text in steps[:wanted]
+    ]
+    if status in ("returning", "returned"):
+        back = placed + timedelta(days=4)
+        events.append({"at": back, "location": city, "description": "退货快件已揽收，正在退回"})
+        if status == "returned":
+            events.append(
+                {
+                    "at": back + timedelta(days=2),
+                    "location": origin,
+                    "description": f"退货已签收入库【{warehouse}】",
+                }
+            )
+    return [e for e in events if e["at"] < now]
+
+
+class _OrderNumbers:
+    def __init__(self) -> None:
+        self.seq = 0
+
+    def next(self, placed: datetime) -> str:
+        self.seq += 1
+        return f"YJ{timezone.localtime(placed):%Y%m%d}{self.seq:05d}"
+
+
+def _order(
+    rng: random.Random,
+    numbers: _OrderNumbers,
+    seed: _Seed,
+    *,
+    now: datetime,
+    placed: datetime,
+    items: list[tuple[str, int]],
+    shipping: str,
+    payment: str,
+    stuck: bool = False,
+) -> Order:
+    carrier, prefix = rng.choice(shop.CARRIERS)
+    shipped = shipping != "pending"
+    lines = [
+        {
+            "sku": sku,
+            "name": shop.PRODUCT_BY_SKU[sku][0],
+            "quantity": qty,
+            "price": shop.PRODUCT_BY_SKU[sku][1],
+        }
+        for sku, qty in items
+    ]
+    amount = sum((Decimal(line["price"]) * line["quantity"] for line in lines), Decimal("0"))
+    order, _ = customers.do_upsert_order(
+        order_no=numbers.next(placed),
+        customer_id=seed.customer.pk if seed.customer else None,
+        amount=amount,
+        placed_at=placed,
+        payment_status=payment,
+        shipping_status=shipping,
+        carrier=carrier if shipped else "",
+        tracking_no=f"{prefix}{rng.randint(10**11, 10**12 - 1)}" if shipped else "",
+        address=_address(rng, seed.region),
+        items=lines,
+        logistics=_logistics(
+            rng, placed=placed, status=shipping, carrier=carrier, city=seed.city, now=now, stuck=stuck
+        ),
+    )
+    return order
+
+
+def _history_orders(rng: random.Random, numbers: _OrderNumbers, seed: _Seed, now: datetime) -> int:
+    if rng.random() < 0.15:
+        return 0
+    made = 0
+    for _ in range(rng.choice((1, 1, 2, 2, 3))):
+        days = rng.randint(max(seed.min_history_days, 0), max(seed.min_history_days, 0) + 40)
+        placed = now - timedelta(days=days, hours=rng.randint(0, 20), minutes=rng.randint(0, 59))
+        if days <= 1:
+            shipping, payment = rng.choice((("pending", "paid"), ("shipped", "paid"), ("pending", "unpaid")))
+        elif days <= 3:
+            shipping, payment = rng.choice(
+                (("in_transit", "paid"), ("delivering", "paid"), ("delivered", "paid"))
+            )
+        else:
+            shipping, payment = rng.choice(
+                (("delivered", "paid"),) * 8 + (("returned", "refunded"), ("pending", "cancelled"))
+            )
+        products = rng.sample(shop.PRODUCTS, rng.choice((1, 1, 2, 3)))
+        items = [(sku, rng.choice((1, 1, 1, 2))) for sku, _, _ in products]
+        _order(rng, numbers, seed, now=now, placed=placed, items=items, shipping=shipping, payment=payment)
+        made += 1
+    return made
+
+
+# --- the fixed parts ----------------------------------------------------------------------
+
+
+def _teams() -> dict[str, Team]:
+    teams = {}
+    for name, description, is_general in shop.TEAMS:
+        team, _ = Team.objects.get_or_create(
+            name=name, defaults={"description": description, "is_general": is_general}
+        )
+        teams[name] = team
+    return teams
+
+
+def _users(teams: dict[str, Team], password: str) -> dict[str, User]:
+    validate_password(password)
+    # One hash for everyone: password hashing is slow on purpose, and all demo
+    # accounts share the one password printed at the end anyway.
+    hashed = make_password(password)
+    users = {}
+    for username, display_name, employee_no, role, team_names, senior in shop.USERS:
+        user = User.objects.create(
+            username=username,
+            password=hashed,
+            role=role,
+            display_name=display_name,
+            employee_no=employee_no,
+            is_senior=senior,
+            is_staff=role == "admin",
+            is_superuser=role == "admin",
+        )
+        user.teams.set([teams[n] for n in team_names])
+        audit(
+            AuditLog.Action.USER_CREATE, actor=None, target=user, detail={"role": role, "source": "kefu demo"}
+        )
+        users[username] = user
+    return users
+
+
+def _channels(teams: dict[str, Team]) -> dict[str, Channel]:
+    channels = {}
+    for key, name, kind, team_name, extra in shop.CHANNELS:
+        channels[key] = Channel.objects.create(name=name, kind=kind, team=teams[team_name], **extra)
+    return channels
+
+
+def _rules_and_departments(teams: dict[str, Team]) -> None:
+    for order, (name, keywords, team_name, priority) in enumerate(shop.ROUTING_RULES):
+        RoutingRule.objects.create(
+            name=name, keywords=keywords, team=teams[team_name], priority=priority, order=(order + 1) * 10
+        )
+    for name, team_name, required, hours in shop.DEPARTMENTS:
+        Department.objects.get_or_create(
+            name=name,
+            defaults={
+                "team": teams[team_name] if team_name else None,
+                "required_fields": required,
+                "deadline_hours": hours,
+            },
+        )
+
+
+def _understanding(admin: User) -> None:
+    """Intents linked to the demo teams and the shop's product words, when that app is there."""
+    from kefu.understanding.services import do_add_shop_words, do_install_default_intents
+
+    do_install_default_intents()
+    do_add_shop_words(actor=admin, words=SHOP_WORDS)
+
+
+def _customers(rng: random.Random, seeds: list[_Seed], admin: User) -> None:
+    for seed in seeds:
+        customer = customers.do_resolve_customer(seed.identities, name=seed.name)
+        changes: dict[str, Any] = {"vip_level": seed.vip_level}
+        if not customer.phone and rng.random() < 0.8:
+            changes["phone"] = seed.phone
+        if rng.random() < 0.35:
+            changes["id_card"] = _id_card(rng, seed.region[0])
+        if rng.random() < 0.15:
+            changes["bank_card"] = _bank_card(rng)
+        tags = rng.sample(shop.TAGS, rng.choice((0, 0, 1, 1, 2)))
+        if seed.vip_level and "高价值" not in tags:
+            tags.append("高价值")
+        changes["tags"] = tags
+        if rng.random() < 0.2:
+            changes["notes"] = rng.choice(NOTES)
+        if rng.random() < 0.25:
+            changes["preferences"] = rng.choice(PREFERENCES)
+        seed.customer = customers.do_update_customer(actor=admin, customer=customer, changes=changes)
+
+
+# --- conversations ------------------------------------------------------------------------
+
+
+def _photo() -> SimpleUploadedFile:
+    """A small picture for the 'customer sends a photo' steps."""
+    from PIL import Image, ImageDraw
+
+    im = Image.new("RGB", (160, 160), (245, 246, 248))
+    draw = ImageDraw.Draw(im)
+    draw.rounded_rectangle((52, 30, 108, 140), radius=10, fill=(150, 156, 166))
+    draw.rectangle((48, 22, 112, 38), fill=(90, 96, 106))
+    for x, y in ((60, 44), (70, 52), (96, 46), (84, 60), (64, 70)):
+        draw.ellipse((x, y, x + 7, y + 10), fill=(60, 140, 230))
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    return SimpleUploadedFile("photo.png", buf.getvalue(), content_type="image/png")
+
+
+@dataclass
+class _Play:
+    rng: random.Random
+    now: datetime
+    users: dict[str, User]
+    teams: dict[str, Team]
+    channels: dict[str, Channel]
+    departments: dict[str, Department]
+
+    def agent_for(self, conversation_id: int, username: str) -> User:
+        """The scenario's agent, or someone of the team the conversation was routed to."""
+        preferred = self.users[username]
+        try:
+            conversations.access_conversation(preferred, conversation_id)
+            return preferred
+        except PermissionDenied:
+            pass
+        team_id = Conversation.objects.filter(pk=conversation_id).values_list("team_id", flat=True).first()
+        member = (
+            User.objects.filter(pk__in=[u.pk for u in self.users.values()], teams__id=team_id)
+            .order_by("role", "id")
+            .first()
+        )
+        return member or self.users["wanghaitao"]
+
+
+def _fill(text: str, seed: _Seed, agent_name: str) -> str:
+    order = seed.story_order
+    first_item = order.items.first() if order else None
+    return text.format(
+        order_no=order.order_no if order else "",
+        tracking_no=order.tracking_no if order else "",
+        carrier=order.carrier if order else "",
+        item=first_item.name if first_item else "",
+        amount=order.amount if order else "",
+        city=seed.city,
+        agent=agent_name,
+    )
+
+
+def _play(play: _Play, sc: Scenario, seed: _Seed) -> int | None:
+    channel = play.channels[sc["channel"]]
+    kind = shop.CHANNEL_IDENTITY[channel.kind]
+    value = seed.identity(kind)
+    if value is None:
+        value = {
+            "web": f"v-{play.rng.getrandbits(48):012x}",
+            "app": f"yj_u_{100200 + seed.index}",
+            "email": f"member{100000 + seed.index}@example.com",
+            "wechat": "o" + secrets.token_urlsafe(20)[:27].replace("-", "x"),
+            "social": f"weibo:悦家粉丝{seed.index}",
+            "live": f"douyin:{play.rng.randint(10**9, 10**10 - 1)}",
+            "phone": seed.phone,
+        }[kind]
+    # A signed-in member: the channel identity plus the member number finds the profile.
+    identities = [(kind, value), ("external", seed.member_id)]
+    conversation_id: int | None = None
+    agent_name = play.users[sc["agent"]].name if sc.get("agent") else ""
+    agent: User | None = None
+    for step in sc["steps"]:
+        action = step[0]
+        if agent is None and conversation_id and sc.get("agent"):
+            # Who answers is settled once routing has picked the team.
+            agent = play.agent_for(conversation_id, sc["agent"])
+        if action in ("c", "c_img"):
+            message, _ = conversations.do_receive_customer_message(
+                channel=channel,
+                identities=identities,
+                text=_fill(step[1], seed, agent_name),
+                customer_name=seed.name,
+                subject=sc.get("subject", ""),
+                image=_photo() if action == "c_img" else None,
+            )
+            conversation_id = message.conversation_id
+        elif action == "call":
+            spec = step[1]
+            call = conversations.do_log_call(
+                agent=agent or play.users[sc["agent"]],
+                conversation_id=conversation_id,
+                customer_id=seed.customer.pk if seed.customer else None,
+                direction=spec["direction"],
+                duration_seconds=spec["seconds"],
+                summary=_fill(spec["summary"], seed, agent_name),
+                outcome=spec["outcome"],
+            )
+            conversation_id = call.conversation_id
+        elif conversation_id is None or agent is None:
+            raise ValueError(f"demo scenario {sc['key']}: step {action} needs a conversation and an agent")
+        elif action == "a":
+            conversations.do_send_agent_message(
+                agent=agent, conversation_id=conversation_id, text=_fill(step[1], seed, agent.name)
+            )
+        elif action == "note":
+            conversations.do_add_note(
+                agent=agent, conversation_id=conversation_id, text=_fill(step[1], seed, agent.name)
+            )
+        elif action == "status":
+            conversations.do_set_status(actor=agent, conversation_id=conversation_id, status=step[1])
+        elif action == "snooze":
+            conversations.do_set_status(
+                actor=agent,
+                conversation_id=conversation_id,
+                status=Conversation.Status.SNOOZED,
+                snoozed_until=play.now + timedelta(hours=step[1]),
+            )
+        elif action == "transfer_team":
+            conversations.do_transfer(
+                actor=agent,
+                conversation_id=conversation_id,
+                note=_fill(step[2], seed, agent.name),
+                to_team=play.teams[step[1]],
+            )
+        elif action == "transfer_user":
+            conversations.do_transfer(
+                actor=agent,
+                conversation_id=conversation_id,
+                note=_fill(step[2], seed, agent.name),
+                to_user=play.users[step[1]],
+            )
+        elif action == "ticket":
+            _ticket(play, step[1], agent=agent, conversation_id=conversation_id, seed=seed)
+        else:
+            raise ValueError(f"demo scenario {sc['key']}: unknown step {action}")
+    return conversation_id
+
+
+def _ticket(play: _Play, spec: dict[str, Any], *, agent: User, conversation_id: int, seed: _Seed) -> None:
+    from kefu.tickets.services import do_create_ticket, do_transfer_ticket
+
+    ticket = do_create_ticket(
+        actor=agent,
+        conversation_id=conversation_id,
+        title=spec["title"],
+        category=spec.get("category"),
+        urgent=spec.get("urgent"),
+        important=spec.get("important"),
+    )
+    if spec.get("department"):
+        fields = {k: _fill(v, seed, agent.name) for k, v in spec.get("fields", {}).items()}
+        do_transfer_ticket(
+            actor=agent,
+            ticket_id=ticket.pk,
+            department_id=play.departments[spec["department"]].pk,
+            fields=fields,
+            note="请协助处理",
+        )
+
+
+def _gap(rng: random.Random, m: dict[str, Any]) -> int:
+    if m["kind"] in (Message.Kind.AUTO, Message.Kind.EVENT):
+        return rng.randint(2, 8)
+    if m["kind"] in (Message.Kind.NOTE, Message.Kind.CALL):
+        return rng.randint(30, 150)
+    if m["direction"] == Message.Direction.INCOMING:
+        return rng.randint(40, 300)
+    return rng.randint(25, 150)
+
+
+def _backdate(rng: random.Random, conversation_id: int, start: datetime, now: datetime) -> None:
+    """Spread a played conversation's messages from ``start`` on, as if it had happened then."""
+    msgs = list(
+        Message.objects.filter(conversation_id=conversation_id)
+        .order_by("id")
+        .values("id", "direction", "kind", "sender_id", "meta")
+    )
+    offsets = [0]
+    for m in msgs[1:]:
+        offsets.append(offsets[-1] + _gap(rng, m))
+    start = min(start, now - timedelta(seconds=offsets[-1] + 20))
+    times = {m["id"]: start + timedelta(seconds=o) for m, o in zip(msgs, offsets, strict=True)}
+    for m in msgs:
+        Message.objects.filter(pk=m["id"]).update(created_at=times[m["id"]])
+        if m["kind"] == Message.Kind.CALL:
+            CallLog.objects.filter(message_id=m["id"]).update(created_at=times[m["id"]])
+    for delivery in OutboundDelivery.objects.filter(message__conversation_id=conversation_id):
+        # History: these replies went out when they were written.
+        OutboundDelivery.objects.filter(pk=delivery.pk).update(
+            status=OutboundDelivery.Status.SENT,
+            sent_at=times[delivery.message_id],
+            attempts=1,
+            next_attempt_at=None,
+        )
+    conv = Conversation.objects.get(pk=conversation_id)
+    first, last = times[msgs[0]["id"]], times[msgs[-1]["id"]]
+
+    def last_of(pred: Any) -> datetime | None:
+        found = [times[m["id"]] for m in msgs if pred(m)]
+        return found[-1] if found else None
+
+    def first_of(pred: Any) -> datetime | None:
+        found = [times[m["id"]] for m in msgs if pred(m)]
+        return found[0] if found else None
+
+    agent_reply = lambda m: m["direction"] == Message.Direction.OUTGOING and m["sender_id"] is not None  # noqa: E731
+    shift = first - conv.created_at
+    Conversation.objects.filter(pk=conversation_id).update(
+        created_at=first,
+        updated_at=last,
+        last_message_at=last,
+        last_customer_message_at=last_of(lambda m: m["direction"] == Message.Direction.INCOMING),
+        last_agent_message_at=last_of(agent_reply),
+        first_response_at=first_of(agent_reply) if conv.first_response_at else None,
+        first_response_due=conv.first_response_due + shift if conv.first_response_due else None,
+        queued_at=first if conv.queued_at else None,
+        resolved_at=last if conv.resolved_at else None,
+    )
+    from kefu.understanding.models import EmotionAlert
+
+    EmotionAlert.objects.filter(conversation_id=conversation_id).update(
+        created_at=last_of(lambda m: m["direction"] == Message.Direction.INCOMING) or first
+    )
+    for m in msgs:
+        ticket_id = (m["meta"] or {}).get("ticket_id")
+        if ticket_id:
+            _backdate_ticket(ticket_id, times[m["id"]])
+
+
+def _backdate_ticket(ticket_id: int, at: datetime) -> None:
+    ticket = Ticket.objects.get(pk=ticket_id)
+    shift = at - ticket.created_at
+    moved = {
+        f: getattr(ticket, f) + shift
+        for f in (
+            "created_at",
+            "updated_at",
+            "first_response_due",
+            "first_response_at",
+            "due_at",
+            "resolved_at",
+        )
+        if getattr(ticket, f) is not None
+    }
+    Ticket.objects.filter(pk=ticket_id).update(**moved)
+    for event in TicketEvent.objects.filter(ticket_id=ticket_id):
+        TicketEvent.objects.filter(pk=event.pk).update(created_at=event.created_at + shift)
+
+
+# --- the whole shop -------------------------------------------------------------------------
+
+
+def _assign_scenarios(rng: random.Random, seeds: list[_Seed]) -> dict[str, _Seed]:
+    """One customer per story; VIP stories get VIP customers."""
+    pool = seeds[:]
+    rng.shuffle(pool)
+    assigned: dict[str, _Seed] = {}
+    for sc in SCENARIOS:
+        wants_vip = bool(sc.get("vip"))
+        seed = next(s for s in pool if (s.vip_level > 0) == wants_vip)
+        pool.remove(seed)
+        # Older history only, so the story's order is the customer's latest.
+        seed.min_history_days = int(sc.get("order", {}).get("days_ago", 0)) + 3
+        assigned[sc["key"]] = seed
+    return assigned
+
+
+def install_demo(*, seed: int = 2026, password: str | None = None) -> DemoResult:
+    """Create the demo shop; the caller checks ``demo_exists()`` first."""
+    rng = random.Random(seed)
+    now = timezone.now()
+    password = password or secrets.token_urlsafe(12)
+    seeds = _seeds(rng)
+    assigned = _assign_scenarios(rng, seeds)
+    numbers = _OrderNumbers()
+    with transaction.atomic():
+        teams = _teams()
+        users = _users(teams, password)
+        channels = _channels(teams)
+        _rules_and_departments(teams)
+        departments = {
+            d.name: d for d in Department.objects.filter(name__in=[d[0] for d in shop.DEPARTMENTS])
+        }
+        do_install_default_policies()
+        _understanding(users["admin"])
+        _customers(rng, seeds, users["admin"])
+        orders = sum(_history_orders(rng, numbers, s, now) for s in seeds)
+        for sc in SCENARIOS:
+            spec = sc.get("order")
+            if not spec:
+                continue
+            story_seed = assigned[sc["key"]]
+            start = now - timedelta(hours=sc["hours_ago"])
+            placed = min(now - timedelta(days=spec["days_ago"], hours=2), start - timedelta(minutes=25))
+            story_seed.story_order = _order(
+                rng,
+                numbers,
+                story_seed,
+                now=now,
+                placed=placed,
+                items=spec["items"],
+                shipping=spec["shipping"],
+                payment=spec.get("payment", "paid"),
+                stuck=spec.get("stuck", False),
+            )
+            orders += 1
+    play = _Play(rng=rng, now=now, users=users, teams=teams, channels=channels, departments=departments)
+    played = 0
+    for sc in SCENARIOS:
+        conversation_id = _play(play, sc, assigned[sc["key"]])
+        if conversation_id is not None:
+            with transaction.atomic():
+                _backdate(rng, conversation_id, now - timedelta(hours=sc["hours_ago"]), now)
+            played += 1
+    return DemoResult(
+        password=password,
+        users=list(users.values()),
+        customers=len(seeds),
+        orders=orders,
+        conversations=played,
+        tickets=Ticket.objects.filter(customer__in=[s.customer for s in seeds if s.customer]).count(),
+    )
