@@ -213,3 +213,44 @@ def test_web_and_email_channels_do_not_accept_platform_posts(make_channel: Any) 
     web, email = make_channel("web"), make_channel("email", email_address="s@shop.example")
     assert post(web, payload()).status_code == 404
     assert post(email, payload()).status_code == 404
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_deliveries_of_one_platform_message_store_it_once(make_channel: Any) -> None:
+    import threading
+
+    from django.db import connection, connections
+
+    from kefu.channels.services import PlatformMessage, do_receive_platform_message
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL")
+    channel = make_channel("im")
+    start = threading.Barrier(4)
+    created: list[bool] = []
+    errors: list[BaseException] = []
+
+    def deliver(n: int) -> None:
+        try:
+            start.wait(5)
+            _, was_created = do_receive_platform_message(
+                channel=channel,
+                delivery_id=f"d-{n}",
+                incoming=PlatformMessage(sender_id="wx-1", sender_name="", message_id="pm-1", text="在吗"),
+            )
+            created.append(was_created)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+
+    assert errors == []
+    assert sorted(created) == [False, False, False, True]
+    assert Message.objects.filter(direction="incoming").count() == 1

@@ -10,6 +10,7 @@ until ``KEFU_OUTBOUND_MAX_ATTEMPTS``; then the delivery is failed and the desk t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Any
 
 import httpx
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -55,6 +56,22 @@ def identity_kind_for(channel: Channel) -> str:
     if isinstance(configured, str) and configured in Identity.Kind.values:
         return configured
     return DEFAULT_IDENTITY_KINDS.get(channel.kind, Identity.Kind.EXTERNAL)
+
+
+def _serialize_deliveries_of(channel: Channel, external_id: str) -> None:
+    """Make concurrent deliveries of one external message wait for each other.
+
+    ``do_receive_customer_message`` de-duplicates by looking for the external id; two
+    deliveries racing (a platform retrying before our first answer, a relay resending)
+    would both look before either commits. A transaction-scoped advisory lock on
+    PostgreSQL makes the second look after the first commits. SQLite needs none: its
+    IMMEDIATE transactions already admit one writer at a time.
+    """
+    if connection.vendor != "postgresql":
+        return
+    digest = hashlib.blake2b(f"inbound:{channel.pk}:{external_id}".encode(), digest_size=8).digest()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest, "big", signed=True)])
 
 
 # --- platform webhooks in ------------------------------------------------------------
@@ -94,6 +111,7 @@ def do_receive_platform_message(
                 InboundNonce.objects.create(channel=channel, nonce=delivery_id)
         except IntegrityError as exc:
             raise Unauthorized("重复的投递（X-Kefu-Delivery 已使用过）") from exc
+        _serialize_deliveries_of(channel, incoming.message_id)
         return do_receive_customer_message(
             channel=channel,
             identities=[(kind, incoming.sender_id)],
@@ -152,6 +170,7 @@ def do_receive_email(
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     with transaction.atomic():
+        _serialize_deliveries_of(channel, parsed.message_id)
         earlier = None
         if parsed.thread_ids:
             earlier = (
