@@ -1,0 +1,260 @@
+"""Ticket pages: my tickets with follow-up reminders, one ticket with its actions and
+timeline, and the one-click "创建工单" from a conversation.
+
+Forms post here and redirect back (post/redirect/get). Input mistakes and state
+conflicts come back as a message on the page; missing permission or a missing
+ticket become the error page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from kefu.conversations.models import Priority
+from kefu.core.errors import Conflict, InvalidInput, NotFound
+
+from . import services
+from .models import Ticket
+
+LIST_LIMIT = 100
+VIEWS = (("mine", "我的工单"), ("all", "全部可见"))
+
+
+def _detail_url(ticket_id: int) -> str:
+    return reverse("tickets:detail", args=[ticket_id])
+
+
+def _int(value: str | None, *, field: str) -> int:
+    try:
+        return int(value or "")
+    except ValueError as exc:
+        raise InvalidInput("请选择有效的选项", fields={field: "无效"}) from exc
+
+
+def _local_datetime(value: str | None, *, field: str) -> datetime:
+    """A ``datetime-local`` form value in the desk's time zone."""
+    try:
+        parsed = datetime.fromisoformat((value or "").strip())
+    except ValueError as exc:
+        raise InvalidInput("请填写有效的时间", fields={field: "格式应为 YYYY-MM-DDTHH:MM"}) from exc
+    return timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
+
+
+def _posted_fields(request: HttpRequest) -> dict[str, str]:
+    """``field_<key>`` inputs, plus one free ``new_field_key`` / ``new_field_value`` pair."""
+    fields = {k[len("field_") :]: v for k, v in request.POST.items() if k.startswith("field_")}
+    new_key = (request.POST.get("new_field_key") or "").strip()
+    if new_key:
+        fields[new_key] = request.POST.get("new_field_value") or ""
+    return fields
+
+
+@require_GET
+@login_required
+def ticket_list_view(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    filters = {
+        "view": request.GET.get("view") or "mine",
+        "status": request.GET.get("status") or "",
+        "priority": request.GET.get("priority") or "",
+        "category": request.GET.get("category") or "",
+    }
+    if filters["view"] not in dict(VIEWS):
+        raise InvalidInput("未知视图", fields={"view": "应为 mine 或 all"})
+    qs = services.list_tickets(
+        user,
+        status=filters["status"] or None,
+        priority=filters["priority"] or None,
+        category=filters["category"] or None,
+        mine=filters["view"] == "mine",
+    )
+    tickets = list(qs[:LIST_LIMIT])
+    context = {
+        "nav": "tickets",
+        "tickets": tickets,
+        "limit": LIST_LIMIT,
+        "filters": filters,
+        "views": VIEWS,
+        "statuses": Ticket.Status.choices,
+        "priorities": Priority.choices,
+        "categories": Ticket.Category.choices,
+        "follow_ups": services.follow_ups_for(user),
+        "now": timezone.now(),
+    }
+    return render(request, "tickets/list.html", context)
+
+
+@require_GET
+@login_required
+def ticket_detail_view(request: HttpRequest, ticket_id: int) -> HttpResponse:
+    ticket = services.access_ticket(request.user, ticket_id)
+    departments = list(services.list_departments())
+    required_keys = list(dict.fromkeys(k for d in departments for k in d.required_fields))
+    context = {
+        "nav": "tickets",
+        "ticket": ticket,
+        "conversations": list(ticket.conversations.select_related("channel").order_by("-id")[:20]),
+        "orders": list(ticket.orders.order_by("-placed_at")[:20]),
+        "timeline": services.timeline(ticket),
+        "follow_ups": list(ticket.follow_ups.select_related("owner").order_by("done_at", "due_at", "id")),
+        "field_rows": [(k, services.field_label(k), v) for k, v in ticket.fields.items()],
+        "allowed": [
+            (s, "重新打开" if reopen else Ticket.Status(s).label)
+            for s in services.TRANSITIONS[ticket.status]
+            for reopen in [
+                s == Ticket.Status.IN_PROGRESS
+                and ticket.status in (Ticket.Status.RESOLVED, Ticket.Status.CLOSED)
+            ]
+        ],
+        "can_transfer": ticket.status in services.TRANSFERABLE,
+        "departments": [
+            {
+                "obj": d,
+                "required": [
+                    {"key": k, "label": services.field_label(k), "value": ticket.fields.get(k, "")}
+                    for k in d.required_fields
+                ],
+            }
+            for d in departments
+        ],
+        "transfer_fields": [
+            {"key": k, "label": services.field_label(k), "value": ticket.fields.get(k, "")}
+            for k in required_keys
+        ],
+        "categories": Ticket.Category.choices,
+        "now": timezone.now(),
+    }
+    return render(request, "tickets/detail.html", context)
+
+
+def _back_to_conversation(request: HttpRequest, conversation_id: int) -> str:
+    target = request.POST.get("next") or f"/desk/c/{conversation_id}/"
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = f"/desk/c/{conversation_id}/"
+    return target
+
+
+@require_POST
+@login_required
+def create_from_conversation_view(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    back = _back_to_conversation(request, conversation_id)
+    try:
+        ticket = services.do_create_ticket(actor=request.user, conversation_id=conversation_id)
+    except (InvalidInput, Conflict) as exc:
+        messages.error(request, exc.message)
+        return HttpResponseRedirect(back)
+    messages.success(request, f"已创建工单 {ticket.number}")
+    if request.POST.get("open") == "1":
+        return HttpResponseRedirect(_detail_url(ticket.pk))
+    return HttpResponseRedirect(back)
+
+
+def _status(request: HttpRequest, ticket_id: int) -> str:
+    ticket = services.do_change_status(
+        actor=request.user,
+        ticket_id=ticket_id,
+        status=request.POST.get("status") or "",
+        note=request.POST.get("note") or "",
+    )
+    return f"工单状态已改为「{ticket.get_status_display()}」"
+
+
+def _transfer(request: HttpRequest, ticket_id: int) -> str:
+    department_id = _int(request.POST.get("department_id"), field="department_id")
+    department = services.access_department(department_id)
+    # Only the fields this department asks for are taken from the form; the others
+    # on the page belong to other departments.
+    posted = _posted_fields(request)
+    fields = {k: posted[k] for k in department.required_fields if k in posted}
+    services.do_transfer_ticket(
+        actor=request.user,
+        ticket_id=ticket_id,
+        department_id=department_id,
+        fields=fields,
+        note=request.POST.get("note") or "",
+    )
+    return f"已转交「{department.name}」"
+
+
+def _comment(request: HttpRequest, ticket_id: int) -> str:
+    services.do_add_comment(actor=request.user, ticket_id=ticket_id, text=request.POST.get("text") or "")
+    return "已添加备注"
+
+
+def _follow_up(request: HttpRequest, ticket_id: int) -> str:
+    services.do_add_follow_up(
+        actor=request.user,
+        ticket_id=ticket_id,
+        due_at=_local_datetime(request.POST.get("due_at"), field="due_at"),
+        note=request.POST.get("note") or "",
+    )
+    return "已设置跟进提醒"
+
+
+def _customer_update(request: HttpRequest, ticket_id: int) -> str:
+    services.do_send_customer_update(
+        actor=request.user, ticket_id=ticket_id, text=request.POST.get("text") or ""
+    )
+    return "已发送进展给客户"
+
+
+def _edit(request: HttpRequest, ticket_id: int) -> str:
+    services.do_update_ticket(
+        actor=request.user,
+        ticket_id=ticket_id,
+        title=request.POST.get("title") or "",
+        description=request.POST.get("description") or "",
+        category=request.POST.get("category") or "",
+        urgent=request.POST.get("urgent") == "on",
+        important=request.POST.get("important") == "on",
+        fields=_posted_fields(request),
+    )
+    return "工单已更新"
+
+
+ACTIONS: dict[str, Callable[[HttpRequest, int], str]] = {
+    "status": _status,
+    "transfer": _transfer,
+    "comment": _comment,
+    "follow-up": _follow_up,
+    "customer-update": _customer_update,
+    "edit": _edit,
+}
+
+
+@require_POST
+@login_required
+def ticket_action_view(request: HttpRequest, ticket_id: int, action: str) -> HttpResponse:
+    handler = ACTIONS.get(action)
+    if handler is None:
+        raise NotFound("没有这个操作")
+    try:
+        done = handler(request, ticket_id)
+    except (InvalidInput, Conflict) as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, done)
+    return HttpResponseRedirect(_detail_url(ticket_id))
+
+
+@require_POST
+@login_required
+def follow_up_done_view(request: HttpRequest, follow_up_id: int) -> HttpResponse:
+    follow_up = services.do_complete_follow_up(actor=request.user, follow_up_id=follow_up_id)
+    messages.success(request, "跟进已完成")
+    target = request.POST.get("next") or _detail_url(follow_up.ticket_id)
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = _detail_url(follow_up.ticket_id)
+    return HttpResponseRedirect(target)
