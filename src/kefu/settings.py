@@ -149,6 +149,8 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+# The desk and chat assets live in the package, not in an app: point the finders at them.
+STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 # WhiteNoise warns at start-up when the directory is missing (before collectstatic).
 STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_URL = "/media/"
