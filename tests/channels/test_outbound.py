@@ -51,10 +51,13 @@ def platform() -> Iterator[Platform]:
             if state.delay:
                 time.sleep(state.delay)
             status = state.statuses.pop(0) if state.statuses else 200
-            self.send_response(status)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
+            try:
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # kefu timed out and hung up, as it should
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -240,3 +243,28 @@ def test_platform_without_outbound_url_gets_no_delivery(
     do_send_agent_message(agent=agent, conversation_id=incoming.conversation_id, text="您好")
     assert Message.objects.filter(direction="outgoing", kind="text").count() == 1
     assert not OutboundDelivery.objects.exists()
+
+
+@pytest.mark.django_db
+def test_stalled_deliveries_are_kicked_once(im_reply: OutboundDelivery, platform: Platform) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    from kefu.channels.services import do_kick_stalled_deliveries
+
+    def queued() -> int:
+        return DBTaskResult.objects.filter(args_kwargs__args=[im_reply.pk]).count()
+
+    before = queued()
+    assert do_kick_stalled_deliveries() == 0  # just created: its own task is on the way
+
+    # The worker died mid-send: the lease it took ran out long ago.
+    OutboundDelivery.objects.filter(pk=im_reply.pk).update(
+        attempts=1, next_attempt_at=timezone.now() - timedelta(minutes=10)
+    )
+    assert do_kick_stalled_deliveries() == 1
+    assert do_kick_stalled_deliveries() == 0  # marked due: not kicked again while queued
+    assert queued() == before + 1
+
+    send_outbound.call(im_reply.pk)
+    im_reply.refresh_from_db()
+    assert (im_reply.status, im_reply.attempts) == ("sent", 2)

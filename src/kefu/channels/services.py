@@ -427,14 +427,28 @@ def _record_failure(delivery: OutboundDelivery, error: str, *, permanent: bool) 
 
 
 def do_kick_stalled_deliveries() -> int:
-    """Re-enqueue pending deliveries whose retry is due or whose sender died mid-send."""
+    """Re-enqueue pending deliveries nobody is working on; returns how many.
+
+    That is a retry overdue by a minute (its task was lost), a send whose lease ran
+    out (the worker died mid-send), or a delivery whose first task was never enqueued
+    (the process died between commit and enqueue). Each is marked due now as it is
+    kicked, so the next sweep leaves it alone while its task waits in the queue.
+    """
     from .tasks import send_outbound
 
-    due = list(
-        OutboundDelivery.objects.filter(
-            status=OutboundDelivery.Status.PENDING, next_attempt_at__lt=timezone.now() - timedelta(minutes=1)
-        ).values_list("pk", flat=True)[:500]
+    now = timezone.now()
+    stale = now - timedelta(minutes=1)
+    candidates = list(
+        OutboundDelivery.objects.filter(status=OutboundDelivery.Status.PENDING)
+        .filter(Q(next_attempt_at__lt=stale) | Q(next_attempt_at__isnull=True, message__created_at__lt=stale))
+        .values_list("pk", "next_attempt_at")[:500]
     )
-    for pk in due:
-        send_outbound.enqueue(pk)
-    return len(due)
+    kicked = 0
+    for pk, seen in candidates:
+        # Conditional: a worker that just claimed or finished it wins.
+        if OutboundDelivery.objects.filter(
+            pk=pk, status=OutboundDelivery.Status.PENDING, next_attempt_at=seen
+        ).update(next_attempt_at=now):
+            send_outbound.enqueue(pk)
+            kicked += 1
+    return kicked
