@@ -62,12 +62,27 @@
     return "c" + Date.now().toString(36) + Math.random().toString(36).slice(2, 10);
   }
 
+  // Times are shown in the desk's time zone (as the server renders them), not the browser's.
+  var timeParts = null;
+  try {
+    timeParts = new Intl.DateTimeFormat("en-GB", {
+      timeZone: body.dataset.timeZone || undefined, hourCycle: "h23",
+      month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit"
+    });
+  } catch (e) { timeParts = null; }
   function pad(n) { return n < 10 ? "0" + n : String(n); }
   function formatTime(iso, withSeconds) {
     var d = new Date(iso);
     if (isNaN(d)) return "";
-    var s = pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " + pad(d.getHours()) + ":" + pad(d.getMinutes());
-    return withSeconds ? s + ":" + pad(d.getSeconds()) : s;
+    var p = {};
+    if (timeParts) {
+      timeParts.formatToParts(d).forEach(function (part) { p[part.type] = part.value; });
+    } else {
+      p = { month: pad(d.getMonth() + 1), day: pad(d.getDate()), hour: pad(d.getHours()),
+            minute: pad(d.getMinutes()), second: pad(d.getSeconds()) };
+    }
+    var s = p.month + "-" + p.day + " " + p.hour + ":" + p.minute;
+    return withSeconds ? s + ":" + p.second : s;
   }
   function formatDuration(seconds) {
     seconds = Math.max(0, Math.floor(seconds));
@@ -224,11 +239,11 @@
           var known = {};
           $all("[data-conversation-id]", old).forEach(function (li) { known[li.dataset.conversationId] = li.textContent; });
           var node = document.importNode(fresh, true);
+          refreshWaiting(node);
           $all("[data-conversation-id]", node).forEach(function (li) {
             var before = known[li.dataset.conversationId];
             if (before === undefined || before !== li.textContent) li.classList.add("is-updated");
           });
-          refreshWaiting(node);
           old.replaceWith(node);
         })
         .catch(function () { /* the next event or reconnect refreshes again */ })
