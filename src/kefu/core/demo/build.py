@@ -441,7 +441,7 @@ def _understanding(admin: User) -> None:
     do_add_shop_words(actor=admin, words=SHOP_WORDS)
 
 
-def _customers(rng: random.Random, seeds: list[_Seed], admin: User) -> None:
+def _customers(rng: random.Random, seeds: list[_Seed], admin: User, now: datetime) -> None:
     for seed in seeds:
         customer = customers.do_resolve_customer(seed.identities, name=seed.name)
         changes: dict[str, Any] = {"vip_level": seed.vip_level}
@@ -460,6 +460,10 @@ def _customers(rng: random.Random, seeds: list[_Seed], admin: User) -> None:
         if rng.random() < 0.25:
             changes["preferences"] = rng.choice(PREFERENCES)
         seed.customer = customers.do_update_customer(actor=admin, customer=customer, changes=changes)
+        # Members joined long before their recent orders.
+        joined = now - timedelta(days=rng.randint(60, 900), hours=rng.randint(0, 23))
+        Customer.objects.filter(pk=customer.pk).update(created_at=joined)
+        Identity.objects.filter(customer=customer).update(created_at=joined)
 
 
 # --- conversations ------------------------------------------------------------------------
@@ -753,7 +757,7 @@ def install_demo(*, seed: int = 2026, password: str | None = None) -> DemoResult
         }
         do_install_default_policies()
         _understanding(users["admin"])
-        _customers(rng, seeds, users["admin"])
+        _customers(rng, seeds, users["admin"], now)
         orders = sum(_history_orders(rng, numbers, s, now) for s in seeds)
         for sc in SCENARIOS:
             spec = sc.get("order")
