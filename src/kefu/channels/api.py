@@ -7,6 +7,8 @@ nothing about the schema.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
@@ -42,6 +44,24 @@ class InboundPayload(_Strict):
     message: InboundText
 
 
+def _inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema with nested models written in place (no ``$defs`` refs,
+    which would not resolve inside the OpenAPI document)."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(defs[node["$ref"].rsplit("/", 1)[-1]])
+            return {k: resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    return resolve(schema)
+
+
 class InboundOut(Schema):
     message_id: int
     conversation_id: int
@@ -66,7 +86,7 @@ def _raw_body(request: HttpRequest) -> bytes:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": InboundPayload.model_json_schema()}},
+            "content": {"application/json": {"schema": _inline_schema(InboundPayload)}},
         }
     },
 )

@@ -337,6 +337,11 @@ def start_smtp_listener(host: str, port: int, *, data_size_limit: int | None = N
     from aiosmtpd.controller import Controller
     from django.conf import settings
 
+    smtp_log = logging.getLogger("mail.log")
+    if smtp_log.level == logging.NOTSET:
+        # aiosmtpd logs every SMTP command, addresses included, at INFO: not for the
+        # desk's log unless an operator asks for it in LOGGING.
+        smtp_log.setLevel(logging.WARNING)
     controller = Controller(
         KefuSMTPHandler(),
         hostname=host,
