@@ -541,9 +541,10 @@ def do_create_ticket(
             conversation = access_conversation(actor, conversation_id)
             customer = conversation.customer
         elif customer_id is not None:
-            customer = Customer.objects.filter(pk=customer_id).first()
-            if customer is None:
+            found = Customer.objects.filter(pk=customer_id).first()
+            if found is None:
                 raise InvalidInput("客户不存在", fields={"customer_id": "不存在"})
+            customer = found
         else:
             raise InvalidInput("请指定会话或客户", fields={"conversation_id": "与 customer_id 至少填一个"})
         if customer.merged_into_id:

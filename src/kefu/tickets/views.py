@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from kefu.accounts.models import User
 from kefu.conversations.models import Priority
 from kefu.core.errors import Conflict, InvalidInput, NotFound
 
@@ -28,6 +29,12 @@ from .models import Ticket
 
 LIST_LIMIT = 100
 VIEWS = (("mine", "我的工单"), ("all", "全部可见"))
+
+
+def _user(request: HttpRequest) -> User:
+    """The signed-in desk user (every view here is behind ``login_required``)."""
+    assert isinstance(request.user, User)
+    return request.user
 
 
 def _detail_url(ticket_id: int) -> str:
@@ -52,7 +59,9 @@ def _local_datetime(value: str | None, *, field: str) -> datetime:
 
 def _posted_fields(request: HttpRequest) -> dict[str, str]:
     """``field_<key>`` inputs, plus one free ``new_field_key`` / ``new_field_value`` pair."""
-    fields = {k[len("field_") :]: v for k, v in request.POST.items() if k.startswith("field_")}
+    fields = {
+        k[len("field_") :]: str(request.POST.get(k) or "") for k in request.POST if k.startswith("field_")
+    }
     new_key = (request.POST.get("new_field_key") or "").strip()
     if new_key:
         fields[new_key] = request.POST.get("new_field_value") or ""
@@ -62,7 +71,7 @@ def _posted_fields(request: HttpRequest) -> dict[str, str]:
 @require_GET
 @login_required
 def ticket_list_view(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user = _user(request)
     filters = {
         "view": request.GET.get("view") or "mine",
         "status": request.GET.get("status") or "",
@@ -97,7 +106,7 @@ def ticket_list_view(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def ticket_detail_view(request: HttpRequest, ticket_id: int) -> HttpResponse:
-    ticket = services.access_ticket(request.user, ticket_id)
+    ticket = services.access_ticket(_user(request), ticket_id)
     departments = list(services.list_departments())
     required_keys = list(dict.fromkeys(k for d in departments for k in d.required_fields))
     context = {
@@ -151,7 +160,7 @@ def _back_to_conversation(request: HttpRequest, conversation_id: int) -> str:
 def create_from_conversation_view(request: HttpRequest, conversation_id: int) -> HttpResponse:
     back = _back_to_conversation(request, conversation_id)
     try:
-        ticket = services.do_create_ticket(actor=request.user, conversation_id=conversation_id)
+        ticket = services.do_create_ticket(actor=_user(request), conversation_id=conversation_id)
     except (InvalidInput, Conflict) as exc:
         messages.error(request, exc.message)
         return HttpResponseRedirect(back)
@@ -163,7 +172,7 @@ def create_from_conversation_view(request: HttpRequest, conversation_id: int) ->
 
 def _status(request: HttpRequest, ticket_id: int) -> str:
     ticket = services.do_change_status(
-        actor=request.user,
+        actor=_user(request),
         ticket_id=ticket_id,
         status=request.POST.get("status") or "",
         note=request.POST.get("note") or "",
@@ -179,7 +188,7 @@ def _transfer(request: HttpRequest, ticket_id: int) -> str:
     posted = _posted_fields(request)
     fields = {k: posted[k] for k in department.required_fields if k in posted}
     services.do_transfer_ticket(
-        actor=request.user,
+        actor=_user(request),
         ticket_id=ticket_id,
         department_id=department_id,
         fields=fields,
@@ -189,13 +198,13 @@ def _transfer(request: HttpRequest, ticket_id: int) -> str:
 
 
 def _comment(request: HttpRequest, ticket_id: int) -> str:
-    services.do_add_comment(actor=request.user, ticket_id=ticket_id, text=request.POST.get("text") or "")
+    services.do_add_comment(actor=_user(request), ticket_id=ticket_id, text=request.POST.get("text") or "")
     return "已添加备注"
 
 
 def _follow_up(request: HttpRequest, ticket_id: int) -> str:
     services.do_add_follow_up(
-        actor=request.user,
+        actor=_user(request),
         ticket_id=ticket_id,
         due_at=_local_datetime(request.POST.get("due_at"), field="due_at"),
         note=request.POST.get("note") or "",
@@ -205,14 +214,14 @@ def _follow_up(request: HttpRequest, ticket_id: int) -> str:
 
 def _customer_update(request: HttpRequest, ticket_id: int) -> str:
     services.do_send_customer_update(
-        actor=request.user, ticket_id=ticket_id, text=request.POST.get("text") or ""
+        actor=_user(request), ticket_id=ticket_id, text=request.POST.get("text") or ""
     )
     return "已发送进展给客户"
 
 
 def _edit(request: HttpRequest, ticket_id: int) -> str:
     services.do_update_ticket(
-        actor=request.user,
+        actor=_user(request),
         ticket_id=ticket_id,
         title=request.POST.get("title") or "",
         description=request.POST.get("description") or "",
@@ -252,7 +261,7 @@ def ticket_action_view(request: HttpRequest, ticket_id: int, action: str) -> Htt
 @require_POST
 @login_required
 def follow_up_done_view(request: HttpRequest, follow_up_id: int) -> HttpResponse:
-    follow_up = services.do_complete_follow_up(actor=request.user, follow_up_id=follow_up_id)
+    follow_up = services.do_complete_follow_up(actor=_user(request), follow_up_id=follow_up_id)
     messages.success(request, "跟进已完成")
     target = request.POST.get("next") or _detail_url(follow_up.ticket_id)
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
