@@ -46,7 +46,6 @@ WEBHOOK_EVENTS = (
     "conversation.sla_warning",
     "conversation.sla_breached",
     "message.created",
-    "call.logged",
     "ticket.created",
     "ticket.updated",
     "ticket.sla_warning",
