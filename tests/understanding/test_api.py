@@ -101,3 +101,14 @@ def test_intents_page_renders_for_team_leads_and_not_agents(client, desk, make_u
     client.force_login(make_user("lead", role=Role.TEAM_LEAD))
     page = client.get("/desk/intents/")
     assert page.status_code == 200 and "物流延迟/催发货" in page.content.decode()
+
+
+def test_conversation_page_shows_the_assist_panel(client, desk):
+    do_install_default_intents()
+    msg, _ = do_receive_customer_message(
+        channel=desk.channel, identities=[("web", "p")], text="气死了！！！快递丢了也没人管，我要投诉！"
+    )
+    client.force_login(desk.supervisor)
+    html = client.get(f"/desk/c/{msg.conversation_id}/").content.decode()
+    assert 'id="assist-panel"' in html
+    assert "应对建议" in html and "物流延迟/催发货" in html

@@ -438,6 +438,9 @@
         }, function (err) { showError(composerError, err); });
         return;
       }
+      // Other scripts (quality.js) may hold a reply back by cancelling this event.
+      var beforeSend = new CustomEvent("kefu:before-send", { bubbles: true, cancelable: true, detail: { text: text } });
+      if (!composer.dispatchEvent(beforeSend)) return;
       // Shown at once; the stored message replaces it. A retry reuses the same
       // client_msg_id, so the server keeps one copy however many times it is sent.
       var clientId = newClientId();
@@ -543,7 +546,11 @@
           var m = frame.data && frame.data.message;
           if (m && m.conversation_id === convId) {
             placeMessage(m);
-            if (m.direction === "incoming") { typingEl.hidden = true; }
+            if (m.direction === "incoming") {
+              typingEl.hidden = true;
+              // The assistant panel (assist.js) refreshes its suggestions on this.
+              document.dispatchEvent(new CustomEvent("kefu:customer-message", { detail: { conversation_id: convId } }));
+            }
           }
         });
       });

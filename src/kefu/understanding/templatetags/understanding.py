@@ -1,0 +1,24 @@
+"""``{% assist_panel conversation %}``: the assistant beside the composer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from kefu.understanding.models import Intent
+from kefu.understanding.services import EMOTION_LABELS, TREND_LABELS, guidance_for
+
+register = template.Library()
+
+
+@register.inclusion_tag("understanding/_assist_panel.html")
+def assist_panel(conversation: Any) -> dict[str, Any]:
+    label = conversation.emotion_label or "calm"
+    return {
+        "conversation": conversation,
+        "emotion_text": EMOTION_LABELS.get(label, label),
+        "trend_text": TREND_LABELS.get(conversation.emotion_trend, "") if conversation.emotion_trend else "",
+        "guidance": guidance_for(label),
+        "intents": list(Intent.objects.filter(is_active=True).values_list("name", flat=True)),
+    }
