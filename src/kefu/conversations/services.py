@@ -213,8 +213,12 @@ def _after_customer_message(
     conversation: Conversation, message: Message, *, created_conversation: bool, reopened: bool
 ) -> None:
     """Routing, SLA and text understanding for a newly stored customer message."""
-    from kefu.routing.services import do_route_new_conversation, do_requeue_if_unowned
+    from kefu.routing.services import do_requeue_if_unowned, do_route_new_conversation
     from kefu.sla.services import do_start_conversation_sla
+    from kefu.understanding.services import do_understand_customer_message
+
+    # Emotion and intent first: routing reads them (angry → senior agent, intent → team).
+    do_understand_customer_message(conversation, message, first=created_conversation)
 
     if created_conversation:
         publish(
