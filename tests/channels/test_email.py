@@ -189,6 +189,35 @@ def test_mail_without_a_sender_address_is_refused(email_channel: Channel) -> Non
     assert not Message.objects.exists()
 
 
+@pytest.mark.django_db
+def test_out_of_office_mail_is_stored_but_gets_no_queue_auto_reply(
+    make_channel: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    make_channel("email", email_address=SUPPORT)  # nobody online: the customer waits
+    raw = make_mail(subject="自动回复：休假中").replace(
+        b"Subject:", b"Auto-Submitted: auto-replied\r\nSubject:", 1
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        message, _ = do_receive_email(raw, rcpt_tos=[SUPPORT])
+    assert message.meta["auto_submitted"] is True
+    # Routing queued it and wrote the usual position reply …
+    assert message.conversation.messages.filter(kind="auto").exists()
+    # … which is not mailed: two robots would answer each other for ever.
+    assert not OutboundDelivery.objects.exists()
+
+
+@pytest.mark.django_db
+def test_ordinary_mail_in_the_queue_is_told_its_position_by_mail(
+    make_channel: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    make_channel("email", email_address=SUPPORT)  # nobody online: the customer waits
+    with django_capture_on_commit_callbacks(execute=True):
+        message, _ = do_receive_email(make_mail(), rcpt_tos=[SUPPORT])
+    assert message.meta["auto_submitted"] is False
+    auto = message.conversation.messages.get(kind="auto")
+    assert OutboundDelivery.objects.filter(message=auto).exists()
+
+
 # --- the SMTP listener ----------------------------------------------------------
 
 
@@ -227,6 +256,19 @@ def test_listener_stores_mail_then_threads_replies_and_ignores_resends(
     assert [m.external_id for m in incoming] == ["<m1@example.com>", "<m2@example.com>", "<m3@example.com>"]
     assert incoming[1].conversation_id == first.conversation_id
     assert incoming[2].conversation_id != first.conversation_id
+
+
+@pytest.mark.django_db(transaction=True)
+def test_listener_marks_a_bounce_with_null_sender_as_machine_mail(
+    make_channel: Any, kefu_smtp: tuple[str, int]
+) -> None:
+    make_channel("email", email_address=SUPPORT)
+    bounce = make_mail(sender="Mail Delivery System <mailer-daemon@example.com>", subject="Undelivered Mail")
+    with smtplib.SMTP(*kefu_smtp, timeout=10) as client:
+        client.sendmail("", [SUPPORT], bounce)  # MAIL FROM:<>
+    message = Message.objects.get(direction="incoming")
+    assert message.meta["auto_submitted"] is True
+    assert not OutboundDelivery.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)

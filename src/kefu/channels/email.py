@@ -304,7 +304,7 @@ class KefuSMTPHandler:
             await sync_to_async(_receive_in_worker_thread, thread_sensitive=False)(
                 raw,
                 rcpt_tos=list(envelope.rcpt_tos),
-                mail_from=envelope.mail_from or "",
+                mail_from=envelope.mail_from,
                 do_receive=do_receive_email,
             )
         except KefuError as exc:
@@ -322,7 +322,9 @@ def _smtp_safe(text: str) -> str:
     return ascii_text or "Message refused"
 
 
-def _receive_in_worker_thread(raw: bytes, *, rcpt_tos: list[str], mail_from: str, do_receive: Any) -> Any:
+def _receive_in_worker_thread(
+    raw: bytes, *, rcpt_tos: list[str], mail_from: str | None, do_receive: Any
+) -> Any:
     from django.db import close_old_connections, connections
 
     close_old_connections()

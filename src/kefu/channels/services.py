@@ -150,18 +150,21 @@ def _email_channel_for(recipients: list[str]) -> Channel:
 
 
 def do_receive_email(
-    raw: bytes, *, rcpt_tos: list[str] | None = None, mail_from: str = ""
+    raw: bytes, *, rcpt_tos: list[str] | None = None, mail_from: str | None = None
 ) -> tuple[Message, bool]:
     """Store one inbound mail, threaded by its references; returns ``(message, created)``.
 
     Idempotent on the Message-ID. A reply naming a stored Message-ID (the customer's
     earlier mail or an agent's reply) continues that conversation; a mail that names
-    none opens a new one.
+    none opens a new one. ``mail_from`` is the SMTP envelope sender when known; ``<>``
+    (a bounce) marks the mail as machine-sent, like ``Auto-Submitted``.
     """
     from kefu.conversations.services import do_receive_customer_message
 
     parsed = mail.parse_email(raw)
-    sender = parsed.from_address or mail_from.strip().lower()
+    envelope_sender = (mail_from or "").strip().strip("<>").strip().lower()
+    bounce = mail_from is not None and not envelope_sender
+    sender = parsed.from_address or envelope_sender
     if not sender or "@" not in sender:
         raise InvalidInput("邮件缺少发件人地址", fields={"from": "必填"})
     channel = _email_channel_for(list(rcpt_tos or []) + parsed.to)
@@ -196,7 +199,9 @@ def do_receive_email(
                     *parsed.references,
                     *(m for m in parsed.in_reply_to if m not in parsed.references),
                 ][-mail.MAX_REFERENCES :],
-                "auto_submitted": parsed.auto_submitted,
+                # RFC 3834: never auto-reply to a machine (out-of-office, bounce),
+                # or two robots mail each other for ever.
+                "auto_submitted": parsed.auto_submitted or bounce,
             },
         )
 
@@ -211,6 +216,10 @@ def do_queue_outbound(message: Message) -> OutboundDelivery | None:
         return None
     if channel.kind != Channel.Kind.EMAIL and not channel.outbound_url:
         return None
+    if channel.kind == Channel.Kind.EMAIL and message.kind == Message.Kind.AUTO:
+        last = _last_customer_message(message)
+        if last is not None and last.meta.get("auto_submitted"):
+            return None
     delivery = OutboundDelivery.objects.create(message=message)
 
     def _kick() -> None:
