@@ -344,3 +344,37 @@ def test_append_logistics_with_unknown_status_names_it(api_as, order_payload):
 def test_append_logistics_to_missing_order_is_404(api_as):
     r = api_as().post("/orders/NOPE/logistics", {"events": []})
     assert r.status_code == 404
+
+
+# --- input that must never become a 500 ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("post", "/customers", {"name": "张\x00三"}, "name"),
+        ("post", "/customers", {"tags": ["a\x00"]}, "tags"),
+        ("post", "/customers", {"preferences": {"k": "v\x00"}}, "preferences"),
+        ("post", "/customers", {"identities": [{"kind": "web", "value": "v\x00"}]}, "identities"),
+        ("get", "/customers", {"q": "a\x00"}, "q"),
+        ("get", "/orders", {"q": "a\x00"}, "q"),
+    ],
+)
+def test_nul_characters_are_refused_naming_the_field(api_as, method, path, body, field):
+    api = api_as()
+    r = api.get(path, **body) if method == "get" else api.post(path, body)
+    assert r.status_code == 400, r.content
+    assert field in r.json()["fields"]
+
+
+def test_order_no_with_nul_is_not_found(api_as):
+    assert api_as().get("/orders/a%00b").status_code == 404
+
+
+def test_non_numeric_customer_id_is_404(api_as):
+    assert api_as().get("/customers/abc").status_code == 404
+
+
+def test_malformed_json_is_a_client_error(api_as):
+    r = api_as().client.post("/api/v1/customers", data="{nope", content_type="application/json")
+    assert 400 <= r.status_code < 500

@@ -42,6 +42,13 @@ MAX_ORDER_ITEMS = 200
 MAX_LOGISTICS_EVENTS = 200
 
 
+def check_no_nul(value: str, field: str) -> str:
+    # PostgreSQL stores no NUL in text (nor \u0000 in jsonb): bad input, never a 500.
+    if "\x00" in value:
+        raise InvalidInput(f"{field} 含有无效字符", fields={field: "不能包含空字符"})
+    return value
+
+
 def _clean_identities(identities: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
     cleaned = []
     for kind, value in identities:
@@ -54,7 +61,7 @@ def _clean_identities(identities: Sequence[tuple[str, str]]) -> list[tuple[str, 
             value = value.lower()
         if not value or len(value) > 255:
             raise InvalidInput("身份标识无效", fields={"identities": "值必填，最多255个字符"})
-        cleaned.append((kind, value))
+        cleaned.append((kind, check_no_nul(value, "identities")))
     if not cleaned:
         raise InvalidInput("至少需要一个客户身份标识", fields={"identities": "必填"})
     return cleaned
@@ -167,6 +174,8 @@ def search_customers(
     ``q`` matches part of the name, or a whole identity value or phone number: agents
     paste what the customer gave them.
     """
+    for name, value in (("q", q), ("tag", tag), ("identity", identity)):
+        check_no_nul(value or "", name)
     qs = list_customers()
     q = (q or "").strip()
     if q:
@@ -279,7 +288,7 @@ def _text(value: Any, field: str, *, max_len: int, required: bool = False) -> st
         value = ""
     if not isinstance(value, str):
         raise InvalidInput(f"{field} 必须是文字", fields={field: "必须是字符串"})
-    value = value.strip()
+    value = check_no_nul(value.strip(), field)
     if required and not value:
         raise InvalidInput(f"{field} 不能为空", fields={field: "必填"})
     if len(value) > max_len:
@@ -294,6 +303,7 @@ def check_tags(tags: Any) -> list[str]:
     for tag in tags:
         if not isinstance(tag, str) or not tag.strip() or len(tag.strip()) > MAX_TAG_CHARS:
             raise InvalidInput("标签无效", fields={"tags": f"每个标签 1 到 {MAX_TAG_CHARS} 个字符"})
+        check_no_nul(tag, "tags")
         if tag.strip() not in cleaned:
             cleaned.append(tag.strip())
     if len(cleaned) > MAX_TAGS:
@@ -310,6 +320,8 @@ def check_vip_level(value: Any) -> int:
 def check_preferences(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
         raise InvalidInput("偏好必须是对象", fields={"preferences": "必须是键为字符串的对象"})
+    if "\\u0000" in json.dumps(value):
+        raise InvalidInput("偏好含有无效字符", fields={"preferences": "不能包含空字符"})
     if len(json.dumps(value, ensure_ascii=False)) > MAX_PREFERENCES_CHARS:
         raise InvalidInput("偏好内容过多", fields={"preferences": f"最多 {MAX_PREFERENCES_CHARS} 个字符"})
     return value
@@ -414,6 +426,7 @@ def do_add_identity(*, actor: User, customer: Customer, kind: str, value: str) -
         )
     if not isinstance(value, str) or not value.strip() or len(value.strip()) > 255:
         raise InvalidInput("身份标识无效", fields={"value": "必填，最多255个字符"})
+    check_no_nul(value, "value")
     if customer.merged_into_id:
         raise Conflict("该客户已被合并", extra={"merged_into_id": customer.merged_into_id})
     with transaction.atomic():
@@ -707,6 +720,8 @@ def do_upsert_order(
 
 def access_order(user: User, order_no: str) -> Order:
     _check_desk_user(user)
+    if "\x00" in order_no:
+        raise NotFound("订单不存在")
     order = (
         Order.objects.select_related("customer")
         .prefetch_related("items", "logistics")
@@ -729,7 +744,8 @@ def list_orders(
     if shipping_status:
         qs = qs.filter(shipping_status=_choice(shipping_status, "shipping_status", Order.Shipping))
     if q:
-        qs = qs.filter(Q(order_no=q.strip()) | Q(tracking_no=q.strip()))
+        q = check_no_nul(q.strip(), "q")
+        qs = qs.filter(Q(order_no=q) | Q(tracking_no=q))
     return qs
 
 
