@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "kefu.webhooks",
     "kefu.understanding",
     "kefu.kb",
+    "kefu.quality",
 ]
 
 MIDDLEWARE = [

@@ -320,6 +320,9 @@ def do_send_agent_message(
             image=image,
             client_msg_id=client_msg_id,
         )
+        from kefu.quality.services import do_record_reply_findings
+
+        do_record_reply_findings(message, conversation)
         assigned_now = conversation.assignee_id is None
         if assigned_now:
             conversation.assignee = agent
@@ -431,6 +434,10 @@ def do_set_status(
             conversation_id=conversation.pk,
             customer_data={"status": status},
         )
+        if status in (Conversation.Status.RESOLVED, Conversation.Status.CLOSED):
+            from kefu.quality.services import do_schedule_scoring
+
+            do_schedule_scoring(conversation)  # queued after the commit
         freed_agent = conversation.assignee if status not in ACTIVE_STATUSES else None
     if freed_agent is not None:
         from kefu.routing.services import do_drain_queues_for_agent

@@ -279,7 +279,7 @@ def _logistics(
     }.get(status, 0)
     if stuck:
         wanted = 2
-    events = [
+    events: list[dict[str, Any]] = [
         {"at": placed + timedelta(hours=h, minutes=rng.randint(0, 50)), "location": loc, "description": text}
         for h, loc, text in steps[:wanted]
     ]
@@ -329,7 +329,7 @@ def _order(
         }
         for sku, qty in items
     ]
-    amount = sum((Decimal(line["price"]) * line["quantity"] for line in lines), Decimal("0"))
+    amount = sum((Decimal(shop.PRODUCT_BY_SKU[sku][1]) * qty for sku, qty in items), Decimal("0"))
     order, _ = customers.do_upsert_order(
         order_no=numbers.next(placed),
         customer_id=seed.customer.pk if seed.customer else None,
@@ -422,11 +422,11 @@ def _rules_and_departments(teams: dict[str, Team]) -> None:
         RoutingRule.objects.create(
             name=name, keywords=keywords, team=teams[team_name], priority=priority, order=(order + 1) * 10
         )
-    for name, team_name, required, hours in shop.DEPARTMENTS:
+    for department, department_team, required, hours in shop.DEPARTMENTS:
         Department.objects.get_or_create(
-            name=name,
+            name=department,
             defaults={
-                "team": teams[team_name] if team_name else None,
+                "team": teams[department_team] if department_team else None,
                 "required_fields": required,
                 "deadline_hours": hours,
             },
@@ -503,7 +503,7 @@ class _Play:
             pass
         team_id = Conversation.objects.filter(pk=conversation_id).values_list("team_id", flat=True).first()
         member = (
-            User.objects.filter(pk__in=[u.pk for u in self.users.values()], teams__id=team_id)
+            User.objects.filter(pk__in=[u.pk for u in self.users.values()], teams__id=team_id or 0)
             .order_by("role", "id")
             .first()
         )
@@ -651,7 +651,7 @@ def _backdate(rng: random.Random, conversation_id: int, start: datetime, now: da
     )
     offsets = [0]
     for m in msgs[1:]:
-        offsets.append(offsets[-1] + _gap(rng, m))
+        offsets.append(offsets[-1] + _gap(rng, dict(m)))
     start = min(start, now - timedelta(seconds=offsets[-1] + 20))
     times = {m["id"]: start + timedelta(seconds=o) for m, o in zip(msgs, offsets, strict=True)}
     for m in msgs:

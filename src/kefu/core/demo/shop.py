@@ -75,7 +75,7 @@ ROUTING_RULES = [
 ]
 
 # name, team, required fields, deadline hours
-DEPARTMENTS = [
+DEPARTMENTS: list[tuple[str, str | None, list[str], int]] = [
     ("仓储物流部", "售后服务", ["order_no", "tracking_no"], 24),
     ("质检部", "售后服务", ["order_no", "evidence"], 48),
     ("财务部", None, ["order_no", "refund_amount"], 24),
