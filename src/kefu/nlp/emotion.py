@@ -447,7 +447,9 @@ def _decide(score: float, probabilities: dict[str, float], signals: Sequence[Sig
         return "calm"
     if score >= ALWAYS_ANGRY_FROM:
         return "angry"
-    votes = {label: MODEL_VOTE * probabilities.get(label, 0.0) for label in LABELS if label != "calm"}
+    votes: dict[Label, float] = {
+        label: MODEL_VOTE * probabilities.get(label, 0.0) for label in LABELS if label != "calm"
+    }
     for signal in signals:
         votes[_KIND[signal.code]] += signal.weight
     return max(votes, key=lambda label: votes[label])
