@@ -10,11 +10,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from django.http import HttpRequest
 from ninja import Query, Router, Status
 from pydantic import Field, StrictInt, StrictStr
 
-from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, StrictIn, page
+from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, AuthedRequest, StrictIn, page
 from kefu.core.masking import mask
 
 from . import services
@@ -179,7 +178,7 @@ class LogisticsAppendIn(StrictIn):
 
 @router.get("/customers")
 def list_customers(
-    request: HttpRequest,
+    request: AuthedRequest,
     q: str = "",
     tag: str = "",
     vip: bool | None = None,
@@ -193,7 +192,7 @@ def list_customers(
 
 
 @router.post("/customers", response={201: dict[str, Any]})
-def create_customer(request: HttpRequest, payload: CustomerIn) -> Status[dict[str, Any]]:
+def create_customer(request: AuthedRequest, payload: CustomerIn) -> Status[dict[str, Any]]:
     fields = payload.model_dump(exclude={"identities"})
     customer = services.do_create_customer(
         actor=request.auth, identities=[(i.kind, i.value) for i in payload.identities], **fields
@@ -202,12 +201,12 @@ def create_customer(request: HttpRequest, payload: CustomerIn) -> Status[dict[st
 
 
 @router.get("/customers/{int:customer_id}")
-def get_customer(request: HttpRequest, customer_id: int) -> dict[str, Any]:
+def get_customer(request: AuthedRequest, customer_id: int) -> dict[str, Any]:
     return customer_dict(services.access_customer(request.auth, customer_id))
 
 
 @router.patch("/customers/{int:customer_id}")
-def update_customer(request: HttpRequest, customer_id: int, payload: CustomerPatch) -> dict[str, Any]:
+def update_customer(request: AuthedRequest, customer_id: int, payload: CustomerPatch) -> dict[str, Any]:
     customer = services.access_customer(request.auth, customer_id)
     services.do_update_customer(
         actor=request.auth, customer=customer, changes=payload.model_dump(exclude_unset=True)
@@ -216,7 +215,7 @@ def update_customer(request: HttpRequest, customer_id: int, payload: CustomerPat
 
 
 @router.post("/customers/merge")
-def merge_customers(request: HttpRequest, payload: MergeIn) -> dict[str, Any]:
+def merge_customers(request: AuthedRequest, payload: MergeIn) -> dict[str, Any]:
     source = services.access_customer(request.auth, payload.source_id)
     target = services.access_customer(request.auth, payload.target_id)
     services.do_merge_customers(actor=request.auth, source=source, target=target, request=request)
@@ -224,7 +223,7 @@ def merge_customers(request: HttpRequest, payload: MergeIn) -> dict[str, Any]:
 
 
 @router.post("/customers/{int:customer_id}/reveal")
-def reveal(request: HttpRequest, customer_id: int, payload: RevealIn) -> dict[str, Any]:
+def reveal(request: AuthedRequest, customer_id: int, payload: RevealIn) -> dict[str, Any]:
     customer = services.access_customer(request.auth, customer_id)
     order = None
     if payload.order_no:
@@ -236,14 +235,14 @@ def reveal(request: HttpRequest, customer_id: int, payload: RevealIn) -> dict[st
 
 
 @router.get("/customers/{int:customer_id}/identities")
-def list_identities(request: HttpRequest, customer_id: int) -> dict[str, Any]:
+def list_identities(request: AuthedRequest, customer_id: int) -> dict[str, Any]:
     customer = services.access_customer(request.auth, customer_id)
     items = [identity_dict(i) for i in customer.identities.all()]
     return {"count": len(items), "total": len(items), "items": items}
 
 
 @router.post("/customers/{int:customer_id}/identities", response={201: dict[str, Any]})
-def add_identity(request: HttpRequest, customer_id: int, payload: IdentityIn) -> Status[dict[str, Any]]:
+def add_identity(request: AuthedRequest, customer_id: int, payload: IdentityIn) -> Status[dict[str, Any]]:
     customer = services.access_customer(request.auth, customer_id)
     identity = services.do_add_identity(
         actor=request.auth, customer=customer, kind=payload.kind, value=payload.value
@@ -252,14 +251,14 @@ def add_identity(request: HttpRequest, customer_id: int, payload: IdentityIn) ->
 
 
 @router.delete("/identities/{int:identity_id}", response={204: None})
-def delete_identity(request: HttpRequest, identity_id: int) -> Status[None]:
+def delete_identity(request: AuthedRequest, identity_id: int) -> Status[None]:
     services.do_delete_identity(actor=request.auth, identity_id=identity_id)
     return Status(204, None)
 
 
 @router.get("/customers/{int:customer_id}/timeline")
 def timeline(
-    request: HttpRequest, customer_id: int, limit: int = Query(100, ge=1, le=MAX_LIMIT)
+    request: AuthedRequest, customer_id: int, limit: int = Query(100, ge=1, le=MAX_LIMIT)
 ) -> dict[str, Any]:
     customer = services.access_customer(request.auth, customer_id)
     items = [_timeline_dict(e) for e in services.customer_timeline(customer, limit=limit)]
@@ -271,7 +270,7 @@ def timeline(
 
 @router.get("/orders")
 def list_orders(
-    request: HttpRequest,
+    request: AuthedRequest,
     customer_id: int | None = None,
     payment_status: str = "",
     shipping_status: str = "",
@@ -288,7 +287,7 @@ def list_orders(
 
 
 @router.post("/orders", response={200: dict[str, Any], 201: dict[str, Any]})
-def upsert_order(request: HttpRequest, payload: OrderIn) -> Status[dict[str, Any]]:
+def upsert_order(request: AuthedRequest, payload: OrderIn) -> Status[dict[str, Any]]:
     """Create or update an order (idempotent on ``order_no``): 201 when new, 200 when updated."""
     data = payload.model_dump()
     data["items"] = [i.model_dump() for i in payload.items]
@@ -299,12 +298,12 @@ def upsert_order(request: HttpRequest, payload: OrderIn) -> Status[dict[str, Any
 
 
 @router.get("/orders/{order_no}")
-def get_order(request: HttpRequest, order_no: str) -> dict[str, Any]:
+def get_order(request: AuthedRequest, order_no: str) -> dict[str, Any]:
     return order_dict(services.access_order(request.auth, order_no))
 
 
 @router.post("/orders/{order_no}/logistics")
-def add_logistics(request: HttpRequest, order_no: str, payload: LogisticsAppendIn) -> dict[str, Any]:
+def add_logistics(request: AuthedRequest, order_no: str, payload: LogisticsAppendIn) -> dict[str, Any]:
     order = services.access_order(request.auth, order_no)
     _, added = services.do_add_logistics(
         order=order, events=[e.model_dump() for e in payload.events], shipping_status=payload.shipping_status

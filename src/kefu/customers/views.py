@@ -18,6 +18,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from kefu.accounts.services import can_reveal_pii
+from kefu.core.apiutil import AuthedRequest
 from kefu.core.errors import InvalidInput, KefuError
 from kefu.core.masking import mask
 
@@ -59,8 +60,8 @@ def customer_list_view(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-def customer_profile_view(request: HttpRequest, customer_id: int) -> HttpResponse:
-    customer = services.access_customer(request.user, customer_id)  # type: ignore[arg-type]
+def customer_profile_view(request: AuthedRequest, customer_id: int) -> HttpResponse:
+    customer = services.access_customer(request.user, customer_id)
     if customer.merged_into_id:
         messages.info(
             request, f"客户 {customer.pk} 已合并到客户 {customer.merged_into_id}，已为您打开合并后的资料。"
@@ -80,8 +81,8 @@ def customer_profile_view(request: HttpRequest, customer_id: int) -> HttpRespons
         "identity_kinds": Identity.Kind.choices,
         "orders": [{"order": o, "address": mask("address", o.address)} for o in orders],
         "timeline": services.customer_timeline(customer, limit=PROFILE_TIMELINE),
-        "can_reveal": can_reveal_pii(request.user),  # type: ignore[arg-type]
-        "is_admin": request.user.has_role_at_least("admin"),  # type: ignore[union-attr]
+        "can_reveal": can_reveal_pii(request.user),
+        "is_admin": request.user.has_role_at_least("admin"),
         "tags_text": "，".join(customer.tags),
     }
     return render(request, "customers/profile.html", context)
@@ -102,8 +103,8 @@ def _parse_tags(text: str) -> list[str]:
 
 @require_POST
 @login_required
-def customer_edit_view(request: HttpRequest, customer_id: int) -> HttpResponse:
-    customer = services.access_customer(request.user, customer_id)  # type: ignore[arg-type]
+def customer_edit_view(request: AuthedRequest, customer_id: int) -> HttpResponse:
+    customer = services.access_customer(request.user, customer_id)
     changes: dict[str, Any] = {}
     if "notes" in request.POST:
         changes["notes"] = request.POST["notes"]
@@ -117,7 +118,7 @@ def customer_edit_view(request: HttpRequest, customer_id: int) -> HttpResponse:
                 changes["vip_level"] = int(request.POST["vip_level"])
             except ValueError as exc:
                 raise InvalidInput("VIP 等级无效", fields={"vip_level": "必须是整数"}) from exc
-        services.do_update_customer(actor=request.user, customer=customer, changes=changes)  # type: ignore[arg-type]
+        services.do_update_customer(actor=request.user, customer=customer, changes=changes)
     except KefuError as exc:
         return _back(request, customer.pk, exc)
     messages.success(request, "客户资料已保存")
@@ -126,11 +127,11 @@ def customer_edit_view(request: HttpRequest, customer_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def identity_add_view(request: HttpRequest, customer_id: int) -> HttpResponse:
-    customer = services.access_customer(request.user, customer_id)  # type: ignore[arg-type]
+def identity_add_view(request: AuthedRequest, customer_id: int) -> HttpResponse:
+    customer = services.access_customer(request.user, customer_id)
     try:
         services.do_add_identity(
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
             customer=customer,
             kind=request.POST.get("kind", ""),
             value=request.POST.get("value", ""),
@@ -143,27 +144,27 @@ def identity_add_view(request: HttpRequest, customer_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def identity_delete_view(request: HttpRequest, customer_id: int, identity_id: int) -> HttpResponse:
-    customer = services.access_customer(request.user, customer_id)  # type: ignore[arg-type]
+def identity_delete_view(request: AuthedRequest, customer_id: int, identity_id: int) -> HttpResponse:
+    customer = services.access_customer(request.user, customer_id)
     if not customer.identities.filter(pk=identity_id).exists():
         return _back(request, customer.pk, InvalidInput("该身份不属于此客户"))
-    services.do_delete_identity(actor=request.user, identity_id=identity_id)  # type: ignore[arg-type]
+    services.do_delete_identity(actor=request.user, identity_id=identity_id)
     messages.success(request, "已删除身份标识")
     return _back(request, customer.pk)
 
 
 @require_POST
 @login_required
-def customer_merge_view(request: HttpRequest, customer_id: int) -> HttpResponse:
+def customer_merge_view(request: AuthedRequest, customer_id: int) -> HttpResponse:
     """Merge another customer (``source_id``) into this one."""
-    target = services.access_customer(request.user, customer_id)  # type: ignore[arg-type]
+    target = services.access_customer(request.user, customer_id)
     try:
         try:
             source_id = int(request.POST.get("source_id", ""))
         except ValueError as exc:
             raise InvalidInput("请输入要合并进来的客户编号", fields={"source_id": "必须是客户编号"}) from exc
-        source = services.access_customer(request.user, source_id)  # type: ignore[arg-type]
-        services.do_merge_customers(actor=request.user, source=source, target=target, request=request)  # type: ignore[arg-type]
+        source = services.access_customer(request.user, source_id)
+        services.do_merge_customers(actor=request.user, source=source, target=target, request=request)
     except KefuError as exc:
         if exc.status == 403:
             raise
