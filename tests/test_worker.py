@@ -148,3 +148,73 @@ def test_worker_runs_queued_tasks(tmp_path):
         run_worker(env)
     (result,) = DBTaskResult.objects.all()
     assert result.status == "SUCCESSFUL"
+
+
+def _breach_recorded(env: dict[str, str], conversation_id: int) -> bool:
+    """Read what the worker wrote, from its database (the file copy, or the shared one)."""
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+        with sqlite3.connect(env["KEFU_SQLITE_PATH"], timeout=20) as db:
+            row = db.execute(
+                "SELECT sla_breached_at FROM conversations_conversation WHERE id = ?", (conversation_id,)
+            ).fetchone()
+        return bool(row and row[0])
+    return Conversation.objects.filter(pk=conversation_id, sla_breached_at__isnull=False).exists()
+
+
+def test_two_workers_at_once_fire_a_breach_once(tmp_path, make_team, make_channel):
+    from types import SimpleNamespace
+
+    team = make_team("售前", is_general=True)
+    desk = SimpleNamespace(channel=make_channel("web", team=team, name="官网"))
+    WebhookEndpoint.objects.create(url="http://127.0.0.1:9/nobody", events=["conversation.sla_breached"])
+    conversation = _overdue_conversation(desk)
+    with worker_database(tmp_path) as env:
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "kefu.cli", "worker", "--once"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        for proc in procs:
+            _, err = proc.communicate(timeout=180)
+            assert proc.returncode == 0, err[-3000:]
+    assert Message.objects.filter(conversation=conversation, meta__sla="breached").count() == 1
+    assert WebhookDelivery.objects.filter(event_type="conversation.sla_breached").count() == 1
+
+
+def test_long_running_worker_fires_timers_and_stops_on_sigterm(tmp_path, make_team, make_channel):
+    import signal
+    import time
+    from types import SimpleNamespace
+
+    team = make_team("售前", is_general=True)
+    desk = SimpleNamespace(channel=make_channel("web", team=team, name="官网"))
+    conversation = _overdue_conversation(desk)
+    with worker_database(tmp_path) as env:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kefu.cli", "worker", "--timer-interval", "0.5", "--interval", "0.2"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while not _breach_recorded(env, conversation.pk):
+                assert proc.poll() is None, proc.communicate()[1][-3000:]
+                assert time.monotonic() < deadline, "the worker did not record the breach"
+                time.sleep(0.5)
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        assert proc.returncode == 0, err[-3000:]
+        assert "stopped" in out
+    conversation.refresh_from_db()
+    assert conversation.sla_breached_at is not None
