@@ -77,3 +77,12 @@ def test_agent_corrections_teach_a_new_intent():
 def test_threshold_one_always_says_dont_know():
     classifier = IntentClassifier.fit(load_intent_seed(), threshold=1.01)
     assert classifier.predict("能开发票吗").intent is None
+
+
+def test_analyze_report_shows_emotion_signals_and_intent():
+    from kefu.nlp.analyze import analyze_text
+
+    report = analyze_text("我的訂單怎麼還沒到！！！")
+    assert "我的订单怎么还没到!" in report
+    assert "感叹号 ×3" in report
+    assert "物流延迟/催发货" in report
