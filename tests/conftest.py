@@ -11,6 +11,12 @@ import pytest
 _seq = itertools.count(1)
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """PBKDF2's deliberate slowness buys nothing in tests; production keeps Django's default."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def make_team(db: Any) -> Callable[..., Any]:
     from kefu.accounts.models import Team
@@ -65,7 +71,9 @@ def make_channel(db: Any) -> Callable[..., Any]:
 
 
 @pytest.fixture
-def desk(make_team: Callable[..., Any], make_user: Callable[..., Any], make_channel: Callable[..., Any]) -> Any:
+def desk(
+    make_team: Callable[..., Any], make_user: Callable[..., Any], make_channel: Callable[..., Any]
+) -> Any:
     """A small desk: one general team, one online agent, a supervisor and a web channel."""
     from types import SimpleNamespace
 

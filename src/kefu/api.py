@@ -77,6 +77,7 @@ def _mount() -> None:
     from kefu.sla.api import router as sla_router
     from kefu.tickets.api import router as tickets_router
     from kefu.kb.api import router as kb_router
+    from kefu.replies.api import router as replies_router
     from kefu.quality.api import router as quality_router
     from kefu.understanding.api import router as understanding_router
     from kefu.webhooks.api import router as webhooks_router
@@ -91,6 +92,7 @@ def _mount() -> None:
     api.add_router("/", webhooks_router)
     api.add_router("/", kb_router)
     api.add_router("/", understanding_router)
+    api.add_router("/", replies_router)
     api.add_router("/", quality_router)
 
 

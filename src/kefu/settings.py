@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "kefu.understanding",
     "kefu.kb",
     "kefu.quality",
+    "kefu.replies",
 ]
 
 MIDDLEWARE = [

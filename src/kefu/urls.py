@@ -20,6 +20,7 @@ urlpatterns = [
     path("desk/", include("kefu.customers.urls")),
     path("", include("kefu.kb.urls")),
     path("desk/", include("kefu.understanding.urls")),
+    path("desk/", include("kefu.replies.urls")),
     path("desk/", include("kefu.quality.urls")),
     re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
 ]

@@ -22,7 +22,14 @@ from kefu.accounts.models import Role, Team, User
 from kefu.accounts.services import team_ids_of
 from kefu.channels.models import Channel
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from kefu.core.events import publish, send_ephemeral, chat_conversation_group, desk_user_group, desk_team_group, DESK_ALL
+from kefu.core.events import (
+    DESK_ALL,
+    chat_conversation_group,
+    desk_team_group,
+    desk_user_group,
+    publish,
+    send_ephemeral,
+)
 from kefu.customers.services import do_resolve_customer
 
 from .models import CallLog, Conversation, Message
@@ -198,13 +205,19 @@ def do_receive_customer_message(
             if dup is None:
                 raise
             return dup, False
-        reopened = conversation.status in (Conversation.Status.RESOLVED, Conversation.Status.PENDING, Conversation.Status.SNOOZED)
+        reopened = conversation.status in (
+            Conversation.Status.RESOLVED,
+            Conversation.Status.PENDING,
+            Conversation.Status.SNOOZED,
+        )
         conversation.status = Conversation.Status.OPEN
         conversation.snoozed_until = None
         conversation.last_message_at = now
         conversation.last_customer_message_at = now
         conversation.save()
-        _after_customer_message(conversation, message, created_conversation=created_conversation, reopened=reopened)
+        _after_customer_message(
+            conversation, message, created_conversation=created_conversation, reopened=reopened
+        )
         _publish_message(message, conversation)
     return message, True
 
@@ -219,7 +232,6 @@ def _after_customer_message(
 
     # Emotion and intent first: routing reads them (angry → senior agent, intent → team).
     do_understand_customer_message(conversation, message, first=created_conversation)
-
     if created_conversation:
         publish(
             "conversation.created",
@@ -234,7 +246,9 @@ def _after_customer_message(
         do_requeue_if_unowned(conversation)
 
 
-def current_customer_conversation(*, channel: Channel, identities: Sequence[tuple[str, str]]) -> Conversation | None:
+def current_customer_conversation(
+    *, channel: Channel, identities: Sequence[tuple[str, str]]
+) -> Conversation | None:
     """The customer's not-closed conversation on ``channel``, looked up without creating anything."""
     match = Q()
     for kind, value in identities:
@@ -249,7 +263,9 @@ def current_customer_conversation(*, channel: Channel, identities: Sequence[tupl
     )
 
 
-def messages_after(conversation: Conversation, after_id: int, *, public_only: bool, limit: int = 200) -> list[Message]:
+def messages_after(
+    conversation: Conversation, after_id: int, *, public_only: bool, limit: int = 200
+) -> list[Message]:
     qs = conversation.messages.select_related("sender").filter(pk__gt=after_id)
     if public_only:
         qs = qs.filter(is_private=False)
@@ -267,7 +283,11 @@ def do_mark_read(*, conversation: Conversation, by_customer: bool, message_id: i
             if by_customer
             else [chat_conversation_group(conversation.pk)],
             "read.event",
-            {"conversation_id": conversation.pk, "by": "customer" if by_customer else "agent", "message_id": message_id},
+            {
+                "conversation_id": conversation.pk,
+                "by": "customer" if by_customer else "agent",
+                "message_id": message_id,
+            },
         )
 
 
@@ -281,7 +301,9 @@ def send_typing(*, conversation: Conversation, by_customer: bool, name: str = ""
     else:
         groups = [chat_conversation_group(conversation.pk)]
     send_ephemeral(
-        groups, "typing.event", {"conversation_id": conversation.pk, "by": "customer" if by_customer else "agent", "name": name}
+        groups,
+        "typing.event",
+        {"conversation_id": conversation.pk, "by": "customer" if by_customer else "agent", "name": name},
     )
 
 
@@ -297,7 +319,10 @@ def do_send_agent_message(
     image: UploadedFile | None = None,
 ) -> tuple[Message, bool]:
     """Store an agent reply, claim the conversation if unowned, then deliver it."""
+    from kefu.replies.services import check_no_unfilled_variables, do_link_sent_message
+
     text = check_text(text, allow_empty=image is not None)
+    check_no_unfilled_variables(text)
     check_image(image)
     client_msg_id = check_client_msg_id(client_msg_id)
     with transaction.atomic():
@@ -320,6 +345,7 @@ def do_send_agent_message(
             image=image,
             client_msg_id=client_msg_id,
         )
+        do_link_sent_message(message)
         from kefu.quality.services import do_record_reply_findings
 
         do_record_reply_findings(message, conversation)
@@ -360,7 +386,14 @@ def do_add_note(*, agent: User, conversation_id: int, text: str) -> Message:
     return note
 
 
-def add_activity(conversation: Conversation, text: str, *, actor: User | None = None, private: bool = True, meta: dict[str, Any] | None = None) -> Message:
+def add_activity(
+    conversation: Conversation,
+    text: str,
+    *,
+    actor: User | None = None,
+    private: bool = True,
+    meta: dict[str, Any] | None = None,
+) -> Message:
     """Record a system line in the conversation (transfer, status change …)."""
     m = Message.objects.create(
         conversation=conversation,
@@ -375,7 +408,9 @@ def add_activity(conversation: Conversation, text: str, *, actor: User | None = 
     return m
 
 
-def do_send_auto_reply(conversation: Conversation, text: str, *, meta: dict[str, Any] | None = None) -> Message:
+def do_send_auto_reply(
+    conversation: Conversation, text: str, *, meta: dict[str, Any] | None = None
+) -> Message:
     """A system reply to the customer (queue position, acknowledgement)."""
     m = Message.objects.create(
         conversation=conversation,
@@ -405,7 +440,9 @@ def do_set_status(
     *, actor: User, conversation_id: int, status: str, snoozed_until: datetime | None = None
 ) -> Conversation:
     if status not in Conversation.Status.values:
-        raise InvalidInput(f"未知状态：{status}", fields={"status": f"应为 {', '.join(Conversation.Status.values)} 之一"})
+        raise InvalidInput(
+            f"未知状态：{status}", fields={"status": f"应为 {', '.join(Conversation.Status.values)} 之一"}
+        )
     if status == Conversation.Status.SNOOZED:
         if snoozed_until is None or snoozed_until <= timezone.now():
             raise InvalidInput("暂缓需要一个未来的时间", fields={"snoozed_until": "必须是将来的时间"})
@@ -470,7 +507,11 @@ def do_transfer(
         if to_user is not None:
             if not to_user.is_active:
                 raise InvalidInput("该客服已停用", fields={"to_user_id": "已停用"})
-            if to_team is None and conversation.team_id and not to_user.teams.filter(pk=conversation.team_id).exists():
+            if (
+                to_team is None
+                and conversation.team_id
+                and not to_user.teams.filter(pk=conversation.team_id).exists()
+            ):
                 to_team = to_user.teams.first()
         if to_team is not None:
             conversation.team = to_team
@@ -491,11 +532,19 @@ def do_transfer(
             conversation,
             f"{actor.name} 将会话转给 {target}",
             actor=actor,
-            meta={"from_user": previous.pk if previous else None, "to_user": to_user.pk if to_user else None, "to_team": to_team.pk if to_team else None},
+            meta={
+                "from_user": previous.pk if previous else None,
+                "to_user": to_user.pk if to_user else None,
+                "to_team": to_team.pk if to_team else None,
+            },
         )
         publish(
             "conversation.transferred",
-            {"conversation": conversation_dict(conversation), "note": note, "from_user_id": previous.pk if previous else None},
+            {
+                "conversation": conversation_dict(conversation),
+                "note": note,
+                "from_user_id": previous.pk if previous else None,
+            },
             team_id=conversation.team_id,
             user_ids=[conversation.assignee_id, previous.pk if previous else None],
             conversation_id=conversation.pk,
@@ -522,9 +571,13 @@ def do_log_call(
     """Log a phone call into the customer's timeline (as part of a conversation)."""
     summary = check_text(summary, field="summary")
     if direction not in CallLog.Direction.values:
-        raise InvalidInput("通话方向无效", fields={"direction": f"应为 {', '.join(CallLog.Direction.values)} 之一"})
+        raise InvalidInput(
+            "通话方向无效", fields={"direction": f"应为 {', '.join(CallLog.Direction.values)} 之一"}
+        )
     if outcome not in CallLog.Outcome.values:
-        raise InvalidInput("通话结果无效", fields={"outcome": f"应为 {', '.join(CallLog.Outcome.values)} 之一"})
+        raise InvalidInput(
+            "通话结果无效", fields={"outcome": f"应为 {', '.join(CallLog.Outcome.values)} 之一"}
+        )
     if not isinstance(duration_seconds, int) or duration_seconds < 0 or duration_seconds > 24 * 3600:
         raise InvalidInput("通话时长无效", fields={"duration_seconds": "0 到 86400 之间的整数"})
     with transaction.atomic():
@@ -586,7 +639,14 @@ def inbox(
     """The inbox filters: mine, unassigned, my team, all; by status, channel, priority."""
     qs = visible_conversations(user)
     if view == "mine":
-        qs = qs.filter(Q(assignee=user) | Q(first_responder=user, status__in=ACTIVE_STATUSES) | Q(tickets__owner=user, tickets__status__in=("new", "in_progress", "waiting_customer", "waiting_department"))).distinct()
+        qs = qs.filter(
+            Q(assignee=user)
+            | Q(first_responder=user, status__in=ACTIVE_STATUSES)
+            | Q(
+                tickets__owner=user,
+                tickets__status__in=("new", "in_progress", "waiting_customer", "waiting_department"),
+            )
+        ).distinct()
     elif view == "unassigned":
         qs = qs.filter(assignee__isnull=True, status__in=ACTIVE_STATUSES)
     elif view == "team":
@@ -616,4 +676,6 @@ def with_preview(qs: QuerySet[Conversation]) -> QuerySet[Conversation]:
     from django.db.models import OuterRef, Subquery
 
     last = Message.objects.filter(conversation=OuterRef("pk"), is_private=False).order_by("-id")
-    return qs.annotate(preview=Subquery(last.values("text")[:1]), preview_kind=Subquery(last.values("kind")[:1]))
+    return qs.annotate(
+        preview=Subquery(last.values("text")[:1]), preview_kind=Subquery(last.values("kind")[:1])
+    )

@@ -1,0 +1,123 @@
+"""Script-library API: search for the `/` picker, fill variables, manage, statistics."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Router, Status
+
+from kefu.core.apiutil import StrictIn
+from kefu.core.errors import InvalidInput
+
+from . import services
+from .models import CannedReply
+
+router = Router(tags=["script library"])
+
+
+def reply_dict(r: CannedReply) -> dict[str, Any]:
+    return {
+        "id": r.pk,
+        "title": r.title,
+        "shortcut": r.shortcut,
+        "text": r.text,
+        "scenario": r.scenario,
+        "scope": r.scope,
+        "team_id": r.team_id,
+        "owner_id": r.owner_id,
+        "intents": r.intents,
+        "emotions": r.emotions,
+        "order_states": r.order_states,
+        "variables": sorted(set(services.VARIABLE_RE.findall(r.text))),
+        "review_by": r.review_by.isoformat() if r.review_by else None,
+    }
+
+
+@router.get("/replies")
+def list_replies(
+    request: HttpRequest, q: str = "", conversation_id: int | None = None, limit: int = 20
+) -> list[dict[str, Any]]:
+    """Search by Chinese, shortcut or pinyin initials; ranked for the conversation if given."""
+    if not 1 <= limit <= 100:
+        raise InvalidInput("limit 无效", fields={"limit": "1–100"})
+    conversation = None
+    if conversation_id is not None:
+        from kefu.conversations.services import access_conversation
+
+        conversation = access_conversation(request.user, conversation_id)
+    return [
+        reply_dict(r)
+        for r in services.search_replies(request.user, q, conversation=conversation, limit=limit)
+    ]
+
+
+class ReplyIn(StrictIn):
+    title: str
+    text: str
+    shortcut: str = ""
+    scenario: str = "其他"
+    scope: str = "personal"
+    team_id: int | None = None
+    intents: list[str] = []
+    emotions: list[str] = []
+    order_states: list[str] = []
+    review_by: dt.date | None = None
+
+
+class ReplyPatch(StrictIn):
+    title: str | None = None
+    text: str | None = None
+    shortcut: str | None = None
+    scenario: str | None = None
+    intents: list[str] | None = None
+    emotions: list[str] | None = None
+    order_states: list[str] | None = None
+    review_by: dt.date | None = None
+
+
+@router.post("/replies", response={201: dict})
+def create_reply(request: HttpRequest, payload: ReplyIn) -> Status:
+    data = payload.model_dump()
+    scope, team_id = data.pop("scope"), data.pop("team_id")
+    reply = services.do_create_reply(actor=request.user, data=data, scope=scope, team_id=team_id)
+    return Status(201, reply_dict(reply))
+
+
+@router.patch("/replies/{reply_id}")
+def update_reply(request: HttpRequest, reply_id: int, payload: ReplyPatch) -> dict[str, Any]:
+    return reply_dict(
+        services.do_update_reply(
+            actor=request.user, reply_id=reply_id, data=payload.model_dump(exclude_unset=True)
+        )
+    )
+
+
+@router.delete("/replies/{reply_id}", response={204: None})
+def delete_reply(request: HttpRequest, reply_id: int) -> Status:
+    services.do_delete_reply(actor=request.user, reply_id=reply_id)
+    return Status(204, None)
+
+
+class UseIn(StrictIn):
+    conversation_id: int
+
+
+@router.post("/replies/{reply_id}/use")
+def use_reply(request: HttpRequest, reply_id: int, payload: UseIn) -> dict[str, Any]:
+    """The text to insert, with variables filled; ``missing`` lists those without a value."""
+    usage, rendered = services.do_use_reply(
+        agent=request.user, reply_id=reply_id, conversation_id=payload.conversation_id
+    )
+    return {"usage_id": usage.pk, "text": rendered.text, "missing": rendered.missing}
+
+
+@router.get("/replies-stats")
+def stats(request: HttpRequest) -> list[dict[str, Any]]:
+    return services.reply_stats(request.user)
+
+
+@router.get("/reply-variables")
+def variables(request: HttpRequest) -> list[str]:
+    return list(services.VARIABLES)

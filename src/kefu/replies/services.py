@@ -1,0 +1,374 @@
+"""The script library: finding the right canned reply, filling its variables from the
+conversation, and learning from how agents use it.
+
+Variables are written ``{客户姓名}``. A variable without a value stays visible in the
+text and is reported as missing; ``check_no_unfilled_variables`` refuses to send a
+reply that still has one, so no customer receives a reply with a hole in it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Avg, Count, Q, QuerySet
+from django.utils import timezone
+from pypinyin import Style, lazy_pinyin
+
+from kefu.accounts.models import Role, User
+from kefu.accounts.services import check_role, team_ids_of
+from kefu.conversations.models import Conversation, Message
+from kefu.core.errors import InvalidInput, NotFound, PermissionDenied
+from kefu.customers.models import Order
+
+from .models import CannedReply, ReplyUsage, Scenario, ShopProfile
+
+VARIABLE_RE = re.compile(r"\{([\u4e00-\u9fff]{2,6})\}")
+USAGE_LINK_WINDOW = timedelta(minutes=30)
+
+
+# --- variables -----------------------------------------------------------------------
+
+
+def _latest_order(conversation: Conversation) -> Order | None:
+    return (
+        Order.objects.filter(customer_id=conversation.customer_id)
+        .prefetch_related("items", "logistics")
+        .order_by("-placed_at")
+        .first()
+    )
+
+
+def _shop() -> ShopProfile:
+    return ShopProfile.objects.order_by("id").first() or ShopProfile()
+
+
+@dataclass
+class _Context:
+    conversation: Conversation
+    agent: User
+    order: Order | None
+    shop: ShopProfile
+
+
+def _logistics_status(c: _Context) -> str:
+    if c.order is None:
+        return ""
+    latest = next(iter(c.order.logistics.all()), None)
+    label = c.order.get_shipping_status_display()
+    return f"{label}（{latest.description}）" if latest else label
+
+
+def _items(c: _Context) -> str:
+    if c.order is None:
+        return ""
+    return "、".join(i.name for i in c.order.items.all())
+
+
+VARIABLES: dict[str, Callable[[_Context], str]] = {
+    "客户姓名": lambda c: c.conversation.customer.name,
+    "订单号": lambda c: c.order.order_no if c.order else "",
+    "商品": _items,
+    "金额": lambda c: f"{c.order.amount}元" if c.order else "",
+    "物流状态": _logistics_status,
+    "快递公司": lambda c: c.order.carrier if c.order else "",
+    "运单号": lambda c: c.order.tracking_no if c.order else "",
+    "预计送达": lambda c: "",  # no carrier ETA feed yet: always asked of the agent
+    "客服姓名": lambda c: c.agent.display_name or c.agent.name,
+    "工号": lambda c: c.agent.employee_no,
+    "退货地址": lambda c: c.shop.return_address,
+    "店铺名称": lambda c: c.shop.shop_name,
+    "客服时间": lambda c: c.shop.service_hours,
+}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    missing: list[str]
+
+
+def render_text(text: str, *, conversation: Conversation, agent: User) -> Rendered:
+    ctx = _Context(conversation, agent, _latest_order(conversation), _shop())
+    missing: list[str] = []
+
+    def fill(m: re.Match[str]) -> str:
+        name = m.group(1)
+        resolver = VARIABLES.get(name)
+        value = resolver(ctx) if resolver else ""
+        if not value:
+            if name not in missing:
+                missing.append(name)
+            return m.group(0)
+        return value
+
+    return Rendered(VARIABLE_RE.sub(fill, text), missing)
+
+
+def check_no_unfilled_variables(text: str) -> None:
+    """Refuse a reply that still contains a known variable such as ``{订单号}``."""
+    unfilled = [name for name in VARIABLE_RE.findall(text) if name in VARIABLES]
+    if unfilled:
+        raise InvalidInput(
+            "回复中还有未填写的变量：" + "、".join(f"{{{n}}}" for n in dict.fromkeys(unfilled)),
+            fields={"text": "请先填写变量"},
+            extra={"missing_variables": list(dict.fromkeys(unfilled))},
+        )
+
+
+# --- access --------------------------------------------------------------------------
+
+
+def visible_replies(user: User) -> QuerySet[CannedReply]:
+    return CannedReply.objects.filter(is_active=True).filter(
+        Q(scope=CannedReply.Scope.GLOBAL)
+        | Q(scope=CannedReply.Scope.TEAM, team_id__in=team_ids_of(user))
+        | Q(scope=CannedReply.Scope.PERSONAL, owner=user)
+    )
+
+
+def access_reply(user: User, reply_id: int) -> CannedReply:
+    reply = visible_replies(user).filter(pk=reply_id).first()
+    if reply is None:
+        raise NotFound(f"话术 {reply_id} 不存在")
+    return reply
+
+
+def check_can_manage(user: User, reply: CannedReply) -> None:
+    """Personal replies: their owner. Team replies: team leads of that team and up. Global: supervisors+."""
+    if reply.scope == CannedReply.Scope.PERSONAL:
+        if reply.owner_id != user.pk:
+            raise PermissionDenied("只能修改自己的个人话术")
+    elif reply.scope == CannedReply.Scope.TEAM:
+        check_role(user, Role.TEAM_LEAD)
+        if not user.sees_all and reply.team_id not in team_ids_of(user):
+            raise PermissionDenied("只能修改本团队的话术")
+    else:
+        check_role(user, Role.SUPERVISOR)
+
+
+# --- search --------------------------------------------------------------------------
+
+
+def _pinyin_keys(text: str) -> tuple[str, str]:
+    initials = "".join(lazy_pinyin(text, style=Style.FIRST_LETTER, errors="default")).lower()
+    full = "".join(lazy_pinyin(text, errors="default")).lower()
+    return initials[:255], full[:512]
+
+
+def _matches(reply: CannedReply, q: str) -> float:
+    """How well the typed text matches a reply (0 = not at all)."""
+    if not q:
+        return 1.0
+    ql = q.lower()
+    if reply.shortcut and reply.shortcut.lower().startswith(ql):
+        return 3.0
+    if ql in reply.title.lower():
+        return 2.5
+    if reply.pinyin_initials.startswith(ql):
+        return 2.2
+    if ql in reply.text.lower():
+        return 1.8
+    if ql in reply.pinyin_initials:
+        return 1.5
+    if len(ql) >= 3 and ql in reply.pinyin_full:
+        return 1.2
+    return 0.0
+
+
+def search_replies(
+    user: User, q: str = "", *, conversation: Conversation | None = None, limit: int = 20
+) -> list[CannedReply]:
+    """Replies for the ``/`` picker: Chinese, shortcut or pinyin initials match; ranked by
+    how well they fit the conversation (intent, emotion, order state) and how often used."""
+    q = (q or "").strip()
+    if len(q) > 50:
+        raise InvalidInput("搜索内容过长", fields={"q": "最多50个字符"})
+    replies = list(visible_replies(user).annotate(uses=Count("usages")))
+    order_state = ""
+    if conversation is not None:
+        order = Order.objects.filter(customer_id=conversation.customer_id).order_by("-placed_at").first()
+        order_state = order.shipping_status if order else ""
+    scored = []
+    for r in replies:
+        match = _matches(r, q)
+        if match <= 0:
+            continue
+        fit = 0.0
+        if conversation is not None:
+            if conversation.intent and conversation.intent in r.intents:
+                fit += 1.5
+            if conversation.emotion_label and conversation.emotion_label in r.emotions:
+                fit += 1.0
+            if order_state and order_state in r.order_states:
+                fit += 0.8
+            if r.scenario == Scenario.GREETING and conversation.first_response_at is None:
+                fit += 1.2
+        scored.append((match + fit + min(r.uses, 50) / 100, r))
+    scored.sort(key=lambda t: (-t[0], t[1].pk))
+    return [r for _, r in scored[:limit]]
+
+
+# --- writes --------------------------------------------------------------------------
+
+
+def _check_fields(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, limit, required in (("title", 64, True), ("text", 2000, True), ("shortcut", 16, False)):
+        if key in data or (required and not partial):
+            value = (data.get(key) or "").strip()
+            if (required and not value) or len(value) > limit:
+                raise InvalidInput(
+                    f"{key} 无效", fields={key: f"{'必填，' if required else ''}最多{limit}个字符"}
+                )
+            out[key] = value
+    if "scenario" in data:
+        if data["scenario"] not in Scenario.values:
+            raise InvalidInput("场景无效", fields={"scenario": "应为：" + "、".join(Scenario.values)})
+        out["scenario"] = data["scenario"]
+    for key in ("intents", "emotions", "order_states"):
+        if key in data:
+            value = data[key]
+            if not isinstance(value, list) or not all(isinstance(v, str) and len(v) <= 32 for v in value):
+                raise InvalidInput(f"{key} 必须是字符串列表", fields={key: "字符串列表"})
+            out[key] = value
+    if "review_by" in data:
+        out["review_by"] = data["review_by"]
+    if "text" in out:
+        unknown = [n for n in VARIABLE_RE.findall(out["text"]) if n not in VARIABLES]
+        if unknown:
+            raise InvalidInput(
+                "未知变量：" + "、".join(unknown),
+                fields={"text": "可用变量：" + "、".join("{" + v + "}" for v in VARIABLES)},
+            )
+    return out
+
+
+def _refresh_keys(reply: CannedReply) -> None:
+    reply.pinyin_initials, reply.pinyin_full = _pinyin_keys(f"{reply.title} {reply.shortcut}")
+
+
+def do_create_reply(
+    *, actor: User, data: dict[str, Any], scope: str = CannedReply.Scope.PERSONAL, team_id: int | None = None
+) -> CannedReply:
+    fields = _check_fields(data, partial=False)
+    if scope not in CannedReply.Scope.values:
+        raise InvalidInput("范围无效", fields={"scope": "应为 personal/team/global"})
+    if scope == CannedReply.Scope.TEAM and team_id is None:
+        raise InvalidInput("团队话术需要指定团队", fields={"team_id": "必填"})
+    reply = CannedReply(
+        scope=scope,
+        team_id=team_id if scope == CannedReply.Scope.TEAM else None,
+        owner=actor if scope == CannedReply.Scope.PERSONAL else None,
+        created_by=actor,
+        **fields,
+    )
+    check_can_manage(actor, reply)
+    _refresh_keys(reply)
+    reply.save()
+    return reply
+
+
+def do_update_reply(*, actor: User, reply_id: int, data: dict[str, Any]) -> CannedReply:
+    reply = access_reply(actor, reply_id)
+    check_can_manage(actor, reply)
+    for key, value in _check_fields(data, partial=True).items():
+        setattr(reply, key, value)
+    _refresh_keys(reply)
+    reply.save()
+    return reply
+
+
+def do_delete_reply(*, actor: User, reply_id: int) -> None:
+    reply = access_reply(actor, reply_id)
+    check_can_manage(actor, reply)
+    CannedReply.objects.filter(pk=reply.pk).update(is_active=False)
+
+
+def do_use_reply(*, agent: User, reply_id: int, conversation_id: int) -> tuple[ReplyUsage, Rendered]:
+    """Insert a reply into the composer: fill its variables and remember the use."""
+    from kefu.conversations.services import access_conversation
+
+    reply = access_reply(agent, reply_id)
+    conversation = access_conversation(agent, conversation_id)
+    rendered = render_text(reply.text, conversation=conversation, agent=agent)
+    usage = ReplyUsage.objects.create(
+        reply=reply, agent=agent, conversation=conversation, inserted_text=rendered.text
+    )
+    return usage, rendered
+
+
+def do_link_sent_message(message: Message) -> ReplyUsage | None:
+    """Link an agent's sent message to the canned reply they inserted just before, if any.
+
+    Runs in the send transaction. The similarity of what was sent to what was inserted
+    tells how much agents edit each reply.
+    """
+    if message.sender_id is None:
+        return None
+    usage = (
+        ReplyUsage.objects.filter(
+            agent_id=message.sender_id,
+            conversation_id=message.conversation_id,
+            message__isnull=True,
+            created_at__gte=timezone.now() - USAGE_LINK_WINDOW,
+        )
+        .order_by("-id")
+        .first()
+    )
+    if usage is None:
+        return None
+    similarity = difflib.SequenceMatcher(None, usage.inserted_text, message.text).ratio()
+    if similarity < 0.3:  # the agent wrote something else after all
+        return None
+    ReplyUsage.objects.filter(pk=usage.pk).update(message=message, similarity=round(similarity, 3))
+    return usage
+
+
+def reply_stats(user: User) -> list[dict[str, Any]]:
+    """Per reply: uses, sent, share sent unedited, average similarity; stale ones flagged."""
+    today = timezone.localdate()
+    rows = (
+        visible_replies(user)
+        .annotate(
+            uses=Count("usages"),
+            sent=Count("usages", filter=Q(usages__message__isnull=False)),
+            unedited=Count("usages", filter=Q(usages__similarity__gte=0.98)),
+            avg_similarity=Avg("usages__similarity"),
+        )
+        .order_by("-uses", "id")
+    )
+    return [
+        {
+            "id": r.pk,
+            "title": r.title,
+            "scenario": r.scenario,
+            "uses": r.uses,
+            "sent": r.sent,
+            "sent_unedited_share": round(r.unedited / r.sent, 3) if r.sent else None,
+            "avg_similarity": round(r.avg_similarity, 3) if r.avg_similarity is not None else None,
+            "csat": None,  # surveys are not part of the desk yet
+            "stale": bool(r.review_by and r.review_by < today),
+            "review_by": r.review_by.isoformat() if r.review_by else None,
+        }
+        for r in rows
+    ]
+
+
+@transaction.atomic
+def do_install_library(entries: list[dict[str, Any]], *, actor: User | None = None) -> int:
+    """Install replies as global ones (the demo shop's library); idempotent on title."""
+    created = 0
+    for entry in entries:
+        if CannedReply.objects.filter(title=entry["title"], scope=CannedReply.Scope.GLOBAL).exists():
+            continue
+        reply = CannedReply(scope=CannedReply.Scope.GLOBAL, created_by=actor, **entry)
+        _refresh_keys(reply)
+        reply.save()
+        created += 1
+    return created
