@@ -66,8 +66,12 @@ def test_demo_builds_the_shop_with_one_random_password():
     assert output.count(password) == 1
 
 
-def test_running_twice_does_not_duplicate_and_reset_rebuilds():
-    run_demo()
+def test_running_twice_does_not_duplicate_and_reset_rebuilds(make_user):
+    # The operator's own account and channel share names with demo ones.
+    own_admin = make_user("admin", role="admin")
+    own_channel = Channel.objects.create(name="客服邮箱", kind="email")
+    output = run_demo()
+    assert "admin_demo" in output
     counts = (
         User.objects.count(),
         Customer.objects.count(),
@@ -88,3 +92,6 @@ def test_running_twice_does_not_duplicate_and_reset_rebuilds():
         Conversation.objects.count(),
         Order.objects.count(),
     ) == counts
+    own_admin.refresh_from_db()
+    own_channel.refresh_from_db()
+    assert Channel.objects.filter(name="客服邮箱（演示）").exists()

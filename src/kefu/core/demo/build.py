@@ -104,16 +104,36 @@ class _Seed:
 # --- is it there? ------------------------------------------------------------------
 
 
+# What the demo made is recognised by markers, never by names alone: an operator's own
+# "admin" account or "客服邮箱" channel must survive ``--reset``.
+DEMO_SOURCE = "kefu demo"
+
+
+def _demo_users() -> Any:
+    ids = AuditLog.objects.filter(
+        action=AuditLog.Action.USER_CREATE, target_type="user", detail__source=DEMO_SOURCE
+    ).values_list("target_id", flat=True)
+    return User.objects.filter(pk__in=[int(i) for i in ids if i.isdigit()])
+
+
+def _demo_channels() -> Any:
+    return Channel.objects.filter(config__demo=True)
+
+
 def demo_exists() -> bool:
     return (
-        User.objects.filter(username__in=[u[0] for u in shop.USERS]).exists()
+        _demo_channels().exists()
         or Identity.objects.filter(kind=Identity.Kind.EXTERNAL, value__startswith=shop.MEMBER_PREFIX).exists()
-        or Channel.objects.filter(name__in=[c[1] for c in shop.CHANNELS]).exists()
+        or _demo_users().exists()
     )
 
 
 def remove_demo() -> dict[str, int]:
-    """Delete what the demo created (teams and SLA policies stay; they are harmless)."""
+    """Delete the demo's customers, conversations, tickets, channels and accounts.
+
+    Teams, routing rules, departments and SLA policies stay: they are matched by name
+    and may be the operator's own; installing again reuses them.
+    """
     with transaction.atomic():
         customer_ids = list(
             Customer.objects.filter(
@@ -123,7 +143,7 @@ def remove_demo() -> dict[str, int]:
         customer_ids += list(
             Customer.objects.filter(merged_into_id__in=customer_ids).values_list("pk", flat=True)
         )
-        channels = Channel.objects.filter(name__in=[c[1] for c in shop.CHANNELS])
+        channels = _demo_channels()
         conversation_ids = set(
             Conversation.objects.filter(
                 Q(customer_id__in=customer_ids) | Q(channel__in=channels)
@@ -134,7 +154,7 @@ def remove_demo() -> dict[str, int]:
                 Q(customer_id__in=customer_ids) | Q(conversations__in=conversation_ids)
             ).values_list("pk", flat=True)
         )
-        users = User.objects.filter(username__in=[u[0] for u in shop.USERS])
+        users = _demo_users()
         counts = {
             "tickets": len(ticket_ids),
             "conversations": len(conversation_ids),
@@ -144,8 +164,6 @@ def remove_demo() -> dict[str, int]:
         Ticket.objects.filter(pk__in=ticket_ids).delete()
         Conversation.objects.filter(pk__in=conversation_ids).delete()
         Customer.objects.filter(pk__in=customer_ids).delete()
-        RoutingRule.objects.filter(name__in=[r[0] for r in shop.ROUTING_RULES]).delete()
-        Department.objects.filter(name__in=[d[0] for d in shop.DEPARTMENTS]).delete()
         channels.delete()
         users.delete()
     return counts
@@ -391,9 +409,11 @@ def _users(teams: dict[str, Team], password: str) -> dict[str, User]:
     # accounts share the one password printed at the end anyway.
     hashed = make_password(password)
     users = {}
+    taken = set(User.objects.values_list("username", flat=True))
     for username, display_name, employee_no, role, team_names, senior in shop.USERS:
         user = User.objects.create(
-            username=username,
+            # Someone's own account of that name stays theirs; the demo one gets a suffix.
+            username=username if username not in taken else f"{username}_demo",
             password=hashed,
             role=role,
             display_name=display_name,
@@ -404,7 +424,7 @@ def _users(teams: dict[str, Team], password: str) -> dict[str, User]:
         )
         user.teams.set([teams[n] for n in team_names])
         audit(
-            AuditLog.Action.USER_CREATE, actor=None, target=user, detail={"role": role, "source": "kefu demo"}
+            AuditLog.Action.USER_CREATE, actor=None, target=user, detail={"role": role, "source": DEMO_SOURCE}
         )
         users[username] = user
     return users
@@ -412,15 +432,24 @@ def _users(teams: dict[str, Team], password: str) -> dict[str, User]:
 
 def _channels(teams: dict[str, Team]) -> dict[str, Channel]:
     channels = {}
+    taken = set(Channel.objects.values_list("name", flat=True))
     for key, name, kind, team_name, extra in shop.CHANNELS:
-        channels[key] = Channel.objects.create(name=name, kind=kind, team=teams[team_name], **extra)
+        channels[key] = Channel.objects.create(
+            name=name if name not in taken else f"{name}（演示）",
+            kind=kind,
+            team=teams[team_name],
+            config={"demo": True},
+            **extra,
+        )
     return channels
 
 
 def _rules_and_departments(teams: dict[str, Team]) -> None:
     for order, (name, keywords, team_name, priority) in enumerate(shop.ROUTING_RULES):
-        RoutingRule.objects.create(
-            name=name, keywords=keywords, team=teams[team_name], priority=priority, order=(order + 1) * 10
+        RoutingRule.objects.get_or_create(
+            name=name,
+            team=teams[team_name],
+            defaults={"keywords": keywords, "priority": priority, "order": (order + 1) * 10},
         )
     for department, department_team, required, hours in shop.DEPARTMENTS:
         Department.objects.get_or_create(
