@@ -110,6 +110,7 @@ def test_sla_breach_is_recorded_by_a_fresh_worker_process_once(tmp_path, make_te
     desk = SimpleNamespace(channel=make_channel("web", team=team, name="官网"))
     with receiver() as hook:
         endpoint = WebhookEndpoint.objects.create(url=hook.url, events=["conversation.sla_breached"])
+        hook.secret = endpoint.secret  # the receiver answers 401 to a bad signature
         conversation = _overdue_conversation(desk)
         with worker_database(tmp_path) as env:
             run_worker(env)

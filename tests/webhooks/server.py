@@ -1,5 +1,6 @@
-"""A real HTTP receiver on 127.0.0.1 for webhook tests: records requests, answers
-with the next scripted status code (then 200), verifies nothing itself."""
+"""A real HTTP receiver on 127.0.0.1 for webhook tests: records requests, checks the
+signature like an integration would (401 when ``secret`` is set and it does not
+match), then answers with the next scripted status code (then 200)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ class Receiver:
         self.statuses = list(statuses or [])
         self.requests: list[dict[str, Any]] = []
         self.url = ""
+        self.secret = ""
         self.lock = threading.Lock()
 
 
@@ -24,10 +26,23 @@ def receiver(statuses: list[int] | None = None) -> Iterator[Receiver]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
+            from kefu.webhooks.services import verify_signature
+
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            verified = bool(state.secret) and verify_signature(
+                state.secret,
+                self.headers.get("X-Kefu-Timestamp", ""),
+                body,
+                self.headers.get("X-Kefu-Signature", ""),
+            )
             with state.lock:
-                state.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                status = state.statuses.pop(0) if state.statuses else 200
+                state.requests.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": body, "verified": verified}
+                )
+                if state.secret and not verified:
+                    status = 401
+                else:
+                    status = state.statuses.pop(0) if state.statuses else 200
             self.send_response(status)
             self.send_header("Content-Length", "2")
             self.end_headers()

@@ -44,6 +44,7 @@ def test_publish_writes_a_delivery_per_subscribed_endpoint():
 def test_signed_delivery_fails_once_then_succeeds():
     with receiver([500]) as hook:
         endpoint = WebhookEndpoint.objects.create(url=hook.url)
+        hook.secret = endpoint.secret
         event_id = _publish_one()
         first = do_send_due_deliveries()
         assert (first.succeeded, first.retrying) == (0, 1)
@@ -58,6 +59,7 @@ def test_signed_delivery_fails_once_then_succeeds():
     assert delivery.status == "succeeded" and delivery.attempts == 2 and delivery.last_status_code == 200
     assert delivery.delivered_at is not None and delivery.last_error == ""
     assert len(hook.requests) == 2
+    assert [r["verified"] for r in hook.requests] == [True, True]
     for request in hook.requests:
         headers = request["headers"]
         assert headers["X-Kefu-Event"] == "ticket.created"
@@ -137,3 +139,13 @@ def test_endpoint_admin_only_and_validated(make_user):
     assert "events" in exc.value.fields
     endpoint = do_create_endpoint(actor=admin, url="https://crm.example/hook", events=["ticket.created"])
     assert len(endpoint.secret) >= 32
+
+
+def test_a_receiver_refuses_a_wrong_signature_and_it_is_retried():
+    with receiver() as hook:
+        WebhookEndpoint.objects.create(url=hook.url)
+        hook.secret = "not-the-endpoint-secret"
+        _publish_one()
+        assert do_send_due_deliveries().retrying == 1
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.last_status_code == 401 and delivery.status == "pending"
