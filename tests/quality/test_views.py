@@ -1,0 +1,178 @@
+"""Quality pages: the review desk, one conversation's quality, the rule editor, the composer script."""
+
+from __future__ import annotations
+
+import pytest
+
+from kefu.quality.models import Review, RuleSetVersion
+from kefu.quality.services import active_ruleset, do_draw_samples
+
+pytestmark = pytest.mark.django_db
+
+XSS = "<script>alert('x')</script>"
+BAD_REPLY = "这是公司规定，可能是您操作不当。"
+
+
+def test_pages_need_a_login(client):
+    for url in ("/desk/quality/", "/desk/quality/rules/", "/desk/quality/c/1/"):
+        r = client.get(url)
+        assert r.status_code == 302 and r["Location"].startswith("/login/")
+
+
+def test_conversation_page_loads_the_composer_checks(client, chat, desk):
+    conversation = chat(("customer", "在吗"))
+    client.force_login(desk.agent)
+    html = client.get(f"/desk/c/{conversation.pk}/").content.decode()
+    assert "kefu/quality.js" in html
+
+
+def test_review_desk_lists_samples_and_escapes_customer_text(client, chat, close, desk):
+    conversation = chat(("customer", f"投诉！{XSS}"), ("agent", BAD_REPLY))
+    close(conversation)
+    do_draw_samples(actor=desk.supervisor, percent=100)
+    client.force_login(desk.supervisor)
+    r = client.get("/desk/quality/")
+    assert r.status_code == 200
+    html = r.content.decode()
+    assert f'href="/desk/quality/c/{conversation.pk}/"' in html
+    assert "发送了高风险回复" in html and "自动评分与人工复核的分歧" in html
+    assert "<script>alert" not in html
+
+    page = client.get(f"/desk/quality/c/{conversation.pk}/").content.decode()
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    assert "<script>alert" not in page
+    assert "推诿指责" in page and 'id="quality-review-form"' in page
+
+
+def test_supervisor_reviews_and_the_agent_appeals_through_the_page(client, chat, close, desk):
+    conversation = chat(("customer", "投诉！"), ("agent", BAD_REPLY))
+    close(conversation)
+    url = f"/desk/quality/c/{conversation.pk}/"
+    client.force_login(desk.supervisor)
+    r = client.post(url, {"action": "review", "points_greeting": "20"})
+    assert r.status_code == 400 and "items.greeting.points" in r.content.decode()
+    r = client.post(
+        url,
+        {
+            "action": "review",
+            "points_greeting": "0",
+            "comment_greeting": f"没问候{XSS}",
+            "points_conduct": "0",
+        },
+    )
+    assert r.status_code == 302
+    review = Review.objects.get()
+    assert review.total == 0
+
+    client.force_login(desk.agent)
+    page = client.get(url).content.decode()
+    assert "提交申诉" in page and "<script>alert" not in page
+    assert 'id="quality-review-form"' not in page  # agents do not review
+    r = client.post(url, {"action": "appeal", "review_id": review.pk, "reason": ""})
+    assert r.status_code == 400
+    assert (
+        client.post(url, {"action": "appeal", "review_id": review.pk, "reason": "有问候"}).status_code == 302
+    )
+    review.refresh_from_db()
+    assert review.status == "appealed"
+    home = client.get("/desk/quality/").content.decode()
+    assert "申诉中" in home and "我收到的复核" in home
+
+    client.force_login(desk.supervisor)
+    assert "待处理申诉" in client.get("/desk/quality/").content.decode()
+    r = client.post(
+        url, {"action": "resolve", "review_id": review.pk, "decision": "upheld", "comment": "维持"}
+    )
+    assert r.status_code == 302
+    review.refresh_from_db()
+    assert review.status == "upheld"
+
+
+def test_supervisor_draws_samples_from_the_page(client, chat, close, desk):
+    close(chat(("customer", "投诉！"), ("agent", BAD_REPLY)))
+    client.force_login(desk.supervisor)
+    r = client.post("/desk/quality/", {"percent": "0", "triggers": "on"})
+    assert r.status_code == 200 and "本次抽取 1 个会话" in r.content.decode()
+    r = client.post("/desk/quality/", {"percent": "abc"})
+    assert r.status_code == 400 and "percent" in r.content.decode()
+
+
+def test_agents_see_only_their_own_scores_on_the_desk(client, chat, close, desk):
+    close(chat(("customer", "在吗"), ("agent", "您好，在的。还有其他可以帮您的吗？")))
+    client.force_login(desk.agent)
+    r = client.get("/desk/quality/")
+    assert r.status_code == 200
+    html = r.content.decode()
+    assert "我的质检得分" in html and "小美" in html
+    assert "待复核抽样" not in html and "自动评分与人工复核的分歧" not in html
+    assert client.post("/desk/quality/", {"percent": "10"}).status_code == 403
+
+
+def test_rule_editor_is_for_supervisors(client, desk):
+    client.force_login(desk.agent)
+    assert client.get("/desk/quality/rules/").status_code == 403
+    client.force_login(desk.supervisor)
+    r = client.get("/desk/quality/rules/")
+    assert r.status_code == 200
+    html = r.content.decode()
+    assert "SKU =&gt; 商品规格" in html and 'name="enabled_slang"' in html
+
+
+def _form(ruleset, **changes):
+    """The editor's form as the page renders it, with ``changes`` applied."""
+    from kefu.quality.views import TABLES, _table_text
+
+    data = {}
+    for rid, cfg in ruleset.rules.items():
+        if cfg.enabled:
+            data[f"enabled_{rid}"] = "on"
+        data[f"severity_{rid}"] = cfg.severity
+    for rid, param, kind in TABLES:
+        data[f"table_{rid}"] = _table_text(ruleset, rid, param, kind)
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def test_saving_the_rule_editor_creates_a_version(client, desk):
+    client.force_login(desk.supervisor)
+    ruleset = active_ruleset()
+    form = _form(
+        ruleset,
+        enabled_missing_greeting=None,
+        severity_slang="high",
+        table_slang="亲亲 => 您\n老铁 => 您\n666 =>",
+        note=f"收紧网络用语{XSS}",
+    )
+    r = client.post("/desk/quality/rules/", form)
+    assert r.status_code == 302
+    row = RuleSetVersion.objects.get()
+    assert row.version == 2
+    saved = active_ruleset()
+    assert not saved.rule("missing_greeting").enabled
+    assert saved.rule("slang").severity == "high"
+    assert saved.rule("slang").params["terms"] == {"亲亲": "您", "老铁": "您", "666": ""}
+    assert saved.rule("internal_jargon").params == ruleset.rule("internal_jargon").params  # untouched
+    html = client.get("/desk/quality/rules/").content.decode()
+    assert "v2" in html and "<script>alert" not in html
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"table_slang": "老铁 您"}, "第 1 行缺少"),
+        ({"table_negative_framing": "(不能 => 可以"}, "正则表达式有误"),
+        ({"severity_slang": "fatal"}, "rules.slang.severity"),
+    ],
+)
+def test_bad_editor_input_is_refused_on_the_page(client, desk, change, message):
+    client.force_login(desk.supervisor)
+    r = client.post("/desk/quality/rules/", _form(active_ruleset(), **change))
+    assert r.status_code == 400
+    assert message in r.content.decode()
+    assert not RuleSetVersion.objects.exists()
+
+
+def test_saving_an_unchanged_editor_is_refused(client, desk):
+    client.force_login(desk.supervisor)
+    r = client.post("/desk/quality/rules/", _form(active_ruleset()))
+    assert r.status_code == 400 and "没有任何修改" in r.content.decode()
