@@ -224,3 +224,26 @@ async def test_deactivated_user_session_is_closed_with_4401(desk, make_user):
     user.is_active = False
     await database_sync_to_async(user.save)()
     assert await close_code(desk_socket(key)) == 4401
+
+
+async def test_events_are_forwarded_while_the_database_thread_is_busy(desk):
+    import asyncio
+    import time
+
+    from asgiref.sync import sync_to_async
+
+    from kefu.core.events import desk_user_group
+
+    comm = await _desk_for(desk.agent)
+    # Another socket's slow write occupies the one thread that runs database work.
+    busy = asyncio.create_task(sync_to_async(time.sleep)(1.5))
+    await asyncio.sleep(0.05)
+    await get_channel_layer().group_send(
+        desk_user_group(desk.agent.pk),
+        {"type": "desk.event", "payload": {"id": "e-1", "event": "ping", "at": "", "data": {}}},
+    )
+    frame = await receive_until(comm, _event("ping"), timeout=0.8)
+    assert frame["id"] == "e-1"
+    assert not busy.done()
+    await busy
+    await comm.disconnect()

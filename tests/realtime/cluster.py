@@ -222,6 +222,12 @@ class Cluster:
             f"uvicorn on {server.port} not ready after {timeout}s:\n{server.log.read_text()[-4000:]}"
         )
 
+    def logs(self) -> str:
+        """The servers' output, for failure messages."""
+        return "\n".join(
+            f"--- uvicorn :{s.port}\n{s.log.read_text(errors='replace')[-3000:]}" for s in self.servers
+        )
+
     # --- teardown -------------------------------------------------------------------
 
     def stop(self) -> None:

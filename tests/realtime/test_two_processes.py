@@ -38,6 +38,13 @@ async def _next(ws: Any, predicate: Any, timeout: float = 15) -> dict[str, Any]:
 
 
 async def test_customer_on_one_process_and_agent_on_another_talk_through_redis(cluster: Cluster) -> None:
+    try:
+        await _converse(cluster)
+    except (AssertionError, TimeoutError) as exc:
+        raise AssertionError(f"{exc!r}\n{cluster.logs()}") from exc
+
+
+async def _converse(cluster: Cluster) -> None:
     a, b = cluster.servers
     seed = cluster.seed
     desk_url = f"{b.ws}/ws/desk/"

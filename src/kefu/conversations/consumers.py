@@ -15,6 +15,7 @@ import json
 from collections import OrderedDict
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
@@ -43,6 +44,18 @@ class JsonSocket(AsyncJsonWebsocketConsumer):
     """JSON frames in, JSON frames out; bad frames get an error frame, the socket stays open."""
 
     groups_joined: list[str]
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels runs close_old_connections() before every handler, as a hop onto the
+        # one thread that does all database work. Forwarding an event would then wait
+        # behind every other socket's writes: under a burst of customer messages the
+        # desk fell seconds behind and the in-memory layer dropped events. Handlers
+        # here touch the database only through database_sync_to_async, which closes
+        # stale connections on its own, so the hop is skipped.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
