@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
 from ninja import Query, Router, Status
 from pydantic import Field
 
-from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, StrictIn, page
+from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, AuthedRequest, StrictIn, page
 from kefu.core.errors import NotFound
 
 from . import services
@@ -109,13 +108,13 @@ def _teams(team_ids: list[int]) -> list[Team]:
 
 
 @router.get("/me")
-def me(request: HttpRequest) -> dict[str, Any]:
+def me(request: AuthedRequest) -> dict[str, Any]:
     user = User.objects.prefetch_related("teams").get(pk=request.auth.pk)
     return {**user_dict(user), "can_reveal_pii": services.can_reveal_pii(user), "sees_all": user.sees_all}
 
 
 @router.post("/me/status")
-def set_my_status(request: HttpRequest, payload: StatusIn) -> dict[str, Any]:
+def set_my_status(request: AuthedRequest, payload: StatusIn) -> dict[str, Any]:
     user = services.do_set_status(user=request.auth, status=payload.status)
     return {"id": user.pk, "status": user.status}
 
@@ -125,7 +124,7 @@ def set_my_status(request: HttpRequest, payload: StatusIn) -> dict[str, Any]:
 
 @router.get("/users")
 def list_users(
-    request: HttpRequest,
+    request: AuthedRequest,
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
@@ -134,7 +133,7 @@ def list_users(
 
 
 @router.post("/users", response={201: dict[str, Any]})
-def create_user(request: HttpRequest, payload: UserIn) -> Status[dict[str, Any]]:
+def create_user(request: AuthedRequest, payload: UserIn) -> Status[dict[str, Any]]:
     services.check_admin(request.auth)
     user = services.do_create_user(
         username=payload.username,
@@ -150,7 +149,7 @@ def create_user(request: HttpRequest, payload: UserIn) -> Status[dict[str, Any]]
 
 
 @router.patch("/users/{user_id}")
-def update_user(request: HttpRequest, user_id: int, payload: UserPatch) -> dict[str, Any]:
+def update_user(request: AuthedRequest, user_id: int, payload: UserPatch) -> dict[str, Any]:
     services.check_admin(request.auth)
     user = services.access_user(user_id)
     if payload.role is not None and payload.role != user.role:
@@ -161,13 +160,13 @@ def update_user(request: HttpRequest, user_id: int, payload: UserPatch) -> dict[
 
 
 @router.get("/teams")
-def list_teams(request: HttpRequest) -> dict[str, Any]:
+def list_teams(request: AuthedRequest) -> dict[str, Any]:
     teams = [team_dict(t) for t in Team.objects.order_by("id")]
     return {"count": len(teams), "items": teams}
 
 
 @router.post("/teams", response={201: dict[str, Any]})
-def create_team(request: HttpRequest, payload: TeamIn) -> Status[dict[str, Any]]:
+def create_team(request: AuthedRequest, payload: TeamIn) -> Status[dict[str, Any]]:
     team = services.do_create_team(
         actor=request.auth, name=payload.name, description=payload.description, is_general=payload.is_general
     )
@@ -179,7 +178,7 @@ def create_team(request: HttpRequest, payload: TeamIn) -> Status[dict[str, Any]]
 
 @router.get("/audit")
 def list_audit(
-    request: HttpRequest,
+    request: AuthedRequest,
     action: str | None = None,
     actor_id: int | None = None,
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
@@ -198,19 +197,19 @@ def list_audit(
 
 
 @router.get("/tokens")
-def list_tokens(request: HttpRequest) -> dict[str, Any]:
+def list_tokens(request: AuthedRequest) -> dict[str, Any]:
     tokens = [token_dict(t) for t in APIToken.objects.filter(user=request.auth)]
     return {"count": len(tokens), "items": tokens}
 
 
 @router.post("/tokens", response={201: dict[str, Any]})
-def create_token(request: HttpRequest, payload: TokenIn) -> Status[dict[str, Any]]:
+def create_token(request: AuthedRequest, payload: TokenIn) -> Status[dict[str, Any]]:
     token, key = services.do_create_token(user=request.auth, name=payload.name, request=request)
     # The plain key is in this response only; it is never stored nor shown again.
     return Status(201, {**token_dict(token), "key": key})
 
 
 @router.delete("/tokens/{token_id}", response={204: None})
-def revoke_token(request: HttpRequest, token_id: int) -> Status[None]:
+def revoke_token(request: AuthedRequest, token_id: int) -> Status[None]:
     services.do_revoke_token(user=request.auth, token_id=token_id, request=request)
     return Status(204, None)

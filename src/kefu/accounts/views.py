@@ -17,6 +17,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from kefu.core.apiutil import AuthedRequest
+
 from .models import APIToken, AuditLog
 from .services import audit, client_ip, do_create_token, do_revoke_token
 
@@ -76,7 +78,7 @@ class KefuPasswordChangeView(PasswordChangeView):
 
     def form_valid(self, form: PasswordChangeForm) -> HttpResponse:
         response = super().form_valid(form)
-        audit(AuditLog.Action.PASSWORD_CHANGE, actor=self.request.user, ip=client_ip(self.request))
+        audit(AuditLog.Action.PASSWORD_CHANGE, actor=form.user, ip=client_ip(self.request))
         messages.success(self.request, _("密码已修改。"))
         return response
 
@@ -87,7 +89,7 @@ class TokenForm(forms.Form):
 
 @never_cache
 @login_required
-def tokens_view(request: HttpRequest) -> HttpResponse:
+def tokens_view(request: AuthedRequest) -> HttpResponse:
     """List and create API tokens; a new key is shown in this one response only."""
     new_key = None
     form = TokenForm(request.POST or None)
@@ -102,7 +104,7 @@ def tokens_view(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def revoke_token_view(request: HttpRequest, token_id: int) -> HttpResponse:
+def revoke_token_view(request: AuthedRequest, token_id: int) -> HttpResponse:
     do_revoke_token(user=request.user, token_id=token_id, request=request)
     messages.success(request, _("令牌已吊销。"))
     return redirect("accounts:tokens")

@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.http import HttpRequest
 from django.utils import timezone
 from ninja import File, Form, Query, Router, Status
 from ninja.files import UploadedFile
 from pydantic import Field
 
 from kefu.accounts.services import access_team, access_user
-from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, StrictIn, page
+from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, AuthedRequest, StrictIn, page
 from kefu.core.errors import NotFound
 
 from . import services
@@ -108,7 +107,7 @@ def _aware(value: datetime | None) -> datetime | None:
 
 @router.get("/conversations")
 def list_conversations(
-    request: HttpRequest,
+    request: AuthedRequest,
     view: str = "mine",
     status: str | None = None,
     channel: str | None = None,
@@ -124,13 +123,13 @@ def list_conversations(
 
 
 @router.get("/conversations/{conversation_id}")
-def get_conversation(request: HttpRequest, conversation_id: int) -> dict[str, Any]:
+def get_conversation(request: AuthedRequest, conversation_id: int) -> dict[str, Any]:
     return conversation_out(services.access_conversation(request.auth, conversation_id))
 
 
 @router.get("/conversations/{conversation_id}/messages")
 def list_messages(
-    request: HttpRequest,
+    request: AuthedRequest,
     conversation_id: int,
     after: int = Query(0, ge=0),
     limit: int = Query(100, ge=1, le=MAX_LIMIT),
@@ -141,7 +140,7 @@ def list_messages(
 
 
 @router.post("/conversations/{conversation_id}/messages", response={200: dict[str, Any], 201: dict[str, Any]})
-def send_message(request: HttpRequest, conversation_id: int, payload: MessageIn) -> Status[dict[str, Any]]:
+def send_message(request: AuthedRequest, conversation_id: int, payload: MessageIn) -> Status[dict[str, Any]]:
     message, created = services.do_send_agent_message(
         agent=request.auth,
         conversation_id=conversation_id,
@@ -154,7 +153,7 @@ def send_message(request: HttpRequest, conversation_id: int, payload: MessageIn)
 
 @router.post("/conversations/{conversation_id}/images", response={200: dict[str, Any], 201: dict[str, Any]})
 def send_image(
-    request: HttpRequest,
+    request: AuthedRequest,
     conversation_id: int,
     image: File[UploadedFile],
     text: Form[str] = "",
@@ -171,13 +170,13 @@ def send_image(
 
 
 @router.post("/conversations/{conversation_id}/notes", response={201: dict[str, Any]})
-def add_note(request: HttpRequest, conversation_id: int, payload: NoteIn) -> Status[dict[str, Any]]:
+def add_note(request: AuthedRequest, conversation_id: int, payload: NoteIn) -> Status[dict[str, Any]]:
     note = services.do_add_note(agent=request.auth, conversation_id=conversation_id, text=payload.text)
     return Status(201, message_dict(note))
 
 
 @router.post("/conversations/{conversation_id}/status")
-def set_status(request: HttpRequest, conversation_id: int, payload: StatusIn) -> dict[str, Any]:
+def set_status(request: AuthedRequest, conversation_id: int, payload: StatusIn) -> dict[str, Any]:
     services.do_set_status(
         actor=request.auth,
         conversation_id=conversation_id,
@@ -188,7 +187,7 @@ def set_status(request: HttpRequest, conversation_id: int, payload: StatusIn) ->
 
 
 @router.post("/conversations/{conversation_id}/transfer")
-def transfer(request: HttpRequest, conversation_id: int, payload: TransferIn) -> dict[str, Any]:
+def transfer(request: AuthedRequest, conversation_id: int, payload: TransferIn) -> dict[str, Any]:
     services.do_transfer(
         actor=request.auth,
         conversation_id=conversation_id,
@@ -202,7 +201,7 @@ def transfer(request: HttpRequest, conversation_id: int, payload: TransferIn) ->
 
 
 @router.post("/conversations/{conversation_id}/read")
-def mark_read(request: HttpRequest, conversation_id: int, payload: ReadIn) -> dict[str, Any]:
+def mark_read(request: AuthedRequest, conversation_id: int, payload: ReadIn) -> dict[str, Any]:
     conversation = services.access_conversation(request.auth, conversation_id)
     messages = Message.objects.filter(conversation=conversation)
     if payload.message_id is None:
@@ -223,7 +222,7 @@ def mark_read(request: HttpRequest, conversation_id: int, payload: ReadIn) -> di
 
 
 @router.post("/calls", response={201: dict[str, Any]})
-def log_call(request: HttpRequest, payload: CallIn) -> Status[dict[str, Any]]:
+def log_call(request: AuthedRequest, payload: CallIn) -> Status[dict[str, Any]]:
     call = services.do_log_call(
         agent=request.auth,
         conversation_id=payload.conversation_id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET
 from kefu.accounts.models import Team
 from kefu.accounts.services import can_reveal_pii, list_agents, team_ids_of
 from kefu.channels.models import Channel
+from kefu.core.apiutil import AuthedRequest
 from kefu.core.masking import mask
 from kefu.customers.services import customer_timeline, list_orders, masked_identity_value, masked_pii
 from kefu.nlp.emotion import LABEL_NAMES as EMOTION_NAMES
@@ -58,7 +59,7 @@ def _ticket_panel_available() -> bool:
 
 @require_GET
 @login_required
-def inbox_view(request: HttpRequest) -> HttpResponse:
+def inbox_view(request: AuthedRequest) -> HttpResponse:
     filters = {
         "view": request.GET.get("view") or "mine",
         "status": request.GET.get("status") or "",
@@ -96,7 +97,7 @@ def inbox_view(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-def conversation_view(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def conversation_view(request: AuthedRequest, conversation_id: int) -> HttpResponse:
     conversation = access_conversation(request.user, conversation_id)
     customer = conversation.customer
     recent = (

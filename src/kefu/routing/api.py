@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
 from ninja import Router, Status
 from pydantic import Field
 
 from kefu.accounts.services import access_team, check_admin
 from kefu.channels.models import Channel
-from kefu.core.apiutil import StrictIn
+from kefu.core.apiutil import AuthedRequest, StrictIn
 from kefu.core.errors import NotFound
 
 from . import services
@@ -44,26 +43,26 @@ class RuleIn(StrictIn):
 
 
 @router.get("/queues")
-def queues(request: HttpRequest) -> dict[str, Any]:
+def queues(request: AuthedRequest) -> dict[str, Any]:
     rows = services.access_queue_overview(request.auth)
     return {"count": len(rows), "items": rows}
 
 
 @router.get("/agents")
-def agents(request: HttpRequest) -> dict[str, Any]:
+def agents(request: AuthedRequest) -> dict[str, Any]:
     rows = services.access_agent_overview(request.auth)
     return {"count": len(rows), "items": rows}
 
 
 @router.get("/routing-rules")
-def list_rules(request: HttpRequest) -> dict[str, Any]:
+def list_rules(request: AuthedRequest) -> dict[str, Any]:
     check_admin(request.auth)
     rules = [rule_dict(r) for r in RoutingRule.objects.select_related("team")]
     return {"count": len(rules), "items": rules}
 
 
 @router.post("/routing-rules", response={201: dict[str, Any]})
-def create_rule(request: HttpRequest, payload: RuleIn) -> Status[dict[str, Any]]:
+def create_rule(request: AuthedRequest, payload: RuleIn) -> Status[dict[str, Any]]:
     check_admin(request.auth)
     if payload.channel_id is not None:
         if not Channel.objects.filter(pk=payload.channel_id).exists():
@@ -82,6 +81,6 @@ def create_rule(request: HttpRequest, payload: RuleIn) -> Status[dict[str, Any]]
 
 
 @router.delete("/routing-rules/{rule_id}", response={204: None})
-def delete_rule(request: HttpRequest, rule_id: int) -> Status[None]:
+def delete_rule(request: AuthedRequest, rule_id: int) -> Status[None]:
     services.do_delete_routing_rule(actor=request.auth, rule_id=rule_id)
     return Status(204, None)

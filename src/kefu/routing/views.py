@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from kefu.accounts.models import AgentStatus
+from kefu.core.apiutil import AuthedRequest
 
 from .services import access_agent_overview, access_queue_overview
 
@@ -17,7 +18,7 @@ REFRESH_SECONDS = 5
 
 @require_GET
 @login_required
-def supervisor_view(request: HttpRequest) -> HttpResponse:
+def supervisor_view(request: AuthedRequest) -> HttpResponse:
     labels = dict(AgentStatus.choices)
     # access_agent_overview refuses roles below team lead.
     agents = [
