@@ -78,6 +78,7 @@ def _mount() -> None:
     from kefu.tickets.api import router as tickets_router
     from kefu.kb.api import router as kb_router
     from kefu.replies.api import router as replies_router
+    from kefu.complaints.api import router as complaints_router
     from kefu.quality.api import router as quality_router
     from kefu.understanding.api import router as understanding_router
     from kefu.webhooks.api import router as webhooks_router
@@ -93,6 +94,7 @@ def _mount() -> None:
     api.add_router("/", kb_router)
     api.add_router("/", understanding_router)
     api.add_router("/", replies_router)
+    api.add_router("/", complaints_router)
     api.add_router("/", quality_router)
 
 

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "kefu.kb",
     "kefu.quality",
     "kefu.replies",
+    "kefu.complaints",
 ]
 
 MIDDLEWARE = [

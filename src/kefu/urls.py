@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("kefu.kb.urls")),
     path("desk/", include("kefu.understanding.urls")),
     path("desk/", include("kefu.replies.urls")),
+    path("desk/", include("kefu.complaints.urls")),
     path("desk/", include("kefu.quality.urls")),
     re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
 ]

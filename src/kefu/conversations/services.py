@@ -329,6 +329,9 @@ def do_send_agent_message(
         conversation = access_conversation(agent, conversation_id, for_update=True)
         if conversation.status == Conversation.Status.CLOSED:
             raise Conflict("会话已关闭，无法回复")
+        from kefu.complaints.services import check_no_premature_grant
+
+        check_no_premature_grant(text, conversation)
         if client_msg_id:
             dup = conversation.messages.filter(
                 direction=Message.Direction.OUTGOING, client_msg_id=client_msg_id

@@ -32,6 +32,7 @@ log = logging.getLogger("kefu.worker")
 
 def run_timers() -> dict[str, int]:
     """One tick of the timers; each part is independent, so one failing does not stop the rest."""
+    from kefu.complaints.services import do_sweep as do_sweep_complaints
     from kefu.sla.services import do_sweep
     from kefu.tickets.services import do_notify_due_follow_ups
     from kefu.webhooks.services import do_send_due_deliveries
@@ -41,6 +42,7 @@ def run_timers() -> dict[str, int]:
         ("sla", lambda: do_sweep(timezone.now()).total),
         ("follow_ups", lambda: do_notify_due_follow_ups(timezone.now())),
         ("webhooks", lambda: do_send_due_deliveries(timezone.now()).succeeded),
+        ("complaints", lambda: sum(do_sweep_complaints(timezone.now()).values())),
     )
     for name, step in steps:
         try:

@@ -1,0 +1,751 @@
+"""Complaints handled within authority.
+
+A complaint is a ticket (category ``complaint``) with a workflow the handbooks teach:
+intake (what happened, what the customer wants, evidence, how to reach them) →
+analysis and transfer to the responsible department → tracking with progress
+updates at a set interval even when nothing changed → resolution confirmed by the
+customer → a follow-up visit (回访) a few days later.
+
+Compensation is granted within each role's limit; above it, a request waits for the
+lowest role whose limit covers it, and until then no reply may tell the customer it is
+granted. Promises an agent makes are registered with a due time; the worker's sweep
+escalates a missed one and tells the customer before they have to ask.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from kefu.accounts.models import ROLE_RANK, Role, User
+from kefu.accounts.services import check_role, team_ids_of
+from kefu.conversations.models import Conversation
+from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from kefu.core.events import publish
+from kefu.tickets.models import Ticket
+
+from .models import AuthorityLimit, CompensationKind, CompensationRequest, Complaint, Promise, Stage
+
+DEFAULT_LIMITS: dict[str, Decimal | None] = {
+    Role.AGENT: Decimal("20"),
+    Role.SPECIALIST: Decimal("50"),
+    Role.TEAM_LEAD: Decimal("100"),
+    Role.SUPERVISOR: Decimal("500"),
+    Role.MANAGER: None,  # no limit: the manager approves what is beyond everyone else
+    Role.ADMIN: None,
+}
+REPEAT_WINDOW = timedelta(days=90)
+FOLLOW_UP_AFTER = timedelta(days=3)
+STAGE_ORDER = [Stage.INTAKE, Stage.ANALYSIS, Stage.TRACKING, Stage.RESOLUTION, Stage.FOLLOW_UP, Stage.CLOSED]
+# The four steps for every stage of a complaint: listen, soothe, explain, solve.
+FOUR_STEPS = [
+    ("倾听", "让客户把话说完，不打断不辩解，复述确认“您是说……对吗？”"),
+    ("安抚", "认同感受并真诚道歉：“非常理解您的心情，给您添麻烦了。”"),
+    ("解释", "说明原因与处理流程，不推卸责任，不用内部术语。"),
+    ("解决", "给出具体方案和完成时间；超出权限的补偿先申请审批，批准前不对客户承诺。"),
+]
+STAGE_GUIDE = {
+    Stage.INTAKE: "登记事情经过、客户诉求、证据（照片等）和联系方式偏好，四项齐全才能进入分析。",
+    Stage.ANALYSIS: "判断责任部门，补齐部门要求的信息后转办，并告知客户处理时限。",
+    Stage.TRACKING: "按设定间隔向客户同步进展，即使没有新进展也要告知；记录每一个承诺。",
+    Stage.RESOLUTION: "把书面处理结果发给客户，等待客户确认满意。",
+    Stage.FOLLOW_UP: "结案几天后回访，确认问题真正解决、客户是否满意。",
+    Stage.CLOSED: "已结案。",
+}
+GRANT_CLAIM_RE = re.compile(
+    r"(已|已经)(为您|给您|帮您)?(批准|同意|申请成功|发放|退款|退回|补偿|赔付|赔偿|到账)"
+)
+
+
+# --- authority -----------------------------------------------------------------------
+
+
+def limits() -> dict[str, Decimal | None]:
+    table = dict(DEFAULT_LIMITS)
+    for row in AuthorityLimit.objects.all():
+        table[row.role] = row.max_amount
+    return table
+
+
+def authority_limit(user: User) -> Decimal | None:
+    """How much this user may grant alone (None: no limit)."""
+    return limits().get(user.role, Decimal("0"))
+
+
+def approver_role_for(amount: Decimal) -> str:
+    """The lowest role whose limit covers ``amount``."""
+    table = limits()
+    for role in sorted(table, key=lambda r: ROLE_RANK[Role(r)]):
+        cap = table[role]
+        if cap is None or cap >= amount:
+            return role
+    return Role.MANAGER
+
+
+def approved_compensation(conversation: Conversation) -> Decimal:
+    """What has been granted or approved for this conversation (directly or via its complaint)."""
+    rows = CompensationRequest.objects.filter(
+        Q(conversation=conversation) | Q(complaint__ticket__conversations=conversation),
+        status__in=(CompensationRequest.Status.GRANTED, CompensationRequest.Status.APPROVED),
+    ).values_list("amount", flat=True)
+    return sum(rows, Decimal("0"))
+
+
+def check_no_premature_grant(text: str, conversation: Conversation) -> None:
+    """Refuse a reply telling the customer compensation is granted while it still awaits approval."""
+    if not GRANT_CLAIM_RE.search(text):
+        return
+    pending = CompensationRequest.objects.filter(
+        Q(conversation=conversation) | Q(complaint__ticket__conversations=conversation),
+        status=CompensationRequest.Status.PENDING,
+    ).first()
+    if pending is not None:
+        raise Conflict(
+            f"补偿申请（{pending.get_kind_display()} {pending.amount} 元）尚在审批中，批准前不能告诉客户已发放。"
+            "可以说明“已为您提交申请，审批结果会在……前告知您”。",
+            fields={"text": "补偿尚未批准"},
+            extra={"pending_compensation_id": pending.pk},
+        )
+
+
+def do_set_limit(*, actor: User, role: str, max_amount: Any) -> AuthorityLimit:
+    check_role(actor, Role.ADMIN)
+    if role not in Role.values:
+        raise InvalidInput("角色无效", fields={"role": "未知角色"})
+    amount = _amount(max_amount, field="max_amount")
+    row, _ = AuthorityLimit.objects.update_or_create(role=role, defaults={"max_amount": amount})
+    return row
+
+
+def _amount(value: Any, *, field: str = "amount") -> Decimal:
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError) as exc:
+        raise InvalidInput("金额无效", fields={field: "应为数字"}) from exc
+    if not amount.is_finite() or amount < 0 or amount > Decimal("1000000"):
+        raise InvalidInput("金额无效", fields={field: "0 到 1000000 之间"})
+    return amount.quantize(Decimal("0.01"))
+
+
+# --- access --------------------------------------------------------------------------
+
+
+def visible_complaints(user: User) -> QuerySet[Complaint]:
+    from kefu.tickets.services import visible_tickets
+
+    return Complaint.objects.filter(ticket__in=visible_tickets(user)).select_related(
+        "ticket", "ticket__customer", "ticket__owner", "ticket__assignee", "repeat_of"
+    )
+
+
+def access_complaint(user: User, complaint_id: int, *, for_update: bool = False) -> Complaint:
+    qs = visible_complaints(user)
+    if for_update:
+        qs = qs.select_for_update(of=("self",))
+    complaint = qs.filter(pk=complaint_id).first()
+    if complaint is None:
+        if Complaint.objects.filter(pk=complaint_id).exists():
+            raise PermissionDenied("您无权查看该投诉")
+        raise NotFound(f"投诉 {complaint_id} 不存在")
+    return complaint
+
+
+def intake_missing(c: Complaint) -> list[str]:
+    missing = []
+    if not c.what_happened.strip():
+        missing.append("what_happened")
+    if not c.customer_request.strip():
+        missing.append("customer_request")
+    if not c.evidence:
+        missing.append("evidence")
+    if not c.contact_preference.strip():
+        missing.append("contact_preference")
+    return missing
+
+
+INTAKE_LABELS = {
+    "what_happened": "事情经过",
+    "customer_request": "客户诉求",
+    "evidence": "证据",
+    "contact_preference": "联系方式偏好",
+}
+
+
+# --- intake --------------------------------------------------------------------------
+
+
+def _clean_intake(data: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, limit in (("what_happened", 5000), ("customer_request", 2000), ("contact_preference", 128)):
+        if key in data and data[key] is not None:
+            value = data[key]
+            if not isinstance(value, str) or len(value) > limit:
+                raise InvalidInput(f"{INTAKE_LABELS[key]}无效", fields={key: f"最多{limit}个字符"})
+            out[key] = value.strip()
+    if "evidence" in data and data["evidence"] is not None:
+        ev = data["evidence"]
+        if (
+            not isinstance(ev, list)
+            or not all(isinstance(e, str) and 0 < len(e) <= 500 for e in ev)
+            or len(ev) > 20
+        ):
+            raise InvalidInput("证据应为描述或图片链接的列表", fields={"evidence": "最多20项，每项最多500字"})
+        out["evidence"] = ev
+    if "update_interval_hours" in data and data["update_interval_hours"] is not None:
+        hours = data["update_interval_hours"]
+        if not isinstance(hours, int) or isinstance(hours, bool) or not 1 <= hours <= 168:
+            raise InvalidInput("进度同步间隔无效", fields={"update_interval_hours": "1 到 168 小时"})
+        out["update_interval_hours"] = hours
+    return out
+
+
+def _similar(a: str, b: str) -> float:
+    def grams(s: str) -> set[str]:
+        s = re.sub(r"\s+", "", s)
+        return {s[i : i + 2] for i in range(len(s) - 1)}
+
+    ga, gb = grams(a), grams(b)
+    return len(ga & gb) / len(ga | gb) if ga and gb else 0.0
+
+
+def find_repeat(
+    customer_id: int, *, order_id: int | None, what_happened: str, exclude_id: int | None = None
+) -> Complaint | None:
+    """An earlier complaint by this customer on the same matter (same order, or similar story)."""
+    since = timezone.now() - REPEAT_WINDOW
+    earlier = (
+        Complaint.objects.filter(ticket__customer_id=customer_id, created_at__gte=since)
+        .exclude(pk=exclude_id)
+        .order_by("created_at")
+    )
+    for c in earlier:
+        if (order_id and c.order_id == order_id) or _similar(c.what_happened, what_happened) >= 0.3:
+            return c.repeat_of or c
+    return None
+
+
+def _senior_for(ticket: Ticket) -> User | None:
+    """A team lead or senior agent of the complaints team (or the owner's team)."""
+    from kefu.accounts.models import Team
+
+    team = Team.objects.filter(name="投诉处理").first()
+    team_ids = [team.pk] if team else (team_ids_of(ticket.owner) if ticket.owner else [])
+    return (
+        User.objects.filter(is_active=True, teams__id__in=team_ids)
+        .filter(Q(role=Role.TEAM_LEAD) | Q(is_senior=True) | Q(role=Role.SPECIALIST))
+        .order_by("-is_senior", "id")
+        .first()
+    )
+
+
+def do_open_complaint(
+    *,
+    actor: User,
+    conversation_id: int | None = None,
+    customer_id: int | None = None,
+    title: str | None = None,
+    order_id: int | None = None,
+    data: dict[str, Any] | None = None,
+) -> Complaint:
+    """Register a complaint: a complaint ticket plus the intake; repeats are linked and
+    routed to a senior person."""
+    from kefu.tickets.services import do_create_ticket, do_update_ticket
+
+    intake = _clean_intake(data or {})
+    if title is None and conversation_id is None:
+        title = "投诉：" + (intake.get("what_happened") or "客户投诉")[:40]
+    with transaction.atomic():
+        ticket = do_create_ticket(
+            actor=actor,
+            conversation_id=conversation_id,
+            customer_id=customer_id,
+            title=title,
+            category=Ticket.Category.COMPLAINT,
+            urgent=True,
+            important=True,
+        )
+        order = None
+        if order_id is not None:
+            order = ticket.customer.orders.filter(pk=order_id).first()
+            if order is None:
+                raise InvalidInput("订单不属于该客户", fields={"order_id": "不存在或不属于该客户"})
+        else:
+            order = ticket.orders.first()
+        now = timezone.now()
+        complaint = Complaint.objects.create(
+            ticket=ticket,
+            order=order,
+            next_update_due=now + timedelta(hours=intake.get("update_interval_hours", 24)),
+            **intake,
+        )
+        repeat = find_repeat(
+            ticket.customer_id,
+            order_id=order.pk if order else None,
+            what_happened=complaint.what_happened,
+            exclude_id=complaint.pk,
+        )
+        if repeat is not None:
+            complaint.repeat_of = repeat
+            complaint.save(update_fields=["repeat_of", "updated_at"])
+            senior = _senior_for(ticket)
+            if senior is not None:
+                do_update_ticket(actor=actor, ticket_id=ticket.pk, assignee_id=senior.pk)
+            publish(
+                "complaint.repeated",
+                {
+                    "complaint_id": complaint.pk,
+                    "ticket_id": ticket.pk,
+                    "repeat_of": repeat.pk,
+                    "customer_name": ticket.customer.name,
+                    "assignee_id": senior.pk if senior else None,
+                },
+                user_ids=[senior.pk if senior else None, ticket.owner_id],
+                webhook=False,
+            )
+    return complaint
+
+
+def do_update_intake(*, actor: User, complaint_id: int, data: dict[str, Any]) -> Complaint:
+    fields = _clean_intake(data)
+    with transaction.atomic():
+        complaint = access_complaint(actor, complaint_id, for_update=True)
+        if complaint.stage == Stage.CLOSED:
+            raise Conflict("投诉已结案")
+        for key, value in fields.items():
+            setattr(complaint, key, value)
+        complaint.save()
+    return complaint
+
+
+# --- workflow ------------------------------------------------------------------------
+
+
+def do_advance(*, actor: User, complaint_id: int, note: str = "") -> Complaint:
+    """Intake → analysis → tracking (see do_transfer for the usual way) → … one step."""
+    from kefu.tickets.services import do_add_comment
+
+    with transaction.atomic():
+        complaint = access_complaint(actor, complaint_id, for_update=True)
+        stage = Stage(complaint.stage)
+        if stage == Stage.INTAKE:
+            missing = intake_missing(complaint)
+            if missing:
+                raise InvalidInput(
+                    "受理信息不完整：" + "、".join(INTAKE_LABELS[m] for m in missing),
+                    fields={m: "必填" for m in missing},
+                    extra={"missing": missing},
+                )
+        elif stage in (Stage.TRACKING, Stage.RESOLUTION, Stage.FOLLOW_UP, Stage.CLOSED):
+            raise Conflict("请使用对应操作：解决需要书面结果，回访需要记录", fields={"stage": stage})
+        nxt = STAGE_ORDER[STAGE_ORDER.index(stage) + 1]
+        complaint.stage = nxt
+        complaint.save(update_fields=["stage", "updated_at"])
+        do_add_comment(
+            actor=actor, ticket_id=complaint.ticket_id, text=f"投诉进入「{nxt.label}」阶段。{note}".strip()
+        )
+    return complaint
+
+
+def do_transfer(
+    *, actor: User, complaint_id: int, department_id: Any, fields: Any = None, note: str = ""
+) -> Complaint:
+    """Transfer to the responsible department with a deadline; tracking begins."""
+    from kefu.tickets.services import do_transfer_ticket
+
+    with transaction.atomic():
+        complaint = access_complaint(actor, complaint_id, for_update=True)
+        if complaint.stage == Stage.INTAKE:
+            missing = intake_missing(complaint)
+            if missing:
+                raise InvalidInput(
+                    "受理信息不完整，不能转办：" + "、".join(INTAKE_LABELS[m] for m in missing),
+                    fields={m: "必填" for m in missing},
+                    extra={"missing": missing},
+                )
+        if complaint.stage not in (Stage.INTAKE, Stage.ANALYSIS, Stage.TRACKING):
+            raise Conflict("当前阶段不能转办", fields={"stage": complaint.stage})
+        do_transfer_ticket(
+            actor=actor, ticket_id=complaint.ticket_id, department_id=department_id, fields=fields, note=note
+        )
+        complaint.stage = Stage.TRACKING
+        complaint.save(update_fields=["stage", "updated_at"])
+    return complaint
+
+
+def do_send_progress(*, actor: User, complaint_id: int, text: str) -> Complaint:
+    """Tell the customer where things stand; the next update falls due one interval later."""
+    from kefu.tickets.services import do_send_customer_update
+
+    with transaction.atomic():
+        complaint = access_complaint(actor, complaint_id, for_update=True)
+        do_send_customer_update(actor=actor, ticket_id=complaint.ticket_id, text=text)
+        now = timezone.now()
+        complaint.last_update_at = now
+        complaint.next_update_due = now + timedelta(hours=complaint.update_interval_hours)
+        complaint.save(update_fields=["last_update_at", "next_update_due", "updated_at"])
+    return complaint
+
+
+def do_resolve(*, actor: User, complaint_id: int, resolution: str) -> Complaint:
+    """Record the written resolution and send it to the customer; their confirmation is next."""
+    from kefu.tickets.services import do_send_customer_update
+
+    resolution = (resolution or "").strip()
+    if not resolution or len(resolution) > 3000:
+        raise InvalidInput("请填写书面处理结果", fields={"resolution": "必填，最多3000字"})
+    with transaction.atomic():
+        complaint = access_complaint(actor, complaint_id, for_update=True)
+        if complaint.stage not in (Stage.ANALYSIS, Stage.TRACKING, Stage.RESOLUTION):
+            raise Conflict("投诉需在分析或跟踪阶段才能给出处理结果", fields={"stage": complaint.stage})
+        complaint.resolution = resolution
+        complaint.resolved_at = timezone.now()
+        complaint.stage = Stage.RESOLUTION
+        complaint.next_update_due = None
+        complaint.save()
+        # The written resolution goes to the customer so nothing rests on memory.
+        do_send_customer_update(
+            actor=actor,
+            ticket_id=complaint.ticket_id,
+            text=f"【投诉处理结果】{resolution}\n如您对处理结果满意请回复“确认”，如有疑问请随时告诉我们。",
+        )
+    return complaint
+
+
+def do_confirm_resolution(*, actor: User, complaint_id: int, confirmed: bool, note: str = "") -> Complaint:
+    """The customer confirmed (or not); a follow-up visit is scheduled on the owner's list."""
+    from kefu.tickets.services import do_add_comment, do_add_follow_up, do_change_status
+
+    with transaction.atomic():
+        complaint = access_complaint(actor, complaint_id, for_update=True)
+        if complaint.stage != Stage.RESOLUTION:
+            raise Conflict("投诉尚未给出处理结果", fields={"stage": complaint.stage})
+        if not confirmed:
+            complaint.stage = Stage.TRACKING
+            complaint.next_update_due = timezone.now() + timedelta(hours=complaint.update_interval_hours)
+            complaint.save()
+            do_add_comment(
+                actor=actor,
+                ticket_id=complaint.ticket_id,
+                text=f"客户对处理结果不满意，继续跟进。{note}".strip(),
+            )
+            return complaint
+        now = timezone.now()
+        complaint.customer_confirmed_at = now
+        complaint.stage = Stage.FOLLOW_UP
+        complaint.follow_up_due = now + FOLLOW_UP_AFTER
+        complaint.save()
+        ticket = complaint.ticket
+        if ticket.status != Ticket.Status.RESOLVED:
+            if ticket.status == Ticket.Status.NEW:
+                do_change_status(actor=actor, ticket_id=ticket.pk, status=Ticket.Status.IN_PROGRESS)
+            do_change_status(
+                actor=actor, ticket_id=ticket.pk, status=Ticket.Status.RESOLVED, note="客户确认处理结果"
+            )
+        do_add_follow_up(
+            actor=actor,
+            ticket_id=ticket.pk,
+            due_at=complaint.follow_up_due,
+            note="投诉回访：确认问题已解决、客户满意",
+        )
+    return complaint
+
+
+def do_record_follow_up(*, actor: User, complaint_id: int, note: str) -> Complaint:
+    from kefu.tickets.services import do_add_comment, do_change_status
+
+    note = (note or "").strip()
+    if not note or len(note) > 2000:
+        raise InvalidInput("请填写回访记录", fields={"note": "必填，最多2000字"})
+    with transaction.atomic():
+        complaint = access_complaint(actor, complaint_id, for_update=True)
+        if complaint.stage != Stage.FOLLOW_UP:
+            raise Conflict("投诉不在回访阶段", fields={"stage": complaint.stage})
+        complaint.follow_up_note = note
+        complaint.follow_up_done_at = timezone.now()
+        complaint.stage = Stage.CLOSED
+        complaint.save()
+        for f in complaint.ticket.follow_ups.filter(done_at__isnull=True):
+            f.done_at = timezone.now()
+            f.save(update_fields=["done_at"])
+        do_add_comment(actor=actor, ticket_id=complaint.ticket_id, text=f"回访：{note}")
+        if complaint.ticket.status == Ticket.Status.RESOLVED:
+            do_change_status(
+                actor=actor, ticket_id=complaint.ticket_id, status=Ticket.Status.CLOSED, note="回访完成，结案"
+            )
+    return complaint
+
+
+# --- compensation --------------------------------------------------------------------
+
+
+def do_request_compensation(
+    *,
+    actor: User,
+    kind: str,
+    amount: Any,
+    reason: str,
+    complaint_id: int | None = None,
+    conversation_id: int | None = None,
+) -> CompensationRequest:
+    """Grant within the actor's limit; above it, create an approval request."""
+    from kefu.conversations.services import access_conversation
+
+    if kind not in CompensationKind.values:
+        raise InvalidInput("补偿方式无效", fields={"kind": "应为：" + "/".join(CompensationKind.values)})
+    amount = _amount(amount)
+    reason = (reason or "").strip()
+    if not reason or len(reason) > 500:
+        raise InvalidInput("请填写补偿原因", fields={"reason": "必填，最多500字"})
+    if complaint_id is None and conversation_id is None:
+        raise InvalidInput("请指定投诉或会话", fields={"complaint_id": "与 conversation_id 至少填一个"})
+    with transaction.atomic():
+        complaint = access_complaint(actor, complaint_id) if complaint_id is not None else None
+        conversation = access_conversation(actor, conversation_id) if conversation_id is not None else None
+        cap = authority_limit(actor)
+        within = cap is None or amount <= cap
+        request = CompensationRequest.objects.create(
+            complaint=complaint,
+            conversation=conversation,
+            kind=kind,
+            amount=amount,
+            reason=reason,
+            requested_by=actor,
+            status=CompensationRequest.Status.GRANTED if within else CompensationRequest.Status.PENDING,
+            approver_role="" if within else approver_role_for(amount),
+            decided_by=actor if within else None,
+            decided_at=timezone.now() if within else None,
+        )
+        if not within:
+            approvers = User.objects.filter(
+                is_active=True,
+                role__in=[
+                    r for r in Role.values if ROLE_RANK[Role(r)] >= ROLE_RANK[Role(request.approver_role)]
+                ],
+            ).values_list("id", flat=True)
+            publish(
+                "compensation.approval_requested",
+                {
+                    "request_id": request.pk,
+                    "kind": kind,
+                    "amount": str(amount),
+                    "reason": reason,
+                    "requested_by": actor.name,
+                    "approver_role": request.approver_role,
+                },
+                user_ids=list(approvers),
+                webhook=False,
+            )
+    return request
+
+
+def pending_approvals(user: User) -> QuerySet[CompensationRequest]:
+    roles = [r for r in Role.values if ROLE_RANK[Role(r)] <= user.rank]
+    return CompensationRequest.objects.filter(
+        status=CompensationRequest.Status.PENDING, approver_role__in=roles
+    ).select_related("requested_by", "complaint__ticket", "conversation")
+
+
+def do_decide_compensation(
+    *, actor: User, request_id: int, approve: bool, note: str = ""
+) -> CompensationRequest:
+    if not isinstance(approve, bool):
+        raise InvalidInput("请选择批准或驳回", fields={"approve": "必须是 true/false"})
+    with transaction.atomic():
+        request = CompensationRequest.objects.select_for_update().filter(pk=request_id).first()
+        if request is None:
+            raise NotFound("补偿申请不存在")
+        if request.status != CompensationRequest.Status.PENDING:
+            raise Conflict("该申请已处理", fields={"status": request.status})
+        cap = authority_limit(actor)
+        if request.requested_by_id == actor.pk or not (cap is None or request.amount <= cap):
+            raise PermissionDenied(f"需要{Role(request.approver_role).label}或以上审批")
+        request.status = (
+            CompensationRequest.Status.APPROVED if approve else CompensationRequest.Status.REJECTED
+        )
+        request.decided_by = actor
+        request.decided_at = timezone.now()
+        request.decision_note = (note or "")[:500]
+        request.save()
+        publish(
+            "compensation.decided",
+            {
+                "request_id": request.pk,
+                "status": request.status,
+                "amount": str(request.amount),
+                "kind": request.kind,
+                "note": request.decision_note,
+                "decided_by": actor.name,
+            },
+            user_ids=[request.requested_by_id],
+            webhook=False,
+        )
+    return request
+
+
+# --- promises ------------------------------------------------------------------------
+
+
+def do_make_promise(
+    *,
+    actor: User,
+    description: str,
+    due_at: datetime,
+    conversation_id: int | None = None,
+    complaint_id: int | None = None,
+) -> Promise:
+    from kefu.conversations.services import access_conversation
+
+    description = (description or "").strip()
+    if not description or len(description) > 255:
+        raise InvalidInput("请填写承诺内容", fields={"description": "必填，最多255字"})
+    if not isinstance(due_at, datetime) or timezone.is_naive(due_at) or due_at <= timezone.now():
+        raise InvalidInput("承诺时间必须是将来的时间", fields={"due_at": "将来的时间（含时区）"})
+    conversation = access_conversation(actor, conversation_id) if conversation_id else None
+    complaint = access_complaint(actor, complaint_id) if complaint_id else None
+    return Promise.objects.create(
+        owner=actor, description=description, due_at=due_at, conversation=conversation, complaint=complaint
+    )
+
+
+def _own_promise(actor: User, promise_id: int) -> Promise:
+    promise = Promise.objects.select_for_update().filter(pk=promise_id).first()
+    if promise is None:
+        raise NotFound("承诺不存在")
+    if promise.owner_id != actor.pk and not actor.has_role_at_least(Role.TEAM_LEAD):
+        raise PermissionDenied("只能处理自己的承诺")
+    return promise
+
+
+def do_keep_promise(*, actor: User, promise_id: int) -> Promise:
+    with transaction.atomic():
+        promise = _own_promise(actor, promise_id)
+        if promise.status not in (Promise.Status.OPEN, Promise.Status.BROKEN):
+            raise Conflict("该承诺已处理", fields={"status": promise.status})
+        # A promise kept late still counts as broken in the rates; it is marked done.
+        if promise.status == Promise.Status.OPEN:
+            promise.status = Promise.Status.KEPT
+        promise.kept_at = timezone.now()
+        promise.save()
+    return promise
+
+
+def do_cancel_promise(*, actor: User, promise_id: int) -> Promise:
+    with transaction.atomic():
+        promise = _own_promise(actor, promise_id)
+        if promise.status != Promise.Status.OPEN:
+            raise Conflict("该承诺已处理", fields={"status": promise.status})
+        promise.status = Promise.Status.CANCELLED
+        promise.save()
+    return promise
+
+
+def promises_for(user: User) -> QuerySet[Promise]:
+    return (
+        Promise.objects.filter(owner=user)
+        .select_related("conversation", "complaint")
+        .order_by("status", "due_at")
+    )
+
+
+def promise_rates(*, since: datetime | None = None) -> list[dict[str, Any]]:
+    """Kept and broken promises per agent (kept late counts as broken)."""
+    qs = Promise.objects.exclude(status__in=(Promise.Status.OPEN, Promise.Status.CANCELLED))
+    if since is not None:
+        qs = qs.filter(due_at__gte=since)
+    rows = qs.values("owner_id", "owner__display_name", "owner__username").annotate(
+        kept=Count("id", filter=Q(status=Promise.Status.KEPT)),
+        broken=Count("id", filter=Q(status=Promise.Status.BROKEN)),
+    )
+    out = []
+    for r in rows:
+        total = r["kept"] + r["broken"]
+        out.append(
+            {
+                "user_id": r["owner_id"],
+                "name": r["owner__display_name"] or r["owner__username"],
+                "kept": r["kept"],
+                "broken": r["broken"],
+                "kept_rate": round(r["kept"] / total, 3) if total else None,
+            }
+        )
+    return sorted(out, key=lambda r: r["user_id"])
+
+
+# --- the worker's sweep --------------------------------------------------------------
+
+
+def do_sweep(now: datetime | None = None) -> dict[str, int]:
+    """Missed promises (escalate, tell the customer) and due progress updates.
+
+    Each item is claimed with a conditional UPDATE, so two workers never act twice.
+    """
+    from kefu.conversations.services import do_send_auto_reply
+
+    now = now or timezone.now()
+    broken = 0
+    for promise in Promise.objects.filter(status=Promise.Status.OPEN, due_at__lte=now).select_related(
+        "owner", "conversation"
+    )[:200]:
+        with transaction.atomic():
+            if not Promise.objects.filter(pk=promise.pk, status=Promise.Status.OPEN).update(
+                status=Promise.Status.BROKEN, broken_at=now
+            ):
+                continue
+            broken += 1
+            leads = list(
+                User.objects.filter(
+                    is_active=True, role=Role.TEAM_LEAD, teams__id__in=team_ids_of(promise.owner)
+                ).values_list("id", flat=True)
+            )
+            publish(
+                "promise.missed",
+                {
+                    "promise_id": promise.pk,
+                    "owner": promise.owner.name,
+                    "description": promise.description,
+                    "due_at": promise.due_at.isoformat(),
+                    "conversation_id": promise.conversation_id,
+                },
+                user_ids=[promise.owner_id, *leads],
+                webhook=False,
+            )
+            conversation = promise.conversation
+            if conversation is not None and conversation.status != Conversation.Status.CLOSED:
+                local = timezone.localtime(promise.due_at)
+                do_send_auto_reply(
+                    conversation,
+                    f"非常抱歉，我们原定于{local:%m月%d日 %H:%M}前为您“{promise.description}”，目前还在加急处理中。"
+                    "负责的同事和主管已收到提醒，会尽快给您确切答复，给您带来不便深表歉意。",
+                    meta={"promise_id": promise.pk},
+                )
+                Promise.objects.filter(pk=promise.pk).update(customer_told_at=now)
+    updates = 0
+    due = Complaint.objects.filter(
+        stage__in=(Stage.ANALYSIS, Stage.TRACKING), next_update_due__lte=now
+    ).select_related("ticket")[:200]
+    for complaint in due:
+        with transaction.atomic():
+            nxt = now + timedelta(hours=complaint.update_interval_hours)
+            if not Complaint.objects.filter(
+                pk=complaint.pk, next_update_due=complaint.next_update_due
+            ).update(next_update_due=nxt, last_update_at=now):
+                continue
+            conversation = complaint.ticket.conversations.order_by("-id").first()
+            if conversation is None:
+                continue
+            updates += 1
+            dept = complaint.ticket.department.name if complaint.ticket.department_id else "客服团队"
+            do_send_auto_reply(
+                conversation,
+                f"【投诉进度】您反映的问题（工单 {complaint.ticket.number}）正在由{dept}处理，"
+                f"目前处于「{Stage(complaint.stage).label}」阶段。有新进展我们会第一时间告诉您，"
+                f"最迟 {timezone.localtime(nxt):%m月%d日 %H:%M} 前再次向您同步。",
+                meta={"complaint_id": complaint.pk},
+            )
+    return {"promises_broken": broken, "progress_updates": updates}

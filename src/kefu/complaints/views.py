@@ -1,0 +1,180 @@
+"""Complaint pages: the guided workflow, approvals of compensation, and promises."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from kefu.accounts.models import Role
+from kefu.core.errors import InvalidInput, KefuError
+
+from . import services
+from .models import CompensationKind, Stage
+
+
+@login_required
+def complaint_list(request: HttpRequest) -> HttpResponse:
+    stage = request.GET.get("stage") or ""
+    qs = services.visible_complaints(request.user)
+    if stage:
+        qs = qs.filter(stage=stage)
+    return render(
+        request,
+        "complaints/list.html",
+        {"complaints": list(qs[:200]), "stages": Stage.choices, "stage": stage, "now": timezone.now()},
+    )
+
+
+def _local_datetime(value: str, field: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput("时间格式错误", fields={field: "格式 YYYY-MM-DDTHH:MM"}) from exc
+    return timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
+
+
+def _act(request: HttpRequest, complaint_id: int) -> None:
+    """Run the workflow action the form asked for."""
+    p, user, action = request.POST, request.user, request.POST.get("action", "")
+    if action == "intake":
+        services.do_update_intake(
+            actor=user,
+            complaint_id=complaint_id,
+            data={
+                "what_happened": p.get("what_happened", ""),
+                "customer_request": p.get("customer_request", ""),
+                "evidence": [line.strip() for line in p.get("evidence", "").splitlines() if line.strip()],
+                "contact_preference": p.get("contact_preference", ""),
+            },
+        )
+    elif action == "advance":
+        services.do_advance(actor=user, complaint_id=complaint_id, note=p.get("note", ""))
+    elif action == "transfer":
+        fields = {k[6:]: v for k, v in p.items() if k.startswith("field_") and v.strip()}
+        services.do_transfer(
+            actor=user,
+            complaint_id=complaint_id,
+            department_id=int(p.get("department_id") or 0),
+            fields=fields,
+            note=p.get("note", ""),
+        )
+    elif action == "progress":
+        services.do_send_progress(actor=user, complaint_id=complaint_id, text=p.get("text", ""))
+    elif action == "resolve":
+        services.do_resolve(actor=user, complaint_id=complaint_id, resolution=p.get("resolution", ""))
+    elif action == "confirm":
+        services.do_confirm_resolution(
+            actor=user,
+            complaint_id=complaint_id,
+            confirmed=p.get("confirmed") == "yes",
+            note=p.get("note", ""),
+        )
+    elif action == "follow_up":
+        services.do_record_follow_up(actor=user, complaint_id=complaint_id, note=p.get("note", ""))
+    elif action == "compensation":
+        services.do_request_compensation(
+            actor=user,
+            complaint_id=complaint_id,
+            kind=p.get("kind", ""),
+            amount=p.get("amount", ""),
+            reason=p.get("reason", ""),
+        )
+    elif action == "promise":
+        services.do_make_promise(
+            actor=user,
+            complaint_id=complaint_id,
+            description=p.get("description", ""),
+            due_at=_local_datetime(p.get("due_at", ""), "due_at"),
+        )
+    else:
+        raise InvalidInput("未知操作", fields={"action": "无效"})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def complaint_detail(request: HttpRequest, complaint_id: int) -> HttpResponse:
+    error: KefuError | None = None
+    if request.method == "POST":
+        try:
+            _act(request, complaint_id)
+            messages.success(request, "已保存")
+            return redirect("complaint-detail", complaint_id=complaint_id)
+        except KefuError as exc:
+            if exc.status in (401, 403, 404):
+                raise
+            error = exc
+    complaint = services.access_complaint(request.user, complaint_id)
+    from kefu.tickets.models import Department
+
+    context: dict[str, Any] = {
+        "c": complaint,
+        "ticket": complaint.ticket,
+        "stage_label": Stage(complaint.stage).label,
+        "guide": services.STAGE_GUIDE[Stage(complaint.stage)],
+        "four_steps": services.FOUR_STEPS,
+        "stages": Stage.choices,
+        "missing": [services.INTAKE_LABELS[m] for m in services.intake_missing(complaint)],
+        "departments": Department.objects.all(),
+        "kinds": CompensationKind.choices,
+        "compensations": complaint.compensations.select_related("requested_by", "decided_by"),
+        "promises": complaint.promises.select_related("owner"),
+        "repeats": complaint.repeats.select_related("ticket"),
+        "my_limit": services.authority_limit(request.user),
+        "error": error,
+    }
+    return render(request, "complaints/detail.html", context, status=400 if error else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def approvals(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        try:
+            services.do_decide_compensation(
+                actor=request.user,
+                request_id=int(request.POST.get("request_id") or 0),
+                approve=request.POST.get("decision") == "approve",
+                note=request.POST.get("note", ""),
+            )
+            messages.success(request, "已处理")
+        except KefuError as exc:
+            messages.error(request, exc.message)
+        return redirect("approvals")
+    return render(
+        request,
+        "complaints/approvals.html",
+        {
+            "pending": list(services.pending_approvals(request.user)[:200]),
+            "my_limit": services.authority_limit(request.user),
+        },
+    )
+
+
+@login_required
+def promises(request: HttpRequest) -> HttpResponse:
+    rates = services.promise_rates() if request.user.has_role_at_least(Role.TEAM_LEAD) else []
+    return render(
+        request,
+        "complaints/promises.html",
+        {"promises": list(services.promises_for(request.user)[:200]), "rates": rates, "now": timezone.now()},
+    )
+
+
+@login_required
+@require_POST
+def promise_action(request: HttpRequest, promise_id: int) -> HttpResponse:
+    try:
+        if request.POST.get("action") == "cancel":
+            services.do_cancel_promise(actor=request.user, promise_id=promise_id)
+        else:
+            services.do_keep_promise(actor=request.user, promise_id=promise_id)
+    except KefuError as exc:
+        messages.error(request, exc.message)
+    return redirect("promises")
