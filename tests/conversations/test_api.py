@@ -132,6 +132,43 @@ def test_malformed_json_is_a_400_json_error(agent_client, conv):
     assert r.json()["detail"] == "Cannot parse request body"
 
 
+def _png() -> bytes:
+    from io import BytesIO
+
+    from PIL import Image
+
+    buf = BytesIO()
+    Image.new("RGB", (4, 4), "red").save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_send_image_as_multipart(agent_client, conv, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = tmp_path
+    image = SimpleUploadedFile("photo.png", _png(), content_type="image/png")
+    r = agent_client.post(f"/api/v1/conversations/{conv.pk}/images", {"image": image, "client_msg_id": "img-1"})
+    assert r.status_code == 201
+    assert r.json()["kind"] == "image"
+    assert r.json()["image_url"]
+
+
+def test_send_a_script_disguised_as_an_image_is_refused(agent_client, conv, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = tmp_path
+    fake = SimpleUploadedFile("photo.png", b"<script>alert(1)</script>", content_type="image/png")
+    r = agent_client.post(f"/api/v1/conversations/{conv.pk}/images", {"image": fake})
+    assert r.status_code == 400
+    assert "image" in r.json()["fields"]
+
+
+def test_send_image_without_a_file_is_422(agent_client, conv):
+    r = agent_client.post(f"/api/v1/conversations/{conv.pk}/images", {"text": "看图"})
+    assert r.status_code == 422
+    assert any(name.endswith("image") for name in r.json()["fields"])
+
+
 def test_send_to_unknown_conversation_is_404(agent_client):
     r = post(agent_client, "/api/v1/conversations/424242/messages", {"text": "hi"})
     assert r.status_code == 404

@@ -105,13 +105,56 @@ def test_inbox_with_unknown_view_is_a_readable_400(agent_client, desk):
     assert "未知视图" in r.content.decode()
 
 
+def count_queries(client, url):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
 def test_inbox_query_count_does_not_grow_with_conversations(agent_client, desk, django_assert_max_num_queries):
-    for i in range(8):
-        c = receive(desk, f"q{i}", f"问题{i}", customer_name=f"客户{i}")
-        do_send_agent_message(agent=desk.agent, conversation_id=c.pk, text="收到")
-    with django_assert_max_num_queries(10):
+    def add(n, start):
+        for i in range(start, start + n):
+            c = receive(desk, f"q{i}", f"问题{i}", customer_name=f"客户{i}")
+            do_send_agent_message(agent=desk.agent, conversation_id=c.pk, text="收到")
+
+    add(2, 0)
+    with_two = count_queries(agent_client, "/desk/?view=mine")
+    add(6, 2)
+    with django_assert_max_num_queries(8):
         r = agent_client.get("/desk/?view=mine")
     assert r.content.decode().count('class="conv-row') == 8
+    assert count_queries(agent_client, "/desk/?view=mine") == with_two
+
+
+def test_conversation_page_query_count_does_not_grow_with_history(agent_client, desk):
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from kefu.customers.models import LogisticsEvent, Order, OrderItem
+
+    def add_order(i):
+        order = Order.objects.create(
+            customer=c.customer, order_no=f"SO{i}", amount=Decimal("10"), placed_at=timezone.now() - timedelta(days=i)
+        )
+        OrderItem.objects.create(order=order, name=f"商品{i}", price=Decimal("10"))
+        LogisticsEvent.objects.create(order=order, at=timezone.now(), description="已发货")
+
+    c = receive(desk, "v1", "第一条")
+    do_send_agent_message(agent=desk.agent, conversation_id=c.pk, text="您好")
+    add_order(0)
+    url = f"/desk/c/{c.pk}/"
+    few = count_queries(agent_client, url)
+    for i in range(1, 7):
+        receive(desk, "v1", f"追问{i}")
+        do_send_agent_message(agent=desk.agent, conversation_id=c.pk, text=f"回复{i}")
+        do_add_note(agent=desk.agent, conversation_id=c.pk, text=f"备注{i}")
+        add_order(i)
+    assert count_queries(agent_client, url) == few
 
 
 def test_conversation_page_escapes_customer_text(agent_client, desk):

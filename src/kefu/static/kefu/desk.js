@@ -41,7 +41,9 @@
       credentials: "same-origin",
       headers: { "Accept": "application/json", "X-CSRFToken": csrfToken() }
     };
-    if (data !== undefined) {
+    if (data instanceof FormData) {
+      opts.body = data;
+    } else if (data !== undefined) {
       opts.headers["Content-Type"] = "application/json";
       opts.body = JSON.stringify(data);
     }
@@ -455,6 +457,23 @@
       textarea.value = "";
       sendReply(text, clientId, pendingLi);
     });
+
+    var imageInput = $("#kefu-image-input");
+    if (imageInput) {
+      imageInput.addEventListener("change", function () {
+        var file = imageInput.files && imageInput.files[0];
+        if (!file) return;
+        var form = new FormData();
+        form.append("image", file);
+        form.append("client_msg_id", newClientId());
+        imageInput.value = "";
+        showError(composerError, null);
+        api("POST", "/api/v1/conversations/" + convId + "/images", form).then(function (m) {
+          placeMessage(m);
+          refreshHeader();
+        }, function (err) { showError(composerError, err); });
+      });
+    }
 
     // Actions -----------------------------------------------------------------------------
     function closeDetails(form) { var d = form.closest("details"); if (d) d.open = false; }
