@@ -181,3 +181,15 @@ def test_policy_admin_is_checked_and_validated(shop, make_user):
     )
     policy = do_update_policy(actor=admin, policy_id=policy.pk, data={"is_active": False})
     assert policy.is_active is False
+
+
+def test_install_defaults_command_restores_a_deleted_default():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    SLAPolicy.objects.filter(name="P1 4 小时解决").delete()
+    out = StringIO()
+    call_command("sla", "install-defaults", stdout=out)
+    assert "1" in out.getvalue()
+    assert SLAPolicy.objects.filter(name="P1 4 小时解决", applies_to="ticket").exists()
