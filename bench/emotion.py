@@ -27,6 +27,17 @@ def main() -> None:
         snow = by.get((dataset, "SnowNLP"))
         if kefu is not None and snow is not None:
             print(f"  {dataset:<26} {100 * (kefu - snow):+.1f}")
+    review_sets = {"online_shopping_10_cats", "chnsenticorp_htl_all", "chnsenticorp"}
+    pooled = {}
+    for system in ("kefu model", "SnowNLP", "cnsenti"):
+        rows = [s for s in scores if s.dataset in review_sets and s.system == system]
+        if rows:
+            total = sum(s.rows for s in rows)
+            pooled[system] = sum((s.accuracy or 0.0) * s.rows for s in rows) / total
+    if pooled:
+        print("\nreview sets pooled (row-weighted accuracy):")
+        for system, acc in pooled.items():
+            print(f"  {system:<12} {acc:.3f}")
 
 
 if __name__ == "__main__":
