@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from django.http import HttpRequest
 from ninja import Router, Status
 
+from kefu.accounts.models import User
 from kefu.accounts.services import check_role
 from kefu.core.apiutil import StrictIn
 from kefu.core.errors import NotFound
@@ -16,6 +17,11 @@ from . import services
 from .models import RuleSetVersion
 
 router = Router(tags=["quality"])
+
+
+def me(request: HttpRequest) -> User:
+    """The caller; the API's auth has already refused anonymous requests."""
+    return cast(User, request.user)
 
 
 class ReplyCheckIn(StrictIn):
@@ -27,7 +33,7 @@ class ReplyCheckIn(StrictIn):
 def reply_check(request: HttpRequest, conversation_id: int, payload: ReplyCheckIn) -> dict[str, Any]:
     """Findings for the draft an agent is typing (or about to send)."""
     result = services.access_reply_check(
-        user=request.user, conversation_id=conversation_id, text=payload.text, closing=payload.closing
+        user=me(request), conversation_id=conversation_id, text=payload.text, closing=payload.closing
     )
     findings = [services.finding_dict(f) for f in result.findings]
     return {
@@ -85,7 +91,7 @@ def version_dict(v: RuleSetVersion, *, with_data: bool = False) -> dict[str, Any
 @router.get("/quality/rules")
 def active_rules(request: HttpRequest) -> dict[str, Any]:
     """The active rule set (all data), its version and who saved it."""
-    check_role(request.user, services.REVIEW_ROLE)
+    check_role(me(request), services.REVIEW_ROLE)
     row = RuleSetVersion.objects.select_related("author").order_by("-version").first()
     if row is None:
         rs = services.default_ruleset()
@@ -101,13 +107,13 @@ def active_rules(request: HttpRequest) -> dict[str, Any]:
 
 @router.get("/quality/rules/versions")
 def rule_versions(request: HttpRequest) -> list[dict[str, Any]]:
-    check_role(request.user, services.REVIEW_ROLE)
+    check_role(me(request), services.REVIEW_ROLE)
     return [version_dict(v) for v in services.ruleset_versions()[:200]]
 
 
 @router.get("/quality/rules/versions/{version}")
 def rule_version(request: HttpRequest, version: int) -> dict[str, Any]:
-    check_role(request.user, services.REVIEW_ROLE)
+    check_role(me(request), services.REVIEW_ROLE)
     row = RuleSetVersion.objects.select_related("author").filter(version=version).first()
     if row is None:
         raise NotFound(f"规则集版本 {version} 不存在")
@@ -124,7 +130,7 @@ class RulesIn(StrictIn):
 def save_rules(request: HttpRequest, payload: RulesIn) -> Status[dict[str, Any]]:
     """Save an edit (any subset of rules/rubric, same shape as the rule set) as a new version."""
     overrides = {k: v for k, v in (("rules", payload.rules), ("rubric", payload.rubric)) if v is not None}
-    row = services.do_save_ruleset(actor=request.user, overrides=overrides, note=payload.note)
+    row = services.do_save_ruleset(actor=me(request), overrides=overrides, note=payload.note)
     return Status(201, version_dict(row))
 
 
@@ -134,12 +140,12 @@ def save_rules(request: HttpRequest, payload: RulesIn) -> Status[dict[str, Any]]
 @router.get("/quality/conversations/{conversation_id}")
 def conversation_quality(request: HttpRequest, conversation_id: int) -> dict[str, Any]:
     """A conversation's automatic score, the findings of each sent reply, and its reviews."""
-    score = services.access_score(request.user, conversation_id)
-    ids = services.visible_agent_ids(request.user)
+    score = services.access_score(me(request), conversation_id)
+    ids = services.visible_agent_ids(me(request))
     if score is not None and ids is not None and score.agent_id not in ids:
         score = None  # agents see the conversation but only their own scores
-    findings = services.findings_of_conversation(request.user, conversation_id)
-    reviews = services.access_reviews(request.user).filter(conversation_id=conversation_id)
+    findings = services.findings_of_conversation(me(request), conversation_id)
+    reviews = services.access_reviews(me(request)).filter(conversation_id=conversation_id)
     return {
         "score": services.score_dict(score) if score else None,
         "replies": [
@@ -155,7 +161,7 @@ def agents(
     request: HttpRequest, since: dt.date | None = None, until: dt.date | None = None
 ) -> dict[str, Any]:
     """Per agent: average automatic score, count and per-item averages (closing dates, inclusive)."""
-    return {"items": services.agent_stats(request.user, since=since, until=until)}
+    return {"items": services.agent_stats(me(request), since=since, until=until)}
 
 
 # --- samples ----------------------------------------------------------------------------------
@@ -171,14 +177,14 @@ class SampleIn(StrictIn):
 
 @router.post("/quality/samples", response={201: dict[str, Any]})
 def draw_samples(request: HttpRequest, payload: SampleIn) -> Status[dict[str, Any]]:
-    created = services.do_draw_samples(actor=request.user, **payload.model_dump())
-    rows = services.access_samples(request.user).filter(pk__in=[s.pk for s in created])
+    created = services.do_draw_samples(actor=me(request), **payload.model_dump())
+    rows = services.access_samples(me(request)).filter(pk__in=[s.pk for s in created])
     return Status(201, {"created": len(created), "items": [services.sample_dict(s) for s in rows]})
 
 
 @router.get("/quality/samples")
 def list_samples(request: HttpRequest, status: str | None = None) -> dict[str, Any]:
-    rows = services.access_samples(request.user, status=status)[:500]
+    rows = services.access_samples(me(request), status=status)[:500]
     return {"items": [services.sample_dict(s) for s in rows]}
 
 
@@ -199,25 +205,25 @@ class ReviewIn(StrictIn):
 @router.post("/quality/reviews", response={201: dict[str, Any]})
 def create_review(request: HttpRequest, payload: ReviewIn) -> Status[dict[str, Any]]:
     review = services.do_create_review(
-        actor=request.user,
+        actor=me(request),
         conversation_id=payload.conversation_id,
         items={k: v.model_dump() for k, v in payload.items.items()},
         comment=payload.comment,
     )
-    return Status(201, services.review_dict(services.access_review(request.user, review.pk)))
+    return Status(201, services.review_dict(services.access_review(me(request), review.pk)))
 
 
 @router.get("/quality/reviews")
 def list_reviews(
     request: HttpRequest, agent_id: int | None = None, status: str | None = None
 ) -> dict[str, Any]:
-    rows = services.access_reviews(request.user, agent_id=agent_id, status=status)[:500]
+    rows = services.access_reviews(me(request), agent_id=agent_id, status=status)[:500]
     return {"items": [services.review_dict(r) for r in rows]}
 
 
 @router.get("/quality/reviews/{review_id}")
 def get_review(request: HttpRequest, review_id: int) -> dict[str, Any]:
-    return services.review_dict(services.access_review(request.user, review_id))
+    return services.review_dict(services.access_review(me(request), review_id))
 
 
 class AppealIn(StrictIn):
@@ -226,8 +232,8 @@ class AppealIn(StrictIn):
 
 @router.post("/quality/reviews/{review_id}/appeal")
 def appeal(request: HttpRequest, review_id: int, payload: AppealIn) -> dict[str, Any]:
-    services.do_appeal(actor=request.user, review_id=review_id, reason=payload.reason)
-    return services.review_dict(services.access_review(request.user, review_id))
+    services.do_appeal(actor=me(request), review_id=review_id, reason=payload.reason)
+    return services.review_dict(services.access_review(me(request), review_id))
 
 
 class ResolveIn(StrictIn):
@@ -239,17 +245,17 @@ class ResolveIn(StrictIn):
 @router.post("/quality/reviews/{review_id}/resolve")
 def resolve_appeal(request: HttpRequest, review_id: int, payload: ResolveIn) -> dict[str, Any]:
     services.do_resolve_appeal(
-        actor=request.user,
+        actor=me(request),
         review_id=review_id,
         decision=payload.decision,
         comment=payload.comment,
         items={k: v.model_dump() for k, v in payload.items.items()} if payload.items is not None else None,
     )
-    return services.review_dict(services.access_review(request.user, review_id))
+    return services.review_dict(services.access_review(me(request), review_id))
 
 
 @router.get("/quality/disagreements")
 def disagreements(
     request: HttpRequest, since: dt.date | None = None, until: dt.date | None = None, threshold: int = 15
 ) -> dict[str, Any]:
-    return services.disagreement_report(request.user, since=since, until=until, threshold=threshold)
+    return services.disagreement_report(me(request), since=since, until=until, threshold=threshold)
