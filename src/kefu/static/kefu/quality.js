@@ -41,6 +41,23 @@
 
   // --- the hint box -----------------------------------------------------------------
 
+  if (!document.getElementById("kefu-quality-style")) {
+    var style = document.createElement("style");
+    style.id = "kefu-quality-style";
+    style.textContent = [
+      ".quality-hints{margin:6px 0 0;max-height:30vh;overflow:auto}",
+      ".quality-findings{list-style:none;margin:0;padding:0;display:flex;flex-direction:column;gap:6px}",
+      ".quality-findings .finding{border-left:3px solid var(--muted,#999);padding:4px 8px;background:var(--panel,#fff);font-size:13px}",
+      ".quality-findings .severity-high{border-left-color:var(--danger,#c62828)}",
+      ".quality-findings .severity-medium{border-left-color:var(--warn,#b26a00)}",
+      ".quality-findings .badge.severity-high{color:var(--danger,#c62828)}",
+      ".quality-findings .rewrite{margin-top:2px}",
+      ".quality-confirm{max-width:560px}",
+      ".quality-confirm .dialog-actions{display:flex;gap:8px;justify-content:flex-end;margin-top:12px}"
+    ].join("\n");
+    document.head.appendChild(style);
+  }
+
   var box = document.createElement("section");
   box.className = "quality-hints";
   box.id = "kefu-quality-hints";
@@ -203,10 +220,12 @@
   document.addEventListener("kefu:before-send", function (e) {
     if (isNote()) return;
     var text = (e.detail && typeof e.detail.text === "string") ? e.detail.text : textarea.value.trim();
-    if (approvedText !== null && approvedText === text) { approvedText = null; return; }
+    // desk.js empties the composer right after an allowed send: drop the old hints then.
+    var sent = function () { setTimeout(render, 0); };
+    if (approvedText !== null && approvedText === text) { approvedText = null; sent(); return; }
     approvedText = null;
     var known = last.text !== null && last.text.trim() === text ? last.findings : null;
-    if (known && !hasHigh(known)) return;
+    if (known && !hasHigh(known)) { sent(); return; }
     e.preventDefault();
     var ready = known ? Promise.resolve(known) : check(textarea.value);
     ready.then(function (findings) {
