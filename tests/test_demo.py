@@ -9,6 +9,7 @@ from kefu.accounts.models import Role, Team, User
 from kefu.channels.models import Channel
 from kefu.conversations.models import Conversation, Message
 from kefu.customers.models import Customer, Order
+from kefu.replies.models import CannedReply
 from kefu.routing.models import RoutingRule
 from kefu.tickets.models import Department, Ticket
 
@@ -42,6 +43,7 @@ def test_demo_builds_the_shop_with_one_random_password():
     assert set(Channel.objects.values_list("kind", flat=True)) == set(Channel.Kind.values)
     assert RoutingRule.objects.get(name="投诉升级").team.name == "投诉处理"
     assert Department.objects.get(name="仓储物流部").required_fields == ["order_no", "tracking_no"]
+    assert CannedReply.objects.exists()
     conversations = Conversation.objects.all()
     assert conversations.count() >= 35
     assert conversations.values("channel__kind").distinct().count() >= 5

@@ -462,6 +462,14 @@ def _rules_and_departments(teams: dict[str, Team]) -> None:
         )
 
 
+def _script_library(admin: User) -> None:
+    """The shop's 话术库 (kept on --reset: it is matched by title, like the teams)."""
+    from kefu.replies.library import LIBRARY
+    from kefu.replies.services import do_install_library
+
+    do_install_library(LIBRARY, actor=admin)
+
+
 def _understanding(admin: User) -> None:
     """Intents linked to the demo teams and the shop's product words, when that app is there."""
     from kefu.understanding.services import do_add_shop_words, do_install_default_intents
@@ -786,6 +794,7 @@ def install_demo(*, seed: int = 2026, password: str | None = None) -> DemoResult
         }
         do_install_default_policies()
         _understanding(users["admin"])
+        _script_library(users["admin"])
         _customers(rng, seeds, users["admin"], now)
         orders = sum(_history_orders(rng, numbers, s, now) for s in seeds)
         for sc in SCENARIOS:
