@@ -108,7 +108,20 @@ def test_conversation_recovered_after_apology():
         Turn("agent", "非常抱歉给您带来不便，已为您安排补发并退款运费", T0 + timedelta(minutes=1)),
         Turn("customer", "好的，谢谢", T0 + timedelta(minutes=2)),
     ]
-    assert analyze_conversation(turns).trend == "recovered"
+    result = analyze_conversation(turns)
+    assert result.trend == "recovered"
+    assert result.label == "calm"
+    assert result.per_message[0] >= 8
+
+
+def test_thanks_at_the_end_is_not_a_wait():
+    turns = [
+        Turn("customer", "请问能开发票吗", T0),
+        Turn("agent", "已为您开好，请查收邮箱", T0 + timedelta(minutes=1)),
+        Turn("customer", "好的，谢谢！", T0 + timedelta(minutes=2)),
+    ]
+    result = analyze_conversation(turns, now=T0 + timedelta(hours=2))
+    assert "long_wait" not in {s.code for s in result.signals}
 
 
 def test_unanswered_messages_are_counted():

@@ -395,6 +395,11 @@ _APOLOGY_RE = _words(
     r"为您安排",
 )
 
+# A customer whose last word is 「好的，谢谢」 is closing the conversation, not waiting.
+_CLOSING_RE = re.compile(
+    r"^(好的?|嗯+|ok|谢谢|多谢|感谢|收到|明白|知道了|了解|没事了?|没问题|行)[\s,.!~了啦哈呢嗯的谢你您啊]*$"
+)
+
 _model_lock = threading.Lock()
 _model: LinearModel | None = None
 
@@ -442,7 +447,13 @@ def _message_signals(text: str, exclamations: int, questions: int, longest_q: in
     return signals
 
 
-def _decide(score: float, probabilities: dict[str, float], signals: Sequence[Signal]) -> Label:
+def _decide(
+    score: float,
+    probabilities: dict[str, float],
+    signals: Sequence[Signal],
+    *,
+    fallback: Label = "dissatisfied",
+) -> Label:
     if score < CALM_BELOW:
         return "calm"
     if score >= ALWAYS_ANGRY_FROM:
@@ -452,7 +463,8 @@ def _decide(score: float, probabilities: dict[str, float], signals: Sequence[Sig
     }
     for signal in signals:
         votes[_KIND[signal.code]] += signal.weight
-    return max(votes, key=lambda label: votes[label])
+    best = max(votes, key=lambda label: votes[label])
+    return best if votes[best] > 0 else fallback
 
 
 def analyze_message(text: str) -> EmotionResult:
@@ -485,7 +497,7 @@ def _conversation_signals(
     if streak >= 3:
         signals.append(Signal("unanswered", f"连续{streak}条消息未回复", min(3.0, 1.0 + 0.5 * (streak - 3))))
 
-    if streak:
+    if streak and not _CLOSING_RE.match(normalize(turns[-1].text).text):
         # The customer has been waiting since the last agent reply, or since their
         # first message if nobody has answered yet.
         last_agent = next((t.at for t in reversed(turns) if t.role == "agent" and t.at), None)
@@ -513,22 +525,27 @@ def _duration(minutes: int) -> str:
     return f"{hours} 小时 {rest} 分钟" if rest else f"{hours} 小时"
 
 
-def _trend(turns: Sequence[Turn], per_message: Sequence[float | None]) -> Trend:
+def _recovery_turn(turns: Sequence[Turn], per_message: Sequence[float | None]) -> int | None:
+    """Index of the agent apology or resolution after which the customer calmed down."""
     scores = [(i, s) for i, s in enumerate(per_message) if s is not None]
-    if len(scores) < 2:
-        return "steady"
-    # Recovered: an agent apologised or resolved something, and the customer's
-    # score after it fell well below their peak before it.
+    recovered = None
     for i, turn in enumerate(turns):
         if turn.role != "agent" or not _APOLOGY_RE.search(normalize(turn.text).text):
             continue
         before = [s for j, s in scores if j < i]
         after = [s for j, s in scores if j > i]
         if before and after and max(before) >= 4.0 and after[-1] <= max(before) - 2.0:
-            return "recovered"
-    values = [s for _, s in scores]
-    earlier = sum(values[:-1]) / (len(values) - 1)
-    delta = values[-1] - earlier
+            recovered = i
+    return recovered
+
+
+def _trend(per_message: Sequence[float | None], recovery: int | None) -> Trend:
+    if recovery is not None:
+        return "recovered"
+    values = [s for s in per_message if s is not None]
+    if len(values) < 2:
+        return "steady"
+    delta = values[-1] - sum(values[:-1]) / (len(values) - 1)
     if delta >= 1.5:
         return "rising"
     if delta <= -1.5:
@@ -554,26 +571,35 @@ def analyze_conversation(turns: Sequence[Turn], *, now: datetime | None = None) 
             trend="steady",
             per_message=per_message,
         )
-    level = customer[0].score
-    for r in customer[1:]:
+    recovery = _recovery_turn(turns, per_message)
+    # After an apology that worked, the conversation is judged by what came after.
+    relevant = [r for i, r in enumerate(results) if r is not None and (recovery is None or i > recovery)]
+    level = relevant[0].score
+    for r in relevant[1:]:
         level = 0.4 * level + 0.6 * r.score
     score = min(10.0, level + sum(s.weight for s in conv_signals))
 
     # Show the message signals of the latest customer messages with the
     # conversation's own, one per code (the strongest).
+    recent = relevant[-3:]
     strongest: dict[str, Signal] = {}
-    for r in customer[-3:]:
+    for r in recent:
         for s in r.signals:
             if s.code not in strongest or s.weight > strongest[s.code].weight:
                 strongest[s.code] = s
     if any(s.code == "repeated_progress" for s in conv_signals):
         strongest.pop("progress_question", None)
     signals = sorted(conv_signals + list(strongest.values()), key=lambda s: -s.weight)
-    latest = customer[-1]
+    peak = max(recent, key=lambda r: r.score)
     return ConversationEmotion(
-        label=_decide(score, latest.probabilities, [*conv_signals, *latest.signals]),
+        label=_decide(
+            score,
+            relevant[-1].probabilities,
+            signals,
+            fallback=peak.label if peak.label != "calm" else "dissatisfied",
+        ),
         score=round(score, 1),
         signals=tuple(signals),
-        trend=_trend(turns, per_message),
+        trend=_trend(per_message, recovery),
         per_message=per_message,
     )
