@@ -76,6 +76,16 @@ def test_closing_drafts_are_checked_for_a_closing_line(client, chat, desk):
     assert "missing_closing" in rules
 
 
+def test_reply_check_costs_a_few_small_queries(client, chat, desk, django_assert_max_num_queries):
+    conversation = chat(("customer", ANGRY), ("agent", "您好，理解您的心情。"), ("customer", "快点！"))
+    client.force_login(desk.agent)
+    check(client, conversation, "warm-up")
+    # Session and login (4), the conversation, the rule-set head, two message reads, and
+    # the complaints app's limit and approvals.
+    with django_assert_max_num_queries(12):
+        assert check(client, conversation, "尽快吧").status_code == 200
+
+
 def test_reply_check_needs_a_login(client, chat):
     conversation = chat(("customer", "在吗"))
     assert check(client, conversation, "您好").status_code == 401

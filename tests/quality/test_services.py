@@ -3,6 +3,8 @@ reviews, appeals and the disagreement report, through the services."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from kefu.accounts.models import Role
@@ -112,17 +114,43 @@ def test_draft_context_reads_emotion_first_reply_and_time_question(chat, desk):
     assert {f.rule for f in check.findings} >= {"promise_without_time", "missing_greeting"}
 
 
-def test_compensation_limit_comes_from_the_complaints_app_when_it_has_one(chat, desk, monkeypatch):
+def _with_complaints(monkeypatch, **hooks):
+    monkeypatch.setattr(services, "_complaints_hook", lambda name: hooks.get(name))
+
+
+def test_without_a_complaints_app_the_rule_sets_role_limit_applies(chat, desk, monkeypatch):
+    _with_complaints(monkeypatch)
+    conversation = chat(("customer", "杯子漏水了"))
+    check = services.access_reply_check(
+        user=desk.agent, conversation_id=conversation.pk, text="您好，给您补偿50元红包。"
+    )
+    assert check.context.compensation_limit is None and check.context.agent_role == "agent"
+    assert any(f.rule == "compensation_over_limit" for f in check.findings)  # agent limit is 20 元
+
+
+def test_compensation_limit_and_approvals_come_from_the_complaints_app(chat, desk, monkeypatch):
     conversation = chat(("customer", "杯子漏水了"))
     text = "您好，给您补偿50元红包。"
-    first = services.access_reply_check(user=desk.agent, conversation_id=conversation.pk, text=text)
-    assert any(f.rule == "compensation_over_limit" for f in first.findings)  # agent limit is 20 元
-    monkeypatch.setattr(
-        services, "_complaints_hook", lambda name: (lambda user: 100) if name == "authority_limit" else None
+    _with_complaints(monkeypatch, authority_limit=lambda user: Decimal("100"))
+    check = services.access_reply_check(user=desk.agent, conversation_id=conversation.pk, text=text)
+    assert check.context.compensation_limit == 100
+    assert not any(f.rule == "compensation_over_limit" for f in check.findings)
+    _with_complaints(
+        monkeypatch,
+        authority_limit=lambda user: Decimal("0"),
+        approved_compensation=lambda conversation: Decimal("50"),
     )
-    second = services.access_reply_check(user=desk.agent, conversation_id=conversation.pk, text=text)
-    assert second.context.compensation_limit == 100
-    assert not any(f.rule == "compensation_over_limit" for f in second.findings)
+    check = services.access_reply_check(user=desk.agent, conversation_id=conversation.pk, text=text)
+    assert check.context.approved_compensation == 50
+    assert not any(f.rule == "compensation_over_limit" for f in check.findings)
+
+
+def test_no_limit_from_the_complaints_app_is_stored_as_json(chat, desk, monkeypatch):
+    _with_complaints(monkeypatch, authority_limit=lambda user: None)
+    conversation = chat(("customer", "杯子漏水了"), ("agent", "您好，给您补偿500元。"))
+    recorded = ReplyFindings.objects.get(conversation=conversation)
+    assert recorded.context["compensation_limit"] == services.NO_LIMIT
+    assert not any(f["rule"] == "compensation_over_limit" for f in recorded.findings)
 
 
 def test_closing_a_conversation_scores_it(chat, close, desk):

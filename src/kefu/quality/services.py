@@ -18,6 +18,7 @@ edit rules, draw samples, review and resolve appeals.
 from __future__ import annotations
 
 import copy
+import functools
 import importlib
 import logging
 import math
@@ -30,6 +31,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.apps import apps as django_apps
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
@@ -391,13 +393,27 @@ def do_save_ruleset(*, actor: User, overrides: Mapping[str, Any], note: str = ""
 # --- checking drafts ----------------------------------------------------------------------
 
 
+@functools.cache
+def _complaints_module() -> Any:
+    # Looked up once per process: a failed import on every keystroke costs file lookups.
+    # The module may exist without its app being installed (its models then refuse to load).
+    if not django_apps.is_installed("kefu.complaints"):
+        return None
+    try:
+        return importlib.import_module("kefu.complaints.services")
+    except Exception:
+        log.exception("kefu.complaints.services could not be loaded; using the rule set's role limits")
+        return None
+
+
 def _complaints_hook(name: str) -> Any:
     """A function of the complaints app, if it is installed and exposes it."""
-    try:
-        module = importlib.import_module("kefu.complaints.services")
-    except ImportError:
-        return None
-    return getattr(module, name, None)
+    return getattr(_complaints_module(), name, None)
+
+
+# The complaints app says None for "no limit"; the engine reads None as "use the rule
+# set's role_limits", and a stored context must stay JSON (no Infinity).
+NO_LIMIT = 1e12
 
 
 def compensation_limit_for(user: User) -> float | None:
@@ -410,7 +426,7 @@ def compensation_limit_for(user: User) -> float | None:
     except Exception:
         log.exception("authority_limit failed for user %s", user.pk)
         return None
-    return float(value) if value is not None else None
+    return min(float(value), NO_LIMIT) if value is not None else NO_LIMIT
 
 
 def approved_compensation_for(conversation: Conversation) -> float | None:
@@ -422,7 +438,7 @@ def approved_compensation_for(conversation: Conversation) -> float | None:
     except Exception:
         log.exception("approved_compensation failed for conversation %s", conversation.pk)
         return None
-    return float(value) if value is not None else None
+    return float(value) if value is not None and math.isfinite(float(value)) else None
 
 
 def agent_role_key(user: User, ruleset: RuleSet) -> str:
