@@ -176,3 +176,59 @@ def test_saving_an_unchanged_editor_is_refused(client, desk):
     client.force_login(desk.supervisor)
     r = client.post("/desk/quality/rules/", _form(active_ruleset()))
     assert r.status_code == 400 and "没有任何修改" in r.content.decode()
+
+
+# --- the composer script in a real browser ------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_composer_shows_hints_rewrites_and_asks_before_a_risky_send(
+    live_server, chat, desk, client, monkeypatch
+):
+    import os
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("no Chromium on this machine")
+    playwright = pytest.importorskip("playwright.sync_api")
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls below are
+    # plain synchronous test code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from kefu.conversations.models import Message
+
+    conversation = chat(("customer", "什么时候发货？"))
+    client.force_login(desk.agent)
+    session = client.cookies["sessionid"].value
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            context = browser.new_context()
+            context.add_cookies([{"name": "sessionid", "value": session, "url": live_server.url}])
+            page = context.new_page()
+            page.goto(f"{live_server.url}/desk/c/{conversation.pk}/")
+            composer = page.locator("#kefu-composer-text")
+            composer.fill("您好，这个SKU明天发。")
+            hints = page.locator("#kefu-quality-hints")
+            hints.locator("[data-rule=internal_jargon]").wait_for()
+            hints.locator("[data-rule=internal_jargon] button.rewrite").click()
+            assert composer.input_value() == "您好，这个商品规格明天发。"
+
+            composer.fill(f"这是公司规定{XSS}")
+            hints.locator("[data-rule=blame_policy]").wait_for()
+            assert hints.locator("script").count() == 0
+            composer.press("Enter")
+            dialog = page.locator("#kefu-quality-confirm")
+            dialog.wait_for()
+            dialog.get_by_text("返回修改").click()
+            assert composer.input_value().startswith("这是公司规定")
+            assert not Message.objects.filter(conversation=conversation, direction="outgoing").exists()
+
+            composer.press("Enter")
+            dialog.get_by_text("仍然发送").click()
+            page.locator(".msg.dir-outgoing[data-message-id]").wait_for()
+            sent = Message.objects.get(conversation=conversation, direction="outgoing")
+            assert sent.text.startswith("这是公司规定")
+        finally:
+            browser.close()
