@@ -167,6 +167,13 @@ def test_conversation_page_escapes_customer_text(agent_client, desk):
     assert "<b>坏人</b>" not in html
 
 
+def test_conversation_page_does_not_show_chat_messages_as_flash_messages(agent_client, desk):
+    c = receive(desk, "v1", "你好")
+    html = agent_client.get(f"/desk/c/{c.pk}/").content.decode()
+    assert 'class="flash"' not in html
+    assert "Message object" not in html
+
+
 def test_conversation_page_marks_notes_as_internal(agent_client, desk):
     c = receive(desk, "v1", "你好")
     do_add_note(agent=desk.agent, conversation_id=c.pk, text="老客户，语气要温和")

@@ -105,7 +105,8 @@ def conversation_view(request: AuthedRequest, conversation_id: int) -> HttpRespo
         .select_related("sender")
         .order_by("-id")[:PAGE_MESSAGES]
     )
-    messages = list(reversed(recent))
+    # Not "messages": that name belongs to django.contrib.messages in every template.
+    thread = list(reversed(recent))
     orders = list(list_orders(customer_id=customer.pk)[:10])
     for order in orders:
         order.masked_address = mask("address", order.address)  # type: ignore[attr-defined]
@@ -121,9 +122,9 @@ def conversation_view(request: AuthedRequest, conversation_id: int) -> HttpRespo
         "nav": "inbox",
         "conversation": conversation,
         "customer": customer,
-        "messages": messages,
-        "truncated": len(messages) == PAGE_MESSAGES,
-        "last_message_id": messages[-1].pk if messages else 0,
+        "thread": thread,
+        "truncated": len(thread) == PAGE_MESSAGES,
+        "last_message_id": thread[-1].pk if thread else 0,
         "masked": masked_pii(customer),
         "identities": identities,
         "orders": orders,
