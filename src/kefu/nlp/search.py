@@ -33,6 +33,7 @@ from __future__ import annotations
 import html
 import math
 import re
+import threading
 import unicodedata
 from array import array
 from collections import Counter
@@ -80,10 +81,9 @@ _TITLE, _QUESTION, _BODY, _TAGS = 0, 1, 2, 3
 _CJK_RUN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _WORDISH_RE = re.compile(r"\w")
 _EMPTY_IMPACT = np.zeros(0, dtype=np.float32)
+_EMPTY_KEYS = np.zeros(0, dtype=np.int32)
 # Average unit lengths may drift this much (relative) before cached impacts are recomputed.
 _AVG_DRIFT = 0.1
-# Stored instead of a folded text when folding changes the length (offsets must be mapped).
-_NEEDS_ALIGNMENT = "\x00"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +93,13 @@ class Ranking:
     k1: float = 1.2
     b: tuple[float, float, float, float] = (0.75, 0.75, 0.75, 0.5)
     # title, best similar question, body, tags
-    field_weight: tuple[float, float, float, float] = (1.0, 0.9, 0.35, 0.5)
+    field_weight: tuple[float, float, float, float] = (1.0, 1.0, 0.35, 0.5)
     bigram_weight: float = 0.3
     question_word_weight: float = 0.6
     # A question word in more than this share of documents is left out of the query.
-    common_question_word: float = 0.05
+    common_question_word: float = 0.5
+    # Query bigrams that are also query words: keep them (True) or leave words alone.
+    bigrams_of_words: bool = True
     synonym_weight: float = 0.8
     product_weight: float = 1.0
     helpfulness_weight: float = 0.05
@@ -162,7 +164,7 @@ class _Units:
         self.wlen = _Growable(np.float32)
         self.blen = _Growable(np.float32)
         self.text: list[str] = []
-        self.folded: list[str | None] = []
+        self.norm: list[str | None] = []  # normalised text when it differs from the text
         # Term ids and frequencies per unit, kept to rebuild postings without re-segmenting.
         self.terms: list[tuple[array, array, array, array]] = []
 
@@ -171,20 +173,26 @@ class _Units:
 
 
 class _Postings:
-    """Per term id: unit ids and frequencies (append-only arrays) and the cached impacts."""
+    """Per term id: unit ids and frequencies (append-only arrays) and the cached impacts.
 
-    __slots__ = ("impact", "impact_gen", "tfs", "units")
+    ``keys`` caches, parallel to ``impact``, where each posting's score goes: the document
+    slot for main units, the unit id for similar questions.
+    """
+
+    __slots__ = ("impact", "impact_gen", "keys", "tfs", "units")
 
     def __init__(self) -> None:
         self.units: list[array] = []
         self.tfs: list[array] = []
         self.impact: list[np.ndarray] = []
+        self.keys: list[np.ndarray] = []
         self.impact_gen: list[int] = []
 
     def grow(self) -> None:
         self.units.append(array("i"))
         self.tfs.append(array("f"))
         self.impact.append(_EMPTY_IMPACT)
+        self.keys.append(_EMPTY_KEYS)
         self.impact_gen.append(-1)
 
 
@@ -212,6 +220,35 @@ class _Vocab:
         for _ in self.terms:
             for side in self.sides:
                 side.grow()
+
+
+@lru_cache(maxsize=32)
+def _status_table(statuses: tuple[str, ...]) -> np.ndarray:
+    """Allowed-status lookup indexed by status code + 1 (code -1 marks a removed document)."""
+    table = np.zeros(len(STATUSES) + 1, dtype=np.bool_)
+    table[[STATUSES.index(s) + 1 for s in statuses]] = True
+    table.flags.writeable = False
+    return table
+
+
+class _Scratch:
+    """Per-thread accumulation buffers, kept all-zero between queries."""
+
+    # float32 like the cached impacts: ``np.add.at`` is two orders of magnitude slower
+    # when it has to cast.
+    def __init__(self) -> None:
+        self.totals = np.zeros(0, dtype=np.float32)
+        self.best = np.zeros(0, dtype=np.float32)
+        self.q_totals = np.zeros(0, dtype=np.float32)
+
+    def fit(self, n_slots: int, n_questions: int) -> None:
+        if len(self.totals) < n_slots:
+            size = max(1024, 2 * n_slots)
+            self.totals = np.zeros(size, dtype=np.float32)
+            self.best = np.zeros(size, dtype=np.float32)
+        if len(self.q_totals) < n_questions:
+            size = max(1024, 2 * n_questions)
+            self.q_totals = np.zeros(size, dtype=np.float32)
 
 
 def _terms(text: str) -> tuple[list[str], list[str]]:
@@ -282,12 +319,9 @@ class _ProductNames:
         return found
 
 
-def _fold_with_offsets(text: str) -> tuple[str, Sequence[int]]:
+def _fold_with_offsets(text: str) -> tuple[str, list[int]]:
     """The text folded as the index folds it, and for each folded char its index in ``text``."""
     simplified = to_simplified(text)
-    folded = unicodedata.normalize("NFKC", simplified).casefold()
-    if len(folded) == len(text):  # the usual case: every char folds to one char
-        return folded, range(len(text))
     if len(simplified) != len(text):  # a phrase conversion changed the length: go char by char
         simplified = "".join(to_simplified(c) for c in text)
     out: list[str] = []
@@ -299,23 +333,29 @@ def _fold_with_offsets(text: str) -> tuple[str, Sequence[int]]:
     return "".join(out), offsets
 
 
-def _folded(text: str, folded: str | None) -> tuple[str, Sequence[int]]:
-    """The unit's folded text and offsets, from what was stored at index time."""
-    if folded is None:
-        return text, range(len(text))
-    if folded is _NEEDS_ALIGNMENT:
-        return _fold_with_offsets(text)
-    return folded, range(len(text))
+def _highlight(text: str, norm: str | None, terms: Sequence[str], *, window: int) -> str:
+    """Escape ``text`` (cut to ``window`` chars around the first match) and mark the terms.
 
-
-def _highlight(text: str, folded: str, offsets: Sequence[int], terms: Iterable[str], *, window: int) -> str:
-    """Escape ``text`` (cut to ``window`` chars around the first match) and mark the terms."""
+    ``norm`` is the unit's normalised text as indexed (None when equal to ``text``). When
+    its length differs, positions are mapped by folding the text char by char, and only
+    around the first match, so long bodies stay cheap.
+    """
+    lo_piece = 0
+    if norm is None:
+        folded: str = text
+        offsets: Sequence[int] = range(len(text))
+    elif len(norm) == len(text):
+        folded, offsets = norm, range(len(text))
+    else:
+        first = min((i for i in (norm.find(t) for t in terms) if i >= 0), default=0)
+        lo_piece = max(0, first - window)
+        folded, offsets = _fold_with_offsets(text[lo_piece : first + 2 * window])
     spans: list[tuple[int, int]] = []
     for term in terms:
         start = folded.find(term)
         while start != -1:
             end = start + len(term)
-            spans.append((offsets[start], offsets[end - 1] + 1))
+            spans.append((lo_piece + offsets[start], lo_piece + offsets[end - 1] + 1))
             start = folded.find(term, end)
     spans.sort()
     merged: list[list[int]] = []
@@ -360,6 +400,7 @@ class SearchIndex:
         self._synonyms: dict[str, tuple[str, ...]] = {}
         self._products = _ProductNames()
         self._category_code: dict[int | str, int] = {}
+        self._local = threading.local()
         self._reset_units()
         self.set_synonyms(DEFAULT_SYNONYMS if synonyms is None else synonyms)
 
@@ -414,10 +455,17 @@ class SearchIndex:
         for kind, text in self._units_of(doc):
             norm = normalize(text).text
             words, bigrams = _terms(norm)
-            folded = None if norm == text else norm if len(norm) == len(text) else _NEEDS_ALIGNMENT
             # Bigrams of bodies would multiply postings for little gain: a body only
             # supports a match, it rarely carries the misspelt key phrase alone.
-            units.append((kind, text, folded, Counter(words), Counter(bigrams if kind != _BODY else ())))
+            units.append(
+                (
+                    kind,
+                    text,
+                    None if norm == text else norm,
+                    Counter(words),
+                    Counter(bigrams if kind != _BODY else ()),
+                )
+            )
         self.remove(doc.id)
         slot = len(self._slot_id)
         self._slot_of[doc.id] = slot
@@ -431,11 +479,11 @@ class SearchIndex:
             )
         self._slot_help.append(max(-1.0, min(1.0, float(doc.helpfulness))))
         placed = []
-        for kind, text, folded, words, bigrams in units:
+        for kind, text, norm, words, bigrams in units:
             wids = array("i", (self._words.term_id(t) for t in words))
             bids = array("i", (self._bigrams.term_id(t) for t in bigrams))
             terms = (wids, array("f", words.values()), bids, array("f", bigrams.values()))
-            placed.append(self._add_unit(slot, kind, text, folded, terms))
+            placed.append(self._add_unit(slot, kind, text, norm, terms))
         self._slot_units.append(placed)
         self._count_df(slot, +1)
 
@@ -479,7 +527,7 @@ class SearchIndex:
             yield _TAGS, tags
 
     def _add_unit(
-        self, slot: int, kind: int, text: str, folded: str | None, terms: tuple[array, array, array, array]
+        self, slot: int, kind: int, text: str, norm: str | None, terms: tuple[array, array, array, array]
     ) -> tuple[int, int]:
         side = 1 if kind == _QUESTION else 0
         units = self._sides[side]
@@ -491,7 +539,7 @@ class SearchIndex:
         units.wlen.append(wlen)
         units.blen.append(blen)
         units.text.append(text)
-        units.folded.append(folded)
+        units.norm.append(norm)
         units.terms.append(terms)
         for vocab, ids, tfs in ((self._words, wids, wtfs), (self._bigrams, bids, btfs)):
             postings = vocab.sides[side]
@@ -541,7 +589,7 @@ class SearchIndex:
                 units = old_sides[side]
                 placed.append(
                     self._add_unit(
-                        slot, int(units.kind.data[uid]), units.text[uid], units.folded[uid], units.terms[uid]
+                        slot, int(units.kind.data[uid]), units.text[uid], units.norm[uid], units.terms[uid]
                     )
                 )
             self._slot_units.append(placed)
@@ -554,6 +602,8 @@ class SearchIndex:
         words, bigrams = _terms(text)
         qw = {w: r.question_word_weight if w in QUESTION_WORDS else 1.0 for w in words}
         qb = {g: r.question_word_weight if g in QUESTION_WORDS else 1.0 for g in bigrams}
+        if not r.bigrams_of_words:
+            qb = {g: w for g, w in qb.items() if g not in qw}
         expansions: dict[str, float] = {}
         for phrase, alts in self._synonyms.items():
             if phrase in text:
@@ -594,36 +644,55 @@ class SearchIndex:
             self._impact_basis = (self.ranking, avg)
             self._impact_gen += 1
 
-    def _impacts(self, postings: _Postings, units: _Units, tid: int, channel: int) -> np.ndarray:
-        """The cached ``field weight × BM25 tf part`` of every posting of the term."""
+    def _cached(
+        self, postings: _Postings, side: int, tid: int, channel: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The term's posting keys and cached ``field weight × BM25 tf part`` impacts."""
         ids_array = postings.units[tid]
         cached = postings.impact[tid]
         start = len(cached) if postings.impact_gen[tid] == self._impact_gen else 0
         if start == len(ids_array):
-            return cached
+            return postings.keys[tid], cached
         r, avg = self._impact_basis  # type: ignore[misc]
+        units = self._sides[side]
         ids = np.frombuffer(ids_array, dtype=np.int32)[start:]
         tf = np.frombuffer(postings.tfs[tid], dtype=np.float32)[start:]
         kind = units.kind.data[ids]
         lengths = (units.wlen if channel == 0 else units.blen).data[ids]
         b = np.asarray(r.b, dtype=np.float32)[kind]
         norm = r.k1 * (1.0 - b + b * lengths / avg[channel][kind])
-        fresh = (np.asarray(r.field_weight, dtype=np.float32)[kind] * tf * (r.k1 + 1.0) / (tf + norm)).astype(
-            np.float32
-        )
-        impact = np.concatenate((cached, fresh)) if start else fresh
-        postings.impact[tid] = impact
+        weight = np.asarray(r.field_weight, dtype=np.float32)[kind]
+        fresh = (weight * tf * (r.k1 + 1.0) / (tf + norm)).astype(np.float32)
+        keys = units.slot.data[ids] if side == 0 else ids.copy()
+        if start:
+            fresh = np.concatenate((cached, fresh))
+            keys = np.concatenate((postings.keys[tid], keys))
+        postings.impact[tid] = fresh
+        postings.keys[tid] = keys
         postings.impact_gen[tid] = self._impact_gen
-        return impact
+        return keys, fresh
 
-    def _scores(self, parsed: _Query) -> np.ndarray | None:
-        """Score of every document slot for the query (dense), or None if no term is indexed."""
+    def _scratch(self) -> _Scratch:
+        scratch: _Scratch | None = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = _Scratch()
+        scratch.fit(self._slot_status.size, len(self._sides[1]))
+        return scratch
+
+    def _scores(self, parsed: _Query) -> tuple[np.ndarray, np.ndarray] | None:
+        """(candidate slots, their scores) for the query, or None if no term is indexed.
+
+        Scores accumulate into per-thread buffers that are reset after use, so a query
+        allocates no array of the index's size (fresh large arrays cost page faults).
+        """
         r = self.ranking
         self._refresh_impact_basis()
         n_docs = max(len(self._slot_of), 1)
         common = r.common_question_word * n_docs
-        # Per side: unit-id arrays, impact arrays, term weights (× IDF) and posting counts.
-        parts: tuple[tuple[list, list, list, list], ...] = (([], [], [], []), ([], [], [], []))
+        sides = (0, 1) if len(self._sides[1]) else (0,)
+        scratch = self._scratch()
+        totals, q_totals = scratch.totals, scratch.q_totals
+        any_term = any_question = False
         for channel, vocab, terms, scale in (
             (0, self._words, parsed.words, 1.0),
             (1, self._bigrams, parsed.bigrams, r.bigram_weight),
@@ -635,36 +704,34 @@ class SearchIndex:
                 df = vocab.df[tid]
                 if df <= 0 or (weight < 1.0 and df > common and term in QUESTION_WORDS):
                     continue
-                w = scale * weight * math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
-                for side in (0, 1):
+                w = np.float32(scale * weight * math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5)))
+                for side in sides:
                     postings = vocab.sides[side]
-                    n = len(postings.units[tid])
-                    if n:
-                        part = parts[side]
-                        part[0].append(np.frombuffer(postings.units[tid], dtype=np.int32))
-                        part[1].append(self._impacts(postings, self._sides[side], tid, channel))
-                        part[2].append(w)
-                        part[3].append(n)
-        if not parts[0][0] and not parts[1][0]:
+                    if not postings.units[tid]:
+                        continue
+                    keys, impact = self._cached(postings, side, tid, channel)
+                    if side == 0:
+                        np.add.at(totals, keys, impact * w)
+                        any_term = True
+                    else:
+                        np.add.at(q_totals, keys, impact * w)
+                        any_question = True
+        if any_question:
+            # Similar questions: summed per question, then only each document's best counts.
+            matched = np.flatnonzero(q_totals[: len(self._sides[1])])
+            slots = self._sides[1].slot.data[matched]
+            best = scratch.best
+            np.maximum.at(best, slots, q_totals[matched])
+            q_totals[matched] = 0.0
+            totals[slots] += best[slots]
+            best[slots] = 0.0
+        if not any_term and not any_question:
             return None
-        n_slots = self._slot_status.size
-        totals = np.zeros(n_slots)
-        for side, (ids, impacts, weights, sizes) in enumerate(parts):
-            if not ids:
-                continue
-            uid = np.concatenate(ids)
-            contrib = np.concatenate(impacts) * np.repeat(np.asarray(weights, dtype=np.float32), sizes)
-            slots = self._sides[side].slot.data
-            if side == 0:
-                totals += np.bincount(slots[uid], weights=contrib, minlength=n_slots)
-            else:
-                # Similar questions: sum per question, then only each document's best counts.
-                per_question = np.bincount(uid, weights=contrib)
-                matched = np.flatnonzero(per_question)
-                best = np.zeros(n_slots)
-                np.maximum.at(best, slots[matched], per_question[matched])
-                totals += best
-        return totals
+        # Every contribution is positive (IDF > 0, tf > 0), so touched means non-zero.
+        cand = np.flatnonzero(totals[: self._slot_status.size])
+        scores = totals[cand]
+        totals[cand] = 0.0
+        return cand, scores
 
     def search(
         self,
@@ -673,29 +740,33 @@ class SearchIndex:
         limit: int = 10,
         category_ids: Iterable[int | str] | None = None,
         statuses: Sequence[str] = ("published",),
+        snippets: bool = True,
     ) -> list[Hit]:
-        """The best ``limit`` documents for the query among those passing the filters."""
+        """The best ``limit`` documents for the query among those passing the filters.
+
+        With ``snippets=False`` hits carry an empty ``snippet_html`` and ``matched_field``
+        (for callers that only need ids, such as suggestion counters).
+        """
         if limit <= 0 or not self._slot_of:
             return []
         r = self.ranking
         parsed = self._parse(query)
-        totals = self._scores(parsed)
-        if totals is None:
+        scored = self._scores(parsed)
+        if scored is None:
             return []
-        cand = np.flatnonzero(totals)
-        # Status -1 marks a removed or replaced slot; the table is indexed by status + 1.
-        status_ok = np.zeros(len(STATUSES) + 1, dtype=np.bool_)
-        status_ok[[STATUSES.index(s) + 1 for s in statuses]] = True
-        keep = status_ok[self._slot_status.data[cand] + 1]
+        cand, totals = scored
+        keep = _status_table(tuple(statuses))[self._slot_status.data[cand] + 1]
         if category_ids is not None:
             codes = [self._category_code[c] for c in category_ids if c in self._category_code]
             keep &= np.isin(self._slot_category.data[cand], codes)
-        cand = cand[keep]
+        cand, totals = cand[keep], totals[keep]
         if not len(cand):
             return []
-        scores = totals[cand] * (1.0 + r.helpfulness_weight * self._slot_help.data[cand])
+        scores = totals * (1.0 + r.helpfulness_weight * self._slot_help.data[cand])
         top = np.argpartition(-scores, limit - 1)[:limit] if len(cand) > limit else np.arange(len(cand))
         top = top[np.lexsort((cand[top], -scores[top]))]
+        if not snippets:
+            return [Hit(self._slot_id[cand[i]], float(scores[i]), "", "") for i in top]  # type: ignore[arg-type]
         terms = self._highlight_terms(parsed)
         hits = []
         for i in top:
@@ -713,15 +784,15 @@ class SearchIndex:
     def _snippet(self, slot: int, terms: list[str]) -> tuple[str, str]:
         """The highlighted text of the document's best-covered unit, and that unit's field."""
         weights = self.ranking.field_weight
-        best: tuple[float, str, str, Sequence[int], int] | None = None
+        best: tuple[float, str, str | None, int] | None = None
         for side, uid in self._slot_units[slot]:
             units = self._sides[side]
             kind = int(units.kind.data[uid])
-            text = units.text[uid]
-            folded, offsets = _folded(text, units.folded[uid])
-            coverage = sum(len(t) for t in terms if t in folded) * weights[kind]
+            text, norm = units.text[uid], units.norm[uid]
+            haystack = text if norm is None else norm
+            coverage = sum(len(t) for t in terms if t in haystack) * weights[kind]
             if best is None or coverage > best[0]:
-                best = (coverage, text, folded, offsets, kind)
+                best = (coverage, text, norm, kind)
         assert best is not None
-        _, text, folded, offsets, kind = best
-        return _highlight(text, folded, offsets, terms, window=self.ranking.snippet_chars), _FIELD_NAMES[kind]
+        _, text, norm, kind = best
+        return _highlight(text, norm, terms, window=self.ranking.snippet_chars), _FIELD_NAMES[kind]
