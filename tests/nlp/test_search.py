@@ -192,3 +192,33 @@ def test_empty_or_punctuation_query_finds_nothing(index):
     assert index.search("") == []
     assert index.search("？？？！") == []
     assert index.search("退款", limit=0) == []
+
+
+def test_searches_and_edits_from_several_threads():
+    import threading
+
+    ix = SearchIndex()
+    ix.upsert(Document(0, "退款说明"))
+    errors = []
+
+    def edit():
+        try:
+            for i in range(1, 300):
+                ix.upsert(Document(i, f"退款说明第{i}条", body="退款原路返回" * (i % 5)))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def read():
+        try:
+            for _ in range(300):
+                ix.search("退款说明")
+        except Exception as exc:  # pragma: no cover
+            errors.append(exc)
+
+    threads = [threading.Thread(target=edit), threading.Thread(target=read), threading.Thread(target=read)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(ix.search("退款说明", limit=500)) == 300

@@ -25,7 +25,7 @@ when average lengths drift by more than 10 %. Replacing or removing a document l
 dead postings behind; once they are a quarter of all, the postings are rebuilt from the
 stored term counts (no re-segmentation).
 
-The index is not thread-safe for concurrent writes; callers serialise edits.
+Writes and searches take one lock, so the index may be shared between threads.
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ class _Growable:
     __slots__ = ("data", "fill", "size")
 
     def __init__(self, dtype: type, fill: float = 0) -> None:
-        self.data = np.full(1024, fill, dtype=dtype)
+        self.data: np.ndarray = np.full(1024, fill, dtype=dtype)
         self.fill = fill
         self.size = 0
 
@@ -401,6 +401,10 @@ class SearchIndex:
         self._products = _ProductNames()
         self._category_code: dict[int | str, int] = {}
         self._local = threading.local()
+        # Writes and searches exclude each other: a search holds numpy views of postings
+        # arrays, which an append from another thread must not resize under it.
+        # Segmentation, the slow part of an upsert, runs outside the lock.
+        self._lock = threading.Lock()
         self._reset_units()
         self.set_synonyms(DEFAULT_SYNONYMS if synonyms is None else synonyms)
 
@@ -436,8 +440,9 @@ class SearchIndex:
 
     def add_product_names(self, names: Iterable[str]) -> None:
         """Register product names so queries find them despite a typo or a homophone."""
-        for name in names:
-            self._products.add(name)
+        with self._lock:
+            for name in names:
+                self._products.add(name)
 
     # ----------------------------------------------------------------- writes
 
@@ -466,7 +471,11 @@ class SearchIndex:
                     Counter(bigrams if kind != _BODY else ()),
                 )
             )
-        self.remove(doc.id)
+        with self._lock:
+            self._remove(doc.id)
+            self._place(doc, units)
+
+    def _place(self, doc: Document, units: list) -> None:
         slot = len(self._slot_id)
         self._slot_of[doc.id] = slot
         self._slot_id.append(doc.id)
@@ -494,6 +503,10 @@ class SearchIndex:
 
     def remove(self, doc_id: DocId) -> bool:
         """Drop the document; returns whether it was indexed."""
+        with self._lock:
+            return self._remove(doc_id)
+
+    def _remove(self, doc_id: DocId) -> bool:
         slot = self._slot_of.pop(doc_id, None)
         if slot is None:
             return False
@@ -747,6 +760,17 @@ class SearchIndex:
         With ``snippets=False`` hits carry an empty ``snippet_html`` and ``matched_field``
         (for callers that only need ids, such as suggestion counters).
         """
+        with self._lock:
+            return self._search(query, limit, category_ids, statuses, snippets)
+
+    def _search(
+        self,
+        query: str,
+        limit: int,
+        category_ids: Iterable[int | str] | None,
+        statuses: Sequence[str],
+        snippets: bool,
+    ) -> list[Hit]:
         if limit <= 0 or not self._slot_of:
             return []
         r = self.ranking
