@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
+from types import SimpleNamespace
+
 import pytest
 
 from kefu.quality.models import Review, RuleSetVersion
@@ -183,11 +188,42 @@ def test_saving_an_unchanged_editor_is_refused(client, desk):
 CHROMIUM = "/usr/bin/chromium"
 
 
+@contextlib.contextmanager
+def _live_server() -> Iterator[SimpleNamespace]:
+    """A server thread for this test only: it is gone (with its database connections)
+    before the test database is dropped, unlike pytest-django's session-wide one."""
+    from django.contrib.staticfiles.handlers import StaticFilesHandler
+    from django.db import connections
+    from django.test.testcases import LiveServerThread
+
+    before = set(threading.enumerate())
+    conn = connections["default"]
+    shared = conn.vendor == "sqlite" and conn.is_in_memory_db()
+    if shared:
+        conn.inc_thread_sharing()
+    server = LiveServerThread(
+        "localhost", StaticFilesHandler, connections_override={"default": conn} if shared else None, port=0
+    )
+    server.daemon = True
+    server.start()
+    server.is_ready.wait()
+    try:
+        if server.error:
+            raise server.error
+        yield SimpleNamespace(url=f"http://localhost:{server.port}")
+    finally:
+        server.terminate()
+        # Request threads still answering the page's last calls close their database
+        # connections when they finish; wait for them before the database is dropped.
+        for thread in set(threading.enumerate()) - before:
+            thread.join(timeout=10)
+        if shared:
+            conn.dec_thread_sharing()
+
+
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_composer_shows_hints_rewrites_and_asks_before_a_risky_send(
-    live_server, chat, desk, client, monkeypatch
-):
+def test_composer_shows_hints_rewrites_and_asks_before_a_risky_send(chat, desk, client, monkeypatch):
     import os
 
     if not os.path.exists(CHROMIUM):
@@ -196,12 +232,14 @@ def test_composer_shows_hints_rewrites_and_asks_before_a_risky_send(
     # Playwright's sync API keeps an event loop in this thread; the ORM calls below are
     # plain synchronous test code.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from django.db import connections
+
     from kefu.conversations.models import Message
 
     conversation = chat(("customer", "什么时候发货？"))
     client.force_login(desk.agent)
     session = client.cookies["sessionid"].value
-    with playwright.sync_playwright() as p:
+    with _live_server() as live_server, playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
             context = browser.new_context()
@@ -232,3 +270,6 @@ def test_composer_shows_hints_rewrites_and_asks_before_a_risky_send(
             assert sent.text.startswith("这是公司规定")
         finally:
             browser.close()
+            # Playwright runs this block in a greenlet with its own context, so the ORM
+            # calls above opened a connection of their own: close it here.
+            connections.close_all()
