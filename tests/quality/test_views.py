@@ -167,6 +167,12 @@ def test_saving_the_rule_editor_creates_a_version(client, desk):
         ({"table_slang": "老铁 您"}, "第 1 行缺少"),
         ({"table_negative_framing": "(不能 => 可以"}, "正则表达式有误"),
         ({"severity_slang": "fatal"}, "rules.slang.severity"),
+        ({"overrides_json": '{"rules": {'}, "不是有效的 JSON"),
+        ({"overrides_json": "[1]"}, "应为对象"),
+        (
+            {"overrides_json": '{"rules": {"slang": {"params": {"terms": "亲亲"}}}}'},
+            "rules.slang.params.terms",
+        ),
     ],
 )
 def test_bad_editor_input_is_refused_on_the_page(client, desk, change, message):
@@ -273,3 +279,13 @@ def test_composer_shows_hints_rewrites_and_asks_before_a_risky_send(chat, desk, 
             # Playwright runs this block in a greenlet with its own context, so the ORM
             # calls above opened a connection of their own: close it here.
             connections.close_all()
+
+
+def test_the_rule_editor_takes_json_for_other_params(client, desk):
+    client.force_login(desk.supervisor)
+    form = _form(
+        active_ruleset(),
+        overrides_json='{"rules": {"vague_wording": {"params": {"exclude": ["可能会有色差"]}}}}',
+    )
+    assert client.post("/desk/quality/rules/", form).status_code == 302
+    assert active_ruleset().rule("vague_wording").params["exclude"] == ["可能会有色差"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any, cast
 
 from django.contrib.auth.decorators import login_required
@@ -263,7 +264,30 @@ def overrides_from_post(post: Any, ruleset: Any) -> dict[str, Any]:
         parsed = _parse_table(post.get(field, ""), rid, kind)
         if parsed != current.get(rid, {}).get("params", {}).get(param):
             rules.setdefault(rid, {}).setdefault("params", {})[param] = parsed
-    return {"rules": rules} if rules else {}
+    overrides: dict[str, Any] = {"rules": rules} if rules else {}
+    raw = (post.get("overrides_json") or "").strip()
+    if raw:
+        try:
+            extra = json.loads(raw)
+        except ValueError as exc:
+            raise InvalidInput(
+                "高级修改不是有效的 JSON", fields={"overrides_json": f"不是有效的 JSON：{exc}"}
+            ) from exc
+        if not isinstance(extra, dict):
+            raise InvalidInput(
+                "高级修改应为 JSON 对象", fields={"overrides_json": '应为对象，如 {"rules": {…}}'}
+            )
+        overrides = _merge(overrides, extra)
+    return overrides
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = (
+            _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        )
+    return out
 
 
 @login_required
@@ -314,6 +338,7 @@ def rules_page(request: HttpRequest) -> HttpResponse:
             "versions": list(services.ruleset_versions()[:30]),
             "error": error,
             "note": request.POST.get("note", "") if error else "",
+            "overrides_json": request.POST.get("overrides_json", "") if error else "",
         },
         status=400 if error else 200,
     )
