@@ -289,3 +289,29 @@ def test_the_rule_editor_takes_json_for_other_params(client, desk):
     )
     assert client.post("/desk/quality/rules/", form).status_code == 302
     assert active_ruleset().rule("vague_wording").params["exclude"] == ["可能会有色差"]
+
+
+def test_review_desk_queries_do_not_grow_with_the_rows(client, chat, close, desk):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from kefu.quality.services import do_create_review
+
+    def add(n):
+        for _ in range(n):
+            conversation = chat(("customer", "投诉！"), ("agent", BAD_REPLY))
+            close(conversation)
+            do_create_review(
+                actor=desk.supervisor, conversation_id=conversation.pk, items={"greeting": {"points": 10}}
+            )
+            close(chat(("customer", "在吗"), ("agent", BAD_REPLY)))
+        do_draw_samples(actor=desk.supervisor, percent=100)
+
+    client.force_login(desk.supervisor)
+    add(1)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get("/desk/quality/").status_code == 200
+    add(3)
+    with CaptureQueriesContext(connection) as many:
+        assert client.get("/desk/quality/").status_code == 200
+    assert len(many) == len(few)
