@@ -188,9 +188,8 @@ def bench(backend: str, args: argparse.Namespace) -> Run:
         run.backend = "postgres+spread" if args.spread else "postgres"
     with cluster:
         baseline(cluster, run, args.messages)
-        asyncio.run(
-            drive(cluster, run, messages=args.messages, deadline=time.perf_counter() + args.max_seconds)
-        )
+        deadline = time.perf_counter() + args.max_seconds
+        asyncio.run(drive(cluster, run, messages=args.messages, deadline=deadline, spread=args.spread))
     return run
 
 
@@ -228,6 +227,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=300)
     parser.add_argument("--visitors", type=int, default=8)
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument(
+        "--spread", action="store_true", help="postgres: customers on both servers (default: all on server A)"
+    )
     parser.add_argument(
         "--max-seconds", type=float, default=60, help="stop sending after this long (per backend)"
     )
