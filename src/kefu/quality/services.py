@@ -1153,6 +1153,7 @@ def disagreement_report(
                         "rule": rule,
                         "label": RULE_LABELS.get(rule, rule),
                         "item": m["key"],
+                        "item_label": ITEM_LABELS.get(m["key"], m["key"]),
                         "reviewed": 0,
                         "fired": 0,
                         "disputed": 0,
