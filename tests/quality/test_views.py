@@ -315,3 +315,14 @@ def test_review_desk_queries_do_not_grow_with_the_rows(client, chat, close, desk
     with CaptureQueriesContext(connection) as many:
         assert client.get("/desk/quality/").status_code == 200
     assert len(many) == len(few)
+
+
+def test_team_leads_see_their_teams_report_but_no_sampling(client, chat, close, desk, make_user):
+    from kefu.accounts.models import Role
+
+    close(chat(("customer", "投诉！"), ("agent", BAD_REPLY)))
+    lead = make_user("lead", role=Role.TEAM_LEAD, teams=(desk.team,))
+    client.force_login(lead)
+    html = client.get("/desk/quality/").content.decode()
+    assert "客服质检得分" in html and "小美" in html and "自动评分与人工复核的分歧" in html
+    assert "待复核抽样" not in html and "编辑质检规则" not in html
