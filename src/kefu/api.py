@@ -55,7 +55,9 @@ def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespons
 
 @api.exception_handler(AuthenticationError)
 def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return api.create_response(request, {"error": "unauthorized", "detail": "需要登录或有效的 API 令牌"}, status=401)
+    return api.create_response(
+        request, {"error": "unauthorized", "detail": "需要登录或有效的 API 令牌"}, status=401
+    )
 
 
 @api.exception_handler(HttpError)
@@ -71,15 +73,15 @@ def ping(request: HttpRequest) -> dict[str, str]:
 def _mount() -> None:
     from kefu.accounts.api import router as accounts_router
     from kefu.channels.api import router as channels_router
+    from kefu.complaints.api import router as complaints_router
     from kefu.conversations.api import router as conversations_router
     from kefu.customers.api import router as customers_router
+    from kefu.kb.api import router as kb_router
+    from kefu.quality.api import router as quality_router
+    from kefu.replies.api import router as replies_router
     from kefu.routing.api import router as routing_router
     from kefu.sla.api import router as sla_router
     from kefu.tickets.api import router as tickets_router
-    from kefu.kb.api import router as kb_router
-    from kefu.replies.api import router as replies_router
-    from kefu.complaints.api import router as complaints_router
-    from kefu.quality.api import router as quality_router
     from kefu.understanding.api import router as understanding_router
     from kefu.webhooks.api import router as webhooks_router
 

@@ -1,11 +1,11 @@
 """The ``kefu`` command: Django's management commands with kefu's settings.
 
-    kefu serve        migrate-free server (uvicorn, websockets, SMTP listener)
-    kefu migrate      create or update the database
-    kefu createuser   add a desk user with a role
-    kefu demo         load the demo shop
-    kefu worker       run background tasks and SLA timers
-    kefu nlp …        train / evaluate / analyze the text models
+kefu serve        migrate-free server (uvicorn, websockets, SMTP listener)
+kefu migrate      create or update the database
+kefu createuser   add a desk user with a role
+kefu demo         load the demo shop
+kefu worker       run background tasks and SLA timers
+kefu nlp …        train / evaluate / analyze the text models
 """
 
 from __future__ import annotations

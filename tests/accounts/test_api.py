@@ -92,7 +92,12 @@ def test_admin_creates_a_user_with_role_and_teams(client, desk, admin):
     r = post(
         client,
         "/api/v1/users",
-        {"username": "newbie", "password": "Str0ng-pass-2026", "role": "specialist", "team_ids": [desk.team.pk]},
+        {
+            "username": "newbie",
+            "password": "Str0ng-pass-2026",
+            "role": "specialist",
+            "team_ids": [desk.team.pk],
+        },
     )
     assert r.status_code == 201
     body = r.json()
@@ -133,7 +138,9 @@ def test_create_user_with_unknown_team_is_404(client, admin):
 def test_admin_changes_role_and_teams_with_audit(client, desk, admin, make_team):
     other = make_team("售后")
     client.force_login(admin)
-    r = patch(client, f"/api/v1/users/{desk.agent.pk}", {"role": "team_lead", "team_ids": [desk.team.pk, other.pk]})
+    r = patch(
+        client, f"/api/v1/users/{desk.agent.pk}", {"role": "team_lead", "team_ids": [desk.team.pk, other.pk]}
+    )
     assert r.status_code == 200
     assert r.json()["role"] == "team_lead"
     assert {t["id"] for t in r.json()["teams"]} == {desk.team.pk, other.pk}
@@ -190,9 +197,14 @@ def test_token_lifecycle_over_the_api(client, desk):
     listed = client.get("/api/v1/tokens").json()["items"]
     assert "key" not in listed[0]
     client.logout()
-    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {key}"}).json()["username"] == "xiaomei"
+    assert (
+        client.get("/api/v1/me", headers={"Authorization": f"Bearer {key}"}).json()["username"] == "xiaomei"
+    )
     token_id = r.json()["id"]
-    assert client.delete(f"/api/v1/tokens/{token_id}", headers={"Authorization": f"Bearer {key}"}).status_code == 204
+    assert (
+        client.delete(f"/api/v1/tokens/{token_id}", headers={"Authorization": f"Bearer {key}"}).status_code
+        == 204
+    )
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {key}"}).status_code == 401
     assert APIToken.objects.get(pk=token_id).revoked_at is not None
 

@@ -85,7 +85,11 @@ def test_password_change_is_audited_and_keeps_the_session(client, desk):
     client.force_login(desk.agent)
     r = client.post(
         "/password/",
-        {"old_password": PASSWORD, "new_password1": "Changed-pass-2027!", "new_password2": "Changed-pass-2027!"},
+        {
+            "old_password": PASSWORD,
+            "new_password1": "Changed-pass-2027!",
+            "new_password2": "Changed-pass-2027!",
+        },
     )
     assert r.status_code == 302
     assert AuditLog.objects.filter(action=AuditLog.Action.PASSWORD_CHANGE, actor=desk.agent).exists()
@@ -98,7 +102,11 @@ def test_password_change_with_wrong_old_password_changes_nothing(client, desk):
     client.force_login(desk.agent)
     r = client.post(
         "/password/",
-        {"old_password": "nope-nope", "new_password1": "Changed-pass-2027!", "new_password2": "Changed-pass-2027!"},
+        {
+            "old_password": "nope-nope",
+            "new_password1": "Changed-pass-2027!",
+            "new_password2": "Changed-pass-2027!",
+        },
     )
     assert r.status_code == 200
     assert not AuditLog.objects.filter(action=AuditLog.Action.PASSWORD_CHANGE).exists()

@@ -147,7 +147,9 @@ def test_send_image_as_multipart(agent_client, conv, settings, tmp_path):
 
     settings.MEDIA_ROOT = tmp_path
     image = SimpleUploadedFile("photo.png", _png(), content_type="image/png")
-    r = agent_client.post(f"/api/v1/conversations/{conv.pk}/images", {"image": image, "client_msg_id": "img-1"})
+    r = agent_client.post(
+        f"/api/v1/conversations/{conv.pk}/images", {"image": image, "client_msg_id": "img-1"}
+    )
     assert r.status_code == 201
     assert r.json()["kind"] == "image"
     assert r.json()["image_url"]
@@ -210,7 +212,11 @@ def test_resolve_sets_status(agent_client, conv):
 
 
 def test_status_with_wrong_date_type_is_422(agent_client, conv):
-    r = post(agent_client, f"/api/v1/conversations/{conv.pk}/status", {"status": "snoozed", "snoozed_until": "明天"})
+    r = post(
+        agent_client,
+        f"/api/v1/conversations/{conv.pk}/status",
+        {"status": "snoozed", "snoozed_until": "明天"},
+    )
     assert r.status_code == 422
     assert "snoozed_until" in r.json()["fields"]
 
@@ -269,7 +275,13 @@ def test_log_call_with_bad_outcome_names_the_field(agent_client, conv):
     r = post(
         agent_client,
         "/api/v1/calls",
-        {"conversation_id": conv.pk, "direction": "inbound", "duration_seconds": 5, "summary": "x", "outcome": "maybe"},
+        {
+            "conversation_id": conv.pk,
+            "direction": "inbound",
+            "duration_seconds": 5,
+            "summary": "x",
+            "outcome": "maybe",
+        },
     )
     assert r.status_code == 400
     assert "outcome" in r.json()["fields"]
@@ -279,7 +291,13 @@ def test_log_call_with_negative_duration_is_422(agent_client, conv):
     r = post(
         agent_client,
         "/api/v1/calls",
-        {"conversation_id": conv.pk, "direction": "inbound", "duration_seconds": -1, "summary": "x", "outcome": "resolved"},
+        {
+            "conversation_id": conv.pk,
+            "direction": "inbound",
+            "duration_seconds": -1,
+            "summary": "x",
+            "outcome": "resolved",
+        },
     )
     assert r.status_code == 422
     assert "duration_seconds" in r.json()["fields"]

@@ -8,7 +8,9 @@ from kefu.core.errors import InvalidInput
 
 
 @pytest.mark.django_db
-def test_customer_message_opens_conversation_and_assigns_online_agent(desk, django_capture_on_commit_callbacks):
+def test_customer_message_opens_conversation_and_assigns_online_agent(
+    desk, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         msg, created = do_receive_customer_message(
             channel=desk.channel,

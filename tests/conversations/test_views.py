@@ -57,7 +57,9 @@ def test_inbox_status_filter(agent_client, desk):
 def test_inbox_channel_filter(agent_client, desk, make_channel):
     receive(desk, "v1", "网页来的", customer_name="网页客户")
     email = make_channel("email", team=desk.team)
-    do_receive_customer_message(channel=email, identities=[("email", "a@b.cn")], text="邮件来的", customer_name="邮件客户")
+    do_receive_customer_message(
+        channel=email, identities=[("email", "a@b.cn")], text="邮件来的", customer_name="邮件客户"
+    )
     html = agent_client.get("/desk/?view=team&channel=email").content.decode()
     assert "邮件客户" in html and "网页客户" not in html
 
@@ -114,7 +116,9 @@ def count_queries(client, url):
     return len(ctx.captured_queries)
 
 
-def test_inbox_query_count_does_not_grow_with_conversations(agent_client, desk, django_assert_max_num_queries):
+def test_inbox_query_count_does_not_grow_with_conversations(
+    agent_client, desk, django_assert_max_num_queries
+):
     def add(n, start):
         for i in range(start, start + n):
             c = receive(desk, f"q{i}", f"问题{i}", customer_name=f"客户{i}")
@@ -139,7 +143,10 @@ def test_conversation_page_query_count_does_not_grow_with_history(agent_client, 
 
     def add_order(i):
         order = Order.objects.create(
-            customer=c.customer, order_no=f"SO{i}", amount=Decimal("10"), placed_at=timezone.now() - timedelta(days=i)
+            customer=c.customer,
+            order_no=f"SO{i}",
+            amount=Decimal("10"),
+            placed_at=timezone.now() - timedelta(days=i),
         )
         OrderItem.objects.create(order=order, name=f"商品{i}", price=Decimal("10"))
         LogisticsEvent.objects.create(order=order, at=timezone.now(), description="已发货")
@@ -217,11 +224,19 @@ def test_conversation_page_shows_orders_with_items_and_logistics(agent_client, d
     c = receive(desk, "v1", "我的快递呢")
     now = timezone.now()
     order = Order.objects.create(
-        customer=c.customer, order_no="SO20261123001", amount=Decimal("199.00"), placed_at=now - timedelta(days=2),
-        shipping_status="in_transit", carrier="顺丰", tracking_no="SF123", address="浙江省杭州市西湖区文三路 100 号",
+        customer=c.customer,
+        order_no="SO20261123001",
+        amount=Decimal("199.00"),
+        placed_at=now - timedelta(days=2),
+        shipping_status="in_transit",
+        carrier="顺丰",
+        tracking_no="SF123",
+        address="浙江省杭州市西湖区文三路 100 号",
     )
     OrderItem.objects.create(order=order, name="保温杯", quantity=2, price=Decimal("99.50"))
-    LogisticsEvent.objects.create(order=order, at=now - timedelta(days=1), location="杭州", description="已揽收")
+    LogisticsEvent.objects.create(
+        order=order, at=now - timedelta(days=1), location="杭州", description="已揽收"
+    )
     html = agent_client.get(f"/desk/c/{c.pk}/").content.decode()
     assert "SO20261123001" in html and "保温杯" in html and "已揽收" in html
     assert "文三路 100 号" not in html
@@ -251,7 +266,13 @@ def test_unknown_conversation_page_is_404(agent_client):
 def test_conversation_page_has_the_composer_and_actions(agent_client, desk):
     c = receive(desk, "v1", "你好")
     html = agent_client.get(f"/desk/c/{c.pk}/").content.decode()
-    for marker in ('id="kefu-composer"', 'id="kefu-note-toggle"', 'id="kefu-transfer-form"', 'id="kefu-call-form"', "转接说明"):
+    for marker in (
+        'id="kefu-composer"',
+        'id="kefu-note-toggle"',
+        'id="kefu-transfer-form"',
+        'id="kefu-call-form"',
+        "转接说明",
+    ):
         assert marker in html
     assert "暂缓" in html and "已解决" in html and "关闭" in html and "待客户" in html
 

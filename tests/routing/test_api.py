@@ -78,7 +78,12 @@ def test_admin_creates_lists_and_deletes_a_rule(client, desk, admin):
     r = post(
         client,
         "/api/v1/routing-rules",
-        {"name": "投诉关键词", "team_id": desk.team.pk, "keywords": ["投诉", " 12315 ", ""], "priority": "P1"},
+        {
+            "name": "投诉关键词",
+            "team_id": desk.team.pk,
+            "keywords": ["投诉", " 12315 ", ""],
+            "priority": "P1",
+        },
     )
     assert r.status_code == 201
     rule = r.json()

@@ -20,7 +20,7 @@ from django.utils import timezone
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthorized
 from kefu.core.events import publish
 
-from .models import APIToken, AgentStatus, AuditLog, Role, Team, User
+from .models import AgentStatus, APIToken, AuditLog, Role, Team, User
 
 TOKEN_PREFIX = "kefu_"
 
@@ -177,7 +177,9 @@ def list_agents() -> QuerySet[User]:
 def do_set_status(*, user: User, status: str) -> User:
     """Change an agent's availability; going online may pull waiting conversations."""
     if status not in AgentStatus.values:
-        raise InvalidInput(f"未知状态：{status}", fields={"status": f"应为 {', '.join(AgentStatus.values)} 之一"})
+        raise InvalidInput(
+            f"未知状态：{status}", fields={"status": f"应为 {', '.join(AgentStatus.values)} 之一"}
+        )
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(status=status, status_changed_at=timezone.now())
         user.status = status
@@ -208,7 +210,13 @@ def do_create_token(*, user: User, name: str, request: Any = None) -> tuple[APIT
     key = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         token = APIToken.objects.create(user=user, name=name, prefix=key[:12], key_hash=_hash_key(key))
-        audit(AuditLog.Action.TOKEN_CREATE, actor=user, target=token, detail={"name": name}, ip=client_ip(request))
+        audit(
+            AuditLog.Action.TOKEN_CREATE,
+            actor=user,
+            target=token,
+            detail={"name": name},
+            ip=client_ip(request),
+        )
     return token, key
 
 

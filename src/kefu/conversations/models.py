@@ -35,9 +35,15 @@ class Conversation(models.Model):
 
     channel = models.ForeignKey("inboxes.Channel", on_delete=models.PROTECT, related_name="conversations")
     customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="conversations")
-    team = models.ForeignKey("accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    team = models.ForeignKey(
+        "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     assignee = models.ForeignKey(
-        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_conversations"
+        "accounts.User",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_conversations",
     )
     # First-contact ownership (首问负责制): whoever answered first owns what follows.
     first_responder = models.ForeignKey(
@@ -100,7 +106,9 @@ class Message(models.Model):
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     direction = models.CharField(max_length=8, choices=Direction.choices)
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.TEXT)
-    sender = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    sender = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     text = models.TextField(blank=True)
     image = models.FileField(upload_to="chat/%Y/%m/", null=True, blank=True)
     # Private messages (notes, internal activity) never reach the customer.

@@ -20,7 +20,9 @@ class KefuError(Exception):
     status = 400
     code = "error"
 
-    def __init__(self, message: str, *, fields: dict[str, str] | None = None, extra: dict[str, Any] | None = None):
+    def __init__(
+        self, message: str, *, fields: dict[str, str] | None = None, extra: dict[str, Any] | None = None
+    ):
         super().__init__(message)
         self.message = message
         self.fields = fields or {}

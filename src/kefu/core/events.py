@@ -79,7 +79,10 @@ def publish(
         if customer_data is not None and conversation_id is not None:
             _send(
                 [chat_conversation_group(conversation_id)],
-                {"type": "chat.event", "payload": {"id": event_id, "event": event_type, "data": customer_data}},
+                {
+                    "type": "chat.event",
+                    "payload": {"id": event_id, "event": event_type, "data": customer_data},
+                },
             )
 
     transaction.on_commit(_deliver)

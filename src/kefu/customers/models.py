@@ -16,7 +16,9 @@ class Customer(models.Model):
     id_card = models.CharField("身份证号", max_length=32, blank=True)
     bank_card = models.CharField("银行卡号", max_length=32, blank=True)
     email = models.EmailField("邮箱", blank=True)
-    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -74,8 +76,12 @@ class Order(models.Model):
     order_no = models.CharField("订单号", max_length=64, unique=True)
     amount = models.DecimalField("金额", max_digits=12, decimal_places=2)
     currency = models.CharField(max_length=3, default="CNY")
-    payment_status = models.CharField("支付状态", max_length=16, choices=Payment.choices, default=Payment.PAID)
-    shipping_status = models.CharField("物流状态", max_length=16, choices=Shipping.choices, default=Shipping.PENDING)
+    payment_status = models.CharField(
+        "支付状态", max_length=16, choices=Payment.choices, default=Payment.PAID
+    )
+    shipping_status = models.CharField(
+        "物流状态", max_length=16, choices=Shipping.choices, default=Shipping.PENDING
+    )
     carrier = models.CharField("承运商", max_length=32, blank=True)
     tracking_no = models.CharField("运单号", max_length=64, blank=True)
     address = models.CharField("收货地址", max_length=255, blank=True)

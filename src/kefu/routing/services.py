@@ -145,7 +145,9 @@ def do_route_new_conversation(conversation: Conversation, *, first_text: str) ->
 
 def do_requeue_if_unowned(conversation: Conversation) -> None:
     if conversation.assignee_id is None:
-        Conversation.objects.filter(pk=conversation.pk, queued_at__isnull=True).update(queued_at=timezone.now())
+        Conversation.objects.filter(pk=conversation.pk, queued_at__isnull=True).update(
+            queued_at=timezone.now()
+        )
         transaction.on_commit(lambda: do_try_assign(conversation.pk))
 
 
@@ -201,7 +203,9 @@ def do_notify_queue_position(conversation_id: int, *, force: bool = False) -> No
             else f"您好，您已排在第 1 位，客服马上为您服务，预计等待约 {minutes} 分钟。"
         )
         Conversation.objects.filter(pk=conversation.pk).update(last_queue_position=position)
-        do_send_auto_reply(conversation, text, meta={"queue_position": position, "expected_wait_seconds": wait})
+        do_send_auto_reply(
+            conversation, text, meta={"queue_position": position, "expected_wait_seconds": wait}
+        )
 
 
 def do_drain_queue(team_id: int | None) -> int:
@@ -243,7 +247,9 @@ def queue_overview() -> list[dict[str, object]]:
 def agent_overview() -> list[dict[str, object]]:
     agents = (
         User.objects.filter(is_active=True)
-        .annotate(load=Count("assigned_conversations", filter=Q(assigned_conversations__status__in=LOAD_STATUSES)))
+        .annotate(
+            load=Count("assigned_conversations", filter=Q(assigned_conversations__status__in=LOAD_STATUSES))
+        )
         .prefetch_related("teams")
         .order_by("id")
     )
@@ -263,7 +269,6 @@ def agent_overview() -> list[dict[str, object]]:
 
 def publish_agent_change(user: User) -> None:
     publish("agent.updated", {"user_id": user.pk, "status": user.status}, webhook=False)
-
 
 
 def access_queue_overview(user: User) -> list[dict[str, object]]:

@@ -42,6 +42,4 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        constraints = [
-            models.UniqueConstraint(fields=["endpoint", "event_id"], name="webhook_delivery_once")
-        ]
+        constraints = [models.UniqueConstraint(fields=["endpoint", "event_id"], name="webhook_delivery_once")]

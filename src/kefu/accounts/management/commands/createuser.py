@@ -19,7 +19,9 @@ class Command(BaseCommand):
         parser.add_argument("username")
         parser.add_argument("--role", required=True, choices=Role.values)
         parser.add_argument("--name", default="", help="display name")
-        parser.add_argument("--team", action="append", default=[], help="team name (repeatable; created if new)")
+        parser.add_argument(
+            "--team", action="append", default=[], help="team name (repeatable; created if new)"
+        )
         parser.add_argument("--password", help="password (prompted if omitted)")
 
     def handle(self, *args: Any, **opts: Any) -> None:

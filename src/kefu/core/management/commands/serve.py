@@ -24,7 +24,9 @@ class Command(BaseCommand):
             try:
                 from kefu.channels.email import start_smtp_listener
 
-                controller = start_smtp_listener(settings.KEFU_SMTP_LISTEN_HOST, settings.KEFU_SMTP_LISTEN_PORT)
+                controller = start_smtp_listener(
+                    settings.KEFU_SMTP_LISTEN_HOST, settings.KEFU_SMTP_LISTEN_PORT
+                )
                 self.stdout.write(
                     f"SMTP listener on {settings.KEFU_SMTP_LISTEN_HOST}:{settings.KEFU_SMTP_LISTEN_PORT}"
                 )
