@@ -240,12 +240,16 @@ class _Scratch:
         self.totals = np.zeros(0, dtype=np.float32)
         self.best = np.zeros(0, dtype=np.float32)
         self.q_totals = np.zeros(0, dtype=np.float32)
+        self.scores = np.zeros(0, dtype=np.float32)
+        self.kth = np.zeros(0, dtype=np.float32)
 
     def fit(self, n_slots: int, n_questions: int) -> None:
         if len(self.totals) < n_slots:
             size = max(1024, 2 * n_slots)
             self.totals = np.zeros(size, dtype=np.float32)
             self.best = np.zeros(size, dtype=np.float32)
+            self.scores = np.zeros(size, dtype=np.float32)
+            self.kth = np.zeros(size, dtype=np.float32)
         if len(self.q_totals) < n_questions:
             size = max(1024, 2 * n_questions)
             self.q_totals = np.zeros(size, dtype=np.float32)
@@ -423,6 +427,8 @@ class SearchIndex:
         self._slot_status = _Growable(np.int8, fill=-1)
         self._slot_category = _Growable(np.int32, fill=-1)
         self._slot_help = _Growable(np.float32)
+        self._version = 0  # bumped by every edit; keys the filter cache
+        self._factor_cache: dict[tuple, tuple[int, Ranking, np.ndarray]] = {}
         self._impact_gen = 0
         self._impact_basis: tuple[Ranking, np.ndarray] | None = None
         self._basis_dirty = True
@@ -476,6 +482,7 @@ class SearchIndex:
             self._place(doc, units)
 
     def _place(self, doc: Document, units: list) -> None:
+        self._version += 1
         slot = len(self._slot_id)
         self._slot_of[doc.id] = slot
         self._slot_id.append(doc.id)
@@ -510,6 +517,7 @@ class SearchIndex:
         slot = self._slot_of.pop(doc_id, None)
         if slot is None:
             return False
+        self._version += 1
         self._count_df(slot, -1)
         for side, uid in self._slot_units[slot]:
             units = self._sides[side]
@@ -692,11 +700,12 @@ class SearchIndex:
         scratch.fit(self._slot_status.size, len(self._sides[1]))
         return scratch
 
-    def _scores(self, parsed: _Query) -> tuple[np.ndarray, np.ndarray] | None:
-        """(candidate slots, their scores) for the query, or None if no term is indexed.
+    def _scores(self, parsed: _Query) -> np.ndarray | None:
+        """Every slot's score (a view of this thread's buffer), or None if no term is indexed.
 
-        Scores accumulate into per-thread buffers that are reset after use, so a query
-        allocates no array of the index's size (fresh large arrays cost page faults).
+        The caller must ``fill(0)`` the returned view when done: scores accumulate into
+        per-thread buffers so that a query allocates no array of the index's size
+        (fresh large arrays cost page faults on every query).
         """
         r = self.ranking
         self._refresh_impact_basis()
@@ -740,11 +749,24 @@ class SearchIndex:
             best[slots] = 0.0
         if not any_term and not any_question:
             return None
-        # Every contribution is positive (IDF > 0, tf > 0), so touched means non-zero.
-        cand = np.flatnonzero(totals[: self._slot_status.size])
-        scores = totals[cand]
-        totals[cand] = 0.0
-        return cand, scores
+        return totals[: self._slot_status.size]
+
+    def _slot_factor(self, statuses: Sequence[str], category_ids: Iterable[int | str] | None) -> np.ndarray:
+        """Per slot: 0 when filtered out, else the helpfulness multiplier; cached until the next edit."""
+        key = (tuple(statuses), None if category_ids is None else frozenset(category_ids))
+        cached = self._factor_cache.get(key)
+        if cached is not None and cached[0] == self._version and cached[1] is self.ranking:
+            return cached[2]
+        n = self._slot_status.size
+        factor = (1.0 + self.ranking.helpfulness_weight * self._slot_help.data[:n]).astype(np.float32)
+        factor *= _status_table(key[0])[self._slot_status.data[:n] + 1]
+        if key[1] is not None:
+            codes = [self._category_code[c] for c in key[1] if c in self._category_code]
+            factor *= np.isin(self._slot_category.data[:n], codes)
+        if len(self._factor_cache) >= 32:
+            self._factor_cache.clear()
+        self._factor_cache[key] = (self._version, self.ranking, factor)
+        return factor
 
     def search(
         self,
@@ -773,22 +795,31 @@ class SearchIndex:
     ) -> list[Hit]:
         if limit <= 0 or not self._slot_of:
             return []
-        r = self.ranking
         parsed = self._parse(query)
-        scored = self._scores(parsed)
-        if scored is None:
+        totals = self._scores(parsed)
+        if totals is None:
             return []
-        cand, totals = scored
-        keep = _status_table(tuple(statuses))[self._slot_status.data[cand] + 1]
-        if category_ids is not None:
-            codes = [self._category_code[c] for c in category_ids if c in self._category_code]
-            keep &= np.isin(self._slot_category.data[cand], codes)
-        cand, totals = cand[keep], totals[keep]
+        # Dense over all slots: with long postings most documents are touched, and
+        # ``flatnonzero`` on a dense random pattern costs more than a multiply and a partition.
+        scratch = self._local.scratch
+        n = len(totals)
+        try:
+            scores = np.multiply(totals, self._slot_factor(statuses, category_ids), out=scratch.scores[:n])
+        finally:
+            totals.fill(0.0)
+        if n > limit:
+            kth_buffer = scratch.kth[:n]
+            np.copyto(kth_buffer, scores)
+            kth_buffer.partition(n - limit)
+            kth = kth_buffer[n - limit]
+            cand = np.flatnonzero(scores >= kth) if kth > 0 else np.flatnonzero(scores > 0)
+        else:
+            cand = np.flatnonzero(scores > 0)
+        cand = cand[np.lexsort((cand, -scores[cand]))][:limit]
         if not len(cand):
             return []
-        scores = totals * (1.0 + r.helpfulness_weight * self._slot_help.data[cand])
-        top = np.argpartition(-scores, limit - 1)[:limit] if len(cand) > limit else np.arange(len(cand))
-        top = top[np.lexsort((cand[top], -scores[top]))]
+        scores = scores[cand]
+        top = range(len(cand))
         if not snippets:
             return [Hit(self._slot_id[cand[i]], float(scores[i]), "", "") for i in top]  # type: ignore[arg-type]
         terms = self._highlight_terms(parsed)
