@@ -6,10 +6,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.http import HttpRequest
 from ninja import Router, Status
 
-from kefu.core.apiutil import StrictIn
+from kefu.core.apiutil import AuthedRequest, StrictIn
 
 from . import services
 from .models import CompensationRequest, Complaint, Promise, Stage
@@ -97,7 +96,7 @@ class IntakePatch(StrictIn):
 
 
 @router.get("/complaints")
-def list_complaints(request: HttpRequest, stage: str | None = None) -> list[dict[str, Any]]:
+def list_complaints(request: AuthedRequest, stage: str | None = None) -> list[dict[str, Any]]:
     qs = services.visible_complaints(request.user)
     if stage:
         qs = qs.filter(stage=stage)
@@ -105,7 +104,7 @@ def list_complaints(request: HttpRequest, stage: str | None = None) -> list[dict
 
 
 @router.post("/complaints", response={201: dict})
-def open_complaint(request: HttpRequest, payload: ComplaintIn) -> Status:
+def open_complaint(request: AuthedRequest, payload: ComplaintIn) -> Status:
     data = payload.model_dump()
     c = services.do_open_complaint(
         actor=request.user,
@@ -119,12 +118,12 @@ def open_complaint(request: HttpRequest, payload: ComplaintIn) -> Status:
 
 
 @router.get("/complaints/{complaint_id}")
-def get_complaint(request: HttpRequest, complaint_id: int) -> dict[str, Any]:
+def get_complaint(request: AuthedRequest, complaint_id: int) -> dict[str, Any]:
     return complaint_dict(services.access_complaint(request.user, complaint_id))
 
 
 @router.patch("/complaints/{complaint_id}")
-def update_intake(request: HttpRequest, complaint_id: int, payload: IntakePatch) -> dict[str, Any]:
+def update_intake(request: AuthedRequest, complaint_id: int, payload: IntakePatch) -> dict[str, Any]:
     c = services.do_update_intake(
         actor=request.user, complaint_id=complaint_id, data=payload.model_dump(exclude_unset=True)
     )
@@ -136,7 +135,7 @@ class NoteIn(StrictIn):
 
 
 @router.post("/complaints/{complaint_id}/advance")
-def advance(request: HttpRequest, complaint_id: int, payload: NoteIn) -> dict[str, Any]:
+def advance(request: AuthedRequest, complaint_id: int, payload: NoteIn) -> dict[str, Any]:
     return complaint_dict(
         services.do_advance(actor=request.user, complaint_id=complaint_id, note=payload.note)
     )
@@ -149,7 +148,7 @@ class TransferIn(StrictIn):
 
 
 @router.post("/complaints/{complaint_id}/transfer")
-def transfer(request: HttpRequest, complaint_id: int, payload: TransferIn) -> dict[str, Any]:
+def transfer(request: AuthedRequest, complaint_id: int, payload: TransferIn) -> dict[str, Any]:
     c = services.do_transfer(
         actor=request.user,
         complaint_id=complaint_id,
@@ -165,7 +164,7 @@ class TextIn(StrictIn):
 
 
 @router.post("/complaints/{complaint_id}/progress")
-def progress(request: HttpRequest, complaint_id: int, payload: TextIn) -> dict[str, Any]:
+def progress(request: AuthedRequest, complaint_id: int, payload: TextIn) -> dict[str, Any]:
     return complaint_dict(
         services.do_send_progress(actor=request.user, complaint_id=complaint_id, text=payload.text)
     )
@@ -176,7 +175,7 @@ class ResolutionIn(StrictIn):
 
 
 @router.post("/complaints/{complaint_id}/resolve")
-def resolve(request: HttpRequest, complaint_id: int, payload: ResolutionIn) -> dict[str, Any]:
+def resolve(request: AuthedRequest, complaint_id: int, payload: ResolutionIn) -> dict[str, Any]:
     return complaint_dict(
         services.do_resolve(actor=request.user, complaint_id=complaint_id, resolution=payload.resolution)
     )
@@ -188,7 +187,7 @@ class ConfirmIn(StrictIn):
 
 
 @router.post("/complaints/{complaint_id}/confirm")
-def confirm(request: HttpRequest, complaint_id: int, payload: ConfirmIn) -> dict[str, Any]:
+def confirm(request: AuthedRequest, complaint_id: int, payload: ConfirmIn) -> dict[str, Any]:
     c = services.do_confirm_resolution(
         actor=request.user, complaint_id=complaint_id, confirmed=payload.confirmed, note=payload.note
     )
@@ -200,7 +199,7 @@ class FollowUpIn(StrictIn):
 
 
 @router.post("/complaints/{complaint_id}/follow-up")
-def follow_up(request: HttpRequest, complaint_id: int, payload: FollowUpIn) -> dict[str, Any]:
+def follow_up(request: AuthedRequest, complaint_id: int, payload: FollowUpIn) -> dict[str, Any]:
     return complaint_dict(
         services.do_record_follow_up(actor=request.user, complaint_id=complaint_id, note=payload.note)
     )
@@ -215,13 +214,13 @@ class CompensationIn(StrictIn):
 
 
 @router.post("/compensations", response={201: dict})
-def request_compensation(request: HttpRequest, payload: CompensationIn) -> Status:
+def request_compensation(request: AuthedRequest, payload: CompensationIn) -> Status:
     r = services.do_request_compensation(actor=request.user, **payload.model_dump())
     return Status(201, compensation_dict(r))
 
 
 @router.get("/compensations/pending")
-def pending(request: HttpRequest) -> list[dict[str, Any]]:
+def pending(request: AuthedRequest) -> list[dict[str, Any]]:
     return [compensation_dict(r) for r in services.pending_approvals(request.user)[:200]]
 
 
@@ -231,7 +230,7 @@ class DecisionIn(StrictIn):
 
 
 @router.post("/compensations/{request_id}/decision")
-def decide(request: HttpRequest, request_id: int, payload: DecisionIn) -> dict[str, Any]:
+def decide(request: AuthedRequest, request_id: int, payload: DecisionIn) -> dict[str, Any]:
     r = services.do_decide_compensation(
         actor=request.user, request_id=request_id, approve=payload.approve, note=payload.note
     )
@@ -239,7 +238,7 @@ def decide(request: HttpRequest, request_id: int, payload: DecisionIn) -> dict[s
 
 
 @router.get("/authority-limits")
-def authority_limits(request: HttpRequest) -> dict[str, Any]:
+def authority_limits(request: AuthedRequest) -> dict[str, Any]:
     table = services.limits()
     mine = services.authority_limit(request.user)
     return {
@@ -254,7 +253,7 @@ class LimitIn(StrictIn):
 
 
 @router.put("/authority-limits")
-def set_limit(request: HttpRequest, payload: LimitIn) -> dict[str, Any]:
+def set_limit(request: AuthedRequest, payload: LimitIn) -> dict[str, Any]:
     row = services.do_set_limit(actor=request.user, role=payload.role, max_amount=payload.max_amount)
     return {"role": row.role, "max_amount": str(row.max_amount)}
 
@@ -267,28 +266,28 @@ class PromiseIn(StrictIn):
 
 
 @router.post("/promises", response={201: dict})
-def make_promise(request: HttpRequest, payload: PromiseIn) -> Status:
+def make_promise(request: AuthedRequest, payload: PromiseIn) -> Status:
     p = services.do_make_promise(actor=request.user, **payload.model_dump())
     return Status(201, promise_dict(p))
 
 
 @router.get("/promises")
-def my_promises(request: HttpRequest) -> list[dict[str, Any]]:
+def my_promises(request: AuthedRequest) -> list[dict[str, Any]]:
     return [promise_dict(p) for p in services.promises_for(request.user)[:200]]
 
 
 @router.post("/promises/{promise_id}/kept")
-def kept(request: HttpRequest, promise_id: int) -> dict[str, Any]:
+def kept(request: AuthedRequest, promise_id: int) -> dict[str, Any]:
     return promise_dict(services.do_keep_promise(actor=request.user, promise_id=promise_id))
 
 
 @router.post("/promises/{promise_id}/cancel")
-def cancel(request: HttpRequest, promise_id: int) -> dict[str, Any]:
+def cancel(request: AuthedRequest, promise_id: int) -> dict[str, Any]:
     return promise_dict(services.do_cancel_promise(actor=request.user, promise_id=promise_id))
 
 
 @router.get("/promise-rates")
-def rates(request: HttpRequest) -> list[dict[str, Any]]:
+def rates(request: AuthedRequest) -> list[dict[str, Any]]:
     from kefu.accounts.models import Role
     from kefu.accounts.services import check_role
 

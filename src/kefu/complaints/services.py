@@ -221,7 +221,7 @@ def find_repeat(
     since = timezone.now() - REPEAT_WINDOW
     earlier = (
         Complaint.objects.filter(ticket__customer_id=customer_id, created_at__gte=since)
-        .exclude(pk=exclude_id)
+        .exclude(pk=exclude_id or 0)
         .order_by("created_at")
     )
     for c in earlier:
@@ -740,7 +740,8 @@ def do_sweep(now: datetime | None = None) -> dict[str, int]:
             if conversation is None:
                 continue
             updates += 1
-            dept = complaint.ticket.department.name if complaint.ticket.department_id else "客服团队"
+            department = complaint.ticket.department
+            dept = department.name if department is not None else "客服团队"
             do_send_auto_reply(
                 conversation,
                 f"【投诉进度】您反映的问题（工单 {complaint.ticket.number}）正在由{dept}处理，"

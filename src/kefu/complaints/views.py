@@ -7,12 +7,13 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from kefu.accounts.models import Role
+from kefu.core.apiutil import AuthedRequest
 from kefu.core.errors import InvalidInput, KefuError
 
 from . import services
@@ -20,7 +21,7 @@ from .models import CompensationKind, Stage
 
 
 @login_required
-def complaint_list(request: HttpRequest) -> HttpResponse:
+def complaint_list(request: AuthedRequest) -> HttpResponse:
     stage = request.GET.get("stage") or ""
     qs = services.visible_complaints(request.user)
     if stage:
@@ -40,7 +41,7 @@ def _local_datetime(value: str, field: str) -> datetime:
     return timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
 
 
-def _act(request: HttpRequest, complaint_id: int) -> None:
+def _act(request: AuthedRequest, complaint_id: int) -> None:
     """Run the workflow action the form asked for."""
     p, user, action = request.POST, request.user, request.POST.get("action", "")
     if action == "intake":
@@ -57,7 +58,7 @@ def _act(request: HttpRequest, complaint_id: int) -> None:
     elif action == "advance":
         services.do_advance(actor=user, complaint_id=complaint_id, note=p.get("note", ""))
     elif action == "transfer":
-        fields = {k[6:]: v for k, v in p.items() if k.startswith("field_") and v.strip()}
+        fields = {k[6:]: str(v) for k, v in p.items() if k.startswith("field_") and str(v).strip()}
         services.do_transfer(
             actor=user,
             complaint_id=complaint_id,
@@ -99,7 +100,7 @@ def _act(request: HttpRequest, complaint_id: int) -> None:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def complaint_detail(request: HttpRequest, complaint_id: int) -> HttpResponse:
+def complaint_detail(request: AuthedRequest, complaint_id: int) -> HttpResponse:
     error: KefuError | None = None
     if request.method == "POST":
         try:
@@ -134,7 +135,7 @@ def complaint_detail(request: HttpRequest, complaint_id: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def approvals(request: HttpRequest) -> HttpResponse:
+def approvals(request: AuthedRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             services.do_decide_compensation(
@@ -158,7 +159,7 @@ def approvals(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def promises(request: HttpRequest) -> HttpResponse:
+def promises(request: AuthedRequest) -> HttpResponse:
     rates = services.promise_rates() if request.user.has_role_at_least(Role.TEAM_LEAD) else []
     return render(
         request,
@@ -169,7 +170,7 @@ def promises(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def promise_action(request: HttpRequest, promise_id: int) -> HttpResponse:
+def promise_action(request: AuthedRequest, promise_id: int) -> HttpResponse:
     try:
         if request.POST.get("action") == "cancel":
             services.do_cancel_promise(actor=request.user, promise_id=promise_id)

@@ -589,7 +589,7 @@ def do_log_call(
         else:
             from kefu.customers.models import Customer
 
-            customer = Customer.objects.filter(pk=customer_id).first()
+            customer = Customer.objects.filter(pk=customer_id).first() if customer_id is not None else None
             if customer is None:
                 raise InvalidInput("请指定会话或客户", fields={"customer_id": "客户不存在"})
             channel = Channel.objects.filter(kind=Channel.Kind.PHONE, is_active=True).first()

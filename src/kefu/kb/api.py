@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.http import HttpRequest
 from ninja import File, Query, Router, Schema, Status, UploadedFile
 
-from kefu.core.apiutil import StrictIn, page
+from kefu.core.apiutil import AuthedRequest, StrictIn, page
 from kefu.core.errors import InvalidInput
 
 from . import services
@@ -85,7 +84,7 @@ class ArticleFilters(Schema):
 
 
 @router.get("/kb/articles")
-def list_articles(request: HttpRequest, filters: Query[ArticleFilters]) -> dict[str, Any]:
+def list_articles(request: AuthedRequest, filters: Query[ArticleFilters]) -> dict[str, Any]:
     if not 1 <= filters.limit <= 200 or filters.offset < 0:
         raise InvalidInput("分页参数无效", fields={"limit": "1–200", "offset": ">= 0"})
     qs = services.list_articles(
@@ -97,18 +96,18 @@ def list_articles(request: HttpRequest, filters: Query[ArticleFilters]) -> dict[
 
 
 @router.post("/kb/articles", response={201: dict})
-def create_article(request: HttpRequest, payload: ArticleIn) -> Status:
+def create_article(request: AuthedRequest, payload: ArticleIn) -> Status:
     article = services.do_create_article(actor=request.user, data=payload.model_dump())
     return Status(201, article_dict(article))
 
 
 @router.get("/kb/articles/{article_id}")
-def get_article(request: HttpRequest, article_id: int) -> dict[str, Any]:
+def get_article(request: AuthedRequest, article_id: int) -> dict[str, Any]:
     return article_dict(services.access_article(request.user, article_id))
 
 
 @router.patch("/kb/articles/{article_id}")
-def update_article(request: HttpRequest, article_id: int, payload: ArticlePatch) -> dict[str, Any]:
+def update_article(request: AuthedRequest, article_id: int, payload: ArticlePatch) -> dict[str, Any]:
     data = payload.model_dump(exclude_unset=True)
     note = data.pop("note", "")
     article = services.do_update_article(actor=request.user, article_id=article_id, data=data, note=note)
@@ -116,13 +115,13 @@ def update_article(request: HttpRequest, article_id: int, payload: ArticlePatch)
 
 
 @router.delete("/kb/articles/{article_id}", response={204: None})
-def delete_article(request: HttpRequest, article_id: int) -> Status:
+def delete_article(request: AuthedRequest, article_id: int) -> Status:
     services.do_delete_article(actor=request.user, article_id=article_id)
     return Status(204, None)
 
 
 @router.get("/kb/articles/{article_id}/versions")
-def article_versions(request: HttpRequest, article_id: int) -> list[dict[str, Any]]:
+def article_versions(request: AuthedRequest, article_id: int) -> list[dict[str, Any]]:
     article = services.access_article(request.user, article_id)
     return [
         {
@@ -138,7 +137,7 @@ def article_versions(request: HttpRequest, article_id: int) -> list[dict[str, An
 
 
 @router.post("/kb/articles/{article_id}/attachments", response={201: dict})
-def upload_attachment(request: HttpRequest, article_id: int, file: File[UploadedFile]) -> Status:
+def upload_attachment(request: AuthedRequest, article_id: int, file: File[UploadedFile]) -> Status:
     """Attach an image or document to an article; returns its URL for use in the Markdown body."""
     a = services.do_add_attachment(actor=request.user, article_id=article_id, upload=file)
     return Status(201, {"id": a.pk, "name": a.name, "url": a.file.url, "content_type": a.content_type})
@@ -152,7 +151,7 @@ class SearchQuery(Schema):
 
 
 @router.get("/kb/search")
-def search(request: HttpRequest, params: Query[SearchQuery]) -> dict[str, Any]:
+def search(request: AuthedRequest, params: Query[SearchQuery]) -> dict[str, Any]:
     if not 1 <= params.limit <= 50:
         raise InvalidInput("limit 无效", fields={"limit": "1–50"})
     statuses = tuple(s for s in params.status.split(",") if s)
@@ -163,7 +162,7 @@ def search(request: HttpRequest, params: Query[SearchQuery]) -> dict[str, Any]:
 
 
 @router.get("/conversations/{conversation_id}/kb-suggestions")
-def suggestions(request: HttpRequest, conversation_id: int) -> dict[str, Any]:
+def suggestions(request: AuthedRequest, conversation_id: int) -> dict[str, Any]:
     found = services.suggestions_for_conversation(request.user, conversation_id)
     return {"query": found["query"], "results": [result_dict(r) for r in found["results"]]}
 
@@ -174,12 +173,12 @@ class CategoryIn(StrictIn):
 
 
 @router.get("/kb/categories")
-def categories(request: HttpRequest) -> list[dict[str, Any]]:
+def categories(request: AuthedRequest) -> list[dict[str, Any]]:
     return services.category_tree()
 
 
 @router.post("/kb/categories", response={201: dict})
-def create_category(request: HttpRequest, payload: CategoryIn) -> Status:
+def create_category(request: AuthedRequest, payload: CategoryIn) -> Status:
     c = services.do_create_category(actor=request.user, name=payload.name, parent_id=payload.parent_id)
     return Status(201, {"id": c.pk, "name": c.name, "parent_id": c.parent_id})
 
@@ -190,14 +189,14 @@ class SynonymsIn(StrictIn):
 
 
 @router.get("/kb/synonyms")
-def list_synonyms(request: HttpRequest) -> list[dict[str, Any]]:
+def list_synonyms(request: AuthedRequest) -> list[dict[str, Any]]:
     from .models import SynonymGroup
 
     return [{"head": g.head, "synonyms": g.synonyms} for g in SynonymGroup.objects.order_by("head")]
 
 
 @router.put("/kb/synonyms")
-def set_synonyms(request: HttpRequest, payload: SynonymsIn) -> dict[str, Any]:
+def set_synonyms(request: AuthedRequest, payload: SynonymsIn) -> dict[str, Any]:
     g = services.do_set_synonyms(actor=request.user, head=payload.head, synonyms=payload.synonyms)
     return {"head": g.head, "synonyms": g.synonyms}
 
@@ -208,7 +207,7 @@ class FeedbackIn(StrictIn):
 
 
 @router.post("/help/articles/{article_id}/feedback", auth=None)
-def feedback(request: HttpRequest, article_id: int, payload: FeedbackIn) -> dict[str, Any]:
+def feedback(request: AuthedRequest, article_id: int, payload: FeedbackIn) -> dict[str, Any]:
     """Public: the help centre's "was this helpful?" buttons."""
     session_key = request.session.session_key or "" if hasattr(request, "session") else ""
     article = services.do_record_feedback(
@@ -218,7 +217,7 @@ def feedback(request: HttpRequest, article_id: int, payload: FeedbackIn) -> dict
 
 
 @router.get("/help/search", auth=None)
-def public_search(request: HttpRequest, q: str, category_id: int | None = None) -> dict[str, Any]:
+def public_search(request: AuthedRequest, q: str, category_id: int | None = None) -> dict[str, Any]:
     """Public: customers search the published articles."""
     results = services.search_articles(q, limit=10, category_id=category_id)
     return {

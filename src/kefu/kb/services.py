@@ -441,11 +441,11 @@ def do_create_category(*, actor: User, name: str, parent_id: int | None = None) 
 
 
 def category_tree() -> list[dict[str, Any]]:
-    nodes = {
+    nodes: dict[int, dict[str, Any]] = {
         c.pk: {"id": c.pk, "name": c.name, "parent_id": c.parent_id, "children": []}
         for c in Category.objects.all()
     }
-    roots = []
+    roots: list[dict[str, Any]] = []
     for node in nodes.values():
         parent = nodes.get(node["parent_id"]) if node["parent_id"] else None
         (parent["children"] if parent else roots).append(node)

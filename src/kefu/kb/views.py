@@ -5,17 +5,18 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from kefu.core.apiutil import AuthedRequest
 from kefu.core.errors import InvalidInput
 
 from . import services
 from .models import Article, Category, SynonymGroup
 
 
-def help_home(request: HttpRequest) -> HttpResponse:
+def help_home(request: AuthedRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()[:200]
     category_id = _int_or_none(request.GET.get("category"))
     results = services.search_articles(q, limit=20, category_id=category_id) if q else []
@@ -36,7 +37,7 @@ def help_home(request: HttpRequest) -> HttpResponse:
     )
 
 
-def help_article(request: HttpRequest, article_id: int) -> HttpResponse:
+def help_article(request: AuthedRequest, article_id: int) -> HttpResponse:
     article = services.access_article(None, article_id)
     return render(
         request,
@@ -46,7 +47,7 @@ def help_article(request: HttpRequest, article_id: int) -> HttpResponse:
 
 
 @login_required
-def kb_list(request: HttpRequest) -> HttpResponse:
+def kb_list(request: AuthedRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()[:200]
     status = request.GET.get("status") or None
     stale = request.GET.get("stale") == "1"
@@ -80,7 +81,7 @@ def _int_or_none(value: str | None) -> int | None:
         return None
 
 
-def _form_data(request: HttpRequest) -> dict[str, object]:
+def _form_data(request: AuthedRequest) -> dict[str, object]:
     post = request.POST
     review = post.get("review_by") or None
     try:
@@ -104,7 +105,7 @@ def _form_data(request: HttpRequest) -> dict[str, object]:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def kb_edit(request: HttpRequest, article_id: int | None = None) -> HttpResponse:
+def kb_edit(request: AuthedRequest, article_id: int | None = None) -> HttpResponse:
     article = services.access_article(request.user, article_id) if article_id else None
     error = None
     if request.method == "POST":
@@ -140,7 +141,7 @@ def kb_edit(request: HttpRequest, article_id: int | None = None) -> HttpResponse
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def kb_synonyms(request: HttpRequest) -> HttpResponse:
+def kb_synonyms(request: AuthedRequest) -> HttpResponse:
     error = None
     if request.method == "POST":
         try:

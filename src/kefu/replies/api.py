@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.http import HttpRequest
 from ninja import Router, Status
 
-from kefu.core.apiutil import StrictIn
+from kefu.core.apiutil import AuthedRequest, StrictIn
 from kefu.core.errors import InvalidInput
 
 from . import services
@@ -37,7 +36,7 @@ def reply_dict(r: CannedReply) -> dict[str, Any]:
 
 @router.get("/replies")
 def list_replies(
-    request: HttpRequest, q: str = "", conversation_id: int | None = None, limit: int = 20
+    request: AuthedRequest, q: str = "", conversation_id: int | None = None, limit: int = 20
 ) -> list[dict[str, Any]]:
     """Search by Chinese, shortcut or pinyin initials; ranked for the conversation if given."""
     if not 1 <= limit <= 100:
@@ -78,7 +77,7 @@ class ReplyPatch(StrictIn):
 
 
 @router.post("/replies", response={201: dict})
-def create_reply(request: HttpRequest, payload: ReplyIn) -> Status:
+def create_reply(request: AuthedRequest, payload: ReplyIn) -> Status:
     data = payload.model_dump()
     scope, team_id = data.pop("scope"), data.pop("team_id")
     reply = services.do_create_reply(actor=request.user, data=data, scope=scope, team_id=team_id)
@@ -86,7 +85,7 @@ def create_reply(request: HttpRequest, payload: ReplyIn) -> Status:
 
 
 @router.patch("/replies/{reply_id}")
-def update_reply(request: HttpRequest, reply_id: int, payload: ReplyPatch) -> dict[str, Any]:
+def update_reply(request: AuthedRequest, reply_id: int, payload: ReplyPatch) -> dict[str, Any]:
     return reply_dict(
         services.do_update_reply(
             actor=request.user, reply_id=reply_id, data=payload.model_dump(exclude_unset=True)
@@ -95,7 +94,7 @@ def update_reply(request: HttpRequest, reply_id: int, payload: ReplyPatch) -> di
 
 
 @router.delete("/replies/{reply_id}", response={204: None})
-def delete_reply(request: HttpRequest, reply_id: int) -> Status:
+def delete_reply(request: AuthedRequest, reply_id: int) -> Status:
     services.do_delete_reply(actor=request.user, reply_id=reply_id)
     return Status(204, None)
 
@@ -105,7 +104,7 @@ class UseIn(StrictIn):
 
 
 @router.post("/replies/{reply_id}/use")
-def use_reply(request: HttpRequest, reply_id: int, payload: UseIn) -> dict[str, Any]:
+def use_reply(request: AuthedRequest, reply_id: int, payload: UseIn) -> dict[str, Any]:
     """The text to insert, with variables filled; ``missing`` lists those without a value."""
     usage, rendered = services.do_use_reply(
         agent=request.user, reply_id=reply_id, conversation_id=payload.conversation_id
@@ -114,10 +113,10 @@ def use_reply(request: HttpRequest, reply_id: int, payload: UseIn) -> dict[str, 
 
 
 @router.get("/replies-stats")
-def stats(request: HttpRequest) -> list[dict[str, Any]]:
+def stats(request: AuthedRequest) -> list[dict[str, Any]]:
     return services.reply_stats(request.user)
 
 
 @router.get("/reply-variables")
-def variables(request: HttpRequest) -> list[str]:
+def variables(request: AuthedRequest) -> list[str]:
     return list(services.VARIABLES)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from kefu.core.apiutil import AuthedRequest
 from kefu.core.errors import KefuError
 
 from . import services
@@ -15,7 +16,7 @@ from .models import CannedReply, Scenario
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def library(request: HttpRequest) -> HttpResponse:
+def library(request: AuthedRequest) -> HttpResponse:
     error = None
     if request.method == "POST":
         data = {

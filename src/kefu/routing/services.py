@@ -18,6 +18,7 @@ one agent but lets foreign-key checks through.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 from django.db import transaction
 from django.db.models import Case, Count, F, IntegerField, Q, Value, When
@@ -292,7 +293,7 @@ def access_agent_overview(user: User) -> list[dict[str, object]]:
     if user.sees_all:
         return rows
     mine = set(user.teams.values_list("name", flat=True))
-    return [r for r in rows if mine & set(r["teams"])]  # type: ignore[arg-type]
+    return [r for r in rows if mine & set(cast(list[str], r["teams"]))]
 
 
 def _check_rule(*, name: str, keywords: list[str], priority: str) -> list[str]:

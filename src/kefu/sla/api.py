@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
 from ninja import Router, Status
 from pydantic import StrictBool, StrictFloat, StrictInt, StrictStr
 
-from kefu.core.apiutil import StrictIn
+from kefu.core.apiutil import AuthedRequest, StrictIn
 
 from . import services
 from .models import SLAPolicy
@@ -59,22 +58,22 @@ class PolicyPatch(StrictIn):
 
 
 @router.get("/sla-policies")
-def list_policies(request: HttpRequest) -> list[dict[str, Any]]:
+def list_policies(request: AuthedRequest) -> list[dict[str, Any]]:
     return [policy_out(p) for p in SLAPolicy.objects.order_by("id")]
 
 
 @router.post("/sla-policies", response={201: dict[str, Any]})
-def create_policy(request: HttpRequest, payload: PolicyIn) -> Status[dict[str, Any]]:
+def create_policy(request: AuthedRequest, payload: PolicyIn) -> Status[dict[str, Any]]:
     return Status(201, policy_out(services.do_create_policy(actor=request.auth, data=payload.model_dump())))
 
 
 @router.get("/sla-policies/{policy_id}")
-def get_policy(request: HttpRequest, policy_id: int) -> dict[str, Any]:
+def get_policy(request: AuthedRequest, policy_id: int) -> dict[str, Any]:
     return policy_out(services.access_policy(policy_id))
 
 
 @router.patch("/sla-policies/{policy_id}")
-def update_policy(request: HttpRequest, policy_id: int, payload: PolicyPatch) -> dict[str, Any]:
+def update_policy(request: AuthedRequest, policy_id: int, payload: PolicyPatch) -> dict[str, Any]:
     data = payload.model_dump(exclude_unset=True)
     # null clears a timer; for the other fields it means "unchanged".
     data = {k: v for k, v in data.items() if v is not None or k.endswith("_seconds")}
@@ -82,6 +81,6 @@ def update_policy(request: HttpRequest, policy_id: int, payload: PolicyPatch) ->
 
 
 @router.delete("/sla-policies/{policy_id}", response={204: None})
-def delete_policy(request: HttpRequest, policy_id: int) -> Status[None]:
+def delete_policy(request: AuthedRequest, policy_id: int) -> Status[None]:
     services.do_delete_policy(actor=request.auth, policy_id=policy_id)
     return Status(204, None)

@@ -6,12 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from pydantic import Field, StrictBool, StrictInt, StrictStr
 
 from kefu.conversations.presenters import message_dict
-from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, StrictIn, page
+from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, AuthedRequest, StrictIn, page
 
 from . import services
 from .models import Ticket
@@ -109,7 +108,7 @@ class TicketFilters(Schema):
 
 
 @router.get("/tickets")
-def list_tickets(request: HttpRequest, filters: Query[TicketFilters]) -> dict[str, Any]:
+def list_tickets(request: AuthedRequest, filters: Query[TicketFilters]) -> dict[str, Any]:
     qs = services.list_tickets(
         request.auth,
         status=filters.status,
@@ -123,18 +122,18 @@ def list_tickets(request: HttpRequest, filters: Query[TicketFilters]) -> dict[st
 
 
 @router.post("/tickets", response={201: dict[str, Any]})
-def create_ticket(request: HttpRequest, payload: TicketIn) -> Status[dict[str, Any]]:
+def create_ticket(request: AuthedRequest, payload: TicketIn) -> Status[dict[str, Any]]:
     ticket = services.do_create_ticket(actor=request.auth, **payload.model_dump())
     return Status(201, ticket_detail(services.access_ticket(request.auth, ticket.pk)))
 
 
 @router.get("/tickets/{ticket_id}")
-def get_ticket(request: HttpRequest, ticket_id: int) -> dict[str, Any]:
+def get_ticket(request: AuthedRequest, ticket_id: int) -> dict[str, Any]:
     return ticket_detail(services.access_ticket(request.auth, ticket_id))
 
 
 @router.patch("/tickets/{ticket_id}")
-def update_ticket(request: HttpRequest, ticket_id: int, payload: TicketPatch) -> dict[str, Any]:
+def update_ticket(request: AuthedRequest, ticket_id: int, payload: TicketPatch) -> dict[str, Any]:
     changes = payload.model_dump(exclude_unset=True)
     for key in ("title", "category", "urgent", "important"):
         if key in changes and changes[key] is None:
@@ -144,7 +143,7 @@ def update_ticket(request: HttpRequest, ticket_id: int, payload: TicketPatch) ->
 
 
 @router.post("/tickets/{ticket_id}/status")
-def change_status(request: HttpRequest, ticket_id: int, payload: StatusIn) -> dict[str, Any]:
+def change_status(request: AuthedRequest, ticket_id: int, payload: StatusIn) -> dict[str, Any]:
     services.do_change_status(
         actor=request.auth, ticket_id=ticket_id, status=payload.status, note=payload.note
     )
@@ -152,7 +151,7 @@ def change_status(request: HttpRequest, ticket_id: int, payload: StatusIn) -> di
 
 
 @router.post("/tickets/{ticket_id}/transfer")
-def transfer(request: HttpRequest, ticket_id: int, payload: TransferIn) -> dict[str, Any]:
+def transfer(request: AuthedRequest, ticket_id: int, payload: TransferIn) -> dict[str, Any]:
     services.do_transfer_ticket(
         actor=request.auth,
         ticket_id=ticket_id,
@@ -164,19 +163,19 @@ def transfer(request: HttpRequest, ticket_id: int, payload: TransferIn) -> dict[
 
 
 @router.post("/tickets/{ticket_id}/comments", response={201: dict[str, Any]})
-def add_comment(request: HttpRequest, ticket_id: int, payload: CommentIn) -> Status[dict[str, Any]]:
+def add_comment(request: AuthedRequest, ticket_id: int, payload: CommentIn) -> Status[dict[str, Any]]:
     event = services.do_add_comment(actor=request.auth, ticket_id=ticket_id, text=payload.text)
     return Status(201, services.event_dict(event))
 
 
 @router.get("/tickets/{ticket_id}/follow-ups")
-def list_follow_ups(request: HttpRequest, ticket_id: int) -> list[dict[str, Any]]:
+def list_follow_ups(request: AuthedRequest, ticket_id: int) -> list[dict[str, Any]]:
     ticket = services.access_ticket(request.auth, ticket_id)
     return [services.follow_up_dict(f) for f in ticket.follow_ups.order_by("due_at", "id")]
 
 
 @router.post("/tickets/{ticket_id}/follow-ups", response={201: dict[str, Any]})
-def add_follow_up(request: HttpRequest, ticket_id: int, payload: FollowUpIn) -> Status[dict[str, Any]]:
+def add_follow_up(request: AuthedRequest, ticket_id: int, payload: FollowUpIn) -> Status[dict[str, Any]]:
     follow_up = services.do_add_follow_up(
         actor=request.auth, ticket_id=ticket_id, due_at=payload.due_at, note=payload.note
     )
@@ -184,14 +183,14 @@ def add_follow_up(request: HttpRequest, ticket_id: int, payload: FollowUpIn) -> 
 
 
 @router.post("/follow-ups/{follow_up_id}/complete")
-def complete_follow_up(request: HttpRequest, follow_up_id: int) -> dict[str, Any]:
+def complete_follow_up(request: AuthedRequest, follow_up_id: int) -> dict[str, Any]:
     return services.follow_up_dict(
         services.do_complete_follow_up(actor=request.auth, follow_up_id=follow_up_id)
     )
 
 
 @router.get("/follow-ups")
-def my_follow_ups(request: HttpRequest) -> dict[str, Any]:
+def my_follow_ups(request: AuthedRequest) -> dict[str, Any]:
     lists = services.follow_ups_for(request.auth)
     return {
         name: [services.follow_up_dict(f) for f in getattr(lists, name)]
@@ -201,12 +200,12 @@ def my_follow_ups(request: HttpRequest) -> dict[str, Any]:
 
 @router.post("/tickets/{ticket_id}/customer-updates", response={201: dict[str, Any]})
 def customer_update(
-    request: HttpRequest, ticket_id: int, payload: CustomerUpdateIn
+    request: AuthedRequest, ticket_id: int, payload: CustomerUpdateIn
 ) -> Status[dict[str, Any]]:
     message = services.do_send_customer_update(actor=request.auth, ticket_id=ticket_id, text=payload.text)
     return Status(201, message_dict(message))
 
 
 @router.get("/departments")
-def list_departments(request: HttpRequest) -> list[dict[str, Any]]:
+def list_departments(request: AuthedRequest) -> list[dict[str, Any]]:
     return [services.department_dict(d) for d in services.list_departments()]

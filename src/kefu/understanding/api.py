@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.http import HttpRequest
 from ninja import Router, Status
 
 from kefu.accounts.models import Role
 from kefu.accounts.services import check_role
-from kefu.core.apiutil import StrictIn
+from kefu.core.apiutil import AuthedRequest, StrictIn
 from kefu.core.errors import InvalidInput, NotFound
 
 from . import services
@@ -32,7 +31,7 @@ def intent_dict(i: Intent) -> dict[str, Any]:
 
 
 @router.get("/intents")
-def list_intents(request: HttpRequest) -> list[dict[str, Any]]:
+def list_intents(request: AuthedRequest) -> list[dict[str, Any]]:
     return [intent_dict(i) for i in Intent.objects.select_related("team")]
 
 
@@ -63,7 +62,7 @@ def _check_intent_fields(data: dict[str, Any]) -> None:
 
 
 @router.post("/intents", response={201: dict})
-def create_intent(request: HttpRequest, payload: IntentIn) -> Status:
+def create_intent(request: AuthedRequest, payload: IntentIn) -> Status:
     check_role(request.user, Role.ADMIN)
     data = payload.model_dump()
     _check_intent_fields(data)
@@ -74,7 +73,7 @@ def create_intent(request: HttpRequest, payload: IntentIn) -> Status:
 
 
 @router.patch("/intents/{intent_id}")
-def update_intent(request: HttpRequest, intent_id: int, payload: IntentPatch) -> dict[str, Any]:
+def update_intent(request: AuthedRequest, intent_id: int, payload: IntentPatch) -> dict[str, Any]:
     check_role(request.user, Role.ADMIN)
     data = payload.model_dump(exclude_unset=True)
     _check_intent_fields(data)
@@ -90,7 +89,7 @@ def update_intent(request: HttpRequest, intent_id: int, payload: IntentPatch) ->
 
 
 @router.post("/intents/retrain", response={202: dict})
-def retrain(request: HttpRequest) -> Status:
+def retrain(request: AuthedRequest) -> Status:
     check_role(request.user, Role.ADMIN)
     from .tasks import retrain_intents
 
@@ -103,13 +102,13 @@ class IntentCorrection(StrictIn):
 
 
 @router.post("/conversations/{conversation_id}/intent")
-def correct_intent(request: HttpRequest, conversation_id: int, payload: IntentCorrection) -> dict[str, Any]:
+def correct_intent(request: AuthedRequest, conversation_id: int, payload: IntentCorrection) -> dict[str, Any]:
     c = services.do_correct_intent(actor=request.user, conversation_id=conversation_id, intent=payload.intent)
     return {"conversation_id": c.pk, "intent": c.intent}
 
 
 @router.get("/conversations/{conversation_id}/emotion")
-def conversation_emotion(request: HttpRequest, conversation_id: int) -> dict[str, Any]:
+def conversation_emotion(request: AuthedRequest, conversation_id: int) -> dict[str, Any]:
     from kefu.conversations.services import access_conversation
 
     c = access_conversation(request.user, conversation_id)
@@ -141,12 +140,12 @@ def alert_dict(a: EmotionAlert) -> dict[str, Any]:
 
 
 @router.get("/emotion-alerts")
-def alerts(request: HttpRequest, open_only: bool = True) -> list[dict[str, Any]]:
+def alerts(request: AuthedRequest, open_only: bool = True) -> list[dict[str, Any]]:
     return [alert_dict(a) for a in services.access_alerts(request.user, open_only=open_only)]
 
 
 @router.post("/emotion-alerts/{alert_id}/ack")
-def ack_alert(request: HttpRequest, alert_id: int) -> dict[str, Any]:
+def ack_alert(request: AuthedRequest, alert_id: int) -> dict[str, Any]:
     return alert_dict(services.do_acknowledge_alert(actor=request.user, alert_id=alert_id))
 
 
@@ -156,12 +155,12 @@ class ShopWordsIn(StrictIn):
 
 
 @router.get("/shop-words")
-def shop_words(request: HttpRequest) -> list[dict[str, Any]]:
+def shop_words(request: AuthedRequest) -> list[dict[str, Any]]:
     return [{"word": w.word, "kind": w.kind} for w in ShopWord.objects.order_by("word")]
 
 
 @router.post("/shop-words", response={201: dict})
-def add_shop_words(request: HttpRequest, payload: ShopWordsIn) -> Status:
+def add_shop_words(request: AuthedRequest, payload: ShopWordsIn) -> Status:
     created = services.do_add_shop_words(actor=request.user, words=payload.words, kind=payload.kind)
     return Status(201, {"created": [w.word for w in created]})
 
@@ -171,7 +170,7 @@ class AnalyzeIn(StrictIn):
 
 
 @router.post("/nlp/analyze")
-def analyze(request: HttpRequest, payload: AnalyzeIn) -> dict[str, Any]:
+def analyze(request: AuthedRequest, payload: AnalyzeIn) -> dict[str, Any]:
     """What kefu understands of a text: for admins tuning the models, and integrations."""
     from kefu.conversations.services import check_text
     from kefu.nlp.emotion import analyze_message

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from kefu.accounts.models import Role, Team
 from kefu.accounts.services import check_role
+from kefu.core.apiutil import AuthedRequest
 from kefu.core.errors import InvalidInput
 
 from . import services
@@ -17,7 +18,7 @@ from .models import Intent, IntentExample, ShopWord
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def intents_page(request: HttpRequest) -> HttpResponse:
+def intents_page(request: AuthedRequest) -> HttpResponse:
     check_role(request.user, Role.TEAM_LEAD)
     error = None
     if request.method == "POST":
@@ -59,7 +60,7 @@ def intents_page(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def alerts_page(request: HttpRequest) -> HttpResponse:
+def alerts_page(request: AuthedRequest) -> HttpResponse:
     return render(
         request,
         "understanding/alerts.html",

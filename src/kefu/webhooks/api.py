@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
 from ninja import Query, Router, Status
 from pydantic import StrictBool, StrictStr
 
-from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, StrictIn, page
+from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, AuthedRequest, StrictIn, page
 
 from . import services
 from .models import WebhookDelivery, WebhookEndpoint
@@ -61,7 +60,7 @@ class EndpointPatch(StrictIn):
 
 
 @router.get("/webhooks")
-def list_endpoints(request: HttpRequest) -> dict[str, Any]:
+def list_endpoints(request: AuthedRequest) -> dict[str, Any]:
     return {
         "events": list(services.WEBHOOK_EVENTS),
         "items": [endpoint_out(e) for e in services.list_endpoints(request.auth)],
@@ -69,19 +68,19 @@ def list_endpoints(request: HttpRequest) -> dict[str, Any]:
 
 
 @router.post("/webhooks", response={201: dict[str, Any]})
-def create_endpoint(request: HttpRequest, payload: EndpointIn) -> Status[dict[str, Any]]:
+def create_endpoint(request: AuthedRequest, payload: EndpointIn) -> Status[dict[str, Any]]:
     endpoint = services.do_create_endpoint(actor=request.auth, **payload.model_dump())
     # The secret is shown in full when created (and after a rotation) so it can be configured.
     return Status(201, endpoint_out(endpoint, with_secret=True))
 
 
 @router.get("/webhooks/{endpoint_id}")
-def get_endpoint(request: HttpRequest, endpoint_id: int) -> dict[str, Any]:
+def get_endpoint(request: AuthedRequest, endpoint_id: int) -> dict[str, Any]:
     return endpoint_out(services.access_endpoint(request.auth, endpoint_id))
 
 
 @router.patch("/webhooks/{endpoint_id}")
-def update_endpoint(request: HttpRequest, endpoint_id: int, payload: EndpointPatch) -> dict[str, Any]:
+def update_endpoint(request: AuthedRequest, endpoint_id: int, payload: EndpointPatch) -> dict[str, Any]:
     endpoint = services.do_update_endpoint(
         actor=request.auth, endpoint_id=endpoint_id, **payload.model_dump()
     )
@@ -89,14 +88,14 @@ def update_endpoint(request: HttpRequest, endpoint_id: int, payload: EndpointPat
 
 
 @router.delete("/webhooks/{endpoint_id}", response={204: None})
-def delete_endpoint(request: HttpRequest, endpoint_id: int) -> Status[None]:
+def delete_endpoint(request: AuthedRequest, endpoint_id: int) -> Status[None]:
     services.do_delete_endpoint(actor=request.auth, endpoint_id=endpoint_id)
     return Status(204, None)
 
 
 @router.get("/webhooks/{endpoint_id}/deliveries")
 def list_deliveries(
-    request: HttpRequest,
+    request: AuthedRequest,
     endpoint_id: int,
     status: str | None = None,
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
@@ -107,5 +106,5 @@ def list_deliveries(
 
 
 @router.post("/webhook-deliveries/{delivery_id}/retry")
-def retry_delivery(request: HttpRequest, delivery_id: int) -> dict[str, Any]:
+def retry_delivery(request: AuthedRequest, delivery_id: int) -> dict[str, Any]:
     return delivery_out(services.do_retry_delivery(actor=request.auth, delivery_id=delivery_id))
