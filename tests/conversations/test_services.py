@@ -51,3 +51,25 @@ def test_first_agent_to_answer_becomes_first_responder(desk):
     conv = Conversation.objects.get(pk=msg.conversation_id)
     assert conv.first_responder == desk.agent
     assert conv.first_response_at is not None
+
+
+@pytest.mark.django_db
+def test_snoozed_conversation_reopens_when_its_time_comes(desk):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from kefu.conversations.services import do_set_status, do_wake_snoozed
+
+    msg, _ = do_receive_customer_message(
+        channel=desk.channel, identities=[("web", "snz")], text="明天再联系我"
+    )
+    until = timezone.now() + timedelta(hours=1)
+    do_set_status(
+        actor=desk.supervisor, conversation_id=msg.conversation_id, status="snoozed", snoozed_until=until
+    )
+    assert do_wake_snoozed(timezone.now()) == 0
+    assert do_wake_snoozed(until + timedelta(seconds=1)) == 1
+    conv = Conversation.objects.get(pk=msg.conversation_id)
+    assert conv.status == "open" and conv.snoozed_until is None
+    assert do_wake_snoozed(until + timedelta(seconds=2)) == 0

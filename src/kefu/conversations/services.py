@@ -682,3 +682,36 @@ def with_preview(qs: QuerySet[Conversation]) -> QuerySet[Conversation]:
     return qs.annotate(
         preview=Subquery(last.values("text")[:1]), preview_kind=Subquery(last.values("kind")[:1])
     )
+
+
+def do_wake_snoozed(now: datetime | None = None, *, limit: int = 200) -> int:
+    """Reopen snoozed conversations whose time has come (run by the worker's timers).
+
+    Each one is claimed with a conditional UPDATE, so two workers never wake it twice.
+    """
+    now = now or timezone.now()
+    woken = 0
+    due = list(
+        Conversation.objects.filter(status=Conversation.Status.SNOOZED, snoozed_until__lte=now)
+        .select_related("channel", "customer")
+        .order_by("snoozed_until")[:limit]
+    )
+    for conversation in due:
+        with transaction.atomic():
+            if not Conversation.objects.filter(pk=conversation.pk, status=Conversation.Status.SNOOZED).update(
+                status=Conversation.Status.OPEN, snoozed_until=None
+            ):
+                continue
+            conversation.status = Conversation.Status.OPEN
+            conversation.snoozed_until = None
+            woken += 1
+            add_activity(conversation, "暂缓时间已到，会话重新打开", meta={"from": "snoozed", "to": "open"})
+            publish(
+                "conversation.status_changed",
+                {"conversation": conversation_dict(conversation), "from": "snoozed", "to": "open"},
+                team_id=conversation.team_id,
+                user_ids=[conversation.assignee_id],
+                conversation_id=conversation.pk,
+                customer_data={"status": "open"},
+            )
+    return woken
