@@ -219,3 +219,69 @@ def test_long_running_worker_fires_timers_and_stops_on_sigterm(tmp_path, make_te
         assert "stopped" in out
     conversation.refresh_from_db()
     assert conversation.sla_breached_at is not None
+
+
+@pytest.fixture
+def stalled_delivery(make_team: Any, make_user: Any, make_channel: Any) -> Any:
+    """A WeChat reply whose send was lost: the worker died mid-send ten minutes ago."""
+    from kefu.accounts.models import AgentStatus
+    from kefu.channels.models import OutboundDelivery
+    from kefu.channels.services import PlatformMessage, do_receive_platform_message
+    from kefu.conversations.services import do_send_agent_message
+
+    team = make_team()
+    agent = make_user(teams=(team,), status=AgentStatus.ONLINE)
+    channel = make_channel("im", team=team, outbound_url="http://127.0.0.1:9/platform")
+    incoming, _ = do_receive_platform_message(
+        channel=channel,
+        delivery_id="d-stalled",
+        incoming=PlatformMessage(sender_id="wx-1", sender_name="小王", message_id="pm-1", text="在吗？"),
+    )
+    reply, _ = do_send_agent_message(agent=agent, conversation_id=incoming.conversation_id, text="在的")
+    delivery = OutboundDelivery.objects.get(message=reply)
+    OutboundDelivery.objects.filter(pk=delivery.pk).update(
+        attempts=1, next_attempt_at=timezone.now() - timedelta(minutes=10)
+    )
+    return delivery
+
+
+@pytest.fixture
+def fresh_timers(monkeypatch: pytest.MonkeyPatch) -> Any:
+    from kefu.core.management.commands import worker
+
+    monkeypatch.setattr(worker, "_nonces_pruned_at", None)
+    return worker
+
+
+def test_timers_requeue_a_stalled_outbound_delivery(stalled_delivery, fresh_timers):
+    from django_tasks_db.models import DBTaskResult
+
+    queued = DBTaskResult.objects.filter(args_kwargs__args=[stalled_delivery.pk])
+    before = queued.count()
+    counts = fresh_timers.run_timers()
+    assert counts["outbound"] == 1
+    stalled_delivery.refresh_from_db()
+    assert stalled_delivery.status == "pending"
+    assert stalled_delivery.next_attempt_at > timezone.now() - timedelta(minutes=1)
+    assert queued.count() == before + 1
+    assert fresh_timers.run_timers()["outbound"] == 0  # queued now: not kicked twice
+
+
+def test_timers_prune_old_inbound_nonces_at_most_hourly(make_channel, fresh_timers, monkeypatch):
+    from kefu.channels.models import InboundNonce
+
+    channel = make_channel("im")
+    old = timezone.now() - timedelta(hours=1)
+    InboundNonce.objects.create(channel=channel, nonce="old-1")
+    InboundNonce.objects.create(channel=channel, nonce="fresh")
+    InboundNonce.objects.filter(nonce="old-1").update(received_at=old)
+
+    assert fresh_timers.run_timers()["inbound_nonces"] == 1
+    assert list(InboundNonce.objects.values_list("nonce", flat=True)) == ["fresh"]
+
+    InboundNonce.objects.create(channel=channel, nonce="old-2")
+    InboundNonce.objects.filter(nonce="old-2").update(received_at=old)
+    assert fresh_timers.run_timers()["inbound_nonces"] == 0  # pruned a moment ago
+    clock = fresh_timers.time.monotonic() + fresh_timers.PRUNE_NONCES_EVERY + 1
+    monkeypatch.setattr(fresh_timers.time, "monotonic", lambda: clock)
+    assert fresh_timers.run_timers()["inbound_nonces"] == 1

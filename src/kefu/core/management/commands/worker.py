@@ -2,7 +2,8 @@
 
 It runs Django tasks from the database queue (django_tasks_db's own worker loop,
 in batch mode, so claiming and result bookkeeping are theirs) and, every few
-seconds, the timers: the SLA sweep, follow-up reminders and due webhook retries.
+seconds, the timers: the SLA sweep, follow-up reminders, due webhook retries, the
+complaints sweep, stalled outbound deliveries and (hourly) old inbound nonces.
 
 Nothing depends on this process staying alive: timers are due times in the
 database and every warning, breach, reminder and delivery attempt is claimed with a
@@ -29,9 +30,26 @@ from django_tasks_db.management.commands.db_worker import Worker
 
 log = logging.getLogger("kefu.worker")
 
+# Old inbound nonces are only dead weight, so pruning them hourly is plenty; the
+# first tick of each process prunes, so a worker restarted often still does it.
+PRUNE_NONCES_EVERY = 3600.0
+_nonces_pruned_at: float | None = None
+
+
+def _prune_nonces_hourly() -> int:
+    from kefu.channels.services import do_prune_inbound_nonces
+
+    global _nonces_pruned_at
+    now = time.monotonic()
+    if _nonces_pruned_at is not None and now - _nonces_pruned_at < PRUNE_NONCES_EVERY:
+        return 0
+    _nonces_pruned_at = now
+    return do_prune_inbound_nonces()
+
 
 def run_timers() -> dict[str, int]:
     """One tick of the timers; each part is independent, so one failing does not stop the rest."""
+    from kefu.channels.services import do_kick_stalled_deliveries
     from kefu.complaints.services import do_sweep as do_sweep_complaints
     from kefu.sla.services import do_sweep
     from kefu.tickets.services import do_notify_due_follow_ups
@@ -43,6 +61,8 @@ def run_timers() -> dict[str, int]:
         ("follow_ups", lambda: do_notify_due_follow_ups(timezone.now())),
         ("webhooks", lambda: do_send_due_deliveries(timezone.now()).succeeded),
         ("complaints", lambda: sum(do_sweep_complaints(timezone.now()).values())),
+        ("outbound", do_kick_stalled_deliveries),
+        ("inbound_nonces", _prune_nonces_hourly),
     )
     for name, step in steps:
         try:
