@@ -1,0 +1,323 @@
+"""A real kefu server and Chromium for the browser tests.
+
+``live_desk`` (one per test module) migrates a temp-file SQLite database in a
+subprocess, seeds a small shop through the real services and serves it with uvicorn
+on a free loopback port: websockets are real, and the test process never touches the
+database, so Playwright's sync API and Django's async-safety checks stay apart.
+``live_desk.run(code)`` runs more setup in the same database (``emit(obj)`` prints
+the JSON the call returns). Realtime uses the in-memory channel layer of the one
+server process, so events published by such a setup subprocess reach no browser:
+a page that needs them is reloaded, as a customer coming back would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "kefu-browser-pass-2026"
+
+PRELUDE = """
+import json, os, django
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kefu.settings")
+django.setup()
+def emit(obj):
+    print(json.dumps(obj, ensure_ascii=False))
+"""
+
+# The shop every browser test starts from: a general team with an online agent, a
+# supervisor, the web channel, a department that needs an order and a tracking number,
+# the script library, and known web visitors with orders (their tokens are returned so
+# a page can open the chat as that visitor).
+SEED = """
+from datetime import timedelta
+from django.utils import timezone
+from kefu.accounts.models import AgentStatus, Role, Team, User
+from kefu.accounts.services import do_create_user
+from kefu.channels.models import Channel
+from kefu.channels.visitor import issue_visitor_token
+from kefu.customers.models import Customer
+from kefu.customers.services import do_upsert_order
+from kefu.replies.library import LIBRARY
+from kefu.replies.models import ShopProfile
+from kefu.replies.services import do_install_library
+from kefu.tickets.models import Department
+
+password = os.environ["SEED_PASSWORD"]
+team = Team.objects.create(name="售前咨询", is_general=True)
+agent = do_create_user(username="xiaomei", password=password, role=Role.AGENT, teams=(team,),
+                       display_name="小美", max_concurrent=50)
+User.objects.filter(pk=agent.pk).update(status=AgentStatus.ONLINE)
+lead = do_create_user(username="zuzhang", password=password, role=Role.TEAM_LEAD, teams=(team,),
+                      display_name="李组长")
+supervisor = do_create_user(username="zhuguan", password=password, role=Role.SUPERVISOR,
+                            display_name="王主管")
+channel = Channel.objects.create(name="官网在线客服", kind=Channel.Kind.WEB, team=team)
+Department.objects.create(name="仓储物流部", required_fields=["order_no", "tracking_no"], deadline_hours=24)
+ShopProfile.objects.create(shop_name="悦家生活旗舰店", return_address="浙江省杭州市余杭区仓前街道 1 号悦家仓",
+                           service_hours="每天 9:00-22:00")
+do_install_library(LIBRARY, actor=supervisor)
+
+now = timezone.now()
+visitors = {}
+for key, name, vip, tags, order_no, product, price in [
+    ("zhang", "张女士", 2, ["老客户", "保温杯"], "YJ20261118001", "悦家 316 不锈钢保温杯 500ml", "129.00"),
+    ("liu", "刘先生", 0, [], "YJ20261119002", "悦家 空气炸锅 5L", "399.00"),
+    ("chen", "陈女士", 1, ["易投诉"], "YJ20261117003", "悦家 乳胶枕 2 只装", "258.00"),
+    ("zhao", "赵先生", 0, [], "YJ20261116004", "悦家 电热水壶 1.7L", "89.00"),
+]:
+    visitor_id = "visitor-" + key
+    order, _ = do_upsert_order(
+        order_no=order_no, amount=price, placed_at=now - timedelta(days=4),
+        customer={"kind": "web", "value": visitor_id}, customer_name=name,
+        shipping_status="in_transit", carrier="顺丰速运", tracking_no="SF14" + order_no[-7:] + "88",
+        address="上海市浦东新区张江路 88 弄 6 号 1202 室",
+        items=[{"name": product, "quantity": 1, "price": price, "sku": "SKU-" + key.upper()}],
+        logistics=[
+            {"at": (now - timedelta(days=3)).isoformat(), "location": "杭州", "description": "快件已从杭州转运中心发出"},
+            {"at": (now - timedelta(days=2, hours=20)).isoformat(), "location": "上海", "description": "快件到达上海浦东集散中心"},
+        ],
+    )
+    Customer.objects.filter(pk=order.customer_id).update(vip_level=vip, tags=tags, phone="13812345678")
+    visitors[key] = {"customer_id": order.customer_id, "order_no": order_no,
+                     "token": issue_visitor_token(channel.pk, visitor_id=visitor_id)}
+emit({"channel_id": channel.pk, "team_id": team.pk, "agent_id": agent.pk,
+      "supervisor_id": supervisor.pk, "lead_id": lead.pk, "visitors": visitors})
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveDesk:
+    """A seeded kefu behind uvicorn: ``url``, ``seed`` and ``run(code)`` for more setup.
+
+    ``LiveDesk.prepare()`` migrates and seeds a database once; ``from_template`` copies
+    it (migrating takes most of a server's start-up) and serves the copy.
+    """
+
+    def __init__(self, *, secret_key: str | None = None) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="kefu-browser-"))
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = self.tmp / "uvicorn.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.seed: dict[str, Any] = {}
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("KEFU_", "PYTEST_", "DJANGO_"))}
+        self.env.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "kefu.settings",
+                # Visitor tokens in the seed are signed with it: copies share the key.
+                "KEFU_SECRET_KEY": secret_key or secrets.token_urlsafe(40),
+                "KEFU_SQLITE_PATH": str(self.db),
+                "KEFU_VAR_DIR": str(self.tmp / "var"),
+                "KEFU_LOG_LEVEL": "WARNING",
+                "KEFU_ALLOWED_HOSTS": "127.0.0.1,localhost",
+                "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)]),
+                "SEED_PASSWORD": PASSWORD,
+            }
+        )
+
+    @property
+    def db(self) -> Path:
+        return self.tmp / "db.sqlite3"
+
+    def run(self, code: str, *, timeout: float = 60) -> Any:
+        """Run ``code`` (Django set up, ``emit`` defined) against this server's database."""
+        result = subprocess.run(
+            [sys.executable, "-c", PRELUDE + code],
+            cwd=self.tmp,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"setup code failed ({result.returncode}):\n{result.stderr[-4000:]}")
+        lines = result.stdout.strip().splitlines()
+        return json.loads(lines[-1]) if lines else None
+
+    @classmethod
+    def prepare(cls) -> LiveDesk:
+        """A migrated, seeded database with no server (the template)."""
+        desk = cls()
+        try:
+            migrate = subprocess.run(
+                [sys.executable, "-m", "kefu.cli", "migrate", "--noinput", "-v", "0"],
+                cwd=desk.tmp,
+                env=desk.env,
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
+            if migrate.returncode != 0:
+                raise RuntimeError(f"migrate failed:\n{migrate.stderr[-4000:]}")
+            desk.seed = desk.run(SEED)
+        except BaseException:
+            desk.stop()
+            raise
+        return desk
+
+    @classmethod
+    def from_template(cls, template: LiveDesk) -> LiveDesk:
+        desk = cls(secret_key=template.env["KEFU_SECRET_KEY"])
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(str(template.db) + suffix)
+            if source.exists():
+                shutil.copyfile(source, str(desk.db) + suffix)
+        desk.seed = json.loads(json.dumps(template.seed))
+        return desk
+
+    def start(self) -> LiveDesk:
+        with open(self.log, "wb") as fh:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable, "-m", "uvicorn", "kefu.asgi:application",
+                    "--host", "127.0.0.1", "--port", str(self.port),
+                    "--lifespan", "off", "--log-level", "warning", "--no-access-log",
+                ],
+                cwd=self.tmp,
+                env=self.env,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"uvicorn exited:\n{self.logs()}")
+            try:
+                if httpx.get(f"{self.url}/api/v1/ping", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"uvicorn not ready after 60 s:\n{self.logs()}")
+
+    def logs(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self.proc = None
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def desk_template() -> Iterator[LiveDesk]:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("no Chromium at /usr/bin/chromium")
+    template = LiveDesk.prepare()
+    try:
+        yield template
+    finally:
+        template.stop()
+
+
+@pytest.fixture(scope="module")
+def live_desk(desk_template: LiveDesk) -> Iterator[LiveDesk]:
+    desk = LiveDesk.from_template(desk_template)
+    try:
+        yield desk.start()
+    finally:
+        desk.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(live_desk: LiveDesk) -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def new_context(browser: Any) -> Iterator[Any]:
+    """``new_context(**options)``: a fresh browser profile, closed after the test."""
+    contexts: list[Any] = []
+
+    def make(**options: Any) -> Any:
+        options.setdefault("locale", "zh-CN")
+        options.setdefault("timezone_id", "Asia/Shanghai")
+        context = browser.new_context(**options)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def desk_page(new_context: Any, live_desk: LiveDesk) -> Any:
+    """``desk_page("xiaomei", path="/desk/")``: a page logged in through /login/."""
+
+    def login(username: str, *, path: str = "/desk/", **options: Any) -> Any:
+        page = new_context(**options).new_page()
+        page.goto(f"{live_desk.url}/login/?next={path}")
+        page.fill("#id_username", username)
+        page.fill("#id_password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{live_desk.url}{path}")
+        return page
+
+    return login
+
+
+@pytest.fixture
+def chat_page(new_context: Any, live_desk: LiveDesk) -> Any:
+    """``chat_page(visitor=None)``: the customer's /chat, as a known seeded visitor or a new one."""
+
+    def open_chat(visitor: str | None = None, *, init_script: str = "", **options: Any) -> tuple[Any, Any]:
+        context = new_context(**options)
+        if init_script:
+            context.add_init_script(init_script)
+        if visitor is not None:
+            channel = live_desk.seed["channel_id"]
+            token = live_desk.seed["visitors"][visitor]["token"]
+            context.add_init_script(
+                f"window.localStorage.setItem({json.dumps(f'kefu.chat.token.{channel}')}, {json.dumps(token)});"
+            )
+        page = context.new_page()
+        page.goto(f"{live_desk.url}/chat")
+        page.wait_for_selector("[data-role=conn][data-state=online]")
+        return context, page
+
+    return open_chat
