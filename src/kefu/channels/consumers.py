@@ -128,12 +128,15 @@ class ChatConsumer(JsonSocket):
         await self._send_history(after, always=True)
 
     async def _send_history(self, after: int, *, always: bool = False) -> None:
-        messages = await database_sync_to_async(self._history)(after) if self.conversation_id else []
+        conversation_id = self.conversation_id
+        messages = []
+        if conversation_id is not None:
+            messages = await database_sync_to_async(self._history)(conversation_id, after)
         if messages or always:
             await self.send_json({"type": "history", "messages": messages})
 
-    def _history(self, after: int) -> list[dict[str, Any]]:
-        conversation = Conversation.objects.get(pk=self.conversation_id)
+    def _history(self, conversation_id: int, after: int) -> list[dict[str, Any]]:
+        conversation = Conversation.objects.get(pk=conversation_id)
         return [public_message_dict(m) for m in messages_after(conversation, after, public_only=True)]
 
     def _typing(self) -> None:
