@@ -113,7 +113,10 @@
     }
     if (!note.hidden && !/\{[\u4e00-\u9fff]{2,6}\}/.test(box.value)) note.hidden = true;
   });
-  box.addEventListener("blur", function () { setTimeout(close, 150); });
+  // Late enough for a click on an option to land first; not if the agent came back to type.
+  box.addEventListener("blur", function () {
+    setTimeout(function () { if (document.activeElement !== box) close(); }, 150);
+  });
 
   // Capture phase on the form: runs before the composer's own Enter-to-send handler.
   form.addEventListener("keydown", function (ev) {
