@@ -96,6 +96,13 @@ class CompensationRequest(models.Model):
     class Meta:
         ordering = ["-id"]
 
+    @property
+    def approver_role_label(self) -> str:
+        """The deciding role as the desk names it (主管), not its code."""
+        from kefu.accounts.models import Role
+
+        return Role(self.approver_role).label if self.approver_role in Role.values else self.approver_role
+
 
 class Promise(models.Model):
     """Anything an agent commits to, with a due time (a callback at 15:00, a refund in 24 h)."""
