@@ -190,8 +190,15 @@ class Cluster:
             self._wait_ready(server)
         return self
 
-    def _serve(self) -> Server:
-        port = free_port()
+    def serve_again(self, server: Server) -> None:
+        """Start a stopped ``server`` again on the same port (its clients saw it drop)."""
+        assert server.proc.poll() is not None, "stop() it first"
+        fresh = self._serve(server.port)
+        server.proc, server.log = fresh.proc, fresh.log
+        self._wait_ready(server)
+
+    def _serve(self, port: int | None = None) -> Server:
+        port = port or free_port()
         log = self.tmp / f"uvicorn-{port}.log"
         with open(log, "wb") as fh:
             proc = subprocess.Popen(

@@ -1,0 +1,128 @@
+"""chat.js in Chromium against a real server: literal text, read receipts, resend after an outage."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from .cluster import Cluster
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    # One server on SQLite: the page and the agent's HTTP calls meet in one process.
+    with Cluster(servers=1, redis=None, database_url="") as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, cluster: Cluster) -> Iterator[Any]:
+    context = browser.new_context(locale="zh-CN")
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.goto(f"{cluster.servers[0].http}/chat")
+    page.wait_for_selector("[data-role=conn][data-state=online]")
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def _agent(cluster: Cluster) -> httpx.Client:
+    return httpx.Client(
+        base_url=f"{cluster.servers[0].http}/api/v1",
+        headers={"Authorization": f"Bearer {cluster.seed['api_key']}"},
+        timeout=15,
+    )
+
+
+def _send(page: Any, text: str) -> None:
+    page.fill("[data-role=text]", text)
+    page.press("[data-role=text]", "Enter")
+
+
+def _latest_conversation(agent: httpx.Client) -> int:
+    resp = agent.get("/conversations", params={"view": "mine"})
+    assert resp.status_code == 200, resp.text
+    return resp.json()["items"][0]["id"]
+
+
+def test_customer_text_is_shown_literally_and_agent_reply_and_read_arrive(
+    page: Any, cluster: Cluster
+) -> None:
+    from playwright.sync_api import expect
+
+    hostile = "<img src=x onerror=\"document.title='pwned'\">你好"
+    _send(page, hostile)
+    mine = page.locator(".kefu-msg--incoming").last
+    expect(mine.locator(".kefu-msg__state")).to_have_text("已送达")
+    expect(mine.locator(".kefu-msg__bubble")).to_have_text(hostile)
+    assert page.locator("[data-role=messages] img").count() == 0
+    assert page.title() != "pwned"
+
+    with _agent(cluster) as agent:
+        conversation_id = _latest_conversation(agent)
+        resp = agent.post(
+            f"/conversations/{conversation_id}/messages", json={"text": "您好，<b>马上</b>为您处理"}
+        )
+        assert resp.status_code == 201, resp.text
+        reply = page.locator(".kefu-msg--outgoing").last
+        expect(reply.locator(".kefu-msg__bubble")).to_have_text("您好，<b>马上</b>为您处理")
+        expect(reply.locator(".kefu-msg__who")).to_have_text("小美")
+        assert agent.post(f"/conversations/{conversation_id}/read", json={}).status_code == 200
+    expect(mine.locator(".kefu-msg__state")).to_have_text("已读")
+
+
+def test_message_typed_during_an_outage_is_sent_once_after_reconnect(page: Any, cluster: Cluster) -> None:
+    from playwright.sync_api import expect
+
+    server = cluster.servers[0]
+    _send(page, "第一条：在吗")
+    expect(page.locator(".kefu-msg--incoming .kefu-msg__state").last).to_have_text("已送达")
+
+    server.stop()
+    page.wait_for_selector("[data-role=conn][data-state=offline]")
+    _send(page, "第二条：断线时发送")
+    pending = page.locator(".kefu-msg--pending")
+    expect(pending).to_have_count(1)
+    expect(pending.locator(".kefu-msg__state")).to_have_text("发送中…")
+
+    cluster.serve_again(server)
+    # Backoff is at most a few seconds after one failed attempt.
+    expect(page.locator(".kefu-msg--pending")).to_have_count(0, timeout=30_000)
+    with _agent(cluster) as agent:
+        conversation_id = _latest_conversation(agent)
+        items = agent.get(f"/conversations/{conversation_id}/messages").json()["items"]
+    texts = [m["text"] for m in items if m["direction"] == "incoming"]
+    assert texts.count("第二条：断线时发送") == 1
+
+    # Coming back later: the history is shown once, in order, nothing left to resend.
+    page.reload()
+    page.wait_for_selector("[data-role=conn][data-state=online]")
+    bubbles = page.locator(".kefu-msg--incoming .kefu-msg__bubble")
+    expect(bubbles).to_have_count(2)
+    expect(bubbles).to_have_text(["第一条：在吗", "第二条：断线时发送"])
+    assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('kefu.chat.pending'))") == []
