@@ -222,3 +222,10 @@ def test_searches_and_edits_from_several_threads():
         t.join()
     assert errors == []
     assert len(ix.search("退款说明", limit=500)) == 300
+
+
+def test_long_pasted_query_is_cut_but_still_matches():
+    ix = SearchIndex()
+    ix.upsert(Document(1, "保温杯漏水"))
+    ix.add_product_names(["保温杯"])
+    assert ids(ix.search("我买的保文杯漏水了" * 200)) == [1]

@@ -82,6 +82,7 @@ _CJK_RUN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _WORDISH_RE = re.compile(r"\w")
 _EMPTY_IMPACT = np.zeros(0, dtype=np.float32)
 _EMPTY_KEYS = np.zeros(0, dtype=np.int32)
+_QUERY_CHARS = 200
 # Average unit lengths may drift this much (relative) before cached impacts are recomputed.
 _AVG_DRIFT = 0.1
 
@@ -619,7 +620,8 @@ class SearchIndex:
 
     def _parse(self, query: str) -> _Query:
         r = self.ranking
-        text = normalize(query).text
+        # Questions are short; a pasted essay is cut rather than turned into hundreds of terms.
+        text = normalize(query[:_QUERY_CHARS]).text
         words, bigrams = _terms(text)
         qw = {w: r.question_word_weight if w in QUESTION_WORDS else 1.0 for w in words}
         qb = {g: r.question_word_weight if g in QUESTION_WORDS else 1.0 for g in bigrams}
@@ -740,7 +742,7 @@ class SearchIndex:
                         any_question = True
         if any_question:
             # Similar questions: summed per question, then only each document's best counts.
-            matched = np.flatnonzero(q_totals[: len(self._sides[1])])
+            matched = np.flatnonzero(q_totals[: len(self._sides[1])] > 0)  # a bool mask scans far faster
             slots = self._sides[1].slot.data[matched]
             best = scratch.best
             np.maximum.at(best, slots, q_totals[matched])
