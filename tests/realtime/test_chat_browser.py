@@ -126,3 +126,31 @@ def test_message_typed_during_an_outage_is_sent_once_after_reconnect(page: Any, 
     expect(bubbles).to_have_count(2)
     expect(bubbles).to_have_text(["第一条：在吗", "第二条：断线时发送"])
     assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('kefu.chat.pending'))") == []
+
+
+def test_widget_on_another_site_opens_the_chat_in_an_iframe(browser: Any, cluster: Cluster) -> None:
+    from playwright.sync_api import expect
+
+    server = cluster.servers[0]
+    context = browser.new_context(locale="zh-CN")
+    context.set_default_timeout(15_000)
+    try:
+        page = context.new_page()
+        # A shop page on another origin (about:blank) embedding the script tag.
+        page.set_content(
+            "<!doctype html><html><body><h1>悦家生活旗舰店</h1>"
+            f'<script src="{server.http}/static/kefu/widget.js" data-channel="{cluster.seed["channel_id"]}">'
+            "</script></body></html>"
+        )
+        button = page.get_by_role("button", name="在线客服")
+        expect(button).to_be_visible()
+        button.click()
+        frame = page.frame_locator(f'iframe[src^="{server.http}/chat?embed=1"]')
+        expect(frame.locator("[data-role=conn][data-state=online]")).to_be_visible()
+        frame.locator("[data-role=text]").fill("从商城页面来咨询")
+        frame.locator("[data-role=text]").press("Enter")
+        expect(frame.locator(".kefu-msg--incoming .kefu-msg__state")).to_have_text("已送达")
+        frame.locator("[data-role=close]").click()
+        expect(page.locator(f'iframe[src^="{server.http}/chat"]')).to_be_hidden()
+    finally:
+        context.close()
