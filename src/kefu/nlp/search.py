@@ -82,6 +82,7 @@ _CJK_RUN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _WORDISH_RE = re.compile(r"\w")
 _EMPTY_IMPACT = np.zeros(0, dtype=np.float32)
 _EMPTY_KEYS = np.zeros(0, dtype=np.int32)
+_NO_POSTINGS = array("i")  # never appended to
 _QUERY_CHARS = 200
 # Average unit lengths may drift this much (relative) before cached impacts are recomputed.
 _AVG_DRIFT = 0.1
@@ -190,8 +191,10 @@ class _Postings:
         self.impact_gen: list[int] = []
 
     def grow(self) -> None:
-        self.units.append(array("i"))
-        self.tfs.append(array("f"))
+        # Shared empty placeholders: most terms never occur on one of the two sides, and
+        # two array objects per term and side would dominate the index's memory.
+        self.units.append(_NO_POSTINGS)
+        self.tfs.append(_NO_POSTINGS)
         self.impact.append(_EMPTY_IMPACT)
         self.keys.append(_EMPTY_KEYS)
         self.impact_gen.append(-1)
@@ -566,7 +569,11 @@ class SearchIndex:
         for vocab, ids, tfs in ((self._words, wids, wtfs), (self._bigrams, bids, btfs)):
             postings = vocab.sides[side]
             for tid, tf in zip(ids, tfs, strict=True):
-                postings.units[tid].append(uid)
+                units_of_term = postings.units[tid]
+                if units_of_term is _NO_POSTINGS:
+                    units_of_term = postings.units[tid] = array("i")
+                    postings.tfs[tid] = array("f")
+                units_of_term.append(uid)
                 postings.tfs[tid].append(tf)
         self._kind_units[kind] += 1
         self._kind_wlen[kind] += wlen
