@@ -7,9 +7,11 @@ from django.core.management import call_command
 
 from kefu.accounts.models import Role, Team, User
 from kefu.channels.models import Channel
+from kefu.complaints.models import CompensationRequest, Complaint, Promise
 from kefu.conversations.models import Conversation, Message
 from kefu.customers.models import Customer, Order
-from kefu.replies.models import CannedReply
+from kefu.kb.models import Article, Category, SynonymGroup
+from kefu.replies.models import CannedReply, ShopProfile
 from kefu.routing.models import RoutingRule
 from kefu.tickets.models import Department, Ticket
 
@@ -26,6 +28,22 @@ def run_demo(*args: str) -> str:
     out = StringIO()
     call_command("demo", *args, stdout=out)
     return out.getvalue()
+
+
+def demo_counts() -> tuple[int, ...]:
+    return (
+        User.objects.count(),
+        Customer.objects.count(),
+        Conversation.objects.count(),
+        Order.objects.count(),
+        Article.objects.count(),
+        Category.objects.count(),
+        SynonymGroup.objects.count(),
+        Complaint.objects.count(),
+        CompensationRequest.objects.count(),
+        Promise.objects.count(),
+        ShopProfile.objects.count(),
+    )
 
 
 def test_demo_builds_the_shop_with_one_random_password():
@@ -74,26 +92,88 @@ def test_running_twice_does_not_duplicate_and_reset_rebuilds(make_user):
     own_channel = Channel.objects.create(name="客服邮箱", kind="email")
     output = run_demo()
     assert "admin_demo" in output
-    counts = (
-        User.objects.count(),
-        Customer.objects.count(),
-        Conversation.objects.count(),
-        Order.objects.count(),
-    )
+    counts = demo_counts()
     assert "已存在" in run_demo()
-    assert (
-        User.objects.count(),
-        Customer.objects.count(),
-        Conversation.objects.count(),
-        Order.objects.count(),
-    ) == counts
+    assert demo_counts() == counts
+    # The knowledge base is kept and reused; complaints, promises and approvals are rebuilt.
     run_demo("--reset")
-    assert (
-        User.objects.count(),
-        Customer.objects.count(),
-        Conversation.objects.count(),
-        Order.objects.count(),
-    ) == counts
+    assert demo_counts() == counts
     own_admin.refresh_from_db()
     own_channel.refresh_from_db()
     assert Channel.objects.filter(name="客服邮箱（演示）").exists()
+
+
+def test_demo_has_a_knowledge_base_and_the_shop_profile():
+    from django.utils import timezone
+
+    from kefu.kb.services import list_articles, reset_index, search_articles
+
+    reset_index()  # rows of earlier tests rolled back; the in-memory index must not remember them
+    run_demo()
+    top = set(Category.objects.filter(parent=None).values_list("name", flat=True))
+    assert {"配送与物流", "退换货与退款", "商品与使用", "订单与支付", "发票", "账户与App"} <= top
+    assert Category.objects.filter(parent__name="配送与物流").exists()
+    published = Article.objects.filter(status="published")
+    assert published.count() >= 30
+    assert Article.objects.filter(status="draft").count() >= 1
+    for article in published:
+        assert article.category_id and article.answer and article.tags and article.review_by
+        assert 3 <= len(article.similar_questions) <= 6
+    stale = list_articles(stale_only=True)
+    assert 1 <= stale.count() < published.count() and stale[0].review_by < timezone.localdate()
+    assert SynonymGroup.objects.filter(head="充电宝").exists()
+
+    # Customers' own words find the article: a synonym and a similar question.
+    def top3(q: str) -> list[str]:
+        return [r.article.title for r in search_articles(q, limit=3)]
+
+    assert "充电宝可以带上飞机吗？" in top3("移动电源能带上飞机吗")
+    assert "收不到短信验证码怎么办？" in top3("验证码一直收不到")
+    reset_index()
+    profile = ShopProfile.objects.get()
+    assert profile.shop_name == "悦家生活旗舰店"
+    assert profile.return_address == "浙江省杭州市余杭区仓前街道文一西路 1888 号 悦家生活售后仓"
+    assert profile.service_hours == "每天 9:00–22:00"
+
+
+def test_demo_has_complaints_at_every_stage_with_compensation_and_promises():
+    from kefu.tickets.models import FollowUp
+
+    run_demo()
+    stages = set(Complaint.objects.values_list("stage", flat=True))
+    assert {"intake", "tracking", "resolution", "closed"} <= stages
+
+    rude = Complaint.objects.get(ticket__title="客服态度投诉 + 炒锅涂层脱落")
+    assert rude.stage == "resolution" and rude.customer_confirmed_at is None
+    assert Message.objects.filter(
+        conversation__tickets=rude.ticket, text__contains="【投诉处理结果】"
+    ).exists()
+
+    courier = Complaint.objects.get(stage="tracking", ticket__title__contains="快递员态度恶劣")
+    assert courier.ticket.department.name == "仓储物流部"
+    assert courier.last_update_at is not None and courier.next_update_due > courier.last_update_at
+
+    repeat = Complaint.objects.get(repeat_of=courier)
+    assert repeat.ticket.customer_id == courier.ticket.customer_id
+    assert repeat.ticket.assignee.is_senior
+
+    closed = Complaint.objects.get(stage="closed")
+    assert closed.ticket.status == "closed" and closed.follow_up_note
+    # Backdated with its conversation: confirmed days ago, visited when the visit fell due.
+    assert closed.follow_up_due < closed.follow_up_done_at
+    assert closed.resolved_at < closed.customer_confirmed_at < closed.follow_up_due
+    assert not FollowUp.objects.filter(ticket=closed.ticket, done_at__isnull=True).exists()
+
+    granted = CompensationRequest.objects.filter(status="granted")
+    assert granted.filter(requested_by__role=Role.AGENT).exists()
+    (pending,) = CompensationRequest.objects.filter(status="pending")
+    assert pending.approver_role == Role.SUPERVISOR and pending.complaint == repeat
+    assert pending.amount > 100
+
+    statuses = {p.status: p for p in Promise.objects.all()}
+    assert set(statuses) == {"open", "kept", "broken"}
+    assert statuses["open"].due_at > statuses["open"].created_at
+    assert (
+        statuses["broken"].broken_at is not None and statuses["broken"].due_at < statuses["broken"].broken_at
+    )
+    assert statuses["kept"].kept_at <= statuses["kept"].due_at

@@ -1,10 +1,12 @@
 """Builds the demo shop from ``shop`` and ``scenarios`` through the real services.
 
-The fixed parts (teams, people, channels, rules, customers, orders) are written in one
-transaction; each conversation is then played message by message through
-``kefu.conversations.services`` exactly as the channels would, so routing, SLA, text
-understanding and tickets behave as in production. Only the clock is faked: after a
-conversation is played, its timestamps are moved into the past with queryset updates.
+The fixed parts (teams, people, channels, rules, customers, orders, the knowledge
+base) are written in one transaction; each conversation is then played message by
+message through ``kefu.conversations.services`` exactly as the channels would, so
+routing, SLA, text understanding, tickets and complaints behave as in production. Only
+the clock is faked: after a conversation is played, its timestamps are moved into the
+past with queryset updates. What happened since (progress updates, compensation,
+promises, follow-up visits) is then done now, through ``kefu.complaints.services``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import io
 import random
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +29,8 @@ from django.utils import timezone
 from kefu.accounts.models import AuditLog, Team, User
 from kefu.accounts.services import audit
 from kefu.channels.models import Channel, OutboundDelivery
+from kefu.complaints import services as complaints
+from kefu.complaints.models import CompensationRequest, Complaint, Promise
 from kefu.conversations import services as conversations
 from kefu.conversations.models import CallLog, Conversation, Message
 from kefu.core.errors import PermissionDenied
@@ -34,9 +38,9 @@ from kefu.customers import services as customers
 from kefu.customers.models import Customer, Identity, Order
 from kefu.routing.models import RoutingRule
 from kefu.sla.services import do_install_default_policies
-from kefu.tickets.models import Department, Ticket, TicketEvent
+from kefu.tickets.models import Department, FollowUp, Ticket, TicketEvent
 
-from . import shop
+from . import kb, shop
 from .scenarios import SCENARIOS, Scenario
 
 CUSTOMER_COUNT = 200
@@ -155,6 +159,9 @@ def remove_demo() -> dict[str, int]:
             ).values_list("pk", flat=True)
         )
         users = _demo_users()
+        # Both refuse to let their user go (PROTECT): they are the demo's own records.
+        Promise.objects.filter(owner__in=users).delete()
+        CompensationRequest.objects.filter(requested_by__in=users).delete()
         counts = {
             "tickets": len(ticket_ids),
             "conversations": len(conversation_ids),
@@ -470,6 +477,67 @@ def _script_library(admin: User) -> None:
     do_install_library(LIBRARY, actor=admin)
 
 
+def _knowledge_base(admin: User, today: date) -> None:
+    """The shop's FAQ, categories and synonyms (kept on --reset and matched by name, like
+    the script library: an editor may have improved them)."""
+    from kefu.kb import services as kb_services
+    from kefu.kb.models import Article, Category, SynonymGroup
+
+    categories: dict[str, int] = {}
+
+    def category(name: str, parent_id: int | None) -> int:
+        found = Category.objects.filter(name=name, parent_id=parent_id).values_list("pk", flat=True).first()
+        return found or kb_services.do_create_category(actor=admin, name=name, parent_id=parent_id).pk
+
+    for name, children in kb.CATEGORIES:
+        categories[name] = category(name, None)
+        for child in children:
+            categories[child] = category(child, categories[name])
+    entries = [(a, Article.Status.PUBLISHED) for a in kb.ARTICLES] + [
+        (a, Article.Status.DRAFT) for a in kb.DRAFTS
+    ]
+    existing = set(
+        Article.objects.filter(title__in=[a["title"] for a, _ in entries]).values_list("title", flat=True)
+    )
+    for spec, status in entries:
+        if spec["title"] in existing:
+            continue
+        review_days = spec.get("review_days")
+        kb_services.do_create_article(
+            actor=admin,
+            data={
+                "kind": Article.Kind.FAQ,
+                "title": spec["title"],
+                "body": spec["body"],
+                "answer": spec["answer"],
+                "similar_questions": spec["similar"],
+                "tags": spec["tags"],
+                "category_id": categories[spec["category"]],
+                "status": status,
+                "review_by": today + timedelta(days=review_days) if review_days is not None else None,
+            },
+        )
+    taken = set(SynonymGroup.objects.values_list("head", flat=True))
+    for head, words in kb.SYNONYMS:
+        if head not in taken:
+            kb_services.do_set_synonyms(actor=admin, head=head, synonyms=words)
+
+
+def _shop_profile() -> None:
+    """The facts replies quote; an operator's own values are left alone."""
+    from kefu.replies.models import ShopProfile
+
+    profile = ShopProfile.objects.order_by("id").first() or ShopProfile()
+    for field_name, value in (
+        ("shop_name", shop.SHOP_NAME),
+        ("return_address", shop.RETURN_ADDRESS),
+        ("service_hours", shop.SERVICE_HOURS),
+    ):
+        if not getattr(profile, field_name):
+            setattr(profile, field_name, value)
+    profile.save()
+
+
 def _understanding(admin: User) -> None:
     """Intents linked to the demo teams and the shop's product words, when that app is there."""
     from kefu.understanding.services import do_add_shop_words, do_install_default_intents
@@ -561,7 +629,62 @@ def _fill(text: str, seed: _Seed, agent_name: str) -> str:
     )
 
 
-def _play(play: _Play, sc: Scenario, seed: _Seed) -> int | None:
+@dataclass
+class _Played:
+    """What playing a scenario left behind, for backdating and the steps taken since."""
+
+    conversation_id: int | None = None
+    agent: User | None = None
+    complaint_id: int | None = None
+    # Extra seconds of silence after a message id (a "wait" step).
+    waits: dict[int, float] = field(default_factory=dict)
+
+
+def _complaint_step(play: _Play, action: str, arg: Any, *, agent: User, played: _Played, seed: _Seed) -> None:
+    """One step of a complaint's workflow, taken by ``agent``."""
+
+    def fill(text: str) -> str:
+        return _fill(text, seed, agent.name)
+
+    if action == "complaint":
+        complaint = complaints.do_open_complaint(
+            actor=agent,
+            conversation_id=played.conversation_id,
+            title=arg["title"],
+            data={
+                "what_happened": fill(arg["what_happened"]),
+                "customer_request": fill(arg["customer_request"]),
+                "evidence": [fill(e) for e in arg["evidence"]],
+                "contact_preference": arg["contact_preference"],
+            },
+        )
+        played.complaint_id = complaint.pk
+        if arg.get("department"):
+            complaints.do_transfer(
+                actor=agent,
+                complaint_id=complaint.pk,
+                department_id=play.departments[arg["department"]].pk,
+                fields={k: fill(v) for k, v in arg.get("fields", {}).items()},
+                note=fill(arg.get("note", "")),
+            )
+        return
+    if played.complaint_id is None:
+        raise ValueError(f"demo: {action} needs a complaint step first")
+    complaint_id = played.complaint_id
+    if action == "resolve":
+        complaints.do_resolve(actor=agent, complaint_id=complaint_id, resolution=fill(arg))
+    elif action == "confirm":
+        complaints.do_confirm_resolution(actor=agent, complaint_id=complaint_id, confirmed=True, note=arg)
+    elif action == "progress":
+        complaints.do_send_progress(actor=agent, complaint_id=complaint_id, text=fill(arg))
+    elif action == "follow_up":
+        complaints.do_record_follow_up(actor=agent, complaint_id=complaint_id, note=arg)
+    else:
+        raise ValueError(f"demo: unknown complaint step {action}")
+
+
+def _play(play: _Play, sc: Scenario, seed: _Seed) -> _Played:
+    played = _Played()
     channel = play.channels[sc["channel"]]
     kind = shop.CHANNEL_IDENTITY[channel.kind]
     value = seed.identity(kind)
@@ -609,6 +732,16 @@ def _play(play: _Play, sc: Scenario, seed: _Seed) -> int | None:
             conversation_id = call.conversation_id
         elif conversation_id is None or agent is None:
             raise ValueError(f"demo scenario {sc['key']}: step {action} needs a conversation and an agent")
+        elif action == "wait":
+            last = (
+                Message.objects.filter(conversation_id=conversation_id)
+                .order_by("-id")
+                .values_list("id", flat=True)
+            )
+            played.waits[last[0]] = step[1] * 3600
+        elif action in ("complaint", "resolve", "confirm"):
+            played.conversation_id = conversation_id
+            _complaint_step(play, action, step[1], agent=agent, played=played, seed=seed)
         elif action == "a":
             conversations.do_send_agent_message(
                 agent=agent, conversation_id=conversation_id, text=_fill(step[1], seed, agent.name)
@@ -644,7 +777,8 @@ def _play(play: _Play, sc: Scenario, seed: _Seed) -> int | None:
             _ticket(play, step[1], agent=agent, conversation_id=conversation_id, seed=seed)
         else:
             raise ValueError(f"demo scenario {sc['key']}: unknown step {action}")
-    return conversation_id
+    played.conversation_id, played.agent = conversation_id, agent
+    return played
 
 
 def _ticket(play: _Play, spec: dict[str, Any], *, agent: User, conversation_id: int, seed: _Seed) -> None:
@@ -679,16 +813,23 @@ def _gap(rng: random.Random, m: dict[str, Any]) -> int:
     return rng.randint(25, 150)
 
 
-def _backdate(rng: random.Random, conversation_id: int, start: datetime, now: datetime) -> None:
+def _backdate(
+    rng: random.Random,
+    conversation_id: int,
+    start: datetime,
+    now: datetime,
+    waits: dict[int, float] | None = None,
+) -> None:
     """Spread a played conversation's messages from ``start`` on, as if it had happened then."""
+    waits = waits or {}
     msgs = list(
         Message.objects.filter(conversation_id=conversation_id)
         .order_by("id")
-        .values("id", "direction", "kind", "sender_id", "meta")
+        .values("id", "direction", "kind", "sender_id", "meta", "created_at")
     )
-    offsets = [0]
-    for m in msgs[1:]:
-        offsets.append(offsets[-1] + _gap(rng, dict(m)))
+    offsets: list[float] = [0]
+    for previous, m in zip(msgs, msgs[1:], strict=False):
+        offsets.append(offsets[-1] + waits.get(previous["id"], 0) + _gap(rng, dict(m)))
     start = min(start, now - timedelta(seconds=offsets[-1] + 20))
     times = {m["id"]: start + timedelta(seconds=o) for m, o in zip(msgs, offsets, strict=True)}
     for m in msgs:
@@ -737,6 +878,41 @@ def _backdate(rng: random.Random, conversation_id: int, start: datetime, now: da
         if ticket_id:
             _backdate_ticket(ticket_id, times[m["id"]])
 
+    def fake(real: datetime) -> datetime:
+        """The backdated time of a moment during play: just after the message before it
+        (and after the silence that followed it, if any)."""
+        before = [m for m in msgs if m["created_at"] <= real]
+        if not before:
+            return first
+        m = before[-1]
+        return times[m["id"]] + timedelta(seconds=waits.get(m["id"], 0)) + (real - m["created_at"])
+
+    _backdate_complaints(conversation_id, fake)
+
+
+def _backdate_complaints(conversation_id: int, fake: Any) -> None:
+    """Move a conversation's complaint along with its messages, stage by stage.
+
+    Each moment moves with the message it followed, and a due time with the moment it
+    was set from, so a follow-up falls due three days after the (backdated) confirmation.
+    """
+    for c in Complaint.objects.filter(ticket__conversations__id=conversation_id).distinct():
+        moved: dict[str, Any] = {"created_at": fake(c.created_at)}
+        for name in ("last_update_at", "resolved_at", "customer_confirmed_at", "follow_up_done_at"):
+            if getattr(c, name) is not None:
+                moved[name] = fake(getattr(c, name))
+        if c.next_update_due is not None:
+            since = c.last_update_at or c.created_at
+            moved["next_update_due"] = c.next_update_due + (fake(since) - since)
+        if c.follow_up_due is not None and c.customer_confirmed_at is not None:
+            shift = fake(c.customer_confirmed_at) - c.customer_confirmed_at
+            moved["follow_up_due"] = c.follow_up_due + shift
+            for f in FollowUp.objects.filter(ticket_id=c.ticket_id, done_at__isnull=True):
+                FollowUp.objects.filter(pk=f.pk).update(
+                    due_at=f.due_at + shift, created_at=fake(f.created_at)
+                )
+        Complaint.objects.filter(pk=c.pk).update(**moved)
+
 
 def _backdate_ticket(ticket_id: int, at: datetime) -> None:
     ticket = Ticket.objects.get(pk=ticket_id)
@@ -758,15 +934,89 @@ def _backdate_ticket(ticket_id: int, at: datetime) -> None:
         TicketEvent.objects.filter(pk=event.pk).update(created_at=event.created_at + shift)
 
 
+def _later_today(now: datetime) -> datetime:
+    """18:00 today, or in an hour when that is too close (a demo built in the evening)."""
+    local = timezone.localtime(now)
+    six = local.replace(hour=18, minute=0, second=0, microsecond=0)
+    return six if six - local >= timedelta(minutes=30) else local + timedelta(hours=1)
+
+
+def _since(play: _Play, items: list[tuple[Scenario, _Played, _Seed]]) -> None:
+    """What happened after the conversations, done now: progress, compensation, promises."""
+    broken: list[int] = []
+    past: list[tuple[int, str, float, int]] = []  # promise, outcome, hours, complaint
+    for sc, played, seed in items:
+        agent = played.agent
+        if agent is None or played.complaint_id is None:
+            raise ValueError(f"demo scenario {sc['key']}: 'after' needs an agent and a complaint")
+        with transaction.atomic():
+            for step in sc["after"]:
+                action = step[0]
+                if action == "compensation":
+                    complaints.do_request_compensation(
+                        actor=agent,
+                        kind=step[1],
+                        amount=_fill(step[2], seed, agent.name),
+                        reason=_fill(step[3], seed, agent.name),
+                        complaint_id=played.complaint_id,
+                    )
+                elif action == "promise":
+                    now = timezone.now()
+                    outcome = step[2]
+                    due = {
+                        "open": _later_today(now),
+                        "kept": now + timedelta(hours=3),
+                        # Due in a moment; the sweep below finds it missed.
+                        "broken": now + timedelta(seconds=5),
+                    }[outcome]
+                    promise = complaints.do_make_promise(
+                        actor=agent,
+                        description=_fill(step[1], seed, agent.name),
+                        due_at=due,
+                        # A missed promise is told to the customer in its conversation; a
+                        # phone call has no one listening there.
+                        conversation_id=played.conversation_id if sc["channel"] != "phone" else None,
+                        complaint_id=played.complaint_id,
+                    )
+                    if outcome == "kept":
+                        complaints.do_keep_promise(actor=agent, promise_id=promise.pk)
+                    elif outcome == "broken":
+                        broken.append(promise.pk)
+                    if outcome != "open":
+                        past.append((promise.pk, outcome, step[3], played.complaint_id))
+                else:
+                    _complaint_step(play, action, step[1], agent=agent, played=played, seed=seed)
+    if broken:
+        due = max(Promise.objects.filter(pk__in=broken).values_list("due_at", flat=True))
+        complaints.do_sweep(now=due + timedelta(minutes=1))
+    # Kept and missed promises were made when their complaint was (the clock is faked
+    # as for the conversations): due ``hours`` later, kept half an hour early, or
+    # found missed by the sweep a minute after.
+    opened = dict(Complaint.objects.filter(pk__in=[p[3] for p in past]).values_list("pk", "created_at"))
+    for promise_id, outcome, hours, complaint_id in past:
+        made = opened[complaint_id] + timedelta(minutes=2)
+        due = made + timedelta(hours=hours)
+        moved: dict[str, Any] = {"created_at": made, "due_at": due}
+        if outcome == "kept":
+            moved["kept_at"] = due - timedelta(minutes=30)
+        else:
+            moved["broken_at"] = due + timedelta(minutes=1)
+        Promise.objects.filter(pk=promise_id).update(**moved)
+
+
 # --- the whole shop -------------------------------------------------------------------------
 
 
 def _assign_scenarios(rng: random.Random, seeds: list[_Seed]) -> dict[str, _Seed]:
-    """One customer per story; VIP stories get VIP customers."""
+    """One customer per story (or the earlier story's, when they write again); VIP stories
+    get VIP customers."""
     pool = seeds[:]
     rng.shuffle(pool)
     assigned: dict[str, _Seed] = {}
     for sc in SCENARIOS:
+        if sc.get("same_customer_as"):
+            assigned[sc["key"]] = assigned[sc["same_customer_as"]]
+            continue
         wants_vip = bool(sc.get("vip"))
         seed = next(s for s in pool if (s.vip_level > 0) == wants_vip)
         pool.remove(seed)
@@ -795,6 +1045,8 @@ def install_demo(*, seed: int = 2026, password: str | None = None) -> DemoResult
         do_install_default_policies()
         _understanding(users["admin"])
         _script_library(users["admin"])
+        _knowledge_base(users["admin"], timezone.localdate(now))
+        _shop_profile()
         _customers(rng, seeds, users["admin"], now)
         orders = sum(_history_orders(rng, numbers, s, now) for s in seeds)
         for sc in SCENARIOS:
@@ -818,12 +1070,17 @@ def install_demo(*, seed: int = 2026, password: str | None = None) -> DemoResult
             orders += 1
     play = _Play(rng=rng, now=now, users=users, teams=teams, channels=channels, departments=departments)
     played = 0
+    results: list[tuple[Scenario, _Played]] = []
     for sc in SCENARIOS:
-        conversation_id = _play(play, sc, assigned[sc["key"]])
-        if conversation_id is not None:
+        result = _play(play, sc, assigned[sc["key"]])
+        if result.conversation_id is not None:
             with transaction.atomic():
-                _backdate(rng, conversation_id, now - timedelta(hours=sc["hours_ago"]), now)
+                _backdate(
+                    rng, result.conversation_id, now - timedelta(hours=sc["hours_ago"]), now, result.waits
+                )
             played += 1
+            results.append((sc, result))
+    _since(play, [(sc, r, assigned[sc["key"]]) for sc, r in results if sc.get("after")])
     return DemoResult(
         password=password,
         users=list(users.values()),

@@ -7,10 +7,18 @@ Each scenario is one conversation played through the real services. Keys:
   (``items`` as ``(sku, qty)``, ``shipping``, ``payment``, ``days_ago``, ``stuck``:
   no logistics update for three days);
 * ``agent`` — the username who answers (someone of the routed team if they cannot);
+* ``same_customer_as`` — the key of an earlier scenario whose customer writes again;
 * ``steps`` — ``("c", text)`` customer, ``("c_img", text)`` customer with a photo,
   ``("a", text)`` agent, ``("note", text)``, ``("status", s)``, ``("snooze", hours)``,
   ``("transfer_team", team, note)``, ``("transfer_user", username, note)``,
-  ``("ticket", {...})``, ``("call", {...})``.
+  ``("ticket", {...})``, ``("call", {...})``, ``("wait", hours)`` (time passes before
+  the next message), and for complaints ``("complaint", {...})`` (intake, and the
+  transfer when a ``department`` is named), ``("resolve", text)``, ``("confirm", note)``;
+* ``after`` — complaint steps taken now, once the conversation lies in the past:
+  ``("progress", text)``, ``("resolve", text)``, ``("follow_up", note)``,
+  ``("compensation", kind, amount, reason)``,
+  ``("promise", description, "open" | "kept" | "broken", hours)`` — kept and broken
+  ones fell due ``hours`` after the complaint was opened; an open one is due later today.
 
 Texts may use ``{order_no} {tracking_no} {carrier} {item} {amount} {city} {agent}``.
 """
@@ -332,19 +340,155 @@ SCENARIOS: list[Scenario] = [
                 "a",
                 "让您等了两天是我们的问题，真的很抱歉。炒锅涂层脱落属于质量问题，我现在为您办理全额退款，不需要寄回，另外补偿您 50 元。",
             ),
-            ("note", "客户情绪激烈，提到 12315 与差评；已承诺全额退款 + 50 元补偿，需组长审批补偿"),
+            ("note", "客户情绪激烈，提到 12315 与差评；已承诺全额退款（走财务部）+ 50 元补偿（本人权限内）"),
             (
-                "ticket",
+                "complaint",
                 {
                     "title": "客服态度投诉 + 炒锅涂层脱落",
-                    "category": "complaint",
-                    "urgent": True,
-                    "important": True,
+                    "what_happened": "炒锅使用一周涂层成片脱落；客户两天内三次咨询，均只收到机器人式回复，无人跟进",
+                    "customer_request": "全额退款；客服为处理不及时道歉",
+                    "evidence": ["客户描述：锅底涂层成片脱落", "两天内三次咨询未获处理的聊天记录"],
+                    "contact_preference": "微博私信；回访请打电话，上午方便",
+                    "department": "质检部",
+                    "fields": {"evidence": "客户描述锅底涂层成片脱落，见会话记录"},
+                    "note": "炒锅涂层脱落，请确认是否为批次问题",
                 },
             ),
             ("c", "钱什么时候到？"),
             ("a", "退款今天 18:00 前提交，1–3 个工作日到账，我明天上午会再给您回电确认。"),
         ],
+        "after": [
+            ("compensation", "coupon", "50", "客服多次机器人式回复、两天未处理，致歉补偿"),
+            (
+                "resolve",
+                "1. 炒锅涂层脱落属质量问题，全额退款 {amount} 元已提交财务部，1–3 个工作日原路退回，锅无需寄回；\n"
+                "2. 50 元无门槛券已发到您的账户；\n"
+                "3. 两天没有及时处理是我们的责任，已对相关客服进行辅导，再次向您道歉。",
+            ),
+            ("promise", "今天内确认财务已提交退款，并回电告知客户到账时间", "open", 0),
+        ],
+    },
+    {
+        "key": "courier_cup",
+        "channel": "im",
+        "hours_ago": 27,
+        "order": {"items": [("BWB-500", 1)], "shipping": "delivered", "days_ago": 2},
+        "agent": "liangxin",
+        "steps": [
+            (
+                "c",
+                "我要投诉你们的快递员！电话里态度特别差，说我不在家就把箱子从院门外扔进来，保温杯直接摔瘪了",
+            ),
+            ("c_img", "照片：杯身侧面凹进去一块，外箱一角被压扁"),
+            ("a", "非常抱歉给您带来这么糟糕的体验，我是投诉处理专员{agent}，这件事由我全程跟进。"),
+            ("c", "快递员还骂人，我要他道歉，杯子给我换新的"),
+            (
+                "a",
+                "您的诉求我记下了：快递员道歉、保温杯换新。我现在向{carrier}站点投诉，新杯子也马上安排补发，"
+                "2 小时内把站点的处理结果告诉您。",
+            ),
+            (
+                "complaint",
+                {
+                    "title": "快递员态度恶劣并抛掷包裹，保温杯摔瘪",
+                    "what_happened": "快递员电话中态度恶劣，客户不在家时将包裹从院门外抛入，保温杯杯身摔瘪",
+                    "customer_request": "快递员道歉；保温杯换新",
+                    "evidence": ["客户发送的杯身凹陷照片", "外箱压扁照片"],
+                    "contact_preference": "微信留言",
+                    "department": "仓储物流部",
+                    "fields": {"tracking_no": "{tracking_no}"},
+                    "note": "请联系{carrier}站点核实快递员服务问题并回复",
+                },
+            ),
+            ("c", "行，你们尽快"),
+        ],
+        "after": [
+            ("compensation", "coupon", "20", "快递员抛掷包裹致保温杯摔瘪、态度恶劣，致歉补偿"),
+            ("promise", "2 小时内告知客户{carrier}站点对快递员的处理结果", "kept", 2),
+            (
+                "progress",
+                "{carrier}站点负责人已重新核实，您所在小区今后改由其他快递员派送，站点会当面向您致歉；"
+                "补发的新保温杯已由顺丰发出，预计明天送达。20 元无门槛券已发到您的账户。",
+            ),
+        ],
+    },
+    {
+        "key": "courier_cup_again",
+        "channel": "phone",
+        "hours_ago": 3,
+        "same_customer_as": "courier_cup",
+        "agent": "liangxin",
+        "steps": [
+            (
+                "call",
+                {
+                    "direction": "inbound",
+                    "seconds": 376,
+                    "outcome": "follow_up",
+                    "summary": "客户再次投诉：快递员至今没有道歉，今天送件的又是同一位快递员，态度依旧恶劣；要求更换派送员并退还保温杯货款",
+                },
+            ),
+            (
+                "complaint",
+                {
+                    "title": "重复投诉：快递员未道歉且再次态度恶劣",
+                    "what_happened": "昨天已投诉快递员抛掷包裹、摔瘪保温杯；快递员至今未道歉，今天派件的仍是同一快递员，态度依旧恶劣",
+                    "customer_request": "更换派送员；退还保温杯货款",
+                    "evidence": ["来电记录", "首次投诉的照片与记录"],
+                    "contact_preference": "电话，工作日 18:00 后",
+                },
+            ),
+            ("note", "重复投诉，已自动转资深同事跟进；退还货款超出本人权限，已提交主管审批"),
+        ],
+        "after": [
+            (
+                "compensation",
+                "refund",
+                "{amount}",
+                "重复投诉：快递员两次服务恶劣，退还保温杯货款，补发的杯子客户留用",
+            ),
+            ("promise", "1 小时内回电告知{carrier}站点对派送员的复核结果", "broken", 1),
+        ],
+    },
+    {
+        "key": "fryer_complaint_closed",
+        "channel": "app",
+        "hours_ago": 100,
+        "order": {"items": [("KQZ-45", 1)], "shipping": "delivered", "days_ago": 9},
+        "agent": "zhengxue",
+        "steps": [
+            (
+                "c",
+                "我要投诉！空气炸锅用了不到一周炸篮涂层就起泡了，上次客服说 24 小时内回电，结果根本没人联系我",
+            ),
+            ("a", "非常抱歉！我是投诉处理专员{agent}，答应您的回电没有做到是我们的失职，这次由我全程负责。"),
+            ("c_img", "照片：炸篮底部涂层鼓起几个小泡，边缘有一处剥落"),
+            (
+                "complaint",
+                {
+                    "title": "空气炸锅炸篮涂层起泡 + 承诺回电未兑现",
+                    "what_happened": "空气炸锅使用不到一周炸篮涂层起泡剥落；此前客服承诺 24 小时内回电，未兑现",
+                    "customer_request": "更换新炸篮；说明为什么没有回电",
+                    "evidence": ["炸篮底部涂层起泡照片"],
+                    "contact_preference": "App 消息",
+                    "department": "质检部",
+                    "fields": {"evidence": "炸篮底部涂层起泡照片"},
+                    "note": "炸篮涂层起泡，请确认批次",
+                },
+            ),
+            ("a", "已提交质检部加急处理，新炸篮会尽快寄给您，到货后请您看一下是否满意。"),
+            ("wait", 24),
+            (
+                "resolve",
+                "1. 经质检部确认为该批次炸篮涂层工艺问题，已为您寄出全新炸篮（京东物流），旧炸篮无需寄回；\n"
+                "2. 上次承诺的回电因交接遗漏没有兑现，我们已整改交接流程，向您诚恳道歉。",
+            ),
+            ("c", "新炸篮收到了，用着没问题，确认"),
+            ("confirm", "客户确认新炸篮正常"),
+            ("a", "感谢您的理解！过几天我们会再回访一次，祝您用得开心。"),
+            ("status", "resolved"),
+        ],
+        "after": [("follow_up", "回访：客户表示新炸篮使用一切正常，对处理结果满意，同意结案")],
     },
     {
         "key": "weibo_public_complaint",

@@ -10,6 +10,9 @@ SHOP_NAME = "悦家生活旗舰店"
 # Every demo customer carries the shop's member number as an identity; it is also how
 # ``kefu demo --reset`` recognises demo customers.
 MEMBER_PREFIX = "yuejia:"
+# What replies quote (the replies app's ShopProfile) and the help centre tells customers.
+RETURN_ADDRESS = "浙江省杭州市余杭区仓前街道文一西路 1888 号 悦家生活售后仓"
+SERVICE_HOURS = "每天 9:00–22:00"
 
 TEAMS = [
     # name, description, is_general
