@@ -10,18 +10,19 @@ at a lower weight, and skipped when they are so common that they cannot separate
 entry from another.
 
 A document is several text units: title, body, tags and each similar question (相似问法).
-Title, body and tags add up with field weights (title strongly, body weakly). Similar
-questions are alternatives of one question, so only the *best* matching one counts:
-thirty phrasings must not outweigh one exact match. The caller's helpfulness prior
+It scores title + body + tags (title strongly, body weakly) plus its best-matching
+similar question: similar questions are alternatives of one question, so only the best
+one counts and thirty phrasings cannot outweigh one exact match. The caller's helpfulness prior
 (``-1..1``, from "was this helpful?" feedback) scales the final score by a few per cent.
 
 Queries are widened before scoring: synonym groups (快递 = 物流, 退钱 = 退款 …) add the
 other members at a slightly lower weight, and registered product names are recognised
 despite a one-character typo or a homophone (保文杯 → 保温杯, by pinyin).
 
-Each posting's term-frequency part of BM25 is cached per term and filled lazily, so a
-query costs array gathers plus one ``bincount`` over documents. The cache is recomputed
-when average lengths drift by more than 10 %. Replacing or removing a document leaves
+Each posting's term-frequency part of BM25 (× field weight) is cached per term and
+filled lazily, so a query costs one multiply and one scatter-add per term into a
+per-thread buffer over documents, then a partition for the top k. The cache is
+recomputed when average lengths drift by more than 10 %. Replacing or removing a document leaves
 dead postings behind; once they are a quarter of all, the postings are rebuilt from the
 stored term counts (no re-segmentation).
 
