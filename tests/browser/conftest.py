@@ -1,8 +1,8 @@
 """A real kefu server and Chromium for the browser tests.
 
-``live_desk`` (one per test module) migrates a temp-file SQLite database in a
-subprocess, seeds a small shop through the real services and serves it with uvicorn
-on a free loopback port: websockets are real, and the test process never touches the
+A database is migrated and seeded once per session through the real services (in a
+subprocess); ``live_desk`` (one per test module) serves a copy of it with uvicorn on a
+free loopback port. Websockets are real, and the test process never touches the
 database, so Playwright's sync API and Django's async-safety checks stay apart.
 ``live_desk.run(code)`` runs more setup in the same database (``emit(obj)`` prints
 the JSON the call returns). Realtime uses the in-memory channel layer of the one
@@ -259,12 +259,15 @@ def live_desk(desk_template: LiveDesk) -> Iterator[LiveDesk]:
 @pytest.fixture(scope="module")
 def browser(live_desk: LiveDesk) -> Iterator[Any]:
     sync_api = pytest.importorskip("playwright.sync_api")
+    # A loaded two-core machine running the whole suite needs more than the 5 s default.
+    sync_api.expect.set_options(timeout=10_000)
     with sync_api.sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             yield chromium
         finally:
             chromium.close()
+            sync_api.expect.set_options(timeout=None)
 
 
 @pytest.fixture
