@@ -20,7 +20,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from kefu.accounts.models import ROLE_RANK, Role, User
@@ -239,7 +239,15 @@ def _senior_for(ticket: Ticket) -> User | None:
     return (
         User.objects.filter(is_active=True, teams__id__in=team_ids)
         .filter(Q(role=Role.TEAM_LEAD) | Q(is_senior=True) | Q(role=Role.SPECIALIST))
-        .order_by("-is_senior", "id")
+        .annotate(
+            preference=Case(
+                When(role=Role.TEAM_LEAD, then=Value(0)),
+                When(role=Role.SPECIALIST, then=Value(1)),
+                default=Value(2),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by("preference", "-is_senior", "id")
         .first()
     )
 

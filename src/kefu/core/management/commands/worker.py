@@ -51,6 +51,7 @@ def run_timers() -> dict[str, int]:
     """One tick of the timers; each part is independent, so one failing does not stop the rest."""
     from kefu.channels.services import do_kick_stalled_deliveries
     from kefu.complaints.services import do_sweep as do_sweep_complaints
+    from kefu.conversations.services import do_wake_snoozed
     from kefu.sla.services import do_sweep
     from kefu.tickets.services import do_notify_due_follow_ups
     from kefu.webhooks.services import do_send_due_deliveries
@@ -61,6 +62,7 @@ def run_timers() -> dict[str, int]:
         ("follow_ups", lambda: do_notify_due_follow_ups(timezone.now())),
         ("webhooks", lambda: do_send_due_deliveries(timezone.now()).succeeded),
         ("complaints", lambda: sum(do_sweep_complaints(timezone.now()).values())),
+        ("snoozed", lambda: do_wake_snoozed(timezone.now())),
         ("outbound", do_kick_stalled_deliveries),
         ("inbound_nonces", _prune_nonces_hourly),
     )
