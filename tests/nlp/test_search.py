@@ -229,3 +229,26 @@ def test_long_pasted_query_is_cut_but_still_matches():
     ix.upsert(Document(1, "保温杯漏水"))
     ix.add_product_names(["保温杯"])
     assert ids(ix.search("我买的保文杯漏水了" * 200)) == [1]
+
+
+def test_set_helpfulness_reorders_without_reindexing():
+    ix = SearchIndex()
+    ix.upsert(Document(1, "退款说明"))
+    ix.upsert(Document(2, "退款说明"))
+    assert ids(ix.search("退款说明")) == [1, 2]
+    assert ix.set_helpfulness(2, 1.0) is True
+    assert ids(ix.search("退款说明")) == [2, 1]
+    assert ix.set_helpfulness(99, 1.0) is False
+
+
+def test_set_status_is_visible_to_the_next_search():
+    ix = SearchIndex()
+    ix.upsert(Document(1, "退款说明", status="draft"))
+    assert ix.search("退款") == []
+    assert ix.set_status(1, "published") is True
+    assert ids(ix.search("退款")) == [1]
+    ix.set_status(1, "archived")
+    assert ix.search("退款") == []
+    assert ids(ix.search("退款", statuses=("archived",))) == [1]
+    with pytest.raises(ValueError):
+        ix.set_status(1, "deleted")

@@ -508,6 +508,28 @@ class SearchIndex:
         self._slot_units.append(placed)
         self._count_df(slot, +1)
 
+    def set_helpfulness(self, doc_id: DocId, helpfulness: float) -> bool:
+        """Update one document's prior in place (feedback votes arrive far more often than edits)."""
+        with self._lock:
+            slot = self._slot_of.get(doc_id)
+            if slot is None:
+                return False
+            self._slot_help.data[slot] = max(-1.0, min(1.0, float(helpfulness)))
+            self._version += 1
+            return True
+
+    def set_status(self, doc_id: DocId, status: str) -> bool:
+        """Publish, archive or unpublish a document in place, without re-indexing its text."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        with self._lock:
+            slot = self._slot_of.get(doc_id)
+            if slot is None:
+                return False
+            self._slot_status.data[slot] = STATUSES.index(status)
+            self._version += 1
+            return True
+
     def bulk_load(self, docs: Iterable[Document]) -> None:
         """Upsert many documents (the start-up rebuild from the database)."""
         for doc in docs:
