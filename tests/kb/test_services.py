@@ -101,3 +101,19 @@ def test_helpful_feedback_is_counted(editor):
     services.do_record_feedback(article_id=a.pk, helpful=False, comment="没说清楚已发货的情况")
     a.refresh_from_db()
     assert (a.helpful_yes, a.helpful_no) == (1, 1)
+
+
+def test_votes_change_ranking_without_reindexing_the_text(editor):
+    a = _publish(editor, "退款多久到账")
+    b = _publish(editor, "退款多久能到账呢")
+
+    def score_of(article):
+        return next(r.score for r in services.search_articles("退款多久到账") if r.article.pk == article.pk)
+
+    before = score_of(b)
+    for _ in range(5):
+        services.do_record_feedback(article_id=b.pk, helpful=True)
+    after = score_of(b)
+    assert after > before
+    assert IndexChange.objects.filter(kind="feedback", article_id=b.pk).count() == 5
+    assert a.pk in {r.article.pk for r in services.search_articles("退款多久到账")}

@@ -110,6 +110,8 @@ class IndexChange(models.Model):
     """
 
     article_id = models.BigIntegerField()
+    # "feedback" changes only the helpfulness prior: applied in place, no re-indexing.
+    kind = models.CharField(max_length=8, default="text")
     created_at = models.DateTimeField(auto_now_add=True)
 
 

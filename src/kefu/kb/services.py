@@ -144,25 +144,31 @@ def search_index() -> SearchIndex:
         changes = list(
             IndexChange.objects.filter(id__gt=_holder.last_change)
             .order_by("id")
-            .values_list("id", "article_id")
+            .values_list("id", "article_id", "kind")
         )
         if changes:
-            article_ids = {aid for _, aid in changes if aid != SYNONYMS_CHANGED}
-            if any(aid == SYNONYMS_CHANGED for _, aid in changes):
+            if any(aid == SYNONYMS_CHANGED for _, aid, _ in changes):
                 index.set_synonyms(_synonym_table())
                 index.add_product_names(_product_names())
-            found = {a.pk: a for a in Article.objects.filter(pk__in=article_ids)}
-            for aid in article_ids:
+            text_ids = {aid for _, aid, kind in changes if aid != SYNONYMS_CHANGED and kind != "feedback"}
+            vote_ids = {aid for _, aid, kind in changes if kind == "feedback"} - text_ids
+            found = {a.pk: a for a in Article.objects.filter(pk__in=text_ids | vote_ids)}
+            for aid in text_ids:
                 if aid in found:
                     index.upsert(_document(found[aid]))
                 else:
                     index.remove(aid)
+            for aid in vote_ids:
+                # A vote moves only the helpfulness prior; re-indexing the text for it
+                # would pile up dead postings on busy articles.
+                if aid in found and not index.set_helpfulness(aid, found[aid].helpfulness):
+                    index.upsert(_document(found[aid]))
             _holder.last_change = changes[-1][0]
         return index
 
 
-def note_index_change(article_id: int) -> None:
-    IndexChange.objects.create(article_id=article_id)
+def note_index_change(article_id: int, *, kind: str = "text") -> None:
+    IndexChange.objects.create(article_id=article_id, kind=kind)
 
 
 # --- reads ---------------------------------------------------------------------------
@@ -409,7 +415,7 @@ def do_record_feedback(
         )
         field = "helpful_yes" if helpful else "helpful_no"
         Article.objects.filter(pk=article.pk).update(**{field: F(field) + 1})
-        note_index_change(article.pk)
+        note_index_change(article.pk, kind="feedback")
     article.refresh_from_db()
     return article
 
