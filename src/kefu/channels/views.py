@@ -23,7 +23,7 @@ from .visitor import issue_visitor_token, read_visitor_token, web_chat_channel
 
 
 def _channel_id(raw: str | None) -> int | None:
-    if raw in (None, ""):
+    if not raw:
         return None
     try:
         return int(raw)

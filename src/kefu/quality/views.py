@@ -50,7 +50,7 @@ def _date(value: str | None, field: str) -> dt.date | None:
 
 
 def _number(value: str | None, field: str) -> float | None:
-    if value in (None, ""):
+    if not value:
         return None
     try:
         return float(value)
