@@ -758,3 +758,47 @@ def do_sweep(now: datetime | None = None) -> dict[str, int]:
                 meta={"complaint_id": complaint.pk},
             )
     return {"promises_broken": broken, "progress_updates": updates}
+
+
+def do_register_promises_from_reply(message: Any, conversation: Conversation) -> list[Promise]:
+    """Register the commitments an agent just made in a reply (run in the send transaction).
+
+    "今天18:00前给您回复" becomes a promise due today at 18:00 on the agent's list; the
+    sweep escalates it if it is missed. Registration never blocks the reply.
+    """
+    from kefu.conversations.services import add_activity
+
+    from .promises import find_promises
+
+    if message.sender_id is None or not message.text:
+        return []
+    created: list[Promise] = []
+    try:
+        with transaction.atomic():
+            for found in find_promises(message.text, timezone.localtime()):
+                if Promise.objects.filter(
+                    conversation=conversation, status=Promise.Status.OPEN, description=found.description
+                ).exists():
+                    continue
+                complaint = (
+                    Complaint.objects.filter(ticket__conversations=conversation).order_by("-id").first()
+                )
+                promise = Promise.objects.create(
+                    owner_id=message.sender_id,
+                    conversation=conversation,
+                    complaint=complaint,
+                    description=found.description,
+                    due_at=found.due_at,
+                )
+                created.append(promise)
+                add_activity(
+                    conversation,
+                    f"已登记承诺：{found.description}（截止 {timezone.localtime(found.due_at):%m-%d %H:%M}）",
+                    meta={"promise_id": promise.pk},
+                )
+    except Exception:  # a parsing surprise must never lose the reply
+        import logging
+
+        logging.getLogger(__name__).exception("promise registration failed for message %s", message.pk)
+        return []
+    return created

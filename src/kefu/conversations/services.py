@@ -349,6 +349,9 @@ def do_send_agent_message(
             client_msg_id=client_msg_id,
         )
         do_link_sent_message(message)
+        from kefu.complaints.services import do_register_promises_from_reply
+
+        do_register_promises_from_reply(message, conversation)
         from kefu.quality.services import do_record_reply_findings
 
         do_record_reply_findings(message, conversation)
