@@ -50,3 +50,18 @@ def close(desk: Any, django_capture_on_commit_callbacks: Any) -> Callable[..., A
             return do_set_status(actor=actor or desk.agent, conversation_id=conversation.pk, status=status)
 
     return run
+
+
+@pytest.fixture
+def quality_conversation_for_closing(desk):
+    from types import SimpleNamespace
+
+    from kefu.conversations.services import do_receive_customer_message, do_send_agent_message
+
+    msg, _ = do_receive_customer_message(
+        channel=desk.channel, identities=[("web", "closing")], text="好的，明白了，谢谢"
+    )
+    do_send_agent_message(
+        agent=desk.agent, conversation_id=msg.conversation_id, text="您好，很高兴为您服务。"
+    )
+    return SimpleNamespace(agent=desk.agent, conversation_id=msg.conversation_id)

@@ -347,3 +347,20 @@ def test_team_leads_see_their_teams_scores_but_cannot_review(
         {"conversation_id": conversation.pk, "items": {"greeting": {"points": 5}}},
     )
     assert r.status_code == 403
+
+
+def test_a_sign_off_without_the_closing_question_is_flagged(client, quality_conversation_for_closing):
+    client.force_login(quality_conversation_for_closing.agent)
+    r = client.post(
+        f"/api/v1/conversations/{quality_conversation_for_closing.conversation_id}/reply-check",
+        data={"text": "好的，祝您生活愉快，再见！"},
+        content_type="application/json",
+    )
+    assert r.status_code == 200
+    assert "missing_closing" in {f["rule"] for f in r.json()["findings"]}
+    r = client.post(
+        f"/api/v1/conversations/{quality_conversation_for_closing.conversation_id}/reply-check",
+        data={"text": "请问还有其他可以帮您的吗？祝您生活愉快！"},
+        content_type="application/json",
+    )
+    assert "missing_closing" not in {f["rule"] for f in r.json()["findings"]}

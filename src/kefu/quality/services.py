@@ -42,6 +42,7 @@ from kefu.accounts.services import check_role, team_ids_of
 from kefu.conversations.models import Conversation, Message
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kefu.core.events import publish
+from kefu.nlp.normalize import to_simplified
 from kefu.quality.pii import scan_text
 from kefu.quality.rules import (
     Finding,
@@ -502,6 +503,16 @@ class DraftCheck:
     findings: list[Finding]
 
 
+_SIGN_OFF = re.compile(
+    r"再见|拜拜|祝您[^。！!]{0,8}(愉快|顺利|开心)|祝您生活愉快|感谢您的(耐心|支持|理解|配合)[^。]*[。！!]?\s*$"
+)
+
+
+def looks_like_closing(text: str) -> bool:
+    """Whether a draft signs off, so the closing question is expected in it."""
+    return bool(_SIGN_OFF.search(to_simplified(text)))
+
+
 def access_reply_check(*, user: User, conversation_id: int, text: Any, closing: bool = False) -> DraftCheck:
     """Findings for a draft reply in a conversation the user may see."""
     from kefu.conversations.services import access_conversation
@@ -509,6 +520,8 @@ def access_reply_check(*, user: User, conversation_id: int, text: Any, closing: 
     text = check_draft_text(text)
     conversation = access_conversation(user, conversation_id)
     ruleset = active_ruleset()
+    # A sign-off ("祝您生活愉快", "再见") ends the conversation even if the composer did not say so.
+    closing = closing or looks_like_closing(text)
     ctx = reply_context(conversation, user, ruleset, closing=closing)
     findings = check_reply(text, ctx, ruleset) if text.strip() else []
     return DraftCheck(ruleset.version, ctx, findings)
