@@ -22,6 +22,7 @@ from kefu.conversations.services import (
     do_mark_read,
     do_receive_customer_message,
     messages_after,
+    rating_requested,
     send_typing,
 )
 from kefu.core.errors import InvalidInput, Unauthorized
@@ -126,6 +127,9 @@ class ChatConsumer(JsonSocket):
         if conversation is not None:
             await self._follow(conversation.pk)
         await self._send_history(after, always=True)
+        # A visitor who left before the rating invitation arrived still gets it.
+        if conversation is not None and rating_requested(conversation):
+            await self.send_json({"type": "status", "status": conversation.status, "rating_requested": True})
 
     async def _send_history(self, after: int, *, always: bool = False) -> None:
         conversation_id = self.conversation_id
@@ -162,7 +166,12 @@ class ChatConsumer(JsonSocket):
         if "message" in data:
             await self.send_json({"type": "message", "message": data["message"]})
         elif "status" in data:
-            await self.send_json({"type": "status", "status": data["status"]})
+            frame = {"type": "status", "status": data["status"]}
+            if data.get("rating_requested"):
+                frame["rating_requested"] = True
+            await self.send_json(frame)
+        elif data.get("rated"):
+            await self.send_json({"type": "rated"})
 
     async def typing_event(self, event: dict[str, Any]) -> None:
         payload = event["payload"]

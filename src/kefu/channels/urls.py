@@ -8,4 +8,5 @@ urlpatterns = [
     path("chat", views.chat_page, name="chat_page"),
     path("chat/token", views.chat_token, name="chat_token"),
     path("chat/upload", views.chat_upload, name="chat_upload"),
+    path("chat/rate", views.chat_rate, name="chat_rate"),
 ]

@@ -1,12 +1,14 @@
 """The customer web chat: the page, visitor tokens and image upload.
 
 The page may be embedded on a shop's site (``widget.js`` opens it in an iframe), so
-it alone is exempt from the frame policy. Token and upload endpoints authenticate
+it alone is exempt from the frame policy. Token, upload and rating endpoints authenticate
 with the signed visitor token, not cookies: a third-party iframe often has no
 cookies, and without a cookie there is nothing for CSRF to forge.
 """
 
 from __future__ import annotations
+
+import json
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -15,7 +17,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from kefu.conversations.presenters import public_message_dict
-from kefu.conversations.services import do_receive_customer_message
+from kefu.conversations.services import (
+    access_customer_rated_conversation,
+    do_rate_conversation,
+    do_receive_customer_message,
+)
 from kefu.core.errors import InvalidInput, KefuError, NotFound, Unauthorized
 from kefu.core.views import render_error
 
@@ -99,5 +105,38 @@ def chat_upload(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"message": public_message_dict(message), "created": created},
         status=201 if created else 200,
+        json_dumps_params={"ensure_ascii": False},
+    )
+
+
+@csrf_exempt
+@require_POST
+def chat_rate(request: HttpRequest) -> JsonResponse:
+    """The visitor's satisfaction rating (JSON ``{token, score, comment}``) of their resolved conversation."""
+    try:
+        try:
+            body = json.loads(request.body or b"null")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidInput("请求内容不是有效的 JSON", fields={"body": "JSON 对象"}) from exc
+        if not isinstance(body, dict):
+            raise InvalidInput("请求内容应为 JSON 对象", fields={"body": "JSON 对象"})
+        visitor = read_visitor_token(body.get("token"))
+        channel = web_chat_channel(visitor.channel_id)
+        if channel is None:
+            raise NotFound("该在线客服渠道不存在或已停用")
+        conversation_id = body.get("conversation_id")
+        if conversation_id is not None and type(conversation_id) is not int:
+            raise InvalidInput("会话编号无效", fields={"conversation_id": "必须是整数"})
+        conversation = access_customer_rated_conversation(
+            channel=channel, identities=visitor.identities, conversation_id=conversation_id
+        )
+        conversation = do_rate_conversation(
+            conversation=conversation, score=body.get("score"), comment=body.get("comment", "")
+        )
+    except KefuError as exc:
+        return _error(exc)
+    return JsonResponse(
+        {"rated": True, "score": conversation.csat_score, "comment": conversation.csat_comment},
+        status=201,
         json_dumps_params={"ensure_ascii": False},
     )

@@ -1,4 +1,4 @@
-"""REST: the inbox, one conversation, its messages, notes, status, transfer, read state and calls."""
+"""REST: the inbox, one conversation, its messages, notes, status, transfer, read state, CSAT and calls."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from kefu.core.errors import NotFound
 
 from . import services
 from .models import CallLog, Conversation, Message
-from .presenters import conversation_dict, message_dict
+from .presenters import conversation_dict, csat_dict, message_dict
 
 router = Router(tags=["conversations"])
 
@@ -85,6 +85,11 @@ class TransferIn(StrictIn):
 
 class ReadIn(StrictIn):
     message_id: int | None = None
+
+
+class CsatIn(StrictIn):
+    score: int
+    comment: str = ""
 
 
 class CallIn(StrictIn):
@@ -216,6 +221,16 @@ def mark_read(request: AuthedRequest, conversation_id: int, payload: ReadIn) -> 
         "conversation_id": conversation.pk,
         "agent_last_read_id": max(message_id, conversation.agent_last_read_id),
     }
+
+
+@router.post("/conversations/{conversation_id}/csat", response={201: dict[str, Any]})
+def rate(request: AuthedRequest, conversation_id: int, payload: CsatIn) -> Status[dict[str, Any]]:
+    """A rating the customer gave elsewhere (an IM platform's survey), reported by an agent or integration."""
+    conversation = services.access_conversation(request.auth, conversation_id)
+    conversation = services.do_rate_conversation(
+        conversation=conversation, score=payload.score, comment=payload.comment
+    )
+    return Status(201, csat_dict(conversation))
 
 
 # --- calls -----------------------------------------------------------------------------

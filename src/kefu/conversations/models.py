@@ -76,6 +76,10 @@ class Conversation(models.Model):
     # Read state: the last message id each side has seen.
     customer_last_read_id = models.BigIntegerField(default=0)
     agent_last_read_id = models.BigIntegerField(default=0)
+    # Customer satisfaction (CSAT): one rating, 1–5, given after the conversation ended.
+    csat_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    csat_comment = models.CharField(max_length=500, blank=True)
+    csat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-last_message_at", "-id"]

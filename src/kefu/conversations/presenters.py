@@ -62,4 +62,15 @@ def conversation_dict(c: Conversation) -> dict[str, Any]:
         "first_response_due": c.first_response_due.isoformat() if c.first_response_due else None,
         "sla_breached": c.sla_breached_at is not None,
         "created_at": c.created_at.isoformat() if c.created_at else None,
+        "csat_score": c.csat_score,
+    }
+
+
+def csat_dict(c: Conversation) -> dict[str, Any]:
+    """The customer's rating of a conversation (desk and webhooks only)."""
+    return {
+        "conversation_id": c.pk,
+        "score": c.csat_score,
+        "comment": c.csat_comment,
+        "at": c.csat_at.isoformat() if c.csat_at else None,
     }

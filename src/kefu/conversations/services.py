@@ -33,7 +33,7 @@ from kefu.core.events import (
 from kefu.customers.services import do_resolve_customer
 
 from .models import CallLog, Conversation, Message
-from .presenters import conversation_dict, message_dict, public_message_dict
+from .presenters import conversation_dict, csat_dict, message_dict, public_message_dict
 
 ACTIVE_STATUSES = (Conversation.Status.OPEN, Conversation.Status.PENDING, Conversation.Status.SNOOZED)
 
@@ -475,7 +475,7 @@ def do_set_status(
             team_id=conversation.team_id,
             user_ids=[conversation.assignee_id],
             conversation_id=conversation.pk,
-            customer_data={"status": status},
+            customer_data=_customer_status(conversation),
         )
         if status in (Conversation.Status.RESOLVED, Conversation.Status.CLOSED):
             from kefu.quality.services import do_schedule_scoring
@@ -486,6 +486,99 @@ def do_set_status(
         from kefu.routing.services import do_drain_queues_for_agent
 
         do_drain_queues_for_agent(freed_agent)
+    return conversation
+
+
+# --- customer satisfaction (CSAT) -------------------------------------------------------
+
+CSAT_COMMENT_MAX_CHARS = 500
+RATABLE_STATUSES = (Conversation.Status.RESOLVED, Conversation.Status.CLOSED)
+
+
+def rating_requested(conversation: Conversation) -> bool:
+    """Whether the customer should be shown the rating widget for ``conversation``."""
+    return conversation.status == Conversation.Status.RESOLVED and conversation.csat_score is None
+
+
+def _customer_status(conversation: Conversation) -> dict[str, Any]:
+    """The status payload for the customer's socket; a resolved, unrated one asks for a rating."""
+    data: dict[str, Any] = {"status": conversation.status}
+    if rating_requested(conversation):
+        data["rating_requested"] = True
+    return data
+
+
+def check_csat(score: object, comment: object) -> tuple[int, str]:
+    # bool is an int subclass: ``true`` must not become a one-star rating.
+    if type(score) is not int or not 1 <= score <= 5:
+        raise InvalidInput("评分应为 1 到 5 的整数", fields={"score": "1 到 5 的整数"})
+    if comment is None:
+        comment = ""
+    if not isinstance(comment, str):
+        raise InvalidInput("评价内容必须是文字", fields={"comment": "必须是字符串"})
+    comment = comment.strip()
+    if len(comment) > CSAT_COMMENT_MAX_CHARS:
+        raise InvalidInput(
+            f"评价内容过长（最多 {CSAT_COMMENT_MAX_CHARS} 字）",
+            fields={"comment": f"最多 {CSAT_COMMENT_MAX_CHARS} 个字符"},
+        )
+    return score, comment
+
+
+def access_customer_rated_conversation(
+    *, channel: Channel, identities: Sequence[tuple[str, str]], conversation_id: int | None = None
+) -> Conversation:
+    """The conversation a customer may rate: ``conversation_id`` if it is theirs, else their latest resolved one.
+
+    Another customer's conversation is reported as missing, not forbidden, so ids cannot be probed.
+    """
+    match = Q()
+    for kind, value in identities:
+        match |= Q(customer__identities__kind=kind, customer__identities__value=value)
+    conversation = None
+    if match:
+        qs = Conversation.objects.filter(match, channel=channel)
+        if conversation_id is not None:
+            qs = qs.filter(pk=conversation_id)
+        else:
+            qs = qs.filter(status=Conversation.Status.RESOLVED)
+        conversation = qs.order_by("-id").first()
+    if conversation is None:
+        raise NotFound(
+            "没有可以评价的会话", fields={"conversation_id": "不存在"} if conversation_id else None
+        )
+    return conversation
+
+
+def do_rate_conversation(*, conversation: Conversation, score: object, comment: object = "") -> Conversation:
+    """Store the customer's one rating of an ended conversation and announce it."""
+    score, comment = check_csat(score, comment)
+    with transaction.atomic():
+        now = timezone.now()
+        # The conditional update settles two simultaneous ratings: only one finds the row unrated.
+        rated = Conversation.objects.filter(
+            pk=conversation.pk, status__in=RATABLE_STATUSES, csat_score__isnull=True
+        ).update(csat_score=score, csat_comment=comment, csat_at=now, updated_at=now)
+        conversation = Conversation.objects.select_related("channel", "customer").get(pk=conversation.pk)
+        if not rated:
+            if conversation.csat_score is not None:
+                raise Conflict("该会话已经评价过了", extra={"reason": "already_rated"})
+            raise Conflict("会话结束后才能评价")
+        stars = "★" * score + "☆" * (5 - score)
+        add_activity(
+            conversation,
+            f"客户评价：{stars}" + (f" {comment}" if comment else ""),
+            meta={"csat_score": score},
+        )
+        publish(
+            "conversation.rated",
+            {"conversation": conversation_dict(conversation), "csat": csat_dict(conversation)},
+            team_id=conversation.team_id,
+            user_ids=[conversation.assignee_id, conversation.first_responder_id],
+            conversation_id=conversation.pk,
+            # Other tabs of the same visitor put their rating widget away.
+            customer_data={"rated": True},
+        )
     return conversation
 
 

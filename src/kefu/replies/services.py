@@ -330,10 +330,29 @@ def do_link_sent_message(message: Message) -> ReplyUsage | None:
     return usage
 
 
+def _csat_by_reply(reply_ids: list[int]) -> dict[int, float]:
+    """Average customer rating of the conversations each reply was used in.
+
+    A conversation counts once per reply however often the reply was inserted into it,
+    so one long conversation does not outweigh the others.
+    """
+    scores: dict[int, list[int]] = {}
+    pairs = (
+        ReplyUsage.objects.filter(reply_id__in=reply_ids, conversation__csat_score__isnull=False)
+        .order_by()  # the default ordering's column would defeat DISTINCT
+        .values_list("reply_id", "conversation_id", "conversation__csat_score")
+        .distinct()
+    )
+    for reply_id, _conversation_id, score in pairs:
+        if score is not None:  # filtered out above; narrows the nullable column for mypy
+            scores.setdefault(reply_id, []).append(score)
+    return {reply_id: round(sum(s) / len(s), 2) for reply_id, s in scores.items()}
+
+
 def reply_stats(user: User) -> list[dict[str, Any]]:
-    """Per reply: uses, sent, share sent unedited, average similarity; stale ones flagged."""
+    """Per reply: uses, sent, share sent unedited, average similarity, CSAT; stale ones flagged."""
     today = timezone.localdate()
-    rows = (
+    rows = list(
         visible_replies(user)
         .annotate(
             uses=Count("usages"),
@@ -343,6 +362,7 @@ def reply_stats(user: User) -> list[dict[str, Any]]:
         )
         .order_by("-uses", "id")
     )
+    csat = _csat_by_reply([r.pk for r in rows])
     return [
         {
             "id": r.pk,
@@ -352,7 +372,7 @@ def reply_stats(user: User) -> list[dict[str, Any]]:
             "sent": r.sent,
             "sent_unedited_share": round(r.unedited / r.sent, 3) if r.sent else None,
             "avg_similarity": round(r.avg_similarity, 3) if r.avg_similarity is not None else None,
-            "csat": None,  # surveys are not part of the desk yet
+            "csat": csat.get(r.pk),
             "stale": bool(r.review_by and r.review_by < today),
             "review_by": r.review_by.isoformat() if r.review_by else None,
         }

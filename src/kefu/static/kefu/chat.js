@@ -9,6 +9,8 @@
  *   what was never acked (the server stores each client_msg_id once).
  * - Messages are de-duplicated by id; all customer and agent text is rendered with
  *   textContent, never as HTML.
+ * - When the conversation is resolved the server asks for a rating (a status frame
+ *   with rating_requested); the stars post to /chat/rate with the visitor token.
  */
 (function () {
   "use strict";
@@ -27,7 +29,9 @@
   function $(role) { return root.querySelector('[data-role="' + role + '"]'); }
   var els = {
     conn: $("conn"), list: $("messages"), typing: $("typing"), notice: $("notice"),
-    form: $("composer"), text: $("text"), image: $("image"), send: $("send"), close: $("close")
+    form: $("composer"), text: $("text"), image: $("image"), send: $("send"), close: $("close"),
+    rating: $("rating"), stars: $("stars"), ratingComment: $("rating-comment"),
+    ratingError: $("rating-error"), ratingSubmit: $("rating-submit"), ratingThanks: $("rating-thanks")
   };
 
   var token = null;
@@ -43,6 +47,8 @@
   var readSentId = 0;
   var lastTypingAt = 0;
   var typingTimer = null;
+  var ratingScore = 0;       // stars chosen in the rating widget (0 = none yet)
+  var ratingBusy = false;
 
   // --- storage (private browsing may refuse it: then the chat still works) -------
 
@@ -206,13 +212,83 @@
     else notice(detail);
   }
 
-  function showStatus(status) {
-    if (status !== "resolved" && status !== "closed") return;
-    var li = document.createElement("li");
-    li.className = "kefu-msg--status";
-    li.textContent = "本次会话已结束，如还需要帮助，请直接留言。";
-    els.list.appendChild(li);
+  function showStatus(status, ratingRequested) {
+    if (status !== "resolved" && status !== "closed") { hideRating(); return; }
+    // A resume after a reconnect repeats the invitation: say "ended" once.
+    var last = els.list.lastElementChild;
+    if (!last || !last.classList.contains("kefu-msg--status")) {
+      var li = document.createElement("li");
+      li.className = "kefu-msg--status";
+      li.textContent = "本次会话已结束，如还需要帮助，请直接留言。";
+      els.list.appendChild(li);
+    }
+    if (ratingRequested) showRating();
     scrollDown();
+  }
+
+  // --- rating (CSAT) -------------------------------------------------------------
+
+  function setStars(score) {
+    ratingScore = score;
+    Array.prototype.forEach.call(els.stars.querySelectorAll("[data-score]"), function (b) {
+      var on = Number(b.getAttribute("data-score")) <= score;
+      b.classList.toggle("is-on", on);
+      b.setAttribute("aria-checked", Number(b.getAttribute("data-score")) === score ? "true" : "false");
+    });
+    els.ratingSubmit.disabled = ratingBusy || score < 1;
+  }
+
+  function ratingErrorText(text) {
+    els.ratingError.textContent = text || "";
+    els.ratingError.hidden = !text;
+  }
+
+  function showRating() {
+    if (!els.rating || !els.rating.hidden || !els.ratingThanks.hidden) return;
+    setStars(0);
+    els.ratingComment.value = "";
+    ratingErrorText(null);
+    els.rating.hidden = false;
+  }
+
+  function hideRating() {
+    if (!els.rating) return;
+    els.rating.hidden = true;
+    els.ratingThanks.hidden = true;
+  }
+
+  function showRatingThanks() {
+    if (!els.rating) return;
+    els.rating.hidden = true;
+    els.ratingThanks.hidden = false;
+  }
+
+  function submitRating() {
+    if (ratingBusy || ratingScore < 1 || !token) return;
+    ratingBusy = true;
+    els.ratingSubmit.disabled = true;
+    ratingErrorText(null);
+    fetch(root.getAttribute("data-rate-url"), {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ token: token, score: ratingScore, comment: els.ratingComment.value.trim() }),
+      credentials: "omit"
+    })
+      .then(function (resp) {
+        return resp.json().then(function (data) { return { ok: resp.ok, status: resp.status, data: data }; });
+      })
+      .then(function (res) {
+        ratingBusy = false;
+        if (res.ok) { showRatingThanks(); return; }
+        if (res.data && res.data.reason === "already_rated") { showRatingThanks(); return; }
+        ratingErrorText((res.data && res.data.detail) || "提交失败，请稍后重试");
+        setStars(ratingScore);
+      })
+      .catch(function () {
+        ratingBusy = false;
+        ratingErrorText("提交失败，请检查网络后重试");
+        setStars(ratingScore);
+      });
   }
 
   function showAgentTyping() {
@@ -280,7 +356,10 @@
         markAgentRead(frame.message_id);
         break;
       case "status":
-        showStatus(frame.status);
+        showStatus(frame.status, frame.rating_requested === true);
+        break;
+      case "rated":
+        showRatingThanks();
         break;
       case "error":
         if (typeof frame.client_msg_id === "string") showFailed(frame.client_msg_id, frame.detail || "发送失败");
@@ -347,6 +426,7 @@
     var text = els.text.value.trim();
     if (!text) return;
     var p = { client_msg_id: newClientMsgId(), text: text };
+    hideRating();                                   // writing again reopens the conversation
     pending.push(p);
     savePending();
     showPending(p);
@@ -356,6 +436,7 @@
 
   function sendImage(file) {
     var p = { client_msg_id: newClientMsgId(), text: "", image: true };
+    hideRating();
     var li = showPending(p);
     var body = new FormData();
     body.append("token", token);
@@ -390,6 +471,13 @@
     els.image.value = "";
   });
   if (els.close) els.close.addEventListener("click", function () { tellParent("close"); });
+  if (els.rating) {
+    els.stars.addEventListener("click", function (ev) {
+      var b = ev.target.closest ? ev.target.closest("[data-score]") : null;
+      if (b && !ratingBusy) setStars(Number(b.getAttribute("data-score")));
+    });
+    els.rating.addEventListener("submit", function (ev) { ev.preventDefault(); submitRating(); });
+  }
   document.addEventListener("visibilitychange", sendRead);
   window.addEventListener("online", function () { if (!isOpen()) { attempt = 0; connect(); } });
 
