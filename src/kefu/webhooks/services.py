@@ -43,6 +43,7 @@ WEBHOOK_EVENTS = (
     "conversation.assigned",
     "conversation.transferred",
     "conversation.status_changed",
+    "conversation.rated",
     "conversation.sla_warning",
     "conversation.sla_breached",
     "message.created",
