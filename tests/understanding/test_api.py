@@ -5,6 +5,7 @@ import json
 import pytest
 
 from kefu.accounts.models import Role
+from kefu.conversations.models import Conversation
 from kefu.conversations.services import do_receive_customer_message
 from kefu.understanding.models import EmotionAlert, Intent, ShopWord
 from kefu.understanding.services import do_install_default_intents
@@ -112,3 +113,17 @@ def test_conversation_page_shows_the_assist_panel(client, desk):
     html = client.get(f"/desk/c/{msg.conversation_id}/").content.decode()
     assert 'id="assist-panel"' in html
     assert "应对建议" in html and "物流延迟/催发货" in html
+
+
+def test_inbox_shows_the_emotion_badge_with_its_trend(client, desk):
+    msg, _ = do_receive_customer_message(
+        channel=desk.channel, identities=[("web", "tr")], text="快递到哪了？"
+    )
+    do_receive_customer_message(
+        channel=desk.channel, identities=[("web", "tr")], text="都三天了还没到！！！再不处理我就投诉！"
+    )
+    conv_trend = Conversation.objects.get(pk=msg.conversation_id).emotion_trend
+    client.force_login(desk.supervisor)
+    html = client.get("/desk/", {"view": "all"}).content.decode()
+    assert conv_trend == "rising"
+    assert "emotion-" in html and "↑" in html
