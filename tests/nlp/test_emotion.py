@@ -60,6 +60,22 @@ def test_committed_model_loads_with_the_four_labels():
     assert emotion.MODEL_PATH.stat().st_size < 3_000_000
 
 
+def test_committed_model_has_a_polarity_model_on_the_same_features():
+    model = emotion.EmotionModel.load(emotion.MODEL_PATH)
+    assert model.polarity.classes == ("calm", "negative")
+    assert model.polarity.n_buckets == model.emotion.n_buckets
+
+
+def test_negative_probability_is_the_mean_of_both_models():
+    model = emotion.emotion_model()
+    ids = model.feature_ids("质量太差了，用了两天就坏了")
+    four = model.emotion.proba_ids(ids)
+    polar = model.polarity.proba_ids(ids)
+    expected = (1.0 - four[model.emotion.classes.index("calm")] + polar[1]) / 2
+    assert model.predict_ids(ids)[1] == pytest.approx(expected)
+    assert expected > 0.5
+
+
 def test_neutral_question_is_calm():
     result = analyze_message("请问这个耳机防水吗")
     assert result.label == "calm"

@@ -3,8 +3,9 @@
 Features are computed in plain Python over normalised text: character 1–3-grams
 (these carry Chinese, where words are not delimited) plus Latin word unigrams and
 bigrams (these carry English). Each feature is hashed with CRC-32 into a fixed
-number of buckets. CRC-32 rather than ``hash()`` because Python salts string
-hashes per process, and the committed weights must mean the same bucket everywhere.
+number of buckets (2^18 by default; a model may use more, and records how many).
+CRC-32 rather than ``hash()`` because Python salts string hashes per process, and
+the committed weights must mean the same bucket everywhere.
 
 Scoring one message costs a few dozen CRC-32 calls and one small numpy gather, so
 no scikit-learn code runs at prediction time: a ``HashingVectorizer.transform``
@@ -21,7 +22,7 @@ import re
 import warnings
 import zipfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -36,12 +37,11 @@ _SPACE_RE = re.compile(r"\s+")
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
-def _bucket(token: str) -> int:
-    return zlib.crc32(token.encode("utf-8")) & (N_BUCKETS - 1)
+def feature_ids(text: str, n_buckets: int = N_BUCKETS) -> list[int]:
+    """Sorted unique hashed feature ids of one already-normalised text.
 
-
-def feature_ids(text: str) -> list[int]:
-    """Sorted unique hashed feature ids of one already-normalised text."""
+    ``n_buckets`` must be a power of two.
+    """
     text = text[:MAX_CHARS]
     tokens: set[str] = set()
     squeezed = _SPACE_RE.sub(" ", text)
@@ -58,10 +58,11 @@ def feature_ids(text: str) -> list[int]:
         tokens.add("w\x00" + word)
         if i:
             tokens.add("b\x00" + words[i - 1] + " " + word)
-    return sorted({_bucket(t) for t in tokens})
+    mask = n_buckets - 1
+    return sorted({zlib.crc32(t.encode("utf-8")) & mask for t in tokens})
 
 
-def feature_matrix(texts: Sequence[str]):
+def feature_matrix(texts: Sequence[str], n_buckets: int = N_BUCKETS):
     """CSR matrix (rows L2-normalised binary features) for training."""
     from scipy import sparse
 
@@ -69,14 +70,14 @@ def feature_matrix(texts: Sequence[str]):
     indices: list[int] = []
     data: list[float] = []
     for text in texts:
-        ids = feature_ids(text)
+        ids = feature_ids(text, n_buckets)
         indices.extend(ids)
         value = 1.0 / math.sqrt(len(ids)) if ids else 0.0
         data.extend([value] * len(ids))
         indptr.append(len(indices))
     return sparse.csr_matrix(
         (np.asarray(data, dtype=np.float64), np.asarray(indices, dtype=np.int32), np.asarray(indptr)),
-        shape=(len(texts), N_BUCKETS),
+        shape=(len(texts), n_buckets),
     )
 
 
@@ -88,10 +89,11 @@ class LinearModel:
     buckets: np.ndarray  # int32, sorted bucket ids that carry weight
     weights: np.ndarray  # float32 (len(buckets), len(classes))
     bias: np.ndarray  # float32 (len(classes),)
+    n_buckets: int = N_BUCKETS  # the hashing space of the features it was fitted on
 
     def __post_init__(self) -> None:
         # Row 0 of the padded table is all zeros: unknown buckets map there.
-        lookup = np.zeros(N_BUCKETS, dtype=np.int32)
+        lookup = np.zeros(self.n_buckets, dtype=np.int32)
         lookup[self.buckets] = np.arange(1, len(self.buckets) + 1, dtype=np.int32)
         table = np.vstack([np.zeros((1, len(self.classes)), dtype=np.float32), self.weights])
         object.__setattr__(self, "_lookup", lookup)
@@ -116,26 +118,38 @@ class LinearModel:
         return expo / expo.sum()
 
     def proba(self, text: str) -> np.ndarray:
-        return self.proba_ids(feature_ids(text))
+        return self.proba_ids(feature_ids(text, self.n_buckets))
+
+    def arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
+        """The arrays that store the model, keys prefixed (several models can share a file)."""
+        out = {
+            prefix + "classes": np.asarray(self.classes, dtype=np.str_),
+            prefix + "buckets": self.buckets.astype(np.int32),
+            prefix + "weights": self.weights.astype(np.float16),
+            prefix + "bias": self.bias.astype(np.float32),
+        }
+        if self.n_buckets != N_BUCKETS:
+            # Only written when it differs, so files of default-sized models keep their bytes.
+            out[prefix + "n_buckets"] = np.asarray([self.n_buckets], dtype=np.int64)
+        return out
+
+    @classmethod
+    def from_arrays(cls, npz: Mapping[str, np.ndarray], prefix: str = "") -> LinearModel:
+        return cls(
+            classes=tuple(str(c) for c in npz[prefix + "classes"]),
+            buckets=npz[prefix + "buckets"].astype(np.int32),
+            weights=npz[prefix + "weights"].astype(np.float32),
+            bias=npz[prefix + "bias"].astype(np.float32),
+            n_buckets=int(npz[prefix + "n_buckets"][0]) if prefix + "n_buckets" in npz else N_BUCKETS,
+        )
 
     def save(self, path: str | Path) -> None:
-        save_arrays(
-            path,
-            classes=np.asarray(self.classes, dtype=np.str_),
-            buckets=self.buckets.astype(np.int32),
-            weights=self.weights.astype(np.float16),
-            bias=self.bias.astype(np.float32),
-        )
+        save_arrays(path, **self.arrays())
 
     @classmethod
     def load(cls, path: str | Path) -> LinearModel:
         with np.load(path, allow_pickle=False) as npz:
-            return cls(
-                classes=tuple(str(c) for c in npz["classes"]),
-                buckets=npz["buckets"].astype(np.int32),
-                weights=npz["weights"].astype(np.float32),
-                bias=npz["bias"].astype(np.float32),
-            )
+            return cls.from_arrays(npz)
 
 
 def fit_linear(
@@ -149,6 +163,8 @@ def fit_linear(
     temperature: float = 1.0,
     prune: float = 0.3,
     sample_weight: Sequence[float] | None = None,
+    n_buckets: int = N_BUCKETS,
+    nb_scale: bool = False,
 ) -> LinearModel:
     """Fit a linear model on hashed features and prune weak buckets.
 
@@ -161,10 +177,16 @@ def fit_linear(
     models tried; its margins become probabilities by a softmax at ``temperature``,
     which is baked into the stored weights.
 
+    ``nb_scale`` (two classes only) fits the model on features scaled by their
+    naive-Bayes log-count ratio, as in Wang & Manning's NBSVM: n-grams that lean to
+    one class start with more weight, which suits sentiment. The scaling is folded
+    back into the stored weights, so prediction is unchanged.
+
     Seeds are fixed, so the result is repeatable. Weights are rounded to float16
     before returning so that the in-memory model behaves exactly like the one
     reloaded from disk.
     """
+    from scipy import sparse
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import SGDClassifier
     from sklearn.svm import LinearSVC
@@ -172,9 +194,15 @@ def fit_linear(
     classes = tuple(sorted(set(labels)))
     if len(classes) < 2:
         raise ValueError("need at least two classes to fit")
-    x = feature_matrix(texts)
+    x = feature_matrix(texts, n_buckets)
     y = np.asarray([classes.index(label) for label in labels])
     weight = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    scale = None
+    if nb_scale:
+        if len(classes) != 2:
+            raise ValueError("nb_scale needs exactly two classes")
+        scale = _nb_ratio(x, y, weight)
+        x = (x @ sparse.diags(scale)).tocsr()
     clf: SGDClassifier | LinearSVC
     if method == "svm":
         clf = LinearSVC(C=c, random_state=0, max_iter=2000)
@@ -193,6 +221,8 @@ def fit_linear(
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(x, y, sample_weight=weight)
     coef = clf.coef_.T.astype(np.float64) * temperature  # (n_buckets, k or 1)
+    if scale is not None:
+        coef = coef * scale[:, None]
     bias = np.atleast_1d(clf.intercept_).astype(np.float64) * temperature
     if len(classes) == 2:
         # A binary fit has one weight column; two columns [0, w] give the same softmax.
@@ -204,7 +234,17 @@ def fit_linear(
         buckets=keep.astype(np.int32),
         weights=coef[keep].astype(np.float16).astype(np.float32),
         bias=bias.astype(np.float32),
+        n_buckets=n_buckets,
     )
+
+
+def _nb_ratio(x, y: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
+    """Per-bucket log ratio of the (add-one smoothed) feature frequencies in class 1 vs 0."""
+    present = (x > 0).astype(np.float64)
+    w = np.ones(len(y)) if weight is None else weight
+    pos = 1.0 + np.asarray(present.T @ (w * (y == 1))).ravel()
+    neg = 1.0 + np.asarray(present.T @ (w * (y == 0))).ravel()
+    return np.log((pos / pos.sum()) / (neg / neg.sum()))
 
 
 def save_arrays(path: str | Path, **arrays: np.ndarray) -> None:
