@@ -200,7 +200,9 @@
       };
       back.onclick = function () { done(false); };
       send.onclick = function () { done(true); };
-      dialog.onclose = function () { done(false); };  // Esc
+      // Esc. The close event is dispatched asynchronously: one left over from the previous
+      // prompt can arrive after this prompt opened — the dialog is open then, so ignore it.
+      dialog.onclose = function () { if (!dialog.open) done(false); };
       dialog.showModal();
       back.focus();
     });
