@@ -21,6 +21,7 @@ NOW = datetime(2026, 11, 23, 14, 0, tzinfo=SH)  # a Monday
         ("明天上午10点前我再联系您确认。", datetime(2026, 11, 24, 10, 0, tzinfo=SH)),
         ("下午三点半前给您回电", datetime(2026, 11, 23, 15, 30, tzinfo=SH)),
         ("我们将在2个工作日内完成处理", datetime(2026, 11, 25, 14, 0, tzinfo=SH)),
+        ("我们会在二十四小时内给您答复", datetime(2026, 11, 24, 14, 0, tzinfo=SH)),
     ],
 )
 def test_commitments_with_a_time_are_found(text, due):

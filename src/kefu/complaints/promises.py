@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from kefu.nlp.normalize import to_simplified
+from kefu.nlp.numbers import parse_number
 
 # A promise is a commitment by us ("我/我们/会/将/为您/给您 …") to do something
 # concrete by a time. A sentence that only informs ("退款一般1-3个工作日到账") is not one.
@@ -18,20 +19,7 @@ _COMMIT = re.compile(r"我们?|会|将|马上|立即|为您|给您|帮您|替您
 _ACTION = re.compile(
     r"回复|答复|回电|联系|致电|电话|退款|退回|到账|发货|发出|补发|寄出|安排|处理|核实|查询|反馈|告知|通知|跟进|确认|换新|更换|赔付|补偿|发放"
 )
-_CN_DIGITS = {
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-    "十": 10,
-}
-_NUM = r"(\d{1,3}|[一二两三四五六七八九十])"
+_NUM = r"(\d{1,3}|[一二两三四五六七八九十]{1,3})"
 _CLOCK = re.compile(
     r"(?P<day>今天|今日|今晚|明天|明日|后天)?\s*(?P<part>上午|中午|下午|晚上)?\s*"
     r"(?:(?P<h>\d{1,2})[:：](?P<m>\d{2})|(?P<h2>\d{1,2}|[一二两三四五六七八九十]{1,3})点(?P<half>半)?)\s*(?:前|之前|以前)?"
@@ -50,15 +38,8 @@ class FoundPromise:
 
 
 def _num(text: str) -> int:
-    if text.isdigit():
-        return int(text)
-    if len(text) == 1:
-        return _CN_DIGITS[text]
-    # 十二 / 二十 / 二十四
-    if text.startswith("十"):
-        return 10 + (_CN_DIGITS[text[1]] if len(text) > 1 else 0)
-    tens = _CN_DIGITS[text[0]] * 10
-    return tens + (_CN_DIGITS[text[2]] if len(text) > 2 else 0)
+    value = parse_number(text)
+    return int(value) if value is not None else 0
 
 
 def _add_business_days(start: datetime, days: int) -> datetime:

@@ -22,6 +22,7 @@ from typing import Any, Literal
 import opencc
 
 from kefu.nlp.normalize import to_simplified
+from kefu.nlp.numbers import parse_number
 from kefu.quality.pii import find_pii_scanned, mask_match, scan_text
 from kefu.quality.rulesets import RuleConfig, RuleSet, Severity, default_ruleset
 
@@ -405,46 +406,9 @@ def _promise_without_time(
     ]
 
 
-_CN_DIGITS = {
-    "零": 0,
-    "〇": 0,
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
-_CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
 _AMOUNT_RE = re.compile(
     r"(?P<num>\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千万]+)\s*(?:元|块钱|块|rmb|RMB|人民币)(?:钱)?"
 )
-
-
-def _parse_amount(s: str) -> float | None:
-    """Arabic or Chinese numerals to a number: 五十 → 50, 两百 → 200, 一百五 → 150."""
-    if s[0].isdigit():
-        return float(s)
-    total, section, digit, last_unit = 0, 0, 0, 1
-    for ch in s:
-        if ch in _CN_DIGITS:
-            digit = _CN_DIGITS[ch]
-        elif ch == "万":
-            total += (section + digit) * 10000
-            section, digit, last_unit = 0, 0, 10000
-        elif ch in _CN_UNITS:
-            unit = _CN_UNITS[ch]
-            section += (digit or 1) * unit
-            digit, last_unit = 0, unit
-        else:
-            return None
-    if digit and last_unit >= 100 and s[-2:-1] in _CN_UNITS:  # colloquial 一百五 = 150
-        digit *= last_unit // 10
-    return float(total + section + digit)
 
 
 def _compensation_over_limit(
@@ -473,7 +437,7 @@ def _compensation_over_limit(
         lo, hi = max(sent_start, m.start() - before), min(sent_end, m.end() + after)
         if comp_words.search(text, lo, hi) is None:
             continue
-        amount = _parse_amount(m.group("num"))
+        amount = parse_number(m.group("num"))
         if amount is None:
             continue
         running += amount
