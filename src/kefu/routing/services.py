@@ -49,9 +49,14 @@ def choose_team(conversation: Conversation, text: str) -> tuple[Team | None, str
         if rule.keywords and (not rule.channel_id or rule.channel_id == conversation.channel_id):
             if any(k and k in text for k in rule.keywords):
                 return rule.team, rule.priority
-    from kefu.understanding.services import route_by_intent
+    from kefu.understanding.services import route_by_intent, route_for_intent
 
-    route = route_by_intent(text)
+    # The conversation's first message was classified when it was stored (emotion and
+    # intent run before routing): use that rather than classifying the text again.
+    if conversation.intent_confidence is not None:
+        route = route_for_intent(conversation.intent, conversation.intent_confidence)
+    else:
+        route = route_by_intent(text)
     if route.team is not None:
         return route.team, route.priority
     for rule in rules:

@@ -211,15 +211,20 @@ class IntentRoute:
     priority: str
 
 
-def route_by_intent(text: str) -> IntentRoute:
-    """The team and priority for the conversation's first message, or no team when unsure."""
-    prediction = classify(text)
-    if prediction.intent is None:
-        return IntentRoute(None, prediction.confidence, None, "")
-    intent = Intent.objects.select_related("team").filter(name=prediction.intent, is_active=True).first()
+def route_for_intent(intent_name: str | None, confidence: float) -> IntentRoute:
+    """The team and priority the taxonomy maps an intent to; no team for "don't know"."""
+    if not intent_name:
+        return IntentRoute(None, confidence, None, "")
+    intent = Intent.objects.select_related("team").filter(name=intent_name, is_active=True).first()
     if intent is None:
-        return IntentRoute(prediction.intent, prediction.confidence, None, "")
-    return IntentRoute(prediction.intent, prediction.confidence, intent.team, intent.default_priority)
+        return IntentRoute(intent_name, confidence, None, "")
+    return IntentRoute(intent_name, confidence, intent.team, intent.default_priority)
+
+
+def route_by_intent(text: str) -> IntentRoute:
+    """Classify ``text`` and map it to a team and priority (for text not yet understood)."""
+    prediction = classify(text)
+    return route_for_intent(prediction.intent, prediction.confidence)
 
 
 def do_correct_intent(*, actor: User, conversation_id: int, intent: str) -> Conversation:
