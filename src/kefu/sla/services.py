@@ -367,11 +367,46 @@ def _conversation_warn_at(conversation: Conversation, policies: list[SLAPolicy])
     return start + (due - start) * ratio
 
 
-def _sweep_conversations(now: datetime, result: SweepResult) -> None:
+def _mark_conversation(
+    conv: Conversation, *, now: datetime, due: datetime, which: str, extra: dict[str, Any]
+) -> bool:
+    """Record a warning or a breach once (conditional UPDATE), with its activity line and event.
+
+    ``which`` is "breached" or "warning"; returns False when another worker got there first.
+    """
     from kefu.conversations.presenters import conversation_dict
     from kefu.conversations.services import add_activity
     from kefu.core.events import publish
 
+    field = "sla_breached_at" if which == "breached" else "sla_warned_at"
+    with transaction.atomic():
+        if not Conversation.objects.filter(pk=conv.pk, **{f"{field}__isnull": True}, **extra).update(
+            **{field: now}
+        ):
+            return False
+        setattr(conv, field, now)
+        when = f"{timezone.localtime(due):%m-%d %H:%M:%S}"
+        text = (
+            f"首次响应已超时（应于 {when} 前回复）"
+            if which == "breached"
+            else f"首次响应即将超时（截止 {when}）"
+        )
+        add_activity(
+            conv,
+            text,
+            meta={"sla": "breached" if which == "breached" else "warning", "due_at": due.isoformat()},
+        )
+        publish(
+            f"conversation.sla_{which}",
+            {"conversation": conversation_dict(conv), "kind": "first_response", "due_at": due.isoformat()},
+            team_id=conv.team_id,
+            user_ids=[conv.assignee_id],
+            conversation_id=conv.pk,
+        )
+    return True
+
+
+def _sweep_conversations(now: datetime, result: SweepResult) -> None:
     policies = active_policies()
     # Unanswered active conversations (a late answer still counts as a breach);
     # already-warned ones only once their due time has passed.
@@ -389,55 +424,15 @@ def _sweep_conversations(now: datetime, result: SweepResult) -> None:
         due = conv.first_response_due
         assert due is not None
         if due <= now:
-            with transaction.atomic():
-                if not Conversation.objects.filter(pk=conv.pk, sla_breached_at__isnull=True).update(
-                    sla_breached_at=now
-                ):
-                    continue
-                conv.sla_breached_at = now
-                add_activity(
-                    conv,
-                    f"首次响应已超时（应于 {timezone.localtime(due):%m-%d %H:%M:%S} 前回复）",
-                    meta={"sla": "breached", "due_at": due.isoformat()},
-                )
-                publish(
-                    "conversation.sla_breached",
-                    {
-                        "conversation": conversation_dict(conv),
-                        "kind": "first_response",
-                        "due_at": due.isoformat(),
-                    },
-                    team_id=conv.team_id,
-                    user_ids=[conv.assignee_id],
-                    conversation_id=conv.pk,
-                )
-            result.conversation_breaches += 1
+            if _mark_conversation(conv, now=now, due=due, which="breached", extra={}):
+                result.conversation_breaches += 1
         elif conv.sla_warned_at is None and conv.first_response_at is None:
             if _conversation_warn_at(conv, policies) > now:
                 continue
-            with transaction.atomic():
-                if not Conversation.objects.filter(
-                    pk=conv.pk, sla_warned_at__isnull=True, sla_breached_at__isnull=True
-                ).update(sla_warned_at=now):
-                    continue
-                conv.sla_warned_at = now
-                add_activity(
-                    conv,
-                    f"首次响应即将超时（截止 {timezone.localtime(due):%m-%d %H:%M:%S}）",
-                    meta={"sla": "warning", "due_at": due.isoformat()},
-                )
-                publish(
-                    "conversation.sla_warning",
-                    {
-                        "conversation": conversation_dict(conv),
-                        "kind": "first_response",
-                        "due_at": due.isoformat(),
-                    },
-                    team_id=conv.team_id,
-                    user_ids=[conv.assignee_id],
-                    conversation_id=conv.pk,
-                )
-            result.conversation_warnings += 1
+            if _mark_conversation(
+                conv, now=now, due=due, which="warning", extra={"sla_breached_at__isnull": True}
+            ):
+                result.conversation_warnings += 1
 
 
 def _sweep_tickets(now: datetime, result: SweepResult) -> None:
