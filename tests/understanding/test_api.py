@@ -127,3 +127,17 @@ def test_inbox_shows_the_emotion_badge_with_its_trend(client, desk):
     html = client.get("/desk/", {"view": "all"}).content.decode()
     assert conv_trend == "rising"
     assert "emotion-" in html and "↑" in html
+
+
+def test_admin_changes_an_intents_team_on_the_page(client, desk, make_user):
+    do_install_default_intents()
+    intent = Intent.objects.get(name="发票")
+    client.force_login(make_user("admin-page", role=Role.ADMIN))
+    r = client.post(
+        "/desk/intents/", {"intent_id": intent.pk, "team_id": desk.team.pk, "default_priority": "P2"}
+    )
+    assert r.status_code == 302
+    intent.refresh_from_db()
+    assert (intent.team_id, intent.default_priority) == (desk.team.pk, "P2")
+    r = client.post("/desk/intents/", {"intent_id": intent.pk, "team_id": "", "default_priority": "P9"})
+    assert r.status_code == 400 and "优先级无效" in r.content.decode()

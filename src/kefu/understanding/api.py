@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from ninja import Router, Status
 
 from kefu.accounts.models import Role
 from kefu.accounts.services import check_role
 from kefu.core.apiutil import AuthedRequest, StrictIn
-from kefu.core.errors import InvalidInput, NotFound
 
 from . import services
 from .models import EmotionAlert, Intent, ShopWord
@@ -50,42 +48,17 @@ class IntentPatch(StrictIn):
     is_active: bool | None = None
 
 
-def _check_intent_fields(data: dict[str, Any]) -> None:
-    from kefu.accounts.models import Team
-
-    if "default_priority" in data and data["default_priority"] not in ("P1", "P2", "P3", "P4"):
-        raise InvalidInput("优先级无效", fields={"default_priority": "应为 P1–P4"})
-    if data.get("team_id") is not None and not Team.objects.filter(pk=data["team_id"]).exists():
-        raise InvalidInput("团队不存在", fields={"team_id": "不存在"})
-    if "name" in data and (not data["name"].strip() or len(data["name"]) > 32):
-        raise InvalidInput("意图名称无效", fields={"name": "必填，最多32个字符"})
-
-
 @router.post("/intents", response={201: dict})
 def create_intent(request: AuthedRequest, payload: IntentIn) -> Status:
-    check_role(request.user, Role.ADMIN)
-    data = payload.model_dump()
-    _check_intent_fields(data)
-    if Intent.objects.filter(name=data["name"].strip()).exists():
-        raise InvalidInput("意图已存在", fields={"name": "已存在"})
-    data["name"] = data["name"].strip()
-    return Status(201, intent_dict(Intent.objects.create(**data)))
+    return Status(201, intent_dict(services.do_create_intent(actor=request.user, data=payload.model_dump())))
 
 
 @router.patch("/intents/{intent_id}")
 def update_intent(request: AuthedRequest, intent_id: int, payload: IntentPatch) -> dict[str, Any]:
-    check_role(request.user, Role.ADMIN)
-    data = payload.model_dump(exclude_unset=True)
-    _check_intent_fields(data)
-    with transaction.atomic():
-        updated = (
-            Intent.objects.filter(pk=intent_id).update(**data)
-            if data
-            else Intent.objects.filter(pk=intent_id).count()
-        )
-        if not updated:
-            raise NotFound(f"意图 {intent_id} 不存在")
-    return intent_dict(Intent.objects.select_related("team").get(pk=intent_id))
+    intent = services.do_update_intent(
+        actor=request.user, intent_id=intent_id, data=payload.model_dump(exclude_unset=True)
+    )
+    return intent_dict(intent)
 
 
 @router.post("/intents/retrain", response={202: dict})

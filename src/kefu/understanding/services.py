@@ -137,15 +137,40 @@ def do_install_default_intents() -> int:
     return created
 
 
-def do_update_intent(*, actor: User, intent_id: int, team_id: int | None, default_priority: str) -> Intent:
-    check_role(actor, Role.ADMIN)
-    if default_priority not in ("P1", "P2", "P3", "P4"):
+PRIORITIES = ("P1", "P2", "P3", "P4")
+
+
+def check_intent_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """Validate taxonomy fields (any subset of name, description, team_id, default_priority, is_active)."""
+    out = dict(data)
+    if "name" in out:
+        out["name"] = (out["name"] or "").strip()
+        if not out["name"] or len(out["name"]) > 32:
+            raise InvalidInput("意图名称无效", fields={"name": "必填，最多32个字符"})
+    if "description" in out and len(out["description"] or "") > 255:
+        raise InvalidInput("说明过长", fields={"description": "最多255个字符"})
+    if "default_priority" in out and out["default_priority"] not in PRIORITIES:
         raise InvalidInput("优先级无效", fields={"default_priority": "应为 P1–P4"})
-    if team_id is not None and not Team.objects.filter(pk=team_id).exists():
+    if out.get("team_id") is not None and not Team.objects.filter(pk=out["team_id"]).exists():
         raise InvalidInput("团队不存在", fields={"team_id": "不存在"})
-    if not Intent.objects.filter(pk=intent_id).update(team_id=team_id, default_priority=default_priority):
+    return out
+
+
+def do_create_intent(*, actor: User, data: dict[str, Any]) -> Intent:
+    check_role(actor, Role.ADMIN)
+    fields = check_intent_fields(data)
+    if Intent.objects.filter(name=fields["name"]).exists():
+        raise InvalidInput("意图已存在", fields={"name": "已存在"})
+    return Intent.objects.create(**fields)
+
+
+def do_update_intent(*, actor: User, intent_id: int, data: dict[str, Any]) -> Intent:
+    check_role(actor, Role.ADMIN)
+    fields = check_intent_fields(data)
+    qs = Intent.objects.filter(pk=intent_id)
+    if not (qs.update(**fields) if fields else qs.exists()):
         raise NotFound(f"意图 {intent_id} 不存在")
-    return Intent.objects.get(pk=intent_id)
+    return Intent.objects.select_related("team").get(pk=intent_id)
 
 
 def model_path() -> Path:

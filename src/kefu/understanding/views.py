@@ -36,9 +36,15 @@ def intents_page(request: AuthedRequest) -> HttpResponse:
             else:
                 services.do_update_intent(
                     actor=request.user,
-                    intent_id=int(request.POST.get("intent_id", "0") or 0),
-                    team_id=int(request.POST["team_id"]) if request.POST.get("team_id") else None,
-                    default_priority=request.POST.get("default_priority", "P4"),
+                    intent_id=int(request.POST["intent_id"])
+                    if request.POST.get("intent_id", "").isdigit()
+                    else 0,
+                    data={
+                        "team_id": int(request.POST["team_id"])
+                        if request.POST.get("team_id", "").isdigit()
+                        else None,
+                        "default_priority": request.POST.get("default_priority", "P4"),
+                    },
                 )
             return redirect("intents")
         except InvalidInput as exc:
