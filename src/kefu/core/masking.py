@@ -1,31 +1,30 @@
-"""Masking of personal data in profile fields: shown as ``138****5678`` unless revealed."""
+"""Masking of personal data in profile fields: shown as ``138****5678`` unless revealed.
+
+The formats are those of :mod:`kefu.quality.pii` (which also finds personal data in
+free text); this module adds the profile-field rules: empty stays empty, a value too
+short to mask partly is hidden entirely, and addresses keep only their first characters.
+"""
 
 from __future__ import annotations
 
 import re
 
-_DIGITS = re.compile(r"\d")
+from kefu.quality import pii
 
 
 def mask_phone(value: str) -> str:
-    digits = value.strip()
-    if len(digits) >= 7:
-        return f"{digits[:3]}****{digits[-4:]}"
-    return "****" if digits else ""
+    v = value.strip()
+    return pii.mask_phone(v) if len(v) >= 7 else ("****" if v else "")
 
 
 def mask_id_card(value: str) -> str:
     v = value.strip()
-    if len(v) >= 10:
-        return f"{v[:6]}{'*' * (len(v) - 10)}{v[-4:]}"
-    return "****" if v else ""
+    return pii.mask_id_card(v) if len(v) >= 10 else ("****" if v else "")
 
 
 def mask_bank_card(value: str) -> str:
     v = re.sub(r"\s", "", value)
-    if len(v) >= 8:
-        return f"{v[:4]}{'*' * (len(v) - 8)}{v[-4:]}"
-    return "****" if v else ""
+    return pii.mask_bank_card(v) if len(v) >= 8 else ("****" if v else "")
 
 
 def mask_address(value: str) -> str:
