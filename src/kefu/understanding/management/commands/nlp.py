@@ -21,7 +21,7 @@ class Command(BaseCommand):
         )
         evaluate = sub.add_parser("evaluate", help="print the accuracy tables")
         evaluate.add_argument(
-            "--limit", type=int, default=None, help="rows per set (default: the bench default)"
+            "--limit", type=int, default=None, help="rows per set (default: every held-out row)"
         )
         analyze = sub.add_parser("analyze", help="show what kefu understands of a text")
         analyze.add_argument("text")
@@ -36,9 +36,9 @@ class Command(BaseCommand):
             for p in paths:
                 self.stdout.write(f"wrote {p}")
         elif action == "evaluate":
-            from kefu.nlp.evaluate import DEFAULT_EMOTION_LIMIT, run_evaluation
+            from kefu.nlp.evaluate import run_evaluation
 
-            self.stdout.write(run_evaluation(opts["limit"] or DEFAULT_EMOTION_LIMIT))
+            self.stdout.write(run_evaluation(opts["limit"] or None))
         elif action == "analyze":
             from kefu.nlp.analyze import analyze_text
             from kefu.understanding.services import sync_shop_words
