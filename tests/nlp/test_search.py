@@ -252,3 +252,20 @@ def test_set_status_is_visible_to_the_next_search():
     assert ids(ix.search("退款", statuses=("archived",))) == [1]
     with pytest.raises(ValueError):
         ix.set_status(1, "deleted")
+
+
+def test_synonym_inside_a_longer_dictionary_word_does_not_expand():
+    ix = SearchIndex()
+    ix.set_synonyms({"优惠券": ["券"]})
+    ix.upsert(Document(1, "优惠券怎么使用", "下单时在结算页选择可用的优惠券。"))
+    assert ids(ix.search("券不能用了")) == [1]  # 券 on its own is the coupon
+    assert ix.search("证券账户怎么开") == []  # 券 inside 证券 (securities) is not
+
+
+def test_synonym_spanning_words_or_at_the_start_of_a_word_still_expands():
+    ix = SearchIndex()
+    ix.set_synonyms({"修改地址": ["改地址"], "物流": ["快递"]})
+    ix.upsert(Document(1, "如何修改地址", "未发货的订单可以在订单详情页修改地址。"))
+    ix.upsert(Document(2, "物流信息查询", "在订单详情页查看物流轨迹。"))
+    assert ids(ix.search("我要改地址"))[:1] == [1]
+    assert ids(ix.search("快递员一直不来"))[:1] == [2]

@@ -46,7 +46,7 @@ import numpy as np
 from pypinyin import lazy_pinyin
 
 from kefu.nlp.normalize import normalize, to_simplified
-from kefu.nlp.segment import cut
+from kefu.nlp.segment import cut, tokenizer
 
 type DocId = int | str
 
@@ -270,6 +270,34 @@ def _terms(text: str) -> tuple[list[str], list[str]]:
         else:
             bigrams.extend(run[i : i + 2] for i in range(len(run) - 1))
     return words, bigrams
+
+
+def _dictionary_word_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of the words of ``text`` that are dictionary words of two characters or more."""
+    tk = tokenizer()
+    spans = []
+    at = 0
+    for word in tk.lcut(text, HMM=True):
+        if len(word) > 1 and tk.FREQ.get(word, 0) > 0:
+            spans.append((at, at + len(word)))
+        at += len(word)
+    return spans
+
+
+def _occurs_outside(phrase: str, text: str, words: Sequence[tuple[int, int]]) -> bool:
+    """True when ``phrase`` occurs in ``text`` other than strictly inside a longer dictionary word.
+
+    Synonyms are found in the query by substring, so 改地址 inside 修改地址 and 快递 in
+    快递员 count; but 券 inside 证券 (securities) or 包裹 inside a longer unrelated
+    word must not pull in 优惠券 or 快递 articles.
+    """
+    start = text.find(phrase)
+    while start >= 0:
+        end = start + len(phrase)
+        if not any(a <= start and end <= b and (a, b) != (start, end) for a, b in words):
+            return True
+        start = text.find(phrase, start + 1)
+    return False
 
 
 @lru_cache(maxsize=65536)
@@ -658,8 +686,13 @@ class SearchIndex:
         if not r.bigrams_of_words:
             qb = {g: w for g, w in qb.items() if g not in qw}
         expansions: dict[str, float] = {}
+        inside_words: list[tuple[int, int]] | None = None
         for phrase, alts in self._synonyms.items():
             if phrase in text:
+                if inside_words is None:
+                    inside_words = _dictionary_word_spans(text)
+                if not _occurs_outside(phrase, text, inside_words):
+                    continue
                 for alt in alts:
                     expansions[alt] = max(expansions.get(alt, 0.0), r.synonym_weight)
         for name in self._products.find(text):
