@@ -193,3 +193,55 @@ def test_install_defaults_command_restores_a_deleted_default():
     call_command("sla", "install-defaults", stdout=out)
     assert "1" in out.getvalue()
     assert SLAPolicy.objects.filter(name="P1 4 小时解决", applies_to="ticket").exists()
+
+
+def _started_waiting(ticket: Ticket, hours_ago: float) -> None:
+    """Pretend the ticket entered 等待客户 ``hours_ago`` hours ago."""
+    Ticket.objects.filter(pk=ticket.pk).update(sla_paused_at=timezone.now() - timedelta(hours=hours_ago))
+
+
+def test_waiting_for_the_customer_stops_the_resolution_clock(shop, events):
+    ticket = do_create_ticket(
+        actor=shop.agent, conversation_id=shop.conversation.pk, urgent=True, important=True
+    )
+    due = ticket.due_at
+    do_change_status(actor=shop.agent, ticket_id=ticket.pk, status="in_progress")
+    ticket = do_change_status(actor=shop.agent, ticket_id=ticket.pk, status="waiting_customer")
+    assert ticket.sla_paused_at is not None
+    # Past the deadline while paused: no warning, no breach.
+    assert do_sweep(due + timedelta(hours=2)).total == 0
+    _started_waiting(ticket, hours_ago=3)
+    ticket = do_change_status(actor=shop.agent, ticket_id=ticket.pk, status="in_progress")
+    assert ticket.sla_paused_at is None
+    assert ticket.sla_paused_seconds == pytest.approx(3 * 3600, abs=5)
+    assert ticket.due_at - due == pytest.approx(timedelta(hours=3), abs=timedelta(seconds=5))
+    # The clock runs again, from the moved deadline.
+    assert do_sweep(due + timedelta(minutes=30)).ticket_breaches == 0
+    assert do_sweep(ticket.due_at + timedelta(seconds=1)).ticket_breaches == 1
+
+
+def test_a_change_of_priority_keeps_the_time_already_paused(shop):
+    ticket = do_create_ticket(actor=shop.agent, conversation_id=shop.conversation.pk, important=True)
+    do_change_status(actor=shop.agent, ticket_id=ticket.pk, status="in_progress")
+    do_change_status(actor=shop.agent, ticket_id=ticket.pk, status="waiting_customer")
+    _started_waiting(ticket, hours_ago=5)
+    do_change_status(actor=shop.agent, ticket_id=ticket.pk, status="in_progress")
+    from kefu.tickets.services import do_update_ticket
+
+    ticket = do_update_ticket(actor=shop.agent, ticket_id=ticket.pk, urgent=True)
+    assert ticket.priority == "P1"
+    assert ticket.due_at - ticket.created_at == pytest.approx(
+        timedelta(hours=4 + 5), abs=timedelta(seconds=5)
+    )
+
+
+def test_a_paused_ticket_resolved_late_counts_the_pause(shop):
+    ticket = do_create_ticket(
+        actor=shop.agent, conversation_id=shop.conversation.pk, urgent=True, important=True
+    )
+    do_change_status(actor=shop.agent, ticket_id=ticket.pk, status="in_progress")
+    do_change_status(actor=shop.agent, ticket_id=ticket.pk, status="waiting_customer")
+    _started_waiting(ticket, hours_ago=10)  # longer than the 4-hour window itself
+    ticket = do_change_status(actor=shop.agent, ticket_id=ticket.pk, status="resolved")
+    assert ticket.resolved_at < ticket.due_at
+    assert do_sweep(timezone.now() + timedelta(days=1)).total == 0

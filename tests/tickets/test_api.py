@@ -165,3 +165,19 @@ def test_departments_list_required_fields(api, shop):
         {"key": "evidence", "label": "凭证（照片/视频链接）"},
     ]
     assert Ticket.objects.count() == 0
+
+
+def test_waiting_for_the_customer_pauses_the_deadline_through_the_api(api, shop):
+    body = _create(api, shop, urgent=True, important=True)
+    url = f"/api/v1/tickets/{body['id']}/status"
+    assert post(api, url, {"status": "in_progress"}).status_code == 200
+    waiting = post(api, url, {"status": "waiting_customer", "note": "请客户补充照片"}).json()
+    assert waiting["sla_paused"] is True and waiting["sla_paused_at"]
+    Ticket.objects.filter(pk=body["id"]).update(sla_paused_at=timezone.now() - timedelta(hours=2))
+    resumed = post(api, url, {"status": "in_progress"}).json()
+    assert resumed["sla_paused"] is False
+    assert 7190 <= resumed["sla_paused_seconds"] <= 7210
+    moved = timezone.datetime.fromisoformat(resumed["due_at"]) - timezone.datetime.fromisoformat(
+        body["due_at"]
+    )
+    assert abs(moved - timedelta(hours=2)) < timedelta(seconds=10)

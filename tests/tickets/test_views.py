@@ -143,3 +143,14 @@ def test_panel_lists_linked_tickets_and_the_create_button(shop):
 def test_conversation_page_includes_the_panel(page, shop):
     html = page.get(f"/desk/c/{shop.conversation.pk}/").content.decode()
     assert "创建工单" in html
+
+
+def test_detail_and_list_show_a_paused_clock(page, shop):
+    ticket = do_create_ticket(actor=shop.agent, conversation_id=shop.conversation.pk)
+    base = f"/desk/tickets/{ticket.pk}"
+    page.post(f"{base}/status/", {"status": "in_progress"})
+    page.post(f"{base}/status/", {"status": "waiting_customer"})
+    assert "计时暂停（等待客户" in page.get(f"{base}/").content.decode()
+    assert "计时暂停" in page.get("/desk/tickets/").content.decode()
+    page.post(f"{base}/status/", {"status": "in_progress"})
+    assert "计时暂停" not in page.get(f"{base}/").content.decode()

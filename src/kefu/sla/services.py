@@ -443,8 +443,10 @@ def _sweep_tickets(now: datetime, result: SweepResult) -> None:
         Q(first_response_at__isnull=True, status__in=OPEN_STATUSES)
         | Q(first_response_at__gt=F("first_response_due"))
     )
+    # A ticket waiting for the customer has its resolution clock stopped (sla_paused_at).
     resolution_breached = Q(due_at__lte=now) & (
-        Q(resolved_at__isnull=True, status__in=OPEN_STATUSES) | Q(resolved_at__gt=F("due_at"))
+        Q(resolved_at__isnull=True, status__in=OPEN_STATUSES, sla_paused_at__isnull=True)
+        | Q(resolved_at__gt=F("due_at"))
     )
     breached = (
         Ticket.objects.filter(sla_breached_at__isnull=True)
@@ -460,7 +462,10 @@ def _sweep_tickets(now: datetime, result: SweepResult) -> None:
         Ticket.objects.filter(
             sla_warned_at__isnull=True, sla_breached_at__isnull=True, status__in=OPEN_STATUSES
         )
-        .filter(Q(first_response_at__isnull=True, first_response_warn_at__lte=now) | Q(due_warn_at__lte=now))
+        .filter(
+            Q(first_response_at__isnull=True, first_response_warn_at__lte=now)
+            | Q(due_warn_at__lte=now, sla_paused_at__isnull=True)
+        )
         .annotate(
             fr_warn=ExpressionWrapper(
                 Q(first_response_at__isnull=True, first_response_warn_at__lte=now),

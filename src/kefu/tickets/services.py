@@ -144,6 +144,9 @@ def ticket_dict(t: Ticket) -> dict[str, Any]:
         "sla_warned_at": _iso(t.sla_warned_at),
         "sla_breached_at": _iso(t.sla_breached_at),
         "sla_breached": t.sla_breached_at is not None,
+        "sla_paused": t.sla_paused_at is not None,
+        "sla_paused_at": _iso(t.sla_paused_at),
+        "sla_paused_seconds": t.sla_paused_seconds,
         "resolved_at": _iso(t.resolved_at),
         "closed_at": _iso(t.closed_at),
     }
@@ -441,13 +444,33 @@ def _apply_sla(
     if not resolution_only:
         ticket.first_response_due = d.first_response_due
         ticket.first_response_warn_at = d.first_response_warn_at
-    ticket.due_at = d.due_at
-    ticket.due_warn_at = d.due_warn_at
+    # Time already spent waiting for the customer does not count against the window.
+    paused = timedelta(seconds=ticket.sla_paused_seconds)
+    ticket.due_at = d.due_at + paused if d.due_at else None
+    ticket.due_warn_at = d.due_warn_at + paused if d.due_warn_at else None
     if ticket.department_id and ticket.status == Status.WAITING_DEPARTMENT:
         _apply_department_deadline(ticket, start=timezone.now())
     if ticket.sla_breached_at is None:
         # A new deadline deserves its own warning.
         ticket.sla_warned_at = None
+
+
+def _pause_or_resume_sla(ticket: Ticket, *, old: str, new: str, now: datetime) -> None:
+    """Stop the resolution clock on entering 等待客户; on leaving, move the deadline by the pause.
+
+    While paused the sweep neither warns nor breaches on the resolution deadline
+    (``kefu.sla.services``); the first response is already given by then.
+    """
+    if new == Status.WAITING_CUSTOMER and ticket.sla_paused_at is None:
+        ticket.sla_paused_at = now
+    elif old == Status.WAITING_CUSTOMER and new != old and ticket.sla_paused_at is not None:
+        paused = max(now - ticket.sla_paused_at, timedelta(0))
+        ticket.sla_paused_at = None
+        ticket.sla_paused_seconds += int(paused.total_seconds())
+        if ticket.due_at is not None:
+            ticket.due_at += paused
+        if ticket.due_warn_at is not None:
+            ticket.due_warn_at += paused
 
 
 def _apply_department_deadline(ticket: Ticket, *, start: datetime) -> None:
@@ -771,6 +794,7 @@ def do_change_status(*, actor: User, ticket_id: int, status: str, note: str = ""
         now = timezone.now()
         reopened = old in (Status.RESOLVED, Status.CLOSED) and status == Status.IN_PROGRESS
         ticket.status = status
+        _pause_or_resume_sla(ticket, old=old, new=status, now=now)
         if status == Status.RESOLVED:
             ticket.resolved_at = now
         elif status == Status.CLOSED:
@@ -779,6 +803,7 @@ def do_change_status(*, actor: User, ticket_id: int, status: str, note: str = ""
             # A reopened ticket gets a fresh resolution window from now.
             ticket.resolved_at = None
             ticket.closed_at = None
+            ticket.sla_paused_seconds = 0
             _apply_sla(ticket, start=now, resolution_only=True)
         _mark_first_response(ticket, now)
         ticket.save()
@@ -827,6 +852,7 @@ def do_transfer_ticket(
         previous = {"department_id": ticket.department_id, "status": ticket.status}
         ticket.fields = merged
         ticket.department = department
+        _pause_or_resume_sla(ticket, old=ticket.status, new=Status.WAITING_DEPARTMENT, now=now)
         ticket.status = Status.WAITING_DEPARTMENT
         _mark_first_response(ticket, now)
         _apply_department_deadline(ticket, start=now)
