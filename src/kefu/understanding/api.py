@@ -145,23 +145,4 @@ class AnalyzeIn(StrictIn):
 @router.post("/nlp/analyze")
 def analyze(request: AuthedRequest, payload: AnalyzeIn) -> dict[str, Any]:
     """What kefu understands of a text: for admins tuning the models, and integrations."""
-    from kefu.conversations.services import check_text
-    from kefu.nlp.emotion import analyze_message
-    from kefu.nlp.normalize import normalize
-    from kefu.nlp.segment import cut
-
-    text = check_text(payload.text)
-    services.sync_shop_words()
-    norm = normalize(text)
-    emotion = analyze_message(text)
-    intent = services.classify(text)
-    return {
-        "normalized": norm.text,
-        "tokens": cut(norm.text),
-        "emotion": {
-            "label": emotion.label,
-            "score": emotion.score,
-            "signals": [{"code": s.code, "text": s.description, "weight": s.weight} for s in emotion.signals],
-        },
-        "intent": {"intent": intent.intent, "confidence": intent.confidence, "ranked": intent.ranked},
-    }
+    return services.analyze_text(payload.text)

@@ -228,6 +228,29 @@ def classify(text: str) -> IntentPrediction:
     return classifier().predict(text)
 
 
+def analyze_text(text: str) -> dict[str, Any]:
+    """What kefu understands of one text, with the desk's own intent model and shop words."""
+    from kefu.conversations.services import check_text
+    from kefu.nlp.emotion import analyze_message
+    from kefu.nlp.normalize import normalize
+
+    text = check_text(text)
+    sync_shop_words()
+    norm = normalize(text)
+    emotion = analyze_message(text)
+    intent = classifier().predict(text)
+    return {
+        "normalized": norm.text,
+        "tokens": segment.cut(norm.text),
+        "emotion": {
+            "label": emotion.label,
+            "score": emotion.score,
+            "signals": [{"code": s.code, "text": s.description, "weight": s.weight} for s in emotion.signals],
+        },
+        "intent": {"intent": intent.intent, "confidence": intent.confidence, "ranked": intent.ranked},
+    }
+
+
 @dataclass(frozen=True)
 class IntentRoute:
     intent: str | None
