@@ -178,6 +178,9 @@ X_FRAME_OPTIONS = "SAMEORIGIN"
 # Handbooks ask for screens that lock when an agent steps away: after this many
 # seconds without a request the session ends and the login page says why.
 KEFU_IDLE_TIMEOUT = int(os.environ.get("KEFU_IDLE_TIMEOUT", "900"))
+# How often an open desk socket re-checks its session, account, teams and role on its
+# own (changes made through kefu's services are pushed at once).
+KEFU_DESK_RECHECK_SECONDS = float(os.environ.get("KEFU_DESK_RECHECK_SECONDS", "60"))
 
 # Limits on what customers may send.
 KEFU_MAX_MESSAGE_CHARS = int(os.environ.get("KEFU_MAX_MESSAGE_CHARS", "5000"))

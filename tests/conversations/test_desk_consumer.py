@@ -247,3 +247,81 @@ async def test_events_are_forwarded_while_the_database_thread_is_busy(desk):
     assert not busy.done()
     await busy
     await comm.disconnect()
+
+
+# --- the socket follows the session, the account and the agent's teams ------------------
+
+
+async def test_moving_an_agent_to_another_team_moves_their_socket(desk, make_user, make_team):
+    from kefu.accounts.services import do_set_teams
+
+    admin = await database_sync_to_async(make_user)("root", role=Role.ADMIN)
+    other = await database_sync_to_async(make_team)("售后服务")
+    comm = await _desk_for(desk.agent)
+    await database_sync_to_async(do_set_teams)(actor=admin, user=desk.agent, teams=[other])
+    frame = await receive_until(comm, lambda f: f["type"] == "access")
+    assert frame["groups"] == 2  # their own group and the new team's
+    # The old team's conversations no longer reach them.
+    await _customer_writes(desk.channel)
+    assert not [f for f in await drain(comm) if f["type"] == "event"]
+    await comm.disconnect()
+
+
+async def test_logging_out_closes_the_socket_of_that_session_only(desk, client):
+    from django.contrib.auth import logout
+    from django.test import RequestFactory
+
+    first = await _desk_for(desk.agent)
+    second = await _desk_for(desk.agent)  # another browser, its own session
+
+    def log_out_first_session() -> None:
+        from django.contrib.sessions.backends.db import SessionStore
+
+        request = RequestFactory().post("/logout/")
+        request.user = desk.agent
+        request.session = SessionStore(first.scope["headers"][-1][1].decode().split("=", 1)[1])
+        logout(request)
+
+    await database_sync_to_async(log_out_first_session)()
+    out = await first.receive_output(timeout=2)
+    assert out == {"type": "websocket.close", "code": 4401}
+    await _customer_writes(desk.channel)
+    await receive_until(second, _event("message.created"))
+    await second.disconnect()
+
+
+async def test_the_timer_closes_a_socket_whose_account_was_disabled(desk, settings):
+    from kefu.accounts.models import User
+
+    settings.KEFU_DESK_RECHECK_SECONDS = 0.2
+    comm = await _desk_for(desk.agent)
+    # Disabled behind kefu's back (the Django admin): no push, the timer notices.
+    await database_sync_to_async(User.objects.filter(pk=desk.agent.pk).update)(is_active=False)
+    out = await comm.receive_output(timeout=3)
+    assert out == {"type": "websocket.close", "code": 4401}
+
+
+async def test_the_timer_closes_a_socket_whose_session_expired(desk, settings):
+    from django.contrib.sessions.models import Session
+
+    settings.KEFU_DESK_RECHECK_SECONDS = 0.2
+    comm = await _desk_for(desk.agent)
+    await database_sync_to_async(Session.objects.all().delete)()
+    out = await comm.receive_output(timeout=3)
+    assert out == {"type": "websocket.close", "code": 4401}
+
+
+async def test_promoting_an_agent_to_supervisor_lets_them_hear_every_team(
+    desk, make_user, make_channel, make_team
+):
+    from kefu.accounts.services import do_change_role
+
+    admin = await database_sync_to_async(make_user)("root", role=Role.ADMIN)
+    elsewhere = await database_sync_to_async(make_team)("技术支持")
+    channel = await database_sync_to_async(make_channel)("app", team=elsewhere, name="App")
+    comm = await _desk_for(desk.agent)
+    await database_sync_to_async(do_change_role)(actor=admin, user=desk.agent, role=Role.SUPERVISOR)
+    await receive_until(comm, lambda f: f["type"] == "access")
+    await _customer_writes(channel, visitor="v-9")
+    await receive_until(comm, _event("conversation.created"))
+    await comm.disconnect()

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.apps import AppConfig
 
 
@@ -5,3 +7,19 @@ class AccountsConfig(AppConfig):
     name = "kefu.accounts"
     label = "accounts"
     verbose_name = "账号与权限"
+
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_out
+
+        user_logged_out.connect(_close_desk_sockets, dispatch_uid="kefu.accounts.close_desk_sockets")
+
+
+def _close_desk_sockets(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    """A logout (or idle lock) ends the session: the desk sockets opened with it close."""
+    if user is not None and getattr(user, "pk", None):
+        from kefu.core.events import notify_access_changed
+
+        # Sent before Django flushes the session, so the key is named rather than
+        # looked up by the socket.
+        session = getattr(request, "session", None)
+        notify_access_changed(user.pk, ended_session=getattr(session, "session_key", None))

@@ -18,7 +18,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthorized
-from kefu.core.events import publish
+from kefu.core.events import notify_access_changed, publish
 
 from .models import AgentStatus, APIToken, AuditLog, Role, Team, User
 
@@ -127,6 +127,7 @@ def do_change_role(*, actor: User, user: User, role: str, request: Any = None) -
             detail={"from": old, "to": role},
             ip=client_ip(request),
         )
+        notify_access_changed(user.pk)
     return user
 
 
@@ -143,6 +144,7 @@ def do_set_teams(*, actor: User, user: User, teams: Iterable[Team], request: Any
             detail={"from": before, "to": sorted(t.pk for t in teams)},
             ip=client_ip(request),
         )
+        notify_access_changed(user.pk)
     return user
 
 

@@ -11,13 +11,18 @@ the HTTP reply is the stored message, which keeps one write path.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 from collections import OrderedDict
+from importlib import import_module
 from typing import Any
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from kefu.accounts.services import team_ids_of
 from kefu.core.errors import InvalidInput, KefuError
@@ -25,6 +30,8 @@ from kefu.core.events import DESK_ALL, desk_team_group, desk_user_group
 
 from .presenters import message_dict
 from .services import access_conversation, do_mark_read, messages_after, send_typing
+
+log = logging.getLogger(__name__)
 
 # Application close codes (4000–4999): the client must not retry with the same credentials.
 CLOSE_UNAUTHORIZED = 4401
@@ -113,6 +120,8 @@ class DeskConsumer(JsonSocket):
     # remembering recent event ids keeps it to one frame (clients de-duplicate too).
     RECENT_EVENTS = 512
 
+    recheck_task: asyncio.Task[None] | None = None
+
     async def connect(self) -> None:
         self.groups_joined = []
         self.user = self.scope.get("user")
@@ -124,6 +133,15 @@ class DeskConsumer(JsonSocket):
         groups = await database_sync_to_async(self._groups)()
         for group in groups:
             await self.join(group)
+        self.recheck_task = asyncio.create_task(self._recheck_every(settings.KEFU_DESK_RECHECK_SECONDS))
+
+    async def disconnect(self, code: int) -> None:
+        task, self.recheck_task = self.recheck_task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await super().disconnect(code)
 
     def _groups(self) -> list[str]:
         groups = [desk_user_group(self.user.pk)]
@@ -131,6 +149,63 @@ class DeskConsumer(JsonSocket):
         if self.user.sees_all:
             groups.append(DESK_ALL)
         return groups
+
+    # --- access re-checks -----------------------------------------------------------
+    # A socket lives for hours. When the session ends (logout, idle lock, expiry), the
+    # account is disabled, or the agent's teams or role change, the socket must follow:
+    # ``desk.access`` (from ``core.events.notify_access_changed``) asks at once, and a
+    # timer asks every KEFU_DESK_RECHECK_SECONDS in case a change came another way
+    # (the Django admin, a session that simply expired).
+
+    def _session_key(self) -> str | None:
+        return getattr(self.scope.get("session"), "session_key", None)
+
+    def _current_groups(self) -> list[str] | None:
+        """The groups this socket should be in now, or None when it must close."""
+        from kefu.accounts.models import User
+
+        user = User.objects.filter(pk=self.user.pk, is_active=True).first()
+        key = self._session_key()
+        if user is None or key is None:
+            return None
+        engine = import_module(settings.SESSION_ENGINE)
+        if not engine.SessionStore().exists(key):
+            return None
+        self.user = user
+        return self._groups()
+
+    async def recheck_access(self, *, ended_session: str | None = None) -> None:
+        key = self._session_key()
+        groups = (
+            None
+            if ended_session and ended_session == key
+            else await database_sync_to_async(self._current_groups)()
+        )
+        if groups is None:
+            for group in list(self.groups_joined):
+                await self.leave(group)
+            await self.close(code=CLOSE_UNAUTHORIZED)
+            return
+        changed = False
+        for group in [g for g in self.groups_joined if g not in groups]:
+            await self.leave(group)
+            changed = True
+        for group in [g for g in groups if g not in self.groups_joined]:
+            await self.join(group)
+            changed = True
+        if changed:
+            await self.send_json({"type": "access", "groups": len(groups)})
+
+    async def _recheck_every(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await self.recheck_access()
+            except Exception:  # a database hiccup must not kill the timer; try again later
+                log.exception("desk socket access re-check failed")
+
+    async def desk_access(self, event: dict[str, Any]) -> None:
+        await self.recheck_access(ended_session=event["payload"].get("ended_session"))
 
     # --- client → server ------------------------------------------------------------
 

@@ -96,6 +96,20 @@ def publish(
     return event_id
 
 
+def notify_access_changed(user_id: int, *, ended_session: str | None = None) -> None:
+    """Tell the user's open desk sockets to re-check their session, role and teams.
+
+    Sent after commit (at once outside a transaction) to ``desk.user.<id>``: a socket
+    whose session ended (``ended_session``, the key being logged out) closes with
+    4401, and one whose teams or role changed joins and leaves groups to match, so a
+    moved agent stops seeing the old team's events.
+    """
+    payload = {"user_id": user_id, "ended_session": ended_session}
+    transaction.on_commit(
+        lambda: _send([desk_user_group(user_id)], {"type": "desk.access", "payload": payload})
+    )
+
+
 def send_ephemeral(groups: Iterable[str], kind: str, payload: dict[str, Any]) -> None:
     """Typing indicators and other signals that are never stored nor sent to webhooks."""
     _send(groups, {"type": kind, "payload": payload})

@@ -17,6 +17,8 @@
  *             "error"    fn({field, detail, conversation_id?})  refused frame (e.g. no access)
  *             "open"     fn({reconnect: bool})  after (re)connect; watched conversations are resumed
  *             "close"    fn({code, willRetry: bool})  "unauthorized" fn() when the session ended (4401)
+ *             "access"   fn({groups})  the agent's teams or role changed; the socket already
+ *                        follows them, lists on the page are as they were loaded
  *   sock.typing(conversationId);             // throttled to one frame per 3 s per conversation
  *   sock.read(conversationId, messageId);
  *   sock.resume(conversationId, after);      // -> "history"; also watches the conversation
@@ -153,6 +155,7 @@
       case "typing":
       case "read":
       case "error":
+      case "access":
         this._emit(frame.type, frame);
         break;
       default:

@@ -203,6 +203,9 @@
     s.on("open", function () { if (liveState) liveState.textContent = "● 实时"; });
     s.on("close", function (info) { if (liveState) liveState.textContent = info.willRetry ? "○ 重新连接中…" : "○ 已断开"; });
     s.on("unauthorized", function () { window.location.href = "/login/?locked=1"; });
+    s.on("access", function () {
+      if (liveState) liveState.textContent = "● 实时 · 你的团队或角色已变更，刷新页面查看最新会话";
+    });
     return s;
   }
 
