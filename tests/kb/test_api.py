@@ -104,3 +104,28 @@ def test_image_attachment_upload_and_bad_type(client, editor, tmp_path, settings
         {"file": SimpleUploadedFile("x.png", b"<script>", content_type="image/png")},
     )
     assert bad.status_code == 400 and "file" in bad.json()["fields"]
+
+
+def test_suggestions_leave_out_articles_that_share_only_a_stray_word(client, desk, editor):
+    from kefu.conversations.services import do_receive_customer_message
+
+    coupon = services.do_create_article(
+        actor=editor,
+        data={"title": "优惠券为什么用不了？", "similar_questions": ["券用不了"], "status": "published"},
+    )
+    services.do_create_article(
+        actor=editor,
+        data={
+            "title": "四件套是纯棉的吗？会起球吗？",
+            "body": "纯棉四件套面料为 100% 新疆长绒棉，40 支密度，正常使用不易起球。"
+            "首次使用前建议单独冷水洗涤一遍；水温不超过 40°C。",
+            "status": "published",
+        },
+    )
+    question = "满300减40的券为什么用不了"
+    # Plain search finds both: the bed linen shares 「40」 and 「用不」 with the question.
+    assert len(services.search_articles(question)) == 2
+    msg, _ = do_receive_customer_message(channel=desk.channel, identities=[("web", "coupon")], text=question)
+    client.force_login(desk.supervisor)
+    results = client.get(f"/api/v1/conversations/{msg.conversation_id}/kb-suggestions").json()["results"]
+    assert [r["article"]["id"] for r in results] == [coupon.pk]

@@ -255,6 +255,13 @@ def search_articles(
     ]
 
 
+# A suggestion must score at least this fraction of the best one. On the demo shop,
+# related answers scored 0.27–0.6 of the best (「保温杯第一次使用怎么清洗」 under
+# 「杯子漏水怎么办」, the other invoice articles under 「发票怎么开」) and stray matches
+# 0.08–0.25.
+SUGGESTION_FLOOR = 0.25
+
+
 def suggestions_for_conversation(user: User, conversation_id: int, *, limit: int = 5) -> dict[str, Any]:
     """Articles matching the latest customer messages, for the panel beside the composer."""
     from kefu.conversations.models import Message
@@ -269,6 +276,12 @@ def suggestions_for_conversation(user: User, conversation_id: int, *, limit: int
     )
     query = " ".join(reversed(texts))[-200:]
     results = search_articles(query, limit=limit) if query else []
+    if results:
+        # Beside the composer every line costs the agent attention: drop hits that
+        # only share a stray word with the messages (「用不了」 pulling in a bed-linen
+        # article under a coupon question). Scores are relative to the best hit.
+        floor = results[0].score * SUGGESTION_FLOOR
+        results = [r for r in results if r.score >= floor]
     return {"query": query, "results": results}
 
 
