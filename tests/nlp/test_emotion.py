@@ -175,3 +175,54 @@ def test_training_twice_gives_identical_bytes(tmp_path):
     train_emotion(limit=150).save(tmp_path / "a.npz")
     train_emotion(limit=150).save(tmp_path / "b.npz")
     assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("simplified", "traditional"),
+    [
+        # Shop words that contain an angry word: product names, greetings, payment terms.
+        ("老板，这个还有货吗", "老闆，這個還有貨嗎"),
+        ("空气炸锅第一次用有股塑料味，正常吗？", "空氣炸鍋第一次用有股塑料味，正常嗎？"),
+        ("App 卸载重装后登录不了", "App 卸載重裝後登錄不了"),
+        ("这台电脑的多媒体键怎么用", "這臺電腦的多媒體鍵怎麼用"),
+        ("烟雾报警器怎么安装", "煙霧報警器怎麼安裝"),
+        ("订单号 202611231234567 查一下物流", "訂單號 202611231234567 查一下物流"),
+        ("用工商银行的卡付款失败", "用工商銀行的卡付款失敗"),
+        ("订单不满300能用券吗", "訂單不滿300能用券嗎"),
+        ("不满足使用条件是什么意思", "不滿足使用條件是什麼意思"),
+        ("验证码邮件被当成垃圾邮件了", "驗證碼郵件被當成垃圾郵件了"),
+        ("这个耳机是不是有毛病，左耳没声音", "這個耳機是不是有毛病，左耳沒聲音"),
+        ("这个能去死皮吗", "這個能去死皮嗎"),
+        ("这是送我妈的生日礼物，能帮忙包装吗", "這是送我媽的生日禮物，能幫忙包裝嗎"),
+        ("燃气灶火大小可以调吗", "燃氣竈火大小可以調嗎"),
+        ("你们最近搞什么活动吗", "你們最近搞什麼活動嗎"),
+        ("他妈妈穿多大码合适", "他媽媽穿多大碼合適"),
+        ("这个废物利用的收纳盒有别的颜色吗", "這個廢物利用的收納盒有別的顏色嗎"),
+        ("客户经理说可以开专票", "客戶經理說可以開專票"),
+        ("等了一星期了", "等了一星期了"),
+    ],
+)
+def test_shop_words_containing_an_angry_word_raise_no_anger_signal(simplified, traditional):
+    angry_codes = {"insult", "anger_words", "complaint_threat", "exposure_threat", "supervisor", "churn"}
+    for text in (simplified, traditional):
+        assert not _codes(text) & (angry_codes | {"dissatisfied_words"}), text
+
+
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [
+        ("supervisor", "叫你们老板出来"),
+        ("supervisor", "我要找你们经理"),
+        ("supervisor", "你們的主管呢"),
+        ("anger_words", "你们是不是有毛病"),
+        ("anger_words", "气炸了"),
+        ("insult", "他妈的什么破服务"),
+        ("complaint_threat", "我要打12315"),
+        ("complaint_threat", "给你们一星"),
+        ("exposure_threat", "我要找媒体曝光"),
+        ("churn", "已经卸载了，再也不用了"),
+        ("dissatisfied_words", "我很不满"),
+    ],
+)
+def test_the_narrowed_patterns_still_catch_the_real_thing(code, text):
+    assert code in _codes(text)
