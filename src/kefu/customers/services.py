@@ -73,6 +73,30 @@ def _follow_merges(customer: Customer) -> Customer:
     return customer
 
 
+def _identities_found(identities: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Identity]:
+    return {
+        (i.kind, i.value): i
+        for i in Identity.objects.select_related("customer").filter(
+            kind__in=[k for k, _ in identities], value__in=[v for _, v in identities]
+        )
+    }
+
+
+def _create_customer(identities: Sequence[tuple[str, str]], *, name: str) -> Customer:
+    """A new profile owning all ``identities``; raises ``IntegrityError`` if one is taken."""
+    customer = Customer.objects.create(
+        name=name[:128],
+        email=next((v for k, v in identities if k == Identity.Kind.EMAIL), ""),
+        phone=next((v for k, v in identities if k == Identity.Kind.PHONE), ""),
+    )
+    # One insert order for everybody: two requests racing with the same identities
+    # listed differently then wait on each other instead of deadlocking.
+    Identity.objects.bulk_create(
+        [Identity(customer=customer, kind=k, value=v) for k, v in sorted(set(identities))]
+    )
+    return customer
+
+
 def do_resolve_customer(identities: Sequence[tuple[str, str]], *, name: str = "") -> Customer:
     """Find the customer behind any of these identities; attach the others; create if new.
 
@@ -80,17 +104,22 @@ def do_resolve_customer(identities: Sequence[tuple[str, str]], *, name: str = ""
     the first found wins and the others are left to an admin merge.
     """
     identities = _clean_identities(identities)
-    existing = {
-        (i.kind, i.value): i
-        for i in Identity.objects.select_related("customer").filter(
-            kind__in=[k for k, _ in identities], value__in=[v for _, v in identities]
-        )
-    }
+    existing = _identities_found(identities)
+    if not existing:
+        try:
+            with transaction.atomic():
+                return _create_customer(identities, name=name)
+        except IntegrityError:
+            # Two first messages of one new visitor (or two mails of one new sender)
+            # raced: both found nothing, and the other request inserted the identity
+            # first. PostgreSQL held our insert until theirs committed, so their row
+            # is visible now; the savepoint took our empty profile away again.
+            existing = _identities_found(identities)
+            if not existing:
+                raise
     found = [existing[key].customer for key in identities if key in existing]
-    customer = _follow_merges(found[0]) if found else None
-    if customer is None:
-        customer = Customer.objects.create(name=name[:128])
-    elif name and not customer.name:
+    customer = _follow_merges(found[0])
+    if name and not customer.name:
         customer.name = name[:128]
         customer.save(update_fields=["name", "updated_at"])
     for kind, value in identities:
@@ -100,8 +129,9 @@ def do_resolve_customer(identities: Sequence[tuple[str, str]], *, name: str = ""
             with transaction.atomic():
                 Identity.objects.create(customer=customer, kind=kind, value=value)
         except IntegrityError:
-            # Another request attached it at the same moment: that is fine.
-            pass
+            # Another request attached it at the same moment, perhaps to another
+            # profile: the first one wins, the rest is left to an admin merge.
+            continue
         if kind == Identity.Kind.EMAIL and not customer.email:
             customer.email = value
             customer.save(update_fields=["email", "updated_at"])
