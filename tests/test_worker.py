@@ -285,3 +285,32 @@ def test_timers_prune_old_inbound_nonces_at_most_hourly(make_channel, fresh_time
     clock = fresh_timers.time.monotonic() + fresh_timers.PRUNE_NONCES_EVERY + 1
     monkeypatch.setattr(fresh_timers.time, "monotonic", lambda: clock)
     assert fresh_timers.run_timers()["inbound_nonces"] == 1
+
+
+def test_timers_route_a_conversation_whose_routing_failed_after_the_commit(
+    make_team, make_user, make_channel, fresh_timers, monkeypatch
+):
+    from kefu.accounts.models import AgentStatus
+    from kefu.conversations.services import do_receive_customer_message
+    from kefu.routing import services as routing
+
+    team = make_team("售前", is_general=True)
+    agent = make_user(teams=(team,), status=AgentStatus.ONLINE)
+    channel = make_channel("web", team=team)
+    real = routing.do_try_assign
+
+    def broken(conversation_id):
+        raise RuntimeError("routing is down")
+
+    monkeypatch.setattr(routing, "do_try_assign", broken)
+    message, _ = do_receive_customer_message(channel=channel, identities=[("web", "v-lost")], text="在吗")
+    monkeypatch.setattr(routing, "do_try_assign", real)
+    conversation = Conversation.objects.get(pk=message.conversation_id)
+    assert conversation.assignee is None
+    assert fresh_timers.run_timers()["unrouted"] == 0  # still within the grace period
+
+    Conversation.objects.filter(pk=conversation.pk).update(created_at=timezone.now() - timedelta(minutes=1))
+    assert fresh_timers.run_timers()["unrouted"] == 1
+    conversation.refresh_from_db()
+    assert conversation.assignee == agent
+    assert fresh_timers.run_timers()["unrouted"] == 0

@@ -251,3 +251,17 @@ async def test_resume_before_any_conversation_returns_empty_history(desk):
     await comm.send_json_to({"type": "resume", "after": 0})
     assert await receive_until(comm, lambda f: True) == {"type": "history", "messages": []}
     await comm.disconnect()
+
+
+async def test_message_is_acked_when_routing_fails_after_it_is_stored(desk, monkeypatch):
+    def broken(conversation_id):
+        raise RuntimeError("routing is down")
+
+    monkeypatch.setattr("kefu.routing.services.do_try_assign", broken)
+    comm = await _open(issue_visitor_token(desk.channel.pk))
+    ack = await _say(comm, "c-1", "在吗")
+    stored = await database_sync_to_async(Message.objects.get)(client_msg_id="c-1")
+    assert ack["message"]["id"] == stored.pk
+    conversation = await database_sync_to_async(Conversation.objects.get)(pk=stored.conversation_id)
+    assert conversation.assignee_id is None and conversation.queued_at is None  # left to the sweep
+    await comm.disconnect()

@@ -298,6 +298,23 @@ def test_listener_answers_451_and_stores_nothing_when_storing_fails(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_listener_answers_250_when_routing_fails_after_the_mail_is_stored(
+    desk: Any, make_channel: Any, kefu_smtp: tuple[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_channel("email", team=desk.team, email_address=SUPPORT)
+
+    def broken(conversation_id: int) -> None:
+        raise RuntimeError("routing is down")
+
+    # Fails after the commit: a 451 now would make the relay send a stored mail again.
+    monkeypatch.setattr("kefu.routing.services.do_try_assign", broken)
+    smtp_send(kefu_smtp, make_mail())  # raises unless the listener answers 250
+
+    message = Message.objects.get(external_id="<m1@example.com>")
+    assert message.conversation.queued_at is None  # the worker's routing sweep takes it
+
+
+@pytest.mark.django_db(transaction=True)
 def test_listener_refuses_mail_over_the_size_limit(
     desk: Any, make_channel: Any, kefu_smtp: tuple[str, int]
 ) -> None:

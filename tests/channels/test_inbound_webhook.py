@@ -289,3 +289,19 @@ def test_openapi_documents_the_inbound_body_without_dangling_refs() -> None:
     assert "$ref" not in json.dumps(schema)
     assert schema["properties"]["sender"]["required"] == ["id"]
     assert operation.get("security", []) == []  # no token or session needed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stored_message_is_201_when_routing_fails_after_the_commit(
+    im: Channel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(conversation_id: int) -> None:
+        raise RuntimeError("routing is down")
+
+    monkeypatch.setattr("kefu.routing.services.do_try_assign", broken)
+    response = post(im, payload())
+    assert response.status_code == 201, response.content
+    message = Message.objects.get(pk=response.json()["message_id"])
+    assert message.conversation.queued_at is None  # the worker's routing sweep takes it
+    assert post(im, payload()).status_code == 200  # a retry finds it stored: no second copy
+    assert Message.objects.filter(direction="incoming").count() == 1

@@ -213,3 +213,51 @@ def test_routing_and_an_agent_claiming_by_reply_do_not_deadlock(
     assert outcome["assigned"] is None  # the reply claimed it first
     conversation.refresh_from_db()
     assert conversation.assignee == agent
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_sweeping_at_once_route_each_conversation_once(
+    make_team: Any, make_user: Any, make_channel: Any
+) -> None:
+    import threading
+    from datetime import timedelta
+
+    from kefu.routing.services import UNROUTED_GRACE, do_route_unrouted
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL for concurrent transactions")
+    team = make_team()
+    agent = make_user(teams=(team,), status=AgentStatus.ONLINE, max_concurrent=2)
+    channel = make_channel("web", team=team)
+    # Stored, but routing after the commit failed: in no queue, nobody's.
+    unrouted = [
+        Conversation.objects.create(
+            channel=channel, customer=Customer.objects.create(name=f"客户{i}"), team=team
+        )
+        for i in range(6)
+    ]
+    ids = [c.pk for c in unrouted]
+    Conversation.objects.filter(pk__in=ids).update(
+        created_at=timezone.now() - UNROUTED_GRACE - timedelta(seconds=1)
+    )
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+    routed: list[int] = []
+
+    def sweep() -> None:
+        barrier.wait(timeout=30)
+        routed.append(do_route_unrouted())
+
+    workers = [_run_in_thread(sweep, errors) for _ in range(2)]
+    for w in workers:
+        w.join(60)
+
+    assert errors == []
+    assert sum(routed) == 6
+    for conversation in Conversation.objects.filter(pk__in=ids):
+        assigned = Message.objects.filter(conversation=conversation, meta__has_key="assignee").count()
+        told = Message.objects.filter(conversation=conversation, meta__has_key="queue_position").count()
+        assert conversation.queued_at is not None or conversation.assignee_id is not None
+        assert (assigned, told) in ((1, 0), (0, 1))
+    assert Conversation.objects.filter(pk__in=ids, assignee=agent).count() == 2

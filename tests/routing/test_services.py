@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -270,3 +271,157 @@ def test_try_assign_leaves_an_assigned_or_closed_conversation_alone(
     Conversation.objects.filter(pk=assigned.pk).update(assignee=None, status="closed")
     assert do_try_assign(assigned.pk) is None
     assert not Conversation.objects.filter(assignee=other).exists()
+
+
+# --- routing that failed after the commit, and the worker's sweep ---------------------
+
+
+@pytest.fixture
+def routing_down(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Assignment raises (a database hiccup, a bug) until the test calls ``restore()``."""
+    from kefu.routing import services
+
+    def broken(conversation_id: int) -> None:
+        raise RuntimeError("routing is down")
+
+    monkeypatch.setattr(services, "do_try_assign", broken)
+    return SimpleNamespace(restore=lambda: monkeypatch.setattr(services, "do_try_assign", do_try_assign))
+
+
+def after_grace() -> Any:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from kefu.routing.services import UNROUTED_GRACE
+
+    return timezone.now() + UNROUTED_GRACE + timedelta(seconds=1)
+
+
+@pytest.mark.django_db
+def test_routing_failure_after_the_commit_is_logged_and_leaves_the_message_stored(
+    shop: Any, arrive: Any, make_user: Any, routing_down: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    make_user(teams=(shop.general,), status=AgentStatus.ONLINE)
+
+    conversation = arrive("你好，在吗")
+
+    assert conversation.messages.filter(direction="incoming", text="你好，在吗").count() == 1
+    assert (conversation.assignee, conversation.queued_at) == (None, None)
+    assert not conversation.messages.filter(kind=Message.Kind.AUTO).exists()  # nothing half done
+    assert f"routing conversation {conversation.pk} failed" in caplog.text
+
+
+@pytest.mark.django_db
+def test_sweep_routes_a_conversation_whose_routing_raised_after_the_commit(
+    shop: Any, arrive: Any, make_user: Any, routing_down: Any
+) -> None:
+    from kefu.routing.services import do_route_unrouted
+
+    agent = make_user(teams=(shop.general,), status=AgentStatus.ONLINE)
+    conversation = arrive()
+    routing_down.restore()
+
+    assert do_route_unrouted(after_grace()) == 1
+
+    conversation.refresh_from_db()
+    assert conversation.assignee == agent
+    assert Message.objects.filter(conversation=conversation, meta__assignee=agent.pk).count() == 1
+
+
+@pytest.mark.django_db
+def test_sweep_queues_and_tells_the_position_when_nobody_can_take_it(
+    shop: Any, arrive: Any, routing_down: Any
+) -> None:
+    from kefu.routing.services import do_route_unrouted
+
+    conversation = arrive()
+    routing_down.restore()
+
+    assert do_route_unrouted(after_grace()) == 1
+
+    conversation.refresh_from_db()
+    assert conversation.queued_at is not None
+    assert queue_replies(conversation) == [1]
+
+
+@pytest.mark.django_db
+def test_sweep_leaves_a_conversation_alone_during_the_grace_period(
+    shop: Any, arrive: Any, routing_down: Any
+) -> None:
+    from django.utils import timezone
+
+    from kefu.routing.services import do_route_unrouted
+
+    conversation = arrive()
+    routing_down.restore()
+
+    assert do_route_unrouted(timezone.now()) == 0
+    conversation.refresh_from_db()
+    assert conversation.queued_at is None
+
+
+@pytest.mark.django_db
+def test_sweep_is_a_no_op_for_routed_conversations(shop: Any, arrive: Any, make_user: Any) -> None:
+    from kefu.routing.services import do_route_unrouted
+
+    make_user(teams=(shop.general,), status=AgentStatus.ONLINE, max_concurrent=1)
+    assigned, waiting = arrive(), arrive()
+    messages = Message.objects.count()
+
+    assert do_route_unrouted(after_grace()) == 0
+    assert do_route_unrouted(after_grace()) == 0
+
+    assert Message.objects.count() == messages
+    assigned.refresh_from_db()
+    waiting.refresh_from_db()
+    assert assigned.assignee is not None
+    assert (waiting.assignee, queue_replies(waiting)) == (None, [1])
+
+
+@pytest.mark.django_db
+def test_sweep_routes_each_conversation_once_and_keeps_going_past_a_failing_one(
+    shop: Any, arrive: Any, routing_down: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kefu.routing import services
+
+    first, second = arrive(), arrive()
+    routing_down.restore()
+    real = services.do_notify_queue_position
+
+    def fails_for_first(conversation_id: int, *, force: bool = False) -> None:
+        if conversation_id == first.pk:
+            raise RuntimeError("still broken for this one")
+        real(conversation_id, force=force)
+
+    monkeypatch.setattr(services, "do_notify_queue_position", fails_for_first)
+    assert services.do_route_unrouted(after_grace()) == 1
+    monkeypatch.setattr(services, "do_notify_queue_position", real)
+    assert services.do_route_unrouted(after_grace()) == 1
+    assert services.do_route_unrouted(after_grace()) == 0
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (queue_replies(first), queue_replies(second)) == ([2], [1])
+
+
+@pytest.mark.django_db
+def test_assignment_failing_for_a_reopened_conversation_leaves_it_queued(
+    shop: Any, arrive: Any, make_user: Any, routing_down: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from kefu.accounts.models import Role
+    from kefu.conversations.services import do_set_status as set_conversation_status
+
+    supervisor = make_user(role=Role.SUPERVISOR)
+    conversation = arrive()
+    set_conversation_status(actor=supervisor, conversation_id=conversation.pk, status="resolved")
+    visitor = conversation.customer.identities.get().value
+
+    with django_capture_on_commit_callbacks(execute=True):
+        message, created = do_receive_customer_message(
+            channel=shop.channel, identities=[("web", visitor)], text="又坏了"
+        )
+
+    assert created and message.conversation_id == conversation.pk
+    conversation.refresh_from_db()
+    assert conversation.status == "open" and conversation.queued_at is not None

@@ -13,15 +13,22 @@ assignee), whose foreign-key checks take FOR KEY SHARE on the agent's row. A pla
 FOR UPDATE blocks those checks, so routing (agent, then conversation) and the reply
 (conversation, then agent) deadlocked. NO KEY UPDATE still serialises assignments to
 one agent but lets foreign-key checks through.
+
+Queueing a new conversation (``do_queue_conversation``) holds that conversation's row
+while it assigns, so it is queued and offered in one transaction. That is the reply's
+order (conversation, then agent) and safe for the same reason; the drains, which take
+the agent first, only ever pick conversations that are queued already.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+from datetime import datetime, timedelta
 from typing import cast
 
 from django.db import transaction
-from django.db.models import Case, Count, F, IntegerField, Min, Q, Value, When
+from django.db.models import Case, Count, F, IntegerField, Min, Q, QuerySet, Value, When
 from django.db.models.expressions import OrderBy
 from django.utils import timezone
 
@@ -31,7 +38,12 @@ from kefu.core.events import publish
 
 from .models import RoutingRule
 
+log = logging.getLogger(__name__)
+
 LOAD_STATUSES = (Conversation.Status.OPEN, Conversation.Status.PENDING)
+# A new conversation is routed right after its first message commits; the sweep only
+# takes those still unqueued after this long, so it never races the normal path.
+UNROUTED_GRACE = timedelta(seconds=30)
 # Average handling time used for the expected wait until enough history exists.
 DEFAULT_HANDLE_SECONDS = 240
 
@@ -131,22 +143,80 @@ def do_try_assign(conversation_id: int) -> User | None:
 
 
 def do_route_new_conversation(conversation: Conversation, *, first_text: str) -> None:
-    """Pick the queue, then try to assign; otherwise tell the customer where they stand."""
+    """Pick the queue; once the first message has committed, queue it and offer it to an agent.
+
+    Runs inside the first message's transaction, so the team is known before the message
+    is published. Nothing after the commit may fail the message, which is stored by then:
+    if queueing fails the conversation stays unqueued and ``do_route_unrouted`` (the
+    worker's routing sweep) routes it a little later.
+    """
     team, priority = choose_team(conversation, first_text)
-    updates: dict[str, object] = {"queued_at": timezone.now()}
+    updates: dict[str, object] = {}
     if team is not None:
         updates["team"] = team
     if priority:
         updates["priority"] = priority
-    Conversation.objects.filter(pk=conversation.pk).update(**updates)
-    for key, value in updates.items():
-        setattr(conversation, key, value)
+    if updates:
+        Conversation.objects.filter(pk=conversation.pk).update(**updates)
+        for key, value in updates.items():
+            setattr(conversation, key, value)
+    conversation_id = conversation.pk
 
-    def _assign_after_commit() -> None:
-        if do_try_assign(conversation.pk) is None:
-            do_notify_queue_position(conversation.pk, force=True)
+    def _queue_after_commit() -> None:
+        try:
+            do_queue_conversation(conversation_id)
+        except Exception:
+            log.exception("routing conversation %s failed; the routing sweep will retry", conversation_id)
 
-    transaction.on_commit(_assign_after_commit)
+    transaction.on_commit(_queue_after_commit)
+
+
+def do_queue_conversation(conversation_id: int) -> bool:
+    """Queue an unrouted conversation and offer it to an agent, else tell the customer their place.
+
+    Returns whether it was routed now. One transaction with the conversation row
+    locked: it is either queued *and* assigned or answered with its position, or left
+    untouched; and a second router (another worker's sweep) waits for the lock, then
+    finds it queued and does nothing.
+    """
+    with transaction.atomic():
+        conversation = (
+            Conversation.objects.select_for_update()
+            .filter(
+                pk=conversation_id, assignee__isnull=True, queued_at__isnull=True, status__in=LOAD_STATUSES
+            )
+            .first()
+        )
+        if conversation is None:
+            return False
+        Conversation.objects.filter(pk=conversation_id).update(queued_at=timezone.now())
+        if do_try_assign(conversation_id) is None:
+            do_notify_queue_position(conversation_id, force=True)
+    return True
+
+
+def unrouted_conversations(now: datetime, *, grace: timedelta = UNROUTED_GRACE) -> QuerySet[Conversation]:
+    """Open conversations nobody owns that are in no queue and have been so for ``grace``."""
+    return Conversation.objects.filter(
+        assignee__isnull=True, queued_at__isnull=True, status__in=LOAD_STATUSES, created_at__lte=now - grace
+    ).order_by("created_at", "id")
+
+
+def do_route_unrouted(now: datetime | None = None, *, limit: int = 200) -> int:
+    """The worker's routing sweep: route what routing after the commit left behind; returns how many.
+
+    Safe to run from several workers at once: ``do_queue_conversation`` locks and
+    re-checks each conversation.
+    """
+    ids = list(unrouted_conversations(now or timezone.now()).values_list("id", flat=True)[:limit])
+    routed = 0
+    for conversation_id in ids:
+        try:
+            if do_queue_conversation(conversation_id):
+                routed += 1
+        except Exception:  # one broken conversation must not hold up the others
+            log.exception("routing conversation %s failed again", conversation_id)
+    return routed
 
 
 def do_requeue_if_unowned(conversation: Conversation) -> None:
@@ -154,7 +224,15 @@ def do_requeue_if_unowned(conversation: Conversation) -> None:
         Conversation.objects.filter(pk=conversation.pk, queued_at__isnull=True).update(
             queued_at=timezone.now()
         )
-        transaction.on_commit(lambda: do_try_assign(conversation.pk))
+        conversation_id = conversation.pk
+
+        def _assign_after_commit() -> None:
+            try:
+                do_try_assign(conversation_id)
+            except Exception:  # it is queued: the next drain offers it again
+                log.exception("assigning reopened conversation %s failed", conversation_id)
+
+        transaction.on_commit(_assign_after_commit)
 
 
 def waiting_queue(team_id: int | None):
@@ -367,8 +445,10 @@ __all__ = [
     "do_drain_queue",
     "do_drain_queues_for_agent",
     "do_notify_queue_position",
+    "do_queue_conversation",
     "do_requeue_if_unowned",
     "do_route_new_conversation",
+    "do_route_unrouted",
     "do_try_assign",
     "queue_overview",
     "queue_position",

@@ -3,7 +3,8 @@
 It runs Django tasks from the database queue (django_tasks_db's own worker loop,
 in batch mode, so claiming and result bookkeeping are theirs) and, every few
 seconds, the timers: the SLA sweep, follow-up reminders, due webhook retries, the
-complaints sweep, stalled outbound deliveries and (hourly) old inbound nonces.
+complaints sweep, conversations whose routing failed after their first message was
+stored, stalled outbound deliveries and (hourly) old inbound nonces.
 
 Nothing depends on this process staying alive: timers are due times in the
 database and every warning, breach, reminder and delivery attempt is claimed with a
@@ -52,6 +53,7 @@ def run_timers() -> dict[str, int]:
     from kefu.channels.services import do_kick_stalled_deliveries
     from kefu.complaints.services import do_sweep as do_sweep_complaints
     from kefu.conversations.services import do_wake_snoozed
+    from kefu.routing.services import do_route_unrouted
     from kefu.sla.services import do_sweep
     from kefu.tickets.services import do_notify_due_follow_ups
     from kefu.webhooks.services import do_send_due_deliveries
@@ -63,6 +65,7 @@ def run_timers() -> dict[str, int]:
         ("webhooks", lambda: do_send_due_deliveries(timezone.now()).succeeded),
         ("complaints", lambda: sum(do_sweep_complaints(timezone.now()).values())),
         ("snoozed", lambda: do_wake_snoozed(timezone.now())),
+        ("unrouted", lambda: do_route_unrouted(timezone.now())),
         ("outbound", do_kick_stalled_deliveries),
         ("inbound_nonces", _prune_nonces_hourly),
     )
