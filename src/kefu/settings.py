@@ -112,10 +112,26 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = os.environ.get("KEFU_DATABASE_URL", "")
+POSTGRES_ENGINES = ("django.db.backends.postgresql", "django.contrib.gis.db.backends.postgis")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
     # Parallel test runs (several engineers, CI) each need their own test database.
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("KEFU_TEST_DB_NAME") or None}
+    if DATABASES["default"]["ENGINE"] in POSTGRES_ENGINES and _env_bool("KEFU_DB_POOL", True):
+        # Under ASGI, Django closes the connection after every request and every
+        # database_sync_to_async call (CONN_MAX_AGE must stay 0 with a pool); the pool
+        # turns that close into a return, so a chat message no longer pays for a new
+        # PostgreSQL backend. One pool per process: the websocket consumers share one
+        # thread (one connection), each concurrent HTTP request takes another; past the
+        # maximum they wait (psycopg_pool's 30 s timeout). Budget processes × maximum
+        # (plus the worker and migrations) below the server's max_connections.
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": int(os.environ.get("KEFU_DB_POOL_MIN", "1")),
+            "max_size": int(os.environ.get("KEFU_DB_POOL_MAX", "4")),
+        }
+        # Pooled connections can outlive a PostgreSQL restart; check each one as it
+        # is handed out (one empty round trip) instead of failing the next request.
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     DATABASES = {
         "default": {

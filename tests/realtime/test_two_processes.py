@@ -88,3 +88,44 @@ async def _converse(cluster: Cluster) -> None:
         await chat.send(json.dumps({"type": "typing"}))
         typing = await _next(desk, lambda f: f["type"] == "typing")
         assert typing["conversation_id"] == conversation_id
+
+
+def _server_backends(cluster: Cluster) -> set[int]:
+    """PostgreSQL backends connected to the cluster's database, other than this one."""
+    import psycopg
+
+    with psycopg.connect(cluster.env["KEFU_DATABASE_URL"], autocommit=True, connect_timeout=5) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return {pid for (pid,) in rows}
+
+
+@pytest.mark.postgres
+async def test_servers_reuse_pooled_postgresql_connections_across_requests(cluster: Cluster) -> None:
+    if "KEFU_DATABASE_URL" not in cluster.env:
+        pytest.skip("needs PostgreSQL")
+    a, b = cluster.servers
+    seed = cluster.seed
+    headers = {"Authorization": f"Bearer {seed['api_key']}"}
+    async with httpx.AsyncClient(timeout=15, headers=headers) as http:
+        for server in (a, b):  # both pools are open
+            assert (await http.get(f"{server.http}/api/v1/conversations")).status_code == 200
+        before = _server_backends(cluster)
+
+        async with websockets.connect(
+            f"{a.ws}/ws/chat/?token={seed['visitor_tokens'][0]}", origin=a.http
+        ) as chat:
+            for n in range(5):
+                await chat.send(json.dumps({"type": "message", "client_msg_id": f"pool-{n}", "text": "在吗"}))
+                await _next(chat, lambda f, n=n: f["type"] == "ack" and f["client_msg_id"] == f"pool-{n}")
+        for n in range(10):
+            resp = await http.get(f"{(a, b)[n % 2].http}/api/v1/conversations")
+            assert resp.status_code == 200, resp.text
+        after = _server_backends(cluster)
+
+    # Without a pool every request ends its backend: none would be left, and each
+    # request above would have started a new one.
+    assert before, cluster.logs()
+    assert after == before, cluster.logs()
+    assert len(before) <= 2 * 4  # two servers, KEFU_DB_POOL_MAX's default

@@ -1,0 +1,93 @@
+"""Database settings: PostgreSQL connections come from a psycopg pool.
+
+Under ASGI Django closes the connection after every request and every
+``database_sync_to_async`` call; with the pool that close hands the connection back
+instead of ending the PostgreSQL backend. The cross-process check (real servers) is
+in ``tests/realtime/test_two_processes.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from django.db import connection
+
+REPO = Path(__file__).resolve().parents[1]
+
+SHOW_DATABASE = """
+import json
+from kefu import settings
+db = settings.DATABASES["default"]
+print(json.dumps({"pool": db.get("OPTIONS", {}).get("pool"), "health": db["CONN_HEALTH_CHECKS"]}))
+"""
+
+
+def _database_settings(tmp_path: Path, **env: str) -> dict[str, Any]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("KEFU_", "DJANGO_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", SHOW_DATABASE],
+        cwd=REPO,
+        env={**clean, "KEFU_VAR_DIR": str(tmp_path), "KEFU_SECRET_KEY": "settings-test-key", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return json.loads(result.stdout)
+
+
+def _pooled() -> bool:
+    return connection.vendor == "postgresql" and bool(connection.settings_dict["OPTIONS"].get("pool"))
+
+
+def _backend_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def test_postgresql_pool_sizes_come_from_the_environment(tmp_path: Path) -> None:
+    url = "postgres://kefu@db.internal:5432/kefu"
+    assert _database_settings(tmp_path, KEFU_DATABASE_URL=url) == {
+        "pool": {"min_size": 1, "max_size": 4},
+        "health": True,
+    }
+    sized = _database_settings(tmp_path, KEFU_DATABASE_URL=url, KEFU_DB_POOL_MIN="2", KEFU_DB_POOL_MAX="10")
+    assert sized["pool"] == {"min_size": 2, "max_size": 10}
+
+
+def test_kefu_db_pool_0_turns_the_pool_off(tmp_path: Path) -> None:
+    db = _database_settings(tmp_path, KEFU_DATABASE_URL="postgres://kefu@db/kefu", KEFU_DB_POOL="0")
+    assert db["pool"] is None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_pool_serves_the_test_database() -> None:
+    if not _pooled():
+        pytest.skip("needs PostgreSQL with the pool on")
+    # The pool keeps the connection parameters it was built with: it must have been
+    # (re)built after pytest-django switched NAME to the test database.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_database()")
+        assert cursor.fetchone()[0] == connection.settings_dict["NAME"]
+    assert connection.pool is not None
+    assert connection.pool.kwargs["dbname"] == connection.settings_dict["NAME"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+async def test_database_sync_to_async_calls_reuse_pooled_connections() -> None:
+    if not _pooled():
+        pytest.skip("needs PostgreSQL with the pool on")
+    # Each call closes its connection afterwards (CONN_MAX_AGE=0): without the pool
+    # every call would be a new PostgreSQL backend with its own pid.
+    pids = [await database_sync_to_async(_backend_pid)() for _ in range(10)]
+    assert len(set(pids)) <= connection.pool.max_size < len(pids)
