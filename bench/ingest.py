@@ -13,12 +13,13 @@ chat sockets and one agent's desk socket, and measures:
 
 Backends: ``sqlite`` (one server: the in-memory channel layer cannot span processes)
 and ``postgres`` (PostgreSQL + Redis, customers on server A, the desk on server B,
-so every event crosses processes through Redis). Each visitor's first message opens a
+so every event crosses processes through Redis; ``--no-pool`` turns the PostgreSQL
+connection pool off for an A/B). Each visitor's first message opens a
 conversation (routing, SLA, text understanding); it is reported separately and not
 counted in the steady-state figures.
 
     .venv/bin/python bench/ingest.py [--messages 300] [--visitors 8] [--backend sqlite|postgres|both]
-        [--max-seconds 60] [--spread] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
+        [--max-seconds 60] [--spread] [--no-pool] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations
@@ -184,8 +185,13 @@ def bench(backend: str, args: argparse.Namespace) -> Run:
     if backend == "sqlite":
         cluster = Cluster(servers=1, redis=None, database_url="", seed_env=seed_env)
     else:
-        cluster = Cluster(servers=2, redis=redis_url(), database_url=args.database_url, seed_env=seed_env)
+        env = {"KEFU_DB_POOL": "0"} if args.no_pool else {}
+        cluster = Cluster(
+            servers=2, redis=redis_url(), database_url=args.database_url, seed_env=seed_env, env=env
+        )
         run.backend = "postgres+spread" if args.spread else "postgres"
+        if args.no_pool:
+            run.backend += ",no-pool"
     with cluster:
         baseline(cluster, run, args.messages)
         deadline = time.perf_counter() + args.max_seconds
@@ -229,6 +235,11 @@ def main() -> None:
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument(
         "--spread", action="store_true", help="postgres: customers on both servers (default: all on server A)"
+    )
+    parser.add_argument(
+        "--no-pool",
+        action="store_true",
+        help="postgres: servers without the connection pool (KEFU_DB_POOL=0)",
     )
     parser.add_argument(
         "--max-seconds", type=float, default=60, help="stop sending after this long (per backend)"

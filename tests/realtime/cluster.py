@@ -110,7 +110,11 @@ class Server:
 
 
 class Cluster:
-    """``with Cluster(servers=2, redis=url) as c:`` — ``c.servers``, ``c.seed``, ``c.env``."""
+    """``with Cluster(servers=2, redis=url) as c:`` — ``c.servers``, ``c.seed``, ``c.env``.
+
+    ``env`` is added to every process's environment (e.g. ``{"KEFU_DB_POOL": "0"}``);
+    ``seed_env`` only to the seeding script's.
+    """
 
     def __init__(
         self,
@@ -119,6 +123,7 @@ class Cluster:
         redis: str | None = None,
         database_url: str | None = None,
         seed_env: dict[str, str] | None = None,
+        env: dict[str, str] | None = None,
     ):
         self.count = servers
         self.redis = redis
@@ -126,6 +131,7 @@ class Cluster:
             database_url if database_url is not None else os.environ.get("KEFU_DATABASE_URL", "")
         )
         self.seed_env = seed_env or {}
+        self.extra_env = env or {}
         self.servers: list[Server] = []
         self.seed: dict[str, Any] = {}
         self.tmp = Path(tempfile.mkdtemp(prefix="kefu-rt-"))
@@ -154,6 +160,7 @@ class Cluster:
             env["KEFU_DATABASE_URL"] = urlunsplit(parts._replace(path="/" + self._pg_db))
         else:
             env["KEFU_SQLITE_PATH"] = str(self.tmp / "kefu.sqlite3")
+        env.update(self.extra_env)
         return env
 
     def _pg_admin(self, sql: str) -> None:
