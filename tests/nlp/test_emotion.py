@@ -222,6 +222,13 @@ def test_shop_words_containing_an_angry_word_raise_no_anger_signal(simplified, t
         ("exposure_threat", "我要找媒体曝光"),
         ("churn", "已经卸载了，再也不用了"),
         ("dissatisfied_words", "我很不满"),
+        # Ways customers say it that the first word lists missed.
+        ("supervisor", "换个能解决问题的客服"),
+        ("progress_question", "物流三天没更新了"),
+        ("progress_question", "快遞一直卡在中轉站不動"),
+        ("progress_question", "怎么还在路上，别人的早到了"),
+        ("anxious_words", "等了快兩週了，怎麼回事"),
+        ("dissatisfied_words", "快递员骂人"),
     ],
 )
 def test_the_narrowed_patterns_still_catch_the_real_thing(code, text):

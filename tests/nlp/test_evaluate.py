@@ -92,3 +92,16 @@ def test_a_review_sharing_a_long_stretch_with_a_training_line_counts_as_trained_
     )
     assert not shares_stretch("这间酒店环境不错,但房间太小,早餐的点心不太好吃,价格还算便宜", keys)
     assert not shares_stretch("太短了", keys)
+
+
+@pytest.mark.skipif(not EVALDATA_DIR.exists(), reason="needs the labelled sets")
+def test_desk_questions_are_split_and_carry_no_signal():
+    from kefu.nlp.emotion import message_signals
+    from kefu.nlp.evaluate import desk_rows_for_eval
+    from kefu.nlp.train import desk_questions
+
+    trained = set(desk_questions(heldout=False))
+    scored = desk_rows_for_eval(limit=500)
+    assert len(scored) == 500 and all(r.label == "1" for r in scored)
+    assert not {r.text for r in scored} & trained
+    assert not any(message_signals(r.text) for r in scored)
