@@ -305,3 +305,54 @@ def test_created_event_goes_to_owner_team_and_people(shop, events, django_captur
     assert created["team_id"] == shop.desk.team.pk
     assert set(created["user_ids"]) == {shop.agent.pk}
     assert created["data"]["ticket"]["number"] == ticket.number
+
+
+def test_a_customer_reply_resumes_a_ticket_waiting_for_them(shop, events):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from kefu.conversations.services import do_receive_customer_message
+    from kefu.tickets.models import Ticket
+    from kefu.tickets.services import do_change_status, do_create_ticket
+
+    ticket = do_create_ticket(
+        actor=shop.agent, conversation_id=shop.conversation.pk, urgent=True, important=True
+    )
+    do_change_status(actor=shop.agent, ticket_id=ticket.pk, status="in_progress")
+    do_change_status(actor=shop.agent, ticket_id=ticket.pk, status="waiting_customer", note="请补充照片")
+    Ticket.objects.filter(pk=ticket.pk).update(sla_paused_at=timezone.now() - timedelta(hours=1))
+    due = Ticket.objects.get(pk=ticket.pk).due_at
+    identity = shop.conversation.customer.identities.first()
+    do_receive_customer_message(
+        channel=shop.conversation.channel,
+        identities=[(identity.kind, identity.value)],
+        text="照片发过来了，杯底这里漏水",
+        conversation=shop.conversation,
+    )
+    ticket.refresh_from_db()
+    assert ticket.status == "in_progress" and ticket.sla_paused_at is None
+    assert abs(ticket.due_at - due - timedelta(hours=1)) < timedelta(seconds=5)
+    last = ticket.events.order_by("-id").first()
+    assert last.actor is None and "客户已回复" in last.text
+    assert any(e["event"] == "ticket.updated" and e["data"]["change"] == "status" for e in events)
+
+
+def test_a_reply_in_a_new_conversation_resumes_the_customers_waiting_ticket(shop):
+    from kefu.conversations.models import Conversation
+    from kefu.conversations.services import do_receive_customer_message
+    from kefu.tickets.services import do_change_status, do_create_ticket
+
+    ticket = do_create_ticket(actor=shop.agent, conversation_id=shop.conversation.pk)
+    do_change_status(actor=shop.agent, ticket_id=ticket.pk, status="in_progress")
+    do_change_status(actor=shop.agent, ticket_id=ticket.pk, status="waiting_customer")
+    Conversation.objects.filter(pk=shop.conversation.pk).update(status=Conversation.Status.CLOSED)
+    identity = shop.conversation.customer.identities.first()
+    message, _ = do_receive_customer_message(
+        channel=shop.conversation.channel,
+        identities=[(identity.kind, identity.value)],
+        text="订单号是 SO-20261120-7",
+    )
+    assert message.conversation_id != shop.conversation.pk
+    ticket.refresh_from_db()
+    assert ticket.status == "in_progress"

@@ -228,10 +228,12 @@ def _after_customer_message(
     """Routing, SLA and text understanding for a newly stored customer message."""
     from kefu.routing.services import do_requeue_if_unowned, do_route_new_conversation
     from kefu.sla.services import do_start_conversation_sla
+    from kefu.tickets.services import do_resume_waiting_tickets
     from kefu.understanding.services import do_understand_customer_message
 
     # Emotion and intent first: routing reads them (angry → senior agent, intent → team).
     do_understand_customer_message(conversation, message, first=created_conversation)
+    do_resume_waiting_tickets(conversation)
     if created_conversation:
         publish(
             "conversation.created",

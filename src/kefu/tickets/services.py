@@ -821,6 +821,48 @@ def do_change_status(*, actor: User, ticket_id: int, status: str, note: str = ""
     return ticket
 
 
+def do_resume_waiting_tickets(conversation: Conversation) -> list[Ticket]:
+    """The customer answered: tickets waiting for them (等待客户) go back to 处理中.
+
+    Tickets linked to this conversation, or, when none is, the customer's own tickets
+    (a reply often arrives in a new conversation after the old one closed). The
+    resolution clock resumes and the deadline moves by the pause; the timeline says
+    the customer replied. Runs inside the message's transaction.
+    """
+    # One query on the usual path (the customer has no ticket waiting for them).
+    candidates = list(
+        Ticket.objects.filter(status=Status.WAITING_CUSTOMER, customer_id=conversation.customer_id)
+        .order_by("id")
+        .values_list("pk", flat=True)
+    )
+    if not candidates:
+        return []
+    linked = list(
+        Ticket.conversations.through.objects.filter(
+            ticket_id__in=candidates, conversation_id=conversation.pk
+        ).values_list("ticket_id", flat=True)
+    )
+    tickets = list(
+        Ticket.objects.select_for_update()
+        .filter(pk__in=linked or candidates, status=Status.WAITING_CUSTOMER)
+        .order_by("id")
+    )
+    now = timezone.now()
+    for ticket in tickets:
+        _pause_or_resume_sla(ticket, old=ticket.status, new=Status.IN_PROGRESS, now=now)
+        ticket.status = Status.IN_PROGRESS
+        ticket.save()
+        event = _log(
+            ticket,
+            TicketEvent.Kind.STATUS,
+            "客户已回复，工单由「等待客户」恢复为「处理中」",
+            actor=None,
+            detail={"from": Status.WAITING_CUSTOMER, "to": Status.IN_PROGRESS, "customer_replied": True},
+        )
+        _updated(ticket, "status", event, **{"from": Status.WAITING_CUSTOMER, "to": Status.IN_PROGRESS})
+    return tickets
+
+
 def do_transfer_ticket(
     *, actor: User, ticket_id: int, department_id: Any, fields: Any = None, note: str = ""
 ) -> Ticket:
