@@ -314,3 +314,57 @@ def test_timers_route_a_conversation_whose_routing_failed_after_the_commit(
     conversation.refresh_from_db()
     assert conversation.assignee == agent
     assert fresh_timers.run_timers()["unrouted"] == 0
+
+
+@pytest.fixture
+def waiting_for_room(make_team: Any, make_user: Any, make_channel: Any) -> Any:
+    """An agent at their limit, a customer waiting, then the limit raised behind kefu's back."""
+    from types import SimpleNamespace
+
+    from kefu.accounts.models import AgentStatus, User
+    from kefu.conversations.services import do_receive_customer_message
+
+    team = make_team("售前", is_general=True)
+    agent = make_user(teams=(team,), status=AgentStatus.ONLINE, max_concurrent=1)
+    channel = make_channel("web", team=team)
+    ids = [
+        do_receive_customer_message(channel=channel, identities=[("web", f"q-{i}")], text="在吗")[
+            0
+        ].conversation_id
+        for i in range(3)
+    ]
+    serving, first, second = Conversation.objects.filter(pk__in=ids).order_by("id")
+    assert (serving.assignee_id, first.assignee_id, second.assignee_id) == (agent.pk, None, None)
+    User.objects.filter(pk=agent.pk).update(max_concurrent=2)  # e.g. edited in the database
+    return SimpleNamespace(agent=agent, first=first, second=second)
+
+
+def _told(conversation: Conversation) -> list[int]:
+    return [
+        m.meta["queue_position"]
+        for m in conversation.messages.filter(kind=Message.Kind.AUTO).order_by("id")
+        if "queue_position" in m.meta
+    ]
+
+
+def test_timers_offer_a_waiting_customer_to_an_agent_with_room(waiting_for_room, fresh_timers):
+    assert fresh_timers.run_timers()["queues"] == 1
+
+    first, second = waiting_for_room.first, waiting_for_room.second
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.assignee, second.assignee) == (waiting_for_room.agent, None)
+    assert _told(second) == [2, 1]
+    assert fresh_timers.run_timers()["queues"] == 0  # nothing more to offer, nothing told again
+    assert _told(second) == [2, 1]
+
+
+def test_worker_once_offers_a_waiting_customer_to_an_agent_with_room(tmp_path, waiting_for_room):
+    with worker_database(tmp_path) as env:
+        run_worker(env)
+
+    first, second = waiting_for_room.first, waiting_for_room.second
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.assignee, second.assignee) == (waiting_for_room.agent, None)
+    assert Message.objects.filter(conversation=first, meta__assignee=waiting_for_room.agent.pk).count() == 1

@@ -149,6 +149,50 @@ def test_admin_changes_role_and_teams_with_audit(client, desk, admin, make_team)
     assert AuditLog.objects.filter(action=AuditLog.Action.TEAM_CHANGE, actor=admin).exists()
 
 
+def test_admin_raises_an_agents_limit_and_they_take_a_waiting_conversation(
+    client, desk, admin, django_capture_on_commit_callbacks
+):
+    from kefu.conversations.models import Conversation
+    from kefu.conversations.services import do_receive_customer_message
+
+    User.objects.filter(pk=desk.agent.pk).update(max_concurrent=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        serving, _ = do_receive_customer_message(
+            channel=desk.channel, identities=[("web", "m1")], text="在吗"
+        )
+        waiting, _ = do_receive_customer_message(
+            channel=desk.channel, identities=[("web", "m2")], text="在吗"
+        )
+    assert Conversation.objects.get(pk=waiting.conversation_id).assignee is None
+    client.force_login(admin)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        r = patch(client, f"/api/v1/users/{desk.agent.pk}", {"max_concurrent": 2})
+
+    assert r.status_code == 200
+    assert r.json()["max_concurrent"] == 2
+    assert Conversation.objects.get(pk=waiting.conversation_id).assignee == desk.agent
+    row = AuditLog.objects.get(action=AuditLog.Action.LIMIT_CHANGE)
+    assert (row.actor, row.target_id, row.detail) == (admin, str(desk.agent.pk), {"from": 1, "to": 2})
+
+
+def test_limit_out_of_range_names_the_field(client, desk, admin):
+    client.force_login(admin)
+    r = patch(client, f"/api/v1/users/{desk.agent.pk}", {"max_concurrent": 0})
+    assert r.status_code == 422
+    assert "max_concurrent" in r.json()["fields"]
+
+
+def test_only_admins_change_limits(desk):
+    from kefu.accounts.services import do_set_max_concurrent
+    from kefu.core.errors import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        do_set_max_concurrent(actor=desk.supervisor, user=desk.agent, max_concurrent=8)
+    desk.agent.refresh_from_db()
+    assert desk.agent.max_concurrent == 5
+
+
 def test_patch_unknown_user_is_404(client, admin):
     client.force_login(admin)
     assert patch(client, "/api/v1/users/99999", {"role": "agent"}).status_code == 404

@@ -261,3 +261,84 @@ def test_two_workers_sweeping_at_once_route_each_conversation_once(
         assert conversation.queued_at is not None or conversation.assignee_id is not None
         assert (assigned, told) in ((1, 0), (0, 1))
     assert Conversation.objects.filter(pk__in=ids, assignee=agent).count() == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_draining_at_once_assign_each_conversation_once_within_limits(
+    make_team: Any, make_user: Any, make_channel: Any
+) -> None:
+    import threading
+    from datetime import timedelta
+
+    from kefu.routing.services import do_drain_queues, waiting_queue
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL for concurrent transactions")
+    general, returns = make_team(), make_team()
+    channel = make_channel("web", team=general)
+    agents = [
+        make_user(teams=(general,), status=AgentStatus.ONLINE, max_concurrent=2),
+        make_user(teams=(general,), status=AgentStatus.ONLINE, max_concurrent=2),
+        make_user(teams=(general, returns), status=AgentStatus.ONLINE, max_concurrent=2),
+        make_user(teams=(returns,), status=AgentStatus.ONLINE, max_concurrent=1),
+    ]
+    # One agent already has a chat: one place left for them. Six places in all.
+    Conversation.objects.create(
+        channel=channel, customer=Customer.objects.create(name="已接待"), team=general, assignee=agents[0]
+    )
+    start = timezone.now() - timedelta(minutes=10)
+
+    def waiting(team: Any, i: int, *, vip: int = 0) -> Conversation:
+        customer = Customer.objects.create(name=f"客户{team.pk}-{i}", vip_level=vip)
+        return Conversation.objects.create(
+            channel=channel, customer=customer, team=team, queued_at=start + timedelta(seconds=i)
+        )
+
+    in_general = [waiting(general, i, vip=2 if i == 7 else 0) for i in range(10)]
+    in_returns = [waiting(returns, 20 + i) for i in range(4)]
+    general_order = list(waiting_queue(general.pk).values_list("id", flat=True))
+    returns_order = list(waiting_queue(returns.pk).values_list("id", flat=True))
+    assert general_order[0] == in_general[7].pk  # the VIP first
+
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+    assigned: list[int] = []
+
+    def drain() -> None:
+        barrier.wait(timeout=30)
+        assigned.append(do_drain_queues())
+
+    workers = [_run_in_thread(drain, errors) for _ in range(2)]
+    for w in workers:
+        w.join(60)
+
+    assert errors == []
+    assert sum(assigned) == 6  # every place filled, none twice
+    for agent in agents:
+        load = Conversation.objects.filter(assignee=agent, status__in=("open", "pending")).count()
+        assert load == agent.max_concurrent
+    # Each queue was served from its head: the general queue (it holds the VIP, so it
+    # goes first) took five, the returns queue the one place left.
+    taken = set(Conversation.objects.filter(assignee__isnull=False).values_list("pk", flat=True))
+    assert [pk in taken for pk in general_order] == [True] * 5 + [False] * 5
+    assert [pk in taken for pk in returns_order] == [True] + [False] * 3
+    for conversation in Conversation.objects.filter(pk__in=[c.pk for c in (*in_general, *in_returns)]):
+        recorded = list(
+            Message.objects.filter(
+                conversation=conversation, direction="activity", meta__has_key="assignee"
+            ).values_list("meta__assignee", flat=True)
+        )
+        told = [
+            m.meta["queue_position"]
+            for m in Message.objects.filter(
+                conversation=conversation, meta__has_key="queue_position"
+            ).order_by("id")
+        ]
+        if conversation.assignee_id is None:
+            assert recorded == []
+            # Told where they stand, never the same place twice by the two drains.
+            assert told and told == sorted(set(told), reverse=True), told
+            assert told[-1] >= list(waiting_queue(conversation.team_id)).index(conversation) + 1
+        else:
+            assert recorded == [conversation.assignee_id]

@@ -14,7 +14,13 @@ from kefu.conversations.models import Conversation, Message
 from kefu.conversations.services import do_receive_customer_message, do_send_agent_message, do_transfer, inbox
 from kefu.customers.services import do_resolve_customer
 from kefu.routing.models import RoutingRule
-from kefu.routing.services import do_try_assign, queue_position, waiting_queue
+from kefu.routing.services import (
+    do_drain_queue,
+    do_drain_queues,
+    do_try_assign,
+    queue_position,
+    waiting_queue,
+)
 
 _visitor = itertools.count(1)
 
@@ -53,6 +59,12 @@ def arrive(shop: Any, django_capture_on_commit_callbacks: Any) -> Any:
         return Conversation.objects.select_related("customer").get(pk=message.conversation_id)
 
     return arrive
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks: Any) -> Any:
+    """``with committed():`` runs what a service queues for after its commit, as a request would."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
 
 
 def queue_replies(conversation: Conversation) -> list[int]:
@@ -125,7 +137,7 @@ def test_agent_never_gets_more_than_max_concurrent(shop: Any, arrive: Any, make_
 
 @pytest.mark.django_db
 def test_resolving_a_conversation_frees_a_place_for_the_next_in_queue(
-    shop: Any, arrive: Any, make_user: Any
+    shop: Any, arrive: Any, make_user: Any, committed: Any
 ) -> None:
     from kefu.conversations.services import do_set_status as set_conversation_status
 
@@ -133,7 +145,8 @@ def test_resolving_a_conversation_frees_a_place_for_the_next_in_queue(
     first, waiting = arrive(), arrive()
     assert waiting.assignee is None
 
-    set_conversation_status(actor=agent, conversation_id=first.pk, status="resolved")
+    with committed():
+        set_conversation_status(actor=agent, conversation_id=first.pk, status="resolved")
 
     waiting.refresh_from_db()
     assert waiting.assignee == agent
@@ -141,7 +154,7 @@ def test_resolving_a_conversation_frees_a_place_for_the_next_in_queue(
 
 @pytest.mark.django_db
 def test_vip_customer_goes_first_in_the_queue_and_is_served_first(
-    shop: Any, arrive: Any, make_user: Any
+    shop: Any, arrive: Any, make_user: Any, committed: Any
 ) -> None:
     agent = make_user(teams=(shop.general,), max_concurrent=1)  # offline: everybody waits
     early, later = arrive(), arrive()
@@ -151,7 +164,8 @@ def test_vip_customer_goes_first_in_the_queue_and_is_served_first(
     assert queue_position(vip) == 1
     assert queue_replies(vip) == [1]
 
-    do_set_status(user=agent, status=AgentStatus.ONLINE)
+    with committed():
+        do_set_status(user=agent, status=AgentStatus.ONLINE)
 
     vip.refresh_from_db()
     early.refresh_from_db()
@@ -177,13 +191,14 @@ def test_queue_position_reply_states_position_and_expected_wait(
 
 @pytest.mark.django_db
 def test_customers_are_told_again_only_when_their_position_changes_a_lot(
-    shop: Any, arrive: Any, make_user: Any
+    shop: Any, arrive: Any, make_user: Any, committed: Any
 ) -> None:
     agent = make_user(teams=(shop.general,), max_concurrent=1)
     waiting = [arrive() for _ in range(7)]
     assert [queue_replies(c) for c in waiting] == [[n] for n in range(1, 8)]
 
-    do_set_status(user=agent, status=AgentStatus.ONLINE)  # takes the first: everyone moves up one
+    with committed():
+        do_set_status(user=agent, status=AgentStatus.ONLINE)  # takes the first: everyone moves up one
 
     # 2 → 1 halves the position: told. 7 → 6 is a small step: not told again.
     assert queue_replies(waiting[1]) == [2, 1]
@@ -191,19 +206,21 @@ def test_customers_are_told_again_only_when_their_position_changes_a_lot(
     assert queue_replies(waiting[6]) == [7]
 
     agent2 = make_user(teams=(shop.general,), max_concurrent=5)
-    do_set_status(user=agent2, status=AgentStatus.ONLINE)  # takes five more: the last moves 6 → 1
+    with committed():
+        do_set_status(user=agent2, status=AgentStatus.ONLINE)  # takes five more: the last moves 6 → 1
 
     assert queue_replies(waiting[6]) == [7, 1]
 
 
 @pytest.mark.django_db
 def test_agent_coming_online_drains_waiting_conversations_up_to_the_limit(
-    shop: Any, arrive: Any, make_user: Any
+    shop: Any, arrive: Any, make_user: Any, committed: Any
 ) -> None:
     agent = make_user(teams=(shop.general,), max_concurrent=2)
     waiting = [arrive() for _ in range(3)]
 
-    do_set_status(user=agent, status=AgentStatus.ONLINE)
+    with committed():
+        do_set_status(user=agent, status=AgentStatus.ONLINE)
 
     for c in waiting:
         c.refresh_from_db()
@@ -215,13 +232,14 @@ def test_agent_coming_online_drains_waiting_conversations_up_to_the_limit(
 
 @pytest.mark.django_db
 def test_agent_coming_online_takes_only_their_own_teams_queues(
-    shop: Any, arrive: Any, make_user: Any
+    shop: Any, arrive: Any, make_user: Any, committed: Any
 ) -> None:
     RoutingRule.objects.create(name="退货", keywords=["退货"], team=shop.after_sales)
     general_conv = arrive("你好")
     specialist = make_user(teams=(shop.after_sales,))
 
-    do_set_status(user=specialist, status=AgentStatus.ONLINE)
+    with committed():
+        do_set_status(user=specialist, status=AgentStatus.ONLINE)
 
     general_conv.refresh_from_db()
     assert general_conv.assignee is None
@@ -246,12 +264,15 @@ def test_first_responder_keeps_ownership_after_a_transfer(shop: Any, arrive: Any
 
 
 @pytest.mark.django_db
-def test_transfer_to_a_team_assigns_one_of_its_online_agents(shop: Any, arrive: Any, make_user: Any) -> None:
+def test_transfer_to_a_team_assigns_one_of_its_online_agents(
+    shop: Any, arrive: Any, make_user: Any, committed: Any
+) -> None:
     first = make_user(teams=(shop.general,), status=AgentStatus.ONLINE)
     specialist = make_user(teams=(shop.after_sales,), status=AgentStatus.ONLINE)
     conversation = arrive()
 
-    do_transfer(actor=first, conversation_id=conversation.pk, note="售后问题", to_team=shop.after_sales)
+    with committed():
+        do_transfer(actor=first, conversation_id=conversation.pk, note="售后问题", to_team=shop.after_sales)
 
     conversation.refresh_from_db()
     assert (conversation.team, conversation.assignee) == (shop.after_sales, specialist)
@@ -425,3 +446,287 @@ def test_assignment_failing_for_a_reopened_conversation_leaves_it_queued(
     assert created and message.conversation_id == conversation.pk
     conversation.refresh_from_db()
     assert conversation.status == "open" and conversation.queued_at is not None
+
+
+# --- room appears: the queue is drained -------------------------------------------------
+
+
+@pytest.fixture
+def admin(make_user: Any) -> Any:
+    from kefu.accounts.models import Role
+
+    return make_user(role=Role.ADMIN)
+
+
+@pytest.mark.django_db
+def test_raising_an_agents_limit_assigns_the_next_waiting_conversation(
+    shop: Any, arrive: Any, make_user: Any, admin: Any, committed: Any
+) -> None:
+    from kefu.accounts.services import do_set_max_concurrent
+
+    agent = make_user(teams=(shop.general,), status=AgentStatus.ONLINE, max_concurrent=1)
+    serving, first, second = arrive(), arrive(), arrive()
+    assert serving.assignee == agent
+
+    with committed():
+        do_set_max_concurrent(actor=admin, user=agent, max_concurrent=2)
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.assignee, second.assignee) == (agent, None)
+    assert queue_replies(second) == [2, 1]  # told again: now first in line
+
+
+@pytest.mark.django_db
+def test_lowering_an_agents_limit_takes_nothing_from_them(
+    shop: Any, arrive: Any, make_user: Any, admin: Any, committed: Any
+) -> None:
+    from kefu.accounts.services import do_set_max_concurrent
+
+    agent = make_user(teams=(shop.general,), status=AgentStatus.ONLINE, max_concurrent=2)
+    serving = [arrive(), arrive()]
+    waiting = arrive()
+
+    with committed():
+        do_set_max_concurrent(actor=admin, user=agent, max_concurrent=1)
+
+    agent.refresh_from_db()
+    assert agent.max_concurrent == 1
+    assert Conversation.objects.filter(pk__in=[c.pk for c in serving], assignee=agent).count() == 2
+    waiting.refresh_from_db()
+    assert waiting.assignee is None
+
+
+@pytest.mark.django_db
+def test_transferring_a_conversation_away_gives_the_agent_the_next_waiting_one(
+    shop: Any, arrive: Any, make_user: Any, committed: Any
+) -> None:
+    agent = make_user(teams=(shop.general,), status=AgentStatus.ONLINE, max_concurrent=1)
+    colleague = make_user(teams=(shop.after_sales,), status=AgentStatus.ONLINE)
+    serving, waiting = arrive(), arrive()
+    assert (serving.assignee, waiting.assignee) == (agent, None)
+
+    with committed():
+        do_transfer(actor=agent, conversation_id=serving.pk, note="客户要退货，转售后", to_user=colleague)
+
+    serving.refresh_from_db()
+    waiting.refresh_from_db()
+    assert (serving.assignee, waiting.assignee) == (colleague, agent)
+    assert waiting.queued_at is None
+
+
+@pytest.mark.django_db
+def test_transferring_to_a_team_serves_that_teams_queue_in_order(
+    shop: Any, arrive: Any, make_user: Any, committed: Any
+) -> None:
+    from kefu.accounts.models import User
+
+    agent = make_user(teams=(shop.general,), status=AgentStatus.ONLINE, max_concurrent=1)
+    specialist = make_user(teams=(shop.after_sales,), max_concurrent=1)
+    RoutingRule.objects.create(name="退货", keywords=["退货"], team=shop.after_sales)
+    waited_longer = arrive("我要退货")  # nobody on after-sales is online: it waits
+    serving = arrive()
+    User.objects.filter(pk=specialist.pk).update(status=AgentStatus.ONLINE)  # came online without a drain
+
+    with committed():
+        do_transfer(actor=agent, conversation_id=serving.pk, note="售后问题", to_team=shop.after_sales)
+
+    waited_longer.refresh_from_db()
+    serving.refresh_from_db()
+    assert waited_longer.assignee == specialist  # first in the after-sales queue
+    assert (serving.team, serving.assignee) == (shop.after_sales, None)
+    assert serving in waiting_queue(shop.after_sales.pk)
+
+
+@pytest.mark.django_db
+def test_joining_a_team_takes_a_waiting_conversation_from_its_queue(
+    shop: Any, arrive: Any, make_user: Any, admin: Any, committed: Any
+) -> None:
+    from kefu.accounts.services import do_set_teams
+
+    specialist = make_user(teams=(shop.after_sales,), status=AgentStatus.ONLINE)
+    waiting = arrive()
+    assert (waiting.team, waiting.assignee) == (shop.general, None)
+
+    with committed():
+        do_set_teams(actor=admin, user=specialist, teams=[shop.after_sales, shop.general])
+
+    waiting.refresh_from_db()
+    assert waiting.assignee == specialist
+
+
+@pytest.mark.django_db
+def test_snoozing_a_conversation_frees_a_place_for_the_next_in_queue(
+    shop: Any, arrive: Any, make_user: Any, committed: Any
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from kefu.conversations.services import do_set_status as set_conversation_status
+
+    agent = make_user(teams=(shop.general,), status=AgentStatus.ONLINE, max_concurrent=1)
+    serving, waiting = arrive(), arrive()
+
+    with committed():
+        set_conversation_status(
+            actor=agent,
+            conversation_id=serving.pk,
+            status="snoozed",
+            snoozed_until=timezone.now() + timedelta(hours=1),
+        )
+
+    waiting.refresh_from_db()
+    assert waiting.assignee == agent
+
+
+@pytest.mark.django_db
+def test_a_failing_drain_does_not_fail_the_change_and_the_worker_drains_later(
+    shop: Any,
+    arrive: Any,
+    make_user: Any,
+    admin: Any,
+    committed: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from kefu.accounts.services import do_set_max_concurrent
+    from kefu.routing import services
+
+    agent = make_user(teams=(shop.general,), status=AgentStatus.ONLINE, max_concurrent=1)
+    arrive()
+    waiting = arrive()
+
+    def broken(team_ids: Any = None) -> int:
+        raise RuntimeError("database hiccup")
+
+    monkeypatch.setattr(services, "do_drain_queues", broken)
+    with committed():
+        do_set_max_concurrent(actor=admin, user=agent, max_concurrent=2)
+    monkeypatch.setattr(services, "do_drain_queues", do_drain_queues)
+
+    agent.refresh_from_db()
+    waiting.refresh_from_db()
+    assert (agent.max_concurrent, waiting.assignee) == (2, None)
+    assert f"draining queues after a change (agent {agent.pk}, teams []) failed" in caplog.text
+
+    assert do_drain_queues() == 1
+    waiting.refresh_from_db()
+    assert waiting.assignee == agent
+
+
+# --- the worker's periodic drain ----------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_periodic_drain_serves_every_team_in_queue_order_and_tells_the_rest(
+    shop: Any, arrive: Any, make_user: Any
+) -> None:
+    from kefu.accounts.models import User
+
+    RoutingRule.objects.create(name="退货", keywords=["退货"], team=shop.after_sales)
+    generalist = make_user(teams=(shop.general,), max_concurrent=2)
+    specialist = make_user(teams=(shop.after_sales,), max_concurrent=1)
+    general = [arrive(), arrive(), arrive()]
+    vip = arrive(vip=3)
+    returns = [arrive("我要退货"), arrive("退货怎么办")]
+    # Both came online without a drain (a row edited outside kefu's services).
+    User.objects.filter(pk__in=[generalist.pk, specialist.pk]).update(status=AgentStatus.ONLINE)
+
+    assert do_drain_queues() == 3
+
+    for c in [*general, vip, *returns]:
+        c.refresh_from_db()
+    assert [c.assignee for c in (vip, *general)] == [generalist, generalist, None, None]
+    assert [c.assignee for c in returns] == [specialist, None]
+    # Told again only when the place changed a lot: 2 → 1 yes, 3 → 2 no (as for any drain).
+    assert (queue_replies(general[1]), queue_replies(general[2])) == ([2, 1], [3])
+    assert queue_replies(returns[1]) == [2, 1]
+
+
+@pytest.mark.django_db
+def test_periodic_drain_is_idempotent(shop: Any, arrive: Any, make_user: Any) -> None:
+    from kefu.accounts.models import User
+
+    agent = make_user(teams=(shop.general,), max_concurrent=1)
+    waiting = [arrive() for _ in range(3)]
+    User.objects.filter(pk=agent.pk).update(status=AgentStatus.ONLINE)
+
+    assert do_drain_queues() == 1
+    messages = Message.objects.count()
+    assert do_drain_queues() == 0
+    assert do_drain_queues() == 0
+
+    assert Message.objects.count() == messages  # nobody assigned or told twice
+    assert Conversation.objects.filter(assignee=agent).count() == 1
+    assert [queue_replies(c) for c in waiting] == [[1], [2, 1], [3]]
+
+
+@pytest.mark.django_db
+def test_periodic_drain_is_one_query_when_nobody_waits(
+    shop: Any, arrive: Any, make_user: Any, django_assert_num_queries: Any
+) -> None:
+    make_user(teams=(shop.general,), status=AgentStatus.ONLINE)
+    arrive()  # assigned at once: nobody waits
+
+    with django_assert_num_queries(1):
+        assert do_drain_queues() == 0
+
+
+@pytest.mark.django_db
+def test_periodic_drain_keeps_an_agent_in_two_teams_within_their_limit(
+    shop: Any, arrive: Any, make_user: Any
+) -> None:
+    from kefu.accounts.models import User
+
+    RoutingRule.objects.create(name="退货", keywords=["退货"], team=shop.after_sales)
+    agent = make_user(teams=(shop.general, shop.after_sales), max_concurrent=2)
+    general = [arrive(), arrive()]
+    returns = [arrive("我要退货"), arrive("退货")]
+    User.objects.filter(pk=agent.pk).update(status=AgentStatus.ONLINE)
+
+    assert do_drain_queues() == 2
+
+    assert Conversation.objects.filter(assignee=agent).count() == 2
+    # The general queue's customers waited longer: served first.
+    assert set(Conversation.objects.filter(assignee=agent)) == set(general)
+    assert not Conversation.objects.filter(pk__in=[c.pk for c in returns], assignee__isnull=False).exists()
+
+
+@pytest.mark.django_db
+def test_periodic_drain_serves_conversations_without_a_team(shop: Any, arrive: Any, make_user: Any) -> None:
+    from kefu.accounts.models import User
+
+    agent = make_user(teams=(shop.after_sales,), max_concurrent=1)
+    teamless = arrive()
+    Conversation.objects.filter(pk=teamless.pk).update(team=None)
+    User.objects.filter(pk=agent.pk).update(status=AgentStatus.ONLINE)
+
+    assert do_drain_queues() == 1
+    teamless.refresh_from_db()
+    assert teamless.assignee == agent
+
+
+@pytest.mark.django_db
+def test_drain_skips_a_conversation_another_router_took_and_goes_on(
+    shop: Any, arrive: Any, make_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kefu.accounts.models import User
+    from kefu.routing import services
+
+    agent = make_user(teams=(shop.general,), max_concurrent=1)
+    other = make_user(teams=(shop.general,), max_concurrent=1)
+    first, second = arrive(), arrive()
+    User.objects.filter(pk=agent.pk).update(status=AgentStatus.ONLINE)
+
+    def raced(conversation_id: int) -> Any:
+        if conversation_id == first.pk:  # another process assigned it a moment ago
+            Conversation.objects.filter(pk=first.pk).update(assignee=other, queued_at=None)
+            return None
+        return do_try_assign(conversation_id)
+
+    monkeypatch.setattr(services, "do_try_assign", raced)
+
+    assert do_drain_queue(shop.general.pk) == 1
+    second.refresh_from_db()
+    assert second.assignee == agent

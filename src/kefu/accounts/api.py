@@ -82,6 +82,7 @@ class UserIn(StrictIn):
 class UserPatch(StrictIn):
     role: str | None = None
     team_ids: list[int] | None = None
+    max_concurrent: int | None = Field(None, ge=1, le=50)
 
 
 class TeamIn(StrictIn):
@@ -156,6 +157,10 @@ def update_user(request: AuthedRequest, user_id: int, payload: UserPatch) -> dic
         services.do_change_role(actor=request.auth, user=user, role=payload.role, request=request)
     if payload.team_ids is not None:
         services.do_set_teams(actor=request.auth, user=user, teams=_teams(payload.team_ids), request=request)
+    if payload.max_concurrent is not None:
+        services.do_set_max_concurrent(
+            actor=request.auth, user=user, max_concurrent=payload.max_concurrent, request=request
+        )
     return user_dict(User.objects.prefetch_related("teams").get(pk=user.pk))
 
 

@@ -105,6 +105,7 @@ class AuditLog(models.Model):
         PASSWORD_CHANGE = "password_change", "修改密码"
         ROLE_CHANGE = "role_change", "角色变更"
         TEAM_CHANGE = "team_change", "团队变更"
+        LIMIT_CHANGE = "limit_change", "接待上限变更"
         USER_CREATE = "user_create", "创建用户"
         TOKEN_CREATE = "token_create", "创建令牌"
         TOKEN_REVOKE = "token_revoke", "吊销令牌"

@@ -145,6 +145,40 @@ def do_set_teams(*, actor: User, user: User, teams: Iterable[Team], request: Any
             ip=client_ip(request),
         )
         notify_access_changed(user.pk)
+        if {t.pk for t in teams} - set(before):
+            from kefu.routing.services import do_drain_queues_on_commit
+
+            do_drain_queues_on_commit(agent_id=user.pk)  # a new team's waiting customers
+    return user
+
+
+def do_set_max_concurrent(*, actor: User, user: User, max_concurrent: int, request: Any = None) -> User:
+    """Change how many conversations an agent serves at once; raising it offers them waiting ones."""
+    check_admin(actor)
+    if type(max_concurrent) is not int or not 1 <= max_concurrent <= 50:
+        raise InvalidInput("最大同时接待数无效", fields={"max_concurrent": "1 到 50 之间的整数"})
+    with transaction.atomic():
+        # The router's lock on the agent row: an assignment counting their load waits.
+        old = (
+            User.objects.select_for_update(no_key=True)
+            .values_list("max_concurrent", flat=True)
+            .get(pk=user.pk)
+        )
+        user.max_concurrent = max_concurrent
+        if max_concurrent == old:
+            return user
+        User.objects.filter(pk=user.pk).update(max_concurrent=max_concurrent)
+        audit(
+            AuditLog.Action.LIMIT_CHANGE,
+            actor=actor,
+            target=user,
+            detail={"from": old, "to": max_concurrent},
+            ip=client_ip(request),
+        )
+        if max_concurrent > old:
+            from kefu.routing.services import do_drain_queues_on_commit
+
+            do_drain_queues_on_commit(agent_id=user.pk)
     return user
 
 
@@ -190,10 +224,10 @@ def do_set_status(*, user: User, status: str) -> User:
             {"user_id": user.pk, "status": status, "name": user.name},
             webhook=False,
         )
-    if status == AgentStatus.ONLINE:
-        from kefu.routing.services import do_drain_queues_for_agent
+        if status == AgentStatus.ONLINE:
+            from kefu.routing.services import do_drain_queues_on_commit
 
-        do_drain_queues_for_agent(user)
+            do_drain_queues_on_commit(agent_id=user.pk)
     return user
 
 

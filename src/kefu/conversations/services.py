@@ -483,11 +483,11 @@ def do_set_status(
             from kefu.quality.services import do_schedule_scoring
 
             do_schedule_scoring(conversation)  # queued after the commit
-        freed_agent = conversation.assignee if status not in ACTIVE_STATUSES else None
-    if freed_agent is not None:
-        from kefu.routing.services import do_drain_queues_for_agent
+        from kefu.routing.services import LOAD_STATUSES, do_drain_queues_on_commit
 
-        do_drain_queues_for_agent(freed_agent)
+        if conversation.assignee_id and old in LOAD_STATUSES and status not in LOAD_STATUSES:
+            # Resolved, closed or snoozed: the agent has room for a waiting customer.
+            do_drain_queues_on_commit(agent_id=conversation.assignee_id)
     return conversation
 
 
@@ -652,10 +652,16 @@ def do_transfer(
         )
         if to_user is not None:
             _publish_assigned(conversation, actor=actor)
-    if to_user is None:
-        from kefu.routing.services import do_try_assign
+        from kefu.routing.services import do_drain_queues_on_commit
 
-        do_try_assign(conversation.pk)
+        # Offer a conversation sent to a team's queue (in queue order), and whatever
+        # waits for the previous agent's teams now that they have room.
+        freed = previous.pk if previous is not None and previous != to_user else None
+        if to_user is None or freed is not None:
+            do_drain_queues_on_commit(
+                agent_id=freed,
+                team_ids=[conversation.team_id] if to_user is None and conversation.team_id else [],
+            )
     return conversation
 
 

@@ -18,17 +18,24 @@ Queueing a new conversation (``do_queue_conversation``) holds that conversation'
 while it assigns, so it is queued and offered in one transaction. That is the reply's
 order (conversation, then agent) and safe for the same reason; the drains, which take
 the agent first, only ever pick conversations that are queued already.
+
+A queue is drained (offered, in order, to agents with room) whenever an agent may have
+gained room — they come online, a conversation of theirs ends, is snoozed or is
+transferred away, their limit is raised, they join a team — once that change has
+committed; and every few seconds by the worker (``do_drain_queues``), which
+catches whatever freed room some other way.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import cast
 
 from django.db import transaction
-from django.db.models import Case, Count, F, IntegerField, Min, Q, QuerySet, Value, When
+from django.db.models import Case, Count, F, IntegerField, Max, Min, Q, QuerySet, Value, When
 from django.db.models.expressions import OrderBy
 from django.utils import timezone
 
@@ -46,6 +53,9 @@ LOAD_STATUSES = (Conversation.Status.OPEN, Conversation.Status.PENDING)
 UNROUTED_GRACE = timedelta(seconds=30)
 # Average handling time used for the expected wait until enough history exists.
 DEFAULT_HANDLE_SECONDS = 240
+# How many of a queue's waiting conversations one drain looks at: more than any team
+# has agents with room, so a drain is never cut short in practice.
+DRAIN_BATCH = 200
 
 
 def choose_team(conversation: Conversation, text: str) -> tuple[Team | None, str]:
@@ -292,22 +302,89 @@ def do_notify_queue_position(conversation_id: int, *, force: bool = False) -> No
         )
 
 
+def _team_queue(team_id: int | None) -> QuerySet[Conversation]:
+    """One team's waiting conversations in service order; ``None`` is those without a team."""
+    if team_id is None:
+        return waiting_queue(None).filter(team__isnull=True)
+    return waiting_queue(team_id)
+
+
 def do_drain_queue(team_id: int | None) -> int:
-    """Assign waiting conversations while agents have room; returns how many."""
+    """Assign a team's waiting conversations, in queue order, while agents have room; returns how many.
+
+    Safe beside other drains and routers, in this process or another: each assignment
+    locks the agent's row and claims the conversation with a conditional UPDATE
+    (``do_try_assign``). A conversation someone else took meanwhile is skipped; the
+    first one nobody can take ends the drain, because every conversation of a team has
+    the same candidates, so none behind it could be taken either.
+    """
+    queue = _team_queue(team_id)
     assigned = 0
-    for conversation_id in list(waiting_queue(team_id).values_list("id", flat=True)[:200]):
-        if do_try_assign(conversation_id) is None:
+    for conversation_id in list(queue.values_list("id", flat=True)[:DRAIN_BATCH]):
+        if do_try_assign(conversation_id) is not None:
+            assigned += 1
+        elif queue.filter(pk=conversation_id).exists():
             break
-        assigned += 1
     if assigned:
-        for conversation_id in waiting_queue(team_id).values_list("id", flat=True)[:200]:
+        for conversation_id in queue.values_list("id", flat=True)[:DRAIN_BATCH]:
             do_notify_queue_position(conversation_id)
     return assigned
 
 
-def do_drain_queues_for_agent(user: User) -> int:
-    team_ids = list(user.teams.values_list("id", flat=True))
-    return sum(do_drain_queue(tid) for tid in team_ids)
+def do_drain_queues(team_ids: Iterable[int] | None = None) -> int:
+    """Drain every queue someone waits in, or only those of ``team_ids``; returns how many were assigned.
+
+    Also the worker's periodic drain, which catches room that appeared with no drain
+    after it (a drain that failed, a row edited outside kefu's services): idempotent,
+    safe from several workers at once (see ``do_drain_queue``) and one query when
+    nobody waits. Queues whose customers have waited longest (VIP first) are served
+    first, so an agent in two teams takes the customer who has waited longer. One
+    queue failing does not hold up the others.
+    """
+    waiting = waiting_queue(None)
+    if team_ids is not None:
+        waiting = waiting.filter(team_id__in=list(team_ids))
+    queues = (
+        waiting.order_by()
+        .values("team_id")
+        .annotate(vip=Max("customer__vip_level"), since=Min("queued_at"))
+        .order_by("-vip", "since", "team_id")
+    )
+    assigned = 0
+    for team_id in [row["team_id"] for row in queues]:
+        try:
+            assigned += do_drain_queue(team_id)
+        except Exception:  # still queued: the next drain offers them again
+            log.exception("draining the queue of team %s failed", team_id)
+    return assigned
+
+
+def do_drain_queues_on_commit(*, agent_id: int | None = None, team_ids: Iterable[int] = ()) -> None:
+    """Once the current transaction commits, drain the queues of the agent's teams and of ``team_ids``.
+
+    For every change that may give an agent room (they come online, a conversation of
+    theirs ends or is transferred away, their limit is raised, they join a team). The
+    change has committed by the time the drain runs, so a failing drain is logged and
+    never raised into the request that made it: the worker's periodic drain
+    (``do_drain_queues``) offers the same conversations a few seconds later.
+    The agent's teams are read after the commit, so a team they just joined counts.
+    """
+    extra = list(team_ids)
+
+    def _drain() -> None:
+        try:
+            mine = Team.objects.filter(members=agent_id).values_list("id", flat=True) if agent_id else []
+            wanted = list(dict.fromkeys([*mine, *extra]))
+            if wanted:
+                do_drain_queues(wanted)
+        except Exception:
+            log.exception(
+                "draining queues after a change (agent %s, teams %s) failed; the worker's drain will retry",
+                agent_id,
+                extra,
+            )
+
+    transaction.on_commit(_drain)
 
 
 def queue_overview() -> list[dict[str, object]]:
@@ -443,7 +520,8 @@ __all__ = [
     "agent_overview",
     "choose_team",
     "do_drain_queue",
-    "do_drain_queues_for_agent",
+    "do_drain_queues",
+    "do_drain_queues_on_commit",
     "do_notify_queue_position",
     "do_queue_conversation",
     "do_requeue_if_unowned",

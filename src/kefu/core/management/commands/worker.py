@@ -4,7 +4,8 @@ It runs Django tasks from the database queue (django_tasks_db's own worker loop,
 in batch mode, so claiming and result bookkeeping are theirs) and, every few
 seconds, the timers: the SLA sweep, follow-up reminders, due webhook retries, the
 complaints sweep, conversations whose routing failed after their first message was
-stored, stalled outbound deliveries and (hourly) old inbound nonces.
+stored, waiting customers an agent now has room for, stalled outbound deliveries and
+(hourly) old inbound nonces.
 
 Nothing depends on this process staying alive: timers are due times in the
 database and every warning, breach, reminder and delivery attempt is claimed with a
@@ -53,7 +54,7 @@ def run_timers() -> dict[str, int]:
     from kefu.channels.services import do_kick_stalled_deliveries
     from kefu.complaints.services import do_sweep as do_sweep_complaints
     from kefu.conversations.services import do_wake_snoozed
-    from kefu.routing.services import do_route_unrouted
+    from kefu.routing.services import do_drain_queues, do_route_unrouted
     from kefu.sla.services import do_sweep
     from kefu.tickets.services import do_notify_due_follow_ups
     from kefu.webhooks.services import do_send_due_deliveries
@@ -66,6 +67,9 @@ def run_timers() -> dict[str, int]:
         ("complaints", lambda: sum(do_sweep_complaints(timezone.now()).values())),
         ("snoozed", lambda: do_wake_snoozed(timezone.now())),
         ("unrouted", lambda: do_route_unrouted(timezone.now())),
+        # After waking snoozed conversations (they count against their agent's limit
+        # again) and routing the unrouted, so the room it offers is what is left.
+        ("queues", do_drain_queues),
         ("outbound", do_kick_stalled_deliveries),
         ("inbound_nonces", _prune_nonces_hourly),
     )
