@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -15,6 +17,47 @@ _seq = itertools.count(1)
 def _fast_password_hashing(settings: Any) -> None:
     """PBKDF2's deliberate slowness buys nothing in tests; production keeps Django's default."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _disconnect_rate_limiter() -> Iterator[None]:
+    """Redis connections closed before the end of the run, not left to the garbage collector."""
+    yield
+    from kefu.core import ratelimit
+
+    ratelimit.close()
+
+
+@pytest.fixture(autouse=True)
+def _own_rate_limit_counters(monkeypatch: Any) -> None:
+    """Each test counts from zero: the counters live in a cache the whole run (on Redis, every run) shares."""
+    from kefu.core import ratelimit
+
+    monkeypatch.setattr(ratelimit, "NAMESPACE", f"rl-test-{uuid.uuid4().hex}")
+
+
+@pytest.fixture
+def rate_clock(monkeypatch: Any) -> SimpleNamespace:
+    """The rate limiter's clock, stopped; move it with ``rate_clock.now += seconds``."""
+    from kefu.core import ratelimit
+
+    clock = SimpleNamespace(now=1_800_000_000.0)
+    monkeypatch.setattr(ratelimit, "now", lambda: clock.now)
+    return clock
+
+
+@pytest.fixture
+def rate_limits(settings: Any) -> Callable[..., None]:
+    """``rate_limits(chat_message="2/1m")``: set limits for this test (``"off"`` turns one off)."""
+    from kefu.settings import parse_rates
+
+    def set_limits(**limits: str) -> None:
+        for name in limits:
+            assert name in settings.KEFU_RATE_LIMITS, f"no limit named {name}"
+        parsed = {name: parse_rates(value) for name, value in limits.items()}
+        settings.KEFU_RATE_LIMITS = {**settings.KEFU_RATE_LIMITS, **parsed}
+
+    return set_limits
 
 
 @pytest.fixture
@@ -75,8 +118,6 @@ def desk(
     make_team: Callable[..., Any], make_user: Callable[..., Any], make_channel: Callable[..., Any]
 ) -> Any:
     """A small desk: one general team, one online agent, a supervisor and a web channel."""
-    from types import SimpleNamespace
-
     from kefu.accounts.models import AgentStatus, Role
 
     team = make_team("售前咨询", is_general=True)

@@ -39,7 +39,10 @@ api = NinjaAPI(
 
 @api.exception_handler(KefuError)
 def _kefu_error(request: HttpRequest, exc: KefuError) -> HttpResponse:
-    return api.create_response(request, exc.as_dict(), status=exc.status)
+    response = api.create_response(request, exc.as_dict(), status=exc.status)
+    for name, value in exc.headers().items():
+        response[name] = value
+    return response
 
 
 @api.exception_handler(ValidationError)

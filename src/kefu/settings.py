@@ -8,6 +8,7 @@ Redis. The secret key is generated on first run and kept in ``var/secret_key``.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -19,6 +20,32 @@ def _env_bool(name: str, default: bool) -> bool:
     if value is None:
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+_RATE = re.compile(r"(\d+)/(\d*)([smh]?)")
+_RATE_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600}
+
+
+def parse_rates(value: str, *, name: str = "rate limit") -> tuple[tuple[int, int], ...]:
+    """``"8/10s,20/1m"`` (8 per 10 seconds and 20 per minute) → ``((8, 10), (20, 60))``; ``off`` → none."""
+    value = value.strip().lower()
+    if value in {"", "off"}:
+        return ()
+    rates = []
+    for part in value.split(","):
+        match = _RATE.fullmatch(part.strip())
+        count, seconds = (0, 0)
+        if match:
+            count = int(match[1])
+            seconds = int(match[2] or 1) * _RATE_UNITS[match[3]]
+        if count < 1 or seconds < 1:
+            raise RuntimeError(f"{name}: expected rates like 8/10s,20/1m (or off), got {value!r}")
+        rates.append((count, seconds))
+    return tuple(rates)
+
+
+def _env_rates(name: str, default: str) -> tuple[tuple[int, int], ...]:
+    return parse_rates(os.environ.get(name, default), name=name)
 
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -162,6 +189,28 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# The rate limiter's counters (kefu.core.ratelimit). Redis when there is one, shared by
+# every process; otherwise this process's memory, enough for the one process that runs
+# without Redis. Short timeouts: if Redis stalls, limits are skipped, not the request.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "kefu.core.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "kefu",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "kefu.core.cache.LocMemCache",
+            "LOCATION": "kefu",
+            # The default (300 entries, then a third dropped) would forget live counters.
+            "OPTIONS": {"MAX_ENTRIES": 50_000},
+        }
+    }
+
 TASKS = {"default": {"BACKEND": os.environ.get("KEFU_TASKS_BACKEND", "django_tasks_db.DatabaseBackend")}}
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -203,6 +252,22 @@ KEFU_MAX_MESSAGE_CHARS = int(os.environ.get("KEFU_MAX_MESSAGE_CHARS", "5000"))
 KEFU_MAX_IMAGE_BYTES = int(os.environ.get("KEFU_MAX_IMAGE_BYTES", str(5 * 1024 * 1024)))
 KEFU_IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 DATA_UPLOAD_MAX_MEMORY_SIZE = KEFU_MAX_IMAGE_BYTES + 1024 * 1024
+# How often they may send it (docs/channels.md, "Rate limits"): per visitor, per address
+# (IPv4, or an IPv6 /64), per account. Addresses are shared behind carrier and office
+# NAT, so their limits leave room for several people at once.
+KEFU_RATE_LIMITS = {
+    "chat_message": _env_rates("KEFU_RATELIMIT_CHAT_MESSAGE", "8/10s,20/1m"),
+    "chat_message_ip": _env_rates("KEFU_RATELIMIT_CHAT_MESSAGE_IP", "30/10s,120/1m"),
+    "chat_signal": _env_rates("KEFU_RATELIMIT_CHAT_SIGNAL", "20/10s,60/1m"),
+    "chat_upload": _env_rates("KEFU_RATELIMIT_CHAT_UPLOAD", "6/1m,30/1h"),
+    "chat_upload_ip": _env_rates("KEFU_RATELIMIT_CHAT_UPLOAD_IP", "20/1m,100/1h"),
+    "chat_token_ip": _env_rates("KEFU_RATELIMIT_CHAT_TOKEN_IP", "30/1m"),
+    "csat_ip": _env_rates("KEFU_RATELIMIT_CSAT_IP", "20/1m"),
+    "help_feedback_ip": _env_rates("KEFU_RATELIMIT_HELP_FEEDBACK_IP", "10/1m,60/1h"),
+    "login": _env_rates("KEFU_RATELIMIT_LOGIN", "5/1m,20/1h"),
+    "login_user": _env_rates("KEFU_RATELIMIT_LOGIN_USER", "50/1h"),
+    "login_ip": _env_rates("KEFU_RATELIMIT_LOGIN_IP", "20/1m,100/1h"),
+}
 
 # Email: inbound SMTP listener and outbound relay.
 KEFU_SMTP_LISTEN_HOST = os.environ.get("KEFU_SMTP_LISTEN_HOST", "127.0.0.1")

@@ -10,6 +10,9 @@ from kefu.api import api
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/desk/", permanent=False)),
+    # One sign-in form, rate limited and audited: the admin's own would be a second
+    # door for guessing passwords of the most powerful accounts.
+    path("admin/login/", RedirectView.as_view(url="/login/", permanent=False, query_string=True)),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("", include("kefu.accounts.urls")),

@@ -8,6 +8,7 @@ import pytest
 
 from kefu.accounts.middleware import SESSION_KEY
 from kefu.accounts.models import APIToken, AuditLog
+from kefu.core.ratelimit import wait_text
 
 pytestmark = pytest.mark.django_db
 
@@ -37,6 +38,74 @@ def test_failed_login_is_audited_without_an_actor(client, desk):
     assert row.actor is None
     assert row.detail == {"username": "xiaomei"}
     assert "_auth_user_id" not in client.session
+
+
+def _login(client, username="xiaomei", password="wrong-password", **extra):
+    return client.post("/login/", {"username": username, "password": password}, **extra)
+
+
+def test_failed_logins_past_the_limit_get_a_waiting_message_and_are_audited(
+    client, desk, rate_clock, rate_limits
+):
+    rate_limits(login="3/1m")
+    assert [_login(client).status_code for _ in range(3)] == [200, 200, 200]
+    refused = _login(client)
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    page = refused.content.decode()
+    assert f"登录失败次数过多，请 {wait_text(int(refused['Retry-After']))}后再试。" in page
+    assert 'value="xiaomei"' in page
+    row = AuditLog.objects.filter(action=AuditLog.Action.LOGIN_FAILED).first()
+    assert row.actor is None and row.ip == "127.0.0.1"
+    assert row.detail == {"username": "xiaomei", "rate_limit": "login"}
+    # Guessing stops: the right password is not even tried until the wait is over.
+    assert _login(client, password=PASSWORD).status_code == 429
+    assert "_auth_user_id" not in client.session
+    rate_clock.now += int(refused["Retry-After"])
+    assert _login(client, password=PASSWORD).status_code == 302
+
+
+def test_the_limit_counts_per_username_and_address(client, desk, rate_clock, rate_limits):
+    rate_limits(login="2/1m")
+    for _ in range(2):
+        _login(client, username="Xiaomei ")
+    assert _login(client).status_code == 429  # the same account, however it is typed
+    assert _login(client, username="zhuguan").status_code == 200
+    assert _login(client, REMOTE_ADDR="198.51.100.20").status_code == 200
+
+
+def test_failures_on_many_accounts_from_one_address_hit_the_address_limit(
+    client, desk, rate_clock, rate_limits
+):
+    rate_limits(login_ip="3/1m")
+    assert [_login(client, username=f"guess{n}").status_code for n in range(3)] == [200, 200, 200]
+    assert _login(client, username="xiaomei", password=PASSWORD).status_code == 429
+    assert _login(client, username="xiaomei", REMOTE_ADDR="198.51.100.20").status_code == 200
+
+
+def test_failures_on_one_account_from_many_addresses_hit_the_account_limit(
+    client, desk, rate_clock, rate_limits
+):
+    rate_limits(login_user="3/1h")
+    for n in range(3):
+        assert _login(client, REMOTE_ADDR=f"198.51.100.{n + 1}").status_code == 200
+    refused = _login(client, password=PASSWORD, REMOTE_ADDR="203.0.113.9")
+    assert refused.status_code == 429
+    assert "登录失败次数过多" in refused.content.decode()
+
+
+def test_successful_logins_do_not_count(client, desk, rate_clock, rate_limits):
+    rate_limits(login="2/1m", login_ip="2/1m")
+    for _ in range(4):
+        assert _login(client, password=PASSWORD).status_code == 302
+        client.post("/logout/")
+    assert _login(client).status_code == 200
+
+
+def test_the_admin_signs_in_through_the_rate_limited_login_page(client, desk):
+    r = client.post("/admin/login/?next=/admin/", {"username": "xiaomei", "password": "guess"})
+    assert r.status_code == 302 and r["Location"] == "/login/?next=/admin/"
+    assert not AuditLog.objects.filter(action__startswith="login").exists()  # no password was tried
 
 
 def test_logout_requires_post(client, desk):

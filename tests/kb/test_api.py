@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -68,6 +69,29 @@ def test_help_centre_search_and_feedback_are_public(client, editor):
         content_type="application/json",
     )
     assert r.status_code == 200 and r.json()["helpful_yes"] == 1
+
+
+def test_help_feedback_past_the_address_limit_is_429_and_not_counted(client, editor, rate_clock, rate_limits):
+    rate_limits(help_feedback_ip="2/1m")
+    a = services.do_create_article(actor=editor, data={"title": "怎么开发票", "status": "published"})
+
+    def vote() -> Any:
+        return client.post(
+            f"/api/v1/help/articles/{a.pk}/feedback",
+            data=json.dumps({"helpful": True}),
+            content_type="application/json",
+        )
+
+    assert [vote().status_code for _ in range(2)] == [200, 200]
+    refused = vote()
+    assert refused.status_code == 429
+    body = refused.json()
+    assert body["error"] == "rate_limited" and body["limit"] == "help_feedback_ip"
+    assert refused["Retry-After"] == str(body["retry_after"])
+    a.refresh_from_db()
+    assert a.helpful_yes == 2
+    rate_clock.now += body["retry_after"]
+    assert vote().json()["helpful_yes"] == 3
 
 
 def test_help_centre_hides_drafts(client, editor):

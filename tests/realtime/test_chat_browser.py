@@ -154,3 +154,41 @@ def test_widget_on_another_site_opens_the_chat_in_an_iframe(browser: Any, cluste
         expect(page.locator(f'iframe[src^="{server.http}/chat"]')).to_be_hidden()
     finally:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def limited_cluster() -> Iterator[Cluster]:
+    with Cluster(servers=1, redis=None, database_url="", env={"KEFU_RATELIMIT_CHAT_MESSAGE": "2/1h"}) as c:
+        yield c
+
+
+def test_a_message_past_the_rate_limit_is_shown_failed_and_never_resent(
+    browser: Any, limited_cluster: Cluster
+) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(locale="zh-CN")
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        page.goto(f"{limited_cluster.servers[0].http}/chat")
+        page.wait_for_selector("[data-role=conn][data-state=online]")
+        for text in ("第一条", "第二条"):
+            _send(page, text)
+            expect(page.locator(".kefu-msg--incoming .kefu-msg__state").last).to_have_text("已送达")
+        _send(page, "第三条：太快了")
+        refused = page.locator(".kefu-msg--failed")
+        expect(refused.locator(".kefu-msg__state")).to_have_text("发送失败：发送太频繁，请稍后再试")
+        assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('kefu.chat.pending'))") == []
+
+        # Reconnecting resends nothing: only the two accepted messages exist.
+        page.reload()
+        page.wait_for_selector("[data-role=conn][data-state=online]")
+        bubbles = page.locator(".kefu-msg--incoming .kefu-msg__bubble")
+        expect(bubbles).to_have_text(["第一条", "第二条"])
+        with _agent(limited_cluster) as agent:
+            conversation_id = _latest_conversation(agent)
+            items = agent.get(f"/conversations/{conversation_id}/messages").json()["items"]
+        assert [m["text"] for m in items if m["direction"] == "incoming"] == ["第一条", "第二条"]
+    finally:
+        context.close()

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from kefu.core import ratelimit
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthorized
 from kefu.core.events import notify_access_changed, publish
 
@@ -48,6 +49,23 @@ def audit(
 
 def client_ip(request: Any) -> str | None:
     return request.META.get("REMOTE_ADDR") if request is not None else None
+
+
+def check_login_rate(*, username: str, ip: str | None) -> ratelimit.Reservation:
+    """Count a sign-in attempt per account on this address, per account and per address.
+
+    Raises ``RateLimited`` without looking at the password. Release the reservation
+    when the password was right: only failures count, so agents who sign in all day
+    are never held up, while guessing stops after a few tries.
+    """
+    account = username.strip().casefold()
+    address = ratelimit.address_key(ip)
+    return ratelimit.take(
+        ("login", f"{account}\0{address or ''}"),
+        ("login_user", account),
+        ("login_ip", address),
+        message="登录失败次数过多，请 {wait}后再试。",
+    )
 
 
 # --- permission checks -------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Sign-in pages: login (audited, with the idle-lock notice), logout, password change, API tokens."""
+"""Sign-in pages: login (audited, rate limited, with the idle-lock notice), logout, password change, tokens."""
 
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from kefu.core.apiutil import AuthedRequest
+from kefu.core.errors import RateLimited
+from kefu.core.ratelimit import Reservation
 
 from .models import APIToken, AuditLog
-from .services import audit, client_ip, do_create_token, do_revoke_token
+from .services import audit, check_login_rate, client_ip, do_create_token, do_revoke_token
 
 LOCKED_SESSION_KEY = "kefu_locked"
 
@@ -29,6 +31,27 @@ class KefuLoginView(LoginView):
     template_name = "accounts/login.html"
     authentication_form = AuthenticationForm
     redirect_authenticated_user = True
+    attempt: Reservation
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        username = str(request.POST.get("username", ""))[:150]
+        try:
+            self.attempt = check_login_rate(username=username, ip=client_ip(request))
+        except RateLimited as exc:
+            audit(
+                AuditLog.Action.LOGIN_FAILED,
+                actor=None,
+                detail={"username": username, "rate_limit": exc.limit},
+                ip=client_ip(request),
+            )
+            form = self.get_form_class()(request, initial={"username": username})
+            response = self.render_to_response(
+                self.get_context_data(form=form, refused=exc.message), status=exc.status
+            )
+            for name, value in exc.headers().items():
+                response[name] = value
+            return response
+        return super().post(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -39,6 +62,7 @@ class KefuLoginView(LoginView):
         return context
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        self.attempt.release()  # only failures count against the limits
         response = super().form_valid(form)
         audit(AuditLog.Action.LOGIN, actor=form.get_user(), ip=client_ip(self.request))
         return response

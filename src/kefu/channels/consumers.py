@@ -4,7 +4,8 @@ A message is acknowledged only after ``do_receive_customer_message`` has stored 
 so an ack means "durable"; a resend with the same ``client_msg_id`` is acked with the
 message already stored. The socket follows the visitor's current conversation group
 ``chat.conv.<id>``, which only ever carries public payloads (the publisher builds
-them; private notes are never published there).
+them; private notes are never published there). Messages and the other frames count
+against the visitor's rate limits; a refused one gets an error frame naming the limit.
 """
 
 from __future__ import annotations
@@ -20,15 +21,15 @@ from kefu.conversations.presenters import public_message_dict
 from kefu.conversations.services import (
     current_customer_conversation,
     do_mark_read,
-    do_receive_customer_message,
     messages_after,
     rating_requested,
     send_typing,
 )
-from kefu.core.errors import InvalidInput, Unauthorized
+from kefu.core.errors import InvalidInput, RateLimited, Unauthorized
 from kefu.core.events import chat_conversation_group
 
 from .models import Channel
+from .services import check_chat_signal, do_receive_chat_message
 from .visitor import Visitor, read_visitor_token, web_chat_channel
 
 # The channel behind the token is gone or switched off: retrying will not help.
@@ -79,6 +80,18 @@ class ChatConsumer(JsonSocket):
     # --- client → server ------------------------------------------------------------
 
     async def handle_frame(self, content: dict[str, Any]) -> None:
+        try:
+            await self._handle(content)
+        except RateLimited as exc:
+            await self.send_error(
+                None,
+                exc.message,
+                limit=exc.limit,
+                retry_after=exc.retry_after,
+                **self.error_context(content),
+            )
+
+    async def _handle(self, content: dict[str, Any]) -> None:
         kind = content.get("type")
         if kind == "message":
             await self._message(content)
@@ -115,15 +128,20 @@ class ChatConsumer(JsonSocket):
             await self._send_history(0)
 
     def _store(self, text: Any, client_msg_id: str) -> tuple[dict[str, Any], int]:
-        message, _created = do_receive_customer_message(
-            channel=self.channel, identities=self.visitor.identities, text=text, client_msg_id=client_msg_id
+        message, _created = do_receive_chat_message(
+            channel=self.channel, visitor=self.visitor, ip=self.ip, text=text, client_msg_id=client_msg_id
         )
         return public_message_dict(message), message.conversation_id
+
+    @property
+    def ip(self) -> str | None:
+        client = self.scope.get("client")
+        return client[0] if client else None
 
     async def _resume(self, after: int) -> None:
         # Another tab, or an image upload over HTTP, may have opened a conversation
         # since this socket connected: look again before answering.
-        _channel, conversation = await database_sync_to_async(self._current)()
+        _channel, conversation = await database_sync_to_async(self._resume_current)()
         if conversation is not None:
             await self._follow(conversation.pk)
         await self._send_history(after, always=True)
@@ -143,12 +161,18 @@ class ChatConsumer(JsonSocket):
         conversation = Conversation.objects.get(pk=conversation_id)
         return [public_message_dict(m) for m in messages_after(conversation, after, public_only=True)]
 
+    def _resume_current(self) -> tuple[Channel | None, Conversation | None]:
+        check_chat_signal(self.visitor)
+        return self._current()
+
     def _typing(self) -> None:
+        check_chat_signal(self.visitor)
         conversation = self._conversation()
         if conversation is not None:
             send_typing(conversation=conversation, by_customer=True)
 
     def _read(self, message_id: int) -> None:
+        check_chat_signal(self.visitor)
         conversation = self._conversation()
         if conversation is not None:
             do_mark_read(conversation=conversation, by_customer=True, message_id=message_id)

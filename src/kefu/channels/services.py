@@ -1,6 +1,7 @@
-"""Channels: customer messages in from email and platform webhooks, agent replies out.
+"""Channels: customer messages in from web chat, email and platform webhooks, agent replies out.
 
-Inbound, every channel ends in ``conversations.services.do_receive_customer_message``.
+Inbound, every channel ends in ``conversations.services.do_receive_customer_message``;
+web chat first counts the message against the visitor's rate limits.
 Outbound, ``do_queue_outbound`` records an ``OutboundDelivery`` in the reply's
 transaction and the worker runs ``do_deliver_outbound``: one attempt per task, the
 result written back, and on failure a new task scheduled with exponential backoff
@@ -15,7 +16,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from django.conf import settings
@@ -24,13 +25,18 @@ from django.db.models import Q
 from django.utils import timezone
 
 from kefu.conversations.models import Message
-from kefu.core.errors import InvalidInput, NotFound, Unauthorized
+from kefu.core import ratelimit
+from kefu.core.errors import InvalidInput, KefuError, NotFound, RateLimited, Unauthorized
 from kefu.core.events import publish
 from kefu.customers.models import Identity
 
 from . import email as mail
 from . import webhook
 from .models import Channel, InboundNonce, OutboundDelivery
+from .visitor import Visitor
+
+if TYPE_CHECKING:
+    from django.core.files.uploadedfile import UploadedFile
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +78,77 @@ def _serialize_deliveries_of(channel: Channel, external_id: str) -> None:
     digest = hashlib.blake2b(f"inbound:{channel.pk}:{external_id}".encode(), digest_size=8).digest()
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest, "big", signed=True)])
+
+
+# --- web chat in --------------------------------------------------------------------
+
+
+def do_receive_chat_message(
+    *,
+    channel: Channel,
+    visitor: Visitor,
+    ip: str | None,
+    text: Any,
+    client_msg_id: str,
+    image: UploadedFile | None = None,
+) -> tuple[Message, bool]:
+    """A web-chat visitor's text or image, within the visitor's and the address's limits.
+
+    Raises ``RateLimited`` with nothing stored when a limit is used up. A resend of a
+    message already stored (its ack was lost) is answered with it and costs nothing;
+    so does an attempt kefu failed to store (the database was away), while one refused
+    for what it is (empty text, not an image) counts like any other.
+    """
+    from kefu.conversations.services import do_receive_customer_message
+
+    address = ratelimit.address_key(ip)
+    if image is None:
+        charges = (("chat_message", visitor.visitor_id), ("chat_message_ip", address))
+    else:
+        charges = (("chat_upload", visitor.visitor_id), ("chat_upload_ip", address))
+    try:
+        reservation = ratelimit.take(*charges)
+    except RateLimited:
+        stored = _stored_chat_message(channel, visitor, client_msg_id)
+        if stored is None:
+            raise
+        return stored, False
+    try:
+        message, created = do_receive_customer_message(
+            channel=channel,
+            identities=visitor.identities,
+            text=text,
+            image=image,
+            client_msg_id=client_msg_id,
+        )
+    except KefuError:
+        raise
+    except Exception:
+        reservation.release()  # chat.js sends it again after reconnecting
+        raise
+    if not created:
+        reservation.release()
+    return message, created
+
+
+def _stored_chat_message(channel: Channel, visitor: Visitor, client_msg_id: str) -> Message | None:
+    kind, value = visitor.identities[0]
+    return (
+        Message.objects.filter(
+            conversation__channel=channel,
+            conversation__customer__identities__kind=kind,
+            conversation__customer__identities__value=value,
+            direction=Message.Direction.INCOMING,
+            client_msg_id=client_msg_id,
+        )
+        .order_by("-id")
+        .first()
+    )
+
+
+def check_chat_signal(visitor: Visitor) -> None:
+    """Typing, read and resume frames count against the visitor's ``chat_signal`` limit."""
+    ratelimit.take(("chat_signal", visitor.visitor_id))
 
 
 # --- platform webhooks in ------------------------------------------------------------

@@ -3,7 +3,8 @@
 The page may be embedded on a shop's site (``widget.js`` opens it in an iframe), so
 it alone is exempt from the frame policy. Token, upload and rating endpoints authenticate
 with the signed visitor token, not cookies: a third-party iframe often has no
-cookies, and without a cookie there is nothing for CSRF to forge.
+cookies, and without a cookie there is nothing for CSRF to forge. Each is rate
+limited (``429`` with ``Retry-After``).
 """
 
 from __future__ import annotations
@@ -16,15 +17,14 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from kefu.accounts.services import client_ip
 from kefu.conversations.presenters import public_message_dict
-from kefu.conversations.services import (
-    access_customer_rated_conversation,
-    do_rate_conversation,
-    do_receive_customer_message,
-)
+from kefu.conversations.services import access_customer_rated_conversation, do_rate_conversation
+from kefu.core import ratelimit
 from kefu.core.errors import InvalidInput, KefuError, NotFound, Unauthorized
 from kefu.core.views import render_error
 
+from .services import do_receive_chat_message
 from .visitor import issue_visitor_token, read_visitor_token, web_chat_channel
 
 
@@ -38,7 +38,15 @@ def _channel_id(raw: str | None) -> int | None:
 
 
 def _error(exc: KefuError) -> JsonResponse:
-    return JsonResponse(exc.as_dict(), status=exc.status, json_dumps_params={"ensure_ascii": False})
+    response = JsonResponse(exc.as_dict(), status=exc.status, json_dumps_params={"ensure_ascii": False})
+    for name, value in exc.headers().items():
+        response[name] = value
+    return response
+
+
+def _take_address(request: HttpRequest, limit: str, *, message: str = ratelimit.DEFAULT_MESSAGE) -> None:
+    """Count this request against ``limit`` for its address; raises ``RateLimited``."""
+    ratelimit.take((limit, ratelimit.address_key(client_ip(request))), message=message)
 
 
 @require_GET
@@ -64,6 +72,7 @@ def chat_page(request: HttpRequest) -> HttpResponse:
 def chat_token(request: HttpRequest) -> JsonResponse:
     """Exchange a kept token for one on this channel, keeping the visitor; or start a new visitor."""
     try:
+        _take_address(request, "chat_token_ip")
         channel = web_chat_channel(_channel_id(request.POST.get("channel")))
         if channel is None:
             raise NotFound("该在线客服渠道不存在或已停用")
@@ -93,9 +102,10 @@ def chat_upload(request: HttpRequest) -> JsonResponse:
         client_msg_id = request.POST.get("client_msg_id")
         if not client_msg_id:
             raise InvalidInput("缺少 client_msg_id", fields={"client_msg_id": "必填"})
-        message, created = do_receive_customer_message(
+        message, created = do_receive_chat_message(
             channel=channel,
-            identities=visitor.identities,
+            visitor=visitor,
+            ip=client_ip(request),
             text=request.POST.get("text", ""),
             image=image,
             client_msg_id=client_msg_id,
@@ -114,6 +124,7 @@ def chat_upload(request: HttpRequest) -> JsonResponse:
 def chat_rate(request: HttpRequest) -> JsonResponse:
     """The visitor's satisfaction rating (JSON ``{token, score, comment}``) of their resolved conversation."""
     try:
+        _take_address(request, "csat_ip", message="评价提交太频繁，请稍后再试")
         try:
             body = json.loads(request.body or b"null")
         except (ValueError, UnicodeDecodeError) as exc:

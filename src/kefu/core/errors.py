@@ -5,7 +5,8 @@
     ├── Unauthorized (401)   no or bad credentials / signature
     ├── PermissionDenied (403)
     ├── NotFound (404)
-    └── Conflict (409)       the state changed under you (already assigned, closed …)
+    ├── Conflict (409)       the state changed under you (already assigned, closed …)
+    └── RateLimited (429)    too many attempts; ``retry_after`` seconds until the next
 
 Services raise these; one handler in ``kefu.api`` turns them into JSON and one in
 ``kefu.core.views`` into readable pages.
@@ -35,6 +36,10 @@ class KefuError(Exception):
         body.update(self.extra)
         return body
 
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the response carries besides the body."""
+        return {}
+
 
 class InvalidInput(KefuError):
     status = 400
@@ -59,3 +64,16 @@ class NotFound(KefuError):
 class Conflict(KefuError):
     status = 409
     code = "conflict"
+
+
+class RateLimited(KefuError):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, limit: str, retry_after: int):
+        super().__init__(message, extra={"limit": limit, "retry_after": retry_after})
+        self.limit = limit
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}

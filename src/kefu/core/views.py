@@ -13,8 +13,20 @@ def error_page(request: HttpRequest, *, status: int, title: str, detail: str) ->
 
 
 def render_error(request: HttpRequest, exc: KefuError) -> HttpResponse:
-    titles = {400: "请求有误", 401: "需要登录", 403: "没有权限", 404: "找不到页面", 409: "操作冲突"}
-    return error_page(request, status=exc.status, title=titles.get(exc.status, "出错了"), detail=exc.message)
+    titles = {
+        400: "请求有误",
+        401: "需要登录",
+        403: "没有权限",
+        404: "找不到页面",
+        409: "操作冲突",
+        429: "操作太频繁",
+    }
+    response = error_page(
+        request, status=exc.status, title=titles.get(exc.status, "出错了"), detail=exc.message
+    )
+    for name, value in exc.headers().items():
+        response[name] = value
+    return response
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
