@@ -174,6 +174,25 @@ def test_vip_customer_goes_first_in_the_queue_and_is_served_first(
 
 
 @pytest.mark.django_db
+def test_an_urgent_conversation_is_served_before_a_vip_asking_a_routine_question(
+    shop: Any, arrive: Any, make_user: Any, committed: Any
+) -> None:
+    agent = make_user(teams=(shop.general,), max_concurrent=1)  # offline: everybody waits
+    vip = arrive("这款有 XL 码吗", vip=3)
+    early = arrive()
+    urgent = arrive("你们快递员把我的东西扔在门外，摔坏了")
+    Conversation.objects.filter(pk=urgent.pk).update(priority="P1")
+    Conversation.objects.filter(pk__in=[vip.pk, early.pk]).update(priority="P4")
+
+    assert list(waiting_queue(shop.general.pk).values_list("id", flat=True)) == [urgent.pk, vip.pk, early.pk]
+    with committed():
+        do_set_status(user=agent, status=AgentStatus.ONLINE)
+    urgent.refresh_from_db()
+    vip.refresh_from_db()
+    assert urgent.assignee == agent and vip.assignee is None
+
+
+@pytest.mark.django_db
 def test_queue_position_reply_states_position_and_expected_wait(
     shop: Any, arrive: Any, make_user: Any
 ) -> None:

@@ -246,11 +246,15 @@ def do_requeue_if_unowned(conversation: Conversation) -> None:
 
 
 def waiting_queue(team_id: int | None):
-    """Waiting conversations of a team in service order: VIP first, then longest wait."""
+    """Waiting conversations of a team in service order.
+
+    Priority first (P1 紧急且重要 before P4 常规: an angry complaint does not wait behind
+    a size question), then VIP level, then the longest wait. "P1" … "P4" sort as text.
+    """
     qs = Conversation.objects.filter(assignee__isnull=True, status__in=LOAD_STATUSES, queued_at__isnull=False)
     if team_id is not None:
         qs = qs.filter(team_id=team_id)
-    return qs.select_related("customer").order_by("-customer__vip_level", "queued_at", "id")
+    return qs.select_related("customer").order_by("priority", "-customer__vip_level", "queued_at", "id")
 
 
 def queue_position(conversation: Conversation) -> int:
@@ -337,8 +341,9 @@ def do_drain_queues(team_ids: Iterable[int] | None = None) -> int:
     Also the worker's periodic drain, which catches room that appeared with no drain
     after it (a drain that failed, a row edited outside kefu's services): idempotent,
     safe from several workers at once (see ``do_drain_queue``) and one query when
-    nobody waits. Queues whose customers have waited longest (VIP first) are served
-    first, so an agent in two teams takes the customer who has waited longer. One
+    nobody waits. Queues are served in the order of their most urgent customer
+    (priority, then VIP, then the longest wait), so an agent in two teams takes the
+    more urgent customer first. One
     queue failing does not hold up the others.
     """
     waiting = waiting_queue(None)
@@ -347,8 +352,8 @@ def do_drain_queues(team_ids: Iterable[int] | None = None) -> int:
     queues = (
         waiting.order_by()
         .values("team_id")
-        .annotate(vip=Max("customer__vip_level"), since=Min("queued_at"))
-        .order_by("-vip", "since", "team_id")
+        .annotate(top=Min("priority"), vip=Max("customer__vip_level"), since=Min("queued_at"))
+        .order_by("top", "-vip", "since", "team_id")
     )
     assigned = 0
     for team_id in [row["team_id"] for row in queues]:
