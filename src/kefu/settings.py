@@ -259,6 +259,9 @@ KEFU_RATE_LIMITS = {
     "chat_message": _env_rates("KEFU_RATELIMIT_CHAT_MESSAGE", "8/10s,20/1m"),
     "chat_message_ip": _env_rates("KEFU_RATELIMIT_CHAT_MESSAGE_IP", "30/10s,120/1m"),
     "chat_signal": _env_rates("KEFU_RATELIMIT_CHAT_SIGNAL", "20/10s,60/1m"),
+    # Socket connections per address: each costs two database reads before any frame.
+    # Loose, because a shop's customers behind one carrier NAT reconnect on every page.
+    "chat_connect_ip": _env_rates("KEFU_RATELIMIT_CHAT_CONNECT_IP", "60/10s,1200/1h"),
     "chat_upload": _env_rates("KEFU_RATELIMIT_CHAT_UPLOAD", "6/1m,30/1h"),
     "chat_upload_ip": _env_rates("KEFU_RATELIMIT_CHAT_UPLOAD_IP", "20/1m,100/1h"),
     "chat_token_ip": _env_rates("KEFU_RATELIMIT_CHAT_TOKEN_IP", "30/1m"),

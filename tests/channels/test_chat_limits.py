@@ -234,3 +234,22 @@ def test_a_message_kefu_failed_to_store_is_not_counted(desk, rate_clock, rate_li
         channel=desk.channel, visitor=visitor, ip=None, text="在吗", client_msg_id="c-1"
     )
     assert created and message.client_msg_id == "c-1"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_too_many_connections_from_one_address_are_closed_with_4429(desk, rate_clock, rate_limits):
+    from tests.realtime.sockets import close_code
+
+    rate_limits(chat_connect_ip="2/10s")
+    token = issue_visitor_token(desk.channel.pk)
+    first = await _open(token, ip="203.0.113.7")
+    second = await _open(token, ip="203.0.113.7")
+    third = chat_socket(token)
+    third.scope["client"] = ["203.0.113.7", 50124]
+    assert await close_code(third) == 4429
+    # Another address is not affected, and the address may connect again next window.
+    await (await _open(token, ip="198.51.100.9")).disconnect()
+    rate_clock.now += 10
+    await (await _open(token, ip="203.0.113.7")).disconnect()
+    await first.disconnect()
+    await second.disconnect()

@@ -153,6 +153,7 @@ class Cluster:
                 # Every client here is 127.0.0.1, and runs on this machine share one Redis:
                 # one run's (or the bench's) messages must not use up another's address limit.
                 "KEFU_RATELIMIT_CHAT_MESSAGE_IP": "off",
+                "KEFU_RATELIMIT_CHAT_CONNECT_IP": "off",
             }
         )
         if self.redis:

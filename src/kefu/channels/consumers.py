@@ -29,11 +29,13 @@ from kefu.core.errors import InvalidInput, RateLimited, Unauthorized
 from kefu.core.events import chat_conversation_group
 
 from .models import Channel
-from .services import check_chat_signal, do_receive_chat_message
+from .services import check_chat_connect, check_chat_signal, do_receive_chat_message
 from .visitor import Visitor, read_visitor_token, web_chat_channel
 
 # The channel behind the token is gone or switched off: retrying will not help.
 CLOSE_CHANNEL_UNAVAILABLE = 4404
+# Too many connections from this address: retry later, with backoff.
+CLOSE_TOO_MANY = 4429
 
 
 class ChatConsumer(JsonSocket):
@@ -52,7 +54,11 @@ class ChatConsumer(JsonSocket):
         except Unauthorized:
             await self.reject(CLOSE_UNAUTHORIZED)
             return
-        channel, conversation = await database_sync_to_async(self._current)()
+        try:
+            channel, conversation = await database_sync_to_async(self._connect_current)()
+        except RateLimited:
+            await self.reject(CLOSE_TOO_MANY)
+            return
         if channel is None:
             await self.reject(CLOSE_CHANNEL_UNAVAILABLE)
             return
@@ -60,6 +66,10 @@ class ChatConsumer(JsonSocket):
         await self.accept()
         if conversation is not None:
             await self._follow(conversation.pk)
+
+    def _connect_current(self) -> tuple[Channel | None, Conversation | None]:
+        check_chat_connect(self.ip)
+        return self._current()
 
     def _current(self) -> tuple[Channel | None, Conversation | None]:
         channel = web_chat_channel(self.visitor.channel_id)

@@ -146,6 +146,11 @@ def _stored_chat_message(channel: Channel, visitor: Visitor, client_msg_id: str)
     )
 
 
+def check_chat_connect(ip: str | None) -> None:
+    """A chat socket connection counts against its address's ``chat_connect_ip`` limit."""
+    ratelimit.take(("chat_connect_ip", ratelimit.address_key(ip)), message="连接太频繁，请稍后再试")
+
+
 def check_chat_signal(visitor: Visitor) -> None:
     """Typing, read and resume frames count against the visitor's ``chat_signal`` limit."""
     ratelimit.take(("chat_signal", visitor.visitor_id))

@@ -407,7 +407,7 @@
         token = fresh;
         save(TOKEN_KEY, token);
       }
-      setConn("offline", "重新连接中…");
+      setConn("offline", ev.code === 4429 ? "连接太频繁，稍后自动重试…" : "重新连接中…");
       scheduleReconnect();
     };
   }
