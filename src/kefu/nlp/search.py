@@ -260,9 +260,12 @@ class _Scratch:
             self.q_totals = np.zeros(size, dtype=np.float32)
 
 
-def _terms(text: str) -> tuple[list[str], list[str]]:
-    """Words and character bigrams of normalised text, punctuation dropped."""
-    words = [w for w in cut(text) if _WORDISH_RE.search(w)]
+def _terms(text: str, tokens: Sequence[str] | None = None) -> tuple[list[str], list[str]]:
+    """Words and character bigrams of normalised text, punctuation dropped.
+
+    ``tokens`` is jieba's segmentation of ``text`` when the caller already has it.
+    """
+    words = [w for w in (cut(text) if tokens is None else tokens) if _WORDISH_RE.search(w)]
     bigrams: list[str] = []
     for run in _CJK_RUN_RE.findall(text):
         if len(run) == 1:
@@ -272,12 +275,16 @@ def _terms(text: str) -> tuple[list[str], list[str]]:
     return words, bigrams
 
 
-def _dictionary_word_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of the words of ``text`` that are dictionary words of two characters or more."""
+def _dictionary_word_spans(tokens: Sequence[str]) -> list[tuple[int, int]]:
+    """(start, end) of the dictionary words of two characters or more among a text's ``tokens``.
+
+    ``tokens`` must be the text's whole segmentation, whitespace included, so that
+    offsets add up.
+    """
     tk = tokenizer()
     spans = []
     at = 0
-    for word in tk.lcut(text, HMM=True):
+    for word in tokens:
         if len(word) > 1 and tk.FREQ.get(word, 0) > 0:
             spans.append((at, at + len(word)))
         at += len(word)
@@ -680,7 +687,9 @@ class SearchIndex:
         r = self.ranking
         # Questions are short; a pasted essay is cut rather than turned into hundreds of terms.
         text = normalize(query[:_QUERY_CHARS]).text
-        words, bigrams = _terms(text)
+        # One jieba pass serves the query's words and the synonym check below.
+        tokens = tokenizer().lcut(text, HMM=True)
+        words, bigrams = _terms(text, tokens)
         qw = {w: r.question_word_weight if w in QUESTION_WORDS else 1.0 for w in words}
         qb = {g: r.question_word_weight if g in QUESTION_WORDS else 1.0 for g in bigrams}
         if not r.bigrams_of_words:
@@ -690,7 +699,7 @@ class SearchIndex:
         for phrase, alts in self._synonyms.items():
             if phrase in text:
                 if inside_words is None:
-                    inside_words = _dictionary_word_spans(text)
+                    inside_words = _dictionary_word_spans(tokens)
                 if not _occurs_outside(phrase, text, inside_words):
                     continue
                 for alt in alts:
