@@ -39,10 +39,7 @@ api = NinjaAPI(
 
 @api.exception_handler(KefuError)
 def _kefu_error(request: HttpRequest, exc: KefuError) -> HttpResponse:
-    response = api.create_response(request, exc.as_dict(), status=exc.status)
-    for name, value in exc.headers().items():
-        response[name] = value
-    return response
+    return exc.add_headers(api.create_response(request, exc.as_dict(), status=exc.status))
 
 
 @api.exception_handler(ValidationError)

@@ -45,12 +45,11 @@ class KefuLoginView(LoginView):
                 ip=client_ip(request),
             )
             form = self.get_form_class()(request, initial={"username": username})
-            response = self.render_to_response(
-                self.get_context_data(form=form, refused=exc.message), status=exc.status
+            return exc.add_headers(
+                self.render_to_response(
+                    self.get_context_data(form=form, refused=exc.message), status=exc.status
+                )
             )
-            for name, value in exc.headers().items():
-                response[name] = value
-            return response
         return super().post(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:

@@ -148,7 +148,7 @@ def _stored_chat_message(channel: Channel, visitor: Visitor, client_msg_id: str)
 
 def check_chat_connect(ip: str | None) -> None:
     """A chat socket connection counts against its address's ``chat_connect_ip`` limit."""
-    ratelimit.take(("chat_connect_ip", ratelimit.address_key(ip)), message="连接太频繁，请稍后再试")
+    ratelimit.take_for_address("chat_connect_ip", ip, message="连接太频繁，请稍后再试")
 
 
 def check_chat_signal(visitor: Visitor) -> None:

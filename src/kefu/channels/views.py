@@ -38,15 +38,9 @@ def _channel_id(raw: str | None) -> int | None:
 
 
 def _error(exc: KefuError) -> JsonResponse:
-    response = JsonResponse(exc.as_dict(), status=exc.status, json_dumps_params={"ensure_ascii": False})
-    for name, value in exc.headers().items():
-        response[name] = value
-    return response
-
-
-def _take_address(request: HttpRequest, limit: str, *, message: str = ratelimit.DEFAULT_MESSAGE) -> None:
-    """Count this request against ``limit`` for its address; raises ``RateLimited``."""
-    ratelimit.take((limit, ratelimit.address_key(client_ip(request))), message=message)
+    return exc.add_headers(
+        JsonResponse(exc.as_dict(), status=exc.status, json_dumps_params={"ensure_ascii": False})
+    )
 
 
 @require_GET
@@ -72,7 +66,7 @@ def chat_page(request: HttpRequest) -> HttpResponse:
 def chat_token(request: HttpRequest) -> JsonResponse:
     """Exchange a kept token for one on this channel, keeping the visitor; or start a new visitor."""
     try:
-        _take_address(request, "chat_token_ip")
+        ratelimit.take_for_address("chat_token_ip", client_ip(request))
         channel = web_chat_channel(_channel_id(request.POST.get("channel")))
         if channel is None:
             raise NotFound("该在线客服渠道不存在或已停用")
@@ -124,7 +118,7 @@ def chat_upload(request: HttpRequest) -> JsonResponse:
 def chat_rate(request: HttpRequest) -> JsonResponse:
     """The visitor's satisfaction rating (JSON ``{token, score, comment}``) of their resolved conversation."""
     try:
-        _take_address(request, "csat_ip", message="评价提交太频繁，请稍后再试")
+        ratelimit.take_for_address("csat_ip", client_ip(request), message="评价提交太频繁，请稍后再试")
         try:
             body = json.loads(request.body or b"null")
         except (ValueError, UnicodeDecodeError) as exc:

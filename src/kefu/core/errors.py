@@ -40,6 +40,12 @@ class KefuError(Exception):
         """HTTP headers the response carries besides the body."""
         return {}
 
+    def add_headers(self, response: Any) -> Any:
+        """Set ``headers()`` on ``response`` (any Django response); returns it."""
+        for name, value in self.headers().items():
+            response[name] = value
+        return response
+
 
 class InvalidInput(KefuError):
     status = 400

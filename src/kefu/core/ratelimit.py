@@ -145,6 +145,11 @@ def take(*charges: tuple[str, str | None], message: str = DEFAULT_MESSAGE) -> Re
     return Reservation(counters)
 
 
+def take_for_address(limit: str, ip: str | None, *, message: str = DEFAULT_MESSAGE) -> Reservation:
+    """``take`` one attempt against ``limit`` for the address ``ip`` (see ``address_key``)."""
+    return take((limit, address_key(ip)), message=message)
+
+
 def address_key(ip: str | None) -> str | None:
     """What limits count an address by: an IPv4 address, or an IPv6 host's usual /64."""
     if not ip:

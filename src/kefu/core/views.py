@@ -21,12 +21,9 @@ def render_error(request: HttpRequest, exc: KefuError) -> HttpResponse:
         409: "操作冲突",
         429: "操作太频繁",
     }
-    response = error_page(
-        request, status=exc.status, title=titles.get(exc.status, "出错了"), detail=exc.message
+    return exc.add_headers(
+        error_page(request, status=exc.status, title=titles.get(exc.status, "出错了"), detail=exc.message)
     )
-    for name, value in exc.headers().items():
-        response[name] = value
-    return response
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

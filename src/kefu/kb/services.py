@@ -24,6 +24,7 @@ from markdown_it import MarkdownIt
 
 from kefu.accounts.models import Role, User
 from kefu.accounts.services import check_role
+from kefu.core import ratelimit
 from kefu.core.errors import InvalidInput, NotFound, PermissionDenied
 from kefu.nlp.search import DEFAULT_SYNONYMS, Document, Hit, SearchIndex
 
@@ -414,9 +415,13 @@ def do_add_attachment(*, actor: User, article_id: int, upload: Any) -> Attachmen
 
 
 def do_record_feedback(
-    *, article_id: int, helpful: bool, comment: str = "", session_key: str = ""
+    *, article_id: int, helpful: bool, comment: str = "", session_key: str = "", ip: str | None = None
 ) -> Article:
-    """A "was this helpful?" vote from the help centre; it nudges the article's ranking."""
+    """A "was this helpful?" vote from the help centre; it nudges the article's ranking.
+
+    Votes count against the address's ``help_feedback_ip`` limit (``RateLimited``).
+    """
+    ratelimit.take_for_address("help_feedback_ip", ip, message="提交太频繁，请稍后再试")
     if not isinstance(helpful, bool):
         raise InvalidInput("请选择是否有帮助", fields={"helpful": "必须是 true/false"})
     if len(comment) > 500:
