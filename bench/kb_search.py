@@ -35,10 +35,11 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
+from kefu.nlp.paths import evaldata_dir
 from kefu.nlp.search import Document, SearchIndex
 from kefu.nlp.segment import cut
 
-DATA = Path("/work/shared/evaldata")
+DATA = evaldata_dir()
 _WORDISH = re.compile(r"\w")
 
 

@@ -30,9 +30,10 @@ from typing import Literal
 from kefu.nlp.emotion import EmotionModel
 from kefu.nlp.features import fit_linear
 from kefu.nlp.normalize import normalize
+from kefu.nlp.paths import evaldata_dir
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-EVALDATA_DIR = Path("/work/shared/evaldata")
+EVALDATA_DIR = evaldata_dir()
 EMOTION_MODEL = "emotion.npz"
 INTENT_MODEL = "intent.npz"
 INTENT_SEED = DATA_DIR / "intent_seed.jsonl"
