@@ -19,7 +19,7 @@ import statistics
 import time
 from pathlib import Path
 
-from kefu.quality.pii import mask_pii
+from kefu.nlp.pii import mask_pii
 from kefu.quality.rules import DEFAULT_RULESET, ReplyContext, check_reply
 from kefu.quality.rulesets import RULE_IDS
 

@@ -23,8 +23,8 @@ from django.db import connection
 from django.utils import timezone
 
 from kefu.conversations.models import Conversation, Message
+from kefu.core import signing
 from kefu.webhooks.models import WebhookDelivery, WebhookEndpoint
-from kefu.webhooks.services import verify_signature
 
 from .webhooks.server import receiver
 
@@ -123,8 +123,12 @@ def test_sla_breach_is_recorded_by_a_fresh_worker_process_once(tmp_path, make_te
         (request,) = hook.requests
         headers = request["headers"]
         assert headers["X-Kefu-Event"] == "conversation.sla_breached"
-        assert verify_signature(
-            endpoint.secret, headers["X-Kefu-Timestamp"], request["body"], headers["X-Kefu-Signature"]
+        assert signing.verify(
+            endpoint.secret,
+            timestamp=headers["X-Kefu-Timestamp"],
+            delivery=headers["X-Kefu-Delivery"],
+            signature=headers["X-Kefu-Signature"],
+            body=request["body"],
         )
         assert json.loads(request["body"])["data"]["conversation"]["id"] == conversation.pk
 
@@ -247,7 +251,7 @@ def stalled_delivery(make_team: Any, make_user: Any, make_channel: Any) -> Any:
 
 @pytest.fixture
 def fresh_timers(monkeypatch: pytest.MonkeyPatch) -> Any:
-    from kefu.core.management.commands import worker
+    from kefu.ops.management.commands import worker
 
     monkeypatch.setattr(worker, "_nonces_pruned_at", None)
     return worker

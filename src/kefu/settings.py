@@ -100,6 +100,8 @@ INSTALLED_APPS = [
     "kefu.quality",
     "kefu.replies",
     "kefu.complaints",
+    "kefu.demo",
+    "kefu.ops",
 ]
 
 MIDDLEWARE = [

@@ -20,9 +20,9 @@ from kefu.accounts.models import AgentStatus
 from kefu.channels.models import Channel, OutboundDelivery
 from kefu.channels.services import PlatformMessage, do_receive_platform_message, retry_delay
 from kefu.channels.tasks import send_outbound
-from kefu.channels.webhook import check_signature
 from kefu.conversations.models import Message
 from kefu.conversations.services import do_add_note, do_send_agent_message
+from kefu.core.signing import check_signature
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kefu.quality.pii import (
+from kefu.nlp.pii import (
     find_pii,
     is_valid_id_card,
     luhn_ok,

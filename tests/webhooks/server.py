@@ -26,14 +26,15 @@ def receiver(statuses: list[int] | None = None) -> Iterator[Receiver]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            from kefu.webhooks.services import verify_signature
+            from kefu.core import signing
 
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            verified = bool(state.secret) and verify_signature(
+            verified = bool(state.secret) and signing.verify(
                 state.secret,
-                self.headers.get("X-Kefu-Timestamp", ""),
-                body,
-                self.headers.get("X-Kefu-Signature", ""),
+                timestamp=self.headers.get("X-Kefu-Timestamp", ""),
+                delivery=self.headers.get("X-Kefu-Delivery", ""),
+                signature=self.headers.get("X-Kefu-Signature", ""),
+                body=body,
             )
             with state.lock:
                 state.requests.append(

@@ -7,10 +7,11 @@ from typing import Any
 from ninja import Query, Router, Status
 from pydantic import Field
 
-from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, AuthedRequest, StrictIn, page
+from kefu.accounts.access import AuthedRequest
+from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, StrictIn, page
 from kefu.core.errors import NotFound
 
-from . import services
+from . import access, services
 from .models import APIToken, AuditLog, Role, Team, User
 
 router = Router(tags=["accounts"])
@@ -111,7 +112,7 @@ def _teams(team_ids: list[int]) -> list[Team]:
 @router.get("/me")
 def me(request: AuthedRequest) -> dict[str, Any]:
     user = User.objects.prefetch_related("teams").get(pk=request.auth.pk)
-    return {**user_dict(user), "can_reveal_pii": services.can_reveal_pii(user), "sees_all": user.sees_all}
+    return {**user_dict(user), "can_reveal_pii": access.can_reveal_pii(user), "sees_all": user.sees_all}
 
 
 @router.post("/me/status")
@@ -129,13 +130,13 @@ def list_users(
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
-    services.check_role(request.auth, Role.TEAM_LEAD)
-    return page(services.list_agents(), limit=limit, offset=offset, present=user_dict)
+    access.check_role(request.auth, Role.TEAM_LEAD)
+    return page(access.list_agents(), limit=limit, offset=offset, present=user_dict)
 
 
 @router.post("/users", response={201: dict[str, Any]})
 def create_user(request: AuthedRequest, payload: UserIn) -> Status[dict[str, Any]]:
-    services.check_admin(request.auth)
+    access.check_admin(request.auth)
     user = services.do_create_user(
         username=payload.username,
         password=payload.password,
@@ -151,8 +152,8 @@ def create_user(request: AuthedRequest, payload: UserIn) -> Status[dict[str, Any
 
 @router.patch("/users/{user_id}")
 def update_user(request: AuthedRequest, user_id: int, payload: UserPatch) -> dict[str, Any]:
-    services.check_admin(request.auth)
-    user = services.access_user(user_id)
+    access.check_admin(request.auth)
+    user = access.access_user(user_id)
     if payload.role is not None and payload.role != user.role:
         services.do_change_role(actor=request.auth, user=user, role=payload.role, request=request)
     if payload.team_ids is not None:
@@ -189,7 +190,7 @@ def list_audit(
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
-    services.check_role(request.auth, Role.SUPERVISOR)
+    access.check_role(request.auth, Role.SUPERVISOR)
     qs = AuditLog.objects.select_related("actor")
     if action:
         qs = qs.filter(action=action)

@@ -22,8 +22,8 @@ class IdleTimeoutMiddleware:
             now = time.time()
             last = request.session.get(SESSION_KEY)
             if last is not None and now - float(last) > settings.KEFU_IDLE_TIMEOUT:
+                from kefu.accounts.access import audit, client_ip
                 from kefu.accounts.models import AuditLog
-                from kefu.accounts.services import audit, client_ip
 
                 audit(AuditLog.Action.IDLE_LOCK, actor=user, ip=client_ip(request))
                 logout(request)

@@ -1,6 +1,6 @@
-"""Accounts: users, roles, teams, API tokens, agent status and the audit log.
+"""Accounts, top floor: users, roles, teams, API tokens and agent status.
 
-Other apps ask here who may do what (``check_*``); nothing else compares roles.
+Permission checks and the audit log are the ground floor, :mod:`kefu.accounts.access`.
 """
 
 from __future__ import annotations
@@ -10,15 +10,14 @@ import secrets
 from collections.abc import Iterable
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
+from kefu.accounts.access import audit, check_admin, client_ip, team_ids_of
 from kefu.core import ratelimit
-from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthorized
+from kefu.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from kefu.core.events import notify_access_changed, publish
 
 from .models import AgentStatus, APIToken, AuditLog, Role, Team, User
@@ -27,28 +26,6 @@ TOKEN_PREFIX = "kefu_"
 
 
 # --- audit -------------------------------------------------------------------------
-
-
-def audit(
-    action: str,
-    *,
-    actor: User | None,
-    target: Any = None,
-    detail: dict[str, Any] | None = None,
-    ip: str | None = None,
-) -> AuditLog:
-    return AuditLog.objects.create(
-        actor=actor if actor is not None and actor.pk else None,
-        action=action,
-        target_type=type(target).__name__.lower() if target is not None else "",
-        target_id=str(getattr(target, "pk", "") or "") if target is not None else "",
-        detail=detail or {},
-        ip=ip,
-    )
-
-
-def client_ip(request: Any) -> str | None:
-    return request.META.get("REMOTE_ADDR") if request is not None else None
 
 
 def check_login_rate(*, username: str, ip: str | None) -> ratelimit.Reservation:
@@ -69,23 +46,6 @@ def check_login_rate(*, username: str, ip: str | None) -> ratelimit.Reservation:
 
 
 # --- permission checks -------------------------------------------------------------
-
-
-def check_role(user: User, role: str) -> None:
-    if not user.is_authenticated or not user.has_role_at_least(role):
-        raise PermissionDenied(f"需要{Role(role).label}及以上权限")
-
-
-def check_admin(user: User) -> None:
-    check_role(user, Role.ADMIN)
-
-
-def can_reveal_pii(user: User) -> bool:
-    return user.is_authenticated and user.is_active and user.role in settings.KEFU_PII_REVEAL_ROLES
-
-
-def team_ids_of(user: User) -> list[int]:
-    return list(user.teams.values_list("id", flat=True))
 
 
 # --- users and teams ----------------------------------------------------------------
@@ -208,24 +168,6 @@ def do_create_team(*, actor: User, name: str, description: str = "", is_general:
     if Team.objects.filter(name=name).exists():
         raise Conflict(f"团队 {name} 已存在", fields={"name": "已存在"})
     return Team.objects.create(name=name, description=description[:255], is_general=is_general)
-
-
-def access_user(user_id: int) -> User:
-    try:
-        return User.objects.get(pk=user_id)
-    except User.DoesNotExist as exc:
-        raise NotFound(f"用户 {user_id} 不存在") from exc
-
-
-def access_team(team_id: int) -> Team:
-    try:
-        return Team.objects.get(pk=team_id)
-    except Team.DoesNotExist as exc:
-        raise NotFound(f"团队 {team_id} 不存在") from exc
-
-
-def list_agents() -> QuerySet[User]:
-    return User.objects.filter(is_active=True).prefetch_related("teams").order_by("id")
 
 
 def do_set_status(*, user: User, status: str) -> User:

@@ -17,12 +17,12 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from kefu.core.apiutil import AuthedRequest
+from kefu.accounts.access import AuthedRequest, audit, client_ip
+from kefu.accounts.services import check_login_rate, do_create_token, do_revoke_token
 from kefu.core.errors import RateLimited
 from kefu.core.ratelimit import Reservation
 
 from .models import APIToken, AuditLog
-from .services import audit, check_login_rate, client_ip, do_create_token, do_revoke_token
 
 LOCKED_SESSION_KEY = "kefu_locked"
 

@@ -1,6 +1,6 @@
 """Channels API: platforms (IM, app, social, live streams) post customer messages here.
 
-Authentication is the HMAC signature of the raw body (see ``channels.webhook``), so
+Authentication is the HMAC signature of the raw body (see ``kefu.core.signing``), so
 the signature is checked before the body is even parsed: an unsigned caller learns
 nothing about the schema.
 """
@@ -16,9 +16,10 @@ from ninja.errors import ValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
+from kefu.core import signing
 from kefu.core.errors import InvalidInput
 
-from . import services, webhook
+from . import services
 
 router = Router(tags=["channels"])
 
@@ -94,11 +95,11 @@ def inbound(request: HttpRequest, channel_id: int) -> Status[dict[str, object]]:
     """201 with the stored message; 200 when the platform message id was already stored."""
     channel = services.access_webhook_channel(channel_id)
     body = _raw_body(request)
-    webhook.check_signature(
+    signing.check_signature(
         channel.secret,
-        timestamp=request.headers.get(webhook.TIMESTAMP_HEADER),
-        delivery=request.headers.get(webhook.DELIVERY_HEADER),
-        signature=request.headers.get(webhook.SIGNATURE_HEADER),
+        timestamp=request.headers.get(signing.TIMESTAMP_HEADER),
+        delivery=request.headers.get(signing.DELIVERY_HEADER),
+        signature=request.headers.get(signing.SIGNATURE_HEADER),
         body=body,
     )
     try:
@@ -109,7 +110,7 @@ def inbound(request: HttpRequest, channel_id: int) -> Status[dict[str, object]]:
         ) from exc
     message, created = services.do_receive_platform_message(
         channel=channel,
-        delivery_id=request.headers[webhook.DELIVERY_HEADER],
+        delivery_id=request.headers[signing.DELIVERY_HEADER],
         incoming=services.PlatformMessage(
             sender_id=payload.sender.id,
             sender_name=payload.sender.name,

@@ -25,13 +25,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from kefu.conversations.models import Message
-from kefu.core import ratelimit
+from kefu.core import ratelimit, signing
 from kefu.core.errors import InvalidInput, KefuError, NotFound, RateLimited, Unauthorized
 from kefu.core.events import publish
 from kefu.customers.models import Identity
 
 from . import email as mail
-from . import webhook
 from .models import Channel, InboundNonce, OutboundDelivery
 from .visitor import Visitor
 
@@ -206,7 +205,7 @@ def do_receive_platform_message(
 
 def do_prune_inbound_nonces() -> int:
     """Forget delivery ids old enough that their timestamp check refuses them anyway."""
-    cutoff = timezone.now() - timedelta(seconds=2 * webhook.TOLERANCE_SECONDS)
+    cutoff = timezone.now() - timedelta(seconds=2 * signing.TOLERANCE_SECONDS)
     deleted, _ = InboundNonce.objects.filter(received_at__lt=cutoff).delete()
     return deleted
 
@@ -409,7 +408,7 @@ def _post_webhook(delivery: OutboundDelivery) -> None:
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
     headers = {
         "Content-Type": "application/json; charset=utf-8",
-        **webhook.signed_headers(channel.secret, body),
+        **signing.signed_headers(channel.secret, body),
     }
     try:
         response = httpx.post(

@@ -17,7 +17,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from kefu.accounts.services import client_ip
+from kefu.accounts.access import client_ip
 from kefu.conversations.presenters import public_message_dict
 from kefu.conversations.services import access_customer_rated_conversation, do_rate_conversation
 from kefu.core import ratelimit

@@ -23,8 +23,8 @@ from django.db import transaction
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
+from kefu.accounts.access import check_role, team_ids_of
 from kefu.accounts.models import ROLE_RANK, Role, User
-from kefu.accounts.services import check_role, team_ids_of
 from kefu.conversations.models import Conversation
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kefu.core.events import publish

@@ -12,8 +12,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from kefu.accounts.access import AuthedRequest
 from kefu.accounts.models import Role
-from kefu.core.apiutil import AuthedRequest
 from kefu.core.errors import InvalidInput, KefuError
 
 from . import services

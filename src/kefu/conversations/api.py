@@ -10,8 +10,8 @@ from ninja import File, Form, Query, Router, Status
 from ninja.files import UploadedFile
 from pydantic import Field
 
-from kefu.accounts.services import access_team, access_user
-from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, AuthedRequest, StrictIn, page
+from kefu.accounts.access import AuthedRequest, access_team, access_user
+from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, StrictIn, page
 from kefu.core.errors import NotFound
 
 from . import services

@@ -24,7 +24,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from kefu.accounts.services import team_ids_of
+from kefu.accounts.access import team_ids_of
 from kefu.core.errors import InvalidInput, KefuError
 from kefu.core.events import DESK_ALL, desk_team_group, desk_user_group
 

@@ -18,8 +18,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from kefu.accounts.access import team_ids_of
 from kefu.accounts.models import Role, Team, User
-from kefu.accounts.services import team_ids_of
 from kefu.channels.models import Channel
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kefu.core.events import (

@@ -15,10 +15,9 @@ from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 from django.views.decorators.http import require_GET
 
+from kefu.accounts.access import AuthedRequest, can_reveal_pii, list_agents, team_ids_of
 from kefu.accounts.models import Team
-from kefu.accounts.services import can_reveal_pii, list_agents, team_ids_of
 from kefu.channels.models import Channel
-from kefu.core.apiutil import AuthedRequest
 from kefu.core.masking import mask
 from kefu.customers.services import customer_timeline, list_orders, masked_identity_value, masked_pii
 from kefu.nlp.emotion import LABEL_NAMES as EMOTION_NAMES

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from django.db.models import QuerySet
-from django.http import HttpRequest
 from ninja import Schema
 from pydantic import ConfigDict
 
@@ -14,16 +13,6 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
 T = TypeVar("T")
-
-if TYPE_CHECKING:
-    from kefu.accounts.models import User
-
-
-class AuthedRequest(HttpRequest):
-    """For type checkers: a request the API authenticated (``auth``) or a ``login_required`` page (``user``)."""
-
-    user: User  # type: ignore[assignment]
-    auth: User
 
 
 class StrictIn(Schema):

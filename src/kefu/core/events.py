@@ -10,13 +10,17 @@ commits, so nothing is announced that was rolled back:
   payload the caller builds from public fields. Private notes are never marked so;
 * outbound webhooks, for the event types integrations subscribe to (written as
   delivery rows inside the transaction, sent by the worker).
+
+``core`` imports no other kefu app, so the webhooks app hands its outbox writer to
+``register_outbox`` when Django starts (``WebhooksConfig.ready``); ``publish`` calls
+every registered writer inside the caller's transaction.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -27,6 +31,17 @@ from django.utils import timezone
 log = logging.getLogger(__name__)
 
 DESK_ALL = "desk.all"
+
+# Writers of durable copies of an event (the webhook outbox), called with
+# ``(event_type, envelope)`` inside the publishing transaction.
+OutboxWriter = Callable[[str, dict[str, Any]], object]
+_outbox_writers: list[OutboxWriter] = []
+
+
+def register_outbox(writer: OutboxWriter) -> None:
+    """Have ``publish`` call ``writer`` for every event that may reach integrations (idempotent)."""
+    if writer not in _outbox_writers:
+        _outbox_writers.append(writer)
 
 
 def desk_team_group(team_id: int) -> str:
@@ -90,9 +105,8 @@ def publish(
         # Webhook deliveries are rows written in the caller's transaction (an
         # outbox): they exist exactly when the change does, and the worker sends
         # them even if this process dies right after the commit.
-        from kefu.webhooks.services import enqueue_event
-
-        enqueue_event(event_type, envelope)
+        for writer in _outbox_writers:
+            writer(event_type, envelope)
     return event_id
 
 

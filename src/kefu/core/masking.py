@@ -1,6 +1,6 @@
 """Masking of personal data in profile fields: shown as ``138****5678`` unless revealed.
 
-The formats are those of :mod:`kefu.quality.pii` (which also finds personal data in
+The formats are those of :mod:`kefu.nlp.pii` (which also finds personal data in
 free text); this module adds the profile-field rules: empty stays empty, a value too
 short to mask partly is hidden entirely, and addresses keep only their first characters.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from kefu.quality import pii
+from kefu.nlp import pii
 
 
 def mask_phone(value: str) -> str:

@@ -13,7 +13,8 @@ from typing import Any, Literal
 from ninja import Query, Router, Status
 from pydantic import Field, StrictInt, StrictStr
 
-from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, AuthedRequest, StrictIn, page
+from kefu.accounts.access import AuthedRequest
+from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, StrictIn, page
 from kefu.core.masking import mask
 
 from . import services

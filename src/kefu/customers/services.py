@@ -24,8 +24,8 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from kefu.accounts.access import audit, can_reveal_pii, check_admin, client_ip
 from kefu.accounts.models import AuditLog, User
-from kefu.accounts.services import audit, can_reveal_pii, check_admin, client_ip
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kefu.core.masking import mask
 

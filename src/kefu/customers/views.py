@@ -17,8 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from kefu.accounts.services import can_reveal_pii
-from kefu.core.apiutil import AuthedRequest
+from kefu.accounts.access import AuthedRequest, can_reveal_pii
 from kefu.core.errors import InvalidInput, KefuError
 from kefu.core.masking import mask
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from ninja import File, Query, Router, Schema, Status, UploadedFile
 
-from kefu.accounts.services import client_ip
-from kefu.core.apiutil import AuthedRequest, StrictIn, page
+from kefu.accounts.access import AuthedRequest, client_ip
+from kefu.core.apiutil import StrictIn, page
 from kefu.core.errors import InvalidInput
 
 from . import services

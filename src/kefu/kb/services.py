@@ -22,8 +22,8 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 from markdown_it import MarkdownIt
 
+from kefu.accounts.access import check_role
 from kefu.accounts.models import Role, User
-from kefu.accounts.services import check_role
 from kefu.core import ratelimit
 from kefu.core.errors import InvalidInput, NotFound, PermissionDenied
 from kefu.nlp.search import DEFAULT_SYNONYMS, Document, Hit, SearchIndex

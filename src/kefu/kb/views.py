@@ -9,7 +9,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from kefu.core.apiutil import AuthedRequest
+from kefu.accounts.access import AuthedRequest
 from kefu.core.errors import InvalidInput
 
 from . import services

@@ -8,8 +8,8 @@ from typing import Any, cast
 from django.http import HttpRequest
 from ninja import Router, Status
 
+from kefu.accounts.access import check_role
 from kefu.accounts.models import User
-from kefu.accounts.services import check_role
 from kefu.core.apiutil import StrictIn
 from kefu.core.errors import NotFound
 

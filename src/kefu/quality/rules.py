@@ -23,7 +23,7 @@ import opencc
 
 from kefu.nlp.normalize import to_simplified
 from kefu.nlp.numbers import parse_number
-from kefu.quality.pii import find_pii_scanned, mask_match, scan_text
+from kefu.nlp.pii import find_pii_scanned, mask_match, scan_text
 from kefu.quality.rulesets import RuleConfig, RuleSet, Severity, default_ruleset
 
 __all__ = [

@@ -37,13 +37,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from kefu.accounts.access import check_role, team_ids_of
 from kefu.accounts.models import Role, User
-from kefu.accounts.services import check_role, team_ids_of
 from kefu.conversations.models import Conversation, Message
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kefu.core.events import publish
 from kefu.nlp.normalize import to_simplified
-from kefu.quality.pii import scan_text
+from kefu.nlp.pii import scan_text
 from kefu.quality.rules import (
     Finding,
     ReplyContext,

@@ -11,8 +11,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from kefu.accounts.access import check_role
 from kefu.accounts.models import Role, User
-from kefu.accounts.services import check_role
 from kefu.conversations.models import Message
 from kefu.conversations.services import access_conversation
 from kefu.core.errors import InvalidInput, KefuError

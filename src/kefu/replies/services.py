@@ -20,8 +20,8 @@ from django.db.models import Avg, Count, Q, QuerySet
 from django.utils import timezone
 from pypinyin import Style, lazy_pinyin
 
+from kefu.accounts.access import check_role, team_ids_of
 from kefu.accounts.models import Role, User
-from kefu.accounts.services import check_role, team_ids_of
 from kefu.conversations.models import Conversation, Message
 from kefu.core.errors import InvalidInput, NotFound, PermissionDenied
 from kefu.customers.models import Order

@@ -7,9 +7,9 @@ from typing import Any
 from ninja import Router, Status
 from pydantic import Field
 
-from kefu.accounts.services import access_team, check_admin
+from kefu.accounts.access import AuthedRequest, access_team, check_admin
 from kefu.channels.models import Channel
-from kefu.core.apiutil import AuthedRequest, StrictIn
+from kefu.core.apiutil import StrictIn
 from kefu.core.errors import NotFound
 
 from . import services

@@ -449,7 +449,7 @@ def publish_agent_change(user: User) -> None:
 
 def access_queue_overview(user: User) -> list[dict[str, object]]:
     """Queues a desk user may watch: all for supervisors and above, otherwise their own teams."""
-    from kefu.accounts.services import team_ids_of
+    from kefu.accounts.access import team_ids_of
 
     rows = queue_overview()
     if user.sees_all:
@@ -460,8 +460,8 @@ def access_queue_overview(user: User) -> list[dict[str, object]]:
 
 def access_agent_overview(user: User) -> list[dict[str, object]]:
     """Agents' status and load: team leads see their teams' members, supervisors everyone."""
+    from kefu.accounts.access import check_role
     from kefu.accounts.models import Role
-    from kefu.accounts.services import check_role
 
     check_role(user, Role.TEAM_LEAD)
     rows = agent_overview()
@@ -496,7 +496,7 @@ def do_create_routing_rule(
     order: int = 100,
     is_active: bool = True,
 ) -> RoutingRule:
-    from kefu.accounts.services import check_admin
+    from kefu.accounts.access import check_admin
 
     check_admin(actor)
     cleaned = _check_rule(name=name, keywords=keywords, priority=priority)
@@ -512,7 +512,7 @@ def do_create_routing_rule(
 
 
 def do_delete_routing_rule(*, actor: User, rule_id: int) -> None:
-    from kefu.accounts.services import check_admin
+    from kefu.accounts.access import check_admin
     from kefu.core.errors import NotFound
 
     check_admin(actor)

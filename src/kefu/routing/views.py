@@ -7,8 +7,8 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from kefu.accounts.access import AuthedRequest
 from kefu.accounts.models import AgentStatus
-from kefu.core.apiutil import AuthedRequest
 
 from .services import access_agent_overview, access_queue_overview
 

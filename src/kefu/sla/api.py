@@ -7,7 +7,8 @@ from typing import Any
 from ninja import Router, Status
 from pydantic import StrictBool, StrictFloat, StrictInt, StrictStr
 
-from kefu.core.apiutil import AuthedRequest, StrictIn
+from kefu.accounts.access import AuthedRequest
+from kefu.core.apiutil import StrictIn
 
 from . import services
 from .models import SLAPolicy

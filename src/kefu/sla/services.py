@@ -17,8 +17,8 @@ from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper, F, Q
 from django.utils import timezone
 
+from kefu.accounts.access import check_admin
 from kefu.accounts.models import User
-from kefu.accounts.services import check_admin
 from kefu.conversations.models import Conversation, Priority
 from kefu.core.errors import InvalidInput, NotFound
 

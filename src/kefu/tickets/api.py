@@ -9,8 +9,9 @@ from typing import Any
 from ninja import Query, Router, Schema, Status
 from pydantic import Field, StrictBool, StrictInt, StrictStr
 
+from kefu.accounts.access import AuthedRequest
 from kefu.conversations.presenters import message_dict
-from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, AuthedRequest, StrictIn, page
+from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, StrictIn, page
 
 from . import services
 from .models import Ticket

@@ -22,8 +22,8 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Length
 from django.utils import timezone
 
+from kefu.accounts.access import team_ids_of
 from kefu.accounts.models import User
-from kefu.accounts.services import team_ids_of
 from kefu.conversations.models import Conversation, Message, Priority, priority_for
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kefu.core.events import publish

@@ -6,9 +6,9 @@ from typing import Any
 
 from ninja import Router, Status
 
+from kefu.accounts.access import AuthedRequest, check_role
 from kefu.accounts.models import Role
-from kefu.accounts.services import check_role
-from kefu.core.apiutil import AuthedRequest, StrictIn
+from kefu.core.apiutil import StrictIn
 
 from . import services
 from .models import EmotionAlert, Intent, ShopWord

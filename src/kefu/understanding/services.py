@@ -20,8 +20,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from kefu.accounts.access import check_role
 from kefu.accounts.models import Role, Team, User
-from kefu.accounts.services import check_role
 from kefu.conversations.models import Conversation, Message
 from kefu.core.errors import InvalidInput, NotFound
 from kefu.core.events import publish

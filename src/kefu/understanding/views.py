@@ -7,9 +7,8 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from kefu.accounts.access import AuthedRequest, check_role
 from kefu.accounts.models import Role, Team
-from kefu.accounts.services import check_role
-from kefu.core.apiutil import AuthedRequest
 from kefu.core.errors import InvalidInput
 
 from . import services

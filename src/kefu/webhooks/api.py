@@ -7,9 +7,10 @@ from typing import Any
 from ninja import Query, Router, Status
 from pydantic import StrictBool, StrictStr
 
-from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, AuthedRequest, StrictIn, page
+from kefu.accounts.access import AuthedRequest
+from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, StrictIn, page
 
-from . import services
+from . import outbox, services
 from .models import WebhookDelivery, WebhookEndpoint
 
 router = Router(tags=["webhooks"])
@@ -62,7 +63,7 @@ class EndpointPatch(StrictIn):
 @router.get("/webhooks")
 def list_endpoints(request: AuthedRequest) -> dict[str, Any]:
     return {
-        "events": list(services.WEBHOOK_EVENTS),
+        "events": list(outbox.WEBHOOK_EVENTS),
         "items": [endpoint_out(e) for e in services.list_endpoints(request.auth)],
     }
 

@@ -1,14 +1,18 @@
-"""HMAC signing of platform webhooks, both directions.
+"""The one signature scheme of kefu's webhooks, in both directions.
 
-A request carries three headers::
+Platforms posting to kefu's inbound channel webhooks sign with the channel's secret;
+kefu signs what it sends (replies to IM/social platforms, event webhooks to
+integrations) with the secret of the channel or endpoint. One scheme, one verifier::
 
-    X-Kefu-Timestamp: 1767225600            (unix seconds)
-    X-Kefu-Delivery:  3f0c…                 (unique per delivery attempt)
-    X-Kefu-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<delivery>.<raw body>")>
+    X-Kefu-Timestamp: 1767225600            unix seconds
+    X-Kefu-Delivery:  3f0c…                 unique per delivery (kefu's event id when kefu sends)
+    X-Kefu-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<delivery>.<raw body>")>
 
 The timestamp bounds how long a captured request stays usable (±``TOLERANCE_SECONDS``);
-the delivery id, remembered by the receiver for longer than that window, makes a
-replay inside it fail too. Pure functions: no database, no Django.
+the delivery id, remembered by the receiver for longer than that window, makes a replay
+inside it fail too. ``v1`` names the scheme so a later one can be introduced beside it;
+a header may carry several comma-separated signatures (while a secret is rotated) and
+one valid ``v1`` signature is enough. Pure functions: no database, no Django.
 """
 
 from __future__ import annotations
@@ -20,17 +24,19 @@ import uuid
 
 from kefu.core.errors import Unauthorized
 
+SCHEME = "v1"
 TIMESTAMP_HEADER = "X-Kefu-Timestamp"
 DELIVERY_HEADER = "X-Kefu-Delivery"
 SIGNATURE_HEADER = "X-Kefu-Signature"
 TOLERANCE_SECONDS = 300
-MAX_DELIVERY_ID_CHARS = 128  # InboundNonce.nonce
+MAX_DELIVERY_ID_CHARS = 128  # channels.InboundNonce.nonce
+MAX_SIGNATURE_CHARS = 1024
 
 
 def sign(secret: str, *, timestamp: str, delivery: str, body: bytes) -> str:
     """The ``X-Kefu-Signature`` value for these parts."""
     signed = f"{timestamp}.{delivery}.".encode() + body
-    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return f"{SCHEME}=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
 def signed_headers(
@@ -71,7 +77,25 @@ def check_signature(
         raise Unauthorized("投递编号无效")
     current = time.time() if now is None else now
     if abs(current - int(timestamp)) > TOLERANCE_SECONDS:
-        raise Unauthorized("请求已过期或时间不同步（允许 ±300 秒）")
-    expected = sign(secret, timestamp=timestamp, delivery=delivery, body=body)
-    if not hmac.compare_digest(expected.encode(), signature.strip().encode("utf-8", "replace")):
+        raise Unauthorized(f"请求已过期或时间不同步（允许 ±{TOLERANCE_SECONDS} 秒）")
+    if len(signature) > MAX_SIGNATURE_CHARS:
         raise Unauthorized("签名无效")
+    expected = sign(secret, timestamp=timestamp, delivery=delivery, body=body).encode()
+    offered = [part.strip().encode("utf-8", "replace") for part in signature.split(",")]
+    # Compare with every offered signature (no early exit), so timing says nothing about which matched.
+    matched = [hmac.compare_digest(expected, part) for part in offered]
+    if not any(matched):
+        raise Unauthorized("签名无效")
+
+
+def verify(
+    secret: str, *, timestamp: str, delivery: str, signature: str, body: bytes, now: float | None = None
+) -> bool:
+    """``check_signature`` as a yes/no answer, the way a receiver of kefu's webhooks uses it."""
+    try:
+        check_signature(
+            secret, timestamp=timestamp, delivery=delivery, signature=signature, body=body, now=now
+        )
+    except Unauthorized:
+        return False
+    return True

@@ -57,7 +57,7 @@ def run_timers() -> dict[str, int]:
     from kefu.routing.services import do_drain_queues, do_route_unrouted
     from kefu.sla.services import do_sweep
     from kefu.tickets.services import do_notify_due_follow_ups
-    from kefu.webhooks.services import do_send_due_deliveries
+    from kefu.webhooks.delivery import do_send_due_deliveries
 
     counts: dict[str, int] = {}
     steps = (

@@ -8,8 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from kefu.accounts.models import Role
-from kefu.core.demo import demo_exists, install_demo, remove_demo
-from kefu.core.demo.shop import SHOP_NAME
+from kefu.demo.build import demo_exists, install_demo, remove_demo
+from kefu.demo.shop import SHOP_NAME
 
 
 class Command(BaseCommand):

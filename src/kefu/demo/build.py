@@ -26,8 +26,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from kefu.accounts.access import audit
 from kefu.accounts.models import AuditLog, Team, User
-from kefu.accounts.services import audit
 from kefu.channels.models import Channel, OutboundDelivery
 from kefu.complaints import services as complaints
 from kefu.complaints.models import CompensationRequest, Complaint, Promise

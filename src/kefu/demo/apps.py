@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class DemoConfig(AppConfig):
+    name = "kefu.demo"
+    label = "demo"
+    verbose_name = "演示数据"
