@@ -106,7 +106,8 @@ def test_running_twice_does_not_duplicate_and_reset_rebuilds(make_user):
 def test_demo_has_a_knowledge_base_and_the_shop_profile():
     from django.utils import timezone
 
-    from kefu.kb.services import list_articles, reset_index, search_articles
+    from kefu.kb.index import reset_index, search_articles
+    from kefu.kb.services import list_articles
 
     reset_index()  # rows of earlier tests rolled back; the in-memory index must not remember them
     run_demo()

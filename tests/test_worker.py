@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from kefu.conversations.models import Conversation, Message
 from kefu.core import signing
+from kefu.routing import assignment
 from kefu.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 from .webhooks.server import receiver
@@ -146,7 +147,7 @@ def test_sla_breach_is_recorded_by_a_fresh_worker_process_once(tmp_path, make_te
 def test_worker_runs_queued_tasks(tmp_path):
     from django_tasks_db.models import DBTaskResult
 
-    from kefu.sla.tasks import sweep_sla
+    from kefu.sla.services import sweep_sla
 
     sweep_sla.enqueue()
     with worker_database(tmp_path) as env:
@@ -296,19 +297,18 @@ def test_timers_route_a_conversation_whose_routing_failed_after_the_commit(
 ):
     from kefu.accounts.models import AgentStatus
     from kefu.conversations.services import do_receive_customer_message
-    from kefu.routing import services as routing
 
     team = make_team("售前", is_general=True)
     agent = make_user(teams=(team,), status=AgentStatus.ONLINE)
     channel = make_channel("web", team=team)
-    real = routing.do_try_assign
+    real = assignment.do_try_assign
 
     def broken(conversation_id):
         raise RuntimeError("routing is down")
 
-    monkeypatch.setattr(routing, "do_try_assign", broken)
+    monkeypatch.setattr(assignment, "do_try_assign", broken)
     message, _ = do_receive_customer_message(channel=channel, identities=[("web", "v-lost")], text="在吗")
-    monkeypatch.setattr(routing, "do_try_assign", real)
+    monkeypatch.setattr(assignment, "do_try_assign", real)
     conversation = Conversation.objects.get(pk=message.conversation_id)
     assert conversation.assignee is None
     assert fresh_timers.run_timers()["unrouted"] == 0  # still within the grace period

@@ -214,7 +214,7 @@ async def test_private_note_never_reaches_the_customer_socket(desk):
 
 
 async def test_agent_typing_and_read_reach_the_customer(desk):
-    from kefu.conversations.services import do_mark_read, send_typing
+    from kefu.conversations.timeline import do_mark_read, send_typing
 
     comm = await _open(issue_visitor_token(desk.channel.pk))
     ack = await _say(comm, "c-1", "你好")
@@ -257,7 +257,7 @@ async def test_message_is_acked_when_routing_fails_after_it_is_stored(desk, monk
     def broken(conversation_id):
         raise RuntimeError("routing is down")
 
-    monkeypatch.setattr("kefu.routing.services.do_try_assign", broken)
+    monkeypatch.setattr("kefu.routing.assignment.do_try_assign", broken)
     comm = await _open(issue_visitor_token(desk.channel.pk))
     ack = await _say(comm, "c-1", "在吗")
     stored = await database_sync_to_async(Message.objects.get)(client_msg_id="c-1")

@@ -20,8 +20,8 @@ from django.test import override_settings
 
 from kefu.channels.email import parse_email, start_smtp_listener
 from kefu.channels.models import Channel, OutboundDelivery
+from kefu.channels.outbound import send_outbound
 from kefu.channels.services import do_receive_email
-from kefu.channels.tasks import send_outbound
 from kefu.conversations.models import Conversation, Message
 from kefu.conversations.services import do_send_agent_message
 from kefu.core.errors import InvalidInput
@@ -307,7 +307,7 @@ def test_listener_answers_250_when_routing_fails_after_the_mail_is_stored(
         raise RuntimeError("routing is down")
 
     # Fails after the commit: a 451 now would make the relay send a stored mail again.
-    monkeypatch.setattr("kefu.routing.services.do_try_assign", broken)
+    monkeypatch.setattr("kefu.routing.assignment.do_try_assign", broken)
     smtp_send(kefu_smtp, make_mail())  # raises unless the listener answers 250
 
     message = Message.objects.get(external_id="<m1@example.com>")
@@ -419,6 +419,6 @@ def test_unreachable_relay_costs_an_attempt_and_schedules_a_retry(
     assert (delivery.status, delivery.attempts) == ("pending", 1)
     assert "SMTP" in delivery.last_error
     retry = DBTaskResult.objects.get(
-        task_path="kefu.channels.tasks.send_outbound", args_kwargs__args=[delivery.pk]
+        task_path="kefu.channels.outbound.send_outbound", args_kwargs__args=[delivery.pk]
     )
     assert retry.run_after == delivery.next_attempt_at

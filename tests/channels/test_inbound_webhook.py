@@ -298,7 +298,7 @@ def test_stored_message_is_201_when_routing_fails_after_the_commit(
     def broken(conversation_id: int) -> None:
         raise RuntimeError("routing is down")
 
-    monkeypatch.setattr("kefu.routing.services.do_try_assign", broken)
+    monkeypatch.setattr("kefu.routing.assignment.do_try_assign", broken)
     response = post(im, payload())
     assert response.status_code == 201, response.content
     message = Message.objects.get(pk=response.json()["message_id"])

@@ -18,8 +18,8 @@ from django.utils import timezone
 
 from kefu.accounts.models import AgentStatus
 from kefu.channels.models import Channel, OutboundDelivery
-from kefu.channels.services import PlatformMessage, do_receive_platform_message, retry_delay
-from kefu.channels.tasks import send_outbound
+from kefu.channels.outbound import retry_delay, send_outbound
+from kefu.channels.services import PlatformMessage, do_receive_platform_message
 from kefu.conversations.models import Message
 from kefu.conversations.services import do_add_note, do_send_agent_message
 from kefu.core.signing import check_signature
@@ -123,7 +123,9 @@ def test_failed_post_is_retried_with_backoff_then_delivered_signed(
     assert (im_reply.status, im_reply.attempts) == ("pending", 1)
     assert "HTTP 503" in im_reply.last_error
     assert im_reply.next_attempt_at >= before + retry_delay(1)
-    retry = DBTaskResult.objects.filter(task_path="kefu.channels.tasks.send_outbound").latest("enqueued_at")
+    retry = DBTaskResult.objects.filter(task_path="kefu.channels.outbound.send_outbound").latest(
+        "enqueued_at"
+    )
     assert retry.args_kwargs["args"] == [im_reply.pk]
     assert retry.run_after == im_reply.next_attempt_at
 
@@ -169,7 +171,7 @@ def test_delivery_fails_after_the_last_attempt_and_the_desk_is_told(
     platform.statuses = [500, 500]
     events: list[tuple[str, dict]] = []
     monkeypatch.setattr(
-        "kefu.channels.services.publish", lambda event, data, **kw: events.append((event, data))
+        "kefu.channels.outbound.publish", lambda event, data, **kw: events.append((event, data))
     )
 
     send_outbound.call(im_reply.pk)
@@ -249,7 +251,7 @@ def test_platform_without_outbound_url_gets_no_delivery(
 def test_stalled_deliveries_are_kicked_once(im_reply: OutboundDelivery, platform: Platform) -> None:
     from django_tasks_db.models import DBTaskResult
 
-    from kefu.channels.services import do_kick_stalled_deliveries
+    from kefu.channels.outbound import do_kick_stalled_deliveries
 
     def queued() -> int:
         return DBTaskResult.objects.filter(args_kwargs__args=[im_reply.pk]).count()

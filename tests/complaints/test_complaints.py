@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from kefu.accounts.models import AgentStatus, Role
-from kefu.complaints import services
+from kefu.complaints import guards, services
 from kefu.complaints.models import CompensationRequest, Promise, Stage
 from kefu.conversations.models import Message
 from kefu.conversations.services import do_receive_customer_message, do_send_agent_message
@@ -94,7 +94,7 @@ def test_compensation_within_limit_is_granted_and_above_it_waits_for_approval(
         services.do_decide_compensation(actor=lead, request_id=big.pk, approve=True)
     assert services.pending_approvals(desk.supervisor).filter(pk=big.pk).exists()
     services.do_decide_compensation(actor=desk.supervisor, request_id=big.pk, approve=True, note="同意")
-    assert services.approved_compensation(complaint_conv) == Decimal("320.00")
+    assert guards.approved_compensation(complaint_conv) == Decimal("320.00")
 
 
 def test_agent_cannot_tell_the_customer_a_pending_compensation_is_granted(client, desk, complaint_conv):

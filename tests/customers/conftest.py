@@ -49,7 +49,7 @@ def api_as(make_user: Callable[..., Any]) -> Callable[..., ApiClient]:
 def make_customer(db: Any) -> Callable[..., Any]:
     from django.db import transaction
 
-    from kefu.customers.services import do_resolve_customer
+    from kefu.customers.identities import do_resolve_customer
 
     def make(name: str = "张伟", *, identities: tuple[tuple[str, str], ...] = (), **fields: Any) -> Any:
         from kefu.customers.models import Customer

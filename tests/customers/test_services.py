@@ -8,14 +8,10 @@ from django.utils import timezone
 from kefu.conversations.models import Conversation
 from kefu.conversations.services import do_log_call, do_receive_customer_message
 from kefu.core.errors import InvalidInput
+from kefu.customers.identities import do_resolve_customer
 from kefu.customers.models import Customer, Identity
-from kefu.customers.services import (
-    customer_timeline,
-    do_add_logistics,
-    do_merge_customers,
-    do_resolve_customer,
-    do_upsert_order,
-)
+from kefu.customers.orders import do_add_logistics, do_upsert_order
+from kefu.customers.services import customer_timeline, do_merge_customers
 from kefu.tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db

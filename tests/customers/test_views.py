@@ -9,7 +9,7 @@ from django.utils import timezone
 from kefu.accounts.models import AuditLog
 from kefu.conversations.services import do_receive_customer_message, do_send_agent_message
 from kefu.customers.models import Customer
-from kefu.customers.services import do_upsert_order
+from kefu.customers.orders import do_upsert_order
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ import pytest
 @pytest.fixture(autouse=True)
 def _fresh_index():
     """Each test's rows roll back, so each test starts with a fresh in-memory index."""
-    from kefu.kb.services import reset_index
+    from kefu.kb.index import reset_index
 
     reset_index()
     yield

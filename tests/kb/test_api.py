@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from kefu.kb import services
+from kefu.kb import index, services
 
 pytestmark = pytest.mark.django_db
 
@@ -148,7 +148,7 @@ def test_suggestions_leave_out_articles_that_share_only_a_stray_word(client, des
     )
     question = "满300减40的券为什么用不了"
     # Plain search finds both: the bed linen shares 「40」 and 「用不」 with the question.
-    assert len(services.search_articles(question)) == 2
+    assert len(index.search_articles(question)) == 2
     msg, _ = do_receive_customer_message(channel=desk.channel, identities=[("web", "coupon")], text=question)
     client.force_login(desk.supervisor)
     results = client.get(f"/api/v1/conversations/{msg.conversation_id}/kb-suggestions").json()["results"]

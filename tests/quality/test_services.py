@@ -8,8 +8,9 @@ from decimal import Decimal
 import pytest
 
 from kefu.accounts.models import Role
+from kefu.complaints.models import AuthorityLimit, CompensationKind, CompensationRequest
 from kefu.core.errors import Conflict, InvalidInput, PermissionDenied
-from kefu.quality import services
+from kefu.quality import checks, ruleset_store, services
 from kefu.quality.models import QualityScore, ReplyFindings, Review, RuleSetVersion, Sample
 from kefu.quality.rulesets import default_ruleset
 
@@ -22,31 +23,31 @@ BAD_REPLY = "这是公司规定，可能是您操作不当。"
 
 
 def test_without_stored_versions_the_shipped_rule_set_is_active():
-    assert services.active_ruleset() is default_ruleset()
+    assert ruleset_store.active_ruleset() is default_ruleset()
 
 
 def test_saving_an_edit_creates_the_next_version_and_makes_it_active(desk):
-    row = services.do_save_ruleset(
+    row = ruleset_store.do_save_ruleset(
         actor=desk.supervisor,
         overrides={"rules": {"slang": {"params": {"terms": {"老铁": "您"}}}}},
         note="加入老铁",
     )
     assert row.version == 2 and row.author == desk.supervisor
-    active = services.active_ruleset()
+    active = ruleset_store.active_ruleset()
     assert active.version == 2
     assert active.rule("slang").params["terms"] == {"老铁": "您"}
-    again = services.do_save_ruleset(
+    again = ruleset_store.do_save_ruleset(
         actor=desk.supervisor, overrides={"rules": {"missing_greeting": {"enabled": False}}}
     )
     assert again.version == 3
-    assert services.active_ruleset().rule("slang").params["terms"] == {"老铁": "您"}  # kept from v2
-    assert not services.active_ruleset().rule("missing_greeting").enabled
+    assert ruleset_store.active_ruleset().rule("slang").params["terms"] == {"老铁": "您"}  # kept from v2
+    assert not ruleset_store.active_ruleset().rule("missing_greeting").enabled
     assert list(RuleSetVersion.objects.values_list("version", flat=True)) == [3, 2]
 
 
 def test_agents_may_not_edit_rules(desk):
     with pytest.raises(PermissionDenied):
-        services.do_save_ruleset(actor=desk.agent, overrides={"rules": {"slang": {"enabled": False}}})
+        ruleset_store.do_save_ruleset(actor=desk.agent, overrides={"rules": {"slang": {"enabled": False}}})
 
 
 @pytest.mark.parametrize(
@@ -80,7 +81,7 @@ def test_agents_may_not_edit_rules(desk):
 )
 def test_invalid_edits_are_refused_naming_the_field(desk, overrides, field):
     with pytest.raises(InvalidInput) as exc:
-        services.do_save_ruleset(actor=desk.supervisor, overrides=overrides)
+        ruleset_store.do_save_ruleset(actor=desk.supervisor, overrides=overrides)
     assert field in exc.value.fields
     assert not RuleSetVersion.objects.exists()
 
@@ -101,7 +102,7 @@ def test_a_broken_rule_set_never_stops_a_reply_from_being_sent(chat, monkeypatch
     def boom(*args, **kwargs):
         raise RuntimeError("engine down")
 
-    monkeypatch.setattr(services, "check_reply", boom)
+    monkeypatch.setattr(checks, "check_reply", boom)
     conversation = chat(("customer", "在吗"), ("agent", "您好，在的。"))
     assert conversation.messages.filter(direction="outgoing").count() == 1
     assert not ReplyFindings.objects.exists()
@@ -109,47 +110,52 @@ def test_a_broken_rule_set_never_stops_a_reply_from_being_sent(chat, monkeypatch
 
 def test_draft_context_reads_emotion_first_reply_and_time_question(chat, desk):
     conversation = chat(("customer", "我的訂單什麼時候發貨？"))
-    check = services.access_reply_check(user=desk.agent, conversation_id=conversation.pk, text="尽快吧")
+    check = checks.access_reply_check(user=desk.agent, conversation_id=conversation.pk, text="尽快吧")
     assert check.context.is_first_agent_reply and check.context.expects_time
     assert {f.rule for f in check.findings} >= {"promise_without_time", "missing_greeting"}
 
 
-def _with_complaints(monkeypatch, **hooks):
-    monkeypatch.setattr(services, "_complaints_hook", lambda name: hooks.get(name))
+def _set_limit(role: str, amount: str) -> None:
+    AuthorityLimit.objects.update_or_create(role=role, defaults={"max_amount": Decimal(amount)})
 
 
-def test_without_a_complaints_app_the_rule_sets_role_limit_applies(chat, desk, monkeypatch):
-    _with_complaints(monkeypatch)
-    conversation = chat(("customer", "杯子漏水了"))
-    check = services.access_reply_check(
-        user=desk.agent, conversation_id=conversation.pk, text="您好，给您补偿50元红包。"
-    )
-    assert check.context.compensation_limit is None and check.context.agent_role == "agent"
-    assert any(f.rule == "compensation_over_limit" for f in check.findings)  # agent limit is 20 元
-
-
-def test_compensation_limit_and_approvals_come_from_the_complaints_app(chat, desk, monkeypatch):
+def test_the_agents_authority_comes_from_the_complaints_table(chat, desk):
     conversation = chat(("customer", "杯子漏水了"))
     text = "您好，给您补偿50元红包。"
-    _with_complaints(monkeypatch, authority_limit=lambda user: Decimal("100"))
-    check = services.access_reply_check(user=desk.agent, conversation_id=conversation.pk, text=text)
+    check = checks.access_reply_check(user=desk.agent, conversation_id=conversation.pk, text=text)
+    assert check.context.compensation_limit == 20 and check.context.agent_role == "agent"
+    assert any(f.rule == "compensation_over_limit" for f in check.findings)  # the default 20 元
+    _set_limit(Role.AGENT, "100")
+    check = checks.access_reply_check(user=desk.agent, conversation_id=conversation.pk, text=text)
     assert check.context.compensation_limit == 100
     assert not any(f.rule == "compensation_over_limit" for f in check.findings)
-    _with_complaints(
-        monkeypatch,
-        authority_limit=lambda user: Decimal("0"),
-        approved_compensation=lambda conversation: Decimal("50"),
+
+
+def test_an_approved_compensation_may_be_named_in_the_reply(chat, desk):
+    conversation = chat(("customer", "杯子漏水了"))
+    _set_limit(Role.AGENT, "0")
+    CompensationRequest.objects.create(
+        conversation=conversation,
+        kind=CompensationKind.COUPON,
+        amount=Decimal("50"),
+        reason="杯子漏水",
+        requested_by=desk.agent,
+        status=CompensationRequest.Status.APPROVED,
+        decided_by=desk.supervisor,
     )
-    check = services.access_reply_check(user=desk.agent, conversation_id=conversation.pk, text=text)
+    check = checks.access_reply_check(
+        user=desk.agent, conversation_id=conversation.pk, text="您好，给您补偿50元红包。"
+    )
     assert check.context.approved_compensation == 50
     assert not any(f.rule == "compensation_over_limit" for f in check.findings)
 
 
-def test_no_limit_from_the_complaints_app_is_stored_as_json(chat, desk, monkeypatch):
-    _with_complaints(monkeypatch, authority_limit=lambda user: None)
+def test_no_limit_is_stored_as_json(chat, desk):
+    desk.agent.role = Role.MANAGER  # no limit of their own
+    desk.agent.save(update_fields=["role"])
     conversation = chat(("customer", "杯子漏水了"), ("agent", "您好，给您补偿500元。"))
     recorded = ReplyFindings.objects.get(conversation=conversation)
-    assert recorded.context["compensation_limit"] == services.NO_LIMIT
+    assert recorded.context["compensation_limit"] == checks.NO_LIMIT
     assert not any(f["rule"] == "compensation_over_limit" for f in recorded.findings)
 
 
@@ -176,7 +182,8 @@ def test_a_poor_conversation_scores_low_and_is_marked_for_sampling(chat, close):
 
 
 def test_kb_correctness_counts_replies_that_carry_the_kb_answer(chat, close, desk, make_user):
-    from kefu.kb.services import do_create_article, reset_index
+    from kefu.kb.index import reset_index
+    from kefu.kb.services import do_create_article
 
     admin = make_user("kbadmin", role=Role.ADMIN)
     do_create_article(

@@ -10,7 +10,8 @@ from types import SimpleNamespace
 import pytest
 
 from kefu.quality.models import Review, RuleSetVersion
-from kefu.quality.services import active_ruleset, do_draw_samples
+from kefu.quality.ruleset_store import active_ruleset
+from kefu.quality.services import do_draw_samples
 
 pytestmark = pytest.mark.django_db
 

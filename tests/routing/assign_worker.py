@@ -18,7 +18,7 @@ def main() -> None:
     django.setup()
     from django.db import connection
 
-    from kefu.routing.services import do_try_assign
+    from kefu.routing.assignment import do_try_assign
 
     ids: list[int] = json.loads(sys.argv[1])
     rng = random.Random(int(sys.argv[2]))

@@ -173,7 +173,7 @@ def test_routing_and_an_agent_claiming_by_reply_do_not_deadlock(
 
     from django.db import transaction
 
-    from kefu.routing.services import do_try_assign
+    from kefu.routing.assignment import do_try_assign
 
     if connection.vendor != "postgresql":
         pytest.skip("row-lock modes are PostgreSQL's")
@@ -223,7 +223,7 @@ def test_two_workers_sweeping_at_once_route_each_conversation_once(
     import threading
     from datetime import timedelta
 
-    from kefu.routing.services import UNROUTED_GRACE, do_route_unrouted
+    from kefu.routing.assignment import UNROUTED_GRACE, do_route_unrouted
 
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL for concurrent transactions")
@@ -271,7 +271,7 @@ def test_two_workers_draining_at_once_assign_each_conversation_once_within_limit
     import threading
     from datetime import timedelta
 
-    from kefu.routing.services import do_drain_queues, waiting_queue
+    from kefu.routing.assignment import do_drain_queues, waiting_queue
 
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL for concurrent transactions")

@@ -12,15 +12,16 @@ from kefu.accounts.models import AgentStatus
 from kefu.accounts.services import do_set_status
 from kefu.conversations.models import Conversation, Message
 from kefu.conversations.services import do_receive_customer_message, do_send_agent_message, do_transfer, inbox
-from kefu.customers.services import do_resolve_customer
-from kefu.routing.models import RoutingRule
-from kefu.routing.services import (
+from kefu.customers.identities import do_resolve_customer
+from kefu.routing import assignment
+from kefu.routing.assignment import (
     do_drain_queue,
     do_drain_queues,
     do_try_assign,
     queue_position,
     waiting_queue,
 )
+from kefu.routing.models import RoutingRule
 
 _visitor = itertools.count(1)
 
@@ -319,13 +320,12 @@ def test_try_assign_leaves_an_assigned_or_closed_conversation_alone(
 @pytest.fixture
 def routing_down(monkeypatch: pytest.MonkeyPatch) -> Any:
     """Assignment raises (a database hiccup, a bug) until the test calls ``restore()``."""
-    from kefu.routing import services
 
     def broken(conversation_id: int) -> None:
         raise RuntimeError("routing is down")
 
-    monkeypatch.setattr(services, "do_try_assign", broken)
-    return SimpleNamespace(restore=lambda: monkeypatch.setattr(services, "do_try_assign", do_try_assign))
+    monkeypatch.setattr(assignment, "do_try_assign", broken)
+    return SimpleNamespace(restore=lambda: monkeypatch.setattr(assignment, "do_try_assign", do_try_assign))
 
 
 def after_grace() -> Any:
@@ -333,7 +333,7 @@ def after_grace() -> Any:
 
     from django.utils import timezone
 
-    from kefu.routing.services import UNROUTED_GRACE
+    from kefu.routing.assignment import UNROUTED_GRACE
 
     return timezone.now() + UNROUTED_GRACE + timedelta(seconds=1)
 
@@ -356,7 +356,7 @@ def test_routing_failure_after_the_commit_is_logged_and_leaves_the_message_store
 def test_sweep_routes_a_conversation_whose_routing_raised_after_the_commit(
     shop: Any, arrive: Any, make_user: Any, routing_down: Any
 ) -> None:
-    from kefu.routing.services import do_route_unrouted
+    from kefu.routing.assignment import do_route_unrouted
 
     agent = make_user(teams=(shop.general,), status=AgentStatus.ONLINE)
     conversation = arrive()
@@ -373,7 +373,7 @@ def test_sweep_routes_a_conversation_whose_routing_raised_after_the_commit(
 def test_sweep_queues_and_tells_the_position_when_nobody_can_take_it(
     shop: Any, arrive: Any, routing_down: Any
 ) -> None:
-    from kefu.routing.services import do_route_unrouted
+    from kefu.routing.assignment import do_route_unrouted
 
     conversation = arrive()
     routing_down.restore()
@@ -391,7 +391,7 @@ def test_sweep_leaves_a_conversation_alone_during_the_grace_period(
 ) -> None:
     from django.utils import timezone
 
-    from kefu.routing.services import do_route_unrouted
+    from kefu.routing.assignment import do_route_unrouted
 
     conversation = arrive()
     routing_down.restore()
@@ -403,7 +403,7 @@ def test_sweep_leaves_a_conversation_alone_during_the_grace_period(
 
 @pytest.mark.django_db
 def test_sweep_is_a_no_op_for_routed_conversations(shop: Any, arrive: Any, make_user: Any) -> None:
-    from kefu.routing.services import do_route_unrouted
+    from kefu.routing.assignment import do_route_unrouted
 
     make_user(teams=(shop.general,), status=AgentStatus.ONLINE, max_concurrent=1)
     assigned, waiting = arrive(), arrive()
@@ -423,22 +423,21 @@ def test_sweep_is_a_no_op_for_routed_conversations(shop: Any, arrive: Any, make_
 def test_sweep_routes_each_conversation_once_and_keeps_going_past_a_failing_one(
     shop: Any, arrive: Any, routing_down: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from kefu.routing import services
 
     first, second = arrive(), arrive()
     routing_down.restore()
-    real = services.do_notify_queue_position
+    real = assignment.do_notify_queue_position
 
     def fails_for_first(conversation_id: int, *, force: bool = False) -> None:
         if conversation_id == first.pk:
             raise RuntimeError("still broken for this one")
         real(conversation_id, force=force)
 
-    monkeypatch.setattr(services, "do_notify_queue_position", fails_for_first)
-    assert services.do_route_unrouted(after_grace()) == 1
-    monkeypatch.setattr(services, "do_notify_queue_position", real)
-    assert services.do_route_unrouted(after_grace()) == 1
-    assert services.do_route_unrouted(after_grace()) == 0
+    monkeypatch.setattr(assignment, "do_notify_queue_position", fails_for_first)
+    assert assignment.do_route_unrouted(after_grace()) == 1
+    monkeypatch.setattr(assignment, "do_notify_queue_position", real)
+    assert assignment.do_route_unrouted(after_grace()) == 1
+    assert assignment.do_route_unrouted(after_grace()) == 0
 
     first.refresh_from_db()
     second.refresh_from_db()
@@ -610,7 +609,6 @@ def test_a_failing_drain_does_not_fail_the_change_and_the_worker_drains_later(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     from kefu.accounts.services import do_set_max_concurrent
-    from kefu.routing import services
 
     agent = make_user(teams=(shop.general,), status=AgentStatus.ONLINE, max_concurrent=1)
     arrive()
@@ -619,10 +617,10 @@ def test_a_failing_drain_does_not_fail_the_change_and_the_worker_drains_later(
     def broken(team_ids: Any = None) -> int:
         raise RuntimeError("database hiccup")
 
-    monkeypatch.setattr(services, "do_drain_queues", broken)
+    monkeypatch.setattr(assignment, "do_drain_queues", broken)
     with committed():
         do_set_max_concurrent(actor=admin, user=agent, max_concurrent=2)
-    monkeypatch.setattr(services, "do_drain_queues", do_drain_queues)
+    monkeypatch.setattr(assignment, "do_drain_queues", do_drain_queues)
 
     agent.refresh_from_db()
     waiting.refresh_from_db()
@@ -731,7 +729,6 @@ def test_drain_skips_a_conversation_another_router_took_and_goes_on(
     shop: Any, arrive: Any, make_user: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from kefu.accounts.models import User
-    from kefu.routing import services
 
     agent = make_user(teams=(shop.general,), max_concurrent=1)
     other = make_user(teams=(shop.general,), max_concurrent=1)
@@ -744,7 +741,7 @@ def test_drain_skips_a_conversation_another_router_took_and_goes_on(
             return None
         return do_try_assign(conversation_id)
 
-    monkeypatch.setattr(services, "do_try_assign", raced)
+    monkeypatch.setattr(assignment, "do_try_assign", raced)
 
     assert do_drain_queue(shop.general.pk) == 1
     second.refresh_from_db()

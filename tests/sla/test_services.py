@@ -10,14 +10,8 @@ from kefu.conversations.models import Conversation, Message
 from kefu.conversations.services import do_send_agent_message
 from kefu.core.errors import InvalidInput, PermissionDenied
 from kefu.sla.models import SLAPolicy
-from kefu.sla.services import (
-    add_business_seconds,
-    do_create_policy,
-    do_sweep,
-    do_update_policy,
-    find_policy,
-    ticket_deadlines,
-)
+from kefu.sla.policies import add_business_seconds, find_policy, ticket_deadlines
+from kefu.sla.services import do_create_policy, do_sweep, do_update_policy
 from kefu.tickets.models import Ticket
 from kefu.tickets.services import do_change_status, do_create_ticket, do_send_customer_update
 from kefu.webhooks.models import WebhookDelivery, WebhookEndpoint

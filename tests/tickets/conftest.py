@@ -100,7 +100,9 @@ def events(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         return real(event_type, data, **kw)
 
     monkeypatch.setattr(core_events, "publish", spy)
+    import kefu.tickets.records as ticket_records
     import kefu.tickets.services as ticket_services
 
+    monkeypatch.setattr(ticket_records, "publish", spy)
     monkeypatch.setattr(ticket_services, "publish", spy)
     return seen

@@ -9,6 +9,7 @@ import time
 import pytest
 from django.db import connection, connections
 
+from kefu.tickets import records
 from kefu.tickets.models import Ticket
 from kefu.tickets.services import do_create_ticket
 
@@ -18,19 +19,18 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 def test_concurrent_creation_gets_distinct_numbers(shop, monkeypatch):
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL for concurrent transactions")
-    import kefu.tickets.services as services
 
-    real = services._next_number
+    real = records.next_number
     computed: list[str] = []
 
-    def slow_next_number(now):
+    def slownext_number(now):
         # Widen the window so every desk computes its number before any inserts it.
         number = real(now)
         computed.append(number)
         time.sleep(0.3)
         return number
 
-    monkeypatch.setattr(services, "_next_number", slow_next_number)
+    monkeypatch.setattr(records, "next_number", slownext_number)
     barrier = threading.Barrier(4)
     errors: list[BaseException] = []
 

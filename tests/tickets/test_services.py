@@ -10,9 +10,10 @@ from kefu.accounts.models import Role
 from kefu.conversations.models import Conversation, Message
 from kefu.conversations.services import do_set_status, do_transfer
 from kefu.core.errors import Conflict, InvalidInput, PermissionDenied
+from kefu.tickets import records
 from kefu.tickets.models import FollowUp, Ticket, TicketEvent
+from kefu.tickets.records import access_ticket, follow_ups_for, guess_category, list_tickets
 from kefu.tickets.services import (
-    access_ticket,
     do_add_comment,
     do_add_follow_up,
     do_change_status,
@@ -22,9 +23,6 @@ from kefu.tickets.services import (
     do_send_customer_update,
     do_transfer_ticket,
     do_update_ticket,
-    follow_ups_for,
-    guess_category,
-    list_tickets,
 )
 
 pytestmark = pytest.mark.django_db
@@ -72,11 +70,10 @@ def test_numbers_count_up_within_a_day(shop):
 
 def test_number_collision_is_retried(shop, monkeypatch):
     first = do_create_ticket(actor=shop.agent, conversation_id=shop.conversation.pk)
-    import kefu.tickets.services as services
 
     calls = iter([first.number])
-    real = services._next_number
-    monkeypatch.setattr(services, "_next_number", lambda now: next(calls, None) or real(now))
+    real = records.next_number
+    monkeypatch.setattr(records, "next_number", lambda now: next(calls, None) or real(now))
     second = do_create_ticket(actor=shop.agent, conversation_id=shop.conversation.pk)
     assert second.number != first.number
 

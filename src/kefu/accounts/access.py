@@ -40,6 +40,12 @@ def client_ip(request: Any) -> str | None:
     return request.META.get("REMOTE_ADDR") if request is not None else None
 
 
+def check_desk_user(user: User) -> None:
+    """Any signed-in, active desk user."""
+    if not user.is_authenticated or not user.is_active:
+        raise PermissionDenied("请先登录")
+
+
 def check_role(user: User, role: str) -> None:
     if not user.is_authenticated or not user.has_role_at_least(role):
         raise PermissionDenied(f"需要{Role(role).label}及以上权限")

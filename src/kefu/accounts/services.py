@@ -45,9 +45,6 @@ def check_login_rate(*, username: str, ip: str | None) -> ratelimit.Reservation:
     )
 
 
-# --- permission checks -------------------------------------------------------------
-
-
 # --- users and teams ----------------------------------------------------------------
 
 
@@ -124,7 +121,7 @@ def do_set_teams(*, actor: User, user: User, teams: Iterable[Team], request: Any
         )
         notify_access_changed(user.pk)
         if {t.pk for t in teams} - set(before):
-            from kefu.routing.services import do_drain_queues_on_commit
+            from kefu.routing.assignment import do_drain_queues_on_commit
 
             do_drain_queues_on_commit(agent_id=user.pk)  # a new team's waiting customers
     return user
@@ -154,7 +151,7 @@ def do_set_max_concurrent(*, actor: User, user: User, max_concurrent: int, reque
             ip=client_ip(request),
         )
         if max_concurrent > old:
-            from kefu.routing.services import do_drain_queues_on_commit
+            from kefu.routing.assignment import do_drain_queues_on_commit
 
             do_drain_queues_on_commit(agent_id=user.pk)
     return user
@@ -185,7 +182,7 @@ def do_set_status(*, user: User, status: str) -> User:
             webhook=False,
         )
         if status == AgentStatus.ONLINE:
-            from kefu.routing.services import do_drain_queues_on_commit
+            from kefu.routing.assignment import do_drain_queues_on_commit
 
             do_drain_queues_on_commit(agent_id=user.pk)
     return user

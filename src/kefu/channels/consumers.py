@@ -18,7 +18,7 @@ from channels.db import database_sync_to_async
 from kefu.conversations.consumers import CLOSE_UNAUTHORIZED, JsonSocket, int_field
 from kefu.conversations.models import Conversation
 from kefu.conversations.presenters import public_message_dict
-from kefu.conversations.services import (
+from kefu.conversations.timeline import (
     current_customer_conversation,
     do_mark_read,
     messages_after,

@@ -11,7 +11,7 @@ from ninja import Router, Status
 from kefu.accounts.access import AuthedRequest
 from kefu.core.apiutil import StrictIn
 
-from . import services
+from . import guards, services
 from .models import CompensationRequest, Complaint, Promise, Stage
 
 router = Router(tags=["complaints"])
@@ -240,8 +240,8 @@ def decide(request: AuthedRequest, request_id: int, payload: DecisionIn) -> dict
 
 @router.get("/authority-limits")
 def authority_limits(request: AuthedRequest) -> dict[str, Any]:
-    table = services.limits()
-    mine = services.authority_limit(request.user)
+    table = guards.limits()
+    mine = guards.authority_limit(request.user)
     return {
         "limits": {role: (str(v) if v is not None else None) for role, v in table.items()},
         "mine": str(mine) if mine is not None else None,

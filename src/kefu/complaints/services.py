@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from kefu.accounts.access import check_role, team_ids_of
 from kefu.accounts.models import ROLE_RANK, Role, User
+from kefu.complaints.guards import approver_role_for, authority_limit
 from kefu.conversations.models import Conversation
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kefu.core.events import publish
@@ -32,14 +33,6 @@ from kefu.tickets.models import Ticket
 
 from .models import AuthorityLimit, CompensationKind, CompensationRequest, Complaint, Promise, Stage
 
-DEFAULT_LIMITS: dict[str, Decimal | None] = {
-    Role.AGENT: Decimal("20"),
-    Role.SPECIALIST: Decimal("50"),
-    Role.TEAM_LEAD: Decimal("100"),
-    Role.SUPERVISOR: Decimal("500"),
-    Role.MANAGER: None,  # no limit: the manager approves what is beyond everyone else
-    Role.ADMIN: None,
-}
 REPEAT_WINDOW = timedelta(days=90)
 FOLLOW_UP_AFTER = timedelta(days=3)
 STAGE_ORDER = [Stage.INTAKE, Stage.ANALYSIS, Stage.TRACKING, Stage.RESOLUTION, Stage.FOLLOW_UP, Stage.CLOSED]
@@ -58,60 +51,9 @@ STAGE_GUIDE = {
     Stage.FOLLOW_UP: "结案几天后回访，确认问题真正解决、客户是否满意。",
     Stage.CLOSED: "已结案。",
 }
-GRANT_CLAIM_RE = re.compile(
-    r"(已|已经)(为您|给您|帮您)?(批准|同意|申请成功|发放|退款|退回|补偿|赔付|赔偿|到账)"
-)
 
 
 # --- authority -----------------------------------------------------------------------
-
-
-def limits() -> dict[str, Decimal | None]:
-    table = dict(DEFAULT_LIMITS)
-    for row in AuthorityLimit.objects.all():
-        table[row.role] = row.max_amount
-    return table
-
-
-def authority_limit(user: User) -> Decimal | None:
-    """How much this user may grant alone (None: no limit)."""
-    return limits().get(user.role, Decimal("0"))
-
-
-def approver_role_for(amount: Decimal) -> str:
-    """The lowest role whose limit covers ``amount``."""
-    table = limits()
-    for role in sorted(table, key=lambda r: ROLE_RANK[Role(r)]):
-        cap = table[role]
-        if cap is None or cap >= amount:
-            return role
-    return Role.MANAGER
-
-
-def approved_compensation(conversation: Conversation) -> Decimal:
-    """What has been granted or approved for this conversation (directly or via its complaint)."""
-    rows = CompensationRequest.objects.filter(
-        Q(conversation=conversation) | Q(complaint__ticket__conversations=conversation),
-        status__in=(CompensationRequest.Status.GRANTED, CompensationRequest.Status.APPROVED),
-    ).values_list("amount", flat=True)
-    return sum(rows, Decimal("0"))
-
-
-def check_no_premature_grant(text: str, conversation: Conversation) -> None:
-    """Refuse a reply telling the customer compensation is granted while it still awaits approval."""
-    if not GRANT_CLAIM_RE.search(text):
-        return
-    pending = CompensationRequest.objects.filter(
-        Q(conversation=conversation) | Q(complaint__ticket__conversations=conversation),
-        status=CompensationRequest.Status.PENDING,
-    ).first()
-    if pending is not None:
-        raise Conflict(
-            f"补偿申请（{pending.get_kind_display()} {pending.amount} 元）尚在审批中，批准前不能告诉客户已发放。"
-            "可以说明“已为您提交申请，审批结果会在……前告知您”。",
-            fields={"text": "补偿尚未批准"},
-            extra={"pending_compensation_id": pending.pk},
-        )
 
 
 def do_set_limit(*, actor: User, role: str, max_amount: Any) -> AuthorityLimit:
@@ -137,7 +79,7 @@ def _amount(value: Any, *, field: str = "amount") -> Decimal:
 
 
 def visible_complaints(user: User) -> QuerySet[Complaint]:
-    from kefu.tickets.services import visible_tickets
+    from kefu.tickets.records import visible_tickets
 
     return Complaint.objects.filter(ticket__in=visible_tickets(user)).select_related(
         "ticket", "ticket__customer", "ticket__owner", "ticket__assignee", "repeat_of"
@@ -502,7 +444,7 @@ def do_request_compensation(
     conversation_id: int | None = None,
 ) -> CompensationRequest:
     """Grant within the actor's limit; above it, create an approval request."""
-    from kefu.conversations.services import access_conversation
+    from kefu.conversations.timeline import access_conversation
 
     if kind not in CompensationKind.values:
         raise InvalidInput("补偿方式无效", fields={"kind": "应为：" + "/".join(CompensationKind.values)})
@@ -607,7 +549,7 @@ def do_make_promise(
     conversation_id: int | None = None,
     complaint_id: int | None = None,
 ) -> Promise:
-    from kefu.conversations.services import access_conversation
+    from kefu.conversations.timeline import access_conversation
 
     description = (description or "").strip()
     if not description or len(description) > 255:
@@ -693,7 +635,7 @@ def do_sweep(now: datetime | None = None) -> dict[str, int]:
 
     Each item is claimed with a conditional UPDATE, so two workers never act twice.
     """
-    from kefu.conversations.services import do_send_auto_reply
+    from kefu.conversations.timeline import do_send_auto_reply
 
     now = now or timezone.now()
     broken = 0
@@ -758,47 +700,3 @@ def do_sweep(now: datetime | None = None) -> dict[str, int]:
                 meta={"complaint_id": complaint.pk},
             )
     return {"promises_broken": broken, "progress_updates": updates}
-
-
-def do_register_promises_from_reply(message: Any, conversation: Conversation) -> list[Promise]:
-    """Register the commitments an agent just made in a reply (run in the send transaction).
-
-    "今天18:00前给您回复" becomes a promise due today at 18:00 on the agent's list; the
-    sweep escalates it if it is missed. Registration never blocks the reply.
-    """
-    from kefu.conversations.services import add_activity
-
-    from .promises import find_promises
-
-    if message.sender_id is None or not message.text:
-        return []
-    created: list[Promise] = []
-    try:
-        with transaction.atomic():
-            for found in find_promises(message.text, timezone.localtime()):
-                if Promise.objects.filter(
-                    conversation=conversation, status=Promise.Status.OPEN, description=found.description
-                ).exists():
-                    continue
-                complaint = (
-                    Complaint.objects.filter(ticket__conversations=conversation).order_by("-id").first()
-                )
-                promise = Promise.objects.create(
-                    owner_id=message.sender_id,
-                    conversation=conversation,
-                    complaint=complaint,
-                    description=found.description,
-                    due_at=found.due_at,
-                )
-                created.append(promise)
-                add_activity(
-                    conversation,
-                    f"已登记承诺：{found.description}（截止 {timezone.localtime(found.due_at):%m-%d %H:%M}）",
-                    meta={"promise_id": promise.pk},
-                )
-    except Exception:  # a parsing surprise must never lose the reply
-        import logging
-
-        logging.getLogger(__name__).exception("promise registration failed for message %s", message.pk)
-        return []
-    return created

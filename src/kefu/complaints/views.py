@@ -16,7 +16,7 @@ from kefu.accounts.access import AuthedRequest
 from kefu.accounts.models import Role
 from kefu.core.errors import InvalidInput, KefuError
 
-from . import services
+from . import guards, services
 from .models import CompensationKind, Stage
 
 
@@ -127,7 +127,7 @@ def complaint_detail(request: AuthedRequest, complaint_id: int) -> HttpResponse:
         "compensations": complaint.compensations.select_related("requested_by", "decided_by"),
         "promises": complaint.promises.select_related("owner"),
         "repeats": complaint.repeats.select_related("ticket"),
-        "my_limit": services.authority_limit(request.user),
+        "my_limit": guards.authority_limit(request.user),
         "error": error,
     }
     return render(request, "complaints/detail.html", context, status=400 if error else 200)
@@ -153,7 +153,7 @@ def approvals(request: AuthedRequest) -> HttpResponse:
         "complaints/approvals.html",
         {
             "pending": list(services.pending_approvals(request.user)[:200]),
-            "my_limit": services.authority_limit(request.user),
+            "my_limit": guards.authority_limit(request.user),
         },
     )
 

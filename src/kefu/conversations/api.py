@@ -14,7 +14,7 @@ from kefu.accounts.access import AuthedRequest, access_team, access_user
 from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, StrictIn, page
 from kefu.core.errors import NotFound
 
-from . import services
+from . import services, timeline
 from .models import CallLog, Conversation, Message
 from .presenters import conversation_dict, csat_dict, message_dict
 
@@ -124,12 +124,12 @@ def list_conversations(
     qs = services.inbox(
         request.auth, view=view, status=status, channel_kind=channel, priority=priority, team_id=team_id
     )
-    return page(services.with_preview(qs), limit=limit, offset=offset, present=conversation_out)
+    return page(timeline.with_preview(qs), limit=limit, offset=offset, present=conversation_out)
 
 
 @router.get("/conversations/{conversation_id}")
 def get_conversation(request: AuthedRequest, conversation_id: int) -> dict[str, Any]:
-    return conversation_out(services.access_conversation(request.auth, conversation_id))
+    return conversation_out(timeline.access_conversation(request.auth, conversation_id))
 
 
 @router.get("/conversations/{conversation_id}/messages")
@@ -139,8 +139,8 @@ def list_messages(
     after: int = Query(0, ge=0),
     limit: int = Query(100, ge=1, le=MAX_LIMIT),
 ) -> dict[str, Any]:
-    conversation = services.access_conversation(request.auth, conversation_id)
-    rows = services.messages_after(conversation, after, public_only=False, limit=limit + 1)
+    conversation = timeline.access_conversation(request.auth, conversation_id)
+    rows = timeline.messages_after(conversation, after, public_only=False, limit=limit + 1)
     return {"items": [message_dict(m) for m in rows[:limit]], "has_more": len(rows) > limit}
 
 
@@ -188,7 +188,7 @@ def set_status(request: AuthedRequest, conversation_id: int, payload: StatusIn) 
         status=payload.status,
         snoozed_until=_aware(payload.snoozed_until),
     )
-    return conversation_out(services.access_conversation(request.auth, conversation_id))
+    return conversation_out(timeline.access_conversation(request.auth, conversation_id))
 
 
 @router.post("/conversations/{conversation_id}/transfer")
@@ -207,7 +207,7 @@ def transfer(request: AuthedRequest, conversation_id: int, payload: TransferIn) 
 
 @router.post("/conversations/{conversation_id}/read")
 def mark_read(request: AuthedRequest, conversation_id: int, payload: ReadIn) -> dict[str, Any]:
-    conversation = services.access_conversation(request.auth, conversation_id)
+    conversation = timeline.access_conversation(request.auth, conversation_id)
     messages = Message.objects.filter(conversation=conversation)
     if payload.message_id is None:
         message_id = messages.order_by("-id").values_list("id", flat=True).first() or 0
@@ -216,7 +216,7 @@ def mark_read(request: AuthedRequest, conversation_id: int, payload: ReadIn) -> 
     else:
         raise NotFound(f"消息 {payload.message_id} 不在该会话中", fields={"message_id": "不存在"})
     if message_id:
-        services.do_mark_read(conversation=conversation, by_customer=False, message_id=message_id)
+        timeline.do_mark_read(conversation=conversation, by_customer=False, message_id=message_id)
     return {
         "conversation_id": conversation.pk,
         "agent_last_read_id": max(message_id, conversation.agent_last_read_id),
@@ -226,7 +226,7 @@ def mark_read(request: AuthedRequest, conversation_id: int, payload: ReadIn) -> 
 @router.post("/conversations/{conversation_id}/csat", response={201: dict[str, Any]})
 def rate(request: AuthedRequest, conversation_id: int, payload: CsatIn) -> Status[dict[str, Any]]:
     """A rating the customer gave elsewhere (an IM platform's survey), reported by an agent or integration."""
-    conversation = services.access_conversation(request.auth, conversation_id)
+    conversation = timeline.access_conversation(request.auth, conversation_id)
     conversation = services.do_rate_conversation(
         conversation=conversation, score=payload.score, comment=payload.comment
     )

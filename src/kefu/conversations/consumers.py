@@ -25,11 +25,11 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from kefu.accounts.access import team_ids_of
+from kefu.conversations.timeline import access_conversation, do_mark_read, messages_after, send_typing
 from kefu.core.errors import InvalidInput, KefuError
 from kefu.core.events import DESK_ALL, desk_team_group, desk_user_group
 
 from .presenters import message_dict
-from .services import access_conversation, do_mark_read, messages_after, send_typing
 
 log = logging.getLogger(__name__)
 

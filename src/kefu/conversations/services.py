@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
@@ -21,95 +20,26 @@ from django.utils import timezone
 from kefu.accounts.access import team_ids_of
 from kefu.accounts.models import Role, Team, User
 from kefu.channels.models import Channel
-from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from kefu.core.events import (
-    DESK_ALL,
-    chat_conversation_group,
-    desk_team_group,
-    desk_user_group,
-    publish,
-    send_ephemeral,
+from kefu.conversations.timeline import (
+    ACTIVE_STATUSES,
+    access_conversation,
+    add_activity,
+    check_client_msg_id,
+    check_image,
+    check_text,
+    customer_status,
+    publish_assigned,
+    publish_message,
+    visible_conversations,
 )
-from kefu.customers.services import do_resolve_customer
+from kefu.core.errors import Conflict, InvalidInput, NotFound
+from kefu.core.events import (
+    publish,
+)
+from kefu.customers.identities import do_resolve_customer
 
 from .models import CallLog, Conversation, Message
-from .presenters import conversation_dict, csat_dict, message_dict, public_message_dict
-
-ACTIVE_STATUSES = (Conversation.Status.OPEN, Conversation.Status.PENDING, Conversation.Status.SNOOZED)
-
-
-# --- validation ----------------------------------------------------------------------
-
-
-def check_text(text: str | None, *, field: str = "text", allow_empty: bool = False) -> str:
-    if text is None:
-        text = ""
-    if not isinstance(text, str):
-        raise InvalidInput("消息内容必须是文字", fields={field: "必须是字符串"})
-    text = text.strip()
-    if not text and not allow_empty:
-        raise InvalidInput("消息内容不能为空", fields={field: "不能为空"})
-    if len(text) > settings.KEFU_MAX_MESSAGE_CHARS:
-        raise InvalidInput(
-            f"消息过长（最多 {settings.KEFU_MAX_MESSAGE_CHARS} 字）",
-            fields={field: f"最多 {settings.KEFU_MAX_MESSAGE_CHARS} 个字符"},
-        )
-    return text
-
-
-def check_image(image: UploadedFile | None) -> None:
-    if image is None:
-        return
-    if image.size is None or image.size > settings.KEFU_MAX_IMAGE_BYTES:
-        raise InvalidInput(
-            f"图片过大（最大 {settings.KEFU_MAX_IMAGE_BYTES // (1024 * 1024)} MB）",
-            fields={"image": "文件过大"},
-        )
-    if image.content_type not in settings.KEFU_IMAGE_TYPES:
-        raise InvalidInput("只支持 JPG、PNG、GIF、WEBP 图片", fields={"image": "类型不支持"})
-    # Check the bytes, not just the declared type: a renamed script is not an image.
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        pos = image.tell()
-        with Image.open(image) as im:
-            im.verify()
-        image.seek(pos)
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise InvalidInput("文件不是有效的图片", fields={"image": "无法识别"}) from exc
-
-
-def check_client_msg_id(value: str | None) -> str | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str) or len(value) > 64:
-        raise InvalidInput("client_msg_id 无效", fields={"client_msg_id": "最多64个字符的字符串"})
-    return value
-
-
-# --- access --------------------------------------------------------------------------
-
-
-def visible_conversations(user: User) -> QuerySet[Conversation]:
-    """Supervisors see all; others see their teams' queues and what they own."""
-    qs = Conversation.objects.select_related("channel", "customer", "assignee", "team")
-    if user.sees_all:
-        return qs
-    teams = team_ids_of(user)
-    return qs.filter(Q(team_id__in=teams) | Q(assignee=user) | Q(first_responder=user))
-
-
-def access_conversation(user: User, conversation_id: int, *, for_update: bool = False) -> Conversation:
-    qs = visible_conversations(user)
-    if for_update:
-        qs = qs.select_for_update(of=("self",))
-    try:
-        return qs.get(pk=conversation_id)
-    except Conversation.DoesNotExist as exc:
-        if Conversation.objects.filter(pk=conversation_id).exists():
-            raise PermissionDenied("您无权查看该会话") from exc
-        raise NotFound(f"会话 {conversation_id} 不存在") from exc
-
+from .presenters import conversation_dict, csat_dict
 
 # --- customer side -----------------------------------------------------------------
 
@@ -120,18 +50,6 @@ def _find_conversation(customer_id: int, channel: Channel) -> Conversation | Non
         .exclude(status=Conversation.Status.CLOSED)
         .order_by("-id")
         .first()
-    )
-
-
-def _publish_message(m: Message, conversation: Conversation, *, event: str = "message.created") -> None:
-    publish(
-        event,
-        {"message": message_dict(m), "conversation": conversation_dict(conversation)},
-        team_id=conversation.team_id,
-        user_ids=[conversation.assignee_id],
-        conversation_id=conversation.pk,
-        customer_data=None if m.is_private else {"message": public_message_dict(m)},
-        webhook=not m.is_private,
     )
 
 
@@ -218,7 +136,7 @@ def do_receive_customer_message(
         _after_customer_message(
             conversation, message, created_conversation=created_conversation, reopened=reopened
         )
-        _publish_message(message, conversation)
+        publish_message(message, conversation)
     return message, True
 
 
@@ -226,10 +144,10 @@ def _after_customer_message(
     conversation: Conversation, message: Message, *, created_conversation: bool, reopened: bool
 ) -> None:
     """Routing, SLA and text understanding for a newly stored customer message."""
-    from kefu.routing.services import do_requeue_if_unowned, do_route_new_conversation
-    from kefu.sla.services import do_start_conversation_sla
-    from kefu.tickets.services import do_resume_waiting_tickets
-    from kefu.understanding.services import do_understand_customer_message
+    from kefu.routing.assignment import do_requeue_if_unowned, do_route_new_conversation
+    from kefu.sla.policies import do_start_conversation_sla
+    from kefu.tickets.records import do_resume_waiting_tickets
+    from kefu.understanding.reading import do_understand_customer_message
 
     # Emotion and intent first: routing reads them (angry → senior agent, intent → team).
     do_understand_customer_message(conversation, message, first=created_conversation)
@@ -248,67 +166,6 @@ def _after_customer_message(
         do_requeue_if_unowned(conversation)
 
 
-def current_customer_conversation(
-    *, channel: Channel, identities: Sequence[tuple[str, str]]
-) -> Conversation | None:
-    """The customer's not-closed conversation on ``channel``, looked up without creating anything."""
-    match = Q()
-    for kind, value in identities:
-        match |= Q(customer__identities__kind=kind, customer__identities__value=value)
-    if not match:
-        return None
-    return (
-        Conversation.objects.filter(match, channel=channel)
-        .exclude(status=Conversation.Status.CLOSED)
-        .order_by("-id")
-        .first()
-    )
-
-
-def messages_after(
-    conversation: Conversation, after_id: int, *, public_only: bool, limit: int = 200
-) -> list[Message]:
-    qs = conversation.messages.select_related("sender").filter(pk__gt=after_id)
-    if public_only:
-        qs = qs.filter(is_private=False)
-    return list(qs.order_by("id")[:limit])
-
-
-def do_mark_read(*, conversation: Conversation, by_customer: bool, message_id: int) -> None:
-    field = "customer_last_read_id" if by_customer else "agent_last_read_id"
-    updated = Conversation.objects.filter(pk=conversation.pk, **{f"{field}__lt": message_id}).update(
-        **{field: message_id}
-    )
-    if updated:
-        send_ephemeral(
-            [DESK_ALL, *([desk_team_group(conversation.team_id)] if conversation.team_id else [])]
-            if by_customer
-            else [chat_conversation_group(conversation.pk)],
-            "read.event",
-            {
-                "conversation_id": conversation.pk,
-                "by": "customer" if by_customer else "agent",
-                "message_id": message_id,
-            },
-        )
-
-
-def send_typing(*, conversation: Conversation, by_customer: bool, name: str = "") -> None:
-    if by_customer:
-        groups = [DESK_ALL]
-        if conversation.team_id:
-            groups.append(desk_team_group(conversation.team_id))
-        if conversation.assignee_id:
-            groups.append(desk_user_group(conversation.assignee_id))
-    else:
-        groups = [chat_conversation_group(conversation.pk)]
-    send_ephemeral(
-        groups,
-        "typing.event",
-        {"conversation_id": conversation.pk, "by": "customer" if by_customer else "agent", "name": name},
-    )
-
-
 # --- agent side --------------------------------------------------------------------
 
 
@@ -321,7 +178,7 @@ def do_send_agent_message(
     image: UploadedFile | None = None,
 ) -> tuple[Message, bool]:
     """Store an agent reply, claim the conversation if unowned, then deliver it."""
-    from kefu.replies.services import check_no_unfilled_variables, do_link_sent_message
+    from kefu.replies.compose import check_no_unfilled_variables, do_link_sent_message
 
     text = check_text(text, allow_empty=image is not None)
     check_no_unfilled_variables(text)
@@ -331,7 +188,7 @@ def do_send_agent_message(
         conversation = access_conversation(agent, conversation_id, for_update=True)
         if conversation.status == Conversation.Status.CLOSED:
             raise Conflict("会话已关闭，无法回复")
-        from kefu.complaints.services import check_no_premature_grant
+        from kefu.complaints.guards import check_no_premature_grant
 
         check_no_premature_grant(text, conversation)
         if client_msg_id:
@@ -351,10 +208,10 @@ def do_send_agent_message(
             client_msg_id=client_msg_id,
         )
         do_link_sent_message(message)
-        from kefu.complaints.services import do_register_promises_from_reply
+        from kefu.complaints.guards import do_register_promises_from_reply
 
         do_register_promises_from_reply(message, conversation)
-        from kefu.quality.services import do_record_reply_findings
+        from kefu.quality.checks import do_record_reply_findings
 
         do_record_reply_findings(message, conversation)
         assigned_now = conversation.assignee_id is None
@@ -369,9 +226,9 @@ def do_send_agent_message(
         conversation.last_agent_message_at = now
         conversation.save()
         if assigned_now:
-            _publish_assigned(conversation, actor=agent)
-        _publish_message(message, conversation)
-        from kefu.channels.services import do_queue_outbound
+            publish_assigned(conversation, actor=agent)
+        publish_message(message, conversation)
+        from kefu.channels.outbound import do_queue_outbound
 
         do_queue_outbound(message)
     return message, True
@@ -390,58 +247,8 @@ def do_add_note(*, agent: User, conversation_id: int, text: str) -> Message:
             text=text,
             is_private=True,
         )
-        _publish_message(note, conversation, event="note.created")
+        publish_message(note, conversation, event="note.created")
     return note
-
-
-def add_activity(
-    conversation: Conversation,
-    text: str,
-    *,
-    actor: User | None = None,
-    private: bool = True,
-    meta: dict[str, Any] | None = None,
-) -> Message:
-    """Record a system line in the conversation (transfer, status change …)."""
-    m = Message.objects.create(
-        conversation=conversation,
-        direction=Message.Direction.ACTIVITY,
-        kind=Message.Kind.EVENT,
-        sender=actor,
-        text=text,
-        is_private=private,
-        meta=meta or {},
-    )
-    _publish_message(m, conversation, event="conversation.activity")
-    return m
-
-
-def do_send_auto_reply(
-    conversation: Conversation, text: str, *, meta: dict[str, Any] | None = None
-) -> Message:
-    """A system reply to the customer (queue position, acknowledgement)."""
-    m = Message.objects.create(
-        conversation=conversation,
-        direction=Message.Direction.OUTGOING,
-        kind=Message.Kind.AUTO,
-        text=text,
-        meta=meta or {},
-    )
-    _publish_message(m, conversation)
-    from kefu.channels.services import do_queue_outbound
-
-    do_queue_outbound(m)
-    return m
-
-
-def _publish_assigned(conversation: Conversation, *, actor: User | None) -> None:
-    publish(
-        "conversation.assigned",
-        {"conversation": conversation_dict(conversation), "actor_id": actor.pk if actor else None},
-        team_id=conversation.team_id,
-        user_ids=[conversation.assignee_id],
-        conversation_id=conversation.pk,
-    )
 
 
 def do_set_status(
@@ -477,13 +284,13 @@ def do_set_status(
             team_id=conversation.team_id,
             user_ids=[conversation.assignee_id],
             conversation_id=conversation.pk,
-            customer_data=_customer_status(conversation),
+            customer_data=customer_status(conversation),
         )
         if status in (Conversation.Status.RESOLVED, Conversation.Status.CLOSED):
-            from kefu.quality.services import do_schedule_scoring
+            from kefu.quality.scoring import do_schedule_scoring
 
             do_schedule_scoring(conversation)  # queued after the commit
-        from kefu.routing.services import LOAD_STATUSES, do_drain_queues_on_commit
+        from kefu.routing.assignment import LOAD_STATUSES, do_drain_queues_on_commit
 
         if conversation.assignee_id and old in LOAD_STATUSES and status not in LOAD_STATUSES:
             # Resolved, closed or snoozed: the agent has room for a waiting customer.
@@ -495,19 +302,6 @@ def do_set_status(
 
 CSAT_COMMENT_MAX_CHARS = 500
 RATABLE_STATUSES = (Conversation.Status.RESOLVED, Conversation.Status.CLOSED)
-
-
-def rating_requested(conversation: Conversation) -> bool:
-    """Whether the customer should be shown the rating widget for ``conversation``."""
-    return conversation.status == Conversation.Status.RESOLVED and conversation.csat_score is None
-
-
-def _customer_status(conversation: Conversation) -> dict[str, Any]:
-    """The status payload for the customer's socket; a resolved, unrated one asks for a rating."""
-    data: dict[str, Any] = {"status": conversation.status}
-    if rating_requested(conversation):
-        data["rating_requested"] = True
-    return data
 
 
 def check_csat(score: object, comment: object) -> tuple[int, str]:
@@ -651,8 +445,8 @@ def do_transfer(
             conversation_id=conversation.pk,
         )
         if to_user is not None:
-            _publish_assigned(conversation, actor=actor)
-        from kefu.routing.services import do_drain_queues_on_commit
+            publish_assigned(conversation, actor=actor)
+        from kefu.routing.assignment import do_drain_queues_on_commit
 
         # Offer a conversation sent to a team's queue (in queue order), and whatever
         # waits for the previous agent's teams now that they have room.
@@ -730,7 +524,7 @@ def do_log_call(
         now = timezone.now()
         conversation.last_message_at = now
         conversation.save(update_fields=["last_message_at", "updated_at"])
-        _publish_message(message, conversation, event="call.logged")
+        publish_message(message, conversation, event="call.logged")
     return call
 
 
@@ -776,16 +570,6 @@ def inbox(
     if team_id:
         qs = qs.filter(team_id=team_id)
     return qs
-
-
-def with_preview(qs: QuerySet[Conversation]) -> QuerySet[Conversation]:
-    """Annotate each row with its last public message (``preview``, ``preview_kind``) in the same query."""
-    from django.db.models import OuterRef, Subquery
-
-    last = Message.objects.filter(conversation=OuterRef("pk"), is_private=False).order_by("-id")
-    return qs.annotate(
-        preview=Subquery(last.values("text")[:1]), preview_kind=Subquery(last.values("kind")[:1])
-    )
 
 
 def do_wake_snoozed(now: datetime | None = None, *, limit: int = 200) -> int:

@@ -17,7 +17,7 @@ from kefu.accounts.access import AuthedRequest
 from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, StrictIn, page
 from kefu.core.masking import mask
 
-from . import services
+from . import orders, services
 from .models import Customer, Identity, LogisticsEvent, Order, OrderItem
 
 router = Router(tags=["customers"])
@@ -228,7 +228,7 @@ def reveal(request: AuthedRequest, customer_id: int, payload: RevealIn) -> dict[
     customer = services.access_customer(request.auth, customer_id)
     order = None
     if payload.order_no:
-        order = services.access_order(request.auth, payload.order_no)
+        order = orders.access_order(request.auth, payload.order_no)
     value = services.do_reveal_pii(
         user=request.auth, customer=customer, field=payload.field, request=request, order=order
     )
@@ -281,7 +281,7 @@ def list_orders(
 ) -> dict[str, Any]:
     if customer_id is not None:
         services.access_customer(request.auth, customer_id)
-    qs = services.list_orders(
+    qs = orders.list_orders(
         customer_id=customer_id, payment_status=payment_status, shipping_status=shipping_status, q=q
     )
     return _paged(qs, limit=limit, offset=offset, present=order_dict)
@@ -294,19 +294,19 @@ def upsert_order(request: AuthedRequest, payload: OrderIn) -> Status[dict[str, A
     data["items"] = [i.model_dump() for i in payload.items]
     data["logistics"] = [e.model_dump() for e in payload.logistics]
     data["customer"] = payload.customer.model_dump() if payload.customer else None
-    order, created = services.do_upsert_order(**data)
-    return Status(201 if created else 200, order_dict(services.access_order(request.auth, order.order_no)))
+    order, created = orders.do_upsert_order(**data)
+    return Status(201 if created else 200, order_dict(orders.access_order(request.auth, order.order_no)))
 
 
 @router.get("/orders/{order_no}")
 def get_order(request: AuthedRequest, order_no: str) -> dict[str, Any]:
-    return order_dict(services.access_order(request.auth, order_no))
+    return order_dict(orders.access_order(request.auth, order_no))
 
 
 @router.post("/orders/{order_no}/logistics")
 def add_logistics(request: AuthedRequest, order_no: str, payload: LogisticsAppendIn) -> dict[str, Any]:
-    order = services.access_order(request.auth, order_no)
-    _, added = services.do_add_logistics(
+    order = orders.access_order(request.auth, order_no)
+    _, added = orders.do_add_logistics(
         order=order, events=[e.model_dump() for e in payload.events], shipping_status=payload.shipping_status
     )
-    return {**order_dict(services.access_order(request.auth, order_no)), "added_events": added}
+    return {**order_dict(orders.access_order(request.auth, order_no)), "added_events": added}

@@ -32,8 +32,10 @@ from kefu.channels.models import Channel, OutboundDelivery
 from kefu.complaints import services as complaints
 from kefu.complaints.models import CompensationRequest, Complaint, Promise
 from kefu.conversations import services as conversations
+from kefu.conversations import timeline
 from kefu.conversations.models import CallLog, Conversation, Message
 from kefu.core.errors import PermissionDenied
+from kefu.customers import identities, orders
 from kefu.customers import services as customers
 from kefu.customers.models import Customer, Identity, Order
 from kefu.routing.models import RoutingRule
@@ -355,7 +357,7 @@ def _order(
         for sku, qty in items
     ]
     amount = sum((Decimal(shop.PRODUCT_BY_SKU[sku][1]) * qty for sku, qty in items), Decimal("0"))
-    order, _ = customers.do_upsert_order(
+    order, _ = orders.do_upsert_order(
         order_no=numbers.next(placed),
         customer_id=seed.customer.pk if seed.customer else None,
         amount=amount,
@@ -548,7 +550,7 @@ def _understanding(admin: User) -> None:
 
 def _customers(rng: random.Random, seeds: list[_Seed], admin: User, now: datetime) -> None:
     for seed in seeds:
-        customer = customers.do_resolve_customer(seed.identities, name=seed.name)
+        customer = identities.do_resolve_customer(seed.identities, name=seed.name)
         changes: dict[str, Any] = {"vip_level": seed.vip_level}
         if not customer.phone and rng.random() < 0.8:
             changes["phone"] = seed.phone
@@ -602,7 +604,7 @@ class _Play:
         """The scenario's agent, or someone of the team the conversation was routed to."""
         preferred = self.users[username]
         try:
-            conversations.access_conversation(preferred, conversation_id)
+            timeline.access_conversation(preferred, conversation_id)
             return preferred
         except PermissionDenied:
             pass

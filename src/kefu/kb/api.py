@@ -11,7 +11,7 @@ from kefu.accounts.access import AuthedRequest, client_ip
 from kefu.core.apiutil import StrictIn, page
 from kefu.core.errors import InvalidInput
 
-from . import services
+from . import index, markdown, services
 from .models import Article
 
 router = Router(tags=["knowledge base"])
@@ -22,7 +22,7 @@ def article_dict(a: Article, *, with_body: bool = True) -> dict[str, Any]:
         "id": a.pk,
         "kind": a.kind,
         "title": a.title,
-        "answer": a.answer or services.plain_text(a.body)[:500],
+        "answer": a.answer or markdown.plain_text(a.body)[:500],
         "similar_questions": a.similar_questions,
         "tags": a.tags,
         "category_id": a.category_id,
@@ -38,11 +38,11 @@ def article_dict(a: Article, *, with_body: bool = True) -> dict[str, Any]:
     }
     if with_body:
         d["body"] = a.body
-        d["body_html"] = services.render_markdown(a.body)
+        d["body_html"] = markdown.render_markdown(a.body)
     return d
 
 
-def result_dict(r: services.SearchResult) -> dict[str, Any]:
+def result_dict(r: index.SearchResult) -> dict[str, Any]:
     return {
         "article": article_dict(r.article, with_body=False),
         "score": round(r.score, 4),
@@ -156,7 +156,7 @@ def search(request: AuthedRequest, params: Query[SearchQuery]) -> dict[str, Any]
     if not 1 <= params.limit <= 50:
         raise InvalidInput("limit 无效", fields={"limit": "1–50"})
     statuses = tuple(s for s in params.status.split(",") if s)
-    results = services.search_articles(
+    results = index.search_articles(
         params.q, limit=params.limit, category_id=params.category_id, statuses=statuses
     )
     return {"query": params.q, "results": [result_dict(r) for r in results]}
@@ -164,7 +164,7 @@ def search(request: AuthedRequest, params: Query[SearchQuery]) -> dict[str, Any]
 
 @router.get("/conversations/{conversation_id}/kb-suggestions")
 def suggestions(request: AuthedRequest, conversation_id: int) -> dict[str, Any]:
-    found = services.suggestions_for_conversation(request.user, conversation_id)
+    found = index.suggestions_for_conversation(request.user, conversation_id)
     return {"query": found["query"], "results": [result_dict(r) for r in found["results"]]}
 
 
@@ -224,7 +224,7 @@ def feedback(request: AuthedRequest, article_id: int, payload: FeedbackIn) -> di
 @router.get("/help/search", auth=None)
 def public_search(request: AuthedRequest, q: str, category_id: int | None = None) -> dict[str, Any]:
     """Public: customers search the published articles."""
-    results = services.search_articles(q, limit=10, category_id=category_id)
+    results = index.search_articles(q, limit=10, category_id=category_id)
     return {
         "query": q,
         "results": [

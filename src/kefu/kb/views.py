@@ -12,14 +12,14 @@ from django.views.decorators.http import require_http_methods
 from kefu.accounts.access import AuthedRequest
 from kefu.core.errors import InvalidInput
 
-from . import services
+from . import index, markdown, services
 from .models import Article, Category, SynonymGroup
 
 
 def help_home(request: AuthedRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()[:200]
     category_id = _int_or_none(request.GET.get("category"))
-    results = services.search_articles(q, limit=20, category_id=category_id) if q else []
+    results = index.search_articles(q, limit=20, category_id=category_id) if q else []
     popular = []
     if not q:
         qs = services.list_articles(status=Article.Status.PUBLISHED, category_id=category_id)
@@ -42,7 +42,7 @@ def help_article(request: AuthedRequest, article_id: int) -> HttpResponse:
     return render(
         request,
         "kb/help_article.html",
-        {"article": article, "body_html": services.render_markdown(article.body)},
+        {"article": article, "body_html": markdown.render_markdown(article.body)},
     )
 
 
@@ -53,7 +53,7 @@ def kb_list(request: AuthedRequest) -> HttpResponse:
     stale = request.GET.get("stale") == "1"
     if q:
         statuses = (status,) if status else tuple(Article.Status.values)
-        results = services.search_articles(q, limit=50, statuses=statuses)
+        results = index.search_articles(q, limit=50, statuses=statuses)
         articles = [r.article for r in results]
     else:
         results = []
@@ -130,7 +130,7 @@ def kb_edit(request: AuthedRequest, article_id: int | None = None) -> HttpRespon
             "form": request.POST if request.method == "POST" else None,
             "categories": Category.objects.all(),
             "versions": article.versions.select_related("editor")[:50] if article else [],
-            "body_html": services.render_markdown(article.body) if article else "",
+            "body_html": markdown.render_markdown(article.body) if article else "",
             "can_edit": services.can_edit(request.user),
             "statuses": Article.Status.choices,
             "kinds": Article.Kind.choices,

@@ -13,7 +13,7 @@ from kefu.accounts.models import User
 from kefu.core.apiutil import StrictIn
 from kefu.core.errors import NotFound
 
-from . import services
+from . import checks, presenters, ruleset_store, rulesets, services
 from .models import RuleSetVersion
 
 router = Router(tags=["quality"])
@@ -32,10 +32,10 @@ class ReplyCheckIn(StrictIn):
 @router.post("/conversations/{conversation_id}/reply-check")
 def reply_check(request: HttpRequest, conversation_id: int, payload: ReplyCheckIn) -> dict[str, Any]:
     """Findings for the draft an agent is typing (or about to send)."""
-    result = services.access_reply_check(
+    result = checks.access_reply_check(
         user=me(request), conversation_id=conversation_id, text=payload.text, closing=payload.closing
     )
-    findings = [services.finding_dict(f) for f in result.findings]
+    findings = [presenters.finding_dict(f) for f in result.findings]
     return {
         "ruleset_version": result.ruleset_version,
         "findings": findings,
@@ -70,7 +70,7 @@ class ApplyIn(StrictIn):
 @router.post("/quality/apply")
 def apply(request: HttpRequest, payload: ApplyIn) -> dict[str, Any]:
     """The draft with one finding's replacement applied (the client may also do it itself)."""
-    return {"text": services.apply_fix(payload.text, payload.finding.model_dump())}
+    return {"text": checks.apply_fix(payload.text, payload.finding.model_dump())}
 
 
 # --- rule sets ------------------------------------------------------------------------------
@@ -84,7 +84,7 @@ def version_dict(v: RuleSetVersion, *, with_data: bool = False) -> dict[str, Any
         "created_at": v.created_at.isoformat(),
     }
     if with_data:
-        out["ruleset"] = services.cached_ruleset(v.data).to_dict()
+        out["ruleset"] = rulesets.cached_ruleset(v.data).to_dict()
     return out
 
 
@@ -94,7 +94,7 @@ def active_rules(request: HttpRequest) -> dict[str, Any]:
     check_role(me(request), services.REVIEW_ROLE)
     row = RuleSetVersion.objects.select_related("author").order_by("-version").first()
     if row is None:
-        rs = services.default_ruleset()
+        rs = rulesets.default_ruleset()
         return {
             "version": rs.version,
             "author": None,
@@ -108,7 +108,7 @@ def active_rules(request: HttpRequest) -> dict[str, Any]:
 @router.get("/quality/rules/versions")
 def rule_versions(request: HttpRequest) -> list[dict[str, Any]]:
     check_role(me(request), services.REVIEW_ROLE)
-    return [version_dict(v) for v in services.ruleset_versions()[:200]]
+    return [version_dict(v) for v in ruleset_store.ruleset_versions()[:200]]
 
 
 @router.get("/quality/rules/versions/{version}")
@@ -130,7 +130,7 @@ class RulesIn(StrictIn):
 def save_rules(request: HttpRequest, payload: RulesIn) -> Status[dict[str, Any]]:
     """Save an edit (any subset of rules/rubric, same shape as the rule set) as a new version."""
     overrides = {k: v for k, v in (("rules", payload.rules), ("rubric", payload.rubric)) if v is not None}
-    row = services.do_save_ruleset(actor=me(request), overrides=overrides, note=payload.note)
+    row = ruleset_store.do_save_ruleset(actor=me(request), overrides=overrides, note=payload.note)
     return Status(201, version_dict(row))
 
 
@@ -147,12 +147,12 @@ def conversation_quality(request: HttpRequest, conversation_id: int) -> dict[str
     findings = services.findings_of_conversation(me(request), conversation_id)
     reviews = services.access_reviews(me(request)).filter(conversation_id=conversation_id)
     return {
-        "score": services.score_dict(score) if score else None,
+        "score": presenters.score_dict(score) if score else None,
         "replies": [
             {"message_id": f.message_id, "ruleset_version": f.ruleset_version, "findings": f.findings}
             for f in findings
         ],
-        "reviews": [services.review_dict(r) for r in reviews],
+        "reviews": [presenters.review_dict(r) for r in reviews],
     }
 
 
@@ -179,13 +179,13 @@ class SampleIn(StrictIn):
 def draw_samples(request: HttpRequest, payload: SampleIn) -> Status[dict[str, Any]]:
     created = services.do_draw_samples(actor=me(request), **payload.model_dump())
     rows = services.access_samples(me(request)).filter(pk__in=[s.pk for s in created])
-    return Status(201, {"created": len(created), "items": [services.sample_dict(s) for s in rows]})
+    return Status(201, {"created": len(created), "items": [presenters.sample_dict(s) for s in rows]})
 
 
 @router.get("/quality/samples")
 def list_samples(request: HttpRequest, status: str | None = None) -> dict[str, Any]:
     rows = services.access_samples(me(request), status=status)[:500]
-    return {"items": [services.sample_dict(s) for s in rows]}
+    return {"items": [presenters.sample_dict(s) for s in rows]}
 
 
 # --- reviews and appeals ----------------------------------------------------------------------
@@ -210,7 +210,7 @@ def create_review(request: HttpRequest, payload: ReviewIn) -> Status[dict[str, A
         items={k: v.model_dump() for k, v in payload.items.items()},
         comment=payload.comment,
     )
-    return Status(201, services.review_dict(services.access_review(me(request), review.pk)))
+    return Status(201, presenters.review_dict(services.access_review(me(request), review.pk)))
 
 
 @router.get("/quality/reviews")
@@ -218,12 +218,12 @@ def list_reviews(
     request: HttpRequest, agent_id: int | None = None, status: str | None = None
 ) -> dict[str, Any]:
     rows = services.access_reviews(me(request), agent_id=agent_id, status=status)[:500]
-    return {"items": [services.review_dict(r) for r in rows]}
+    return {"items": [presenters.review_dict(r) for r in rows]}
 
 
 @router.get("/quality/reviews/{review_id}")
 def get_review(request: HttpRequest, review_id: int) -> dict[str, Any]:
-    return services.review_dict(services.access_review(me(request), review_id))
+    return presenters.review_dict(services.access_review(me(request), review_id))
 
 
 class AppealIn(StrictIn):
@@ -233,7 +233,7 @@ class AppealIn(StrictIn):
 @router.post("/quality/reviews/{review_id}/appeal")
 def appeal(request: HttpRequest, review_id: int, payload: AppealIn) -> dict[str, Any]:
     services.do_appeal(actor=me(request), review_id=review_id, reason=payload.reason)
-    return services.review_dict(services.access_review(me(request), review_id))
+    return presenters.review_dict(services.access_review(me(request), review_id))
 
 
 class ResolveIn(StrictIn):
@@ -251,7 +251,7 @@ def resolve_appeal(request: HttpRequest, review_id: int, payload: ResolveIn) -> 
         comment=payload.comment,
         items={k: v.model_dump() for k, v in payload.items.items()} if payload.items is not None else None,
     )
-    return services.review_dict(services.access_review(me(request), review_id))
+    return presenters.review_dict(services.access_review(me(request), review_id))
 
 
 @router.get("/quality/disagreements")

@@ -28,6 +28,7 @@ from kefu.quality.rulesets import RuleConfig, RuleSet, Severity, default_ruleset
 
 __all__ = [
     "DEFAULT_RULESET",
+    "ITEM_LABELS",
     "Finding",
     "ReplyContext",
     "RubricItem",
@@ -655,7 +656,7 @@ class RubricScore:
         return {"total": self.total, "items": [asdict(i) for i in self.items]}
 
 
-_LABELS = {
+ITEM_LABELS = {
     "greeting": "问候",
     "listening": "倾听与确认",
     "empathy": "共情安抚",
@@ -715,12 +716,12 @@ def _penalty_item(
     lost = sum(float(penalties.get(f.severity, 0.3)) for f in relevant)
     points = weight * max(0.0, 1.0 - lost)
     if not relevant:
-        return RubricItem(key, _LABELS[key], float(weight), weight, "未发现问题")
+        return RubricItem(key, ITEM_LABELS[key], float(weight), weight, "未发现问题")
     counts: dict[str, int] = {}
     for f in relevant:
         counts[f.rule] = counts.get(f.rule, 0) + 1
     reason = "；".join(f"{rule}×{n}" for rule, n in sorted(counts.items()))
-    return RubricItem(key, _LABELS[key], round(points, 1), weight, f"发现问题：{reason}")
+    return RubricItem(key, ITEM_LABELS[key], round(points, 1), weight, f"发现问题：{reason}")
 
 
 def score_conversation(
@@ -756,7 +757,9 @@ def score_conversation(
     def add(key: str, fraction: float, reason: str) -> None:
         w = int(weights.get(key, 0))
         if w:
-            items.append(RubricItem(key, _LABELS[key], round(w * max(0.0, min(1.0, fraction)), 1), w, reason))
+            items.append(
+                RubricItem(key, ITEM_LABELS[key], round(w * max(0.0, min(1.0, fraction)), 1), w, reason)
+            )
 
     texts = [scan_text(t.text) for t in agent_turns]
     if not agent_turns:

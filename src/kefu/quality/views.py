@@ -14,10 +14,10 @@ from django.views.decorators.http import require_http_methods
 from kefu.accounts.access import check_role
 from kefu.accounts.models import Role, User
 from kefu.conversations.models import Message
-from kefu.conversations.services import access_conversation
+from kefu.conversations.timeline import access_conversation
 from kefu.core.errors import InvalidInput, KefuError
 
-from . import services
+from . import presenters, ruleset_store, rulesets, scoring, services
 from .models import Review, Sample
 
 # Rule-set tables a supervisor edits as "left => right" lines: (rule, param, kind).
@@ -117,7 +117,10 @@ def _transcript(conversation_id: int) -> list[dict[str, Any]]:
     for m in rows:
         q = getattr(m, "quality", None)
         findings = (
-            [{**f, "rule_label": services.RULE_LABELS.get(f.get("rule"), f.get("rule"))} for f in q.findings]
+            [
+                {**f, "rule_label": presenters.RULE_LABELS.get(f.get("rule"), f.get("rule"))}
+                for f in q.findings
+            ]
             if q
             else []
         )
@@ -186,7 +189,7 @@ def conversation_quality(request: HttpRequest, conversation_id: int) -> HttpResp
     if score is not None and visible is not None and score.agent_id not in visible:
         score = None
     reviews = list(services.access_reviews(user).filter(conversation_id=conversation.pk))
-    ruleset = services.active_ruleset()
+    ruleset = ruleset_store.active_ruleset()
     weights = {k: int(w) for k, w in ruleset.rubric.get("weights", {}).items() if int(w) > 0}
     auto = {i["key"]: i for i in score.items} if score else {}
     rubric_items = [
@@ -196,7 +199,7 @@ def conversation_quality(request: HttpRequest, conversation_id: int) -> HttpResp
     ]
     can_review = (
         user.has_role_at_least(services.REVIEW_ROLE)
-        and conversation.status in services.FINISHED
+        and conversation.status in scoring.FINISHED
         and not any(r.reviewer_id == user.pk for r in reviews)
     )
     return render(
@@ -246,7 +249,7 @@ def overrides_from_post(post: Any, ruleset: Any) -> dict[str, Any]:
     """The rule editor's form as a partial override holding only what changed."""
     current = ruleset.to_dict()["rules"]
     rules: dict[str, Any] = {}
-    for rid in services.RULE_IDS:
+    for rid in rulesets.RULE_IDS:
         cfg = current.get(rid, {"enabled": False, "severity": "medium", "params": {}})
         change: dict[str, Any] = {}
         enabled = post.get(f"enabled_{rid}") == "on"
@@ -295,12 +298,12 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 def rules_page(request: HttpRequest) -> HttpResponse:
     """Supervisors switch rules, set severities and edit the rewrite tables; each save is a version."""
     check_role(me(request), services.REVIEW_ROLE)
-    ruleset = services.active_ruleset()
+    ruleset = ruleset_store.active_ruleset()
     error: InvalidInput | None = None
     if request.method == "POST":
         try:
             overrides = overrides_from_post(request.POST, ruleset)
-            services.do_save_ruleset(
+            ruleset_store.do_save_ruleset(
                 actor=me(request), overrides=overrides, note=request.POST.get("note", "")
             )
             return redirect("quality-rules")
@@ -309,16 +312,16 @@ def rules_page(request: HttpRequest) -> HttpResponse:
     rules = [
         {
             "id": rid,
-            "label": services.RULE_LABELS.get(rid, rid),
+            "label": presenters.RULE_LABELS.get(rid, rid),
             "enabled": ruleset.rule(rid).enabled,
             "severity": request.POST.get(f"severity_{rid}") if error else ruleset.rule(rid).severity,
         }
-        for rid in services.RULE_IDS
+        for rid in rulesets.RULE_IDS
     ]
     tables = [
         {
             "rule": rid,
-            "label": services.RULE_LABELS.get(rid, rid),
+            "label": presenters.RULE_LABELS.get(rid, rid),
             "help": TABLE_HELP[rid],
             "field": f"table_{rid}",
             "text": request.POST.get(f"table_{rid}", "") if error else _table_text(ruleset, rid, param, kind),
@@ -334,8 +337,8 @@ def rules_page(request: HttpRequest) -> HttpResponse:
             "version": ruleset.version,
             "rules": rules,
             "tables": tables,
-            "severities": [(s, services.SEVERITY_LABELS[s]) for s in ("low", "medium", "high")],
-            "versions": list(services.ruleset_versions()[:30]),
+            "severities": [(s, presenters.SEVERITY_LABELS[s]) for s in ("low", "medium", "high")],
+            "versions": list(ruleset_store.ruleset_versions()[:30]),
             "error": error,
             "note": request.POST.get("note", "") if error else "",
             "overrides_json": request.POST.get("overrides_json", "") if error else "",

@@ -11,7 +11,7 @@ from kefu.accounts.access import AuthedRequest
 from kefu.core.apiutil import StrictIn
 from kefu.core.errors import InvalidInput
 
-from . import services
+from . import compose, services
 from .models import CannedReply
 
 router = Router(tags=["script library"])
@@ -30,7 +30,7 @@ def reply_dict(r: CannedReply) -> dict[str, Any]:
         "intents": r.intents,
         "emotions": r.emotions,
         "order_states": r.order_states,
-        "variables": sorted(set(services.VARIABLE_RE.findall(r.text))),
+        "variables": sorted(set(compose.VARIABLE_RE.findall(r.text))),
         "review_by": r.review_by.isoformat() if r.review_by else None,
     }
 
@@ -44,7 +44,7 @@ def list_replies(
         raise InvalidInput("limit 无效", fields={"limit": "1–100"})
     conversation = None
     if conversation_id is not None:
-        from kefu.conversations.services import access_conversation
+        from kefu.conversations.timeline import access_conversation
 
         conversation = access_conversation(request.user, conversation_id)
     return [
@@ -120,4 +120,4 @@ def stats(request: AuthedRequest) -> list[dict[str, Any]]:
 
 @router.get("/reply-variables")
 def variables(request: AuthedRequest) -> list[str]:
-    return list(services.VARIABLES)
+    return list(compose.VARIABLES)

@@ -1,18 +1,13 @@
-"""The script library: finding the right canned reply, filling its variables from the
-conversation, and learning from how agents use it.
+"""Script library, top floor: finding the right canned reply, managing the library, and
+learning from how agents use it.
 
-Variables are written ``{客户姓名}``. A variable without a value stays visible in the
-text and is reported as missing; ``check_no_unfilled_variables`` refuses to send a
-reply that still has one, so no customer receives a reply with a hole in it.
+Variables are written ``{客户姓名}``; filling them, refusing a reply that still holds
+one and linking a sent message to its script are the ground floor,
+:mod:`kefu.replies.compose`.
 """
 
 from __future__ import annotations
 
-import difflib
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -22,104 +17,12 @@ from pypinyin import Style, lazy_pinyin
 
 from kefu.accounts.access import check_role, team_ids_of
 from kefu.accounts.models import Role, User
-from kefu.conversations.models import Conversation, Message
+from kefu.conversations.models import Conversation
 from kefu.core.errors import InvalidInput, NotFound, PermissionDenied
 from kefu.customers.models import Order
+from kefu.replies.compose import VARIABLE_RE, VARIABLES, Rendered, render_text
 
-from .models import CannedReply, ReplyUsage, Scenario, ShopProfile
-
-VARIABLE_RE = re.compile(r"\{([\u4e00-\u9fff]{2,6})\}")
-USAGE_LINK_WINDOW = timedelta(minutes=30)
-
-
-# --- variables -----------------------------------------------------------------------
-
-
-def _latest_order(conversation: Conversation) -> Order | None:
-    return (
-        Order.objects.filter(customer_id=conversation.customer_id)
-        .prefetch_related("items", "logistics")
-        .order_by("-placed_at")
-        .first()
-    )
-
-
-def _shop() -> ShopProfile:
-    return ShopProfile.objects.order_by("id").first() or ShopProfile()
-
-
-@dataclass
-class _Context:
-    conversation: Conversation
-    agent: User
-    order: Order | None
-    shop: ShopProfile
-
-
-def _logistics_status(c: _Context) -> str:
-    if c.order is None:
-        return ""
-    latest = next(iter(c.order.logistics.all()), None)
-    label = c.order.get_shipping_status_display()
-    return f"{label}（{latest.description}）" if latest else label
-
-
-def _items(c: _Context) -> str:
-    if c.order is None:
-        return ""
-    return "、".join(i.name for i in c.order.items.all())
-
-
-VARIABLES: dict[str, Callable[[_Context], str]] = {
-    "客户姓名": lambda c: c.conversation.customer.name,
-    "订单号": lambda c: c.order.order_no if c.order else "",
-    "商品": _items,
-    "金额": lambda c: f"{c.order.amount}元" if c.order else "",
-    "物流状态": _logistics_status,
-    "快递公司": lambda c: c.order.carrier if c.order else "",
-    "运单号": lambda c: c.order.tracking_no if c.order else "",
-    "预计送达": lambda c: "",  # no carrier ETA feed yet: always asked of the agent
-    "客服姓名": lambda c: c.agent.display_name or c.agent.name,
-    "工号": lambda c: c.agent.employee_no,
-    "退货地址": lambda c: c.shop.return_address,
-    "店铺名称": lambda c: c.shop.shop_name,
-    "客服时间": lambda c: c.shop.service_hours,
-}
-
-
-@dataclass(frozen=True)
-class Rendered:
-    text: str
-    missing: list[str]
-
-
-def render_text(text: str, *, conversation: Conversation, agent: User) -> Rendered:
-    ctx = _Context(conversation, agent, _latest_order(conversation), _shop())
-    missing: list[str] = []
-
-    def fill(m: re.Match[str]) -> str:
-        name = m.group(1)
-        resolver = VARIABLES.get(name)
-        value = resolver(ctx) if resolver else ""
-        if not value:
-            if name not in missing:
-                missing.append(name)
-            return m.group(0)
-        return value
-
-    return Rendered(VARIABLE_RE.sub(fill, text), missing)
-
-
-def check_no_unfilled_variables(text: str) -> None:
-    """Refuse a reply that still contains a known variable such as ``{订单号}``."""
-    unfilled = [name for name in VARIABLE_RE.findall(text) if name in VARIABLES]
-    if unfilled:
-        raise InvalidInput(
-            "回复中还有未填写的变量：" + "、".join(f"{{{n}}}" for n in dict.fromkeys(unfilled)),
-            fields={"text": "请先填写变量"},
-            extra={"missing_variables": list(dict.fromkeys(unfilled))},
-        )
-
+from .models import CannedReply, ReplyUsage, Scenario
 
 # --- access --------------------------------------------------------------------------
 
@@ -292,7 +195,7 @@ def do_delete_reply(*, actor: User, reply_id: int) -> None:
 
 def do_use_reply(*, agent: User, reply_id: int, conversation_id: int) -> tuple[ReplyUsage, Rendered]:
     """Insert a reply into the composer: fill its variables and remember the use."""
-    from kefu.conversations.services import access_conversation
+    from kefu.conversations.timeline import access_conversation
 
     reply = access_reply(agent, reply_id)
     conversation = access_conversation(agent, conversation_id)
@@ -301,33 +204,6 @@ def do_use_reply(*, agent: User, reply_id: int, conversation_id: int) -> tuple[R
         reply=reply, agent=agent, conversation=conversation, inserted_text=rendered.text
     )
     return usage, rendered
-
-
-def do_link_sent_message(message: Message) -> ReplyUsage | None:
-    """Link an agent's sent message to the canned reply they inserted just before, if any.
-
-    Runs in the send transaction. The similarity of what was sent to what was inserted
-    tells how much agents edit each reply.
-    """
-    if message.sender_id is None:
-        return None
-    usage = (
-        ReplyUsage.objects.filter(
-            agent_id=message.sender_id,
-            conversation_id=message.conversation_id,
-            message__isnull=True,
-            created_at__gte=timezone.now() - USAGE_LINK_WINDOW,
-        )
-        .order_by("-id")
-        .first()
-    )
-    if usage is None:
-        return None
-    similarity = difflib.SequenceMatcher(None, usage.inserted_text, message.text).ratio()
-    if similarity < 0.3:  # the agent wrote something else after all
-        return None
-    ReplyUsage.objects.filter(pk=usage.pk).update(message=message, similarity=round(similarity, 3))
-    return usage
 
 
 def _csat_by_reply(reply_ids: list[int]) -> dict[int, float]:

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods
 from kefu.accounts.access import AuthedRequest
 from kefu.core.errors import KefuError
 
-from . import services
+from . import compose, services
 from .models import CannedReply, Scenario
 
 
@@ -40,7 +40,7 @@ def library(request: AuthedRequest) -> HttpResponse:
         {
             "replies": [(r, stats.get(r.pk)) for r in replies],
             "scenarios": Scenario.values,
-            "variables": list(services.VARIABLES),
+            "variables": list(compose.VARIABLES),
             "teams": request.user.teams.all(),
             "error": error,
         },

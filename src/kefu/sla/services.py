@@ -1,26 +1,28 @@
-"""SLA: due times from policies, warnings before a breach, breach events.
+"""SLA, top floor: policy administration and the sweep that records warnings and breaches.
 
 Timers are due times stored on the conversation or ticket; the worker's sweep
 (``do_sweep``) finds what is due, so nothing depends on a process staying alive.
 Each warning and breach is claimed with a conditional UPDATE (``… IS NULL``): when
-two workers sweep at once exactly one of them records and announces it.
+two workers sweep at once exactly one of them records and announces it. Which policy
+applies and the deadline maths are the ground floor, :mod:`kefu.sla.policies`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper, F, Q
+from django.tasks import task
 from django.utils import timezone
 
 from kefu.accounts.access import check_admin
 from kefu.accounts.models import User
 from kefu.conversations.models import Conversation, Priority
 from kefu.core.errors import InvalidInput, NotFound
+from kefu.sla.policies import DEFAULT_WARN_RATIO, active_policies, find_policy
 
 from .models import SLAPolicy
 
@@ -76,9 +78,6 @@ DEFAULT_POLICIES: list[dict[str, Any]] = [
     {"name": "P4 72 小时解决", "applies_to": "ticket", "priority": "P4", "resolution_seconds": 72 * 3600},
 ]
 
-WORK_START_HOUR = 9
-WORK_END_HOUR = 18
-DEFAULT_WARN_RATIO = 0.8
 # At most this many items per kind per sweep; the next sweep takes the rest.
 SWEEP_BATCH = 500
 MAX_SECONDS = 366 * 24 * 3600
@@ -86,128 +85,7 @@ MAX_SECONDS = 366 * 24 * 3600
 CONVERSATION_ACTIVE = (Conversation.Status.OPEN, Conversation.Status.PENDING, Conversation.Status.SNOOZED)
 
 
-# --- time arithmetic ------------------------------------------------------------------
-
-
-def add_business_seconds(start: datetime, seconds: float) -> datetime:
-    """Add working time (Mon–Fri 09:00–18:00 local) to ``start``."""
-    local = timezone.localtime(start)
-    remaining = timedelta(seconds=max(0.0, seconds))
-    while remaining > timedelta(0):
-        if local.weekday() >= 5:
-            local = (local + timedelta(days=1)).replace(
-                hour=WORK_START_HOUR, minute=0, second=0, microsecond=0
-            )
-            continue
-        day_start = local.replace(hour=WORK_START_HOUR, minute=0, second=0, microsecond=0)
-        day_end = local.replace(hour=WORK_END_HOUR, minute=0, second=0, microsecond=0)
-        if local < day_start:
-            local = day_start
-        if local >= day_end:
-            local = (local + timedelta(days=1)).replace(
-                hour=WORK_START_HOUR, minute=0, second=0, microsecond=0
-            )
-            continue
-        step = min(day_end - local, remaining)
-        local += step
-        remaining -= step
-    return local
-
-
-def due_after(policy: SLAPolicy, start: datetime, seconds: float) -> datetime:
-    return (
-        add_business_seconds(start, seconds) if policy.business_hours else start + timedelta(seconds=seconds)
-    )
-
-
-def warn_after(policy: SLAPolicy, start: datetime, seconds: float) -> datetime:
-    """When ``warn_ratio`` of the allowed time (working time for business-hours policies) has passed."""
-    return due_after(policy, start, seconds * (policy.warn_ratio or DEFAULT_WARN_RATIO))
-
-
 # --- policies ---------------------------------------------------------------------------
-
-
-def active_policies() -> list[SLAPolicy]:
-    return list(SLAPolicy.objects.filter(is_active=True).order_by("id"))
-
-
-def find_policy(
-    *,
-    channel_kind: str = "",
-    category: str = "",
-    priority: str = "",
-    want: str,
-    target: str = "",
-    policies: Iterable[SLAPolicy] | None = None,
-) -> SLAPolicy | None:
-    """The most specific active policy defining ``want`` (a seconds field name).
-
-    ``target`` ("conversation" or "ticket") skips policies meant for the other kind;
-    ties go to the older policy. ``policies`` lets a sweep match from one query.
-    """
-    if want not in ("first_response_seconds", "resolution_seconds"):
-        raise ValueError(want)
-    best: tuple[int, SLAPolicy] | None = None
-    for p in active_policies() if policies is None else policies:
-        if not p.is_active or getattr(p, want) is None:
-            continue
-        if target and p.applies_to and p.applies_to != target:
-            continue
-        if p.channel_kind and p.channel_kind != channel_kind:
-            continue
-        if p.ticket_category and p.ticket_category != category:
-            continue
-        if p.priority and p.priority != priority:
-            continue
-        specificity = bool(p.channel_kind) + bool(p.ticket_category) + bool(p.priority)
-        if best is None or specificity > best[0]:
-            best = (specificity, p)
-    return best[1] if best else None
-
-
-def do_start_conversation_sla(conversation: Conversation) -> None:
-    """Set the first-response due time for a conversation not yet answered."""
-    if conversation.first_response_at is not None or conversation.first_response_due is not None:
-        return
-    policy = find_policy(
-        channel_kind=conversation.channel.kind,
-        priority=conversation.priority,
-        want="first_response_seconds",
-        target=SLAPolicy.AppliesTo.CONVERSATION,
-    )
-    if policy is None:
-        return
-    due = due_after(policy, timezone.now(), policy.first_response_seconds or 0)
-    Conversation.objects.filter(pk=conversation.pk).update(first_response_due=due)
-    conversation.first_response_due = due
-
-
-@dataclass(frozen=True, slots=True)
-class TicketDeadlines:
-    first_response_due: datetime | None
-    first_response_warn_at: datetime | None
-    due_at: datetime | None
-    due_warn_at: datetime | None
-
-
-def ticket_deadlines(
-    *, category: str, priority: str, channel_kind: str = "", start: datetime, resolution_only: bool = False
-) -> TicketDeadlines:
-    """Due and warning times for a ticket whose clock started at ``start``."""
-    policies = active_policies()
-    kw = {"channel_kind": channel_kind, "category": category, "priority": priority, "target": "ticket"}
-    fr_due = fr_warn = res_due = res_warn = None
-    if not resolution_only:
-        fr = find_policy(want="first_response_seconds", policies=policies, **kw)
-        if fr is not None:
-            fr_due = due_after(fr, start, fr.first_response_seconds or 0)
-            fr_warn = warn_after(fr, start, fr.first_response_seconds or 0)
-    res = find_policy(want="resolution_seconds", policies=policies, **kw)
-    if res is not None:
-        res_due = due_after(res, start, res.resolution_seconds or 0)
-        res_warn = warn_after(res, start, res.resolution_seconds or 0)
-    return TicketDeadlines(fr_due, fr_warn, res_due, res_warn)
 
 
 def do_install_default_policies() -> int:
@@ -375,7 +253,7 @@ def _mark_conversation(
     ``which`` is "breached" or "warning"; returns False when another worker got there first.
     """
     from kefu.conversations.presenters import conversation_dict
-    from kefu.conversations.services import add_activity
+    from kefu.conversations.timeline import add_activity
     from kefu.core.events import publish
 
     field = "sla_breached_at" if which == "breached" else "sla_warned_at"
@@ -437,7 +315,7 @@ def _sweep_conversations(now: datetime, result: SweepResult) -> None:
 
 def _sweep_tickets(now: datetime, result: SweepResult) -> None:
     from kefu.tickets.models import Ticket
-    from kefu.tickets.services import OPEN_STATUSES, do_record_ticket_sla
+    from kefu.tickets.records import OPEN_STATUSES, do_record_ticket_sla
 
     first_response_breached = Q(first_response_due__lte=now) & (
         Q(first_response_at__isnull=True, status__in=OPEN_STATUSES)
@@ -487,3 +365,9 @@ def do_sweep(now: datetime | None = None) -> SweepResult:
     _sweep_conversations(now, result)
     _sweep_tickets(now, result)
     return result
+
+
+@task()
+def sweep_sla() -> int:
+    """A sweep now (the worker also runs one on its timer); returns how many were recorded."""
+    return do_sweep().total

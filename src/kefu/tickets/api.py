@@ -13,7 +13,7 @@ from kefu.accounts.access import AuthedRequest
 from kefu.conversations.presenters import message_dict
 from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, StrictIn, page
 
-from . import services
+from . import presenters, records, services
 from .models import Ticket
 
 router = Router(tags=["tickets"])
@@ -25,14 +25,14 @@ router = Router(tags=["tickets"])
 def ticket_out(t: Ticket) -> dict[str, Any]:
     """A ticket with names; ``customer``, ``owner``, ``assignee``, ``department`` loaded."""
     return {
-        **services.ticket_dict(t),
+        **presenters.ticket_dict(t),
         "status_label": t.get_status_display(),
         "category_label": t.get_category_display(),
         "customer_name": t.customer.name if t.customer_id else "",
         "owner_name": t.owner.name if t.owner else None,
         "assignee_name": t.assignee.name if t.assignee else None,
         "department_name": t.department.name if t.department else None,
-        "allowed_statuses": list(services.TRANSITIONS[t.status]),
+        "allowed_statuses": list(records.TRANSITIONS[t.status]),
     }
 
 
@@ -41,8 +41,8 @@ def ticket_detail(t: Ticket) -> dict[str, Any]:
         **ticket_out(t),
         "conversation_ids": sorted(t.conversations.values_list("id", flat=True)),
         "orders": [{"id": o.pk, "order_no": o.order_no} for o in t.orders.order_by("-placed_at")],
-        "timeline": [services.event_dict(e) for e in services.timeline(t)],
-        "follow_ups": [services.follow_up_dict(f) for f in t.follow_ups.order_by("due_at", "id")],
+        "timeline": [presenters.event_dict(e) for e in records.timeline(t)],
+        "follow_ups": [presenters.follow_up_dict(f) for f in t.follow_ups.order_by("due_at", "id")],
     }
 
 
@@ -110,7 +110,7 @@ class TicketFilters(Schema):
 
 @router.get("/tickets")
 def list_tickets(request: AuthedRequest, filters: Query[TicketFilters]) -> dict[str, Any]:
-    qs = services.list_tickets(
+    qs = records.list_tickets(
         request.auth,
         status=filters.status,
         priority=filters.priority,
@@ -125,12 +125,12 @@ def list_tickets(request: AuthedRequest, filters: Query[TicketFilters]) -> dict[
 @router.post("/tickets", response={201: dict[str, Any]})
 def create_ticket(request: AuthedRequest, payload: TicketIn) -> Status[dict[str, Any]]:
     ticket = services.do_create_ticket(actor=request.auth, **payload.model_dump())
-    return Status(201, ticket_detail(services.access_ticket(request.auth, ticket.pk)))
+    return Status(201, ticket_detail(records.access_ticket(request.auth, ticket.pk)))
 
 
 @router.get("/tickets/{ticket_id}")
 def get_ticket(request: AuthedRequest, ticket_id: int) -> dict[str, Any]:
-    return ticket_detail(services.access_ticket(request.auth, ticket_id))
+    return ticket_detail(records.access_ticket(request.auth, ticket_id))
 
 
 @router.patch("/tickets/{ticket_id}")
@@ -140,7 +140,7 @@ def update_ticket(request: AuthedRequest, ticket_id: int, payload: TicketPatch) 
         if key in changes and changes[key] is None:
             changes.pop(key)  # null means "leave as is" except where it can clear
     services.do_update_ticket(actor=request.auth, ticket_id=ticket_id, **changes)
-    return ticket_detail(services.access_ticket(request.auth, ticket_id))
+    return ticket_detail(records.access_ticket(request.auth, ticket_id))
 
 
 @router.post("/tickets/{ticket_id}/status")
@@ -148,7 +148,7 @@ def change_status(request: AuthedRequest, ticket_id: int, payload: StatusIn) -> 
     services.do_change_status(
         actor=request.auth, ticket_id=ticket_id, status=payload.status, note=payload.note
     )
-    return ticket_detail(services.access_ticket(request.auth, ticket_id))
+    return ticket_detail(records.access_ticket(request.auth, ticket_id))
 
 
 @router.post("/tickets/{ticket_id}/transfer")
@@ -160,19 +160,19 @@ def transfer(request: AuthedRequest, ticket_id: int, payload: TransferIn) -> dic
         fields=payload.fields,
         note=payload.note,
     )
-    return ticket_detail(services.access_ticket(request.auth, ticket_id))
+    return ticket_detail(records.access_ticket(request.auth, ticket_id))
 
 
 @router.post("/tickets/{ticket_id}/comments", response={201: dict[str, Any]})
 def add_comment(request: AuthedRequest, ticket_id: int, payload: CommentIn) -> Status[dict[str, Any]]:
     event = services.do_add_comment(actor=request.auth, ticket_id=ticket_id, text=payload.text)
-    return Status(201, services.event_dict(event))
+    return Status(201, presenters.event_dict(event))
 
 
 @router.get("/tickets/{ticket_id}/follow-ups")
 def list_follow_ups(request: AuthedRequest, ticket_id: int) -> list[dict[str, Any]]:
-    ticket = services.access_ticket(request.auth, ticket_id)
-    return [services.follow_up_dict(f) for f in ticket.follow_ups.order_by("due_at", "id")]
+    ticket = records.access_ticket(request.auth, ticket_id)
+    return [presenters.follow_up_dict(f) for f in ticket.follow_ups.order_by("due_at", "id")]
 
 
 @router.post("/tickets/{ticket_id}/follow-ups", response={201: dict[str, Any]})
@@ -180,21 +180,21 @@ def add_follow_up(request: AuthedRequest, ticket_id: int, payload: FollowUpIn) -
     follow_up = services.do_add_follow_up(
         actor=request.auth, ticket_id=ticket_id, due_at=payload.due_at, note=payload.note
     )
-    return Status(201, services.follow_up_dict(follow_up))
+    return Status(201, presenters.follow_up_dict(follow_up))
 
 
 @router.post("/follow-ups/{follow_up_id}/complete")
 def complete_follow_up(request: AuthedRequest, follow_up_id: int) -> dict[str, Any]:
-    return services.follow_up_dict(
+    return presenters.follow_up_dict(
         services.do_complete_follow_up(actor=request.auth, follow_up_id=follow_up_id)
     )
 
 
 @router.get("/follow-ups")
 def my_follow_ups(request: AuthedRequest) -> dict[str, Any]:
-    lists = services.follow_ups_for(request.auth)
+    lists = records.follow_ups_for(request.auth)
     return {
-        name: [services.follow_up_dict(f) for f in getattr(lists, name)]
+        name: [presenters.follow_up_dict(f) for f in getattr(lists, name)]
         for name in ("overdue", "due_today", "upcoming")
     }
 
@@ -209,4 +209,4 @@ def customer_update(
 
 @router.get("/departments")
 def list_departments(request: AuthedRequest) -> list[dict[str, Any]]:
-    return [services.department_dict(d) for d in services.list_departments()]
+    return [presenters.department_dict(d) for d in records.list_departments()]

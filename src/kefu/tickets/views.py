@@ -22,9 +22,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from kefu.accounts.models import User
 from kefu.conversations.models import Priority
+from kefu.core import labels
 from kefu.core.errors import Conflict, InvalidInput, NotFound
 
-from . import services
+from . import records, services
 from .models import Ticket
 
 LIST_LIMIT = 100
@@ -80,7 +81,7 @@ def ticket_list_view(request: HttpRequest) -> HttpResponse:
     }
     if filters["view"] not in dict(VIEWS):
         raise InvalidInput("未知视图", fields={"view": "应为 mine 或 all"})
-    qs = services.list_tickets(
+    qs = records.list_tickets(
         user,
         status=filters["status"] or None,
         priority=filters["priority"] or None,
@@ -97,7 +98,7 @@ def ticket_list_view(request: HttpRequest) -> HttpResponse:
         "statuses": Ticket.Status.choices,
         "priorities": Priority.choices,
         "categories": Ticket.Category.choices,
-        "follow_ups": services.follow_ups_for(user),
+        "follow_ups": records.follow_ups_for(user),
         "now": timezone.now(),
     }
     return render(request, "tickets/list.html", context)
@@ -106,38 +107,38 @@ def ticket_list_view(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def ticket_detail_view(request: HttpRequest, ticket_id: int) -> HttpResponse:
-    ticket = services.access_ticket(_user(request), ticket_id)
-    departments = list(services.list_departments())
+    ticket = records.access_ticket(_user(request), ticket_id)
+    departments = list(records.list_departments())
     required_keys = list(dict.fromkeys(k for d in departments for k in d.required_fields))
     context = {
         "nav": "tickets",
         "ticket": ticket,
         "conversations": list(ticket.conversations.select_related("channel").order_by("-id")[:20]),
         "orders": list(ticket.orders.order_by("-placed_at")[:20]),
-        "timeline": services.timeline(ticket),
+        "timeline": records.timeline(ticket),
         "follow_ups": list(ticket.follow_ups.select_related("owner").order_by("done_at", "due_at", "id")),
-        "field_rows": [(k, services.field_label(k), v) for k, v in ticket.fields.items()],
+        "field_rows": [(k, labels.field_label(k), v) for k, v in ticket.fields.items()],
         "allowed": [
             (s, "重新打开" if reopen else Ticket.Status(s).label)
-            for s in services.TRANSITIONS[ticket.status]
+            for s in records.TRANSITIONS[ticket.status]
             for reopen in [
                 s == Ticket.Status.IN_PROGRESS
                 and ticket.status in (Ticket.Status.RESOLVED, Ticket.Status.CLOSED)
             ]
         ],
-        "can_transfer": ticket.status in services.TRANSFERABLE,
+        "can_transfer": ticket.status in records.TRANSFERABLE,
         "departments": [
             {
                 "obj": d,
                 "required": [
-                    {"key": k, "label": services.field_label(k), "value": ticket.fields.get(k, "")}
+                    {"key": k, "label": labels.field_label(k), "value": ticket.fields.get(k, "")}
                     for k in d.required_fields
                 ],
             }
             for d in departments
         ],
         "transfer_fields": [
-            {"key": k, "label": services.field_label(k), "value": ticket.fields.get(k, "")}
+            {"key": k, "label": labels.field_label(k), "value": ticket.fields.get(k, "")}
             for k in required_keys
         ],
         "categories": Ticket.Category.choices,
@@ -182,7 +183,7 @@ def _status(request: HttpRequest, ticket_id: int) -> str:
 
 def _transfer(request: HttpRequest, ticket_id: int) -> str:
     department_id = _int(request.POST.get("department_id"), field="department_id")
-    department = services.access_department(department_id)
+    department = records.access_department(department_id)
     # Only the fields this department asks for are taken from the form; the others
     # on the page belong to other departments.
     posted = _posted_fields(request)

@@ -6,9 +6,9 @@ from typing import Any
 
 from ninja import Router, Status
 
-from kefu.accounts.access import AuthedRequest, check_role
-from kefu.accounts.models import Role
+from kefu.accounts.access import AuthedRequest
 from kefu.core.apiutil import StrictIn
+from kefu.nlp.emotion import LABEL_NAMES
 
 from . import services
 from .models import EmotionAlert, Intent, ShopWord
@@ -63,11 +63,7 @@ def update_intent(request: AuthedRequest, intent_id: int, payload: IntentPatch) 
 
 @router.post("/intents/retrain", response={202: dict})
 def retrain(request: AuthedRequest) -> Status:
-    check_role(request.user, Role.ADMIN)
-    from .tasks import retrain_intents
-
-    result = retrain_intents.enqueue()
-    return Status(202, {"task_id": str(result.id)})
+    return Status(202, {"task_id": services.do_request_retrain(actor=request.user)})
 
 
 class IntentCorrection(StrictIn):
@@ -82,12 +78,12 @@ def correct_intent(request: AuthedRequest, conversation_id: int, payload: Intent
 
 @router.get("/conversations/{conversation_id}/emotion")
 def conversation_emotion(request: AuthedRequest, conversation_id: int) -> dict[str, Any]:
-    from kefu.conversations.services import access_conversation
+    from kefu.conversations.timeline import access_conversation
 
     c = access_conversation(request.user, conversation_id)
     return {
         "label": c.emotion_label or "calm",
-        "label_text": services.EMOTION_LABELS.get(c.emotion_label or "calm"),
+        "label_text": LABEL_NAMES.get(c.emotion_label or "calm"),
         "score": c.emotion_score,
         "trend": c.emotion_trend,
         "trend_text": services.TREND_LABELS.get(c.emotion_trend or "steady"),

@@ -8,37 +8,28 @@ the queue, and alerts when a customer's feeling crosses a line.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
+from django.tasks import task
 from django.utils import timezone
 
 from kefu.accounts.access import check_role
 from kefu.accounts.models import Role, Team, User
 from kefu.conversations.models import Conversation, Message
 from kefu.core.errors import InvalidInput, NotFound
-from kefu.core.events import publish
 from kefu.nlp import segment
-from kefu.nlp.emotion import ConversationEmotion, Turn, analyze_conversation
-from kefu.nlp.intent import DEFAULT_INTENTS, IntentClassifier, IntentPrediction, default_classifier
+from kefu.nlp.intent import DEFAULT_INTENTS, IntentClassifier
+from kefu.nlp.train import load_intent_seed
+from kefu.understanding.reading import classifier, model_path, sync_shop_words
 
 from .models import EmotionAlert, Intent, IntentExample, ShopWord
 
 log = logging.getLogger(__name__)
 
-ALERT_LEVEL = 7.0
-ALERT_RISE = 3.0
-HISTORY = 30
-SEED_PATH = Path(__file__).resolve().parent.parent / "nlp" / "data" / "intent_seed.jsonl"
-
-EMOTION_LABELS = {"calm": "平静", "anxious": "焦虑", "dissatisfied": "不满", "angry": "愤怒"}
 TREND_LABELS = {"rising": "上升", "falling": "回落", "steady": "平稳", "recovered": "已安抚"}
 
 # The handbooks' order for an upset customer: acknowledge the feeling → apologise →
@@ -72,28 +63,6 @@ GUIDANCE: dict[str, list[str]] = {
 # --- shop dictionary ---------------------------------------------------------------
 
 
-class _WordSync:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.last_id = 0
-
-
-_words = _WordSync()
-
-
-def sync_shop_words() -> None:
-    """Load shop words added since this process last looked (any process may add them)."""
-    with _words.lock:
-        new = list(ShopWord.objects.filter(id__gt=_words.last_id).order_by("id").values_list("id", "word"))
-        if new:
-            segment.add_words(w for _, w in new)
-            _words.last_id = new[-1][0]
-
-
-def product_names() -> list[str]:
-    return list(ShopWord.objects.filter(kind=ShopWord.Kind.PRODUCT).values_list("word", flat=True))
-
-
 def do_add_shop_words(*, actor: User, words: list[str], kind: str = ShopWord.Kind.PRODUCT) -> list[ShopWord]:
     check_role(actor, Role.ADMIN)
     if kind not in ShopWord.Kind.values:
@@ -107,7 +76,7 @@ def do_add_shop_words(*, actor: User, words: list[str], kind: str = ShopWord.Kin
             obj, was_new = ShopWord.objects.get_or_create(word=w, defaults={"kind": kind})
             if was_new:
                 created.append(obj)
-        from kefu.kb.services import SYNONYMS_CHANGED, note_index_change
+        from kefu.kb.index import SYNONYMS_CHANGED, note_index_change
 
         note_index_change(SYNONYMS_CHANGED)  # the KB index re-reads product names
     transaction.on_commit(sync_shop_words)
@@ -173,43 +142,9 @@ def do_update_intent(*, actor: User, intent_id: int, data: dict[str, Any]) -> In
     return Intent.objects.select_related("team").get(pk=intent_id)
 
 
-def model_path() -> Path:
-    return Path(settings.VAR_DIR) / "models" / "intent.npz"
-
-
-class _ClassifierCache:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.model: IntentClassifier | None = None
-        self.mtime: float | None = None
-
-
-_clf = _ClassifierCache()
-
-
-def classifier() -> IntentClassifier:
-    """The retrained model in var/ if there is one (reloaded when it changes), else the seed model."""
-    path = model_path()
-    try:
-        mtime: float | None = path.stat().st_mtime
-    except FileNotFoundError:
-        mtime = None
-    with _clf.lock:
-        if _clf.model is None or mtime != _clf.mtime:
-            _clf.model = IntentClassifier.load(path) if mtime is not None else default_classifier()
-            _clf.mtime = mtime
-        return _clf.model
-
-
 def training_examples() -> list[tuple[str, str]]:
-    examples = []
-    with SEED_PATH.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                row = json.loads(line)
-                examples.append((row["text"], row["intent"]))
-    examples.extend(IntentExample.objects.values_list("text", "intent"))
-    return examples
+    """The committed seed (the same loader as ``python -m kefu.nlp.train``) and agents' corrections."""
+    return [*load_intent_seed(), *IntentExample.objects.values_list("text", "intent")]
 
 
 def do_retrain_intents() -> Path:
@@ -223,14 +158,9 @@ def do_retrain_intents() -> Path:
     return path
 
 
-def classify(text: str) -> IntentPrediction:
-    sync_shop_words()
-    return classifier().predict(text)
-
-
 def analyze_text(text: str) -> dict[str, Any]:
     """What kefu understands of one text, with the desk's own intent model and shop words."""
-    from kefu.conversations.services import check_text
+    from kefu.conversations.timeline import check_text
     from kefu.nlp.emotion import analyze_message
     from kefu.nlp.normalize import normalize
 
@@ -251,33 +181,9 @@ def analyze_text(text: str) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class IntentRoute:
-    intent: str | None
-    confidence: float
-    team: Team | None
-    priority: str
-
-
-def route_for_intent(intent_name: str | None, confidence: float) -> IntentRoute:
-    """The team and priority the taxonomy maps an intent to; no team for "don't know"."""
-    if not intent_name:
-        return IntentRoute(None, confidence, None, "")
-    intent = Intent.objects.select_related("team").filter(name=intent_name, is_active=True).first()
-    if intent is None:
-        return IntentRoute(intent_name, confidence, None, "")
-    return IntentRoute(intent_name, confidence, intent.team, intent.default_priority)
-
-
-def route_by_intent(text: str) -> IntentRoute:
-    """Classify ``text`` and map it to a team and priority (for text not yet understood)."""
-    prediction = classify(text)
-    return route_for_intent(prediction.intent, prediction.confidence)
-
-
 def do_correct_intent(*, actor: User, conversation_id: int, intent: str) -> Conversation:
     """An agent sets the right intent: stored, and kept as a training example."""
-    from kefu.conversations.services import access_conversation, add_activity
+    from kefu.conversations.timeline import access_conversation, add_activity
 
     if not Intent.objects.filter(name=intent).exists():
         raise InvalidInput(f"未知意图：{intent}", fields={"intent": "不在意图列表中"})
@@ -302,109 +208,11 @@ def do_correct_intent(*, actor: User, conversation_id: int, intent: str) -> Conv
         conversation.save(update_fields=["intent", "intent_confidence", "updated_at"])
         add_activity(conversation, f"{actor.name} 将意图由「{old or '未识别'}」改为「{intent}」", actor=actor)
 
-        def _retrain() -> None:
-            from .tasks import retrain_intents
-
-            retrain_intents.enqueue()
-
-        transaction.on_commit(_retrain)
+        transaction.on_commit(retrain_intents.enqueue)
     return conversation
 
 
 # --- emotion -------------------------------------------------------------------------
-
-
-def conversation_turns(conversation: Conversation) -> list[Turn]:
-    rows = list(
-        conversation.messages.filter(
-            direction__in=(Message.Direction.INCOMING, Message.Direction.OUTGOING), is_private=False
-        )
-        .exclude(kind=Message.Kind.AUTO)
-        .order_by("-id")
-        .values_list("direction", "text", "created_at")[:HISTORY]
-    )
-    rows.reverse()
-    return [
-        Turn(role="customer" if d == Message.Direction.INCOMING else "agent", text=t or "", at=at)
-        for d, t, at in rows
-    ]
-
-
-def signals_as_text(result: ConversationEmotion) -> list[dict[str, Any]]:
-    return [{"code": s.code, "text": s.description, "weight": round(s.weight, 1)} for s in result.signals]
-
-
-def do_update_emotion(conversation: Conversation) -> ConversationEmotion:
-    """Recompute the conversation's emotion; alert the agent and team lead on a spike.
-
-    Runs inside the caller's transaction (the message that changed it is stored there).
-    """
-    result = analyze_conversation(conversation_turns(conversation), now=timezone.now())
-    previous = conversation.emotion_score or 0.0
-    conversation.emotion_label = result.label
-    conversation.emotion_score = result.score
-    conversation.emotion_trend = result.trend
-    conversation.emotion_signals = signals_as_text(result)
-    Conversation.objects.filter(pk=conversation.pk).update(
-        emotion_label=result.label,
-        emotion_score=result.score,
-        emotion_trend=result.trend,
-        emotion_signals=conversation.emotion_signals,
-    )
-    reason = ""
-    if result.score >= ALERT_LEVEL > previous:
-        reason = f"情绪分达到 {result.score:.1f}"
-    elif result.score - previous >= ALERT_RISE:
-        reason = f"情绪分上升 {result.score - previous:.1f}（{previous:.1f} → {result.score:.1f}）"
-    if reason:
-        alert = EmotionAlert.objects.create(
-            conversation=conversation,
-            score=result.score,
-            previous_score=previous,
-            label=result.label,
-            reason=reason,
-        )
-        leads = []
-        if conversation.team_id:
-            leads = list(
-                User.objects.filter(
-                    teams__id=conversation.team_id, role=Role.TEAM_LEAD, is_active=True
-                ).values_list("id", flat=True)
-            )
-        publish(
-            "conversation.emotion_alert",
-            {
-                "alert_id": alert.pk,
-                "conversation_id": conversation.pk,
-                "customer_name": conversation.customer.name,
-                "label": result.label,
-                "label_text": EMOTION_LABELS.get(result.label, result.label),
-                "score": result.score,
-                "reason": reason,
-                "signals": conversation.emotion_signals,
-            },
-            user_ids=[conversation.assignee_id, *leads],
-            webhook=False,
-        )
-    return result
-
-
-def do_understand_customer_message(conversation: Conversation, message: Message, *, first: bool) -> None:
-    """Emotion for every customer message; intent for the first one(s)."""
-    try:
-        do_update_emotion(conversation)
-        if first or not conversation.intent:
-            text = message.text
-            if text:
-                prediction = classify(text)
-                if prediction.intent is not None or first:
-                    conversation.intent = prediction.intent or ""
-                    conversation.intent_confidence = prediction.confidence
-                    Conversation.objects.filter(pk=conversation.pk).update(
-                        intent=conversation.intent, intent_confidence=prediction.confidence
-                    )
-    except Exception:  # understanding must never lose a customer's message
-        log.exception("text understanding failed for conversation %s", conversation.pk)
 
 
 def guidance_for(label: str) -> list[str]:
@@ -412,7 +220,7 @@ def guidance_for(label: str) -> list[str]:
 
 
 def access_alerts(user: User, *, open_only: bool = True) -> list[EmotionAlert]:
-    from kefu.conversations.services import visible_conversations
+    from kefu.conversations.timeline import visible_conversations
 
     qs = EmotionAlert.objects.filter(conversation__in=visible_conversations(user)).select_related(
         "conversation", "conversation__customer"
@@ -423,7 +231,7 @@ def access_alerts(user: User, *, open_only: bool = True) -> list[EmotionAlert]:
 
 
 def do_acknowledge_alert(*, actor: User, alert_id: int) -> EmotionAlert:
-    from kefu.conversations.services import access_conversation
+    from kefu.conversations.timeline import access_conversation
 
     alert = EmotionAlert.objects.filter(pk=alert_id).first()
     if alert is None:
@@ -434,3 +242,15 @@ def do_acknowledge_alert(*, actor: User, alert_id: int) -> EmotionAlert:
     )
     alert.refresh_from_db()
     return alert
+
+
+@task()
+def retrain_intents() -> str:
+    """Retrain the desk's intent model (after agents' corrections); returns the model path."""
+    return str(do_retrain_intents())
+
+
+def do_request_retrain(*, actor: User) -> str:
+    """An admin asks for the intent model to be retrained now; returns the task id."""
+    check_role(actor, Role.ADMIN)
+    return str(retrain_intents.enqueue().id)

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_http_methods
 from kefu.accounts.access import AuthedRequest, check_role
 from kefu.accounts.models import Role, Team
 from kefu.core.errors import InvalidInput
+from kefu.nlp.emotion import LABEL_NAMES
 
 from . import services
 from .models import Intent, IntentExample, ShopWord
@@ -29,9 +30,7 @@ def intents_page(request: AuthedRequest) -> HttpResponse:
                     actor=request.user, words=words, kind=request.POST.get("kind", "product")
                 )
             elif request.POST.get("action") == "retrain":
-                from .tasks import retrain_intents
-
-                retrain_intents.enqueue()
+                services.do_request_retrain(actor=request.user)
             else:
                 services.do_update_intent(
                     actor=request.user,
@@ -71,6 +70,6 @@ def alerts_page(request: AuthedRequest) -> HttpResponse:
         "understanding/alerts.html",
         {
             "alerts": services.access_alerts(request.user, open_only=False)[:100],
-            "labels": services.EMOTION_LABELS,
+            "labels": LABEL_NAMES,
         },
     )

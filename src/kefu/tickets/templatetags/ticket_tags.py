@@ -6,7 +6,7 @@ from typing import Any
 
 from django import template
 
-from kefu.tickets.services import tickets_for_conversation
+from kefu.tickets.records import tickets_for_conversation
 
 register = template.Library()
 

@@ -6,8 +6,9 @@ from typing import Any
 
 from django import template
 
+from kefu.nlp.emotion import LABEL_NAMES
 from kefu.understanding.models import Intent
-from kefu.understanding.services import EMOTION_LABELS, TREND_LABELS, guidance_for
+from kefu.understanding.services import TREND_LABELS, guidance_for
 
 register = template.Library()
 
@@ -17,7 +18,7 @@ def assist_panel(conversation: Any) -> dict[str, Any]:
     label = conversation.emotion_label or "calm"
     return {
         "conversation": conversation,
-        "emotion_text": EMOTION_LABELS.get(label, label),
+        "emotion_text": LABEL_NAMES.get(label, label),
         "trend_text": TREND_LABELS.get(conversation.emotion_trend, "") if conversation.emotion_trend else "",
         "guidance": guidance_for(label),
         "intents": list(Intent.objects.filter(is_active=True).values_list("name", flat=True)),

@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from kefu.core.errors import InvalidInput, KefuError
 from kefu.customers.models import Order
-from kefu.customers.services import do_upsert_order
+from kefu.customers.orders import do_upsert_order
 
 REQUIRED_COLUMNS = ("order_no", "identity_kind", "identity_value", "amount", "placed_at")
 OPTIONAL_COLUMNS = (

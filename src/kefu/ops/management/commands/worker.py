@@ -51,10 +51,10 @@ def _prune_nonces_hourly() -> int:
 
 def run_timers() -> dict[str, int]:
     """One tick of the timers; each part is independent, so one failing does not stop the rest."""
-    from kefu.channels.services import do_kick_stalled_deliveries
+    from kefu.channels.outbound import do_kick_stalled_deliveries
     from kefu.complaints.services import do_sweep as do_sweep_complaints
     from kefu.conversations.services import do_wake_snoozed
-    from kefu.routing.services import do_drain_queues, do_route_unrouted
+    from kefu.routing.assignment import do_drain_queues, do_route_unrouted
     from kefu.sla.services import do_sweep
     from kefu.tickets.services import do_notify_due_follow_ups
     from kefu.webhooks.delivery import do_send_due_deliveries

@@ -41,7 +41,7 @@ class Command(BaseCommand):
             self.stdout.write(run_evaluation(opts["limit"] or None))
         elif action == "analyze":
             from kefu.nlp.analyze import analyze_text
-            from kefu.understanding.services import sync_shop_words
+            from kefu.understanding.reading import sync_shop_words
 
             if not opts["text"].strip():
                 raise CommandError("text must not be empty")

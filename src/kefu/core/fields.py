@@ -1,0 +1,112 @@
+"""The one checker for text that people type: every app's string fields go through it.
+
+``check_text`` takes the value from a form, a JSON body or a socket frame and returns
+clean text or raises ``InvalidInput`` naming the field, with the same wording
+everywhere (``{field: "不能为空"}``, ``{field: "最多 N 个字符"}``).
+
+Characters no text may carry are refused here, at the boundary, with a 400 naming the
+field, rather than stored: NUL and the other C0 control characters except tab and line
+breaks (a database error on PostgreSQL, invisible in every UI), and lone UTF-16
+surrogates from broken clients (they cannot be encoded as UTF-8 at all). A refusal is
+final, so no client retries it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from kefu.core.errors import InvalidInput
+from kefu.core.labels import FIELD_LABELS
+
+# C0 controls but \t \n \r, DEL, and lone surrogates (never valid in stored text).
+_INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _label(field: str, default: str) -> str:
+    return FIELD_LABELS.get(field) or FIELD_LABELS.get(field.rsplit(".", 1)[-1]) or default
+
+
+def check_characters(value: str, *, field: str) -> str:
+    """``value``, unless it holds a control character or a lone surrogate (``InvalidInput``)."""
+    if value.isprintable():  # the common case costs one C-level scan
+        return value
+    if _INVISIBLE.search(value) or _SURROGATE.search(value):
+        raise InvalidInput(f"{_label(field, field)}含有无效字符", fields={field: "不能包含控制字符"})
+    return value
+
+
+def check_data(value: Any, *, field: str) -> Any:
+    """``check_characters`` for every string (keys included) in decoded JSON."""
+    if isinstance(value, str):
+        return check_characters(value, field=field)
+    if isinstance(value, dict):
+        return {check_data(k, field=field): check_data(v, field=field) for k, v in value.items()}
+    if isinstance(value, list):
+        return [check_data(v, field=field) for v in value]
+    return value
+
+
+def check_text(
+    value: Any,
+    *,
+    field: str,
+    max_len: int,
+    label: str | None = None,
+    required: bool = True,
+    strip: bool = True,
+) -> str:
+    """Clean text of at most ``max_len`` characters; ``None`` is empty.
+
+    ``label`` is how the field is called in the message shown to people (by default its
+    name in ``core.labels``, else 「内容」); ``strip=False`` keeps surrounding white
+    space (a draft being typed).
+    """
+    label = label or _label(field, "内容")
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{label}必须是文字", fields={field: "必须是字符串"})
+    value = check_characters(value, field=field)
+    if strip:
+        value = value.strip()
+    if required and not value.strip():
+        raise InvalidInput(f"{label}不能为空", fields={field: "不能为空"})
+    if len(value) > max_len:
+        raise InvalidInput(f"{label}过长（最多 {max_len} 字）", fields={field: f"最多 {max_len} 个字符"})
+    return value
+
+
+def check_text_list(
+    value: Any, *, field: str, max_items: int, max_len: int, label: str | None = None
+) -> list[str]:
+    """A list of short texts: stripped, blanks dropped, duplicates removed in order."""
+    label = label or _label(field, "列表")
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidInput(f"{label}必须是文字列表", fields={field: "必须是字符串列表"})
+    cleaned = list(dict.fromkeys(v for v in (check_characters(v, field=field).strip() for v in value) if v))
+    if len(cleaned) > max_items or any(len(v) > max_len for v in cleaned):
+        raise InvalidInput(
+            f"{label}过多或过长", fields={field: f"最多 {max_items} 项，每项最多 {max_len} 个字符"}
+        )
+    return cleaned
+
+
+def check_choice(
+    value: Any, choices: Iterable[str], *, field: str, label: str | None = None, blank: bool = False
+) -> str:
+    """One of ``choices`` (``blank`` also allows the empty string and ``None``)."""
+    label = label or _label(field, "选项")
+    options = list(choices)
+    if blank and value in (None, ""):
+        return ""
+    if not isinstance(value, str) or value not in options:
+        raise InvalidInput(
+            f"{label}无效",
+            fields={field: f"应为 {', '.join(o for o in options if o)} 之一" + ("或留空" if blank else "")},
+        )
+    return value

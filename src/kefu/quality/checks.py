@@ -1,0 +1,200 @@
+"""Quality, ground floor: checking a reply, as it is typed and when it is sent.
+
+``access_reply_check`` runs the pure engine (:mod:`kefu.quality.rules`) on a draft with a
+``ReplyContext`` built from the conversation: the customer's emotion, whether this is
+the first answer or a sign-off, a question that expects a time, and the agent's
+authority to grant compensation (:mod:`kefu.complaints.guards`).
+``do_record_reply_findings`` stores what the engine found in a reply just sent, with
+the context that produced it, inside the sender's transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from kefu.accounts.models import Role, User
+from kefu.complaints.guards import approved_compensation, authority_limit
+from kefu.conversations.models import Conversation, Message
+from kefu.core.errors import InvalidInput
+from kefu.nlp.emotion import LABELS
+from kefu.nlp.normalize import to_simplified
+from kefu.nlp.pii import scan_text
+
+from .models import ReplyFindings
+from .rules import (
+    Finding,
+    ReplyContext,
+    apply_finding,
+    check_reply,
+)
+from .ruleset_store import active_ruleset
+from .rulesets import (
+    RuleSet,
+)
+
+log = logging.getLogger(__name__)
+
+# A customer asking when / about progress expects a concrete time in the answer.
+TIME_QUESTION_RE = re.compile(r"何时|什么时候|啥时候|多久|多长时间|进度|几天|几点|哪天")
+# The rule set's role_limits name three levels; desk roles map onto them unless a
+# supervisor adds the desk role itself to role_limits.
+ROLE_LIMIT_KEYS = {
+    Role.AGENT: "agent",
+    Role.SPECIALIST: "senior_agent",
+    Role.TEAM_LEAD: "senior_agent",
+    Role.SUPERVISOR: "supervisor",
+    Role.MANAGER: "supervisor",
+    Role.ADMIN: "supervisor",
+}
+# The complaints app says None for "no limit"; a stored context must stay JSON (no
+# Infinity), so no limit is stored as this many yuan.
+NO_LIMIT = 1e12
+
+
+def compensation_limit_for(user: User) -> float:
+    """How much compensation the agent may grant alone, in yuan (complaints' authority table)."""
+    value = authority_limit(user)
+    return min(float(value), NO_LIMIT) if value is not None else NO_LIMIT
+
+
+def approved_compensation_for(conversation: Conversation) -> float:
+    """What was granted or approved for this conversation, in yuan."""
+    return float(approved_compensation(conversation))
+
+
+def agent_role_key(user: User, ruleset: RuleSet) -> str:
+    limits = ruleset.rule("compensation_over_limit").params.get("role_limits", {})
+    if user.role in limits:
+        return user.role
+    if user.role == Role.AGENT and user.is_senior:
+        return "senior_agent"
+    return ROLE_LIMIT_KEYS.get(Role(user.role), "agent")
+
+
+def reply_context(
+    conversation: Conversation,
+    agent: User,
+    ruleset: RuleSet,
+    *,
+    closing: bool = False,
+    before_message_id: int | None = None,
+) -> ReplyContext:
+    """What the engine should know about a reply ``agent`` writes in ``conversation`` now
+    (or wrote as the message ``before_message_id``)."""
+    messages = conversation.messages.filter(is_private=False)
+    if before_message_id is not None:
+        messages = messages.filter(id__lt=before_message_id)
+    last_customer = (
+        messages.filter(direction=Message.Direction.INCOMING)
+        .order_by("-id")
+        .values_list("text", flat=True)
+        .first()
+        or ""
+    )
+    answered = messages.filter(direction=Message.Direction.OUTGOING, sender__isnull=False).exists()
+    emotion = conversation.emotion_label if conversation.emotion_label in LABELS else None
+    return ReplyContext(
+        customer_emotion=emotion,  # type: ignore[arg-type]
+        is_first_agent_reply=not answered,
+        is_closing=closing,
+        customer_last_message=last_customer[-500:],
+        expects_time=bool(TIME_QUESTION_RE.search(scan_text(last_customer[-500:]))),
+        agent_role=agent_role_key(agent, ruleset),
+        compensation_limit=compensation_limit_for(agent),
+        approved_compensation=approved_compensation_for(conversation),
+    )
+
+
+def check_draft_text(text: Any) -> str:
+    if not isinstance(text, str):
+        raise InvalidInput("请提供回复内容", fields={"text": "应为文字"})
+    if len(text) > settings.KEFU_MAX_MESSAGE_CHARS:
+        raise InvalidInput(
+            f"内容过长（最多{settings.KEFU_MAX_MESSAGE_CHARS}字）",
+            fields={"text": f"最多{settings.KEFU_MAX_MESSAGE_CHARS}个字符"},
+        )
+    return text
+
+
+@dataclass(frozen=True)
+class DraftCheck:
+    ruleset_version: int
+    context: ReplyContext
+    findings: list[Finding]
+
+
+_SIGN_OFF = re.compile(
+    r"再见|拜拜|祝您[^。！!]{0,8}(愉快|顺利|开心)|祝您生活愉快|感谢您的(耐心|支持|理解|配合)[^。]*[。！!]?\s*$"
+)
+
+
+def looks_like_closing(text: str) -> bool:
+    """Whether a draft signs off, so the closing question is expected in it."""
+    return bool(_SIGN_OFF.search(to_simplified(text)))
+
+
+def access_reply_check(*, user: User, conversation_id: int, text: Any, closing: bool = False) -> DraftCheck:
+    """Findings for a draft reply in a conversation the user may see."""
+    from kefu.conversations.timeline import access_conversation
+
+    text = check_draft_text(text)
+    conversation = access_conversation(user, conversation_id)
+    ruleset = active_ruleset()
+    # A sign-off ("祝您生活愉快", "再见") ends the conversation even if the composer did not say so.
+    closing = closing or looks_like_closing(text)
+    ctx = reply_context(conversation, user, ruleset, closing=closing)
+    findings = check_reply(text, ctx, ruleset) if text.strip() else []
+    return DraftCheck(ruleset.version, ctx, findings)
+
+
+def apply_fix(text: Any, finding: Mapping[str, Any]) -> str:
+    """``text`` with a finding's replacement spliced in; the span must still hold the excerpt."""
+    text = check_draft_text(text)
+    try:
+        start, end = int(finding["start"]), int(finding["end"])
+        excerpt = str(finding["excerpt"])
+        replacement = finding.get("replacement")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidInput(
+            "finding 需要 start、end、excerpt", fields={"finding": "缺少 start/end/excerpt"}
+        ) from exc
+    if replacement is not None and not isinstance(replacement, str):
+        raise InvalidInput("replacement 应为文字", fields={"finding.replacement": "应为文字"})
+    if not 0 <= start <= end <= len(text) or text[start:end] != excerpt:
+        raise InvalidInput("回复内容已改变，请重新检查", fields={"finding": "与当前内容不一致"})
+    f = Finding(str(finding.get("rule", "")), "low", start, end, excerpt, "", None, replacement)
+    return apply_finding(text, f)
+
+
+def do_record_reply_findings(message: Message, conversation: Conversation) -> ReplyFindings | None:
+    """Store what the engine finds in a reply just sent (inside the sender's transaction).
+
+    Quality bookkeeping must never cost the customer their answer: a failure is logged
+    and rolled back to a savepoint, and the message is sent regardless.
+    """
+    if message.direction != Message.Direction.OUTGOING or message.sender is None or not message.text:
+        return None
+    try:
+        with transaction.atomic():
+            ruleset = active_ruleset()
+            ctx = reply_context(conversation, message.sender, ruleset, before_message_id=message.pk)
+            findings = check_reply(message.text, ctx, ruleset)
+            return ReplyFindings.objects.create(
+                message=message,
+                conversation=conversation,
+                agent=message.sender,
+                ruleset_version=ruleset.version,
+                context=asdict(ctx),
+                findings=[f.to_dict() for f in findings],
+                high_count=sum(1 for f in findings if f.severity == "high"),
+            )
+    except Exception:
+        log.exception("recording reply findings failed for message %s", message.pk)
+        return None

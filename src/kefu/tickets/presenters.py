@@ -1,0 +1,84 @@
+"""Tickets: tickets, timeline events, follow-ups and departments as the API and pages show them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from kefu.core.labels import field_label
+
+from .models import Department, FollowUp, Ticket, TicketEvent
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def ticket_dict(t: Ticket) -> dict[str, Any]:
+    """The desk's and integrations' view of a ticket (no customer personal data)."""
+    return {
+        "id": t.pk,
+        "number": t.number,
+        "title": t.title,
+        "description": t.description,
+        "category": t.category,
+        "status": t.status,
+        "urgent": t.urgent,
+        "important": t.important,
+        "priority": t.priority,
+        "customer_id": t.customer_id,
+        "owner_id": t.owner_id,
+        "assignee_id": t.assignee_id,
+        "department_id": t.department_id,
+        "fields": t.fields,
+        "created_by_id": t.created_by_id,
+        "created_at": _iso(t.created_at),
+        "updated_at": _iso(t.updated_at),
+        "first_response_due": _iso(t.first_response_due),
+        "first_response_at": _iso(t.first_response_at),
+        "due_at": _iso(t.due_at),
+        "sla_warned_at": _iso(t.sla_warned_at),
+        "sla_breached_at": _iso(t.sla_breached_at),
+        "sla_breached": t.sla_breached_at is not None,
+        "sla_paused": t.sla_paused_at is not None,
+        "sla_paused_at": _iso(t.sla_paused_at),
+        "sla_paused_seconds": t.sla_paused_seconds,
+        "resolved_at": _iso(t.resolved_at),
+        "closed_at": _iso(t.closed_at),
+    }
+
+
+def event_dict(e: TicketEvent) -> dict[str, Any]:
+    return {
+        "id": e.pk,
+        "kind": e.kind,
+        "kind_label": TicketEvent.Kind(e.kind).label,
+        "actor_id": e.actor_id,
+        "actor_name": e.actor.name if e.actor_id and e.actor else None,
+        "text": e.text,
+        "detail": e.detail,
+        "created_at": _iso(e.created_at),
+    }
+
+
+def follow_up_dict(f: FollowUp) -> dict[str, Any]:
+    return {
+        "id": f.pk,
+        "ticket_id": f.ticket_id,
+        "owner_id": f.owner_id,
+        "due_at": _iso(f.due_at),
+        "note": f.note,
+        "done_at": _iso(f.done_at),
+        "notified_at": _iso(f.notified_at),
+        "created_at": _iso(f.created_at),
+    }
+
+
+def department_dict(d: Department) -> dict[str, Any]:
+    return {
+        "id": d.pk,
+        "name": d.name,
+        "team_id": d.team_id,
+        "required_fields": [{"key": k, "label": field_label(k)} for k in d.required_fields],
+        "deadline_hours": d.deadline_hours,
+    }

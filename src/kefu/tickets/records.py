@@ -1,0 +1,437 @@
+"""Tickets, ground floor: reading tickets, their checks, timeline and events, and the
+small writes other apps ask for.
+
+Permission-checked reads (``visible_tickets``, ``access_ticket``), the status machine
+(``TRANSITIONS``), field checks, numbering (``TK-YYYYMMDD-NNNN``, settled by the unique
+constraint), the timeline (``log_event``) and the ``ticket.*`` events. Other apps'
+pipelines call ``do_resume_waiting_tickets`` (a customer replied) and the SLA sweep
+``do_record_ticket_sla``; the ticket pipelines are the top floor.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Length
+from django.utils import timezone
+
+from kefu.accounts.access import team_ids_of
+from kefu.accounts.models import User
+from kefu.conversations.models import Conversation, Priority
+from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from kefu.core.events import publish
+from kefu.sla.policies import pause_or_resume_ticket_clock
+
+from .models import Department, FollowUp, Ticket, TicketEvent
+from .presenters import _iso, event_dict, ticket_dict
+
+Status = Ticket.Status
+OPEN_STATUSES = (Status.NEW, Status.IN_PROGRESS, Status.WAITING_CUSTOMER, Status.WAITING_DEPARTMENT)
+# The status machine. ``waiting_department`` is entered only by a transfer (which
+# checks the department's required fields); resolved/closed → in_progress is a reopen.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    Status.NEW: (Status.IN_PROGRESS,),
+    Status.IN_PROGRESS: (Status.WAITING_CUSTOMER, Status.RESOLVED),
+    Status.WAITING_CUSTOMER: (Status.IN_PROGRESS, Status.RESOLVED),
+    Status.WAITING_DEPARTMENT: (Status.IN_PROGRESS, Status.RESOLVED),
+    Status.RESOLVED: (Status.CLOSED, Status.IN_PROGRESS),
+    Status.CLOSED: (Status.IN_PROGRESS,),
+}
+TRANSFERABLE = (Status.NEW, Status.IN_PROGRESS, Status.WAITING_CUSTOMER, Status.WAITING_DEPARTMENT)
+FIELD_KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+MAX_FIELD_VALUE = 2000
+MAX_FIELDS = 30
+MAX_TITLE = 200
+MAX_TEXT = 5000
+# The intent taxonomy (kefu.nlp.intent) mapped onto ticket categories; keywords when
+# the conversation has no intent yet.
+INTENT_CATEGORY = {
+    "服务态度投诉": Ticket.Category.COMPLAINT,
+    "账户与技术问题": Ticket.Category.TECHNICAL,
+    "物流查询": Ticket.Category.AFTER_SALES,
+    "物流延迟/催发货": Ticket.Category.AFTER_SALES,
+    "退换货与退款": Ticket.Category.AFTER_SALES,
+    "商品质量问题": Ticket.Category.AFTER_SALES,
+    "发票": Ticket.Category.AFTER_SALES,
+}
+CATEGORY_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (Ticket.Category.COMPLAINT, ("投诉", "举报", "曝光", "12315", "态度差", "找你们领导")),
+    (
+        Ticket.Category.TECHNICAL,
+        ("登录", "登陆", "验证码", "闪退", "报错", "打不开", "bug", "BUG", "卡顿", "账号"),
+    ),
+    (
+        Ticket.Category.AFTER_SALES,
+        (
+            "退款",
+            "退货",
+            "换货",
+            "破损",
+            "质量",
+            "坏了",
+            "漏水",
+            "物流",
+            "快递",
+            "发货",
+            "发票",
+            "少发",
+            "错发",
+        ),
+    ),
+)
+PRIORITY_FLAGS = {
+    Priority.P1: (True, True),
+    Priority.P2: (False, True),
+    Priority.P3: (True, False),
+    Priority.P4: (False, False),
+}
+
+
+def check_title(title: Any) -> str:
+    if not isinstance(title, str) or not title.strip():
+        raise InvalidInput("请填写工单标题", fields={"title": "不能为空"})
+    title = title.strip()
+    if len(title) > MAX_TITLE:
+        raise InvalidInput(f"标题过长（最多 {MAX_TITLE} 字）", fields={"title": f"最多 {MAX_TITLE} 个字符"})
+    return title
+
+
+def check_long_text(value: Any, *, field: str, required: bool = False) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise InvalidInput("内容必须是文字", fields={field: "必须是字符串"})
+    value = value.strip()
+    if required and not value:
+        raise InvalidInput("内容不能为空", fields={field: "不能为空"})
+    if len(value) > MAX_TEXT:
+        raise InvalidInput(f"内容过长（最多 {MAX_TEXT} 字）", fields={field: f"最多 {MAX_TEXT} 个字符"})
+    return value
+
+
+def check_fields(fields: Any, *, name: str = "fields") -> dict[str, str]:
+    """Extra ticket information: short snake_case keys, text values (blank = remove)."""
+    if fields is None:
+        return {}
+    if not isinstance(fields, dict):
+        raise InvalidInput("补充信息格式有误", fields={name: "应为对象"})
+    if len(fields) > MAX_FIELDS:
+        raise InvalidInput("补充信息过多", fields={name: f"最多 {MAX_FIELDS} 项"})
+    clean: dict[str, str] = {}
+    for key, value in fields.items():
+        if not isinstance(key, str) or not FIELD_KEY_RE.match(key):
+            raise InvalidInput(
+                "补充信息的名称无效", fields={f"{name}.{key}": "小写字母、数字和下划线，最多32个字符"}
+            )
+        if value is None:
+            value = ""
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise InvalidInput("补充信息的值必须是文字", fields={f"{name}.{key}": "必须是字符串"})
+        value = str(value).strip()
+        if len(value) > MAX_FIELD_VALUE:
+            raise InvalidInput("补充信息过长", fields={f"{name}.{key}": f"最多 {MAX_FIELD_VALUE} 个字符"})
+        clean[key] = value
+    return clean
+
+
+def merge_fields(current: dict[str, Any], changes: dict[str, str]) -> dict[str, Any]:
+    merged = dict(current)
+    for key, value in changes.items():
+        if value:
+            merged[key] = value
+        else:
+            merged.pop(key, None)
+    return merged
+
+
+def check_status(status: Any) -> str:
+    if status not in Status.values:
+        raise InvalidInput(f"未知状态：{status}", fields={"status": f"应为 {', '.join(Status.values)} 之一"})
+    return status
+
+
+def check_category(category: Any) -> str:
+    if category not in Ticket.Category.values:
+        raise InvalidInput(
+            f"未知类别：{category}", fields={"category": f"应为 {', '.join(Ticket.Category.values)} 之一"}
+        )
+    return category
+
+
+def guess_category(*, intent: str = "", text: str = "") -> str:
+    """A category from the conversation's intent, else from keywords in its text."""
+    if intent in INTENT_CATEGORY:
+        return INTENT_CATEGORY[intent]
+    for category, words in CATEGORY_KEYWORDS:
+        if any(w in text for w in words):
+            return category
+    return Ticket.Category.SERVICE
+
+
+def visible_tickets(user: User) -> QuerySet[Ticket]:
+    """Supervisors and above see all; others what they own, handle, created, or their
+    department team holds."""
+    qs = Ticket.objects.select_related("customer", "owner", "assignee", "department")
+    if user.sees_all:
+        return qs
+    return qs.filter(
+        Q(owner=user) | Q(assignee=user) | Q(created_by=user) | Q(department__team_id__in=team_ids_of(user))
+    )
+
+
+def access_ticket(user: User, ticket_id: int, *, for_update: bool = False) -> Ticket:
+    qs = visible_tickets(user)
+    if for_update:
+        qs = qs.select_for_update(of=("self",))
+    try:
+        return qs.get(pk=ticket_id)
+    except Ticket.DoesNotExist as exc:
+        if Ticket.objects.filter(pk=ticket_id).exists():
+            raise PermissionDenied("您无权查看该工单") from exc
+        raise NotFound(f"工单 {ticket_id} 不存在") from exc
+
+
+def access_department(department_id: Any) -> Department:
+    if isinstance(department_id, bool) or not isinstance(department_id, int):
+        raise InvalidInput("请选择部门", fields={"department_id": "必填"})
+    department = Department.objects.select_related("team").filter(pk=department_id).first()
+    if department is None:
+        raise InvalidInput("部门不存在", fields={"department_id": "不存在"})
+    return department
+
+
+def list_departments() -> QuerySet[Department]:
+    return Department.objects.select_related("team").order_by("id")
+
+
+def list_tickets(
+    user: User,
+    *,
+    status: str | None = None,
+    priority: str | None = None,
+    category: str | None = None,
+    owner: str | None = None,
+    department_id: int | None = None,
+    mine: bool = False,
+) -> QuerySet[Ticket]:
+    """Tickets the user may see, filtered. ``owner`` is "me" or a user id; ``mine`` means
+    owned or assigned (owned-after-transfer included)."""
+    qs = visible_tickets(user)
+    if status:
+        qs = qs.filter(status=check_status(status))
+    if priority:
+        if priority not in Priority.values:
+            raise InvalidInput(
+                f"未知优先级：{priority}", fields={"priority": f"应为 {', '.join(Priority.values)} 之一"}
+            )
+        qs = qs.filter(priority=priority)
+    if category:
+        qs = qs.filter(category=check_category(category))
+    if owner:
+        if owner == "me":
+            qs = qs.filter(owner=user)
+        elif owner.isdigit():
+            qs = qs.filter(owner_id=int(owner))
+        else:
+            raise InvalidInput("owner 无效", fields={"owner": "应为 me 或用户 id"})
+    if department_id is not None:
+        qs = qs.filter(department_id=department_id)
+    if mine:
+        qs = qs.filter(Q(owner=user) | Q(assignee=user))
+    return qs.order_by("-created_at", "-id")
+
+
+def timeline(ticket: Ticket) -> list[TicketEvent]:
+    return list(ticket.events.select_related("actor").order_by("created_at", "id"))
+
+
+def tickets_for_conversation(user: User, conversation: Conversation) -> list[Ticket]:
+    return list(visible_tickets(user).filter(conversations=conversation).order_by("-id")[:20])
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpList:
+    overdue: list[FollowUp]
+    due_today: list[FollowUp]
+    upcoming: list[FollowUp]
+
+
+def follow_ups_for(user: User, *, now: datetime | None = None, limit: int = 50) -> FollowUpList:
+    """The user's open follow-up reminders: overdue, due today, later."""
+    now = now or timezone.now()
+    end_of_day = timezone.localtime(now).replace(hour=23, minute=59, second=59, microsecond=999999)
+    items = list(
+        FollowUp.objects.select_related("ticket")
+        .filter(owner=user, done_at__isnull=True)
+        .order_by("due_at", "id")[:limit]
+    )
+    return FollowUpList(
+        overdue=[f for f in items if f.due_at <= now],
+        due_today=[f for f in items if now < f.due_at <= end_of_day],
+        upcoming=[f for f in items if f.due_at > end_of_day],
+    )
+
+
+def log_event(
+    ticket: Ticket, kind: str, text: str, *, actor: User | None, detail: dict[str, Any] | None = None
+) -> TicketEvent:
+    return TicketEvent.objects.create(ticket=ticket, kind=kind, actor=actor, text=text, detail=detail or {})
+
+
+def team_id_of(ticket: Ticket) -> int | None:
+    if ticket.department_id:
+        team_id = Department.objects.filter(pk=ticket.department_id).values_list("team_id", flat=True).first()
+        if team_id:
+            return team_id
+    if ticket.owner_id:
+        return (
+            User.teams.through.objects.filter(user_id=ticket.owner_id)
+            .order_by("team_id")
+            .values_list("team_id", flat=True)
+            .first()
+        )
+    return None
+
+
+def publish_ticket(
+    ticket: Ticket, event_type: str, *, change: str, event: TicketEvent | None, **extra: Any
+) -> None:
+    data = {"ticket": ticket_dict(ticket), "change": change, **extra}
+    if event is not None:
+        data["timeline_event"] = event_dict(event)
+    publish(event_type, data, team_id=team_id_of(ticket), user_ids=[ticket.owner_id, ticket.assignee_id])
+
+
+def publish_updated(ticket: Ticket, change: str, event: TicketEvent | None, **extra: Any) -> None:
+    publish_ticket(ticket, "ticket.updated", change=change, event=event, **extra)
+
+
+def mark_first_response(ticket: Ticket, now: datetime) -> None:
+    if ticket.first_response_at is None:
+        ticket.first_response_at = now
+
+
+def next_number(now: datetime) -> str:
+    prefix = f"TK-{timezone.localtime(now):%Y%m%d}-"
+    last = (
+        Ticket.objects.filter(number__startswith=prefix)
+        .order_by(Length("number").desc(), "-number")
+        .values_list("number", flat=True)
+        .first()
+    )
+    seq = int(last.rsplit("-", 1)[1]) + 1 if last else 1
+    return f"{prefix}{seq:04d}"
+
+
+def insert_with_number(ticket: Ticket) -> None:
+    """Save a new ticket under the next free number of the day.
+
+    Two desks creating tickets at once compute the same next number; the unique
+    constraint lets one win and the other retries (inside a savepoint, so the
+    caller's transaction survives) with the number after it.
+    """
+    for attempt in range(20):
+        ticket.number = next_number(timezone.now())
+        try:
+            with transaction.atomic():
+                ticket.save(force_insert=True)
+            return
+        except IntegrityError:
+            if not Ticket.objects.filter(number=ticket.number).exists() or attempt == 19:
+                raise
+            ticket.pk = None
+    raise Conflict("工单号分配失败，请重试")  # pragma: no cover
+
+
+def link_records(ticket: Ticket, conversation: Conversation | None, order: Any) -> None:
+    if conversation is not None:
+        ticket.conversations.add(conversation)
+    if order is not None:
+        ticket.orders.add(order)
+
+
+def do_resume_waiting_tickets(conversation: Conversation) -> list[Ticket]:
+    """The customer answered: tickets waiting for them (等待客户) go back to 处理中.
+
+    Tickets linked to this conversation, or, when none is, the customer's own tickets
+    (a reply often arrives in a new conversation after the old one closed). The
+    resolution clock resumes and the deadline moves by the pause; the timeline says
+    the customer replied. Runs inside the message's transaction.
+    """
+    # One query on the usual path (the customer has no ticket waiting for them).
+    candidates = list(
+        Ticket.objects.filter(status=Status.WAITING_CUSTOMER, customer_id=conversation.customer_id)
+        .order_by("id")
+        .values_list("pk", flat=True)
+    )
+    if not candidates:
+        return []
+    linked = list(
+        Ticket.conversations.through.objects.filter(
+            ticket_id__in=candidates, conversation_id=conversation.pk
+        ).values_list("ticket_id", flat=True)
+    )
+    tickets = list(
+        Ticket.objects.select_for_update()
+        .filter(pk__in=linked or candidates, status=Status.WAITING_CUSTOMER)
+        .order_by("id")
+    )
+    now = timezone.now()
+    for ticket in tickets:
+        pause_or_resume_ticket_clock(ticket, old=ticket.status, new=Status.IN_PROGRESS, now=now)
+        ticket.status = Status.IN_PROGRESS
+        ticket.save()
+        event = log_event(
+            ticket,
+            TicketEvent.Kind.STATUS,
+            "客户已回复，工单由「等待客户」恢复为「处理中」",
+            actor=None,
+            detail={"from": Status.WAITING_CUSTOMER, "to": Status.IN_PROGRESS, "customer_replied": True},
+        )
+        publish_updated(
+            ticket, "status", event, **{"from": Status.WAITING_CUSTOMER, "to": Status.IN_PROGRESS}
+        )
+    return tickets
+
+
+SLA_TEXT = {
+    ("warning", "first_response"): "首次响应即将超时",
+    ("warning", "resolution"): "即将超过解决时限",
+    ("breached", "first_response"): "首次响应已超时",
+    ("breached", "resolution"): "已超过解决时限",
+}
+
+
+def do_record_ticket_sla(ticket_id: int, *, kind: str, which: str, now: datetime) -> bool:
+    """Record an SLA warning or breach once; returns False when another sweep got there first.
+
+    The conditional UPDATE is the claim: of two workers, only one changes the row.
+    """
+    field = "sla_warned_at" if kind == "warning" else "sla_breached_at"
+    with transaction.atomic():
+        claim = Ticket.objects.filter(pk=ticket_id, **{f"{field}__isnull": True})
+        if kind == "warning":
+            claim = claim.filter(sla_breached_at__isnull=True)
+        if not claim.update(**{field: now}):
+            return False
+        ticket = Ticket.objects.select_related("department").get(pk=ticket_id)
+        due = ticket.first_response_due if which == "first_response" else ticket.due_at
+        text = SLA_TEXT[(kind, which)]
+        if due is not None:
+            text += f"（截止 {timezone.localtime(due):%m-%d %H:%M}）"
+        event = log_event(
+            ticket,
+            TicketEvent.Kind.SLA_WARNING if kind == "warning" else TicketEvent.Kind.SLA_BREACHED,
+            text,
+            actor=None,
+            detail={"which": which, "due_at": _iso(due)},
+        )
+        publish_ticket(
+            ticket, f"ticket.sla_{kind}", change=f"sla_{kind}", event=event, kind=which, due_at=_iso(due)
+        )
+    return True
