@@ -9,14 +9,27 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer, django_auth
 
+from kefu.accounts.api import router as accounts_router
+from kefu.accounts.services import authenticate_token
+from kefu.channels.api import router as channels_router
+from kefu.complaints.api import router as complaints_router
+from kefu.conversations.api import router as conversations_router
 from kefu.core.errors import KefuError
+from kefu.customers.api import router as customers_router
+from kefu.kb.api import router as kb_router
+from kefu.quality.api import router as quality_router
+from kefu.replies.api import router as replies_router
+from kefu.routing.api import router as routing_router
+from kefu.sla.api import router as sla_router
+from kefu.tickets.api import router as tickets_router
+from kefu.understanding.api import router as understanding_router
+from kefu.webhooks.api import router as webhooks_router
 
 
 class TokenAuth(HttpBearer):
     """``Authorization: Bearer kefu_…`` tokens for integrations."""
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:
-        from kefu.accounts.services import authenticate_token
 
         try:
             user = authenticate_token(token)
@@ -71,19 +84,6 @@ def ping(request: HttpRequest) -> dict[str, str]:
 
 
 def _mount() -> None:
-    from kefu.accounts.api import router as accounts_router
-    from kefu.channels.api import router as channels_router
-    from kefu.complaints.api import router as complaints_router
-    from kefu.conversations.api import router as conversations_router
-    from kefu.customers.api import router as customers_router
-    from kefu.kb.api import router as kb_router
-    from kefu.quality.api import router as quality_router
-    from kefu.replies.api import router as replies_router
-    from kefu.routing.api import router as routing_router
-    from kefu.sla.api import router as sla_router
-    from kefu.tickets.api import router as tickets_router
-    from kefu.understanding.api import router as understanding_router
-    from kefu.webhooks.api import router as webhooks_router
 
     api.add_router("/", accounts_router)
     api.add_router("/", customers_router)

@@ -213,23 +213,24 @@ def test_ratings_past_the_limit_are_429(client, desk, rate_clock, rate_limits):
 
 @pytest.mark.django_db
 def test_a_message_kefu_failed_to_store_is_not_counted(desk, rate_clock, rate_limits, monkeypatch):
+    from kefu.channels import services as channels
     from kefu.channels.services import do_receive_chat_message
     from kefu.channels.visitor import read_visitor_token
-    from kefu.conversations import services as conversations
 
     rate_limits(chat_message="1/1m")
     visitor = read_visitor_token(issue_visitor_token(desk.channel.pk))
-    real = conversations.do_receive_customer_message
+    # Patched where the chat path looks it up.
+    real = channels.do_receive_customer_message
 
     def database_away(**kwargs: Any) -> Any:
         raise ConnectionError("database is away")
 
-    monkeypatch.setattr(conversations, "do_receive_customer_message", database_away)
+    monkeypatch.setattr(channels, "do_receive_customer_message", database_away)
     with pytest.raises(ConnectionError):
         do_receive_chat_message(
             channel=desk.channel, visitor=visitor, ip=None, text="在吗", client_msg_id="c-1"
         )
-    monkeypatch.setattr(conversations, "do_receive_customer_message", real)
+    monkeypatch.setattr(channels, "do_receive_customer_message", real)
     message, created = do_receive_chat_message(
         channel=desk.channel, visitor=visitor, ip=None, text="在吗", client_msg_id="c-1"
     )

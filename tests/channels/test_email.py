@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from kefu.channels.email import parse_email, start_smtp_listener
+from kefu.channels.email import parse_email
 from kefu.channels.models import Channel, OutboundDelivery
 from kefu.channels.outbound import send_outbound
 from kefu.channels.services import do_receive_email
+from kefu.channels.smtp import start_smtp_listener
 from kefu.conversations.models import Conversation, Message
 from kefu.conversations.services import do_send_agent_message
 from kefu.core.errors import InvalidInput

@@ -3,6 +3,7 @@ order, and a department that asks for information before it accepts a transfer."
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -99,10 +100,8 @@ def events(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         seen.append({"event": event_type, "data": data, **kw})
         return real(event_type, data, **kw)
 
-    monkeypatch.setattr(core_events, "publish", spy)
-    import kefu.tickets.records as ticket_records
-    import kefu.tickets.services as ticket_services
-
-    monkeypatch.setattr(ticket_records, "publish", spy)
-    monkeypatch.setattr(ticket_services, "publish", spy)
+    # Every module that imported the publisher holds its own reference: patch them all.
+    for name, module in list(sys.modules.items()):
+        if name.startswith("kefu.") and getattr(module, "publish", None) is real:
+            monkeypatch.setattr(module, "publish", spy)
     return seen

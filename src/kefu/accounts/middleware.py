@@ -9,6 +9,9 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 
+from kefu.accounts.access import audit, client_ip
+from kefu.accounts.models import AuditLog
+
 SESSION_KEY = "kefu_last_activity"
 
 
@@ -22,9 +25,6 @@ class IdleTimeoutMiddleware:
             now = time.time()
             last = request.session.get(SESSION_KEY)
             if last is not None and now - float(last) > settings.KEFU_IDLE_TIMEOUT:
-                from kefu.accounts.access import audit, client_ip
-                from kefu.accounts.models import AuditLog
-
                 audit(AuditLog.Action.IDLE_LOCK, actor=user, ip=client_ip(request))
                 logout(request)
                 request.session["kefu_locked"] = True

@@ -19,6 +19,7 @@ from kefu.accounts.access import audit, check_admin, client_ip, team_ids_of
 from kefu.core import ratelimit
 from kefu.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from kefu.core.events import notify_access_changed, publish
+from kefu.routing.assignment import do_drain_queues_on_commit
 
 from .models import AgentStatus, APIToken, AuditLog, Role, Team, User
 
@@ -121,8 +122,6 @@ def do_set_teams(*, actor: User, user: User, teams: Iterable[Team], request: Any
         )
         notify_access_changed(user.pk)
         if {t.pk for t in teams} - set(before):
-            from kefu.routing.assignment import do_drain_queues_on_commit
-
             do_drain_queues_on_commit(agent_id=user.pk)  # a new team's waiting customers
     return user
 
@@ -151,8 +150,6 @@ def do_set_max_concurrent(*, actor: User, user: User, max_concurrent: int, reque
             ip=client_ip(request),
         )
         if max_concurrent > old:
-            from kefu.routing.assignment import do_drain_queues_on_commit
-
             do_drain_queues_on_commit(agent_id=user.pk)
     return user
 
@@ -182,8 +179,6 @@ def do_set_status(*, user: User, status: str) -> User:
             webhook=False,
         )
         if status == AgentStatus.ONLINE:
-            from kefu.routing.assignment import do_drain_queues_on_commit
-
             do_drain_queues_on_commit(agent_id=user.pk)
     return user
 

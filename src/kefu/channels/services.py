@@ -22,6 +22,8 @@ from django.utils import timezone
 
 from kefu.channels.outbound import identity_kind_for
 from kefu.conversations.models import Message
+from kefu.conversations.services import do_receive_customer_message
+from kefu.conversations.timeline import check_text
 from kefu.core import ratelimit, signing
 from kefu.core.errors import InvalidInput, KefuError, NotFound, RateLimited, Unauthorized
 from kefu.customers.models import Identity
@@ -74,7 +76,6 @@ def do_receive_chat_message(
     so does an attempt kefu failed to store (the database was away), while one refused
     for what it is (empty text, not an image) counts like any other.
     """
-    from kefu.conversations.services import do_receive_customer_message
 
     address = ratelimit.address_key(ip)
     if image is None:
@@ -158,8 +159,6 @@ def do_receive_platform_message(
     The delivery id is remembered in the same transaction as the message: a replay is
     refused (``Unauthorized``) and a refused post leaves no nonce behind.
     """
-    from kefu.conversations.services import do_receive_customer_message
-    from kefu.conversations.timeline import check_text
 
     text = check_text(incoming.text, field="message.text")
     kind = identity_kind_for(channel)
@@ -217,7 +216,6 @@ def do_receive_email(
     none opens a new one. ``mail_from`` is the SMTP envelope sender when known; ``<>``
     (a bounce) marks the mail as machine-sent, like ``Auto-Submitted``.
     """
-    from kefu.conversations.services import do_receive_customer_message
 
     parsed = mail.parse_email(raw)
     envelope_sender = (mail_from or "").strip().strip("<>").strip().lower()

@@ -8,7 +8,8 @@ from typing import Any
 
 from ninja import Router, Status
 
-from kefu.accounts.access import AuthedRequest
+from kefu.accounts.access import AuthedRequest, check_role
+from kefu.accounts.models import Role
 from kefu.core.apiutil import StrictIn
 
 from . import guards, services
@@ -289,8 +290,6 @@ def cancel(request: AuthedRequest, promise_id: int) -> dict[str, Any]:
 
 @router.get("/promise-rates")
 def rates(request: AuthedRequest) -> list[dict[str, Any]]:
-    from kefu.accounts.access import check_role
-    from kefu.accounts.models import Role
 
     check_role(request.user, Role.TEAM_LEAD)
     return services.promise_rates()

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from kefu.accounts.models import ROLE_RANK, Role, User
 from kefu.conversations.models import Conversation
+from kefu.conversations.timeline import add_activity
 from kefu.core.errors import Conflict
 
 from .models import (
@@ -27,6 +28,7 @@ from .models import (
     Complaint,
     Promise,
 )
+from .promises import find_promises
 
 DEFAULT_LIMITS: dict[str, Decimal | None] = {
     Role.AGENT: Decimal("20"),
@@ -95,9 +97,6 @@ def do_register_promises_from_reply(message: Any, conversation: Conversation) ->
     "今天18:00前给您回复" becomes a promise due today at 18:00 on the agent's list; the
     sweep escalates it if it is missed. Registration never blocks the reply.
     """
-    from kefu.conversations.timeline import add_activity
-
-    from .promises import find_promises
 
     if message.sender_id is None or not message.text:
         return []

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from kefu.accounts.models import Role
+
 
 class Stage(models.TextChoices):
     INTAKE = "intake", "受理登记"
@@ -99,7 +101,6 @@ class CompensationRequest(models.Model):
     @property
     def approver_role_label(self) -> str:
         """The deciding role as the desk names it (主管), not its code."""
-        from kefu.accounts.models import Role
 
         return Role(self.approver_role).label if self.approver_role in Role.values else self.approver_role
 

@@ -24,12 +24,23 @@ from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from kefu.accounts.access import check_role, team_ids_of
-from kefu.accounts.models import ROLE_RANK, Role, User
+from kefu.accounts.models import ROLE_RANK, Role, Team, User
 from kefu.complaints.guards import approver_role_for, authority_limit
 from kefu.conversations.models import Conversation
+from kefu.conversations.timeline import access_conversation, do_send_auto_reply
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kefu.core.events import publish
 from kefu.tickets.models import Ticket
+from kefu.tickets.records import visible_tickets
+from kefu.tickets.services import (
+    do_add_comment,
+    do_add_follow_up,
+    do_change_status,
+    do_create_ticket,
+    do_send_customer_update,
+    do_transfer_ticket,
+    do_update_ticket,
+)
 
 from .models import AuthorityLimit, CompensationKind, CompensationRequest, Complaint, Promise, Stage
 
@@ -79,7 +90,6 @@ def _amount(value: Any, *, field: str = "amount") -> Decimal:
 
 
 def visible_complaints(user: User) -> QuerySet[Complaint]:
-    from kefu.tickets.records import visible_tickets
 
     return Complaint.objects.filter(ticket__in=visible_tickets(user)).select_related(
         "ticket", "ticket__customer", "ticket__owner", "ticket__assignee", "repeat_of"
@@ -174,7 +184,6 @@ def find_repeat(
 
 def _senior_for(ticket: Ticket) -> User | None:
     """A team lead or senior agent of the complaints team (or the owner's team)."""
-    from kefu.accounts.models import Team
 
     team = Team.objects.filter(name="投诉处理").first()
     team_ids = [team.pk] if team else (team_ids_of(ticket.owner) if ticket.owner else [])
@@ -205,7 +214,6 @@ def do_open_complaint(
 ) -> Complaint:
     """Register a complaint: a complaint ticket plus the intake; repeats are linked and
     routed to a senior person."""
-    from kefu.tickets.services import do_create_ticket, do_update_ticket
 
     intake = _clean_intake(data or {})
     if title is None and conversation_id is None:
@@ -278,7 +286,6 @@ def do_update_intake(*, actor: User, complaint_id: int, data: dict[str, Any]) ->
 
 def do_advance(*, actor: User, complaint_id: int, note: str = "") -> Complaint:
     """Intake → analysis → tracking (see do_transfer for the usual way) → … one step."""
-    from kefu.tickets.services import do_add_comment
 
     with transaction.atomic():
         complaint = access_complaint(actor, complaint_id, for_update=True)
@@ -306,7 +313,6 @@ def do_transfer(
     *, actor: User, complaint_id: int, department_id: Any, fields: Any = None, note: str = ""
 ) -> Complaint:
     """Transfer to the responsible department with a deadline; tracking begins."""
-    from kefu.tickets.services import do_transfer_ticket
 
     with transaction.atomic():
         complaint = access_complaint(actor, complaint_id, for_update=True)
@@ -330,7 +336,6 @@ def do_transfer(
 
 def do_send_progress(*, actor: User, complaint_id: int, text: str) -> Complaint:
     """Tell the customer where things stand; the next update falls due one interval later."""
-    from kefu.tickets.services import do_send_customer_update
 
     with transaction.atomic():
         complaint = access_complaint(actor, complaint_id, for_update=True)
@@ -344,7 +349,6 @@ def do_send_progress(*, actor: User, complaint_id: int, text: str) -> Complaint:
 
 def do_resolve(*, actor: User, complaint_id: int, resolution: str) -> Complaint:
     """Record the written resolution and send it to the customer; their confirmation is next."""
-    from kefu.tickets.services import do_send_customer_update
 
     resolution = (resolution or "").strip()
     if not resolution or len(resolution) > 3000:
@@ -369,7 +373,6 @@ def do_resolve(*, actor: User, complaint_id: int, resolution: str) -> Complaint:
 
 def do_confirm_resolution(*, actor: User, complaint_id: int, confirmed: bool, note: str = "") -> Complaint:
     """The customer confirmed (or not); a follow-up visit is scheduled on the owner's list."""
-    from kefu.tickets.services import do_add_comment, do_add_follow_up, do_change_status
 
     with transaction.atomic():
         complaint = access_complaint(actor, complaint_id, for_update=True)
@@ -407,7 +410,6 @@ def do_confirm_resolution(*, actor: User, complaint_id: int, confirmed: bool, no
 
 
 def do_record_follow_up(*, actor: User, complaint_id: int, note: str) -> Complaint:
-    from kefu.tickets.services import do_add_comment, do_change_status
 
     note = (note or "").strip()
     if not note or len(note) > 2000:
@@ -444,7 +446,6 @@ def do_request_compensation(
     conversation_id: int | None = None,
 ) -> CompensationRequest:
     """Grant within the actor's limit; above it, create an approval request."""
-    from kefu.conversations.timeline import access_conversation
 
     if kind not in CompensationKind.values:
         raise InvalidInput("补偿方式无效", fields={"kind": "应为：" + "/".join(CompensationKind.values)})
@@ -549,7 +550,6 @@ def do_make_promise(
     conversation_id: int | None = None,
     complaint_id: int | None = None,
 ) -> Promise:
-    from kefu.conversations.timeline import access_conversation
 
     description = (description or "").strip()
     if not description or len(description) > 255:
@@ -635,7 +635,6 @@ def do_sweep(now: datetime | None = None) -> dict[str, int]:
 
     Each item is claimed with a conditional UPDATE, so two workers never act twice.
     """
-    from kefu.conversations.timeline import do_send_auto_reply
 
     now = now or timezone.now()
     broken = 0

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from kefu.accounts.access import AuthedRequest
 from kefu.accounts.models import Role
 from kefu.core.errors import InvalidInput, KefuError
+from kefu.tickets.models import Department
 
 from . import guards, services
 from .models import CompensationKind, Stage
@@ -112,7 +113,6 @@ def complaint_detail(request: AuthedRequest, complaint_id: int) -> HttpResponse:
                 raise
             error = exc
     complaint = services.access_complaint(request.user, complaint_id)
-    from kefu.tickets.models import Department
 
     context: dict[str, Any] = {
         "c": complaint,

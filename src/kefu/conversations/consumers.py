@@ -25,6 +25,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from kefu.accounts.access import team_ids_of
+from kefu.accounts.models import User
 from kefu.conversations.timeline import access_conversation, do_mark_read, messages_after, send_typing
 from kefu.core.errors import InvalidInput, KefuError
 from kefu.core.events import DESK_ALL, desk_team_group, desk_user_group
@@ -162,7 +163,6 @@ class DeskConsumer(JsonSocket):
 
     def _current_groups(self) -> list[str] | None:
         """The groups this socket should be in now, or None when it must close."""
-        from kefu.accounts.models import User
 
         user = User.objects.filter(pk=self.user.pk, is_active=True).first()
         key = self._session_key()

@@ -20,6 +20,8 @@ from django.utils import timezone
 from kefu.accounts.access import team_ids_of
 from kefu.accounts.models import Role, Team, User
 from kefu.channels.models import Channel
+from kefu.channels.outbound import do_queue_outbound
+from kefu.complaints.guards import check_no_premature_grant, do_register_promises_from_reply
 from kefu.conversations.timeline import (
     ACTIVE_STATUSES,
     access_conversation,
@@ -37,6 +39,19 @@ from kefu.core.events import (
     publish,
 )
 from kefu.customers.identities import do_resolve_customer
+from kefu.customers.models import Customer
+from kefu.quality.checks import do_record_reply_findings
+from kefu.quality.scoring import do_schedule_scoring
+from kefu.replies.compose import check_no_unfilled_variables, do_link_sent_message
+from kefu.routing.assignment import (
+    LOAD_STATUSES,
+    do_drain_queues_on_commit,
+    do_requeue_if_unowned,
+    do_route_new_conversation,
+)
+from kefu.sla.policies import do_start_conversation_sla
+from kefu.tickets.records import do_resume_waiting_tickets
+from kefu.understanding.reading import do_understand_customer_message
 
 from .models import CallLog, Conversation, Message
 from .presenters import conversation_dict, csat_dict
@@ -144,10 +159,6 @@ def _after_customer_message(
     conversation: Conversation, message: Message, *, created_conversation: bool, reopened: bool
 ) -> None:
     """Routing, SLA and text understanding for a newly stored customer message."""
-    from kefu.routing.assignment import do_requeue_if_unowned, do_route_new_conversation
-    from kefu.sla.policies import do_start_conversation_sla
-    from kefu.tickets.records import do_resume_waiting_tickets
-    from kefu.understanding.reading import do_understand_customer_message
 
     # Emotion and intent first: routing reads them (angry → senior agent, intent → team).
     do_understand_customer_message(conversation, message, first=created_conversation)
@@ -178,7 +189,6 @@ def do_send_agent_message(
     image: UploadedFile | None = None,
 ) -> tuple[Message, bool]:
     """Store an agent reply, claim the conversation if unowned, then deliver it."""
-    from kefu.replies.compose import check_no_unfilled_variables, do_link_sent_message
 
     text = check_text(text, allow_empty=image is not None)
     check_no_unfilled_variables(text)
@@ -188,7 +198,6 @@ def do_send_agent_message(
         conversation = access_conversation(agent, conversation_id, for_update=True)
         if conversation.status == Conversation.Status.CLOSED:
             raise Conflict("会话已关闭，无法回复")
-        from kefu.complaints.guards import check_no_premature_grant
 
         check_no_premature_grant(text, conversation)
         if client_msg_id:
@@ -208,10 +217,8 @@ def do_send_agent_message(
             client_msg_id=client_msg_id,
         )
         do_link_sent_message(message)
-        from kefu.complaints.guards import do_register_promises_from_reply
 
         do_register_promises_from_reply(message, conversation)
-        from kefu.quality.checks import do_record_reply_findings
 
         do_record_reply_findings(message, conversation)
         assigned_now = conversation.assignee_id is None
@@ -228,7 +235,6 @@ def do_send_agent_message(
         if assigned_now:
             publish_assigned(conversation, actor=agent)
         publish_message(message, conversation)
-        from kefu.channels.outbound import do_queue_outbound
 
         do_queue_outbound(message)
     return message, True
@@ -287,10 +293,7 @@ def do_set_status(
             customer_data=customer_status(conversation),
         )
         if status in (Conversation.Status.RESOLVED, Conversation.Status.CLOSED):
-            from kefu.quality.scoring import do_schedule_scoring
-
             do_schedule_scoring(conversation)  # queued after the commit
-        from kefu.routing.assignment import LOAD_STATUSES, do_drain_queues_on_commit
 
         if conversation.assignee_id and old in LOAD_STATUSES and status not in LOAD_STATUSES:
             # Resolved, closed or snoozed: the agent has room for a waiting customer.
@@ -446,7 +449,6 @@ def do_transfer(
         )
         if to_user is not None:
             publish_assigned(conversation, actor=actor)
-        from kefu.routing.assignment import do_drain_queues_on_commit
 
         # Offer a conversation sent to a team's queue (in queue order), and whatever
         # waits for the previous agent's teams now that they have room.
@@ -485,8 +487,6 @@ def do_log_call(
         if conversation_id is not None:
             conversation = access_conversation(agent, conversation_id, for_update=True)
         else:
-            from kefu.customers.models import Customer
-
             customer = Customer.objects.filter(pk=customer_id).first() if customer_id is not None else None
             if customer is None:
                 raise InvalidInput("请指定会话或客户", fields={"customer_id": "客户不存在"})

@@ -20,6 +20,7 @@ from django.db.models import Q, QuerySet
 from kefu.accounts.access import team_ids_of
 from kefu.accounts.models import User
 from kefu.channels.models import Channel
+from kefu.channels.outbound import do_queue_outbound
 from kefu.core.errors import InvalidInput, NotFound, PermissionDenied
 from kefu.core.events import (
     DESK_ALL,
@@ -210,7 +211,6 @@ def do_send_auto_reply(
         meta=meta or {},
     )
     publish_message(m, conversation)
-    from kefu.channels.outbound import do_queue_outbound
 
     do_queue_outbound(m)
     return m

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 
 from .errors import KefuError
+from .views import render_error
 
 
 class KefuErrorMiddleware:
@@ -18,7 +19,5 @@ class KefuErrorMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, KefuError) and not request.path.startswith("/api/"):
-            from .views import render_error
-
             return render_error(request, exception)
         return None

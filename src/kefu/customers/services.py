@@ -21,10 +21,12 @@ from django.db.models.expressions import RawSQL
 
 from kefu.accounts.access import audit, can_reveal_pii, check_admin, check_desk_user, client_ip
 from kefu.accounts.models import AuditLog, User
+from kefu.conversations.models import CallLog, Conversation
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kefu.core.fields import check_characters, check_data, check_text, check_text_list
 from kefu.core.masking import mask
 from kefu.customers.identities import _clean_identities
+from kefu.tickets.models import Ticket
 
 from .models import Customer, Identity, Order
 
@@ -126,8 +128,6 @@ def search_customers(
 
 def customer_timeline(customer: Customer, *, limit: int = 200) -> list[dict[str, Any]]:
     """Every conversation (any channel), ticket and phone call of a customer, newest first."""
-    from kefu.conversations.models import CallLog, Conversation
-    from kefu.tickets.models import Ticket
 
     conversations = list(
         Conversation.objects.filter(customer=customer)

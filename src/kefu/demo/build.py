@@ -38,9 +38,17 @@ from kefu.core.errors import PermissionDenied
 from kefu.customers import identities, orders
 from kefu.customers import services as customers
 from kefu.customers.models import Customer, Identity, Order
+from kefu.kb import services as kb_services
+from kefu.kb.models import Article, Category, SynonymGroup
+from kefu.replies.library import LIBRARY
+from kefu.replies.models import ShopProfile
+from kefu.replies.services import do_install_library
 from kefu.routing.models import RoutingRule
 from kefu.sla.services import do_install_default_policies
 from kefu.tickets.models import Department, FollowUp, Ticket, TicketEvent
+from kefu.tickets.services import do_create_ticket, do_transfer_ticket
+from kefu.understanding.models import EmotionAlert
+from kefu.understanding.services import do_add_shop_words, do_install_default_intents
 
 from . import kb, shop
 from .scenarios import SCENARIOS, Scenario
@@ -473,8 +481,6 @@ def _rules_and_departments(teams: dict[str, Team]) -> None:
 
 def _script_library(admin: User) -> None:
     """The shop's 话术库 (kept on --reset: it is matched by title, like the teams)."""
-    from kefu.replies.library import LIBRARY
-    from kefu.replies.services import do_install_library
 
     do_install_library(LIBRARY, actor=admin)
 
@@ -482,8 +488,6 @@ def _script_library(admin: User) -> None:
 def _knowledge_base(admin: User, today: date) -> None:
     """The shop's FAQ, categories and synonyms (kept on --reset and matched by name, like
     the script library: an editor may have improved them)."""
-    from kefu.kb import services as kb_services
-    from kefu.kb.models import Article, Category, SynonymGroup
 
     categories: dict[str, int] = {}
 
@@ -527,7 +531,6 @@ def _knowledge_base(admin: User, today: date) -> None:
 
 def _shop_profile() -> None:
     """The facts replies quote; an operator's own values are left alone."""
-    from kefu.replies.models import ShopProfile
 
     profile = ShopProfile.objects.order_by("id").first() or ShopProfile()
     for field_name, value in (
@@ -542,7 +545,6 @@ def _shop_profile() -> None:
 
 def _understanding(admin: User) -> None:
     """Intents linked to the demo teams and the shop's product words, when that app is there."""
-    from kefu.understanding.services import do_add_shop_words, do_install_default_intents
 
     do_install_default_intents()
     do_add_shop_words(actor=admin, words=SHOP_WORDS)
@@ -784,7 +786,6 @@ def _play(play: _Play, sc: Scenario, seed: _Seed) -> _Played:
 
 
 def _ticket(play: _Play, spec: dict[str, Any], *, agent: User, conversation_id: int, seed: _Seed) -> None:
-    from kefu.tickets.services import do_create_ticket, do_transfer_ticket
 
     ticket = do_create_ticket(
         actor=agent,
@@ -870,7 +871,6 @@ def _backdate(
         queued_at=first if conv.queued_at else None,
         resolved_at=last if conv.resolved_at else None,
     )
-    from kefu.understanding.models import EmotionAlert
 
     EmotionAlert.objects.filter(conversation_id=conversation_id).update(
         created_at=last_of(lambda m: m["direction"] == Message.Direction.INCOMING) or first

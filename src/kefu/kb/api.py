@@ -12,7 +12,7 @@ from kefu.core.apiutil import StrictIn, page
 from kefu.core.errors import InvalidInput
 
 from . import index, markdown, services
-from .models import Article
+from .models import Article, SynonymGroup
 
 router = Router(tags=["knowledge base"])
 
@@ -191,7 +191,6 @@ class SynonymsIn(StrictIn):
 
 @router.get("/kb/synonyms")
 def list_synonyms(request: AuthedRequest) -> list[dict[str, Any]]:
-    from .models import SynonymGroup
 
     return [{"head": g.head, "synonyms": g.synonyms} for g in SynonymGroup.objects.order_by("head")]
 

@@ -15,8 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from kefu.accounts.models import User
+from kefu.conversations.models import Message
+from kefu.conversations.timeline import access_conversation
 from kefu.core.errors import InvalidInput
 from kefu.nlp.search import DEFAULT_SYNONYMS, Document, Hit, SearchIndex
+from kefu.understanding.reading import product_names
 
 from .markdown import plain_text
 from .models import Article, Category, IndexChange, SynonymGroup
@@ -65,7 +68,6 @@ def _synonym_table() -> dict[str, Sequence[str]]:
 
 
 def _product_names() -> list[str]:
-    from kefu.understanding.reading import product_names
 
     return product_names()
 
@@ -169,8 +171,6 @@ SUGGESTION_FLOOR = 0.25
 
 def suggestions_for_conversation(user: User, conversation_id: int, *, limit: int = 5) -> dict[str, Any]:
     """Articles matching the latest customer messages, for the panel beside the composer."""
-    from kefu.conversations.models import Message
-    from kefu.conversations.timeline import access_conversation
 
     conversation = access_conversation(user, conversation_id)
     texts = list(

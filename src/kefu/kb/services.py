@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from kefu.accounts.access import check_role
 from kefu.accounts.models import Role, User
+from kefu.conversations.timeline import check_image
 from kefu.core import ratelimit
 from kefu.core.errors import InvalidInput, NotFound, PermissionDenied
 from kefu.kb.index import SYNONYMS_CHANGED, category_and_descendants, note_index_change
@@ -180,8 +181,6 @@ def do_add_attachment(*, actor: User, article_id: int, upload: Any) -> Attachmen
     if upload.content_type not in ATTACHMENT_TYPES:
         raise InvalidInput("只支持图片和 PDF 附件", fields={"file": "类型不支持"})
     if upload.content_type.startswith("image/"):
-        from kefu.conversations.timeline import check_image
-
         try:
             check_image(upload)
         except InvalidInput as exc:

@@ -22,6 +22,7 @@ from django.db import transaction
 from kefu.accounts.models import Role, User
 from kefu.complaints.guards import approved_compensation, authority_limit
 from kefu.conversations.models import Conversation, Message
+from kefu.conversations.timeline import access_conversation
 from kefu.core.errors import InvalidInput
 from kefu.nlp.emotion import LABELS
 from kefu.nlp.normalize import to_simplified
@@ -142,7 +143,6 @@ def looks_like_closing(text: str) -> bool:
 
 def access_reply_check(*, user: User, conversation_id: int, text: Any, closing: bool = False) -> DraftCheck:
     """Findings for a draft reply in a conversation the user may see."""
-    from kefu.conversations.timeline import access_conversation
 
     text = check_draft_text(text)
     conversation = access_conversation(user, conversation_id)

@@ -19,7 +19,10 @@ from django.tasks import task
 from django.utils import timezone
 
 from kefu.conversations.models import Conversation, Message
-from kefu.nlp.emotion import LABELS
+from kefu.kb.index import search_articles
+from kefu.kb.markdown import plain_text
+from kefu.kb.models import Article
+from kefu.nlp.emotion import LABELS, analyze_message
 from kefu.nlp.pii import scan_text
 
 from .models import QualityScore, ReplyFindings
@@ -53,8 +56,6 @@ def do_schedule_scoring(conversation: Conversation) -> None:
 
 def _customer_emotion(text: str) -> str | None:
     try:
-        from kefu.nlp.emotion import analyze_message
-
         return analyze_message(text).label
     except Exception:
         log.exception("emotion analysis failed while scoring")
@@ -87,9 +88,6 @@ def kb_correctness_for(turns: Sequence[Turn]) -> float | None:
     Only replies after a customer question the published KB has an answer for count;
     None when there are none (the rubric then leaves the item out).
     """
-    from kefu.kb.index import search_articles
-    from kefu.kb.markdown import plain_text
-    from kefu.kb.models import Article
 
     if not Article.objects.filter(status=Article.Status.PUBLISHED).exists():
         return None

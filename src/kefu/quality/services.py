@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from kefu.accounts.access import check_role, team_ids_of
 from kefu.accounts.models import Role, User
+from kefu.conversations.timeline import access_conversation
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kefu.core.events import publish
 
@@ -105,7 +106,6 @@ def _in_range(qs: QuerySet[Any], field: str, since: date | None, until: date | N
 
 
 def access_score(user: User, conversation_id: int) -> QualityScore | None:
-    from kefu.conversations.timeline import access_conversation
 
     access_conversation(user, conversation_id)
     return QualityScore.objects.filter(conversation_id=conversation_id).select_related("agent").first()
@@ -281,7 +281,6 @@ def _check_comment(value: Any, field: str, *, required: bool = False) -> str:
 
 def do_create_review(*, actor: User, conversation_id: int, items: Any, comment: Any = "") -> Review:
     """A supervisor scores a finished conversation on the rubric items, with comments."""
-    from kefu.conversations.timeline import access_conversation
 
     check_role(actor, REVIEW_ROLE)
     comment = _check_comment(comment, "comment")
@@ -528,7 +527,6 @@ def disagreement_report(
 
 
 def findings_of_conversation(user: User, conversation_id: int) -> list[ReplyFindings]:
-    from kefu.conversations.timeline import access_conversation
 
     access_conversation(user, conversation_id)
     return list(ReplyFindings.objects.filter(conversation_id=conversation_id).select_related("message"))

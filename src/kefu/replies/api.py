@@ -8,6 +8,7 @@ from typing import Any
 from ninja import Router, Status
 
 from kefu.accounts.access import AuthedRequest
+from kefu.conversations.timeline import access_conversation
 from kefu.core.apiutil import StrictIn
 from kefu.core.errors import InvalidInput
 
@@ -44,8 +45,6 @@ def list_replies(
         raise InvalidInput("limit 无效", fields={"limit": "1–100"})
     conversation = None
     if conversation_id is not None:
-        from kefu.conversations.timeline import access_conversation
-
         conversation = access_conversation(request.user, conversation_id)
     return [
         reply_dict(r)

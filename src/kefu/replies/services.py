@@ -18,6 +18,7 @@ from pypinyin import Style, lazy_pinyin
 from kefu.accounts.access import check_role, team_ids_of
 from kefu.accounts.models import Role, User
 from kefu.conversations.models import Conversation
+from kefu.conversations.timeline import access_conversation
 from kefu.core.errors import InvalidInput, NotFound, PermissionDenied
 from kefu.customers.models import Order
 from kefu.replies.compose import VARIABLE_RE, VARIABLES, Rendered, render_text
@@ -195,7 +196,6 @@ def do_delete_reply(*, actor: User, reply_id: int) -> None:
 
 def do_use_reply(*, agent: User, reply_id: int, conversation_id: int) -> tuple[ReplyUsage, Rendered]:
     """Insert a reply into the composer: fill its variables and remember the use."""
-    from kefu.conversations.timeline import access_conversation
 
     reply = access_reply(agent, reply_id)
     conversation = access_conversation(agent, conversation_id)

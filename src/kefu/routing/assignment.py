@@ -40,6 +40,8 @@ from django.utils import timezone
 
 from kefu.accounts.models import AgentStatus, Role, Team, User
 from kefu.conversations.models import Conversation
+from kefu.conversations.timeline import add_activity, do_send_auto_reply, publish_assigned
+from kefu.understanding.reading import route_by_intent, route_for_intent
 
 from .models import RoutingRule
 
@@ -69,7 +71,6 @@ def choose_team(conversation: Conversation, text: str) -> tuple[Team | None, str
         if rule.keywords and (not rule.channel_id or rule.channel_id == conversation.channel_id):
             if any(k and k in text for k in rule.keywords):
                 return rule.team, rule.priority
-    from kefu.understanding.reading import route_by_intent, route_for_intent
 
     # The conversation's first message was classified when it was stored (emotion and
     # intent run before routing): use that rather than classifying the text again.
@@ -142,7 +143,6 @@ def do_try_assign(conversation_id: int) -> User | None:
                 return None
             User.objects.filter(pk=locked.pk).update(last_assigned_at=now)
             conversation.refresh_from_db()
-            from kefu.conversations.timeline import add_activity, publish_assigned
 
             add_activity(conversation, f"系统分配给 {locked.name}", meta={"assignee": locked.pk})
             publish_assigned(conversation, actor=None)
@@ -280,7 +280,6 @@ def _changed_a_lot(old: int | None, new: int) -> bool:
 
 
 def do_notify_queue_position(conversation_id: int, *, force: bool = False) -> None:
-    from kefu.conversations.timeline import do_send_auto_reply
 
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().filter(pk=conversation_id).first()

@@ -11,7 +11,10 @@ from typing import cast
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
-from kefu.accounts.models import Team, User
+from kefu.accounts.access import check_admin, check_role, team_ids_of
+from kefu.accounts.models import Role, Team, User
+from kefu.conversations.models import Priority
+from kefu.core.errors import InvalidInput, NotFound
 from kefu.core.events import publish
 from kefu.routing.assignment import LOAD_STATUSES, waiting_queue
 
@@ -77,7 +80,6 @@ def publish_agent_change(user: User) -> None:
 
 def access_queue_overview(user: User) -> list[dict[str, object]]:
     """Queues a desk user may watch: all for supervisors and above, otherwise their own teams."""
-    from kefu.accounts.access import team_ids_of
 
     rows = queue_overview()
     if user.sees_all:
@@ -88,8 +90,6 @@ def access_queue_overview(user: User) -> list[dict[str, object]]:
 
 def access_agent_overview(user: User) -> list[dict[str, object]]:
     """Agents' status and load: team leads see their teams' members, supervisors everyone."""
-    from kefu.accounts.access import check_role
-    from kefu.accounts.models import Role
 
     check_role(user, Role.TEAM_LEAD)
     rows = agent_overview()
@@ -100,8 +100,6 @@ def access_agent_overview(user: User) -> list[dict[str, object]]:
 
 
 def _check_rule(*, name: str, keywords: list[str], priority: str) -> list[str]:
-    from kefu.conversations.models import Priority
-    from kefu.core.errors import InvalidInput
 
     if not name.strip() or len(name) > 64:
         raise InvalidInput("规则名称无效", fields={"name": "必填，最多64个字符"})
@@ -124,7 +122,6 @@ def do_create_routing_rule(
     order: int = 100,
     is_active: bool = True,
 ) -> RoutingRule:
-    from kefu.accounts.access import check_admin
 
     check_admin(actor)
     cleaned = _check_rule(name=name, keywords=keywords, priority=priority)
@@ -140,8 +137,6 @@ def do_create_routing_rule(
 
 
 def do_delete_routing_rule(*, actor: User, rule_id: int) -> None:
-    from kefu.accounts.access import check_admin
-    from kefu.core.errors import NotFound
 
     check_admin(actor)
     deleted, _ = RoutingRule.objects.filter(pk=rule_id).delete()

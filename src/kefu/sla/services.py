@@ -20,9 +20,15 @@ from django.utils import timezone
 
 from kefu.accounts.access import check_admin
 from kefu.accounts.models import User
+from kefu.channels.models import Channel
 from kefu.conversations.models import Conversation, Priority
+from kefu.conversations.presenters import conversation_dict
+from kefu.conversations.timeline import add_activity
 from kefu.core.errors import InvalidInput, NotFound
+from kefu.core.events import publish
 from kefu.sla.policies import DEFAULT_WARN_RATIO, active_policies, find_policy
+from kefu.tickets.models import Ticket
+from kefu.tickets.records import OPEN_STATUSES, do_record_ticket_sla
 
 from .models import SLAPolicy
 
@@ -115,8 +121,6 @@ POLICY_FIELDS = (
 
 def check_policy_fields(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     """Validate policy input; returns the cleaned values. Raises InvalidInput naming each bad field."""
-    from kefu.channels.models import Channel
-    from kefu.tickets.models import Ticket
 
     errors: dict[str, str] = {}
     clean: dict[str, Any] = {}
@@ -252,9 +256,6 @@ def _mark_conversation(
 
     ``which`` is "breached" or "warning"; returns False when another worker got there first.
     """
-    from kefu.conversations.presenters import conversation_dict
-    from kefu.conversations.timeline import add_activity
-    from kefu.core.events import publish
 
     field = "sla_breached_at" if which == "breached" else "sla_warned_at"
     with transaction.atomic():
@@ -314,8 +315,6 @@ def _sweep_conversations(now: datetime, result: SweepResult) -> None:
 
 
 def _sweep_tickets(now: datetime, result: SweepResult) -> None:
-    from kefu.tickets.models import Ticket
-    from kefu.tickets.records import OPEN_STATUSES, do_record_ticket_sla
 
     first_response_breached = Q(first_response_due__lte=now) & (
         Q(first_response_at__isnull=True, status__in=OPEN_STATUSES)

@@ -16,9 +16,13 @@ from django.utils import timezone
 
 from kefu.accounts.models import User
 from kefu.conversations.models import Conversation, Message, Priority, priority_for
+from kefu.conversations.services import do_send_agent_message
+from kefu.conversations.services import do_set_status as do_set_conversation_status
+from kefu.conversations.timeline import access_conversation, add_activity, check_text
 from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.core.events import publish
 from kefu.core.labels import field_label
+from kefu.customers.models import Customer, Order
 from kefu.sla.policies import apply_department_deadline, apply_ticket_deadlines, pause_or_resume_ticket_clock
 from kefu.tickets.presenters import _iso, department_dict, event_dict, follow_up_dict, ticket_dict
 from kefu.tickets.records import (
@@ -72,8 +76,6 @@ def do_create_ticket(
     conversation and to the customer's most recent order, a category guessed from the
     intent, urgency from the conversation's priority, and the first responder as owner.
     """
-    from kefu.conversations.timeline import access_conversation
-    from kefu.customers.models import Customer, Order
 
     fields = check_fields(fields)
     if category is not None:
@@ -164,8 +166,6 @@ def do_create_ticket(
             },
         )
         if conversation is not None:
-            from kefu.conversations.timeline import add_activity
-
             add_activity(
                 conversation,
                 f"{actor.name} 创建了工单 {ticket.number}",
@@ -421,9 +421,6 @@ def do_send_customer_update(*, actor: User, ticket_id: int, text: str) -> Messag
     The latest active linked conversation is used, or the latest one is reopened;
     sending goes through ``conversations.services`` so its access rules apply.
     """
-    from kefu.conversations.services import do_send_agent_message
-    from kefu.conversations.services import do_set_status as do_set_conversation_status
-    from kefu.conversations.timeline import check_text
 
     text = check_text(text)
     with transaction.atomic():

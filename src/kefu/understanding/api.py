@@ -7,6 +7,7 @@ from typing import Any
 from ninja import Router, Status
 
 from kefu.accounts.access import AuthedRequest
+from kefu.conversations.timeline import access_conversation
 from kefu.core.apiutil import StrictIn
 from kefu.nlp.emotion import LABEL_NAMES
 
@@ -78,7 +79,6 @@ def correct_intent(request: AuthedRequest, conversation_id: int, payload: Intent
 
 @router.get("/conversations/{conversation_id}/emotion")
 def conversation_emotion(request: AuthedRequest, conversation_id: int) -> dict[str, Any]:
-    from kefu.conversations.timeline import access_conversation
 
     c = access_conversation(request.user, conversation_id)
     return {

@@ -20,9 +20,13 @@ from django.utils import timezone
 from kefu.accounts.access import check_role
 from kefu.accounts.models import Role, Team, User
 from kefu.conversations.models import Conversation, Message
+from kefu.conversations.timeline import access_conversation, add_activity, check_text, visible_conversations
 from kefu.core.errors import InvalidInput, NotFound
+from kefu.kb.index import SYNONYMS_CHANGED, note_index_change
 from kefu.nlp import segment
+from kefu.nlp.emotion import analyze_message
 from kefu.nlp.intent import DEFAULT_INTENTS, IntentClassifier
+from kefu.nlp.normalize import normalize
 from kefu.nlp.train import load_intent_seed
 from kefu.understanding.reading import classifier, model_path, sync_shop_words
 
@@ -76,7 +80,6 @@ def do_add_shop_words(*, actor: User, words: list[str], kind: str = ShopWord.Kin
             obj, was_new = ShopWord.objects.get_or_create(word=w, defaults={"kind": kind})
             if was_new:
                 created.append(obj)
-        from kefu.kb.index import SYNONYMS_CHANGED, note_index_change
 
         note_index_change(SYNONYMS_CHANGED)  # the KB index re-reads product names
     transaction.on_commit(sync_shop_words)
@@ -160,9 +163,6 @@ def do_retrain_intents() -> Path:
 
 def analyze_text(text: str) -> dict[str, Any]:
     """What kefu understands of one text, with the desk's own intent model and shop words."""
-    from kefu.conversations.timeline import check_text
-    from kefu.nlp.emotion import analyze_message
-    from kefu.nlp.normalize import normalize
 
     text = check_text(text)
     sync_shop_words()
@@ -183,7 +183,6 @@ def analyze_text(text: str) -> dict[str, Any]:
 
 def do_correct_intent(*, actor: User, conversation_id: int, intent: str) -> Conversation:
     """An agent sets the right intent: stored, and kept as a training example."""
-    from kefu.conversations.timeline import access_conversation, add_activity
 
     if not Intent.objects.filter(name=intent).exists():
         raise InvalidInput(f"未知意图：{intent}", fields={"intent": "不在意图列表中"})
@@ -220,7 +219,6 @@ def guidance_for(label: str) -> list[str]:
 
 
 def access_alerts(user: User, *, open_only: bool = True) -> list[EmotionAlert]:
-    from kefu.conversations.timeline import visible_conversations
 
     qs = EmotionAlert.objects.filter(conversation__in=visible_conversations(user)).select_related(
         "conversation", "conversation__customer"
@@ -231,7 +229,6 @@ def access_alerts(user: User, *, open_only: bool = True) -> list[EmotionAlert]:
 
 
 def do_acknowledge_alert(*, actor: User, alert_id: int) -> EmotionAlert:
-    from kefu.conversations.timeline import access_conversation
 
     alert = EmotionAlert.objects.filter(pk=alert_id).first()
     if alert is None:

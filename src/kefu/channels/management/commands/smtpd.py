@@ -8,6 +8,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from kefu.channels.smtp import start_smtp_listener
+
 
 class Command(BaseCommand):
     help = "Receive customer email on an SMTP port and store it as conversations."
@@ -17,7 +19,6 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=settings.KEFU_SMTP_LISTEN_PORT)
 
     def handle(self, *args: Any, **opts: Any) -> None:
-        from kefu.channels.email import start_smtp_listener
 
         controller = start_smtp_listener(opts["host"], opts["port"])
         self.stdout.write(f"SMTP listener on {opts['host']}:{opts['port']} (Ctrl-C to stop)")

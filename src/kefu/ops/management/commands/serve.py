@@ -8,6 +8,8 @@ import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from kefu.channels.smtp import start_smtp_listener
+
 
 class Command(BaseCommand):
     help = "Serve kefu on HTTP/websockets (uvicorn) with the inbound SMTP listener."
@@ -22,8 +24,6 @@ class Command(BaseCommand):
         controller = None
         if not opts["no_smtp"]:
             try:
-                from kefu.channels.email import start_smtp_listener
-
                 controller = start_smtp_listener(
                     settings.KEFU_SMTP_LISTEN_HOST, settings.KEFU_SMTP_LISTEN_PORT
                 )

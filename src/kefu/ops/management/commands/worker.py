@@ -30,6 +30,15 @@ from django.utils.crypto import get_random_string
 from django_tasks_db.compat import DEFAULT_TASK_BACKEND_ALIAS, TASKS_LOGGER
 from django_tasks_db.management.commands.db_worker import Worker
 
+from kefu.channels.outbound import do_kick_stalled_deliveries
+from kefu.channels.services import do_prune_inbound_nonces
+from kefu.complaints.services import do_sweep as do_sweep_complaints
+from kefu.conversations.services import do_wake_snoozed
+from kefu.routing.assignment import do_drain_queues, do_route_unrouted
+from kefu.sla.services import do_sweep
+from kefu.tickets.services import do_notify_due_follow_ups
+from kefu.webhooks.delivery import do_send_due_deliveries
+
 log = logging.getLogger("kefu.worker")
 
 # Old inbound nonces are only dead weight, so pruning them hourly is plenty; the
@@ -39,7 +48,6 @@ _nonces_pruned_at: float | None = None
 
 
 def _prune_nonces_hourly() -> int:
-    from kefu.channels.services import do_prune_inbound_nonces
 
     global _nonces_pruned_at
     now = time.monotonic()
@@ -51,13 +59,6 @@ def _prune_nonces_hourly() -> int:
 
 def run_timers() -> dict[str, int]:
     """One tick of the timers; each part is independent, so one failing does not stop the rest."""
-    from kefu.channels.outbound import do_kick_stalled_deliveries
-    from kefu.complaints.services import do_sweep as do_sweep_complaints
-    from kefu.conversations.services import do_wake_snoozed
-    from kefu.routing.assignment import do_drain_queues, do_route_unrouted
-    from kefu.sla.services import do_sweep
-    from kefu.tickets.services import do_notify_due_follow_ups
-    from kefu.webhooks.delivery import do_send_due_deliveries
 
     counts: dict[str, int] = {}
     steps = (

@@ -7,6 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from kefu.sla.services import do_install_default_policies, do_sweep
+
 
 class Command(BaseCommand):
     help = "SLA policies and timers: install-defaults | sweep"
@@ -15,7 +17,6 @@ class Command(BaseCommand):
         parser.add_argument("action", choices=["install-defaults", "sweep"])
 
     def handle(self, *args: Any, **opts: Any) -> None:
-        from kefu.sla.services import do_install_default_policies, do_sweep
 
         if opts["action"] == "install-defaults":
             created = do_install_default_policies()

@@ -6,6 +6,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from kefu.nlp.analyze import analyze_text
+from kefu.nlp.evaluate import run_evaluation
+from kefu.nlp.train import DATA_DIR, EVALDATA_DIR, train_all
+from kefu.understanding.reading import sync_shop_words
+from kefu.understanding.services import do_retrain_intents
+
 
 class Command(BaseCommand):
     help = "Text understanding: train the models, evaluate them, analyse a text, retrain intents with corrections."
@@ -30,19 +36,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         action = opts["action"]
         if action == "train":
-            from kefu.nlp.train import DATA_DIR, EVALDATA_DIR, train_all
-
             paths = train_all(opts["out"] or DATA_DIR, opts["evaldata"] or EVALDATA_DIR)
             for p in paths:
                 self.stdout.write(f"wrote {p}")
         elif action == "evaluate":
-            from kefu.nlp.evaluate import run_evaluation
-
             self.stdout.write(run_evaluation(opts["limit"] or None))
         elif action == "analyze":
-            from kefu.nlp.analyze import analyze_text
-            from kefu.understanding.reading import sync_shop_words
-
             if not opts["text"].strip():
                 raise CommandError("text must not be empty")
             try:
@@ -51,6 +50,4 @@ class Command(BaseCommand):
                 pass
             self.stdout.write(analyze_text(opts["text"]))
         elif action == "retrain-intents":
-            from kefu.understanding.services import do_retrain_intents
-
             self.stdout.write(f"wrote {do_retrain_intents()}")
