@@ -19,6 +19,7 @@ from kefu.accounts.access import audit, check_admin, client_ip, team_ids_of
 from kefu.core import ratelimit
 from kefu.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from kefu.core.events import notify_access_changed, publish
+from kefu.core.fields import check_text
 from kefu.routing.assignment import do_drain_queues_on_commit
 
 from .models import AgentStatus, APIToken, AuditLog, Role, Team, User
@@ -156,12 +157,14 @@ def do_set_max_concurrent(*, actor: User, user: User, max_concurrent: int, reque
 
 def do_create_team(*, actor: User, name: str, description: str = "", is_general: bool = False) -> Team:
     check_admin(actor)
-    name = (name or "").strip()
-    if not name or len(name) > 64:
-        raise InvalidInput("团队名称无效", fields={"name": "必填，最多64个字符"})
+    name = check_text(name, field="name", label="团队名称", max_len=64)
     if Team.objects.filter(name=name).exists():
         raise Conflict(f"团队 {name} 已存在", fields={"name": "已存在"})
-    return Team.objects.create(name=name, description=description[:255], is_general=is_general)
+    return Team.objects.create(
+        name=name,
+        description=check_text(description, field="description", max_len=255, required=False),
+        is_general=is_general,
+    )
 
 
 def do_set_status(*, user: User, status: str) -> User:

@@ -23,9 +23,9 @@ from django.utils import timezone
 from kefu.channels.outbound import identity_kind_for
 from kefu.conversations.models import Message
 from kefu.conversations.services import do_receive_customer_message
-from kefu.conversations.timeline import check_text
 from kefu.core import ratelimit, signing
 from kefu.core.errors import InvalidInput, KefuError, NotFound, RateLimited, Unauthorized
+from kefu.core.fields import check_message
 from kefu.customers.models import Identity
 
 from . import email as mail
@@ -160,7 +160,7 @@ def do_receive_platform_message(
     refused (``Unauthorized``) and a refused post leaves no nonce behind.
     """
 
-    text = check_text(incoming.text, field="message.text")
+    text = check_message(incoming.text, field="message.text")
     kind = identity_kind_for(channel)
     with transaction.atomic():
         try:

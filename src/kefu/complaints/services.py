@@ -30,6 +30,7 @@ from kefu.conversations.models import Conversation
 from kefu.conversations.timeline import access_conversation, do_send_auto_reply
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kefu.core.events import publish
+from kefu.core.fields import check_text, check_text_list
 from kefu.tickets.models import Ticket
 from kefu.tickets.records import visible_tickets
 from kefu.tickets.services import (
@@ -136,19 +137,13 @@ def _clean_intake(data: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, limit in (("what_happened", 5000), ("customer_request", 2000), ("contact_preference", 128)):
         if key in data and data[key] is not None:
-            value = data[key]
-            if not isinstance(value, str) or len(value) > limit:
-                raise InvalidInput(f"{INTAKE_LABELS[key]}无效", fields={key: f"最多{limit}个字符"})
-            out[key] = value.strip()
+            out[key] = check_text(
+                data[key], field=key, label=INTAKE_LABELS[key], max_len=limit, required=False
+            )
     if "evidence" in data and data["evidence"] is not None:
-        ev = data["evidence"]
-        if (
-            not isinstance(ev, list)
-            or not all(isinstance(e, str) and 0 < len(e) <= 500 for e in ev)
-            or len(ev) > 20
-        ):
-            raise InvalidInput("证据应为描述或图片链接的列表", fields={"evidence": "最多20项，每项最多500字"})
-        out["evidence"] = ev
+        out["evidence"] = check_text_list(
+            data["evidence"], field="evidence", label="证据", max_items=20, max_len=500
+        )
     if "update_interval_hours" in data and data["update_interval_hours"] is not None:
         hours = data["update_interval_hours"]
         if not isinstance(hours, int) or isinstance(hours, bool) or not 1 <= hours <= 168:
@@ -350,9 +345,7 @@ def do_send_progress(*, actor: User, complaint_id: int, text: str) -> Complaint:
 def do_resolve(*, actor: User, complaint_id: int, resolution: str) -> Complaint:
     """Record the written resolution and send it to the customer; their confirmation is next."""
 
-    resolution = (resolution or "").strip()
-    if not resolution or len(resolution) > 3000:
-        raise InvalidInput("请填写书面处理结果", fields={"resolution": "必填，最多3000字"})
+    resolution = check_text(resolution, field="resolution", label="书面处理结果", max_len=3000)
     with transaction.atomic():
         complaint = access_complaint(actor, complaint_id, for_update=True)
         if complaint.stage not in (Stage.ANALYSIS, Stage.TRACKING, Stage.RESOLUTION):
@@ -411,9 +404,7 @@ def do_confirm_resolution(*, actor: User, complaint_id: int, confirmed: bool, no
 
 def do_record_follow_up(*, actor: User, complaint_id: int, note: str) -> Complaint:
 
-    note = (note or "").strip()
-    if not note or len(note) > 2000:
-        raise InvalidInput("请填写回访记录", fields={"note": "必填，最多2000字"})
+    note = check_text(note, field="note", label="回访记录", max_len=2000)
     with transaction.atomic():
         complaint = access_complaint(actor, complaint_id, for_update=True)
         if complaint.stage != Stage.FOLLOW_UP:
@@ -450,9 +441,7 @@ def do_request_compensation(
     if kind not in CompensationKind.values:
         raise InvalidInput("补偿方式无效", fields={"kind": "应为：" + "/".join(CompensationKind.values)})
     amount = _amount(amount)
-    reason = (reason or "").strip()
-    if not reason or len(reason) > 500:
-        raise InvalidInput("请填写补偿原因", fields={"reason": "必填，最多500字"})
+    reason = check_text(reason, field="reason", label="补偿原因", max_len=500)
     if complaint_id is None and conversation_id is None:
         raise InvalidInput("请指定投诉或会话", fields={"complaint_id": "与 conversation_id 至少填一个"})
     with transaction.atomic():
@@ -521,7 +510,7 @@ def do_decide_compensation(
         )
         request.decided_by = actor
         request.decided_at = timezone.now()
-        request.decision_note = (note or "")[:500]
+        request.decision_note = check_text(note, field="note", max_len=500, required=False)
         request.save()
         publish(
             "compensation.decided",

@@ -28,7 +28,6 @@ from kefu.conversations.timeline import (
     add_activity,
     check_client_msg_id,
     check_image,
-    check_text,
     customer_status,
     publish_assigned,
     publish_message,
@@ -38,6 +37,7 @@ from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.core.events import (
     publish,
 )
+from kefu.core.fields import check_message, check_text
 from kefu.customers.identities import do_resolve_customer
 from kefu.customers.models import Customer
 from kefu.quality.checks import do_record_reply_findings
@@ -92,7 +92,7 @@ def do_receive_customer_message(
     """
     if not channel.is_active:
         raise Conflict("该渠道已停用")
-    text = check_text(text, allow_empty=image is not None)
+    text = check_message(text, required=image is None)
     check_image(image)
     client_msg_id = check_client_msg_id(client_msg_id)
     with transaction.atomic():
@@ -190,7 +190,7 @@ def do_send_agent_message(
 ) -> tuple[Message, bool]:
     """Store an agent reply, claim the conversation if unowned, then deliver it."""
 
-    text = check_text(text, allow_empty=image is not None)
+    text = check_message(text, required=image is None)
     check_no_unfilled_variables(text)
     check_image(image)
     client_msg_id = check_client_msg_id(client_msg_id)
@@ -242,7 +242,7 @@ def do_send_agent_message(
 
 def do_add_note(*, agent: User, conversation_id: int, text: str) -> Message:
     """A private note: seen by colleagues, never by the customer."""
-    text = check_text(text)
+    text = check_message(text)
     with transaction.atomic():
         conversation = access_conversation(agent, conversation_id)
         note = Message.objects.create(
@@ -311,17 +311,9 @@ def check_csat(score: object, comment: object) -> tuple[int, str]:
     # bool is an int subclass: ``true`` must not become a one-star rating.
     if type(score) is not int or not 1 <= score <= 5:
         raise InvalidInput("评分应为 1 到 5 的整数", fields={"score": "1 到 5 的整数"})
-    if comment is None:
-        comment = ""
-    if not isinstance(comment, str):
-        raise InvalidInput("评价内容必须是文字", fields={"comment": "必须是字符串"})
-    comment = comment.strip()
-    if len(comment) > CSAT_COMMENT_MAX_CHARS:
-        raise InvalidInput(
-            f"评价内容过长（最多 {CSAT_COMMENT_MAX_CHARS} 字）",
-            fields={"comment": f"最多 {CSAT_COMMENT_MAX_CHARS} 个字符"},
-        )
-    return score, comment
+    return score, check_text(
+        comment, field="comment", label="评价内容", max_len=CSAT_COMMENT_MAX_CHARS, required=False
+    )
 
 
 def access_customer_rated_conversation(
@@ -394,7 +386,7 @@ def do_transfer(
     The note is stored as a private message so the next agent reads the story and the
     customer is not asked again. First-contact ownership does not move.
     """
-    note = check_text(note, field="note")
+    note = check_message(note, field="note")
     if to_user is None and to_team is None:
         raise InvalidInput("请选择转给的客服或团队", fields={"to_user_id": "与 to_team_id 至少填一个"})
     with transaction.atomic():
@@ -472,7 +464,7 @@ def do_log_call(
     outcome: str,
 ) -> CallLog:
     """Log a phone call into the customer's timeline (as part of a conversation)."""
-    summary = check_text(summary, field="summary")
+    summary = check_message(summary, field="summary")
     if direction not in CallLog.Direction.values:
         raise InvalidInput(
             "通话方向无效", fields={"direction": f"应为 {', '.join(CallLog.Direction.values)} 之一"}

@@ -37,22 +37,6 @@ from .presenters import conversation_dict, message_dict, public_message_dict
 ACTIVE_STATUSES = (Conversation.Status.OPEN, Conversation.Status.PENDING, Conversation.Status.SNOOZED)
 
 
-def check_text(text: str | None, *, field: str = "text", allow_empty: bool = False) -> str:
-    if text is None:
-        text = ""
-    if not isinstance(text, str):
-        raise InvalidInput("消息内容必须是文字", fields={field: "必须是字符串"})
-    text = text.strip()
-    if not text and not allow_empty:
-        raise InvalidInput("消息内容不能为空", fields={field: "不能为空"})
-    if len(text) > settings.KEFU_MAX_MESSAGE_CHARS:
-        raise InvalidInput(
-            f"消息过长（最多 {settings.KEFU_MAX_MESSAGE_CHARS} 字）",
-            fields={field: f"最多 {settings.KEFU_MAX_MESSAGE_CHARS} 个字符"},
-        )
-    return text
-
-
 def check_image(image: UploadedFile | None) -> None:
     if image is None:
         return

@@ -17,6 +17,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
+
 from kefu.core.errors import InvalidInput
 from kefu.core.labels import FIELD_LABELS
 
@@ -77,6 +79,13 @@ def check_text(
     if len(value) > max_len:
         raise InvalidInput(f"{label}过长（最多 {max_len} 字）", fields={field: f"最多 {max_len} 个字符"})
     return value
+
+
+def check_message(value: Any, *, field: str = "text", required: bool = True) -> str:
+    """Message text (a reply, a customer message, a note): at most ``KEFU_MAX_MESSAGE_CHARS``."""
+    return check_text(
+        value, field=field, max_len=settings.KEFU_MAX_MESSAGE_CHARS, label=None, required=required
+    )
 
 
 def check_text_list(

@@ -18,6 +18,7 @@ from kefu.accounts.models import User
 from kefu.conversations.models import Message
 from kefu.conversations.timeline import access_conversation
 from kefu.core.errors import InvalidInput
+from kefu.core.fields import check_text
 from kefu.nlp.search import DEFAULT_SYNONYMS, Document, Hit, SearchIndex
 from kefu.understanding.reading import product_names
 
@@ -142,9 +143,7 @@ def search_articles(
     category_id: int | None = None,
     statuses: Sequence[str] = (Article.Status.PUBLISHED,),
 ) -> list[SearchResult]:
-    query = (query or "").strip()
-    if len(query) > 200:
-        raise InvalidInput("搜索内容过长", fields={"q": "最多200个字符"})
+    query = check_text(query, field="q", label="搜索内容", max_len=200, required=False)
     if not query:
         return []
     for s in statuses:

@@ -20,6 +20,7 @@ from kefu.accounts.models import Role, User
 from kefu.conversations.timeline import check_image
 from kefu.core import ratelimit
 from kefu.core.errors import InvalidInput, NotFound, PermissionDenied
+from kefu.core.fields import check_text, check_text_list
 from kefu.kb.index import SYNONYMS_CHANGED, category_and_descendants, note_index_change
 
 from .models import Article, ArticleVersion, Attachment, Category, Feedback, SynonymGroup
@@ -68,36 +69,20 @@ def is_stale(article: Article, today: dt.date | None = None) -> bool:
 # --- writes --------------------------------------------------------------------------
 
 
-def _clean_list(value: Any, field: str, *, max_items: int, max_len: int) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InvalidInput(f"{field} 必须是字符串列表", fields={field: "必须是字符串列表"})
-    cleaned = [v.strip() for v in value if v.strip()]
-    if len(cleaned) > max_items or any(len(v) > max_len for v in cleaned):
-        raise InvalidInput(f"{field} 过多或过长", fields={field: f"最多{max_items}项，每项最多{max_len}字"})
-    return list(dict.fromkeys(cleaned))
-
-
 def _check_fields(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if "title" in data or not partial:
-        title = (data.get("title") or "").strip()
-        if not title or len(title) > 200:
-            raise InvalidInput("标题必填，最多200字", fields={"title": "必填，最多200个字符"})
-        out["title"] = title
+        out["title"] = check_text(data.get("title"), field="title", max_len=200)
     for key, limit in (("body", 50_000), ("answer", 5_000)):
         if key in data:
-            text = data[key] or ""
-            if not isinstance(text, str) or len(text) > limit:
-                raise InvalidInput(f"{key} 过长", fields={key: f"最多{limit}个字符"})
-            out[key] = text
+            # Markdown keeps its leading indentation and trailing line breaks.
+            out[key] = check_text(data[key], field=key, max_len=limit, required=False, strip=False)
     if "similar_questions" in data:
-        out["similar_questions"] = _clean_list(
-            data["similar_questions"], "similar_questions", max_items=MAX_SIMILAR_QUESTIONS, max_len=200
+        out["similar_questions"] = check_text_list(
+            data["similar_questions"], field="similar_questions", max_items=MAX_SIMILAR_QUESTIONS, max_len=200
         )
     if "tags" in data:
-        out["tags"] = _clean_list(data["tags"], "tags", max_items=20, max_len=32)
+        out["tags"] = check_text_list(data["tags"], field="tags", max_items=20, max_len=32)
     if "status" in data:
         if data["status"] not in Article.Status.values:
             raise InvalidInput("状态无效", fields={"status": "应为 draft/published/archived"})
@@ -217,10 +202,8 @@ def do_record_feedback(
 
 def do_set_synonyms(*, actor: User, head: str, synonyms: Iterable[str]) -> SynonymGroup:
     check_role(actor, EDITOR_ROLE)
-    head = (head or "").strip()
-    if not head or len(head) > 32:
-        raise InvalidInput("词条无效", fields={"head": "必填，最多32个字符"})
-    words = _clean_list(list(synonyms), "synonyms", max_items=30, max_len=32)
+    head = check_text(head, field="head", label="词条", max_len=32)
+    words = check_text_list(list(synonyms), field="synonyms", label="同义词", max_items=30, max_len=32)
     with transaction.atomic():
         if words:
             group, _ = SynonymGroup.objects.update_or_create(head=head, defaults={"synonyms": words})
@@ -233,9 +216,7 @@ def do_set_synonyms(*, actor: User, head: str, synonyms: Iterable[str]) -> Synon
 
 def do_create_category(*, actor: User, name: str, parent_id: int | None = None) -> Category:
     check_role(actor, EDITOR_ROLE)
-    name = (name or "").strip()
-    if not name or len(name) > 64:
-        raise InvalidInput("分类名称无效", fields={"name": "必填，最多64个字符"})
+    name = check_text(name, field="name", label="分类名称", max_len=64)
     if parent_id is not None and not Category.objects.filter(pk=parent_id).exists():
         raise InvalidInput("上级分类不存在", fields={"parent_id": "不存在"})
     return Category.objects.create(name=name, parent_id=parent_id)

@@ -24,6 +24,7 @@ from kefu.complaints.guards import approved_compensation, authority_limit
 from kefu.conversations.models import Conversation, Message
 from kefu.conversations.timeline import access_conversation
 from kefu.core.errors import InvalidInput
+from kefu.core.fields import check_text
 from kefu.nlp.emotion import LABELS
 from kefu.nlp.normalize import to_simplified
 from kefu.nlp.pii import scan_text
@@ -114,14 +115,10 @@ def reply_context(
 
 
 def check_draft_text(text: Any) -> str:
-    if not isinstance(text, str):
-        raise InvalidInput("请提供回复内容", fields={"text": "应为文字"})
-    if len(text) > settings.KEFU_MAX_MESSAGE_CHARS:
-        raise InvalidInput(
-            f"内容过长（最多{settings.KEFU_MAX_MESSAGE_CHARS}字）",
-            fields={"text": f"最多{settings.KEFU_MAX_MESSAGE_CHARS}个字符"},
-        )
-    return text
+    """A draft as typed: not stripped, so the findings' spans match the composer's text."""
+    return check_text(
+        text, field="text", max_len=settings.KEFU_MAX_MESSAGE_CHARS, required=False, strip=False
+    )
 
 
 @dataclass(frozen=True)

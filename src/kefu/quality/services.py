@@ -30,6 +30,7 @@ from kefu.accounts.models import Role, User
 from kefu.conversations.timeline import access_conversation
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kefu.core.events import publish
+from kefu.core.fields import check_text
 
 from .models import QualityScore, ReplyFindings, Review, Sample
 from .presenters import RULE_LABELS, review_counts
@@ -270,20 +271,11 @@ def _total(items: Sequence[Mapping[str, Any]]) -> int:
     return round(100 * sum(i["points"] for i in items) / max_total) if max_total else 0
 
 
-def _check_comment(value: Any, field: str, *, required: bool = False) -> str:
-    if not isinstance(value, str) or len(value) > MAX_COMMENT or (required and not value.strip()):
-        raise InvalidInput(
-            "请填写说明" if required else "说明过长",
-            fields={field: f"{'必填，' if required else ''}最多{MAX_COMMENT}个字符"},
-        )
-    return value.strip()
-
-
 def do_create_review(*, actor: User, conversation_id: int, items: Any, comment: Any = "") -> Review:
     """A supervisor scores a finished conversation on the rubric items, with comments."""
 
     check_role(actor, REVIEW_ROLE)
-    comment = _check_comment(comment, "comment")
+    comment = check_text(comment, field="comment", max_len=MAX_COMMENT, required=False)
     checked = _check_items(items, active_ruleset())
     with transaction.atomic():
         conversation = access_conversation(actor, conversation_id, for_update=True)
@@ -347,7 +339,7 @@ def access_review(user: User, review_id: int, *, for_update: bool = False) -> Re
 
 def do_appeal(*, actor: User, review_id: int, reason: Any) -> Review:
     """The reviewed agent disputes a review once, with a reason."""
-    reason = _check_comment(reason, "reason", required=True)
+    reason = check_text(reason, field="reason", max_len=MAX_COMMENT)
     with transaction.atomic():
         review = access_review(actor, review_id, for_update=True)
         if review.agent_id != actor.pk:
@@ -374,7 +366,7 @@ def do_resolve_appeal(
     check_role(actor, REVIEW_ROLE)
     if decision not in (Review.Status.UPHELD, Review.Status.OVERTURNED):
         raise InvalidInput("请选择维持或改判", fields={"decision": "应为 upheld 或 overturned"})
-    comment = _check_comment(comment, "comment", required=True)
+    comment = check_text(comment, field="comment", max_len=MAX_COMMENT)
     if items is not None and decision != Review.Status.OVERTURNED:
         raise InvalidInput("维持原判时不能修改评分", fields={"items": "仅在改判时提供"})
     checked = _check_items(items, active_ruleset()) if items is not None else None

@@ -20,6 +20,7 @@ from kefu.accounts.models import Role, User
 from kefu.conversations.models import Conversation
 from kefu.conversations.timeline import access_conversation
 from kefu.core.errors import InvalidInput, NotFound, PermissionDenied
+from kefu.core.fields import check_text, check_text_list
 from kefu.customers.models import Order
 from kefu.replies.compose import VARIABLE_RE, VARIABLES, Rendered, render_text
 
@@ -90,9 +91,7 @@ def search_replies(
 ) -> list[CannedReply]:
     """Replies for the ``/`` picker: Chinese, shortcut or pinyin initials match; ranked by
     how well they fit the conversation (intent, emotion, order state) and how often used."""
-    q = (q or "").strip()
-    if len(q) > 50:
-        raise InvalidInput("搜索内容过长", fields={"q": "最多50个字符"})
+    q = check_text(q, field="q", label="搜索内容", max_len=50, required=False)
     replies = list(visible_replies(user).annotate(uses=Count("usages")))
     order_state = ""
     if conversation is not None:
@@ -125,12 +124,7 @@ def _check_fields(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, limit, required in (("title", 64, True), ("text", 2000, True), ("shortcut", 16, False)):
         if key in data or (required and not partial):
-            value = (data.get(key) or "").strip()
-            if (required and not value) or len(value) > limit:
-                raise InvalidInput(
-                    f"{key} 无效", fields={key: f"{'必填，' if required else ''}最多{limit}个字符"}
-                )
-            out[key] = value
+            out[key] = check_text(data.get(key), field=key, max_len=limit, required=required)
     if "scenario" in data:
         if data["scenario"] not in Scenario.values:
             raise InvalidInput("场景无效", fields={"scenario": "应为：" + "、".join(Scenario.values)})
@@ -138,9 +132,7 @@ def _check_fields(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     for key in ("intents", "emotions", "order_states"):
         if key in data:
             value = data[key]
-            if not isinstance(value, list) or not all(isinstance(v, str) and len(v) <= 32 for v in value):
-                raise InvalidInput(f"{key} 必须是字符串列表", fields={key: "字符串列表"})
-            out[key] = value
+            out[key] = check_text_list(value, field=key, max_items=50, max_len=32)
     if "review_by" in data:
         out["review_by"] = data["review_by"]
     if "text" in out:

@@ -14,8 +14,9 @@ from django.utils import timezone
 from kefu.accounts.access import check_admin, check_role, team_ids_of
 from kefu.accounts.models import Role, Team, User
 from kefu.conversations.models import Priority
-from kefu.core.errors import InvalidInput, NotFound
+from kefu.core.errors import NotFound
 from kefu.core.events import publish
+from kefu.core.fields import check_choice, check_text, check_text_list
 from kefu.routing.assignment import LOAD_STATUSES, waiting_queue
 
 from .models import RoutingRule
@@ -99,16 +100,10 @@ def access_agent_overview(user: User) -> list[dict[str, object]]:
     return [r for r in rows if mine & set(cast(list[str], r["teams"]))]
 
 
-def _check_rule(*, name: str, keywords: list[str], priority: str) -> list[str]:
-
-    if not name.strip() or len(name) > 64:
-        raise InvalidInput("规则名称无效", fields={"name": "必填，最多64个字符"})
-    if priority and priority not in Priority.values:
-        raise InvalidInput("优先级无效", fields={"priority": f"应为 {', '.join(Priority.values)} 之一或留空"})
-    cleaned = [k.strip() for k in keywords if k and k.strip()]
-    if any(len(k) > 64 for k in cleaned):
-        raise InvalidInput("关键词过长", fields={"keywords": "每个最多64个字符"})
-    return cleaned
+def _check_rule(*, name: str, keywords: list[str], priority: str) -> tuple[str, list[str]]:
+    name = check_text(name, field="name", label="规则名称", max_len=64)
+    check_choice(priority, Priority.values, field="priority", label="优先级", blank=True)
+    return name, check_text_list(keywords, field="keywords", max_items=100, max_len=64)
 
 
 def do_create_routing_rule(
@@ -122,11 +117,10 @@ def do_create_routing_rule(
     order: int = 100,
     is_active: bool = True,
 ) -> RoutingRule:
-
     check_admin(actor)
-    cleaned = _check_rule(name=name, keywords=keywords, priority=priority)
+    name, cleaned = _check_rule(name=name, keywords=keywords, priority=priority)
     return RoutingRule.objects.create(
-        name=name.strip(),
+        name=name,
         team=team,
         channel_id=channel_id,
         keywords=cleaned,

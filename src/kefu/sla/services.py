@@ -26,6 +26,7 @@ from kefu.conversations.presenters import conversation_dict
 from kefu.conversations.timeline import add_activity
 from kefu.core.errors import InvalidInput, NotFound
 from kefu.core.events import publish
+from kefu.core.fields import check_text
 from kefu.sla.policies import DEFAULT_WARN_RATIO, active_policies, find_policy
 from kefu.tickets.models import Ticket
 from kefu.tickets.records import OPEN_STATUSES, do_record_ticket_sla
@@ -134,11 +135,10 @@ def check_policy_fields(data: dict[str, Any], *, partial: bool) -> dict[str, Any
         if key not in POLICY_FIELDS:
             errors[key] = "未知字段"
         elif key == "name":
-            name = (value or "").strip() if isinstance(value, str) else ""
-            if not name or len(name) > 64:
-                errors[key] = "必填，最多64个字符"
-            else:
-                clean[key] = name
+            try:
+                clean[key] = check_text(value, field=key, label="策略名称", max_len=64)
+            except InvalidInput as exc:
+                errors.update(exc.fields)
         elif key in choices:
             value = value or ""
             if value and value not in choices[key]:

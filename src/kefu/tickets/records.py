@@ -25,6 +25,7 @@ from kefu.accounts.models import User
 from kefu.conversations.models import Conversation, Priority
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kefu.core.events import publish
+from kefu.core.fields import check_characters
 from kefu.sla.policies import pause_or_resume_ticket_clock
 
 from .models import Department, FollowUp, Ticket, TicketEvent
@@ -92,28 +93,6 @@ PRIORITY_FLAGS = {
 }
 
 
-def check_title(title: Any) -> str:
-    if not isinstance(title, str) or not title.strip():
-        raise InvalidInput("请填写工单标题", fields={"title": "不能为空"})
-    title = title.strip()
-    if len(title) > MAX_TITLE:
-        raise InvalidInput(f"标题过长（最多 {MAX_TITLE} 字）", fields={"title": f"最多 {MAX_TITLE} 个字符"})
-    return title
-
-
-def check_long_text(value: Any, *, field: str, required: bool = False) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise InvalidInput("内容必须是文字", fields={field: "必须是字符串"})
-    value = value.strip()
-    if required and not value:
-        raise InvalidInput("内容不能为空", fields={field: "不能为空"})
-    if len(value) > MAX_TEXT:
-        raise InvalidInput(f"内容过长（最多 {MAX_TEXT} 字）", fields={field: f"最多 {MAX_TEXT} 个字符"})
-    return value
-
-
 def check_fields(fields: Any, *, name: str = "fields") -> dict[str, str]:
     """Extra ticket information: short snake_case keys, text values (blank = remove)."""
     if fields is None:
@@ -132,7 +111,7 @@ def check_fields(fields: Any, *, name: str = "fields") -> dict[str, str]:
             value = ""
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise InvalidInput("补充信息的值必须是文字", fields={f"{name}.{key}": "必须是字符串"})
-        value = str(value).strip()
+        value = check_characters(str(value), field=f"{name}.{key}").strip()
         if len(value) > MAX_FIELD_VALUE:
             raise InvalidInput("补充信息过长", fields={f"{name}.{key}": f"最多 {MAX_FIELD_VALUE} 个字符"})
         clean[key] = value

@@ -18,9 +18,10 @@ from kefu.accounts.models import User
 from kefu.conversations.models import Conversation, Message, Priority, priority_for
 from kefu.conversations.services import do_send_agent_message
 from kefu.conversations.services import do_set_status as do_set_conversation_status
-from kefu.conversations.timeline import access_conversation, add_activity, check_text
+from kefu.conversations.timeline import access_conversation, add_activity
 from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.core.events import publish
+from kefu.core.fields import check_message, check_text
 from kefu.core.labels import field_label
 from kefu.customers.models import Customer, Order
 from kefu.sla.policies import apply_department_deadline, apply_ticket_deadlines, pause_or_resume_ticket_clock
@@ -37,9 +38,7 @@ from kefu.tickets.records import (
     access_ticket,
     check_category,
     check_fields,
-    check_long_text,
     check_status,
-    check_title,
     guess_category,
     insert_with_number,
     link_records,
@@ -81,8 +80,12 @@ def do_create_ticket(
     if category is not None:
         category = check_category(category)
     if title is not None:
-        title = check_title(title)
-    description = check_long_text(description, field="description") if description is not None else None
+        title = check_text(title, field="title", label="工单标题", max_len=MAX_TITLE)
+    description = (
+        check_text(description, field="description", max_len=MAX_TEXT, required=False)
+        if description is not None
+        else None
+    )
     for name, value in (("urgent", urgent), ("important", important)):
         if value is not None and not isinstance(value, bool):
             raise InvalidInput(f"{name} 必须是布尔值", fields={name: "必须是 true 或 false"})
@@ -192,9 +195,11 @@ def do_update_ticket(
     category recomputes the SLA deadlines from the ticket's creation."""
     changes: dict[str, Any] = {}
     if title is not UNSET:
-        changes["title"] = check_title(title)
+        changes["title"] = check_text(title, field="title", label="工单标题", max_len=MAX_TITLE)
     if description is not UNSET:
-        changes["description"] = check_long_text(description, field="description")
+        changes["description"] = check_text(
+            description, field="description", max_len=MAX_TEXT, required=False
+        )
     if category is not UNSET:
         changes["category"] = check_category(category)
     for name, value in (("urgent", urgent), ("important", important)):
@@ -305,7 +310,7 @@ def do_update_ticket(
 def do_change_status(*, actor: User, ticket_id: int, status: str, note: str = "") -> Ticket:
     """Move a ticket along the status machine; a wrong move is a Conflict naming the allowed ones."""
     status = check_status(status)
-    note = check_long_text(note, field="note")
+    note = check_text(note, field="note", max_len=MAX_TEXT, required=False)
     with transaction.atomic():
         ticket = access_ticket(actor, ticket_id, for_update=True)
         old = ticket.status
@@ -361,7 +366,7 @@ def do_transfer_ticket(
     """
     department = access_department(department_id)
     given = check_fields(fields)
-    note = check_long_text(note, field="note")
+    note = check_text(note, field="note", max_len=MAX_TEXT, required=False)
     with transaction.atomic():
         ticket = access_ticket(actor, ticket_id, for_update=True)
         if ticket.status not in TRANSFERABLE:
@@ -406,7 +411,7 @@ def do_transfer_ticket(
 
 def do_add_comment(*, actor: User, ticket_id: int, text: str) -> TicketEvent:
     """An internal comment on the timeline (never shown to the customer)."""
-    text = check_long_text(text, field="text", required=True)
+    text = check_text(text, field="text", max_len=MAX_TEXT)
     with transaction.atomic():
         ticket = access_ticket(actor, ticket_id, for_update=True)
         event = log_event(ticket, TicketEvent.Kind.COMMENT, text, actor=actor)
@@ -422,7 +427,7 @@ def do_send_customer_update(*, actor: User, ticket_id: int, text: str) -> Messag
     sending goes through ``conversations.services`` so its access rules apply.
     """
 
-    text = check_text(text)
+    text = check_message(text)
     with transaction.atomic():
         ticket = access_ticket(actor, ticket_id, for_update=True)
         conversations = list(ticket.conversations.order_by("-id")[:20])

@@ -20,8 +20,9 @@ from django.utils import timezone
 from kefu.accounts.access import check_role
 from kefu.accounts.models import Role, Team, User
 from kefu.conversations.models import Conversation, Message
-from kefu.conversations.timeline import access_conversation, add_activity, check_text, visible_conversations
+from kefu.conversations.timeline import access_conversation, add_activity, visible_conversations
 from kefu.core.errors import InvalidInput, NotFound
+from kefu.core.fields import check_message, check_text, check_text_list
 from kefu.kb.index import SYNONYMS_CHANGED, note_index_change
 from kefu.nlp import segment
 from kefu.nlp.emotion import analyze_message
@@ -71,9 +72,9 @@ def do_add_shop_words(*, actor: User, words: list[str], kind: str = ShopWord.Kin
     check_role(actor, Role.ADMIN)
     if kind not in ShopWord.Kind.values:
         raise InvalidInput("词条类型无效", fields={"kind": "应为 product/term"})
-    cleaned = [w.strip() for w in words if isinstance(w, str) and w.strip()]
-    if not cleaned or any(len(w) > 32 for w in cleaned):
-        raise InvalidInput("请填写词条（每个最多32字）", fields={"words": "必填，每个最多32个字符"})
+    cleaned = check_text_list(words, field="words", label="词条", max_items=200, max_len=32)
+    if not cleaned:
+        raise InvalidInput("请填写词条", fields={"words": "不能为空"})
     created = []
     with transaction.atomic():
         for w in dict.fromkeys(cleaned):
@@ -116,11 +117,9 @@ def check_intent_fields(data: dict[str, Any]) -> dict[str, Any]:
     """Validate taxonomy fields (any subset of name, description, team_id, default_priority, is_active)."""
     out = dict(data)
     if "name" in out:
-        out["name"] = (out["name"] or "").strip()
-        if not out["name"] or len(out["name"]) > 32:
-            raise InvalidInput("意图名称无效", fields={"name": "必填，最多32个字符"})
-    if "description" in out and len(out["description"] or "") > 255:
-        raise InvalidInput("说明过长", fields={"description": "最多255个字符"})
+        out["name"] = check_text(out["name"], field="name", label="意图名称", max_len=32)
+    if "description" in out:
+        out["description"] = check_text(out["description"], field="description", max_len=255, required=False)
     if "default_priority" in out and out["default_priority"] not in PRIORITIES:
         raise InvalidInput("优先级无效", fields={"default_priority": "应为 P1–P4"})
     if out.get("team_id") is not None and not Team.objects.filter(pk=out["team_id"]).exists():
@@ -164,7 +163,7 @@ def do_retrain_intents() -> Path:
 def analyze_text(text: str) -> dict[str, Any]:
     """What kefu understands of one text, with the desk's own intent model and shop words."""
 
-    text = check_text(text)
+    text = check_message(text)
     sync_shop_words()
     norm = normalize(text)
     emotion = analyze_message(text)

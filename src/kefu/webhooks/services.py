@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from kefu.accounts.access import check_admin
 from kefu.accounts.models import User
 from kefu.core.errors import InvalidInput, NotFound
+from kefu.core.fields import check_text
 
 from .models import WebhookDelivery, WebhookEndpoint, _new_secret
 from .outbox import WEBHOOK_EVENTS, request_send
@@ -24,9 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def check_url(url: Any) -> str:
-    if not isinstance(url, str) or not url.strip() or len(url) > 200:
-        raise InvalidInput("请填写回调地址", fields={"url": "必填，最多200个字符"})
-    url = url.strip()
+    url = check_text(url, field="url", max_len=200)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInput("回调地址必须是 http(s) 网址", fields={"url": "应以 http:// 或 https:// 开头"})
