@@ -13,7 +13,6 @@ import email.header
 import email.policy
 import email.utils
 import hashlib
-import logging
 import re
 from dataclasses import dataclass, field
 from email.headerregistry import Address
@@ -22,8 +21,6 @@ from html.parser import HTMLParser
 from typing import Any
 
 from django.core.mail import EmailMessage, make_msgid
-
-log = logging.getLogger(__name__)
 
 MAX_REFERENCES = 20
 _MSGID_RE = re.compile(r"<[^<>\s]+>")

@@ -9,7 +9,6 @@ ground floor, :mod:`kefu.channels.outbound`.
 from __future__ import annotations
 
 import hashlib
-import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -35,7 +34,6 @@ from .visitor import Visitor
 if TYPE_CHECKING:
     from django.core.files.uploadedfile import UploadedFile
 
-log = logging.getLogger(__name__)
 
 # Platforms that post customer messages to /api/v1/channels/<id>/inbound.
 WEBHOOK_KINDS = (Channel.Kind.IM, Channel.Kind.APP, Channel.Kind.SOCIAL, Channel.Kind.LIVE)

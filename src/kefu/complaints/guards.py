@@ -13,7 +13,6 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -21,6 +20,7 @@ from kefu.accounts.models import ROLE_RANK, Role, User
 from kefu.conversations.models import Conversation
 from kefu.conversations.timeline import add_activity
 from kefu.core.errors import Conflict
+from kefu.core.transactions import best_effort
 
 from .models import (
     AuthorityLimit,
@@ -95,38 +95,34 @@ def do_register_promises_from_reply(message: Any, conversation: Conversation) ->
     """Register the commitments an agent just made in a reply (run in the send transaction).
 
     "今天18:00前给您回复" becomes a promise due today at 18:00 on the agent's list; the
-    sweep escalates it if it is missed. Registration never blocks the reply.
+    sweep escalates it if it is missed. Registration never blocks the reply (``best_effort``).
     """
-
     if message.sender_id is None or not message.text:
         return []
-    created: list[Promise] = []
-    try:
-        with transaction.atomic():
-            for found in find_promises(message.text, timezone.localtime()):
-                if Promise.objects.filter(
-                    conversation=conversation, status=Promise.Status.OPEN, description=found.description
-                ).exists():
-                    continue
-                complaint = (
-                    Complaint.objects.filter(ticket__conversations=conversation).order_by("-id").first()
-                )
-                promise = Promise.objects.create(
-                    owner_id=message.sender_id,
-                    conversation=conversation,
-                    complaint=complaint,
-                    description=found.description,
-                    due_at=found.due_at,
-                )
-                created.append(promise)
-                add_activity(
-                    conversation,
-                    f"已登记承诺：{found.description}（截止 {timezone.localtime(found.due_at):%m-%d %H:%M}）",
-                    meta={"promise_id": promise.pk},
-                )
-    except Exception:  # a parsing surprise must never lose the reply
-        import logging
+    return best_effort(
+        f"registering the promises of reply {message.pk}", [], _register_promises, message, conversation
+    )
 
-        logging.getLogger(__name__).exception("promise registration failed for message %s", message.pk)
-        return []
+
+def _register_promises(message: Any, conversation: Conversation) -> list[Promise]:
+    created: list[Promise] = []
+    for found in find_promises(message.text, timezone.localtime()):
+        if Promise.objects.filter(
+            conversation=conversation, status=Promise.Status.OPEN, description=found.description
+        ).exists():
+            continue
+        complaint = Complaint.objects.filter(ticket__conversations=conversation).order_by("-id").first()
+        promise = Promise.objects.create(
+            owner_id=message.sender_id,
+            conversation=conversation,
+            complaint=complaint,
+            description=found.description,
+            due_at=found.due_at,
+        )
+        created.append(promise)
+        add_activity(
+            conversation,
+            f"已登记承诺：{found.description}（截止 {timezone.localtime(found.due_at):%m-%d %H:%M}）",
+            meta={"promise_id": promise.pk},
+        )
     return created

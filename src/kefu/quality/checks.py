@@ -10,14 +10,12 @@ the context that produced it, inside the sender's transaction.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 
 from kefu.accounts.models import Role, User
 from kefu.complaints.guards import approved_compensation, authority_limit
@@ -25,6 +23,7 @@ from kefu.conversations.models import Conversation, Message
 from kefu.conversations.timeline import access_conversation
 from kefu.core.errors import InvalidInput
 from kefu.core.fields import check_text
+from kefu.core.transactions import best_effort
 from kefu.nlp.emotion import LABELS
 from kefu.nlp.normalize import to_simplified
 from kefu.nlp.pii import scan_text
@@ -40,8 +39,6 @@ from .ruleset_store import active_ruleset
 from .rulesets import (
     RuleSet,
 )
-
-log = logging.getLogger(__name__)
 
 # A customer asking when / about progress expects a concrete time in the answer.
 TIME_QUESTION_RE = re.compile(r"何时|什么时候|啥时候|多久|多长时间|进度|几天|几点|哪天")
@@ -173,25 +170,27 @@ def apply_fix(text: Any, finding: Mapping[str, Any]) -> str:
 def do_record_reply_findings(message: Message, conversation: Conversation) -> ReplyFindings | None:
     """Store what the engine finds in a reply just sent (inside the sender's transaction).
 
-    Quality bookkeeping must never cost the customer their answer: a failure is logged
-    and rolled back to a savepoint, and the message is sent regardless.
+    Quality bookkeeping must never cost the customer their answer (``best_effort``): a
+    failure is logged and rolled back to a savepoint, and the message is sent regardless.
     """
     if message.direction != Message.Direction.OUTGOING or message.sender is None or not message.text:
         return None
-    try:
-        with transaction.atomic():
-            ruleset = active_ruleset()
-            ctx = reply_context(conversation, message.sender, ruleset, before_message_id=message.pk)
-            findings = check_reply(message.text, ctx, ruleset)
-            return ReplyFindings.objects.create(
-                message=message,
-                conversation=conversation,
-                agent=message.sender,
-                ruleset_version=ruleset.version,
-                context=asdict(ctx),
-                findings=[f.to_dict() for f in findings],
-                high_count=sum(1 for f in findings if f.severity == "high"),
-            )
-    except Exception:
-        log.exception("recording reply findings failed for message %s", message.pk)
-        return None
+    return best_effort(
+        f"recording the findings of reply {message.pk}", None, _record_findings, message, conversation
+    )
+
+
+def _record_findings(message: Message, conversation: Conversation) -> ReplyFindings:
+    assert message.sender is not None
+    ruleset = active_ruleset()
+    ctx = reply_context(conversation, message.sender, ruleset, before_message_id=message.pk)
+    findings = check_reply(message.text, ctx, ruleset)
+    return ReplyFindings.objects.create(
+        message=message,
+        conversation=conversation,
+        agent=message.sender,
+        ruleset_version=ruleset.version,
+        context=asdict(ctx),
+        findings=[f.to_dict() for f in findings],
+        high_count=sum(1 for f in findings if f.severity == "high"),
+    )

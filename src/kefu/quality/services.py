@@ -12,7 +12,6 @@ edit rules, draw samples, review and resolve appeals.
 
 from __future__ import annotations
 
-import logging
 import math
 import random
 from collections import defaultdict
@@ -40,8 +39,6 @@ from .rulesets import (
     RuleSet,
 )
 from .scoring import FINISHED
-
-log = logging.getLogger(__name__)
 
 REVIEW_ROLE = Role.SUPERVISOR
 EMOTIONS = ("calm", "anxious", "dissatisfied", "angry")

@@ -5,7 +5,6 @@ Assignment and queues are the ground floor, :mod:`kefu.routing.assignment`.
 
 from __future__ import annotations
 
-import logging
 from typing import cast
 
 from django.db.models import Count, Min, Q
@@ -20,8 +19,6 @@ from kefu.core.fields import check_choice, check_text, check_text_list
 from kefu.routing.assignment import LOAD_STATUSES, waiting_queue
 
 from .models import RoutingRule
-
-log = logging.getLogger(__name__)
 
 
 def queue_overview() -> list[dict[str, object]]:

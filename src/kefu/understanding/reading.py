@@ -9,7 +9,6 @@ once per process, and reloaded when another process changed them.
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +20,12 @@ from django.utils import timezone
 from kefu.accounts.models import Role, Team, User
 from kefu.conversations.models import Conversation, Message
 from kefu.core.events import publish
+from kefu.core.transactions import best_effort
 from kefu.nlp import segment
 from kefu.nlp.emotion import LABEL_NAMES, ConversationEmotion, Turn, analyze_conversation
 from kefu.nlp.intent import IntentClassifier, IntentPrediction, default_classifier
 
 from .models import EmotionAlert, Intent, ShopWord
-
-log = logging.getLogger(__name__)
 
 ALERT_LEVEL = 7.0
 ALERT_RISE = 3.0
@@ -189,18 +187,30 @@ def do_update_emotion(conversation: Conversation) -> ConversationEmotion:
 
 
 def do_understand_customer_message(conversation: Conversation, message: Message, *, first: bool) -> None:
-    """Emotion for every customer message; intent for the first one(s)."""
-    try:
-        do_update_emotion(conversation)
-        if first or not conversation.intent:
-            text = message.text
-            if text:
-                prediction = classify(text)
-                if prediction.intent is not None or first:
-                    conversation.intent = prediction.intent or ""
-                    conversation.intent_confidence = prediction.confidence
-                    Conversation.objects.filter(pk=conversation.pk).update(
-                        intent=conversation.intent, intent_confidence=prediction.confidence
-                    )
-    except Exception:  # understanding must never lose a customer's message
-        log.exception("text understanding failed for conversation %s", conversation.pk)
+    """Emotion for every customer message; intent for the first one(s).
+
+    Runs in the message's transaction and never fails it (``best_effort``): a customer's
+    message is stored even when understanding it is not.
+    """
+    best_effort(
+        f"text understanding of conversation {conversation.pk}",
+        None,
+        _understand,
+        conversation,
+        message,
+        first=first,
+    )
+
+
+def _understand(conversation: Conversation, message: Message, *, first: bool) -> None:
+    do_update_emotion(conversation)
+    if first or not conversation.intent:
+        text = message.text
+        if text:
+            prediction = classify(text)
+            if prediction.intent is not None or first:
+                conversation.intent = prediction.intent or ""
+                conversation.intent_confidence = prediction.confidence
+                Conversation.objects.filter(pk=conversation.pk).update(
+                    intent=conversation.intent, intent_confidence=prediction.confidence
+                )

@@ -8,7 +8,6 @@ the queue, and alerts when a customer's feeling crosses a line.
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -32,8 +31,6 @@ from kefu.nlp.train import load_intent_seed
 from kefu.understanding.reading import classifier, model_path, sync_shop_words
 
 from .models import EmotionAlert, Intent, IntentExample, ShopWord
-
-log = logging.getLogger(__name__)
 
 TREND_LABELS = {"rising": "上升", "falling": "回落", "steady": "平稳", "recovered": "已安抚"}
 

@@ -6,7 +6,6 @@ are the ground floor; deliveries are signed with :mod:`kefu.core.signing`.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,8 +19,6 @@ from kefu.core.fields import check_text
 
 from .models import WebhookDelivery, WebhookEndpoint, _new_secret
 from .outbox import WEBHOOK_EVENTS, request_send
-
-log = logging.getLogger(__name__)
 
 
 def check_url(url: Any) -> str:
