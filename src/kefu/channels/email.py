@@ -1,4 +1,4 @@
-"""Email, ground floor: parsing customer mail and building threaded replies.
+"""Email helpers: parsing customer mail and building threaded replies.
 
 Threading uses the standard headers: replies carry ``In-Reply-To``/``References``
 naming the ``Message-ID`` of earlier mail, which kefu stores as ``Message.external_id``

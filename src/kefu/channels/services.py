@@ -260,9 +260,6 @@ def do_receive_email(
         )
 
 
-# --- outbound ------------------------------------------------------------------------
-
-
 @task()
 def prune_inbound_nonces() -> int:
     """Forget webhook delivery ids older than the signature's time window."""

@@ -6,8 +6,9 @@ commits, so nothing is announced that was rolled back:
 * desk groups — ``desk.all`` (supervisors and above), ``desk.team.<id>`` (agents of the
   conversation's team) and ``desk.user.<id>`` (its assignee); desk clients de-duplicate
   by the event ``id``;
-* the customer group ``chat.conv.<id>`` — only for events marked ``to_customer``, whose
-  payload the caller builds from public fields. Private notes are never marked so;
+* the customer group ``chat.conv.<id>`` — only for events published with
+  ``customer_data``, a payload the caller builds from public fields. Private notes never
+  carry it;
 * outbound webhooks, for the event types integrations subscribe to (written as
   delivery rows inside the transaction, sent by the worker).
 

@@ -1,9 +1,9 @@
-"""Customers: identity resolution, profiles, merging, orders and personal-data masking.
+"""Customers, top floor: profiles, search, the timeline, merging and personal-data reveal.
 
 Personal data (phone, ID card, bank card, a full shipping address) leaves this module
 masked; the clear value only comes out of ``do_reveal_pii``, which checks the role and
-writes an audit row. Orders arrive from a store (API push or CSV import); both go
-through ``do_upsert_order``, which is idempotent on the order number.
+writes an audit row. Resolving who wrote is the ground floor (:mod:`kefu.customers.identities`);
+orders are :mod:`kefu.customers.orders`.
 """
 
 from __future__ import annotations

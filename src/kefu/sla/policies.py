@@ -146,8 +146,7 @@ def ticket_deadlines(
 def apply_ticket_deadlines(
     ticket: Ticket, *, start: datetime, channel_kind: str | None = None, resolution_only: bool = False
 ) -> None:
-    pass
-
+    """Set a ticket's due and warning times from the policies, counting its clock from ``start``."""
     if channel_kind is None:
         channel_kind = (
             Conversation.objects.filter(tickets=ticket)
