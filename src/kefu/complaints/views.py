@@ -17,7 +17,7 @@ from kefu.accounts.models import Role
 from kefu.core.errors import InvalidInput, KefuError
 from kefu.tickets.models import Department
 
-from . import guards, services
+from . import guards, services, stages
 from .models import CompensationKind, Stage
 
 
@@ -118,10 +118,10 @@ def complaint_detail(request: AuthedRequest, complaint_id: int) -> HttpResponse:
         "c": complaint,
         "ticket": complaint.ticket,
         "stage_label": Stage(complaint.stage).label,
-        "guide": services.STAGE_GUIDE[Stage(complaint.stage)],
-        "four_steps": services.FOUR_STEPS,
+        "guide": stages.STAGE_GUIDE[Stage(complaint.stage)],
+        "four_steps": stages.FOUR_STEPS,
         "stages": Stage.choices,
-        "missing": [services.INTAKE_LABELS[m] for m in services.intake_missing(complaint)],
+        "missing": [stages.INTAKE_LABELS[m] for m in stages.intake_missing(complaint)],
         "departments": Department.objects.all(),
         "kinds": CompensationKind.choices,
         "compensations": complaint.compensations.select_related("requested_by", "decided_by"),

@@ -11,56 +11,18 @@ from ninja.files import UploadedFile
 from pydantic import Field
 
 from kefu.accounts.access import AuthedRequest, access_team, access_user
+from kefu.conversations.presenters import call_out, conversation_out
 from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, StrictIn, page
 from kefu.core.errors import NotFound
 
 from . import services, timeline
-from .models import CallLog, Conversation, Message
-from .presenters import conversation_dict, csat_dict, message_dict
+from .models import Conversation, Message
+from .presenters import csat_dict, message_dict
 
 router = Router(tags=["conversations"])
 
 
 # --- shapes --------------------------------------------------------------------------
-
-
-def sla_state(c: Conversation) -> str:
-    """``breached`` / ``near`` (warned) / ``ok`` / ``""`` (no first-response timer)."""
-    if c.sla_breached_at is not None:
-        return "breached"
-    if c.first_response_at is None and c.sla_warned_at is not None:
-        return "near"
-    return "ok" if c.first_response_due is not None else ""
-
-
-def conversation_out(c: Conversation) -> dict[str, Any]:
-    """The desk's view of a conversation; ``channel``, ``customer``, ``assignee``, ``team`` loaded."""
-    return {
-        **conversation_dict(c),
-        "channel_name": c.channel.name,
-        "assignee_name": c.assignee.name if c.assignee else None,
-        "team_name": c.team.name if c.team else None,
-        "snoozed_until": c.snoozed_until.isoformat() if c.snoozed_until else None,
-        "queued_at": c.queued_at.isoformat() if c.queued_at else None,
-        "sla_state": sla_state(c),
-        "agent_last_read_id": c.agent_last_read_id,
-        "customer_last_read_id": c.customer_last_read_id,
-        "preview": getattr(c, "preview", None),
-    }
-
-
-def call_out(call: CallLog) -> dict[str, Any]:
-    return {
-        "id": call.pk,
-        "conversation_id": call.conversation_id,
-        "agent_id": call.agent_id,
-        "direction": call.direction,
-        "duration_seconds": call.duration_seconds,
-        "summary": call.summary,
-        "outcome": call.outcome,
-        "message": message_dict(call.message),
-        "created_at": call.created_at.isoformat(),
-    }
 
 
 class MessageIn(StrictIn):

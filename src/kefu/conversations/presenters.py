@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .models import Conversation, Message
+from .models import CallLog, Conversation, Message
 
 
 def message_dict(m: Message) -> dict[str, Any]:
@@ -74,3 +74,42 @@ def csat_dict(c: Conversation) -> dict[str, Any]:
         "comment": c.csat_comment,
         "at": c.csat_at.isoformat() if c.csat_at else None,
     }
+
+
+def conversation_out(c: Conversation) -> dict[str, Any]:
+    """The desk's view of a conversation; ``channel``, ``customer``, ``assignee``, ``team`` loaded."""
+    return {
+        **conversation_dict(c),
+        "channel_name": c.channel.name,
+        "assignee_name": c.assignee.name if c.assignee else None,
+        "team_name": c.team.name if c.team else None,
+        "snoozed_until": c.snoozed_until.isoformat() if c.snoozed_until else None,
+        "queued_at": c.queued_at.isoformat() if c.queued_at else None,
+        "sla_state": sla_state(c),
+        "agent_last_read_id": c.agent_last_read_id,
+        "customer_last_read_id": c.customer_last_read_id,
+        "preview": getattr(c, "preview", None),
+    }
+
+
+def call_out(call: CallLog) -> dict[str, Any]:
+    return {
+        "id": call.pk,
+        "conversation_id": call.conversation_id,
+        "agent_id": call.agent_id,
+        "direction": call.direction,
+        "duration_seconds": call.duration_seconds,
+        "summary": call.summary,
+        "outcome": call.outcome,
+        "message": message_dict(call.message),
+        "created_at": call.created_at.isoformat(),
+    }
+
+
+def sla_state(c: Conversation) -> str:
+    """``breached`` / ``near`` (warned) / ``ok`` / ``""`` (no first-response timer)."""
+    if c.sla_breached_at is not None:
+        return "breached"
+    if c.first_response_at is None and c.sla_warned_at is not None:
+        return "near"
+    return "ok" if c.first_response_due is not None else ""

@@ -18,14 +18,15 @@ from django.views.decorators.http import require_GET
 from kefu.accounts.access import AuthedRequest, can_reveal_pii, list_agents, team_ids_of
 from kefu.accounts.models import Team
 from kefu.channels.models import Channel
+from kefu.conversations.presenters import sla_state
 from kefu.conversations.services import inbox
 from kefu.conversations.timeline import access_conversation, with_preview
 from kefu.core.masking import mask
 from kefu.customers.orders import list_orders
-from kefu.customers.services import customer_timeline, masked_identity_value, masked_pii
+from kefu.customers.presenters import masked_identity_value, masked_pii
+from kefu.customers.services import customer_timeline
 from kefu.nlp.emotion import LABEL_NAMES as EMOTION_NAMES
 
-from .api import sla_state
 from .models import CallLog, Conversation, Message, Priority
 
 INBOX_LIMIT = 100

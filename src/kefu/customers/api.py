@@ -15,79 +15,15 @@ from pydantic import Field, StrictInt, StrictStr
 
 from kefu.accounts.access import AuthedRequest
 from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, StrictIn, page
-from kefu.core.masking import mask
+from kefu.customers.presenters import _timeline_dict, customer_dict, identity_dict, order_dict
 
 from . import orders, services
-from .models import Customer, Identity, LogisticsEvent, Order, OrderItem
+from .models import Order
 
 router = Router(tags=["customers"])
 
 
 # --- shapes --------------------------------------------------------------------------
-
-
-def identity_dict(i: Identity) -> dict[str, Any]:
-    return {
-        "id": i.pk,
-        "customer_id": i.customer_id,
-        "kind": i.kind,
-        "kind_label": i.get_kind_display(),
-        "value": services.masked_identity_value(i),
-        "created_at": i.created_at.isoformat(),
-    }
-
-
-def customer_dict(c: Customer) -> dict[str, Any]:
-    """Callers prefetch ``identities``."""
-    return {
-        "id": c.pk,
-        "name": c.name,
-        "tags": c.tags,
-        "vip_level": c.vip_level,
-        "is_vip": c.is_vip,
-        "notes": c.notes,
-        "preferences": c.preferences,
-        **services.masked_pii(c),
-        "email": c.email,
-        "identities": [identity_dict(i) for i in c.identities.all()],
-        "merged_into_id": c.merged_into_id,
-        "created_at": c.created_at.isoformat(),
-        "updated_at": c.updated_at.isoformat(),
-    }
-
-
-def _item_dict(i: OrderItem) -> dict[str, Any]:
-    return {"sku": i.sku, "name": i.name, "quantity": i.quantity, "price": str(i.price)}
-
-
-def _event_dict(e: LogisticsEvent) -> dict[str, Any]:
-    return {"at": e.at.isoformat(), "location": e.location, "description": e.description}
-
-
-def order_dict(o: Order) -> dict[str, Any]:
-    """Callers prefetch ``items`` and ``logistics`` (newest event first)."""
-    return {
-        "id": o.pk,
-        "order_no": o.order_no,
-        "customer_id": o.customer_id,
-        "amount": str(o.amount),
-        "currency": o.currency,
-        "payment_status": o.payment_status,
-        "payment_status_label": o.get_payment_status_display(),
-        "shipping_status": o.shipping_status,
-        "shipping_status_label": o.get_shipping_status_display(),
-        "carrier": o.carrier,
-        "tracking_no": o.tracking_no,
-        "address": mask("address", o.address),
-        "placed_at": o.placed_at.isoformat(),
-        "updated_at": o.updated_at.isoformat(),
-        "items": [_item_dict(i) for i in o.items.all()],
-        "logistics": [_event_dict(e) for e in o.logistics.all()],
-    }
-
-
-def _timeline_dict(e: dict[str, Any]) -> dict[str, Any]:
-    return {**e, "at": e["at"].isoformat(), "started_at": e["started_at"].isoformat()}
 
 
 def _paged(qs: Any, *, limit: int, offset: int, present: Any) -> dict[str, Any]:

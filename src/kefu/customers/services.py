@@ -24,7 +24,6 @@ from kefu.accounts.models import AuditLog, User
 from kefu.conversations.models import CallLog, Conversation
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kefu.core.fields import check_characters, check_data, check_text, check_text_list
-from kefu.core.masking import mask
 from kefu.customers.identities import _clean_identities
 from kefu.tickets.models import Ticket
 
@@ -49,21 +48,6 @@ def access_customer(user: User, customer_id: int) -> Customer:
         return Customer.objects.prefetch_related("identities").get(pk=customer_id)
     except Customer.DoesNotExist as exc:
         raise NotFound(f"客户 {customer_id} 不存在") from exc
-
-
-def masked_pii(customer: Customer) -> dict[str, str]:
-    return {
-        "phone": mask("phone", customer.phone),
-        "id_card": mask("id_card", customer.id_card),
-        "bank_card": mask("bank_card", customer.bank_card),
-    }
-
-
-def masked_identity_value(identity: Identity) -> str:
-    """Phone numbers used as identities are personal data too."""
-    if identity.kind == Identity.Kind.PHONE:
-        return mask("phone", identity.value)
-    return identity.value
 
 
 def list_customers() -> QuerySet[Customer]:

@@ -21,7 +21,7 @@ from kefu.accounts.access import AuthedRequest, can_reveal_pii
 from kefu.core.errors import InvalidInput, KefuError
 from kefu.core.masking import mask
 
-from . import services
+from . import presenters, services
 from .models import Identity
 
 PAGE_SIZE = 50
@@ -42,7 +42,7 @@ def customer_list_view(request: HttpRequest) -> HttpResponse:
     qs = services.search_customers(q=q, tag=tag, vip=vip).order_by("-vip_level", "-id")
     paginator = Paginator(qs, PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
-    rows = [{"customer": c, "pii": services.masked_pii(c)} for c in page.object_list]
+    rows = [{"customer": c, "pii": presenters.masked_pii(c)} for c in page.object_list]
     return render(
         request,
         "customers/list.html",
@@ -69,13 +69,13 @@ def customer_profile_view(request: AuthedRequest, customer_id: int) -> HttpRespo
     orders = list(customer.orders.order_by("-placed_at", "-id")[:PROFILE_ORDERS])
     prefetch_related_objects(orders, "items", "logistics")
     identities = [
-        {"identity": i, "value": services.masked_identity_value(i)}
+        {"identity": i, "value": presenters.masked_identity_value(i)}
         for i in sorted(customer.identities.all(), key=lambda i: (i.kind, i.pk))
     ]
     context: dict[str, Any] = {
         "nav": "customers",
         "customer": customer,
-        "pii": services.masked_pii(customer),
+        "pii": presenters.masked_pii(customer),
         "identities": identities,
         "identity_kinds": Identity.Kind.choices,
         "orders": [{"order": o, "address": mask("address", o.address)} for o in orders],

@@ -10,45 +10,12 @@ from ninja import File, Query, Router, Schema, Status, UploadedFile
 from kefu.accounts.access import AuthedRequest, client_ip
 from kefu.core.apiutil import StrictIn, page
 from kefu.core.errors import InvalidInput
+from kefu.kb.presenters import article_dict, result_dict
 
-from . import index, markdown, services
-from .models import Article, SynonymGroup
+from . import index, services
+from .models import SynonymGroup
 
 router = Router(tags=["knowledge base"])
-
-
-def article_dict(a: Article, *, with_body: bool = True) -> dict[str, Any]:
-    d: dict[str, Any] = {
-        "id": a.pk,
-        "kind": a.kind,
-        "title": a.title,
-        "answer": a.answer or markdown.plain_text(a.body)[:500],
-        "similar_questions": a.similar_questions,
-        "tags": a.tags,
-        "category_id": a.category_id,
-        "category": a.category.name if a.category_id and a.category else None,
-        "status": a.status,
-        "owner_id": a.owner_id,
-        "review_by": a.review_by.isoformat() if a.review_by else None,
-        "stale": services.is_stale(a),
-        "version": a.version,
-        "helpful_yes": a.helpful_yes,
-        "helpful_no": a.helpful_no,
-        "updated_at": a.updated_at.isoformat(),
-    }
-    if with_body:
-        d["body"] = a.body
-        d["body_html"] = markdown.render_markdown(a.body)
-    return d
-
-
-def result_dict(r: index.SearchResult) -> dict[str, Any]:
-    return {
-        "article": article_dict(r.article, with_body=False),
-        "score": round(r.score, 4),
-        "snippet_html": r.snippet_html,
-        "matched_field": r.matched_field,
-    }
 
 
 class ArticleIn(StrictIn):

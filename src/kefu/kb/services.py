@@ -7,7 +7,6 @@ edit notes an index change in its own transaction.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
@@ -60,10 +59,6 @@ def list_articles(
     if stale_only:
         qs = qs.filter(review_by__lt=timezone.localdate())
     return qs
-
-
-def is_stale(article: Article, today: dt.date | None = None) -> bool:
-    return article.review_by is not None and article.review_by < (today or timezone.localdate())
 
 
 # --- writes --------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from kefu.accounts.access import check_role
 from kefu.accounts.models import User
 from kefu.core.apiutil import StrictIn
 from kefu.core.errors import NotFound
+from kefu.quality.presenters import version_dict
 
 from . import checks, presenters, ruleset_store, rulesets, services
 from .models import RuleSetVersion
@@ -74,18 +75,6 @@ def apply(request: HttpRequest, payload: ApplyIn) -> dict[str, Any]:
 
 
 # --- rule sets ------------------------------------------------------------------------------
-
-
-def version_dict(v: RuleSetVersion, *, with_data: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "version": v.version,
-        "author": v.author.name if v.author else None,
-        "note": v.note,
-        "created_at": v.created_at.isoformat(),
-    }
-    if with_data:
-        out["ruleset"] = rulesets.cached_ruleset(v.data).to_dict()
-    return out
 
 
 @router.get("/quality/rules")

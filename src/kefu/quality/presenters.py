@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .models import QualityScore, Review, Sample
+from kefu.quality import rulesets
+
+from .models import QualityScore, Review, RuleSetVersion, Sample
 from .rules import (
     Finding,
 )
@@ -99,3 +101,15 @@ def sample_dict(s: Sample) -> dict[str, Any]:
         "auto_total": score.total if score else None,
         "drawn_at": s.drawn_at.isoformat(),
     }
+
+
+def version_dict(v: RuleSetVersion, *, with_data: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "version": v.version,
+        "author": v.author.name if v.author else None,
+        "note": v.note,
+        "created_at": v.created_at.isoformat(),
+    }
+    if with_data:
+        out["ruleset"] = rulesets.cached_ruleset(v.data).to_dict()
+    return out

@@ -11,29 +11,11 @@ from kefu.accounts.access import AuthedRequest
 from kefu.conversations.timeline import access_conversation
 from kefu.core.apiutil import StrictIn
 from kefu.core.errors import InvalidInput
+from kefu.replies.presenters import reply_dict
 
 from . import compose, services
-from .models import CannedReply
 
 router = Router(tags=["script library"])
-
-
-def reply_dict(r: CannedReply) -> dict[str, Any]:
-    return {
-        "id": r.pk,
-        "title": r.title,
-        "shortcut": r.shortcut,
-        "text": r.text,
-        "scenario": r.scenario,
-        "scope": r.scope,
-        "team_id": r.team_id,
-        "owner_id": r.owner_id,
-        "intents": r.intents,
-        "emotions": r.emotions,
-        "order_states": r.order_states,
-        "variables": sorted(set(compose.VARIABLE_RE.findall(r.text))),
-        "review_by": r.review_by.isoformat() if r.review_by else None,
-    }
 
 
 @router.get("/replies")

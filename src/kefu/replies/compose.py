@@ -20,10 +20,10 @@ from kefu.accounts.models import User
 from kefu.conversations.models import Conversation, Message
 from kefu.core.errors import InvalidInput
 from kefu.customers.models import Order
+from kefu.replies.models import VARIABLE_RE
 
 from .models import ReplyUsage, ShopProfile
 
-VARIABLE_RE = re.compile(r"\{([\u4e00-\u9fff]{2,6})\}")
 USAGE_LINK_WINDOW = timedelta(minutes=30)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db import models
 
 
@@ -83,3 +85,6 @@ class ShopProfile(models.Model):
     return_address = models.CharField("退货地址", max_length=255, blank=True)
     service_hours = models.CharField("客服时间", max_length=64, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+
+VARIABLE_RE = re.compile(r"\{([\u4e00-\u9fff]{2,6})\}")

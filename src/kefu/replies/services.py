@@ -22,7 +22,8 @@ from kefu.conversations.timeline import access_conversation
 from kefu.core.errors import InvalidInput, NotFound, PermissionDenied
 from kefu.core.fields import check_text, check_text_list
 from kefu.customers.models import Order
-from kefu.replies.compose import VARIABLE_RE, VARIABLES, Rendered, render_text
+from kefu.replies.compose import VARIABLES, Rendered, render_text
+from kefu.replies.models import VARIABLE_RE
 
 from .models import CannedReply, ReplyUsage, Scenario
 

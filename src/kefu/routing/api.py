@@ -11,25 +11,12 @@ from kefu.accounts.access import AuthedRequest, access_team, check_admin
 from kefu.channels.models import Channel
 from kefu.core.apiutil import StrictIn
 from kefu.core.errors import NotFound
+from kefu.routing.presenters import rule_dict
 
 from . import services
 from .models import RoutingRule
 
 router = Router(tags=["routing"])
-
-
-def rule_dict(r: RoutingRule) -> dict[str, Any]:
-    return {
-        "id": r.pk,
-        "name": r.name,
-        "team_id": r.team_id,
-        "team": r.team.name,
-        "channel_id": r.channel_id,
-        "keywords": r.keywords,
-        "priority": r.priority,
-        "order": r.order,
-        "is_active": r.is_active,
-    }
 
 
 class RuleIn(StrictIn):

@@ -9,27 +9,12 @@ from pydantic import StrictBool, StrictFloat, StrictInt, StrictStr
 
 from kefu.accounts.access import AuthedRequest
 from kefu.core.apiutil import StrictIn
+from kefu.sla.presenters import policy_out
 
 from . import services
 from .models import SLAPolicy
 
 router = Router(tags=["sla"])
-
-
-def policy_out(p: SLAPolicy) -> dict[str, Any]:
-    return {
-        "id": p.pk,
-        "name": p.name,
-        "applies_to": p.applies_to,
-        "channel_kind": p.channel_kind,
-        "ticket_category": p.ticket_category,
-        "priority": p.priority,
-        "first_response_seconds": p.first_response_seconds,
-        "resolution_seconds": p.resolution_seconds,
-        "business_hours": p.business_hours,
-        "warn_ratio": p.warn_ratio,
-        "is_active": p.is_active,
-    }
 
 
 class PolicyIn(StrictIn):

@@ -12,6 +12,7 @@ from pydantic import Field, StrictBool, StrictInt, StrictStr
 from kefu.accounts.access import AuthedRequest
 from kefu.conversations.presenters import message_dict
 from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, StrictIn, page
+from kefu.tickets.presenters import ticket_out
 
 from . import presenters, records, services
 from .models import Ticket
@@ -20,20 +21,6 @@ router = Router(tags=["tickets"])
 
 
 # --- shapes --------------------------------------------------------------------------
-
-
-def ticket_out(t: Ticket) -> dict[str, Any]:
-    """A ticket with names; ``customer``, ``owner``, ``assignee``, ``department`` loaded."""
-    return {
-        **presenters.ticket_dict(t),
-        "status_label": t.get_status_display(),
-        "category_label": t.get_category_display(),
-        "customer_name": t.customer.name if t.customer_id else "",
-        "owner_name": t.owner.name if t.owner else None,
-        "assignee_name": t.assignee.name if t.assignee else None,
-        "department_name": t.department.name if t.department else None,
-        "allowed_statuses": list(records.TRANSITIONS[t.status]),
-    }
 
 
 def ticket_detail(t: Ticket) -> dict[str, Any]:

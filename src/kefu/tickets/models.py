@@ -132,3 +132,16 @@ class FollowUp(models.Model):
 
     class Meta:
         ordering = ["due_at", "id"]
+
+
+# The status machine. ``waiting_department`` is entered only by a transfer (which
+# checks the department's required fields); resolved/closed → in_progress is a reopen.
+Status = Ticket.Status
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    Status.NEW: (Status.IN_PROGRESS,),
+    Status.IN_PROGRESS: (Status.WAITING_CUSTOMER, Status.RESOLVED),
+    Status.WAITING_CUSTOMER: (Status.IN_PROGRESS, Status.RESOLVED),
+    Status.WAITING_DEPARTMENT: (Status.IN_PROGRESS, Status.RESOLVED),
+    Status.RESOLVED: (Status.CLOSED, Status.IN_PROGRESS),
+    Status.CLOSED: (Status.IN_PROGRESS,),
+}

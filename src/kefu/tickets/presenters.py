@@ -7,7 +7,7 @@ from typing import Any
 
 from kefu.core.labels import field_label
 
-from .models import Department, FollowUp, Ticket, TicketEvent
+from .models import TRANSITIONS, Department, FollowUp, Ticket, TicketEvent
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -81,4 +81,18 @@ def department_dict(d: Department) -> dict[str, Any]:
         "team_id": d.team_id,
         "required_fields": [{"key": k, "label": field_label(k)} for k in d.required_fields],
         "deadline_hours": d.deadline_hours,
+    }
+
+
+def ticket_out(t: Ticket) -> dict[str, Any]:
+    """A ticket with names; ``customer``, ``owner``, ``assignee``, ``department`` loaded."""
+    return {
+        **ticket_dict(t),
+        "status_label": t.get_status_display(),
+        "category_label": t.get_category_display(),
+        "customer_name": t.customer.name if t.customer_id else "",
+        "owner_name": t.owner.name if t.owner else None,
+        "assignee_name": t.assignee.name if t.assignee else None,
+        "department_name": t.department.name if t.department else None,
+        "allowed_statuses": list(TRANSITIONS[t.status]),
     }

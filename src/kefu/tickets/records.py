@@ -33,16 +33,6 @@ from .presenters import _iso, event_dict, ticket_dict
 
 Status = Ticket.Status
 OPEN_STATUSES = (Status.NEW, Status.IN_PROGRESS, Status.WAITING_CUSTOMER, Status.WAITING_DEPARTMENT)
-# The status machine. ``waiting_department`` is entered only by a transfer (which
-# checks the department's required fields); resolved/closed → in_progress is a reopen.
-TRANSITIONS: dict[str, tuple[str, ...]] = {
-    Status.NEW: (Status.IN_PROGRESS,),
-    Status.IN_PROGRESS: (Status.WAITING_CUSTOMER, Status.RESOLVED),
-    Status.WAITING_CUSTOMER: (Status.IN_PROGRESS, Status.RESOLVED),
-    Status.WAITING_DEPARTMENT: (Status.IN_PROGRESS, Status.RESOLVED),
-    Status.RESOLVED: (Status.CLOSED, Status.IN_PROGRESS),
-    Status.CLOSED: (Status.IN_PROGRESS,),
-}
 TRANSFERABLE = (Status.NEW, Status.IN_PROGRESS, Status.WAITING_CUSTOMER, Status.WAITING_DEPARTMENT)
 FIELD_KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 MAX_FIELD_VALUE = 2000

@@ -25,6 +25,7 @@ from kefu.core.fields import check_message, check_text
 from kefu.core.labels import field_label
 from kefu.customers.models import Customer, Order
 from kefu.sla.policies import apply_department_deadline, apply_ticket_deadlines, pause_or_resume_ticket_clock
+from kefu.tickets.models import TRANSITIONS
 from kefu.tickets.presenters import _iso, department_dict, event_dict, follow_up_dict, ticket_dict
 from kefu.tickets.records import (
     MAX_TEXT,
@@ -32,7 +33,6 @@ from kefu.tickets.records import (
     OPEN_STATUSES,
     PRIORITY_FLAGS,
     TRANSFERABLE,
-    TRANSITIONS,
     Status,
     access_department,
     access_ticket,

@@ -25,7 +25,7 @@ from kefu.conversations.models import Priority
 from kefu.core import labels
 from kefu.core.errors import Conflict, InvalidInput, NotFound
 
-from . import records, services
+from . import models, records, services
 from .models import Ticket
 
 LIST_LIMIT = 100
@@ -120,7 +120,7 @@ def ticket_detail_view(request: HttpRequest, ticket_id: int) -> HttpResponse:
         "field_rows": [(k, labels.field_label(k), v) for k, v in ticket.fields.items()],
         "allowed": [
             (s, "重新打开" if reopen else Ticket.Status(s).label)
-            for s in records.TRANSITIONS[ticket.status]
+            for s in models.TRANSITIONS[ticket.status]
             for reopen in [
                 s == Ticket.Status.IN_PROGRESS
                 and ticket.status in (Ticket.Status.RESOLVED, Ticket.Status.CLOSED)

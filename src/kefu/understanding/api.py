@@ -10,23 +10,12 @@ from kefu.accounts.access import AuthedRequest
 from kefu.conversations.timeline import access_conversation
 from kefu.core.apiutil import StrictIn
 from kefu.nlp.emotion import LABEL_NAMES
+from kefu.understanding.presenters import alert_dict, intent_dict
 
 from . import services
-from .models import EmotionAlert, Intent, ShopWord
+from .models import Intent, ShopWord
 
 router = Router(tags=["understanding"])
-
-
-def intent_dict(i: Intent) -> dict[str, Any]:
-    return {
-        "id": i.pk,
-        "name": i.name,
-        "description": i.description,
-        "team_id": i.team_id,
-        "team": i.team.name if i.team_id and i.team else None,
-        "default_priority": i.default_priority,
-        "is_active": i.is_active,
-    }
 
 
 @router.get("/intents")
@@ -91,20 +80,6 @@ def conversation_emotion(request: AuthedRequest, conversation_id: int) -> dict[s
         "guidance": services.guidance_for(c.emotion_label),
         "intent": c.intent or None,
         "intent_confidence": c.intent_confidence,
-    }
-
-
-def alert_dict(a: EmotionAlert) -> dict[str, Any]:
-    return {
-        "id": a.pk,
-        "conversation_id": a.conversation_id,
-        "customer_name": a.conversation.customer.name,
-        "score": a.score,
-        "previous_score": a.previous_score,
-        "label": a.label,
-        "reason": a.reason,
-        "created_at": a.created_at.isoformat(),
-        "acknowledged": a.acknowledged_at is not None,
     }
 
 

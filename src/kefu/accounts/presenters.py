@@ -1,0 +1,53 @@
+"""TODO docstring."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .models import APIToken, AuditLog, Team, User
+
+
+def user_dict(u: User) -> dict[str, Any]:
+    """Callers prefetch ``teams``."""
+    return {
+        "id": u.pk,
+        "username": u.username,
+        "name": u.name,
+        "display_name": u.display_name,
+        "employee_no": u.employee_no,
+        "role": u.role,
+        "status": u.status,
+        "is_active": u.is_active,
+        "is_senior": u.is_senior,
+        "max_concurrent": u.max_concurrent,
+        "teams": [{"id": t.pk, "name": t.name} for t in u.teams.all()],
+    }
+
+
+def team_dict(t: Team) -> dict[str, Any]:
+    return {"id": t.pk, "name": t.name, "description": t.description, "is_general": t.is_general}
+
+
+def token_dict(t: APIToken) -> dict[str, Any]:
+    return {
+        "id": t.pk,
+        "name": t.name,
+        "prefix": t.prefix,
+        "created_at": t.created_at.isoformat(),
+        "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+        "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
+    }
+
+
+def audit_dict(a: AuditLog) -> dict[str, Any]:
+    return {
+        "id": a.pk,
+        "action": a.action,
+        "actor_id": a.actor_id,
+        "actor_name": a.actor.name if a.actor else None,
+        "target_type": a.target_type,
+        "target_id": a.target_id,
+        "detail": a.detail,
+        "ip": a.ip,
+        "created_at": a.created_at.isoformat(),
+    }
