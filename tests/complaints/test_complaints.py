@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from kefu.accounts.models import AgentStatus, Role
-from kefu.complaints import guards, services
+from kefu.complaints import compensation, guards, promises, services
 from kefu.complaints.models import CompensationRequest, Promise, Stage
 from kefu.conversations.models import Message
 from kefu.conversations.services import do_receive_customer_message, do_send_agent_message
@@ -80,25 +80,25 @@ def test_full_workflow_ends_with_a_written_resolution_and_a_follow_up(desk, comp
 def test_compensation_within_limit_is_granted_and_above_it_waits_for_approval(
     desk, complaint_conv, make_user
 ):
-    small = services.do_request_compensation(
+    small = compensation.do_request_compensation(
         actor=desk.agent, conversation_id=complaint_conv.pk, kind="coupon", amount="20", reason="致歉券"
     )
     assert small.status == CompensationRequest.Status.GRANTED
-    big = services.do_request_compensation(
+    big = compensation.do_request_compensation(
         actor=desk.agent, conversation_id=complaint_conv.pk, kind="refund", amount="300", reason="部分退款"
     )
     assert big.status == CompensationRequest.Status.PENDING and big.approver_role == Role.SUPERVISOR
     lead = make_user("lead1", role=Role.TEAM_LEAD, teams=(desk.team,))
-    assert not services.pending_approvals(lead).filter(pk=big.pk).exists()
+    assert not compensation.pending_approvals(lead).filter(pk=big.pk).exists()
     with pytest.raises(PermissionDenied):
-        services.do_decide_compensation(actor=lead, request_id=big.pk, approve=True)
-    assert services.pending_approvals(desk.supervisor).filter(pk=big.pk).exists()
-    services.do_decide_compensation(actor=desk.supervisor, request_id=big.pk, approve=True, note="同意")
+        compensation.do_decide_compensation(actor=lead, request_id=big.pk, approve=True)
+    assert compensation.pending_approvals(desk.supervisor).filter(pk=big.pk).exists()
+    compensation.do_decide_compensation(actor=desk.supervisor, request_id=big.pk, approve=True, note="同意")
     assert guards.approved_compensation(complaint_conv) == Decimal("320.00")
 
 
 def test_agent_cannot_tell_the_customer_a_pending_compensation_is_granted(client, desk, complaint_conv):
-    services.do_request_compensation(
+    compensation.do_request_compensation(
         actor=desk.agent, conversation_id=complaint_conv.pk, kind="refund", amount="200", reason="补偿"
     )
     with pytest.raises(Conflict):
@@ -121,7 +121,7 @@ def test_agent_cannot_tell_the_customer_a_pending_compensation_is_granted(client
 
 
 def test_missed_promise_escalates_and_the_customer_hears_first(desk, complaint_conv):
-    promise = services.do_make_promise(
+    promise = promises.do_make_promise(
         actor=desk.agent,
         conversation_id=complaint_conv.pk,
         description="回电告知快递核实结果",
@@ -136,19 +136,19 @@ def test_missed_promise_escalates_and_the_customer_hears_first(desk, complaint_c
     )
     assert told.exists()
     assert services.do_sweep(timezone.now() + timedelta(minutes=20))["promises_broken"] == 0
-    rates = services.promise_rates()
+    rates = promises.promise_rates()
     assert rates[0]["broken"] == 1 and rates[0]["kept_rate"] == 0
 
 
 def test_kept_promise_counts_in_the_rates(desk, complaint_conv):
-    p = services.do_make_promise(
+    p = promises.do_make_promise(
         actor=desk.agent,
         conversation_id=complaint_conv.pk,
         description="24小时内退款",
         due_at=timezone.now() + timedelta(hours=24),
     )
-    services.do_keep_promise(actor=desk.agent, promise_id=p.pk)
-    assert services.promise_rates()[0]["kept_rate"] == 1.0
+    promises.do_keep_promise(actor=desk.agent, promise_id=p.pk)
+    assert promises.promise_rates()[0]["kept_rate"] == 1.0
 
 
 def test_progress_update_is_sent_when_due_even_without_news(desk, complaint_conv):
@@ -189,7 +189,7 @@ def test_pages_render_and_guide_with_the_four_steps(client, desk, complaint_conv
 
 
 def test_approval_page_lets_a_supervisor_approve(client, desk, complaint_conv):
-    req = services.do_request_compensation(
+    req = compensation.do_request_compensation(
         actor=desk.agent, conversation_id=complaint_conv.pk, kind="refund", amount="150", reason="补偿"
     )
     client.force_login(desk.supervisor)

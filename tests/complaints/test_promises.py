@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from kefu.complaints.models import Promise
-from kefu.complaints.promises import find_promises
+from kefu.complaints.promise_text import find_promises
 from kefu.conversations.services import do_receive_customer_message, do_send_agent_message
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -13,7 +13,7 @@ from kefu.accounts.models import Role
 from kefu.complaints.presenters import compensation_dict, complaint_dict, promise_dict
 from kefu.core.apiutil import StrictIn
 
-from . import guards, services
+from . import access, compensation, guards, promises, services
 
 router = Router(tags=["complaints"])
 
@@ -40,7 +40,7 @@ class IntakePatch(StrictIn):
 
 @router.get("/complaints")
 def list_complaints(request: AuthedRequest, stage: str | None = None) -> list[dict[str, Any]]:
-    qs = services.visible_complaints(request.user)
+    qs = access.visible_complaints(request.user)
     if stage:
         qs = qs.filter(stage=stage)
     return [complaint_dict(c) for c in qs[:200]]
@@ -62,7 +62,7 @@ def open_complaint(request: AuthedRequest, payload: ComplaintIn) -> Status:
 
 @router.get("/complaints/{complaint_id}")
 def get_complaint(request: AuthedRequest, complaint_id: int) -> dict[str, Any]:
-    return complaint_dict(services.access_complaint(request.user, complaint_id))
+    return complaint_dict(access.access_complaint(request.user, complaint_id))
 
 
 @router.patch("/complaints/{complaint_id}")
@@ -158,13 +158,13 @@ class CompensationIn(StrictIn):
 
 @router.post("/compensations", response={201: dict})
 def request_compensation(request: AuthedRequest, payload: CompensationIn) -> Status:
-    r = services.do_request_compensation(actor=request.user, **payload.model_dump())
+    r = compensation.do_request_compensation(actor=request.user, **payload.model_dump())
     return Status(201, compensation_dict(r))
 
 
 @router.get("/compensations/pending")
 def pending(request: AuthedRequest) -> list[dict[str, Any]]:
-    return [compensation_dict(r) for r in services.pending_approvals(request.user)[:200]]
+    return [compensation_dict(r) for r in compensation.pending_approvals(request.user)[:200]]
 
 
 class DecisionIn(StrictIn):
@@ -174,7 +174,7 @@ class DecisionIn(StrictIn):
 
 @router.post("/compensations/{request_id}/decision")
 def decide(request: AuthedRequest, request_id: int, payload: DecisionIn) -> dict[str, Any]:
-    r = services.do_decide_compensation(
+    r = compensation.do_decide_compensation(
         actor=request.user, request_id=request_id, approve=payload.approve, note=payload.note
     )
     return compensation_dict(r)
@@ -197,7 +197,7 @@ class LimitIn(StrictIn):
 
 @router.put("/authority-limits")
 def set_limit(request: AuthedRequest, payload: LimitIn) -> dict[str, Any]:
-    row = services.do_set_limit(actor=request.user, role=payload.role, max_amount=payload.max_amount)
+    row = compensation.do_set_limit(actor=request.user, role=payload.role, max_amount=payload.max_amount)
     return {"role": row.role, "max_amount": str(row.max_amount)}
 
 
@@ -210,27 +210,27 @@ class PromiseIn(StrictIn):
 
 @router.post("/promises", response={201: dict})
 def make_promise(request: AuthedRequest, payload: PromiseIn) -> Status:
-    p = services.do_make_promise(actor=request.user, **payload.model_dump())
+    p = promises.do_make_promise(actor=request.user, **payload.model_dump())
     return Status(201, promise_dict(p))
 
 
 @router.get("/promises")
 def my_promises(request: AuthedRequest) -> list[dict[str, Any]]:
-    return [promise_dict(p) for p in services.promises_for(request.user)[:200]]
+    return [promise_dict(p) for p in promises.promises_for(request.user)[:200]]
 
 
 @router.post("/promises/{promise_id}/kept")
 def kept(request: AuthedRequest, promise_id: int) -> dict[str, Any]:
-    return promise_dict(services.do_keep_promise(actor=request.user, promise_id=promise_id))
+    return promise_dict(promises.do_keep_promise(actor=request.user, promise_id=promise_id))
 
 
 @router.post("/promises/{promise_id}/cancel")
 def cancel(request: AuthedRequest, promise_id: int) -> dict[str, Any]:
-    return promise_dict(services.do_cancel_promise(actor=request.user, promise_id=promise_id))
+    return promise_dict(promises.do_cancel_promise(actor=request.user, promise_id=promise_id))
 
 
 @router.get("/promise-rates")
 def rates(request: AuthedRequest) -> list[dict[str, Any]]:
 
     check_role(request.user, Role.TEAM_LEAD)
-    return services.promise_rates()
+    return promises.promise_rates()

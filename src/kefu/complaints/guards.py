@@ -28,7 +28,7 @@ from .models import (
     Complaint,
     Promise,
 )
-from .promises import find_promises
+from .promise_text import find_promises
 
 DEFAULT_LIMITS: dict[str, Decimal | None] = {
     Role.AGENT: Decimal("20"),

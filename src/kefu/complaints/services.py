@@ -16,24 +16,22 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils import timezone
 
-from kefu.accounts.access import check_role, team_ids_of
-from kefu.accounts.models import ROLE_RANK, Role, Team, User
-from kefu.complaints.guards import approver_role_for, authority_limit
+from kefu.accounts.access import team_ids_of
+from kefu.accounts.models import Role, Team, User
+from kefu.complaints.access import access_complaint
 from kefu.complaints.stages import INTAKE_LABELS, STAGE_ORDER, intake_missing
 from kefu.conversations.models import Conversation
-from kefu.conversations.timeline import access_conversation, do_send_auto_reply
-from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from kefu.conversations.timeline import do_send_auto_reply
+from kefu.core.errors import Conflict, InvalidInput
 from kefu.core.events import publish
 from kefu.core.fields import check_text, check_text_list
 from kefu.tickets.models import Ticket
-from kefu.tickets.records import visible_tickets
 from kefu.tickets.services import (
     do_add_comment,
     do_add_follow_up,
@@ -44,7 +42,7 @@ from kefu.tickets.services import (
     do_update_ticket,
 )
 
-from .models import AuthorityLimit, CompensationKind, CompensationRequest, Complaint, Promise, Stage
+from .models import Complaint, Promise, Stage
 
 REPEAT_WINDOW = timedelta(days=90)
 FOLLOW_UP_AFTER = timedelta(days=3)
@@ -53,45 +51,7 @@ FOLLOW_UP_AFTER = timedelta(days=3)
 # --- authority -----------------------------------------------------------------------
 
 
-def do_set_limit(*, actor: User, role: str, max_amount: Any) -> AuthorityLimit:
-    check_role(actor, Role.ADMIN)
-    if role not in Role.values:
-        raise InvalidInput("角色无效", fields={"role": "未知角色"})
-    amount = _amount(max_amount, field="max_amount")
-    row, _ = AuthorityLimit.objects.update_or_create(role=role, defaults={"max_amount": amount})
-    return row
-
-
-def _amount(value: Any, *, field: str = "amount") -> Decimal:
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError) as exc:
-        raise InvalidInput("金额无效", fields={field: "应为数字"}) from exc
-    if not amount.is_finite() or amount < 0 or amount > Decimal("1000000"):
-        raise InvalidInput("金额无效", fields={field: "0 到 1000000 之间"})
-    return amount.quantize(Decimal("0.01"))
-
-
 # --- access --------------------------------------------------------------------------
-
-
-def visible_complaints(user: User) -> QuerySet[Complaint]:
-
-    return Complaint.objects.filter(ticket__in=visible_tickets(user)).select_related(
-        "ticket", "ticket__customer", "ticket__owner", "ticket__assignee", "repeat_of"
-    )
-
-
-def access_complaint(user: User, complaint_id: int, *, for_update: bool = False) -> Complaint:
-    qs = visible_complaints(user)
-    if for_update:
-        qs = qs.select_for_update(of=("self",))
-    complaint = qs.filter(pk=complaint_id).first()
-    if complaint is None:
-        if Complaint.objects.filter(pk=complaint_id).exists():
-            raise PermissionDenied("您无权查看该投诉")
-        raise NotFound(f"投诉 {complaint_id} 不存在")
-    return complaint
 
 
 # --- intake --------------------------------------------------------------------------
@@ -391,193 +351,7 @@ def do_record_follow_up(*, actor: User, complaint_id: int, note: str) -> Complai
 # --- compensation --------------------------------------------------------------------
 
 
-def do_request_compensation(
-    *,
-    actor: User,
-    kind: str,
-    amount: Any,
-    reason: str,
-    complaint_id: int | None = None,
-    conversation_id: int | None = None,
-) -> CompensationRequest:
-    """Grant within the actor's limit; above it, create an approval request."""
-
-    if kind not in CompensationKind.values:
-        raise InvalidInput("补偿方式无效", fields={"kind": "应为：" + "/".join(CompensationKind.values)})
-    amount = _amount(amount)
-    reason = check_text(reason, field="reason", label="补偿原因", max_len=500)
-    if complaint_id is None and conversation_id is None:
-        raise InvalidInput("请指定投诉或会话", fields={"complaint_id": "与 conversation_id 至少填一个"})
-    with transaction.atomic():
-        complaint = access_complaint(actor, complaint_id) if complaint_id is not None else None
-        conversation = access_conversation(actor, conversation_id) if conversation_id is not None else None
-        cap = authority_limit(actor)
-        within = cap is None or amount <= cap
-        request = CompensationRequest.objects.create(
-            complaint=complaint,
-            conversation=conversation,
-            kind=kind,
-            amount=amount,
-            reason=reason,
-            requested_by=actor,
-            status=CompensationRequest.Status.GRANTED if within else CompensationRequest.Status.PENDING,
-            approver_role="" if within else approver_role_for(amount),
-            decided_by=actor if within else None,
-            decided_at=timezone.now() if within else None,
-        )
-        if not within:
-            approvers = User.objects.filter(
-                is_active=True,
-                role__in=[
-                    r for r in Role.values if ROLE_RANK[Role(r)] >= ROLE_RANK[Role(request.approver_role)]
-                ],
-            ).values_list("id", flat=True)
-            publish(
-                "compensation.approval_requested",
-                {
-                    "request_id": request.pk,
-                    "kind": kind,
-                    "amount": str(amount),
-                    "reason": reason,
-                    "requested_by": actor.name,
-                    "approver_role": request.approver_role,
-                },
-                user_ids=list(approvers),
-                webhook=False,
-            )
-    return request
-
-
-def pending_approvals(user: User) -> QuerySet[CompensationRequest]:
-    roles = [r for r in Role.values if ROLE_RANK[Role(r)] <= user.rank]
-    return CompensationRequest.objects.filter(
-        status=CompensationRequest.Status.PENDING, approver_role__in=roles
-    ).select_related("requested_by", "complaint__ticket", "conversation")
-
-
-def do_decide_compensation(
-    *, actor: User, request_id: int, approve: bool, note: str = ""
-) -> CompensationRequest:
-    if not isinstance(approve, bool):
-        raise InvalidInput("请选择批准或驳回", fields={"approve": "必须是 true/false"})
-    with transaction.atomic():
-        request = CompensationRequest.objects.select_for_update().filter(pk=request_id).first()
-        if request is None:
-            raise NotFound("补偿申请不存在")
-        if request.status != CompensationRequest.Status.PENDING:
-            raise Conflict("该申请已处理", fields={"status": request.status})
-        cap = authority_limit(actor)
-        if request.requested_by_id == actor.pk or not (cap is None or request.amount <= cap):
-            raise PermissionDenied(f"需要{Role(request.approver_role).label}或以上审批")
-        request.status = (
-            CompensationRequest.Status.APPROVED if approve else CompensationRequest.Status.REJECTED
-        )
-        request.decided_by = actor
-        request.decided_at = timezone.now()
-        request.decision_note = check_text(note, field="note", max_len=500, required=False)
-        request.save()
-        publish(
-            "compensation.decided",
-            {
-                "request_id": request.pk,
-                "status": request.status,
-                "amount": str(request.amount),
-                "kind": request.kind,
-                "note": request.decision_note,
-                "decided_by": actor.name,
-            },
-            user_ids=[request.requested_by_id],
-            webhook=False,
-        )
-    return request
-
-
 # --- promises ------------------------------------------------------------------------
-
-
-def do_make_promise(
-    *,
-    actor: User,
-    description: str,
-    due_at: datetime,
-    conversation_id: int | None = None,
-    complaint_id: int | None = None,
-) -> Promise:
-
-    description = (description or "").strip()
-    if not description or len(description) > 255:
-        raise InvalidInput("请填写承诺内容", fields={"description": "必填，最多255字"})
-    if not isinstance(due_at, datetime) or timezone.is_naive(due_at) or due_at <= timezone.now():
-        raise InvalidInput("承诺时间必须是将来的时间", fields={"due_at": "将来的时间（含时区）"})
-    conversation = access_conversation(actor, conversation_id) if conversation_id else None
-    complaint = access_complaint(actor, complaint_id) if complaint_id else None
-    return Promise.objects.create(
-        owner=actor, description=description, due_at=due_at, conversation=conversation, complaint=complaint
-    )
-
-
-def _own_promise(actor: User, promise_id: int) -> Promise:
-    promise = Promise.objects.select_for_update().filter(pk=promise_id).first()
-    if promise is None:
-        raise NotFound("承诺不存在")
-    if promise.owner_id != actor.pk and not actor.has_role_at_least(Role.TEAM_LEAD):
-        raise PermissionDenied("只能处理自己的承诺")
-    return promise
-
-
-def do_keep_promise(*, actor: User, promise_id: int) -> Promise:
-    with transaction.atomic():
-        promise = _own_promise(actor, promise_id)
-        if promise.status not in (Promise.Status.OPEN, Promise.Status.BROKEN):
-            raise Conflict("该承诺已处理", fields={"status": promise.status})
-        # A promise kept late still counts as broken in the rates; it is marked done.
-        if promise.status == Promise.Status.OPEN:
-            promise.status = Promise.Status.KEPT
-        promise.kept_at = timezone.now()
-        promise.save()
-    return promise
-
-
-def do_cancel_promise(*, actor: User, promise_id: int) -> Promise:
-    with transaction.atomic():
-        promise = _own_promise(actor, promise_id)
-        if promise.status != Promise.Status.OPEN:
-            raise Conflict("该承诺已处理", fields={"status": promise.status})
-        promise.status = Promise.Status.CANCELLED
-        promise.save()
-    return promise
-
-
-def promises_for(user: User) -> QuerySet[Promise]:
-    return (
-        Promise.objects.filter(owner=user)
-        .select_related("conversation", "complaint")
-        .order_by("status", "due_at")
-    )
-
-
-def promise_rates(*, since: datetime | None = None) -> list[dict[str, Any]]:
-    """Kept and broken promises per agent (kept late counts as broken)."""
-    qs = Promise.objects.exclude(status__in=(Promise.Status.OPEN, Promise.Status.CANCELLED))
-    if since is not None:
-        qs = qs.filter(due_at__gte=since)
-    rows = qs.values("owner_id", "owner__display_name", "owner__username").annotate(
-        kept=Count("id", filter=Q(status=Promise.Status.KEPT)),
-        broken=Count("id", filter=Q(status=Promise.Status.BROKEN)),
-    )
-    out = []
-    for r in rows:
-        total = r["kept"] + r["broken"]
-        out.append(
-            {
-                "user_id": r["owner_id"],
-                "name": r["owner__display_name"] or r["owner__username"],
-                "kept": r["kept"],
-                "broken": r["broken"],
-                "kept_rate": round(r["kept"] / total, 3) if total else None,
-            }
-        )
-    return sorted(out, key=lambda r: r["user_id"])
 
 
 # --- the worker's sweep --------------------------------------------------------------

@@ -6,6 +6,6 @@ urlpatterns = [
     path("complaints/", views.complaint_list, name="complaints"),
     path("complaints/<int:complaint_id>/", views.complaint_detail, name="complaint-detail"),
     path("approvals/", views.approvals, name="approvals"),
-    path("promises/", views.promises, name="promises"),
+    path("promises/", views.promises_page, name="promises"),
     path("promises/<int:promise_id>/", views.promise_action, name="promise-action"),
 ]

@@ -17,14 +17,14 @@ from kefu.accounts.models import Role
 from kefu.core.errors import InvalidInput, KefuError
 from kefu.tickets.models import Department
 
-from . import guards, services, stages
+from . import access, compensation, guards, promises, services, stages
 from .models import CompensationKind, Stage
 
 
 @login_required
 def complaint_list(request: AuthedRequest) -> HttpResponse:
     stage = request.GET.get("stage") or ""
-    qs = services.visible_complaints(request.user)
+    qs = access.visible_complaints(request.user)
     if stage:
         qs = qs.filter(stage=stage)
     return render(
@@ -81,7 +81,7 @@ def _act(request: AuthedRequest, complaint_id: int) -> None:
     elif action == "follow_up":
         services.do_record_follow_up(actor=user, complaint_id=complaint_id, note=p.get("note", ""))
     elif action == "compensation":
-        services.do_request_compensation(
+        compensation.do_request_compensation(
             actor=user,
             complaint_id=complaint_id,
             kind=p.get("kind", ""),
@@ -89,7 +89,7 @@ def _act(request: AuthedRequest, complaint_id: int) -> None:
             reason=p.get("reason", ""),
         )
     elif action == "promise":
-        services.do_make_promise(
+        promises.do_make_promise(
             actor=user,
             complaint_id=complaint_id,
             description=p.get("description", ""),
@@ -112,7 +112,7 @@ def complaint_detail(request: AuthedRequest, complaint_id: int) -> HttpResponse:
             if exc.status in (401, 403, 404):
                 raise
             error = exc
-    complaint = services.access_complaint(request.user, complaint_id)
+    complaint = access.access_complaint(request.user, complaint_id)
 
     context: dict[str, Any] = {
         "c": complaint,
@@ -138,7 +138,7 @@ def complaint_detail(request: AuthedRequest, complaint_id: int) -> HttpResponse:
 def approvals(request: AuthedRequest) -> HttpResponse:
     if request.method == "POST":
         try:
-            services.do_decide_compensation(
+            compensation.do_decide_compensation(
                 actor=request.user,
                 request_id=int(request.POST.get("request_id") or 0),
                 approve=request.POST.get("decision") == "approve",
@@ -152,19 +152,19 @@ def approvals(request: AuthedRequest) -> HttpResponse:
         request,
         "complaints/approvals.html",
         {
-            "pending": list(services.pending_approvals(request.user)[:200]),
+            "pending": list(compensation.pending_approvals(request.user)[:200]),
             "my_limit": guards.authority_limit(request.user),
         },
     )
 
 
 @login_required
-def promises(request: AuthedRequest) -> HttpResponse:
-    rates = services.promise_rates() if request.user.has_role_at_least(Role.TEAM_LEAD) else []
+def promises_page(request: AuthedRequest) -> HttpResponse:
+    rates = promises.promise_rates() if request.user.has_role_at_least(Role.TEAM_LEAD) else []
     return render(
         request,
         "complaints/promises.html",
-        {"promises": list(services.promises_for(request.user)[:200]), "rates": rates, "now": timezone.now()},
+        {"promises": list(promises.promises_for(request.user)[:200]), "rates": rates, "now": timezone.now()},
     )
 
 
@@ -173,9 +173,9 @@ def promises(request: AuthedRequest) -> HttpResponse:
 def promise_action(request: AuthedRequest, promise_id: int) -> HttpResponse:
     try:
         if request.POST.get("action") == "cancel":
-            services.do_cancel_promise(actor=request.user, promise_id=promise_id)
+            promises.do_cancel_promise(actor=request.user, promise_id=promise_id)
         else:
-            services.do_keep_promise(actor=request.user, promise_id=promise_id)
+            promises.do_keep_promise(actor=request.user, promise_id=promise_id)
     except KefuError as exc:
         messages.error(request, exc.message)
     return redirect("promises")

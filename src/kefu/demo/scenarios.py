@@ -1,4 +1,5 @@
-"""Everyday customer-service cases for the demo, as data.
+"""Everyday customer-service cases for the demo, as data (long because it is data: one
+entry per conversation the demo plays).
 
 Each scenario is one conversation played through the real services. Keys:
 

@@ -9,6 +9,11 @@ half-width. Both conversions are done so that the text keeps its length, which l
 every span map 1:1 back onto the original reply the agent is editing.
 
 ``score_conversation`` turns a closed conversation into a 100-point rubric.
+
+Longer than most modules on purpose: the thirteen rules share one matching machinery
+(the compiled phrase tables, span mapping and rewrites) and one context, and reading
+them side by side is how their overlaps are kept consistent; their data lives apart, in
+``data/default_rules.json``.
 """
 
 from __future__ import annotations

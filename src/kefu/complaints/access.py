@@ -1,0 +1,29 @@
+"""Complaints, ground floor: who may see a complaint (the same people as its ticket)."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from kefu.accounts.models import User
+from kefu.core.errors import NotFound, PermissionDenied
+from kefu.tickets.records import visible_tickets
+
+from .models import Complaint
+
+
+def visible_complaints(user: User) -> QuerySet[Complaint]:
+    return Complaint.objects.filter(ticket__in=visible_tickets(user)).select_related(
+        "ticket", "ticket__customer", "ticket__owner", "ticket__assignee", "repeat_of"
+    )
+
+
+def access_complaint(user: User, complaint_id: int, *, for_update: bool = False) -> Complaint:
+    qs = visible_complaints(user)
+    if for_update:
+        qs = qs.select_for_update(of=("self",))
+    complaint = qs.filter(pk=complaint_id).first()
+    if complaint is None:
+        if Complaint.objects.filter(pk=complaint_id).exists():
+            raise PermissionDenied("您无权查看该投诉")
+        raise NotFound(f"投诉 {complaint_id} 不存在")
+    return complaint
