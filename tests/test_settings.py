@@ -1,4 +1,5 @@
-"""Database settings: PostgreSQL connections come from a psycopg pool.
+"""Settings read from the environment: rate limits (``parse_rates``), and PostgreSQL connections
+from a psycopg pool.
 
 Under ASGI Django closes the connection after every request and every
 ``database_sync_to_async`` call; with the pool that close hands the connection back
@@ -18,6 +19,8 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 from django.db import connection
+
+from kefu.settings import parse_rates
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -91,3 +94,15 @@ async def test_database_sync_to_async_calls_reuse_pooled_connections() -> None:
     # every call would be a new PostgreSQL backend with its own pid.
     pids = [await database_sync_to_async(_backend_pid)() for _ in range(10)]
     assert len(set(pids)) <= connection.pool.max_size < len(pids)
+
+
+def test_rates_are_read_as_count_per_period():
+    assert parse_rates("8/10s, 20/1m") == ((8, 10), (20, 60))
+    assert parse_rates("100/h,5/30") == ((100, 3600), (5, 30))
+    assert parse_rates("off") == () and parse_rates("") == ()
+
+
+@pytest.mark.parametrize("value", ["8", "0/10s", "8/0s", "8/10d", "eight/m", "8/10s,"])
+def test_a_malformed_rate_refuses_to_start(value):
+    with pytest.raises(RuntimeError, match="KEFU_RATELIMIT_X"):
+        parse_rates(value, name="KEFU_RATELIMIT_X")

@@ -1,5 +1,8 @@
 """Rate limits on the public chat surfaces: socket messages and signals, upload, token, rating.
 
+Cross-cutting, so kept together: one limit table (``KEFU_RATE_LIMITS``, kefu.core.ratelimit)
+guards the chat consumer, the chat views and the chat service alike.
+
 A refused message is never stored and its error frame carries the ``client_msg_id``
 (chat.js then drops it instead of resending); an acked one always is stored.
 """

@@ -1,10 +1,14 @@
-"""Agent replies delivered to a platform's outbound URL: signed, retried with backoff, then failed.
+"""Agent replies delivered to a platform's outbound URL: signed, retried with backoff, then failed;
+and to an email customer through the SMTP relay, threaded under their mail.
 
-The platform is a real HTTP server on loopback that answers with whatever the test queues.
+The platform is a real HTTP server on loopback that answers with whatever the test queues;
+the relay is an aiosmtpd sink on loopback.
 """
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import threading
 import time
@@ -14,15 +18,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from django.test import override_settings
 from django.utils import timezone
 
 from kefu.accounts.models import AgentStatus
 from kefu.channels.models import Channel, OutboundDelivery
 from kefu.channels.outbound import retry_delay, send_outbound
-from kefu.channels.services import PlatformMessage, do_receive_platform_message
+from kefu.channels.services import PlatformMessage, do_receive_email, do_receive_platform_message
 from kefu.conversations.models import Message
 from kefu.conversations.services import do_add_note, do_send_agent_message
 from kefu.core.signing import check_signature
+from tests.channels.mail import SUPPORT, free_port, make_mail
 
 
 @pytest.fixture(autouse=True)
@@ -270,3 +276,99 @@ def test_stalled_deliveries_are_kicked_once(im_reply: OutboundDelivery, platform
     send_outbound.call(im_reply.pk)
     im_reply.refresh_from_db()
     assert (im_reply.status, im_reply.attempts) == ("sent", 2)
+
+
+class _Capture:
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], bytes]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append((list(envelope.rcpt_tos), envelope.original_content or envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def relay() -> Iterator[_Capture]:
+    """A real SMTP server on loopback standing in for the outbound relay; MAILERS point at it."""
+    from aiosmtpd.controller import Controller
+
+    capture = _Capture()
+    port = free_port()
+    controller = Controller(capture, hostname="127.0.0.1", port=port)
+    controller.start()
+    mailers = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 5},
+        }
+    }
+    try:
+        with override_settings(MAILERS=mailers):
+            yield capture
+    finally:
+        controller.stop()
+
+
+@pytest.mark.django_db
+def test_agent_reply_is_mailed_threaded_under_the_customer_mail_and_the_answer_threads_back(
+    desk: Any, email_channel: Channel, relay: _Capture, django_capture_on_commit_callbacks: Any
+) -> None:
+    first, _ = do_receive_email(make_mail(), rcpt_tos=[SUPPORT])
+    second, _ = do_receive_email(
+        make_mail(subject="Re: 订单咨询", message_id="<m2@example.com>", references="<m1@example.com>"),
+        rcpt_tos=[SUPPORT],
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        reply, _ = do_send_agent_message(
+            agent=desk.agent, conversation_id=first.conversation_id, text="已为您加急发货。"
+        )
+    delivery = OutboundDelivery.objects.get(message=reply)
+
+    send_outbound.call(delivery.pk)
+
+    delivery.refresh_from_db()
+    reply.refresh_from_db()
+    assert delivery.status == "sent" and delivery.attempts == 1
+    [(rcpt, raw)] = relay.messages
+    assert rcpt == ["zhangsan@example.com"]
+    sent = email.message_from_bytes(raw, policy=email.policy.default)
+    assert sent["Subject"] == "Re: 订单咨询"
+    assert sent["In-Reply-To"] == "<m2@example.com>"
+    assert sent["References"].split() == ["<m1@example.com>", "<m2@example.com>"]
+    assert sent["Message-ID"] == reply.meta["message_id"] == reply.external_id
+    assert sent["From"].addresses[0].addr_spec == SUPPORT
+    assert sent.get_content().strip() == "已为您加急发货。"
+
+    answer, _ = do_receive_email(
+        make_mail(message_id="<m3@example.com>", in_reply_to=sent["Message-ID"], subject="Re: Re: 订单咨询"),
+        rcpt_tos=[SUPPORT],
+    )
+    assert answer.conversation_id == first.conversation_id
+
+
+@pytest.mark.django_db
+def test_unreachable_relay_costs_an_attempt_and_schedules_a_retry(
+    desk: Any, email_channel: Channel, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    first, _ = do_receive_email(make_mail(), rcpt_tos=[SUPPORT])
+    reply, _ = do_send_agent_message(agent=desk.agent, conversation_id=first.conversation_id, text="稍等")
+    delivery = OutboundDelivery.objects.get(message=reply)
+    closed_port = {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {"host": "127.0.0.1", "port": free_port(), "timeout": 2},
+    }
+    with (
+        override_settings(MAILERS={"default": closed_port}),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        send_outbound.call(delivery.pk)
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("pending", 1)
+    assert "SMTP" in delivery.last_error
+    retry = DBTaskResult.objects.get(
+        task_path="kefu.channels.outbound.send_outbound", args_kwargs__args=[delivery.pk]
+    )
+    assert retry.run_after == delivery.next_attempt_at

@@ -1,3 +1,5 @@
+"""Promises found in a reply (kefu.complaints.promises): commitments with a time, and what is not one."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -5,9 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from kefu.complaints.models import Promise
 from kefu.complaints.promise_text import find_promises
-from kefu.conversations.services import do_receive_customer_message, do_send_agent_message
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 23, 14, 0, tzinfo=SH)  # a Monday
@@ -49,21 +49,3 @@ def test_information_and_pleasantries_are_not_promises(text):
 def test_a_clock_time_already_past_today_means_tomorrow():
     found = find_promises("我10:00前给您回电", NOW)
     assert found[0].due_at == datetime(2026, 11, 24, 10, 0, tzinfo=SH)
-
-
-@pytest.mark.django_db
-def test_a_sent_reply_registers_its_promise_on_the_agents_list(desk):
-    msg, _ = do_receive_customer_message(
-        channel=desk.channel, identities=[("web", "p1")], text="什么时候退款？"
-    )
-    do_send_agent_message(
-        agent=desk.agent, conversation_id=msg.conversation_id, text="非常抱歉，我们会在24小时内为您退款。"
-    )
-    promise = Promise.objects.get()
-    assert promise.owner == desk.agent and promise.conversation_id == msg.conversation_id
-    assert "24小时内为您退款" in promise.description
-    # Saying it again does not register it twice.
-    do_send_agent_message(
-        agent=desk.agent, conversation_id=msg.conversation_id, text="非常抱歉，我们会在24小时内为您退款。"
-    )
-    assert Promise.objects.count() == 1

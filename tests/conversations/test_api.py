@@ -1,15 +1,16 @@
-"""The conversations API, through HTTP: inbox, messages, notes, status, transfer, read, calls."""
+"""The conversations API, through HTTP: inbox, messages, notes, status, transfer, read, calls, CSAT."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
 
 from kefu.accounts.models import AgentStatus, Role
 from kefu.conversations.models import CallLog, Conversation, Message
-from kefu.conversations.services import do_receive_customer_message
+from kefu.conversations.services import do_receive_customer_message, do_set_status
 
 pytestmark = pytest.mark.django_db
 
@@ -315,3 +316,45 @@ def test_bearer_token_authenticates(client, conv, desk):
 def test_supervisor_sees_all_conversations(client, conv, desk, make_user):
     client.force_login(make_user("boss", role=Role.MANAGER))
     assert client.get("/api/v1/conversations?view=all").json()["count"] == 1
+
+
+def _conversation(desk: Any, visitor: str = "visitor-1", *, status: str | None = "resolved") -> Conversation:
+    msg, _ = do_receive_customer_message(
+        channel=desk.channel, identities=[("web", visitor)], text="杯子漏水怎么办", customer_name="张三"
+    )
+    if status is not None:
+        do_set_status(actor=desk.agent, conversation_id=msg.conversation_id, status=status)
+    return Conversation.objects.get(pk=msg.conversation_id)
+
+
+def test_staff_api_records_a_rating_from_another_channel(client, desk):
+    conversation = _conversation(desk)
+    client.force_login(desk.agent)
+    r = post(client, f"/api/v1/conversations/{conversation.pk}/csat", {"score": 3, "comment": "微信问卷"})
+    assert r.status_code == 201
+    assert r.json()["score"] == 3 and r.json()["comment"] == "微信问卷"
+    assert Conversation.objects.get(pk=conversation.pk).csat_score == 3
+    again = post(client, f"/api/v1/conversations/{conversation.pk}/csat", {"score": 5})
+    assert again.status_code == 409
+
+
+def test_staff_api_with_a_bad_score_is_400_naming_score(client, desk):
+    conversation = _conversation(desk)
+    client.force_login(desk.agent)
+    r = post(client, f"/api/v1/conversations/{conversation.pk}/csat", {"score": 9})
+    assert r.status_code == 400
+    assert r.json()["fields"] == {"score": "1 到 5 的整数"}
+
+
+def test_staff_api_refuses_an_agent_who_cannot_see_the_conversation(client, desk, make_team, make_user):
+    conversation = _conversation(desk)
+    outsider = make_user("lisi", teams=(make_team("售后"),), status=AgentStatus.ONLINE)
+    client.force_login(outsider)
+    r = post(client, f"/api/v1/conversations/{conversation.pk}/csat", {"score": 5})
+    assert r.status_code == 403
+    assert Conversation.objects.get(pk=conversation.pk).csat_score is None
+
+
+def test_staff_api_needs_authentication(client, desk):
+    conversation = _conversation(desk)
+    assert post(client, f"/api/v1/conversations/{conversation.pk}/csat", {"score": 5}).status_code == 401

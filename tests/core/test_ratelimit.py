@@ -16,7 +16,6 @@ from django.core.cache import caches
 
 from kefu.core import ratelimit
 from kefu.core.errors import RateLimited
-from kefu.settings import parse_rates
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -31,18 +30,6 @@ def _allowed(limit: str, key: str | None, n: int) -> list[bool]:
         else:
             results.append(True)
     return results
-
-
-def test_rates_are_read_as_count_per_period():
-    assert parse_rates("8/10s, 20/1m") == ((8, 10), (20, 60))
-    assert parse_rates("100/h,5/30") == ((100, 3600), (5, 30))
-    assert parse_rates("off") == () and parse_rates("") == ()
-
-
-@pytest.mark.parametrize("value", ["8", "0/10s", "8/0s", "8/10d", "eight/m", "8/10s,"])
-def test_a_malformed_rate_refuses_to_start(value):
-    with pytest.raises(RuntimeError, match="KEFU_RATELIMIT_X"):
-        parse_rates(value, name="KEFU_RATELIMIT_X")
 
 
 def test_attempts_past_the_rate_are_refused_naming_the_limit_and_the_wait(rate_clock, rate_limits):

@@ -9,6 +9,7 @@ import pytest
 
 from kefu.core import signing
 from kefu.core.errors import Unauthorized
+from kefu.core.signing import signed_headers
 
 NOW = 1_767_225_600.0
 
@@ -60,3 +61,28 @@ def test_refusals_say_why(timestamp: str | None, delivery: str, signature: str, 
             "s3cret", timestamp=timestamp, delivery=delivery, signature=signature, body=b"{}", now=NOW
         )
     assert detail in caught.value.message
+
+
+@pytest.mark.parametrize(("skew", "ok"), [(-300, True), (300, True), (-301, False), (301, False)])
+def test_signature_window_is_plus_minus_300_seconds(skew: int, ok: bool) -> None:
+    from kefu.core.errors import Unauthorized
+    from kefu.core.signing import check_signature
+
+    now = 1_767_225_600
+    headers = signed_headers("k", b"{}", delivery="d", now=now + skew)
+
+    def check() -> None:
+        check_signature(
+            "k",
+            timestamp=headers["X-Kefu-Timestamp"],
+            delivery=headers["X-Kefu-Delivery"],
+            signature=headers["X-Kefu-Signature"],
+            body=b"{}",
+            now=now,
+        )
+
+    if ok:
+        check()
+    else:
+        with pytest.raises(Unauthorized):
+            check()

@@ -1,82 +1,20 @@
+"""Intents and alerts (kefu.understanding.services): the default taxonomy, corrections, retraining."""
+
 from __future__ import annotations
 
 import pytest
 
 from kefu.conversations.models import Conversation
-from kefu.conversations.services import do_receive_customer_message, do_send_agent_message
+from kefu.conversations.services import do_receive_customer_message
 from kefu.understanding import reading, services
-from kefu.understanding.models import EmotionAlert, Intent, IntentExample
+from kefu.understanding.models import Intent, IntentExample
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def teams(make_team):
-    from kefu.accounts.models import Team
-
-    names = ["售前咨询", "售后服务", "技术支持", "投诉处理"]
-    made = {n: Team.objects.get_or_create(name=n, defaults={"is_general": n == "售前咨询"})[0] for n in names}
-    services.do_install_default_intents()
-    assert Team.objects.count() == 4
-    return made
 
 
 def test_default_taxonomy_maps_intents_to_teams(teams):
     intent = Intent.objects.get(name="账户与技术问题")
     assert intent.team == teams["技术支持"]
-
-
-def test_angry_message_sets_the_badge_and_alerts(desk, django_capture_on_commit_callbacks):
-    msg, _ = do_receive_customer_message(
-        channel=desk.channel,
-        identities=[("web", "angry")],
-        text="你们什么垃圾服务！！！三天了还不发货，再不处理我就去12315投诉，给差评！",
-    )
-    conv = Conversation.objects.get(pk=msg.conversation_id)
-    assert conv.emotion_label == "angry"
-    assert conv.emotion_score >= 7
-    assert any("12315" in s["text"] or "投诉" in s["text"] for s in conv.emotion_signals)
-    assert EmotionAlert.objects.filter(conversation=conv).exists()
-
-
-def test_traditional_and_simplified_get_the_same_emotion(desk):
-    a, _ = do_receive_customer_message(
-        channel=desk.channel, identities=[("web", "s")], text="再不退款我就投诉你们！"
-    )
-    b, _ = do_receive_customer_message(
-        channel=desk.channel, identities=[("web", "t")], text="再不退款我就投訴你們！"
-    )
-    ca, cb = Conversation.objects.get(pk=a.conversation_id), Conversation.objects.get(pk=b.conversation_id)
-    assert (ca.emotion_label, ca.emotion_score) == (cb.emotion_label, cb.emotion_score)
-
-
-def test_calm_question_raises_no_alert(desk):
-    msg, _ = do_receive_customer_message(
-        channel=desk.channel, identities=[("web", "calm")], text="你好，请问这款充电宝可以带上飞机吗？"
-    )
-    assert not EmotionAlert.objects.filter(conversation_id=msg.conversation_id).exists()
-
-
-def test_intent_routes_a_technical_question_to_technical_support(teams, make_channel, make_user):
-    from kefu.accounts.models import AgentStatus
-
-    tech_agent = make_user("tech", teams=(teams["技术支持"],), status=AgentStatus.ONLINE)
-    channel = make_channel("app", team=teams["售前咨询"])
-    msg, _ = do_receive_customer_message(
-        channel=channel, identities=[("app", "u1")], text="App 登录一直提示验证码错误，账号登不上去"
-    )
-    conv = Conversation.objects.get(pk=msg.conversation_id)
-    assert conv.intent == "账户与技术问题"
-    assert conv.team == teams["技术支持"]
-    assert tech_agent is not None
-
-
-def test_unsure_intent_goes_to_the_general_queue(teams, make_channel):
-    channel = make_channel("web")
-    msg, _ = do_receive_customer_message(channel=channel, identities=[("web", "x")], text="qwxz zzkq")
-    conv = Conversation.objects.get(pk=msg.conversation_id)
-    assert conv.intent == ""
-    assert conv.team == teams["售前咨询"]
 
 
 def test_agent_correction_becomes_a_training_example(desk, teams):
@@ -95,21 +33,3 @@ def test_retrained_model_is_used_by_classification(desk, teams, settings, tmp_pa
     path = services.do_retrain_intents()
     assert path.exists()
     assert reading.classifier() is reading.classifier()
-
-
-def test_apology_after_anger_lowers_the_trend(desk):
-    msg, _ = do_receive_customer_message(
-        channel=desk.channel,
-        identities=[("web", "r")],
-        text="气死我了！！！你们到底管不管？再不处理我要投诉！",
-    )
-    do_send_agent_message(
-        agent=desk.agent,
-        conversation_id=msg.conversation_id,
-        text="非常抱歉给您带来这么不好的体验，我马上为您处理，今天18:00前给您答复。",
-    )
-    do_receive_customer_message(
-        channel=desk.channel, identities=[("web", "r")], text="好的，谢谢，那我等你消息"
-    )
-    conv = Conversation.objects.get(pk=msg.conversation_id)
-    assert conv.emotion_trend in ("falling", "recovered")

@@ -129,31 +129,6 @@ def test_timestamp_within_five_minutes_is_accepted(im: Channel) -> None:
     assert post(im, payload(), now=time.time() - 240).status_code == 201
 
 
-@pytest.mark.parametrize(("skew", "ok"), [(-300, True), (300, True), (-301, False), (301, False)])
-def test_signature_window_is_plus_minus_300_seconds(skew: int, ok: bool) -> None:
-    from kefu.core.errors import Unauthorized
-    from kefu.core.signing import check_signature
-
-    now = 1_767_225_600
-    headers = signed_headers("k", b"{}", delivery="d", now=now + skew)
-
-    def check() -> None:
-        check_signature(
-            "k",
-            timestamp=headers["X-Kefu-Timestamp"],
-            delivery=headers["X-Kefu-Delivery"],
-            signature=headers["X-Kefu-Signature"],
-            body=b"{}",
-            now=now,
-        )
-
-    if ok:
-        check()
-    else:
-        with pytest.raises(Unauthorized):
-            check()
-
-
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("body", "field"),
@@ -238,47 +213,6 @@ def test_web_and_email_channels_do_not_accept_platform_posts(make_channel: Any) 
     web, email = make_channel("web"), make_channel("email", email_address="s@shop.example")
     assert post(web, payload()).status_code == 404
     assert post(email, payload()).status_code == 404
-
-
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_deliveries_of_one_platform_message_store_it_once(make_channel: Any) -> None:
-    import threading
-
-    from django.db import connection, connections
-
-    from kefu.channels.services import PlatformMessage, do_receive_platform_message
-
-    if connection.vendor != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL")
-    channel = make_channel("im")
-    start = threading.Barrier(4)
-    created: list[bool] = []
-    errors: list[BaseException] = []
-
-    def deliver(n: int) -> None:
-        try:
-            start.wait(5)
-            _, was_created = do_receive_platform_message(
-                channel=channel,
-                delivery_id=f"d-{n}",
-                incoming=PlatformMessage(sender_id="wx-1", sender_name="", message_id="pm-1", text="在吗"),
-            )
-            created.append(was_created)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-
-    assert errors == []
-    assert sorted(created) == [False, False, False, True]
-    assert Message.objects.filter(direction="incoming").count() == 1
 
 
 def test_openapi_documents_the_inbound_body_without_dangling_refs() -> None:

@@ -1,45 +1,24 @@
+"""The script library (kefu.replies.services): search by pinyin, variables, ranking, usage, CSAT, who may write."""
+
 from __future__ import annotations
 
-import json
-from decimal import Decimal
+from typing import Any
 
 import pytest
-from django.utils import timezone
 
 from kefu.accounts.models import Role
 from kefu.conversations.models import Conversation
-from kefu.conversations.services import do_receive_customer_message, do_send_agent_message
+from kefu.conversations.services import (
+    do_rate_conversation,
+    do_receive_customer_message,
+    do_send_agent_message,
+    do_set_status,
+)
 from kefu.core.errors import InvalidInput, PermissionDenied
-from kefu.customers.models import Order, OrderItem
 from kefu.replies import services
-from kefu.replies.library import LIBRARY
 from kefu.replies.models import ReplyUsage, ShopProfile
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def library():
-    return services.do_install_library(LIBRARY)
-
-
-@pytest.fixture
-def conversation(desk):
-    msg, _ = do_receive_customer_message(
-        channel=desk.channel, identities=[("web", "lib")], customer_name="王芳", text="我的快递三天没有更新了"
-    )
-    conv = Conversation.objects.select_related("customer").get(pk=msg.conversation_id)
-    order = Order.objects.create(
-        customer=conv.customer,
-        order_no="YJ20261120001",
-        amount=Decimal("129.00"),
-        shipping_status="in_transit",
-        carrier="顺丰",
-        tracking_no="SF1234567890",
-        placed_at=timezone.now(),
-    )
-    OrderItem.objects.create(order=order, name="悦家保温杯 500ml", quantity=1, price=Decimal("129.00"))
-    return conv
 
 
 def test_pinyin_initials_shortcut_and_chinese_all_find_a_reply(desk, library):
@@ -100,36 +79,43 @@ def test_unknown_variable_is_refused(desk):
     assert "text" in exc.value.fields
 
 
-def test_picker_api_and_use_endpoint(client, desk, library, conversation):
-    client.force_login(desk.agent)
-    r = client.get("/api/v1/replies", {"q": "hi", "conversation_id": conversation.pk})
-    assert r.status_code == 200 and r.json()[0]["title"] == "开场问候"
-    r = client.post(
-        f"/api/v1/replies/{r.json()[0]['id']}/use",
-        data=json.dumps({"conversation_id": conversation.pk}),
-        content_type="application/json",
-    )
-    assert r.status_code == 200 and "王芳" in r.json()["text"]
-
-
-def test_send_api_refuses_unfilled_variables_with_the_field(client, desk, conversation):
-    client.force_login(desk.agent)
-    r = client.post(
-        f"/api/v1/conversations/{conversation.pk}/messages",
-        data=json.dumps({"text": "您的订单预计{预计送达}送达", "client_msg_id": "x1"}),
-        content_type="application/json",
-    )
-    assert r.status_code == 400
-    assert "text" in r.json()["fields"]
-
-
-def test_library_page_lists_replies(client, desk, library):
-    client.force_login(desk.agent)
-    html = client.get("/desk/replies/").content.decode()
-    assert "物流停滞安抚" in html and "wlyc" in html
-
-
 def test_supervisor_may_edit_global_reply(desk, library, make_user):
     sup = make_user("sup2", role=Role.SUPERVISOR)
     reply = services.search_replies(sup, "js")[0]
     services.do_update_reply(actor=sup, reply_id=reply.pk, data={"text": "请问还有什么可以帮您的吗？"})
+
+
+def _conversation(desk: Any, visitor: str = "visitor-1", *, status: str | None = "resolved") -> Conversation:
+    msg, _ = do_receive_customer_message(
+        channel=desk.channel, identities=[("web", visitor)], text="杯子漏水怎么办", customer_name="张三"
+    )
+    if status is not None:
+        do_set_status(actor=desk.agent, conversation_id=msg.conversation_id, status=status)
+    return Conversation.objects.get(pk=msg.conversation_id)
+
+
+def _use_and_send(desk: Any, reply: Any, conversation: Conversation) -> None:
+    _, rendered = services.do_use_reply(agent=desk.agent, reply_id=reply.pk, conversation_id=conversation.pk)
+    do_send_agent_message(agent=desk.agent, conversation_id=conversation.pk, text=rendered.text)
+
+
+def test_reply_csat_is_the_average_rating_of_the_conversations_it_was_used_in(desk):
+    reply = services.do_create_reply(actor=desk.agent, data={"title": "稍等", "text": "请稍等，正在为您查询"})
+    unused = services.do_create_reply(actor=desk.agent, data={"title": "再见", "text": "祝您生活愉快"})
+    happy, unhappy, unrated = (_conversation(desk, v, status=None) for v in ("v-a", "v-b", "v-c"))
+    # Used twice in one conversation: it still counts once.
+    for conversation in (happy, happy, unhappy, unrated):
+        _use_and_send(desk, reply, conversation)
+    for conversation, score in ((happy, 5), (unhappy, 2)):
+        do_set_status(actor=desk.agent, conversation_id=conversation.pk, status="resolved")
+        do_rate_conversation(conversation=conversation, score=score)
+    stats = {row["id"]: row for row in services.reply_stats(desk.agent)}
+    assert stats[reply.pk]["csat"] == 3.5
+    assert stats[unused.pk]["csat"] is None
+
+
+def test_reply_csat_is_none_while_no_conversation_is_rated(desk):
+    reply = services.do_create_reply(actor=desk.agent, data={"title": "稍等", "text": "请稍等，正在为您查询"})
+    _use_and_send(desk, reply, _conversation(desk, status=None))
+    row = next(r for r in services.reply_stats(desk.agent) if r["id"] == reply.pk)
+    assert row["csat"] is None

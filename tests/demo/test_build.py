@@ -1,3 +1,5 @@
+"""``kefu demo``: the demo shop that ``kefu.demo.build`` installs, and ``--reset``."""
+
 from __future__ import annotations
 
 from io import StringIO

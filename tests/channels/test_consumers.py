@@ -1,4 +1,4 @@
-"""The customer chat socket: store-then-ack, resume, resend, bad input, privacy."""
+"""The customer chat socket: store-then-ack, resume, resend, bad input, privacy, the rating request."""
 
 from __future__ import annotations
 
@@ -11,7 +11,12 @@ from channels.layers import get_channel_layer
 
 from kefu.channels.visitor import issue_visitor_token
 from kefu.conversations.models import Conversation, Message
-from kefu.conversations.services import do_add_note, do_send_agent_message
+from kefu.conversations.services import (
+    do_add_note,
+    do_rate_conversation,
+    do_send_agent_message,
+    do_set_status,
+)
 from tests.realtime.sockets import chat_socket, close_code, drain, receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -199,7 +204,7 @@ async def test_private_note_never_reaches_the_customer_socket(desk):
     ack = await _say(comm, "c-1", "我的订单号是 123")
     conversation_id = await _conversation_of(ack)
     await drain(comm)
-    from tests.realtime.sockets import desk_socket  # noqa: F401  (desk side checked in test_desk_consumer)
+    from tests.realtime.sockets import desk_socket  # noqa: F401  (desk side checked in tests/conversations/test_consumers.py)
 
     note = await database_sync_to_async(do_add_note)(
         agent=desk.agent, conversation_id=conversation_id, text="内部：此客户上次恶意退款"
@@ -264,4 +269,70 @@ async def test_message_is_acked_when_routing_fails_after_it_is_stored(desk, monk
     assert ack["message"]["id"] == stored.pk
     conversation = await database_sync_to_async(Conversation.objects.get)(pk=stored.conversation_id)
     assert conversation.assignee_id is None and conversation.queued_at is None  # left to the sweep
+    await comm.disconnect()
+
+
+async def _start(comm: Any) -> int:
+    """The customer writes; returns the conversation their message opened."""
+    await comm.send_json_to({"type": "message", "client_msg_id": "c-1", "text": "杯子漏水怎么办"})
+    ack = await receive_until(comm, lambda f: f["type"] == "ack")
+    await drain(comm)
+    message = await database_sync_to_async(Message.objects.get)(pk=ack["message"]["id"])
+    return message.conversation_id
+
+
+def _set_status(desk: Any, conversation_id: int, status: str) -> None:
+    do_set_status(actor=desk.agent, conversation_id=conversation_id, status=status)
+
+
+def _status(f: dict[str, Any]) -> bool:
+    return f["type"] == "status"
+
+
+async def test_resolving_sends_the_customer_a_rating_request(desk):
+    comm = await _open(issue_visitor_token(desk.channel.pk))
+    conversation_id = await _start(comm)
+    await database_sync_to_async(_set_status)(desk, conversation_id, "resolved")
+    frame = await receive_until(comm, _status)
+    assert frame == {"type": "status", "status": "resolved", "rating_requested": True}
+    await comm.disconnect()
+
+
+async def test_other_status_changes_do_not_ask_for_a_rating(desk):
+    comm = await _open(issue_visitor_token(desk.channel.pk))
+    conversation_id = await _start(comm)
+    await database_sync_to_async(_set_status)(desk, conversation_id, "pending")
+    assert await receive_until(comm, _status) == {"type": "status", "status": "pending"}
+    await comm.disconnect()
+
+
+async def test_visitor_who_returns_to_a_resolved_unrated_conversation_is_asked_on_resume(desk):
+    token = issue_visitor_token(desk.channel.pk)
+    comm = await _open(token)
+    conversation_id = await _start(comm)
+    await comm.disconnect()
+    await database_sync_to_async(_set_status)(desk, conversation_id, "resolved")
+
+    comm = await _open(token)
+    await comm.send_json_to({"type": "resume", "after": 0})
+    await receive_until(comm, lambda f: f["type"] == "history")
+    frame = await receive_until(comm, _status)
+    assert frame == {"type": "status", "status": "resolved", "rating_requested": True}
+    await comm.disconnect()
+
+
+async def test_a_rated_conversation_is_not_asked_again_on_resume_and_tabs_hear_of_the_rating(desk):
+    token = issue_visitor_token(desk.channel.pk)
+    comm = await _open(token)
+    conversation_id = await _start(comm)
+    await database_sync_to_async(_set_status)(desk, conversation_id, "resolved")
+    await receive_until(comm, _status)
+    conversation = await database_sync_to_async(Conversation.objects.get)(pk=conversation_id)
+    await database_sync_to_async(do_rate_conversation)(conversation=conversation, score=5)
+    assert await receive_until(comm, lambda f: f["type"] == "rated") == {"type": "rated"}
+
+    await comm.send_json_to({"type": "resume", "after": 0})
+    await receive_until(comm, lambda f: f["type"] == "history")
+    later = await drain(comm, quiet=0.4)
+    assert not [f for f in later if f["type"] == "status"]
     await comm.disconnect()

@@ -26,8 +26,7 @@ from kefu.conversations.models import Conversation, Message
 from kefu.core import signing
 from kefu.routing import assignment
 from kefu.webhooks.models import WebhookDelivery, WebhookEndpoint
-
-from .webhooks.server import receiver
+from tests.webhooks.server import receiver
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

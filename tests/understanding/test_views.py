@@ -1,0 +1,61 @@
+"""Understanding on the desk pages: the intents page, the assist panel, the inbox's emotion badge."""
+
+from __future__ import annotations
+
+import pytest
+
+from kefu.accounts.models import Role
+from kefu.conversations.models import Conversation
+from kefu.conversations.services import do_receive_customer_message
+from kefu.understanding.models import Intent
+from kefu.understanding.services import do_install_default_intents
+
+pytestmark = pytest.mark.django_db
+
+
+def test_intents_page_renders_for_team_leads_and_not_agents(client, desk, make_user):
+    do_install_default_intents()
+    client.force_login(desk.agent)
+    assert client.get("/desk/intents/").status_code == 403
+    client.force_login(make_user("lead", role=Role.TEAM_LEAD))
+    page = client.get("/desk/intents/")
+    assert page.status_code == 200 and "物流延迟/催发货" in page.content.decode()
+
+
+def test_conversation_page_shows_the_assist_panel(client, desk):
+    do_install_default_intents()
+    msg, _ = do_receive_customer_message(
+        channel=desk.channel, identities=[("web", "p")], text="气死了！！！快递丢了也没人管，我要投诉！"
+    )
+    client.force_login(desk.supervisor)
+    html = client.get(f"/desk/c/{msg.conversation_id}/").content.decode()
+    assert 'id="assist-panel"' in html
+    assert "应对建议" in html and "物流延迟/催发货" in html
+
+
+def test_inbox_shows_the_emotion_badge_with_its_trend(client, desk):
+    msg, _ = do_receive_customer_message(
+        channel=desk.channel, identities=[("web", "tr")], text="快递到哪了？"
+    )
+    do_receive_customer_message(
+        channel=desk.channel, identities=[("web", "tr")], text="都三天了还没到！！！再不处理我就投诉！"
+    )
+    conv_trend = Conversation.objects.get(pk=msg.conversation_id).emotion_trend
+    client.force_login(desk.supervisor)
+    html = client.get("/desk/", {"view": "all"}).content.decode()
+    assert conv_trend == "rising"
+    assert "emotion-" in html and "↑" in html
+
+
+def test_admin_changes_an_intents_team_on_the_page(client, desk, make_user):
+    do_install_default_intents()
+    intent = Intent.objects.get(name="发票")
+    client.force_login(make_user("admin-page", role=Role.ADMIN))
+    r = client.post(
+        "/desk/intents/", {"intent_id": intent.pk, "team_id": desk.team.pk, "default_priority": "P2"}
+    )
+    assert r.status_code == 302
+    intent.refresh_from_db()
+    assert (intent.team_id, intent.default_priority) == (desk.team.pk, "P2")
+    r = client.post("/desk/intents/", {"intent_id": intent.pk, "team_id": "", "default_priority": "P9"})
+    assert r.status_code == 400 and "优先级无效" in r.content.decode()
