@@ -1,0 +1,157 @@
+"""Compact postings for the knowledge-base index: one CSR block per term, plus a small delta.
+
+Postings live in flat numpy arrays sorted by term (``indptr`` into ``key``, ``kind``,
+``tf`` and the cached ``impact``), about ten bytes each, with no Python object per
+term. Postings added since the last merge wait in a small delta (a dict of
+``array`` columns per term), so an edit costs appends, and are folded into the flat
+arrays when the delta grows past an eighth of them or when removed documents leave too
+much behind (``merge``, vectorised: one stable sort of the term column).
+"""
+
+from __future__ import annotations
+
+from array import array
+
+import numpy as np
+
+_EMPTY_I32 = np.zeros(0, dtype=np.int32)
+_EMPTY_F32 = np.zeros(0, dtype=np.float32)
+
+
+class Grow:
+    """A numpy array with amortised appends; ``view()`` is the filled part."""
+
+    __slots__ = ("data", "fill", "size")
+
+    def __init__(self, dtype: type | np.dtype, fill: float = 0, capacity: int = 1024) -> None:
+        self.data: np.ndarray = np.full(capacity, fill, dtype=dtype)
+        self.fill = fill
+        self.size = 0
+
+    def _reserve(self, extra: int) -> None:
+        need = self.size + extra
+        if need > len(self.data):
+            new = np.full(max(need, 2 * len(self.data)), self.fill, dtype=self.data.dtype)
+            new[: self.size] = self.data[: self.size]
+            self.data = new
+
+    def append(self, value: float) -> None:
+        if self.size == len(self.data):
+            self._reserve(1)
+        self.data[self.size] = value
+        self.size += 1
+
+    def extend(self, values: np.ndarray | array | list) -> None:
+        n = len(values)
+        if n:
+            self._reserve(n)
+            self.data[self.size : self.size + n] = values
+            self.size += n
+
+    def view(self) -> np.ndarray:
+        return self.data[: self.size]
+
+    def replace(self, values: np.ndarray) -> None:
+        """Set the contents (after compaction), keeping some room to grow."""
+        self.data = np.full(max(1024, len(values) + len(values) // 8), self.fill, dtype=self.data.dtype)
+        self.data[: len(values)] = values
+        self.size = len(values)
+
+
+def gather_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Concatenated ``arange(s, s + n)`` for each (start, length), without a Python loop."""
+    lengths = lengths.astype(np.int64, copy=False)
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    ends = np.cumsum(lengths)
+    offsets = np.repeat(starts.astype(np.int64) - (ends - lengths), lengths)
+    return offsets + np.arange(total, dtype=np.int64)
+
+
+class Postings:
+    """One channel's postings on one side of the index (main units or similar questions).
+
+    ``key`` is where a posting's score goes (a document slot, or a similar-question
+    unit), ``kind`` the field it came from and ``tf`` the term frequency in that unit.
+    """
+
+    __slots__ = ("delta", "delta_rows", "impact", "indptr", "key", "kind", "tf")
+
+    def __init__(self) -> None:
+        self.indptr = np.zeros(1, dtype=np.int64)
+        self.key = _EMPTY_I32
+        self.kind = np.zeros(0, dtype=np.int8)
+        self.tf = np.zeros(0, dtype=np.uint16)
+        self.impact = _EMPTY_F32
+        self.delta: dict[int, tuple[array, array, array]] = {}
+        self.delta_rows = 0
+
+    def __len__(self) -> int:
+        return len(self.key) + self.delta_rows
+
+    def add(self, tid: int, key: int, kind: int, tf: int) -> None:
+        columns = self.delta.get(tid)
+        if columns is None:
+            columns = self.delta[tid] = (array("i"), array("b"), array("H"))
+        columns[0].append(key)
+        columns[1].append(kind)
+        columns[2].append(min(tf, 65535))
+        self.delta_rows += 1
+
+    def base(self, tid: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The merged postings of a term: (keys, cached impacts), or None."""
+        if tid + 1 >= len(self.indptr):
+            return None
+        start, end = self.indptr[tid], self.indptr[tid + 1]
+        if start == end:
+            return None
+        return self.key[start:end], self.impact[start:end]
+
+    def pending(self, tid: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The term's postings still in the delta: (keys, kinds, tfs), or None."""
+        columns = self.delta.get(tid)
+        if columns is None:
+            return None
+        keys, kinds, tfs = columns
+        return (
+            np.frombuffer(keys, dtype=np.int32),
+            np.frombuffer(kinds, dtype=np.int8),
+            np.frombuffer(tfs, dtype=np.uint16),
+        )
+
+    def merge(self, n_terms: int, keep: np.ndarray | None, remap: np.ndarray | None) -> None:
+        """Fold the delta into the flat arrays, drop postings whose key is not kept, renumber keys.
+
+        ``keep`` and ``remap`` are indexed by key. ``impact`` must be recomputed afterwards.
+        """
+        counts = np.diff(self.indptr)
+        terms = [np.repeat(np.arange(len(counts), dtype=np.int32), counts)]
+        keys, kinds, tfs = [self.key], [self.kind], [self.tf]
+        for tid, (k, kd, t) in self.delta.items():
+            terms.append(np.full(len(k), tid, dtype=np.int32))
+            keys.append(np.frombuffer(k, dtype=np.int32))
+            kinds.append(np.frombuffer(kd, dtype=np.int8))
+            tfs.append(np.frombuffer(t, dtype=np.uint16))
+        term = np.concatenate(terms)
+        key = np.concatenate(keys)
+        kind = np.concatenate(kinds)
+        tf = np.concatenate(tfs)
+        if keep is not None and len(key):
+            alive = keep[key]
+            term, key, kind, tf = term[alive], key[alive], kind[alive], tf[alive]
+        if remap is not None and len(key):
+            key = remap[key].astype(np.int32)
+        order = np.argsort(term, kind="stable")
+        self.key = np.ascontiguousarray(key[order], dtype=np.int32)
+        self.kind = np.ascontiguousarray(kind[order])
+        self.tf = np.ascontiguousarray(tf[order])
+        self.indptr = np.zeros(n_terms + 1, dtype=np.int64)
+        np.cumsum(np.bincount(term, minlength=n_terms), out=self.indptr[1:])
+        self.impact = np.zeros(len(self.key), dtype=np.float32)
+        self.delta = {}
+        self.delta_rows = 0
+
+    def nbytes(self) -> int:
+        flat = self.indptr.nbytes + self.key.nbytes + self.kind.nbytes + self.tf.nbytes + self.impact.nbytes
+        return flat + 9 * self.delta_rows
