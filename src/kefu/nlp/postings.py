@@ -1,8 +1,8 @@
 """Compact postings for the knowledge-base index: one CSR block per term, plus a small delta.
 
 Postings live in flat numpy arrays sorted by term (``indptr`` into ``key``, ``kind``,
-``tf`` and the cached ``impact``), about ten bytes each, with no Python object per
-term. Postings added since the last merge wait in a small delta (a dict of
+``tf`` and the cached ``impact``, a float16), eight bytes each, with no Python object
+per term (term frequencies above 255 count as 255). Postings added since the last merge wait in a small delta (a dict of
 ``array`` columns per term), so an edit costs appends, and are folded into the flat
 arrays when the delta grows past an eighth of them or when removed documents leave too
 much behind (``merge``, vectorised: one stable sort of the term column).
@@ -15,7 +15,7 @@ from array import array
 import numpy as np
 
 _EMPTY_I32 = np.zeros(0, dtype=np.int32)
-_EMPTY_F32 = np.zeros(0, dtype=np.float32)
+_EMPTY_F16 = np.zeros(0, dtype=np.float16)
 
 
 class Grow:
@@ -76,31 +76,49 @@ class Postings:
     unit), ``kind`` the field it came from and ``tf`` the term frequency in that unit.
     """
 
-    __slots__ = ("delta", "delta_rows", "impact", "indptr", "key", "kind", "tf")
+    __slots__ = ("delta", "delta_rows", "impact", "indptr", "key", "kind", "staged", "tf")
 
     def __init__(self) -> None:
         self.indptr = np.zeros(1, dtype=np.int64)
         self.key = _EMPTY_I32
         self.kind = np.zeros(0, dtype=np.int8)
-        self.tf = np.zeros(0, dtype=np.uint16)
-        self.impact = _EMPTY_F32
+        self.tf = np.zeros(0, dtype=np.uint8)
+        self.impact = _EMPTY_F16
         self.delta: dict[int, tuple[array, array, array]] = {}
         self.delta_rows = 0
+        # Bulk loads stage postings in flat columns (term, key, kind, tf), invisible to
+        # searches until merged: no Python object per term while a corpus loads.
+        self.staged: tuple[Grow, Grow, Grow, Grow] | None = None
 
     def __len__(self) -> int:
-        return len(self.key) + self.delta_rows
+        return len(self.key) + self.delta_rows + self.staged_rows
+
+    @property
+    def staged_rows(self) -> int:
+        return 0 if self.staged is None else self.staged[0].size
+
+    def stage(self, tids: list[int], key: int, kind: int, tfs: list[int]) -> None:
+        """Stage one unit's postings (bulk loads; searchable after the next merge)."""
+        if self.staged is None:
+            self.staged = (Grow(np.int32), Grow(np.int32), Grow(np.int8), Grow(np.uint8))
+        term, keys, kinds, tf = self.staged
+        n = len(tids)
+        term.extend(tids)
+        keys.extend(np.full(n, key, dtype=np.int32))
+        kinds.extend(np.full(n, kind, dtype=np.int8))
+        tf.extend(np.minimum(tfs, 255))
 
     def add(self, tid: int, key: int, kind: int, tf: int) -> None:
         columns = self.delta.get(tid)
         if columns is None:
-            columns = self.delta[tid] = (array("i"), array("b"), array("H"))
+            columns = self.delta[tid] = (array("i"), array("b"), array("B"))
         columns[0].append(key)
         columns[1].append(kind)
-        columns[2].append(min(tf, 65535))
+        columns[2].append(min(tf, 255))
         self.delta_rows += 1
 
     def base(self, tid: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """The merged postings of a term: (keys, cached impacts), or None."""
+        """The merged postings of a term: (keys, cached float16 impacts), or None."""
         if tid + 1 >= len(self.indptr):
             return None
         start, end = self.indptr[tid], self.indptr[tid + 1]
@@ -117,7 +135,7 @@ class Postings:
         return (
             np.frombuffer(keys, dtype=np.int32),
             np.frombuffer(kinds, dtype=np.int8),
-            np.frombuffer(tfs, dtype=np.uint16),
+            np.frombuffer(tfs, dtype=np.uint8),
         )
 
     def merge(self, n_terms: int, keep: np.ndarray | None, remap: np.ndarray | None) -> None:
@@ -132,7 +150,10 @@ class Postings:
             terms.append(np.full(len(k), tid, dtype=np.int32))
             keys.append(np.frombuffer(k, dtype=np.int32))
             kinds.append(np.frombuffer(kd, dtype=np.int8))
-            tfs.append(np.frombuffer(t, dtype=np.uint16))
+            tfs.append(np.frombuffer(t, dtype=np.uint8))
+        if self.staged is not None:
+            for column, out in zip(self.staged, (terms, keys, kinds, tfs), strict=True):
+                out.append(column.view())
         term = np.concatenate(terms)
         key = np.concatenate(keys)
         kind = np.concatenate(kinds)
@@ -148,10 +169,12 @@ class Postings:
         self.tf = np.ascontiguousarray(tf[order])
         self.indptr = np.zeros(n_terms + 1, dtype=np.int64)
         np.cumsum(np.bincount(term, minlength=n_terms), out=self.indptr[1:])
-        self.impact = np.zeros(len(self.key), dtype=np.float32)
+        self.impact = np.zeros(len(self.key), dtype=np.float16)
         self.delta = {}
         self.delta_rows = 0
+        self.staged = None
 
     def nbytes(self) -> int:
         flat = self.indptr.nbytes + self.key.nbytes + self.kind.nbytes + self.tf.nbytes + self.impact.nbytes
-        return flat + 9 * self.delta_rows
+        staged = 0 if self.staged is None else sum(g.data.nbytes for g in self.staged)
+        return flat + 9 * self.delta_rows + staged

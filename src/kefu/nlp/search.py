@@ -93,6 +93,8 @@ _QUERY_CHARS = 200
 _AVG_DRIFT = 0.1
 # The delta is merged once it holds this many postings plus an eighth of the merged ones.
 _DELTA_ROWS = 8192
+# bulk_load stages postings in flat columns and merges them at least this many at a time.
+_BULK_ROWS = 1 << 18
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +107,7 @@ class Ranking:
     field_weight: tuple[float, float, float, float] = (1.0, 1.0, 0.35, 0.5)
     bigram_weight: float = 0.65
     # Single characters of titles and similar questions, scored for the re-ranked candidates.
-    char_weight: float = 4.0
+    char_weight: float = 2.0
     rerank_depth: int = 50
     question_word_weight: float = 0.6
     # A question word in more than this share of documents is left out of the query.
@@ -117,7 +119,7 @@ class Ranking:
     helpfulness_weight: float = 0.05
     snippet_chars: int = 90
     # confidence = sigmoid(a × score / self score + b × lead over the next hit / self score + c)
-    confidence: tuple[float, float, float] = (8.0, 6.0, -5.0)
+    confidence: tuple[float, float, float] = (0.66, 5.34, -3.07)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +177,37 @@ class _Scratch:
             self.scores = np.zeros(size, dtype=np.float32)
         if len(self.q_totals) < n_questions:
             self.q_totals = np.zeros(max(1024, 2 * n_questions), dtype=np.float32)
+
+
+def _weighted(values: list[np.ndarray], weights: list[tuple[float, int]]) -> np.ndarray:
+    """The concatenated impacts, each term's run multiplied by its weight."""
+    w, n = zip(*weights, strict=True)
+    return np.concatenate(values) * np.repeat(np.asarray(w, dtype=np.float32), n)
+
+
+def _top(scores: np.ndarray, depth: int | None) -> np.ndarray:
+    """Indices of the ``depth`` highest positive scores (all positive ones for None), unordered.
+
+    A threshold at half the best score, lowered until enough pass, leaves a few hundred
+    to partition: partitioning all matching documents (most of them, with bodies) costs
+    more than the whole rest of a query.
+    """
+    if depth is None:
+        return np.flatnonzero(scores > 0)
+    best = float(scores.max()) if len(scores) else 0.0
+    if best <= 0:
+        return np.zeros(0, dtype=np.int64)
+    threshold = best / 2
+    for _ in range(6):
+        cand = np.flatnonzero(scores >= threshold)
+        if len(cand) >= depth:
+            break
+        threshold /= 4
+    else:
+        cand = np.flatnonzero(scores > 0)
+    if len(cand) > depth:
+        cand = cand[np.argpartition(scores[cand], len(cand) - depth)[len(cand) - depth :]]
+    return cand
 
 
 def _chars(text: str) -> list[str]:
@@ -360,20 +393,31 @@ def _highlight(text: str, norm: str | None, terms: Sequence[str], *, window: int
     return "".join(parts)
 
 
+def _term_key(term: str) -> int:
+    """A term's 64-bit key in the vocabularies, which keep no string per term.
+
+    The hash of the UTF-8 bytes: ``hash(str)`` hashes the in-memory representation, so
+    「欲」 (one two-byte character) and "2k" (two one-byte ones) would collide. Two of
+    200,000 terms share a key about once in 10^9 indexes; they would then count as one.
+    """
+    return hash(term.encode())
+
+
 class _Channel:
     """Term ids and document frequencies of one kind of term, with postings for both sides."""
 
     __slots__ = ("df", "ids", "sides")
 
     def __init__(self) -> None:
-        self.ids: dict[str, int] = {}
+        self.ids: dict[int, int] = {}  # hash(term) -> id: no string kept per term
         self.df = Grow(np.int32)
         self.sides = (Postings(), Postings())  # main units, similar questions
 
     def term_id(self, term: str) -> int:
-        tid = self.ids.get(term)
+        key = _term_key(term)
+        tid = self.ids.get(key)
         if tid is None:
-            tid = self.ids[term] = len(self.ids)
+            tid = self.ids[key] = len(self.ids)
             self.df.append(0)
         return tid
 
@@ -388,7 +432,8 @@ class _Unit:
         words, bigrams = _terms(norm)
         self.kind = kind
         self.text = text
-        self.norm = None if norm == text else norm
+        # Bodies are normalised again for their snippet rather than kept twice.
+        self.norm = None if norm == text or kind == _BODY else norm
         self.words = Counter(words)
         # Bigrams of bodies would multiply postings for little gain: a body only
         # supports a match, it rarely carries the misspelt key phrase alone.
@@ -454,7 +499,9 @@ class SearchIndex:
         self._q_count = Grow(np.int32)
         self._q_len = Grow(np.float32)
         self._q_chars = Grow(np.int32)
-        self._q_tf = Grow(np.float32)
+        self._q_tf = Grow(np.uint8)
+        # BM25 term-frequency part of each (unit, character), under the current basis.
+        self._q_impact = Grow(np.float16)
         # Live unit count and summed lengths per kind and channel, for average lengths.
         self._kind_units = [0, 0, 0, 0]
         self._kind_len = [[0.0] * 4 for _ in range(3)]
@@ -509,6 +556,16 @@ class SearchIndex:
             self._bulk = False
             with self._lock:
                 self._maybe_merge()
+                self._trim()
+
+    def _trim(self) -> None:
+        """Give back the spare capacity that growing arrays keep (after a bulk load)."""
+        for value in vars(self).values():
+            for grow in value if isinstance(value, tuple) else (value,):
+                if isinstance(grow, Grow):
+                    grow.replace(grow.view())
+        for ch in self._channels:
+            ch.df.replace(ch.df.view())
 
     def _place(self, doc: Document, units: list[_Unit]) -> None:
         self._version += 1
@@ -539,10 +596,13 @@ class SearchIndex:
             for channel, counts in ((_WORDS, unit.words), (_BIGRAMS, unit.bigrams)):
                 ch = self._channels[channel]
                 postings = ch.sides[side]
-                for term, tf in counts.items():
-                    tid = ch.term_id(term)
-                    postings.add(tid, key, kind, tf)
-                    seen[channel].add(tid)
+                tids = [ch.term_id(term) for term in counts]
+                if self._bulk:
+                    postings.stage(tids, key, kind, list(counts.values()))
+                else:
+                    for tid, tf in zip(tids, counts.values(), strict=True):
+                        postings.add(tid, key, kind, tf)
+                seen[channel].update(tids)
                 self._kind_len[channel][kind] += lengths[channel]
             self._kind_units[kind] += 1
             if unit.chars:
@@ -560,8 +620,11 @@ class SearchIndex:
                         cid = self._char_ids[c] = len(self._char_ids)
                         self._char_df.append(0)
                     self._q_chars.append(cid)
-                    self._q_tf.append(tf)
+                    self._q_tf.append(min(tf, 255))
                     chars_seen.add(cid)
+                self._q_impact.extend(
+                    self._char_impacts(np.asarray([q])) if self._basis else np.zeros(len(unit.chars))
+                )
             else:
                 q = -1
             if side:
@@ -685,22 +748,30 @@ class SearchIndex:
             yield _TAGS, tags
 
     def _maybe_merge(self) -> None:
-        if self._bulk:
-            return
         n_slots = len(self._slot_id)
-        compact = self._dead_slots >= 256 and self._dead_slots * 4 >= n_slots
-        pending = merged = 0
+        pending = staged = merged = 0
         for ch in self._channels:
             for postings in ch.sides:
                 pending += postings.delta_rows
+                staged += postings.staged_rows
                 merged += len(postings.key)
-        if compact:
+        if self._bulk:
+            # Staged postings are merged each time they outgrow the merged ones: the
+            # documents loaded so far become searchable in doubling batches, at twice the
+            # cost of one merge in all.
+            if staged >= max(_BULK_ROWS, merged):
+                self._merge_all()
+            return
+        if self._dead_slots >= 256 and self._dead_slots * 4 >= n_slots:
             self._compact()
-        elif pending > _DELTA_ROWS + merged // 8 or (pending and not merged and n_slots):
-            for ch in self._channels:
-                for postings in ch.sides:
-                    postings.merge(len(ch.ids), None, None)
-            self._basis = None  # every merged impact is recomputed on the next search
+        elif staged or pending > _DELTA_ROWS + merged // 8 or (pending and not merged and n_slots):
+            self._merge_all()
+
+    def _merge_all(self) -> None:
+        for ch in self._channels:
+            for postings in ch.sides:
+                postings.merge(len(ch.ids), None, None)
+        self._basis = None  # every merged impact is recomputed on the next search
 
     def _compact(self) -> None:
         """Drop removed slots and renumber the rest, with every postings list merged."""
@@ -737,6 +808,7 @@ class SearchIndex:
         rows = gather_ranges(starts, counts)
         self._q_chars.replace(self._q_chars.view()[rows])
         self._q_tf.replace(self._q_tf.view()[rows])
+        self._q_impact.replace(self._q_impact.view()[rows])
         self._q_count.replace(counts)
         self._q_start.replace(np.cumsum(counts, dtype=np.int64) - counts)
         self._q_slot.replace(slot_map[self._q_slot.view()[q_keep]].astype(np.int32))
@@ -818,14 +890,27 @@ class SearchIndex:
             or np.any(np.abs(avg - basis[1]) > _AVG_DRIFT * basis[1])
         ):
             self._basis = (self.ranking, avg)
+            self._q_impact.replace(self._char_impacts(np.arange(self._q_slot.size)))
             for channel, ch in enumerate(self._channels):
                 for side, postings in enumerate(ch.sides):
                     if len(postings.key):
                         postings.impact = self._impacts(
                             side, channel, postings.key, postings.kind, postings.tf
-                        )
+                        ).astype(np.float16)
             return avg
         return basis[1]
+
+    def _char_impacts(self, units: np.ndarray) -> np.ndarray:
+        """BM25 term-frequency parts of the characters of question ``units``, in storage order."""
+        r, avg = self._basis  # type: ignore[misc]
+        counts = self._q_count.data[units]
+        rows = gather_ranges(self._q_start.data[units], counts)
+        owner = np.repeat(units, counts)
+        kinds = self._q_kind.data[owner]
+        b = np.asarray(r.b, dtype=np.float32)[kinds]
+        tf = self._q_tf.data[rows].astype(np.float32)
+        norm = r.k1 * (1.0 - b + b * self._q_len.data[owner] / avg[_CHARS][kinds])
+        return (tf * (r.k1 + 1.0) / (tf + norm)).astype(np.float32)
 
     def _impacts(
         self, side: int, channel: int, keys: np.ndarray, kinds: np.ndarray, tfs: np.ndarray
@@ -849,118 +934,109 @@ class SearchIndex:
         scratch.fit(self._slot_status.size, len(self._sq_text))
         return scratch
 
-    def _idf(self, df: float, n_docs: int) -> float:
+    @staticmethod
+    def _idf(df: float, n_docs: int) -> float:
         return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
 
-    def _first_stage(self, parsed: _Query, scratch: _Scratch) -> np.ndarray | None:
+    def _first_stage(self, parsed: _Query, scratch: _Scratch, n_docs: int) -> tuple[np.ndarray | None, float]:
         """Scores of words and bigrams into ``scratch`` (totals per slot, q_totals per similar question).
 
         Returns the similar-question units touched (their ``q_totals`` and the slots'
-        ``best`` must be zeroed by the caller), or None when no term is indexed.
+        ``best`` must be zeroed by the caller), or None when no term is indexed; and the
+        words' and bigrams' part of the query's self score (see ``_rank``).
         """
         r = self.ranking
-        self._refresh_basis()
-        n_docs = max(len(self._slot_of), 1)
+        avg = self._refresh_basis()
         common = r.common_question_word * n_docs
         parts: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
         values: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+        weights: tuple[list[tuple[float, int]], list[tuple[float, int]]] = ([], [])
+        self_score = 0.0
+        unseen_idf = self._idf(0.0, n_docs)
         for channel, terms, scale in (
             (_WORDS, parsed.words, 1.0),
             (_BIGRAMS, parsed.bigrams, r.bigram_weight),
         ):
             ch = self._channels[channel]
-            df_of = ch.df.data
+            ids, df_of = ch.ids, ch.df.data
+            # A perfect match holds each term once, in a title as long as the query.
+            tf_part = (r.k1 + 1.0) / (
+                1.0 + r.k1 * (1.0 - r.b[0] + r.b[0] * parsed.length[channel] / float(avg[channel][0]))
+            )
             for term, weight in terms.items():
-                tid = ch.ids.get(term)
-                if tid is None:
-                    continue
-                df = df_of[tid]
+                tid = ids.get(_term_key(term))
+                df = 0 if tid is None else int(df_of[tid])
+                idf = self._idf(df, n_docs) if df > 0 else unseen_idf
+                if weight >= 1.0:  # question words and expansions are not expected to match
+                    self_score += scale * idf * tf_part
                 if df <= 0 or (weight < 1.0 and df > common and term in QUESTION_WORDS):
                     continue
-                w = np.float32(scale * weight * self._idf(float(df), n_docs))
+                w = scale * weight * idf
                 for side, postings in enumerate(ch.sides):
-                    merged = postings.base(tid)
-                    if merged is not None:
-                        parts[side].append(merged[0])
-                        values[side].append(merged[1] * w)
-                    pending = postings.pending(tid)
-                    if pending is not None:
-                        parts[side].append(pending[0])
-                        values[side].append(self._impacts(side, channel, *pending) * w)
+                    indptr = postings.indptr
+                    if tid + 1 < len(indptr):  # type: ignore[operator]
+                        start, end = indptr[tid : tid + 2].tolist()  # type: ignore[misc]
+                        if end > start:
+                            parts[side].append(postings.key[start:end])
+                            values[side].append(postings.impact[start:end])
+                            weights[side].append((w, end - start))
+                    if postings.delta_rows:
+                        pending = postings.pending(tid)  # type: ignore[arg-type]
+                        if pending is not None:
+                            parts[side].append(pending[0])
+                            values[side].append(self._impacts(side, channel, *pending))
+                            weights[side].append((w, len(pending[0])))
         if not parts[0] and not parts[1]:
-            return None
+            return None, self_score
         if parts[0]:
-            np.add.at(scratch.totals, np.concatenate(parts[0]), np.concatenate(values[0]))
+            np.add.at(scratch.totals, np.concatenate(parts[0]), _weighted(values[0], weights[0]))
         touched = np.zeros(0, dtype=np.int64)
         if parts[1]:
             keys = np.concatenate(parts[1])
-            np.add.at(scratch.q_totals, keys, np.concatenate(values[1]))
+            np.add.at(scratch.q_totals, keys, _weighted(values[1], weights[1]))
             # Similar questions: summed per question, then only each document's best counts.
             touched = np.unique(keys)
             slots = self._sq_slot.data[touched]
             np.maximum.at(scratch.best, slots, scratch.q_totals[touched])
             scratch.totals[slots] += scratch.best[slots]
-        return touched
+        return touched, self_score
 
-    def _char_scores(self, parsed: _Query, units: np.ndarray, n_docs: int) -> np.ndarray:
-        """``char_weight ×`` BM25 of the query's characters in each question unit."""
+    def _char_weights(self, parsed: _Query, n_docs: int) -> tuple[np.ndarray, float]:
+        """Each character id's query weight × IDF (0 when not in the query), and the characters' self score."""
         r = self.ranking
-        if not len(units) or not parsed.chars:
-            return np.zeros(len(units), dtype=np.float32)
         avg = self._basis[1][_CHARS]  # type: ignore[index]
+        tf_part = (r.k1 + 1.0) / (
+            1.0 + r.k1 * (1.0 - r.b[0] + r.b[0] * parsed.length[_CHARS] / float(avg[0]))
+        )
         weights: dict[int, float] = {}
+        self_score = 0.0
+        unseen_idf = self._idf(0.0, n_docs)
+        df_of = self._char_df.data
         for c, weight in parsed.chars.items():
             cid = self._char_ids.get(c)
-            if cid is not None and self._char_df.data[cid] > 0:
-                weights[cid] = weight * self._idf(float(self._char_df.data[cid]), n_docs)
-        if not weights:
-            return np.zeros(len(units), dtype=np.float32)
+            df = 0 if cid is None else int(df_of[cid])
+            idf = self._idf(df, n_docs) if df > 0 else unseen_idf
+            if weight >= 1.0:
+                self_score += r.char_weight * idf * tf_part
+            if df > 0:
+                weights[cid] = weight * idf  # type: ignore[index]
+        table = np.zeros(len(self._char_ids), dtype=np.float32)
+        if weights:
+            table[np.fromiter(weights, dtype=np.int64, count=len(weights))] = list(weights.values())
+        return table, self_score
+
+    def _char_scores(self, units: np.ndarray, char_weight: np.ndarray) -> np.ndarray:
+        """``char_weight ×`` BM25 of the query's characters in each question unit.
+
+        ``char_weight`` holds each character id's query weight × IDF (0 for the others).
+        """
+        if not len(units):
+            return np.zeros(0, dtype=np.float32)
         counts = self._q_count.data[units]
         rows = gather_ranges(self._q_start.data[units], counts)
-        ids = self._q_chars.data[rows]
-        qids = np.fromiter(weights, dtype=np.int32, count=len(weights))
-        hit = np.isin(ids, qids)
-        if not hit.any():
-            return np.zeros(len(units), dtype=np.float32)
-        owner = np.repeat(np.arange(len(units)), counts)[hit]
-        lookup = dict(zip(qids.tolist(), weights.values(), strict=True))
-        idf = np.fromiter((lookup[i] for i in ids[hit].tolist()), dtype=np.float32, count=int(hit.sum()))
-        tf = self._q_tf.data[rows][hit]
-        kinds = self._q_kind.data[units][owner]
-        b = np.asarray(r.b, dtype=np.float32)[kinds]
-        norm = r.k1 * (1.0 - b + b * self._q_len.data[units][owner] / avg[kinds])
-        part = idf * tf * (r.k1 + 1.0) / (tf + norm)
-        return (r.char_weight * np.bincount(owner, part, minlength=len(units))).astype(np.float32)
-
-    def _self_score(self, parsed: _Query, n_docs: int) -> float:
-        """The query's score against itself as a title: what a perfect match would reach."""
-        r = self.ranking
-        avg = self._basis[1]  # type: ignore[index]
-        total = 0.0
-        for channel, terms, scale in (
-            (_WORDS, parsed.words, 1.0),
-            (_BIGRAMS, parsed.bigrams, r.bigram_weight),
-        ):
-            ids, df_of = self._channels[channel].ids, self._channels[channel].df.data
-            tf_part = (r.k1 + 1.0) / (
-                1.0 + r.k1 * (1.0 - r.b[0] + r.b[0] * parsed.length[channel] / avg[channel][0])
-            )
-            for term, weight in terms.items():
-                if weight < 1.0:
-                    continue  # question words and expansions: a match is not expected
-                tid = ids.get(term)
-                df = float(df_of[tid]) if tid is not None else 0.0
-                total += scale * self._idf(max(df, 0.0), n_docs) * tf_part
-        tf_part = (r.k1 + 1.0) / (
-            1.0 + r.k1 * (1.0 - r.b[0] + r.b[0] * parsed.length[_CHARS] / avg[_CHARS][0])
-        )
-        for c, weight in parsed.chars.items():
-            if weight < 1.0:
-                continue
-            cid = self._char_ids.get(c)
-            df = float(self._char_df.data[cid]) if cid is not None else 0.0
-            total += r.char_weight * self._idf(max(df, 0.0), n_docs) * tf_part
-        return total
+        part = char_weight[self._q_chars.data[rows]] * self._q_impact.data[rows]
+        owner = np.repeat(np.arange(len(units)), counts)
+        return (self.ranking.char_weight * np.bincount(owner, part, minlength=len(units))).astype(np.float32)
 
     def _rank(
         self,
@@ -969,42 +1045,48 @@ class SearchIndex:
         statuses: Sequence[str],
         category_ids: Iterable[int | str] | None,
     ) -> tuple[np.ndarray, np.ndarray, float]:
-        """Slots and final scores, best first; ``depth`` None re-ranks every matching document."""
+        """Slots and final scores, best first, and the query's self score.
+
+        ``depth`` None re-ranks every matching document. The self score is what the
+        query would score against itself as a title (each term once, unseen terms at
+        the highest IDF): the scale that makes scores of different queries comparable.
+        """
         scratch = self._scratch()
-        touched = self._first_stage(parsed, scratch)
+        n_docs = max(len(self._slot_of), 1)
+        touched, self_score = self._first_stage(parsed, scratch, n_docs)
+        char_weight, char_self = self._char_weights(parsed, n_docs)
+        self_score += char_self
         if touched is None:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), 0.0
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), self_score
         n = self._slot_status.size
         totals = scratch.totals[:n]
         try:
             factor = self._slot_factor(statuses, category_ids)
             scores = np.multiply(totals, factor, out=scratch.scores[:n])
-            if depth is not None and n > depth:
-                cand = np.argpartition(scores, n - depth)[n - depth :]
-                cand = cand[scores[cand] > 0]
-            else:
-                cand = np.flatnonzero(scores > 0)
-            first = totals[cand]
-            best_first = scratch.best[cand]
-            sq_q_totals = scratch.q_totals
-            final = self._rerank(parsed, cand, first - best_first, sq_q_totals)
-            final = final * factor[cand]
+            cand = _top(scores, depth)
+            main = totals[cand] - scratch.best[cand]
+            final = self._rerank(cand, main, scratch.q_totals, char_weight) * factor[cand]
         finally:
             totals.fill(0.0)
             if len(touched):
                 scratch.best[self._sq_slot.data[touched]] = 0.0
                 scratch.q_totals[touched] = 0.0
         order = np.lexsort((cand, -final))
-        return cand[order], final[order], self._self_score(parsed, max(len(self._slot_of), 1))
+        return cand[order], final[order], self_score
 
-    def _rerank(self, parsed: _Query, cand: np.ndarray, main: np.ndarray, q_totals: np.ndarray) -> np.ndarray:
+    def _rerank(
+        self,
+        cand: np.ndarray,
+        main: np.ndarray,
+        q_totals: np.ndarray,
+        char_weight: np.ndarray,
+    ) -> np.ndarray:
         """Title + body + tags (``main``) plus characters, plus the best similar question with its characters."""
-        n_docs = max(len(self._slot_of), 1)
         final = main.astype(np.float32)
         titles = self._slot_title_q.data[cand]
         has_title = titles >= 0
         if has_title.any():
-            final[has_title] += self._char_scores(parsed, titles[has_title].astype(np.int64), n_docs)
+            final[has_title] += self._char_scores(titles[has_title].astype(np.int64), char_weight)
         counts = self._slot_sq_count.data[cand]
         if counts.any():
             sq = gather_ranges(self._slot_sq_first.data[cand], counts)
@@ -1012,7 +1094,7 @@ class SearchIndex:
             q_units = self._sq_q.data[sq]
             sq_scores = q_totals[sq].copy()
             has_q = q_units >= 0
-            sq_scores[has_q] += self._char_scores(parsed, q_units[has_q].astype(np.int64), n_docs)
+            sq_scores[has_q] += self._char_scores(q_units[has_q].astype(np.int64), char_weight)
             best = np.zeros(len(cand), dtype=np.float32)
             np.maximum.at(best, owner, sq_scores)
             final += best
@@ -1134,8 +1216,10 @@ class SearchIndex:
         for uid in range(first, first + int(self._slot_sq_count.data[slot])):
             candidates.append((_QUESTION, self._sq_text[uid], self._sq_norm[uid]))
         for kind in (_BODY, _TAGS):
-            if self._main_text[kind][slot]:
-                candidates.append((kind, self._main_text[kind][slot], self._main_norm[kind][slot]))
+            text = self._main_text[kind][slot]
+            if text:
+                norm = self._main_norm[kind][slot] if kind != _BODY else normalize(text).text
+                candidates.append((kind, text, None if norm == text else norm))
         best: tuple[float, str, str | None, int] | None = None
         for kind, text, norm in candidates:
             haystack = text if norm is None else norm
