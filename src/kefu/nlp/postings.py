@@ -144,8 +144,10 @@ class Postings:
         ``keep`` and ``remap`` are indexed by key. ``impact`` must be recomputed afterwards.
         """
         counts = np.diff(self.indptr)
-        terms = [np.repeat(np.arange(len(counts), dtype=np.int32), counts)]
-        keys, kinds, tfs = [self.key], [self.kind], [self.tf]
+        terms: list[np.ndarray] = [np.repeat(np.arange(len(counts), dtype=np.int32), counts)]
+        keys: list[np.ndarray] = [self.key]
+        kinds: list[np.ndarray] = [self.kind]
+        tfs: list[np.ndarray] = [self.tf]
         for tid, (k, kd, t) in self.delta.items():
             terms.append(np.full(len(k), tid, dtype=np.int32))
             keys.append(np.frombuffer(k, dtype=np.int32))

@@ -969,19 +969,19 @@ class SearchIndex:
                 idf = self._idf(df, n_docs) if df > 0 else unseen_idf
                 if weight >= 1.0:  # question words and expansions are not expected to match
                     self_score += scale * idf * tf_part
-                if df <= 0 or (weight < 1.0 and df > common and term in QUESTION_WORDS):
+                if tid is None or df <= 0 or (weight < 1.0 and df > common and term in QUESTION_WORDS):
                     continue
                 w = scale * weight * idf
                 for side, postings in enumerate(ch.sides):
                     indptr = postings.indptr
-                    if tid + 1 < len(indptr):  # type: ignore[operator]
-                        start, end = indptr[tid : tid + 2].tolist()  # type: ignore[misc]
+                    if tid + 1 < len(indptr):
+                        start, end = indptr[tid : tid + 2].tolist()
                         if end > start:
                             parts[side].append(postings.key[start:end])
                             values[side].append(postings.impact[start:end])
                             weights[side].append((w, end - start))
                     if postings.delta_rows:
-                        pending = postings.pending(tid)  # type: ignore[arg-type]
+                        pending = postings.pending(tid)
                         if pending is not None:
                             parts[side].append(pending[0])
                             values[side].append(self._impacts(side, channel, *pending))
