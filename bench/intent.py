@@ -25,7 +25,9 @@ def main() -> None:
     print(render(intent_scores(args.limit or None), title="Intent"))
     classifier = default_classifier()
     print(f"\nrejection rule, kefu: {classifier.rejection_rule}")
-    print(f"rejection rule, 1-NN tf-idf: don't know when the nearest example's cosine is below {NN_THRESHOLD}")
+    print(
+        f"rejection rule, 1-NN tf-idf: don't know when the nearest example's cosine is below {NN_THRESHOLD}"
+    )
     texts = realistic_messages() * 10
     start = time.process_time()
     one_by_one = [classifier.predict(t) for t in texts]

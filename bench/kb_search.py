@@ -20,7 +20,8 @@ parameters) over character unigrams + bigrams, and bm25s over jieba words.
 
 Latency: 10,000 and 100,000 documents made from all distinct questions of the five sets
 (titles) with an online-shopping review as body; queries are held-out questions. Memory
-is the growth of the process's resident set while the index is built.
+is the growth of the resident set while one engine's index is built, each in a fresh
+process (a process that has freed memory before reuses it and would hide the growth).
 
     .venv/bin/python bench/kb_search.py [--quick]
 """
@@ -34,6 +35,8 @@ import json
 import os
 import random
 import re
+import resource
+import subprocess
 import sys
 import time
 import zlib
@@ -41,6 +44,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import bm25s
 import numpy as np
@@ -192,20 +196,34 @@ def held_out(
     return queries if len(queries) <= max_queries else rng.sample(queries, max_queries)
 
 
-def score_set(faq: Faq, max_queries: int, rng: random.Random) -> dict[str, tuple[float, float, float]]:
+def reciprocal(ranks: list[int | None]) -> np.ndarray:
+    return np.asarray([1 / r if r is not None else 0.0 for r in ranks])
+
+
+def margin_interval(a: np.ndarray, b: np.ndarray, rng: random.Random) -> tuple[float, float]:
+    """95 % paired bootstrap interval of mean(a - b) × 100 (1,000 resamples of the queries)."""
+    diff = a - b
+    gen = np.random.default_rng(rng.randrange(2**32))
+    means = diff[gen.integers(0, len(diff), size=(1000, len(diff)))].mean(axis=1) * 100
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def score_set(faq: Faq, max_queries: int, rng: random.Random) -> dict[str, Any]:
     queries = held_out(faq, max_queries, rng)
     index = faq_index(faq)
     found = index.search_many([q for q, _ in queries], limit=10)
-    res = {
-        "kefu": metrics(
-            [rank_of([h.doc_id for h in hits], t) for hits, (_, t) in zip(found, queries, strict=True)]
-        )
+    ranks = {
+        "kefu": [rank_of([h.doc_id for h in hits], t) for hits, (_, t) in zip(found, queries, strict=True)]
     }  # type: ignore[misc]
     texts = [" ".join((title, *sq)) for title, sq in faq.docs]
     for name, tokens in BASELINES.items():
         retriever = bm25s_index(texts, tokens)
-        res[name] = metrics([rank_of(bm25s_search(retriever, tokens, q, 10), t) for q, t in queries])
-    res["n"] = (len(queries), len(faq.docs), 0)
+        ranks[name] = [rank_of(bm25s_search(retriever, tokens, q, 10), t) for q, t in queries]
+    res: dict[str, Any] = {name: metrics(r) for name, r in ranks.items()}
+    kefu = reciprocal(ranks["kefu"])
+    for name in BASELINES:
+        res["ci " + name] = margin_interval(kefu, reciprocal(ranks[name]), rng)
+    res["n"] = (len(queries), len(faq.docs))
     return res
 
 
@@ -243,25 +261,50 @@ def rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
+def build_memory(engine: str, n: int) -> tuple[float, float]:
+    """MB the process grows by while building one engine's index of the latency corpus, after and at peak.
+
+    Run in a fresh process (``--memory-of``), so that memory freed by earlier work
+    cannot be reused and hide the growth.
+    """
+    docs, _ = latency_corpus(n, random.Random(n))
+    texts = [f"{d.title} {d.body}" for d in docs]
+    tokenizer()
+    gc.collect()
+    before = rss_mb()
+    if engine == "kefu":
+        built: object = SearchIndex()
+        built.bulk_load(docs)  # type: ignore[attr-defined]
+    else:
+        built = bm25s_index(texts, BASELINES[engine])
+    gc.collect()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3  # kB on Linux
+    return rss_mb() - before, peak - before
+
+
+def memory_in_fresh_process(engine: str, n: int) -> tuple[float, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--memory-of", engine, str(n)], capture_output=True, text=True, check=True
+    )
+    after, peak = out.stdout.strip().splitlines()[-1].split()
+    return float(after), float(peak)
+
+
 def time_latency(n: int, n_queries: int, rng: random.Random) -> dict[str, object]:
     docs, queries = latency_corpus(n, rng)
     queries = queries[:n_queries]
     texts = [f"{d.title} {d.body}" for d in docs]
     tokenizer()  # jieba's dictionary is loaded before anything is measured
-    gc.collect()
-    before, c0 = rss_mb(), time.process_time()
+    c0 = time.process_time()
     index = SearchIndex()
     index.bulk_load(docs)
     load = {"kefu": time.process_time() - c0}
-    gc.collect()
-    memory = {"kefu": rss_mb() - before}
     retrievers = {}
     for name, tokens in BASELINES.items():
-        before, c0 = rss_mb(), time.process_time()
+        c0 = time.process_time()
         retrievers[name] = bm25s_index(texts, tokens)
         load[name] = time.process_time() - c0
-        gc.collect()
-        memory[name] = rss_mb() - before
+    memory = {name: memory_in_fresh_process(name, n) for name in ("kefu", *BASELINES)}
     engines = {
         name: (lambda q, r=retrievers[name], t=tokens: bm25s_search(r, t, q, 10))
         for name, tokens in BASELINES.items()
@@ -312,7 +355,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer queries, 10k latency only")
     parser.add_argument("--no-latency", action="store_true")
     parser.add_argument("--no-ranking", action="store_true")
+    parser.add_argument("--memory-of", nargs=2, metavar=("ENGINE", "DOCS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.memory_of:
+        print("{:.1f} {:.1f}".format(*build_memory(args.memory_of[0], int(args.memory_of[1]))))
+        return 0
     rng = random.Random(20261202)
     max_queries = 300 if args.quick else 2000
     print(f"# kefu knowledge-base search vs plain BM25 — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
@@ -321,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"{'set':<14}{'queries':>8}{'docs':>7}  {'kefu MRR':>8}{'R@1':>6}  {'chars MRR':>9}{'R@1':>6}"
-        f"  {'words MRR':>9}{'R@1':>6}  {'vs chars':>8}{'vs words':>9}"
+        f"  {'words MRR':>9}{'R@1':>6}  {'kefu - chars [95 %]':<20} {'kefu - words [95 %]'}"
     )
     wins = True
     for name in () if args.no_ranking else SETS:
@@ -334,9 +381,11 @@ def main(argv: list[str] | None = None) -> int:
             k, c, w = res["kefu"], res["bm25s chars"], res["bm25s words"]
             wins &= k[2] > c[2] and k[2] > w[2]
             label = name + ("+sq" if similar else "")
+            (c_lo, c_hi), (w_lo, w_hi) = res["ci bm25s chars"], res["ci bm25s words"]
             print(
                 f"{label:<14}{res['n'][0]:>8}{res['n'][1]:>7}  {k[2]:>8.1f}{k[0]:>6.1f}  {c[2]:>9.1f}{c[0]:>6.1f}"
-                f"  {w[2]:>9.1f}{w[0]:>6.1f}  {k[2] - c[2]:>+8.1f}{k[2] - w[2]:>+9.1f}",
+                f"  {w[2]:>9.1f}{w[0]:>6.1f}  {k[2] - c[2]:>+5.1f} [{c_lo:+.1f}, {c_hi:+.1f}]"
+                f" {k[2] - w[2]:>+5.1f} [{w_lo:+.1f}, {w_hi:+.1f}]",
                 flush=True,
             )
     if not args.no_ranking:
@@ -347,10 +396,12 @@ def main(argv: list[str] | None = None) -> int:
     print("# 'kefu' ranks only, as bm25s does; '+snippets' also renders ten highlighted snippets.")
     print("# cpu = process CPU time (wall is disturbed by other jobs on this shared machine);")
     print("# ratio = kefu CPU per query (mean) / bm25s words' and chars'; load = index build CPU s;")
-    print("# memory = RSS growth while the index was built, MB.")
+    print(
+        "# mem = RSS growth once that index alone is built, in a fresh process, MB; peak = its highest RSS growth."
+    )
     print(
         f"{'docs':>8}  {'engine':<14}{'wall p50':>9}{'cpu p50':>8}{'p99':>7}{'mean':>7}"
-        f"{'/words':>8}{'/chars':>8}{'load s':>8}{'mem MB':>8}"
+        f"{'/words':>8}{'/chars':>8}{'load s':>8}{'mem MB':>8}{'peak':>8}"
     )
     for n in (10_000,) if args.quick else (10_000, 100_000):
         lat = time_latency(n, 300 if args.quick else 1000, rng)
@@ -359,7 +410,9 @@ def main(argv: list[str] | None = None) -> int:
             ratios = " " * 16
             if name.startswith("kefu"):
                 ratios = f"{mean / ms['bm25s words'][4]:>8.2f}{mean / ms['bm25s chars'][4]:>8.2f}"  # type: ignore[index]
-            built = f"{load[name]:>8.1f}{memory[name]:>8.0f}" if name in load else ""  # type: ignore[operator,index]
+            built = (
+                f"{load[name]:>8.1f}{memory[name][0]:>8.0f}{memory[name][1]:>8.0f}" if name in load else ""
+            )  # type: ignore[operator,index]
             print(
                 f"{n:>8}  {name:<14}{w50:>9.2f}{c50:>8.2f}{c99:>7.2f}{mean:>7.2f}{ratios}{built}", flush=True
             )

@@ -51,8 +51,8 @@ import numpy as np
 from pypinyin import lazy_pinyin
 
 from kefu.nlp.normalize import normalize, to_simplified
-from kefu.nlp.postings import Grow, Postings, gather_ranges
 from kefu.nlp.segment import cut, tokenizer
+from kefu.nlp.store import Grow, Postings, TextStore, Vocabulary, gather_ranges, release_free_memory
 
 type DocId = int | str
 
@@ -179,10 +179,14 @@ class _Scratch:
             self.q_totals = np.zeros(max(1024, 2 * n_questions), dtype=np.float32)
 
 
+def _joined(arrays: list[np.ndarray]) -> np.ndarray:
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+
 def _weighted(values: list[np.ndarray], weights: list[tuple[float, int]]) -> np.ndarray:
     """The concatenated impacts, each term's run multiplied by its weight."""
     w, n = zip(*weights, strict=True)
-    return np.concatenate(values) * np.repeat(np.asarray(w, dtype=np.float32), n)
+    return _joined(values) * np.repeat(np.asarray(w, dtype=np.float32), n)
 
 
 def _top(scores: np.ndarray, depth: int | None) -> np.ndarray:
@@ -409,15 +413,13 @@ class _Channel:
     __slots__ = ("df", "ids", "sides")
 
     def __init__(self) -> None:
-        self.ids: dict[int, int] = {}  # hash(term) -> id: no string kept per term
+        self.ids = Vocabulary()  # _term_key(term) -> id: no string kept per term
         self.df = Grow(np.int32)
         self.sides = (Postings(), Postings())  # main units, similar questions
 
     def term_id(self, term: str) -> int:
-        key = _term_key(term)
-        tid = self.ids.get(key)
-        if tid is None:
-            tid = self.ids[key] = len(self.ids)
+        tid = self.ids.add(_term_key(term))
+        if tid == self.df.size:
             self.df.append(0)
         return tid
 
@@ -432,8 +434,7 @@ class _Unit:
         words, bigrams = _terms(norm)
         self.kind = kind
         self.text = text
-        # Bodies are normalised again for their snippet rather than kept twice.
-        self.norm = None if norm == text or kind == _BODY else norm
+        self.norm = None if norm == text else norm
         self.words = Counter(words)
         # Bigrams of bodies would multiply postings for little gain: a body only
         # supports a match, it rarely carries the misspelt key phrase alone.
@@ -476,8 +477,10 @@ class SearchIndex:
         self._slot_help = Grow(np.float32)
         # Words and bigrams lengths of the main units, 4 per slot (kind 1 unused).
         self._main_len = (Grow(np.float32), Grow(np.float32))
-        self._main_text: list[list[str]] = [[], [], [], []]  # per kind, per slot ("" = none)
-        self._main_norm: list[list[str | None]] = [[], [], [], []]
+        # Texts of the main units, 4 per slot (4 × slot + kind; "" = none), and their
+        # normalised forms ("" = the same as the text).
+        self._main_text = TextStore()
+        self._main_norm = TextStore()
         # Distinct term ids of the document per channel (to count document frequency
         # down when it goes): flat, with a start per slot.
         self._fwd = (Grow(np.int32), Grow(np.int32))
@@ -490,8 +493,8 @@ class SearchIndex:
         self._sq_slot = Grow(np.int32)
         self._sq_len = (Grow(np.float32), Grow(np.float32))
         self._sq_q = Grow(np.int32)
-        self._sq_text: list[str] = []
-        self._sq_norm: list[str | None] = []
+        self._sq_text = TextStore()
+        self._sq_norm = TextStore()
         # Question units (titles and similar questions): their characters, for re-ranking.
         self._q_slot = Grow(np.int32)
         self._q_kind = Grow(np.int8)
@@ -557,15 +560,18 @@ class SearchIndex:
             with self._lock:
                 self._maybe_merge()
                 self._trim()
+            release_free_memory()
 
     def _trim(self) -> None:
         """Give back the spare capacity that growing arrays keep (after a bulk load)."""
         for value in vars(self).values():
-            for grow in value if isinstance(value, tuple) else (value,):
-                if isinstance(grow, Grow):
-                    grow.replace(grow.view())
+            for item in value if isinstance(value, tuple) else (value,):
+                for grow in (item.start, item.length) if isinstance(item, TextStore) else (item,):
+                    if isinstance(grow, Grow):
+                        grow.replace(grow.view())
         for ch in self._channels:
             ch.df.replace(ch.df.view())
+            ch.ids.consolidate()
 
     def _place(self, doc: Document, units: list[_Unit]) -> None:
         self._version += 1
@@ -634,7 +640,7 @@ class SearchIndex:
                 self._sq_len[1].append(lengths[1])
                 self._sq_q.append(q)
                 self._sq_text.append(unit.text)
-                self._sq_norm.append(unit.norm)
+                self._sq_norm.append(unit.norm or "")
             else:
                 main_len[0][kind], main_len[1][kind] = lengths
                 main_text[kind], main_norm[kind] = unit.text, unit.norm
@@ -649,8 +655,8 @@ class SearchIndex:
             self._fwd[channel].extend(ids)
             self._channels[channel].df.data[ids] += 1
         for kind in (_TITLE, _QUESTION, _BODY, _TAGS):
-            self._main_text[kind].append(main_text[kind])
-            self._main_norm[kind].append(main_norm[kind])
+            self._main_text.append(main_text[kind])
+            self._main_norm.append(main_norm[kind] or "")
         if chars_seen:
             self._char_df.data[np.fromiter(chars_seen, dtype=np.int64, count=len(chars_seen))] += 1
         self._basis_dirty = True
@@ -708,17 +714,13 @@ class SearchIndex:
             for kind in (_TITLE, _BODY, _TAGS):
                 self._kind_len[channel][kind] -= float(lengths[kind])
         for kind in (_TITLE, _BODY, _TAGS):
-            if self._main_text[kind][slot]:
+            if self._main_text.has(4 * slot + kind):
                 self._kind_units[kind] -= 1
-            self._main_text[kind][slot] = ""
-            self._main_norm[kind][slot] = None
         first, count = int(self._slot_sq_first.data[slot]), int(self._slot_sq_count.data[slot])
         for uid in range(first, first + count):
             self._kind_units[_QUESTION] -= 1
             self._kind_len[_WORDS][_QUESTION] -= float(self._sq_len[0].data[uid])
             self._kind_len[_BIGRAMS][_QUESTION] -= float(self._sq_len[1].data[uid])
-            self._sq_text[uid] = ""
-            self._sq_norm[uid] = None
         chars: set[int] = set()
         for q in self._question_units(slot):
             start = self._q_start.data[q]
@@ -769,6 +771,7 @@ class SearchIndex:
 
     def _merge_all(self) -> None:
         for ch in self._channels:
+            ch.ids.consolidate()
             for postings in ch.sides:
                 postings.merge(len(ch.ids), None, None)
         self._basis = None  # every merged impact is recomputed on the next search
@@ -783,6 +786,7 @@ class SearchIndex:
         q_keep = keep[self._q_slot.view()]
         q_map = np.cumsum(q_keep, dtype=np.int64) - 1
         for ch in self._channels:
+            ch.ids.consolidate()
             ch.sides[0].merge(len(ch.ids), keep, slot_map)
             ch.sides[1].merge(len(ch.ids), sq_keep, sq_map)
         for grow in (self._slot_status, self._slot_category, self._slot_help):
@@ -816,12 +820,12 @@ class SearchIndex:
             grow.replace(grow.view()[q_keep])
         kept = np.flatnonzero(keep).tolist()
         self._slot_id = [self._slot_id[i] for i in kept]
-        for kind in (_TITLE, _BODY, _TAGS, _QUESTION):
-            self._main_text[kind] = [self._main_text[kind][i] for i in kept]
-            self._main_norm[kind] = [self._main_norm[kind][i] for i in kept]
-        kept_sq = np.flatnonzero(sq_keep).tolist()
-        self._sq_text = [self._sq_text[i] for i in kept_sq]
-        self._sq_norm = [self._sq_norm[i] for i in kept_sq]
+        main_rows = (4 * np.flatnonzero(keep)[:, None] + np.arange(4)).ravel()
+        self._main_text = self._main_text.take(main_rows)
+        self._main_norm = self._main_norm.take(main_rows)
+        kept_sq = np.flatnonzero(sq_keep)
+        self._sq_text = self._sq_text.take(kept_sq)
+        self._sq_norm = self._sq_norm.take(kept_sq)
         self._slot_of = {doc_id: i for i, doc_id in enumerate(self._slot_id)}  # type: ignore[misc]
         self._dead_slots = 0
         self._version += 1
@@ -963,24 +967,36 @@ class SearchIndex:
             tf_part = (r.k1 + 1.0) / (
                 1.0 + r.k1 * (1.0 - r.b[0] + r.b[0] * parsed.length[channel] / float(avg[channel][0]))
             )
-            for term, weight in terms.items():
-                tid = ids.get(_term_key(term))
-                df = 0 if tid is None else int(df_of[tid])
+            tids: list[int] = []
+            ws: list[float] = []
+            found = ids.get_many([_term_key(term) for term in terms])
+            for (term, weight), tid in zip(terms.items(), found, strict=True):
+                df = 0 if tid < 0 else int(df_of[tid])
                 idf = self._idf(df, n_docs) if df > 0 else unseen_idf
                 if weight >= 1.0:  # question words and expansions are not expected to match
                     self_score += scale * idf * tf_part
-                if tid is None or df <= 0 or (weight < 1.0 and df > common and term in QUESTION_WORDS):
+                if df <= 0 or (weight < 1.0 and df > common and term in QUESTION_WORDS):
                     continue
-                w = scale * weight * idf
-                for side, postings in enumerate(ch.sides):
-                    indptr = postings.indptr
-                    if tid + 1 < len(indptr):
-                        start, end = indptr[tid : tid + 2].tolist()
-                        if end > start:
-                            parts[side].append(postings.key[start:end])
-                            values[side].append(postings.impact[start:end])
-                            weights[side].append((w, end - start))
-                    if postings.delta_rows:
+                tids.append(tid)
+                ws.append(scale * weight * idf)
+            if not tids:
+                continue
+            tid_array = np.asarray(tids, dtype=np.int64)
+            for side, postings in enumerate(ch.sides):
+                indptr = postings.indptr
+                n_terms = len(indptr) - 1
+                if not n_terms and not postings.delta_rows:
+                    continue  # no similar questions at all
+                at = np.minimum(tid_array, n_terms)
+                bounds = indptr[at].tolist()
+                ends = indptr[np.minimum(at + 1, n_terms)].tolist()
+                for start, end, w in zip(bounds, ends, ws, strict=True):
+                    if end > start:
+                        parts[side].append(postings.key[start:end])
+                        values[side].append(postings.impact[start:end])
+                        weights[side].append((w, end - start))
+                if postings.delta_rows:
+                    for tid, w in zip(tids, ws, strict=True):
                         pending = postings.pending(tid)
                         if pending is not None:
                             parts[side].append(pending[0])
@@ -989,10 +1005,10 @@ class SearchIndex:
         if not parts[0] and not parts[1]:
             return None, self_score
         if parts[0]:
-            np.add.at(scratch.totals, np.concatenate(parts[0]), _weighted(values[0], weights[0]))
+            np.add.at(scratch.totals, _joined(parts[0]), _weighted(values[0], weights[0]))
         touched = np.zeros(0, dtype=np.int64)
         if parts[1]:
-            keys = np.concatenate(parts[1])
+            keys = _joined(parts[1])
             np.add.at(scratch.q_totals, keys, _weighted(values[1], weights[1]))
             # Similar questions: summed per question, then only each document's best counts.
             touched = np.unique(keys)
@@ -1117,13 +1133,17 @@ class SearchIndex:
         self._factor_cache[key] = (self._version, self.ranking, factor)
         return factor
 
-    def _confidences(self, scores: np.ndarray, self_score: float) -> np.ndarray:
+    def _confidences(self, scores: list[float], self_score: float) -> list[float]:
+        """Each hit's confidence from its share of the self score and its lead over the next hit."""
         a, b, c = self.ranking.confidence
-        if not len(scores) or self_score <= 0:
-            return np.zeros(len(scores))
-        lead = scores - np.append(scores[1:], 0.0)
-        z = a * scores / self_score + b * lead / self_score + c
-        return 1.0 / (1.0 + np.exp(-z))
+        if self_score <= 0:
+            return [0.0] * len(scores)
+        out = []
+        for i, score in enumerate(scores):
+            lead = score - (scores[i + 1] if i + 1 < len(scores) else 0.0)
+            z = (a * score + b * lead) / self_score + c
+            out.append(1.0 / (1.0 + math.exp(-z)))
+        return out
 
     def search(
         self,
@@ -1184,20 +1204,19 @@ class SearchIndex:
         slots, final, self_score = self._rank(
             parsed, max(limit + 1, self.ranking.rerank_depth), statuses, category_ids
         )
-        keep = final > 0
-        slots, final = slots[keep], final[keep]
-        confidence = self._confidences(final[: limit + 1], self_score)[:limit]
-        slots, final = slots[:limit], final[:limit]
+        scores = [v for v in final[: limit + 1].tolist() if v > 0]
+        confidence = self._confidences(scores, self_score)[:limit]
+        top = slots[: len(confidence)].tolist()
         if not snippets:
             return [
-                Hit(self._slot_id[s], float(v), "", "", float(p))  # type: ignore[arg-type]
-                for s, v, p in zip(slots.tolist(), final.tolist(), confidence.tolist(), strict=True)
+                Hit(self._slot_id[s], v, "", "", p)  # type: ignore[arg-type]
+                for s, v, p in zip(top, scores, confidence, strict=False)
             ]
         terms = self._highlight_terms(parsed)
         hits = []
-        for s, v, p in zip(slots.tolist(), final.tolist(), confidence.tolist(), strict=True):
+        for s, v, p in zip(top, scores, confidence, strict=False):
             snippet, field = self._snippet(s, terms)
-            hits.append(Hit(self._slot_id[s], float(v), snippet, field, float(p)))  # type: ignore[arg-type]
+            hits.append(Hit(self._slot_id[s], v, snippet, field, p))  # type: ignore[arg-type]
         return hits
 
     @staticmethod
@@ -1210,16 +1229,18 @@ class SearchIndex:
         """The highlighted text of the document's best-covered unit, and that unit's field."""
         weights = self.ranking.field_weight
         candidates: list[tuple[int, str, str | None]] = []
-        if self._main_text[_TITLE][slot]:
-            candidates.append((_TITLE, self._main_text[_TITLE][slot], self._main_norm[_TITLE][slot]))
+
+        def unit(store: TextStore, norms: TextStore, i: int) -> tuple[str, str | None]:
+            return store.get(i), norms.get(i) if norms.has(i) else None
+
+        if self._main_text.has(4 * slot):
+            candidates.append((_TITLE, *unit(self._main_text, self._main_norm, 4 * slot)))
         first = int(self._slot_sq_first.data[slot])
         for uid in range(first, first + int(self._slot_sq_count.data[slot])):
-            candidates.append((_QUESTION, self._sq_text[uid], self._sq_norm[uid]))
+            candidates.append((_QUESTION, *unit(self._sq_text, self._sq_norm, uid)))
         for kind in (_BODY, _TAGS):
-            text = self._main_text[kind][slot]
-            if text:
-                norm = self._main_norm[kind][slot] if kind != _BODY else normalize(text).text
-                candidates.append((kind, text, None if norm == text else norm))
+            if self._main_text.has(4 * slot + kind):
+                candidates.append((kind, *unit(self._main_text, self._main_norm, 4 * slot + kind)))
         best: tuple[float, str, str | None, int] | None = None
         for kind, text, norm in candidates:
             haystack = text if norm is None else norm
@@ -1231,13 +1252,15 @@ class SearchIndex:
         return _highlight(text, norm, terms, window=self.ranking.snippet_chars), _FIELD_NAMES[kind]
 
     def memory_bytes(self) -> int:
-        """Bytes held by the numpy arrays of the index (texts and dictionaries not included)."""
+        """Bytes held by the arrays and packed texts of the index (the id dict not included)."""
         total = 0
         for ch in self._channels:
-            total += ch.df.data.nbytes + sum(p.nbytes() for p in ch.sides)
+            total += ch.df.data.nbytes + ch.ids.nbytes() + sum(p.nbytes() for p in ch.sides)
         for value in vars(self).values():
             if isinstance(value, Grow):
                 total += value.data.nbytes
+            elif isinstance(value, TextStore):
+                total += value.nbytes()
             elif isinstance(value, tuple):
                 total += sum(g.data.nbytes for g in value if isinstance(g, Grow))
         return total
