@@ -35,9 +35,9 @@ import json
 import os
 import random
 import re
-import resource
 import subprocess
 import sys
+import threading
 import time
 import zlib
 from collections import defaultdict
@@ -53,6 +53,7 @@ from kefu.nlp.normalize import normalize
 from kefu.nlp.paths import evaldata_dir
 from kefu.nlp.search import Document, SearchIndex
 from kefu.nlp.segment import cut, tokenizer
+from kefu.nlp.store import release_free_memory
 
 DATA = evaldata_dir()
 _WORDISH = re.compile(r"\w")
@@ -262,24 +263,39 @@ def rss_mb() -> float:
 
 
 def build_memory(engine: str, n: int) -> tuple[float, float]:
-    """MB the process grows by while building one engine's index of the latency corpus, after and at peak.
+    """MB the process grows by while building one engine's index of the latency corpus: after, and at peak.
 
     Run in a fresh process (``--memory-of``), so that memory freed by earlier work
-    cannot be reused and hide the growth.
+    cannot be reused and hide the growth. Freed heap is returned to the system before
+    and after the build for every engine alike (kefu's ``bulk_load`` does it itself),
+    and a thread samples the resident set every 5 ms for the peak.
     """
     docs, _ = latency_corpus(n, random.Random(n))
     texts = [f"{d.title} {d.body}" for d in docs]
     tokenizer()
     gc.collect()
+    release_free_memory()
     before = rss_mb()
+    peak = [before]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.005):
+            peak[0] = max(peak[0], rss_mb())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     if engine == "kefu":
         built: object = SearchIndex()
         built.bulk_load(docs)  # type: ignore[attr-defined]
     else:
         built = bm25s_index(texts, BASELINES[engine])
+    done.set()
+    sampler.join()
     gc.collect()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3  # kB on Linux
-    return rss_mb() - before, peak - before
+    release_free_memory()
+    after = rss_mb()
+    return after - before, max(peak[0], after) - before
 
 
 def memory_in_fresh_process(engine: str, n: int) -> tuple[float, float]:
