@@ -50,7 +50,7 @@ from functools import lru_cache
 import numpy as np
 from pypinyin import lazy_pinyin
 
-from kefu.nlp.normalize import normalize, to_simplified
+from kefu.nlp.normalize import normalize_text, to_simplified
 from kefu.nlp.segment import cut, tokenizer
 from kefu.nlp.store import Grow, Postings, TextStore, Vocabulary, gather_ranges, release_free_memory
 
@@ -294,7 +294,7 @@ class _ProductNames:
         self.lengths: set[int] = set()
 
     def add(self, name: str) -> None:
-        name = normalize(name).text
+        name = normalize_text(name)
         if len(name) < 2 or name in self.names:
             return
         self.names.add(name)
@@ -430,7 +430,7 @@ class _Unit:
     __slots__ = ("bigrams", "chars", "kind", "norm", "text", "words")
 
     def __init__(self, kind: int, text: str) -> None:
-        norm = normalize(text).text
+        norm = normalize_text(text)
         words, bigrams = _terms(norm)
         self.kind = kind
         self.text = text
@@ -520,7 +520,7 @@ class SearchIndex:
         """Replace the synonym groups; each key and its values are one symmetric group."""
         table: dict[str, set[str]] = {}
         for head, others in groups.items():
-            members = {normalize(m).text for m in (head, *others)} - {""}
+            members = {normalize_text(m) for m in (head, *others)} - {""}
             for m in members:
                 table.setdefault(m, set()).update(members - {m})
         self._synonyms = {m: tuple(sorted(alts)) for m, alts in table.items()}
@@ -837,7 +837,7 @@ class SearchIndex:
     def _parse(self, query: str) -> _Query:
         r = self.ranking
         # Questions are short; a pasted essay is cut rather than turned into hundreds of terms.
-        text = normalize(query[:_QUERY_CHARS]).text
+        text = normalize_text(query[:_QUERY_CHARS])
         # One jieba pass serves the query's words and the synonym check below.
         tokens = tokenizer().lcut(text, HMM=True)
         words, bigrams = _terms(text, tokens)
