@@ -21,7 +21,7 @@ Queries are widened before scoring: synonym groups (快递 = 物流, 退钱 = �
 other members at a slightly lower weight, and registered product names are recognised
 despite a one-character typo or a homophone (保文杯 → 保温杯, by pinyin).
 
-Postings are flat numpy arrays per channel (``postings.Postings``) with each posting's
+Postings are flat numpy arrays per channel (``store.Postings``) with each posting's
 BM25 term-frequency part × field weight cached, so a query costs one multiply per term
 and one scatter-add per side into a per-thread buffer over documents, then a partition
 for the candidates. Edits append to a small delta that is merged in vectorised steps;
