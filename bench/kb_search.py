@@ -1,4 +1,4 @@
-"""Benchmark kefu's knowledge-base search against plain BM25 (bm25s over jieba tokens).
+"""Benchmark kefu's knowledge-base search against plain BM25 (bm25s over characters, and over jieba words).
 
 Ranking: each question-matching set (pairs labelled same / different meaning) becomes a
 FAQ. Pairs of the same meaning are joined into clusters (union-find); the member with the
@@ -11,8 +11,17 @@ index when AFQMC is scored). No query text is present in the index.
 The "+sq" rows repeat this with one more cluster member stored as a similar question
 (相似问法) of the document, and score only the members that remain held out.
 
+Queries are split by a hash of their normalised text: a third (``is_tuning``) is where
+kefu's weights and confidence were fitted (``bench/kb_search_fit.py``); the rows below
+score only the other two thirds.
+
+Two baselines run in the same process on the same documents: bm25s (default
+parameters) over character unigrams + bigrams, and bm25s over jieba words.
+
 Latency: 10,000 and 100,000 documents made from all distinct questions of the five sets
-(titles) with an online-shopping review as body; queries are held-out questions.
+(titles) with an online-shopping review as body; queries are held-out questions. Memory
+is the growth of the resident set while one engine's index is built, each in a fresh
+process (a process that has freed memory before reuses it and would hide the growth).
 
     .venv/bin/python bench/kb_search.py [--quick]
 """
@@ -21,26 +30,34 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gc
 import json
 import os
 import random
 import re
+import subprocess
 import sys
+import threading
 import time
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import bm25s
 import numpy as np
 
+from kefu.nlp.normalize import normalize
 from kefu.nlp.paths import evaldata_dir
 from kefu.nlp.search import Document, SearchIndex
-from kefu.nlp.segment import cut
+from kefu.nlp.segment import cut, tokenizer
+from kefu.nlp.store import release_free_memory
 
 DATA = evaldata_dir()
 _WORDISH = re.compile(r"\w")
+_RUN = re.compile(r"[^\W_]+")
 
 
 def _read(path: Path) -> list[str]:
@@ -122,17 +139,35 @@ def build_faq(pairs: list[tuple[str, str, bool]], *, similar: int = 0) -> Faq:
 
 
 def words(text: str) -> list[str]:
+    """bm25s's tokens for the word baseline: jieba words, punctuation dropped, lower-cased."""
     return [w for w in cut(text.lower()) if _WORDISH.search(w)]
 
 
-def bm25s_index(texts: list[str]) -> bm25s.BM25:
+def chars(text: str) -> list[str]:
+    """bm25s's tokens for the character baseline: unigrams and bigrams of each run of letters, digits, ideographs."""
+    out: list[str] = []
+    for run in _RUN.findall(text.lower()):
+        out.extend(run)
+        out.extend(run[i : i + 2] for i in range(len(run) - 1))
+    return out
+
+
+BASELINES = {"bm25s chars": chars, "bm25s words": words}
+
+
+def is_tuning(query: str) -> bool:
+    """The third of the queries that kefu's constants were fitted on; never scored below."""
+    return zlib.crc32(normalize(query).text.encode()) % 3 == 0
+
+
+def bm25s_index(texts: list[str], tokens) -> bm25s.BM25:
     retriever = bm25s.BM25()
-    retriever.index([words(t) or ["\x00"] for t in texts], show_progress=False)
+    retriever.index([tokens(t) or ["\x00"] for t in texts], show_progress=False)
     return retriever
 
 
-def bm25s_search(retriever: bm25s.BM25, query: str, k: int) -> list[int]:
-    res = retriever.retrieve([words(query) or ["\x00"]], k=k, show_progress=False)
+def bm25s_search(retriever: bm25s.BM25, tokens, query: str, k: int) -> list[int]:
+    res = retriever.retrieve([tokens(query) or ["\x00"]], k=k, show_progress=False)
     return [int(i) for i in res.documents[0]]
 
 
@@ -149,16 +184,48 @@ def rank_of(found: list[int], target: int) -> int | None:
     return found.index(target) + 1 if target in found else None
 
 
-def score_set(faq: Faq, max_queries: int, rng: random.Random) -> dict[str, tuple[float, float, float]]:
-    queries = faq.queries if len(faq.queries) <= max_queries else rng.sample(faq.queries, max_queries)
+def faq_index(faq: Faq) -> SearchIndex:
     index = SearchIndex()
     index.bulk_load(Document(i, title, similar_questions=sq) for i, (title, sq) in enumerate(faq.docs))
-    retriever = bm25s_index([" ".join((title, *sq)) for title, sq in faq.docs])
-    kefu_ranks = [
-        rank_of([h.doc_id for h in index.search(q, limit=10, snippets=False)], t) for q, t in queries
-    ]  # type: ignore[misc]
-    plain_ranks = [rank_of(bm25s_search(retriever, q, 10), t) for q, t in queries]
-    return {"kefu": metrics(kefu_ranks), "bm25s": metrics(plain_ranks), "n": (len(queries), len(faq.docs), 0)}
+    return index
+
+
+def held_out(
+    faq: Faq, max_queries: int, rng: random.Random, *, tuning: bool = False
+) -> list[tuple[str, int]]:
+    queries = [(q, t) for q, t in faq.queries if is_tuning(q) == tuning]
+    return queries if len(queries) <= max_queries else rng.sample(queries, max_queries)
+
+
+def reciprocal(ranks: list[int | None]) -> np.ndarray:
+    return np.asarray([1 / r if r is not None else 0.0 for r in ranks])
+
+
+def margin_interval(a: np.ndarray, b: np.ndarray, rng: random.Random) -> tuple[float, float]:
+    """95 % paired bootstrap interval of mean(a - b) × 100 (1,000 resamples of the queries)."""
+    diff = a - b
+    gen = np.random.default_rng(rng.randrange(2**32))
+    means = diff[gen.integers(0, len(diff), size=(1000, len(diff)))].mean(axis=1) * 100
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def score_set(faq: Faq, max_queries: int, rng: random.Random) -> dict[str, Any]:
+    queries = held_out(faq, max_queries, rng)
+    index = faq_index(faq)
+    found = index.search_many([q for q, _ in queries], limit=10)
+    ranks = {
+        "kefu": [rank_of([h.doc_id for h in hits], t) for hits, (_, t) in zip(found, queries, strict=True)]
+    }  # type: ignore[misc]
+    texts = [" ".join((title, *sq)) for title, sq in faq.docs]
+    for name, tokens in BASELINES.items():
+        retriever = bm25s_index(texts, tokens)
+        ranks[name] = [rank_of(bm25s_search(retriever, tokens, q, 10), t) for q, t in queries]
+    res: dict[str, Any] = {name: metrics(r) for name, r in ranks.items()}
+    kefu = reciprocal(ranks["kefu"])
+    for name in BASELINES:
+        res["ci " + name] = margin_interval(kefu, reciprocal(ranks[name]), rng)
+    res["n"] = (len(queries), len(faq.docs))
+    return res
 
 
 def latency_corpus(n: int, rng: random.Random) -> tuple[list[Document], list[str]]:
@@ -189,30 +256,89 @@ def _timed(fn, arg, wall: list[float], cpu: list[float]) -> None:
     wall.append(time.perf_counter() - w0)
 
 
+def rss_mb() -> float:
+    """Resident set of this process in MB (Linux)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def build_memory(engine: str, n: int) -> tuple[float, float]:
+    """MB the process grows by while building one engine's index of the latency corpus: after, and at peak.
+
+    Run in a fresh process (``--memory-of``), so that memory freed by earlier work
+    cannot be reused and hide the growth. Freed heap is returned to the system before
+    and after the build for every engine alike (kefu's ``bulk_load`` does it itself),
+    and a thread samples the resident set every 5 ms for the peak.
+    """
+    docs, _ = latency_corpus(n, random.Random(n))
+    texts = [f"{d.title} {d.body}" for d in docs]
+    tokenizer()
+    gc.collect()
+    release_free_memory()
+    before = rss_mb()
+    peak = [before]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.005):
+            peak[0] = max(peak[0], rss_mb())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    if engine == "kefu":
+        built: object = SearchIndex()
+        built.bulk_load(docs)  # type: ignore[attr-defined]
+    else:
+        built = bm25s_index(texts, BASELINES[engine])
+    done.set()
+    sampler.join()
+    gc.collect()
+    release_free_memory()
+    after = rss_mb()
+    return after - before, max(peak[0], after) - before
+
+
+def memory_in_fresh_process(engine: str, n: int) -> tuple[float, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--memory-of", engine, str(n)], capture_output=True, text=True, check=True
+    )
+    after, peak = out.stdout.strip().splitlines()[-1].split()
+    return float(after), float(peak)
+
+
 def time_latency(n: int, n_queries: int, rng: random.Random) -> dict[str, object]:
     docs, queries = latency_corpus(n, rng)
     queries = queries[:n_queries]
+    texts = [f"{d.title} {d.body}" for d in docs]
+    tokenizer()  # jieba's dictionary is loaded before anything is measured
     c0 = time.process_time()
     index = SearchIndex()
     index.bulk_load(docs)
-    load_kefu = time.process_time() - c0
-    c0 = time.process_time()
-    retriever = bm25s_index([f"{d.title} {d.body}" for d in docs])
-    load_bm25s = time.process_time() - c0
-    for q in queries[:20]:  # warm caches of both
-        index.search(q)
-        bm25s_search(retriever, q, 10)
+    load = {"kefu": time.process_time() - c0}
+    retrievers = {}
+    for name, tokens in BASELINES.items():
+        c0 = time.process_time()
+        retrievers[name] = bm25s_index(texts, tokens)
+        load[name] = time.process_time() - c0
+    memory = {name: memory_in_fresh_process(name, n) for name in ("kefu", *BASELINES)}
     engines = {
-        "bm25s": lambda q: bm25s_search(retriever, q, 10),
-        "kefu": lambda q: index.search(q, limit=10, snippets=False),
-        "kefu+snippets": lambda q: index.search(q, limit=10),
+        name: (lambda q, r=retrievers[name], t=tokens: bm25s_search(r, t, q, 10))
+        for name, tokens in BASELINES.items()
     }
+    engines["kefu"] = lambda q: index.search(q, limit=10, snippets=False)
+    engines["kefu+snippets"] = lambda q: index.search(q, limit=10)
+    for q in queries[:20]:  # warm caches of all
+        for fn in engines.values():
+            fn(q)
     wall: dict[str, list[float]] = {name: [] for name in engines}
     cpu: dict[str, list[float]] = {name: [] for name in engines}
-    # Interleaved, so that load from other processes hits all three alike.
+    # Interleaved, so that load from other processes hits all engines alike.
     for q in queries:
         for name, fn in engines.items():
             _timed(fn, q, wall[name], cpu[name])
+    c0 = time.process_time()
+    index.search_many(queries, limit=10)
+    batch_ms = (time.process_time() - c0) / len(queries) * 1000
     # An edit then a search: what an admin saving an article and checking it waits for.
     c0 = time.process_time()
     for i in range(50):
@@ -226,10 +352,18 @@ def time_latency(n: int, n_queries: int, rng: random.Random) -> dict[str, object
             percentile(wall[name], 99) * 1000,
             percentile(cpu[name], 50) * 1000,
             percentile(cpu[name], 99) * 1000,
+            float(np.mean(cpu[name])) * 1000,
         )
         for name in engines
     }
-    return {"ms": ms, "load": {"bm25s": load_bm25s, "kefu": load_kefu}, "edit_ms": edit_ms}
+    return {
+        "ms": ms,
+        "load": load,
+        "memory": memory,
+        "arrays": index.memory_bytes() / 1e6,
+        "edit_ms": edit_ms,
+        "batch_ms": batch_ms,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -237,13 +371,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer queries, 10k latency only")
     parser.add_argument("--no-latency", action="store_true")
     parser.add_argument("--no-ranking", action="store_true")
+    parser.add_argument("--memory-of", nargs=2, metavar=("ENGINE", "DOCS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    rng = random.Random(20261123)
+    if args.memory_of:
+        print("{:.1f} {:.1f}".format(*build_memory(args.memory_of[0], int(args.memory_of[1]))))
+        return 0
+    rng = random.Random(20261202)
     max_queries = 300 if args.quick else 2000
     print(f"# kefu knowledge-base search vs plain BM25 — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
-    print(f"# ranking: up to {max_queries} held-out queries per set; R@1 / R@5 / MRR@10 in %")
     print(
-        f"{'set':<14}{'queries':>8}{'docs':>8}  {'kefu R@1':>9}{'R@5':>7}{'MRR':>7}  {'bm25s R@1':>10}{'R@5':>7}{'MRR':>7}"
+        f"# ranking: up to {max_queries} held-out queries per set (none of the tuning third); MRR@10 and R@1 in %"
+    )
+    print(
+        f"{'set':<14}{'queries':>8}{'docs':>7}  {'kefu MRR':>8}{'R@1':>6}  {'chars MRR':>9}{'R@1':>6}"
+        f"  {'words MRR':>9}{'R@1':>6}  {'kefu - chars [95 %]':<20} {'kefu - words [95 %]'}"
     )
     wins = True
     for name in () if args.no_ranking else SETS:
@@ -253,35 +394,49 @@ def main(argv: list[str] | None = None) -> int:
             if len(faq.queries) < 50:  # AFQMC dev has almost no cluster of three
                 continue
             res = score_set(faq, max_queries, rng)
-            k, p = res["kefu"], res["bm25s"]
-            wins &= k[2] > p[2]
+            k, c, w = res["kefu"], res["bm25s chars"], res["bm25s words"]
+            wins &= k[2] > c[2] and k[2] > w[2]
             label = name + ("+sq" if similar else "")
+            (c_lo, c_hi), (w_lo, w_hi) = res["ci bm25s chars"], res["ci bm25s words"]
             print(
-                f"{label:<14}{res['n'][0]:>8}{res['n'][1]:>8}  {k[0]:>9.1f}{k[1]:>7.1f}{k[2]:>7.1f}"
-                f"  {p[0]:>10.1f}{p[1]:>7.1f}{p[2]:>7.1f}",
+                f"{label:<14}{res['n'][0]:>8}{res['n'][1]:>7}  {k[2]:>8.1f}{k[0]:>6.1f}  {c[2]:>9.1f}{c[0]:>6.1f}"
+                f"  {w[2]:>9.1f}{w[0]:>6.1f}  {k[2] - c[2]:>+5.1f} [{c_lo:+.1f}, {c_hi:+.1f}]"
+                f" {k[2] - w[2]:>+5.1f} [{w_lo:+.1f}, {w_hi:+.1f}]",
                 flush=True,
             )
-    print(f"# kefu MRR above bm25s on every row: {'yes' if wins else 'NO'}")
+    if not args.no_ranking:
+        print(f"# kefu MRR above both bm25s baselines on every row: {'yes' if wins else 'NO'}")
     if args.no_latency:
         return 0
-    print("\n# latency per query in ms, top 10, from text (normalisation + jieba included for both).")
+    print("\n# latency per query in ms, top 10, from text (normalisation and tokenisation included for all).")
     print("# 'kefu' ranks only, as bm25s does; '+snippets' also renders ten highlighted snippets.")
-    print("# wall = elapsed on this shared machine, cpu = process CPU time (less disturbed by other jobs);")
-    print("# ratio = kefu / bm25s at p50; load = bulk_load / bm25s index CPU seconds.")
+    print("# cpu = process CPU time (wall is disturbed by other jobs on this shared machine);")
+    print("# ratio = kefu CPU per query (mean) / bm25s words' and chars'; load = index build CPU s;")
     print(
-        f"{'docs':>8}  {'engine':<14}{'wall p50':>9}{'p99':>7}{'cpu p50':>9}{'p99':>7}{'ratio wall':>11}{'cpu':>6}{'load s':>8}"
+        "# mem = RSS growth once that index alone is built, in a fresh process, MB; peak = its highest RSS growth."
+    )
+    print(
+        f"{'docs':>8}  {'engine':<14}{'wall p50':>9}{'cpu p50':>8}{'p99':>7}{'mean':>7}"
+        f"{'/words':>8}{'/chars':>8}{'load s':>8}{'mem MB':>8}{'peak':>8}"
     )
     for n in (10_000,) if args.quick else (10_000, 100_000):
         lat = time_latency(n, 300 if args.quick else 1000, rng)
-        ms, load = lat["ms"], lat["load"]
-        base = ms["bm25s"]  # type: ignore[index]
-        for name, (w50, w99, c50, c99) in ms.items():  # type: ignore[attr-defined]
-            ratio = f"{w50 / base[0]:>11.2f}{c50 / base[2]:>6.2f}" if name != "bm25s" else " " * 17
-            loaded = f"{load[name]:>8.1f}" if name in load else ""  # type: ignore[operator,index]
+        ms, load, memory = lat["ms"], lat["load"], lat["memory"]
+        for name, (w50, _w99, c50, c99, mean) in ms.items():  # type: ignore[attr-defined]
+            ratios = " " * 16
+            if name.startswith("kefu"):
+                ratios = f"{mean / ms['bm25s words'][4]:>8.2f}{mean / ms['bm25s chars'][4]:>8.2f}"  # type: ignore[index]
+            built = (
+                f"{load[name]:>8.1f}{memory[name][0]:>8.0f}{memory[name][1]:>8.0f}" if name in load else ""
+            )  # type: ignore[operator,index]
             print(
-                f"{n:>8}  {name:<14}{w50:>9.2f}{w99:>7.2f}{c50:>9.2f}{c99:>7.2f}{ratio}{loaded}", flush=True
+                f"{n:>8}  {name:<14}{w50:>9.2f}{c50:>8.2f}{c99:>7.2f}{mean:>7.2f}{ratios}{built}", flush=True
             )
-        print(f"{n:>8}  edit (upsert + search) {lat['edit_ms']:.2f} ms cpu", flush=True)
+        print(
+            f"{n:>8}  kefu arrays {lat['arrays']:.0f} MB; search_many {lat['batch_ms']:.2f} ms cpu per query;"
+            f" edit (upsert + search) {lat['edit_ms']:.2f} ms cpu",
+            flush=True,
+        )
     print(f"# python {sys.version.split()[0]}, bm25s {bm25s.__version__}, {os.cpu_count()} cores shared")
     return 0
 

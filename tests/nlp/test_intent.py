@@ -86,3 +86,15 @@ def test_analyze_report_shows_emotion_signals_and_intent():
     assert "我的订单怎么还没到!" in report
     assert "感叹号 ×3" in report
     assert "物流延迟/催发货" in report
+
+
+def test_predict_many_gives_what_predict_gives_for_each_text():
+    classifier = default_classifier()
+    texts = [text for text, _ in load_intent_seed()] + ["", "！！！", "asdkjh qwe", "我要退款，马上！"]
+    assert classifier.predict_many(texts) == [classifier.predict(t) for t in texts]
+    assert classifier.predict_many([]) == []
+
+
+def test_rejection_rule_states_the_threshold_and_the_unseen_feature_rule():
+    rule = default_classifier().rejection_rule
+    assert "0.50" in rule and "30%" in rule

@@ -269,3 +269,59 @@ def test_synonym_spanning_words_or_at_the_start_of_a_word_still_expands():
     ix.upsert(Document(2, "物流信息查询", "在订单详情页查看物流轨迹。"))
     assert ids(ix.search("我要改地址"))[:1] == [1]
     assert ids(ix.search("快递员一直不来"))[:1] == [2]
+
+
+def test_a_shared_character_alone_is_not_a_match():
+    ix = SearchIndex()
+    ix.upsert(Document(1, "如何申请售后维修"))
+    assert ix.search("返修") == []  # 修 in common, no word or bigram
+
+
+def test_characters_rank_the_paraphrase_that_shares_them():
+    ix = SearchIndex()
+    ix.upsert(Document(1, "借呗还款日可以改吗"))
+    ix.upsert(Document(2, "借呗额度可以提高吗"))
+    # Both share 借呗 and 可以; only the first shares 还 and 款 (还不上款 is no jieba word of either).
+    assert ids(ix.search("借呗的款还不上了可以晚几天吗"))[0] == 1
+
+
+def test_search_many_gives_the_same_hits_as_search(index):
+    queries = ["退款多久", "快递不更新", "发票", "？？"]
+    assert index.search_many(queries, limit=3, snippets=True) == [index.search(q, limit=3) for q in queries]
+
+
+def test_scores_cover_every_matching_document_in_search_order(index):
+    scores = index.scores("怎么办")
+    assert set(scores) == {2, 3}
+    hits = index.search("怎么办")
+    assert [h.doc_id for h in hits] == sorted(scores, key=lambda d: -scores[d])
+    assert [round(h.score, 5) for h in hits] == [round(scores[h.doc_id], 5) for h in hits]
+    assert index.scores("？？") == {}
+
+
+def test_confidence_is_high_for_the_asked_question_and_low_for_a_stray_match(index):
+    exact = index.search("保温杯漏水怎么处理")[0]
+    stray = index.search("会员积分怎么兑换申请")[0]  # shares only 申请 with article 3's body
+    assert 0.0 <= stray.confidence < 0.2 < 0.8 < exact.confidence <= 1.0
+
+
+def test_replacing_most_documents_compacts_and_keeps_filters_and_similar_questions():
+    ix = SearchIndex()
+    for fruit in ("苹果", "香蕉", "葡萄"):
+        ix.bulk_load(
+            Document(
+                i,
+                f"商品{i}号 {fruit}",
+                similar_questions=[f"第{i}号{fruit}怎么吃"],
+                category_id=i % 3,
+                status="published" if i % 2 else "draft",
+            )
+            for i in range(600)
+        )
+    assert len(ix) == 600
+    assert ids(ix.search("第7号葡萄怎么吃", limit=1)) == [7]
+    assert ix.search("第7号葡萄怎么吃", limit=1)[0].matched_field == "similar_question"
+    assert ix.search("苹果") == [] and ix.search("香蕉") == []
+    assert 8 not in ids(ix.search("商品8号 葡萄", limit=600))  # a draft
+    assert ids(ix.search("商品7号 葡萄", category_ids=[1], limit=1)) == [7]
+    assert 7 not in ids(ix.search("商品7号 葡萄", category_ids=[0], limit=600))

@@ -12,7 +12,7 @@ routing a message to the wrong team costs more than asking a human.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,16 +92,47 @@ class IntentClassifier:
         )
         return cls(model, threshold=threshold)
 
+    @property
+    def rejection_rule(self) -> str:
+        """The don't-know rule in words, with this classifier's numbers."""
+        return (
+            f"don't know when the best probability is below {self.threshold:.2f} (softmax of the SVM"
+            f" margins at temperature {TEMPERATURE:g}) or when under {MIN_KNOWN_FRACTION:.0%} of the"
+            " message's features were seen in training"
+        )
+
     def predict(self, text: str) -> IntentPrediction:
         """The most likely intent, or None below the threshold."""
-        ids = feature_ids(normalize(text).text)
-        proba = self.model.proba_ids(ids)
-        order = np.argsort(-proba, kind="stable")[:RANKED]
-        ranked = [(self.model.classes[i], round(float(proba[i]), 4)) for i in order]
-        best, confidence = ranked[0]
-        if confidence < self.threshold or self.model.known_fraction(ids) < MIN_KNOWN_FRACTION:
-            return IntentPrediction(None, confidence, ranked)
-        return IntentPrediction(best, confidence, ranked)
+        return self.predict_many([text])[0]
+
+    def predict_many(self, texts: Sequence[str]) -> list[IntentPrediction]:
+        """``predict`` for each text, with the model's arithmetic done once for the batch."""
+        ids = [feature_ids(normalize(text).text) for text in texts]
+        counts = np.fromiter((len(i) for i in ids), dtype=np.int64, count=len(ids))
+        flat = np.fromiter((f for i in ids for f in i), dtype=np.int64, count=int(counts.sum()))
+        model = self.model
+        rows = model._lookup[flat]  # type: ignore[attr-defined]
+        # float32 like ``LinearModel.proba_ids``, so that rounded probabilities match ``predict``
+        # exactly; a text without features gets the bias alone, in float64 as there.
+        proba = np.tile(_softmax(model.bias.astype(np.float64)[None, :]), (len(texts), 1))
+        known = np.zeros(len(texts))
+        filled = counts > 0
+        if filled.any():
+            starts = (np.cumsum(counts) - counts)[filled]
+            sums = np.add.reduceat(model._table[rows], starts, axis=0)  # type: ignore[attr-defined]
+            scale = np.sqrt(counts[filled].astype(np.float64)).astype(np.float32)
+            proba[filled] = _softmax(sums / scale[:, None] + model.bias)
+            known[filled] = np.add.reduceat(rows != 0, starts) / counts[filled]
+        order = np.argsort(-proba, axis=1, kind="stable")[:, :RANKED]
+        out = []
+        for p, top, k in zip(proba, order, known.tolist(), strict=True):
+            ranked = [(model.classes[i], round(float(p[i]), 4)) for i in top]
+            best, confidence = ranked[0]
+            if confidence < self.threshold or k < MIN_KNOWN_FRACTION:
+                out.append(IntentPrediction(None, confidence, ranked))
+            else:
+                out.append(IntentPrediction(best, confidence, ranked))
+        return out
 
     def save(self, path: str | Path) -> None:
         """Write the classifier; the same classifier always gives the same bytes."""
@@ -119,6 +150,13 @@ class IntentClassifier:
         with np.load(path, allow_pickle=False) as npz:
             threshold = float(npz["threshold"][0])
         return cls(LinearModel.load(path), threshold=threshold)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, in the input's precision."""
+    logits = logits - logits.max(axis=1, keepdims=True)
+    expo = np.exp(logits)
+    return expo / expo.sum(axis=1, keepdims=True)
 
 
 _lock = threading.Lock()

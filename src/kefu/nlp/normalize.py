@@ -77,16 +77,26 @@ def to_simplified(text: str) -> str:
     return _converter().convert(text)
 
 
+def _folded(simplified: str) -> str:
+    """Half-width, case-folded, whitespace collapsed: every step of ``normalize`` but the last."""
+    text = _to_halfwidth(simplified)
+    # NFKC turns the Chinese ellipsis into three dots; keep punctuation comparable.
+    text = text.replace("。。。", "…").replace("...", "…")
+    text = text.casefold()
+    return _WS_RE.sub(" ", text).strip()
+
+
+def normalize_text(text: str) -> str:
+    """``normalize(text).text`` without the signals (search calls it for every query and unit)."""
+    return _PUNCT_RUN_RE.sub(r"\1", _folded(to_simplified(text)))
+
+
 def normalize(text: str) -> Normalized:
     """Normalise one message; see the module docstring for what changes."""
     original = text
     simplified = to_simplified(text)
     was_traditional = simplified != text
-    text = _to_halfwidth(simplified)
-    # NFKC turns the Chinese ellipsis into three dots; keep punctuation comparable.
-    text = text.replace("。。。", "…").replace("...", "…")
-    text = text.casefold()
-    text = _WS_RE.sub(" ", text).strip()
+    text = _folded(simplified)
     emoji = tuple(_EMOJI_RE.findall(text)) + tuple(e for e in _EMOTICONS if e.casefold() in text)
     exclamations = text.count("!")
     questions = text.count("?")

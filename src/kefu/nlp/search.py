@@ -1,30 +1,36 @@
 """Knowledge-base search: an in-memory, incrementally updated index of articles and FAQ entries.
 
-Ranking is BM25 computed from postings stored as flat arrays, so an edit (``upsert`` /
-``remove``) is visible to the very next search and nothing is rebuilt. Two channels are
-scored and added: jieba words of the normalised text and, on titles, similar questions
-and tags, character bigrams. Words carry the meaning when segmentation works; bigrams
-still match when it does not (misspellings, new product names, words jieba splits
-differently in the query and the article). Question words (吗, 呢, 怎么, 如何 …) are kept
-at a lower weight, and skipped when they are so common that they cannot separate one
-entry from another.
+Ranking is BM25 over three kinds of terms of the normalised text, added with weights
+fitted on customer questions: jieba words, character bigrams and single characters.
+Words carry the meaning when segmentation works; bigrams and characters still match
+when it does not (misspellings, new product names, words jieba splits differently in
+the query and the article, paraphrases that share characters but not words: 还不上 /
+还款). Words and bigrams find the candidates; characters re-rank the best
+``Ranking.rerank_depth`` of them, so a document sharing only a stray character with
+the query is never a hit and a query costs no more than a scan of its words' postings.
 
 A document is several text units: title, body, tags and each similar question (相似问法).
 It scores title + body + tags (title strongly, body weakly) plus its best-matching
 similar question: similar questions are alternatives of one question, so only the best
 one counts and thirty phrasings cannot outweigh one exact match. The caller's helpfulness prior
 (``-1..1``, from "was this helpful?" feedback) scales the final score by a few per cent.
+Question words (吗, 呢, 怎么, 如何 …) are kept at a lower weight, and skipped when they
+are so common that they cannot separate one entry from another.
 
 Queries are widened before scoring: synonym groups (快递 = 物流, 退钱 = 退款 …) add the
 other members at a slightly lower weight, and registered product names are recognised
 despite a one-character typo or a homophone (保文杯 → 保温杯, by pinyin).
 
-Each posting's term-frequency part of BM25 (× field weight) is cached per term and
-filled lazily, so a query costs one multiply and one scatter-add per term into a
-per-thread buffer over documents, then a partition for the top k. The cache is
-recomputed when average lengths drift by more than 10 %. Replacing or removing a document leaves
-dead postings behind; once they are a quarter of all, the postings are rebuilt from the
-stored term counts (no re-segmentation).
+Postings are flat numpy arrays per channel (``store.Postings``) with each posting's
+BM25 term-frequency part × field weight cached, so a query costs one multiply per term
+and one scatter-add per side into a per-thread buffer over documents, then a partition
+for the candidates. Edits append to a small delta that is merged in vectorised steps;
+replacing or removing a document leaves dead postings and slots behind until the next
+merge drops them and renumbers the slots.
+
+Each hit carries a ``confidence`` in 0..1: a logistic function of how much of the
+query's own score the hit reaches and of its lead over the next hit, fitted on held-out
+FAQ questions (``bench/kb_search_fit.py``), so a bot can answer only above a threshold.
 
 Writes and searches take one lock, so the index may be shared between threads.
 """
@@ -36,7 +42,6 @@ import math
 import re
 import threading
 import unicodedata
-from array import array
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -45,8 +50,9 @@ from functools import lru_cache
 import numpy as np
 from pypinyin import lazy_pinyin
 
-from kefu.nlp.normalize import normalize, to_simplified
+from kefu.nlp.normalize import normalize_text, to_simplified
 from kefu.nlp.segment import cut, tokenizer
+from kefu.nlp.store import Grow, Postings, TextStore, Vocabulary, gather_ranges, release_free_memory
 
 type DocId = int | str
 
@@ -79,25 +85,30 @@ QUESTION_WORDS: frozenset[str] = frozenset(
 
 _FIELD_NAMES = ("title", "similar_question", "body", "tags")
 _TITLE, _QUESTION, _BODY, _TAGS = 0, 1, 2, 3
+_WORDS, _BIGRAMS, _CHARS = 0, 1, 2
 _CJK_RUN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _WORDISH_RE = re.compile(r"\w")
-_EMPTY_IMPACT = np.zeros(0, dtype=np.float32)
-_EMPTY_KEYS = np.zeros(0, dtype=np.int32)
-_NO_POSTINGS = array("i")  # never appended to
 _QUERY_CHARS = 200
 # Average unit lengths may drift this much (relative) before cached impacts are recomputed.
 _AVG_DRIFT = 0.1
+# The delta is merged once it holds this many postings plus an eighth of the merged ones.
+_DELTA_ROWS = 8192
+# bulk_load stages postings in flat columns and merges them at least this many at a time.
+_BULK_ROWS = 1 << 18
 
 
 @dataclass(frozen=True, slots=True)
 class Ranking:
-    """Tunable constants of the ranking; the defaults were chosen on the bench's dev sets."""
+    """Tunable constants of the ranking; weights were fitted on the tuning third of the bench's sets."""
 
     k1: float = 1.2
     b: tuple[float, float, float, float] = (0.75, 0.75, 0.75, 0.5)
     # title, best similar question, body, tags
     field_weight: tuple[float, float, float, float] = (1.0, 1.0, 0.35, 0.5)
-    bigram_weight: float = 0.3
+    bigram_weight: float = 0.65
+    # Single characters of titles and similar questions, scored for the re-ranked candidates.
+    char_weight: float = 2.0
+    rerank_depth: int = 50
     question_word_weight: float = 0.6
     # A question word in more than this share of documents is left out of the query.
     common_question_word: float = 0.5
@@ -107,6 +118,8 @@ class Ranking:
     product_weight: float = 1.0
     helpfulness_weight: float = 0.05
     snippet_chars: int = 90
+    # confidence = sigmoid(a × score / self score + b × lead over the next hit / self score + c)
+    confidence: tuple[float, float, float] = (0.66, 5.34, -3.07)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,115 +138,24 @@ class Document:
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """One search result; ``snippet_html`` is escaped text with ``<mark>`` around matches."""
+    """One search result; ``snippet_html`` is escaped text with ``<mark>`` around matches.
+
+    ``confidence`` (0..1) estimates that this hit answers the query; see ``Ranking.confidence``.
+    """
 
     doc_id: DocId
     score: float
     snippet_html: str
     matched_field: str
+    confidence: float = 0.0
 
 
 @dataclass(slots=True)
 class _Query:
     words: dict[str, float]  # term -> weight
     bigrams: dict[str, float]
-
-
-class _Growable:
-    """A numpy array with amortised appends."""
-
-    __slots__ = ("data", "fill", "size")
-
-    def __init__(self, dtype: type, fill: float = 0) -> None:
-        self.data: np.ndarray = np.full(1024, fill, dtype=dtype)
-        self.fill = fill
-        self.size = 0
-
-    def append(self, value: float) -> None:
-        if self.size == len(self.data):
-            new = np.full(2 * len(self.data), self.fill, dtype=self.data.dtype)
-            new[: self.size] = self.data
-            self.data = new
-        self.data[self.size] = value
-        self.size += 1
-
-
-class _Units:
-    """The text units of one side: main (title, body, tags) or similar questions."""
-
-    def __init__(self) -> None:
-        self.slot = _Growable(np.int32)
-        self.kind = _Growable(np.int8)
-        self.wlen = _Growable(np.float32)
-        self.blen = _Growable(np.float32)
-        self.text: list[str] = []
-        self.norm: list[str | None] = []  # normalised text when it differs from the text
-        # Term ids and frequencies per unit, kept to rebuild postings without re-segmenting.
-        self.terms: list[tuple[array, array, array, array]] = []
-
-    def __len__(self) -> int:
-        return len(self.text)
-
-
-class _Postings:
-    """Per term id: unit ids and frequencies (append-only arrays) and the cached impacts.
-
-    ``keys`` caches, parallel to ``impact``, where each posting's score goes: the document
-    slot for main units, the unit id for similar questions.
-    """
-
-    __slots__ = ("impact", "impact_gen", "keys", "tfs", "units")
-
-    def __init__(self) -> None:
-        self.units: list[array] = []
-        self.tfs: list[array] = []
-        self.impact: list[np.ndarray] = []
-        self.keys: list[np.ndarray] = []
-        self.impact_gen: list[int] = []
-
-    def grow(self) -> None:
-        # Shared empty placeholders: most terms never occur on one of the two sides, and
-        # two array objects per term and side would dominate the index's memory.
-        self.units.append(_NO_POSTINGS)
-        self.tfs.append(_NO_POSTINGS)
-        self.impact.append(_EMPTY_IMPACT)
-        self.keys.append(_EMPTY_KEYS)
-        self.impact_gen.append(-1)
-
-
-class _Vocab:
-    """Term ids and document frequencies of one channel, with postings for both sides."""
-
-    def __init__(self) -> None:
-        self.ids: dict[str, int] = {}
-        self.terms: list[str] = []
-        self.df: list[int] = []
-        self.sides = (_Postings(), _Postings())
-
-    def term_id(self, term: str) -> int:
-        tid = self.ids.get(term)
-        if tid is None:
-            tid = self.ids[term] = len(self.terms)
-            self.terms.append(term)
-            self.df.append(0)
-            for side in self.sides:
-                side.grow()
-        return tid
-
-    def clear_postings(self) -> None:
-        self.sides = (_Postings(), _Postings())
-        for _ in self.terms:
-            for side in self.sides:
-                side.grow()
-
-
-@lru_cache(maxsize=32)
-def _status_table(statuses: tuple[str, ...]) -> np.ndarray:
-    """Allowed-status lookup indexed by status code + 1 (code -1 marks a removed document)."""
-    table = np.zeros(len(STATUSES) + 1, dtype=np.bool_)
-    table[[STATUSES.index(s) + 1 for s in statuses]] = True
-    table.flags.writeable = False
-    return table
+    chars: dict[str, float]  # characters of the query itself (no expansions) -> weight
+    length: tuple[float, float, float]  # words, bigrams, characters of the query
 
 
 class _Scratch:
@@ -246,7 +168,6 @@ class _Scratch:
         self.best = np.zeros(0, dtype=np.float32)
         self.q_totals = np.zeros(0, dtype=np.float32)
         self.scores = np.zeros(0, dtype=np.float32)
-        self.kth = np.zeros(0, dtype=np.float32)
 
     def fit(self, n_slots: int, n_questions: int) -> None:
         if len(self.totals) < n_slots:
@@ -254,10 +175,57 @@ class _Scratch:
             self.totals = np.zeros(size, dtype=np.float32)
             self.best = np.zeros(size, dtype=np.float32)
             self.scores = np.zeros(size, dtype=np.float32)
-            self.kth = np.zeros(size, dtype=np.float32)
         if len(self.q_totals) < n_questions:
-            size = max(1024, 2 * n_questions)
-            self.q_totals = np.zeros(size, dtype=np.float32)
+            self.q_totals = np.zeros(max(1024, 2 * n_questions), dtype=np.float32)
+
+
+def _joined(arrays: list[np.ndarray]) -> np.ndarray:
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+
+def _weighted(values: list[np.ndarray], weights: list[tuple[float, int]]) -> np.ndarray:
+    """The concatenated impacts, each term's run multiplied by its weight."""
+    w, n = zip(*weights, strict=True)
+    return _joined(values) * np.repeat(np.asarray(w, dtype=np.float32), n)
+
+
+def _top(scores: np.ndarray, depth: int | None) -> np.ndarray:
+    """Indices of the ``depth`` highest positive scores (all positive ones for None), unordered.
+
+    A threshold at half the best score, lowered until enough pass, leaves a few hundred
+    to partition: partitioning all matching documents (most of them, with bodies) costs
+    more than the whole rest of a query.
+    """
+    if depth is None:
+        return np.flatnonzero(scores > 0)
+    best = float(scores.max()) if len(scores) else 0.0
+    if best <= 0:
+        return np.zeros(0, dtype=np.int64)
+    threshold = best / 2
+    for _ in range(6):
+        cand = np.flatnonzero(scores >= threshold)
+        if len(cand) >= depth:
+            break
+        threshold /= 4
+    else:
+        cand = np.flatnonzero(scores > 0)
+    if len(cand) > depth:
+        cand = cand[np.argpartition(scores[cand], len(cand) - depth)[len(cand) - depth :]]
+    return cand
+
+
+def _chars(text: str) -> list[str]:
+    """Letters, digits and ideographs of normalised text, one per character."""
+    return [c for c in text if c.isalnum()]
+
+
+@lru_cache(maxsize=32)
+def _status_table(statuses: tuple[str, ...]) -> np.ndarray:
+    """Allowed-status lookup indexed by status code + 1 (code -1 marks a removed document)."""
+    table = np.zeros(len(STATUSES) + 1, dtype=np.bool_)
+    table[[STATUSES.index(s) + 1 for s in statuses]] = True
+    table.flags.writeable = False
+    return table
 
 
 def _terms(text: str, tokens: Sequence[str] | None = None) -> tuple[list[str], list[str]]:
@@ -326,7 +294,7 @@ class _ProductNames:
         self.lengths: set[int] = set()
 
     def add(self, name: str) -> None:
-        name = normalize(name).text
+        name = normalize_text(name)
         if len(name) < 2 or name in self.names:
             return
         self.names.add(name)
@@ -429,6 +397,51 @@ def _highlight(text: str, norm: str | None, terms: Sequence[str], *, window: int
     return "".join(parts)
 
 
+def _term_key(term: str) -> int:
+    """A term's 64-bit key in the vocabularies, which keep no string per term.
+
+    The hash of the UTF-8 bytes: ``hash(str)`` hashes the in-memory representation, so
+    「欲」 (one two-byte character) and "2k" (two one-byte ones) would collide. Two of
+    200,000 terms share a key about once in 10^9 indexes; they would then count as one.
+    """
+    return hash(term.encode())
+
+
+class _Channel:
+    """Term ids and document frequencies of one kind of term, with postings for both sides."""
+
+    __slots__ = ("df", "ids", "sides")
+
+    def __init__(self) -> None:
+        self.ids = Vocabulary()  # _term_key(term) -> id: no string kept per term
+        self.df = Grow(np.int32)
+        self.sides = (Postings(), Postings())  # main units, similar questions
+
+    def term_id(self, term: str) -> int:
+        tid = self.ids.add(_term_key(term))
+        if tid == self.df.size:
+            self.df.append(0)
+        return tid
+
+
+class _Unit:
+    """A unit's text and terms, prepared outside the lock."""
+
+    __slots__ = ("bigrams", "chars", "kind", "norm", "text", "words")
+
+    def __init__(self, kind: int, text: str) -> None:
+        norm = normalize_text(text)
+        words, bigrams = _terms(norm)
+        self.kind = kind
+        self.text = text
+        self.norm = None if norm == text else norm
+        self.words = Counter(words)
+        # Bigrams of bodies would multiply postings for little gain: a body only
+        # supports a match, it rarely carries the misspelt key phrase alone.
+        self.bigrams = Counter(bigrams if kind != _BODY else ())
+        self.chars = Counter(_chars(norm)) if kind in (_TITLE, _QUESTION) else Counter()
+
+
 class SearchIndex:
     """The knowledge-base index; see the module docstring for how it ranks."""
 
@@ -439,38 +452,66 @@ class SearchIndex:
         ranking: Ranking | None = None,
     ) -> None:
         self.ranking = ranking or Ranking()
-        self._words = _Vocab()
-        self._bigrams = _Vocab()
         self._synonyms: dict[str, tuple[str, ...]] = {}
         self._products = _ProductNames()
         self._category_code: dict[int | str, int] = {}
         self._local = threading.local()
         # Writes and searches exclude each other: a search holds numpy views of postings
-        # arrays, which an append from another thread must not resize under it.
+        # arrays, which a merge from another thread must not replace under it.
         # Segmentation, the slow part of an upsert, runs outside the lock.
         self._lock = threading.Lock()
-        self._reset_units()
+        self._bulk = False
+        self._reset()
         self.set_synonyms(DEFAULT_SYNONYMS if synonyms is None else synonyms)
 
-    def _reset_units(self) -> None:
-        self._sides = (_Units(), _Units())  # main, similar questions
-        # Live unit count and summed lengths per kind, for average lengths.
-        self._kind_units = [0, 0, 0, 0]
-        self._kind_wlen = [0.0, 0.0, 0.0, 0.0]
-        self._kind_blen = [0.0, 0.0, 0.0, 0.0]
-        self._dead_units = 0
+    def _reset(self) -> None:
+        self._channels = (_Channel(), _Channel())  # words, bigrams
+        self._char_ids: dict[str, int] = {}
+        self._char_df = Grow(np.int32)
         # Per document slot. Replacing a document gives it a new slot: the old slot's
-        # postings then fall away with its status (-1), with no search through postings.
+        # postings then fall away with its status (-1) until the next merge.
         self._slot_of: dict[DocId, int] = {}
         self._slot_id: list[DocId | None] = []
-        self._slot_units: list[list[tuple[int, int]]] = []  # (side, unit id)
-        self._slot_status = _Growable(np.int8, fill=-1)
-        self._slot_category = _Growable(np.int32, fill=-1)
-        self._slot_help = _Growable(np.float32)
+        self._slot_status = Grow(np.int8, fill=-1)
+        self._slot_category = Grow(np.int32, fill=-1)
+        self._slot_help = Grow(np.float32)
+        # Words and bigrams lengths of the main units, 4 per slot (kind 1 unused).
+        self._main_len = (Grow(np.float32), Grow(np.float32))
+        # Texts of the main units, 4 per slot (4 × slot + kind; "" = none), and their
+        # normalised forms ("" = the same as the text).
+        self._main_text = TextStore()
+        self._main_norm = TextStore()
+        # Distinct term ids of the document per channel (to count document frequency
+        # down when it goes): flat, with a start per slot.
+        self._fwd = (Grow(np.int32), Grow(np.int32))
+        self._fwd_start = (Grow(np.int64), Grow(np.int64))
+        self._fwd_len = (Grow(np.int32), Grow(np.int32))
+        self._slot_title_q = Grow(np.int32, fill=-1)  # question unit of the title, -1 if none
+        self._slot_sq_first = Grow(np.int32)
+        self._slot_sq_count = Grow(np.int32)
+        # Similar questions (side 1 of the postings).
+        self._sq_slot = Grow(np.int32)
+        self._sq_len = (Grow(np.float32), Grow(np.float32))
+        self._sq_q = Grow(np.int32)
+        self._sq_text = TextStore()
+        self._sq_norm = TextStore()
+        # Question units (titles and similar questions): their characters, for re-ranking.
+        self._q_slot = Grow(np.int32)
+        self._q_kind = Grow(np.int8)
+        self._q_start = Grow(np.int64)
+        self._q_count = Grow(np.int32)
+        self._q_len = Grow(np.float32)
+        self._q_chars = Grow(np.int32)
+        self._q_tf = Grow(np.uint8)
+        # BM25 term-frequency part of each (unit, character), under the current basis.
+        self._q_impact = Grow(np.float16)
+        # Live unit count and summed lengths per kind and channel, for average lengths.
+        self._kind_units = [0, 0, 0, 0]
+        self._kind_len = [[0.0] * 4 for _ in range(3)]
+        self._dead_slots = 0
         self._version = 0  # bumped by every edit; keys the filter cache
         self._factor_cache: dict[tuple, tuple[int, Ranking, np.ndarray]] = {}
-        self._impact_gen = 0
-        self._impact_basis: tuple[Ranking, np.ndarray] | None = None
+        self._basis: tuple[Ranking, np.ndarray] | None = None
         self._basis_dirty = True
 
     # ----------------------------------------------------------------- configuration
@@ -479,7 +520,7 @@ class SearchIndex:
         """Replace the synonym groups; each key and its values are one symmetric group."""
         table: dict[str, set[str]] = {}
         for head, others in groups.items():
-            members = {normalize(m).text for m in (head, *others)} - {""}
+            members = {normalize_text(m) for m in (head, *others)} - {""}
             for m in members:
                 table.setdefault(m, set()).update(members - {m})
         self._synonyms = {m: tuple(sorted(alts)) for m, alts in table.items()}
@@ -502,26 +543,37 @@ class SearchIndex:
         """Add the document or replace the stored version with the same id."""
         if doc.status not in STATUSES:
             raise ValueError(f"unknown status {doc.status!r}")
-        units = []
-        for kind, text in self._units_of(doc):
-            norm = normalize(text).text
-            words, bigrams = _terms(norm)
-            # Bigrams of bodies would multiply postings for little gain: a body only
-            # supports a match, it rarely carries the misspelt key phrase alone.
-            units.append(
-                (
-                    kind,
-                    text,
-                    None if norm == text else norm,
-                    Counter(words),
-                    Counter(bigrams if kind != _BODY else ()),
-                )
-            )
+        units = [_Unit(kind, text) for kind, text in self._units_of(doc)]
         with self._lock:
             self._remove(doc.id)
             self._place(doc, units)
+            self._maybe_merge()
 
-    def _place(self, doc: Document, units: list) -> None:
+    def bulk_load(self, docs: Iterable[Document]) -> None:
+        """Upsert many documents (the start-up rebuild from the database); one merge at the end."""
+        self._bulk = True
+        try:
+            for doc in docs:
+                self.upsert(doc)
+        finally:
+            self._bulk = False
+            with self._lock:
+                self._maybe_merge()
+                self._trim()
+            release_free_memory()
+
+    def _trim(self) -> None:
+        """Give back the spare capacity that growing arrays keep (after a bulk load)."""
+        for value in vars(self).values():
+            for item in value if isinstance(value, tuple) else (value,):
+                for grow in (item.start, item.length) if isinstance(item, TextStore) else (item,):
+                    if isinstance(grow, Grow):
+                        grow.replace(grow.view())
+        for ch in self._channels:
+            ch.df.replace(ch.df.view())
+            ch.ids.consolidate()
+
+    def _place(self, doc: Document, units: list[_Unit]) -> None:
         self._version += 1
         slot = len(self._slot_id)
         self._slot_of[doc.id] = slot
@@ -534,14 +586,80 @@ class SearchIndex:
                 self._category_code.setdefault(doc.category_id, len(self._category_code))
             )
         self._slot_help.append(max(-1.0, min(1.0, float(doc.helpfulness))))
-        placed = []
-        for kind, text, norm, words, bigrams in units:
-            wids = array("i", (self._words.term_id(t) for t in words))
-            bids = array("i", (self._bigrams.term_id(t) for t in bigrams))
-            terms = (wids, array("f", words.values()), bids, array("f", bigrams.values()))
-            placed.append(self._add_unit(slot, kind, text, norm, terms))
-        self._slot_units.append(placed)
-        self._count_df(slot, +1)
+        main_len = [[0.0] * 4, [0.0] * 4]
+        main_text = ["", "", "", ""]
+        main_norm: list[str | None] = [None, None, None, None]
+        seen: tuple[set[int], set[int]] = (set(), set())
+        chars_seen: set[int] = set()
+        self._slot_title_q.append(-1)
+        self._slot_sq_first.append(len(self._sq_text))
+        n_sq = 0
+        for unit in units:
+            kind = unit.kind
+            lengths = (float(sum(unit.words.values())), float(sum(unit.bigrams.values())))
+            side = 1 if kind == _QUESTION else 0
+            key = len(self._sq_text) if side else slot
+            for channel, counts in ((_WORDS, unit.words), (_BIGRAMS, unit.bigrams)):
+                ch = self._channels[channel]
+                postings = ch.sides[side]
+                tids = [ch.term_id(term) for term in counts]
+                if self._bulk:
+                    postings.stage(tids, key, kind, list(counts.values()))
+                else:
+                    for tid, tf in zip(tids, counts.values(), strict=True):
+                        postings.add(tid, key, kind, tf)
+                seen[channel].update(tids)
+                self._kind_len[channel][kind] += lengths[channel]
+            self._kind_units[kind] += 1
+            if unit.chars:
+                q = self._q_slot.size
+                self._q_slot.append(slot)
+                self._q_kind.append(kind)
+                self._q_start.append(self._q_chars.size)
+                self._q_count.append(len(unit.chars))
+                clen = float(sum(unit.chars.values()))
+                self._q_len.append(clen)
+                self._kind_len[_CHARS][kind] += clen
+                for c, tf in unit.chars.items():
+                    cid = self._char_ids.get(c)
+                    if cid is None:
+                        cid = self._char_ids[c] = len(self._char_ids)
+                        self._char_df.append(0)
+                    self._q_chars.append(cid)
+                    self._q_tf.append(min(tf, 255))
+                    chars_seen.add(cid)
+                self._q_impact.extend(
+                    self._char_impacts(np.asarray([q])) if self._basis else np.zeros(len(unit.chars))
+                )
+            else:
+                q = -1
+            if side:
+                n_sq += 1
+                self._sq_slot.append(slot)
+                self._sq_len[0].append(lengths[0])
+                self._sq_len[1].append(lengths[1])
+                self._sq_q.append(q)
+                self._sq_text.append(unit.text)
+                self._sq_norm.append(unit.norm or "")
+            else:
+                main_len[0][kind], main_len[1][kind] = lengths
+                main_text[kind], main_norm[kind] = unit.text, unit.norm
+                if kind == _TITLE:
+                    self._slot_title_q.data[slot] = q
+        self._slot_sq_count.append(n_sq)
+        for channel in (_WORDS, _BIGRAMS):
+            self._main_len[channel].extend(main_len[channel])
+            ids = np.fromiter(seen[channel], dtype=np.int32, count=len(seen[channel]))
+            self._fwd_start[channel].append(self._fwd[channel].size)
+            self._fwd_len[channel].append(len(ids))
+            self._fwd[channel].extend(ids)
+            self._channels[channel].df.data[ids] += 1
+        for kind in (_TITLE, _QUESTION, _BODY, _TAGS):
+            self._main_text.append(main_text[kind])
+            self._main_norm.append(main_norm[kind] or "")
+        if chars_seen:
+            self._char_df.data[np.fromiter(chars_seen, dtype=np.int64, count=len(chars_seen))] += 1
+        self._basis_dirty = True
 
     def set_helpfulness(self, doc_id: DocId, helpfulness: float) -> bool:
         """Update one document's prior in place (feedback votes arrive far more often than edits)."""
@@ -565,33 +683,55 @@ class SearchIndex:
             self._version += 1
             return True
 
-    def bulk_load(self, docs: Iterable[Document]) -> None:
-        """Upsert many documents (the start-up rebuild from the database)."""
-        for doc in docs:
-            self.upsert(doc)
-
     def remove(self, doc_id: DocId) -> bool:
         """Drop the document; returns whether it was indexed."""
         with self._lock:
-            return self._remove(doc_id)
+            removed = self._remove(doc_id)
+            self._maybe_merge()
+            return removed
+
+    def _question_units(self, slot: int) -> np.ndarray:
+        """The question units (title, similar questions) of a slot."""
+        sq = np.arange(
+            self._slot_sq_first.data[slot], self._slot_sq_first.data[slot] + self._slot_sq_count.data[slot]
+        )
+        units = self._sq_q.data[sq]
+        title = self._slot_title_q.data[slot]
+        if title >= 0:
+            units = np.concatenate(([title], units))
+        return units[units >= 0]
 
     def _remove(self, doc_id: DocId) -> bool:
         slot = self._slot_of.pop(doc_id, None)
         if slot is None:
             return False
         self._version += 1
-        self._count_df(slot, -1)
-        for side, uid in self._slot_units[slot]:
-            units = self._sides[side]
-            kind = int(units.kind.data[uid])
-            self._kind_units[kind] -= 1
-            self._kind_wlen[kind] -= float(units.wlen.data[uid])
-            self._kind_blen[kind] -= float(units.blen.data[uid])
-            self._dead_units += 1
+        for channel in (_WORDS, _BIGRAMS):
+            start = self._fwd_start[channel].data[slot]
+            ids = self._fwd[channel].data[start : start + self._fwd_len[channel].data[slot]]
+            self._channels[channel].df.data[ids] -= 1
+            lengths = self._main_len[channel].data[4 * slot : 4 * slot + 4]
+            for kind in (_TITLE, _BODY, _TAGS):
+                self._kind_len[channel][kind] -= float(lengths[kind])
+        for kind in (_TITLE, _BODY, _TAGS):
+            if self._main_text.has(4 * slot + kind):
+                self._kind_units[kind] -= 1
+        first, count = int(self._slot_sq_first.data[slot]), int(self._slot_sq_count.data[slot])
+        for uid in range(first, first + count):
+            self._kind_units[_QUESTION] -= 1
+            self._kind_len[_WORDS][_QUESTION] -= float(self._sq_len[0].data[uid])
+            self._kind_len[_BIGRAMS][_QUESTION] -= float(self._sq_len[1].data[uid])
+        chars: set[int] = set()
+        for q in self._question_units(slot):
+            start = self._q_start.data[q]
+            chars.update(self._q_chars.data[start : start + self._q_count.data[q]].tolist())
+            self._kind_len[_CHARS][int(self._q_kind.data[q])] -= float(self._q_len.data[q])
+        if chars:
+            self._char_df.data[np.fromiter(chars, dtype=np.int64, count=len(chars))] -= 1
         self._slot_id[slot] = None
         self._slot_status.data[slot] = -1
+        self._dead_slots += 1
         self._basis_dirty = True
-        self._maybe_compact()
         return True
 
     @staticmethod
@@ -609,87 +749,103 @@ class SearchIndex:
         if tags:
             yield _TAGS, tags
 
-    def _add_unit(
-        self, slot: int, kind: int, text: str, norm: str | None, terms: tuple[array, array, array, array]
-    ) -> tuple[int, int]:
-        side = 1 if kind == _QUESTION else 0
-        units = self._sides[side]
-        uid = len(units)
-        wids, wtfs, bids, btfs = terms
-        wlen, blen = float(sum(wtfs)), float(sum(btfs))
-        units.slot.append(slot)
-        units.kind.append(kind)
-        units.wlen.append(wlen)
-        units.blen.append(blen)
-        units.text.append(text)
-        units.norm.append(norm)
-        units.terms.append(terms)
-        for vocab, ids, tfs in ((self._words, wids, wtfs), (self._bigrams, bids, btfs)):
-            postings = vocab.sides[side]
-            for tid, tf in zip(ids, tfs, strict=True):
-                units_of_term = postings.units[tid]
-                if units_of_term is _NO_POSTINGS:
-                    units_of_term = postings.units[tid] = array("i")
-                    postings.tfs[tid] = array("f")
-                units_of_term.append(uid)
-                postings.tfs[tid].append(tf)
-        self._kind_units[kind] += 1
-        self._kind_wlen[kind] += wlen
-        self._kind_blen[kind] += blen
-        self._basis_dirty = True
-        return side, uid
-
-    def _count_df(self, slot: int, delta: int) -> None:
-        # Document frequency counts documents, not units: a word in the title and the
-        # body of one article is one occurrence for IDF.
-        wset: set[int] = set()
-        bset: set[int] = set()
-        for side, uid in self._slot_units[slot]:
-            wids, _, bids, _ = self._sides[side].terms[uid]
-            wset.update(wids)
-            bset.update(bids)
-        for tid in wset:
-            self._words.df[tid] += delta
-        for tid in bset:
-            self._bigrams.df[tid] += delta
-
-    def _maybe_compact(self) -> None:
-        total = len(self._sides[0]) + len(self._sides[1])
-        if self._dead_units < 1024 or self._dead_units * 4 < total:
+    def _maybe_merge(self) -> None:
+        n_slots = len(self._slot_id)
+        pending = staged = merged = 0
+        for ch in self._channels:
+            for postings in ch.sides:
+                pending += postings.delta_rows
+                staged += postings.staged_rows
+                merged += len(postings.key)
+        if self._bulk:
+            # Staged postings are merged each time they outgrow the merged ones: the
+            # documents loaded so far become searchable in doubling batches, at twice the
+            # cost of one merge in all.
+            if staged >= max(_BULK_ROWS, merged):
+                self._merge_all()
             return
-        old_sides, old_ids, old_units = self._sides, self._slot_id, self._slot_units
-        old_status, old_category, old_help = self._slot_status, self._slot_category, self._slot_help
-        self._reset_units()
-        self._words.clear_postings()
-        self._bigrams.clear_postings()
-        for old_slot, doc_id in enumerate(old_ids):
-            if doc_id is None:
-                continue
-            slot = len(self._slot_id)
-            self._slot_of[doc_id] = slot
-            self._slot_id.append(doc_id)
-            self._slot_status.append(old_status.data[old_slot])
-            self._slot_category.append(old_category.data[old_slot])
-            self._slot_help.append(old_help.data[old_slot])
-            placed = []
-            for side, uid in old_units[old_slot]:
-                units = old_sides[side]
-                placed.append(
-                    self._add_unit(
-                        slot, int(units.kind.data[uid]), units.text[uid], units.norm[uid], units.terms[uid]
-                    )
-                )
-            self._slot_units.append(placed)
+        if self._dead_slots >= 256 and self._dead_slots * 4 >= n_slots:
+            self._compact()
+        elif staged or pending > _DELTA_ROWS + merged // 8 or (pending and not merged and n_slots):
+            self._merge_all()
+
+    def _merge_all(self) -> None:
+        for ch in self._channels:
+            ch.ids.consolidate()
+            for postings in ch.sides:
+                postings.merge(len(ch.ids), None, None)
+        self._basis = None  # every merged impact is recomputed on the next search
+
+    def _compact(self) -> None:
+        """Drop removed slots and renumber the rest, with every postings list merged."""
+        n_slots = len(self._slot_id)
+        keep = self._slot_status.view() >= 0
+        slot_map = np.cumsum(keep, dtype=np.int64) - 1
+        sq_keep = keep[self._sq_slot.view()]
+        sq_map = np.cumsum(sq_keep, dtype=np.int64) - 1
+        q_keep = keep[self._q_slot.view()]
+        q_map = np.cumsum(q_keep, dtype=np.int64) - 1
+        for ch in self._channels:
+            ch.ids.consolidate()
+            ch.sides[0].merge(len(ch.ids), keep, slot_map)
+            ch.sides[1].merge(len(ch.ids), sq_keep, sq_map)
+        for grow in (self._slot_status, self._slot_category, self._slot_help):
+            grow.replace(grow.view()[keep])
+        for channel in (_WORDS, _BIGRAMS):
+            grow = self._main_len[channel]
+            grow.replace(grow.view().reshape(n_slots, 4)[keep].ravel())
+            starts, lengths = self._fwd_start[channel].view()[keep], self._fwd_len[channel].view()[keep]
+            self._fwd[channel].replace(self._fwd[channel].view()[gather_ranges(starts, lengths)])
+            self._fwd_len[channel].replace(lengths)
+            self._fwd_start[channel].replace(np.cumsum(lengths, dtype=np.int64) - lengths)
+        title_q = self._slot_title_q.view()[keep]
+        self._slot_title_q.replace(np.where(title_q >= 0, q_map[title_q], -1).astype(np.int32))
+        sq_count = self._slot_sq_count.view()[keep]
+        self._slot_sq_count.replace(sq_count)
+        self._slot_sq_first.replace((np.cumsum(sq_count, dtype=np.int64) - sq_count).astype(np.int32))
+        self._sq_slot.replace(slot_map[self._sq_slot.view()[sq_keep]].astype(np.int32))
+        for grow in self._sq_len:
+            grow.replace(grow.view()[sq_keep])
+        sq_q = self._sq_q.view()[sq_keep]
+        self._sq_q.replace(np.where(sq_q >= 0, q_map[sq_q], -1).astype(np.int32))
+        starts, counts = self._q_start.view()[q_keep], self._q_count.view()[q_keep]
+        rows = gather_ranges(starts, counts)
+        self._q_chars.replace(self._q_chars.view()[rows])
+        self._q_tf.replace(self._q_tf.view()[rows])
+        self._q_impact.replace(self._q_impact.view()[rows])
+        self._q_count.replace(counts)
+        self._q_start.replace(np.cumsum(counts, dtype=np.int64) - counts)
+        self._q_slot.replace(slot_map[self._q_slot.view()[q_keep]].astype(np.int32))
+        for grow in (self._q_kind, self._q_len):
+            grow.replace(grow.view()[q_keep])
+        kept = np.flatnonzero(keep).tolist()
+        self._slot_id = [self._slot_id[i] for i in kept]
+        main_rows = (4 * np.flatnonzero(keep)[:, None] + np.arange(4)).ravel()
+        self._main_text = self._main_text.take(main_rows)
+        self._main_norm = self._main_norm.take(main_rows)
+        kept_sq = np.flatnonzero(sq_keep)
+        self._sq_text = self._sq_text.take(kept_sq)
+        self._sq_norm = self._sq_norm.take(kept_sq)
+        self._slot_of = {doc_id: i for i, doc_id in enumerate(self._slot_id)}  # type: ignore[misc]
+        self._dead_slots = 0
+        self._version += 1
+        self._factor_cache.clear()
+        self._basis = None
 
     # ----------------------------------------------------------------- reads
 
     def _parse(self, query: str) -> _Query:
         r = self.ranking
         # Questions are short; a pasted essay is cut rather than turned into hundreds of terms.
-        text = normalize(query[:_QUERY_CHARS]).text
+        text = normalize_text(query[:_QUERY_CHARS])
         # One jieba pass serves the query's words and the synonym check below.
         tokens = tokenizer().lcut(text, HMM=True)
         words, bigrams = _terms(text, tokens)
+        chars = _chars(text)
+        length = (float(len(words)), float(len(bigrams)), float(len(chars)))
+        # Characters of question words weigh as little as the words themselves.
+        quiet = {c for t in tokens if t in QUESTION_WORDS for c in t}
+        qc = {c: r.question_word_weight if c in quiet else 1.0 for c in chars}
         qw = {w: r.question_word_weight if w in QUESTION_WORDS else 1.0 for w in words}
         qb = {g: r.question_word_weight if g in QUESTION_WORDS else 1.0 for g in bigrams}
         if not r.bigrams_of_words:
@@ -714,21 +870,22 @@ class SearchIndex:
                 qw[w] = max(qw.get(w, 0.0), weight / len(pwords))
             for g in pbigrams:
                 qb[g] = max(qb.get(g, 0.0), weight / len(pbigrams))
-        return _Query(qw, qb)
+        return _Query(qw, qb, qc, length)
 
     def _average_lengths(self) -> np.ndarray:
-        """Average unit length per kind: words in row 0, bigrams in row 1."""
-        avg = np.ones((2, 4), dtype=np.float32)
+        """Average unit length per kind: words, bigrams and characters in rows 0-2."""
+        avg = np.ones((3, 4), dtype=np.float32)
         for k in range(4):
             if self._kind_units[k]:
-                avg[0, k] = max(self._kind_wlen[k] / self._kind_units[k], 1.0)
-                avg[1, k] = max(self._kind_blen[k] / self._kind_units[k], 1.0)
+                for channel in range(3):
+                    avg[channel, k] = max(self._kind_len[channel][k] / self._kind_units[k], 1.0)
         return avg
 
-    def _refresh_impact_basis(self) -> None:
-        basis = self._impact_basis
+    def _refresh_basis(self) -> np.ndarray:
+        """Average lengths as the cached impacts use them; recomputes impacts after a drift."""
+        basis = self._basis
         if basis is not None and not self._basis_dirty and basis[0] is self.ranking:
-            return
+            return basis[1]
         avg = self._average_lengths()
         self._basis_dirty = False
         if (
@@ -736,94 +893,228 @@ class SearchIndex:
             or basis[0] != self.ranking
             or np.any(np.abs(avg - basis[1]) > _AVG_DRIFT * basis[1])
         ):
-            self._impact_basis = (self.ranking, avg)
-            self._impact_gen += 1
+            self._basis = (self.ranking, avg)
+            self._q_impact.replace(self._char_impacts(np.arange(self._q_slot.size)))
+            for channel, ch in enumerate(self._channels):
+                for side, postings in enumerate(ch.sides):
+                    if len(postings.key):
+                        postings.impact = self._impacts(
+                            side, channel, postings.key, postings.kind, postings.tf
+                        ).astype(np.float16)
+            return avg
+        return basis[1]
 
-    def _cached(
-        self, postings: _Postings, side: int, tid: int, channel: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The term's posting keys and cached ``field weight × BM25 tf part`` impacts."""
-        ids_array = postings.units[tid]
-        cached = postings.impact[tid]
-        start = len(cached) if postings.impact_gen[tid] == self._impact_gen else 0
-        if start == len(ids_array):
-            return postings.keys[tid], cached
-        r, avg = self._impact_basis  # type: ignore[misc]
-        units = self._sides[side]
-        ids = np.frombuffer(ids_array, dtype=np.int32)[start:]
-        tf = np.frombuffer(postings.tfs[tid], dtype=np.float32)[start:]
-        kind = units.kind.data[ids]
-        lengths = (units.wlen if channel == 0 else units.blen).data[ids]
-        b = np.asarray(r.b, dtype=np.float32)[kind]
-        norm = r.k1 * (1.0 - b + b * lengths / avg[channel][kind])
-        weight = np.asarray(r.field_weight, dtype=np.float32)[kind]
-        fresh = (weight * tf * (r.k1 + 1.0) / (tf + norm)).astype(np.float32)
-        keys = units.slot.data[ids] if side == 0 else ids.copy()
-        if start:
-            fresh = np.concatenate((cached, fresh))
-            keys = np.concatenate((postings.keys[tid], keys))
-        postings.impact[tid] = fresh
-        postings.keys[tid] = keys
-        postings.impact_gen[tid] = self._impact_gen
-        return keys, fresh
+    def _char_impacts(self, units: np.ndarray) -> np.ndarray:
+        """BM25 term-frequency parts of the characters of question ``units``, in storage order."""
+        r, avg = self._basis  # type: ignore[misc]
+        counts = self._q_count.data[units]
+        rows = gather_ranges(self._q_start.data[units], counts)
+        owner = np.repeat(units, counts)
+        kinds = self._q_kind.data[owner]
+        b = np.asarray(r.b, dtype=np.float32)[kinds]
+        tf = self._q_tf.data[rows].astype(np.float32)
+        norm = r.k1 * (1.0 - b + b * self._q_len.data[owner] / avg[_CHARS][kinds])
+        return (tf * (r.k1 + 1.0) / (tf + norm)).astype(np.float32)
+
+    def _impacts(
+        self, side: int, channel: int, keys: np.ndarray, kinds: np.ndarray, tfs: np.ndarray
+    ) -> np.ndarray:
+        """``field weight × BM25 term-frequency part`` of postings, under the current basis."""
+        r, avg = self._basis  # type: ignore[misc]
+        if side == 0:
+            lengths = self._main_len[channel].data[keys.astype(np.int64) * 4 + kinds]
+        else:
+            lengths = self._sq_len[channel].data[keys]
+        b = np.asarray(r.b, dtype=np.float32)[kinds]
+        tf = tfs.astype(np.float32)
+        norm = r.k1 * (1.0 - b + b * lengths / avg[channel][kinds])
+        weight = np.asarray(r.field_weight, dtype=np.float32)[kinds]
+        return (weight * tf * (r.k1 + 1.0) / (tf + norm)).astype(np.float32)
 
     def _scratch(self) -> _Scratch:
         scratch: _Scratch | None = getattr(self._local, "scratch", None)
         if scratch is None:
             scratch = self._local.scratch = _Scratch()
-        scratch.fit(self._slot_status.size, len(self._sides[1]))
+        scratch.fit(self._slot_status.size, len(self._sq_text))
         return scratch
 
-    def _scores(self, parsed: _Query) -> np.ndarray | None:
-        """Every slot's score (a view of this thread's buffer), or None if no term is indexed.
+    @staticmethod
+    def _idf(df: float, n_docs: int) -> float:
+        return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
 
-        The caller must ``fill(0)`` the returned view when done: scores accumulate into
-        per-thread buffers so that a query allocates no array of the index's size
-        (fresh large arrays cost page faults on every query).
+    def _first_stage(self, parsed: _Query, scratch: _Scratch, n_docs: int) -> tuple[np.ndarray | None, float]:
+        """Scores of words and bigrams into ``scratch`` (totals per slot, q_totals per similar question).
+
+        Returns the similar-question units touched (their ``q_totals`` and the slots'
+        ``best`` must be zeroed by the caller), or None when no term is indexed; and the
+        words' and bigrams' part of the query's self score (see ``_rank``).
         """
         r = self.ranking
-        self._refresh_impact_basis()
-        n_docs = max(len(self._slot_of), 1)
+        avg = self._refresh_basis()
         common = r.common_question_word * n_docs
-        sides = (0, 1) if len(self._sides[1]) else (0,)
-        scratch = self._scratch()
-        totals, q_totals = scratch.totals, scratch.q_totals
-        any_term = any_question = False
-        for channel, vocab, terms, scale in (
-            (0, self._words, parsed.words, 1.0),
-            (1, self._bigrams, parsed.bigrams, r.bigram_weight),
+        parts: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+        values: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+        weights: tuple[list[tuple[float, int]], list[tuple[float, int]]] = ([], [])
+        self_score = 0.0
+        unseen_idf = self._idf(0.0, n_docs)
+        for channel, terms, scale in (
+            (_WORDS, parsed.words, 1.0),
+            (_BIGRAMS, parsed.bigrams, r.bigram_weight),
         ):
-            for term, weight in terms.items():
-                tid = vocab.ids.get(term)
-                if tid is None:
-                    continue
-                df = vocab.df[tid]
+            ch = self._channels[channel]
+            ids, df_of = ch.ids, ch.df.data
+            # A perfect match holds each term once, in a title as long as the query.
+            tf_part = (r.k1 + 1.0) / (
+                1.0 + r.k1 * (1.0 - r.b[0] + r.b[0] * parsed.length[channel] / float(avg[channel][0]))
+            )
+            tids: list[int] = []
+            ws: list[float] = []
+            found = ids.get_many([_term_key(term) for term in terms])
+            for (term, weight), tid in zip(terms.items(), found, strict=True):
+                df = 0 if tid < 0 else int(df_of[tid])
+                idf = self._idf(df, n_docs) if df > 0 else unseen_idf
+                if weight >= 1.0:  # question words and expansions are not expected to match
+                    self_score += scale * idf * tf_part
                 if df <= 0 or (weight < 1.0 and df > common and term in QUESTION_WORDS):
                     continue
-                w = np.float32(scale * weight * math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5)))
-                for side in sides:
-                    postings = vocab.sides[side]
-                    if not postings.units[tid]:
-                        continue
-                    keys, impact = self._cached(postings, side, tid, channel)
-                    if side == 0:
-                        np.add.at(totals, keys, impact * w)
-                        any_term = True
-                    else:
-                        np.add.at(q_totals, keys, impact * w)
-                        any_question = True
-        if any_question:
+                tids.append(tid)
+                ws.append(scale * weight * idf)
+            if not tids:
+                continue
+            tid_array = np.asarray(tids, dtype=np.int64)
+            for side, postings in enumerate(ch.sides):
+                indptr = postings.indptr
+                n_terms = len(indptr) - 1
+                if not n_terms and not postings.delta_rows:
+                    continue  # no similar questions at all
+                at = np.minimum(tid_array, n_terms)
+                bounds = indptr[at].tolist()
+                ends = indptr[np.minimum(at + 1, n_terms)].tolist()
+                for start, end, w in zip(bounds, ends, ws, strict=True):
+                    if end > start:
+                        parts[side].append(postings.key[start:end])
+                        values[side].append(postings.impact[start:end])
+                        weights[side].append((w, end - start))
+                if postings.delta_rows:
+                    for tid, w in zip(tids, ws, strict=True):
+                        pending = postings.pending(tid)
+                        if pending is not None:
+                            parts[side].append(pending[0])
+                            values[side].append(self._impacts(side, channel, *pending))
+                            weights[side].append((w, len(pending[0])))
+        if not parts[0] and not parts[1]:
+            return None, self_score
+        if parts[0]:
+            np.add.at(scratch.totals, _joined(parts[0]), _weighted(values[0], weights[0]))
+        touched = np.zeros(0, dtype=np.int64)
+        if parts[1]:
+            keys = _joined(parts[1])
+            np.add.at(scratch.q_totals, keys, _weighted(values[1], weights[1]))
             # Similar questions: summed per question, then only each document's best counts.
-            matched = np.flatnonzero(q_totals[: len(self._sides[1])] > 0)  # a bool mask scans far faster
-            slots = self._sides[1].slot.data[matched]
-            best = scratch.best
-            np.maximum.at(best, slots, q_totals[matched])
-            q_totals[matched] = 0.0
-            totals[slots] += best[slots]
-            best[slots] = 0.0
-        if not any_term and not any_question:
-            return None
-        return totals[: self._slot_status.size]
+            touched = np.unique(keys)
+            slots = self._sq_slot.data[touched]
+            np.maximum.at(scratch.best, slots, scratch.q_totals[touched])
+            scratch.totals[slots] += scratch.best[slots]
+        return touched, self_score
+
+    def _char_weights(self, parsed: _Query, n_docs: int) -> tuple[np.ndarray, float]:
+        """Each character id's query weight × IDF (0 when not in the query), and the characters' self score."""
+        r = self.ranking
+        avg = self._basis[1][_CHARS]  # type: ignore[index]
+        tf_part = (r.k1 + 1.0) / (
+            1.0 + r.k1 * (1.0 - r.b[0] + r.b[0] * parsed.length[_CHARS] / float(avg[0]))
+        )
+        weights: dict[int, float] = {}
+        self_score = 0.0
+        unseen_idf = self._idf(0.0, n_docs)
+        df_of = self._char_df.data
+        for c, weight in parsed.chars.items():
+            cid = self._char_ids.get(c)
+            df = 0 if cid is None else int(df_of[cid])
+            idf = self._idf(df, n_docs) if df > 0 else unseen_idf
+            if weight >= 1.0:
+                self_score += r.char_weight * idf * tf_part
+            if df > 0:
+                weights[cid] = weight * idf  # type: ignore[index]
+        table = np.zeros(len(self._char_ids), dtype=np.float32)
+        if weights:
+            table[np.fromiter(weights, dtype=np.int64, count=len(weights))] = list(weights.values())
+        return table, self_score
+
+    def _char_scores(self, units: np.ndarray, char_weight: np.ndarray) -> np.ndarray:
+        """``char_weight ×`` BM25 of the query's characters in each question unit.
+
+        ``char_weight`` holds each character id's query weight × IDF (0 for the others).
+        """
+        if not len(units):
+            return np.zeros(0, dtype=np.float32)
+        counts = self._q_count.data[units]
+        rows = gather_ranges(self._q_start.data[units], counts)
+        part = char_weight[self._q_chars.data[rows]] * self._q_impact.data[rows]
+        owner = np.repeat(np.arange(len(units)), counts)
+        return (self.ranking.char_weight * np.bincount(owner, part, minlength=len(units))).astype(np.float32)
+
+    def _rank(
+        self,
+        parsed: _Query,
+        depth: int | None,
+        statuses: Sequence[str],
+        category_ids: Iterable[int | str] | None,
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        """Slots and final scores, best first, and the query's self score.
+
+        ``depth`` None re-ranks every matching document. The self score is what the
+        query would score against itself as a title (each term once, unseen terms at
+        the highest IDF): the scale that makes scores of different queries comparable.
+        """
+        scratch = self._scratch()
+        n_docs = max(len(self._slot_of), 1)
+        touched, self_score = self._first_stage(parsed, scratch, n_docs)
+        char_weight, char_self = self._char_weights(parsed, n_docs)
+        self_score += char_self
+        if touched is None:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), self_score
+        n = self._slot_status.size
+        totals = scratch.totals[:n]
+        try:
+            factor = self._slot_factor(statuses, category_ids)
+            scores = np.multiply(totals, factor, out=scratch.scores[:n])
+            cand = _top(scores, depth)
+            main = totals[cand] - scratch.best[cand]
+            final = self._rerank(cand, main, scratch.q_totals, char_weight) * factor[cand]
+        finally:
+            totals.fill(0.0)
+            if len(touched):
+                scratch.best[self._sq_slot.data[touched]] = 0.0
+                scratch.q_totals[touched] = 0.0
+        order = np.lexsort((cand, -final))
+        return cand[order], final[order], self_score
+
+    def _rerank(
+        self,
+        cand: np.ndarray,
+        main: np.ndarray,
+        q_totals: np.ndarray,
+        char_weight: np.ndarray,
+    ) -> np.ndarray:
+        """Title + body + tags (``main``) plus characters, plus the best similar question with its characters."""
+        final = main.astype(np.float32)
+        titles = self._slot_title_q.data[cand]
+        has_title = titles >= 0
+        if has_title.any():
+            final[has_title] += self._char_scores(titles[has_title].astype(np.int64), char_weight)
+        counts = self._slot_sq_count.data[cand]
+        if counts.any():
+            sq = gather_ranges(self._slot_sq_first.data[cand], counts)
+            owner = np.repeat(np.arange(len(cand)), counts)
+            q_units = self._sq_q.data[sq]
+            sq_scores = q_totals[sq].copy()
+            has_q = q_units >= 0
+            sq_scores[has_q] += self._char_scores(q_units[has_q].astype(np.int64), char_weight)
+            best = np.zeros(len(cand), dtype=np.float32)
+            np.maximum.at(best, owner, sq_scores)
+            final += best
+        return final
 
     def _slot_factor(self, statuses: Sequence[str], category_ids: Iterable[int | str] | None) -> np.ndarray:
         """Per slot: 0 when filtered out, else the helpfulness multiplier; cached until the next edit."""
@@ -842,6 +1133,18 @@ class SearchIndex:
         self._factor_cache[key] = (self._version, self.ranking, factor)
         return factor
 
+    def _confidences(self, scores: list[float], self_score: float) -> list[float]:
+        """Each hit's confidence from its share of the self score and its lead over the next hit."""
+        a, b, c = self.ranking.confidence
+        if self_score <= 0:
+            return [0.0] * len(scores)
+        out = []
+        for i, score in enumerate(scores):
+            lead = score - (scores[i + 1] if i + 1 < len(scores) else 0.0)
+            z = (a * score + b * lead) / self_score + c
+            out.append(1.0 / (1.0 + math.exp(-z)))
+        return out
+
     def search(
         self,
         query: str,
@@ -859,6 +1162,34 @@ class SearchIndex:
         with self._lock:
             return self._search(query, limit, category_ids, statuses, snippets)
 
+    def search_many(
+        self,
+        queries: Sequence[str],
+        *,
+        limit: int = 10,
+        category_ids: Iterable[int | str] | None = None,
+        statuses: Sequence[str] = ("published",),
+        snippets: bool = False,
+    ) -> list[list[Hit]]:
+        """``search`` for each query, under one lock (evaluation, bots answering a backlog)."""
+        categories = None if category_ids is None else list(category_ids)
+        with self._lock:
+            return [self._search(q, limit, categories, statuses, snippets) for q in queries]
+
+    def scores(
+        self,
+        query: str,
+        *,
+        category_ids: Iterable[int | str] | None = None,
+        statuses: Sequence[str] = ("published",),
+    ) -> dict[DocId, float]:
+        """The final score of every document the query matches, every one of them re-ranked."""
+        with self._lock:
+            if not self._slot_of:
+                return {}
+            slots, final, _ = self._rank(self._parse(query), None, statuses, category_ids)
+            return {self._slot_id[s]: float(v) for s, v in zip(slots.tolist(), final.tolist(), strict=True)}  # type: ignore[misc]
+
     def _search(
         self,
         query: str,
@@ -870,38 +1201,22 @@ class SearchIndex:
         if limit <= 0 or not self._slot_of:
             return []
         parsed = self._parse(query)
-        totals = self._scores(parsed)
-        if totals is None:
-            return []
-        # Dense over all slots: with long postings most documents are touched, and
-        # ``flatnonzero`` on a dense random pattern costs more than a multiply and a partition.
-        scratch = self._local.scratch
-        n = len(totals)
-        try:
-            scores = np.multiply(totals, self._slot_factor(statuses, category_ids), out=scratch.scores[:n])
-        finally:
-            totals.fill(0.0)
-        if n > limit:
-            kth_buffer = scratch.kth[:n]
-            np.copyto(kth_buffer, scores)
-            kth_buffer.partition(n - limit)
-            kth = kth_buffer[n - limit]
-            cand = np.flatnonzero(scores >= kth) if kth > 0 else np.flatnonzero(scores > 0)
-        else:
-            cand = np.flatnonzero(scores > 0)
-        cand = cand[np.lexsort((cand, -scores[cand]))][:limit]
-        if not len(cand):
-            return []
-        scores = scores[cand]
-        top = range(len(cand))
+        slots, final, self_score = self._rank(
+            parsed, max(limit + 1, self.ranking.rerank_depth), statuses, category_ids
+        )
+        scores = [v for v in final[: limit + 1].tolist() if v > 0]
+        confidence = self._confidences(scores, self_score)[:limit]
+        top = slots[: len(confidence)].tolist()
         if not snippets:
-            return [Hit(self._slot_id[cand[i]], float(scores[i]), "", "") for i in top]  # type: ignore[arg-type]
+            return [
+                Hit(self._slot_id[s], v, "", "", p)  # type: ignore[arg-type]
+                for s, v, p in zip(top, scores, confidence, strict=False)
+            ]
         terms = self._highlight_terms(parsed)
         hits = []
-        for i in top:
-            slot = int(cand[i])
-            snippet, field = self._snippet(slot, terms)
-            hits.append(Hit(self._slot_id[slot], float(scores[i]), snippet, field))  # type: ignore[arg-type]
+        for s, v, p in zip(top, scores, confidence, strict=False):
+            snippet, field = self._snippet(s, terms)
+            hits.append(Hit(self._slot_id[s], v, snippet, field, p))  # type: ignore[arg-type]
         return hits
 
     @staticmethod
@@ -913,11 +1228,21 @@ class SearchIndex:
     def _snippet(self, slot: int, terms: list[str]) -> tuple[str, str]:
         """The highlighted text of the document's best-covered unit, and that unit's field."""
         weights = self.ranking.field_weight
+        candidates: list[tuple[int, str, str | None]] = []
+
+        def unit(store: TextStore, norms: TextStore, i: int) -> tuple[str, str | None]:
+            return store.get(i), norms.get(i) if norms.has(i) else None
+
+        if self._main_text.has(4 * slot):
+            candidates.append((_TITLE, *unit(self._main_text, self._main_norm, 4 * slot)))
+        first = int(self._slot_sq_first.data[slot])
+        for uid in range(first, first + int(self._slot_sq_count.data[slot])):
+            candidates.append((_QUESTION, *unit(self._sq_text, self._sq_norm, uid)))
+        for kind in (_BODY, _TAGS):
+            if self._main_text.has(4 * slot + kind):
+                candidates.append((kind, *unit(self._main_text, self._main_norm, 4 * slot + kind)))
         best: tuple[float, str, str | None, int] | None = None
-        for side, uid in self._slot_units[slot]:
-            units = self._sides[side]
-            kind = int(units.kind.data[uid])
-            text, norm = units.text[uid], units.norm[uid]
+        for kind, text, norm in candidates:
             haystack = text if norm is None else norm
             coverage = sum(len(t) for t in terms if t in haystack) * weights[kind]
             if best is None or coverage > best[0]:
@@ -925,3 +1250,17 @@ class SearchIndex:
         assert best is not None
         _, text, norm, kind = best
         return _highlight(text, norm, terms, window=self.ranking.snippet_chars), _FIELD_NAMES[kind]
+
+    def memory_bytes(self) -> int:
+        """Bytes held by the arrays and packed texts of the index (the id dict not included)."""
+        total = 0
+        for ch in self._channels:
+            total += ch.df.data.nbytes + ch.ids.nbytes() + sum(p.nbytes() for p in ch.sides)
+        for value in vars(self).values():
+            if isinstance(value, Grow):
+                total += value.data.nbytes
+            elif isinstance(value, TextStore):
+                total += value.nbytes()
+            elif isinstance(value, tuple):
+                total += sum(g.data.nbytes for g in value if isinstance(g, Grow))
+        return total
