@@ -979,29 +979,9 @@ class SearchIndex:
                     continue
                 tids.append(tid)
                 ws.append(scale * weight * idf)
-            if not tids:
-                continue
-            tid_array = np.asarray(tids, dtype=np.int64)
-            for side, postings in enumerate(ch.sides):
-                indptr = postings.indptr
-                n_terms = len(indptr) - 1
-                if not n_terms and not postings.delta_rows:
-                    continue  # no similar questions at all
-                at = np.minimum(tid_array, n_terms)
-                bounds = indptr[at].tolist()
-                ends = indptr[np.minimum(at + 1, n_terms)].tolist()
-                for start, end, w in zip(bounds, ends, ws, strict=True):
-                    if end > start:
-                        parts[side].append(postings.key[start:end])
-                        values[side].append(postings.impact[start:end])
-                        weights[side].append((w, end - start))
-                if postings.delta_rows:
-                    for tid, w in zip(tids, ws, strict=True):
-                        pending = postings.pending(tid)
-                        if pending is not None:
-                            parts[side].append(pending[0])
-                            values[side].append(self._impacts(side, channel, *pending))
-                            weights[side].append((w, len(pending[0])))
+            if tids:
+                for side, postings in enumerate(ch.sides):
+                    self._gather(side, channel, postings, tids, ws, parts[side], values[side], weights[side])
         if not parts[0] and not parts[1]:
             return None, self_score
         if parts[0]:
@@ -1016,6 +996,38 @@ class SearchIndex:
             np.maximum.at(scratch.best, slots, scratch.q_totals[touched])
             scratch.totals[slots] += scratch.best[slots]
         return touched, self_score
+
+    def _gather(
+        self,
+        side: int,
+        channel: int,
+        postings: Postings,
+        tids: list[int],
+        ws: list[float],
+        parts: list[np.ndarray],
+        values: list[np.ndarray],
+        weights: list[tuple[float, int]],
+    ) -> None:
+        """Append the postings of ``tids`` on one side (articles or similar questions), merged and pending."""
+        indptr = postings.indptr
+        n_terms = len(indptr) - 1
+        if not n_terms and not postings.delta_rows:
+            return  # no similar questions at all
+        at = np.minimum(np.asarray(tids, dtype=np.int64), n_terms)
+        bounds = indptr[at].tolist()
+        ends = indptr[np.minimum(at + 1, n_terms)].tolist()
+        for start, end, w in zip(bounds, ends, ws, strict=True):
+            if end > start:
+                parts.append(postings.key[start:end])
+                values.append(postings.impact[start:end])
+                weights.append((w, end - start))
+        if postings.delta_rows:
+            for tid, w in zip(tids, ws, strict=True):
+                pending = postings.pending(tid)
+                if pending is not None:
+                    parts.append(pending[0])
+                    values.append(self._impacts(side, channel, *pending))
+                    weights.append((w, len(pending[0])))
 
     def _char_weights(self, parsed: _Query, n_docs: int) -> tuple[np.ndarray, float]:
         """Each character id's query weight × IDF (0 when not in the query), and the characters' self score."""
