@@ -581,7 +581,7 @@
       ["conversation.status_changed", "conversation.assigned", "conversation.transferred"].forEach(function (name) {
         socket.on(name, function (frame) {
           var c = frame.data && frame.data.conversation;
-          if (c && c.id === convId) refreshHeader();
+          if (c && c.id === convId && !frame.stale) refreshHeader();
         });
       });
       socket.on("history", function (frame) {
@@ -697,8 +697,10 @@
         }
       });
       live.on("open", function (info) {
+        document.body.dataset.live = "open";
         if (info.reconnect) { counts.refresh(); if (myOpen) myOpen.refresh(); }
       });
+      live.on("close", function () { document.body.dataset.live = "closed"; });
       if (created) live.connect();
     }
     document.addEventListener("kefu:read", function () {
