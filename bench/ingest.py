@@ -32,6 +32,7 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,14 +92,71 @@ class Run:
         return self.acked / self.elapsed if self.elapsed else 0.0
 
 
+@dataclass
+class _Traffic:
+    """What the visitors and the desk reader share: when each message was sent and seen."""
+
+    run: Run
+    deadline: float
+    sent_at: dict[str, float] = field(default_factory=dict)
+    delivered: dict[str, float] = field(default_factory=dict)
+    # The steady-state messages (the opening ones are sent and seen, but not counted).
+    timed: set[str] = field(default_factory=set)
+
+    async def read_desk(self, desk: Any) -> None:
+        async for raw in desk:
+            frame = json.loads(raw)
+            if frame.get("event") != "message.created":
+                continue
+            cmid = frame["data"]["message"].get("client_msg_id")
+            if cmid in self.sent_at and cmid not in self.delivered:
+                self.delivered[cmid] = time.perf_counter()
+
+    async def say(self, ws: Any, cmid: str, text: str) -> float:
+        """Send one message and wait for its ack; returns the seconds it took."""
+        t0 = time.perf_counter()
+        self.sent_at[cmid] = t0
+        await ws.send(json.dumps({"type": "message", "client_msg_id": cmid, "text": text}))
+        while True:
+            frame = json.loads(await ws.recv())
+            if frame["type"] == "ack" and frame["client_msg_id"] == cmid:
+                return time.perf_counter() - t0
+            if frame["type"] == "error":
+                raise RuntimeError(frame)
+
+    async def visitor(self, i: int, ws: Any, counter: Iterator[int]) -> None:
+        """Send the next message of the shared count as soon as the last one is acked."""
+        run = self.run
+        for n in counter:
+            if time.perf_counter() > self.deadline:
+                run.truncated = True
+                return
+            cmid = f"v{i}-m{n}"
+            self.timed.add(cmid)
+            run.sent += 1
+            run.ack_ms.append(1000 * await self.say(ws, cmid, f"第 {n} 条消息：请帮我看看物流到哪里了"))
+            run.acked += 1
+
+    async def settle(self) -> None:
+        """Let the last events arrive (bounded)."""
+        settle = time.perf_counter() + 10
+        while len(self.timed - self.delivered.keys()) and time.perf_counter() < settle:
+            await asyncio.sleep(0.05)
+
+
+async def _desk_ready(desk: Any) -> None:
+    """Wait until the desk socket answers: resuming a conversation that does not exist is an error."""
+    await desk.send(json.dumps({"type": "resume", "conversation_id": 10**9}))
+    while json.loads(await desk.recv())["type"] != "error":
+        pass
+
+
 async def drive(cluster: Cluster, run: Run, *, messages: int, deadline: float, spread: bool) -> None:
     desk_on = cluster.servers[-1]
     # Customers on server A only, or (--spread) round-robin over every server.
     customer_servers = cluster.servers if spread else cluster.servers[:1]
     seed = cluster.seed
-    sent_at: dict[str, float] = {}
-    delivered: dict[str, float] = {}
-    timed: set[str] = set()
+    traffic = _Traffic(run, deadline)
 
     async with websockets.connect(
         f"{desk_on.ws}/ws/desk/",
@@ -106,20 +164,8 @@ async def drive(cluster: Cluster, run: Run, *, messages: int, deadline: float, s
         additional_headers={"Cookie": f"sessionid={seed['session_key']}"},
         max_queue=None,
     ) as desk:
-        await desk.send(json.dumps({"type": "resume", "conversation_id": 10**9}))
-        while json.loads(await desk.recv())["type"] != "error":
-            pass
-
-        async def read_desk() -> None:
-            async for raw in desk:
-                frame = json.loads(raw)
-                if frame.get("event") != "message.created":
-                    continue
-                cmid = frame["data"]["message"].get("client_msg_id")
-                if cmid in sent_at and cmid not in delivered:
-                    delivered[cmid] = time.perf_counter()
-
-        reader = asyncio.create_task(read_desk())
+        await _desk_ready(desk)
+        reader = asyncio.create_task(traffic.read_desk(desk))
         sockets = []
         for i, token in enumerate(seed["visitor_tokens"]):
             server = customer_servers[i % len(customer_servers)]
@@ -127,50 +173,28 @@ async def drive(cluster: Cluster, run: Run, *, messages: int, deadline: float, s
                 await websockets.connect(f"{server.ws}/ws/chat/?token={token}", origin=server.http)
             )
         try:
-
-            async def say(ws: Any, cmid: str, text: str) -> float:
-                t0 = time.perf_counter()
-                sent_at[cmid] = t0
-                await ws.send(json.dumps({"type": "message", "client_msg_id": cmid, "text": text}))
-                while True:
-                    frame = json.loads(await ws.recv())
-                    if frame["type"] == "ack" and frame["client_msg_id"] == cmid:
-                        return time.perf_counter() - t0
-                    if frame["type"] == "error":
-                        raise RuntimeError(frame)
-
             # Warm-up: every visitor's first message opens a conversation.
             opened = await asyncio.gather(
-                *(say(ws, f"open-{i}", "你好，我想问一下订单的发货时间") for i, ws in enumerate(sockets))
+                *(
+                    traffic.say(ws, f"open-{i}", "你好，我想问一下订单的发货时间")
+                    for i, ws in enumerate(sockets)
+                )
             )
             run.open_ack_ms = [s * 1000 for s in opened]
 
             counter = iter(range(messages))
             start = time.perf_counter()
-
-            async def visitor(i: int, ws: Any) -> None:
-                for n in counter:
-                    if time.perf_counter() > deadline:
-                        run.truncated = True
-                        return
-                    cmid = f"v{i}-m{n}"
-                    timed.add(cmid)
-                    run.sent += 1
-                    run.ack_ms.append(1000 * await say(ws, cmid, f"第 {n} 条消息：请帮我看看物流到哪里了"))
-                    run.acked += 1
-
-            await asyncio.gather(*(visitor(i, ws) for i, ws in enumerate(sockets)))
+            await asyncio.gather(*(traffic.visitor(i, ws, counter) for i, ws in enumerate(sockets)))
             run.elapsed = time.perf_counter() - start
-            # Let the last events arrive (bounded).
-            settle = time.perf_counter() + 10
-            while len(timed - delivered.keys()) and time.perf_counter() < settle:
-                await asyncio.sleep(0.05)
+            await traffic.settle()
         finally:
             for ws in sockets:
                 await ws.close()
             reader.cancel()
-    run.delivered = len(timed & delivered.keys())
-    run.deliver_ms = [(delivered[c] - sent_at[c]) * 1000 for c in timed if c in delivered]
+    run.delivered = len(traffic.timed & traffic.delivered.keys())
+    run.deliver_ms = [
+        (traffic.delivered[c] - traffic.sent_at[c]) * 1000 for c in traffic.timed if c in traffic.delivered
+    ]
 
 
 def baseline(cluster: Cluster, run: Run, n: int) -> None:

@@ -6,6 +6,7 @@ import contextlib
 import threading
 from collections.abc import Iterator
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -195,20 +196,39 @@ def test_saving_an_unchanged_editor_is_refused(client, desk):
 CHROMIUM = "/usr/bin/chromium"
 
 
+def _serial_server_class() -> type:
+    from django.core.servers.basehttp import WSGIServer
+    from django.test.testcases import LiveServerThread
+
+    class SerialWSGIServer(WSGIServer):
+        def __init__(self, *args: Any, connections_override: Any = None, **kwargs: Any) -> None:
+            # Requests run on the server thread, which LiveServerThread.run already gave
+            # the overridden connections.
+            super().__init__(*args, **kwargs)
+
+    class SerialServerThread(LiveServerThread):
+        # One request at a time: with in-memory SQLite every request shares the test's
+        # one connection, and two threads using it at once fail ("bad parameter or other
+        # API misuse") — the page's parallel calls made this test flaky.
+        server_class = SerialWSGIServer
+
+    return SerialServerThread
+
+
 @contextlib.contextmanager
 def _live_server() -> Iterator[SimpleNamespace]:
     """A server thread for this test only: it is gone (with its database connections)
     before the test database is dropped, unlike pytest-django's session-wide one."""
     from django.contrib.staticfiles.handlers import StaticFilesHandler
     from django.db import connections
-    from django.test.testcases import LiveServerThread
 
+    _SerialServerThread = _serial_server_class()
     before = set(threading.enumerate())
     conn = connections["default"]
     shared = conn.vendor == "sqlite" and conn.is_in_memory_db()
     if shared:
         conn.inc_thread_sharing()
-    server = LiveServerThread(
+    server = _SerialServerThread(
         "localhost", StaticFilesHandler, connections_override={"default": conn} if shared else None, port=0
     )
     server.daemon = True

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import random
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -145,106 +146,162 @@ def _complaint_step(play: _Play, action: str, arg: Any, *, agent: User, played: 
         raise ValueError(f"demo: unknown complaint step {action}")
 
 
+@dataclass
+class _Scene:
+    """One scenario being played: its customer, and what the steps left behind so far."""
+
+    play: _Play
+    sc: Scenario
+    seed: _Seed
+    channel: Channel
+    identities: list[tuple[str, str]]
+    # The scenario's agent, named in the customer's texts before routing settles who answers.
+    agent_name: str
+    played: _Played = field(default_factory=_Played)
+
+    def fill(self, text: str, agent_name: str) -> str:
+        return _fill(text, self.seed, agent_name)
+
+
 def _play(play: _Play, sc: Scenario, seed: _Seed) -> _Played:
-    played = _Played()
     channel = play.channels[sc["channel"]]
     kind = shop.CHANNEL_IDENTITY[channel.kind]
-    value = seed.identity(kind)
-    if value is None:
-        value = {
-            "web": f"v-{play.rng.getrandbits(48):012x}",
-            "app": f"yj_u_{100200 + seed.index}",
-            "email": f"member{100000 + seed.index}@example.com",
-            "wechat": "o" + secrets.token_urlsafe(20)[:27].replace("-", "x"),
-            "social": f"weibo:悦家粉丝{seed.index}",
-            "live": f"douyin:{play.rng.randint(10**9, 10**10 - 1)}",
-            "phone": seed.phone,
-        }[kind]
     # A signed-in member: the channel identity plus the member number finds the profile.
-    identities = [(kind, value), ("external", seed.member_id)]
-    conversation_id: int | None = None
+    identities = [(kind, _identity(play, kind, seed)), ("external", seed.member_id)]
     agent_name = play.users[sc["agent"]].name if sc.get("agent") else ""
+    scene = _Scene(play, sc, seed, channel, identities, agent_name)
+    conversation_id: int | None = None
     agent: User | None = None
     for step in sc["steps"]:
         action = step[0]
         if agent is None and conversation_id and sc.get("agent"):
             # Who answers is settled once routing has picked the team.
             agent = play.agent_for(conversation_id, sc["agent"])
-        if action in ("c", "c_img"):
-            message, _ = conversations.do_receive_customer_message(
-                channel=channel,
-                identities=identities,
-                text=_fill(step[1], seed, agent_name),
-                customer_name=seed.name,
-                subject=sc.get("subject", ""),
-                image=_photo() if action == "c_img" else None,
-            )
-            conversation_id = message.conversation_id
-        elif action == "call":
-            spec = step[1]
-            call = conversations.do_log_call(
-                agent=agent or play.users[sc["agent"]],
-                conversation_id=conversation_id,
-                customer_id=seed.customer.pk if seed.customer else None,
-                direction=spec["direction"],
-                duration_seconds=spec["seconds"],
-                summary=_fill(spec["summary"], seed, agent_name),
-                outcome=spec["outcome"],
-            )
-            conversation_id = call.conversation_id
+        if action in _CUSTOMER_STEPS:
+            conversation_id = _CUSTOMER_STEPS[action](scene, step, agent, conversation_id)
         elif conversation_id is None or agent is None:
             raise ValueError(f"demo scenario {sc['key']}: step {action} needs a conversation and an agent")
-        elif action == "wait":
-            last = (
-                Message.objects.filter(conversation_id=conversation_id)
-                .order_by("-id")
-                .values_list("id", flat=True)
-            )
-            played.waits[last[0]] = step[1] * 3600
-        elif action in ("complaint", "resolve", "confirm"):
-            played.conversation_id = conversation_id
-            _complaint_step(play, action, step[1], agent=agent, played=played, seed=seed)
-        elif action == "a":
-            conversations.do_send_agent_message(
-                agent=agent, conversation_id=conversation_id, text=_fill(step[1], seed, agent.name)
-            )
-        elif action == "note":
-            conversations.do_add_note(
-                agent=agent, conversation_id=conversation_id, text=_fill(step[1], seed, agent.name)
-            )
-        elif action == "status":
-            conversations.do_set_status(actor=agent, conversation_id=conversation_id, status=step[1])
-        elif action == "snooze":
-            conversations.do_set_status(
-                actor=agent,
-                conversation_id=conversation_id,
-                status=Conversation.Status.SNOOZED,
-                snoozed_until=play.now + timedelta(hours=step[1]),
-            )
-        elif action == "transfer_team":
-            conversations.do_transfer(
-                actor=agent,
-                conversation_id=conversation_id,
-                note=_fill(step[2], seed, agent.name),
-                to_team=play.teams[step[1]],
-            )
-        elif action == "transfer_user":
-            conversations.do_transfer(
-                actor=agent,
-                conversation_id=conversation_id,
-                note=_fill(step[2], seed, agent.name),
-                to_user=play.users[step[1]],
-            )
-        elif action == "ticket":
-            _ticket(play, step[1], agent=agent, conversation_id=conversation_id, seed=seed)
+        elif action in _AGENT_STEPS:
+            _AGENT_STEPS[action](scene, step, agent, conversation_id)
         else:
             raise ValueError(f"demo scenario {sc['key']}: unknown step {action}")
-    played.conversation_id, played.agent = conversation_id, agent
-    return played
+    scene.played.conversation_id, scene.played.agent = conversation_id, agent
+    return scene.played
 
 
-def _ticket(play: _Play, spec: dict[str, Any], *, agent: User, conversation_id: int, seed: _Seed) -> None:
+def _identity(play: _Play, kind: str, seed: _Seed) -> str:
+    """The customer's identity on the channel: the seeded one, else one made up in its format."""
+    value = seed.identity(kind)
+    if value is not None:
+        return value
+    return {
+        "web": f"v-{play.rng.getrandbits(48):012x}",
+        "app": f"yj_u_{100200 + seed.index}",
+        "email": f"member{100000 + seed.index}@example.com",
+        "wechat": "o" + secrets.token_urlsafe(20)[:27].replace("-", "x"),
+        "social": f"weibo:悦家粉丝{seed.index}",
+        "live": f"douyin:{play.rng.randint(10**9, 10**10 - 1)}",
+        "phone": seed.phone,
+    }[kind]
 
+
+# --- steps: a customer's step returns the conversation it went to; an agent's needs one -------
+
+
+def _customer_message(scene: _Scene, step: Any, agent: User | None, conversation_id: int | None) -> int:
+    """The customer writes (``c``) or sends a photo (``c_img``) on the scenario's channel."""
+    message, _ = conversations.do_receive_customer_message(
+        channel=scene.channel,
+        identities=scene.identities,
+        text=scene.fill(step[1], scene.agent_name),
+        customer_name=scene.seed.name,
+        subject=scene.sc.get("subject", ""),
+        image=_photo() if step[0] == "c_img" else None,
+    )
+    return message.conversation_id
+
+
+def _call(scene: _Scene, step: Any, agent: User | None, conversation_id: int | None) -> int | None:
+    """A phone call, logged into the conversation (or opening one)."""
+    spec = step[1]
+    call = conversations.do_log_call(
+        agent=agent or scene.play.users[scene.sc["agent"]],
+        conversation_id=conversation_id,
+        customer_id=scene.seed.customer.pk if scene.seed.customer else None,
+        direction=spec["direction"],
+        duration_seconds=spec["seconds"],
+        summary=scene.fill(spec["summary"], scene.agent_name),
+        outcome=spec["outcome"],
+    )
+    return call.conversation_id
+
+
+_CUSTOMER_STEPS: dict[str, Callable[[_Scene, Any, User | None, int | None], int | None]] = {
+    "c": _customer_message,
+    "c_img": _customer_message,
+    "call": _call,
+}
+
+
+def _wait(scene: _Scene, step: Any, agent: User, conversation_id: int) -> None:
+    """Hours of silence after the last message, made real when the conversation is backdated."""
+    last = (
+        Message.objects.filter(conversation_id=conversation_id).order_by("-id").values_list("id", flat=True)
+    )
+    scene.played.waits[last[0]] = step[1] * 3600
+
+
+def _complaint(scene: _Scene, step: Any, agent: User, conversation_id: int) -> None:
+    scene.played.conversation_id = conversation_id
+    _complaint_step(scene.play, step[0], step[1], agent=agent, played=scene.played, seed=scene.seed)
+
+
+def _reply(scene: _Scene, step: Any, agent: User, conversation_id: int) -> None:
+    conversations.do_send_agent_message(
+        agent=agent, conversation_id=conversation_id, text=scene.fill(step[1], agent.name)
+    )
+
+
+def _note(scene: _Scene, step: Any, agent: User, conversation_id: int) -> None:
+    conversations.do_add_note(
+        agent=agent, conversation_id=conversation_id, text=scene.fill(step[1], agent.name)
+    )
+
+
+def _status(scene: _Scene, step: Any, agent: User, conversation_id: int) -> None:
+    conversations.do_set_status(actor=agent, conversation_id=conversation_id, status=step[1])
+
+
+def _snooze(scene: _Scene, step: Any, agent: User, conversation_id: int) -> None:
+    conversations.do_set_status(
+        actor=agent,
+        conversation_id=conversation_id,
+        status=Conversation.Status.SNOOZED,
+        snoozed_until=scene.play.now + timedelta(hours=step[1]),
+    )
+
+
+def _transfer_team(scene: _Scene, step: Any, agent: User, conversation_id: int) -> None:
+    conversations.do_transfer(
+        actor=agent,
+        conversation_id=conversation_id,
+        note=scene.fill(step[2], agent.name),
+        to_team=scene.play.teams[step[1]],
+    )
+
+
+def _transfer_user(scene: _Scene, step: Any, agent: User, conversation_id: int) -> None:
+    conversations.do_transfer(
+        actor=agent,
+        conversation_id=conversation_id,
+        note=scene.fill(step[2], agent.name),
+        to_user=scene.play.users[step[1]],
+    )
+
+
+def _ticket(scene: _Scene, step: Any, agent: User, conversation_id: int) -> None:
+    """A ticket from the conversation, handed to a department when the scenario names one."""
+    spec = step[1]
     ticket = do_create_ticket(
         actor=agent,
         conversation_id=conversation_id,
@@ -254,14 +311,29 @@ def _ticket(play: _Play, spec: dict[str, Any], *, agent: User, conversation_id: 
         important=spec.get("important"),
     )
     if spec.get("department"):
-        fields = {k: _fill(v, seed, agent.name) for k, v in spec.get("fields", {}).items()}
+        fields = {k: scene.fill(v, agent.name) for k, v in spec.get("fields", {}).items()}
         do_transfer_ticket(
             actor=agent,
             ticket_id=ticket.pk,
-            department_id=play.departments[spec["department"]].pk,
+            department_id=scene.play.departments[spec["department"]].pk,
             fields=fields,
             note="请协助处理",
         )
+
+
+_AGENT_STEPS: dict[str, Callable[[_Scene, Any, User, int], None]] = {
+    "wait": _wait,
+    "complaint": _complaint,
+    "resolve": _complaint,
+    "confirm": _complaint,
+    "a": _reply,
+    "note": _note,
+    "status": _status,
+    "snooze": _snooze,
+    "transfer_team": _transfer_team,
+    "transfer_user": _transfer_user,
+    "ticket": _ticket,
+}
 
 
 def _gap(rng: random.Random, m: dict[str, Any]) -> int:

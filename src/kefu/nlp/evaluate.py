@@ -619,12 +619,40 @@ def intent_seed_flags() -> str:
     return "\n".join(lines)
 
 
-def emotion_report(limit: int | None = DEFAULT_EMOTION_LIMIT) -> str:
-    """The emotion table, the margins over SnowNLP and the intent-seed check (``bench/emotion.py``)."""
+def snownlp_report(limit: int | None = DEFAULT_EMOTION_LIMIT) -> str:
+    """The in-domain table against SnowNLP and cnsenti, the margins and the intent-seed check."""
     scores = emotion_scores(limit)
     return "\n\n".join(
         [render(scores, title=EMOTION_TITLE), render_margins(scores, margins(scores)), intent_seed_flags()]
     )
+
+
+def cross_domain_report(
+    *,
+    train_cap: int | None = None,
+    test_cap: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> str:
+    """kefu against TF-IDF + logistic regression, each domain left out in turn (``crossdomain``)."""
+    from kefu.nlp import crossdomain
+
+    scores = crossdomain.cross_domain_scores(
+        EVALDATA_DIR,
+        train_cap=train_cap or crossdomain.TRAIN_ROWS_PER_DOMAIN,
+        test_cap=test_cap or crossdomain.TEST_ROWS_PER_DOMAIN,
+        progress=progress,
+    )
+    return crossdomain.render_cross_domain(scores)
+
+
+def emotion_report(limit: int | None = DEFAULT_EMOTION_LIMIT, *, snownlp: bool = True) -> str:
+    """Cross-domain splits, helpdesk dialogues and, with ``snownlp``, the in-domain SnowNLP table."""
+    from kefu.nlp.conversation import conversation_report
+
+    parts = [cross_domain_report(test_cap=limit), conversation_report(EVALDATA_DIR)]
+    if snownlp:
+        parts.append(snownlp_report(limit))
+    return "\n\n".join(parts)
 
 
 def run_evaluation(limit: int | None = DEFAULT_EMOTION_LIMIT) -> str:

@@ -749,72 +749,112 @@ def score_conversation(
     weights: Mapping[str, int] = rubric.get("weights", {})
     agent_turns = [t for t in turns if t.role == "agent"]
     contexts = contexts_for(turns)
-    if findings_per_reply is None:
-        findings_per_reply = [
-            check_reply(t.text, c, ruleset) for t, c in zip(agent_turns, contexts, strict=True)
-        ]
-    elif len(findings_per_reply) != len(agent_turns):
-        raise ValueError(
-            f"findings_per_reply has {len(findings_per_reply)} entries for {len(agent_turns)} agent turns"
-        )
-    items: list[RubricItem] = []
-
-    def add(key: str, fraction: float, reason: str) -> None:
-        w = int(weights.get(key, 0))
-        if w:
-            items.append(
-                RubricItem(key, ITEM_LABELS[key], round(w * max(0.0, min(1.0, fraction)), 1), w, reason)
-            )
-
+    findings = _reply_findings(agent_turns, contexts, findings_per_reply, ruleset)
     texts = [scan_text(t.text) for t in agent_turns]
-    if not agent_turns:
-        add("greeting", 0, "没有客服回复")
-    else:
-        first = check_reply(agent_turns[0].text, ReplyContext(is_first_agent_reply=True), ruleset)
-        greeted = not any(f.rule == "missing_greeting" for f in first)
-        add("greeting", 1 if greeted else 0, "首次回复有问候" if greeted else "首次回复没有问候")
+    scored = (
+        _item(weights, "greeting", _greeting(agent_turns, ruleset)),
+        _item(weights, "listening", _listening(turns, texts, rubric)),
+        _item(weights, "empathy", _empathy(contexts, findings, ruleset)),
+        *_penalty_items(weights, rubric, findings),
+        _item(weights, "promise", _promise(texts, ruleset)),
+        _item(weights, "closing", _closing(texts, ruleset)),
+        _item(weights, "response_time", _response_time(turns, response_times, rubric)),
+        _item(weights, "kb_correctness", _kb_correctness(kb_correctness)),
+    )
+    items = tuple(i for i in scored if i is not None)
+    max_total = sum(i.max_points for i in items)
+    total = round(100 * sum(i.points for i in items) / max_total) if max_total else 0
+    return RubricScore(total=total, items=items)
 
+
+# Each rubric item below is scored as a fraction of its weight and a reason, or None
+# when the conversation gives nothing to judge it by (the item is then left out).
+_Scored = tuple[float, str] | None
+
+
+def _item(weights: Mapping[str, int], key: str, scored: _Scored) -> RubricItem | None:
+    """The item's points out of its weight (none when left out or weighted 0)."""
+    if scored is None:
+        return None
+    fraction, reason = scored
+    w = int(weights.get(key, 0))
+    if not w:
+        return None
+    return RubricItem(key, ITEM_LABELS[key], round(w * max(0.0, min(1.0, fraction)), 1), w, reason)
+
+
+def _reply_findings(
+    agent_turns: Sequence[Turn],
+    contexts: Sequence[ReplyContext],
+    given: Sequence[Sequence[Finding]] | None,
+    ruleset: RuleSet,
+) -> Sequence[Sequence[Finding]]:
+    """The findings of each agent reply: as given (one list per reply), else checked now."""
+    if given is None:
+        return [check_reply(t.text, c, ruleset) for t, c in zip(agent_turns, contexts, strict=True)]
+    if len(given) != len(agent_turns):
+        raise ValueError(f"findings_per_reply has {len(given)} entries for {len(agent_turns)} agent turns")
+    return given
+
+
+def _greeting(agent_turns: Sequence[Turn], ruleset: RuleSet) -> _Scored:
+    if not agent_turns:
+        return 0, "没有客服回复"
+    first = check_reply(agent_turns[0].text, ReplyContext(is_first_agent_reply=True), ruleset)
+    greeted = not any(f.rule == "missing_greeting" for f in first)
+    return (1, "首次回复有问候") if greeted else (0, "首次回复没有问候")
+
+
+def _listening(turns: Sequence[Turn], texts: Sequence[str], rubric: Mapping[str, Any]) -> _Scored:
+    """Full marks for confirming the question; half for answering its points (3+ shared bigrams)."""
     listening = _Phrases(rubric.get("listening_phrases", ()))
     if any(listening.search(t) for t in texts):
-        add("listening", 1, "客服复述或确认了顾客的问题")
-    else:
-        customer_bigrams = {
-            c[i : i + 2]
-            for t in turns
-            if t.role == "customer"
-            for c in [scan_text(t.text)]
-            for i in range(len(c) - 1)
-        }
-        shared = {
-            b
-            for t in texts
-            for i in range(len(t) - 1)
-            if (b := t[i : i + 2]) in customer_bigrams and b.isalnum()
-        }
-        if len(shared) >= 3:
-            add("listening", 0.5, "回复回应了顾客的要点，但没有明确确认问题")
-        else:
-            add("listening", 0, "没有复述或确认顾客的问题")
+        return 1, "客服复述或确认了顾客的问题"
+    customer_bigrams = {
+        c[i : i + 2]
+        for t in turns
+        if t.role == "customer"
+        for c in [scan_text(t.text)]
+        for i in range(len(c) - 1)
+    }
+    shared = {
+        b for t in texts for i in range(len(t) - 1) if (b := t[i : i + 2]) in customer_bigrams and b.isalnum()
+    }
+    if len(shared) >= 3:
+        return 0.5, "回复回应了顾客的要点，但没有明确确认问题"
+    return 0, "没有复述或确认顾客的问题"
 
-    empathy_cfg = ruleset.rule("no_empathy").params
-    emotions = empathy_cfg.get("emotions", ("dissatisfied", "angry"))
+
+def _empathy(
+    contexts: Sequence[ReplyContext], findings: Sequence[Sequence[Finding]], ruleset: RuleSet
+) -> _Scored:
+    """The share of replies to an upset customer that soothed first (a low-severity miss counts as soothed)."""
+    emotions = ruleset.rule("no_empathy").params.get("emotions", ("dissatisfied", "angry"))
     needed = handled = 0
     _, anger_cues = _compiled(ruleset, "no_empathy", _build_empathy)
-    for ctx, findings in zip(contexts, findings_per_reply, strict=True):
+    for ctx, per_reply in zip(contexts, findings, strict=True):
         if _perceived_emotion(ctx, anger_cues) in emotions:
             needed += 1
-            handled += not any(f.rule == "no_empathy" and f.severity != "low" for f in findings)
+            handled += not any(f.rule == "no_empathy" and f.severity != "low" for f in per_reply)
     if needed:
-        add("empathy", handled / needed, f"顾客不满的 {needed} 次中，{handled} 次先做了安抚")
-    else:
-        add("empathy", 1, "顾客情绪平稳，无需安抚")
+        return handled / needed, f"顾客不满的 {needed} 次中，{handled} 次先做了安抚"
+    return 1, "顾客情绪平稳，无需安抚"
 
+
+def _penalty_items(
+    weights: Mapping[str, int], rubric: Mapping[str, Any], findings: Sequence[Sequence[Finding]]
+) -> list[RubricItem]:
+    """Clarity and conduct: their weight less a penalty per finding of their rules."""
     penalties = rubric.get("penalty_per_finding", {"low": 0.15, "medium": 0.3, "high": 0.5})
+    items = []
     for key, rules_key in (("clarity", "clarity_rules"), ("conduct", "conduct_rules")):
         w = int(weights.get(key, 0))
         if w:
-            items.append(_penalty_item(key, w, rubric.get(rules_key, ()), findings_per_reply, penalties))
+            items.append(_penalty_item(key, w, rubric.get(rules_key, ()), findings, penalties))
+    return items
 
+
+def _promise(texts: Sequence[str], ruleset: RuleSet) -> _Scored:
     vague_time, concrete_time, _ = _compiled(ruleset, "promise_without_time", _build_time)
     promises = sum(
         1
@@ -829,34 +869,41 @@ def score_conversation(
         and not (concrete_time is not None and concrete_time.search(t))
     )
     if promises:
-        add("promise", 1 - untimed / promises, f"{promises} 条承诺中 {untimed} 条没有具体时间")
-    else:
-        add("promise", 1, "没有需要给出时间的承诺")
+        return 1 - untimed / promises, f"{promises} 条承诺中 {untimed} 条没有具体时间"
+    return 1, "没有需要给出时间的承诺"
 
-    if agent_turns:
-        last = texts[-1]
-        closings = _Phrases(ruleset.rule("missing_closing").params.get("closings", ()))
-        farewells = _Phrases(rubric.get("closing_farewells", ()))
-        if closings.search(last):
-            add("closing", 1, "结束前询问了是否还有其他需要")
-        elif farewells.search(last):
-            add("closing", 0.5, "有致谢或道别，但没有询问是否还有其他需要")
-        else:
-            add("closing", 0, "没有结束语")
 
+def _closing(texts: Sequence[str], ruleset: RuleSet) -> _Scored:
+    """How the last agent reply ends the conversation (left out when no agent replied)."""
+    if not texts:
+        return None
+    last = texts[-1]
+    closings = _Phrases(ruleset.rule("missing_closing").params.get("closings", ()))
+    farewells = _Phrases(ruleset.rubric.get("closing_farewells", ()))
+    if closings.search(last):
+        return 1, "结束前询问了是否还有其他需要"
+    if farewells.search(last):
+        return 0.5, "有致谢或道别，但没有询问是否还有其他需要"
+    return 0, "没有结束语"
+
+
+def _response_time(
+    turns: Sequence[Turn], response_times: Sequence[float] | None, rubric: Mapping[str, Any]
+) -> _Scored:
+    """The mean band score of the replies' waits (left out when no time is known)."""
     times = list(response_times) if response_times is not None else _response_times(turns)
-    if times:
-        bands = [(float(limit), float(frac)) for limit, frac in rubric.get("response_time_bands", ())]
-        scores = [next((frac for limit, frac in bands if t <= limit), 0.0) for t in times]
-        slowest = max(times)
-        add(
-            "response_time",
-            sum(scores) / len(scores),
-            f"{len(times)} 次回复，平均 {sum(times) / len(times):.0f} 秒，最慢 {slowest:.0f} 秒",
-        )
-    if kb_correctness is not None:
-        add("kb_correctness", kb_correctness, f"与知识库核对的准确度 {kb_correctness:.0%}")
+    if not times:
+        return None
+    bands = [(float(limit), float(frac)) for limit, frac in rubric.get("response_time_bands", ())]
+    scores = [next((frac for limit, frac in bands if t <= limit), 0.0) for t in times]
+    slowest = max(times)
+    return (
+        sum(scores) / len(scores),
+        f"{len(times)} 次回复，平均 {sum(times) / len(times):.0f} 秒，最慢 {slowest:.0f} 秒",
+    )
 
-    max_total = sum(i.max_points for i in items)
-    total = round(100 * sum(i.points for i in items) / max_total) if max_total else 0
-    return RubricScore(total=total, items=tuple(items))
+
+def _kb_correctness(kb_correctness: float | None) -> _Scored:
+    if kb_correctness is None:
+        return None
+    return kb_correctness, f"与知识库核对的准确度 {kb_correctness:.0%}"

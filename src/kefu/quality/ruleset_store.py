@@ -11,7 +11,8 @@ import copy
 import math
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from types import NoneType, UnionType
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -78,44 +79,59 @@ def ruleset_versions() -> QuerySet[RuleSetVersion]:
     return RuleSetVersion.objects.select_related("author").defer("data").order_by("-version")
 
 
+def _is_amount(value: Any) -> bool:
+    return (
+        not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value) and value >= 0
+    )
+
+
+# The shape an edited value must have, by the type of its shipped default (bool before
+# number: a bool is an int); lists and objects are checked entry by entry.
+_SCALAR_SHAPES: tuple[tuple[type | UnionType, Callable[[Any], bool], str], ...] = (
+    (NoneType, lambda value: value is None or isinstance(value, str), "应为文字或 null"),
+    (bool, lambda value: isinstance(value, bool), "应为 true 或 false"),
+    (int | float, _is_amount, "应为不小于 0 的数字"),
+    (str, lambda value: isinstance(value, str) and len(value) <= 2000, "应为文字（最多2000字）"),
+)
+
+
 def _shape_error(value: Any, default: Any, path: str, fields: dict[str, str]) -> None:
     """Record in ``fields`` where ``value`` does not have the shape of the shipped ``default``."""
     if len(fields) >= 20:
         return
-    if default is None:
-        if value is not None and not isinstance(value, str):
-            fields[path] = "应为文字或 null"
-    elif isinstance(default, bool):
-        if not isinstance(value, bool):
-            fields[path] = "应为 true 或 false"
-    elif isinstance(default, int | float):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-            or value < 0
-        ):
-            fields[path] = "应为不小于 0 的数字"
-    elif isinstance(default, str):
-        if not isinstance(value, str) or len(value) > 2000:
-            fields[path] = "应为文字（最多2000字）"
-    elif isinstance(default, list):
-        if not isinstance(value, list) or len(value) > 2000:
-            fields[path] = "应为列表（最多2000项）"
+    if isinstance(default, list):
+        _list_shape_error(value, default, path, fields)
+        return
+    if isinstance(default, dict):
+        _dict_shape_error(value, default, path, fields)
+        return
+    for kind, fits, message in _SCALAR_SHAPES:
+        if isinstance(default, kind):
+            if not fits(value):
+                fields[path] = message
             return
-        proto = default[0] if default else ""
-        for i, entry in enumerate(value):
-            _shape_error(entry, proto, f"{path}[{i}]", fields)
-    elif isinstance(default, dict):
-        if not isinstance(value, dict) or len(value) > 2000:
-            fields[path] = "应为对象（最多2000项）"
-            return
-        proto = next(iter(default.values()), "")
-        for key, entry in value.items():
-            if not key.strip() or len(key) > 200:
-                fields[f"{path}.{key}"] = "键不能为空，最多200个字符"
-                continue
-            _shape_error(entry, default.get(key, proto), f"{path}.{key}", fields)
+
+
+def _list_shape_error(value: Any, default: list[Any], path: str, fields: dict[str, str]) -> None:
+    if not isinstance(value, list) or len(value) > 2000:
+        fields[path] = "应为列表（最多2000项）"
+        return
+    proto = default[0] if default else ""
+    for i, entry in enumerate(value):
+        _shape_error(entry, proto, f"{path}[{i}]", fields)
+
+
+def _dict_shape_error(value: Any, default: dict[str, Any], path: str, fields: dict[str, str]) -> None:
+    """Keys absent from the default take the shape of its first entry."""
+    if not isinstance(value, dict) or len(value) > 2000:
+        fields[path] = "应为对象（最多2000项）"
+        return
+    proto = next(iter(default.values()), "")
+    for key, entry in value.items():
+        if not key.strip() or len(key) > 200:
+            fields[f"{path}.{key}"] = "键不能为空，最多200个字符"
+            continue
+        _shape_error(entry, default.get(key, proto), f"{path}.{key}", fields)
 
 
 def _template_errors(path: str, entries: Any, fields: dict[str, str]) -> None:
@@ -171,69 +187,17 @@ def check_overrides(base: RuleSet, overrides: Mapping[str, Any]) -> RuleSet:
     Errors name the field (``rules.slang.params.terms``) so a page or client can point
     at it; a set that validates but fails on probe texts is refused too.
     """
-    if not isinstance(overrides, Mapping):
-        raise InvalidInput("修改内容应为对象", fields={"overrides": "应为对象"})
-    unknown = set(overrides) - {"rules", "rubric"}
-    if unknown:
-        raise InvalidInput(
-            "未知字段", fields={k: "未知字段（只能修改 rules 与 rubric）" for k in sorted(unknown)}
-        )
-    if not any(overrides.get(k) for k in ("rules", "rubric")):
-        raise InvalidInput("没有任何修改", fields={"rules": "请至少修改一项"})
+    _check_edit_keys(overrides)
     fields: dict[str, str] = {}
     shipped = default_ruleset().to_dict()
     current = base.to_dict()
-    rules = overrides.get("rules") or {}
-    if not isinstance(rules, Mapping):
-        fields["rules"] = "应为以规则名为键的对象"
-        rules = {}
+    rules = _section(overrides, "rules", "应为以规则名为键的对象", fields)
     for rid, cfg in rules.items():
-        path = f"rules.{rid}"
-        if rid not in RULE_IDS:
-            fields[path] = "未知规则"
-            continue
-        if not isinstance(cfg, Mapping):
-            fields[path] = "应为对象"
-            continue
-        for key in set(cfg) - {"enabled", "severity", "params"}:
-            fields[f"{path}.{key}"] = "未知字段（只能修改 enabled、severity、params）"
-        if "enabled" in cfg and not isinstance(cfg["enabled"], bool):
-            fields[f"{path}.enabled"] = "应为 true 或 false"
-        if "severity" in cfg and cfg["severity"] not in SEVERITIES:
-            fields[f"{path}.severity"] = "应为 low、medium、high 之一"
-        params = cfg.get("params", {})
-        if not isinstance(params, Mapping):
-            fields[f"{path}.params"] = "应为对象"
-            continue
-        known = {**shipped["rules"][rid]["params"], **current["rules"].get(rid, {}).get("params", {})}
-        for key, value in params.items():
-            if key not in known:
-                fields[f"{path}.params.{key}"] = "未知参数"
-            else:
-                _shape_error(value, known[key], f"{path}.params.{key}", fields)
-                _template_errors(f"{path}.params.{key}", value, fields)
-    rubric = overrides.get("rubric") or {}
-    if not isinstance(rubric, Mapping):
-        fields["rubric"] = "应为对象"
-        rubric = {}
+        _rule_errors(rid, cfg, shipped, current, fields)
+    rubric = _section(overrides, "rubric", "应为对象", fields)
     known_rubric = {**shipped["rubric"], **current["rubric"]}
     for key, value in rubric.items():
-        if key not in known_rubric:
-            fields[f"rubric.{key}"] = "未知参数"
-        elif key == "weights":
-            if not isinstance(value, Mapping):
-                fields["rubric.weights"] = "应为对象"
-                continue
-            for item, w in value.items():
-                if item not in ITEM_LABELS:
-                    fields[f"rubric.weights.{item}"] = "未知评分项"
-                elif isinstance(w, bool) or not isinstance(w, int) or not 0 <= w <= 100:
-                    fields[f"rubric.weights.{item}"] = "应为 0–100 的整数"
-        elif key in ("clarity_rules", "conduct_rules"):
-            if not isinstance(value, list) or any(r not in RULE_IDS for r in value):
-                fields[f"rubric.{key}"] = "应为规则名列表"
-        else:
-            _shape_error(value, known_rubric[key], f"rubric.{key}", fields)
+        _rubric_error(key, value, known_rubric, fields)
     if fields:
         raise InvalidInput("规则集修改有误", fields=fields)
     try:
@@ -243,16 +207,99 @@ def check_overrides(base: RuleSet, overrides: Mapping[str, Any]) -> RuleSet:
     try:
         _probe(edited)
     except Exception as exc:
-        # Find the rule whose edit breaks the engine, to name it.
-        for rid, cfg in rules.items():
-            try:
-                _probe(_merge_edit(base, {rid: cfg}, {}))
-            except Exception:
-                raise InvalidInput(
-                    "规则集修改后无法运行", fields={f"rules.{rid}": f"运行出错：{exc}"}
-                ) from exc
-        raise InvalidInput("规则集修改后无法运行", fields={"rubric": f"运行出错：{exc}"}) from exc
+        raise InvalidInput(
+            "规则集修改后无法运行", fields={_breaking_field(base, rules): f"运行出错：{exc}"}
+        ) from exc
     return edited
+
+
+def _check_edit_keys(overrides: Any) -> None:
+    """An edit is an object changing ``rules`` or ``rubric``, and at least one of them."""
+    if not isinstance(overrides, Mapping):
+        raise InvalidInput("修改内容应为对象", fields={"overrides": "应为对象"})
+    unknown = set(overrides) - {"rules", "rubric"}
+    if unknown:
+        raise InvalidInput(
+            "未知字段", fields={k: "未知字段（只能修改 rules 与 rubric）" for k in sorted(unknown)}
+        )
+    if not any(overrides.get(k) for k in ("rules", "rubric")):
+        raise InvalidInput("没有任何修改", fields={"rules": "请至少修改一项"})
+
+
+def _section(
+    overrides: Mapping[str, Any], key: str, message: str, fields: dict[str, str]
+) -> Mapping[str, Any]:
+    """One part of the edit (empty when absent, or when it is no object: recorded in ``fields``)."""
+    section = overrides.get(key) or {}
+    if not isinstance(section, Mapping):
+        fields[key] = message
+        return {}
+    return section
+
+
+def _rule_errors(
+    rid: str, cfg: Any, shipped: Mapping[str, Any], current: Mapping[str, Any], fields: dict[str, str]
+) -> None:
+    """Record what is wrong with the edit of one rule: its switches, then its params."""
+    path = f"rules.{rid}"
+    if rid not in RULE_IDS:
+        fields[path] = "未知规则"
+        return
+    if not isinstance(cfg, Mapping):
+        fields[path] = "应为对象"
+        return
+    for key in set(cfg) - {"enabled", "severity", "params"}:
+        fields[f"{path}.{key}"] = "未知字段（只能修改 enabled、severity、params）"
+    if "enabled" in cfg and not isinstance(cfg["enabled"], bool):
+        fields[f"{path}.enabled"] = "应为 true 或 false"
+    if "severity" in cfg and cfg["severity"] not in SEVERITIES:
+        fields[f"{path}.severity"] = "应为 low、medium、high 之一"
+    params = cfg.get("params", {})
+    if not isinstance(params, Mapping):
+        fields[f"{path}.params"] = "应为对象"
+        return
+    # A stored rule set may carry params the shipped one no longer has.
+    known = {**shipped["rules"][rid]["params"], **current["rules"].get(rid, {}).get("params", {})}
+    for key, value in params.items():
+        if key not in known:
+            fields[f"{path}.params.{key}"] = "未知参数"
+        else:
+            _shape_error(value, known[key], f"{path}.params.{key}", fields)
+            _template_errors(f"{path}.params.{key}", value, fields)
+
+
+def _rubric_error(key: str, value: Any, known: Mapping[str, Any], fields: dict[str, str]) -> None:
+    """Record what is wrong with one rubric setting."""
+    if key not in known:
+        fields[f"rubric.{key}"] = "未知参数"
+    elif key == "weights":
+        _weights_errors(value, fields)
+    elif key in ("clarity_rules", "conduct_rules"):
+        if not isinstance(value, list) or any(r not in RULE_IDS for r in value):
+            fields[f"rubric.{key}"] = "应为规则名列表"
+    else:
+        _shape_error(value, known[key], f"rubric.{key}", fields)
+
+
+def _weights_errors(weights: Any, fields: dict[str, str]) -> None:
+    if not isinstance(weights, Mapping):
+        fields["rubric.weights"] = "应为对象"
+        return
+    for item, w in weights.items():
+        if item not in ITEM_LABELS:
+            fields[f"rubric.weights.{item}"] = "未知评分项"
+        elif isinstance(w, bool) or not isinstance(w, int) or not 0 <= w <= 100:
+            fields[f"rubric.weights.{item}"] = "应为 0–100 的整数"
+
+
+def _breaking_field(base: RuleSet, rules: Mapping[str, Any]) -> str:
+    """The first rule whose edit alone breaks the probe, else the rubric, to name in the error."""
+    for rid, cfg in rules.items():
+        try:
+            _probe(_merge_edit(base, {rid: cfg}, {}))
+        except Exception:
+            return f"rules.{rid}"
+    return "rubric"
 
 
 def _merge_edit(base: RuleSet, rules: Mapping[str, Any], rubric: Mapping[str, Any]) -> RuleSet:

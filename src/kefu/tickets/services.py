@@ -8,7 +8,9 @@ Every write is one transaction with its timeline event and its ``ticket.*`` even
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -57,6 +59,27 @@ UNSET: Any = object()
 # --- writes ----------------------------------------------------------------------------
 
 
+def _check_flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{name} 必须是布尔值", fields={name: "必须是 true 或 false"})
+    return value
+
+
+# The checks of the fields a person sets, shared by creating and editing a ticket.
+_FIELD_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "title": lambda value: check_text(value, field="title", label="工单标题", max_len=MAX_TITLE),
+    "description": lambda value: check_text(value, field="description", max_len=MAX_TEXT, required=False),
+    "category": check_category,
+    "urgent": partial(_check_flag, "urgent"),
+    "important": partial(_check_flag, "important"),
+}
+
+
+def _checked(values: dict[str, Any], *, absent: Any) -> dict[str, Any]:
+    """Each given value through its field's check, in order; values that are ``absent`` are left out."""
+    return {name: _FIELD_CHECKS[name](value) for name, value in values.items() if value is not absent}
+
+
 def do_create_ticket(
     *,
     actor: User,
@@ -77,61 +100,23 @@ def do_create_ticket(
     """
 
     fields = check_fields(fields)
-    if category is not None:
-        category = check_category(category)
-    if title is not None:
-        title = check_text(title, field="title", label="工单标题", max_len=MAX_TITLE)
-    description = (
-        check_text(description, field="description", max_len=MAX_TEXT, required=False)
-        if description is not None
-        else None
+    given = _checked(
+        {
+            "category": category,
+            "title": title,
+            "description": description,
+            "urgent": urgent,
+            "important": important,
+        },
+        absent=None,
     )
-    for name, value in (("urgent", urgent), ("important", important)):
-        if value is not None and not isinstance(value, bool):
-            raise InvalidInput(f"{name} 必须是布尔值", fields={name: "必须是 true 或 false"})
     now = timezone.now()
     with transaction.atomic():
-        conversation = None
-        if conversation_id is not None:
-            conversation = access_conversation(actor, conversation_id)
-            customer = conversation.customer
-        elif customer_id is not None:
-            found = Customer.objects.filter(pk=customer_id).first()
-            if found is None:
-                raise InvalidInput("客户不存在", fields={"customer_id": "不存在"})
-            customer = found
-        else:
-            raise InvalidInput("请指定会话或客户", fields={"conversation_id": "与 customer_id 至少填一个"})
-        if customer.merged_into_id:
-            customer = Customer.objects.get(pk=customer.merged_into_id)
+        conversation, customer = _ticket_origin(
+            actor, conversation_id=conversation_id, customer_id=customer_id
+        )
         order = Order.objects.filter(customer=customer).order_by("-placed_at", "-id").first()
-        recent_text = ""
-        if conversation is not None:
-            texts = list(
-                conversation.messages.filter(direction=Message.Direction.INCOMING, is_private=False)
-                .exclude(text="")
-                .order_by("-id")
-                .values_list("text", flat=True)[:3]
-            )
-            recent_text = "\n".join(reversed(texts))
-        if title is None:
-            if conversation is None:
-                raise InvalidInput("请填写工单标题", fields={"title": "不能为空"})
-            title = (conversation.subject or conversation.intent or f"{customer}的咨询").strip()[
-                :MAX_TITLE
-            ] or "客户咨询"
-        if description is None:
-            description = recent_text[:MAX_TEXT]
-        if category is None:
-            category = guess_category(
-                intent=conversation.intent if conversation else "",
-                text=f"{title}\n{description}\n{recent_text}",
-            )
-        default_urgent, default_important = PRIORITY_FLAGS[
-            Priority(conversation.priority if conversation else "P4")
-        ]
-        urgent = default_urgent if urgent is None else urgent
-        important = default_important if important is None else important
+        prefilled = _prefilled(given, conversation, customer)
         ticket_fields: dict[str, Any] = {}
         if order is not None:
             ticket_fields["order_no"] = order.order_no
@@ -140,12 +125,8 @@ def do_create_ticket(
             conversation.first_responder if conversation and conversation.first_responder_id else None
         ) or actor
         ticket = Ticket(
-            title=title,
-            description=description,
-            category=category,
-            urgent=urgent,
-            important=important,
-            priority=priority_for(urgent=urgent, important=important),
+            **prefilled,
+            priority=priority_for(urgent=prefilled["urgent"], important=prefilled["important"]),
             customer=customer,
             owner=owner,
             assignee=actor,
@@ -179,6 +160,70 @@ def do_create_ticket(
     return ticket
 
 
+def _ticket_origin(
+    actor: User, *, conversation_id: int | None, customer_id: int | None
+) -> tuple[Conversation | None, Customer]:
+    """The conversation a new ticket comes from, if any, and its customer (the one it was merged into)."""
+    conversation = None
+    if conversation_id is not None:
+        conversation = access_conversation(actor, conversation_id)
+        customer = conversation.customer
+    elif customer_id is not None:
+        found = Customer.objects.filter(pk=customer_id).first()
+        if found is None:
+            raise InvalidInput("客户不存在", fields={"customer_id": "不存在"})
+        customer = found
+    else:
+        raise InvalidInput("请指定会话或客户", fields={"conversation_id": "与 customer_id 至少填一个"})
+    if customer.merged_into_id:
+        customer = Customer.objects.get(pk=customer.merged_into_id)
+    return conversation, customer
+
+
+def _prefilled(
+    given: dict[str, Any], conversation: Conversation | None, customer: Customer
+) -> dict[str, Any]:
+    """Title, description, category and urgency of a new ticket: as given, else from the conversation."""
+    recent_text = _recent_customer_text(conversation)
+    title = given.get("title")
+    if title is None:
+        if conversation is None:
+            raise InvalidInput("请填写工单标题", fields={"title": "不能为空"})
+        title = (conversation.subject or conversation.intent or f"{customer}的咨询").strip()[
+            :MAX_TITLE
+        ] or "客户咨询"
+    description = given["description"] if "description" in given else recent_text[:MAX_TEXT]
+    category = given.get("category")
+    if category is None:
+        category = guess_category(
+            intent=conversation.intent if conversation else "",
+            text=f"{title}\n{description}\n{recent_text}",
+        )
+    default_urgent, default_important = PRIORITY_FLAGS[
+        Priority(conversation.priority if conversation else "P4")
+    ]
+    return {
+        "title": title,
+        "description": description,
+        "category": category,
+        "urgent": given.get("urgent", default_urgent),
+        "important": given.get("important", default_important),
+    }
+
+
+def _recent_customer_text(conversation: Conversation | None) -> str:
+    """The customer's last three public messages, oldest first (empty without a conversation)."""
+    if conversation is None:
+        return ""
+    texts = list(
+        conversation.messages.filter(direction=Message.Direction.INCOMING, is_private=False)
+        .exclude(text="")
+        .order_by("-id")
+        .values_list("text", flat=True)[:3]
+    )
+    return "\n".join(reversed(texts))
+
+
 def do_update_ticket(
     *,
     actor: User,
@@ -193,64 +238,22 @@ def do_update_ticket(
 ) -> Ticket:
     """Edit a ticket; each changed aspect becomes one timeline line. A new priority or
     category recomputes the SLA deadlines from the ticket's creation."""
-    changes: dict[str, Any] = {}
-    if title is not UNSET:
-        changes["title"] = check_text(title, field="title", label="工单标题", max_len=MAX_TITLE)
-    if description is not UNSET:
-        changes["description"] = check_text(
-            description, field="description", max_len=MAX_TEXT, required=False
-        )
-    if category is not UNSET:
-        changes["category"] = check_category(category)
-    for name, value in (("urgent", urgent), ("important", important)):
-        if value is not UNSET:
-            if not isinstance(value, bool):
-                raise InvalidInput(f"{name} 必须是布尔值", fields={name: "必须是 true 或 false"})
-            changes[name] = value
+    changes = _checked(
+        {
+            "title": title,
+            "description": description,
+            "category": category,
+            "urgent": urgent,
+            "important": important,
+        },
+        absent=UNSET,
+    )
     field_changes = check_fields(fields) if fields is not UNSET else None
-    new_assignee: User | None | Any = UNSET
-    if assignee_id is not UNSET:
-        if assignee_id is None:
-            new_assignee = None
-        else:
-            if isinstance(assignee_id, bool) or not isinstance(assignee_id, int):
-                raise InvalidInput("处理人无效", fields={"assignee_id": "应为用户 id"})
-            new_assignee = User.objects.filter(pk=assignee_id, is_active=True).first()
-            if new_assignee is None:
-                raise InvalidInput("处理人不存在或已停用", fields={"assignee_id": "不存在或已停用"})
+    new_assignee = _check_assignee(assignee_id) if assignee_id is not UNSET else UNSET
     with transaction.atomic():
         ticket = access_ticket(actor, ticket_id, for_update=True)
-        events: list[TicketEvent] = []
-        labels = {
-            "title": "标题",
-            "description": "描述",
-            "category": "类别",
-            "urgent": "紧急",
-            "important": "重要",
-        }
         changed = {k: v for k, v in changes.items() if getattr(ticket, k) != v}
-        for key, value in changed.items():
-            old = getattr(ticket, key)
-            setattr(ticket, key, value)
-            shown_old, shown_new = old, value
-            if key == "category":
-                shown_old, shown_new = Ticket.Category(old).label, Ticket.Category(value).label
-            elif key in ("urgent", "important"):
-                shown_old, shown_new = ("是" if old else "否"), ("是" if value else "否")
-            text = (
-                f"{actor.name} 修改了{labels[key]}"
-                if key == "description"
-                else (f"{actor.name} 将{labels[key]}由「{shown_old}」改为「{shown_new}」")
-            )
-            events.append(
-                log_event(
-                    ticket,
-                    TicketEvent.Kind.FIELD,
-                    text,
-                    actor=actor,
-                    detail={"field": key, "from": old, "to": value},
-                )
-            )
+        events = [_log_edit(ticket, key, value, actor=actor) for key, value in changed.items()]
         old_priority = ticket.priority
         ticket.priority = priority_for(urgent=ticket.urgent, important=ticket.important)
         if ticket.priority != old_priority:
@@ -263,37 +266,16 @@ def do_update_ticket(
                     detail={"field": "priority", "from": old_priority, "to": ticket.priority},
                 )
             )
-        if ticket.priority != old_priority or "category" in changed:
-            if ticket.status in OPEN_STATUSES:
-                apply_ticket_deadlines(ticket, start=ticket.created_at)
-        if field_changes:
-            merged = merge_fields(ticket.fields, field_changes)
-            if merged != ticket.fields:
-                diff = {k: v for k, v in field_changes.items() if ticket.fields.get(k, "") != v}
-                ticket.fields = merged
-                events.append(
-                    log_event(
-                        ticket,
-                        TicketEvent.Kind.FIELD,
-                        f"{actor.name} 更新了补充信息：{'、'.join(field_label(k) for k in diff)}",
-                        actor=actor,
-                        detail={"field": "fields", "changes": diff},
-                    )
-                )
-        if new_assignee is not UNSET and (new_assignee.pk if new_assignee else None) != ticket.assignee_id:
-            previous = ticket.assignee_id
-            ticket.assignee = new_assignee
-            events.append(
-                log_event(
-                    ticket,
-                    TicketEvent.Kind.ASSIGNED,
-                    f"{actor.name} 将工单指派给 {new_assignee.name}"
-                    if new_assignee
-                    else f"{actor.name} 取消了指派",
-                    actor=actor,
-                    detail={"from": previous, "to": new_assignee.pk if new_assignee else None},
-                )
+        if (ticket.priority != old_priority or "category" in changed) and ticket.status in OPEN_STATUSES:
+            apply_ticket_deadlines(ticket, start=ticket.created_at)
+        events.extend(
+            event
+            for event in (
+                _merge_extra_fields(ticket, field_changes, actor=actor),
+                _reassign(ticket, new_assignee, actor=actor),
             )
+            if event is not None
+        )
         if not events:
             return ticket
         ticket.save()
@@ -305,6 +287,83 @@ def do_update_ticket(
             previous_priority=old_priority,
         )
     return ticket
+
+
+def _check_assignee(assignee_id: Any) -> User | None:
+    """The active user to assign a ticket to (``None`` takes the assignment away)."""
+    if assignee_id is None:
+        return None
+    if isinstance(assignee_id, bool) or not isinstance(assignee_id, int):
+        raise InvalidInput("处理人无效", fields={"assignee_id": "应为用户 id"})
+    assignee = User.objects.filter(pk=assignee_id, is_active=True).first()
+    if assignee is None:
+        raise InvalidInput("处理人不存在或已停用", fields={"assignee_id": "不存在或已停用"})
+    return assignee
+
+
+_EDIT_LABELS = {
+    "title": "标题",
+    "description": "描述",
+    "category": "类别",
+    "urgent": "紧急",
+    "important": "重要",
+}
+
+
+def _shown(key: str, value: Any) -> Any:
+    """An edited value as the timeline shows it."""
+    if key == "category":
+        return Ticket.Category(value).label
+    if key in ("urgent", "important"):
+        return "是" if value else "否"
+    return value
+
+
+def _log_edit(ticket: Ticket, key: str, value: Any, *, actor: User) -> TicketEvent:
+    """Set one field and write its timeline line (a description is not quoted: it may be long)."""
+    old = getattr(ticket, key)
+    setattr(ticket, key, value)
+    text = (
+        f"{actor.name} 修改了{_EDIT_LABELS[key]}"
+        if key == "description"
+        else f"{actor.name} 将{_EDIT_LABELS[key]}由「{_shown(key, old)}」改为「{_shown(key, value)}」"
+    )
+    return log_event(
+        ticket, TicketEvent.Kind.FIELD, text, actor=actor, detail={"field": key, "from": old, "to": value}
+    )
+
+
+def _merge_extra_fields(ticket: Ticket, changes: dict[str, str] | None, *, actor: User) -> TicketEvent | None:
+    """Merge the extra information into the ticket; one timeline line names what changed."""
+    if not changes:
+        return None
+    merged = merge_fields(ticket.fields, changes)
+    if merged == ticket.fields:
+        return None
+    diff = {k: v for k, v in changes.items() if ticket.fields.get(k, "") != v}
+    ticket.fields = merged
+    return log_event(
+        ticket,
+        TicketEvent.Kind.FIELD,
+        f"{actor.name} 更新了补充信息：{'、'.join(field_label(k) for k in diff)}",
+        actor=actor,
+        detail={"field": "fields", "changes": diff},
+    )
+
+
+def _reassign(ticket: Ticket, assignee: User | None | Any, *, actor: User) -> TicketEvent | None:
+    """Hand the ticket to ``assignee`` (``UNSET`` leaves it); logged only when it changes hands."""
+    if assignee is UNSET or (assignee.pk if assignee else None) == ticket.assignee_id:
+        return None
+    previous = ticket.assignee_id
+    ticket.assignee = assignee
+    return log_event(
+        ticket,
+        TicketEvent.Kind.ASSIGNED,
+        f"{actor.name} 将工单指派给 {assignee.name}" if assignee else f"{actor.name} 取消了指派",
+        actor=actor,
+        detail={"from": previous, "to": assignee.pk if assignee else None},
+    )
 
 
 def do_change_status(*, actor: User, ticket_id: int, status: str, note: str = "") -> Ticket:
