@@ -62,7 +62,7 @@ from kefu.accounts.services import do_create_user
 from kefu.channels.models import Channel
 from kefu.channels.visitor import issue_visitor_token
 from kefu.customers.models import Customer
-from kefu.customers.services import do_upsert_order
+from kefu.customers.orders import do_upsert_order
 from kefu.replies.library import LIBRARY
 from kefu.replies.models import ShopProfile
 from kefu.replies.services import do_install_library

@@ -130,7 +130,8 @@ def test_a_missed_promise_is_apologised_for_in_the_customers_chat(live_desk, cha
 from datetime import timedelta
 from django.utils import timezone
 from kefu.accounts.models import User
-from kefu.complaints.services import do_make_promise, do_sweep
+from kefu.complaints.promises import do_make_promise
+from kefu.complaints.services import do_sweep
 from kefu.conversations.models import Conversation
 conversation = Conversation.objects.filter(customer_id={live_desk.seed["visitors"]["zhao"]["customer_id"]}).latest("id")
 promise = do_make_promise(actor=User.objects.get(username="xiaomei"), description="回电告知换货进度",

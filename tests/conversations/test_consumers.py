@@ -325,3 +325,110 @@ async def test_promoting_an_agent_to_supervisor_lets_them_hear_every_team(
     await _customer_writes(channel, visitor="v-9")
     await receive_until(comm, _event("conversation.created"))
     await comm.disconnect()
+
+
+# --- a new conversation: who hears it, and in which order ------------------------------
+
+
+@pytest.fixture
+def routed(desk, make_team, make_user):
+    """The web channel's team is 售前咨询, but a keyword rule sends refunds to 售后服务."""
+    from kefu.routing.models import RoutingRule
+
+    after_sales = make_team("售后服务")
+    RoutingRule.objects.create(
+        name="退款", keywords=["退款", "退貨", "退货"], team=after_sales, priority="P3"
+    )
+    agent = make_user("xiaoli", teams=(after_sales,), status=AgentStatus.ONLINE, display_name="小李")
+    lead = make_user("laozhou", role=Role.TEAM_LEAD, teams=(after_sales,), display_name="周组长")
+    presales_lead = make_user("laochen", role=Role.TEAM_LEAD, teams=(desk.team,), display_name="陈组长")
+    return type(
+        "Routed", (), {"team": after_sales, "agent": agent, "lead": lead, "presales_lead": presales_lead}
+    )
+
+
+def _events(frames: list[dict[str, Any]]) -> list[str]:
+    return [f["event"] for f in frames if f["type"] == "event"]
+
+
+async def test_a_new_conversation_is_announced_to_the_team_it_is_routed_to_in_order(desk, routed):
+    presales, presales_lead = await _desk_for(desk.agent), await _desk_for(routed.presales_lead)
+    agent, lead = await _desk_for(routed.agent), await _desk_for(routed.lead)
+    message = await _customer_writes(desk.channel, "你们什么破店！！！三天了还不给我退款，气死我了")
+
+    frames = [f for f in await drain(agent, quiet=0.8) if f["type"] == "event"]
+    assert _events(frames)[:2] == ["conversation.created", "message.created"]
+    created, posted = frames[0], frames[1]
+    assert created["data"]["conversation"]["team_id"] == routed.team.pk
+    assert created["data"]["conversation"]["priority"] == "P3"  # the rule's, known before it is announced
+    assert posted["data"]["message"]["id"] == message.pk
+    assert posted["data"]["conversation"]["assignee_id"] is None  # true when it was published
+    assigned = next(f for f in frames if f["event"] == "conversation.assigned")
+    assert assigned["data"]["conversation"]["assignee_id"] == routed.agent.pk
+    assert _events(frames).index("conversation.assigned") > _events(frames).index("message.created")
+    # Every event about the conversation carries it and its number, which only grows.
+    seqs = [f["seq"] for f in frames if f.get("conversation_id") == message.conversation_id]
+    assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))
+
+    lead_events = _events(await drain(lead, quiet=0.3))
+    assert lead_events[:3] == ["conversation.created", "message.created", "conversation.emotion_alert"]
+    # The channel's own team never sees the conversation, so it hears nothing of it.
+    assert await drain(presales, quiet=0.3) == []
+    assert await drain(presales_lead, quiet=0.3) == []
+    for comm in (presales, presales_lead, agent, lead):
+        await comm.disconnect()
+
+
+async def test_the_alert_of_a_first_message_names_the_routed_teams_lead_then_the_agent_it_is_given_to(
+    desk, routed
+):
+    agent, lead = await _desk_for(routed.agent), await _desk_for(routed.lead)
+    message = await _customer_writes(desk.channel, "不给我退款我就去12315投诉你们，还要找媒体曝光！")
+
+    alert = await receive_until(lead, _event("conversation.emotion_alert"))
+    assert alert["data"]["level"] == "complaint_risk"
+    assert alert["data"]["notify_user_ids"] == [routed.lead.pk]  # nobody is assigned yet
+    assert alert["data"]["conversation_id"] == message.conversation_id
+
+    frames = [f for f in await drain(agent, quiet=0.8) if f["type"] == "event"]
+    names = _events(frames)
+    # The agent routing picks hears the alert again with the assignment, addressed to them.
+    assert names.index("conversation.assigned") < len(names) - 1 - names[::-1].index(
+        "conversation.emotion_alert"
+    )
+    told = [f for f in frames if f["event"] == "conversation.emotion_alert"]
+    assert [f["data"]["notify_user_ids"] for f in told][-1] == [routed.agent.pk]
+    assert told[-1]["data"]["id"] == alert["data"]["id"]
+    await agent.disconnect()
+    await lead.disconnect()
+
+
+async def test_nobody_online_the_customer_message_comes_before_the_queue_position_reply(desk, make_user):
+    from kefu.accounts.models import User
+
+    await database_sync_to_async(User.objects.filter(pk=desk.agent.pk).update)(status=AgentStatus.OFFLINE)
+    comm = await _desk_for(desk.agent)
+    message = await _customer_writes(desk.channel, "在吗？想问下空气炸锅几号发货")
+    frames = [f for f in await drain(comm, quiet=0.8) if f["type"] == "event"]
+    posted = [f["data"]["message"] for f in frames if f["event"] == "message.created"]
+    assert _events(frames)[0] == "conversation.created"
+    assert [m["direction"] for m in posted] == ["incoming", "outgoing"]
+    assert posted[0]["id"] == message.pk and posted[1]["kind"] == "auto"
+    assert "conversation.assigned" not in _events(frames)
+    await comm.disconnect()
+
+
+async def test_acknowledging_an_alert_tells_the_agent_and_the_leads(desk, routed):
+    from kefu.understanding.models import EmotionAlert
+    from kefu.understanding.services import do_acknowledge_alert
+
+    message = await _customer_writes(desk.channel, "退款拖了一个月，我已经找了律师，准备起诉你们")
+    agent, lead = await _desk_for(routed.agent), await _desk_for(routed.lead)
+    alert = await database_sync_to_async(EmotionAlert.objects.get)(conversation_id=message.conversation_id)
+    await database_sync_to_async(do_acknowledge_alert)(actor=routed.lead, alert_id=alert.pk)
+    for comm in (agent, lead):
+        frame = await receive_until(comm, _event("conversation.alert_acknowledged"))
+        assert frame["data"]["id"] == alert.pk
+        assert frame["data"]["acknowledged_by_name"] == "周组长"
+        assert frame["data"]["acknowledged_at"]
+        await comm.disconnect()

@@ -168,3 +168,183 @@ def test_rating_is_published_to_the_desk_and_webhooks_after_commit(
     assert desk_frames[0]["data"]["conversation"]["csat_score"] == 5
     delivery = WebhookDelivery.objects.get(endpoint=endpoint, event_type="conversation.rated")
     assert delivery.payload["data"]["csat"]["comment"] == "满意"
+
+
+# --- routing before announcing; complaint risk; what the navigation counts -------------
+
+
+def test_the_sla_clock_of_a_new_conversation_starts_with_the_routed_priority(desk, make_team):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from kefu.routing.models import RoutingRule
+    from kefu.sla.models import SLAPolicy
+
+    complaints = make_team("投诉处理")
+    RoutingRule.objects.create(name="投诉", keywords=["投诉"], team=complaints, priority="P1")
+    SLAPolicy.objects.create(name="会话首响", applies_to="conversation", first_response_seconds=600)
+    SLAPolicy.objects.create(
+        name="网页 P1 会话首响",
+        applies_to="conversation",
+        channel_kind="web",
+        priority="P1",
+        first_response_seconds=30,
+    )
+    before = timezone.now()
+    msg, _ = do_receive_customer_message(
+        channel=desk.channel, identities=[("web", "p1")], text="我要投诉你们的快递员"
+    )
+    conv = Conversation.objects.get(pk=msg.conversation_id)
+    assert (conv.team, conv.priority) == (complaints, "P1")
+    assert conv.first_response_due is not None
+    assert conv.first_response_due <= before + timedelta(seconds=31)
+
+
+def _calm_then(desk, visitor: str, threat: str) -> tuple[Conversation, str]:
+    """A conversation that starts with a calm question, then ``threat``; returns it and its first priority."""
+    first, _ = do_receive_customer_message(
+        channel=desk.channel, identities=[("web", visitor)], text="你好，我的快递到哪了"
+    )
+    before = Conversation.objects.get(pk=first.conversation_id).priority
+    do_receive_customer_message(channel=desk.channel, identities=[("web", visitor)], text=threat)
+    return Conversation.objects.get(pk=first.conversation_id), before
+
+
+def test_a_threat_in_traditional_chinese_is_a_complaint_risk_that_raises_the_priority(desk):
+    from kefu.understanding.models import EmotionAlert
+
+    conv, before = _calm_then(desk, "tw", "再不給我處理，我要去12315投訴你們")
+    assert before in ("P3", "P4")
+    alert = EmotionAlert.objects.get(conversation=conv)
+    assert alert.level == EmotionAlert.Level.COMPLAINT_RISK
+    assert "12315" in alert.reason
+    # Important (a complaint outside the shop), and urgent: the customer is angry.
+    assert conv.priority == "P1"
+    line = conv.messages.filter(direction="activity", meta__has_key="alert_id").get()
+    assert line.is_private
+    assert line.meta["priority"] == {"from": before, "to": "P1"}
+    assert f"优先级由 {before} 升为 P1" in line.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "你们再不处理，我就去找消费者协会",
+        "我已經請了律師，準備起訴你們",
+        "我要向市场监督管理局反映你们",
+        "我要去找电视台曝光你们",
+    ],
+)
+def test_reworded_threats_raise_a_complaint_risk_of_at_least_p2(desk, text):
+    from kefu.understanding.models import EmotionAlert
+
+    conv, _ = _calm_then(desk, text, text)
+    assert EmotionAlert.objects.filter(conversation=conv, level="complaint_risk").exists()
+    assert conv.priority in ("P1", "P2")
+
+
+def test_mild_dissatisfaction_is_an_emotion_alert_and_keeps_the_priority(desk):
+    from kefu.understanding.models import EmotionAlert
+
+    first, _ = do_receive_customer_message(
+        channel=desk.channel, identities=[("web", "mild")], text="质量太差了，很失望，不会再回购了"
+    )
+    do_receive_customer_message(
+        channel=desk.channel, identities=[("web", "mild")], text="必须给差评，太敷衍了！！！"
+    )
+    conv = Conversation.objects.get(pk=first.conversation_id)
+    assert set(EmotionAlert.objects.filter(conversation=conv).values_list("level", flat=True)) == {"emotion"}
+    assert conv.priority == "P4"
+
+
+def test_a_complaint_risk_is_raised_once_per_conversation(desk):
+    from kefu.understanding.models import EmotionAlert
+
+    for text in ("再不退款我就打12315", "我说了我要打12315！！", "我也会找律师"):
+        msg, _ = do_receive_customer_message(channel=desk.channel, identities=[("web", "again")], text=text)
+    risks = EmotionAlert.objects.filter(conversation_id=msg.conversation_id, level="complaint_risk")
+    assert risks.count() == 1
+
+
+def test_a_complaint_risk_never_lowers_a_higher_priority(desk, make_team):
+    from kefu.routing.models import RoutingRule
+
+    RoutingRule.objects.create(name="加急", keywords=["加急"], team=desk.team, priority="P1")
+    msg, _ = do_receive_customer_message(
+        channel=desk.channel, identities=[("web", "hi")], text="加急！不处理我就去消协"
+    )
+    conv = Conversation.objects.get(pk=msg.conversation_id)
+    assert conv.priority == "P1"
+    assert not conv.messages.filter(meta__has_key="alert_id").exists()
+
+
+def test_events_about_a_conversation_are_numbered_in_order_for_desks_and_webhooks(
+    desk, django_capture_on_commit_callbacks
+):
+    WebhookEndpoint.objects.create(url="https://crm.example.com/hook")
+    with django_capture_on_commit_callbacks(execute=True):
+        msg, _ = do_receive_customer_message(
+            channel=desk.channel, identities=[("web", "seq")], text="你好，保温杯有现货吗"
+        )
+        do_send_agent_message(
+            agent=desk.agent, conversation_id=msg.conversation_id, text="有的，今天下单今天发"
+        )
+    rows = list(WebhookDelivery.objects.order_by("id").values_list("event_type", "payload"))
+    numbered = [
+        (event, body["seq"]) for event, body in rows if body.get("conversation_id") == msg.conversation_id
+    ]
+    assert [event for event, _ in numbered][:3] == [
+        "conversation.created",
+        "message.created",
+        "conversation.assigned",
+    ]
+    seqs = [seq for _, seq in numbered]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert Conversation.objects.get(pk=msg.conversation_id).event_seq >= seqs[-1]
+
+
+def _unread(desk, visitor: str, *texts: str) -> Conversation:
+    for text in texts:
+        msg, _ = do_receive_customer_message(channel=desk.channel, identities=[("web", visitor)], text=text)
+    conv = Conversation.objects.get(pk=msg.conversation_id)
+    Conversation.objects.filter(pk=conv.pk).update(assignee=desk.agent)
+    return conv
+
+
+def test_my_open_conversations_count_the_customer_messages_after_the_read_marker(desk):
+    from kefu.conversations.services import my_open_conversations
+    from kefu.conversations.timeline import do_mark_read
+
+    read = _unread(desk, "r", "你好", "空气炸锅还有货吗")
+    do_mark_read(conversation=read, by_customer=False, message_id=read.messages.order_by("-id")[0].pk)
+    unread = _unread(desk, "u", "在吗", "发货了吗", "急用！")
+    do_send_agent_message(agent=desk.agent, conversation_id=unread.pk, text="您好，在的")
+    done = _unread(desk, "d", "谢谢")
+    do_set_status(actor=desk.agent, conversation_id=done.pk, status="resolved")
+    rows = {c.pk: c.unread for c in my_open_conversations(desk.agent)}
+    assert rows == {unread.pk: 3, read.pk: 0}
+    assert [c.pk for c in my_open_conversations(desk.agent)][0] == unread.pk  # unread first
+    assert [c.pk for c in my_open_conversations(desk.agent, exclude_id=unread.pk)] == [read.pk]
+
+
+def test_desk_counts_are_one_query_and_count_unread_queued_and_alerts(
+    desk, make_user, make_team, django_assert_num_queries
+):
+    from kefu.accounts.models import Role, User
+    from kefu.conversations.services import desk_counts
+
+    _unread(desk, "a", "你好")
+    _unread(desk, "b", "你们什么垃圾服务！！！再不处理我就去12315投诉")
+    User.objects.filter(pk=desk.agent.pk).update(status="offline")
+    do_receive_customer_message(channel=desk.channel, identities=[("web", "q")], text="在吗")
+    Conversation.objects.filter(assignee__isnull=True).update(queued_at="2026-11-23T10:00:00+08:00")
+    other = make_team("售后服务")
+    stranger = make_user("laowang", teams=(other,))
+    lead = make_user("laochen", role=Role.TEAM_LEAD, teams=(desk.team,))
+    with django_assert_num_queries(1):
+        mine = desk_counts(desk.agent)
+    assert mine == {"unread_conversations": 2, "queued": 1, "open_alerts": 1}
+    assert desk_counts(lead) == {"unread_conversations": 0, "queued": 1, "open_alerts": 1}
+    assert desk_counts(stranger) == {"unread_conversations": 0, "queued": 0, "open_alerts": 0}
+    assert desk_counts(desk.supervisor)["open_alerts"] == 1

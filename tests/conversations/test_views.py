@@ -127,7 +127,8 @@ def test_inbox_query_count_does_not_grow_with_conversations(
     add(2, 0)
     with_two = count_queries(agent_client, "/desk/?view=mine")
     add(6, 2)
-    with django_assert_max_num_queries(8):
+    # 8, and one for the navigation's counts (unread, queued, open alerts) on every desk page.
+    with django_assert_max_num_queries(9):
         r = agent_client.get("/desk/?view=mine")
     assert r.content.decode().count('class="conv-row') == 8
     assert count_queries(agent_client, "/desk/?view=mine") == with_two
@@ -282,3 +283,61 @@ def test_desk_pages_carry_the_idle_timeout_for_the_lock_countdown(agent_client, 
     html = agent_client.get("/desk/").content.decode()
     assert 'data-idle-timeout="123"' in html
     assert "kefu/desk.js" in html
+
+
+# --- not working blind: my other conversations, the navigation's counts ----------------
+
+
+def _mine(desk, visitor, *texts, name=""):
+    for text in texts:
+        c = receive(desk, visitor, text, customer_name=name)
+    Conversation.objects.filter(pk=c.pk).update(assignee=desk.agent)
+    return c
+
+
+def test_conversation_page_lists_my_other_open_conversations_with_unread_counts(agent_client, desk):
+    here = _mine(desk, "here", "你好", name="张女士")
+    waiting = _mine(desk, "w", "空气炸锅什么时候发货", "还没发吗？", name="刘先生")
+    quiet = _mine(desk, "q", "好的谢谢", name="<b>陈女士</b>")
+    Conversation.objects.filter(pk=quiet.pk).update(agent_last_read_id=quiet.messages.last().pk)
+    html = agent_client.get(f"/desk/c/{here.pk}/").content.decode()
+    strip = html[html.index('id="kefu-my-open"') : html.index("</nav>", html.index('id="kefu-my-open"'))]
+    assert f'data-conversation-id="{waiting.pk}" class="has-unread"' in strip
+    assert '<span class="name">刘先生</span><span class="unread">2</span>' in strip
+    assert "&lt;b&gt;陈女士&lt;/b&gt;" in strip  # escaped, and no unread badge
+    assert f'href="/desk/c/{here.pk}/"' not in strip  # not the one on screen
+    assert strip.index("刘先生") < strip.index("陈女士")  # unread first
+
+
+def test_every_desk_page_renders_the_navigations_counts(agent_client, desk):
+    _mine(desk, "a", "在吗", "？？？")
+    _mine(desk, "b", "你们什么垃圾服务！！！再不退款我就去12315投诉")
+    html = agent_client.get("/desk/tickets/").content.decode()
+    assert 'data-count="unread_conversations"' in html
+    badge = html[html.index('data-count="unread_conversations"') :]
+    assert badge[: badge.index("</span></span>")].endswith('<span class="n">2')
+    alerts = html[html.index('data-count="open_alerts"') :]
+    assert alerts[: alerts.index("</span></span>")].endswith('<span class="n">1')
+    queued = html[html.index('data-count="queued"') :]
+    assert queued[: queued.index(">")].endswith(" hidden")  # nobody waits: no badge
+
+
+def test_desk_counts_and_my_open_conversations_through_the_api(agent_client, desk):
+    here = _mine(desk, "x", "你好")
+    other = _mine(desk, "y", "还在吗", name="赵先生")
+    counts = agent_client.get("/api/v1/desk/counts").json()
+    assert counts == {"unread_conversations": 2, "queued": 0, "open_alerts": 0}
+    items = agent_client.get(f"/api/v1/desk/my-open-conversations?exclude={here.pk}").json()["items"]
+    assert [(i["id"], i["customer_name"], i["unread"]) for i in items] == [(other.pk, "赵先生", 1)]
+    agent_client.post(
+        f"/api/v1/conversations/{other.pk}/read",
+        data={"message_id": other.messages.last().pk},
+        content_type="application/json",
+    )
+    assert agent_client.get("/api/v1/desk/counts").json()["unread_conversations"] == 1
+    assert agent_client.get("/api/v1/desk/my-open-conversations?exclude=0").status_code == 422
+
+
+def test_desk_counts_need_a_signed_in_user(client, desk):
+    assert client.get("/api/v1/desk/counts").status_code == 401
+    assert client.get("/api/v1/desk/my-open-conversations").status_code == 401

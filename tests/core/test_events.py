@@ -263,3 +263,41 @@ def test_a_failing_channel_layer_is_logged_and_never_fails_the_publisher(
         publish("ticket.created", {"ticket": {"id": 1}}, team_id=ids())
     assert len(callbacks) == 1
     assert "realtime send to desk.all failed" in caplog.text
+
+
+def test_events_about_a_conversation_carry_it_and_the_sequencers_number(
+    monkeypatch, listen, ids, django_capture_on_commit_callbacks
+):
+    numbers = iter([41, 42])
+    asked: list[int] = []
+
+    def sequencer(conversation_id: int) -> int:
+        asked.append(conversation_id)
+        return next(numbers)
+
+    monkeypatch.setattr(events, "_sequencers", [])
+    events.register_sequencer(sequencer)
+    conversation = ids()
+    everyone = listen(events.DESK_ALL)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = publish(
+            "conversation.created", {"conversation": {"id": conversation}}, conversation_id=conversation
+        )
+        second = publish("message.created", {"message": {"id": 1}}, conversation_id=conversation)
+        other = publish("ticket.created", {"ticket": {"id": 1}})
+    assert asked == [conversation, conversation]  # nothing asked for an event about no conversation
+    heard = {frame["payload"]["id"]: frame["payload"] for frame in everyone.heard()}
+    a, b, c = heard[first], heard[second], heard[other]
+    assert (a["conversation_id"], a["seq"]) == (conversation, 41)
+    assert (b["conversation_id"], b["seq"]) == (conversation, 42)
+    assert "seq" not in c and "conversation_id" not in c
+
+
+def test_an_unknown_conversation_gets_no_number(monkeypatch, listen, ids, django_capture_on_commit_callbacks):
+    monkeypatch.setattr(events, "_sequencers", [lambda conversation_id: None])
+    conversation = ids()
+    everyone = listen(events.DESK_ALL)
+    with django_capture_on_commit_callbacks(execute=True):
+        event_id = publish("message.created", {"message": {"id": 1}}, conversation_id=conversation)
+    [frame] = everyone.heard(event_id)
+    assert frame["payload"]["conversation_id"] == conversation and "seq" not in frame["payload"]

@@ -245,3 +245,35 @@ def test_shop_words_containing_an_angry_word_raise_no_anger_signal(simplified, t
 )
 def test_the_narrowed_patterns_still_catch_the_real_thing(code, text):
     assert code in _codes(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("我要去12315投訴你們", ("12315", "投诉")),
+        ("再不處理我就去消費者協會", ("消费者协会",)),
+        ("我已經請了律師，準備起訴", ("律师", "起诉")),
+        ("我要找媒體曝光你們", ("媒体", "曝光")),
+        ("我要向市场监督管理局举报你们", ("市场监督", "举报")),
+        ("等着收法院传票吧", ("法院",)),
+        ("不解决我就去找电视台", ("找电视台",)),
+        ("我会申请仲裁", ("仲裁",)),
+    ],
+)
+def test_threats_to_go_outside_the_shop_are_a_complaint_risk(text, words):
+    assert emotion.complaint_risk(message_signals(text)) == words
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "必须给差评",
+        "給你們一星",
+        "质量太差了，很失望",
+        "这是电视台同款吗",
+        "我没投诉，就是问问",
+        "多媒体播放器有货吗",
+    ],
+)
+def test_a_bad_review_or_dissatisfaction_is_no_complaint_risk(text):
+    assert emotion.complaint_risk(message_signals(text)) == ()

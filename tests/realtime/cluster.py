@@ -201,6 +201,20 @@ class Cluster:
             self._wait_ready(server)
         return self
 
+    def run(self, code: str) -> Any:
+        """Run ``code`` against the cluster's database with Django set up; returns the JSON of its last line.
+
+        For more setup than the seed (teams, rules, people): ``session_for`` is imported.
+        """
+        prelude = (
+            "import json, os, django\n"
+            'os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kefu.settings")\n'
+            "django.setup()\n"
+            "from tests.realtime.sockets import session_for\n"
+        )
+        lines = self._run(["-c", prelude + code]).strip().splitlines()
+        return json.loads(lines[-1]) if lines else None
+
     def serve_again(self, server: Server) -> None:
         """Start a stopped ``server`` again on the same port (its clients saw it drop)."""
         assert server.proc.poll() is not None, "stop() it first"

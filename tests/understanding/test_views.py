@@ -59,3 +59,43 @@ def test_admin_changes_an_intents_team_on_the_page(client, desk, make_user):
     assert (intent.team_id, intent.default_priority) == (desk.team.pk, "P2")
     r = client.post("/desk/intents/", {"intent_id": intent.pk, "team_id": "", "default_priority": "P9"})
     assert r.status_code == 400 and "优先级无效" in r.content.decode()
+
+
+def test_alerts_page_shows_a_complaint_risk_in_red_and_acknowledges_with_who_and_when(
+    client, desk, make_user
+):
+    lead = make_user("zuzhang", role=Role.TEAM_LEAD, teams=(desk.team,), display_name="李组长")
+    mild, _ = do_receive_customer_message(
+        channel=desk.channel, identities=[("web", "m")], text="质量太差了，很失望，一直在敷衍我！！！"
+    )
+    risk, _ = do_receive_customer_message(
+        channel=desk.channel, identities=[("web", "r")], text="我要去12315投訴你們", customer_name="王女士"
+    )
+    client.force_login(lead)
+    html = client.get("/desk/alerts/").content.decode()
+    rows = html[html.index("<tbody>") :]
+    assert rows.index("王女士") < rows.index(f"客户#{mild.conversation.customer_id}")  # newest first
+    assert '<span class="alert-level alert-level-complaint_risk">投诉风险</span>' in rows
+    assert '<span class="alert-level alert-level-emotion">情绪预警</span>' in rows
+    from kefu.understanding.models import EmotionAlert
+
+    alert = EmotionAlert.objects.get(conversation_id=risk.conversation_id)
+    r = client.post(f"/desk/alerts/{alert.pk}/ack", {"open": "1"})
+    assert r.status_code == 302 and r["Location"] == "/desk/alerts/?open=1"
+    page = client.get("/desk/alerts/").content.decode()
+    assert "李组长 于" in page and "确认" in page
+    open_only = client.get("/desk/alerts/?open=1").content.decode()
+    assert "王女士" not in open_only.split("<tbody>")[1]
+
+
+def test_an_agent_who_does_not_own_the_conversation_cannot_acknowledge_from_the_page(client, desk, make_user):
+    colleague = make_user("tongshi", teams=(desk.team,))
+    msg, _ = do_receive_customer_message(
+        channel=desk.channel, identities=[("web", "c")], text="你们什么垃圾服务！！！气死我了"
+    )
+    from kefu.understanding.models import EmotionAlert
+
+    alert = EmotionAlert.objects.get(conversation_id=msg.conversation_id)
+    client.force_login(colleague)
+    assert client.post(f"/desk/alerts/{alert.pk}/ack").status_code == 403
+    assert client.get(f"/desk/alerts/{alert.pk}/ack").status_code == 405

@@ -11,7 +11,7 @@ from ninja.files import UploadedFile
 from pydantic import Field
 
 from kefu.accounts.access import AuthedRequest, access_team, access_user
-from kefu.conversations.presenters import call_out, conversation_out
+from kefu.conversations.presenters import call_out, conversation_out, open_conversation_dict
 from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, StrictIn, page
 from kefu.core.errors import NotFound
 
@@ -87,6 +87,26 @@ def list_conversations(
         request.auth, view=view, status=status, channel_kind=channel, priority=priority, team_id=team_id
     )
     return page(timeline.with_preview(qs), limit=limit, offset=offset, present=conversation_out)
+
+
+@router.get("/desk/counts")
+def desk_counts(request: AuthedRequest) -> dict[str, int]:
+    """The navigation's counts for the signed-in user.
+
+    `unread_conversations`: their open conversations with customer messages they have
+    not read; `queued`: conversations waiting in their teams' queues; `open_alerts`:
+    unacknowledged emotion and complaint-risk alerts asked of them.
+    """
+    return services.desk_counts(request.auth)
+
+
+@router.get("/desk/my-open-conversations")
+def my_open_conversations(
+    request: AuthedRequest, exclude: int | None = Query(None, ge=1, le=2**62)
+) -> dict[str, Any]:
+    """The user's open conversations with `unread` counts (unread first); `exclude` leaves one out."""
+    rows = services.my_open_conversations(request.auth, exclude_id=exclude)
+    return {"items": [open_conversation_dict(c) for c in rows]}
 
 
 @router.get("/conversations/{conversation_id}")

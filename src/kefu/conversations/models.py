@@ -80,6 +80,8 @@ class Conversation(models.Model):
     csat_score = models.PositiveSmallIntegerField(null=True, blank=True)
     csat_comment = models.CharField(max_length=500, blank=True)
     csat_at = models.DateTimeField(null=True, blank=True)
+    # How many events have been published about this conversation: the last ``seq``.
+    event_seq = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         ordering = ["-last_message_at", "-id"]

@@ -66,6 +66,22 @@ def conversation_dict(c: Conversation) -> dict[str, Any]:
     }
 
 
+def open_conversation_dict(c: Conversation) -> dict[str, Any]:
+    """One of an agent's open conversations as their list shows it; ``unread`` annotated, ``customer`` loaded."""
+    return {
+        "id": c.pk,
+        "customer_name": str(c.customer),
+        "channel_kind": c.channel.kind if c.channel_id else None,
+        "status": c.status,
+        "priority": c.priority,
+        "emotion_label": c.emotion_label,
+        "unread": getattr(c, "unread", 0),
+        "last_customer_message_at": c.last_customer_message_at.isoformat()
+        if c.last_customer_message_at
+        else None,
+    }
+
+
 def csat_dict(c: Conversation) -> dict[str, Any]:
     """The customer's rating of a conversation (desk and webhooks only)."""
     return {

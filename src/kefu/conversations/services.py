@@ -14,7 +14,20 @@ from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    Func,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from kefu.accounts.access import team_ids_of
@@ -46,14 +59,21 @@ from kefu.replies.compose import check_no_unfilled_variables, do_link_sent_messa
 from kefu.routing.assignment import (
     LOAD_STATUSES,
     do_drain_queues_on_commit,
+    do_pick_queue,
+    do_queue_after_commit,
     do_requeue_if_unowned,
-    do_route_new_conversation,
 )
 from kefu.sla.policies import do_start_conversation_sla
 from kefu.tickets.records import do_resume_waiting_tickets
-from kefu.understanding.reading import do_understand_customer_message
+from kefu.understanding.models import EmotionAlert
+from kefu.understanding.reading import (
+    do_tell_assignee_of_open_alerts,
+    do_understand_customer_message,
+    open_alerts_for,
+    publish_alert,
+)
 
-from .models import CallLog, Conversation, Message
+from .models import CallLog, Conversation, Message, Priority, priority_for
 from .presenters import conversation_dict, csat_dict
 
 # --- customer side -----------------------------------------------------------------
@@ -151,18 +171,28 @@ def do_receive_customer_message(
         _after_customer_message(
             conversation, message, created_conversation=created_conversation, reopened=reopened
         )
-        publish_message(message, conversation)
     return message, True
 
 
 def _after_customer_message(
     conversation: Conversation, message: Message, *, created_conversation: bool, reopened: bool
 ) -> None:
-    """Routing, SLA and text understanding for a newly stored customer message."""
+    """Understanding, routing, SLA and the events of a newly stored customer message, in that order.
 
-    # Emotion and intent first: routing reads them (angry → senior agent, intent → team).
-    do_understand_customer_message(conversation, message, first=created_conversation)
+    Everything about the conversation is decided before anything is announced: its
+    team (routing reads the intent), its priority (a complaint risk raises it) and its
+    SLA clock (which reads the priority). Then desks hear, in this order and only from
+    the team that may see it: ``conversation.created``, the message, the alert; after
+    the commit it is queued, so its assignment (or the customer's queue position)
+    follows the message everywhere.
+    """
+    alert = do_understand_customer_message(conversation, message, first=created_conversation)
+    if created_conversation:
+        do_pick_queue(conversation, first_text=message.text)
+    raised = _raise_priority_for_complaint_risk(conversation, alert)
     do_resume_waiting_tickets(conversation)
+    if created_conversation or reopened:
+        do_start_conversation_sla(conversation)
     if created_conversation:
         publish(
             "conversation.created",
@@ -170,11 +200,37 @@ def _after_customer_message(
             team_id=conversation.team_id,
             conversation_id=conversation.pk,
         )
-        do_start_conversation_sla(conversation)
-        do_route_new_conversation(conversation, first_text=message.text)
+    publish_message(message, conversation)
+    if alert is not None:
+        publish_alert(alert, conversation)
+        if raised is not None:
+            add_activity(
+                conversation,
+                f"{alert.reason}，优先级由 {raised} 升为 {conversation.priority}",
+                meta={"alert_id": alert.pk, "priority": {"from": raised, "to": conversation.priority}},
+            )
+    if created_conversation:
+        do_queue_after_commit(conversation.pk)
     elif reopened:
-        do_start_conversation_sla(conversation)
         do_requeue_if_unowned(conversation)
+
+
+def _raise_priority_for_complaint_risk(conversation: Conversation, alert: EmotionAlert | None) -> str | None:
+    """A complaint risk is important, and urgent when the customer is angry (or it was urgent already).
+
+    Raises the priority along the urgent × important matrix, never lowers it; returns
+    the priority it had, or None when it did not change.
+    """
+    if alert is None or alert.level != EmotionAlert.Level.COMPLAINT_RISK:
+        return None
+    urgent = conversation.priority in (Priority.P1, Priority.P3) or conversation.emotion_label == "angry"
+    wanted = priority_for(urgent=urgent, important=True)
+    old = conversation.priority
+    if wanted >= old:  # "P1" < "P2" < … : a lower text is a higher priority
+        return None
+    Conversation.objects.filter(pk=conversation.pk).update(priority=wanted)
+    conversation.priority = wanted
+    return old
 
 
 # --- agent side --------------------------------------------------------------------
@@ -441,6 +497,7 @@ def do_transfer(
         )
         if to_user is not None:
             publish_assigned(conversation, actor=actor)
+            do_tell_assignee_of_open_alerts(conversation)
 
         # Offer a conversation sent to a team's queue (in queue order), and whatever
         # waits for the previous agent's teams now that they have room.
@@ -562,6 +619,85 @@ def inbox(
     if team_id:
         qs = qs.filter(team_id=team_id)
     return qs
+
+
+# --- what the navigation and the workspace show the agent ---------------------------
+
+# Open conversations listed beside the one an agent works on.
+OTHER_OPEN_LIMIT = 30
+
+
+def _count(qs: QuerySet[Any]) -> Subquery:
+    """``qs``'s row count as a subquery, so several counts are one query."""
+    return Subquery(qs.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n")[:1])
+
+
+def _unread_customer_messages() -> Q:
+    """Customer messages after the desk's read marker, as a filter on a conversation's ``messages``."""
+    return Q(
+        messages__direction=Message.Direction.INCOMING,
+        messages__id__gt=F("agent_last_read_id"),
+    )
+
+
+def desk_counts(user: User) -> dict[str, int]:
+    """The navigation's counts, in one query.
+
+    ``unread_conversations``: the user's open conversations with customer messages after
+    the read marker; ``queued``: conversations waiting in the queues of the user's teams
+    (every queue for supervisors and above who are in no team); ``open_alerts``: the
+    unacknowledged alerts asked of the user (``understanding.reading.open_alerts_for``).
+    """
+    unread = Conversation.objects.filter(assignee=user, status__in=LOAD_STATUSES).filter(
+        Exists(
+            Message.objects.filter(
+                conversation_id=OuterRef("pk"),
+                direction=Message.Direction.INCOMING,
+                id__gt=OuterRef("agent_last_read_id"),
+            )
+        )
+    )
+    queued = Conversation.objects.filter(
+        assignee__isnull=True, status__in=LOAD_STATUSES, queued_at__isnull=False
+    )
+    teams = Team.objects.filter(members=user).values("id")
+    if user.sees_all:
+        queued = queued.filter(Q(team_id__in=teams) | ~Exists(teams))
+    else:
+        queued = queued.filter(team_id__in=teams)
+    row = (
+        User.objects.filter(pk=user.pk)
+        .annotate(
+            n_unread=Coalesce(_count(unread), 0),
+            n_queued=Coalesce(_count(queued), 0),
+            n_alerts=Coalesce(_count(open_alerts_for(user)), 0),
+        )
+        .values_list("n_unread", "n_queued", "n_alerts")
+        .first()
+    )
+    unread_n, queued_n, alerts_n = row if row else (0, 0, 0)
+    return {"unread_conversations": unread_n, "queued": queued_n, "open_alerts": alerts_n}
+
+
+def my_open_conversations(user: User, *, exclude_id: int | None = None) -> list[Conversation]:
+    """The user's open conversations, each with ``unread`` (customer messages after the read marker).
+
+    Those with unread messages first, then the most recent customer message; one query.
+    """
+    qs = (
+        Conversation.objects.filter(assignee=user, status__in=LOAD_STATUSES)
+        .select_related("customer", "channel")
+        .annotate(unread=Count("messages", filter=_unread_customer_messages()))
+    )
+    if exclude_id is not None:
+        qs = qs.exclude(pk=exclude_id)
+    return list(
+        qs.order_by(
+            Case(When(unread__gt=0, then=Value(0)), default=Value(1)),
+            F("last_customer_message_at").desc(nulls_last=True),
+            "-id",
+        )[:OTHER_OPEN_LIMIT]
+    )
 
 
 def do_wake_snoozed(now: datetime | None = None, *, limit: int = 200) -> int:

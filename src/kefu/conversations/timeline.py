@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from kefu.accounts.access import team_ids_of
@@ -86,6 +87,23 @@ def access_conversation(user: User, conversation_id: int, *, for_update: bool = 
         if Conversation.objects.filter(pk=conversation_id).exists():
             raise PermissionDenied("您无权查看该会话") from exc
         raise NotFound(f"会话 {conversation_id} 不存在") from exc
+
+
+def next_event_seq(conversation_id: int) -> int | None:
+    """The number of the next event about a conversation (None if there is no such conversation).
+
+    One ``UPDATE … RETURNING``: the row stays locked until the publishing transaction
+    ends, so numbers follow the order in which transactions about the conversation
+    commit. Most writers hold that lock already (they locked or updated the row).
+    """
+    table = connection.ops.quote_name(Conversation._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET event_seq = event_seq + 1 WHERE id = %s RETURNING event_seq",
+            [conversation_id],
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row else None
 
 
 def publish_message(m: Message, conversation: Conversation, *, event: str = "message.created") -> None:

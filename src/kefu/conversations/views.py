@@ -19,7 +19,7 @@ from kefu.accounts.access import AuthedRequest, can_reveal_pii, list_agents, tea
 from kefu.accounts.models import Team
 from kefu.channels.models import Channel
 from kefu.conversations.presenters import sla_state
-from kefu.conversations.services import inbox
+from kefu.conversations.services import inbox, my_open_conversations
 from kefu.conversations.timeline import access_conversation, with_preview
 from kefu.core.masking import mask
 from kefu.customers.orders import list_orders
@@ -141,5 +141,6 @@ def conversation_view(request: AuthedRequest, conversation_id: int) -> HttpRespo
         "sla": sla_state(conversation),
         "emotion_name": EMOTION_NAMES.get(conversation.emotion_label, conversation.emotion_label),
         "ticket_panel_available": _ticket_panel_available(),
+        "my_open": my_open_conversations(request.user, exclude_id=conversation.pk),
     }
     return render(request, "conversations/conversation.html", context)

@@ -15,6 +15,13 @@ commits, so nothing is announced that was rolled back:
 ``core`` imports no other kefu app, so the webhooks app hands its outbox writer to
 ``register_outbox`` when Django starts (``WebhooksConfig.ready``); ``publish`` calls
 every registered writer inside the caller's transaction.
+
+Events about one conversation are numbered (``seq``) by the sequencer the
+conversations app registers (``register_sequencer``): the number is taken under the
+conversation's row lock, which is held until the commit, so two transactions about
+one conversation get their numbers in the order they commit. A client that is
+handed events out of order (two server processes, a reconnect) puts them back by
+``seq`` and knows an older state from a newer one.
 """
 
 from __future__ import annotations
@@ -37,12 +44,21 @@ DESK_ALL = "desk.all"
 # ``(event_type, envelope)`` inside the publishing transaction.
 OutboxWriter = Callable[[str, dict[str, Any]], object]
 _outbox_writers: list[OutboxWriter] = []
+# Gives the next number of an event about a conversation (None when there is no such
+# conversation), called with its id inside the publishing transaction.
+Sequencer = Callable[[int], int | None]
+_sequencers: list[Sequencer] = []
 
 
 def register_outbox(writer: OutboxWriter) -> None:
     """Have ``publish`` call ``writer`` for every event that may reach integrations (idempotent)."""
     if writer not in _outbox_writers:
         _outbox_writers.append(writer)
+
+
+def register_sequencer(sequencer: Sequencer) -> None:
+    """Have ``publish`` number the events about a conversation with ``sequencer`` (the last one registered wins)."""
+    _sequencers[:] = [sequencer]
 
 
 def desk_team_group(team_id: int) -> str:
@@ -81,10 +97,22 @@ def publish(
     """Announce ``event_type`` after commit; returns the event id.
 
     ``customer_data``, when given, is what the customer's chat sockets receive
-    (public fields only); ``data`` goes to desks and webhooks.
+    (public fields only); ``data`` goes to desks and webhooks. An event about a
+    conversation (``conversation_id``) carries it and its number, ``seq``.
     """
     event_id = uuid.uuid4().hex
-    envelope = {"id": event_id, "event": event_type, "at": timezone.now().isoformat(), "data": data}
+    envelope: dict[str, Any] = {
+        "id": event_id,
+        "event": event_type,
+        "at": timezone.now().isoformat(),
+        "data": data,
+    }
+    if conversation_id is not None:
+        envelope["conversation_id"] = conversation_id
+        for sequencer in _sequencers:
+            seq = sequencer(conversation_id)
+            if seq is not None:
+                envelope["seq"] = seq
     groups = [DESK_ALL]
     if team_id is not None:
         groups.append(desk_team_group(team_id))

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -51,6 +51,7 @@ class Signal:
     code: str
     description: str
     weight: float
+    words: tuple[str, ...] = ()  # what a rule matched, as written after normalising
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +192,7 @@ _RULES: tuple[_Rule, ...] = (
             r"消费者协会",
             r"工商(?!银行|银|行)",
             r"市场监管",
+            r"市场监督",
             r"黑猫",
             r"维权",
             r"举报",
@@ -206,6 +208,8 @@ _RULES: tuple[_Rule, ...] = (
             r"曝光",
             r"(?<!多)媒体",
             r"记者",
+            r"(找|去|上|联系)电视台",
+            r"上新闻",
             r"发微博",
             r"发抖音",
             r"律师",
@@ -215,6 +219,7 @@ _RULES: tuple[_Rule, ...] = (
             r"报警(?!器|灯|声|装置|系统)",
             r"法律途径",
             r"打官司",
+            r"仲裁",
         ),
         "扬言曝光/走法律途径：{words}",
         3.0,
@@ -501,8 +506,27 @@ def _rule_signals(text: str) -> list[Signal]:
             if match.group() not in words:
                 words.append(match.group())
         if words:
-            signals.append(Signal(rule.code, rule.template.format(words="、".join(words[:4])), rule.weight))
+            signals.append(
+                Signal(rule.code, rule.template.format(words="、".join(words[:4])), rule.weight, tuple(words))
+            )
     return signals
+
+
+# Taking the matter outside the shop — to a regulator or complaint platform (12315,
+# 消协, 市场监管, 黑猫), the media, a lawyer or a court — is a complaint risk (投诉风险):
+# the desk raises a stronger alert and the conversation's priority for it. A promised
+# bad review (差评, 一星) stays within the shop's ratings and is not one on its own.
+COMPLAINT_RISK_CODES = frozenset({"complaint_threat", "exposure_threat"})
+_NOT_A_COMPLAINT_RISK = frozenset({"差评", "一星"})
+
+
+def complaint_risk(signals: Iterable[Signal]) -> tuple[str, ...]:
+    """The words among ``signals`` that threaten a complaint outside the shop; empty when none."""
+    found: list[str] = []
+    for signal in signals:
+        if signal.code in COMPLAINT_RISK_CODES:
+            found += [w for w in signal.words if w not in _NOT_A_COMPLAINT_RISK and w not in found]
+    return tuple(found)
 
 
 def message_signals(text: str) -> list[Signal]:

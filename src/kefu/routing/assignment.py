@@ -41,7 +41,7 @@ from django.utils import timezone
 from kefu.accounts.models import AgentStatus, Role, Team, User
 from kefu.conversations.models import Conversation
 from kefu.conversations.timeline import add_activity, do_send_auto_reply, publish_assigned
-from kefu.understanding.reading import route_by_intent, route_for_intent
+from kefu.understanding.reading import do_tell_assignee_of_open_alerts, route_by_intent, route_for_intent
 
 from .models import RoutingRule
 
@@ -146,17 +146,16 @@ def do_try_assign(conversation_id: int) -> User | None:
 
             add_activity(conversation, f"系统分配给 {locked.name}", meta={"assignee": locked.pk})
             publish_assigned(conversation, actor=None)
+            do_tell_assignee_of_open_alerts(conversation)
             return locked
     return None
 
 
-def do_route_new_conversation(conversation: Conversation, *, first_text: str) -> None:
-    """Pick the queue; once the first message has committed, queue it and offer it to an agent.
+def do_pick_queue(conversation: Conversation, *, first_text: str) -> None:
+    """Set a new conversation's team and priority (``choose_team``), in its first message's transaction.
 
-    Runs inside the first message's transaction, so the team is known before the message
-    is published. Nothing after the commit may fail the message, which is stored by then:
-    if queueing fails the conversation stays unqueued and ``do_route_unrouted`` (the
-    worker's routing sweep) routes it a little later.
+    Runs before anything about the conversation is published, so its events go to the
+    team that will serve it, and before its SLA clock starts, which reads the priority.
     """
     team, priority = choose_team(conversation, first_text)
     updates: dict[str, object] = {}
@@ -168,7 +167,18 @@ def do_route_new_conversation(conversation: Conversation, *, first_text: str) ->
         Conversation.objects.filter(pk=conversation.pk).update(**updates)
         for key, value in updates.items():
             setattr(conversation, key, value)
-    conversation_id = conversation.pk
+
+
+def do_queue_after_commit(conversation_id: int) -> None:
+    """Once the first message has committed, queue the conversation and offer it to an agent.
+
+    Called after the message's events are published, so every desk hears of the
+    message before its assignment or the customer's queue position (both are published
+    by the queueing transaction, which runs after those events are sent). Nothing
+    after the commit may fail the message, which is stored by then: if queueing fails
+    the conversation stays unqueued and ``do_route_unrouted`` (the worker's routing
+    sweep) routes it a little later.
+    """
 
     def _queue_after_commit() -> None:
         try:

@@ -54,11 +54,17 @@ class ShopWord(models.Model):
 
 
 class EmotionAlert(models.Model):
-    """Raised when a conversation reaches 7 or its emotion rises by 3."""
+    """Raised when a conversation reaches 7 or its emotion rises by 3 (情绪预警), or when the
+    customer threatens to take the matter outside the shop (投诉风险, once per conversation)."""
+
+    class Level(models.TextChoices):
+        EMOTION = "emotion", "情绪预警"
+        COMPLAINT_RISK = "complaint_risk", "投诉风险"
 
     conversation = models.ForeignKey(
         "conversations.Conversation", on_delete=models.CASCADE, related_name="emotion_alerts"
     )
+    level = models.CharField(max_length=16, choices=Level.choices, default=Level.EMOTION)
     score = models.FloatField()
     previous_score = models.FloatField()
     label = models.CharField(max_length=16)
@@ -71,3 +77,4 @@ class EmotionAlert(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        indexes = [models.Index(fields=["acknowledged_at", "conversation"], name="alert_open_idx")]

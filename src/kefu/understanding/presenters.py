@@ -1,8 +1,10 @@
-"""TODO docstring."""
+"""Plain dicts of intents and alerts for the API, pages and events."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from kefu.conversations.models import Conversation
 
 from .models import EmotionAlert, Intent
 
@@ -19,15 +21,28 @@ def intent_dict(i: Intent) -> dict[str, Any]:
     }
 
 
-def alert_dict(a: EmotionAlert) -> dict[str, Any]:
+def alert_dict(a: EmotionAlert, conversation: Conversation | None = None) -> dict[str, Any]:
+    """An alert; ``conversation`` (with its customer) defaults to ``a.conversation``.
+
+    The customer is named as everywhere in the desk: their name, else 客户#<id>.
+    """
+    c = conversation if conversation is not None else a.conversation
     return {
         "id": a.pk,
         "conversation_id": a.conversation_id,
-        "customer_name": a.conversation.customer.name,
+        "customer_id": c.customer_id,
+        "customer_name": str(c.customer),
+        "level": a.level,
+        "level_text": EmotionAlert.Level(a.level).label,
         "score": a.score,
         "previous_score": a.previous_score,
         "label": a.label,
         "reason": a.reason,
         "created_at": a.created_at.isoformat(),
         "acknowledged": a.acknowledged_at is not None,
+        "acknowledged_at": a.acknowledged_at.isoformat() if a.acknowledged_at else None,
+        "acknowledged_by_id": a.acknowledged_by_id,
+        "acknowledged_by_name": a.acknowledged_by.name
+        if a.acknowledged_by_id and a.acknowledged_by
+        else None,
     }

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from kefu.accounts.models import Role, Team, User
@@ -22,13 +23,16 @@ from kefu.conversations.models import Conversation, Message
 from kefu.core.events import publish
 from kefu.core.transactions import best_effort
 from kefu.nlp import segment
-from kefu.nlp.emotion import LABEL_NAMES, ConversationEmotion, Turn, analyze_conversation
+from kefu.nlp.emotion import LABEL_NAMES, ConversationEmotion, Turn, analyze_conversation, complaint_risk
 from kefu.nlp.intent import IntentClassifier, IntentPrediction, default_classifier
 
 from .models import EmotionAlert, Intent, ShopWord
+from .presenters import alert_dict
 
 ALERT_LEVEL = 7.0
 ALERT_RISE = 3.0
+# Alerts of conversations that have ended are no longer asked of anyone.
+ALERT_STATUSES = (Conversation.Status.OPEN, Conversation.Status.PENDING, Conversation.Status.SNOOZED)
 HISTORY = 30
 
 
@@ -131,10 +135,12 @@ def signals_as_text(result: ConversationEmotion) -> list[dict[str, Any]]:
     return [{"code": s.code, "text": s.description, "weight": round(s.weight, 1)} for s in result.signals]
 
 
-def do_update_emotion(conversation: Conversation) -> ConversationEmotion:
-    """Recompute the conversation's emotion; alert the agent and team lead on a spike.
+def do_update_emotion(conversation: Conversation) -> EmotionAlert | None:
+    """Recompute the conversation's emotion; store the alert it calls for, if any, and return it.
 
     Runs inside the caller's transaction (the message that changed it is stored there).
+    The alert is not announced here: the pipeline publishes it (``publish_alert``) once
+    the conversation's team is known, so it reaches the leads of the team that serves it.
     """
     result = analyze_conversation(conversation_turns(conversation), now=timezone.now())
     previous = conversation.emotion_score or 0.0
@@ -148,51 +154,108 @@ def do_update_emotion(conversation: Conversation) -> ConversationEmotion:
         emotion_trend=result.trend,
         emotion_signals=conversation.emotion_signals,
     )
+    level = EmotionAlert.Level.EMOTION
     reason = ""
-    if result.score >= ALERT_LEVEL > previous:
+    risk = complaint_risk(result.signals)
+    if (
+        risk
+        and not EmotionAlert.objects.filter(
+            conversation=conversation, level=EmotionAlert.Level.COMPLAINT_RISK
+        ).exists()
+    ):
+        level = EmotionAlert.Level.COMPLAINT_RISK
+        reason = f"投诉风险：客户提到「{'、'.join(risk[:4])}」（情绪分 {result.score:.1f}）"
+    elif result.score >= ALERT_LEVEL > previous:
         reason = f"情绪分达到 {result.score:.1f}"
     elif result.score - previous >= ALERT_RISE:
         reason = f"情绪分上升 {result.score - previous:.1f}（{previous:.1f} → {result.score:.1f}）"
-    if reason:
-        alert = EmotionAlert.objects.create(
-            conversation=conversation,
-            score=result.score,
-            previous_score=previous,
-            label=result.label,
-            reason=reason,
-        )
-        leads = []
-        if conversation.team_id:
-            leads = list(
-                User.objects.filter(
-                    teams__id=conversation.team_id, role=Role.TEAM_LEAD, is_active=True
-                ).values_list("id", flat=True)
-            )
-        publish(
-            "conversation.emotion_alert",
-            {
-                "alert_id": alert.pk,
-                "conversation_id": conversation.pk,
-                "customer_name": conversation.customer.name,
-                "label": result.label,
-                "label_text": LABEL_NAMES.get(result.label, result.label),
-                "score": result.score,
-                "reason": reason,
-                "signals": conversation.emotion_signals,
-            },
-            user_ids=[conversation.assignee_id, *leads],
-            webhook=False,
-        )
-    return result
+    if not reason:
+        return None
+    return EmotionAlert.objects.create(
+        conversation=conversation,
+        level=level,
+        score=result.score,
+        previous_score=previous,
+        label=result.label,
+        reason=reason[:255],
+    )
 
 
-def do_understand_customer_message(conversation: Conversation, message: Message, *, first: bool) -> None:
-    """Emotion for every customer message; intent for the first one(s).
+def alert_recipients(conversation: Conversation) -> list[int]:
+    """Who an alert is for: the conversation's assignee and the team leads of its team."""
+    leads: list[int] = []
+    if conversation.team_id:
+        leads = list(
+            User.objects.filter(
+                teams__id=conversation.team_id, role=Role.TEAM_LEAD, is_active=True
+            ).values_list("id", flat=True)
+        )
+    return list(dict.fromkeys([uid for uid in (conversation.assignee_id, *leads) if uid is not None]))
+
+
+def publish_alert(
+    alert: EmotionAlert, conversation: Conversation, *, user_ids: list[int] | None = None
+) -> None:
+    """Announce ``alert`` to its recipients (``alert_recipients``, or ``user_ids``); never to webhooks.
+
+    ``notify_user_ids`` in the payload names them, so a desk that hears the event
+    through ``desk.all`` (supervisors) lists it without raising a toast.
+    """
+    recipients = alert_recipients(conversation) if user_ids is None else user_ids
+    publish(
+        "conversation.emotion_alert",
+        {
+            **alert_dict(alert, conversation),
+            "label_text": LABEL_NAMES.get(alert.label, alert.label),
+            "signals": conversation.emotion_signals,
+            "priority": conversation.priority,
+            "notify_user_ids": recipients,
+        },
+        user_ids=recipients,
+        conversation_id=conversation.pk,
+        webhook=False,
+    )
+
+
+def do_tell_assignee_of_open_alerts(conversation: Conversation) -> None:
+    """Announce the conversation's unacknowledged alerts to its new assignee.
+
+    An alert raised by a first message goes out before routing has found an agent
+    (its team's leads hear it then); the agent who is given the conversation hears it
+    with the assignment.
+    """
+    if conversation.assignee_id is None:
+        return
+    for alert in EmotionAlert.objects.filter(
+        conversation=conversation, acknowledged_at__isnull=True
+    ).order_by("id")[:5]:
+        publish_alert(alert, conversation, user_ids=[conversation.assignee_id])
+
+
+def open_alerts_for(user: User) -> QuerySet[EmotionAlert]:
+    """The unacknowledged alerts ``user`` is asked to act on (the navigation's count).
+
+    Agents and specialists: those of conversations assigned to them. Team leads: also
+    those of their teams' conversations. Supervisors and above: all of them.
+    """
+    qs = EmotionAlert.objects.filter(acknowledged_at__isnull=True, conversation__status__in=ALERT_STATUSES)
+    if user.sees_all:
+        return qs
+    mine = Q(conversation__assignee=user)
+    if user.role == Role.TEAM_LEAD:
+        mine |= Q(conversation__team_id__in=user.teams.values("id"))
+    return qs.filter(mine)
+
+
+def do_understand_customer_message(
+    conversation: Conversation, message: Message, *, first: bool
+) -> EmotionAlert | None:
+    """Emotion for every customer message; intent for the first one(s). Returns the alert raised, unpublished.
 
     Runs in the message's transaction and never fails it (``best_effort``): a customer's
     message is stored even when understanding it is not.
     """
-    best_effort(
+    return best_effort(
         f"text understanding of conversation {conversation.pk}",
         None,
         _understand,
@@ -202,8 +265,8 @@ def do_understand_customer_message(conversation: Conversation, message: Message,
     )
 
 
-def _understand(conversation: Conversation, message: Message, *, first: bool) -> None:
-    do_update_emotion(conversation)
+def _understand(conversation: Conversation, message: Message, *, first: bool) -> EmotionAlert | None:
+    alert = do_update_emotion(conversation)
     if first or not conversation.intent:
         text = message.text
         if text:
@@ -214,3 +277,4 @@ def _understand(conversation: Conversation, message: Message, *, first: bool) ->
                 Conversation.objects.filter(pk=conversation.pk).update(
                     intent=conversation.intent, intent_confidence=prediction.confidence
                 )
+    return alert

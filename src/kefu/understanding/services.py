@@ -16,11 +16,12 @@ from django.db import transaction
 from django.tasks import task
 from django.utils import timezone
 
-from kefu.accounts.access import check_role
+from kefu.accounts.access import check_role, team_ids_of
 from kefu.accounts.models import Role, Team, User
 from kefu.conversations.models import Conversation, Message
 from kefu.conversations.timeline import access_conversation, add_activity, visible_conversations
-from kefu.core.errors import InvalidInput, NotFound
+from kefu.core.errors import InvalidInput, NotFound, PermissionDenied
+from kefu.core.events import publish
 from kefu.core.fields import check_message, check_text, check_text_list
 from kefu.kb.index import SYNONYMS_CHANGED, note_index_change
 from kefu.nlp import segment
@@ -28,7 +29,8 @@ from kefu.nlp.emotion import analyze_message
 from kefu.nlp.intent import DEFAULT_INTENTS, IntentClassifier
 from kefu.nlp.normalize import normalize
 from kefu.nlp.train import load_intent_seed
-from kefu.understanding.reading import classifier, model_path, sync_shop_words
+from kefu.understanding.presenters import alert_dict
+from kefu.understanding.reading import alert_recipients, classifier, model_path, sync_shop_words
 
 from .models import EmotionAlert, Intent, IntentExample, ShopWord
 
@@ -214,26 +216,68 @@ def guidance_for(label: str) -> list[str]:
     return GUIDANCE.get(label or "calm", GUIDANCE["calm"])
 
 
-def access_alerts(user: User, *, open_only: bool = True) -> list[EmotionAlert]:
+ALERTS_LIMIT = 100
 
+
+def access_alerts(user: User, *, open_only: bool = True, limit: int = ALERTS_LIMIT) -> list[EmotionAlert]:
+    """Alerts of the conversations ``user`` may see, newest first."""
     qs = EmotionAlert.objects.filter(conversation__in=visible_conversations(user)).select_related(
-        "conversation", "conversation__customer"
+        "conversation", "conversation__customer", "acknowledged_by"
     )
     if open_only:
         qs = qs.filter(acknowledged_at__isnull=True)
-    return list(qs[:100])
+    return list(qs.order_by("-created_at", "-id")[:limit])
+
+
+def check_may_acknowledge(user: User, conversation: Conversation) -> None:
+    """The conversation's assignee, its team's leads, and supervisors and above acknowledge its alerts."""
+    if user.sees_all or conversation.assignee_id == user.pk:
+        return
+    if user.role == Role.TEAM_LEAD and conversation.team_id in team_ids_of(user):
+        return
+    raise PermissionDenied("只有负责该会话的客服、所在团队的组长或主管可以确认这条预警")
 
 
 def do_acknowledge_alert(*, actor: User, alert_id: int) -> EmotionAlert:
+    """Record who acknowledged an alert and when (the first one to do it), and tell its recipients.
 
-    alert = EmotionAlert.objects.filter(pk=alert_id).first()
-    if alert is None:
-        raise NotFound("提醒不存在")
-    access_conversation(actor, alert.conversation_id)
-    EmotionAlert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
-        acknowledged_by=actor, acknowledged_at=timezone.now()
-    )
-    alert.refresh_from_db()
+    Acknowledging it again changes nothing and announces nothing.
+    """
+    with transaction.atomic():
+        alert = EmotionAlert.objects.select_related("conversation__customer").filter(pk=alert_id).first()
+        if alert is None:
+            raise NotFound("预警不存在", fields={"alert_id": "不存在"})
+        conversation = access_conversation(actor, alert.conversation_id)
+        if alert.acknowledged_at is not None:
+            return EmotionAlert.objects.select_related("conversation__customer", "acknowledged_by").get(
+                pk=alert.pk
+            )
+        check_may_acknowledge(actor, conversation)
+        now = timezone.now()
+        if EmotionAlert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
+            acknowledged_by=actor, acknowledged_at=now
+        ):
+            add_activity(
+                conversation,
+                f"{actor.name} 已确认{alert.get_level_display()}（{now.astimezone(timezone.get_current_timezone()):%H:%M}）",
+                actor=actor,
+                meta={"alert_id": alert.pk, "acknowledged": True},
+            )
+            alert = EmotionAlert.objects.select_related("conversation__customer", "acknowledged_by").get(
+                pk=alert.pk
+            )
+            recipients = alert_recipients(conversation)
+            publish(
+                "conversation.alert_acknowledged",
+                {**alert_dict(alert, conversation), "notify_user_ids": recipients},
+                user_ids=recipients,
+                conversation_id=conversation.pk,
+                webhook=False,
+            )
+        else:  # someone else was a moment quicker
+            alert = EmotionAlert.objects.select_related("conversation__customer", "acknowledged_by").get(
+                pk=alert.pk
+            )
     return alert
 
 

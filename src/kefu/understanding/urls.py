@@ -5,4 +5,5 @@ from . import views
 urlpatterns = [
     path("intents/", views.intents_page, name="intents"),
     path("alerts/", views.alerts_page, name="emotion-alerts"),
+    path("alerts/<int:alert_id>/ack", views.acknowledge_alert, name="emotion-alert-ack"),
 ]

@@ -1,11 +1,13 @@
-"""Admin pages for the intent taxonomy and the shop dictionary."""
+"""Pages: the intent taxonomy and the shop dictionary (admins), and the alerts list."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from kefu.accounts.access import AuthedRequest, check_role
 from kefu.accounts.models import Role, Team
@@ -64,12 +66,19 @@ def intents_page(request: AuthedRequest) -> HttpResponse:
 
 
 @login_required
+@require_GET
 def alerts_page(request: AuthedRequest) -> HttpResponse:
-    return render(
-        request,
-        "understanding/alerts.html",
-        {
-            "alerts": services.access_alerts(request.user, open_only=False)[:100],
-            "labels": LABEL_NAMES,
-        },
-    )
+    """Alerts of the conversations the user may see, newest first (``?open=1``: unacknowledged only)."""
+    open_only = request.GET.get("open") == "1"
+    alerts = services.access_alerts(request.user, open_only=open_only)
+    for a in alerts:
+        a.label_text = LABEL_NAMES.get(a.label, a.label)  # type: ignore[attr-defined]
+    return render(request, "understanding/alerts.html", {"alerts": alerts, "open_only": open_only})
+
+
+@login_required
+@require_POST
+def acknowledge_alert(request: AuthedRequest, alert_id: int) -> HttpResponse:
+    alert = services.do_acknowledge_alert(actor=request.user, alert_id=alert_id)
+    messages.success(request, f"已确认 {alert.conversation.customer} 的{alert.get_level_display()}")
+    return redirect(f"{reverse('emotion-alerts')}{'?open=1' if request.POST.get('open') == '1' else ''}")

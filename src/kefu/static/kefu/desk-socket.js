@@ -9,7 +9,12 @@
  *   sock.close();                            // stops for good
  *   var off = sock.on(name, fn);             // subscribe; returns an unsubscribe function
  *       name: an event type ("message.created", "conversation.assigned", "note.created", …)
- *               fn(event) with event = {type:"event", id, event, at, data}
+ *               fn(event) with event = {type:"event", id, event, at, data, conversation_id?, seq?}
+ *               Events about a conversation carry its id and ``seq``, which grows with every
+ *               event published about it in the order the changes committed. One that
+ *               arrives after a higher seq of the same conversation has ``stale: true``:
+ *               its snapshot of the conversation is older than one already seen. Gaps
+ *               are normal (some events go only to some users, e.g. alerts).
  *             "event"    every desk event (after de-duplication by id)
  *             "typing"   fn({conversation_id, by, name})        customer typing
  *             "read"     fn({conversation_id, by, message_id})  read receipts
@@ -43,6 +48,7 @@
     this._seen = [];          // recent event ids, oldest first
     this._seenSet = {};
     this._watched = {};       // conversation id -> last message id seen
+    this._seq = {};           // conversation id -> highest event seq seen
     this._typingAt = {};
     this._ws = null;
     this._attempt = 0;
@@ -143,6 +149,11 @@
     switch (frame.type) {
       case "event":
         if (!this._remember(frame.id)) return;
+        if (frame.conversation_id && typeof frame.seq === "number") {
+          var last = this._seq[frame.conversation_id] || 0;
+          frame.stale = frame.seq < last;
+          if (frame.seq > last) this._seq[frame.conversation_id] = frame.seq;
+        }
         var m = frame.data && frame.data.message;
         if (m) this._saw(m.conversation_id, m.id);
         this._emit("event", frame);

@@ -382,6 +382,8 @@
       if (!(socket && socket.read(convId, lastId))) {
         api("POST", "/api/v1/conversations/" + convId + "/read", { message_id: lastId }).catch(function () {});
       }
+      // The navigation's unread count follows (initDeskCounts).
+      document.dispatchEvent(new CustomEvent("kefu:read", { detail: { conversation_id: convId } }));
     }, 500);
     document.addEventListener("visibilitychange", function () { if (!document.hidden) markRead(); });
 
@@ -579,7 +581,7 @@
       ["conversation.status_changed", "conversation.assigned", "conversation.transferred"].forEach(function (name) {
         socket.on(name, function (frame) {
           var c = frame.data && frame.data.conversation;
-          if (c && c.id === convId) refreshHeader();
+          if (c && c.id === convId && !frame.stale) refreshHeader();
         });
       });
       socket.on("history", function (frame) {
@@ -664,11 +666,389 @@
     }
   }
 
+  // --- alerts, counts and notifications (every desk page) ------------------------------
+  // So that nobody works blind: the navigation's counts (unread conversations, waiting
+  // in my teams' queues, open alerts) stay current; alerts meant for this user pop up
+  // as a toast with a sound and can be acknowledged there; and, while the tab is in the
+  // background, new chats and customer messages play a sound and, when the agent opted
+  // in (per browser), show a desktop notification. The server renders the counts'
+  // start values; events only ask it again (GET /api/v1/desk/counts).
+
+  var NOTIFY_KEY = "kefu.desk.notify";
+  var NOTIFIED_KEY = "kefu.desk.notified";
+  var LEVEL_TEXT = { complaint_risk: "投诉风险", emotion: "情绪预警" };
+
+  function initAwareness(conversationPage) {
+    if (!myUserId) return;
+    var created = !socket;
+    var live = socket || startSocket();
+    socket = live;
+    var counts = initDeskCounts(live);
+    var myOpen = conversationPage ? initMyOpenList(live, conversationPage) : null;
+    initAlertToasts(live, counts);
+    initAlertsPageRefresh(live);
+    initNotifyToggle();
+    initWorkNotifications(live, Number(conversationPage && conversationPage.dataset.conversationId || 0));
+    if (live) {
+      live.on("event", function (frame) {
+        if (touchesMyWork(frame)) {
+          counts.refresh();
+          if (myOpen) myOpen.refresh();
+        }
+      });
+      live.on("open", function (info) {
+        document.body.dataset.live = "open";
+        if (info.reconnect) { counts.refresh(); if (myOpen) myOpen.refresh(); }
+      });
+      live.on("close", function () { document.body.dataset.live = "closed"; });
+      if (created) live.connect();
+    }
+    document.addEventListener("kefu:read", function () {
+      counts.refresh(800);
+      if (myOpen) myOpen.refresh(800);
+    });
+  }
+
+  function conversationOf(frame) {
+    var d = frame.data || {};
+    return d.conversation || null;
+  }
+
+  // Events after which a count or the list of my conversations may differ.
+  function touchesMyWork(frame) {
+    switch (frame.event) {
+      case "conversation.created":
+      case "conversation.assigned":
+      case "conversation.transferred":
+      case "conversation.status_changed":
+      case "conversation.emotion_alert":
+      case "conversation.alert_acknowledged":
+        return true;
+      case "message.created":
+        var m = frame.data && frame.data.message;
+        var c = conversationOf(frame);
+        return !!(m && c && m.direction === "incoming" && c.assignee_id === myUserId);
+      default:
+        return false;
+    }
+  }
+
+  function customerLabel(c) {
+    return (c && (c.customer_name || (c.customer_id ? "客户#" + c.customer_id : ""))) || "客户";
+  }
+
+  function initDeskCounts(live) {
+    var badges = $all(".nav-badge[data-count]");
+    var baseTitle = document.title;
+    function show(counts) {
+      badges.forEach(function (b) {
+        var n = Number(counts[b.dataset.count] || 0);
+        var el = $(".n", b) || b;
+        el.textContent = String(n);
+        b.hidden = n === 0;
+      });
+      var unread = Number(counts.unread_conversations || 0);
+      document.title = unread ? "(" + unread + ") " + baseTitle : baseTitle;
+    }
+    var timer = null;
+    var busy = false;
+    var again = false;
+    function fetchNow() {
+      if (busy) { again = true; return; }
+      busy = true;
+      api("GET", "/api/v1/desk/counts").then(show, function () { /* the next event asks again */ })
+        .then(function () { busy = false; if (again) { again = false; fetchNow(); } });
+    }
+    function refresh(delay) {
+      if (!badges.length) return;
+      clearTimeout(timer);
+      timer = setTimeout(fetchNow, delay || 400);
+    }
+    return { refresh: refresh, live: !!live };
+  }
+
+  function initMyOpenList(live, page) {
+    var box = $("#kefu-my-open");
+    if (!box) return null;
+    var convId = Number(page.dataset.conversationId);
+    var list = $(".my-open-list", box);
+    function render(items) {
+      var rows = items.map(function (c) {
+        var li = document.createElement("li");
+        li.dataset.conversationId = String(c.id);
+        if (c.unread) li.className = "has-unread";
+        var a = document.createElement("a");
+        a.href = "/desk/c/" + c.id + "/";
+        var name = document.createElement("span");
+        name.className = "name";
+        name.textContent = c.customer_name;
+        a.appendChild(name);
+        if (c.unread) {
+          var n = document.createElement("span");
+          n.className = "unread";
+          n.textContent = String(c.unread);
+          a.appendChild(n);
+          a.title = c.unread + " 条未读";
+        }
+        li.appendChild(a);
+        return li;
+      });
+      if (!rows.length) {
+        var empty = document.createElement("li");
+        empty.className = "muted empty";
+        empty.textContent = "没有其他进行中的会话";
+        rows.push(empty);
+      }
+      list.replaceChildren.apply(list, rows);
+    }
+    var timer = null;
+    function refresh(delay) {
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        api("GET", "/api/v1/desk/my-open-conversations?exclude=" + convId).then(function (res) {
+          render(res.items || []);
+        }, function () {});
+      }, delay || 400);
+    }
+    return { refresh: refresh };
+  }
+
+  // Sounds are made, not downloaded: a short tone, two for an alert, an alarm for a
+  // complaint risk. Browsers allow audio once the user has interacted with the page.
+  var audio = null;
+  var TONES = { message: [660], alert: [740, 988], complaint_risk: [988, 659, 988, 659] };
+  function playSound(kind) {
+    var Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!Ctx) return;
+    try {
+      audio = audio || new Ctx();
+      if (audio.state === "suspended" && audio.resume) audio.resume();
+      (TONES[kind] || TONES.message).forEach(function (freq, i) {
+        var osc = audio.createOscillator();
+        var gain = audio.createGain();
+        osc.type = "sine";
+        osc.frequency.value = freq;
+        gain.gain.value = 0.08;
+        osc.connect(gain);
+        gain.connect(audio.destination);
+        var at = audio.currentTime + i * 0.18;
+        osc.start(at);
+        osc.stop(at + 0.15);
+      });
+    } catch (e) { /* no audio device: the toast and the badge remain */ }
+  }
+
+  function initAlertToasts(live, counts) {
+    if (!live) return;
+    var box = document.createElement("div");
+    box.id = "kefu-toasts";
+    box.className = "toasts";
+    box.setAttribute("aria-live", "assertive");
+    document.body.appendChild(box);
+    var shown = {};
+
+    function buildToast(a) {
+      var level = a.level === "complaint_risk" ? "complaint_risk" : "emotion";
+      var t = document.createElement("div");
+      t.className = "toast toast-" + level;
+      t.setAttribute("role", "alert");
+      t.dataset.alertId = String(a.id);
+      var head = document.createElement("div");
+      head.className = "toast-head";
+      var strong = document.createElement("strong");
+      strong.className = "toast-level";
+      strong.textContent = a.level_text || LEVEL_TEXT[level];
+      var who = document.createElement("span");
+      who.className = "toast-customer";
+      who.textContent = a.customer_name + (a.label_text ? " · " + a.label_text + " " + Number(a.score).toFixed(1) : "");
+      var close = document.createElement("button");
+      close.type = "button";
+      close.className = "link-button toast-close";
+      close.setAttribute("aria-label", "关闭");
+      close.textContent = "×";
+      close.addEventListener("click", function () { t.remove(); });
+      head.appendChild(strong);
+      head.appendChild(who);
+      head.appendChild(close);
+      var reason = document.createElement("p");
+      reason.className = "toast-reason";
+      reason.textContent = a.reason;
+      var actions = document.createElement("div");
+      actions.className = "toast-actions";
+      var open = document.createElement("a");
+      open.href = "/desk/c/" + a.conversation_id + "/";
+      open.textContent = "查看会话";
+      var ack = document.createElement("button");
+      ack.type = "button";
+      ack.className = "small primary toast-ack";
+      ack.textContent = "确认";
+      var error = document.createElement("p");
+      error.className = "form-error";
+      ack.addEventListener("click", function () {
+        ack.disabled = true;
+        api("POST", "/api/v1/emotion-alerts/" + a.id + "/ack").then(function (res) {
+          acknowledged(t, res);
+          counts.refresh(100);
+        }, function (err) { ack.disabled = false; showError(error, err); });
+      });
+      actions.appendChild(open);
+      actions.appendChild(ack);
+      t.appendChild(head);
+      t.appendChild(reason);
+      t.appendChild(actions);
+      t.appendChild(error);
+      return t;
+    }
+
+    function acknowledged(t, a) {
+      t.classList.add("is-acknowledged");
+      var ack = $(".toast-ack", t);
+      if (ack) ack.remove();
+      var done = $(".toast-done", t) || document.createElement("span");
+      done.className = "toast-done";
+      done.textContent = (a.acknowledged_by_name || "") + " 已确认";
+      $(".toast-actions", t).appendChild(done);
+      setTimeout(function () { t.remove(); }, 4000);
+    }
+
+    live.on("conversation.emotion_alert", function (frame) {
+      var a = frame.data;
+      if (!a || shown[a.id] || (a.notify_user_ids || []).indexOf(myUserId) < 0 || a.acknowledged) return;
+      shown[a.id] = true;
+      box.appendChild(buildToast(a));
+      while (box.children.length > 5) box.removeChild(box.firstElementChild);
+      playSound(a.level === "complaint_risk" ? "complaint_risk" : "alert");
+      if (inBackground() && claimOnce("alert-" + a.id)) {
+        desktopNotify("alert-" + a.id, (a.level_text || "预警") + " · " + a.customer_name, a.reason,
+          "/desk/c/" + a.conversation_id + "/");
+      }
+    });
+    live.on("conversation.alert_acknowledged", function (frame) {
+      var a = frame.data;
+      var t = a && $('.toast[data-alert-id="' + a.id + '"]', box);
+      if (t && !t.classList.contains("is-acknowledged")) acknowledged(t, a);
+    });
+  }
+
+  // The alerts list follows new alerts and acknowledgements (re-rendered by the server).
+  function initAlertsPageRefresh(live) {
+    var page = $("#kefu-alerts-page");
+    if (!page || !live) return;
+    var refresh = debounce(function () {
+      fetch(window.location.href, { credentials: "same-origin" }).then(function (r) {
+        if (!r.ok || r.redirected) throw new Error("alerts refresh " + r.status);
+        return r.text();
+      }).then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("#kefu-alerts-page table.alerts tbody");
+        var old = $("table.alerts tbody", page);
+        if (fresh && old) old.replaceWith(document.importNode(fresh, true));
+      }).catch(function () {});
+    }, 400);
+    live.on("conversation.emotion_alert", refresh);
+    live.on("conversation.alert_acknowledged", refresh);
+  }
+
+  // Desktop notifications: opt-in per browser (localStorage), shown only while the tab
+  // is in the background, once across this browser's desk tabs.
+  function notifyWanted() {
+    try { return window.localStorage.getItem(NOTIFY_KEY) === "on"; } catch (e) { return false; }
+  }
+
+  function notifyAllowed() {
+    return !!window.Notification && window.Notification.permission === "granted" && notifyWanted();
+  }
+
+  function inBackground() {
+    return document.hidden || (typeof document.hasFocus === "function" && !document.hasFocus());
+  }
+
+  // The first desk tab to claim ``key`` notifies; other tabs of this browser stay quiet.
+  function claimOnce(key) {
+    try {
+      var seen = JSON.parse(window.localStorage.getItem(NOTIFIED_KEY) || "[]");
+      if (seen.indexOf(key) >= 0) return false;
+      seen.push(key);
+      window.localStorage.setItem(NOTIFIED_KEY, JSON.stringify(seen.slice(-200)));
+    } catch (e) { /* private mode: every tab notifies */ }
+    return true;
+  }
+
+  function desktopNotify(key, title, body, url) {
+    if (!notifyAllowed() || !inBackground()) return false;
+    try {
+      var n = new window.Notification(title, { body: body || "", tag: "kefu-" + key });
+      n.onclick = function () {
+        window.focus();
+        if (url) window.location.href = url;
+        if (n.close) n.close();
+      };
+    } catch (e) { return false; }
+    return true;
+  }
+
+  function initNotifyToggle() {
+    var me = $(".topbar .me");
+    if (!me || !("Notification" in window)) return;
+    var btn = document.createElement("button");
+    btn.type = "button";
+    btn.id = "kefu-notify-toggle";
+    btn.className = "link-button notify-toggle";
+    function label() {
+      var denied = window.Notification.permission === "denied";
+      var on = notifyAllowed();
+      btn.textContent = denied ? "桌面通知已被浏览器阻止" : on ? "桌面通知：开" : "桌面通知：关";
+      btn.title = denied ? "请在浏览器的网站设置中允许通知" : on ? "点击关闭桌面通知" : "后台时有新会话、新消息弹出桌面通知";
+      btn.setAttribute("aria-pressed", on ? "true" : "false");
+      btn.disabled = denied;
+    }
+    btn.addEventListener("click", function () {
+      if (notifyAllowed()) {
+        try { window.localStorage.setItem(NOTIFY_KEY, "off"); } catch (e) { /* private mode */ }
+        label();
+        return;
+      }
+      var asked = window.Notification.permission === "granted"
+        ? Promise.resolve("granted") : Promise.resolve(window.Notification.requestPermission());
+      asked.then(function (permission) {
+        try { window.localStorage.setItem(NOTIFY_KEY, permission === "granted" ? "on" : "off"); } catch (e) { /* private mode */ }
+        label();
+      });
+    });
+    label();
+    me.insertBefore(btn, me.firstChild);
+  }
+
+  // New chats given to me and my customers' new messages, while the tab is in the
+  // background: a sound, and a desktop notification when opted in. The conversation
+  // on screen counts as read only while the tab is in front.
+  function initWorkNotifications(live, onScreenId) {
+    if (!live) return;
+    function announce(key, title, body, url) {
+      if (!inBackground() || !claimOnce(key)) return;
+      playSound("message");
+      desktopNotify(key, title, body, url);
+    }
+    live.on("conversation.assigned", function (frame) {
+      var c = conversationOf(frame);
+      if (!c || c.assignee_id !== myUserId || frame.data.actor_id === myUserId) return;
+      announce("assigned-" + frame.id, "新会话 · " + customerLabel(c), c.subject || "", "/desk/c/" + c.id + "/");
+    });
+    live.on("message.created", function (frame) {
+      var m = frame.data && frame.data.message;
+      var c = conversationOf(frame);
+      if (!m || !c || m.direction !== "incoming" || c.assignee_id !== myUserId) return;
+      var url = "/desk/c/" + c.id + "/";
+      announce("message-" + m.id, "新消息 · " + customerLabel(c), m.text || (m.image_url ? "[图片]" : ""),
+        c.id === onScreenId ? null : url);
+    });
+  }
+
   var inboxPage = $("#kefu-inbox");
   var conversationPage = $("#kefu-conversation");
   var supervisorPage = $("#kefu-supervisor");
   if (inboxPage) initInbox(inboxPage);
   if (conversationPage) initConversation(conversationPage);
   if (supervisorPage) initSupervisor(supervisorPage);
+  initAwareness(conversationPage);
   window.addEventListener("beforeunload", function () { if (socket) socket.close(); });
 })();
