@@ -27,6 +27,16 @@ class SettingsPage:
 
 
 PAGES: tuple[SettingsPage, ...] = (
+    SettingsPage(
+        "/desk/settings/users/",
+        "用户",
+        "创建账号，设置角色、团队、同时接待上限、资深客服，停用账号，重置密码",
+        "人员与团队",
+    ),
+    SettingsPage("/desk/settings/teams/", "团队", "团队（技能组）与通用队列", "人员与团队"),
+    SettingsPage(
+        "/desk/settings/departments/", "部门", "工单可转交的部门、转交前必填的信息、处理时限", "工单"
+    ),
     SettingsPage("/api/v1/docs", "API 文档", "REST API 的交互式文档（离线可用）", "对接", Role.SUPERVISOR),
 )
 

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from kefu.accounts.access import AuthedRequest, can_reveal_pii
 from kefu.core.errors import InvalidInput, KefuError
+from kefu.core.labels import field_label
 from kefu.core.masking import mask
 
 from . import presenters, services
@@ -89,7 +90,7 @@ def customer_profile_view(request: AuthedRequest, customer_id: int) -> HttpRespo
 
 def _back(request: HttpRequest, customer_id: int, error: KefuError | None = None) -> HttpResponseRedirect:
     if error is not None:
-        detail = "；".join(f"{k}：{v}" for k, v in error.fields.items())
+        detail = "；".join(f"{field_label(k)}：{v}" for k, v in error.fields.items())
         messages.error(request, error.message + (f"（{detail}）" if detail else ""))
     return redirect(_profile_url(customer_id))
 
