@@ -200,3 +200,13 @@ def test_status_refuses_absurd_instants(supervisor_client):
     assert r.status_code == 400 and "at" in r.json()["fields"]
     assert supervisor_client.get("/api/v1/hours/status", {"at": "明天"}).status_code == 422
     assert supervisor_client.get("/api/v1/hours/days", {"year": 99999}).status_code == 400
+
+
+def test_ids_beyond_any_row_are_404_not_500(supervisor_client):
+    huge = 2**63
+    assert supervisor_client.get(f"/api/v1/hours/schedules/{huge}").status_code == 404
+    assert send(supervisor_client, "delete", f"/api/v1/hours/days/{huge}").status_code == 404
+    r = supervisor_client.get("/api/v1/hours/status", {"team_id": huge, "channel_id": huge})
+    assert r.status_code == 200 and r.json()["schedule"] == "默认营业时间"
+    r = send(supervisor_client, "post", "/api/v1/hours/schedules", {"name": "x", "team_id": huge, "week": []})
+    assert r.status_code == 400 and "team_id" in r.json()["fields"]
