@@ -73,3 +73,10 @@ def test_desk_pages_carry_the_field_labels_for_desk_js_and_no_admin_link(client,
     )
     assert labels["text"] == "消息内容" and labels["refund_amount"] == "退款金额"
     assert 'href="/admin/' not in page
+
+
+def test_hub_lists_the_core_settings_pages():
+    urls = {p.url for p in PAGES}
+    for url in ("users", "teams", "channels", "routing", "departments"):
+        assert f"/desk/settings/{url}/" in urls
+    assert "/api/v1/docs" in urls
