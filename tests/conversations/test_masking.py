@@ -165,3 +165,29 @@ def test_customer_timeline_titles_are_masked(client, desk, conv):
     titles = [e["title"] for e in r.json()["items"]]
     assert titles and all(PHONE not in t and CARD not in t for t in titles)
     assert any("138****5678" in t for t in titles)
+
+
+def test_transcript_export_is_masked_team_scoped_and_safe_in_a_spreadsheet(client, desk, conv, other_lead):
+    import csv
+    import io
+
+    do_receive_customer_message(
+        channel=desk.channel, identities=[("web", "visitor-pii")], text='=HYPERLINK("http://x.example")'
+    )
+    r = login(client, desk.supervisor).get(f"/desk/c/{conv.pk}/export.csv")
+    assert r.status_code == 200
+    assert r["Content-Type"].startswith("text/csv")
+    assert f"conversation-{conv.pk}.csv" in r["Content-Disposition"]
+    body = r.content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(body)))
+    assert rows[0] == ["时间", "类型", "发送方", "内容", "图片"]
+    assert [
+        "客户",
+        "陈女士",
+        "你好，退款请打到我的卡 6222***********0128，有问题打我电话 138****5678",
+    ] == rows[1][1:4]
+    assert PHONE not in body and CARD not in body
+    assert any(row[3].startswith("'=HYPERLINK") for row in rows[1:])
+    page = login(client, desk.agent).get(f"/desk/c/{conv.pk}/").content.decode()
+    assert f"/desk/c/{conv.pk}/export.csv" in page
+    assert login(client, other_lead).get(f"/desk/c/{conv.pk}/export.csv").status_code == 403

@@ -116,6 +116,31 @@ def conversation_out(c: Conversation) -> dict[str, Any]:
     }
 
 
+TRANSCRIPT_HEADER = ("时间", "类型", "发送方", "内容", "图片")
+_KIND_NAMES = {"note": "内部备注", "call": "通话记录", "event": "系统", "auto": "自动回复", "image": "图片"}
+
+
+def transcript_row(m: Message, customer_name: str) -> tuple[str, ...]:
+    """One message as a line of the exported transcript (``sender`` loaded); text masked like the desk's."""
+    if m.direction == Message.Direction.INCOMING:
+        who = customer_name
+    else:
+        who = m.sender.name if m.sender_id and m.sender else "系统"
+    kind = _KIND_NAMES.get(m.kind, "客户" if m.direction == Message.Direction.INCOMING else "回复")
+    return (
+        m.created_at.isoformat(timespec="seconds"),
+        kind,
+        _cell(who),
+        _cell(mask_text(m.text)),
+        m.image.url if m.image else "",
+    )
+
+
+def _cell(text: str) -> str:
+    # A customer's 「=HYPERLINK(…)」 must stay text when the file is opened in a spreadsheet.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def _masked_or_none(text: str | None) -> str | None:
     return None if text is None else mask_text(text)
 
