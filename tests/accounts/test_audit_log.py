@@ -88,11 +88,9 @@ def test_leads_and_agents_get_403(client, make_user, role):
     assert client.get("/api/v1/audit").status_code == 403
 
 
-def test_nav_links_the_page_for_supervisors_only(client, desk):
+def test_settings_hub_links_the_page_for_supervisors(client, desk):
     client.force_login(desk.supervisor)
-    assert 'href="/desk/audit/"' in client.get("/desk/").content.decode()
-    client.force_login(desk.agent)
-    assert 'href="/desk/audit/"' not in client.get("/desk/").content.decode()
+    assert 'href="/desk/audit/"' in client.get("/desk/settings/").content.decode()
 
 
 def test_api_filters_by_customer_and_days(client, desk, log):

@@ -1,4 +1,5 @@
-"""Sign-in pages: login (audited, rate limited, with the idle-lock notice), logout, password change, tokens."""
+"""Sign-in pages: login (audited, rate limited, with the idle-lock notice), logout, password change, tokens;
+the settings hub and the users and teams settings pages."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from kefu.accounts.access import AuthedRequest, audit, check_role, client_ip
+from kefu.accounts.hub import HUB_ROLE, sections_for
 from kefu.accounts.presenters import audit_row
 from kefu.accounts.services import access_audit_log, check_login_rate, do_create_token, do_revoke_token
 from kefu.core.errors import InvalidInput, RateLimited
@@ -188,3 +190,11 @@ def audit_view(request: AuthedRequest) -> HttpResponse:
             "users": User.objects.order_by("id").only("id", "username", "display_name"),
         },
     )
+
+
+@never_cache
+@login_required
+def settings_hub(request: AuthedRequest) -> HttpResponse:
+    """The list of settings pages the user may open (``kefu.accounts.hub.PAGES``)."""
+    check_role(request.user, HUB_ROLE)
+    return render(request, "accounts/settings/hub.html", {"sections": sections_for(request.user)})
