@@ -248,6 +248,16 @@ KEFU_IDLE_TIMEOUT = int(os.environ.get("KEFU_IDLE_TIMEOUT", "900"))
 # How often an open desk socket re-checks its session, account, teams and role on its
 # own (changes made through kefu's services are pushed at once).
 KEFU_DESK_RECHECK_SECONDS = float(os.environ.get("KEFU_DESK_RECHECK_SECONDS", "60"))
+# Presence (docs/presence.md): an agent counts as online — routed to, shown to customers
+# as someone who can answer — only while her desk was seen within the grace. An open desk
+# socket writes a heartbeat to the database every KEFU_PRESENCE_HEARTBEAT_SECONDS, so every
+# server process and the worker agree without asking each other; a closed browser, a
+# killed server or a lost network stops the heartbeat and the worker's sweep takes her
+# offline. The grace covers page changes and reconnects.
+KEFU_PRESENCE_GRACE_SECONDS = max(10.0, float(os.environ.get("KEFU_PRESENCE_GRACE_SECONDS", "120")))
+KEFU_PRESENCE_HEARTBEAT_SECONDS = min(
+    float(os.environ.get("KEFU_PRESENCE_HEARTBEAT_SECONDS", "30")), KEFU_PRESENCE_GRACE_SECONDS / 3
+)
 
 # Limits on what customers may send.
 KEFU_MAX_MESSAGE_CHARS = int(os.environ.get("KEFU_MAX_MESSAGE_CHARS", "5000"))

@@ -22,7 +22,8 @@ from kefu.accounts.services import check_login_rate, do_create_token, do_revoke_
 from kefu.core.errors import RateLimited
 from kefu.core.ratelimit import Reservation
 
-from .models import APIToken, AuditLog
+from .apps import LOGOUT_REASON_ATTR
+from .models import APIToken, AuditLog, StatusReason
 
 LOCKED_SESSION_KEY = "kefu_locked"
 
@@ -85,6 +86,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         action = AuditLog.Action.IDLE_LOCK if idle else AuditLog.Action.LOGOUT
         audit(action, actor=request.user, ip=client_ip(request))
+    setattr(request, LOGOUT_REASON_ATTR, StatusReason.IDLE_LOCK if idle else StatusReason.LOGOUT)
     logout(request)
     if idle:
         request.session[LOCKED_SESSION_KEY] = True
