@@ -254,7 +254,7 @@ KEFU_DESK_RECHECK_SECONDS = float(os.environ.get("KEFU_DESK_RECHECK_SECONDS", "6
 # server process and the worker agree without asking each other; a closed browser, a
 # killed server or a lost network stops the heartbeat and the worker's sweep takes her
 # offline. The grace covers page changes and reconnects.
-KEFU_PRESENCE_GRACE_SECONDS = max(10.0, float(os.environ.get("KEFU_PRESENCE_GRACE_SECONDS", "120")))
+KEFU_PRESENCE_GRACE_SECONDS = max(2.0, float(os.environ.get("KEFU_PRESENCE_GRACE_SECONDS", "120")))
 KEFU_PRESENCE_HEARTBEAT_SECONDS = min(
     float(os.environ.get("KEFU_PRESENCE_HEARTBEAT_SECONDS", "30")), KEFU_PRESENCE_GRACE_SECONDS / 3
 )

@@ -16,16 +16,22 @@ and announced (``agent.status_changed``) after the commit.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from kefu.core.errors import InvalidInput, PermissionDenied
 from kefu.core.events import publish
 
-from .models import AgentStatus, PresenceRule, StatusChange, StatusReason, Team, User
+from .access import team_ids_of
+from .models import AgentStatus, PresenceRule, Role, StatusChange, StatusReason, Team, User
 
 
 def grace() -> timedelta:
@@ -176,3 +182,144 @@ def presence_rule() -> PresenceRule:
     """The admin's rule for an offline agent's open conversations (created with its defaults)."""
     rule, _created = PresenceRule.objects.get_or_create(pk=1)
     return rule
+
+
+# --- the status history: who may read it, and online time per day -----------------------
+
+# The longest span one online-time question may cover.
+MAX_ONLINE_TIME_DAYS = 92
+
+
+def access_history_users(
+    viewer: User, *, team_id: int | None = None, user_id: int | None = None
+) -> QuerySet[User]:
+    """The users whose status history ``viewer`` may read: supervisors and above everyone, team
+    leads the members of their teams, anyone else only herself; narrowed by ``team_id`` / ``user_id``.
+
+    Asking for a team or a user out of reach is refused (403), not answered with nothing.
+    """
+    users = User.objects.all()
+    if not viewer.sees_all:
+        if viewer.has_role_at_least(Role.TEAM_LEAD):
+            mine = team_ids_of(viewer)
+            if team_id is not None and team_id not in mine:
+                raise PermissionDenied("只能查看本团队成员的状态记录")
+            users = users.filter(Q(teams__id__in=mine) | Q(pk=viewer.pk)).distinct()
+        else:
+            if (user_id is not None and user_id != viewer.pk) or team_id is not None:
+                raise PermissionDenied("只能查看自己的状态记录")
+            users = users.filter(pk=viewer.pk)
+    if team_id is not None:
+        users = users.filter(teams__id=team_id)
+    if user_id is not None:
+        if not users.filter(pk=user_id).exists():
+            raise PermissionDenied("无权查看该客服的状态记录")
+        users = users.filter(pk=user_id)
+    return users
+
+
+@dataclass
+class DayPresence:
+    """One agent's time on one local day, in seconds, by status (and breaks by reason)."""
+
+    user_id: int
+    day: date
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(AgentStatus.values, 0.0))
+    break_reasons: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        s = self.seconds
+        return {
+            "user_id": self.user_id,
+            "date": self.day.isoformat(),
+            "online_seconds": round(s[AgentStatus.ONLINE]),
+            "busy_seconds": round(s[AgentStatus.BUSY]),
+            "break_seconds": round(s[AgentStatus.BREAK]),
+            # Online + busy + break: at the desk, the denominator of occupancy.
+            "at_desk_seconds": round(s[AgentStatus.ONLINE] + s[AgentStatus.BUSY] + s[AgentStatus.BREAK]),
+            "break_reasons": {k: round(v) for k, v in sorted(self.break_reasons.items())},
+        }
+
+
+def check_day_range(date_from: date, date_to: date) -> None:
+    if date_to < date_from:
+        raise InvalidInput("结束日期早于开始日期", fields={"date_to": "不能早于 date_from"})
+    if (date_to - date_from).days >= MAX_ONLINE_TIME_DAYS:
+        raise InvalidInput(
+            f"一次最多查询 {MAX_ONLINE_TIME_DAYS} 天",
+            fields={"date_to": f"与 date_from 相差不超过 {MAX_ONLINE_TIME_DAYS - 1} 天"},
+        )
+
+
+def online_time(
+    users: Iterable[User],
+    date_from: date,
+    date_to: date,
+    *,
+    now: datetime | None = None,
+    tz: tzinfo | None = None,
+) -> list[DayPresence]:
+    """Time each user spent in each status on each local day from ``date_from`` to ``date_to``.
+
+    Computed from the status history (``StatusChange``): the status before the range is
+    the last change before it (or the first change's ``from_status``; a user with no
+    history at all keeps her current status). Time after ``now`` is not counted. Two
+    queries, whatever the number of users and days. Rows for days with no time at the
+    desk are included (all zeros), so a team's table has every agent and day.
+    """
+    tz = tz or timezone.get_current_timezone()
+    now = now or timezone.now()
+    start = timezone.make_aware(datetime.combine(date_from, time.min), tz)
+    end = min(timezone.make_aware(datetime.combine(date_to + timedelta(days=1), time.min), tz), now)
+    users = list(users)
+    ids = [u.pk for u in users]
+    before: dict[int, str] = {}
+    # The last change before the range, per user (the newest wins as rows are walked in order).
+    for row in (
+        StatusChange.objects.filter(user_id__in=ids, at__lt=start)
+        .order_by("user_id", "at", "id")
+        .values("user_id", "to_status", "reason")
+    ):
+        before[row["user_id"]] = row["to_status"] + "\0" + row["reason"]
+    changes: dict[int, list[tuple[datetime, str, str, str]]] = defaultdict(list)
+    for c in (
+        StatusChange.objects.filter(user_id__in=ids, at__gte=start, at__lt=end)
+        .order_by("at", "id")
+        .values_list("user_id", "at", "from_status", "to_status", "reason")
+    ):
+        changes[c[0]].append((c[1], c[2], c[3], c[4]))
+    days = [date_from + timedelta(days=i) for i in range((date_to - date_from).days + 1)]
+    out: list[DayPresence] = []
+    for user in users:
+        rows = {d: DayPresence(user.pk, d) for d in days}
+        mine = changes.get(user.pk, [])
+        if user.pk in before:
+            status, reason = before[user.pk].split("\0")
+        elif mine:
+            status, reason = mine[0][1], ""
+        else:
+            status, reason = user.status, user.status_reason
+        cursor = start
+        for at, _from, to, why in [*mine, (end, "", "", "")]:
+            _add_span(rows, cursor, at, status, reason, tz)
+            cursor, status, reason = at, to, why
+        out.extend(rows[d] for d in days)
+    return out
+
+
+def _add_span(
+    rows: dict[date, DayPresence], start: datetime, end: datetime, status: str, reason: str, tz: tzinfo
+) -> None:
+    """Add ``[start, end)`` in ``status`` to the days it covers, split at local midnight."""
+    while start < end:
+        local = timezone.localtime(start, tz)
+        midnight = timezone.make_aware(datetime.combine(local.date() + timedelta(days=1), time.min), tz)
+        stop = min(end, midnight)
+        row = rows.get(local.date())
+        if row is not None and status in row.seconds:
+            seconds = (stop - start).total_seconds()
+            row.seconds[status] += seconds
+            if status == AgentStatus.BREAK:
+                key = reason or StatusReason.SHORT_BREAK
+                row.break_reasons[key] = row.break_reasons.get(key, 0.0) + seconds
+        start = stop

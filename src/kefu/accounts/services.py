@@ -222,18 +222,28 @@ def do_sweep_presence(now: datetime | None = None) -> int:
     """The worker's presence sweep: agents whose desk is gone past the grace go offline; returns how many.
 
     Each is taken offline under her row's lock only if still unseen since the cutoff
-    (a heartbeat that arrived meanwhile wins), and recorded with the reason 连接断开
-    (or 账号停用 for a disabled account). Safe from several workers at once.
+    (a heartbeat that arrived meanwhile wins), and recorded with the reason 连接断开 as
+    of her last heartbeat (or 账号停用, now, for a disabled account). Safe from several
+    workers at once.
     """
     now = now or timezone.now()
     unseen = Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=presence.seen_since(now))
     gone = Q(is_active=False) | unseen
-    rows = User.objects.filter(gone).exclude(status=AgentStatus.OFFLINE).values_list("pk", "is_active")
+    rows = (
+        User.objects.filter(gone)
+        .exclude(status=AgentStatus.OFFLINE)
+        .values_list("pk", "is_active", "last_seen_at", "status_changed_at")
+    )
     count = 0
-    for user_id, active in list(rows):
+    for user_id, active, seen, changed in list(rows):
         reason = StatusReason.DISCONNECTED if active else StatusReason.DISABLED
+        # A lost desk is recorded as of its last heartbeat, when she was last there:
+        # online time stops then, and "N minutes offline" counts from then.
+        at = max((t for t in (seen, changed) if t is not None), default=now) if active else now
         only_if = gone & ~Q(status=AgentStatus.OFFLINE)
-        if presence.do_change_status(user_id, AgentStatus.OFFLINE, reason=reason, now=now, only_if=only_if):
+        if presence.do_change_status(
+            user_id, AgentStatus.OFFLINE, reason=reason, now=min(at, now), only_if=only_if
+        ):
             count += 1
     return count
 

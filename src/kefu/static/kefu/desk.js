@@ -712,6 +712,10 @@
         if (info.reconnect) { counts.refresh(); if (myOpen) myOpen.refresh(); }
       });
       live.on("close", function () { document.body.dataset.live = "closed"; });
+      // Her own status changed elsewhere (another tab, a logout, the presence sweep).
+      live.on("agent.status_changed", function (frame) {
+        if (showStatus && frame.data && frame.data.user_id === myUserId) showStatus(frame.data.status, frame.data.reason);
+      });
       if (created) live.connect();
     }
     document.addEventListener("kefu:read", function () {
