@@ -192,16 +192,6 @@ def test_the_sweep_takes_a_disabled_agent_offline(teams: Any) -> None:
     assert StatusChange.objects.get(user=teams.xiaomei).reason == "disabled"
 
 
-def test_the_worker_runs_the_presence_sweep(teams: Any, settings: Any) -> None:
-    from kefu.ops.management.commands.worker import run_timers
-
-    User.objects.filter(pk=teams.xiaoli.pk).update(last_seen_at=timezone.now() - timedelta(hours=1))
-    counts = run_timers()
-    assert counts["presence"] == 1
-    teams.xiaoli.refresh_from_db()
-    assert teams.xiaoli.status == AgentStatus.OFFLINE
-
-
 # --- the rule for an offline agent's conversations --------------------------------------
 
 
