@@ -9,6 +9,7 @@ urlpatterns = [
     path("logout/", views.logout_view, name="logout"),
     path("password/", views.KefuPasswordChangeView.as_view(), name="password_change"),
     path("tokens/", views.tokens_view, name="tokens"),
+    path("desk/audit/", views.audit_view, name="audit"),
     path("tokens/<int:token_id>/revoke/", views.revoke_token_view, name="revoke_token"),
     path("desk/settings/", views.settings_hub, name="settings"),
     path("desk/settings/users/", views.settings_users, name="settings_users"),
@@ -24,4 +25,5 @@ urlpatterns = [
     ),
     path("desk/settings/teams/", views.settings_teams, name="settings_teams"),
     path("desk/settings/teams/<int:team_id>/", views.settings_team_edit, name="settings_team_edit"),
+    path("desk/settings/presence/", views.presence_settings_view, name="presence_settings"),
 ]
