@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0002_audit_limit_change'),
+        ('accounts', '0003_presence'),
     ]
 
     operations = [
