@@ -179,6 +179,24 @@ RULES: dict[str, str] = {
     "POST /api/v1/quality/reviews/{review_id}/appeal": "agent",
     "POST /api/v1/quality/reviews/{review_id}/resolve": "supervisor",
     "GET /api/v1/quality/disagreements": "team_lead",
+    # presence (an agent reads their own history and online time; leads their teams')
+    "POST /api/v1/me/heartbeat": "agent",
+    "GET /api/v1/presence/history": "agent",
+    "GET /api/v1/presence/online-time": "agent",
+    "GET /api/v1/presence/rule": "team_lead",
+    "PUT /api/v1/presence/rule": "admin",
+    # business hours and holidays
+    "GET /api/v1/hours/schedules": "agent",
+    "POST /api/v1/hours/schedules": "supervisor",
+    "GET /api/v1/hours/schedules/{schedule_id}": "agent",
+    "PATCH /api/v1/hours/schedules/{schedule_id}": "supervisor",
+    "DELETE /api/v1/hours/schedules/{schedule_id}": "supervisor",
+    "GET /api/v1/hours/days": "agent",
+    "POST /api/v1/hours/days": "supervisor",
+    "GET /api/v1/hours/days/{day_id}": "agent",
+    "PATCH /api/v1/hours/days/{day_id}": "supervisor",
+    "DELETE /api/v1/hours/days/{day_id}": "supervisor",
+    "GET /api/v1/hours/status": "agent",
 }
 
 
@@ -235,6 +253,7 @@ def _path_ids() -> dict[str, Any]:
     from kefu.complaints.models import CompensationRequest, Complaint, Promise
     from kefu.conversations.models import Conversation
     from kefu.customers.models import Identity, Order
+    from kefu.hours.models import CalendarDay, Schedule
     from kefu.kb.models import Article
     from kefu.quality.models import Review, RuleSetVersion
     from kefu.replies.models import CannedReply
@@ -276,6 +295,8 @@ def _path_ids() -> dict[str, Any]:
         "promise_id": _first(Promise),
         "review_id": _first(Review),
         "version": version.version if version else 1,
+        "schedule_id": _first(Schedule),
+        "day_id": _first(CalendarDay),
     }
 
 
