@@ -568,10 +568,14 @@ def _compensation_over_limit(
     text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, rs: RuleSet
 ) -> list[Finding]:
     p = cfg.params
-    comp_words, big_ticket = _compiled(
+    comp_words, big_ticket, request_cues = _compiled(
         rs,
         "compensation_over_limit",
-        lambda p: (_Phrases(p.get("comp_words", ())), _Phrases(p.get("big_ticket", ()))),
+        lambda p: (
+            _Phrases(p.get("comp_words", ())),
+            _Phrases(p.get("big_ticket", ())),
+            _Phrases(p.get("request_cues", ())),
+        ),
     )
     out: list[Finding] = []
     if ctx.approved_compensation is None:
@@ -589,6 +593,9 @@ def _compensation_over_limit(
         sent_start, sent_end = _sentence_bounds(text, m.start())
         lo, hi = max(sent_start, m.start() - before), min(sent_end, m.end() + after)
         if comp_words.search(text, lo, hi) is None:
+            continue
+        # 「我为您申请50元补偿」, 「审批通过后给您发50元券」: asked for, not promised.
+        if request_cues.search(text, sent_start, sent_end) is not None:
             continue
         amount = parse_number(m.group("num"))
         if amount is None:

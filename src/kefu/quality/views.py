@@ -103,6 +103,7 @@ def quality_home(request: HttpRequest) -> HttpResponse:
     if is_lead:
         context["team_reviews"] = list(services.access_reviews(user).exclude(agent_id=user.pk)[:50])
         context["report"] = services.disagreement_report(user, since=since, until=until)
+        context["overrides"] = list(services.access_overrides(user, since=since, until=until)[:50])
     return render(request, "quality/home.html", context, status=400 if error else 200)
 
 
