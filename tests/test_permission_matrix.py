@@ -197,6 +197,9 @@ RULES: dict[str, str] = {
     "PATCH /api/v1/hours/days/{day_id}": "supervisor",
     "DELETE /api/v1/hours/days/{day_id}": "supervisor",
     "GET /api/v1/hours/status": "agent",
+    # masking and pre-send quality (agents list their own overrides; leads and above their teams')
+    "POST /api/v1/conversations/{conversation_id}/messages/{message_id}/reveal": "team_lead",
+    "GET /api/v1/quality/overrides": "agent",
 }
 
 
@@ -251,7 +254,7 @@ def _path_ids() -> dict[str, Any]:
     from kefu.accounts.models import User
     from kefu.channels.models import Channel
     from kefu.complaints.models import CompensationRequest, Complaint, Promise
-    from kefu.conversations.models import Conversation
+    from kefu.conversations.models import Conversation, Message
     from kefu.customers.models import Identity, Order
     from kefu.hours.models import CalendarDay, Schedule
     from kefu.kb.models import Article
@@ -280,6 +283,7 @@ def _path_ids() -> dict[str, Any]:
         "order_no": order.order_no if order else "YJ000",
         "channel_id": _first(Channel, kind__in=["im", "social", "live"]),
         "conversation_id": conversation.pk,
+        "message_id": _first(Message, conversation=conversation, direction="incoming"),
         "ticket_id": _first(Ticket),
         "follow_up_id": _first(FollowUp),
         "rule_id": _first(RoutingRule),
