@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -114,33 +115,53 @@ def test_a_team_without_history_uses_the_desks(shop: Any, make_user: Any) -> Non
     assert (state.handle.seconds, state.handle.source) == (300, "desk")
 
 
-def test_off_hours_is_closed_and_says_when_it_opens(
-    shop: Any, make_user: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    make_user(teams=(shop.after_sales,), status=AgentStatus.ONLINE)  # online, but the desk is closed
+class NightCalendar:
+    """Closed from 18:00; opens at 09:00 the next morning; business time counts from then."""
+
+    description = "周一至周日 09:00-18:00"
+
+    def __init__(self, opens: Any) -> None:
+        self.opens = opens
+
+    def is_open(self, at: Any) -> bool:
+        return False
+
+    def next_opening(self, at: Any) -> Any:
+        return self.opens
+
+    def add_seconds(self, start: Any, seconds: float) -> Any:
+        return self.opens + timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def night(monkeypatch: pytest.MonkeyPatch) -> Any:
     now = timezone.localtime().replace(hour=21, minute=30, second=0, microsecond=0)
     opens = (now + timedelta(days=1)).replace(hour=9, minute=0)
-    monkeypatch.setattr(
-        availability,
-        "business_hours",
-        lambda team_id, channel_id, at: availability.Hours(False, opens, "周一至周日 09:00-18:00"),
-    )
-    monkeypatch.setattr(
-        availability,
-        "add_business_seconds",
-        lambda team_id, channel_id, start, seconds: opens + timedelta(seconds=seconds),
-    )
-    state = desk_state(channel=shop.channel, team_id=shop.after_sales.pk, now=now)
+    monkeypatch.setattr(availability, "calendar", lambda team_id, channel_id: NightCalendar(opens))
+    return SimpleNamespace(now=now, opens=opens)
+
+
+def test_off_hours_is_closed_and_says_when_it_opens(shop: Any, make_user: Any, night: Any) -> None:
+    make_user(teams=(shop.after_sales,))  # gone home
+    state = desk_state(channel=shop.channel, team_id=shop.after_sales.pk, now=night.now)
 
     assert (state.state, state.reason, state.online) == (State.CLOSED, "off_hours", 0)
     assert state.wait_seconds(0) is None
+    assert state.reply_by == night.opens + timedelta(hours=2)
+    assert state.reply_warn_at == night.opens + timedelta(minutes=96)
     public = state.as_dict()
     assert public["label"] == "已下班"
-    assert public["opens_at"] == opens.isoformat()
+    assert public["opens_at"] == night.opens.isoformat()
     assert public["text"] == (
         "现在是非工作时间（工作时间：周一至周日 09:00-18:00），客服将于 明天 09:00 上线。"
         "您可以留言，我们会在 明天 11:00 前回复您。"
     )
+
+
+def test_an_agent_working_late_is_there_whatever_the_hours_say(shop: Any, make_user: Any, night: Any) -> None:
+    make_user(teams=(shop.after_sales,), status=AgentStatus.ONLINE)
+    state = desk_state(channel=shop.channel, team_id=shop.after_sales.pk, now=night.now)
+    assert (state.state, state.reason, state.opens_at) == (State.OPEN, "", None)
 
 
 def test_when_text_says_today_tomorrow_or_the_date() -> None:

@@ -2,11 +2,12 @@
 
 ``desk_state`` answers for a channel and the team that serves it: **open** (an agent
 online has a free place), **busy** (agents are online, every place is taken: the
-customer queues, with an estimate), or **closed** — outside the team's business hours
-(``off_hours``, with when it opens) or inside them with nobody online
-(``nobody_online``). A closed desk never gives a queue estimate; a message left then
-(留言) is answered by ``reply_by``, a span of business time from now, so in the next
-opening when the desk is closed.
+customer queues, with an estimate), or **closed** — nobody online, outside the team's
+business hours (``off_hours``, with when it opens) or inside them (``nobody_online``).
+Who is online decides: an agent working late serves customers whatever the hours say.
+A closed desk never gives a queue estimate; a message left (留言) is answered by
+``reply_by``, ``KEFU_LEAVE_MESSAGE_REPLY_MINUTES`` of business time from now, so in the
+next opening when the desk is closed.
 
 The two facts it reads come from their owners, each behind one function here:
 who is online (``online_agents``: :mod:`kefu.accounts.presence`) and the business
@@ -59,23 +60,24 @@ def online_agents(team_id: int | None) -> QuerySet[User]:
     return qs
 
 
-@dataclass(frozen=True, slots=True)
-class Hours:
-    is_open: bool
-    opens_at: datetime | None  # now when open; None when it never opens
-    description: str
+class _AlwaysOpen:
+    """The desk's hours before business calendars existed: open all the time."""
+
+    description = ""
+
+    def is_open(self, at: datetime) -> bool:
+        return True
+
+    def next_opening(self, at: datetime) -> datetime | None:
+        return at
+
+    def add_seconds(self, start: datetime, seconds: float) -> datetime:
+        return start + timedelta(seconds=seconds)
 
 
-def business_hours(team_id: int | None, channel_id: int | None, now: datetime) -> Hours:
-    """Whether the team's hours on the channel are open at ``now``, and when they next open."""
-    return Hours(is_open=True, opens_at=now, description="")
-
-
-def add_business_seconds(
-    team_id: int | None, channel_id: int | None, start: datetime, seconds: float
-) -> datetime:
-    """``start`` plus ``seconds`` of the team's business time on the channel."""
-    return start + timedelta(seconds=seconds)
+def calendar(team_id: int | None, channel_id: int | None) -> Any:
+    """The business calendar of the team on the channel: ``is_open``, ``next_opening``, ``add_seconds``."""
+    return _AlwaysOpen()
 
 
 # --- the numbers -------------------------------------------------------------------------
@@ -156,7 +158,7 @@ class DeskState:
     free: int
     waiting: int
     handle: estimate.HandleTime
-    opens_at: datetime | None
+    opens_at: datetime | None  # closed off hours: when it opens (None: not within the horizon)
     hours: str
     reply_by: datetime
     reply_warn_at: datetime
@@ -178,7 +180,7 @@ class DeskState:
             "label": state_label(self),
             "text": state_text(self),
             "hours": self.hours,
-            "opens_at": self.opens_at.isoformat() if self.opens_at and self.state == State.CLOSED else None,
+            "opens_at": self.opens_at.isoformat() if self.opens_at else None,
             "waiting": self.waiting if self.state == State.BUSY else 0,
             "estimated_wait_seconds": wait,
             "reply_by": self.reply_by.isoformat(),
@@ -187,17 +189,27 @@ class DeskState:
 
 
 def desk_state(*, channel: Channel | None, team_id: int | None, now: datetime | None = None) -> DeskState:
-    """Open, busy or closed for customers of ``team_id`` on ``channel``, at ``now``."""
+    """Open, busy or closed for customers of ``team_id`` on ``channel``, at ``now``.
+
+    Who is online decides: an agent working late is there, and the customer is served
+    (open or busy) whatever the hours say. With nobody online the desk is closed, and the
+    hours say why (``off_hours`` and when it opens, or ``nobody_online`` within them) and
+    by when a message left now is answered.
+    """
     now = now or timezone.now()
     channel_id = channel.pk if channel is not None else None
-    hours = business_hours(team_id, channel_id, now)
-    online, capacity, free = places(team_id) if hours.is_open else (0, 0, 0)
-    if not hours.is_open:
-        state, reason = State.CLOSED, Reason.OFF_HOURS
-    elif online == 0 or capacity == 0:
+    hours = calendar(team_id, channel_id)
+    online, capacity, free = places(team_id)
+    opens_at: datetime | None = None
+    if capacity > 0:
+        state, reason = (State.OPEN if free > 0 else State.BUSY), ""
+    elif hours.is_open(now):
         state, reason = State.CLOSED, Reason.NOBODY_ONLINE
     else:
-        state, reason = (State.OPEN if free > 0 else State.BUSY), ""
+        state, reason = State.CLOSED, Reason.OFF_HOURS
+        found = hours.next_opening(now)
+        opens_at = timezone.localtime(found) if found is not None else None
+    reply_span = settings.KEFU_LEAVE_MESSAGE_REPLY_MINUTES * 60
     return DeskState(
         state=state,
         reason=reason,
@@ -209,24 +221,16 @@ def desk_state(*, channel: Channel | None, team_id: int | None, now: datetime | 
         free=free,
         waiting=waiting_count(team_id) if state == State.BUSY else 0,
         handle=handle_time(team_id, now) if state != State.CLOSED else estimate.HandleTime(0, 0, "none"),
-        opens_at=hours.opens_at,
+        opens_at=opens_at,
         hours=hours.description,
-        reply_by=reply_by(team_id, channel_id, now),
-        reply_warn_at=reply_by(team_id, channel_id, now, share=0.8),
+        # The promise for a message left now, and when its ticket warns (80 % of it).
+        reply_by=timezone.localtime(hours.add_seconds(now, reply_span)),
+        reply_warn_at=timezone.localtime(hours.add_seconds(now, reply_span * 0.8)),
     )
 
 
 def desk_state_for_conversation(conversation: Conversation, now: datetime | None = None) -> DeskState:
     return desk_state(channel=conversation.channel, team_id=conversation.team_id, now=now)
-
-
-def reply_by(team_id: int | None, channel_id: int | None, now: datetime, *, share: float = 1.0) -> datetime:
-    """When a message left now (留言) is answered at the latest: business time from now.
-
-    ``share`` of that span instead (0.8: when its ticket warns that the promise is near).
-    """
-    minutes = settings.KEFU_LEAVE_MESSAGE_REPLY_MINUTES * share
-    return add_business_seconds(team_id, channel_id, now, minutes * 60)
 
 
 # --- what the customer reads ---------------------------------------------------------------
