@@ -27,6 +27,13 @@ class SettingsPage:
 
 
 PAGES: tuple[SettingsPage, ...] = (
+    SettingsPage(
+        "/desk/settings/hours/",
+        "营业时间与节假日",
+        "团队与渠道的每周营业时间、法定节假日与调休；SLA 工作时间计时与下班提示按此计算",
+        "服务时间",
+        Role.SUPERVISOR,
+    ),
     SettingsPage("/api/v1/docs", "API 文档", "REST API 的交互式文档（离线可用）", "对接", Role.SUPERVISOR),
 )
 
