@@ -19,12 +19,15 @@ import pytest
 pytestmark = pytest.mark.browser
 
 
-# A team that works nights, its agent offline, and its own web channel.
+# An after-sales team with hours around the clock, its agent offline, and its own web channel.
 SETUP = """
 from kefu.accounts.models import Role, Team
 from kefu.accounts.services import do_create_user
 from kefu.channels.models import Channel
+from kefu.hours.models import Schedule
 team = Team.objects.create(name="售后服务")
+Schedule.objects.create(name="售后全天", team=team, scope_key=f"team:{team.pk}",
+                        week=[[day, 0, 1440] for day in range(7)], observe_holidays=False)
 agent = do_create_user(username="xiaoli", password=os.environ["SEED_PASSWORD"], role=Role.AGENT, teams=(team,),
                        display_name="小李")
 channel = Channel.objects.create(name="悦家售后在线客服", kind=Channel.Kind.WEB, team=team)

@@ -65,7 +65,9 @@ async def test_customer_message_is_stored_before_it_is_acked(desk):
     await comm.disconnect()
 
 
-async def test_first_message_when_nobody_is_online_says_so_and_offers_a_message_left(make_team, make_channel):
+async def test_first_message_when_nobody_is_online_says_so_and_offers_a_message_left(
+    make_team, make_channel, open_all_week
+):
     team = await database_sync_to_async(make_team)("售后")
     channel = await database_sync_to_async(make_channel)("web", team=team)
     comm = await _open(issue_visitor_token(channel.pk))

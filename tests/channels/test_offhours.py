@@ -9,6 +9,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -24,7 +25,9 @@ from kefu.tickets.models import Ticket
 from tests.channels.mail import SUPPORT, make_mail
 from tests.channels.test_outbound import Platform, _Capture, platform, relay  # noqa: F401  (fixtures)
 
-pytestmark = pytest.mark.django_db
+# Business hours around the clock unless a test closes the desk (``closed_now``): who is
+# online alone decides, whatever the time the suite runs at.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("open_all_week")]
 
 
 @pytest.fixture
@@ -87,6 +90,52 @@ def test_state_is_open_once_an_agent_of_the_channels_team_is_online(client: Any,
     assert (state["state"], state["label"], state["estimated_wait_seconds"]) == ("open", "客服在线", 0)
 
 
+def test_off_hours_state_says_when_the_desk_opens(client: Any, shop: Any, closed_now: Any) -> None:
+    from django.utils import timezone
+
+    from kefu.routing.availability import when_text
+
+    state = client.get(f"/chat/state?channel={shop.channel.pk}").json()
+
+    assert (state["state"], state["reason"], state["label"]) == ("closed", "off_hours", "已下班")
+    assert state["opens_at"] == closed_now.isoformat()
+    assert state["text"].startswith("现在是非工作时间（工作时间：")
+    assert f"客服将于 {when_text(closed_now, timezone.now())} 上线" in state["text"]
+    assert state["estimated_wait_seconds"] is None and "分钟" not in state["text"]
+
+
+def test_a_message_left_off_hours_is_due_in_the_next_opening(
+    client: Any, shop: Any, closed_now: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from datetime import timedelta
+
+    with django_capture_on_commit_callbacks(execute=True):
+        body = leave(client, issue_visitor_token(shop.channel.pk), phone="13812345678").json()
+
+    ticket = Ticket.objects.get(number=body["ticket_number"])
+    # Two hours of business time from now: two hours into the next opening.
+    assert ticket.first_response_due == closed_now + timedelta(hours=2)
+    assert ticket.first_response_warn_at == closed_now + timedelta(minutes=96)
+    assert ticket.due_at is None or ticket.due_at > ticket.first_response_due
+
+
+def test_im_customer_off_hours_hears_when_the_desk_opens(
+    shop: Any, make_channel: Any, closed_now: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from kefu.routing.availability import when_text
+
+    wechat = make_channel("im", team=shop.team)
+    with django_capture_on_commit_callbacks(execute=True):
+        message = _wechat(wechat, 1, "我的快递显示签收了但我没收到")
+
+    ticket = Ticket.objects.get()
+    [notice] = Message.objects.filter(conversation_id=message.conversation_id, kind=Message.Kind.AUTO)
+    opens = when_text(closed_now, notice.created_at)
+    assert "现在是非工作时间" in notice.text and f"客服将于 {opens} 上线" in notice.text
+    assert ticket.number in notice.text
+    assert ticket.first_response_due == datetime.fromisoformat(notice.meta["reply_by"])
+
+
 # --- leaving a message -----------------------------------------------------------------------------
 
 
@@ -132,7 +181,7 @@ def test_a_message_left_is_a_ticket_of_the_team_due_by_the_time_the_customer_is_
         None,
         None,
     )
-    assert ticket.first_response_due.isoformat() == body["reply_by"]
+    assert ticket.first_response_due == datetime.fromisoformat(body["reply_by"])
     assert ticket.first_response_warn_at < ticket.first_response_due
     assert ticket.category == "after_sales" and "少发了一个炸篮" in ticket.description
     conversation = ticket.conversations.get()

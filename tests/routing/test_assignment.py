@@ -24,6 +24,8 @@ from kefu.routing.assignment import (
 from kefu.routing.models import RoutingRule
 
 _visitor = itertools.count(1)
+# Business hours around the clock: who is online alone decides what customers hear.
+pytestmark = pytest.mark.usefixtures("open_all_week")
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,7 @@ from kefu.customers.models import Customer
 from kefu.routing import availability
 from kefu.routing.availability import State, desk_state, queue_reply
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("open_all_week")]
 _visitor = itertools.count(1)
 
 

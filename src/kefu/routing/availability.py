@@ -28,6 +28,7 @@ from django.utils import timezone
 from kefu.accounts.models import AgentStatus, Team, User
 from kefu.channels.models import Channel
 from kefu.conversations.models import Conversation
+from kefu.hours.calendar import BusinessCalendar, calendar_for
 
 from . import estimate
 from .models import RoutingRule
@@ -60,24 +61,9 @@ def online_agents(team_id: int | None) -> QuerySet[User]:
     return qs
 
 
-class _AlwaysOpen:
-    """The desk's hours before business calendars existed: open all the time."""
-
-    description = ""
-
-    def is_open(self, at: datetime) -> bool:
-        return True
-
-    def next_opening(self, at: datetime) -> datetime | None:
-        return at
-
-    def add_seconds(self, start: datetime, seconds: float) -> datetime:
-        return start + timedelta(seconds=seconds)
-
-
-def calendar(team_id: int | None, channel_id: int | None) -> Any:
+def calendar(team_id: int | None, channel_id: int | None) -> BusinessCalendar:
     """The business calendar of the team on the channel: ``is_open``, ``next_opening``, ``add_seconds``."""
-    return _AlwaysOpen()
+    return calendar_for(team_id, channel_id)
 
 
 # --- the numbers -------------------------------------------------------------------------
