@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .models import APIToken, AuditLog, Team, User
+from .models import APIToken, AuditLog, PresenceRule, StatusChange, StatusReason, Team, User
 
 
 def user_dict(u: User) -> dict[str, Any]:
@@ -17,6 +17,8 @@ def user_dict(u: User) -> dict[str, Any]:
         "employee_no": u.employee_no,
         "role": u.role,
         "status": u.status,
+        "status_reason": u.status_reason,
+        "last_seen_at": u.last_seen_at.isoformat() if u.last_seen_at else None,
         "is_active": u.is_active,
         "is_senior": u.is_senior,
         "max_concurrent": u.max_concurrent,
@@ -50,4 +52,30 @@ def audit_dict(a: AuditLog) -> dict[str, Any]:
         "detail": a.detail,
         "ip": a.ip,
         "created_at": a.created_at.isoformat(),
+    }
+
+
+def status_change_dict(c: StatusChange) -> dict[str, Any]:
+    """Callers select ``user`` and ``actor``."""
+    return {
+        "id": c.pk,
+        "user_id": c.user_id,
+        "user_name": c.user.name,
+        "from_status": c.from_status,
+        "to_status": c.to_status,
+        "reason": c.reason,
+        "reason_label": StatusReason(c.reason).label if c.reason else "",
+        # None: kefu changed it (a logout, an idle lock, the presence sweep).
+        "actor_id": c.actor_id,
+        "actor_name": c.actor.name if c.actor else None,
+        "at": c.at.isoformat(),
+    }
+
+
+def presence_rule_dict(r: PresenceRule) -> dict[str, Any]:
+    return {
+        "on_offline": r.on_offline,
+        "requeue_after_minutes": r.requeue_after_minutes,
+        "updated_by": r.updated_by.name if r.updated_by else None,
+        "updated_at": r.updated_at.isoformat() if r.updated_at else None,
     }

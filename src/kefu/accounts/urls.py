@@ -11,4 +11,5 @@ urlpatterns = [
     path("tokens/", views.tokens_view, name="tokens"),
     path("tokens/<int:token_id>/revoke/", views.revoke_token_view, name="revoke_token"),
     path("desk/settings/", views.settings_hub, name="settings"),
+    path("desk/settings/presence/", views.presence_settings_view, name="presence_settings"),
 ]

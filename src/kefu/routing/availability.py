@@ -25,7 +25,8 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from kefu.accounts.models import AgentStatus, Team, User
+from kefu.accounts import presence
+from kefu.accounts.models import Team, User
 from kefu.channels.models import Channel
 from kefu.conversations.models import Conversation
 from kefu.hours.calendar import BusinessCalendar, calendar_for
@@ -54,11 +55,8 @@ class Reason:
 
 
 def online_agents(team_id: int | None) -> QuerySet[User]:
-    """Agents who take new conversations now (of ``team_id``; ``None``: anyone)."""
-    qs = User.objects.filter(is_active=True, status=AgentStatus.ONLINE)
-    if team_id is not None:
-        qs = qs.filter(teams__id=team_id)
-    return qs
+    """Agents who take new conversations now (of ``team_id``; ``None``: anyone): online within the grace."""
+    return presence.online_agents(team_id)
 
 
 def calendar(team_id: int | None, channel_id: int | None) -> BusinessCalendar:

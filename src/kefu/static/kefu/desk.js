@@ -111,15 +111,26 @@
   var statusSelect = $("#kefu-status");
   var statusLabels = {};
   if (statusSelect) {
-    $all("option", statusSelect).forEach(function (o) { statusLabels[o.value] = o.textContent; });
+    $all("option", statusSelect).forEach(function (o) {
+      var group = o.parentNode.tagName === "OPTGROUP" ? o.parentNode.label : null;
+      statusLabels[o.value.split(":")[0]] = group || o.dataset.short || o.textContent;
+    });
     var current = statusSelect.value;
+    // An option's value is "status" or "break:reason" (小休、用餐、培训、会议).
+    var showStatus = function (status, reason) {
+      var value = status === "break" ? "break:" + (reason || "short_break") : status;
+      if ($all("option", statusSelect).some(function (o) { return o.value === value; })) statusSelect.value = value;
+      current = statusSelect.value;
+      var dot = $("#kefu-status-dot");
+      if (dot) dot.className = "status-dot status-" + status;
+    };
     statusSelect.addEventListener("change", function () {
-      var wanted = statusSelect.value;
+      var parts = statusSelect.value.split(":");
+      var body = { status: parts[0] };
+      if (parts[1]) body.reason = parts[1];
       statusSelect.disabled = true;
-      api("POST", statusSelect.dataset.url, { status: wanted }).then(function (res) {
-        current = res.status;
-        var dot = $("#kefu-status-dot");
-        if (dot) dot.className = "status-dot status-" + current;
+      api("POST", statusSelect.dataset.url, body).then(function (res) {
+        showStatus(res.status, res.reason);
       }, function (err) {
         statusSelect.value = current;
         window.alert(err.message());
@@ -701,6 +712,10 @@
         if (info.reconnect) { counts.refresh(); if (myOpen) myOpen.refresh(); }
       });
       live.on("close", function () { document.body.dataset.live = "closed"; });
+      // Her own status changed elsewhere (another tab, a logout, the presence sweep).
+      live.on("agent.status_changed", function (frame) {
+        if (showStatus && frame.data && frame.data.user_id === myUserId) showStatus(frame.data.status, frame.data.reason);
+      });
       if (created) live.connect();
     }
     document.addEventListener("kefu:read", function () {
