@@ -145,10 +145,12 @@ def test_the_answer_is_in_the_chat_when_the_customer_comes_back_and_the_header_f
 
     # The next morning: 小李 comes online and answers in the conversation.
     live_desk.run(
+        "from django.utils import timezone\n"
         "from kefu.accounts.models import AgentStatus, User\n"
         "from kefu.conversations.models import Conversation\n"
         "from kefu.conversations.services import do_send_agent_message\n"
-        f"User.objects.filter(pk={night['agent_id']}).update(status=AgentStatus.ONLINE, max_concurrent=5)\n"
+        f"User.objects.filter(pk={night['agent_id']}).update(status=AgentStatus.ONLINE, max_concurrent=5,"
+        " last_seen_at=timezone.now())\n"
         "c = Conversation.objects.filter(messages__text='发票抬头开错了，能重开吗？').get()\n"
         f"agent = User.objects.get(pk={night['agent_id']})\n"
         "do_send_agent_message(agent=agent, conversation_id=c.pk, text='孙女士您好，发票已作废重开，新发票已发到您邮箱。')\n"

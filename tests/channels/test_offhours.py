@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from kefu.accounts.models import AgentStatus, Role
 from kefu.channels.models import Channel, OutboundDelivery
@@ -85,7 +86,7 @@ def test_chat_page_shows_the_desk_state_not_a_green_online(client: Any, shop: An
 def test_state_is_open_once_an_agent_of_the_channels_team_is_online(client: Any, shop: Any) -> None:
     from kefu.accounts.models import User
 
-    User.objects.filter(pk=shop.agent.pk).update(status=AgentStatus.ONLINE)
+    User.objects.filter(pk=shop.agent.pk).update(status=AgentStatus.ONLINE, last_seen_at=timezone.now())
     state = client.get(f"/chat/state?channel={shop.channel.pk}").json()
     assert (state["state"], state["label"], state["estimated_wait_seconds"]) == ("open", "客服在线", 0)
 
@@ -338,7 +339,7 @@ def test_im_customer_writing_while_an_agent_is_online_gets_no_ticket(
 ) -> None:
     from kefu.accounts.models import User
 
-    User.objects.filter(pk=shop.agent.pk).update(status=AgentStatus.ONLINE)
+    User.objects.filter(pk=shop.agent.pk).update(status=AgentStatus.ONLINE, last_seen_at=timezone.now())
     wechat = make_channel("im", team=shop.team)
     with django_capture_on_commit_callbacks(execute=True):
         message = _wechat(wechat, 1, "在吗")
