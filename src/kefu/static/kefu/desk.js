@@ -290,6 +290,7 @@
     var convId = Number(page.dataset.conversationId);
     var customerId = Number(page.dataset.customerId);
     var customerName = page.dataset.customerName;
+    var canReveal = page.dataset.canReveal === "1";
     var lastId = Number(page.dataset.lastMessageId || 0);
     var customerLastRead = Number(page.dataset.customerLastRead || 0);
     var list = $("#kefu-messages");
@@ -345,6 +346,16 @@
         if (m.direction !== "outgoing" || m.is_private) rs.remove();
         var textEl = $(".text", li);
         if (m.text) { textEl.textContent = m.text; } else { textEl.remove(); }
+        if (m.text && m.has_pii && canReveal) {
+          // Phone, ID-card and bank-card numbers arrive masked; an allowed role may
+          // reveal this one message (the server checks and audits it).
+          var reveal = document.createElement("button");
+          reveal.type = "button";
+          reveal.className = "small reveal-message";
+          reveal.dataset.revealMessage = String(m.id);
+          reveal.textContent = "查看原文";
+          $(".bubble", li).appendChild(reveal);
+        }
         var url = safeUrl(m.image_url);
         if (url) {
           var a = document.createElement("a");
@@ -552,6 +563,22 @@
         closeDetails(callForm);
         placeMessage(call.message);
       }, function (e2) { showError(err, e2); });
+    });
+
+    // A message's masked numbers: one message at a time, on purpose (audited on the server).
+    list.addEventListener("click", function (ev) {
+      var btn = ev.target.closest("button[data-reveal-message]");
+      if (!btn) return;
+      var li = btn.closest("[data-message-id]");
+      btn.disabled = true;
+      api("POST", "/api/v1/conversations/" + convId + "/messages/" + btn.dataset.revealMessage + "/reveal").then(function (res) {
+        var textEl = $(".text", li);
+        if (textEl) { textEl.textContent = res.text; textEl.classList.add("revealed"); }
+        btn.remove();
+      }, function (err) {
+        btn.disabled = false;
+        window.alert(err.message());
+      });
     });
 
     // Personal data: masked until an allowed role asks (the server audits each reveal).
