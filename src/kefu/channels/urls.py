@@ -19,4 +19,6 @@ urlpatterns = [
         views.settings_channel_rotate,
         name="channel_settings_rotate",
     ),
+    path("chat/state", views.chat_state, name="chat_state"),
+    path("chat/leave-message", views.chat_leave_message, name="chat_leave_message"),
 ]
