@@ -19,6 +19,7 @@ pytestmark = pytest.mark.django_db
 def known(db):
     """张女士, known by phone, with an order; she now writes in as an anonymous web visitor."""
     order, _ = do_upsert_order(
+        actor=None,
         order_no="YJ20261118001",
         amount="129.00",
         placed_at="2026-11-18T10:00:00+08:00",
@@ -42,6 +43,7 @@ def test_typed_order_number_links_the_conversation_to_that_order(desk, known):
 
 def test_latest_mentioned_order_wins_and_unknown_numbers_change_nothing(desk, known):
     other, _ = do_upsert_order(
+        actor=None,
         order_no="YJ20261119002", amount="399.00", placed_at="2026-11-19T10:00:00+08:00",
         customer={"kind": "web", "value": "visitor-zhang"},
     )  # fmt: skip
