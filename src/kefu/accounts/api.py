@@ -21,7 +21,7 @@ from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, StrictIn, page
 from kefu.core.errors import NotFound
 
 from . import access, presence, services
-from .models import APIToken, AuditLog, Role, StatusChange, Team, User
+from .models import APIToken, Role, StatusChange, Team, User
 
 router = Router(tags=["accounts"])
 
@@ -233,15 +233,21 @@ def list_audit(
     request: AuthedRequest,
     action: str | None = None,
     actor_id: int | None = None,
+    customer_id: int | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
-    access.check_role(request.auth, Role.SUPERVISOR)
-    qs = AuditLog.objects.select_related("actor")
-    if action:
-        qs = qs.filter(action=action)
-    if actor_id:
-        qs = qs.filter(actor_id=actor_id)
+    """Supervisors and above; ``date_from``/``date_to`` are days (YYYY-MM-DD), both included."""
+    qs = services.access_audit_log(
+        request.auth,
+        action=action,
+        actor_id=actor_id,
+        customer_id=customer_id,
+        date_from=date_from,
+        date_to=date_to,
+    )
     return page(qs, limit=limit, offset=offset, present=audit_dict)
 
 

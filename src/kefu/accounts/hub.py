@@ -42,6 +42,13 @@ PAGES: tuple[SettingsPage, ...] = (
         Role.SUPERVISOR,
     ),
     SettingsPage("/api/v1/docs", "API 文档", "REST API 的交互式文档（离线可用）", "对接", Role.SUPERVISOR),
+    SettingsPage(
+        "/desk/audit/",
+        "审计日志",
+        "登录、权限变更、查看明文个人信息与消息原文等敏感操作的记录",
+        "安全",
+        Role.SUPERVISOR,
+    ),
 )
 
 

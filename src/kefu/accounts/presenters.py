@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kefu.core.labels import field_label
+
 from .models import APIToken, AuditLog, PresenceRule, StatusChange, StatusReason, Team, User
 
 
@@ -45,6 +47,7 @@ def audit_dict(a: AuditLog) -> dict[str, Any]:
     return {
         "id": a.pk,
         "action": a.action,
+        "action_label": a.get_action_display(),
         "actor_id": a.actor_id,
         "actor_name": a.actor.name if a.actor else None,
         "target_type": a.target_type,
@@ -78,4 +81,39 @@ def presence_rule_dict(r: PresenceRule) -> dict[str, Any]:
         "requeue_after_minutes": r.requeue_after_minutes,
         "updated_by": r.updated_by.name if r.updated_by else None,
         "updated_at": r.updated_at.isoformat() if r.updated_at else None,
+    }
+
+
+_TARGET_NAMES = {"customer": "客户", "user": "用户", "apitoken": "令牌", "team": "团队"}
+
+
+def audit_row(a: AuditLog) -> dict[str, Any]:
+    """One audit row as the audit page shows it: who, what, on what, in Chinese."""
+    detail = a.detail or {}
+    what = ""
+    link = ""
+    if a.action == AuditLog.Action.REVEAL_PII:
+        field = detail.get("field", "")
+        if field == "message":
+            what = f"消息原文（会话 #{detail.get('conversation_id')}，消息 #{detail.get('message_id')}）"
+            link = f"/desk/c/{detail.get('conversation_id')}/"
+        else:
+            what = field_label(field) + (f"（订单 {detail['order_no']}）" if detail.get("order_no") else "")
+    elif a.action == AuditLog.Action.CUSTOMER_MERGE:
+        what = f"客户 #{detail.get('source_id')} 并入 #{detail.get('target_id')}"
+    elif detail:
+        what = "，".join(f"{field_label(k)}：{v}" for k, v in detail.items())
+    target = ""
+    if a.target_type:
+        target = f"{_TARGET_NAMES.get(a.target_type, a.target_type)} #{a.target_id}"
+        if a.target_type == "customer" and not link:
+            link = f"/desk/customers/{a.target_id}/"
+    return {
+        "at": a.created_at,
+        "actor": a.actor.name if a.actor else "—",
+        "action": a.get_action_display(),
+        "target": target,
+        "what": what,
+        "link": link,
+        "ip": a.ip or "",
     }

@@ -8,16 +8,16 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from kefu.accounts.access import audit, check_admin, client_ip, team_ids_of
+from kefu.accounts.access import audit, check_admin, check_role, client_ip, team_ids_of
 from kefu.core import ratelimit
 from kefu.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from kefu.core.events import notify_access_changed
@@ -41,6 +41,50 @@ TOKEN_PREFIX = "kefu_"
 
 
 # --- audit -------------------------------------------------------------------------
+
+
+def _check_day(value: Any, *, field: str) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise InvalidInput("日期格式有误", fields={field: "应为 YYYY-MM-DD，如 2026-12-02"}) from exc
+
+
+def access_audit_log(
+    user: User,
+    *,
+    action: str | None = None,
+    actor_id: int | None = None,
+    customer_id: int | None = None,
+    date_from: Any = None,
+    date_to: Any = None,
+) -> QuerySet[AuditLog]:
+    """The audit log, newest first, for supervisors and above; days are whole local days, inclusive."""
+    check_role(user, Role.SUPERVISOR)
+    qs = AuditLog.objects.select_related("actor").order_by("-created_at", "-id")
+    if action:
+        if action not in AuditLog.Action.values:
+            raise InvalidInput(
+                f"未知操作：{action}", fields={"action": "应为 " + ", ".join(AuditLog.Action.values)}
+            )
+        qs = qs.filter(action=action)
+    if actor_id is not None:
+        qs = qs.filter(actor_id=actor_id)
+    if customer_id is not None:
+        qs = qs.filter(target_type="customer", target_id=str(customer_id))
+    first, last = _check_day(date_from, field="date_from"), _check_day(date_to, field="date_to")
+    if first and last and first > last:
+        raise InvalidInput("开始日期晚于结束日期", fields={"date_from": "不能晚于 date_to"})
+    tz = timezone.get_current_timezone()
+    if first:
+        qs = qs.filter(created_at__gte=datetime.combine(first, time.min, tzinfo=tz))
+    if last:
+        qs = qs.filter(created_at__lt=datetime.combine(last + timedelta(days=1), time.min, tzinfo=tz))
+    return qs
 
 
 def check_login_rate(*, username: str, ip: str | None) -> ratelimit.Reservation:

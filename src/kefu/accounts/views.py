@@ -13,29 +13,33 @@ from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.contrib.auth.views import LoginView, PasswordChangeView
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from kefu.accounts.access import AuthedRequest, audit, check_admin, check_role, client_ip
 from kefu.accounts.hub import HUB_ROLE, sections_for
+from kefu.accounts.presenters import audit_row
 from kefu.accounts.services import (
     MAX_REQUEUE_MINUTES,
+    access_audit_log,
     check_login_rate,
     do_create_token,
     do_revoke_token,
     do_set_presence_rule,
 )
-from kefu.core.errors import RateLimited
+from kefu.core.errors import InvalidInput, RateLimited
 from kefu.core.ratelimit import Reservation
 
 from . import presence
 from .apps import LOGOUT_REASON_ATTR
-from .models import AgentStatus, APIToken, AuditLog, PresenceRule, Role, StatusChange, StatusReason
+from .models import AgentStatus, APIToken, AuditLog, PresenceRule, Role, StatusChange, StatusReason, User
 
 LOCKED_SESSION_KEY = "kefu_locked"
 
@@ -145,6 +149,60 @@ def revoke_token_view(request: AuthedRequest, token_id: int) -> HttpResponse:
     do_revoke_token(user=request.user, token_id=token_id, request=request)
     messages.success(request, _("令牌已吊销。"))
     return redirect("accounts:tokens")
+
+
+AUDIT_PAGE_SIZE = 50
+
+
+def _int_or_none(value: str) -> int | None:
+    value = value.strip()
+    return int(value) if value.isdigit() and len(value) < 12 else None
+
+
+@require_GET
+@login_required
+def audit_view(request: AuthedRequest) -> HttpResponse:
+    """审计日志: supervisors and above; filters by user, action, customer and days."""
+    check_role(request.user, Role.SUPERVISOR)
+    filters = {
+        "actor": request.GET.get("actor", "")[:12],
+        "action": request.GET.get("action", "")[:32],
+        "customer": request.GET.get("customer", "")[:12],
+        "date_from": request.GET.get("date_from", "")[:10],
+        "date_to": request.GET.get("date_to", "")[:10],
+    }
+    error = ""
+    bad_number = [k for k in ("actor", "customer") if filters[k].strip() and _int_or_none(filters[k]) is None]
+    try:
+        if bad_number:
+            raise InvalidInput("请填写编号（数字）", fields={bad_number[0]: "应为数字"})
+        qs = access_audit_log(
+            request.user,
+            action=filters["action"] or None,
+            actor_id=_int_or_none(filters["actor"]),
+            customer_id=_int_or_none(filters["customer"]),
+            date_from=filters["date_from"] or None,
+            date_to=filters["date_to"] or None,
+        )
+    except InvalidInput as exc:
+        error = exc.message
+        qs = AuditLog.objects.none()
+    page = Paginator(qs, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = urlencode({k: v for k, v in filters.items() if v})
+    return render(
+        request,
+        "accounts/audit.html",
+        {
+            "nav": "audit",
+            "page": page,
+            "rows": [audit_row(a) for a in page.object_list],
+            "filters": filters,
+            "query": query,
+            "error": error,
+            "actions": AuditLog.Action.choices,
+            "users": User.objects.order_by("id").only("id", "username", "display_name"),
+        },
+    )
 
 
 @never_cache
