@@ -299,6 +299,10 @@ MAILERS = {
     }
 }
 DEFAULT_FROM_EMAIL = os.environ.get("KEFU_FROM_EMAIL", "kefu@shop.example")
+# SLA escalation steps also email the people they notify (when they have an address);
+# the desk's public address makes the ticket link in those emails absolute.
+KEFU_SLA_EMAIL = _env_bool("KEFU_SLA_EMAIL", False)
+KEFU_DESK_URL = os.environ.get("KEFU_DESK_URL", "").rstrip("/")
 
 # Roles allowed to reveal unmasked personal data (each reveal is audited).
 KEFU_PII_REVEAL_ROLES = tuple(

@@ -16,8 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
-from django.db.models.functions import Length
+from django.db.models import Q, QuerySet, Value
+from django.db.models.functions import Coalesce, Length
 from django.utils import timezone
 
 from kefu.accounts.access import team_ids_of
@@ -26,7 +26,7 @@ from kefu.conversations.models import Conversation, Priority
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kefu.core.events import publish
 from kefu.core.fields import check_characters
-from kefu.sla.policies import pause_or_resume_ticket_clock
+from kefu.sla.policies import TIMER_BY_NAME, pause_or_resume_ticket_clock
 
 from .models import Department, FollowUp, Ticket, TicketEvent
 from .presenters import _iso, event_dict, ticket_dict
@@ -377,19 +377,24 @@ SLA_TEXT = {
 
 
 def do_record_ticket_sla(ticket_id: int, *, kind: str, which: str, now: datetime) -> bool:
-    """Record an SLA warning or breach once; returns False when another sweep got there first.
+    """Record one timer's SLA warning or breach once; returns False when another sweep got there first.
 
-    The conditional UPDATE is the claim: of two workers, only one changes the row.
+    The conditional UPDATE on the timer's own field is the claim: of two workers, only
+    one changes the row, and each timer (``which``) announces its own warning and breach.
     """
-    field = "sla_warned_at" if kind == "warning" else "sla_breached_at"
+    timer = TIMER_BY_NAME[which]
+    field = timer.warned_field if kind == "warning" else timer.breached_field
     with transaction.atomic():
         claim = Ticket.objects.filter(pk=ticket_id, **{f"{field}__isnull": True})
         if kind == "warning":
-            claim = claim.filter(sla_breached_at__isnull=True)
-        if not claim.update(**{field: now}):
+            claim = claim.filter(**{f"{timer.breached_field}__isnull": True})
+            summary: dict[str, Any] = {"sla_warned_at": now}
+        else:
+            summary = {"sla_breached_at": Coalesce("sla_breached_at", Value(now))}
+        if not claim.update(**{field: now}, **summary):
             return False
         ticket = Ticket.objects.select_related("department").get(pk=ticket_id)
-        due = ticket.first_response_due if which == "first_response" else ticket.due_at
+        due = getattr(ticket, timer.due_field)
         text = SLA_TEXT[(kind, which)]
         if due is not None:
             text += f"（截止 {timezone.localtime(due):%m-%d %H:%M}）"
@@ -398,7 +403,7 @@ def do_record_ticket_sla(ticket_id: int, *, kind: str, which: str, now: datetime
             TicketEvent.Kind.SLA_WARNING if kind == "warning" else TicketEvent.Kind.SLA_BREACHED,
             text,
             actor=None,
-            detail={"which": which, "due_at": _iso(due)},
+            detail={"which": which, "due_at": _iso(due), "round": getattr(ticket, timer.round_field)},
         )
         publish_ticket(
             ticket, f"ticket.sla_{kind}", change=f"sla_{kind}", event=event, kind=which, due_at=_iso(due)
