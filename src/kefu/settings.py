@@ -86,6 +86,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "django_tasks_db",
+    # Swagger UI and Redoc from the package's own static files: /api/v1/docs works offline.
+    "ninja",
     "kefu.core",
     "kefu.accounts",
     "kefu.customers",
