@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "kefu.quality",
     "kefu.replies",
     "kefu.complaints",
+    "kefu.hours",
     "kefu.demo",
     "kefu.ops",
 ]
@@ -310,6 +311,12 @@ KEFU_DESK_URL = os.environ.get("KEFU_DESK_URL", "").rstrip("/")
 KEFU_PII_REVEAL_ROLES = tuple(
     os.environ.get("KEFU_PII_REVEAL_ROLES", "team_lead,supervisor,manager,admin").split(",")
 )
+
+# Opening hours used when no schedule is configured for a team, a channel or the whole desk
+# (kefu.hours): (weekday 0=Monday…6=Sunday, "HH:MM", "HH:MM"). Monday to Friday 09:00–18:00,
+# the working week the SLA counted before schedules existed; public holidays are closed and
+# make-up working days (调休) open. Admins set real hours on /desk/settings/hours/.
+KEFU_DEFAULT_BUSINESS_HOURS = tuple((day, "09:00", "18:00") for day in range(5))
 
 LOGGING = {
     "version": 1,

@@ -28,6 +28,13 @@ class SettingsPage:
 
 PAGES: tuple[SettingsPage, ...] = (
     SettingsPage(
+        "/desk/settings/hours/",
+        "营业时间与节假日",
+        "团队与渠道的每周营业时间、法定节假日与调休；SLA 工作时间计时与下班提示按此计算",
+        "服务时间",
+        Role.SUPERVISOR,
+    ),
+    SettingsPage(
         "/desk/settings/sla/",
         "SLA 策略与升级",
         "首次响应与解决时限、预警比例、超时升级链（组长、主管、经理）",
