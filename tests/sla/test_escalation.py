@@ -343,3 +343,16 @@ def test_the_ticket_page_and_api_show_who_was_notified_when(chain, shop, client,
     ]
     client.force_login(make_user("stranger", display_name="别组客服"))
     assert client.get(f"/api/v1/tickets/{chain.ticket.pk}/escalations").status_code == 403
+
+
+def test_the_notified_team_lead_may_open_the_ticket_a_lead_of_another_team_may_not(
+    chain, shop, client, make_user
+):
+    do_sweep(chain.due + timedelta(seconds=1))
+    client.force_login(chain.lead)
+    assert client.get(f"/desk/tickets/{chain.ticket.pk}/").status_code == 200
+    other = make_user(
+        "other_lead", role=Role.TEAM_LEAD, teams=(shop.warehouse_team,), display_name="仓库组长"
+    )
+    client.force_login(other)
+    assert client.get(f"/api/v1/tickets/{chain.ticket.pk}").status_code == 403

@@ -21,7 +21,7 @@ from django.db.models.functions import Coalesce, Length
 from django.utils import timezone
 
 from kefu.accounts.access import team_ids_of
-from kefu.accounts.models import User
+from kefu.accounts.models import Role, User
 from kefu.conversations.models import Conversation, Priority
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kefu.core.events import publish
@@ -144,13 +144,18 @@ def guess_category(*, intent: str = "", text: str = "") -> str:
 
 def visible_tickets(user: User) -> QuerySet[Ticket]:
     """Supervisors and above see all; others what they own, handle, created, or their
-    department team holds."""
+    department team holds; team leads also their team members' tickets (SLA escalations
+    send them there)."""
     qs = Ticket.objects.select_related("customer", "owner", "assignee", "department")
     if user.sees_all:
         return qs
-    return qs.filter(
-        Q(owner=user) | Q(assignee=user) | Q(created_by=user) | Q(department__team_id__in=team_ids_of(user))
-    )
+    team_ids = team_ids_of(user)
+    mine = Q(owner=user) | Q(assignee=user) | Q(created_by=user) | Q(department__team_id__in=team_ids)
+    if user.role == Role.TEAM_LEAD and team_ids:
+        # A subquery, not a join: no duplicate rows, and select_for_update stays allowed.
+        members = User.teams.through.objects.filter(team_id__in=team_ids).values("user_id")
+        mine |= Q(owner_id__in=members) | Q(assignee_id__in=members)
+    return qs.filter(mine)
 
 
 def access_ticket(user: User, ticket_id: int, *, for_update: bool = False) -> Ticket:
