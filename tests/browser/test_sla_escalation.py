@@ -68,7 +68,7 @@ def test_the_ticket_page_shows_the_trail_and_the_lead_gets_a_toast(live_desk, de
     # The desk event the sweep publishes, as the lead's socket receives it (the setup
     # process's events reach no browser, so the frame is handed to the page's socket).
     lead = desk_page("zuzhang", path="/desk/")
-    listing = lead.request.get(f"/api/v1/tickets/{seeded['ticket_id']}/escalations").json()
+    listing = lead.request.get(f"{live_desk.url}/api/v1/tickets/{seeded['ticket_id']}/escalations").json()
     notice = next(n for n in listing if n["notify"] == "team_lead")
     lead_id = notice["recipients"][0]["id"]
     frame = {
