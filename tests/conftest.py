@@ -72,6 +72,8 @@ def make_team(db: Any) -> Callable[..., Any]:
 
 @pytest.fixture
 def make_user(db: Any) -> Callable[..., Any]:
+    from django.utils import timezone
+
     from kefu.accounts.models import AgentStatus, Role, User
     from kefu.accounts.services import do_create_user
 
@@ -96,8 +98,10 @@ def make_user(db: Any) -> Callable[..., Any]:
             is_senior=is_senior,
         )
         if status != AgentStatus.OFFLINE:
-            User.objects.filter(pk=user.pk).update(status=status)
-            user.status = status
+            # At her desk: seen now, as an open desk socket would report (docs/presence.md).
+            seen = timezone.now()
+            User.objects.filter(pk=user.pk).update(status=status, last_seen_at=seen)
+            user.status, user.last_seen_at = status, seen
         return user
 
     return make

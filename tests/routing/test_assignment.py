@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from kefu.accounts.models import AgentStatus
 from kefu.accounts.services import do_set_status
@@ -117,8 +118,9 @@ def test_least_loaded_agent_gets_the_next_conversation(shop: Any, arrive: Any, m
 
 
 @pytest.mark.django_db
-def test_offline_and_away_agents_get_nothing(shop: Any, arrive: Any, make_user: Any) -> None:
-    make_user(teams=(shop.general,), status=AgentStatus.AWAY)
+def test_offline_busy_and_resting_agents_get_nothing(shop: Any, arrive: Any, make_user: Any) -> None:
+    make_user(teams=(shop.general,), status=AgentStatus.BUSY)
+    make_user(teams=(shop.general,), status=AgentStatus.BREAK)
     make_user(teams=(shop.general,))
     conversation = arrive()
     assert conversation.assignee is None
@@ -544,7 +546,9 @@ def test_transferring_to_a_team_serves_that_teams_queue_in_order(
     RoutingRule.objects.create(name="退货", keywords=["退货"], team=shop.after_sales)
     waited_longer = arrive("我要退货")  # nobody on after-sales is online: it waits
     serving = arrive()
-    User.objects.filter(pk=specialist.pk).update(status=AgentStatus.ONLINE)  # came online without a drain
+    User.objects.filter(pk=specialist.pk).update(
+        status=AgentStatus.ONLINE, last_seen_at=timezone.now()
+    )  # came online without a drain
 
     with committed():
         do_transfer(actor=agent, conversation_id=serving.pk, note="售后问题", to_team=shop.after_sales)
@@ -648,7 +652,9 @@ def test_periodic_drain_serves_every_team_in_queue_order_and_tells_the_rest(
     vip = arrive(vip=3)
     returns = [arrive("我要退货"), arrive("退货怎么办")]
     # Both came online without a drain (a row edited outside kefu's services).
-    User.objects.filter(pk__in=[generalist.pk, specialist.pk]).update(status=AgentStatus.ONLINE)
+    User.objects.filter(pk__in=[generalist.pk, specialist.pk]).update(
+        status=AgentStatus.ONLINE, last_seen_at=timezone.now()
+    )
 
     assert do_drain_queues() == 3
 
@@ -667,7 +673,7 @@ def test_periodic_drain_is_idempotent(shop: Any, arrive: Any, make_user: Any) ->
 
     agent = make_user(teams=(shop.general,), max_concurrent=1)
     waiting = [arrive() for _ in range(3)]
-    User.objects.filter(pk=agent.pk).update(status=AgentStatus.ONLINE)
+    User.objects.filter(pk=agent.pk).update(status=AgentStatus.ONLINE, last_seen_at=timezone.now())
 
     assert do_drain_queues() == 1
     messages = Message.objects.count()
@@ -700,7 +706,7 @@ def test_periodic_drain_keeps_an_agent_in_two_teams_within_their_limit(
     agent = make_user(teams=(shop.general, shop.after_sales), max_concurrent=2)
     general = [arrive(), arrive()]
     returns = [arrive("我要退货"), arrive("退货")]
-    User.objects.filter(pk=agent.pk).update(status=AgentStatus.ONLINE)
+    User.objects.filter(pk=agent.pk).update(status=AgentStatus.ONLINE, last_seen_at=timezone.now())
 
     assert do_drain_queues() == 2
 
@@ -717,7 +723,7 @@ def test_periodic_drain_serves_conversations_without_a_team(shop: Any, arrive: A
     agent = make_user(teams=(shop.after_sales,), max_concurrent=1)
     teamless = arrive()
     Conversation.objects.filter(pk=teamless.pk).update(team=None)
-    User.objects.filter(pk=agent.pk).update(status=AgentStatus.ONLINE)
+    User.objects.filter(pk=agent.pk).update(status=AgentStatus.ONLINE, last_seen_at=timezone.now())
 
     assert do_drain_queues() == 1
     teamless.refresh_from_db()
@@ -733,7 +739,7 @@ def test_drain_skips_a_conversation_another_router_took_and_goes_on(
     agent = make_user(teams=(shop.general,), max_concurrent=1)
     other = make_user(teams=(shop.general,), max_concurrent=1)
     first, second = arrive(), arrive()
-    User.objects.filter(pk=agent.pk).update(status=AgentStatus.ONLINE)
+    User.objects.filter(pk=agent.pk).update(status=AgentStatus.ONLINE, last_seen_at=timezone.now())
 
     def raced(conversation_id: int) -> Any:
         if conversation_id == first.pk:  # another process assigned it a moment ago

@@ -35,6 +35,13 @@ PAGES: tuple[SettingsPage, ...] = (
         Role.SUPERVISOR,
     ),
     SettingsPage(
+        "/desk/settings/presence/",
+        "在线与离线",
+        "离线客服的会话规则（保留或超时退回队列）、在线时长与状态记录",
+        "人员与团队",
+        Role.SUPERVISOR,
+    ),
+    SettingsPage(
         "/desk/settings/sla/",
         "SLA 策略与升级",
         "首次响应与解决时限、预警比例、超时升级链（组长、主管、经理）",
@@ -42,6 +49,13 @@ PAGES: tuple[SettingsPage, ...] = (
         Role.SUPERVISOR,
     ),
     SettingsPage("/api/v1/docs", "API 文档", "REST API 的交互式文档（离线可用）", "对接", Role.SUPERVISOR),
+    SettingsPage(
+        "/desk/audit/",
+        "审计日志",
+        "登录、权限变更、查看明文个人信息与消息原文等敏感操作的记录",
+        "安全",
+        Role.SUPERVISOR,
+    ),
 )
 
 

@@ -126,6 +126,15 @@ def list_messages(
     return {"items": [message_dict(m) for m in rows[:limit]], "has_more": len(rows) > limit}
 
 
+@router.post("/conversations/{conversation_id}/messages/{message_id}/reveal")
+def reveal_message(request: AuthedRequest, conversation_id: int, message_id: int) -> dict[str, Any]:
+    """The message's text as typed (team leads and above, in conversations they may open); audited."""
+    message = services.do_reveal_message(
+        user=request.auth, conversation_id=conversation_id, message_id=message_id, request=request
+    )
+    return {"conversation_id": conversation_id, "message_id": message.pk, "text": message.text}
+
+
 @router.post("/conversations/{conversation_id}/messages", response={200: dict[str, Any], 201: dict[str, Any]})
 def send_message(request: AuthedRequest, conversation_id: int, payload: MessageIn) -> Status[dict[str, Any]]:
     message, created = services.do_send_agent_message(

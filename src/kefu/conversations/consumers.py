@@ -23,9 +23,11 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.utils import timezone
 
 from kefu.accounts.access import team_ids_of
-from kefu.accounts.models import User
+from kefu.accounts.models import StatusReason, User
+from kefu.accounts.presence import do_go_offline, do_heartbeat
 from kefu.conversations.timeline import access_conversation, do_mark_read, messages_after, send_typing
 from kefu.core.errors import InvalidInput, KefuError
 from kefu.core.events import DESK_ALL, desk_team_group, desk_user_group
@@ -36,6 +38,8 @@ log = logging.getLogger(__name__)
 
 # Application close codes (4000–4999): the client must not retry with the same credentials.
 CLOSE_UNAUTHORIZED = 4401
+# What a client sees when the server side of a socket fails (RFC 6455).
+WS_ABNORMAL_CLOSURE = 1006
 
 
 def int_field(content: dict[str, Any], field: str, *, minimum: int = 0, required: bool = True) -> int:
@@ -52,6 +56,7 @@ class JsonSocket(AsyncJsonWebsocketConsumer):
     """JSON frames in, JSON frames out; bad frames get an error frame, the socket stays open."""
 
     groups_joined: list[str]
+    disconnected = False
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels runs close_old_connections() before every handler, as a hop onto the
@@ -102,10 +107,35 @@ class JsonSocket(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_discard(group, self.channel_name)
         self.groups_joined.remove(group)
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        # A handler or the channel layer that fails ends the consumer without a
+        # websocket.disconnect: its groups must still be left, or every event sent to
+        # them piles up in a channel nobody reads ("over capacity" on Redis).
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if not self.disconnected:
+                try:
+                    await self.disconnect(WS_ABNORMAL_CLOSURE)
+                except Exception:
+                    log.warning("clean-up after a failed socket failed", exc_info=True)
+            await self.leave_all_groups()
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        self.disconnected = True
+        await super().websocket_disconnect(message)
+
     async def disconnect(self, code: int) -> None:
-        for group in list(getattr(self, "groups_joined", ())):
-            await self.channel_layer.group_discard(group, self.channel_name)
-        self.groups_joined = []
+        await self.leave_all_groups()
+
+    async def leave_all_groups(self) -> None:
+        """Leave every group joined; idempotent, and a failing layer is only logged."""
+        groups, self.groups_joined = list(getattr(self, "groups_joined", ())), []
+        for group in groups:
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception:  # the layer itself may be what failed
+                log.warning("could not leave group %s", group, exc_info=True)
 
     async def reject(self, code: int) -> None:
         # Accept first: a close before accept is an HTTP 403 and the browser never
@@ -122,6 +152,7 @@ class DeskConsumer(JsonSocket):
     RECENT_EVENTS = 512
 
     recheck_task: asyncio.Task[None] | None = None
+    heartbeat_task: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         self.groups_joined = []
@@ -130,18 +161,28 @@ class DeskConsumer(JsonSocket):
             await self.reject(CLOSE_UNAUTHORIZED)
             return
         self.recent: OrderedDict[str, None] = OrderedDict()
+        self.connected_at = timezone.now()
         await self.accept()
         groups = await database_sync_to_async(self._groups)()
         for group in groups:
             await self.join(group)
+        await database_sync_to_async(do_heartbeat)(self.user.pk)
         self.recheck_task = asyncio.create_task(self._recheck_every(settings.KEFU_DESK_RECHECK_SECONDS))
+        self.heartbeat_task = asyncio.create_task(
+            self._heartbeat_every(settings.KEFU_PRESENCE_HEARTBEAT_SECONDS)
+        )
 
     async def disconnect(self, code: int) -> None:
-        task, self.recheck_task = self.recheck_task, None
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # Nothing is marked offline here: a page change closes the socket too, and the
+        # next page's socket arrives within the grace. Without one, the heartbeat stops
+        # and the worker's presence sweep takes the agent offline (docs/presence.md).
+        for name in ("recheck_task", "heartbeat_task"):
+            task = getattr(self, name)
+            setattr(self, name, None)
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await super().disconnect(code)
 
     def _groups(self) -> list[str]:
@@ -161,18 +202,27 @@ class DeskConsumer(JsonSocket):
     def _session_key(self) -> str | None:
         return getattr(self.scope.get("session"), "session_key", None)
 
-    def _current_groups(self) -> list[str] | None:
-        """The groups this socket should be in now, or None when it must close."""
+    def _current_groups(self) -> list[str] | str | None:
+        """The groups this socket should be in now, or why it must close.
 
-        user = User.objects.filter(pk=self.user.pk, is_active=True).first()
+        ``None``: the account is gone. A reason (``StatusReason``): the session
+        expired or the account was disabled, which also takes the agent offline.
+        """
+        user = User.objects.filter(pk=self.user.pk).first()
+        if user is None:
+            return None
+        if not user.is_active:
+            return StatusReason.DISABLED
         key = self._session_key()
-        if user is None or key is None:
-            return None
         engine = import_module(settings.SESSION_ENGINE)
-        if not engine.SessionStore().exists(key):
-            return None
+        if key is None or not engine.SessionStore().exists(key):
+            return StatusReason.SESSION_EXPIRED
         self.user = user
         return self._groups()
+
+    def _go_offline(self, reason: str) -> None:
+        # Unless she chose a status since this socket opened: she signed in again elsewhere.
+        do_go_offline(self.user.pk, reason=reason, unless_changed_after=self.connected_at)
 
     async def recheck_access(self, *, ended_session: str | None = None) -> None:
         key = self._session_key()
@@ -181,9 +231,11 @@ class DeskConsumer(JsonSocket):
             if ended_session and ended_session == key
             else await database_sync_to_async(self._current_groups)()
         )
-        if groups is None:
+        if not isinstance(groups, list):
             for group in list(self.groups_joined):
                 await self.leave(group)
+            if groups is not None:
+                await database_sync_to_async(self._go_offline)(groups)
             await self.close(code=CLOSE_UNAUTHORIZED)
             return
         changed = False
@@ -203,6 +255,14 @@ class DeskConsumer(JsonSocket):
                 await self.recheck_access()
             except Exception:  # a database hiccup must not kill the timer; try again later
                 log.exception("desk socket access re-check failed")
+
+    async def _heartbeat_every(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await database_sync_to_async(do_heartbeat)(self.user.pk)
+            except Exception:  # the next beat tries again; the grace covers a few misses
+                log.exception("desk socket heartbeat failed")
 
     async def desk_access(self, event: dict[str, Any]) -> None:
         await self.recheck_access(ended_session=event["payload"].get("ended_session"))

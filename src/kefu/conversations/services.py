@@ -30,8 +30,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from kefu.accounts.access import team_ids_of
-from kefu.accounts.models import Role, Team, User
+from kefu.accounts.access import audit, can_reveal_pii, client_ip, team_ids_of
+from kefu.accounts.models import AuditLog, Role, Team, User
 from kefu.channels.models import Channel
 from kefu.channels.outbound import do_queue_outbound
 from kefu.complaints.guards import check_no_premature_grant, do_register_promises_from_reply
@@ -46,7 +46,7 @@ from kefu.conversations.timeline import (
     publish_message,
     visible_conversations,
 )
-from kefu.core.errors import Conflict, InvalidInput, NotFound
+from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kefu.core.events import (
     publish,
 )
@@ -196,7 +196,7 @@ def _after_customer_message(
     if created_conversation:
         publish(
             "conversation.created",
-            {"conversation": conversation_dict(conversation)},
+            {"conversation": conversation_dict(conversation, clear=True)},
             team_id=conversation.team_id,
             conversation_id=conversation.pk,
         )
@@ -296,6 +296,30 @@ def do_send_agent_message(
     return message, True
 
 
+def do_reveal_message(*, user: User, conversation_id: int, message_id: int, request: Any = None) -> Message:
+    """One message with its text as typed, for a role that may reveal personal data; audited.
+
+    The conversation must be one the user may open (a team lead: their teams'), so the
+    reveal follows the same team scope as reading the conversation.
+    """
+    conversation = access_conversation(user, conversation_id)
+    if not can_reveal_pii(user):
+        raise PermissionDenied("您的角色无权查看消息原文")
+    message = (
+        Message.objects.filter(pk=message_id, conversation=conversation).select_related("sender").first()
+    )
+    if message is None:
+        raise NotFound(f"会话 {conversation_id} 中没有消息 {message_id}")
+    audit(
+        AuditLog.Action.REVEAL_PII,
+        actor=user,
+        target=conversation.customer,
+        detail={"field": "message", "message_id": message.pk, "conversation_id": conversation.pk},
+        ip=client_ip(request),
+    )
+    return message
+
+
 def do_add_note(*, agent: User, conversation_id: int, text: str) -> Message:
     """A private note: seen by colleagues, never by the customer."""
     text = check_message(text)
@@ -342,7 +366,7 @@ def do_set_status(
         )
         publish(
             "conversation.status_changed",
-            {"conversation": conversation_dict(conversation), "from": old, "to": status},
+            {"conversation": conversation_dict(conversation, clear=True), "from": old, "to": status},
             team_id=conversation.team_id,
             user_ids=[conversation.assignee_id],
             conversation_id=conversation.pk,
@@ -419,7 +443,7 @@ def do_rate_conversation(*, conversation: Conversation, score: object, comment: 
         )
         publish(
             "conversation.rated",
-            {"conversation": conversation_dict(conversation), "csat": csat_dict(conversation)},
+            {"conversation": conversation_dict(conversation, clear=True), "csat": csat_dict(conversation)},
             team_id=conversation.team_id,
             user_ids=[conversation.assignee_id, conversation.first_responder_id],
             conversation_id=conversation.pk,
@@ -487,7 +511,7 @@ def do_transfer(
         publish(
             "conversation.transferred",
             {
-                "conversation": conversation_dict(conversation),
+                "conversation": conversation_dict(conversation, clear=True),
                 "note": note,
                 "from_user_id": previous.pk if previous else None,
             },
@@ -724,7 +748,11 @@ def do_wake_snoozed(now: datetime | None = None, *, limit: int = 200) -> int:
             add_activity(conversation, "暂缓时间已到，会话重新打开", meta={"from": "snoozed", "to": "open"})
             publish(
                 "conversation.status_changed",
-                {"conversation": conversation_dict(conversation), "from": "snoozed", "to": "open"},
+                {
+                    "conversation": conversation_dict(conversation, clear=True),
+                    "from": "snoozed",
+                    "to": "open",
+                },
                 team_id=conversation.team_id,
                 user_ids=[conversation.assignee_id],
                 conversation_id=conversation.pk,

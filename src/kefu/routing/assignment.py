@@ -4,6 +4,8 @@ Assignment is settled by the database so two server processes never give one
 conversation to two agents, nor an agent more chats than their limit:
 
 * the conversation is claimed with a conditional UPDATE (``assignee IS NULL``), and
+* only agents online now are candidates (``accounts.presence.online_agents``: status
+  online and the desk seen within the grace), checked again under the lock, and
 * the agent's row is locked (``SELECT … FOR NO KEY UPDATE`` on PostgreSQL; SQLite
   takes its single write lock at BEGIN IMMEDIATE) while their load is counted.
 
@@ -39,6 +41,7 @@ from django.db.models.expressions import OrderBy
 from django.utils import timezone
 
 from kefu.accounts.models import AgentStatus, Role, Team, User
+from kefu.accounts.presence import online_agents, seen_recently
 from kefu.conversations.models import Conversation
 from kefu.conversations.timeline import add_activity, do_send_auto_reply, publish_assigned
 from kefu.understanding.reading import do_tell_assignee_of_open_alerts, route_by_intent, route_for_intent
@@ -92,12 +95,13 @@ def agent_load(user_id: int) -> int:
 
 
 def _candidates(team_id: int | None, *, senior_first: bool = False) -> list[User]:
-    qs = User.objects.filter(is_active=True, status=AgentStatus.ONLINE)
-    if team_id is not None:
-        qs = qs.filter(teams__id=team_id)
-    qs = qs.annotate(
-        load=Count("assigned_conversations", filter=Q(assigned_conversations__status__in=LOAD_STATUSES))
-    ).filter(load__lt=F("max_concurrent"))
+    qs = (
+        online_agents(team_id)
+        .annotate(
+            load=Count("assigned_conversations", filter=Q(assigned_conversations__status__in=LOAD_STATUSES))
+        )
+        .filter(load__lt=F("max_concurrent"))
+    )
     order: list[str | OrderBy] = ["load", F("last_assigned_at").asc(nulls_first=True), "id"]
     if senior_first:
         # Senior agents, specialists and team leads first; others only when none has room,
@@ -130,7 +134,7 @@ def do_try_assign(conversation_id: int) -> User | None:
         with transaction.atomic():
             locked = (
                 User.objects.select_for_update(no_key=True)
-                .filter(pk=agent.pk, status=AgentStatus.ONLINE)
+                .filter(seen_recently(), pk=agent.pk, is_active=True, status=AgentStatus.ONLINE)
                 .first()
             )
             if locked is None or agent_load(agent.pk) >= locked.max_concurrent:
@@ -253,6 +257,45 @@ def do_requeue_if_unowned(conversation: Conversation) -> None:
         transaction.on_commit(_assign_after_commit)
 
 
+def do_return_to_queue(agent_id: int, *, offline_since: datetime, note: str) -> int:
+    """Put an offline agent's open conversations back in their team's queue; returns how many.
+
+    For the admin's presence rule "return to the queue after N minutes offline"
+    (``accounts.services.do_sweep_presence``). Each conversation is moved in its own
+    transaction that locks the agent's row first (the drains' order): if she came back
+    online meanwhile (``status_changed_at`` after ``offline_since``), nothing more moves.
+    Then her teams' queues are drained, so an online colleague takes them at once.
+    """
+    count = 0
+    teams: set[int | None] = set()
+    ids = Conversation.objects.filter(assignee_id=agent_id, status__in=LOAD_STATUSES).values_list(
+        "id", flat=True
+    )
+    for conversation_id in list(ids):
+        with transaction.atomic():
+            still_offline = (
+                User.objects.select_for_update(no_key=True)
+                .filter(pk=agent_id, status=AgentStatus.OFFLINE, status_changed_at__lte=offline_since)
+                .exists()
+            )
+            if not still_offline:
+                break
+            moved = Conversation.objects.filter(
+                pk=conversation_id, assignee_id=agent_id, status__in=LOAD_STATUSES
+            ).update(assignee=None, queued_at=timezone.now(), last_queue_position=None)
+            if not moved:
+                continue
+            conversation = Conversation.objects.get(pk=conversation_id)
+            add_activity(conversation, note, meta={"returned_from": agent_id, "reason": "agent_offline"})
+            publish_assigned(conversation, actor=None)
+            teams.add(conversation.team_id)
+            count += 1
+    if count:
+        # Conversations without a team wait for the worker's periodic drain.
+        do_drain_queues([t for t in teams if t is not None])
+    return count
+
+
 def waiting_queue(team_id: int | None):
     """Waiting conversations of a team in service order.
 
@@ -275,10 +318,7 @@ def queue_position(conversation: Conversation) -> int:
 
 
 def expected_wait_seconds(team_id: int | None, position: int) -> int:
-    online = User.objects.filter(is_active=True, status=AgentStatus.ONLINE)
-    if team_id is not None:
-        online = online.filter(teams__id=team_id)
-    agents = max(online.count(), 1)
+    agents = max(online_agents(team_id).count(), 1)
     return int(math.ceil(position / agents) * DEFAULT_HANDLE_SECONDS)
 
 

@@ -32,6 +32,7 @@ from kefu.conversations.timeline import add_activity
 from kefu.core.errors import InvalidInput, NotFound
 from kefu.core.events import publish
 from kefu.core.fields import check_text
+from kefu.core.masking import mask_text
 from kefu.sla.policies import (
     DEFAULT_WARN_RATIO,
     TICKET_TIMERS,
@@ -415,7 +416,11 @@ def _mark_conversation(
         )
         publish(
             f"conversation.sla_{which}",
-            {"conversation": conversation_dict(conv), "kind": "first_response", "due_at": due.isoformat()},
+            {
+                "conversation": conversation_dict(conv, clear=True),
+                "kind": "first_response",
+                "due_at": due.isoformat(),
+            },
             team_id=conv.team_id,
             user_ids=[conv.assignee_id],
             conversation_id=conv.pk,
@@ -587,12 +592,12 @@ def do_record_escalation(
         publish(
             "ticket.sla_escalated",
             {
-                "ticket": ticket_dict(ticket),
+                "ticket": ticket_dict(ticket, clear=True),
                 "change": "sla_escalated",
                 "kind": timer.name,
                 "text": text,
                 "notice": notice_dict(notice),
-                "timeline_event": event_dict(event),
+                "timeline_event": event_dict(event, clear=True),
                 "notify_user_ids": notified,
             },
             team_id=team_id_of(ticket),
@@ -674,7 +679,7 @@ def _escalation_email(notice: EscalationNotice, ticket: Ticket, to: str) -> Emai
     role = EscalationStep.Notify(notice.notify).label
     due = f"{timezone.localtime(notice.due_at):%Y-%m-%d %H:%M}" if notice.due_at else "—"
     body = (
-        f"工单 {ticket.number}「{ticket.title}」已升级到{role}：\n"
+        f"工单 {ticket.number}「{mask_text(ticket.title)}」已升级到{role}：\n"
         f"{TIMER_BY_NAME[notice.timer].label}时限 {due}（{step_text(notice)}）。\n"
         f"状态：{ticket.get_status_display()}，优先级：{ticket.priority}\n\n"
         f"查看工单：{settings.KEFU_DESK_URL}{path}\n"

@@ -275,9 +275,9 @@ def team_id_of(ticket: Ticket) -> int | None:
 def publish_ticket(
     ticket: Ticket, event_type: str, *, change: str, event: TicketEvent | None, **extra: Any
 ) -> None:
-    data = {"ticket": ticket_dict(ticket), "change": change, **extra}
+    data = {"ticket": ticket_dict(ticket, clear=True), "change": change, **extra}
     if event is not None:
-        data["timeline_event"] = event_dict(event)
+        data["timeline_event"] = event_dict(event, clear=True)
     publish(event_type, data, team_id=team_id_of(ticket), user_ids=[ticket.owner_id, ticket.assignee_id])
 
 

@@ -111,15 +111,26 @@
   var statusSelect = $("#kefu-status");
   var statusLabels = {};
   if (statusSelect) {
-    $all("option", statusSelect).forEach(function (o) { statusLabels[o.value] = o.textContent; });
+    $all("option", statusSelect).forEach(function (o) {
+      var group = o.parentNode.tagName === "OPTGROUP" ? o.parentNode.label : null;
+      statusLabels[o.value.split(":")[0]] = group || o.dataset.short || o.textContent;
+    });
     var current = statusSelect.value;
+    // An option's value is "status" or "break:reason" (小休、用餐、培训、会议).
+    var showStatus = function (status, reason) {
+      var value = status === "break" ? "break:" + (reason || "short_break") : status;
+      if ($all("option", statusSelect).some(function (o) { return o.value === value; })) statusSelect.value = value;
+      current = statusSelect.value;
+      var dot = $("#kefu-status-dot");
+      if (dot) dot.className = "status-dot status-" + status;
+    };
     statusSelect.addEventListener("change", function () {
-      var wanted = statusSelect.value;
+      var parts = statusSelect.value.split(":");
+      var body = { status: parts[0] };
+      if (parts[1]) body.reason = parts[1];
       statusSelect.disabled = true;
-      api("POST", statusSelect.dataset.url, { status: wanted }).then(function (res) {
-        current = res.status;
-        var dot = $("#kefu-status-dot");
-        if (dot) dot.className = "status-dot status-" + current;
+      api("POST", statusSelect.dataset.url, body).then(function (res) {
+        showStatus(res.status, res.reason);
       }, function (err) {
         statusSelect.value = current;
         window.alert(err.message());
@@ -279,6 +290,7 @@
     var convId = Number(page.dataset.conversationId);
     var customerId = Number(page.dataset.customerId);
     var customerName = page.dataset.customerName;
+    var canReveal = page.dataset.canReveal === "1";
     var lastId = Number(page.dataset.lastMessageId || 0);
     var customerLastRead = Number(page.dataset.customerLastRead || 0);
     var list = $("#kefu-messages");
@@ -334,6 +346,16 @@
         if (m.direction !== "outgoing" || m.is_private) rs.remove();
         var textEl = $(".text", li);
         if (m.text) { textEl.textContent = m.text; } else { textEl.remove(); }
+        if (m.text && m.has_pii && canReveal) {
+          // Phone, ID-card and bank-card numbers arrive masked; an allowed role may
+          // reveal this one message (the server checks and audits it).
+          var reveal = document.createElement("button");
+          reveal.type = "button";
+          reveal.className = "small reveal-message";
+          reveal.dataset.revealMessage = String(m.id);
+          reveal.textContent = "查看原文";
+          $(".bubble", li).appendChild(reveal);
+        }
         var url = safeUrl(m.image_url);
         if (url) {
           var a = document.createElement("a");
@@ -543,6 +565,22 @@
       }, function (e2) { showError(err, e2); });
     });
 
+    // A message's masked numbers: one message at a time, on purpose (audited on the server).
+    list.addEventListener("click", function (ev) {
+      var btn = ev.target.closest("button[data-reveal-message]");
+      if (!btn) return;
+      var li = btn.closest("[data-message-id]");
+      btn.disabled = true;
+      api("POST", "/api/v1/conversations/" + convId + "/messages/" + btn.dataset.revealMessage + "/reveal").then(function (res) {
+        var textEl = $(".text", li);
+        if (textEl) { textEl.textContent = res.text; textEl.classList.add("revealed"); }
+        btn.remove();
+      }, function (err) {
+        btn.disabled = false;
+        window.alert(err.message());
+      });
+    });
+
     // Personal data: masked until an allowed role asks (the server audits each reveal).
     $all("button[data-reveal]", page).forEach(function (btn) {
       btn.addEventListener("click", function () {
@@ -701,6 +739,10 @@
         if (info.reconnect) { counts.refresh(); if (myOpen) myOpen.refresh(); }
       });
       live.on("close", function () { document.body.dataset.live = "closed"; });
+      // Her own status changed elsewhere (another tab, a logout, the presence sweep).
+      live.on("agent.status_changed", function (frame) {
+        if (showStatus && frame.data && frame.data.user_id === myUserId) showStatus(frame.data.status, frame.data.reason);
+      });
       if (created) live.connect();
     }
     document.addEventListener("kefu:read", function () {
