@@ -8,7 +8,7 @@ from typing import Any
 from django.utils import timezone
 from ninja import File, Form, Query, Router, Status
 from ninja.files import UploadedFile
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from kefu.accounts.access import AuthedRequest, access_team, access_user
 from kefu.conversations.presenters import call_out, conversation_out, open_conversation_dict
@@ -28,6 +28,8 @@ router = Router(tags=["conversations"])
 class MessageIn(StrictIn):
     text: str
     client_msg_id: str | None = Field(None, max_length=64)
+    # Send although the reply has high-severity quality findings (recorded as an override).
+    confirm_findings: StrictBool = False
 
 
 class NoteIn(StrictIn):
@@ -142,6 +144,7 @@ def send_message(request: AuthedRequest, conversation_id: int, payload: MessageI
         conversation_id=conversation_id,
         text=payload.text,
         client_msg_id=payload.client_msg_id,
+        confirm_findings=payload.confirm_findings,
     )
     # A resend with the same client_msg_id returns the stored message with 200.
     return Status(201 if created else 200, message_dict(message))
@@ -154,6 +157,7 @@ def send_image(
     image: File[UploadedFile],
     text: Form[str] = "",
     client_msg_id: Form[str] = "",
+    confirm_findings: Form[bool] = False,
 ) -> Status[dict[str, Any]]:
     message, created = services.do_send_agent_message(
         agent=request.auth,
@@ -161,6 +165,7 @@ def send_image(
         text=text,
         client_msg_id=client_msg_id or None,
         image=image,
+        confirm_findings=confirm_findings,
     )
     return Status(201 if created else 200, message_dict(message))
 

@@ -53,7 +53,7 @@ from kefu.core.events import (
 from kefu.core.fields import check_message, check_text
 from kefu.customers.identities import do_resolve_customer
 from kefu.customers.models import Customer
-from kefu.quality.checks import do_record_reply_findings
+from kefu.quality.checks import check_reply_before_send, do_record_reply_findings
 from kefu.quality.scoring import do_schedule_scoring
 from kefu.replies.compose import check_no_unfilled_variables, do_link_sent_message
 from kefu.routing.assignment import (
@@ -64,7 +64,7 @@ from kefu.routing.assignment import (
     do_requeue_if_unowned,
 )
 from kefu.sla.policies import do_start_conversation_sla
-from kefu.tickets.records import do_resume_waiting_tickets
+from kefu.tickets.records import do_answer_left_messages, do_resume_waiting_tickets
 from kefu.understanding.models import EmotionAlert
 from kefu.understanding.reading import (
     do_tell_assignee_of_open_alerts,
@@ -243,8 +243,13 @@ def do_send_agent_message(
     text: str,
     client_msg_id: str | None = None,
     image: UploadedFile | None = None,
+    confirm_findings: bool = False,
 ) -> tuple[Message, bool]:
-    """Store an agent reply, claim the conversation if unowned, then deliver it."""
+    """Store an agent reply, claim the conversation if unowned, then deliver it.
+
+    A reply with high-severity quality findings is refused unless ``confirm_findings``
+    says the agent chose to send it anyway; that override is recorded with the findings.
+    """
 
     text = check_message(text, required=image is None)
     check_no_unfilled_variables(text)
@@ -262,6 +267,9 @@ def do_send_agent_message(
             ).first()
             if dup is not None:
                 return dup, False
+        checked = check_reply_before_send(
+            agent=agent, conversation=conversation, text=text, confirmed=confirm_findings is True
+        )
         now = timezone.now()
         message = Message.objects.create(
             conversation=conversation,
@@ -276,7 +284,7 @@ def do_send_agent_message(
 
         do_register_promises_from_reply(message, conversation)
 
-        do_record_reply_findings(message, conversation)
+        do_record_reply_findings(message, conversation, checked, confirmed=confirm_findings is True)
         assigned_now = conversation.assignee_id is None
         if assigned_now:
             conversation.assignee = agent
@@ -291,6 +299,7 @@ def do_send_agent_message(
         if assigned_now:
             publish_assigned(conversation, actor=agent)
         publish_message(message, conversation)
+        do_answer_left_messages(conversation, agent=agent, now=now)
 
         do_queue_outbound(message)
     return message, True

@@ -488,11 +488,14 @@ def do_add_comment(*, actor: User, ticket_id: int, text: str) -> TicketEvent:
     return event
 
 
-def do_send_customer_update(*, actor: User, ticket_id: int, text: str) -> Message:
+def do_send_customer_update(
+    *, actor: User, ticket_id: int, text: str, confirm_findings: bool = False
+) -> Message:
     """Tell the customer how the ticket is progressing, in its linked conversation.
 
     The latest active linked conversation is used, or the latest one is reopened;
-    sending goes through ``conversations.services`` so its access rules apply.
+    sending goes through ``conversations.services`` so its access rules and the
+    pre-send quality check apply (``confirm_findings`` as there).
     """
 
     text = check_message(text)
@@ -507,7 +510,10 @@ def do_send_customer_update(*, actor: User, ticket_id: int, text: str) -> Messag
                 actor=actor, conversation_id=target.pk, status=Conversation.Status.OPEN
             )
         message, _ = do_send_agent_message(
-            agent=actor, conversation_id=target.pk, text=f"【工单 {ticket.number} 进展】{text}"
+            agent=actor,
+            conversation_id=target.pk,
+            text=f"【工单 {ticket.number} 进展】{text}",
+            confirm_findings=confirm_findings,
         )
         now = timezone.now()
         mark_first_response(ticket, now)

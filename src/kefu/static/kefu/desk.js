@@ -26,6 +26,7 @@
 
   function ApiError(status, body) {
     this.status = status;
+    this.body = body || {};
     this.detail = (body && body.detail) || "请求失败（" + status + "）";
     this.fields = (body && body.fields) || {};
   }
@@ -442,15 +443,35 @@
       if (!noteToggle.checked && socket && textarea.value.trim()) socket.typing(convId);
     });
 
-    function sendReply(text, clientId, pendingLi) {
+    // confirmed: the agent chose to send despite high-severity quality findings; the
+    // server refuses such a reply without it (409 findings_unconfirmed) and records it.
+    function sendReply(text, clientId, pendingLi, confirmed) {
       pendingLi.classList.remove("failed");
       $(".read-state", pendingLi).textContent = "发送中…";
-      return api("POST", "/api/v1/conversations/" + convId + "/messages", { text: text, client_msg_id: clientId })
+      var payload = { text: text, client_msg_id: clientId };
+      if (confirmed) payload.confirm_findings = true;
+      return api("POST", "/api/v1/conversations/" + convId + "/messages", payload)
         .then(function (m) { placeMessage(m); refreshHeader(); }, function (err) {
+          if (err.status === 409 && err.body.error === "findings_unconfirmed" && !confirmed) {
+            // quality.js asks the agent; without it, the reply goes back to the composer.
+            var ask = new CustomEvent("kefu:findings-unconfirmed", {
+              cancelable: true,
+              detail: {
+                findings: err.body.findings || [],
+                send: function () { sendReply(text, clientId, pendingLi, true); },
+                back: function () { pendingLi.remove(); if (!textarea.value) textarea.value = text; textarea.focus(); }
+              }
+            });
+            if (!document.dispatchEvent(ask)) return;
+            pendingLi.remove();
+            if (!textarea.value) textarea.value = text;
+            showError(composerError, err);
+            return;
+          }
           pendingLi.classList.add("failed");
           var rs = $(".read-state", pendingLi);
           rs.textContent = "发送失败，点击重试";
-          rs.onclick = function () { sendReply(text, clientId, pendingLi); };
+          rs.onclick = function () { sendReply(text, clientId, pendingLi, confirmed); };
           showError(composerError, err);
         });
     }
@@ -468,8 +489,10 @@
         return;
       }
       // Other scripts (quality.js) may hold a reply back by cancelling this event.
-      var beforeSend = new CustomEvent("kefu:before-send", { bubbles: true, cancelable: true, detail: { text: text } });
+      // detail.confirmed: set by quality.js when the agent confirmed the reply's findings.
+      var beforeSend = new CustomEvent("kefu:before-send", { bubbles: true, cancelable: true, detail: { text: text, confirmed: false } });
       if (!composer.dispatchEvent(beforeSend)) return;
+      var confirmed = beforeSend.detail.confirmed === true;
       // Shown at once; the stored message replaces it. A retry reuses the same
       // client_msg_id, so the server keeps one copy however many times it is sent.
       var clientId = newClientId();
@@ -482,7 +505,7 @@
       list.appendChild(pendingLi);
       scrollDown();
       textarea.value = "";
-      sendReply(text, clientId, pendingLi);
+      sendReply(text, clientId, pendingLi, confirmed);
     });
 
     var imageInput = $("#kefu-image-input");

@@ -37,7 +37,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('sla', '0004_escalation'),
-        ('tickets', '0003_ticket_sla_pause'),
+        ('tickets', '0004_ticket_team_source'),
     ]
 
     operations = [
