@@ -99,10 +99,10 @@ RULES: dict[str, str] = {
     "POST /api/v1/tickets/{ticket_id}/customer-updates": "agent",
     "GET /api/v1/departments": "agent",
     "GET /api/v1/sla-policies": "agent",
-    "POST /api/v1/sla-policies": "admin",
+    "POST /api/v1/sla-policies": "supervisor",
     "GET /api/v1/sla-policies/{policy_id}": "agent",
-    "PATCH /api/v1/sla-policies/{policy_id}": "admin",
-    "DELETE /api/v1/sla-policies/{policy_id}": "admin",
+    "PATCH /api/v1/sla-policies/{policy_id}": "supervisor",
+    "DELETE /api/v1/sla-policies/{policy_id}": "supervisor",
     "GET /api/v1/webhooks": "admin",
     "POST /api/v1/webhooks": "admin",
     "GET /api/v1/webhooks/{endpoint_id}": "admin",
@@ -200,6 +200,9 @@ RULES: dict[str, str] = {
     # masking and pre-send quality (agents list their own overrides; leads and above their teams')
     "POST /api/v1/conversations/{conversation_id}/messages/{message_id}/reveal": "team_lead",
     "GET /api/v1/quality/overrides": "agent",
+    # SLA escalation chains (policies are the supervisors')
+    "PUT /api/v1/sla-policies/{policy_id}/escalation": "supervisor",
+    "GET /api/v1/tickets/{ticket_id}/escalations": "agent",
 }
 
 
