@@ -324,7 +324,9 @@ def chat_page(new_context: Any, live_desk: LiveDesk) -> Any:
             )
         page = context.new_page()
         page.goto(f"{live_desk.url}/chat")
-        page.wait_for_selector("[data-role=conn][data-state=online]")
+        page.wait_for_selector(
+            "[data-role=conn][data-state=online]", state="attached"
+        )  # hidden once online: the header shows the desk's state
         return context, page
 
     return open_chat
