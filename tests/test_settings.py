@@ -31,11 +31,28 @@ db = settings.DATABASES["default"]
 print(json.dumps({"pool": db.get("OPTIONS", {}).get("pool"), "health": db["CONN_HEALTH_CHECKS"]}))
 """
 
+SHOW_SQLITE = """
+import json
+from kefu import settings
+db = settings.DATABASES["default"]
+print(json.dumps({"name": db["NAME"], "options": db["OPTIONS"], "age": db["CONN_MAX_AGE"]}))
+"""
 
-def _database_settings(tmp_path: Path, **env: str) -> dict[str, Any]:
+SHOW_REDIS_LAYER = """
+import json, os, django
+os.environ["DJANGO_SETTINGS_MODULE"] = "kefu.settings"
+django.setup()
+from channels.layers import get_channel_layer
+layer = get_channel_layer()
+pool = layer.create_pool(0)
+print(json.dumps({"read_timeout": pool.connection_kwargs.get("socket_timeout"), "wait": layer.brpop_timeout}))
+"""
+
+
+def _database_settings(tmp_path: Path, *, code: str = SHOW_DATABASE, **env: str) -> dict[str, Any]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("KEFU_", "DJANGO_"))}
     result = subprocess.run(
-        [sys.executable, "-c", SHOW_DATABASE],
+        [sys.executable, "-c", code],
         cwd=REPO,
         env={**clean, "KEFU_VAR_DIR": str(tmp_path), "KEFU_SECRET_KEY": "settings-test-key", **env},
         capture_output=True,
@@ -94,6 +111,33 @@ async def test_database_sync_to_async_calls_reuse_pooled_connections() -> None:
     # every call would be a new PostgreSQL backend with its own pid.
     pids = [await database_sync_to_async(_backend_pid)() for _ in range(10)]
     assert len(set(pids)) <= connection.pool.max_size < len(pids)
+
+
+def test_a_sqlite_url_gets_the_same_options_as_the_default_path(tmp_path: Path) -> None:
+    default = _database_settings(tmp_path, code=SHOW_SQLITE)
+    by_url = _database_settings(
+        tmp_path, code=SHOW_SQLITE, KEFU_DATABASE_URL=f"sqlite:///{tmp_path}/desk.sqlite3"
+    )
+    assert by_url["name"] == f"{tmp_path}/desk.sqlite3"
+    assert by_url["options"] == default["options"]
+    assert by_url["age"] == default["age"] == 600
+    assert by_url["options"]["transaction_mode"] == "IMMEDIATE"
+    assert "journal_mode=WAL" in by_url["options"]["init_command"]
+    assert "busy_timeout=20000" in by_url["options"]["init_command"]
+
+
+def test_the_redis_layer_waits_longer_for_a_read_than_its_blocking_wait(tmp_path: Path) -> None:
+    # redis-py 8 gives every read 5 s by default, exactly channels-redis's BZPOPMIN wait:
+    # every quiet socket then died of a TimeoutError.
+    layer = _database_settings(tmp_path, code=SHOW_REDIS_LAYER, KEFU_REDIS_URL="redis://127.0.0.1:6379/8")
+    assert layer["read_timeout"] >= layer["wait"] + 10
+    slow = _database_settings(
+        tmp_path,
+        code=SHOW_REDIS_LAYER,
+        KEFU_REDIS_URL="redis://127.0.0.1:6379/8",
+        KEFU_REDIS_SOCKET_TIMEOUT="60",
+    )
+    assert slow["read_timeout"] == 60
 
 
 def test_rates_are_read_as_count_per_period():

@@ -169,27 +169,51 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("KEFU_SQLITE_PATH", str(VAR_DIR / "kefu.sqlite3")),
-            "OPTIONS": {
-                # WAL lets readers run beside the single writer; IMMEDIATE takes the
-                # write lock at BEGIN so two writers queue instead of deadlocking.
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-            },
-            # Websocket consumers run all database work on one long-lived thread; with
-            # a connection per call (age 0) opening SQLite and its PRAGMAs cost more
-            # than the message itself (docs/performance.md: ~4x fewer messages/s).
-            "CONN_MAX_AGE": int(os.environ.get("KEFU_SQLITE_CONN_MAX_AGE", "600")),
-            "CONN_HEALTH_CHECKS": True,
             "TEST": {"NAME": os.environ.get("KEFU_SQLITE_TEST_PATH") or None},
         }
     }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The same options whether SQLite was chosen by default or by a sqlite:/// URL:
+    # without them 8 concurrent API clients already met "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        **DATABASES["default"].get("OPTIONS", {}),
+        # WAL lets readers run beside the single writer; IMMEDIATE takes the
+        # write lock at BEGIN so two writers queue instead of deadlocking.
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    # Websocket consumers run all database work on one long-lived thread; with
+    # a connection per call (age 0) opening SQLite and its PRAGMAs cost more
+    # than the message itself (docs/performance.md: ~4x fewer messages/s).
+    DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("KEFU_SQLITE_CONN_MAX_AGE", "600"))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("KEFU_REDIS_URL", "")
+# channels-redis waits for the next event with a blocking BZPOPMIN of up to 5 seconds
+# (RedisChannelLayer.brpop_timeout). redis-py 8 times out every socket read after 5 s
+# by default, so each quiet socket's wait ended in a TimeoutError and the socket died
+# (close 1006). The read timeout must outlast that wait; it is still finite, so a
+# Redis that stops answering is noticed. Keepalive and a periodic health check find
+# connections a NAT or firewall dropped while idle.
+KEFU_REDIS_SOCKET_TIMEOUT = float(os.environ.get("KEFU_REDIS_SOCKET_TIMEOUT", "20"))
 if REDIS_URL:
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": KEFU_REDIS_SOCKET_TIMEOUT,
+                        "socket_connect_timeout": 5,
+                        "socket_keepalive": True,
+                        "health_check_interval": 30,
+                    }
+                ],
+            },
+        }
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

@@ -432,3 +432,27 @@ async def test_acknowledging_an_alert_tells_the_agent_and_the_leads(desk, routed
         assert frame["data"]["acknowledged_by_name"] == "周组长"
         assert frame["data"]["acknowledged_at"]
         await comm.disconnect()
+
+
+async def test_a_socket_whose_handler_fails_still_leaves_its_groups(desk, monkeypatch):
+    from kefu.conversations.consumers import DeskConsumer
+
+    comm = await _desk_for(desk.agent)
+    layer = get_channel_layer()
+    left: list[str] = []
+    discard = layer.group_discard
+
+    async def spy(group: str, channel: str) -> None:
+        left.append(group)
+        await discard(group, channel)
+
+    async def fail(self: Any, content: dict[str, Any]) -> None:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(layer, "group_discard", spy)
+    monkeypatch.setattr(DeskConsumer, "handle_frame", fail)
+    await comm.send_json_to({"type": "typing", "conversation_id": 1})
+    with pytest.raises(RuntimeError):
+        await comm.receive_output(timeout=5)
+    assert f"desk.user.{desk.agent.pk}" in left
+    assert f"desk.team.{desk.team.pk}" in left

@@ -129,3 +129,57 @@ async def test_servers_reuse_pooled_postgresql_connections_across_requests(clust
     assert before, cluster.logs()
     assert after == before, cluster.logs()
     assert len(before) <= 2 * 4  # two servers, KEFU_DB_POOL_MAX's default
+
+
+# Longer than channels-redis's 5 s blocking wait and redis-py 8's default 5 s read
+# timeout together: before the layer's socket timeout was set, quiet sockets died here.
+IDLE_SECONDS = 20
+
+
+async def test_quiet_chat_and_desk_sockets_still_deliver_after_20_seconds(cluster: Cluster) -> None:
+    try:
+        await _idle_then_converse(cluster)
+    except (AssertionError, TimeoutError, websockets.ConnectionClosed) as exc:
+        raise AssertionError(f"{exc!r}\n{cluster.logs()}") from exc
+    assert "TimeoutError" not in cluster.logs()
+    assert "over capacity" not in cluster.logs()
+
+
+async def _idle_then_converse(cluster: Cluster) -> None:
+    a, b = cluster.servers
+    seed = cluster.seed
+    async with (
+        websockets.connect(
+            f"{b.ws}/ws/desk/",
+            origin=b.http,
+            additional_headers={"Cookie": f"sessionid={seed['session_key']}"},
+        ) as desk,
+        websockets.connect(f"{a.ws}/ws/chat/?token={seed['visitor_tokens'][0]}", origin=a.http) as chat,
+    ):
+        await desk.send(json.dumps({"type": "resume", "conversation_id": 10**9}))
+        await _next(desk, lambda f: f["type"] == "error")
+        await chat.send(json.dumps({"type": "resume", "after": 0}))
+        await _next(chat, lambda f: f["type"] == "history")
+
+        await asyncio.sleep(IDLE_SECONDS)
+
+        await chat.send(
+            json.dumps({"type": "message", "client_msg_id": "idle-1", "text": "还在吗？想问下发票"})
+        )
+        await _next(chat, lambda f: f["type"] == "ack" and f["client_msg_id"] == "idle-1")
+        event = await _next(
+            desk,
+            lambda f: (
+                f.get("event") == "message.created" and f["data"]["message"]["text"] == "还在吗？想问下发票"
+            ),
+        )
+        async with httpx.AsyncClient(base_url=b.http, timeout=15) as http:
+            resp = await http.post(
+                f"/api/v1/conversations/{event['data']['conversation']['id']}/messages",
+                json={"text": "在的，发票稍后发到您邮箱", "client_msg_id": "idle-r-1"},
+                headers={"Authorization": f"Bearer {seed['api_key']}"},
+            )
+        assert resp.status_code == 201, resp.text
+        await _next(
+            chat, lambda f: f["type"] == "message" and f["message"]["text"] == "在的，发票稍后发到您邮箱"
+        )

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 # Application close codes (4000–4999): the client must not retry with the same credentials.
 CLOSE_UNAUTHORIZED = 4401
+# What a client sees when the server side of a socket fails (RFC 6455).
+WS_ABNORMAL_CLOSURE = 1006
 
 
 def int_field(content: dict[str, Any], field: str, *, minimum: int = 0, required: bool = True) -> int:
@@ -52,6 +54,7 @@ class JsonSocket(AsyncJsonWebsocketConsumer):
     """JSON frames in, JSON frames out; bad frames get an error frame, the socket stays open."""
 
     groups_joined: list[str]
+    disconnected = False
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels runs close_old_connections() before every handler, as a hop onto the
@@ -102,10 +105,35 @@ class JsonSocket(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_discard(group, self.channel_name)
         self.groups_joined.remove(group)
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        # A handler or the channel layer that fails ends the consumer without a
+        # websocket.disconnect: its groups must still be left, or every event sent to
+        # them piles up in a channel nobody reads ("over capacity" on Redis).
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if not self.disconnected:
+                try:
+                    await self.disconnect(WS_ABNORMAL_CLOSURE)
+                except Exception:
+                    log.warning("clean-up after a failed socket failed", exc_info=True)
+            await self.leave_all_groups()
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        self.disconnected = True
+        await super().websocket_disconnect(message)
+
     async def disconnect(self, code: int) -> None:
-        for group in list(getattr(self, "groups_joined", ())):
-            await self.channel_layer.group_discard(group, self.channel_name)
-        self.groups_joined = []
+        await self.leave_all_groups()
+
+    async def leave_all_groups(self) -> None:
+        """Leave every group joined; idempotent, and a failing layer is only logged."""
+        groups, self.groups_joined = list(getattr(self, "groups_joined", ())), []
+        for group in groups:
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception:  # the layer itself may be what failed
+                log.warning("could not leave group %s", group, exc_info=True)
 
     async def reject(self, code: int) -> None:
         # Accept first: a close before accept is an HTTP 403 and the browser never
