@@ -27,10 +27,31 @@ ROLE_RANK = {
 
 
 class AgentStatus(models.TextChoices):
+    """Only ``online`` takes new conversations; ``busy`` and ``break`` keep serving their own."""
+
     ONLINE = "online", "在线"
-    AWAY = "away", "离开"
-    BREAK = "break", "小休"
+    BUSY = "busy", "忙碌"
+    BREAK = "break", "休息"
     OFFLINE = "offline", "离线"
+
+
+class StatusReason(models.TextChoices):
+    """Why an agent's status changed: chosen by the agent (a break) or set by kefu (going offline)."""
+
+    NONE = "", "—"
+    SHORT_BREAK = "short_break", "小休"
+    MEAL = "meal", "用餐"
+    TRAINING = "training", "培训"
+    MEETING = "meeting", "会议"
+    LOGOUT = "logout", "退出登录"
+    IDLE_LOCK = "idle_lock", "空闲锁定"
+    SESSION_EXPIRED = "session_expired", "会话过期"
+    DISCONNECTED = "disconnected", "连接断开"
+    DISABLED = "disabled", "账号停用"
+
+
+# The reasons an agent may give for a break; the others are kefu's own.
+BREAK_REASONS = (StatusReason.SHORT_BREAK, StatusReason.MEAL, StatusReason.TRAINING, StatusReason.MEETING)
 
 
 class Team(models.Model):
@@ -58,6 +79,10 @@ class User(AbstractUser):
     is_senior = models.BooleanField("资深客服", default=False)
     status = models.CharField("状态", max_length=8, choices=AgentStatus.choices, default=AgentStatus.OFFLINE)
     status_changed_at = models.DateTimeField(null=True, blank=True)
+    status_reason = models.CharField("状态原因", max_length=16, choices=StatusReason.choices, blank=True)
+    # The last sign of life from the agent's desk (its socket's heartbeat): routing and
+    # "who is online" count only agents seen within KEFU_PRESENCE_GRACE_SECONDS.
+    last_seen_at = models.DateTimeField("最近在线", null=True, blank=True, db_index=True)
     max_concurrent = models.PositiveSmallIntegerField("最大同时接待数", default=5)
     last_assigned_at = models.DateTimeField(null=True, blank=True)
 
@@ -122,3 +147,38 @@ class AuditLog(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+
+class StatusChange(models.Model):
+    """One change of an agent's status: the history online time and occupancy are computed from."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=8, choices=AgentStatus.choices)
+    to_status = models.CharField(max_length=8, choices=AgentStatus.choices)
+    reason = models.CharField(max_length=16, choices=StatusReason.choices, blank=True)
+    # Who made the change: the agent, an admin, or nobody (kefu: a logout, the sweep).
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["user", "at"])]
+
+
+class PresenceRule(models.Model):
+    """What happens to an agent's open conversations while she is offline (one row, id 1)."""
+
+    class OnOffline(models.TextChoices):
+        KEEP = "keep", "保留给该客服"
+        REQUEUE = "requeue", "超时后退回队列"
+
+    on_offline = models.CharField(
+        "离线后的会话", max_length=8, choices=OnOffline.choices, default=OnOffline.KEEP
+    )
+    requeue_after_minutes = models.PositiveIntegerField("离线多少分钟后退回", default=10)
+    updated_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "在线规则"
+        verbose_name_plural = verbose_name

@@ -8,26 +8,83 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from kefu.accounts.access import audit, check_admin, client_ip, team_ids_of
+from kefu.accounts.access import audit, check_admin, check_role, client_ip, team_ids_of
 from kefu.core import ratelimit
 from kefu.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
-from kefu.core.events import notify_access_changed, publish
+from kefu.core.events import notify_access_changed
 from kefu.core.fields import check_text
-from kefu.routing.assignment import do_drain_queues_on_commit
+from kefu.routing.assignment import LOAD_STATUSES, do_drain_queues_on_commit, do_return_to_queue
 
-from .models import AgentStatus, APIToken, AuditLog, Role, Team, User
+from . import presence
+from .models import (
+    BREAK_REASONS,
+    AgentStatus,
+    APIToken,
+    AuditLog,
+    PresenceRule,
+    Role,
+    StatusReason,
+    Team,
+    User,
+)
 
 TOKEN_PREFIX = "kefu_"
 
 
 # --- audit -------------------------------------------------------------------------
+
+
+def _check_day(value: Any, *, field: str) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise InvalidInput("日期格式有误", fields={field: "应为 YYYY-MM-DD，如 2026-12-02"}) from exc
+
+
+def access_audit_log(
+    user: User,
+    *,
+    action: str | None = None,
+    actor_id: int | None = None,
+    customer_id: int | None = None,
+    date_from: Any = None,
+    date_to: Any = None,
+) -> QuerySet[AuditLog]:
+    """The audit log, newest first, for supervisors and above; days are whole local days, inclusive."""
+    check_role(user, Role.SUPERVISOR)
+    qs = AuditLog.objects.select_related("actor").order_by("-created_at", "-id")
+    if action:
+        if action not in AuditLog.Action.values:
+            raise InvalidInput(
+                f"未知操作：{action}", fields={"action": "应为 " + ", ".join(AuditLog.Action.values)}
+            )
+        qs = qs.filter(action=action)
+    if actor_id is not None:
+        qs = qs.filter(actor_id=actor_id)
+    if customer_id is not None:
+        qs = qs.filter(target_type="customer", target_id=str(customer_id))
+    first, last = _check_day(date_from, field="date_from"), _check_day(date_to, field="date_to")
+    if first and last and first > last:
+        raise InvalidInput("开始日期晚于结束日期", fields={"date_from": "不能晚于 date_to"})
+    tz = timezone.get_current_timezone()
+    if first:
+        qs = qs.filter(created_at__gte=datetime.combine(first, time.min, tzinfo=tz))
+    if last:
+        qs = qs.filter(created_at__lt=datetime.combine(last + timedelta(days=1), time.min, tzinfo=tz))
+    return qs
 
 
 def check_login_rate(*, username: str, ip: str | None) -> ratelimit.Reservation:
@@ -167,23 +224,123 @@ def do_create_team(*, actor: User, name: str, description: str = "", is_general:
     )
 
 
-def do_set_status(*, user: User, status: str) -> User:
-    """Change an agent's availability; going online may pull waiting conversations."""
+def check_status_reason(status: str, reason: str | None) -> str:
+    """The reason an agent gives with her status: only a break has one (小休 when none is named)."""
     if status not in AgentStatus.values:
         raise InvalidInput(
             f"未知状态：{status}", fields={"status": f"应为 {', '.join(AgentStatus.values)} 之一"}
         )
+    if status != AgentStatus.BREAK:
+        if reason:
+            raise InvalidInput("只有休息需要原因", fields={"reason": "仅在状态为 break 时填写"})
+        return StatusReason.NONE
+    if not reason:
+        return StatusReason.SHORT_BREAK
+    if reason not in BREAK_REASONS:
+        allowed = "、".join(f"{r.value}（{r.label}）" for r in BREAK_REASONS)
+        raise InvalidInput(f"未知的休息原因：{reason}", fields={"reason": f"应为 {allowed} 之一"})
+    return reason
+
+
+def do_set_status(*, user: User, status: str, reason: str | None = None) -> User:
+    """An agent changes her own status (the desk's switcher); going online may pull waiting conversations.
+
+    Recorded in the status history; choosing a status is also a sign of life
+    (``last_seen_at``), so an agent who goes online is routed to at once.
+    """
+    reason = check_status_reason(status, reason)
     with transaction.atomic():
-        User.objects.filter(pk=user.pk).update(status=status, status_changed_at=timezone.now())
-        user.status = status
-        publish(
-            "agent.status_changed",
-            {"user_id": user.pk, "status": status, "name": user.name},
-            webhook=False,
-        )
+        presence.do_change_status(user.pk, status, reason=reason, actor=user, seen=True)
+        user.status, user.status_reason = status, reason
         if status == AgentStatus.ONLINE:
             do_drain_queues_on_commit(agent_id=user.pk)
     return user
+
+
+# --- presence: the sweep and the admin's rule ------------------------------------------
+
+MAX_REQUEUE_MINUTES = 24 * 60
+
+
+def do_sweep_presence(now: datetime | None = None) -> int:
+    """The worker's presence sweep: agents whose desk is gone past the grace go offline; returns how many.
+
+    Each is taken offline under her row's lock only if still unseen since the cutoff
+    (a heartbeat that arrived meanwhile wins), and recorded with the reason 连接断开 as
+    of her last heartbeat (or 账号停用, now, for a disabled account). Safe from several
+    workers at once.
+    """
+    now = now or timezone.now()
+    unseen = Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=presence.seen_since(now))
+    gone = Q(is_active=False) | unseen
+    rows = (
+        User.objects.filter(gone)
+        .exclude(status=AgentStatus.OFFLINE)
+        .values_list("pk", "is_active", "last_seen_at", "status_changed_at")
+    )
+    count = 0
+    for user_id, active, seen, changed in list(rows):
+        reason = StatusReason.DISCONNECTED if active else StatusReason.DISABLED
+        # A lost desk is recorded as of its last heartbeat, when she was last there:
+        # online time stops then, and "N minutes offline" counts from then.
+        at = max((t for t in (seen, changed) if t is not None), default=now) if active else now
+        only_if = gone & ~Q(status=AgentStatus.OFFLINE)
+        if presence.do_change_status(
+            user_id, AgentStatus.OFFLINE, reason=reason, now=min(at, now), only_if=only_if
+        ):
+            count += 1
+    return count
+
+
+def do_return_offline_agents_conversations(now: datetime | None = None) -> int:
+    """Enforce the presence rule: conversations of agents offline for N minutes go back to the queue.
+
+    Returns how many conversations moved; nothing when the rule keeps them with her.
+    """
+    now = now or timezone.now()
+    rule = presence.presence_rule()
+    if rule.on_offline != PresenceRule.OnOffline.REQUEUE:
+        return 0
+    since = now - timedelta(minutes=rule.requeue_after_minutes)
+    agents = (
+        User.objects.filter(
+            status=AgentStatus.OFFLINE,
+            status_changed_at__lte=since,
+            assigned_conversations__status__in=LOAD_STATUSES,
+        )
+        .distinct()
+        .only("pk", "display_name", "username", "first_name", "last_name")
+    )
+    moved = 0
+    for agent in list(agents):
+        note = f"{agent.name} 已离线超过 {rule.requeue_after_minutes} 分钟，会话退回队列"
+        moved += do_return_to_queue(agent.pk, offline_since=since, note=note)
+    return moved
+
+
+def do_set_presence_rule(
+    *, actor: User, on_offline: str, requeue_after_minutes: int, request: Any = None
+) -> PresenceRule:
+    """An admin decides what happens to an offline agent's open conversations."""
+    check_admin(actor)
+    if on_offline not in PresenceRule.OnOffline.values:
+        raise InvalidInput(
+            f"未知规则：{on_offline}",
+            fields={"on_offline": f"应为 {', '.join(PresenceRule.OnOffline.values)} 之一"},
+        )
+    if type(requeue_after_minutes) is not int or not 0 <= requeue_after_minutes <= MAX_REQUEUE_MINUTES:
+        raise InvalidInput(
+            "退回队列的分钟数无效",
+            fields={"requeue_after_minutes": f"0 到 {MAX_REQUEUE_MINUTES} 之间的整数"},
+        )
+    with transaction.atomic():
+        rule = presence.presence_rule()
+        rule.on_offline = on_offline
+        rule.requeue_after_minutes = requeue_after_minutes
+        rule.updated_by = actor
+        rule.updated_at = timezone.now()
+        rule.save()
+    return rule
 
 
 # --- API tokens ---------------------------------------------------------------------
