@@ -91,3 +91,13 @@ def test_deleted_official_dates_come_back_from_the_button(client, desk):
     r = client.post(URL, {"action": "install_holidays", "year": "2025"}, follow=True)
     assert "已补充 33 个法定节假日与调休日期" in r.content.decode()
     assert CalendarDay.objects.filter(date__year=2025).count() == 33
+
+
+def test_the_page_says_when_the_desk_opens_next(client, desk, settings):
+    settings.KEFU_DEFAULT_BUSINESS_HOURS = []  # a desk with no hours at all
+    client.force_login(desk.supervisor)
+    assert "休息中</span> 没有营业时间" in client.get(URL).content.decode()
+    settings.KEFU_DEFAULT_BUSINESS_HOURS = [(d, "00:00", "24:00") for d in range(7)]
+    CalendarDay.objects.all().delete()  # open day and night, every date
+    page = client.get(URL).content.decode()
+    assert "营业中" in page and "结束" not in page.split('id="kefu-hours-now"')[1].split("</p>")[0]

@@ -193,3 +193,22 @@ def test_a_paused_ticket_resolved_late_counts_the_pause(shop):
     ticket = do_change_status(actor=shop.agent, ticket_id=ticket.pk, status="resolved")
     assert ticket.resolved_at < ticket.due_at
     assert do_sweep(timezone.now() + timedelta(days=1)).total == 0
+
+
+def test_a_working_hours_email_is_warned_in_working_hours_not_over_the_weekend(
+    make_conversation, make_channel, desk
+):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    sh = ZoneInfo("Asia/Shanghai")
+    email = make_channel("email", team=desk.team, name="售后邮箱")
+    conv = make_conversation("发票抬头开错了，能重开吗？", answered=False, channel=email)
+    # 邮件 4 个工作小时: Friday 17:00 → Monday 12:00 (default office hours); 80 % is Monday 11:12.
+    friday = datetime(2026, 11, 20, 17, 0, tzinfo=sh)
+    monday_noon = datetime(2026, 11, 23, 12, 0, tzinfo=sh)
+    Conversation.objects.filter(pk=conv.pk).update(created_at=friday, first_response_due=monday_noon)
+    # Wall-clock 80 % would be Sunday 22:36; before Monday's opening nothing is announced.
+    assert do_sweep(datetime(2026, 11, 23, 8, 30, tzinfo=sh)).total == 0
+    assert do_sweep(datetime(2026, 11, 23, 11, 10, tzinfo=sh)).total == 0
+    assert do_sweep(datetime(2026, 11, 23, 11, 13, tzinfo=sh)).conversation_warnings == 1

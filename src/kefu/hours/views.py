@@ -140,14 +140,17 @@ def hours_settings(request: AuthedRequest) -> HttpResponse:
         k: (edit_day or {}).get(k) or posted.get(k, "") for k in ("date", "kind", "name", "start", "end")
     }
     years = sorted({*YEARS, year, *(d.year for d in CalendarDay.objects.dates("date", "year"))})
-    now_state = calendar_for()
+    now, desk_calendar = timezone.now(), calendar_for()
+    desk_open = desk_calendar.is_open(now)
     context = {
         "nav": "settings",
         "error": error,
         "posted_name": posted.get("name", "") if posted.get("action") == "create_schedule" else "",
         "day_form": day_form,
         "default_description": describe_week(default_week()),
-        "desk_state_open": now_state.is_open(timezone.now()),
+        "desk_state_open": desk_open,
+        "desk_closes_at": desk_calendar.closes_at(now) if desk_open else None,
+        "desk_next_opening": None if desk_open else desk_calendar.next_opening(now),
         "schedules": schedules,
         "new_form": _schedule_form(None),
         "teams": Team.objects.order_by("id"),

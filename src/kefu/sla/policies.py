@@ -41,6 +41,20 @@ def add_business_seconds(
     return calendar_for(team, channel).add_seconds(start, seconds)
 
 
+def cached_calendar(
+    cache: dict[tuple[int | None, int | None], BusinessCalendar] | None,
+    team_id: int | None,
+    channel_id: int | None,
+) -> BusinessCalendar:
+    """The calendar of a team on a channel, built once per ``cache`` (a sweep's dict)."""
+    if cache is None:
+        return calendar_for(team_id, channel_id)
+    key = (team_id, channel_id)
+    if key not in cache:
+        cache[key] = calendar_for(team_id, channel_id)
+    return cache[key]
+
+
 def due_after(
     policy: SLAPolicy, start: datetime, seconds: float, *, calendar: BusinessCalendar | None = None
 ) -> datetime:

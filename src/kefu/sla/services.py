@@ -33,12 +33,14 @@ from kefu.core.errors import InvalidInput, NotFound
 from kefu.core.events import publish
 from kefu.core.fields import check_text
 from kefu.core.masking import mask_text
+from kefu.hours.calendar import BusinessCalendar
 from kefu.sla.policies import (
     DEFAULT_WARN_RATIO,
     TICKET_TIMERS,
     TIMER_BY_NAME,
     TicketTimer,
     active_policies,
+    cached_calendar,
     find_policy,
 )
 from kefu.tickets.models import Ticket, TicketEvent
@@ -368,7 +370,11 @@ class SweepResult:
         )
 
 
-def _conversation_warn_at(conversation: Conversation, policies: list[SLAPolicy]) -> datetime:
+def _conversation_warn_at(
+    conversation: Conversation,
+    policies: list[SLAPolicy],
+    calendars: dict[tuple[int | None, int | None], BusinessCalendar] | None = None,
+) -> datetime:
     due = conversation.first_response_due
     assert due is not None
     policy = find_policy(
@@ -385,6 +391,10 @@ def _conversation_warn_at(conversation: Conversation, policies: list[SLAPolicy])
     # warn at the same fraction of the wall-clock time from the conversation's start.
     ratio = policy.warn_ratio if policy is not None else DEFAULT_WARN_RATIO
     start = min(conversation.created_at, due)
+    if policy is not None and policy.business_hours:
+        # The same fraction of the open time: an email due Monday 12:00 is not warned on Sunday.
+        calendar = cached_calendar(calendars, conversation.team_id, conversation.channel_id)
+        return calendar.add_seconds(start, calendar.seconds_between(start, due) * ratio)
     return start + (due - start) * ratio
 
 
@@ -430,6 +440,7 @@ def _mark_conversation(
 
 def _sweep_conversations(now: datetime, result: SweepResult) -> None:
     policies = active_policies()
+    calendars: dict[tuple[int | None, int | None], BusinessCalendar] = {}
     # Unanswered active conversations (a late answer still counts as a breach);
     # already-warned ones only once their due time has passed.
     candidates = (
@@ -449,7 +460,7 @@ def _sweep_conversations(now: datetime, result: SweepResult) -> None:
             if _mark_conversation(conv, now=now, due=due, which="breached", extra={}):
                 result.conversation_breaches += 1
         elif conv.sla_warned_at is None and conv.first_response_at is None:
-            if _conversation_warn_at(conv, policies) > now:
+            if _conversation_warn_at(conv, policies, calendars) > now:
                 continue
             if _mark_conversation(
                 conv, now=now, due=due, which="warning", extra={"sla_breached_at__isnull": True}
