@@ -21,7 +21,7 @@ router = Router(tags=["accounts"])
 # --- shapes --------------------------------------------------------------------------
 
 
-class StatusIn(StrictIn):
+class AgentStatusIn(StrictIn):
     status: str
 
 
@@ -71,7 +71,7 @@ def me(request: AuthedRequest) -> dict[str, Any]:
 
 
 @router.post("/me/status")
-def set_my_status(request: AuthedRequest, payload: StatusIn) -> dict[str, Any]:
+def set_my_status(request: AuthedRequest, payload: AgentStatusIn) -> dict[str, Any]:
     user = services.do_set_status(user=request.auth, status=payload.status)
     return {"id": user.pk, "status": user.status}
 

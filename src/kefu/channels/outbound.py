@@ -22,7 +22,8 @@ from django.tasks import task
 from django.utils import timezone
 
 from kefu.conversations.models import Message
-from kefu.core import signing
+from kefu.core import netguard, signing
+from kefu.core.errors import InvalidInput
 from kefu.core.events import publish
 from kefu.customers.models import Identity
 
@@ -172,10 +173,17 @@ def _post_webhook(delivery: OutboundDelivery) -> None:
         **signing.signed_headers(channel.secret, body),
     }
     try:
+        target = netguard.pin(channel.outbound_url, field_name="outbound_url")
+    except netguard.BlockedDestination as exc:
+        raise DeliveryError(exc.message, permanent=True) from exc
+    except InvalidInput as exc:  # the name does not resolve (now): try again later
+        raise DeliveryError(exc.message) from exc
+    try:
         response = httpx.post(
-            channel.outbound_url,
+            target.url,
             content=body,
-            headers=headers,
+            headers={**headers, **target.headers},
+            extensions=target.extensions,
             timeout=settings.KEFU_OUTBOUND_TIMEOUT,
             follow_redirects=False,
         )

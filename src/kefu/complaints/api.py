@@ -73,25 +73,25 @@ def update_intake(request: AuthedRequest, complaint_id: int, payload: IntakePatc
     return complaint_dict(c)
 
 
-class NoteIn(StrictIn):
+class ComplaintNoteIn(StrictIn):
     note: str = ""
 
 
 @router.post("/complaints/{complaint_id}/advance")
-def advance(request: AuthedRequest, complaint_id: int, payload: NoteIn) -> dict[str, Any]:
+def advance(request: AuthedRequest, complaint_id: int, payload: ComplaintNoteIn) -> dict[str, Any]:
     return complaint_dict(
         services.do_advance(actor=request.user, complaint_id=complaint_id, note=payload.note)
     )
 
 
-class TransferIn(StrictIn):
+class ComplaintTransferIn(StrictIn):
     department_id: int
     fields: dict[str, str] = {}
     note: str = ""
 
 
 @router.post("/complaints/{complaint_id}/transfer")
-def transfer(request: AuthedRequest, complaint_id: int, payload: TransferIn) -> dict[str, Any]:
+def transfer(request: AuthedRequest, complaint_id: int, payload: ComplaintTransferIn) -> dict[str, Any]:
     c = services.do_transfer(
         actor=request.user,
         complaint_id=complaint_id,
@@ -137,12 +137,12 @@ def confirm(request: AuthedRequest, complaint_id: int, payload: ConfirmIn) -> di
     return complaint_dict(c)
 
 
-class FollowUpIn(StrictIn):
+class ComplaintFollowUpIn(StrictIn):
     note: str
 
 
 @router.post("/complaints/{complaint_id}/follow-up")
-def follow_up(request: AuthedRequest, complaint_id: int, payload: FollowUpIn) -> dict[str, Any]:
+def follow_up(request: AuthedRequest, complaint_id: int, payload: ComplaintFollowUpIn) -> dict[str, Any]:
     return complaint_dict(
         services.do_record_follow_up(actor=request.user, complaint_id=complaint_id, note=payload.note)
     )
