@@ -27,6 +27,7 @@ NOT_ON_A_FLOOR = {
     "kefu.complaints",
     "kefu.conversations",
     "kefu.customers",
+    "kefu.hours",
     "kefu.kb",
     "kefu.quality",
     "kefu.replies",

@@ -27,6 +27,7 @@ from kefu.conversations.api import router as conversations_router
 from kefu.core.apiutil import BoundaryParser, document_errors
 from kefu.core.errors import KefuError, TooLarge
 from kefu.customers.api import router as customers_router
+from kefu.hours.api import router as hours_router
 from kefu.kb.api import router as kb_router
 from kefu.quality.api import router as quality_router
 from kefu.replies.api import router as replies_router
@@ -149,6 +150,7 @@ def _mount() -> None:
     api.add_router("/", routing_router)
     api.add_router("/", tickets_router)
     api.add_router("/", sla_router)
+    api.add_router("/", hours_router)
     api.add_router("/", webhooks_router)
     api.add_router("/", kb_router)
     api.add_router("/", understanding_router)

@@ -87,6 +87,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "django_tasks_db",
+    # Swagger UI and Redoc from the package's own static files: /api/v1/docs works offline.
+    "ninja",
     "kefu.core",
     "kefu.accounts",
     "kefu.customers",
@@ -101,6 +103,7 @@ INSTALLED_APPS = [
     "kefu.quality",
     "kefu.replies",
     "kefu.complaints",
+    "kefu.hours",
     "kefu.demo",
     "kefu.ops",
 ]
@@ -350,6 +353,12 @@ DEFAULT_FROM_EMAIL = os.environ.get("KEFU_FROM_EMAIL", "kefu@shop.example")
 KEFU_PII_REVEAL_ROLES = tuple(
     os.environ.get("KEFU_PII_REVEAL_ROLES", "team_lead,supervisor,manager,admin").split(",")
 )
+
+# Opening hours used when no schedule is configured for a team, a channel or the whole desk
+# (kefu.hours): (weekday 0=Monday…6=Sunday, "HH:MM", "HH:MM"). Monday to Friday 09:00–18:00,
+# the working week the SLA counted before schedules existed; public holidays are closed and
+# make-up working days (调休) open. Admins set real hours on /desk/settings/hours/.
+KEFU_DEFAULT_BUSINESS_HOURS = tuple((day, "09:00", "18:00") for day in range(5))
 
 LOGGING = {
     "version": 1,

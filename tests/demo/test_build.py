@@ -64,6 +64,14 @@ def test_demo_builds_the_shop_with_one_random_password():
     assert RoutingRule.objects.get(name="投诉升级").team.name == "投诉处理"
     assert Department.objects.get(name="仓储物流部").required_fields == ["order_no", "tracking_no"]
     assert CannedReply.objects.exists()
+    # The shop's hours: chat every day 09–24 through holidays; the after-sales inbox office hours.
+    from kefu.hours.calendar import calendar_for
+
+    email = Channel.objects.get(kind="email", config__demo=True)
+    after_sales = Team.objects.get(name="售后服务")
+    assert calendar_for(after_sales, email).schedule.name == "售后邮箱 工作日 9:00-18:00"
+    desk_wide = calendar_for(Team.objects.get(name="售前咨询"), Channel.objects.get(kind="web"))
+    assert desk_wide.schedule.name.startswith("全店在线客服") and not desk_wide.observe_holidays
     conversations = Conversation.objects.all()
     assert conversations.count() >= 35
     assert conversations.values("channel__kind").distinct().count() >= 5

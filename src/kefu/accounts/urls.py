@@ -10,4 +10,5 @@ urlpatterns = [
     path("password/", views.KefuPasswordChangeView.as_view(), name="password_change"),
     path("tokens/", views.tokens_view, name="tokens"),
     path("tokens/<int:token_id>/revoke/", views.revoke_token_view, name="revoke_token"),
+    path("desk/settings/", views.settings_hub, name="settings"),
 ]

@@ -1,4 +1,5 @@
-"""Sign-in pages: login (audited, rate limited, with the idle-lock notice), logout, password change, tokens."""
+"""Sign-in pages: login (audited, rate limited, with the idle-lock notice), logout, password change, tokens;
+the settings hub and the users and teams settings pages."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from kefu.accounts.access import AuthedRequest, audit, client_ip
+from kefu.accounts.access import AuthedRequest, audit, check_role, client_ip
+from kefu.accounts.hub import HUB_ROLE, sections_for
 from kefu.accounts.services import check_login_rate, do_create_token, do_revoke_token
 from kefu.core.errors import RateLimited
 from kefu.core.ratelimit import Reservation
@@ -131,3 +133,11 @@ def revoke_token_view(request: AuthedRequest, token_id: int) -> HttpResponse:
     do_revoke_token(user=request.user, token_id=token_id, request=request)
     messages.success(request, _("令牌已吊销。"))
     return redirect("accounts:tokens")
+
+
+@never_cache
+@login_required
+def settings_hub(request: AuthedRequest) -> HttpResponse:
+    """The list of settings pages the user may open (``kefu.accounts.hub.PAGES``)."""
+    check_role(request.user, HUB_ROLE)
+    return render(request, "accounts/settings/hub.html", {"sections": sections_for(request.user)})

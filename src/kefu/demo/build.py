@@ -31,6 +31,9 @@ from kefu.conversations.models import Conversation
 from kefu.customers import identities
 from kefu.customers import services as customers
 from kefu.customers.models import Customer, Identity
+from kefu.hours import services as hours_services
+from kefu.hours.calendar import scope_key
+from kefu.hours.models import Schedule
 from kefu.kb import services as kb_services
 from kefu.kb.models import Article, Category, SynonymGroup
 from kefu.replies.library import LIBRARY
@@ -229,6 +232,26 @@ def _rules_and_departments(teams: dict[str, Team]) -> None:
         )
 
 
+def _business_hours(admin: User, teams: dict[str, Team], channels: dict[str, Channel]) -> None:
+    """The shop's opening hours; a scope that already has a schedule keeps it."""
+    for name, team_name, channel_key, week, observe in shop.BUSINESS_HOURS:
+        team = teams[team_name] if team_name else None
+        channel = channels[channel_key] if channel_key else None
+        key = scope_key(team.pk if team else None, channel.pk if channel else None)
+        if Schedule.objects.filter(scope_key=key).exists():
+            continue
+        hours_services.do_create_schedule(
+            actor=admin,
+            data={
+                "name": name,
+                "team_id": team.pk if team else None,
+                "channel_id": channel.pk if channel else None,
+                "week": [{"weekday": d, "start": start, "end": end} for d, start, end in week],
+                "observe_holidays": observe,
+            },
+        )
+
+
 def _script_library(admin: User) -> None:
     """The shop's 话术库 (kept on --reset: it is matched by title, like the teams)."""
 
@@ -367,6 +390,7 @@ def install_demo(*, seed: int = 2026, password: str | None = None) -> DemoResult
             d.name: d for d in Department.objects.filter(name__in=[d[0] for d in shop.DEPARTMENTS])
         }
         do_install_default_policies()
+        _business_hours(users["admin"], teams, channels)
         _understanding(users["admin"])
         _script_library(users["admin"])
         _knowledge_base(users["admin"], timezone.localdate(now))

@@ -54,6 +54,14 @@ CHANNELS = [
     ("live", "抖音直播间", "live", "售前咨询", {}),
     ("phone", "400 客服热线", "phone", "售后服务", {}),
 ]
+# Business hours (kefu.hours): (name, team or None, channel key or None, week, observe holidays).
+# The shop answers chat every day 09:00–24:00, holidays included, as online shops do; the
+# email inbox of 售后服务 and the complaints team keep office hours and the national holidays.
+BUSINESS_HOURS = [
+    ("全店在线客服 每天 9:00-24:00", None, None, [(d, "09:00", "24:00") for d in range(7)], False),
+    ("售后邮箱 工作日 9:00-18:00", "售后服务", "email", [(d, "09:00", "18:00") for d in range(5)], True),
+    ("投诉处理 周一至周六 9:00-18:00", "投诉处理", None, [(d, "09:00", "18:00") for d in range(6)], True),
+]
 # The identity a customer writes from on each channel kind.
 CHANNEL_IDENTITY = {
     "web": "web",

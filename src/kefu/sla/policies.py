@@ -1,7 +1,8 @@
 """SLA, ground floor: which policy applies and when a clock is due.
 
-Business-hours arithmetic (Mon–Fri 09:00–18:00 local), the most specific active policy
-for a conversation or a ticket, the first-response due time of a new conversation, and
+Business-hours arithmetic on the calendar of the conversation's team and channel
+(``kefu.hours.calendar``: weekly hours, public holidays closed, 调休 days open), the most
+specific active policy for a conversation or a ticket, the first-response due time of a new conversation, and
 a ticket's deadlines: set from the policies, moved by the time spent waiting for the
 customer (the clock pauses in 等待客户) and never later than a department's own
 deadline. The sweep that announces warnings and breaches is the top floor.
@@ -12,53 +13,48 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.utils import timezone
 
 from kefu.conversations.models import Conversation
+from kefu.hours.calendar import BusinessCalendar, calendar_for
 from kefu.tickets.models import Ticket
 
 from .models import SLAPolicy
 
-WORK_START_HOUR = 9
-WORK_END_HOUR = 18
 DEFAULT_WARN_RATIO = 0.8
 
 
-def add_business_seconds(start: datetime, seconds: float) -> datetime:
-    """Add working time (Mon–Fri 09:00–18:00 local) to ``start``."""
-    local = timezone.localtime(start)
-    remaining = timedelta(seconds=max(0.0, seconds))
-    while remaining > timedelta(0):
-        if local.weekday() >= 5:
-            local = (local + timedelta(days=1)).replace(
-                hour=WORK_START_HOUR, minute=0, second=0, microsecond=0
-            )
-            continue
-        day_start = local.replace(hour=WORK_START_HOUR, minute=0, second=0, microsecond=0)
-        day_end = local.replace(hour=WORK_END_HOUR, minute=0, second=0, microsecond=0)
-        if local < day_start:
-            local = day_start
-        if local >= day_end:
-            local = (local + timedelta(days=1)).replace(
-                hour=WORK_START_HOUR, minute=0, second=0, microsecond=0
-            )
-            continue
-        step = min(day_end - local, remaining)
-        local += step
-        remaining -= step
-    return local
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Whose business hours a clock counts: a team on a channel (either may be None)."""
+
+    team_id: int | None = None
+    channel_id: int | None = None
 
 
-def due_after(policy: SLAPolicy, start: datetime, seconds: float) -> datetime:
-    return (
-        add_business_seconds(start, seconds) if policy.business_hours else start + timedelta(seconds=seconds)
-    )
+def add_business_seconds(
+    start: datetime, seconds: float, *, team: Any = None, channel: Any = None
+) -> datetime:
+    """Add open time of ``team`` on ``channel`` (their calendar, holidays and 调休 included) to ``start``."""
+    return calendar_for(team, channel).add_seconds(start, seconds)
 
 
-def warn_after(policy: SLAPolicy, start: datetime, seconds: float) -> datetime:
+def due_after(
+    policy: SLAPolicy, start: datetime, seconds: float, *, calendar: BusinessCalendar | None = None
+) -> datetime:
+    """``start`` plus the allowed time: open time for business-hours policies, else wall-clock."""
+    if not policy.business_hours:
+        return start + timedelta(seconds=seconds)
+    return (calendar or calendar_for()).add_seconds(start, seconds)
+
+
+def warn_after(
+    policy: SLAPolicy, start: datetime, seconds: float, *, calendar: BusinessCalendar | None = None
+) -> datetime:
     """When ``warn_ratio`` of the allowed time (working time for business-hours policies) has passed."""
-    return due_after(policy, start, seconds * (policy.warn_ratio or DEFAULT_WARN_RATIO))
+    return due_after(policy, start, seconds * (policy.warn_ratio or DEFAULT_WARN_RATIO), calendar=calendar)
 
 
 def active_policies() -> list[SLAPolicy]:
@@ -111,7 +107,8 @@ def do_start_conversation_sla(conversation: Conversation) -> None:
     )
     if policy is None:
         return
-    due = due_after(policy, timezone.now(), policy.first_response_seconds or 0)
+    calendar = calendar_for(conversation.team_id, conversation.channel_id) if policy.business_hours else None
+    due = due_after(policy, timezone.now(), policy.first_response_seconds or 0, calendar=calendar)
     Conversation.objects.filter(pk=conversation.pk).update(first_response_due=due)
     conversation.first_response_due = due
 
@@ -125,42 +122,71 @@ class TicketDeadlines:
 
 
 def ticket_deadlines(
-    *, category: str, priority: str, channel_kind: str = "", start: datetime, resolution_only: bool = False
+    *,
+    category: str,
+    priority: str,
+    channel_kind: str = "",
+    start: datetime,
+    resolution_only: bool = False,
+    scope: Scope | None = None,
 ) -> TicketDeadlines:
-    """Due and warning times for a ticket whose clock started at ``start``."""
+    """Due and warning times for a ticket whose clock started at ``start``.
+
+    Business-hours policies count the open time of ``scope`` (the team and channel of the
+    ticket's conversation; the desk-wide hours when None).
+    """
     policies = active_policies()
     kw = {"channel_kind": channel_kind, "category": category, "priority": priority, "target": "ticket"}
-    fr_due = fr_warn = res_due = res_warn = None
-    if not resolution_only:
-        fr = find_policy(want="first_response_seconds", policies=policies, **kw)
-        if fr is not None:
-            fr_due = due_after(fr, start, fr.first_response_seconds or 0)
-            fr_warn = warn_after(fr, start, fr.first_response_seconds or 0)
+    fr = None if resolution_only else find_policy(want="first_response_seconds", policies=policies, **kw)
     res = find_policy(want="resolution_seconds", policies=policies, **kw)
+    calendar = None
+    if (fr is not None and fr.business_hours) or (res is not None and res.business_hours):
+        scope = scope or Scope()
+        calendar = calendar_for(scope.team_id, scope.channel_id)
+    fr_due = fr_warn = res_due = res_warn = None
+    if fr is not None:
+        fr_due = due_after(fr, start, fr.first_response_seconds or 0, calendar=calendar)
+        fr_warn = warn_after(fr, start, fr.first_response_seconds or 0, calendar=calendar)
     if res is not None:
-        res_due = due_after(res, start, res.resolution_seconds or 0)
-        res_warn = warn_after(res, start, res.resolution_seconds or 0)
+        res_due = due_after(res, start, res.resolution_seconds or 0, calendar=calendar)
+        res_warn = warn_after(res, start, res.resolution_seconds or 0, calendar=calendar)
     return TicketDeadlines(fr_due, fr_warn, res_due, res_warn)
 
 
 def apply_ticket_deadlines(
-    ticket: Ticket, *, start: datetime, channel_kind: str | None = None, resolution_only: bool = False
+    ticket: Ticket,
+    *,
+    start: datetime,
+    channel_kind: str | None = None,
+    conversation: Conversation | None = None,
+    resolution_only: bool = False,
 ) -> None:
-    """Set a ticket's due and warning times from the policies, counting its clock from ``start``."""
-    if channel_kind is None:
-        channel_kind = (
+    """Set a ticket's due and warning times from the policies, counting its clock from ``start``.
+
+    The channel and the business hours are those of ``conversation``, else of the ticket's
+    first linked conversation; ``channel_kind`` overrides the kind.
+    """
+    scope = Scope()
+    kind = ""
+    if conversation is not None:
+        kind = conversation.channel.kind
+        scope = Scope(conversation.team_id, conversation.channel_id)
+    elif ticket.pk is not None:
+        first = (
             Conversation.objects.filter(tickets=ticket)
             .order_by("id")
-            .values_list("channel__kind", flat=True)
+            .values_list("channel__kind", "team_id", "channel_id")
             .first()
-            or ""
         )
+        if first is not None:
+            kind, scope = first[0], Scope(first[1], first[2])
     d = ticket_deadlines(
         category=ticket.category,
         priority=ticket.priority,
-        channel_kind=channel_kind,
+        channel_kind=kind if channel_kind is None else channel_kind,
         start=start,
         resolution_only=resolution_only,
+        scope=scope,
     )
     if not resolution_only:
         ticket.first_response_due = d.first_response_due

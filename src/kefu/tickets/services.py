@@ -133,9 +133,7 @@ def do_create_ticket(
             fields=ticket_fields,
             created_by=actor,
         )
-        apply_ticket_deadlines(
-            ticket, start=now, channel_kind=conversation.channel.kind if conversation else ""
-        )
+        apply_ticket_deadlines(ticket, start=now, conversation=conversation)
         insert_with_number(ticket)
         link_records(ticket, conversation, order)
         event = log_event(

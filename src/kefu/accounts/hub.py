@@ -1,0 +1,51 @@
+"""The settings hub (/desk/settings/): the list of settings pages, in one place.
+
+To add a page, append one ``SettingsPage(...)`` line to ``PAGES`` (keep it sorted by
+section). The hub shows an entry to users whose role is at least ``role``; the page
+itself must still check the role on the server (``accounts.access.check_role``), as the
+hub only hides links. Pages belong to their own app (``<app>/views.py``, URL under
+``/desk/settings/<x>/``); this module names them by URL and imports none of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .models import Role, User
+
+# Who sees the hub and the 「设置」 link in the navigation.
+HUB_ROLE = Role.SUPERVISOR
+
+
+@dataclass(frozen=True)
+class SettingsPage:
+    url: str
+    title: str
+    description: str
+    section: str
+    role: str = Role.ADMIN  # the least role that may open the page
+
+
+PAGES: tuple[SettingsPage, ...] = (
+    SettingsPage(
+        "/desk/settings/hours/",
+        "营业时间与节假日",
+        "团队与渠道的每周营业时间、法定节假日与调休；SLA 工作时间计时与下班提示按此计算",
+        "服务时间",
+        Role.SUPERVISOR,
+    ),
+    SettingsPage("/api/v1/docs", "API 文档", "REST API 的交互式文档（离线可用）", "对接", Role.SUPERVISOR),
+)
+
+
+def pages_for(user: User) -> list[SettingsPage]:
+    """The entries ``user`` may open, in list order."""
+    return [page for page in PAGES if user.has_role_at_least(page.role)]
+
+
+def sections_for(user: User) -> list[tuple[str, list[SettingsPage]]]:
+    """``pages_for(user)`` grouped by section, sections in order of first appearance."""
+    grouped: dict[str, list[SettingsPage]] = {}
+    for page in pages_for(user):
+        grouped.setdefault(page.section, []).append(page)
+    return list(grouped.items())
