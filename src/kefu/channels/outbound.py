@@ -179,14 +179,10 @@ def _post_webhook(delivery: OutboundDelivery) -> None:
     except InvalidInput as exc:  # the name does not resolve (now): try again later
         raise DeliveryError(exc.message) from exc
     try:
-        response = httpx.post(
-            target.url,
-            content=body,
-            headers={**headers, **target.headers},
-            extensions=target.extensions,
-            timeout=settings.KEFU_OUTBOUND_TIMEOUT,
-            follow_redirects=False,
-        )
+        with httpx.Client(timeout=settings.KEFU_OUTBOUND_TIMEOUT, follow_redirects=False) as client:
+            response = client.post(
+                target.url, content=body, headers={**headers, **target.headers}, extensions=target.extensions
+            )
     except httpx.HTTPError as exc:
         raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
     if not response.is_success:
