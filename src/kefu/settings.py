@@ -278,6 +278,16 @@ KEFU_IDLE_TIMEOUT = int(os.environ.get("KEFU_IDLE_TIMEOUT", "900"))
 # How often an open desk socket re-checks its session, account, teams and role on its
 # own (changes made through kefu's services are pushed at once).
 KEFU_DESK_RECHECK_SECONDS = float(os.environ.get("KEFU_DESK_RECHECK_SECONDS", "60"))
+# Presence (docs/presence.md): an agent counts as online — routed to, shown to customers
+# as someone who can answer — only while her desk was seen within the grace. An open desk
+# socket writes a heartbeat to the database every KEFU_PRESENCE_HEARTBEAT_SECONDS, so every
+# server process and the worker agree without asking each other; a closed browser, a
+# killed server or a lost network stops the heartbeat and the worker's sweep takes her
+# offline. The grace covers page changes and reconnects.
+KEFU_PRESENCE_GRACE_SECONDS = max(2.0, float(os.environ.get("KEFU_PRESENCE_GRACE_SECONDS", "120")))
+KEFU_PRESENCE_HEARTBEAT_SECONDS = min(
+    float(os.environ.get("KEFU_PRESENCE_HEARTBEAT_SECONDS", "30")), KEFU_PRESENCE_GRACE_SECONDS / 3
+)
 
 # Limits on what customers may send.
 KEFU_MAX_MESSAGE_CHARS = int(os.environ.get("KEFU_MAX_MESSAGE_CHARS", "5000"))
@@ -300,6 +310,11 @@ KEFU_RATE_LIMITS = {
     "chat_upload": _env_rates("KEFU_RATELIMIT_CHAT_UPLOAD", "6/1m,30/1h"),
     "chat_upload_ip": _env_rates("KEFU_RATELIMIT_CHAT_UPLOAD_IP", "20/1m,100/1h"),
     "chat_token_ip": _env_rates("KEFU_RATELIMIT_CHAT_TOKEN_IP", "30/1m"),
+    # The desk's open/busy/closed state, asked by widget.js on every page of a shop.
+    "chat_state_ip": _env_rates("KEFU_RATELIMIT_CHAT_STATE_IP", "120/1m"),
+    # Messages left (留言) while the desk is closed or busy: each one becomes a ticket.
+    "chat_leave_message": _env_rates("KEFU_RATELIMIT_CHAT_LEAVE_MESSAGE", "3/10m,10/24h"),
+    "chat_leave_message_ip": _env_rates("KEFU_RATELIMIT_CHAT_LEAVE_MESSAGE_IP", "20/1h"),
     "csat_ip": _env_rates("KEFU_RATELIMIT_CSAT_IP", "20/1m"),
     "help_feedback_ip": _env_rates("KEFU_RATELIMIT_HELP_FEEDBACK_IP", "10/1m,60/1h"),
     "login": _env_rates("KEFU_RATELIMIT_LOGIN", "5/1m,20/1h"),
@@ -348,6 +363,13 @@ MAILERS = {
     }
 }
 DEFAULT_FROM_EMAIL = os.environ.get("KEFU_FROM_EMAIL", "kefu@shop.example")
+
+# Off hours (docs/offhours.md): a message left (留言) while nobody can take the chat is
+# answered within this much business time of the team's hours (so in the next opening
+# when the desk is closed); and the window of recent conversations whose handling times
+# give the queue estimate.
+KEFU_LEAVE_MESSAGE_REPLY_MINUTES = int(os.environ.get("KEFU_LEAVE_MESSAGE_REPLY_MINUTES", "120"))
+KEFU_QUEUE_ESTIMATE_WINDOW_DAYS = int(os.environ.get("KEFU_QUEUE_ESTIMATE_WINDOW_DAYS", "7"))
 
 # Roles allowed to reveal unmasked personal data (each reveal is audited).
 KEFU_PII_REVEAL_ROLES = tuple(

@@ -225,7 +225,19 @@ def test_top_bar_shows_name_status_and_nav(client, desk):
     client.force_login(desk.agent)
     html = client.get("/desk/").content.decode()
     assert "小美" in html
-    for label in ("在线", "离开", "小休", "离线", "工作台", "工单", "修改密码", "API令牌", "退出"):
+    for label in (
+        "在线",
+        "忙碌",
+        "小休",
+        "用餐",
+        "培训",
+        "离线",
+        "工作台",
+        "工单",
+        "修改密码",
+        "API令牌",
+        "退出",
+    ):
         assert label in html
     assert "主管看板" not in html
 

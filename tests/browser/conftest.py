@@ -72,7 +72,7 @@ password = os.environ["SEED_PASSWORD"]
 team = Team.objects.create(name="售前咨询", is_general=True)
 agent = do_create_user(username="xiaomei", password=password, role=Role.AGENT, teams=(team,),
                        display_name="小美", max_concurrent=50)
-User.objects.filter(pk=agent.pk).update(status=AgentStatus.ONLINE)
+User.objects.filter(pk=agent.pk).update(status=AgentStatus.ONLINE, last_seen_at=timezone.now())
 lead = do_create_user(username="zuzhang", password=password, role=Role.TEAM_LEAD, teams=(team,),
                       display_name="李组长")
 supervisor = do_create_user(username="zhuguan", password=password, role=Role.SUPERVISOR,
@@ -93,6 +93,7 @@ for key, name, vip, tags, order_no, product, price in [
 ]:
     visitor_id = "visitor-" + key
     order, _ = do_upsert_order(
+        actor=None,
         order_no=order_no, amount=price, placed_at=now - timedelta(days=4),
         customer={"kind": "web", "value": visitor_id}, customer_name=name,
         shipping_status="in_transit", carrier="顺丰速运", tracking_no="SF14" + order_no[-7:] + "88",
@@ -141,6 +142,9 @@ class LiveDesk:
                 "KEFU_VAR_DIR": str(self.tmp / "var"),
                 "KEFU_LOG_LEVEL": "WARNING",
                 "KEFU_ALLOWED_HOSTS": "127.0.0.1,localhost",
+                # The seed's agent is online from the start, long before most tests open
+                # her desk: a long grace keeps her routed to (presence has its own tests).
+                "KEFU_PRESENCE_GRACE_SECONDS": "86400",
                 "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)]),
                 "SEED_PASSWORD": PASSWORD,
             }

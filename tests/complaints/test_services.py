@@ -48,10 +48,12 @@ def test_full_workflow_ends_with_a_written_resolution_and_a_follow_up(desk, comp
     )
     assert c.stage == Stage.TRACKING
     services.do_send_progress(
-        actor=desk.agent, complaint_id=c.pk, text="已联系快递公司核实，明天中午前回复您。"
+        actor=desk.agent, complaint_id=c.pk, text="让您久等了，已联系快递公司核实，明天中午前回复您。"
     )
     c = services.do_resolve(
-        actor=desk.agent, complaint_id=c.pk, resolution="快递员已被约谈处罚，今天为您补发新杯子。"
+        actor=desk.agent,
+        complaint_id=c.pk,
+        resolution="非常抱歉给您带来不便，快递员已被约谈处罚，今天为您补发新杯子。",
     )
     written = Message.objects.filter(conversation=complaint_conv, text__contains="【投诉处理结果】").first()
     assert written is not None and not written.is_private

@@ -434,6 +434,21 @@ async def test_acknowledging_an_alert_tells_the_agent_and_the_leads(desk, routed
         await comm.disconnect()
 
 
+async def test_desk_socket_gets_numbers_masked_live_and_on_resume(desk):
+    comm = await _desk_for(desk.agent)
+    message = await _customer_writes(desk.channel, "我电话 13812345678，卡号 6222021234567890128")
+    masked = "我电话 138****5678，卡号 6222***********0128"
+    live = await receive_until(comm, _event("message.created"))
+    assert live["data"]["message"]["text"] == masked
+    assert live["data"]["message"]["has_pii"] is True
+    assert live["data"]["conversation"]["subject"] == masked
+    await comm.send_json_to({"type": "resume", "conversation_id": message.conversation_id, "after": 0})
+    history = await receive_until(comm, lambda f: f["type"] == "history")
+    assert masked in [m["text"] for m in history["messages"]]
+    assert all("13812345678" not in m["text"] for m in history["messages"])
+    await comm.disconnect()
+
+
 async def test_a_socket_whose_handler_fails_still_leaves_its_groups(desk, monkeypatch):
     from kefu.conversations.consumers import DeskConsumer
 

@@ -373,3 +373,17 @@ def test_worker_once_offers_a_waiting_customer_to_an_agent_with_room(tmp_path, w
     second.refresh_from_db()
     assert (first.assignee, second.assignee) == (waiting_for_room.agent, None)
     assert Message.objects.filter(conversation=first, meta__assignee=waiting_for_room.agent.pk).count() == 1
+
+
+def test_timers_take_an_agent_whose_desk_is_gone_offline_first(make_team, make_user, fresh_timers):
+    from kefu.accounts.models import AgentStatus, User
+
+    team = make_team("售后服务")
+    gone = make_user("xiaoli", teams=(team,), status=AgentStatus.ONLINE)
+    here = make_user("xiaomei", teams=(team,), status=AgentStatus.ONLINE)
+    User.objects.filter(pk=gone.pk).update(last_seen_at=timezone.now() - timedelta(hours=1))
+    counts = fresh_timers.run_timers()
+    assert counts["presence"] == 1
+    assert counts["offline_conversations"] == 0  # the default rule keeps her conversations
+    assert User.objects.get(pk=gone.pk).status == AgentStatus.OFFLINE
+    assert User.objects.get(pk=here.pk).status == AgentStatus.ONLINE

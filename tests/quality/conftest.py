@@ -30,8 +30,12 @@ def chat(desk: Any) -> Callable[..., Any]:
                 )
             else:
                 assert conversation is not None
+                # History as it was sent: a reply with high findings went out confirmed.
                 msg, _ = do_send_agent_message(
-                    agent=agent or desk.agent, conversation_id=conversation.pk, text=text
+                    agent=agent or desk.agent,
+                    conversation_id=conversation.pk,
+                    text=text,
+                    confirm_findings=True,
                 )
             conversation = msg.conversation
         assert conversation is not None

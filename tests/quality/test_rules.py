@@ -106,7 +106,7 @@ def test_blame_policy_ignores_helpful_wording(reply: str) -> None:
 
 def test_blame_policy_offers_a_rewrite_that_applies_cleanly() -> None:
     [f] = only("blame_policy", "这是公司规定，请理解。")
-    assert apply_finding("这是公司规定，请理解。", f) == "根据我们的售后政策，请理解。"
+    assert apply_finding("这是公司规定，请理解。", f) == "这是我们目前的售后政策，请理解。"
 
 
 # --- apology then "but" --------------------------------------------------------

@@ -295,6 +295,8 @@ def test_composer_shows_hints_rewrites_and_asks_before_a_risky_send(chat, desk, 
             page.locator(".msg.dir-outgoing[data-message-id]").wait_for()
             sent = Message.objects.get(conversation=conversation, direction="outgoing")
             assert sent.text.startswith("这是公司规定")
+            # The confirmation reached the server, which records the override.
+            assert sent.quality.overridden and sent.quality.high_count >= 1
         finally:
             browser.close()
             # Playwright runs this block in a greenlet with its own context, so the ORM

@@ -33,6 +33,7 @@ SEED = """
 import json, os, django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kefu.settings")
 django.setup()
+from django.utils import timezone
 from kefu.accounts.models import AgentStatus, Role, Team, User
 from kefu.accounts.services import do_create_token, do_create_user
 from kefu.channels.models import Channel
@@ -43,7 +44,7 @@ team = Team.objects.create(name="售前咨询", is_general=True)
 agent = do_create_user(username="xiaomei", password="kefu-test-pass-2026", role=Role.AGENT,
                        teams=(team,), display_name="小美", max_concurrent=1000)
 status = os.environ.get("SEED_AGENT_STATUS", AgentStatus.ONLINE)
-User.objects.filter(pk=agent.pk).update(status=status)
+User.objects.filter(pk=agent.pk).update(status=status, last_seen_at=timezone.now())
 channel = Channel.objects.create(name="官网在线客服", kind=Channel.Kind.WEB, team=team)
 _, api_key = do_create_token(user=agent, name="realtime-test")
 visitors = int(os.environ.get("SEED_VISITORS", "1"))
@@ -154,6 +155,9 @@ class Cluster:
                 # one run's (or the bench's) messages must not use up another's address limit.
                 "KEFU_RATELIMIT_CHAT_MESSAGE_IP": "off",
                 "KEFU_RATELIMIT_CHAT_CONNECT_IP": "off",
+                # The seeded agent is online without a desk open: a long grace keeps her
+                # routed to for the whole run (presence has its own tests).
+                "KEFU_PRESENCE_GRACE_SECONDS": "86400",
             }
         )
         if self.redis:

@@ -20,6 +20,7 @@ from .cluster import Cluster, redis_unreachable_reason, redis_url
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
 SETUP = """
+from django.utils import timezone
 from kefu.accounts.models import AgentStatus, Role, Team, User
 from kefu.accounts.services import do_create_user
 from kefu.routing.models import RoutingRule
@@ -28,7 +29,7 @@ after_sales = Team.objects.create(name="售后服务")
 RoutingRule.objects.create(name="退款", keywords=["退款", "退貨"], team=after_sales, priority="P3")
 agent = do_create_user(username="xiaoli", password="kefu-test-pass-2026", role=Role.AGENT,
                        teams=(after_sales,), display_name="小李", max_concurrent=10)
-User.objects.filter(pk=agent.pk).update(status=AgentStatus.ONLINE)
+User.objects.filter(pk=agent.pk).update(status=AgentStatus.ONLINE, last_seen_at=timezone.now())
 lead = do_create_user(username="laozhou", password="kefu-test-pass-2026", role=Role.TEAM_LEAD,
                       teams=(after_sales,), display_name="周组长")
 print(json.dumps({"agent": agent.pk, "lead": lead.pk, "team": after_sales.pk,

@@ -1,19 +1,28 @@
-"""REST: the signed-in user, agent status, users, teams, the audit log and API tokens."""
+"""REST: the signed-in user, agent status and presence, users, teams, the audit log and API tokens."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 from ninja import Query, Router, Status
 from pydantic import Field
 
 from kefu.accounts.access import AuthedRequest
-from kefu.accounts.presenters import audit_dict, team_dict, token_dict, user_dict
+from kefu.accounts.presenters import (
+    audit_dict,
+    grant_dict,
+    presence_rule_dict,
+    status_change_dict,
+    team_dict,
+    token_dict,
+    user_dict,
+)
 from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, StrictIn, page
 from kefu.core.errors import NotFound
 
-from . import access, services
-from .models import APIToken, AuditLog, Role, Team, User
+from . import access, presence, services
+from .models import APIToken, Role, StatusChange, Team, User
 
 router = Router(tags=["accounts"])
 
@@ -23,6 +32,14 @@ router = Router(tags=["accounts"])
 
 class AgentStatusIn(StrictIn):
     status: str
+    reason: str | None = Field(
+        None, description="only with status break: short_break, meal, training, meeting"
+    )
+
+
+class PresenceRuleIn(StrictIn):
+    on_offline: str = Field(description="keep (stay with her) or requeue (back to the queue after N minutes)")
+    requeue_after_minutes: int = Field(ge=0, le=services.MAX_REQUEUE_MINUTES)
 
 
 class UserIn(StrictIn):
@@ -49,6 +66,12 @@ class TeamIn(StrictIn):
 
 class TokenIn(StrictIn):
     name: str
+    scopes: list[str] = []
+    user_id: int | None = Field(None, ge=1, le=2**62)
+
+
+class GrantIn(StrictIn):
+    roles: list[str]
 
 
 def _teams(team_ids: list[int]) -> list[Team]:
@@ -72,8 +95,83 @@ def me(request: AuthedRequest) -> dict[str, Any]:
 
 @router.post("/me/status")
 def set_my_status(request: AuthedRequest, payload: AgentStatusIn) -> dict[str, Any]:
-    user = services.do_set_status(user=request.auth, status=payload.status)
-    return {"id": user.pk, "status": user.status}
+    user = services.do_set_status(user=request.auth, status=payload.status, reason=payload.reason)
+    return {"id": user.pk, "status": user.status, "reason": user.status_reason}
+
+
+@router.post("/me/heartbeat", response={204: None})
+def heartbeat(request: AuthedRequest) -> Status[None]:
+    """For clients without the desk socket: "I am at my desk" (send more often than the grace)."""
+    presence.do_heartbeat(request.auth.pk)
+    return Status(204, None)
+
+
+# --- presence: history, online time, the offline rule ----------------------------------
+
+
+@router.get("/presence/history")
+def list_status_history(
+    request: AuthedRequest,
+    user_id: int | None = Query(None, ge=1),
+    team_id: int | None = Query(None, ge=1),
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    """Status changes, newest first: team leads see their teams' members, supervisors everyone."""
+    users = presence.access_history_users(request.auth, team_id=team_id, user_id=user_id)
+    qs = StatusChange.objects.filter(user__in=users).select_related("user", "actor")
+    if since is not None:
+        qs = qs.filter(at__gte=since)
+    if until is not None:
+        qs = qs.filter(at__lt=until)
+    return page(qs, limit=limit, offset=offset, present=status_change_dict)
+
+
+@router.get("/presence/online-time")
+def online_time(
+    request: AuthedRequest,
+    date_from: date,
+    date_to: date,
+    user_id: int | None = Query(None, ge=1),
+    team_id: int | None = Query(None, ge=1),
+) -> dict[str, Any]:
+    """Seconds per agent per local day in each status (docs/presence.md#online-time)."""
+    presence.check_day_range(date_from, date_to)
+    users = list(
+        presence.access_history_users(request.auth, team_id=team_id, user_id=user_id)
+        .filter(is_active=True)
+        .order_by("id")
+    )
+    names = {u.pk: u.name for u in users}
+    rows = [
+        {**row.as_dict(), "name": names[row.user_id]}
+        for row in presence.online_time(users, date_from, date_to)
+    ]
+    return {
+        "date_from": date_from.isoformat(),
+        "date_to": date_to.isoformat(),
+        "count": len(rows),
+        "items": rows,
+    }
+
+
+@router.get("/presence/rule")
+def get_presence_rule(request: AuthedRequest) -> dict[str, Any]:
+    access.check_role(request.auth, Role.TEAM_LEAD)
+    return presence_rule_dict(presence.presence_rule())
+
+
+@router.put("/presence/rule")
+def set_presence_rule(request: AuthedRequest, payload: PresenceRuleIn) -> dict[str, Any]:
+    rule = services.do_set_presence_rule(
+        actor=request.auth,
+        on_offline=payload.on_offline,
+        requeue_after_minutes=payload.requeue_after_minutes,
+        request=request,
+    )
+    return presence_rule_dict(rule)
 
 
 # --- users and teams ----------------------------------------------------------------
@@ -142,15 +240,21 @@ def list_audit(
     request: AuthedRequest,
     action: str | None = None,
     actor_id: int | None = None,
+    customer_id: int | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
-    access.check_role(request.auth, Role.SUPERVISOR)
-    qs = AuditLog.objects.select_related("actor")
-    if action:
-        qs = qs.filter(action=action)
-    if actor_id:
-        qs = qs.filter(actor_id=actor_id)
+    """Supervisors and above; ``date_from``/``date_to`` are days (YYYY-MM-DD), both included."""
+    qs = services.access_audit_log(
+        request.auth,
+        action=action,
+        actor_id=actor_id,
+        customer_id=customer_id,
+        date_from=date_from,
+        date_to=date_to,
+    )
     return page(qs, limit=limit, offset=offset, present=audit_dict)
 
 
@@ -165,7 +269,10 @@ def list_tokens(request: AuthedRequest) -> dict[str, Any]:
 
 @router.post("/tokens", response={201: dict[str, Any]})
 def create_token(request: AuthedRequest, payload: TokenIn) -> Status[dict[str, Any]]:
-    token, key = services.do_create_token(user=request.auth, name=payload.name, request=request)
+    for_user = access.access_user(payload.user_id) if payload.user_id is not None else None
+    token, key = services.do_create_token(
+        user=request.auth, name=payload.name, scopes=payload.scopes, for_user=for_user, request=request
+    )
     # The plain key is in this response only; it is never stored nor shown again.
     return Status(201, {**token_dict(token), "key": key})
 
@@ -174,3 +281,21 @@ def create_token(request: AuthedRequest, payload: TokenIn) -> Status[dict[str, A
 def revoke_token(request: AuthedRequest, token_id: int) -> Status[None]:
     services.do_revoke_token(user=request.auth, token_id=token_id, request=request)
     return Status(204, None)
+
+
+# --- grants ---------------------------------------------------------------------------
+
+
+@router.get("/grants")
+def list_grants(request: AuthedRequest) -> dict[str, Any]:
+    """Each grant (e.g. `orders.write`) and the roles holding it; admins hold every grant."""
+    return {"items": [grant_dict(p, roles) for p, roles in services.role_grants(actor=request.auth).items()]}
+
+
+@router.put("/grants/{permission}")
+def set_grant(request: AuthedRequest, permission: str, payload: GrantIn) -> dict[str, Any]:
+    """Give a grant to exactly these roles (admin only, audited)."""
+    roles = services.do_set_role_grant(
+        actor=request.auth, permission=permission, roles=payload.roles, request=request
+    )
+    return grant_dict(permission, roles)

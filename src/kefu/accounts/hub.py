@@ -34,7 +34,21 @@ PAGES: tuple[SettingsPage, ...] = (
         "服务时间",
         Role.SUPERVISOR,
     ),
+    SettingsPage(
+        "/desk/settings/presence/",
+        "在线与离线",
+        "离线客服的会话规则（保留或超时退回队列）、在线时长与状态记录",
+        "人员与团队",
+        Role.SUPERVISOR,
+    ),
     SettingsPage("/api/v1/docs", "API 文档", "REST API 的交互式文档（离线可用）", "对接", Role.SUPERVISOR),
+    SettingsPage(
+        "/desk/audit/",
+        "审计日志",
+        "登录、权限变更、查看明文个人信息与消息原文等敏感操作的记录",
+        "安全",
+        Role.SUPERVISOR,
+    ),
 )
 
 

@@ -10,7 +10,8 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 
 from kefu.accounts.access import audit, client_ip
-from kefu.accounts.models import AuditLog
+from kefu.accounts.apps import LOGOUT_REASON_ATTR
+from kefu.accounts.models import AuditLog, StatusReason
 
 SESSION_KEY = "kefu_last_activity"
 
@@ -26,6 +27,7 @@ class IdleTimeoutMiddleware:
             last = request.session.get(SESSION_KEY)
             if last is not None and now - float(last) > settings.KEFU_IDLE_TIMEOUT:
                 audit(AuditLog.Action.IDLE_LOCK, actor=user, ip=client_ip(request))
+                setattr(request, LOGOUT_REASON_ATTR, StatusReason.IDLE_LOCK)
                 logout(request)
                 request.session["kefu_locked"] = True
             elif not request.path.startswith("/api/v1/ping"):

@@ -27,10 +27,31 @@ ROLE_RANK = {
 
 
 class AgentStatus(models.TextChoices):
+    """Only ``online`` takes new conversations; ``busy`` and ``break`` keep serving their own."""
+
     ONLINE = "online", "在线"
-    AWAY = "away", "离开"
-    BREAK = "break", "小休"
+    BUSY = "busy", "忙碌"
+    BREAK = "break", "休息"
     OFFLINE = "offline", "离线"
+
+
+class StatusReason(models.TextChoices):
+    """Why an agent's status changed: chosen by the agent (a break) or set by kefu (going offline)."""
+
+    NONE = "", "—"
+    SHORT_BREAK = "short_break", "小休"
+    MEAL = "meal", "用餐"
+    TRAINING = "training", "培训"
+    MEETING = "meeting", "会议"
+    LOGOUT = "logout", "退出登录"
+    IDLE_LOCK = "idle_lock", "空闲锁定"
+    SESSION_EXPIRED = "session_expired", "会话过期"
+    DISCONNECTED = "disconnected", "连接断开"
+    DISABLED = "disabled", "账号停用"
+
+
+# The reasons an agent may give for a break; the others are kefu's own.
+BREAK_REASONS = (StatusReason.SHORT_BREAK, StatusReason.MEAL, StatusReason.TRAINING, StatusReason.MEETING)
 
 
 class Team(models.Model):
@@ -58,6 +79,10 @@ class User(AbstractUser):
     is_senior = models.BooleanField("资深客服", default=False)
     status = models.CharField("状态", max_length=8, choices=AgentStatus.choices, default=AgentStatus.OFFLINE)
     status_changed_at = models.DateTimeField(null=True, blank=True)
+    status_reason = models.CharField("状态原因", max_length=16, choices=StatusReason.choices, blank=True)
+    # The last sign of life from the agent's desk (its socket's heartbeat): routing and
+    # "who is online" count only agents seen within KEFU_PRESENCE_GRACE_SECONDS.
+    last_seen_at = models.DateTimeField("最近在线", null=True, blank=True, db_index=True)
     max_concurrent = models.PositiveSmallIntegerField("最大同时接待数", default=5)
     last_assigned_at = models.DateTimeField(null=True, blank=True)
 
@@ -81,11 +106,33 @@ class User(AbstractUser):
         return self.has_role_at_least(Role.SUPERVISOR)
 
 
+class Grant(models.TextChoices):
+    """Permissions an admin hands to roles (``RoleGrant``) or to an integration's token (``APIToken.scopes``)."""
+
+    ORDERS_WRITE = "orders.write", "写入订单与物流"
+
+
+class RoleGrant(models.Model):
+    """A role holds a grant; admins hold every grant without a row."""
+
+    permission = models.CharField("权限", max_length=32, choices=Grant.choices)
+    role = models.CharField("角色", max_length=16, choices=Role.choices)
+
+    class Meta:
+        ordering = ["permission", "role"]
+        constraints = [models.UniqueConstraint(fields=["permission", "role"], name="role_grant_unique")]
+
+
 class APIToken(models.Model):
-    """A bearer token for integrations; only its SHA-256 is stored."""
+    """A bearer token for integrations; only its SHA-256 is stored.
+
+    ``scopes`` are grants the token carries whatever its user's role (an ERP's token
+    with ``orders.write`` on an account that is otherwise an agent).
+    """
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list, blank=True)
     prefix = models.CharField(max_length=12, db_index=True)
     key_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -111,6 +158,7 @@ class AuditLog(models.Model):
         TOKEN_REVOKE = "token_revoke", "吊销令牌"
         REVEAL_PII = "reveal_pii", "查看明文个人信息"
         CUSTOMER_MERGE = "customer_merge", "合并客户"
+        GRANT_CHANGE = "grant_change", "授权变更"
 
     actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     action = models.CharField(max_length=32, choices=Action.choices)
@@ -122,3 +170,38 @@ class AuditLog(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+
+class StatusChange(models.Model):
+    """One change of an agent's status: the history online time and occupancy are computed from."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=8, choices=AgentStatus.choices)
+    to_status = models.CharField(max_length=8, choices=AgentStatus.choices)
+    reason = models.CharField(max_length=16, choices=StatusReason.choices, blank=True)
+    # Who made the change: the agent, an admin, or nobody (kefu: a logout, the sweep).
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["user", "at"])]
+
+
+class PresenceRule(models.Model):
+    """What happens to an agent's open conversations while she is offline (one row, id 1)."""
+
+    class OnOffline(models.TextChoices):
+        KEEP = "keep", "保留给该客服"
+        REQUEUE = "requeue", "超时后退回队列"
+
+    on_offline = models.CharField(
+        "离线后的会话", max_length=8, choices=OnOffline.choices, default=OnOffline.KEEP
+    )
+    requeue_after_minutes = models.PositiveIntegerField("离线多少分钟后退回", default=10)
+    updated_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "在线规则"
+        verbose_name_plural = verbose_name

@@ -3,28 +3,43 @@ the settings hub and the users and teams settings pages."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.contrib.auth.views import LoginView, PasswordChangeView
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
-from kefu.accounts.access import AuthedRequest, audit, check_role, client_ip
+from kefu.accounts.access import AuthedRequest, audit, check_admin, check_role, client_ip
 from kefu.accounts.hub import HUB_ROLE, sections_for
-from kefu.accounts.services import check_login_rate, do_create_token, do_revoke_token
-from kefu.core.errors import RateLimited
+from kefu.accounts.presenters import audit_row
+from kefu.accounts.services import (
+    MAX_REQUEUE_MINUTES,
+    access_audit_log,
+    check_login_rate,
+    do_create_token,
+    do_revoke_token,
+    do_set_presence_rule,
+)
+from kefu.core.errors import InvalidInput, RateLimited
 from kefu.core.ratelimit import Reservation
 
-from .models import APIToken, AuditLog
+from . import presence
+from .apps import LOGOUT_REASON_ATTR
+from .models import AgentStatus, APIToken, AuditLog, PresenceRule, Role, StatusChange, StatusReason, User
 
 LOCKED_SESSION_KEY = "kefu_locked"
 
@@ -87,6 +102,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         action = AuditLog.Action.IDLE_LOCK if idle else AuditLog.Action.LOGOUT
         audit(action, actor=request.user, ip=client_ip(request))
+    setattr(request, LOGOUT_REASON_ATTR, StatusReason.IDLE_LOCK if idle else StatusReason.LOGOUT)
     logout(request)
     if idle:
         request.session[LOCKED_SESSION_KEY] = True
@@ -135,9 +151,160 @@ def revoke_token_view(request: AuthedRequest, token_id: int) -> HttpResponse:
     return redirect("accounts:tokens")
 
 
+AUDIT_PAGE_SIZE = 50
+
+
+def _int_or_none(value: str) -> int | None:
+    value = value.strip()
+    return int(value) if value.isdigit() and len(value) < 12 else None
+
+
+@require_GET
+@login_required
+def audit_view(request: AuthedRequest) -> HttpResponse:
+    """审计日志: supervisors and above; filters by user, action, customer and days."""
+    check_role(request.user, Role.SUPERVISOR)
+    filters = {
+        "actor": request.GET.get("actor", "")[:12],
+        "action": request.GET.get("action", "")[:32],
+        "customer": request.GET.get("customer", "")[:12],
+        "date_from": request.GET.get("date_from", "")[:10],
+        "date_to": request.GET.get("date_to", "")[:10],
+    }
+    error = ""
+    bad_number = [k for k in ("actor", "customer") if filters[k].strip() and _int_or_none(filters[k]) is None]
+    try:
+        if bad_number:
+            raise InvalidInput("请填写编号（数字）", fields={bad_number[0]: "应为数字"})
+        qs = access_audit_log(
+            request.user,
+            action=filters["action"] or None,
+            actor_id=_int_or_none(filters["actor"]),
+            customer_id=_int_or_none(filters["customer"]),
+            date_from=filters["date_from"] or None,
+            date_to=filters["date_to"] or None,
+        )
+    except InvalidInput as exc:
+        error = exc.message
+        qs = AuditLog.objects.none()
+    page = Paginator(qs, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = urlencode({k: v for k, v in filters.items() if v})
+    return render(
+        request,
+        "accounts/audit.html",
+        {
+            "nav": "audit",
+            "page": page,
+            "rows": [audit_row(a) for a in page.object_list],
+            "filters": filters,
+            "query": query,
+            "error": error,
+            "actions": AuditLog.Action.choices,
+            "users": User.objects.order_by("id").only("id", "username", "display_name"),
+        },
+    )
+
+
 @never_cache
 @login_required
 def settings_hub(request: AuthedRequest) -> HttpResponse:
     """The list of settings pages the user may open (``kefu.accounts.hub.PAGES``)."""
     check_role(request.user, HUB_ROLE)
     return render(request, "accounts/settings/hub.html", {"sections": sections_for(request.user)})
+
+
+# --- presence settings: the offline rule, online time, the status history --------------
+
+
+class PresenceRuleForm(forms.Form):
+    on_offline = forms.ChoiceField(
+        label=_("客服离线后，其未结束的会话"), choices=PresenceRule.OnOffline.choices
+    )
+    requeue_after_minutes = forms.IntegerField(
+        label=_("离线多少分钟后退回队列"),
+        min_value=0,
+        max_value=MAX_REQUEUE_MINUTES,
+        error_messages={
+            "required": _("请填写分钟数"),
+            "invalid": _("请输入整数"),
+            "min_value": _("不能小于 0"),
+            "max_value": _("不能超过 %(limit_value)s"),
+        },
+    )
+
+
+def _day(value: str | None) -> tuple[date, str]:
+    """The day asked for in ``?date=``, or today; with an error to show when it is not a date."""
+    today = timezone.localdate()
+    if not value:
+        return today, ""
+    try:
+        return date.fromisoformat(value), ""
+    except ValueError:
+        return today, "日期格式应为 YYYY-MM-DD，已显示今天"
+
+
+def _hm(seconds: int) -> str:
+    minutes = seconds // 60
+    return f"{minutes // 60}小时{minutes % 60:02d}分" if minutes >= 60 else f"{minutes}分"
+
+
+def _time_row(user: Any, row: dict[str, Any]) -> dict[str, Any]:
+    reasons = dict(StatusReason.choices)
+    return {
+        "user": user,
+        "online": _hm(row["online_seconds"]),
+        "busy": _hm(row["busy_seconds"]),
+        "break": _hm(row["break_seconds"]),
+        "at_desk": _hm(row["at_desk_seconds"]),
+        "break_reasons": "、".join(f"{reasons.get(k, k)} {_hm(v)}" for k, v in row["break_reasons"].items()),
+    }
+
+
+@never_cache
+@login_required
+def presence_settings_view(request: AuthedRequest) -> HttpResponse:
+    """在线与离线: the admin's offline rule; agents' time per status on a day and their recent changes."""
+    check_role(request.user, Role.TEAM_LEAD)
+    rule = presence.presence_rule()
+    can_edit = request.user.has_role_at_least(Role.ADMIN)
+    form = PresenceRuleForm(
+        request.POST if request.method == "POST" else None,
+        initial={"on_offline": rule.on_offline, "requeue_after_minutes": rule.requeue_after_minutes},
+    )
+    if request.method == "POST":
+        check_admin(request.user)
+        if form.is_valid():
+            do_set_presence_rule(
+                actor=request.user,
+                on_offline=form.cleaned_data["on_offline"],
+                requeue_after_minutes=form.cleaned_data["requeue_after_minutes"],
+                request=request,
+            )
+            messages.success(request, _("在线规则已保存。"))
+            return redirect("accounts:presence_settings")
+    day, day_error = _day(request.GET.get("date"))
+    users = list(presence.access_history_users(request.user).filter(is_active=True).order_by("id"))
+    names = {u.pk: u for u in users}
+    times = [_time_row(names[row.user_id], row.as_dict()) for row in presence.online_time(users, day, day)]
+    history = (
+        StatusChange.objects.filter(user__in=[u.pk for u in users])
+        .select_related("user", "actor")
+        .order_by("-at", "-id")[:50]
+    )
+    return render(
+        request,
+        "accounts/presence_settings.html",
+        {
+            "nav": "settings",
+            "form": form,
+            "rule": rule,
+            "can_edit": can_edit,
+            "day": day,
+            "day_error": day_error,
+            "times": times,
+            "history": history,
+            "grace_seconds": int(settings.KEFU_PRESENCE_GRACE_SECONDS),
+            "statuses": dict(AgentStatus.choices),
+        },
+    )

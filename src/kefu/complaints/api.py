@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from ninja import Router, Status
+from pydantic import StrictBool
 
 from kefu.accounts.access import AuthedRequest, check_role
 from kefu.accounts.models import Role
@@ -104,23 +105,36 @@ def transfer(request: AuthedRequest, complaint_id: int, payload: ComplaintTransf
 
 class TextIn(StrictIn):
     text: str
+    # Send although the text has high-severity quality findings (recorded as an override).
+    confirm_findings: StrictBool = False
 
 
 @router.post("/complaints/{complaint_id}/progress")
 def progress(request: AuthedRequest, complaint_id: int, payload: TextIn) -> dict[str, Any]:
     return complaint_dict(
-        services.do_send_progress(actor=request.user, complaint_id=complaint_id, text=payload.text)
+        services.do_send_progress(
+            actor=request.user,
+            complaint_id=complaint_id,
+            text=payload.text,
+            confirm_findings=payload.confirm_findings,
+        )
     )
 
 
 class ResolutionIn(StrictIn):
     resolution: str
+    confirm_findings: StrictBool = False
 
 
 @router.post("/complaints/{complaint_id}/resolve")
 def resolve(request: AuthedRequest, complaint_id: int, payload: ResolutionIn) -> dict[str, Any]:
     return complaint_dict(
-        services.do_resolve(actor=request.user, complaint_id=complaint_id, resolution=payload.resolution)
+        services.do_resolve(
+            actor=request.user,
+            complaint_id=complaint_id,
+            resolution=payload.resolution,
+            confirm_findings=payload.confirm_findings,
+        )
     )
 
 

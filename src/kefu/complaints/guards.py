@@ -9,7 +9,6 @@ reply-quality check call these directly.
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +20,7 @@ from kefu.conversations.models import Conversation
 from kefu.conversations.timeline import add_activity
 from kefu.core.errors import Conflict
 from kefu.core.transactions import best_effort
+from kefu.nlp.grant_claims import find_grant_claim
 
 from .models import (
     AuthorityLimit,
@@ -38,9 +38,6 @@ DEFAULT_LIMITS: dict[str, Decimal | None] = {
     Role.MANAGER: None,  # no limit: the manager approves what is beyond everyone else
     Role.ADMIN: None,
 }
-GRANT_CLAIM_RE = re.compile(
-    r"(已|已经)(为您|给您|帮您)?(批准|同意|申请成功|发放|退款|退回|补偿|赔付|赔偿|到账)"
-)
 
 
 def limits() -> dict[str, Decimal | None]:
@@ -75,8 +72,12 @@ def approved_compensation(conversation: Conversation) -> Decimal:
 
 
 def check_no_premature_grant(text: str, conversation: Conversation) -> None:
-    """Refuse a reply telling the customer compensation is granted while it still awaits approval."""
-    if not GRANT_CLAIM_RE.search(text):
+    """Refuse a reply telling the customer compensation is granted while it still awaits approval.
+
+    What counts as telling them (Traditional, rewordings) is :mod:`kefu.nlp.grant_claims`.
+    """
+    claim = find_grant_claim(text)
+    if claim is None:
         return
     pending = CompensationRequest.objects.filter(
         Q(conversation=conversation) | Q(complaint__ticket__conversations=conversation),
@@ -87,7 +88,7 @@ def check_no_premature_grant(text: str, conversation: Conversation) -> None:
             f"补偿申请（{pending.get_kind_display()} {pending.amount} 元）尚在审批中，批准前不能告诉客户已发放。"
             "可以说明“已为您提交申请，审批结果会在……前告知您”。",
             fields={"text": "补偿尚未批准"},
-            extra={"pending_compensation_id": pending.pk},
+            extra={"pending_compensation_id": pending.pk, "claim": claim.sentence},
         )
 
 

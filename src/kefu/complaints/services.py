@@ -253,12 +253,16 @@ def do_transfer(
     return complaint
 
 
-def do_send_progress(*, actor: User, complaint_id: int, text: str) -> Complaint:
+def do_send_progress(
+    *, actor: User, complaint_id: int, text: str, confirm_findings: bool = False
+) -> Complaint:
     """Tell the customer where things stand; the next update falls due one interval later."""
 
     with transaction.atomic():
         complaint = access_complaint(actor, complaint_id, for_update=True)
-        do_send_customer_update(actor=actor, ticket_id=complaint.ticket_id, text=text)
+        do_send_customer_update(
+            actor=actor, ticket_id=complaint.ticket_id, text=text, confirm_findings=confirm_findings
+        )
         now = timezone.now()
         complaint.last_update_at = now
         complaint.next_update_due = now + timedelta(hours=complaint.update_interval_hours)
@@ -266,7 +270,9 @@ def do_send_progress(*, actor: User, complaint_id: int, text: str) -> Complaint:
     return complaint
 
 
-def do_resolve(*, actor: User, complaint_id: int, resolution: str) -> Complaint:
+def do_resolve(
+    *, actor: User, complaint_id: int, resolution: str, confirm_findings: bool = False
+) -> Complaint:
     """Record the written resolution and send it to the customer; their confirmation is next."""
 
     resolution = check_text(resolution, field="resolution", label="书面处理结果", max_len=3000)
@@ -284,6 +290,7 @@ def do_resolve(*, actor: User, complaint_id: int, resolution: str) -> Complaint:
             actor=actor,
             ticket_id=complaint.ticket_id,
             text=f"【投诉处理结果】{resolution}\n如您对处理结果满意请回复“确认”，如有疑问请随时告诉我们。",
+            confirm_findings=confirm_findings,
         )
     return complaint
 

@@ -68,9 +68,19 @@ def _act(request: AuthedRequest, complaint_id: int) -> None:
             note=p.get("note", ""),
         )
     elif action == "progress":
-        services.do_send_progress(actor=user, complaint_id=complaint_id, text=p.get("text", ""))
+        services.do_send_progress(
+            actor=user,
+            complaint_id=complaint_id,
+            text=p.get("text", ""),
+            confirm_findings=p.get("confirm_findings") == "on",
+        )
     elif action == "resolve":
-        services.do_resolve(actor=user, complaint_id=complaint_id, resolution=p.get("resolution", ""))
+        services.do_resolve(
+            actor=user,
+            complaint_id=complaint_id,
+            resolution=p.get("resolution", ""),
+            confirm_findings=p.get("confirm_findings") == "on",
+        )
     elif action == "confirm":
         services.do_confirm_resolution(
             actor=user,
@@ -129,6 +139,11 @@ def complaint_detail(request: AuthedRequest, complaint_id: int) -> HttpResponse:
         "repeats": complaint.repeats.select_related("ticket"),
         "my_limit": guards.authority_limit(request.user),
         "error": error,
+        # A form refused (e.g. by the quality check) comes back with what was typed.
+        "posted": request.POST if error else {},
+        "error_findings": [
+            f for f in (error.extra.get("findings", []) if error else []) if f.get("severity") == "high"
+        ],
     }
     return render(request, "complaints/detail.html", context, status=400 if error else 200)
 

@@ -8,7 +8,7 @@ from typing import Any
 from django.utils import timezone
 from ninja import File, Form, Query, Router, Status
 from ninja.files import UploadedFile
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from kefu.accounts.access import AuthedRequest, access_team, access_user
 from kefu.conversations.presenters import call_out, conversation_out, open_conversation_dict
@@ -28,6 +28,8 @@ router = Router(tags=["conversations"])
 class MessageIn(StrictIn):
     text: str
     client_msg_id: str | None = Field(None, max_length=64)
+    # Send although the reply has high-severity quality findings (recorded as an override).
+    confirm_findings: StrictBool = False
 
 
 class ConversationNoteIn(StrictIn):
@@ -126,6 +128,15 @@ def list_messages(
     return {"items": [message_dict(m) for m in rows[:limit]], "has_more": len(rows) > limit}
 
 
+@router.post("/conversations/{conversation_id}/messages/{message_id}/reveal")
+def reveal_message(request: AuthedRequest, conversation_id: int, message_id: int) -> dict[str, Any]:
+    """The message's text as typed (team leads and above, in conversations they may open); audited."""
+    message = services.do_reveal_message(
+        user=request.auth, conversation_id=conversation_id, message_id=message_id, request=request
+    )
+    return {"conversation_id": conversation_id, "message_id": message.pk, "text": message.text}
+
+
 @router.post("/conversations/{conversation_id}/messages", response={200: dict[str, Any], 201: dict[str, Any]})
 def send_message(request: AuthedRequest, conversation_id: int, payload: MessageIn) -> Status[dict[str, Any]]:
     message, created = services.do_send_agent_message(
@@ -133,6 +144,7 @@ def send_message(request: AuthedRequest, conversation_id: int, payload: MessageI
         conversation_id=conversation_id,
         text=payload.text,
         client_msg_id=payload.client_msg_id,
+        confirm_findings=payload.confirm_findings,
     )
     # A resend with the same client_msg_id returns the stored message with 200.
     return Status(201 if created else 200, message_dict(message))
@@ -145,6 +157,7 @@ def send_image(
     image: File[UploadedFile],
     text: Form[str] = "",
     client_msg_id: Form[str] = "",
+    confirm_findings: Form[bool] = False,
 ) -> Status[dict[str, Any]]:
     message, created = services.do_send_agent_message(
         agent=request.auth,
@@ -152,6 +165,7 @@ def send_image(
         text=text,
         client_msg_id=client_msg_id or None,
         image=image,
+        confirm_findings=confirm_findings,
     )
     return Status(201 if created else 200, message_dict(message))
 

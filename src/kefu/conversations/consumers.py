@@ -23,9 +23,11 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.utils import timezone
 
 from kefu.accounts.access import team_ids_of
-from kefu.accounts.models import User
+from kefu.accounts.models import StatusReason, User
+from kefu.accounts.presence import do_go_offline, do_heartbeat
 from kefu.conversations.timeline import access_conversation, do_mark_read, messages_after, send_typing
 from kefu.core.errors import InvalidInput, KefuError
 from kefu.core.events import DESK_ALL, desk_team_group, desk_user_group
@@ -156,6 +158,7 @@ class DeskConsumer(JsonSocket):
     RECENT_EVENTS = 512
 
     recheck_task: asyncio.Task[None] | None = None
+    heartbeat_task: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         self.groups_joined = []
@@ -164,18 +167,28 @@ class DeskConsumer(JsonSocket):
             await self.reject(CLOSE_UNAUTHORIZED)
             return
         self.recent: OrderedDict[str, None] = OrderedDict()
+        self.connected_at = timezone.now()
         await self.accept()
         groups = await database_sync_to_async(self._groups)()
         for group in groups:
             await self.join(group)
+        await database_sync_to_async(do_heartbeat)(self.user.pk)
         self.recheck_task = asyncio.create_task(self._recheck_every(settings.KEFU_DESK_RECHECK_SECONDS))
+        self.heartbeat_task = asyncio.create_task(
+            self._heartbeat_every(settings.KEFU_PRESENCE_HEARTBEAT_SECONDS)
+        )
 
     async def disconnect(self, code: int) -> None:
-        task, self.recheck_task = self.recheck_task, None
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # Nothing is marked offline here: a page change closes the socket too, and the
+        # next page's socket arrives within the grace. Without one, the heartbeat stops
+        # and the worker's presence sweep takes the agent offline (docs/presence.md).
+        for name in ("recheck_task", "heartbeat_task"):
+            task = getattr(self, name)
+            setattr(self, name, None)
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await super().disconnect(code)
 
     def _groups(self) -> list[str]:
@@ -195,18 +208,27 @@ class DeskConsumer(JsonSocket):
     def _session_key(self) -> str | None:
         return getattr(self.scope.get("session"), "session_key", None)
 
-    def _current_groups(self) -> list[str] | None:
-        """The groups this socket should be in now, or None when it must close."""
+    def _current_groups(self) -> list[str] | str | None:
+        """The groups this socket should be in now, or why it must close.
 
-        user = User.objects.filter(pk=self.user.pk, is_active=True).first()
+        ``None``: the account is gone. A reason (``StatusReason``): the session
+        expired or the account was disabled, which also takes the agent offline.
+        """
+        user = User.objects.filter(pk=self.user.pk).first()
+        if user is None:
+            return None
+        if not user.is_active:
+            return StatusReason.DISABLED
         key = self._session_key()
-        if user is None or key is None:
-            return None
         engine = import_module(settings.SESSION_ENGINE)
-        if not engine.SessionStore().exists(key):
-            return None
+        if key is None or not engine.SessionStore().exists(key):
+            return StatusReason.SESSION_EXPIRED
         self.user = user
         return self._groups()
+
+    def _go_offline(self, reason: str) -> None:
+        # Unless she chose a status since this socket opened: she signed in again elsewhere.
+        do_go_offline(self.user.pk, reason=reason, unless_changed_after=self.connected_at)
 
     async def recheck_access(self, *, ended_session: str | None = None) -> None:
         key = self._session_key()
@@ -215,9 +237,11 @@ class DeskConsumer(JsonSocket):
             if ended_session and ended_session == key
             else await database_sync_to_async(self._current_groups)()
         )
-        if groups is None:
+        if not isinstance(groups, list):
             for group in list(self.groups_joined):
                 await self.leave(group)
+            if groups is not None:
+                await database_sync_to_async(self._go_offline)(groups)
             await self.close(code=CLOSE_UNAUTHORIZED)
             return
         changed = False
@@ -237,6 +261,14 @@ class DeskConsumer(JsonSocket):
                 await self.recheck_access()
             except Exception:  # a database hiccup must not kill the timer; try again later
                 log.exception("desk socket access re-check failed")
+
+    async def _heartbeat_every(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await database_sync_to_async(do_heartbeat)(self.user.pk)
+            except Exception:  # the next beat tries again; the grace covers a few misses
+                log.exception("desk socket heartbeat failed")
 
     async def desk_access(self, event: dict[str, Any]) -> None:
         await self.recheck_access(ended_session=event["payload"].get("ended_session"))

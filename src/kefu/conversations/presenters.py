@@ -1,20 +1,28 @@
-"""Plain dicts for events and sockets. Customer-facing shapes carry public fields only."""
+"""Plain dicts for events and sockets. Customer-facing shapes carry public fields only.
+
+Desk shapes mask the phone, ID-card and bank-card numbers in free text
+(``core.masking.mask_text``); ``clear=True`` is for event payloads only, which
+``core.events.publish`` masks again for desks and untrusted webhooks.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from kefu.core.masking import has_masked_text, mask_text
+
 from .models import CallLog, Conversation, Message
 
 
-def message_dict(m: Message) -> dict[str, Any]:
-    """The desk's view of a message (notes included)."""
+def message_dict(m: Message, *, clear: bool = False) -> dict[str, Any]:
+    """The desk's view of a message (notes included); ``has_pii`` says the text has masked parts."""
     return {
         "id": m.pk,
         "conversation_id": m.conversation_id,
         "direction": m.direction,
         "kind": m.kind,
-        "text": m.text,
+        "text": m.text if clear else mask_text(m.text),
+        "has_pii": has_masked_text(m.text),
         "image_url": m.image.url if m.image else None,
         "is_private": m.is_private,
         "sender_id": m.sender_id,
@@ -40,7 +48,7 @@ def public_message_dict(m: Message) -> dict[str, Any]:
     }
 
 
-def conversation_dict(c: Conversation) -> dict[str, Any]:
+def conversation_dict(c: Conversation, *, clear: bool = False) -> dict[str, Any]:
     return {
         "id": c.pk,
         "status": c.status,
@@ -53,7 +61,7 @@ def conversation_dict(c: Conversation) -> dict[str, Any]:
         "assignee_id": c.assignee_id,
         "first_responder_id": c.first_responder_id,
         "priority": c.priority,
-        "subject": c.subject,
+        "subject": c.subject if clear else mask_text(c.subject),
         "intent": c.intent,
         "emotion_label": c.emotion_label,
         "emotion_score": c.emotion_score,
@@ -104,8 +112,37 @@ def conversation_out(c: Conversation) -> dict[str, Any]:
         "sla_state": sla_state(c),
         "agent_last_read_id": c.agent_last_read_id,
         "customer_last_read_id": c.customer_last_read_id,
-        "preview": getattr(c, "preview", None),
+        "preview": _masked_or_none(getattr(c, "preview", None)),
     }
+
+
+TRANSCRIPT_HEADER = ("时间", "类型", "发送方", "内容", "图片")
+_KIND_NAMES = {"note": "内部备注", "call": "通话记录", "event": "系统", "auto": "自动回复", "image": "图片"}
+
+
+def transcript_row(m: Message, customer_name: str) -> tuple[str, ...]:
+    """One message as a line of the exported transcript (``sender`` loaded); text masked like the desk's."""
+    if m.direction == Message.Direction.INCOMING:
+        who = customer_name
+    else:
+        who = m.sender.name if m.sender_id and m.sender else "系统"
+    kind = _KIND_NAMES.get(m.kind, "客户" if m.direction == Message.Direction.INCOMING else "回复")
+    return (
+        m.created_at.isoformat(timespec="seconds"),
+        kind,
+        _cell(who),
+        _cell(mask_text(m.text)),
+        m.image.url if m.image else "",
+    )
+
+
+def _cell(text: str) -> str:
+    # A customer's 「=HYPERLINK(…)」 must stay text when the file is opened in a spreadsheet.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _masked_or_none(text: str | None) -> str | None:
+    return None if text is None else mask_text(text)
 
 
 def call_out(call: CallLog) -> dict[str, Any]:
@@ -115,7 +152,7 @@ def call_out(call: CallLog) -> dict[str, Any]:
         "agent_id": call.agent_id,
         "direction": call.direction,
         "duration_seconds": call.duration_seconds,
-        "summary": call.summary,
+        "summary": mask_text(call.summary),
         "outcome": call.outcome,
         "message": message_dict(call.message),
         "created_at": call.created_at.isoformat(),

@@ -30,8 +30,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from kefu.accounts.access import team_ids_of
-from kefu.accounts.models import Role, Team, User
+from kefu.accounts.access import audit, can_reveal_pii, client_ip, team_ids_of
+from kefu.accounts.models import AuditLog, Role, Team, User
 from kefu.channels.models import Channel
 from kefu.channels.outbound import do_queue_outbound
 from kefu.complaints.guards import check_no_premature_grant, do_register_promises_from_reply
@@ -46,14 +46,14 @@ from kefu.conversations.timeline import (
     publish_message,
     visible_conversations,
 )
-from kefu.core.errors import Conflict, InvalidInput, NotFound
+from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kefu.core.events import (
     publish,
 )
 from kefu.core.fields import check_message, check_text
 from kefu.customers.identities import do_resolve_customer
 from kefu.customers.models import Customer
-from kefu.quality.checks import do_record_reply_findings
+from kefu.quality.checks import check_reply_before_send, do_record_reply_findings
 from kefu.quality.scoring import do_schedule_scoring
 from kefu.replies.compose import check_no_unfilled_variables, do_link_sent_message
 from kefu.routing.assignment import (
@@ -64,7 +64,7 @@ from kefu.routing.assignment import (
     do_requeue_if_unowned,
 )
 from kefu.sla.policies import do_start_conversation_sla
-from kefu.tickets.records import do_resume_waiting_tickets
+from kefu.tickets.records import do_answer_left_messages, do_resume_waiting_tickets
 from kefu.understanding.models import EmotionAlert
 from kefu.understanding.reading import (
     do_tell_assignee_of_open_alerts,
@@ -196,7 +196,7 @@ def _after_customer_message(
     if created_conversation:
         publish(
             "conversation.created",
-            {"conversation": conversation_dict(conversation)},
+            {"conversation": conversation_dict(conversation, clear=True)},
             team_id=conversation.team_id,
             conversation_id=conversation.pk,
         )
@@ -243,8 +243,13 @@ def do_send_agent_message(
     text: str,
     client_msg_id: str | None = None,
     image: UploadedFile | None = None,
+    confirm_findings: bool = False,
 ) -> tuple[Message, bool]:
-    """Store an agent reply, claim the conversation if unowned, then deliver it."""
+    """Store an agent reply, claim the conversation if unowned, then deliver it.
+
+    A reply with high-severity quality findings is refused unless ``confirm_findings``
+    says the agent chose to send it anyway; that override is recorded with the findings.
+    """
 
     text = check_message(text, required=image is None)
     check_no_unfilled_variables(text)
@@ -262,6 +267,9 @@ def do_send_agent_message(
             ).first()
             if dup is not None:
                 return dup, False
+        checked = check_reply_before_send(
+            agent=agent, conversation=conversation, text=text, confirmed=confirm_findings is True
+        )
         now = timezone.now()
         message = Message.objects.create(
             conversation=conversation,
@@ -276,7 +284,7 @@ def do_send_agent_message(
 
         do_register_promises_from_reply(message, conversation)
 
-        do_record_reply_findings(message, conversation)
+        do_record_reply_findings(message, conversation, checked, confirmed=confirm_findings is True)
         assigned_now = conversation.assignee_id is None
         if assigned_now:
             conversation.assignee = agent
@@ -291,9 +299,34 @@ def do_send_agent_message(
         if assigned_now:
             publish_assigned(conversation, actor=agent)
         publish_message(message, conversation)
+        do_answer_left_messages(conversation, agent=agent, now=now)
 
         do_queue_outbound(message)
     return message, True
+
+
+def do_reveal_message(*, user: User, conversation_id: int, message_id: int, request: Any = None) -> Message:
+    """One message with its text as typed, for a role that may reveal personal data; audited.
+
+    The conversation must be one the user may open (a team lead: their teams'), so the
+    reveal follows the same team scope as reading the conversation.
+    """
+    conversation = access_conversation(user, conversation_id)
+    if not can_reveal_pii(user):
+        raise PermissionDenied("您的角色无权查看消息原文")
+    message = (
+        Message.objects.filter(pk=message_id, conversation=conversation).select_related("sender").first()
+    )
+    if message is None:
+        raise NotFound(f"会话 {conversation_id} 中没有消息 {message_id}")
+    audit(
+        AuditLog.Action.REVEAL_PII,
+        actor=user,
+        target=conversation.customer,
+        detail={"field": "message", "message_id": message.pk, "conversation_id": conversation.pk},
+        ip=client_ip(request),
+    )
+    return message
 
 
 def do_add_note(*, agent: User, conversation_id: int, text: str) -> Message:
@@ -342,7 +375,7 @@ def do_set_status(
         )
         publish(
             "conversation.status_changed",
-            {"conversation": conversation_dict(conversation), "from": old, "to": status},
+            {"conversation": conversation_dict(conversation, clear=True), "from": old, "to": status},
             team_id=conversation.team_id,
             user_ids=[conversation.assignee_id],
             conversation_id=conversation.pk,
@@ -419,7 +452,7 @@ def do_rate_conversation(*, conversation: Conversation, score: object, comment: 
         )
         publish(
             "conversation.rated",
-            {"conversation": conversation_dict(conversation), "csat": csat_dict(conversation)},
+            {"conversation": conversation_dict(conversation, clear=True), "csat": csat_dict(conversation)},
             team_id=conversation.team_id,
             user_ids=[conversation.assignee_id, conversation.first_responder_id],
             conversation_id=conversation.pk,
@@ -487,7 +520,7 @@ def do_transfer(
         publish(
             "conversation.transferred",
             {
-                "conversation": conversation_dict(conversation),
+                "conversation": conversation_dict(conversation, clear=True),
                 "note": note,
                 "from_user_id": previous.pk if previous else None,
             },
@@ -724,7 +757,11 @@ def do_wake_snoozed(now: datetime | None = None, *, limit: int = 200) -> int:
             add_activity(conversation, "暂缓时间已到，会话重新打开", meta={"from": "snoozed", "to": "open"})
             publish(
                 "conversation.status_changed",
-                {"conversation": conversation_dict(conversation), "from": "snoozed", "to": "open"},
+                {
+                    "conversation": conversation_dict(conversation, clear=True),
+                    "from": "snoozed",
+                    "to": "open",
+                },
                 team_id=conversation.team_id,
                 user_ids=[conversation.assignee_id],
                 conversation_id=conversation.pk,

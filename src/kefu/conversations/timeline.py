@@ -109,7 +109,7 @@ def next_event_seq(conversation_id: int) -> int | None:
 def publish_message(m: Message, conversation: Conversation, *, event: str = "message.created") -> None:
     publish(
         event,
-        {"message": message_dict(m), "conversation": conversation_dict(conversation)},
+        {"message": message_dict(m, clear=True), "conversation": conversation_dict(conversation, clear=True)},
         team_id=conversation.team_id,
         user_ids=[conversation.assignee_id],
         conversation_id=conversation.pk,
@@ -221,7 +221,10 @@ def do_send_auto_reply(
 def publish_assigned(conversation: Conversation, *, actor: User | None) -> None:
     publish(
         "conversation.assigned",
-        {"conversation": conversation_dict(conversation), "actor_id": actor.pk if actor else None},
+        {
+            "conversation": conversation_dict(conversation, clear=True),
+            "actor_id": actor.pk if actor else None,
+        },
         team_id=conversation.team_id,
         user_ids=[conversation.assignee_id],
         conversation_id=conversation.pk,

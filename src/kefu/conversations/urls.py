@@ -7,4 +7,5 @@ app_name = "conversations"
 urlpatterns = [
     path("", views.inbox_view, name="inbox"),
     path("c/<int:conversation_id>/", views.conversation_view, name="detail"),
+    path("c/<int:conversation_id>/export.csv", views.export_view, name="export"),
 ]

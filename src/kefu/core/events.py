@@ -12,6 +12,12 @@ commits, so nothing is announced that was rolled back:
 * outbound webhooks, for the event types integrations subscribe to (written as
   delivery rows inside the transaction, sent by the worker).
 
+Desks get the payload with the phone, ID-card and bank-card numbers in its free text
+masked (``core.masking.mask_payload``), whatever the caller built; the outbox gets it
+as built and masks it for every webhook endpoint that is not trusted. Callers build
+``data`` with the presenters' ``clear=True`` so a trusted integration gets the text as
+typed; the customer's own copy (``customer_data``) is theirs and stays as typed.
+
 ``core`` imports no other kefu app, so the webhooks app hands its outbox writer to
 ``register_outbox`` when Django starts (``WebhooksConfig.ready``); ``publish`` calls
 every registered writer inside the caller's transaction.
@@ -35,6 +41,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
+
+from kefu.core.masking import mask_payload
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +126,10 @@ def publish(
         groups.append(desk_team_group(team_id))
     groups.extend(desk_user_group(uid) for uid in set(user_ids) if uid is not None)
 
+    desk_envelope = {**envelope, "data": mask_payload(data)}
+
     def _deliver() -> None:
-        _send(groups, {"type": "desk.event", "payload": envelope})
+        _send(groups, {"type": "desk.event", "payload": desk_envelope})
         if customer_data is not None and conversation_id is not None:
             _send(
                 [chat_conversation_group(conversation_id)],

@@ -1,10 +1,10 @@
-"""TODO docstring."""
+"""Customers, identities, orders and the timeline as the API shows them, personal data masked."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from kefu.core.masking import mask
+from kefu.core.masking import mask, mask_text
 
 from .models import Customer, Identity, LogisticsEvent, Order, OrderItem
 
@@ -70,7 +70,13 @@ def order_dict(o: Order) -> dict[str, Any]:
 
 
 def _timeline_dict(e: dict[str, Any]) -> dict[str, Any]:
-    return {**e, "at": e["at"].isoformat(), "started_at": e["started_at"].isoformat()}
+    """A timeline entry; its title (a conversation's subject, a ticket's title, a call's summary) masked."""
+    return {
+        **e,
+        "title": mask_text(e["title"]),
+        "at": e["at"].isoformat(),
+        "started_at": e["started_at"].isoformat(),
+    }
 
 
 def masked_pii(customer: Customer) -> dict[str, str]:

@@ -135,11 +135,15 @@ def _complaint_step(play: _Play, action: str, arg: Any, *, agent: User, played: 
         raise ValueError(f"demo: {action} needs a complaint step first")
     complaint_id = played.complaint_id
     if action == "resolve":
-        complaints.do_resolve(actor=agent, complaint_id=complaint_id, resolution=fill(arg))
+        complaints.do_resolve(
+            actor=agent, complaint_id=complaint_id, resolution=fill(arg), confirm_findings=True
+        )
     elif action == "confirm":
         complaints.do_confirm_resolution(actor=agent, complaint_id=complaint_id, confirmed=True, note=arg)
     elif action == "progress":
-        complaints.do_send_progress(actor=agent, complaint_id=complaint_id, text=fill(arg))
+        complaints.do_send_progress(
+            actor=agent, complaint_id=complaint_id, text=fill(arg), confirm_findings=True
+        )
     elif action == "follow_up":
         complaints.do_record_follow_up(actor=agent, complaint_id=complaint_id, note=arg)
     else:
@@ -257,8 +261,13 @@ def _complaint(scene: _Scene, step: Any, agent: User, conversation_id: int) -> N
 
 
 def _reply(scene: _Scene, step: Any, agent: User, conversation_id: int) -> None:
+    # The scripted agents stand by their replies: one with a high-severity finding is
+    # sent as an override, which the quality page then shows.
     conversations.do_send_agent_message(
-        agent=agent, conversation_id=conversation_id, text=scene.fill(step[1], agent.name)
+        agent=agent,
+        conversation_id=conversation_id,
+        text=scene.fill(step[1], agent.name),
+        confirm_findings=True,
     )
 
 

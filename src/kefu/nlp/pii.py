@@ -14,6 +14,10 @@ treated as that reference, not as personal data: order numbers in Chinese
 e-commerce are 16–19 digits long and one in ten passes the Luhn check by chance.
 Conversely, right after 身份证号 or 卡号 a number of the right shape counts even
 when its check digit is wrong: a customer's typo is still their data.
+
+Without a label, a 16–19 digit number is a bank card only when it passes Luhn and
+starts like a card number (``plausible_card_prefix``: 3, 4, 5, 6 or 9, or the
+Mastercard 2221–2720 range); order numbers that begin with a date (2026…) do not.
 """
 
 from __future__ import annotations
@@ -64,7 +68,8 @@ _ADDRESS_REACH_BEFORE = 48
 _ADDRESS_REACH_AFTER = 40
 
 _REFERENCE_LABEL_RE = re.compile(
-    r"(?:订单|单号|运单|快递单|物流单|工单|编号|交易号|流水号|批次|条码|序列号|SN|sn)[号码]?\s*(?:是|为)?\s*[:：]?\s*$"
+    r"(?:订单|单号|运单|快递单|物流单|工单|编号|交易号|流水号|批次|条码|序列号|发票号|发票代码|SN|sn)"
+    r"[号码]?\s*(?:是|为)?\s*[:：]?\s*$"
 )
 _ID_LABEL_RE = re.compile(r"(?:身份证|证件)(?:号码|号)?\s*(?:是|为)?\s*[:：]?\s*$")
 _CARD_LABEL_RE = re.compile(
@@ -95,6 +100,16 @@ def luhn_ok(digits: str) -> bool:
                 d -= 9
         total += d
     return total % 10 == 0
+
+
+def plausible_card_prefix(digits: str) -> bool:
+    """True if ``digits`` starts like a payment card: JCB/Amex 3, Visa 4, Mastercard 5 and
+    2221–2720, UnionPay 62 and other 6, and the old domestic debit cards of 9."""
+    if not digits:
+        return False
+    if digits[0] in "34569":
+        return True
+    return len(digits) >= 4 and "2221" <= digits[:4] <= "2720"
 
 
 def is_valid_id_card(number: str) -> bool:
@@ -132,21 +147,41 @@ def scan_text(text: str) -> str:
     return simplified.translate(FULLWIDTH_TABLE) if _FULLWIDTH_RE.search(simplified) else simplified
 
 
+_CHECK_LETTERS = "XxＸｘ"
+
+
 def _digits(s: str) -> str:
-    return "".join(ch for ch in s if ch.isdigit() or ch in "Xx")
+    return "".join(ch for ch in s if ch.isdigit() or ch in _CHECK_LETTERS)
 
 
 def _labelled(label_re: re.Pattern[str], text: str, start: int) -> bool:
     return label_re.search(text, max(0, start - 12), start) is not None
 
 
-def find_pii(text: str) -> list[PiiMatch]:
-    """All personal data in ``text``, ordered by position, without overlaps."""
-    return find_pii_scanned(scan_text(text))
+ALL_KINDS: frozenset[PiiKind] = frozenset({"phone", "id_card", "bank_card", "address"})
 
 
-def find_pii_scanned(scan: str) -> list[PiiMatch]:
-    """``find_pii`` for a text already passed through ``scan_text`` (spans are the same)."""
+def find_pii(text: str, kinds: frozenset[PiiKind] = ALL_KINDS) -> list[PiiMatch]:
+    """All personal data of ``kinds`` in ``text``, ordered by position, without overlaps."""
+    return find_pii_scanned(scan_text(text), kinds)
+
+
+def find_pii_scanned(scan: str, kinds: frozenset[PiiKind] = ALL_KINDS) -> list[PiiMatch]:
+    """``find_pii`` for a text already passed through ``scan_text`` (spans are the same).
+
+    Numbers are always looked for (an ID card also passes Luhn, so the kinds settle
+    overlaps together); only matches of ``kinds`` are returned, and the address scan
+    runs only when addresses are asked for.
+    """
+    found = _find_numbers(scan)
+    if "address" in kinds:
+        found.extend(_find_addresses(scan))
+    if len(found) >= 2:
+        found = _without_overlaps(found)
+    return [p for p in found if p.kind in kinds]
+
+
+def _find_numbers(scan: str) -> list[PiiMatch]:
     found: list[PiiMatch] = []
     if any(ch.isdigit() for ch in scan):
         for m in _ID_RE.finditer(scan):
@@ -155,12 +190,20 @@ def find_pii_scanned(scan: str) -> list[PiiMatch]:
             if valid and not _labelled(_REFERENCE_LABEL_RE, scan, m.start()):
                 found.append(PiiMatch("id_card", m.start(), m.end()))
         for m in _CARD_RE.finditer(scan):
-            valid = luhn_ok(_digits(m.group())) or _labelled(_CARD_LABEL_RE, scan, m.start())
+            digits = _digits(m.group())
+            valid = (luhn_ok(digits) and plausible_card_prefix(digits)) or _labelled(
+                _CARD_LABEL_RE, scan, m.start()
+            )
             if valid and not _labelled(_REFERENCE_LABEL_RE, scan, m.start()):
                 found.append(PiiMatch("bank_card", m.start(), m.end()))
         for m in _PHONE_RE.finditer(scan):
             if not _labelled(_REFERENCE_LABEL_RE, scan, m.start()):
                 found.append(PiiMatch("phone", m.start(), m.end()))
+    return found
+
+
+def _find_addresses(scan: str) -> list[PiiMatch]:
+    found: list[PiiMatch] = []
     # The address pattern backtracks over runs of ideographs, so it only runs in a
     # window around each house number: linear time on long transcripts.
     last_end = 0
@@ -173,8 +216,10 @@ def find_pii_scanned(scan: str) -> list[PiiMatch]:
             if m.start() >= last_end and m.group("region"):  # a street alone is not a full address
                 found.append(PiiMatch("address", m.start(), m.end()))
                 last_end = m.end()
-    if len(found) < 2:
-        return found
+    return found
+
+
+def _without_overlaps(found: list[PiiMatch]) -> list[PiiMatch]:
     # An 18-digit ID can also pass Luhn: keep the more specific kind on overlap.
     found.sort(key=lambda p: (_PRIORITY[p.kind], p.start))
     kept: list[PiiMatch] = []
@@ -187,11 +232,11 @@ def find_pii_scanned(scan: str) -> list[PiiMatch]:
 
 def _star_digits(s: str, keep_head: int, keep_tail: int) -> str:
     """Replace digits outside the first ``keep_head`` and last ``keep_tail`` by ``*``."""
-    total = sum(1 for ch in s if ch.isdigit() or ch in "Xx")
+    total = sum(1 for ch in s if ch.isdigit() or ch in _CHECK_LETTERS)
     out: list[str] = []
     seen = 0
     for ch in s:
-        if ch.isdigit() or ch in "Xx":
+        if ch.isdigit() or ch in _CHECK_LETTERS:
             out.append(ch if seen < keep_head or seen >= total - keep_tail else "*")
             seen += 1
         else:

@@ -153,6 +153,15 @@ def agents(
     return {"items": services.agent_stats(me(request), since=since, until=until)}
 
 
+@router.get("/quality/overrides")
+def overrides(
+    request: HttpRequest, since: dt.date | None = None, until: dt.date | None = None
+) -> dict[str, Any]:
+    """Replies sent although the agent confirmed high-severity findings (team leads: their teams)."""
+    rows = services.access_overrides(me(request), since=since, until=until)[:200]
+    return {"items": [presenters.override_dict(r) for r in rows]}
+
+
 # --- samples ----------------------------------------------------------------------------------
 
 

@@ -4,8 +4,11 @@
 ``ReplyContext`` built from the conversation: the customer's emotion, whether this is
 the first answer or a sign-off, a question that expects a time, and the agent's
 authority to grant compensation (:mod:`kefu.complaints.guards`).
-``do_record_reply_findings`` stores what the engine found in a reply just sent, with
-the context that produced it, inside the sender's transaction.
+``check_reply_before_send`` runs it on a reply about to be sent and refuses one with
+high-severity findings unless the agent confirmed them (409 ``findings_unconfirmed``,
+the findings in the body); ``do_record_reply_findings`` stores what the engine found in
+a reply just sent, with the context that produced it and whether the agent overrode
+high findings, inside the sender's transaction.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from kefu.accounts.models import Role, User
 from kefu.complaints.guards import approved_compensation, authority_limit
 from kefu.conversations.models import Conversation, Message
 from kefu.conversations.timeline import access_conversation
-from kefu.core.errors import InvalidInput
+from kefu.core.errors import Conflict, InvalidInput
 from kefu.core.fields import check_text
 from kefu.core.transactions import best_effort
 from kefu.nlp.emotion import LABELS
@@ -29,6 +32,7 @@ from kefu.nlp.normalize import to_simplified
 from kefu.nlp.pii import scan_text
 
 from .models import ReplyFindings
+from .presenters import finding_dict
 from .rules import (
     Finding,
     ReplyContext,
@@ -167,30 +171,93 @@ def apply_fix(text: Any, finding: Mapping[str, Any]) -> str:
     return apply_finding(text, f)
 
 
-def do_record_reply_findings(message: Message, conversation: Conversation) -> ReplyFindings | None:
+class FindingsUnconfirmed(Conflict):
+    """A reply with high-severity findings that the agent has not confirmed sending."""
+
+    code = "findings_unconfirmed"
+
+
+def check_reply_before_send(
+    *, agent: User, conversation: Conversation, text: str, confirmed: bool
+) -> DraftCheck | None:
+    """The findings of a reply about to be sent; refused while it has unconfirmed high ones.
+
+    The desk's composer asks before sending such a reply; this is the same rule on the
+    server, so no client (the API, a script, an old tab) sends one without saying so
+    (``confirm_findings``). The engine failing never keeps the customer from their
+    answer: it is logged and the reply goes (``None``). Run inside the send transaction.
+    """
+    if not text.strip():
+        return None
+    result = best_effort(
+        f"checking a reply in conversation {conversation.pk}", None, _check, agent, conversation, text
+    )
+    if result is None:
+        return None
+    high = [f for f in result.findings if f.severity == "high"]
+    if high and not confirmed:
+        raise FindingsUnconfirmed(
+            f"回复中有 {len(high)} 处严重问题，请修改；确认仍要发送时请明确确认（confirm_findings: true）",
+            fields={"text": "含有严重问题", "confirm_findings": "确认后仍要发送请设为 true"},
+            extra={
+                "findings": [finding_dict(f) for f in result.findings],
+                "high": len(high),
+                "ruleset_version": result.ruleset_version,
+            },
+        )
+    return result
+
+
+def _check(agent: User, conversation: Conversation, text: str) -> DraftCheck:
+    ruleset = active_ruleset()
+    ctx = reply_context(conversation, agent, ruleset, closing=looks_like_closing(text))
+    return DraftCheck(ruleset.version, ctx, check_reply(text, ctx, ruleset))
+
+
+def do_record_reply_findings(
+    message: Message,
+    conversation: Conversation,
+    checked: DraftCheck | None = None,
+    *,
+    confirmed: bool = False,
+) -> ReplyFindings | None:
     """Store what the engine finds in a reply just sent (inside the sender's transaction).
 
-    Quality bookkeeping must never cost the customer their answer (``best_effort``): a
-    failure is logged and rolled back to a savepoint, and the message is sent regardless.
+    ``checked`` is the check made before sending, if any (else the reply is checked
+    now); ``confirmed`` says the agent confirmed its high findings, recorded as an
+    override that quality reviewers see. Quality bookkeeping must never cost the
+    customer their answer (``best_effort``): a failure is logged and rolled back to a
+    savepoint, and the message is sent regardless.
     """
     if message.direction != Message.Direction.OUTGOING or message.sender is None or not message.text:
         return None
     return best_effort(
-        f"recording the findings of reply {message.pk}", None, _record_findings, message, conversation
+        f"recording the findings of reply {message.pk}",
+        None,
+        _record_findings,
+        message,
+        conversation,
+        checked,
+        confirmed,
     )
 
 
-def _record_findings(message: Message, conversation: Conversation) -> ReplyFindings:
+def _record_findings(
+    message: Message, conversation: Conversation, checked: DraftCheck | None, confirmed: bool
+) -> ReplyFindings:
     assert message.sender is not None
-    ruleset = active_ruleset()
-    ctx = reply_context(conversation, message.sender, ruleset, before_message_id=message.pk)
-    findings = check_reply(message.text, ctx, ruleset)
+    if checked is None:
+        ruleset = active_ruleset()
+        ctx = reply_context(conversation, message.sender, ruleset, before_message_id=message.pk)
+        checked = DraftCheck(ruleset.version, ctx, check_reply(message.text, ctx, ruleset))
+    high = sum(1 for f in checked.findings if f.severity == "high")
     return ReplyFindings.objects.create(
         message=message,
         conversation=conversation,
         agent=message.sender,
-        ruleset_version=ruleset.version,
-        context=asdict(ctx),
-        findings=[f.to_dict() for f in findings],
-        high_count=sum(1 for f in findings if f.severity == "high"),
+        ruleset_version=checked.ruleset_version,
+        context=asdict(checked.context),
+        findings=[f.to_dict() for f in checked.findings],
+        high_count=high,
+        overridden=bool(high and confirmed),
     )

@@ -34,6 +34,9 @@ class ReplyFindings(models.Model):
     context = models.JSONField(default=dict)
     findings = models.JSONField(default=list)
     high_count = models.PositiveSmallIntegerField(default=0)
+    # The agent confirmed sending despite high-severity findings (the desk asked, or the
+    # API caller sent ``confirm_findings``): an override quality reviewers look at.
+    overridden = models.BooleanField(default=False, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -6,7 +6,7 @@ from typing import Any
 
 from kefu.quality import rulesets
 
-from .models import QualityScore, Review, RuleSetVersion, Sample
+from .models import QualityScore, ReplyFindings, Review, RuleSetVersion, Sample
 from .rules import (
     Finding,
 )
@@ -34,6 +34,22 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         **f.to_dict(),
         "rule_label": RULE_LABELS.get(f.rule, f.rule),
         "severity_label": SEVERITY_LABELS.get(f.severity, f.severity),
+    }
+
+
+def override_dict(r: ReplyFindings) -> dict[str, Any]:
+    """A reply sent despite high findings, with the findings the agent confirmed."""
+    return {
+        "id": r.pk,
+        "message_id": r.message_id,
+        "conversation_id": r.conversation_id,
+        "agent_id": r.agent_id,
+        "agent": r.agent.name if r.agent else None,
+        "text": r.message.text,
+        "findings": [f for f in r.findings if f.get("severity") == "high"],
+        "high_count": r.high_count,
+        "ruleset_version": r.ruleset_version,
+        "sent_at": r.created_at.isoformat(),
     }
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "apply_finding",
     "check_reply",
     "contexts_for",
+    "rewrite_reply",
     "score_conversation",
 ]
 
@@ -178,17 +179,23 @@ class _Patterns:
 
     def finditer(self, text: str) -> Iterator[tuple[int, int, str | None]]:
         """(start, end, expanded template or None) for every match."""
+        for start, end, expanded, _ in self.finditer_entries(text):
+            yield start, end, expanded
+
+    def finditer_entries(self, text: str) -> Iterator[tuple[int, int, str | None, int]]:
+        """(start, end, expanded template or None, index of the entry) for every match."""
         if self.regex is None:
             return
         for m in self.regex.finditer(text):
             if m.end() == m.start():
                 continue
-            rx, template = self.entries[int(m.lastgroup[1:])]  # type: ignore[index]
+            index = int(m.lastgroup[1:])  # type: ignore[index]
+            rx, template = self.entries[index]
             expanded = template
             if template:
                 own = rx.fullmatch(text, m.start(), m.end())
                 expanded = own.expand(template) if own else template
-            yield m.start(), m.end(), expanded
+            yield m.start(), m.end(), expanded, index
 
 
 def _compiled(ruleset: RuleSet, rule_id: str, build: Callable[[Mapping[str, Any]], Any]) -> Any:
@@ -231,56 +238,183 @@ def _finding(
     )
 
 
-def _vague_wording(text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, rs: RuleSet) -> list[Finding]:
-    def build(p: Mapping[str, Any]) -> tuple[_Phrases, frozenset[str], _Phrases, _Patterns]:
-        unsure = dict(p.get("unsure", {}))
-        phrases = _Phrases({**p.get("hedges", {}), **unsure}, p.get("exclude", ()))
-        return (
-            phrases,
-            frozenset(k.casefold() for k in unsure),
-            _Phrases(p.get("check_promises", ())),
-            _Patterns(p.get("hedge_patterns", ())),
-        )
+# Where a clause ends: a rewrite that is a whole clause replaces a whole clause, so
+# 「但是我们也没办法」 becomes 「我来帮您想想其他办法」, never 「但是我们也我来帮您想想其他办法」.
+_CLAUSE_MARK_RE = re.compile(r"[，,。！？!?；;：:\n~…]")
 
-    phrases, unsure, checks, hedge_patterns = _compiled(rs, "vague_wording", build)
-    # 「我不确定，我帮您核实一下」 is the honest answer the handbook asks for.
-    will_check = None
+
+def _clause_start(text: str, start: int) -> int:
+    s = start
+    while s > 0 and not _CLAUSE_MARK_RE.match(text[s - 1]):
+        s -= 1
+    while s < start and text[s].isspace():
+        s += 1
+    return s
+
+
+def _clause(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span of the clause around ``text[start:end]``, without its marks and edge spaces."""
+    m = _CLAUSE_MARK_RE.search(text, end)
+    e = m.start() if m else len(text)
+    while e > end and text[e - 1].isspace():
+        e -= 1
+    return _clause_start(text, start), e
+
+
+# A subject and adverbs in front of 「不清楚」/「不确定」, dropped with it by the rewrite.
+_SUBJECT_RE = re.compile(r"(?:我们|我|咱们|这边|我这边|客服)?(?:也|都|确实|真的|其实|暂时|目前|还)*$")
+
+
+def _subject_start(text: str, start: int) -> int:
+    m = _SUBJECT_RE.search(text, _clause_start(text, start), start)
+    return m.start() if m else start
+
+
+# Offers to check read alike whatever the verb: 核实一下 / 查一下 / 确认一下.
+_CHECK_VERBS_RE = re.compile(r"核实|查询|查|确认")
+
+
+def _bigrams(clause: str) -> set[str]:
+    clause = _CHECK_VERBS_RE.sub("确认", clause)
+    return {clause[i : i + 2] for i in range(len(clause) - 1)}
+
+
+def _said_elsewhere(clause: str, others: Sequence[str]) -> bool:
+    """Whether the reply already says ``clause`` (half or more of its character pairs in one clause)."""
+    mine = _bigrams(clause)
+    return bool(mine) and any(len(mine & b) * 2 >= len(mine | b) for b in map(_bigrams, others))
+
+
+def _clause_rewrite(
+    rule: str, cfg: RuleConfig, reply: str, text: str, start: int, end: int, rewrite: str | None
+) -> Finding:
+    """A finding whose rewrite replaces the clause ``text[start:end]``.
+
+    Clauses of the rewrite that the rest of the reply already says are left out, so
+    「系统就是这样，我也没办法」 does not become 「…我来帮您看看其他办法，我来帮您想想其他办法」;
+    when nothing is left, the clause goes with its comma.
+    """
+    if rewrite is None:
+        return _finding(rule, cfg, reply, start, end)
+    others = [c for c in _CLAUSE_MARK_RE.split(text[:start] + "，" + text[end:]) if c.strip()]
+    kept = [c for c in re.split(r"[，,]", rewrite) if not _said_elsewhere(c, others)]
+    if kept or _clause(text, start, end) != (start, end):
+        return _finding(rule, cfg, reply, start, end, replacement="，".join(kept) or rewrite)
+    before = start - 1 if start > 0 and text[start - 1] in "，," else None
+    if before is not None:
+        return _finding(rule, cfg, reply, before, end, replacement="")
+    if end < len(text) and text[end] in "，,":
+        return _finding(rule, cfg, reply, start, end + 1, replacement="")
+    return _finding(rule, cfg, reply, start, end, replacement=rewrite)
+
+
+class _VagueTables:
+    __slots__ = ("checks", "hedge_patterns", "phrases", "rewrite", "rewrite_plain", "topics", "unsure")
+
+    def __init__(self, p: Mapping[str, Any]) -> None:
+        unsure = dict(p.get("unsure", {}))
+        self.phrases = _Phrases({**p.get("hedges", {}), **unsure}, p.get("exclude", ()))
+        self.unsure = frozenset(k.casefold() for k in unsure)
+        self.checks = _Phrases(p.get("check_promises", ()))
+        self.hedge_patterns = _Patterns(p.get("hedge_patterns", ()))
+        self.rewrite: str | None = p.get("clause_rewrite")
+        self.rewrite_plain: str | None = p.get("clause_rewrite_plain")
+        self.topics = [(re.compile(t["regex"]), str(t["topic"])) for t in p.get("topics", ())]
+
+    def clause_rewrite(self, clause: str) -> str | None:
+        """The hedged clause said as a promise to check: about its topic when one is named."""
+        for rx, topic in self.topics:
+            if rx.search(clause) and self.rewrite:
+                return self.rewrite.format(topic=topic)
+        return self.rewrite_plain
+
+
+def _vague_wording(text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, rs: RuleSet) -> list[Finding]:
+    t: _VagueTables = _compiled(rs, "vague_wording", _VagueTables)
     out = []
-    for start, end, key in phrases.finditer(text):
-        if key in unsure:
-            will_check = checks.search(text) is not None if will_check is None else will_check
-            if will_check:
+    for start, end, key in t.phrases.finditer(text):
+        if key in t.unsure:
+            # 「我不确定，我帮您核实一下」 is the honest answer the handbook asks for.
+            if t.checks.search(text, end) is not None:
                 continue
-        out.append(_finding("vague_wording", cfg, reply, start, end, replacement=phrases.replacements[key]))
-    return _add_pattern_hits("vague_wording", cfg, reply, text, hedge_patterns, out)
+            # 「物流信息我们也不清楚」 → 「物流信息我帮您查一下」: the subject before goes;
+            # after an offer to check, 「…，我也不清楚」 goes altogether.
+            start = _subject_start(text, start)
+            out.append(
+                _clause_rewrite("vague_wording", cfg, reply, text, start, end, t.phrases.replacements[key])
+            )
+        else:
+            start, end = _clause(text, start, end)
+            rewrite = t.clause_rewrite(text[start:end])
+            out.append(_clause_rewrite("vague_wording", cfg, reply, text, start, end, rewrite))
+    taken = [(f.start, f.end) for f in out]
+    for s, e, _ in t.hedge_patterns.finditer(text):
+        s, e = _clause(text, s, e)
+        if all(e <= a or s >= b for a, b in taken):
+            taken.append((s, e))
+            out.append(_clause_rewrite("vague_wording", cfg, reply, text, s, e, t.clause_rewrite(text[s:e])))
+    return _one_per_span(out)
+
+
+def _one_per_span(findings: list[Finding]) -> list[Finding]:
+    """Two hedges in one clause are one finding: the clause is rewritten once."""
+    seen: set[tuple[int, int]] = set()
+    out = []
+    for f in findings:
+        if (f.start, f.end) not in seen:
+            seen.add((f.start, f.end))
+            out.append(f)
+    return out
 
 
 def _add_pattern_hits(
-    rule_id: str, cfg: RuleConfig, reply: str, text: str, patterns: _Patterns, out: list[Finding]
+    rule_id: str,
+    cfg: RuleConfig,
+    reply: str,
+    text: str,
+    patterns: _Patterns,
+    out: list[Finding],
+    *,
+    whole_clause: bool = False,
 ) -> list[Finding]:
     """``out`` plus the pattern matches that do not overlap a finding already in it."""
     taken = [(f.start, f.end) for f in out]
     for s, e, replacement in patterns.finditer(text):
+        if whole_clause:
+            s, e = _clause(text, s, e)
         if all(e <= a or s >= b for a, b in taken):
-            out.append(_finding(rule_id, cfg, reply, s, e, replacement=replacement))
+            taken.append((s, e))
+            if whole_clause:
+                out.append(_clause_rewrite(rule_id, cfg, reply, text, s, e, replacement))
+            else:
+                out.append(_finding(rule_id, cfg, reply, s, e, replacement=replacement))
     return out
 
 
 def _phrase_rule(rule_id: str, table_key: str) -> Callable[..., list[Finding]]:
-    def rule(text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, rs: RuleSet) -> list[Finding]:
-        phrases, patterns = _compiled(
-            rs,
-            rule_id,
-            lambda p: (
-                _Phrases(p.get(table_key, {}), p.get("exclude", ())),
-                _Patterns(p.get("patterns", ())),
-            ),
+    """A table of phrases → rewrites, plus regex patterns. With ``clause_level`` in the
+    params, a rewrite replaces the phrase's whole clause, except for the phrases listed
+    in ``inline`` (a noun for a noun: 公司规定 → 我们的售后政策)."""
+
+    def build(p: Mapping[str, Any]) -> tuple[_Phrases, _Patterns, bool, frozenset[str]]:
+        return (
+            _Phrases(p.get(table_key, {}), p.get("exclude", ())),
+            _Patterns(p.get("patterns", ())),
+            bool(p.get("clause_level", False)),
+            frozenset(k.casefold() for k in p.get("inline", ())),
         )
-        out = [
-            _finding(rule_id, cfg, reply, s, e, replacement=phrases.replacements[k])
-            for s, e, k in phrases.finditer(text)
-        ]
-        return _add_pattern_hits(rule_id, cfg, reply, text, patterns, out)
+
+    def rule(text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, rs: RuleSet) -> list[Finding]:
+        phrases, patterns, clause_level, inline = _compiled(rs, rule_id, build)
+        out = []
+        for s, e, k in phrases.finditer(text):
+            if clause_level and k not in inline:
+                s, e = _clause(text, s, e)
+                out.append(_clause_rewrite(rule_id, cfg, reply, text, s, e, phrases.replacements[k]))
+            else:
+                out.append(_finding(rule_id, cfg, reply, s, e, replacement=phrases.replacements[k]))
+        out = _add_pattern_hits(rule_id, cfg, reply, text, patterns, out, whole_clause=clause_level)
+        return _one_per_span(out) if clause_level else out
 
     return rule
 
@@ -324,11 +458,24 @@ def _apology_but(text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, rs: 
 def _negative_framing(
     text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, rs: RuleSet
 ) -> list[Finding]:
-    patterns = _compiled(rs, "negative_framing", lambda p: _Patterns(p.get("rewrites", ()), "rewrite"))
-    return [
-        _finding("negative_framing", cfg, reply, s, e, replacement=rewrite)
-        for s, e, rewrite in patterns.finditer(text)
-    ]
+    """Rewrites are whole clauses and replace the clause they match in, except entries
+    marked ``inline`` (要等到周一才能 → 周一就可以)."""
+
+    def build(p: Mapping[str, Any]) -> tuple[_Patterns, list[bool]]:
+        entries = p.get("rewrites", ())
+        return _Patterns(entries, "rewrite"), [
+            bool(isinstance(e, Mapping) and e.get("inline")) for e in entries
+        ]
+
+    patterns, inline = _compiled(rs, "negative_framing", build)
+    out = []
+    for s, e, rewrite, index in patterns.finditer_entries(text):
+        if inline[index]:
+            out.append(_finding("negative_framing", cfg, reply, s, e, replacement=rewrite))
+        else:
+            s, e = _clause(text, s, e)
+            out.append(_clause_rewrite("negative_framing", cfg, reply, text, s, e, rewrite))
+    return _one_per_span(out)
 
 
 def _perceived_emotion(ctx: ReplyContext, anger_cues: _Phrases) -> str | None:
@@ -421,10 +568,14 @@ def _compensation_over_limit(
     text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, rs: RuleSet
 ) -> list[Finding]:
     p = cfg.params
-    comp_words, big_ticket = _compiled(
+    comp_words, big_ticket, request_cues = _compiled(
         rs,
         "compensation_over_limit",
-        lambda p: (_Phrases(p.get("comp_words", ())), _Phrases(p.get("big_ticket", ()))),
+        lambda p: (
+            _Phrases(p.get("comp_words", ())),
+            _Phrases(p.get("big_ticket", ())),
+            _Phrases(p.get("request_cues", ())),
+        ),
     )
     out: list[Finding] = []
     if ctx.approved_compensation is None:
@@ -442,6 +593,9 @@ def _compensation_over_limit(
         sent_start, sent_end = _sentence_bounds(text, m.start())
         lo, hi = max(sent_start, m.start() - before), min(sent_end, m.end() + after)
         if comp_words.search(text, lo, hi) is None:
+            continue
+        # 「我为您申请50元补偿」, 「审批通过后给您发50元券」: asked for, not promised.
+        if request_cues.search(text, sent_start, sent_end) is not None:
             continue
         amount = parse_number(m.group("num"))
         if amount is None:
@@ -470,15 +624,10 @@ def _absolute_guarantee(
     rewrite = cfg.params.get("rewrite")
     out = []
     for s, e, _ in patterns.finditer(text):
-        suggestion = None
-        if rewrite:
-            sent_start, sent_end = _sentence_bounds(text, s)
-            tail = reply[sent_end - 1] if _SENTENCE_END_RE.match(reply, sent_end - 1) else ""
-            suggestion = _splice(reply, sent_start, sent_end, rewrite + (tail or "。"))
-        out.append(
-            _finding("absolute_guarantee", cfg, reply, s, e, suggestion=suggestion, replacement=rewrite)
-        )
-    return out
+        # The rewrite is a whole clause: it replaces the guarantee's clause.
+        s, e = _clause(text, s, e)
+        out.append(_clause_rewrite("absolute_guarantee", cfg, reply, text, s, e, rewrite))
+    return _one_per_span(out)
 
 
 def _pii_exposed(text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, rs: RuleSet) -> list[Finding]:
@@ -566,7 +715,17 @@ _slang_terms = _phrase_rule("slang", "terms")
 
 
 def _slang(text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, rs: RuleSet) -> list[Finding]:
-    return _slang_terms(text, reply, ctx, cfg, rs) if ctx.house_style_forbids_slang else []
+    if not ctx.house_style_forbids_slang:
+        return []
+    out = []
+    for f in _slang_terms(text, reply, ctx, cfg, rs):
+        # 「亲亲，这个…」: a slang word that is a clause of its own (a form of address)
+        # goes with its comma, or the rewrite would read 「您，这个…」.
+        mark = _CLAUSE_MARK_RE.match(text, f.end)
+        if _clause(text, f.start, f.end) == (f.start, f.end) and mark and mark.group() in "，,":
+            f = _finding("slang", cfg, reply, f.start, mark.end(), replacement="")
+        out.append(f)
+    return out
 
 
 _RULES: dict[str, Callable[[str, str, ReplyContext, RuleConfig, RuleSet], list[Finding]]] = {
@@ -626,6 +785,35 @@ def apply_finding(reply: str, finding: Finding) -> str:
     if finding.replacement is None:
         return reply
     return _splice(reply, finding.start, finding.end, finding.replacement)
+
+
+def rewrite_reply(
+    reply: str,
+    context: ReplyContext,
+    ruleset: RuleSet = DEFAULT_RULESET,
+    *,
+    severities: Iterable[Severity] = ("high", "medium", "low"),
+    max_steps: int = 12,
+) -> str:
+    """``reply`` with every rewrite of the given severities applied, one at a time.
+
+    Each step re-checks the reply and applies the first finding that has a replacement,
+    exactly as an agent pressing 一键改写 on each hint in turn would.
+    """
+    wanted = frozenset(severities)
+    for _ in range(max_steps):
+        finding = next(
+            (
+                f
+                for f in check_reply(reply, context, ruleset)
+                if f.severity in wanted and f.replacement is not None and f.replacement != f.excerpt
+            ),
+            None,
+        )
+        if finding is None:
+            break
+        reply = apply_finding(reply, finding)
+    return reply
 
 
 # --- conversation rubric ----------------------------------------------------

@@ -43,7 +43,7 @@ RULE_IDS: tuple[str, ...] = (
 
 # Params whose values are regular expressions (a list of strings, or a list of
 # {"regex": ...} entries); they are compiled on load so a bad edit fails early.
-_REGEX_PARAMS = frozenset({"time_patterns", "patterns", "rewrites"})
+_REGEX_PARAMS = frozenset({"time_patterns", "patterns", "rewrites", "hedge_patterns", "topics"})
 
 
 class InvalidRuleSet(ValueError):

@@ -84,6 +84,19 @@ def _scope(qs: QuerySet[Any], user: User, field: str = "agent_id") -> QuerySet[A
     return qs if ids is None else qs.filter(**{f"{field}__in": ids})
 
 
+def access_overrides(
+    user: User, *, since: date | None = None, until: date | None = None
+) -> QuerySet[ReplyFindings]:
+    """Replies sent although the agent was shown high-severity findings, newest first.
+
+    Team leads and above (a lead sees the agents of their teams); an agent, their own.
+    """
+    qs = ReplyFindings.objects.filter(overridden=True).select_related(
+        "agent", "message", "conversation", "conversation__customer"
+    )
+    return _in_range(_scope(qs, user), "created_at", since, until).order_by("-created_at", "-id")
+
+
 def date_bounds(since: date | None, until: date | None) -> tuple[datetime | None, datetime | None]:
     """Inclusive local dates → aware datetimes [start, end)."""
     if since and until and since > until:

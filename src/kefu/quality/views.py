@@ -103,6 +103,7 @@ def quality_home(request: HttpRequest) -> HttpResponse:
     if is_lead:
         context["team_reviews"] = list(services.access_reviews(user).exclude(agent_id=user.pk)[:50])
         context["report"] = services.disagreement_report(user, since=since, until=until)
+        context["overrides"] = list(services.access_overrides(user, since=since, until=until)[:50])
     return render(request, "quality/home.html", context, status=400 if error else 200)
 
 
@@ -265,7 +266,12 @@ def overrides_from_post(post: Any, ruleset: Any) -> dict[str, Any]:
         if field not in post:
             continue
         parsed = _parse_table(post.get(field, ""), rid, kind)
-        if parsed != current.get(rid, {}).get("params", {}).get(param):
+        before = current.get(rid, {}).get("params", {}).get(param)
+        if kind == "regex" and isinstance(before, list):
+            # Flags the table does not show (``inline``) stay with their regex.
+            flags = {e.get("regex"): e for e in before if isinstance(e, dict)}
+            parsed = [{**flags.get(e["regex"], {}), **e} for e in parsed]
+        if parsed != before:
             rules.setdefault(rid, {}).setdefault("params", {})[param] = parsed
     overrides: dict[str, Any] = {"rules": rules} if rules else {}
     raw = (post.get("overrides_json") or "").strip()

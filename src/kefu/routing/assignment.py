@@ -4,6 +4,8 @@ Assignment is settled by the database so two server processes never give one
 conversation to two agents, nor an agent more chats than their limit:
 
 * the conversation is claimed with a conditional UPDATE (``assignee IS NULL``), and
+* only agents online now are candidates (``accounts.presence.online_agents``: status
+  online and the desk seen within the grace), checked again under the lock, and
 * the agent's row is locked (``SELECT … FOR NO KEY UPDATE`` on PostgreSQL; SQLite
   takes its single write lock at BEGIN IMMEDIATE) while their load is counted.
 
@@ -29,7 +31,6 @@ catches whatever freed room some other way.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -39,20 +40,28 @@ from django.db.models.expressions import OrderBy
 from django.utils import timezone
 
 from kefu.accounts.models import AgentStatus, Role, Team, User
-from kefu.conversations.models import Conversation
+from kefu.accounts.presence import online_agents, seen_recently
+from kefu.channels.models import Channel
+from kefu.conversations.models import Conversation, Message
 from kefu.conversations.timeline import add_activity, do_send_auto_reply, publish_assigned
+from kefu.tickets.models import OPEN_TICKET_STATUSES, Ticket
 from kefu.understanding.reading import do_tell_assignee_of_open_alerts, route_by_intent, route_for_intent
 
+from .availability import (
+    LOAD_STATUSES,
+    DeskState,
+    State,
+    closed_reply,
+    desk_state_for_conversation,
+    queue_reply,
+)
 from .models import RoutingRule
 
 log = logging.getLogger(__name__)
 
-LOAD_STATUSES = (Conversation.Status.OPEN, Conversation.Status.PENDING)
 # A new conversation is routed right after its first message commits; the sweep only
 # takes those still unqueued after this long, so it never races the normal path.
 UNROUTED_GRACE = timedelta(seconds=30)
-# Average handling time used for the expected wait until enough history exists.
-DEFAULT_HANDLE_SECONDS = 240
 # How many of a queue's waiting conversations one drain looks at: more than any team
 # has agents with room, so a drain is never cut short in practice.
 DRAIN_BATCH = 200
@@ -92,12 +101,13 @@ def agent_load(user_id: int) -> int:
 
 
 def _candidates(team_id: int | None, *, senior_first: bool = False) -> list[User]:
-    qs = User.objects.filter(is_active=True, status=AgentStatus.ONLINE)
-    if team_id is not None:
-        qs = qs.filter(teams__id=team_id)
-    qs = qs.annotate(
-        load=Count("assigned_conversations", filter=Q(assigned_conversations__status__in=LOAD_STATUSES))
-    ).filter(load__lt=F("max_concurrent"))
+    qs = (
+        online_agents(team_id)
+        .annotate(
+            load=Count("assigned_conversations", filter=Q(assigned_conversations__status__in=LOAD_STATUSES))
+        )
+        .filter(load__lt=F("max_concurrent"))
+    )
     order: list[str | OrderBy] = ["load", F("last_assigned_at").asc(nulls_first=True), "id"]
     if senior_first:
         # Senior agents, specialists and team leads first; others only when none has room,
@@ -130,7 +140,7 @@ def do_try_assign(conversation_id: int) -> User | None:
         with transaction.atomic():
             locked = (
                 User.objects.select_for_update(no_key=True)
-                .filter(pk=agent.pk, status=AgentStatus.ONLINE)
+                .filter(seen_recently(), pk=agent.pk, is_active=True, status=AgentStatus.ONLINE)
                 .first()
             )
             if locked is None or agent_load(agent.pk) >= locked.max_concurrent:
@@ -246,11 +256,69 @@ def do_requeue_if_unowned(conversation: Conversation) -> None:
 
         def _assign_after_commit() -> None:
             try:
-                do_try_assign(conversation_id)
+                if do_try_assign(conversation_id) is None:
+                    do_tell_if_closed(conversation_id)
             except Exception:  # it is queued: the next drain offers it again
                 log.exception("assigning reopened conversation %s failed", conversation_id)
 
         transaction.on_commit(_assign_after_commit)
+
+
+def do_tell_if_closed(conversation_id: int) -> None:
+    """A reopened conversation nobody took: tell the customer if the desk is closed."""
+    with transaction.atomic():
+        conversation = (
+            Conversation.objects.select_for_update()
+            .select_related("channel")
+            .filter(pk=conversation_id, assignee__isnull=True)
+            .first()
+        )
+        if conversation is None or not conversation.is_active:
+            return
+        if has_open_left_message(conversation):
+            return
+        state = desk_state_for_conversation(conversation)
+        if state.state == State.CLOSED:
+            do_tell_desk_closed(conversation, state)
+
+
+def do_return_to_queue(agent_id: int, *, offline_since: datetime, note: str) -> int:
+    """Put an offline agent's open conversations back in their team's queue; returns how many.
+
+    For the admin's presence rule "return to the queue after N minutes offline"
+    (``accounts.services.do_sweep_presence``). Each conversation is moved in its own
+    transaction that locks the agent's row first (the drains' order): if she came back
+    online meanwhile (``status_changed_at`` after ``offline_since``), nothing more moves.
+    Then her teams' queues are drained, so an online colleague takes them at once.
+    """
+    count = 0
+    teams: set[int | None] = set()
+    ids = Conversation.objects.filter(assignee_id=agent_id, status__in=LOAD_STATUSES).values_list(
+        "id", flat=True
+    )
+    for conversation_id in list(ids):
+        with transaction.atomic():
+            still_offline = (
+                User.objects.select_for_update(no_key=True)
+                .filter(pk=agent_id, status=AgentStatus.OFFLINE, status_changed_at__lte=offline_since)
+                .exists()
+            )
+            if not still_offline:
+                break
+            moved = Conversation.objects.filter(
+                pk=conversation_id, assignee_id=agent_id, status__in=LOAD_STATUSES
+            ).update(assignee=None, queued_at=timezone.now(), last_queue_position=None)
+            if not moved:
+                continue
+            conversation = Conversation.objects.get(pk=conversation_id)
+            add_activity(conversation, note, meta={"returned_from": agent_id, "reason": "agent_offline"})
+            publish_assigned(conversation, actor=None)
+            teams.add(conversation.team_id)
+            count += 1
+    if count:
+        # Conversations without a team wait for the worker's periodic drain.
+        do_drain_queues([t for t in teams if t is not None])
+    return count
 
 
 def waiting_queue(team_id: int | None):
@@ -274,14 +342,6 @@ def queue_position(conversation: Conversation) -> int:
         return 0
 
 
-def expected_wait_seconds(team_id: int | None, position: int) -> int:
-    online = User.objects.filter(is_active=True, status=AgentStatus.ONLINE)
-    if team_id is not None:
-        online = online.filter(teams__id=team_id)
-    agents = max(online.count(), 1)
-    return int(math.ceil(position / agents) * DEFAULT_HANDLE_SECONDS)
-
-
 def _changed_a_lot(old: int | None, new: int) -> bool:
     """Tell the customer again when the position moved by half or at least 5 places."""
     if old is None:
@@ -290,27 +350,70 @@ def _changed_a_lot(old: int | None, new: int) -> bool:
 
 
 def do_notify_queue_position(conversation_id: int, *, force: bool = False) -> None:
+    """Tell a waiting customer where they stand — or, with nobody to serve them, that the desk is closed.
 
+    With agents online: the position and a wait estimated from recent handling times
+    (``availability.queue_reply``), told again only when it changed a lot. With the desk
+    closed (off hours, or nobody online): no position, no minutes; the customer hears
+    when it opens and when a message left now is answered — once (``force``, on
+    queueing), and not at all when a message left (留言) already told them.
+    """
     with transaction.atomic():
-        conversation = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+        conversation = (
+            Conversation.objects.select_for_update()
+            .select_related("channel")
+            .filter(pk=conversation_id)
+            .first()
+        )
         if conversation is None or conversation.assignee_id is not None or not conversation.is_active:
             return
         position = queue_position(conversation)
-        if position == 0:
+        if position == 0 or has_open_left_message(conversation):
+            return  # a message left (留言) was answered with its own promise
+        state = desk_state_for_conversation(conversation)
+        if state.state == State.CLOSED:
+            if force:
+                do_tell_desk_closed(conversation, state)
             return
         if not force and not _changed_a_lot(conversation.last_queue_position, position):
             return
-        wait = expected_wait_seconds(conversation.team_id, position)
-        minutes = max(1, round(wait / 60))
-        text = (
-            f"您好，客服正在为您安排中。您前面还有 {position - 1} 位客户，预计等待约 {minutes} 分钟，请稍候。"
-            if position > 1
-            else f"您好，您已排在第 1 位，客服马上为您服务，预计等待约 {minutes} 分钟。"
-        )
+        text, wait = queue_reply(state, position)
         Conversation.objects.filter(pk=conversation.pk).update(last_queue_position=position)
         do_send_auto_reply(
-            conversation, text, meta={"queue_position": position, "expected_wait_seconds": wait}
+            conversation,
+            text,
+            meta={"queue_position": position, "expected_wait_seconds": wait, "desk_state": state.state},
         )
+
+
+def has_open_left_message(conversation: Conversation) -> bool:
+    """Whether a message left (留言) on this conversation waits as an open ticket."""
+    return Ticket.objects.filter(
+        conversations=conversation, source=Ticket.Source.LEFT_MESSAGE, status__in=OPEN_TICKET_STATUSES
+    ).exists()
+
+
+def do_tell_desk_closed(conversation: Conversation, state: DeskState) -> None:
+    """The closed-desk reply, unless the customer was just told."""
+    last = (
+        conversation.messages.filter(direction=Message.Direction.OUTGOING, is_private=False)
+        .order_by("-id")
+        .first()
+    )
+    if last is not None and last.kind == Message.Kind.AUTO and last.meta.get("desk_state") == State.CLOSED:
+        return
+    text = closed_reply(state, can_leave_message=conversation.channel.kind == Channel.Kind.WEB)
+    Conversation.objects.filter(pk=conversation.pk).update(last_queue_position=None)
+    do_send_auto_reply(
+        conversation,
+        text,
+        meta={
+            "desk_state": state.state,
+            "desk_reason": state.reason,
+            "opens_at": state.opens_at.isoformat() if state.opens_at else None,
+            "reply_by": state.reply_by.isoformat(),
+        },
+    )
 
 
 def _team_queue(team_id: int | None) -> QuerySet[Conversation]:

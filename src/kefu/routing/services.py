@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from kefu.accounts.access import check_admin, check_role, team_ids_of
 from kefu.accounts.models import Role, Team, User
+from kefu.accounts.presence import effective_status
 from kefu.conversations.models import Priority
 from kefu.core.errors import NotFound
 from kefu.core.events import publish
@@ -50,6 +51,8 @@ def queue_overview() -> list[dict[str, object]]:
 
 
 def agent_overview() -> list[dict[str, object]]:
+    """Each active user's status as routing sees it (a desk gone past the grace is offline) and load."""
+    now = timezone.now()
     agents = (
         User.objects.filter(is_active=True)
         .annotate(
@@ -63,7 +66,9 @@ def agent_overview() -> list[dict[str, object]]:
             "user_id": a.pk,
             "name": a.name,
             "role": a.role,
-            "status": a.status,
+            "status": effective_status(a, now=now),
+            "status_reason": a.status_reason,
+            "last_seen_at": a.last_seen_at.isoformat() if a.last_seen_at else None,
             "load": a.load,
             "max_concurrent": a.max_concurrent,
             "teams": [t.name for t in a.teams.all()],

@@ -277,7 +277,11 @@ def _mark_conversation(
         )
         publish(
             f"conversation.sla_{which}",
-            {"conversation": conversation_dict(conv), "kind": "first_response", "due_at": due.isoformat()},
+            {
+                "conversation": conversation_dict(conv, clear=True),
+                "kind": "first_response",
+                "due_at": due.isoformat(),
+            },
             team_id=conv.team_id,
             user_ids=[conv.assignee_id],
             conversation_id=conv.pk,

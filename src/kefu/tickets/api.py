@@ -79,6 +79,8 @@ class TicketFollowUpIn(StrictIn):
 
 class CustomerUpdateIn(StrictIn):
     text: StrictStr
+    # Send although the update has high-severity quality findings (recorded as an override).
+    confirm_findings: StrictBool = False
 
 
 class TicketFilters(Schema):
@@ -192,7 +194,9 @@ def my_follow_ups(request: AuthedRequest) -> dict[str, Any]:
 def customer_update(
     request: AuthedRequest, ticket_id: int, payload: CustomerUpdateIn
 ) -> Status[dict[str, Any]]:
-    message = services.do_send_customer_update(actor=request.auth, ticket_id=ticket_id, text=payload.text)
+    message = services.do_send_customer_update(
+        actor=request.auth, ticket_id=ticket_id, text=payload.text, confirm_findings=payload.confirm_findings
+    )
     return Status(201, message_dict(message))
 
 

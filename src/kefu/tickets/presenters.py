@@ -1,4 +1,9 @@
-"""Tickets: tickets, timeline events, follow-ups and departments as the API and pages show them."""
+"""Tickets: tickets, timeline events, follow-ups and departments as the API and pages show them.
+
+Free text (title, description, timeline and follow-up text) is masked with
+``core.masking.mask_text``; ``clear=True`` is for event payloads only, which
+``core.events.publish`` masks again for desks and untrusted webhooks.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from kefu.core.labels import field_label
+from kefu.core.masking import mask_text
 
 from .models import TRANSITIONS, Department, FollowUp, Ticket, TicketEvent
 
@@ -14,13 +20,13 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def ticket_dict(t: Ticket) -> dict[str, Any]:
+def ticket_dict(t: Ticket, *, clear: bool = False) -> dict[str, Any]:
     """The desk's and integrations' view of a ticket (no customer personal data)."""
     return {
         "id": t.pk,
         "number": t.number,
-        "title": t.title,
-        "description": t.description,
+        "title": t.title if clear else mask_text(t.title),
+        "description": t.description if clear else mask_text(t.description),
         "category": t.category,
         "status": t.status,
         "urgent": t.urgent,
@@ -30,6 +36,8 @@ def ticket_dict(t: Ticket) -> dict[str, Any]:
         "owner_id": t.owner_id,
         "assignee_id": t.assignee_id,
         "department_id": t.department_id,
+        "team_id": t.team_id,
+        "source": t.source,
         "fields": t.fields,
         "created_by_id": t.created_by_id,
         "created_at": _iso(t.created_at),
@@ -48,26 +56,26 @@ def ticket_dict(t: Ticket) -> dict[str, Any]:
     }
 
 
-def event_dict(e: TicketEvent) -> dict[str, Any]:
+def event_dict(e: TicketEvent, *, clear: bool = False) -> dict[str, Any]:
     return {
         "id": e.pk,
         "kind": e.kind,
         "kind_label": TicketEvent.Kind(e.kind).label,
         "actor_id": e.actor_id,
         "actor_name": e.actor.name if e.actor_id and e.actor else None,
-        "text": e.text,
+        "text": e.text if clear else mask_text(e.text),
         "detail": e.detail,
         "created_at": _iso(e.created_at),
     }
 
 
-def follow_up_dict(f: FollowUp) -> dict[str, Any]:
+def follow_up_dict(f: FollowUp, *, clear: bool = False) -> dict[str, Any]:
     return {
         "id": f.pk,
         "ticket_id": f.ticket_id,
         "owner_id": f.owner_id,
         "due_at": _iso(f.due_at),
-        "note": f.note,
+        "note": f.note if clear else mask_text(f.note),
         "done_at": _iso(f.done_at),
         "notified_at": _iso(f.notified_at),
         "created_at": _iso(f.created_at),
@@ -94,5 +102,7 @@ def ticket_out(t: Ticket) -> dict[str, Any]:
         "owner_name": t.owner.name if t.owner else None,
         "assignee_name": t.assignee.name if t.assignee else None,
         "department_name": t.department.name if t.department else None,
+        "team_name": t.team.name if t.team else None,
+        "source_label": t.get_source_display(),
         "allowed_statuses": list(TRANSITIONS[t.status]),
     }

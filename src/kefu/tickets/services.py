@@ -25,6 +25,7 @@ from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.core.events import publish
 from kefu.core.fields import check_message, check_text
 from kefu.core.labels import field_label
+from kefu.core.masking import mask_text
 from kefu.customers.models import Customer, Order
 from kefu.sla.policies import apply_department_deadline, apply_ticket_deadlines, pause_or_resume_ticket_clock
 from kefu.tickets.models import TRANSITIONS
@@ -250,7 +251,11 @@ def do_update_ticket(
     new_assignee = _check_assignee(assignee_id) if assignee_id is not UNSET else UNSET
     with transaction.atomic():
         ticket = access_ticket(actor, ticket_id, for_update=True)
-        changed = {k: v for k, v in changes.items() if getattr(ticket, k) != v}
+        changed = {
+            k: v
+            for k, v in changes.items()
+            if getattr(ticket, k) != v and not _sent_back_masked(ticket, k, v)
+        }
         events = [_log_edit(ticket, key, value, actor=actor) for key, value in changed.items()]
         old_priority = ticket.priority
         ticket.priority = priority_for(urgent=ticket.urgent, important=ticket.important)
@@ -281,10 +286,16 @@ def do_update_ticket(
             ticket,
             "edited",
             events[-1],
-            events=[event_dict(e) for e in events],
+            events=[event_dict(e, clear=True) for e in events],
             previous_priority=old_priority,
         )
     return ticket
+
+
+def _sent_back_masked(ticket: Ticket, key: str, value: Any) -> bool:
+    """A title or description saved as the desk showed it (masked) keeps the stored original."""
+    current = getattr(ticket, key)
+    return key in ("title", "description") and isinstance(current, str) and value == mask_text(current)
 
 
 def _check_assignee(assignee_id: Any) -> User | None:
@@ -477,11 +488,14 @@ def do_add_comment(*, actor: User, ticket_id: int, text: str) -> TicketEvent:
     return event
 
 
-def do_send_customer_update(*, actor: User, ticket_id: int, text: str) -> Message:
+def do_send_customer_update(
+    *, actor: User, ticket_id: int, text: str, confirm_findings: bool = False
+) -> Message:
     """Tell the customer how the ticket is progressing, in its linked conversation.
 
     The latest active linked conversation is used, or the latest one is reopened;
-    sending goes through ``conversations.services`` so its access rules apply.
+    sending goes through ``conversations.services`` so its access rules and the
+    pre-send quality check apply (``confirm_findings`` as there).
     """
 
     text = check_message(text)
@@ -496,7 +510,10 @@ def do_send_customer_update(*, actor: User, ticket_id: int, text: str) -> Messag
                 actor=actor, conversation_id=target.pk, status=Conversation.Status.OPEN
             )
         message, _ = do_send_agent_message(
-            agent=actor, conversation_id=target.pk, text=f"【工单 {ticket.number} 进展】{text}"
+            agent=actor,
+            conversation_id=target.pk,
+            text=f"【工单 {ticket.number} 进展】{text}",
+            confirm_findings=confirm_findings,
         )
         now = timezone.now()
         mark_first_response(ticket, now)
@@ -538,7 +555,7 @@ def do_add_follow_up(*, actor: User, ticket_id: int, due_at: Any, note: str) -> 
             actor=actor,
             detail={"follow_up_id": follow_up.pk, "action": "created", "due_at": _iso(due_at)},
         )
-        publish_updated(ticket, "follow_up", event, follow_up=follow_up_dict(follow_up))
+        publish_updated(ticket, "follow_up", event, follow_up=follow_up_dict(follow_up, clear=True))
     return follow_up
 
 
@@ -559,7 +576,7 @@ def do_complete_follow_up(*, actor: User, follow_up_id: int) -> FollowUp:
             actor=actor,
             detail={"follow_up_id": follow_up.pk, "action": "done"},
         )
-        publish_updated(ticket, "follow_up", event, follow_up=follow_up_dict(follow_up))
+        publish_updated(ticket, "follow_up", event, follow_up=follow_up_dict(follow_up, clear=True))
     return follow_up
 
 
@@ -585,7 +602,10 @@ def do_notify_due_follow_ups(now: datetime | None = None, *, limit: int = 200) -
             ticket = follow_up.ticket
             publish(
                 "ticket.follow_up_due",
-                {"ticket": ticket_dict(ticket), "follow_up": follow_up_dict(follow_up)},
+                {
+                    "ticket": ticket_dict(ticket, clear=True),
+                    "follow_up": follow_up_dict(follow_up, clear=True),
+                },
                 user_ids=[follow_up.owner_id],
                 webhook=False,
             )

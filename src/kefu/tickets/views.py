@@ -24,11 +24,14 @@ from kefu.accounts.models import User
 from kefu.conversations.models import Priority
 from kefu.core import labels
 from kefu.core.errors import Conflict, InvalidInput, NotFound
+from kefu.quality.checks import FindingsUnconfirmed
 
 from . import models, records, services
 from .models import Ticket
 
 LIST_LIMIT = 100
+# A customer update held back by the quality check waits here for the page to show again.
+_DRAFT_KEY = "kefu_ticket_update_draft_{}"
 VIEWS = (("mine", "我的工单"), ("all", "全部可见"))
 
 
@@ -143,6 +146,7 @@ def ticket_detail_view(request: HttpRequest, ticket_id: int) -> HttpResponse:
         ],
         "categories": Ticket.Category.choices,
         "now": timezone.now(),
+        "update_draft": request.session.pop(_DRAFT_KEY.format(ticket.pk), ""),
     }
     return render(request, "tickets/detail.html", context)
 
@@ -214,9 +218,27 @@ def _follow_up(request: HttpRequest, ticket_id: int) -> str:
 
 
 def _customer_update(request: HttpRequest, ticket_id: int) -> str:
-    services.do_send_customer_update(
-        actor=_user(request), ticket_id=ticket_id, text=request.POST.get("text") or ""
-    )
+    text = request.POST.get("text") or ""
+    try:
+        services.do_send_customer_update(
+            actor=_user(request),
+            ticket_id=ticket_id,
+            text=text,
+            confirm_findings=request.POST.get("confirm_findings") == "on",
+        )
+    except FindingsUnconfirmed as exc:
+        # The page comes back with the draft and the findings; ticking 「仍然发送」 confirms.
+        request.session[_DRAFT_KEY.format(ticket_id)] = text[:5000]
+        high = [f for f in exc.extra.get("findings", []) if f.get("severity") == "high"]
+        raise FindingsUnconfirmed(
+            exc.message.split("；")[0]
+            + "："
+            + "；".join(f"「{f['excerpt'][:30]}」{f['why']}" for f in high)
+            + "。修改后再发，或勾选「已确认质检提示，仍然发送」。",
+            fields=exc.fields,
+            extra=exc.extra,
+        ) from exc
+    request.session.pop(_DRAFT_KEY.format(ticket_id), None)
     return "已发送进展给客户"
 
 

@@ -20,12 +20,14 @@ class EndpointIn(StrictIn):
     url: StrictStr
     events: list[StrictStr] = []
     is_active: StrictBool = True
+    trusted: StrictBool = False
 
 
 class EndpointPatch(StrictIn):
     url: StrictStr | None = None
     events: list[StrictStr] | None = None
     is_active: StrictBool | None = None
+    trusted: StrictBool | None = None
     rotate_secret: StrictBool = False
 
 

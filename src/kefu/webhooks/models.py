@@ -16,6 +16,9 @@ class WebhookEndpoint(models.Model):
     secret = models.CharField(max_length=128, default=_new_secret)
     events = models.JSONField(default=list, help_text="订阅的事件，如 message.created；空表示全部")
     is_active = models.BooleanField(default=True)
+    # Trusted integrations (the shop's own back office) get message texts as typed;
+    # any other endpoint gets phone, ID-card and bank-card numbers masked.
+    trusted = models.BooleanField(default=False, help_text="受信任的集成可收到未脱敏的消息文本")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

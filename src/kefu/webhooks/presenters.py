@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""Webhook endpoints and deliveries as the API shows them (the secret only when asked)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ def endpoint_out(e: WebhookEndpoint, *, with_secret: bool = False) -> dict[str, 
         "url": e.url,
         "events": e.events,
         "is_active": e.is_active,
+        "trusted": e.trusted,
         "secret_hint": f"{e.secret[:4]}…",
         "created_at": e.created_at.isoformat(),
     }

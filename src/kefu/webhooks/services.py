@@ -57,11 +57,12 @@ def list_endpoints(actor: User) -> QuerySet[WebhookEndpoint]:
 
 
 def do_create_endpoint(
-    *, actor: User, url: Any, events: Any = None, is_active: bool = True
+    *, actor: User, url: Any, events: Any = None, is_active: bool = True, trusted: bool = False
 ) -> WebhookEndpoint:
+    """Register an endpoint; ``trusted`` ones receive personal data in message texts unmasked."""
     check_admin(actor)
     return WebhookEndpoint.objects.create(
-        url=check_url(url), events=check_events(events), is_active=bool(is_active)
+        url=check_url(url), events=check_events(events), is_active=bool(is_active), trusted=bool(trusted)
     )
 
 
@@ -72,6 +73,7 @@ def do_update_endpoint(
     url: Any = None,
     events: Any = None,
     is_active: bool | None = None,
+    trusted: bool | None = None,
     rotate_secret: bool = False,
 ) -> WebhookEndpoint:
     with transaction.atomic():
@@ -82,6 +84,8 @@ def do_update_endpoint(
             endpoint.events = check_events(events)
         if is_active is not None:
             endpoint.is_active = is_active
+        if trusted is not None:
+            endpoint.trusted = trusted
         if rotate_secret:
             endpoint.secret = _new_secret()
         endpoint.save()

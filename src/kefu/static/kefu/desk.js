@@ -26,6 +26,7 @@
 
   function ApiError(status, body) {
     this.status = status;
+    this.body = body || {};
     this.detail = (body && body.detail) || "请求失败（" + status + "）";
     this.fields = (body && body.fields) || {};
   }
@@ -111,15 +112,26 @@
   var statusSelect = $("#kefu-status");
   var statusLabels = {};
   if (statusSelect) {
-    $all("option", statusSelect).forEach(function (o) { statusLabels[o.value] = o.textContent; });
+    $all("option", statusSelect).forEach(function (o) {
+      var group = o.parentNode.tagName === "OPTGROUP" ? o.parentNode.label : null;
+      statusLabels[o.value.split(":")[0]] = group || o.dataset.short || o.textContent;
+    });
     var current = statusSelect.value;
+    // An option's value is "status" or "break:reason" (小休、用餐、培训、会议).
+    var showStatus = function (status, reason) {
+      var value = status === "break" ? "break:" + (reason || "short_break") : status;
+      if ($all("option", statusSelect).some(function (o) { return o.value === value; })) statusSelect.value = value;
+      current = statusSelect.value;
+      var dot = $("#kefu-status-dot");
+      if (dot) dot.className = "status-dot status-" + status;
+    };
     statusSelect.addEventListener("change", function () {
-      var wanted = statusSelect.value;
+      var parts = statusSelect.value.split(":");
+      var body = { status: parts[0] };
+      if (parts[1]) body.reason = parts[1];
       statusSelect.disabled = true;
-      api("POST", statusSelect.dataset.url, { status: wanted }).then(function (res) {
-        current = res.status;
-        var dot = $("#kefu-status-dot");
-        if (dot) dot.className = "status-dot status-" + current;
+      api("POST", statusSelect.dataset.url, body).then(function (res) {
+        showStatus(res.status, res.reason);
       }, function (err) {
         statusSelect.value = current;
         window.alert(err.message());
@@ -279,6 +291,7 @@
     var convId = Number(page.dataset.conversationId);
     var customerId = Number(page.dataset.customerId);
     var customerName = page.dataset.customerName;
+    var canReveal = page.dataset.canReveal === "1";
     var lastId = Number(page.dataset.lastMessageId || 0);
     var customerLastRead = Number(page.dataset.customerLastRead || 0);
     var list = $("#kefu-messages");
@@ -334,6 +347,16 @@
         if (m.direction !== "outgoing" || m.is_private) rs.remove();
         var textEl = $(".text", li);
         if (m.text) { textEl.textContent = m.text; } else { textEl.remove(); }
+        if (m.text && m.has_pii && canReveal) {
+          // Phone, ID-card and bank-card numbers arrive masked; an allowed role may
+          // reveal this one message (the server checks and audits it).
+          var reveal = document.createElement("button");
+          reveal.type = "button";
+          reveal.className = "small reveal-message";
+          reveal.dataset.revealMessage = String(m.id);
+          reveal.textContent = "查看原文";
+          $(".bubble", li).appendChild(reveal);
+        }
         var url = safeUrl(m.image_url);
         if (url) {
           var a = document.createElement("a");
@@ -420,15 +443,35 @@
       if (!noteToggle.checked && socket && textarea.value.trim()) socket.typing(convId);
     });
 
-    function sendReply(text, clientId, pendingLi) {
+    // confirmed: the agent chose to send despite high-severity quality findings; the
+    // server refuses such a reply without it (409 findings_unconfirmed) and records it.
+    function sendReply(text, clientId, pendingLi, confirmed) {
       pendingLi.classList.remove("failed");
       $(".read-state", pendingLi).textContent = "发送中…";
-      return api("POST", "/api/v1/conversations/" + convId + "/messages", { text: text, client_msg_id: clientId })
+      var payload = { text: text, client_msg_id: clientId };
+      if (confirmed) payload.confirm_findings = true;
+      return api("POST", "/api/v1/conversations/" + convId + "/messages", payload)
         .then(function (m) { placeMessage(m); refreshHeader(); }, function (err) {
+          if (err.status === 409 && err.body.error === "findings_unconfirmed" && !confirmed) {
+            // quality.js asks the agent; without it, the reply goes back to the composer.
+            var ask = new CustomEvent("kefu:findings-unconfirmed", {
+              cancelable: true,
+              detail: {
+                findings: err.body.findings || [],
+                send: function () { sendReply(text, clientId, pendingLi, true); },
+                back: function () { pendingLi.remove(); if (!textarea.value) textarea.value = text; textarea.focus(); }
+              }
+            });
+            if (!document.dispatchEvent(ask)) return;
+            pendingLi.remove();
+            if (!textarea.value) textarea.value = text;
+            showError(composerError, err);
+            return;
+          }
           pendingLi.classList.add("failed");
           var rs = $(".read-state", pendingLi);
           rs.textContent = "发送失败，点击重试";
-          rs.onclick = function () { sendReply(text, clientId, pendingLi); };
+          rs.onclick = function () { sendReply(text, clientId, pendingLi, confirmed); };
           showError(composerError, err);
         });
     }
@@ -446,8 +489,10 @@
         return;
       }
       // Other scripts (quality.js) may hold a reply back by cancelling this event.
-      var beforeSend = new CustomEvent("kefu:before-send", { bubbles: true, cancelable: true, detail: { text: text } });
+      // detail.confirmed: set by quality.js when the agent confirmed the reply's findings.
+      var beforeSend = new CustomEvent("kefu:before-send", { bubbles: true, cancelable: true, detail: { text: text, confirmed: false } });
       if (!composer.dispatchEvent(beforeSend)) return;
+      var confirmed = beforeSend.detail.confirmed === true;
       // Shown at once; the stored message replaces it. A retry reuses the same
       // client_msg_id, so the server keeps one copy however many times it is sent.
       var clientId = newClientId();
@@ -460,7 +505,7 @@
       list.appendChild(pendingLi);
       scrollDown();
       textarea.value = "";
-      sendReply(text, clientId, pendingLi);
+      sendReply(text, clientId, pendingLi, confirmed);
     });
 
     var imageInput = $("#kefu-image-input");
@@ -541,6 +586,22 @@
         closeDetails(callForm);
         placeMessage(call.message);
       }, function (e2) { showError(err, e2); });
+    });
+
+    // A message's masked numbers: one message at a time, on purpose (audited on the server).
+    list.addEventListener("click", function (ev) {
+      var btn = ev.target.closest("button[data-reveal-message]");
+      if (!btn) return;
+      var li = btn.closest("[data-message-id]");
+      btn.disabled = true;
+      api("POST", "/api/v1/conversations/" + convId + "/messages/" + btn.dataset.revealMessage + "/reveal").then(function (res) {
+        var textEl = $(".text", li);
+        if (textEl) { textEl.textContent = res.text; textEl.classList.add("revealed"); }
+        btn.remove();
+      }, function (err) {
+        btn.disabled = false;
+        window.alert(err.message());
+      });
     });
 
     // Personal data: masked until an allowed role asks (the server audits each reveal).
@@ -701,6 +762,10 @@
         if (info.reconnect) { counts.refresh(); if (myOpen) myOpen.refresh(); }
       });
       live.on("close", function () { document.body.dataset.live = "closed"; });
+      // Her own status changed elsewhere (another tab, a logout, the presence sweep).
+      live.on("agent.status_changed", function (frame) {
+        if (showStatus && frame.data && frame.data.user_id === myUserId) showStatus(frame.data.status, frame.data.reason);
+      });
       if (created) live.connect();
     }
     document.addEventListener("kefu:read", function () {

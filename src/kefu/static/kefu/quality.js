@@ -5,7 +5,11 @@
  * composer with why + suggestion; "一键改写" splices a finding's replacement into the
  * draft. Before a reply is sent, the page's composer dispatches a cancellable
  * `kefu:before-send` event (detail: {text}); when the draft has a high-severity finding
- * this script cancels it and asks in a dialog, then sends again if the agent confirms.
+ * this script cancels it and asks in a dialog, then sends again if the agent confirms
+ * (marking the event's detail.confirmed, so the composer sends confirm_findings: the
+ * server refuses such a reply without it). When the server refuses a reply anyway
+ * (`kefu:findings-unconfirmed`, e.g. the check here had not answered), the same dialog
+ * asks with the server's findings.
  * Internal notes are never checked or held back.
  *
  * Everything from the server is put into the page with textContent.
@@ -208,10 +212,12 @@
     });
   }
 
-  var approvedText = null;  // a draft the agent chose to send despite the findings
+  // A draft let through on its second submit: {text, confirmed} — confirmed when the
+  // agent chose to send it despite high findings (not when the check merely failed).
+  var approved = null;
 
-  function resend(text) {
-    approvedText = text;
+  function resend(text, confirmed) {
+    approved = { text: text, confirmed: confirmed };
     if (form && form.requestSubmit) form.requestSubmit();
   }
 
@@ -224,19 +230,33 @@
     var text = (e.detail && typeof e.detail.text === "string") ? e.detail.text : textarea.value.trim();
     // desk.js empties the composer right after an allowed send: drop the old hints then.
     var sent = function () { setTimeout(render, 0); };
-    if (approvedText !== null && approvedText === text) { approvedText = null; sent(); return; }
-    approvedText = null;
+    if (approved !== null && approved.text === text) {
+      if (e.detail) e.detail.confirmed = approved.confirmed;
+      approved = null;
+      sent();
+      return;
+    }
+    approved = null;
     var known = last.text !== null && last.text.trim() === text ? last.findings : null;
     if (known && !hasHigh(known)) { sent(); return; }
     e.preventDefault();
     var ready = known ? Promise.resolve(known) : check(textarea.value);
     ready.then(function (findings) {
-      if (!hasHigh(findings)) { resend(text); return null; }
+      if (!hasHigh(findings)) { resend(text, false); return null; }
       return confirmSend(findings).then(function (ok) {
-        if (ok) { resend(text); } else { textarea.focus(); }
+        if (ok) { resend(text, true); } else { textarea.focus(); }
       });
     }, function () {
-      resend(text);  // the check failed: never keep the customer from their answer
+      resend(text, false);  // the check failed here: the server checks again when it is sent
+    });
+  });
+
+  document.addEventListener("kefu:findings-unconfirmed", function (e) {
+    var d = e.detail || {};
+    if (!hasHigh(d.findings || [])) return;
+    e.preventDefault();
+    confirmSend(d.findings).then(function (ok) {
+      if (ok) { d.send(); } else { d.back(); }
     });
   });
 })();

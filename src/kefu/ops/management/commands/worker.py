@@ -2,7 +2,8 @@
 
 It runs Django tasks from the database queue (django_tasks_db's own worker loop,
 in batch mode, so claiming and result bookkeeping are theirs) and, every few
-seconds, the timers: the SLA sweep, follow-up reminders, due webhook retries, the
+seconds, the timers: the presence sweep (agents whose desk is gone go offline, and
+their conversations back to the queue if the admin's rule says so), the SLA sweep, follow-up reminders, due webhook retries, the
 complaints sweep, conversations whose routing failed after their first message was
 stored, waiting customers an agent now has room for, stalled outbound deliveries and
 (hourly) old inbound nonces.
@@ -30,6 +31,7 @@ from django.utils.crypto import get_random_string
 from django_tasks_db.compat import DEFAULT_TASK_BACKEND_ALIAS, TASKS_LOGGER
 from django_tasks_db.management.commands.db_worker import Worker
 
+from kefu.accounts.services import do_return_offline_agents_conversations, do_sweep_presence
 from kefu.channels.outbound import do_kick_stalled_deliveries
 from kefu.channels.services import do_prune_inbound_nonces
 from kefu.complaints.services import do_sweep as do_sweep_complaints
@@ -62,6 +64,9 @@ def run_timers() -> dict[str, int]:
 
     counts: dict[str, int] = {}
     steps = (
+        # Presence first: an agent whose desk is gone is offline before anything is routed.
+        ("presence", lambda: do_sweep_presence(timezone.now())),
+        ("offline_conversations", lambda: do_return_offline_agents_conversations(timezone.now())),
         ("sla", lambda: do_sweep(timezone.now()).total),
         ("follow_ups", lambda: do_notify_due_follow_ups(timezone.now())),
         ("webhooks", lambda: do_send_due_deliveries(timezone.now()).succeeded),
