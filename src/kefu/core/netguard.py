@@ -85,7 +85,7 @@ def resolve(host: str, port: int) -> list[IPAddress]:
     if literal is not None:
         return [literal]
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos))
+    return list(dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos))
 
 
 def check_public_url(url: str, *, field_name: str = "url") -> str:
