@@ -16,17 +16,17 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
-from django.db.models.functions import Length
+from django.db.models import Q, QuerySet, Value
+from django.db.models.functions import Coalesce, Length
 from django.utils import timezone
 
 from kefu.accounts.access import team_ids_of
-from kefu.accounts.models import User
+from kefu.accounts.models import Role, User
 from kefu.conversations.models import Conversation, Message, Priority, priority_for
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kefu.core.events import publish
 from kefu.core.fields import check_characters
-from kefu.sla.policies import apply_ticket_deadlines, pause_or_resume_ticket_clock
+from kefu.sla.policies import TIMER_BY_NAME, apply_ticket_deadlines, pause_or_resume_ticket_clock
 
 from .models import OPEN_TICKET_STATUSES, Department, FollowUp, Ticket, TicketEvent
 from .presenters import _iso, event_dict, ticket_dict
@@ -144,18 +144,24 @@ def guess_category(*, intent: str = "", text: str = "") -> str:
 
 def visible_tickets(user: User) -> QuerySet[Ticket]:
     """Supervisors and above see all; others what they own, handle, created, or their
-    department team holds."""
+    department team holds, or whose team they belong to; team leads also their team
+    members' tickets (SLA escalations send them there)."""
     qs = Ticket.objects.select_related("customer", "owner", "assignee", "department", "team")
     if user.sees_all:
         return qs
     teams = team_ids_of(user)
-    return qs.filter(
+    mine = (
         Q(owner=user)
         | Q(assignee=user)
         | Q(created_by=user)
         | Q(department__team_id__in=teams)
         | Q(team_id__in=teams)
     )
+    if user.role == Role.TEAM_LEAD and teams:
+        # A subquery, not a join: no duplicate rows, and select_for_update stays allowed.
+        members = User.teams.through.objects.filter(team_id__in=teams).values("user_id")
+        mine |= Q(owner_id__in=members) | Q(assignee_id__in=members)
+    return qs.filter(mine)
 
 
 def access_ticket(user: User, ticket_id: int, *, for_update: bool = False) -> Ticket:
@@ -385,19 +391,24 @@ SLA_TEXT = {
 
 
 def do_record_ticket_sla(ticket_id: int, *, kind: str, which: str, now: datetime) -> bool:
-    """Record an SLA warning or breach once; returns False when another sweep got there first.
+    """Record one timer's SLA warning or breach once; returns False when another sweep got there first.
 
-    The conditional UPDATE is the claim: of two workers, only one changes the row.
+    The conditional UPDATE on the timer's own field is the claim: of two workers, only
+    one changes the row, and each timer (``which``) announces its own warning and breach.
     """
-    field = "sla_warned_at" if kind == "warning" else "sla_breached_at"
+    timer = TIMER_BY_NAME[which]
+    field = timer.warned_field if kind == "warning" else timer.breached_field
     with transaction.atomic():
         claim = Ticket.objects.filter(pk=ticket_id, **{f"{field}__isnull": True})
         if kind == "warning":
-            claim = claim.filter(sla_breached_at__isnull=True)
-        if not claim.update(**{field: now}):
+            claim = claim.filter(**{f"{timer.breached_field}__isnull": True})
+            summary: dict[str, Any] = {"sla_warned_at": now}
+        else:
+            summary = {"sla_breached_at": Coalesce("sla_breached_at", Value(now))}
+        if not claim.update(**{field: now}, **summary):
             return False
         ticket = Ticket.objects.select_related("department").get(pk=ticket_id)
-        due = ticket.first_response_due if which == "first_response" else ticket.due_at
+        due = getattr(ticket, timer.due_field)
         text = SLA_TEXT[(kind, which)]
         if due is not None:
             text += f"（截止 {timezone.localtime(due):%m-%d %H:%M}）"
@@ -406,7 +417,7 @@ def do_record_ticket_sla(ticket_id: int, *, kind: str, which: str, now: datetime
             TicketEvent.Kind.SLA_WARNING if kind == "warning" else TicketEvent.Kind.SLA_BREACHED,
             text,
             actor=None,
-            detail={"which": which, "due_at": _iso(due)},
+            detail={"which": which, "due_at": _iso(due), "round": getattr(ticket, timer.round_field)},
         )
         publish_ticket(
             ticket, f"ticket.sla_{kind}", change=f"sla_{kind}", event=event, kind=which, due_at=_iso(due)
@@ -475,14 +486,12 @@ def do_open_left_message_ticket(left: LeftMessage) -> Ticket:
     return ticket
 
 
-def open_left_message_ticket(conversation: Conversation) -> Ticket | None:
-    return (
-        Ticket.objects.filter(
-            conversations=conversation, source=Ticket.Source.LEFT_MESSAGE, status__in=OPEN_STATUSES
-        )
-        .order_by("-id")
-        .first()
-    )
+def open_left_message_ticket(conversation: Conversation, *, any_status: bool = False) -> Ticket | None:
+    """The conversation's latest ticket of a message left (留言) still open (or in any status)."""
+    qs = Ticket.objects.filter(conversations=conversation, source=Ticket.Source.LEFT_MESSAGE)
+    if not any_status:
+        qs = qs.filter(status__in=OPEN_STATUSES)
+    return qs.order_by("-id").first()
 
 
 def do_answer_left_messages(conversation: Conversation, *, agent: User, now: datetime) -> list[Ticket]:
