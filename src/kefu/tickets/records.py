@@ -16,12 +16,13 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Subquery
 from django.db.models.functions import Length
 from django.utils import timezone
 
 from kefu.accounts.access import team_ids_of
-from kefu.accounts.models import User
+from kefu.accounts.models import ROLE_RANK, Role, User
+from kefu.complaints.models import CompensationRequest
 from kefu.conversations.models import Conversation, Priority
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kefu.core.events import publish
@@ -144,12 +145,24 @@ def guess_category(*, intent: str = "", text: str = "") -> str:
 
 def visible_tickets(user: User) -> QuerySet[Ticket]:
     """Supervisors and above see all; others what they own, handle, created, or their
-    department team holds."""
+    department team holds — and a complaint they are asked to approve compensation for
+    (its team is theirs and their role suffices), or decided."""
     qs = Ticket.objects.select_related("customer", "owner", "assignee", "department")
     if user.sees_all:
         return qs
+    teams = team_ids_of(user)
+    roles = [r for r in Role.values if ROLE_RANK[Role(r)] <= user.rank]
+    approving = CompensationRequest.objects.filter(
+        Q(status=CompensationRequest.Status.PENDING, team_id__in=teams, approver_role__in=roles)
+        | Q(decided_by=user),
+        complaint__isnull=False,
+    ).values("complaint__ticket_id")
     return qs.filter(
-        Q(owner=user) | Q(assignee=user) | Q(created_by=user) | Q(department__team_id__in=team_ids_of(user))
+        Q(owner=user)
+        | Q(assignee=user)
+        | Q(created_by=user)
+        | Q(department__team_id__in=teams)
+        | Q(pk__in=Subquery(approving))
     )
 
 

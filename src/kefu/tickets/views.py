@@ -21,6 +21,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from kefu.accounts.models import User
+from kefu.complaints.models import Complaint
 from kefu.conversations.models import Priority
 from kefu.core import labels
 from kefu.core.errors import Conflict, InvalidInput, NotFound
@@ -147,6 +148,7 @@ def ticket_detail_view(request: HttpRequest, ticket_id: int) -> HttpResponse:
         "categories": Ticket.Category.choices,
         "now": timezone.now(),
         "update_draft": request.session.pop(_DRAFT_KEY.format(ticket.pk), ""),
+        "complaint": Complaint.objects.filter(ticket=ticket).first(),
     }
     return render(request, "tickets/detail.html", context)
 
