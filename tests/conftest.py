@@ -129,3 +129,28 @@ def desk(
     supervisor = make_user("zhuguan", role=Role.SUPERVISOR, display_name="王主管")
     channel = make_channel("web", team=team, name="官网在线客服")
     return SimpleNamespace(team=team, agent=agent, supervisor=supervisor, channel=channel)
+
+
+@pytest.fixture
+def open_all_week(settings: Any) -> None:
+    """Business hours around the clock (no schedule set): whether anyone is there is up to presence alone."""
+    settings.KEFU_DEFAULT_BUSINESS_HOURS = tuple((day, "00:00", "24:00") for day in range(7))
+
+
+@pytest.fixture
+def closed_now(settings: Any) -> Any:
+    """Business hours of three hours a day starting a few hours from now: closed now; returns when it opens."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.localtime()
+    start = (now.hour + 3) % 24
+    if start > 21:  # keep the three hours within one day
+        start = 1
+    opens = now.replace(hour=start, minute=0, second=0, microsecond=0)
+    if opens <= now:
+        opens += timedelta(days=1)
+    window = (f"{start:02d}:00", f"{start + 3:02d}:00")
+    settings.KEFU_DEFAULT_BUSINESS_HOURS = tuple((day, *window) for day in range(7))
+    return opens

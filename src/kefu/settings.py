@@ -304,6 +304,11 @@ KEFU_RATE_LIMITS = {
     "chat_upload": _env_rates("KEFU_RATELIMIT_CHAT_UPLOAD", "6/1m,30/1h"),
     "chat_upload_ip": _env_rates("KEFU_RATELIMIT_CHAT_UPLOAD_IP", "20/1m,100/1h"),
     "chat_token_ip": _env_rates("KEFU_RATELIMIT_CHAT_TOKEN_IP", "30/1m"),
+    # The desk's open/busy/closed state, asked by widget.js on every page of a shop.
+    "chat_state_ip": _env_rates("KEFU_RATELIMIT_CHAT_STATE_IP", "120/1m"),
+    # Messages left (留言) while the desk is closed or busy: each one becomes a ticket.
+    "chat_leave_message": _env_rates("KEFU_RATELIMIT_CHAT_LEAVE_MESSAGE", "3/10m,10/24h"),
+    "chat_leave_message_ip": _env_rates("KEFU_RATELIMIT_CHAT_LEAVE_MESSAGE_IP", "20/1h"),
     "csat_ip": _env_rates("KEFU_RATELIMIT_CSAT_IP", "20/1m"),
     "help_feedback_ip": _env_rates("KEFU_RATELIMIT_HELP_FEEDBACK_IP", "10/1m,60/1h"),
     "login": _env_rates("KEFU_RATELIMIT_LOGIN", "5/1m,20/1h"),
@@ -336,6 +341,13 @@ MAILERS = {
     }
 }
 DEFAULT_FROM_EMAIL = os.environ.get("KEFU_FROM_EMAIL", "kefu@shop.example")
+
+# Off hours (docs/offhours.md): a message left (留言) while nobody can take the chat is
+# answered within this much business time of the team's hours (so in the next opening
+# when the desk is closed); and the window of recent conversations whose handling times
+# give the queue estimate.
+KEFU_LEAVE_MESSAGE_REPLY_MINUTES = int(os.environ.get("KEFU_LEAVE_MESSAGE_REPLY_MINUTES", "120"))
+KEFU_QUEUE_ESTIMATE_WINDOW_DAYS = int(os.environ.get("KEFU_QUEUE_ESTIMATE_WINDOW_DAYS", "7"))
 
 # Roles allowed to reveal unmasked personal data (each reveal is audited).
 KEFU_PII_REVEAL_ROLES = tuple(

@@ -123,6 +123,7 @@ async def test_typing_read_and_resume_past_the_signal_limit_get_an_error_frame(d
     comm = await _open(issue_visitor_token(desk.channel.pk))
     await comm.send_json_to({"type": "resume", "after": 0})
     await receive_until(comm, lambda f: f["type"] == "history")
+    assert (await receive_until(comm, lambda f: f["type"] == "desk"))["state"] == "open"
     await comm.send_json_to({"type": "typing"})
     await comm.send_json_to({"type": "read", "message_id": 1})
     assert await drain(comm) == []

@@ -65,7 +65,9 @@ async def test_customer_message_is_stored_before_it_is_acked(desk):
     await comm.disconnect()
 
 
-async def test_first_message_shows_queue_position_reply_when_nobody_is_online(make_team, make_channel):
+async def test_first_message_when_nobody_is_online_says_so_and_offers_a_message_left(
+    make_team, make_channel, open_all_week
+):
     team = await database_sync_to_async(make_team)("售后")
     channel = await database_sync_to_async(make_channel)("web", team=team)
     comm = await _open(issue_visitor_token(channel.pk))
@@ -74,7 +76,13 @@ async def test_first_message_shows_queue_position_reply_when_nobody_is_online(ma
         comm, lambda f: f["type"] in ("history", "message") and any(m["kind"] == "auto" for m in _msgs(f))
     )
     auto = next(m for m in _msgs(frame) if m["kind"] == "auto")
-    assert "第 1 位" in auto["text"]
+    # Honest: nobody is there, so no place in a queue and no minutes; a message left is offered.
+    assert "客服暂时都不在线" in auto["text"] and "留言" in auto["text"]
+    assert "分钟" not in auto["text"] and "第 1 位" not in auto["text"]
+    await comm.send_json_to({"type": "desk"})
+    desk = await receive_until(comm, lambda f: f["type"] == "desk")
+    assert (desk["state"], desk["reason"], desk["label"]) == ("closed", "nobody_online", "暂无客服在线")
+    assert desk["estimated_wait_seconds"] is None
     await comm.disconnect()
 
 

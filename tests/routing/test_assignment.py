@@ -25,6 +25,8 @@ from kefu.routing.assignment import (
 from kefu.routing.models import RoutingRule
 
 _visitor = itertools.count(1)
+# Business hours around the clock: who is online alone decides what customers hear.
+pytestmark = pytest.mark.usefixtures("open_all_week")
 
 
 @pytest.fixture(autouse=True)
@@ -67,6 +69,26 @@ def arrive(shop: Any, django_capture_on_commit_callbacks: Any) -> Any:
 def committed(django_capture_on_commit_callbacks: Any) -> Any:
     """``with committed():`` runs what a service queues for after its commit, as a request would."""
     return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
+def busy(shop: Any, make_user: Any, arrive: Any) -> Any:
+    """Someone online in both teams, busy with a customer: those who come next queue and hear their place."""
+    agent = make_user(
+        "busy", teams=(shop.general, shop.after_sales), status=AgentStatus.ONLINE, max_concurrent=1
+    )
+    serving = arrive("你好，我先问一下发票怎么开")
+    assert serving.assignee == agent
+    return agent
+
+
+def closed_notices(conversation: Conversation) -> list[str]:
+    """The replies that told the customer nobody can serve them now."""
+    return [
+        m.text
+        for m in conversation.messages.filter(kind=Message.Kind.AUTO).order_by("id")
+        if m.meta.get("desk_state") == "closed"
+    ]
 
 
 def queue_replies(conversation: Conversation) -> list[int]:
@@ -165,7 +187,9 @@ def test_vip_customer_goes_first_in_the_queue_and_is_served_first(
 
     assert list(waiting_queue(shop.general.pk)) == [vip, early, later]
     assert queue_position(vip) == 1
-    assert queue_replies(vip) == [1]
+    # Nobody is online: no place in a queue and no minutes, but the truth.
+    assert queue_replies(vip) == []
+    assert len(closed_notices(vip)) == 1
 
     with committed():
         do_set_status(user=agent, status=AgentStatus.ONLINE)
@@ -197,23 +221,23 @@ def test_an_urgent_conversation_is_served_before_a_vip_asking_a_routine_question
 
 @pytest.mark.django_db
 def test_queue_position_reply_states_position_and_expected_wait(
-    shop: Any, arrive: Any, make_user: Any
+    shop: Any, busy: Any, arrive: Any, make_user: Any
 ) -> None:
-    make_user(teams=(shop.general,))  # on the team but offline
     for _ in range(3):
         arrive()
     fourth = arrive()
 
     [reply] = fourth.messages.filter(kind=Message.Kind.AUTO)
     assert reply.meta["queue_position"] == 4
-    assert reply.meta["expected_wait_seconds"] > 0
-    assert "前面还有 3 位" in reply.text
+    # One place, busy; no history yet: 4 places must turn over at the default 240 s each.
+    assert reply.meta["expected_wait_seconds"] == 4 * 240
+    assert "前面还有 3 位" in reply.text and "预计等待约 16 分钟" in reply.text
     assert not reply.is_private
 
 
 @pytest.mark.django_db
 def test_customers_are_told_again_only_when_their_position_changes_a_lot(
-    shop: Any, arrive: Any, make_user: Any, committed: Any
+    shop: Any, busy: Any, arrive: Any, make_user: Any, committed: Any
 ) -> None:
     agent = make_user(teams=(shop.general,), max_concurrent=1)
     waiting = [arrive() for _ in range(7)]
@@ -372,7 +396,7 @@ def test_sweep_routes_a_conversation_whose_routing_raised_after_the_commit(
 
 
 @pytest.mark.django_db
-def test_sweep_queues_and_tells_the_position_when_nobody_can_take_it(
+def test_sweep_queues_and_tells_the_customer_when_nobody_can_take_it(
     shop: Any, arrive: Any, routing_down: Any
 ) -> None:
     from kefu.routing.assignment import do_route_unrouted
@@ -384,7 +408,9 @@ def test_sweep_queues_and_tells_the_position_when_nobody_can_take_it(
 
     conversation.refresh_from_db()
     assert conversation.queued_at is not None
-    assert queue_replies(conversation) == [1]
+    assert queue_replies(conversation) == []
+    [notice] = closed_notices(conversation)
+    assert "客服暂时都不在线" in notice and "分钟" not in notice
 
 
 @pytest.mark.django_db
@@ -423,7 +449,7 @@ def test_sweep_is_a_no_op_for_routed_conversations(shop: Any, arrive: Any, make_
 
 @pytest.mark.django_db
 def test_sweep_routes_each_conversation_once_and_keeps_going_past_a_failing_one(
-    shop: Any, arrive: Any, routing_down: Any, monkeypatch: pytest.MonkeyPatch
+    shop: Any, busy: Any, arrive: Any, routing_down: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
 
     first, second = arrive(), arrive()
@@ -641,7 +667,7 @@ def test_a_failing_drain_does_not_fail_the_change_and_the_worker_drains_later(
 
 @pytest.mark.django_db
 def test_periodic_drain_serves_every_team_in_queue_order_and_tells_the_rest(
-    shop: Any, arrive: Any, make_user: Any
+    shop: Any, busy: Any, arrive: Any, make_user: Any
 ) -> None:
     from kefu.accounts.models import User
 
@@ -668,7 +694,7 @@ def test_periodic_drain_serves_every_team_in_queue_order_and_tells_the_rest(
 
 
 @pytest.mark.django_db
-def test_periodic_drain_is_idempotent(shop: Any, arrive: Any, make_user: Any) -> None:
+def test_periodic_drain_is_idempotent(shop: Any, busy: Any, arrive: Any, make_user: Any) -> None:
     from kefu.accounts.models import User
 
     agent = make_user(teams=(shop.general,), max_concurrent=1)

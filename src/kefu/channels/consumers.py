@@ -29,7 +29,12 @@ from kefu.core.errors import InvalidInput, RateLimited, Unauthorized
 from kefu.core.events import chat_conversation_group
 
 from .models import Channel
-from .services import check_chat_connect, check_chat_signal, do_receive_chat_message
+from .services import (
+    check_chat_connect,
+    check_chat_signal,
+    do_receive_chat_message,
+    web_desk_state_for_visitor,
+)
 from .visitor import Visitor, read_visitor_token, web_chat_channel
 
 # The channel behind the token is gone or switched off: retrying will not help.
@@ -113,8 +118,12 @@ class ChatConsumer(JsonSocket):
         elif kind == "read":
             message_id = int_field(content, "message_id", minimum=1)
             await database_sync_to_async(self._read)(message_id)
+        elif kind == "desk":
+            await self.send_json({"type": "desk", **await database_sync_to_async(self._desk)()})
         else:
-            raise InvalidInput("未知的消息类型", fields={"type": "应为 message、resume、typing 或 read"})
+            raise InvalidInput(
+                "未知的消息类型", fields={"type": "应为 message、resume、typing、read 或 desk"}
+            )
 
     def error_context(self, content: dict[str, Any]) -> dict[str, Any]:
         # The client drops a refused message from its resend queue by this id.
@@ -151,10 +160,12 @@ class ChatConsumer(JsonSocket):
     async def _resume(self, after: int) -> None:
         # Another tab, or an image upload over HTTP, may have opened a conversation
         # since this socket connected: look again before answering.
-        _channel, conversation = await database_sync_to_async(self._resume_current)()
+        _channel, conversation, desk = await database_sync_to_async(self._resume_current)()
         if conversation is not None:
             await self._follow(conversation.pk)
         await self._send_history(after, always=True)
+        # Open, busy or closed, and when it opens: the page's header and 留言 button follow it.
+        await self.send_json({"type": "desk", **desk})
         # A visitor who left before the rating invitation arrived still gets it.
         if conversation is not None and rating_requested(conversation):
             await self.send_json({"type": "status", "status": conversation.status, "rating_requested": True})
@@ -171,9 +182,14 @@ class ChatConsumer(JsonSocket):
         conversation = Conversation.objects.get(pk=conversation_id)
         return [public_message_dict(m) for m in messages_after(conversation, after, public_only=True)]
 
-    def _resume_current(self) -> tuple[Channel | None, Conversation | None]:
+    def _resume_current(self) -> tuple[Channel | None, Conversation | None, dict[str, Any]]:
         check_chat_signal(self.visitor)
-        return self._current()
+        channel, conversation = self._current()
+        return channel, conversation, web_desk_state_for_visitor(channel or self.channel, self.visitor)
+
+    def _desk(self) -> dict[str, Any]:
+        check_chat_signal(self.visitor)
+        return web_desk_state_for_visitor(self.channel, self.visitor)
 
     def _typing(self) -> None:
         check_chat_signal(self.visitor)

@@ -53,12 +53,33 @@ def identity_kind_for(channel: Channel) -> str:
     return DEFAULT_IDENTITY_KINDS.get(channel.kind, Identity.Kind.EXTERNAL)
 
 
+def mails_web_reply(message: Message) -> bool:
+    """Whether an agent's web-chat reply is mailed too: the customer left a message (留言) with an email.
+
+    Until they write in the chat again: the last thing they sent is that message, so they
+    are not in the chat to read the answer. Automatic replies are not mailed.
+    """
+    if message.kind == Message.Kind.AUTO or message.direction != Message.Direction.OUTGOING:
+        return False
+    last = _last_customer_message(message)
+    return (
+        last is not None
+        and bool(last.meta.get("reply_by_email"))
+        and bool(message.conversation.customer.email)
+    )
+
+
 def do_queue_outbound(message: Message) -> OutboundDelivery | None:
     """Record a delivery for platforms that need one; the worker sends it after commit."""
     channel = message.conversation.channel
-    if message.is_private or channel.kind not in PUSH_KINDS:
+    if message.is_private:
         return None
-    if channel.kind != Channel.Kind.EMAIL and not channel.outbound_url:
+    if channel.kind == Channel.Kind.WEB:
+        if not mails_web_reply(message):
+            return None
+    elif channel.kind not in PUSH_KINDS:
+        return None
+    if channel.kind not in (Channel.Kind.EMAIL, Channel.Kind.WEB) and not channel.outbound_url:
         return None
     if channel.kind == Channel.Kind.EMAIL and message.kind == Message.Kind.AUTO:
         last = _last_customer_message(message)
@@ -112,9 +133,14 @@ def _send_email(message: Message) -> None:
     references = [r for r in last_meta.get("references", []) if r != parent]
     if parent:
         references.append(parent)
+    body = message.text
+    if channel.kind == Channel.Kind.WEB:
+        body = (
+            f"{body}\n\n——\n这是对您在「{channel.name}」在线客服留言的回复，回到在线客服也可以看到完整对话。"
+        )
     reply = mail.build_reply(
         subject=mail.reply_subject(last_meta.get("subject") or conversation.subject),
-        body=message.text,
+        body=body,
         from_email=mail.format_address(channel.name, from_address),
         to=to,
         message_id=message_id,
@@ -216,7 +242,8 @@ def do_deliver_outbound(delivery_id: int) -> OutboundDelivery | None:
         return delivery
     delivery.attempts = attempt
     try:
-        if delivery.message.conversation.channel.kind == Channel.Kind.EMAIL:
+        # A web chat's only deliveries are mails of answers to a message left (留言).
+        if delivery.message.conversation.channel.kind in (Channel.Kind.EMAIL, Channel.Kind.WEB):
             _send_email(delivery.message)
         else:
             _post_webhook(delivery)

@@ -20,12 +20,32 @@ from django.tasks import task
 from django.utils import timezone
 
 from kefu.channels.outbound import identity_kind_for
-from kefu.conversations.models import Message
+from kefu.conversations.models import Conversation, Message
 from kefu.conversations.services import do_receive_customer_message
+from kefu.conversations.timeline import add_activity, current_customer_conversation, do_send_auto_reply
 from kefu.core import ratelimit, signing
 from kefu.core.errors import InvalidInput, KefuError, NotFound, RateLimited, Unauthorized
-from kefu.core.fields import check_message
+from kefu.core.fields import check_email, check_message, check_phone, check_text
+from kefu.core.masking import mask_phone
+from kefu.customers.identities import do_record_contact
 from kefu.customers.models import Identity
+from kefu.routing.availability import (
+    DeskState,
+    State,
+    channel_team,
+    closed_reply,
+    desk_state,
+    desk_state_for_conversation,
+    when_text,
+)
+from kefu.tickets.models import Ticket, TicketEvent
+from kefu.tickets.records import (
+    LeftMessage,
+    do_open_left_message_ticket,
+    log_event,
+    open_left_message_ticket,
+    publish_updated,
+)
 
 from . import email as mail
 from .models import Channel, InboundNonce
@@ -167,7 +187,7 @@ def do_receive_platform_message(
         except IntegrityError as exc:
             raise Unauthorized("重复的投递（X-Kefu-Delivery 已使用过）") from exc
         _serialize_deliveries_of(channel, incoming.message_id)
-        return do_receive_customer_message(
+        message, created = do_receive_customer_message(
             channel=channel,
             identities=[(kind, incoming.sender_id)],
             text=text,
@@ -175,6 +195,9 @@ def do_receive_platform_message(
             customer_name=incoming.sender_name,
             meta={"sender_id": incoming.sender_id, "identity_kind": kind, "delivery_id": delivery_id},
         )
+        if created:
+            do_leave_message_if_closed(message)
+        return message, created
 
 
 def do_prune_inbound_nonces() -> int:
@@ -226,6 +249,7 @@ def do_receive_email(
     limit = settings.KEFU_MAX_MESSAGE_CHARS
     if len(text) > limit:
         text = text[: limit - 1] + "…"
+    auto_submitted = parsed.auto_submitted or bounce
     with transaction.atomic():
         _serialize_deliveries_of(channel, parsed.message_id)
         earlier = None
@@ -236,7 +260,7 @@ def do_receive_email(
                 .order_by("-id")
                 .first()
             )
-        return do_receive_customer_message(
+        message, created = do_receive_customer_message(
             channel=channel,
             identities=[(Identity.Kind.EMAIL, sender)],
             text=text,
@@ -255,9 +279,210 @@ def do_receive_email(
                 ][-mail.MAX_REFERENCES :],
                 # RFC 3834: never auto-reply to a machine (out-of-office, bounce),
                 # or two robots mail each other for ever.
-                "auto_submitted": parsed.auto_submitted or bounce,
+                "auto_submitted": auto_submitted,
             },
         )
+        if created and not auto_submitted:
+            do_leave_message_if_closed(message)
+        return message, created
+
+
+# --- messages left while nobody can take the chat (留言) -------------------------------------
+
+
+@dataclass(frozen=True)
+class Contact:
+    """How a customer who leaves a message wants to be reached (at least a phone or an email)."""
+
+    name: str = ""
+    phone: str = ""
+    email: str = ""
+
+    @property
+    def masked(self) -> str:
+        parts = []
+        if self.phone:
+            parts.append(f"电话 {mask_phone(self.phone.replace('-', ''))}")
+        if self.email:
+            parts.append(f"邮箱 {self.email}")
+        return "，".join(parts)
+
+
+def check_contact(*, name: Any = "", phone: Any = "", email: Any = "") -> Contact:
+    """A name (optional) and a valid phone or email, at least one; errors name the field."""
+    contact = Contact(
+        name=check_text(name, field="name", label="称呼", max_len=64, required=False),
+        phone=check_phone(phone, field="phone"),
+        email=check_email(email, field="email"),
+    )
+    if not contact.phone and not contact.email:
+        raise InvalidInput(
+            "请至少留下手机号或邮箱，方便我们回复您",
+            fields={"phone": "手机号和邮箱至少填一项", "email": "手机号和邮箱至少填一项"},
+        )
+    return contact
+
+
+@dataclass(frozen=True)
+class LeftMessageReceipt:
+    message: Message
+    ticket: Ticket
+    created: bool
+    reply_by: str  # as the customer was told it: 「明天 11:00」
+    text: str  # the confirmation the customer reads
+
+
+def do_leave_chat_message(
+    *, channel: Channel, visitor: Visitor, ip: str | None, text: Any, contact: Contact, client_msg_id: str
+) -> LeftMessageReceipt:
+    """A web visitor leaves a message (留言) with their contact: a ticket of the team, answered by a promised time.
+
+    The message joins the visitor's conversation (so the answer shows in the chat when
+    they come back), their contact goes on the profile, and the conversation's team
+    gets a ticket due by ``reply_by`` (``routing.availability``). An email left means
+    the agent's answer is mailed too (``channels.outbound``). A second message left
+    while the first is open is added to the same ticket. Idempotent on
+    ``client_msg_id``; counted against the visitor's and the address's
+    ``chat_leave_message`` limits.
+    """
+    text = check_message(text)
+    stored = _stored_chat_message(channel, visitor, client_msg_id)
+    if stored is not None:
+        ticket = open_left_message_ticket(stored.conversation)
+        if ticket is not None:
+            return _receipt(stored, ticket, created=False, contact=contact)
+    ratelimit.take(
+        ("chat_leave_message", visitor.visitor_id),
+        ("chat_leave_message_ip", ratelimit.address_key(ip)),
+        message="留言太频繁，请稍后再试",
+    )
+    with transaction.atomic():
+        message, _created = do_receive_customer_message(
+            channel=channel,
+            identities=visitor.identities,
+            text=text,
+            client_msg_id=client_msg_id,
+            customer_name=contact.name,
+            meta={
+                "left_message": True,
+                "reply_by_email": bool(contact.email),
+                "subject": f"您在「{channel.name}」的留言",
+            },
+        )
+        conversation = Conversation.objects.select_related("channel", "customer").get(
+            pk=message.conversation_id
+        )
+        do_record_contact(conversation.customer, phone=contact.phone, email=contact.email, name=contact.name)
+        ticket = open_left_message_ticket(conversation)
+        if ticket is None:
+            ticket = _open_ticket(conversation, message, desk_state_for_conversation(conversation), contact)
+        else:
+            _add_to_ticket(ticket, message, contact)
+        receipt = _receipt(message, ticket, created=True, contact=contact)
+        do_send_auto_reply(
+            conversation, receipt.text, meta={"left_message_ticket": ticket.number, "ticket_id": ticket.pk}
+        )
+    return receipt
+
+
+def _open_ticket(
+    conversation: Conversation, message: Message, state: DeskState, contact: Contact | None
+) -> Ticket:
+    ticket = do_open_left_message_ticket(
+        LeftMessage(
+            conversation=conversation,
+            message=message,
+            reply_by=state.reply_by,
+            warn_at=state.reply_warn_at,
+            contact=contact.masked if contact else "",
+        )
+    )
+    add_activity(
+        conversation,
+        f"客户留言，已登记为工单 {ticket.number}（{ticket.team.name if ticket.team else '未分组'}）",
+        meta={"ticket_id": ticket.pk},
+    )
+    return ticket
+
+
+def _add_to_ticket(ticket: Ticket, message: Message, contact: Contact) -> None:
+    event = log_event(
+        ticket,
+        TicketEvent.Kind.COMMENT,
+        f"客户补充留言（{contact.masked}）：{message.text}",
+        actor=None,
+        detail={"conversation_id": message.conversation_id, "message_id": message.pk},
+    )
+    publish_updated(ticket, "left_message", event)
+
+
+def _receipt(message: Message, ticket: Ticket, *, created: bool, contact: Contact) -> LeftMessageReceipt:
+    due = ticket.first_response_due or timezone.now()
+    by = when_text(due, timezone.now())
+    if contact.email:
+        how = f"回复会发送到邮箱 {contact.email}，也会显示在这个对话中"
+    else:
+        how = f"我们会致电 {mask_phone(contact.phone.replace('-', ''))}，或在这个对话中回复您"
+    text = f"已收到您的留言（工单号 {ticket.number}），我们会在 {by} 前回复您：{how}。"
+    return LeftMessageReceipt(message=message, ticket=ticket, created=created, reply_by=by, text=text)
+
+
+def web_desk_state(channel: Channel) -> dict[str, Any]:
+    """The public state of a web channel's desk for a visitor who has not written yet (its default team)."""
+    team = channel_team(channel)
+    return desk_state(channel=channel, team_id=team.pk if team else None).as_dict()
+
+
+def web_desk_state_for_visitor(channel: Channel, visitor: Visitor) -> dict[str, Any]:
+    """The state for this visitor: of their conversation's team when they have one."""
+    conversation = current_customer_conversation(channel=channel, identities=visitor.identities)
+    if conversation is None or not conversation.is_active:
+        return web_desk_state(channel)
+    return desk_state(channel=channel, team_id=conversation.team_id).as_dict()
+
+
+def check_desk_state_request(ip: str | None) -> None:
+    """``GET /chat/state`` counts against its address's ``chat_state_ip`` limit."""
+    ratelimit.take_for_address("chat_state_ip", ip)
+
+
+# Channels whose customers cannot fill the chat's 留言 form: what they write while the desk
+# is closed is their message left, on their own channel.
+LEAVE_MESSAGE_KINDS = (*WEBHOOK_KINDS, Channel.Kind.EMAIL)
+
+
+def do_leave_message_if_closed(message: Message) -> Ticket | None:
+    """A platform or email customer wrote while the desk is closed: their message is left (留言).
+
+    The conversation's team gets a ticket due by the promised time and the customer is
+    told, once, on their channel (IM through the platform, email by mail). Later messages
+    while it is open join the conversation, not a new ticket. In the message's transaction.
+    """
+    conversation = Conversation.objects.select_related("channel", "customer").get(pk=message.conversation_id)
+    if conversation.channel.kind not in LEAVE_MESSAGE_KINDS or open_left_message_ticket(conversation):
+        return None
+    state = desk_state_for_conversation(conversation)
+    if state.state != State.CLOSED:
+        return None
+    ticket = _open_ticket(conversation, message, state, None)
+    text = closed_reply(
+        state,
+        can_leave_message=False,
+        ticket_number=ticket.number,
+        by_email=conversation.channel.kind == Channel.Kind.EMAIL,
+    )
+    do_send_auto_reply(
+        conversation,
+        text,
+        meta={
+            "desk_state": state.state,
+            "desk_reason": state.reason,
+            "left_message_ticket": ticket.number,
+            "ticket_id": ticket.pk,
+            "reply_by": state.reply_by.isoformat(),
+        },
+    )
+    return ticket
 
 
 @task()

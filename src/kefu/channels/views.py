@@ -10,6 +10,7 @@ limited (``429`` with ``Retry-After``).
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -24,7 +25,13 @@ from kefu.core import ratelimit
 from kefu.core.errors import InvalidInput, KefuError, NotFound, Unauthorized
 from kefu.core.views import render_error
 
-from .services import do_receive_chat_message
+from .services import (
+    check_contact,
+    check_desk_state_request,
+    do_leave_chat_message,
+    do_receive_chat_message,
+    web_desk_state,
+)
 from .visitor import issue_visitor_token, read_visitor_token, web_chat_channel
 
 
@@ -35,6 +42,16 @@ def _channel_id(raw: str | None) -> int | None:
         return int(raw)
     except ValueError as exc:
         raise InvalidInput("渠道编号无效", fields={"channel": "必须是整数"}) from exc
+
+
+def _json_body(request: HttpRequest) -> dict[str, Any]:
+    try:
+        body = json.loads(request.body or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput("请求内容不是有效的 JSON", fields={"body": "JSON 对象"}) from exc
+    if not isinstance(body, dict):
+        raise InvalidInput("请求内容应为 JSON 对象", fields={"body": "JSON 对象"})
+    return body
 
 
 def _error(exc: KefuError) -> JsonResponse:
@@ -54,6 +71,7 @@ def chat_page(request: HttpRequest) -> HttpResponse:
         return render_error(request, exc)
     context = {
         "channel": channel,
+        "desk": web_desk_state(channel),
         "embed": request.GET.get("embed") == "1",
         # A fresh visitor for first-time browsers; chat.js prefers the token it kept.
         "token": issue_visitor_token(channel.pk),
@@ -143,5 +161,68 @@ def chat_rate(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"rated": True, "score": conversation.csat_score, "comment": conversation.csat_comment},
         status=201,
+        json_dumps_params={"ensure_ascii": False},
+    )
+
+
+@require_GET
+def chat_state(request: HttpRequest) -> JsonResponse:
+    """Whether the desk of a web channel is open, busy or closed (``widget.js`` asks from a shop's page).
+
+    Public and cross-origin: it tells no more than the chat page itself.
+    """
+    try:
+        check_desk_state_request(client_ip(request))
+        channel = web_chat_channel(_channel_id(request.GET.get("channel")))
+        if channel is None:
+            raise NotFound("该在线客服渠道不存在或已停用")
+        response = JsonResponse(web_desk_state(channel), json_dumps_params={"ensure_ascii": False})
+    except KefuError as exc:
+        response = _error(exc)
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@csrf_exempt
+@require_POST
+def chat_leave_message(request: HttpRequest) -> JsonResponse:
+    """A message left (留言): JSON ``{token, client_msg_id, text, name?, phone?, email?}`` → its ticket.
+
+    201 with the ticket number and when the customer will be answered (200 for a resend
+    of the same ``client_msg_id``); 400 naming the field for a bad phone or email.
+    """
+    try:
+        body = _json_body(request)
+        visitor = read_visitor_token(body.get("token"))
+        channel = web_chat_channel(visitor.channel_id)
+        if channel is None:
+            raise NotFound("该在线客服渠道不存在或已停用")
+        client_msg_id = body.get("client_msg_id")
+        if not isinstance(client_msg_id, str) or not client_msg_id:
+            raise InvalidInput("缺少 client_msg_id", fields={"client_msg_id": "必填"})
+        contact = check_contact(name=body.get("name"), phone=body.get("phone"), email=body.get("email"))
+        receipt = do_leave_chat_message(
+            channel=channel,
+            visitor=visitor,
+            ip=client_ip(request),
+            text=body.get("text"),
+            contact=contact,
+            client_msg_id=client_msg_id,
+        )
+    except KefuError as exc:
+        return _error(exc)
+    return JsonResponse(
+        {
+            "ticket_number": receipt.ticket.number,
+            "reply_by": receipt.ticket.first_response_due.isoformat()
+            if receipt.ticket.first_response_due
+            else None,
+            "reply_by_text": receipt.reply_by,
+            "text": receipt.text,
+            "message": public_message_dict(receipt.message),
+            "created": receipt.created,
+        },
+        status=201 if receipt.created else 200,
         json_dumps_params={"ensure_ascii": False},
     )

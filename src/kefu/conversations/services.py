@@ -64,7 +64,7 @@ from kefu.routing.assignment import (
     do_requeue_if_unowned,
 )
 from kefu.sla.policies import do_start_conversation_sla
-from kefu.tickets.records import do_resume_waiting_tickets
+from kefu.tickets.records import do_answer_left_messages, do_resume_waiting_tickets
 from kefu.understanding.models import EmotionAlert
 from kefu.understanding.reading import (
     do_tell_assignee_of_open_alerts,
@@ -299,6 +299,7 @@ def do_send_agent_message(
         if assigned_now:
             publish_assigned(conversation, actor=agent)
         publish_message(message, conversation)
+        do_answer_left_messages(conversation, agent=agent, now=now)
 
         do_queue_outbound(message)
     return message, True

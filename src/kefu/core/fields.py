@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 
 from kefu.core.errors import InvalidInput
 from kefu.core.labels import FIELD_LABELS
@@ -119,3 +121,41 @@ def check_choice(
             fields={field: f"应为 {', '.join(o for o in options if o)} 之一" + ("或留空" if blank else "")},
         )
     return value
+
+
+# A mainland mobile (optionally +86 / 86), or a landline with its area code; spaces and
+# dashes people type between the groups are dropped before the check.
+_MOBILE = re.compile(r"(?:\+?86)?(1[3-9]\d{9})")
+_LANDLINE = re.compile(r"(0\d{2,3})(\d{7,8})")
+_PHONE_SEPARATORS = re.compile(r"[\s\-()（）]")
+
+
+def check_phone(value: Any, *, field: str = "phone", required: bool = False) -> str:
+    """A phone number people can be called back on: ``13812345678`` or ``010-12345678``."""
+    text = check_text(value, field=field, max_len=32, label="手机号", required=required)
+    if not text:
+        return ""
+    digits = _PHONE_SEPARATORS.sub("", text)
+    if m := _MOBILE.fullmatch(digits):
+        return m.group(1)
+    if m := _LANDLINE.fullmatch(digits):
+        return f"{m.group(1)}-{m.group(2)}"
+    raise InvalidInput(
+        "手机号格式不正确",
+        fields={field: "请填写11位手机号（如 13812345678）或带区号的固定电话（如 010-12345678）"},
+    )
+
+
+def check_email(value: Any, *, field: str = "email", required: bool = False) -> str:
+    """An email address a reply can be sent to (lower-cased domain)."""
+    text = check_text(value, field=field, max_len=254, label="邮箱", required=required)
+    if not text:
+        return ""
+    try:
+        validate_email(text)
+    except ValidationError as exc:
+        raise InvalidInput(
+            "邮箱格式不正确", fields={field: "请填写有效的邮箱地址，如 name@example.com"}
+        ) from exc
+    local, _, domain = text.rpartition("@")
+    return f"{local}@{domain.lower()}"

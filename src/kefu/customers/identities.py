@@ -103,3 +103,26 @@ def do_resolve_customer(identities: Sequence[tuple[str, str]], *, name: str = ""
             customer.phone = value
             customer.save(update_fields=["phone", "updated_at"])
     return customer
+
+
+def do_record_contact(customer: Customer, *, phone: str = "", email: str = "", name: str = "") -> Customer:
+    """How a customer asked to be reached (a message left, 留言): the profile keeps the latest.
+
+    Only the profile fields change, never identities: a number typed into a form proves
+    nothing, so it must not join this visitor to another customer's profile. ``phone``
+    and ``email`` are checked by the caller (``core.fields.check_phone`` / ``check_email``).
+    """
+    customer = _follow_merges(customer)
+    changed = []
+    if phone and customer.phone != phone:
+        customer.phone = phone
+        changed.append("phone")
+    if email and customer.email != email:
+        customer.email = email
+        changed.append("email")
+    if name and not customer.name:
+        customer.name = name[:128]
+        changed.append("name")
+    if changed:
+        customer.save(update_fields=[*changed, "updated_at"])
+    return customer

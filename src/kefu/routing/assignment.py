@@ -31,7 +31,6 @@ catches whatever freed room some other way.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -42,20 +41,27 @@ from django.utils import timezone
 
 from kefu.accounts.models import AgentStatus, Role, Team, User
 from kefu.accounts.presence import online_agents, seen_recently
-from kefu.conversations.models import Conversation
+from kefu.channels.models import Channel
+from kefu.conversations.models import Conversation, Message
 from kefu.conversations.timeline import add_activity, do_send_auto_reply, publish_assigned
+from kefu.tickets.models import OPEN_TICKET_STATUSES, Ticket
 from kefu.understanding.reading import do_tell_assignee_of_open_alerts, route_by_intent, route_for_intent
 
+from .availability import (
+    LOAD_STATUSES,
+    DeskState,
+    State,
+    closed_reply,
+    desk_state_for_conversation,
+    queue_reply,
+)
 from .models import RoutingRule
 
 log = logging.getLogger(__name__)
 
-LOAD_STATUSES = (Conversation.Status.OPEN, Conversation.Status.PENDING)
 # A new conversation is routed right after its first message commits; the sweep only
 # takes those still unqueued after this long, so it never races the normal path.
 UNROUTED_GRACE = timedelta(seconds=30)
-# Average handling time used for the expected wait until enough history exists.
-DEFAULT_HANDLE_SECONDS = 240
 # How many of a queue's waiting conversations one drain looks at: more than any team
 # has agents with room, so a drain is never cut short in practice.
 DRAIN_BATCH = 200
@@ -250,11 +256,30 @@ def do_requeue_if_unowned(conversation: Conversation) -> None:
 
         def _assign_after_commit() -> None:
             try:
-                do_try_assign(conversation_id)
+                if do_try_assign(conversation_id) is None:
+                    do_tell_if_closed(conversation_id)
             except Exception:  # it is queued: the next drain offers it again
                 log.exception("assigning reopened conversation %s failed", conversation_id)
 
         transaction.on_commit(_assign_after_commit)
+
+
+def do_tell_if_closed(conversation_id: int) -> None:
+    """A reopened conversation nobody took: tell the customer if the desk is closed."""
+    with transaction.atomic():
+        conversation = (
+            Conversation.objects.select_for_update()
+            .select_related("channel")
+            .filter(pk=conversation_id, assignee__isnull=True)
+            .first()
+        )
+        if conversation is None or not conversation.is_active:
+            return
+        if has_open_left_message(conversation):
+            return
+        state = desk_state_for_conversation(conversation)
+        if state.state == State.CLOSED:
+            do_tell_desk_closed(conversation, state)
 
 
 def do_return_to_queue(agent_id: int, *, offline_since: datetime, note: str) -> int:
@@ -317,11 +342,6 @@ def queue_position(conversation: Conversation) -> int:
         return 0
 
 
-def expected_wait_seconds(team_id: int | None, position: int) -> int:
-    agents = max(online_agents(team_id).count(), 1)
-    return int(math.ceil(position / agents) * DEFAULT_HANDLE_SECONDS)
-
-
 def _changed_a_lot(old: int | None, new: int) -> bool:
     """Tell the customer again when the position moved by half or at least 5 places."""
     if old is None:
@@ -330,27 +350,70 @@ def _changed_a_lot(old: int | None, new: int) -> bool:
 
 
 def do_notify_queue_position(conversation_id: int, *, force: bool = False) -> None:
+    """Tell a waiting customer where they stand — or, with nobody to serve them, that the desk is closed.
 
+    With agents online: the position and a wait estimated from recent handling times
+    (``availability.queue_reply``), told again only when it changed a lot. With the desk
+    closed (off hours, or nobody online): no position, no minutes; the customer hears
+    when it opens and when a message left now is answered — once (``force``, on
+    queueing), and not at all when a message left (留言) already told them.
+    """
     with transaction.atomic():
-        conversation = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+        conversation = (
+            Conversation.objects.select_for_update()
+            .select_related("channel")
+            .filter(pk=conversation_id)
+            .first()
+        )
         if conversation is None or conversation.assignee_id is not None or not conversation.is_active:
             return
         position = queue_position(conversation)
-        if position == 0:
+        if position == 0 or has_open_left_message(conversation):
+            return  # a message left (留言) was answered with its own promise
+        state = desk_state_for_conversation(conversation)
+        if state.state == State.CLOSED:
+            if force:
+                do_tell_desk_closed(conversation, state)
             return
         if not force and not _changed_a_lot(conversation.last_queue_position, position):
             return
-        wait = expected_wait_seconds(conversation.team_id, position)
-        minutes = max(1, round(wait / 60))
-        text = (
-            f"您好，客服正在为您安排中。您前面还有 {position - 1} 位客户，预计等待约 {minutes} 分钟，请稍候。"
-            if position > 1
-            else f"您好，您已排在第 1 位，客服马上为您服务，预计等待约 {minutes} 分钟。"
-        )
+        text, wait = queue_reply(state, position)
         Conversation.objects.filter(pk=conversation.pk).update(last_queue_position=position)
         do_send_auto_reply(
-            conversation, text, meta={"queue_position": position, "expected_wait_seconds": wait}
+            conversation,
+            text,
+            meta={"queue_position": position, "expected_wait_seconds": wait, "desk_state": state.state},
         )
+
+
+def has_open_left_message(conversation: Conversation) -> bool:
+    """Whether a message left (留言) on this conversation waits as an open ticket."""
+    return Ticket.objects.filter(
+        conversations=conversation, source=Ticket.Source.LEFT_MESSAGE, status__in=OPEN_TICKET_STATUSES
+    ).exists()
+
+
+def do_tell_desk_closed(conversation: Conversation, state: DeskState) -> None:
+    """The closed-desk reply, unless the customer was just told."""
+    last = (
+        conversation.messages.filter(direction=Message.Direction.OUTGOING, is_private=False)
+        .order_by("-id")
+        .first()
+    )
+    if last is not None and last.kind == Message.Kind.AUTO and last.meta.get("desk_state") == State.CLOSED:
+        return
+    text = closed_reply(state, can_leave_message=conversation.channel.kind == Channel.Kind.WEB)
+    Conversation.objects.filter(pk=conversation.pk).update(last_queue_position=None)
+    do_send_auto_reply(
+        conversation,
+        text,
+        meta={
+            "desk_state": state.state,
+            "desk_reason": state.reason,
+            "opens_at": state.opens_at.isoformat() if state.opens_at else None,
+            "reply_by": state.reply_by.isoformat(),
+        },
+    )
 
 
 def _team_queue(team_id: int | None) -> QuerySet[Conversation]:

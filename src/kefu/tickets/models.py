@@ -33,6 +33,11 @@ class Ticket(models.Model):
         AFTER_SALES = "after_sales", "售后"
         COMPLAINT = "complaint", "投诉"
 
+    class Source(models.TextChoices):
+        DESK = "desk", "客服创建"
+        # A customer's message left while nobody could take the chat (留言, docs/offhours.md).
+        LEFT_MESSAGE = "left_message", "客户留言"
+
     class Status(models.TextChoices):
         NEW = "new", "新建"
         IN_PROGRESS = "in_progress", "处理中"
@@ -57,6 +62,17 @@ class Ticket(models.Model):
         "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_tickets"
     )
     department = models.ForeignKey(Department, null=True, blank=True, on_delete=models.SET_NULL)
+    # The team that answers for the ticket while nobody owns it (a message left, 留言): its
+    # members see it and hear of it.
+    team = models.ForeignKey(
+        "accounts.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="负责团队",
+    )
+    source = models.CharField("来源", max_length=16, choices=Source.choices, default=Source.DESK)
     status = models.CharField(
         "状态", max_length=20, choices=Status.choices, default=Status.NEW, db_index=True
     )
@@ -133,6 +149,13 @@ class FollowUp(models.Model):
     class Meta:
         ordering = ["due_at", "id"]
 
+
+OPEN_TICKET_STATUSES = (
+    Ticket.Status.NEW,
+    Ticket.Status.IN_PROGRESS,
+    Ticket.Status.WAITING_CUSTOMER,
+    Ticket.Status.WAITING_DEPARTMENT,
+)
 
 # The status machine. ``waiting_department`` is entered only by a transfer (which
 # checks the department's required fields); resolved/closed → in_progress is a reopen.

@@ -36,6 +36,8 @@ def ticket_dict(t: Ticket, *, clear: bool = False) -> dict[str, Any]:
         "owner_id": t.owner_id,
         "assignee_id": t.assignee_id,
         "department_id": t.department_id,
+        "team_id": t.team_id,
+        "source": t.source,
         "fields": t.fields,
         "created_by_id": t.created_by_id,
         "created_at": _iso(t.created_at),
@@ -100,5 +102,7 @@ def ticket_out(t: Ticket) -> dict[str, Any]:
         "owner_name": t.owner.name if t.owner else None,
         "assignee_name": t.assignee.name if t.assignee else None,
         "department_name": t.department.name if t.department else None,
+        "team_name": t.team.name if t.team else None,
+        "source_label": t.get_source_display(),
         "allowed_statuses": list(TRANSITIONS[t.status]),
     }

@@ -23,17 +23,17 @@ from django.utils import timezone
 from kefu.accounts.access import team_ids_of
 from kefu.accounts.models import ROLE_RANK, Role, User
 from kefu.complaints.models import CompensationRequest
-from kefu.conversations.models import Conversation, Priority
+from kefu.conversations.models import Conversation, Message, Priority, priority_for
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kefu.core.events import publish
 from kefu.core.fields import check_characters
-from kefu.sla.policies import pause_or_resume_ticket_clock
+from kefu.sla.policies import apply_ticket_deadlines, pause_or_resume_ticket_clock
 
-from .models import Department, FollowUp, Ticket, TicketEvent
+from .models import OPEN_TICKET_STATUSES, Department, FollowUp, Ticket, TicketEvent
 from .presenters import _iso, event_dict, ticket_dict
 
 Status = Ticket.Status
-OPEN_STATUSES = (Status.NEW, Status.IN_PROGRESS, Status.WAITING_CUSTOMER, Status.WAITING_DEPARTMENT)
+OPEN_STATUSES = OPEN_TICKET_STATUSES
 TRANSFERABLE = (Status.NEW, Status.IN_PROGRESS, Status.WAITING_CUSTOMER, Status.WAITING_DEPARTMENT)
 FIELD_KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 MAX_FIELD_VALUE = 2000
@@ -145,9 +145,9 @@ def guess_category(*, intent: str = "", text: str = "") -> str:
 
 def visible_tickets(user: User) -> QuerySet[Ticket]:
     """Supervisors and above see all; others what they own, handle, created, or their
-    department team holds — and a complaint they are asked to approve compensation for
-    (its team is theirs and their role suffices), or decided."""
-    qs = Ticket.objects.select_related("customer", "owner", "assignee", "department")
+    department team holds (or the ticket's team) — and a complaint they are asked to
+    approve compensation for (its team is theirs and their role suffices), or decided."""
+    qs = Ticket.objects.select_related("customer", "owner", "assignee", "department", "team")
     if user.sees_all:
         return qs
     teams = team_ids_of(user)
@@ -162,6 +162,7 @@ def visible_tickets(user: User) -> QuerySet[Ticket]:
         | Q(assignee=user)
         | Q(created_by=user)
         | Q(department__team_id__in=teams)
+        | Q(team_id__in=teams)
         | Q(pk__in=Subquery(approving))
     )
 
@@ -266,10 +267,13 @@ def log_event(
 
 
 def team_id_of(ticket: Ticket) -> int | None:
+    """The team that hears of a ticket: its department's, else its own (a message left), else its owner's."""
     if ticket.department_id:
         team_id = Department.objects.filter(pk=ticket.department_id).values_list("team_id", flat=True).first()
         if team_id:
             return team_id
+    if ticket.team_id:
+        return ticket.team_id
     if ticket.owner_id:
         return (
             User.teams.through.objects.filter(user_id=ticket.owner_id)
@@ -417,3 +421,108 @@ def do_record_ticket_sla(ticket_id: int, *, kind: str, which: str, now: datetime
             ticket, f"ticket.sla_{kind}", change=f"sla_{kind}", event=event, kind=which, due_at=_iso(due)
         )
     return True
+
+
+# --- messages left while nobody could take the chat (留言) ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LeftMessage:
+    """A customer's message left while the desk was closed or busy, and the promise made for it."""
+
+    conversation: Conversation
+    message: Message
+    reply_by: datetime
+    warn_at: datetime
+    contact: str = ""  # how to reach them, masked (「手机 138****5678」), for the timeline
+
+
+def do_open_left_message_ticket(left: LeftMessage) -> Ticket:
+    """The ticket of a message left (留言): the conversation's team answers for it, by ``reply_by``.
+
+    Nobody owns it yet: the team sees it (``visible_tickets``) and hears of it; the
+    first agent who answers the customer becomes its owner (``do_answer_left_messages``).
+    Its first response is due by the promise made to the customer (business time from
+    now, ``routing.availability.reply_by``), its resolution by the SLA policies. Runs
+    in the message's transaction.
+    """
+    conversation, message = left.conversation, left.message
+    customer = conversation.customer
+    text = message.text or "（图片）"
+    urgent, important = PRIORITY_FLAGS[Priority(conversation.priority)]
+    ticket = Ticket(
+        title=f"客户留言：{text[:60]}",
+        description=text[:MAX_TEXT],
+        category=guess_category(intent=conversation.intent, text=text),
+        urgent=urgent,
+        important=important,
+        priority=priority_for(urgent=urgent, important=important),
+        customer_id=customer.merged_into_id or customer.pk,
+        team_id=conversation.team_id,
+        source=Ticket.Source.LEFT_MESSAGE,
+    )
+    now = timezone.now()
+    apply_ticket_deadlines(ticket, start=now, channel_kind=conversation.channel.kind)
+    ticket.first_response_due = left.reply_by
+    ticket.first_response_warn_at = left.warn_at
+    insert_with_number(ticket)
+    link_records(ticket, conversation, None)
+    contact = f"，联系方式：{left.contact}" if left.contact else ""
+    event = log_event(
+        ticket,
+        TicketEvent.Kind.CREATED,
+        f"客户留言{contact}；已告知客户将在 {timezone.localtime(left.reply_by):%Y-%m-%d %H:%M} 前回复",
+        actor=None,
+        detail={
+            "conversation_id": conversation.pk,
+            "message_id": message.pk,
+            "reply_by": left.reply_by.isoformat(),
+            "source": Ticket.Source.LEFT_MESSAGE,
+        },
+    )
+    publish_ticket(ticket, "ticket.created", change="created", event=event)
+    return ticket
+
+
+def open_left_message_ticket(conversation: Conversation) -> Ticket | None:
+    return (
+        Ticket.objects.filter(
+            conversations=conversation, source=Ticket.Source.LEFT_MESSAGE, status__in=OPEN_STATUSES
+        )
+        .order_by("-id")
+        .first()
+    )
+
+
+def do_answer_left_messages(conversation: Conversation, *, agent: User, now: datetime) -> list[Ticket]:
+    """An agent answered the customer in the conversation: its open messages left (留言) are answered.
+
+    The first response is recorded (the SLA stops warning), and a ticket nobody owned
+    becomes the agent's (首问负责制). Runs inside the reply's transaction.
+    """
+    tickets = list(
+        Ticket.objects.select_for_update()
+        .filter(
+            conversations=conversation,
+            source=Ticket.Source.LEFT_MESSAGE,
+            status__in=OPEN_STATUSES,
+            first_response_at__isnull=True,
+        )
+        .order_by("id")
+    )
+    for ticket in tickets:
+        ticket.first_response_at = now
+        ticket.owner_id = ticket.owner_id or agent.pk
+        ticket.assignee_id = ticket.assignee_id or agent.pk
+        if ticket.status == Status.NEW:
+            ticket.status = Status.IN_PROGRESS
+        ticket.save(update_fields=["first_response_at", "owner", "assignee", "status", "updated_at"])
+        event = log_event(
+            ticket,
+            TicketEvent.Kind.CUSTOMER_UPDATE,
+            f"{agent.name} 在会话中回复了客户留言",
+            actor=agent,
+            detail={"conversation_id": conversation.pk, "owner_id": ticket.owner_id},
+        )
+        publish_updated(ticket, "answered", event)
+    return tickets

@@ -11,6 +11,9 @@
  *   textContent, never as HTML.
  * - When the conversation is resolved the server asks for a rating (a status frame
  *   with rating_requested); the stars post to /chat/rate with the visitor token.
+ * - The header says whether the desk is open, busy or closed (a "desk" frame after each
+ *   resume, asked again every minute); when it is busy or closed the visitor may leave
+ *   a message (留言) with a phone or email: POST /chat/leave-message makes it a ticket.
  */
 (function () {
   "use strict";
@@ -25,13 +28,17 @@
   var TYPING_EVERY_MS = 3000;
   var AGENT_TYPING_SHOWN_MS = 5000;
   var MAX_BACKOFF_MS = 30000;
+  var DESK_EVERY_MS = 60000;
 
   function $(role) { return root.querySelector('[data-role="' + role + '"]'); }
   var els = {
     conn: $("conn"), list: $("messages"), typing: $("typing"), notice: $("notice"),
     form: $("composer"), text: $("text"), image: $("image"), send: $("send"), close: $("close"),
     rating: $("rating"), stars: $("stars"), ratingComment: $("rating-comment"),
-    ratingError: $("rating-error"), ratingSubmit: $("rating-submit"), ratingThanks: $("rating-thanks")
+    ratingError: $("rating-error"), ratingSubmit: $("rating-submit"), ratingThanks: $("rating-thanks"),
+    deskBadge: $("desk-badge"), desk: $("desk"), deskText: $("desk-text"), leaveOpen: $("leave-open"),
+    leave: $("leave"), leaveBy: $("leave-by"), leaveSubmit: $("leave-submit"), leaveCancel: $("leave-cancel"),
+    leaveDone: $("leave-done")
   };
 
   var token = null;
@@ -49,6 +56,9 @@
   var typingTimer = null;
   var ratingScore = 0;       // stars chosen in the rating widget (0 = none yet)
   var ratingBusy = false;
+  var leaveBusy = false;
+  var leaveClientId = null;  // kept across retries of one 留言, so a resend is stored once
+  var deskTimer = null;
 
   // --- storage (private browsing may refuse it: then the chat still works) -------
 
@@ -311,6 +321,91 @@
     }
   }
 
+  // --- the desk: open, busy or closed; messages left (留言) ---------------------------
+
+  function showDesk(d) {
+    if (!d || typeof d.state !== "string") return;
+    els.deskBadge.setAttribute("data-state", d.state);
+    els.deskBadge.textContent = d.label || "";
+    els.deskBadge.title = d.text || "";
+    els.desk.setAttribute("data-state", d.state);
+    els.deskText.textContent = d.text || "";
+    els.desk.hidden = d.state === "open";
+    if (d.reply_by_text) els.leaveBy.textContent = d.reply_by_text;
+  }
+
+  function askDesk() {
+    clearTimeout(deskTimer);
+    send({ type: "desk" });
+    deskTimer = setTimeout(askDesk, DESK_EVERY_MS);
+  }
+
+  function fieldError(name, text) {
+    var box = els.leave.querySelector('[data-error-for="' + name + '"]');
+    var input = els.leave.elements[name];
+    if (box) { box.textContent = text || ""; box.hidden = !text; }
+    if (input) input.setAttribute("aria-invalid", text ? "true" : "false");
+  }
+
+  function clearLeaveErrors() { ["name", "phone", "email", "text", "form"].forEach(function (n) { fieldError(n, null); }); }
+
+  function showLeave(yes) {
+    els.leave.hidden = !yes;
+    if (yes) {
+      els.leaveDone.hidden = true;
+      clearLeaveErrors();
+      var first = els.leave.elements.phone;
+      if (first) first.focus();
+    }
+  }
+
+  function submitLeave() {
+    if (leaveBusy || !token) return;
+    var f = els.leave.elements;
+    var body = {
+      token: token, name: f.name.value.trim(), phone: f.phone.value.trim(),
+      email: f.email.value.trim(), text: f.text.value.trim()
+    };
+    clearLeaveErrors();
+    // The same checks as the server, for a quick answer; the server's word is final.
+    if (!body.phone && !body.email) { fieldError("phone", "手机号和邮箱至少填一项"); return; }
+    if (!body.text) { fieldError("text", "请填写留言内容"); return; }
+    leaveClientId = leaveClientId || newClientMsgId();
+    body.client_msg_id = leaveClientId;
+    leaveBusy = true;
+    els.leaveSubmit.disabled = true;
+    fetch(root.getAttribute("data-leave-url"), {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body), credentials: "omit"
+    })
+      .then(function (resp) {
+        return resp.json().then(function (data) { return { ok: resp.ok, data: data }; });
+      })
+      .then(function (res) {
+        leaveBusy = false;
+        els.leaveSubmit.disabled = false;
+        if (!res.ok) {
+          var fields = (res.data && res.data.fields) || {};
+          Object.keys(fields).forEach(function (k) {
+            if (els.leave.querySelector('[data-error-for="' + k + '"]')) fieldError(k, fields[k]);
+          });
+          fieldError("form", (res.data && res.data.detail) || "提交失败，请稍后重试");
+          return;
+        }
+        leaveClientId = null;
+        els.leave.reset();
+        showLeave(false);
+        els.leaveDone.textContent = res.data.text;
+        els.leaveDone.hidden = false;
+        if (res.data.message) showMessage(res.data.message);
+        send({ type: "resume", after: lastId });   // the conversation may be new: follow it
+      })
+      .catch(function () {
+        leaveBusy = false;
+        els.leaveSubmit.disabled = false;
+        fieldError("form", "提交失败，请检查网络后重试");
+      });
+  }
+
   // --- socket --------------------------------------------------------------------
 
   function isOpen() { return ws && ws.readyState === WebSocket.OPEN; }
@@ -361,6 +456,9 @@
       case "rated":
         showRatingThanks();
         break;
+      case "desk":
+        showDesk(frame);
+        break;
       case "error":
         if (typeof frame.client_msg_id === "string") showFailed(frame.client_msg_id, frame.detail || "发送失败");
         else notice(frame.detail || "出错了");
@@ -380,9 +478,11 @@
     ws = sock;
     sock.onopen = function () {
       attempt = 0;
-      setConn("online", "在线");
+      setConn("online", "已连接");
       send({ type: "resume", after: lastId });
       flushPending();
+      clearTimeout(deskTimer);
+      deskTimer = setTimeout(askDesk, DESK_EVERY_MS);
     };
     sock.onmessage = function (ev) {
       var frame;
@@ -471,6 +571,9 @@
     els.image.value = "";
   });
   if (els.close) els.close.addEventListener("click", function () { tellParent("close"); });
+  els.leaveOpen.addEventListener("click", function () { showLeave(els.leave.hidden); });
+  els.leaveCancel.addEventListener("click", function () { showLeave(false); });
+  els.leave.addEventListener("submit", function (ev) { ev.preventDefault(); submitLeave(); });
   if (els.rating) {
     els.stars.addEventListener("click", function (ev) {
       var b = ev.target.closest ? ev.target.closest("[data-score]") : null;

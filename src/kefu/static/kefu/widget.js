@@ -9,7 +9,10 @@
  *   data-position  "right" (default) or "left"
  *   data-label     button text (default 在线客服)
  * Nothing of the host page is read or sent; the chat runs inside the iframe, on the
- * desk's origin.
+ * desk's origin. The button says whether the desk is open, busy or closed (it asks
+ * GET /chat/state, a public cross-origin answer, on load and every two minutes):
+ * 「在线客服」 with a green dot, 「在线客服 · 排队中」, 「在线客服 · 已下班」, the full
+ * sentence (when it opens, when a message left is answered) as its tooltip.
  */
 (function () {
   "use strict";
@@ -23,6 +26,8 @@
   var channel = script.getAttribute("data-channel") || "";
   var side = script.getAttribute("data-position") === "left" ? "left" : "right";
   var label = script.getAttribute("data-label") || "在线客服";
+  var STATE_EVERY_MS = 120000;
+  var STATE_COLORS = { open: "#52c41a", busy: "#faad14", closed: "#bfbfbf" };
 
   function css(el, styles) {
     Object.keys(styles).forEach(function (k) { el.style[k] = styles[k]; });
@@ -39,7 +44,14 @@
     button.style[side] = "24px";
     button.type = "button";
     button.setAttribute("aria-haspopup", "dialog");
-    button.textContent = label;
+    var lamp = css(document.createElement("span"), {
+      display: "inline-block", width: "8px", height: "8px", borderRadius: "50%", marginRight: "6px",
+      verticalAlign: "middle", background: STATE_COLORS.closed
+    });
+    var text = document.createElement("span");
+    text.textContent = label;
+    button.appendChild(lamp);
+    button.appendChild(text);
 
     var dot = css(document.createElement("span"), {
       display: "none", position: "absolute", top: "4px", right: "6px", width: "9px", height: "9px",
@@ -75,6 +87,27 @@
       if (yes) dot.style.display = "none";
       button.setAttribute("aria-expanded", yes ? "true" : "false");
     }
+
+    // The desk's state, as honest as the chat page's header: never green when nobody is there.
+    function showState(d) {
+      if (!d || typeof d.state !== "string") return;
+      button.setAttribute("data-state", d.state);
+      lamp.style.background = STATE_COLORS[d.state] || STATE_COLORS.closed;
+      text.textContent = d.state === "open" ? label : label + " · " + (d.label || "");
+      button.title = d.text || "";
+    }
+
+    function askState() {
+      var url = new URL("/chat/state", origin);
+      if (channel) url.searchParams.set("channel", channel);
+      fetch(url.toString(), { credentials: "omit" })
+        .then(function (resp) { return resp.ok ? resp.json() : null; })
+        .then(showState)
+        .catch(function () { /* the button still opens the chat */ });
+    }
+
+    askState();
+    setInterval(function () { if (!document.hidden) askState(); }, STATE_EVERY_MS);
 
     button.addEventListener("click", function () { show(!open); });
     window.addEventListener("message", function (ev) {
