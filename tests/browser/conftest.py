@@ -93,6 +93,7 @@ for key, name, vip, tags, order_no, product, price in [
 ]:
     visitor_id = "visitor-" + key
     order, _ = do_upsert_order(
+        actor=None,
         order_no=order_no, amount=price, placed_at=now - timedelta(days=4),
         customer={"kind": "web", "value": visitor_id}, customer_name=name,
         shipping_status="in_transit", carrier="顺丰速运", tracking_no="SF14" + order_no[-7:] + "88",

@@ -109,7 +109,7 @@ def test_merged_customers_are_not_listed(api_as, make_customer, make_user):
 
 def test_patch_updates_profile_and_keeps_pii_masked(api_as, make_customer):
     c = make_customer("赵敏")
-    r = api_as().patch(
+    r = api_as("team_lead").patch(
         f"/customers/{c.pk}",
         {
             "notes": "喜欢电话沟通",
@@ -174,7 +174,7 @@ def test_reveal_of_unknown_field_is_refused(api_as, make_customer):
 
 
 def test_reveal_order_address_needs_the_customers_order(api_as, order_payload):
-    api = api_as("supervisor")
+    api = api_as("admin")
     api.post("/orders", order_payload)
     order = Order.objects.get()
     r = api.post(f"/customers/{order.customer_id}/reveal", {"field": "address", "order_no": order.order_no})
@@ -236,7 +236,7 @@ def test_identity_with_unknown_kind_names_kind(api_as, make_customer):
 
 
 def test_order_push_creates_customer_by_identity_and_masks_address(api_as, order_payload):
-    r = api_as().post("/orders", order_payload)
+    r = api_as("admin").post("/orders", order_payload)
     assert r.status_code == 201, r.content
     body = r.json()
     assert body["address"].startswith("浙江省杭州市") and "文三路" not in body["address"]
@@ -249,7 +249,7 @@ def test_order_push_creates_customer_by_identity_and_masks_address(api_as, order
 
 
 def test_order_push_is_idempotent_on_order_no(api_as, order_payload):
-    api = api_as()
+    api = api_as("admin")
     assert api.post("/orders", order_payload).status_code == 201
     order_payload["shipping_status"] = "in_transit"
     r = api.post("/orders", order_payload)
@@ -265,7 +265,7 @@ def test_order_for_customer_id(api_as, make_customer, order_payload):
     c = make_customer()
     del order_payload["customer"]
     order_payload["customer_id"] = c.pk
-    r = api_as().post("/orders", order_payload)
+    r = api_as("admin").post("/orders", order_payload)
     assert r.json()["customer_id"] == c.pk
 
 
@@ -288,7 +288,7 @@ def test_bad_order_input_names_the_field(api_as, order_payload, change, field, s
     order_payload.update(change)
     if change.get("order_no", "") is None:
         del order_payload["order_no"]
-    r = api_as().post("/orders", order_payload)
+    r = api_as("admin").post("/orders", order_payload)
     assert r.status_code == status, r.content
     assert field in r.json()["fields"], r.json()
     assert not Order.objects.exists()
@@ -296,20 +296,20 @@ def test_bad_order_input_names_the_field(api_as, order_payload, change, field, s
 
 def test_missing_amount_names_amount(api_as, order_payload):
     del order_payload["amount"]
-    r = api_as().post("/orders", order_payload)
+    r = api_as("admin").post("/orders", order_payload)
     assert r.status_code == 422
     assert "amount" in r.json()["fields"]
 
 
 def test_get_order_and_404(api_as, order_payload):
-    api = api_as()
+    api = api_as("admin")
     api.post("/orders", order_payload)
     assert api.get("/orders/YJ20261120001").json()["tracking_no"] == "SF1234567890"
     assert api.get("/orders/NOPE").status_code == 404
 
 
 def test_list_orders_by_customer_and_status(api_as, order_payload):
-    api = api_as()
+    api = api_as("admin")
     api.post("/orders", order_payload)
     customer_id = Order.objects.get().customer_id
     assert api.get("/orders", customer_id=customer_id).json()["total"] == 1
@@ -319,7 +319,7 @@ def test_list_orders_by_customer_and_status(api_as, order_payload):
 
 
 def test_append_logistics_events_and_update_status(api_as, order_payload):
-    api = api_as()
+    api = api_as("admin")
     api.post("/orders", order_payload)
     events = [
         {"at": "2026-11-21T08:00:00+08:00", "location": "上海转运中心", "description": "快件已到达转运中心"},
@@ -334,7 +334,7 @@ def test_append_logistics_events_and_update_status(api_as, order_payload):
 
 
 def test_append_logistics_with_unknown_status_names_it(api_as, order_payload):
-    api = api_as()
+    api = api_as("admin")
     api.post("/orders", order_payload)
     r = api.post("/orders/YJ20261120001/logistics", {"shipping_status": "flying"})
     assert r.status_code == 400
@@ -342,7 +342,7 @@ def test_append_logistics_with_unknown_status_names_it(api_as, order_payload):
 
 
 def test_append_logistics_to_missing_order_is_404(api_as):
-    r = api_as().post("/orders/NOPE/logistics", {"events": []})
+    r = api_as("admin").post("/orders/NOPE/logistics", {"events": []})
     assert r.status_code == 404
 
 

@@ -21,7 +21,7 @@ def order(**kw):
         "items": [{"name": "杯子", "quantity": 1, "price": "10.00"}],
     }
     data.update(kw)
-    return do_upsert_order(**data)
+    return do_upsert_order(actor=None, **data)
 
 
 def test_upsert_replaces_items_and_keeps_logistics_once():
@@ -46,8 +46,8 @@ def test_add_logistics_moves_status_and_skips_duplicates():
     placed, _ = order()
     at = timezone.now()
     _, added = do_add_logistics(
-        order=placed, events=[{"at": at, "description": "派送中"}], shipping_status="delivering"
+        actor=None, order=placed, events=[{"at": at, "description": "派送中"}], shipping_status="delivering"
     )
-    _, again = do_add_logistics(order=placed, events=[{"at": at, "description": "派送中"}])
+    _, again = do_add_logistics(actor=None, order=placed, events=[{"at": at, "description": "派送中"}])
     placed.refresh_from_db()
     assert (added, again, placed.shipping_status) == (1, 0, "delivering")

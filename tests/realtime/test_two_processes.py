@@ -183,3 +183,49 @@ async def _idle_then_converse(cluster: Cluster) -> None:
         await _next(
             chat, lambda f: f["type"] == "message" and f["message"]["text"] == "在的，发票稍后发到您邮箱"
         )
+
+
+LOST_DESK = """
+from datetime import timedelta
+from django.utils import timezone
+from kefu.accounts.models import User
+from kefu.channels.models import Channel
+from kefu.channels.visitor import issue_visitor_token
+User.objects.filter(username="xiaomei").update(last_seen_at=timezone.now() - timedelta(days=3))
+channel = Channel.objects.get(name="官网在线客服")
+print(json.dumps([issue_visitor_token(channel.pk) for _ in range(2)]))
+"""
+
+ASSIGNEE_OF = """
+from kefu.conversations.models import Message
+m = Message.objects.select_related("conversation__assignee").get(pk={message_id})
+a = m.conversation.assignee
+print(json.dumps({{"assignee": a.username if a else None, "queued": m.conversation.queued_at is not None}}))
+"""
+
+
+async def _customer_writes(server: Any, token: str, text: str) -> int:
+    async with websockets.connect(f"{server.ws}/ws/chat/?token={token}", origin=server.http) as chat:
+        await chat.send(json.dumps({"type": "message", "client_msg_id": "p-1", "text": text}))
+        ack = await _next(chat, lambda f: f["type"] == "ack")
+        # Routing runs after the message's commit; the queue reply or history follows it.
+        await _next(chat, lambda f: f["type"] == "history")
+        return int(ack["message"]["id"])
+
+
+async def test_a_desk_open_on_one_process_makes_the_agent_routable_on_the_other(cluster: Cluster) -> None:
+    """Presence lives in the database: the heartbeat of a desk socket on B counts for routing on A."""
+    a, b = cluster.servers
+    tokens = cluster.run(LOST_DESK)  # her desk was last seen three days ago (beyond the grace)
+    first = await _customer_writes(a, tokens[0], "你好，想问下能开增值税专用发票吗")
+    assert cluster.run(ASSIGNEE_OF.format(message_id=first)) == {"assignee": None, "queued": True}
+
+    async with websockets.connect(
+        f"{b.ws}/ws/desk/",
+        origin=b.http,
+        additional_headers={"Cookie": f"sessionid={cluster.seed['session_key']}"},
+    ) as desk:
+        await desk.send(json.dumps({"type": "resume", "conversation_id": 10**9}))
+        await _next(desk, lambda f: f["type"] == "error")  # connected: the heartbeat is written
+        second = await _customer_writes(a, tokens[1], "我买的运动鞋尺码偏小，可以换大一码吗")
+        assert cluster.run(ASSIGNEE_OF.format(message_id=second))["assignee"] == "xiaomei"

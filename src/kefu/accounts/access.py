@@ -15,7 +15,7 @@ from django.http import HttpRequest
 
 from kefu.core.errors import NotFound, PermissionDenied
 
-from .models import AuditLog, Role, Team, User
+from .models import AuditLog, Grant, Role, RoleGrant, Team, User
 
 
 def audit(
@@ -57,6 +57,25 @@ def check_admin(user: User) -> None:
 
 def can_reveal_pii(user: User) -> bool:
     return user.is_authenticated and user.is_active and user.role in settings.KEFU_PII_REVEAL_ROLES
+
+
+def has_grant(user: User, permission: str) -> bool:
+    """Whether ``user`` holds ``permission``: admins always; other roles when an admin granted
+    it to their role; an integration when the token it signed in with carries it as a scope."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if permission in getattr(user, "api_scopes", ()):
+        return True
+    if user.role == Role.ADMIN:
+        return True
+    return RoleGrant.objects.filter(permission=permission, role=user.role).exists()
+
+
+def check_grant(user: User, permission: str) -> None:
+    if not has_grant(user, permission):
+        raise PermissionDenied(
+            f"您无权{Grant(permission).label}：需要管理员授权的角色，或带 {permission} 权限的集成令牌"
+        )
 
 
 def team_ids_of(user: User) -> list[int]:

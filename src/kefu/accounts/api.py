@@ -11,6 +11,7 @@ from pydantic import Field
 from kefu.accounts.access import AuthedRequest
 from kefu.accounts.presenters import (
     audit_dict,
+    grant_dict,
     presence_rule_dict,
     status_change_dict,
     team_dict,
@@ -65,6 +66,12 @@ class TeamIn(StrictIn):
 
 class TokenIn(StrictIn):
     name: str
+    scopes: list[str] = []
+    user_id: int | None = Field(None, ge=1, le=2**62)
+
+
+class GrantIn(StrictIn):
+    roles: list[str]
 
 
 def _teams(team_ids: list[int]) -> list[Team]:
@@ -262,7 +269,10 @@ def list_tokens(request: AuthedRequest) -> dict[str, Any]:
 
 @router.post("/tokens", response={201: dict[str, Any]})
 def create_token(request: AuthedRequest, payload: TokenIn) -> Status[dict[str, Any]]:
-    token, key = services.do_create_token(user=request.auth, name=payload.name, request=request)
+    for_user = access.access_user(payload.user_id) if payload.user_id is not None else None
+    token, key = services.do_create_token(
+        user=request.auth, name=payload.name, scopes=payload.scopes, for_user=for_user, request=request
+    )
     # The plain key is in this response only; it is never stored nor shown again.
     return Status(201, {**token_dict(token), "key": key})
 
@@ -271,3 +281,21 @@ def create_token(request: AuthedRequest, payload: TokenIn) -> Status[dict[str, A
 def revoke_token(request: AuthedRequest, token_id: int) -> Status[None]:
     services.do_revoke_token(user=request.auth, token_id=token_id, request=request)
     return Status(204, None)
+
+
+# --- grants ---------------------------------------------------------------------------
+
+
+@router.get("/grants")
+def list_grants(request: AuthedRequest) -> dict[str, Any]:
+    """Each grant (e.g. `orders.write`) and the roles holding it; admins hold every grant."""
+    return {"items": [grant_dict(p, roles) for p, roles in services.role_grants(actor=request.auth).items()]}
+
+
+@router.put("/grants/{permission}")
+def set_grant(request: AuthedRequest, permission: str, payload: GrantIn) -> dict[str, Any]:
+    """Give a grant to exactly these roles (admin only, audited)."""
+    roles = services.do_set_role_grant(
+        actor=request.auth, permission=permission, roles=payload.roles, request=request
+    )
+    return grant_dict(permission, roles)

@@ -106,11 +106,33 @@ class User(AbstractUser):
         return self.has_role_at_least(Role.SUPERVISOR)
 
 
+class Grant(models.TextChoices):
+    """Permissions an admin hands to roles (``RoleGrant``) or to an integration's token (``APIToken.scopes``)."""
+
+    ORDERS_WRITE = "orders.write", "写入订单与物流"
+
+
+class RoleGrant(models.Model):
+    """A role holds a grant; admins hold every grant without a row."""
+
+    permission = models.CharField("权限", max_length=32, choices=Grant.choices)
+    role = models.CharField("角色", max_length=16, choices=Role.choices)
+
+    class Meta:
+        ordering = ["permission", "role"]
+        constraints = [models.UniqueConstraint(fields=["permission", "role"], name="role_grant_unique")]
+
+
 class APIToken(models.Model):
-    """A bearer token for integrations; only its SHA-256 is stored."""
+    """A bearer token for integrations; only its SHA-256 is stored.
+
+    ``scopes`` are grants the token carries whatever its user's role (an ERP's token
+    with ``orders.write`` on an account that is otherwise an agent).
+    """
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list, blank=True)
     prefix = models.CharField(max_length=12, db_index=True)
     key_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -136,6 +158,7 @@ class AuditLog(models.Model):
         TOKEN_REVOKE = "token_revoke", "吊销令牌"
         REVEAL_PII = "reveal_pii", "查看明文个人信息"
         CUSTOMER_MERGE = "customer_merge", "合并客户"
+        GRANT_CHANGE = "grant_change", "授权变更"
 
     actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     action = models.CharField(max_length=32, choices=Action.choices)

@@ -6,7 +6,7 @@ from typing import Any
 
 from kefu.core.labels import field_label
 
-from .models import APIToken, AuditLog, PresenceRule, StatusChange, StatusReason, Team, User
+from .models import APIToken, AuditLog, Grant, PresenceRule, Role, StatusChange, StatusReason, Team, User
 
 
 def user_dict(u: User) -> dict[str, Any]:
@@ -36,6 +36,8 @@ def token_dict(t: APIToken) -> dict[str, Any]:
     return {
         "id": t.pk,
         "name": t.name,
+        "user_id": t.user_id,
+        "scopes": list(t.scopes),
         "prefix": t.prefix,
         "created_at": t.created_at.isoformat(),
         "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
@@ -55,6 +57,15 @@ def audit_dict(a: AuditLog) -> dict[str, Any]:
         "detail": a.detail,
         "ip": a.ip,
         "created_at": a.created_at.isoformat(),
+    }
+
+
+def grant_dict(permission: str, roles: list[str]) -> dict[str, Any]:
+    return {
+        "permission": permission,
+        "label": Grant(permission).label,
+        "roles": roles,
+        "role_labels": [Role(r).label for r in roles],
     }
 
 

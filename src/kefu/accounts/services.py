@@ -27,11 +27,14 @@ from kefu.routing.assignment import LOAD_STATUSES, do_drain_queues_on_commit, do
 from . import presence
 from .models import (
     BREAK_REASONS,
+    ROLE_RANK,
     AgentStatus,
     APIToken,
     AuditLog,
+    Grant,
     PresenceRule,
     Role,
+    RoleGrant,
     StatusReason,
     Team,
     User,
@@ -350,19 +353,47 @@ def _hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def do_create_token(*, user: User, name: str, request: Any = None) -> tuple[APIToken, str]:
-    """Create a token; the plain key is returned once and never stored."""
+def check_scopes(scopes: Any) -> list[str]:
+    if not isinstance(scopes, list) or not all(isinstance(x, str) for x in scopes):
+        raise InvalidInput("令牌权限无效", fields={"scopes": "应为权限名称的列表"})
+    unknown = sorted(set(scopes) - set(Grant.values))
+    if unknown:
+        raise InvalidInput(
+            f"未知的令牌权限：{', '.join(unknown)}", fields={"scopes": f"可选：{', '.join(Grant.values)}"}
+        )
+    return sorted(set(scopes))
+
+
+def do_create_token(
+    *,
+    user: User,
+    name: str,
+    scopes: Any = (),
+    for_user: User | None = None,
+    request: Any = None,
+) -> tuple[APIToken, str]:
+    """Create a token; the plain key is returned once and never stored.
+
+    A token for another user (an integration's account) or with ``scopes`` is an admin's to make:
+    a scope lends its grant to whoever holds the key.
+    """
     name = (name or "").strip()
     if not name or len(name) > 64:
         raise InvalidInput("令牌名称无效", fields={"name": "必填，最多64个字符"})
+    clean_scopes = check_scopes(list(scopes))
+    owner = for_user or user
+    if clean_scopes or owner.pk != user.pk:
+        check_admin(user)
     key = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
-        token = APIToken.objects.create(user=user, name=name, prefix=key[:12], key_hash=_hash_key(key))
+        token = APIToken.objects.create(
+            user=owner, name=name, scopes=clean_scopes, prefix=key[:12], key_hash=_hash_key(key)
+        )
         audit(
             AuditLog.Action.TOKEN_CREATE,
             actor=user,
             target=token,
-            detail={"name": name},
+            detail={"name": name, "user_id": owner.pk, "scopes": clean_scopes},
             ip=client_ip(request),
         )
     return token, key
@@ -389,4 +420,45 @@ def authenticate_token(key: str) -> User:
     now = timezone.now()
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         APIToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
+    user = token.user
+    user.api_scopes = frozenset(token.scopes)  # type: ignore[attr-defined]  # read by access.has_grant, this request only
+    return user
+
+
+# --- grants --------------------------------------------------------------------------
+
+
+def role_grants(*, actor: User) -> dict[str, list[str]]:
+    """Each grant and the roles an admin gave it to (admins hold them all); for admins."""
+    check_admin(actor)
+    held: dict[str, list[str]] = {p: [] for p in Grant.values}
+    for permission, role in RoleGrant.objects.values_list("permission", "role"):
+        held.setdefault(permission, []).append(role)
+    return {p: sorted(roles, key=lambda r: ROLE_RANK[Role(r)]) for p, roles in held.items()}
+
+
+def do_set_role_grant(*, actor: User, permission: str, roles: Any, request: Any = None) -> list[str]:
+    """Give ``permission`` to exactly ``roles``; audited with before and after."""
+    check_admin(actor)
+    if permission not in Grant.values:
+        raise NotFound(f"权限 {permission} 不存在")
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise InvalidInput("角色无效", fields={"roles": "应为角色名称的列表"})
+    unknown = sorted(set(roles) - set(Role.values))
+    if unknown:
+        raise InvalidInput(
+            f"未知角色：{', '.join(unknown)}", fields={"roles": f"可选：{', '.join(Role.values)}"}
+        )
+    wanted = sorted(set(roles) - {Role.ADMIN}, key=lambda r: ROLE_RANK[Role(r)])
+    with transaction.atomic():
+        before = sorted(RoleGrant.objects.filter(permission=permission).values_list("role", flat=True))
+        RoleGrant.objects.filter(permission=permission).exclude(role__in=wanted).delete()
+        for role in wanted:
+            RoleGrant.objects.get_or_create(permission=permission, role=role)
+        audit(
+            AuditLog.Action.GRANT_CHANGE,
+            actor=actor,
+            detail={"permission": permission, "before": before, "after": wanted},
+            ip=client_ip(request),
+        )
+    return wanted

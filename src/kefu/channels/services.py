@@ -347,8 +347,8 @@ def do_leave_chat_message(
     """
     text = check_message(text)
     stored = _stored_chat_message(channel, visitor, client_msg_id)
-    if stored is not None:
-        ticket = open_left_message_ticket(stored.conversation)
+    if stored is not None:  # a resend: the answer the first one got, even if its ticket is done by now
+        ticket = open_left_message_ticket(stored.conversation, any_status=True)
         if ticket is not None:
             return _receipt(stored, ticket, created=False, contact=contact)
     ratelimit.take(

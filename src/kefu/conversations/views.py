@@ -119,7 +119,7 @@ def conversation_view(request: AuthedRequest, conversation_id: int) -> HttpRespo
     ]
     timeline = [
         e
-        for e in customer_timeline(customer, limit=30)
+        for e in customer_timeline(customer, user=request.user, limit=30)
         if not (e["type"] == "conversation" and e["id"] == conversation.pk)
     ]
     context = {

@@ -198,7 +198,7 @@ def timeline(
     request: AuthedRequest, customer_id: int, limit: int = Query(100, ge=1, le=MAX_LIMIT)
 ) -> dict[str, Any]:
     customer = services.access_customer(request.auth, customer_id)
-    items = [_timeline_dict(e) for e in services.customer_timeline(customer, limit=limit)]
+    items = [_timeline_dict(e) for e in services.customer_timeline(customer, user=request.auth, limit=limit)]
     return {"customer_id": customer.pk, "count": len(items), "total": len(items), "items": items}
 
 
@@ -230,7 +230,7 @@ def upsert_order(request: AuthedRequest, payload: OrderIn) -> Status[dict[str, A
     data["items"] = [i.model_dump() for i in payload.items]
     data["logistics"] = [e.model_dump() for e in payload.logistics]
     data["customer"] = payload.customer.model_dump() if payload.customer else None
-    order, created = orders.do_upsert_order(**data)
+    order, created = orders.do_upsert_order(actor=request.auth, **data)
     return Status(201 if created else 200, order_dict(orders.access_order(request.auth, order.order_no)))
 
 
@@ -243,6 +243,9 @@ def get_order(request: AuthedRequest, order_no: str) -> dict[str, Any]:
 def add_logistics(request: AuthedRequest, order_no: str, payload: LogisticsAppendIn) -> dict[str, Any]:
     order = orders.access_order(request.auth, order_no)
     _, added = orders.do_add_logistics(
-        order=order, events=[e.model_dump() for e in payload.events], shipping_status=payload.shipping_status
+        actor=request.auth,
+        order=order,
+        events=[e.model_dump() for e in payload.events],
+        shipping_status=payload.shipping_status,
     )
     return {**order_dict(orders.access_order(request.auth, order_no)), "added_events": added}

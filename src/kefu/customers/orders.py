@@ -19,8 +19,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from kefu.accounts.access import check_desk_user
-from kefu.accounts.models import User
+from kefu.accounts.access import check_desk_user, check_grant
+from kefu.accounts.models import Grant, User
 from kefu.core.errors import InvalidInput, NotFound
 from kefu.core.fields import check_characters, check_text
 
@@ -176,8 +176,16 @@ def _add_events(order: Order, events: Sequence[_Event]) -> int:
     return len(new)
 
 
+def check_may_write_orders(actor: User | None) -> None:
+    """Orders are the store's record: written by integrations whose token carries
+    ``orders.write``, by roles an admin granted it, and by the command line (``actor=None``)."""
+    if actor is not None:
+        check_grant(actor, Grant.ORDERS_WRITE)
+
+
 def do_upsert_order(
     *,
+    actor: User | None,
     order_no: Any,
     amount: Any,
     placed_at: Any,
@@ -200,6 +208,7 @@ def do_upsert_order(
     ``customer_id`` or the owner of identity ``customer={"kind", "value"}`` (created
     if new). Inputs may be strings (CSV) or typed values (API); all are checked here.
     """
+    check_may_write_orders(actor)
     order_no = check_text(order_no, field="order_no", max_len=64)
     currency = check_text(currency, field="currency", max_len=3, required=False).upper() or "CNY"
     if not re.fullmatch(r"[A-Z]{3}", currency):
@@ -276,8 +285,11 @@ def list_orders(
     return qs
 
 
-def do_add_logistics(*, order: Order, events: Any, shipping_status: Any = None) -> tuple[Order, int]:
+def do_add_logistics(
+    *, actor: User | None, order: Order, events: Any, shipping_status: Any = None
+) -> tuple[Order, int]:
     """Append logistics events (duplicates skipped) and optionally move the shipping status."""
+    check_may_write_orders(actor)
     clean = _clean_events(events, "events")
     status = _choice(shipping_status, "shipping_status", Order.Shipping) if shipping_status else None
     if not clean and status is None:

@@ -19,13 +19,15 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
-from kefu.accounts.access import audit, can_reveal_pii, check_admin, check_desk_user, client_ip
-from kefu.accounts.models import AuditLog, User
+from kefu.accounts.access import audit, can_reveal_pii, check_admin, check_desk_user, check_role, client_ip
+from kefu.accounts.models import AuditLog, Role, User
 from kefu.conversations.models import CallLog, Conversation
+from kefu.conversations.timeline import visible_conversations
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kefu.core.fields import check_characters, check_data, check_text, check_text_list
 from kefu.customers.identities import _clean_identities
 from kefu.tickets.models import Ticket
+from kefu.tickets.records import visible_tickets
 
 from .models import Customer, Identity, Order
 
@@ -42,12 +44,37 @@ MAX_PREFERENCES_CHARS = 4000
 
 
 def access_customer(user: User, customer_id: int) -> Customer:
-    """Any desk user may open a customer profile; personal data stays masked."""
+    """Any desk user may open a customer profile; personal data stays masked.
+
+    Reading is open because one customer writes to several teams and the agent must not make
+    them repeat their story; changing the profile, its identities, or revealing its personal
+    data is for those who serve the customer (``check_serves_customer``).
+    """
     check_desk_user(user)
     try:
         return Customer.objects.prefetch_related("identities").get(pk=customer_id)
     except Customer.DoesNotExist as exc:
         raise NotFound(f"客户 {customer_id} 不存在") from exc
+
+
+def serves_customer(user: User, customer: Customer) -> bool:
+    """Whether ``user`` serves ``customer``: supervisors and above serve everyone; others serve
+    customers with a conversation or ticket they may open, and profiles nobody serves yet."""
+    if user.sees_all:
+        return True
+    conversations = Conversation.objects.filter(customer=customer)
+    tickets = Ticket.objects.filter(customer=customer)
+    if not conversations.exists() and not tickets.exists():
+        return True
+    return (
+        visible_conversations(user).filter(customer=customer).exists()
+        or visible_tickets(user).filter(customer=customer).exists()
+    )
+
+
+def check_serves_customer(user: User, customer: Customer) -> None:
+    if not serves_customer(user, customer):
+        raise PermissionDenied("该客户由其他团队服务，您无权修改或查看其明文信息")
 
 
 def list_customers() -> QuerySet[Customer]:
@@ -110,9 +137,17 @@ def search_customers(
     return qs
 
 
-def customer_timeline(customer: Customer, *, limit: int = 200) -> list[dict[str, Any]]:
-    """Every conversation (any channel), ticket and phone call of a customer, newest first."""
+RESTRICTED_CONVERSATION = "其他团队的会话"
+RESTRICTED_TICKET = "其他团队的工单"
 
+
+def customer_timeline(customer: Customer, *, user: User, limit: int = 200) -> list[dict[str, Any]]:
+    """Every conversation (any channel), ticket and phone call of a customer, newest first.
+
+    What ``user`` may not open is still listed, so that they know the customer has been
+    served elsewhere and when, but without its subject, title, summary, handler or link
+    (``restricted``).
+    """
     conversations = list(
         Conversation.objects.filter(customer=customer)
         .select_related("channel", "assignee")
@@ -128,58 +163,68 @@ def customer_timeline(customer: Customer, *, limit: int = 200) -> list[dict[str,
         .select_related("agent")
         .order_by("-created_at", "-id")[:limit]
     )
-    entries: list[dict[str, Any]] = []
-    for c in conversations:
-        entries.append(
-            {
-                "type": "conversation",
-                "id": c.pk,
-                "at": c.last_message_at or c.created_at,
-                "started_at": c.created_at,
-                "title": c.subject or f"会话#{c.pk}",
-                "status": c.status,
-                "status_label": c.get_status_display(),
-                "channel": c.channel.name,
-                "channel_kind": c.channel.kind,
-                "who": c.assignee.name if c.assignee else "",
-                "url": f"/desk/c/{c.pk}/",
-            }
-        )
-    for t in tickets:
-        entries.append(
-            {
-                "type": "ticket",
-                "id": t.pk,
-                "at": t.created_at,
-                "started_at": t.created_at,
-                "title": f"{t.number} {t.title}",
-                "status": t.status,
-                "status_label": t.get_status_display(),
-                "channel": t.department.name if t.department else t.get_category_display(),
-                "channel_kind": "",
-                "who": t.owner.name if t.owner else "",
-                "url": f"/desk/tickets/{t.pk}/",
-            }
-        )
-    for call in calls:
-        minutes, seconds = divmod(call.duration_seconds, 60)
-        entries.append(
-            {
-                "type": "call",
-                "id": call.pk,
-                "at": call.created_at,
-                "started_at": call.created_at,
-                "title": f"{call.get_direction_display()} {minutes}分{seconds}秒：{call.summary}",
-                "status": call.outcome,
-                "status_label": call.get_outcome_display(),
-                "channel": "电话",
-                "channel_kind": "phone",
-                "who": call.agent.name if call.agent else "",
-                "url": f"/desk/c/{call.conversation_id}/",
-            }
-        )
+    seen_conversations = set(
+        visible_conversations(user).filter(customer=customer).values_list("id", flat=True)
+    )
+    seen_tickets = set(visible_tickets(user).filter(customer=customer).values_list("id", flat=True))
+    entries = [_conversation_entry(c, c.pk in seen_conversations) for c in conversations]
+    entries += [_ticket_entry(t, t.pk in seen_tickets) for t in tickets]
+    entries += [_call_entry(call, call.conversation_id in seen_conversations) for call in calls]
     entries.sort(key=lambda e: (e["at"], e["id"]), reverse=True)
     return entries[:limit]
+
+
+def _conversation_entry(c: Conversation, seen: bool) -> dict[str, Any]:
+    return {
+        "type": "conversation",
+        "id": c.pk,
+        "at": c.last_message_at or c.created_at,
+        "started_at": c.created_at,
+        "title": (c.subject or f"会话#{c.pk}") if seen else RESTRICTED_CONVERSATION,
+        "status": c.status,
+        "status_label": c.get_status_display(),
+        "channel": c.channel.name,
+        "channel_kind": c.channel.kind,
+        "who": (c.assignee.name if c.assignee else "") if seen else "",
+        "url": f"/desk/c/{c.pk}/" if seen else "",
+        "restricted": not seen,
+    }
+
+
+def _ticket_entry(t: Ticket, seen: bool) -> dict[str, Any]:
+    return {
+        "type": "ticket",
+        "id": t.pk,
+        "at": t.created_at,
+        "started_at": t.created_at,
+        "title": f"{t.number} {t.title}" if seen else f"{t.number} {RESTRICTED_TICKET}",
+        "status": t.status,
+        "status_label": t.get_status_display(),
+        "channel": t.department.name if t.department else t.get_category_display(),
+        "channel_kind": "",
+        "who": (t.owner.name if t.owner else "") if seen else "",
+        "url": f"/desk/tickets/{t.pk}/" if seen else "",
+        "restricted": not seen,
+    }
+
+
+def _call_entry(call: CallLog, seen: bool) -> dict[str, Any]:
+    minutes, seconds = divmod(call.duration_seconds, 60)
+    title = f"{call.get_direction_display()} {minutes}分{seconds}秒"
+    return {
+        "type": "call",
+        "id": call.pk,
+        "at": call.created_at,
+        "started_at": call.created_at,
+        "title": f"{title}：{call.summary}" if seen else title,
+        "status": call.outcome,
+        "status_label": call.get_outcome_display(),
+        "channel": "电话",
+        "channel_kind": "phone",
+        "who": (call.agent.name if call.agent else "") if seen else "",
+        "url": f"/desk/c/{call.conversation_id}/" if seen else "",
+        "restricted": not seen,
+    }
 
 
 # --- profile changes ----------------------------------------------------------------
@@ -277,6 +322,8 @@ def do_create_customer(*, actor: User, identities: Sequence[tuple[str, str]] = (
     """A new profile with its identities; an identity already in use is a conflict."""
     check_desk_user(actor)
     values = check_profile_changes(fields)
+    if values.get("vip_level"):
+        check_role(actor, Role.TEAM_LEAD)
     with transaction.atomic():
         customer = Customer.objects.create(**values)
         for kind, value in identities:
@@ -285,12 +332,17 @@ def do_create_customer(*, actor: User, identities: Sequence[tuple[str, str]] = (
 
 
 def do_update_customer(*, actor: User, customer: Customer, changes: Mapping[str, Any]) -> Customer:
+    """Change a profile the actor serves; the VIP level (which moves the customer up the queues)
+    is for team leads and above."""
     check_desk_user(actor)
+    check_serves_customer(actor, customer)
     if customer.merged_into_id:
         raise Conflict(
             "该客户已被合并，请修改合并后的客户", extra={"merged_into_id": customer.merged_into_id}
         )
     values = check_profile_changes(changes)
+    if values.get("vip_level", customer.vip_level) != customer.vip_level:
+        check_role(actor, Role.TEAM_LEAD)
     if not values:
         return customer
     for key, value in values.items():
@@ -301,6 +353,7 @@ def do_update_customer(*, actor: User, customer: Customer, changes: Mapping[str,
 
 def do_add_identity(*, actor: User, customer: Customer, kind: str, value: str) -> Identity:
     check_desk_user(actor)
+    check_serves_customer(actor, customer)
     if kind not in Identity.Kind.values:
         raise InvalidInput(
             f"未知身份类型：{kind}", fields={"kind": f"应为 {', '.join(Identity.Kind.values)} 之一"}
@@ -314,9 +367,11 @@ def do_add_identity(*, actor: User, customer: Customer, kind: str, value: str) -
 
 def do_delete_identity(*, actor: User, identity_id: int) -> None:
     check_desk_user(actor)
-    deleted, _ = Identity.objects.filter(pk=identity_id).delete()
-    if not deleted:
+    identity = Identity.objects.select_related("customer").filter(pk=identity_id).first()
+    if identity is None:
         raise NotFound(f"身份 {identity_id} 不存在")
+    check_serves_customer(actor, identity.customer)
+    identity.delete()
 
 
 # --- reveal and merge ---------------------------------------------------------------
@@ -337,6 +392,7 @@ def do_reveal_pii(
         raise InvalidInput("查看地址需要指定该客户的订单", fields={"order_no": "必填，且须属于该客户"})
     if not can_reveal_pii(user):
         raise PermissionDenied("您的角色无权查看明文个人信息")
+    check_serves_customer(user, customer)
     detail: dict[str, Any] = {"field": field}
     if order is not None and field == "address":
         detail["order_no"] = order.order_no

@@ -79,7 +79,7 @@ def customer_profile_view(request: AuthedRequest, customer_id: int) -> HttpRespo
         "identities": identities,
         "identity_kinds": Identity.Kind.choices,
         "orders": [{"order": o, "address": mask("address", o.address)} for o in orders],
-        "timeline": services.customer_timeline(customer, limit=PROFILE_TIMELINE),
+        "timeline": services.customer_timeline(customer, user=request.user, limit=PROFILE_TIMELINE),
         "can_reveal": can_reveal_pii(request.user),
         "is_admin": request.user.has_role_at_least("admin"),
         "tags_text": "，".join(customer.tags),

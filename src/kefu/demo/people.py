@@ -220,6 +220,7 @@ def _order(
     ]
     amount = sum((Decimal(shop.PRODUCT_BY_SKU[sku][1]) * qty for sku, qty in items), Decimal("0"))
     order, _ = orders.do_upsert_order(
+        actor=None,
         order_no=numbers.next(placed),
         customer_id=seed.customer.pk if seed.customer else None,
         amount=amount,

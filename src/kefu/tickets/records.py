@@ -484,14 +484,12 @@ def do_open_left_message_ticket(left: LeftMessage) -> Ticket:
     return ticket
 
 
-def open_left_message_ticket(conversation: Conversation) -> Ticket | None:
-    return (
-        Ticket.objects.filter(
-            conversations=conversation, source=Ticket.Source.LEFT_MESSAGE, status__in=OPEN_STATUSES
-        )
-        .order_by("-id")
-        .first()
-    )
+def open_left_message_ticket(conversation: Conversation, *, any_status: bool = False) -> Ticket | None:
+    """The conversation's latest ticket of a message left (留言) still open (or in any status)."""
+    qs = Ticket.objects.filter(conversations=conversation, source=Ticket.Source.LEFT_MESSAGE)
+    if not any_status:
+        qs = qs.filter(status__in=OPEN_STATUSES)
+    return qs.order_by("-id").first()
 
 
 def do_answer_left_messages(conversation: Conversation, *, agent: User, now: datetime) -> list[Ticket]:

@@ -43,7 +43,7 @@ def create_intent(request: AuthedRequest, payload: IntentIn) -> Status:
     return Status(201, intent_dict(services.do_create_intent(actor=request.user, data=payload.model_dump())))
 
 
-@router.patch("/intents/{intent_id}")
+@router.patch("/intents/{int:intent_id}")
 def update_intent(request: AuthedRequest, intent_id: int, payload: IntentPatch) -> dict[str, Any]:
     intent = services.do_update_intent(
         actor=request.user, intent_id=intent_id, data=payload.model_dump(exclude_unset=True)

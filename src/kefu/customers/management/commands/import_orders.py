@@ -113,7 +113,7 @@ class Command(BaseCommand):
             if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
                 continue
             try:
-                _, was_created = do_upsert_order(**row_to_order(row))
+                _, was_created = do_upsert_order(actor=None, **row_to_order(row))
             except KefuError as exc:
                 where = "，".join(f"{_FIELD_TO_COLUMN.get(f, f)}: {m}" for f, m in exc.fields.items())
                 failed.append(
