@@ -341,6 +341,10 @@ MAILERS = {
     }
 }
 DEFAULT_FROM_EMAIL = os.environ.get("KEFU_FROM_EMAIL", "kefu@shop.example")
+# SLA escalation steps also email the people they notify (when they have an address);
+# the desk's public address makes the ticket link in those emails absolute.
+KEFU_SLA_EMAIL = _env_bool("KEFU_SLA_EMAIL", False)
+KEFU_DESK_URL = os.environ.get("KEFU_DESK_URL", "").rstrip("/")
 
 # Off hours (docs/offhours.md): a message left (留言) while nobody can take the chat is
 # answered within this much business time of the team's hours (so in the next opening

@@ -26,6 +26,7 @@ urlpatterns = [
     path("desk/", include("kefu.replies.urls")),
     path("desk/", include("kefu.complaints.urls")),
     path("desk/", include("kefu.quality.urls")),
+    path("desk/", include("kefu.sla.urls")),
     path("desk/", include("kefu.hours.urls")),
     re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
 ]

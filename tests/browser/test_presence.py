@@ -46,13 +46,19 @@ def live_desk(desk_template: LiveDesk) -> Iterator[LiveDesk]:
         desk.stop()
 
 
-def _customer_writes(chat_page: Any, text: str) -> None:
-    _, chat = chat_page()
+def _customer_writes(new_context: Any, live_desk: LiveDesk, text: str) -> Any:
+    """A new customer writes in /chat; with nobody online the page does not say 在线 (the status line is hidden)."""
+    chat = new_context().new_page()
+    chat.goto(f"{live_desk.url}/chat")
+    chat.wait_for_selector("[data-role=conn][data-state=online]", state="attached")
+    # Nobody online (or outside business hours, by the clock): never the green 客服在线.
+    expect(chat.locator("[data-role=desk-badge]")).not_to_have_attribute("data-state", "open")
     chat.fill("[data-role=text]", text)
     chat.press("[data-role=text]", "Enter")
     expect(chat.locator(".kefu-msg--incoming", has_text=text).locator(".kefu-msg__state")).to_have_text(
         "已送达"
     )
+    return chat
 
 
 def _routed(live_desk: LiveDesk) -> dict[str, Any]:
@@ -66,7 +72,7 @@ def _routed(live_desk: LiveDesk) -> dict[str, Any]:
 
 
 def test_closing_the_browser_or_logging_out_stops_new_chats(
-    live_desk: LiveDesk, desk_page: Any, chat_page: Any
+    live_desk: LiveDesk, desk_page: Any, new_context: Any
 ) -> None:
     # A break with a reason, chosen in the top bar, then back online.
     desk = desk_page("xiaomei")
@@ -80,7 +86,7 @@ def test_closing_the_browser_or_logging_out_stops_new_chats(
     # The browser is closed: past the grace she is not routed to, and the sweep records it.
     desk.context.close()
     time.sleep(GRACE_SECONDS + 1)
-    _customer_writes(chat_page, "你好，我买的羽绒服尺码偏小，能换大一号吗")
+    _customer_writes(new_context, live_desk, "你好，我买的羽绒服尺码偏小，能换大一号吗")
     assert _routed(live_desk) == {"assignee": None, "queued": True}
     assert live_desk.run(SWEEP) == 1
     assert live_desk.run(STATUS_OF) == {"status": "offline", "reason": "disconnected"}
@@ -92,5 +98,5 @@ def test_closing_the_browser_or_logging_out_stops_new_chats(
     desk.get_by_role("button", name="退出").click()
     desk.wait_for_url(f"{live_desk.url}/login/")
     assert live_desk.run(STATUS_OF) == {"status": "offline", "reason": "logout"}
-    _customer_writes(chat_page, "在吗？发票抬头开错了想重开")
+    _customer_writes(new_context, live_desk, "在吗？发票抬头开错了想重开")
     assert _routed(live_desk) == {"assignee": None, "queued": True}

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_default_policies_are_installed_by_migration():
-    assert SLAPolicy.objects.filter(name="在线聊天首次响应 60 秒", applies_to="conversation").exists()
+    assert SLAPolicy.objects.filter(name="在线聊天首次响应", applies_to="conversation").exists()
     assert SLAPolicy.objects.count() == 11
 
 
@@ -136,11 +136,11 @@ def test_install_defaults_command_restores_a_deleted_default():
 
     from django.core.management import call_command
 
-    SLAPolicy.objects.filter(name="P1 4 小时解决").delete()
+    SLAPolicy.objects.filter(name="P1 工单解决").delete()
     out = StringIO()
     call_command("sla", "install-defaults", stdout=out)
     assert "1" in out.getvalue()
-    assert SLAPolicy.objects.filter(name="P1 4 小时解决", applies_to="ticket").exists()
+    assert SLAPolicy.objects.filter(name="P1 工单解决", applies_to="ticket").exists()
 
 
 def _started_waiting(ticket: Ticket, hours_ago: float) -> None:

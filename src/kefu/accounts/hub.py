@@ -41,6 +41,13 @@ PAGES: tuple[SettingsPage, ...] = (
         "人员与团队",
         Role.SUPERVISOR,
     ),
+    SettingsPage(
+        "/desk/settings/sla/",
+        "SLA 策略与升级",
+        "首次响应与解决时限、预警比例、超时升级链（组长、主管、经理）",
+        "服务规则",
+        Role.SUPERVISOR,
+    ),
     SettingsPage("/api/v1/docs", "API 文档", "REST API 的交互式文档（离线可用）", "对接", Role.SUPERVISOR),
     SettingsPage(
         "/desk/audit/",

@@ -40,7 +40,8 @@ from kefu.replies.library import LIBRARY
 from kefu.replies.models import ShopProfile
 from kefu.replies.services import do_install_library
 from kefu.routing.models import RoutingRule
-from kefu.sla.services import do_install_default_policies
+from kefu.sla.models import SLAPolicy
+from kefu.sla.services import EXAMPLE_CHAIN, do_install_default_policies, do_set_escalation
 from kefu.tickets.models import Department, Ticket
 from kefu.understanding.services import do_add_shop_words, do_install_default_intents
 
@@ -198,6 +199,13 @@ def _users(teams: dict[str, Team], password: str) -> dict[str, User]:
         )
         users[username] = user
     return users
+
+
+def _escalation_chains(admin: User) -> None:
+    """The example chain on the P1 and complaint policies, unless someone already set one."""
+    for policy in SLAPolicy.objects.filter(name__in=("P1 工单解决", "投诉受理与解决")):
+        if not policy.escalation_steps.exists():
+            do_set_escalation(actor=admin, policy_id=policy.pk, steps=EXAMPLE_CHAIN)
 
 
 def _channels(teams: dict[str, Team]) -> dict[str, Channel]:
@@ -390,6 +398,7 @@ def install_demo(*, seed: int = 2026, password: str | None = None) -> DemoResult
             d.name: d for d in Department.objects.filter(name__in=[d[0] for d in shop.DEPARTMENTS])
         }
         do_install_default_policies()
+        _escalation_chains(users["admin"])
         _business_hours(users["admin"], teams, channels)
         _understanding(users["admin"])
         _script_library(users["admin"])

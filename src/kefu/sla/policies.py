@@ -114,11 +114,87 @@ def do_start_conversation_sla(conversation: Conversation) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class TicketTimer:
+    """One clock of a ticket and the row fields that hold it.
+
+    The sweep, the claims and the escalation chain loop over ``TICKET_TIMERS``, so a
+    new timer is a new entry (and its fields), not a new copy of the sweep.
+    """
+
+    name: str
+    label: str
+    seconds_field: str  # the policy's allowed time
+    due_field: str
+    warn_field: str  # when the warning is due
+    done_field: str  # set when the timer is met (or missed)
+    warned_field: str
+    breached_field: str
+    round_field: str
+    policy_field: str
+    # Stopped while the ticket waits for the customer (``sla_paused_at``).
+    pausable: bool
+
+
+FIRST_RESPONSE = TicketTimer(
+    name="first_response",
+    label="首次响应",
+    seconds_field="first_response_seconds",
+    due_field="first_response_due",
+    warn_field="first_response_warn_at",
+    done_field="first_response_at",
+    warned_field="first_response_warned_at",
+    breached_field="first_response_breached_at",
+    round_field="first_response_round",
+    policy_field="first_response_policy",
+    pausable=False,
+)
+RESOLUTION = TicketTimer(
+    name="resolution",
+    label="解决",
+    seconds_field="resolution_seconds",
+    due_field="due_at",
+    warn_field="due_warn_at",
+    done_field="resolved_at",
+    warned_field="resolution_warned_at",
+    breached_field="resolution_breached_at",
+    round_field="resolution_round",
+    policy_field="resolution_policy",
+    pausable=True,
+)
+TICKET_TIMERS: tuple[TicketTimer, ...] = (FIRST_RESPONSE, RESOLUTION)
+TIMER_BY_NAME = {t.name: t for t in TICKET_TIMERS}
+
+
+def summarize_ticket_sla(ticket: Ticket) -> None:
+    """The summary fields from the timers: the latest warning, the earliest breach standing."""
+    warned = [w for t in TICKET_TIMERS if (w := getattr(ticket, t.warned_field)) is not None]
+    breached = [b for t in TICKET_TIMERS if (b := getattr(ticket, t.breached_field)) is not None]
+    ticket.sla_warned_at = max(warned) if warned else None
+    ticket.sla_breached_at = min(breached) if breached else None
+
+
+def rearm_timer(ticket: Ticket, timer: TicketTimer, *, fresh: bool) -> None:
+    """A new deadline for ``timer``: its own warning again, and a new round for its chain.
+
+    ``fresh`` (a reopen: a new window) forgets the breach too; otherwise a breach
+    already recorded stands and the timer keeps its round.
+    """
+    if fresh:
+        setattr(ticket, timer.breached_field, None)
+    elif getattr(ticket, timer.breached_field) is not None:
+        return
+    setattr(ticket, timer.warned_field, None)
+    setattr(ticket, timer.round_field, getattr(ticket, timer.round_field) + 1)
+
+
+@dataclass(frozen=True, slots=True)
 class TicketDeadlines:
     first_response_due: datetime | None
     first_response_warn_at: datetime | None
     due_at: datetime | None
     due_warn_at: datetime | None
+    first_response_policy: SLAPolicy | None = None
+    resolution_policy: SLAPolicy | None = None
 
 
 def ticket_deadlines(
@@ -150,7 +226,7 @@ def ticket_deadlines(
     if res is not None:
         res_due = due_after(res, start, res.resolution_seconds or 0, calendar=calendar)
         res_warn = warn_after(res, start, res.resolution_seconds or 0, calendar=calendar)
-    return TicketDeadlines(fr_due, fr_warn, res_due, res_warn)
+    return TicketDeadlines(fr_due, fr_warn, res_due, res_warn, fr, res)
 
 
 def apply_ticket_deadlines(
@@ -188,18 +264,25 @@ def apply_ticket_deadlines(
         resolution_only=resolution_only,
         scope=scope,
     )
+    new_row = ticket.pk is None
     if not resolution_only:
         ticket.first_response_due = d.first_response_due
         ticket.first_response_warn_at = d.first_response_warn_at
+        ticket.first_response_policy = d.first_response_policy
     # Time already spent waiting for the customer does not count against the window.
     paused = timedelta(seconds=ticket.sla_paused_seconds)
     ticket.due_at = d.due_at + paused if d.due_at else None
     ticket.due_warn_at = d.due_warn_at + paused if d.due_warn_at else None
+    ticket.resolution_policy = d.resolution_policy
     if ticket.department_id and ticket.status == Ticket.Status.WAITING_DEPARTMENT:
         apply_department_deadline(ticket, start=timezone.now())
-    if ticket.sla_breached_at is None:
-        # A new deadline deserves its own warning.
-        ticket.sla_warned_at = None
+    if not new_row:
+        # A new deadline deserves its own warning (and its own escalation round); a
+        # reopen opens a new resolution window, so its old breach no longer stands.
+        if not resolution_only:
+            rearm_timer(ticket, FIRST_RESPONSE, fresh=False)
+        rearm_timer(ticket, RESOLUTION, fresh=resolution_only)
+        summarize_ticket_sla(ticket)
 
 
 def pause_or_resume_ticket_clock(ticket: Ticket, *, old: str, new: str, now: datetime) -> None:

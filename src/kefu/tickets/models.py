@@ -90,8 +90,26 @@ class Ticket(models.Model):
     # the policy's warn ratio (and business hours), so the sweep is a plain query.
     first_response_warn_at = models.DateTimeField(null=True, blank=True)
     due_warn_at = models.DateTimeField(null=True, blank=True)
+    # Summary of the timers below, for badges and filters: the latest warning, the
+    # earliest breach still standing.
     sla_warned_at = models.DateTimeField(null=True, blank=True)
     sla_breached_at = models.DateTimeField(null=True, blank=True)
+    # Each timer announces its own warning and breach (``kefu.sla.policies.TICKET_TIMERS``).
+    # A round is one window of a timer: a reopen or a recomputed deadline starts the next,
+    # and escalation steps fire once per round. The policy that set the deadline gives
+    # the escalation chain.
+    first_response_warned_at = models.DateTimeField(null=True, blank=True)
+    first_response_breached_at = models.DateTimeField(null=True, blank=True)
+    first_response_round = models.PositiveIntegerField(default=1)
+    first_response_policy = models.ForeignKey(
+        "sla.SLAPolicy", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolution_warned_at = models.DateTimeField(null=True, blank=True)
+    resolution_breached_at = models.DateTimeField(null=True, blank=True)
+    resolution_round = models.PositiveIntegerField(default=1)
+    resolution_policy = models.ForeignKey(
+        "sla.SLAPolicy", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # The resolution clock stops while the ticket waits for the customer (等待客户):
     # when the current pause began, and the paused time already added to the deadline.
     sla_paused_at = models.DateTimeField(null=True, blank=True)
@@ -120,6 +138,7 @@ class TicketEvent(models.Model):
         FOLLOW_UP = "follow_up", "跟进提醒"
         SLA_WARNING = "sla_warning", "即将超时"
         SLA_BREACHED = "sla_breached", "已超时"
+        SLA_ESCALATED = "sla_escalated", "超时升级"
         LINKED = "linked", "关联"
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")

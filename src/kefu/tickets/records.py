@@ -16,8 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet, Subquery
-from django.db.models.functions import Length
+from django.db.models import Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, Length
 from django.utils import timezone
 
 from kefu.accounts.access import team_ids_of
@@ -27,7 +27,7 @@ from kefu.conversations.models import Conversation, Message, Priority, priority_
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kefu.core.events import publish
 from kefu.core.fields import check_characters
-from kefu.sla.policies import apply_ticket_deadlines, pause_or_resume_ticket_clock
+from kefu.sla.policies import TIMER_BY_NAME, apply_ticket_deadlines, pause_or_resume_ticket_clock
 
 from .models import OPEN_TICKET_STATUSES, Department, FollowUp, Ticket, TicketEvent
 from .presenters import _iso, event_dict, ticket_dict
@@ -145,7 +145,8 @@ def guess_category(*, intent: str = "", text: str = "") -> str:
 
 def visible_tickets(user: User) -> QuerySet[Ticket]:
     """Supervisors and above see all; others what they own, handle, created, or their
-    department team holds (or the ticket's team) — and a complaint they are asked to
+    department team holds, or whose team they belong to; team leads also their team
+    members' tickets (SLA escalations send them there); and a complaint they are asked to
     approve compensation for (its team is theirs and their role suffices), or decided."""
     qs = Ticket.objects.select_related("customer", "owner", "assignee", "department", "team")
     if user.sees_all:
@@ -157,7 +158,7 @@ def visible_tickets(user: User) -> QuerySet[Ticket]:
         | Q(decided_by=user),
         complaint__isnull=False,
     ).values("complaint__ticket_id")
-    return qs.filter(
+    mine = (
         Q(owner=user)
         | Q(assignee=user)
         | Q(created_by=user)
@@ -165,6 +166,11 @@ def visible_tickets(user: User) -> QuerySet[Ticket]:
         | Q(team_id__in=teams)
         | Q(pk__in=Subquery(approving))
     )
+    if user.role == Role.TEAM_LEAD and teams:
+        # A subquery, not a join: no duplicate rows, and select_for_update stays allowed.
+        members = User.teams.through.objects.filter(team_id__in=teams).values("user_id")
+        mine |= Q(owner_id__in=members) | Q(assignee_id__in=members)
+    return qs.filter(mine)
 
 
 def access_ticket(user: User, ticket_id: int, *, for_update: bool = False) -> Ticket:
@@ -394,19 +400,24 @@ SLA_TEXT = {
 
 
 def do_record_ticket_sla(ticket_id: int, *, kind: str, which: str, now: datetime) -> bool:
-    """Record an SLA warning or breach once; returns False when another sweep got there first.
+    """Record one timer's SLA warning or breach once; returns False when another sweep got there first.
 
-    The conditional UPDATE is the claim: of two workers, only one changes the row.
+    The conditional UPDATE on the timer's own field is the claim: of two workers, only
+    one changes the row, and each timer (``which``) announces its own warning and breach.
     """
-    field = "sla_warned_at" if kind == "warning" else "sla_breached_at"
+    timer = TIMER_BY_NAME[which]
+    field = timer.warned_field if kind == "warning" else timer.breached_field
     with transaction.atomic():
         claim = Ticket.objects.filter(pk=ticket_id, **{f"{field}__isnull": True})
         if kind == "warning":
-            claim = claim.filter(sla_breached_at__isnull=True)
-        if not claim.update(**{field: now}):
+            claim = claim.filter(**{f"{timer.breached_field}__isnull": True})
+            summary: dict[str, Any] = {"sla_warned_at": now}
+        else:
+            summary = {"sla_breached_at": Coalesce("sla_breached_at", Value(now))}
+        if not claim.update(**{field: now}, **summary):
             return False
         ticket = Ticket.objects.select_related("department").get(pk=ticket_id)
-        due = ticket.first_response_due if which == "first_response" else ticket.due_at
+        due = getattr(ticket, timer.due_field)
         text = SLA_TEXT[(kind, which)]
         if due is not None:
             text += f"（截止 {timezone.localtime(due):%m-%d %H:%M}）"
@@ -415,7 +426,7 @@ def do_record_ticket_sla(ticket_id: int, *, kind: str, which: str, now: datetime
             TicketEvent.Kind.SLA_WARNING if kind == "warning" else TicketEvent.Kind.SLA_BREACHED,
             text,
             actor=None,
-            detail={"which": which, "due_at": _iso(due)},
+            detail={"which": which, "due_at": _iso(due), "round": getattr(ticket, timer.round_field)},
         )
         publish_ticket(
             ticket, f"ticket.sla_{kind}", change=f"sla_{kind}", event=event, kind=which, due_at=_iso(due)

@@ -26,6 +26,7 @@ from kefu.conversations.models import Priority
 from kefu.core import labels
 from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.quality.checks import FindingsUnconfirmed
+from kefu.sla.presenters import notice_dict
 
 from . import models, records, services
 from .models import Ticket
@@ -120,6 +121,9 @@ def ticket_detail_view(request: HttpRequest, ticket_id: int) -> HttpResponse:
         "conversations": list(ticket.conversations.select_related("channel").order_by("-id")[:20]),
         "orders": list(ticket.orders.order_by("-placed_at")[:20]),
         "timeline": records.timeline(ticket),
+        "escalations": [
+            {**notice_dict(n), "at": n.created_at} for n in ticket.escalations.order_by("created_at", "id")
+        ],
         "follow_ups": list(ticket.follow_ups.select_related("owner").order_by("done_at", "due_at", "id")),
         "field_rows": [(k, labels.field_label(k), v) for k, v in ticket.fields.items()],
         "allowed": [

@@ -993,6 +993,57 @@
       var t = a && $('.toast[data-alert-id="' + a.id + '"]', box);
       if (t && !t.classList.contains("is-acknowledged")) acknowledged(t, a);
     });
+    // SLA escalation steps (升级): a toast for the people the step notifies.
+    live.on("ticket.sla_escalated", function (frame) {
+      var d = frame.data || {};
+      var n = d.notice;
+      var tk = d.ticket || {};
+      if (!n || shown["esc-" + n.id] || (d.notify_user_ids || []).indexOf(myUserId) < 0) return;
+      shown["esc-" + n.id] = true;
+      box.appendChild(buildEscalationToast(tk, n, d.text || ""));
+      while (box.children.length > 5) box.removeChild(box.firstElementChild);
+      playSound("alert");
+      if (inBackground() && claimOnce("escalation-" + n.id)) {
+        desktopNotify("escalation-" + n.id, "SLA升级 · " + tk.number, d.text, "/desk/tickets/" + tk.id + "/");
+      }
+    });
+  }
+
+  function buildEscalationToast(tk, n, text) {
+    var t = document.createElement("div");
+    t.className = "toast toast-escalation";
+    t.setAttribute("role", "alert");
+    t.dataset.escalationId = String(n.id);
+    var head = document.createElement("div");
+    head.className = "toast-head";
+    var strong = document.createElement("strong");
+    strong.className = "toast-level";
+    strong.textContent = "SLA升级";
+    var which = document.createElement("span");
+    which.className = "toast-customer";
+    which.textContent = (tk.number || "") + " · " + (n.timer_label || "") + "超时";
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "link-button toast-close";
+    close.setAttribute("aria-label", "关闭");
+    close.textContent = "×";
+    close.addEventListener("click", function () { t.remove(); });
+    head.appendChild(strong);
+    head.appendChild(which);
+    head.appendChild(close);
+    var reason = document.createElement("p");
+    reason.className = "toast-reason";
+    reason.textContent = (tk.title ? "「" + tk.title + "」 " : "") + text;
+    var actions = document.createElement("div");
+    actions.className = "toast-actions";
+    var open = document.createElement("a");
+    open.href = "/desk/tickets/" + tk.id + "/";
+    open.textContent = "查看工单";
+    actions.appendChild(open);
+    t.appendChild(head);
+    t.appendChild(reason);
+    t.appendChild(actions);
+    return t;
   }
 
   // The alerts list follows new alerts and acknowledgements (re-rendered by the server).
