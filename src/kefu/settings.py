@@ -252,7 +252,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "zh-hans"
-LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+# The desk speaks Simplified Chinese whatever the browser asks for: with English listed,
+# an English browser got Django's own strings (the password page, form errors) in English.
+LANGUAGES = [("zh-hans", "简体中文")]
 LOCALE_PATHS = [PACKAGE_DIR / "locale"]
 TIME_ZONE = os.environ.get("KEFU_TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True

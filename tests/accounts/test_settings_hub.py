@@ -60,3 +60,23 @@ def test_pages_for_filters_by_role(make_user, monkeypatch):
     )
     assert [p.title for p in pages_for(make_user(role=Role.SUPERVISOR))] == ["甲"]
     assert [p.title for p in pages_for(make_user(role=Role.ADMIN))] == ["甲", "乙"]
+
+
+def test_desk_pages_carry_the_field_labels_for_desk_js_and_no_admin_link(client, make_user):
+    import json
+    import re
+
+    client.force_login(make_user(role=Role.ADMIN))
+    page = client.get("/desk/settings/").content.decode()
+    labels = json.loads(
+        re.search(r'<script id="kefu-field-labels" type="application/json">(.*?)</script>', page).group(1)
+    )
+    assert labels["text"] == "消息内容" and labels["refund_amount"] == "退款金额"
+    assert 'href="/admin/' not in page
+
+
+def test_hub_lists_the_core_settings_pages():
+    urls = {p.url for p in PAGES}
+    for url in ("users", "teams", "channels", "routing", "departments"):
+        assert f"/desk/settings/{url}/" in urls
+    assert "/api/v1/docs" in urls

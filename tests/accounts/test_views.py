@@ -245,3 +245,19 @@ def test_top_bar_shows_name_status_and_nav(client, desk):
 def test_top_bar_offers_the_supervisor_board_to_supervisors(client, desk):
     client.force_login(desk.supervisor)
     assert "主管看板" in client.get("/desk/").content.decode()
+
+
+def test_password_page_is_chinese_even_for_an_english_browser(client, desk):
+    client.force_login(desk.agent)
+    page = client.get("/password/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert "旧密码" in page and "新密码" in page
+    assert "Old password" not in page and "Your password" not in page
+    r = client.post(
+        "/password/",
+        {"old_password": "wrong-one", "new_password1": "abc", "new_password2": "abd"},
+        HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9",
+    )
+    errors = r.content.decode()
+    assert "旧密码不正确" in errors or "您的旧密码不正确" in errors
+    assert "输入的两个密码不一致" in errors
+    assert "didn" not in errors

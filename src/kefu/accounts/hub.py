@@ -28,6 +28,19 @@ class SettingsPage:
 
 PAGES: tuple[SettingsPage, ...] = (
     SettingsPage(
+        "/desk/settings/users/", "用户", "账号、角色、团队、接待上限、资深客服、停用、重置密码", "人员与团队"
+    ),
+    SettingsPage("/desk/settings/teams/", "团队", "团队（技能组）与通用队列", "人员与团队"),
+    SettingsPage(
+        "/desk/settings/channels/", "渠道", "网页聊天嵌入代码、邮件收件地址、平台渠道签名密钥", "渠道与路由"
+    ),
+    SettingsPage(
+        "/desk/settings/routing/", "路由规则", "按关键词或渠道把新会话分给团队并设置优先级", "渠道与路由"
+    ),
+    SettingsPage(
+        "/desk/settings/departments/", "部门", "工单可转交的部门、转交前必填的信息、处理时限", "工单"
+    ),
+    SettingsPage(
         "/desk/settings/hours/",
         "营业时间与节假日",
         "团队与渠道的每周营业时间、法定节假日与调休；SLA 工作时间计时与下班提示按此计算",

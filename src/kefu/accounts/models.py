@@ -158,6 +158,14 @@ class AuditLog(models.Model):
         TOKEN_REVOKE = "token_revoke", "吊销令牌"
         REVEAL_PII = "reveal_pii", "查看明文个人信息"
         CUSTOMER_MERGE = "customer_merge", "合并客户"
+        USER_UPDATE = "user_update", "修改用户资料"
+        USER_DISABLE = "user_disable", "停用账号"
+        USER_ENABLE = "user_enable", "启用账号"
+        PASSWORD_RESET = "password_reset", "重置密码"
+        TEAM_CREATE = "team_create", "创建团队"
+        TEAM_UPDATE = "team_update", "修改团队"
+        SETTINGS_CHANGE = "settings_change", "修改设置"
+        CUSTOMER_LINK = "customer_link", "关联访客与客户"
         GRANT_CHANGE = "grant_change", "授权变更"
 
     actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

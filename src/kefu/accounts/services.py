@@ -148,6 +148,43 @@ def do_create_user(
     return user
 
 
+def do_add_user_with_password(
+    *,
+    actor: User,
+    username: str,
+    role: str,
+    display_name: str = "",
+    employee_no: str = "",
+    teams: Iterable[Team] = (),
+    is_senior: bool = False,
+    max_concurrent: int = 5,
+    request: Any = None,
+) -> tuple[User, str]:
+    """An admin adds a desk user; kefu picks the first password and returns it (shown once)."""
+    check_admin(actor)
+    username = check_text(username, field="username", label="用户名", max_len=150)
+    display_name = check_text(display_name, field="display_name", label="显示名", max_len=64, required=False)
+    employee_no = check_text(employee_no, field="employee_no", label="工号", max_len=32, required=False)
+    if type(max_concurrent) is not int or not 1 <= max_concurrent <= 50:
+        raise InvalidInput("最大同时接待数无效", fields={"max_concurrent": "1 到 50 之间的整数"})
+    password = _new_password()
+    with transaction.atomic():
+        user = do_create_user(
+            username=username,
+            password=password,
+            role=role,
+            display_name=display_name,
+            teams=teams,
+            actor=actor,
+            is_senior=is_senior,
+            max_concurrent=max_concurrent,
+        )
+        if employee_no:
+            User.objects.filter(pk=user.pk).update(employee_no=employee_no)
+            user.employee_no = employee_no
+    return user, password
+
+
 def do_change_role(*, actor: User, user: User, role: str, request: Any = None) -> User:
     check_admin(actor)
     if role not in Role.values:
@@ -215,16 +252,141 @@ def do_set_max_concurrent(*, actor: User, user: User, max_concurrent: int, reque
     return user
 
 
-def do_create_team(*, actor: User, name: str, description: str = "", is_general: bool = False) -> Team:
+def do_edit_user(
+    *,
+    actor: User,
+    user: User,
+    display_name: str,
+    employee_no: str,
+    role: str,
+    teams: Iterable[Team],
+    max_concurrent: int,
+    is_senior: bool,
+    request: Any = None,
+) -> User:
+    """Apply the settings page's user form: each changed part audited as its own action."""
     check_admin(actor)
+    display_name = check_text(display_name, field="display_name", label="显示名", max_len=64, required=False)
+    employee_no = check_text(employee_no, field="employee_no", label="工号", max_len=32, required=False)
+    if type(is_senior) is not bool:
+        raise InvalidInput("资深客服标记无效", fields={"is_senior": "应为是或否"})
+    teams = list(teams)
+    with transaction.atomic():
+        changes = {
+            key: [getattr(user, key), value]
+            for key, value in (
+                ("display_name", display_name),
+                ("employee_no", employee_no),
+                ("is_senior", is_senior),
+            )
+            if getattr(user, key) != value
+        }
+        if changes:
+            for key, (_old, value) in changes.items():
+                setattr(user, key, value)
+            user.save(update_fields=list(changes))
+            audit(
+                AuditLog.Action.USER_UPDATE, actor=actor, target=user, detail=changes, ip=client_ip(request)
+            )
+        if role != user.role:
+            do_change_role(actor=actor, user=user, role=role, request=request)
+        if sorted(t.pk for t in teams) != sorted(team_ids_of(user)):
+            do_set_teams(actor=actor, user=user, teams=teams, request=request)
+        do_set_max_concurrent(actor=actor, user=user, max_concurrent=max_concurrent, request=request)
+    return user
+
+
+def do_set_active(*, actor: User, user: User, is_active: bool, request: Any = None) -> User:
+    """Disable or enable an account; a disabled one goes offline and loses its sessions and tokens' use."""
+    check_admin(actor)
+    if user.pk == actor.pk and not is_active:
+        raise InvalidInput("不能停用自己的账号", fields={"is_active": "不能停用自己的账号"})
+    if user.is_active == is_active:
+        return user
+    with transaction.atomic():
+        user.is_active = is_active
+        user.save(update_fields=["is_active"])
+        action = AuditLog.Action.USER_ENABLE if is_active else AuditLog.Action.USER_DISABLE
+        audit(action, actor=actor, target=user, ip=client_ip(request))
+        if not is_active:
+            # Recorded in her status history as 账号停用; her open conversations then
+            # follow the admin's presence rule like any offline agent's.
+            presence.do_go_offline(user.pk, reason=StatusReason.DISABLED)
+            user.status = AgentStatus.OFFLINE
+        # Open desk sockets re-check the account at once and close (the login backend
+        # already refuses inactive users on every page and API request).
+        notify_access_changed(user.pk)
+    return user
+
+
+def do_reset_password(*, actor: User, user: User, request: Any = None) -> str:
+    """Give ``user`` a new random password and return it (shown once, never stored in clear).
+
+    The user's sessions end: Django ties a session to the password hash.
+    """
+    check_admin(actor)
+    password = _new_password()
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        audit(AuditLog.Action.PASSWORD_RESET, actor=actor, target=user, ip=client_ip(request))
+        notify_access_changed(user.pk)
+    return password
+
+
+# No 0/O, 1/l/I: the password is read out or typed from a screen.
+_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def _new_password() -> str:
+    return "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(12))
+
+
+def _check_team_fields(name: Any, description: Any, *, team: Team | None = None) -> tuple[str, str]:
     name = check_text(name, field="name", label="团队名称", max_len=64)
-    if Team.objects.filter(name=name).exists():
-        raise Conflict(f"团队 {name} 已存在", fields={"name": "已存在"})
-    return Team.objects.create(
-        name=name,
-        description=check_text(description, field="description", max_len=255, required=False),
-        is_general=is_general,
-    )
+    same_name = Team.objects.filter(name=name)
+    if team is not None:
+        same_name = same_name.exclude(pk=team.pk)
+    if same_name.exists():
+        raise Conflict(f"团队 {name} 已存在", fields={"name": "已有同名团队"})
+    return name, check_text(description, field="description", max_len=255, required=False)
+
+
+def do_create_team(
+    *, actor: User, name: str, description: str = "", is_general: bool = False, request: Any = None
+) -> Team:
+    check_admin(actor)
+    name, description = _check_team_fields(name, description)
+    with transaction.atomic():
+        team = Team.objects.create(name=name, description=description, is_general=is_general)
+        audit(
+            AuditLog.Action.TEAM_CREATE,
+            actor=actor,
+            target=team,
+            detail={"name": name},
+            ip=client_ip(request),
+        )
+    return team
+
+
+def do_update_team(
+    *, actor: User, team: Team, name: str, description: str, is_general: bool, request: Any = None
+) -> Team:
+    check_admin(actor)
+    name, description = _check_team_fields(name, description, team=team)
+    changes = {
+        key: [getattr(team, key), value]
+        for key, value in (("name", name), ("description", description), ("is_general", is_general))
+        if getattr(team, key) != value
+    }
+    if not changes:
+        return team
+    with transaction.atomic():
+        for key, (_old, value) in changes.items():
+            setattr(team, key, value)
+        team.save(update_fields=list(changes))
+        audit(AuditLog.Action.TEAM_UPDATE, actor=actor, target=team, detail=changes, ip=client_ip(request))
+    return team
 
 
 def check_status_reason(status: str, reason: str | None) -> str:

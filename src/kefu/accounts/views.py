@@ -14,6 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.contrib.auth.views import LoginView, PasswordChangeView
 from django.core.paginator import Paginator
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
@@ -23,23 +24,48 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from kefu.accounts.access import AuthedRequest, audit, check_admin, check_role, client_ip
+from kefu.accounts.access import (
+    AuthedRequest,
+    access_team,
+    access_user,
+    audit,
+    check_admin,
+    check_role,
+    client_ip,
+)
 from kefu.accounts.hub import HUB_ROLE, sections_for
 from kefu.accounts.presenters import audit_row
 from kefu.accounts.services import (
     MAX_REQUEUE_MINUTES,
     access_audit_log,
     check_login_rate,
+    do_add_user_with_password,
+    do_create_team,
     do_create_token,
+    do_edit_user,
+    do_reset_password,
     do_revoke_token,
+    do_set_active,
     do_set_presence_rule,
+    do_update_team,
 )
-from kefu.core.errors import InvalidInput, RateLimited
+from kefu.core.errors import InvalidInput, KefuError, RateLimited
+from kefu.core.forms import add_errors
 from kefu.core.ratelimit import Reservation
 
 from . import presence
 from .apps import LOGOUT_REASON_ATTR
-from .models import AgentStatus, APIToken, AuditLog, PresenceRule, Role, StatusChange, StatusReason, User
+from .models import (
+    AgentStatus,
+    APIToken,
+    AuditLog,
+    PresenceRule,
+    Role,
+    StatusChange,
+    StatusReason,
+    Team,
+    User,
+)
 
 LOCKED_SESSION_KEY = "kefu_locked"
 
@@ -307,4 +333,185 @@ def presence_settings_view(request: AuthedRequest) -> HttpResponse:
             "grace_seconds": int(settings.KEFU_PRESENCE_GRACE_SECONDS),
             "statuses": dict(AgentStatus.choices),
         },
+    )
+
+
+# --- settings: users and teams (admins) ------------------------------------------------
+
+
+class _UserFields(forms.Form):
+    display_name = forms.CharField(
+        label="显示名", max_length=64, required=False, help_text="客户和同事看到的名字"
+    )
+    employee_no = forms.CharField(label="工号", max_length=32, required=False)
+    role = forms.ChoiceField(label="角色", choices=Role.choices, initial=Role.AGENT)
+    teams = forms.ModelMultipleChoiceField(
+        label="团队", queryset=Team.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    max_concurrent = forms.IntegerField(
+        label="最大同时接待数", min_value=1, max_value=50, initial=5, help_text="1 到 50 之间"
+    )
+    is_senior = forms.BooleanField(label="资深客服（优先接待情绪激动的客户）", required=False)
+
+
+class UserCreateForm(_UserFields):
+    username = forms.CharField(label="用户名", max_length=150, help_text="登录用，创建后不可修改")
+    field_order = ["username"]
+
+
+class UserEditForm(_UserFields):
+    pass
+
+
+class TeamForm(forms.Form):
+    name = forms.CharField(label="团队名称", max_length=64)
+    description = forms.CharField(label="说明", max_length=255, required=False)
+    is_general = forms.BooleanField(label="通用队列（接收无法判断归属的会话）", required=False)
+
+
+def _user_args(form: forms.Form) -> dict[str, Any]:
+    data = form.cleaned_data
+    return {
+        "display_name": data["display_name"],
+        "employee_no": data["employee_no"],
+        "role": data["role"],
+        "teams": list(data["teams"]),
+        "max_concurrent": data["max_concurrent"],
+        "is_senior": data["is_senior"],
+    }
+
+
+@never_cache
+@login_required
+def settings_users(request: AuthedRequest) -> HttpResponse:
+    check_admin(request.user)
+    users = User.objects.prefetch_related("teams").order_by("-is_active", "id")
+    return render(request, "accounts/settings/users.html", {"users": users})
+
+
+@never_cache
+@login_required
+def settings_user_new(request: AuthedRequest) -> HttpResponse:
+    """Create a user; the first password is shown in this one response only."""
+    check_admin(request.user)
+    form = UserCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user, password = do_add_user_with_password(
+                actor=request.user,
+                username=form.cleaned_data["username"],
+                request=request,
+                **_user_args(form),
+            )
+        except KefuError as exc:
+            add_errors(form, exc)
+        else:
+            return _show_password(request, user, password, created=True)
+    return render(
+        request, "accounts/settings/user_form.html", {"form": form}, status=400 if form.errors else 200
+    )
+
+
+def _show_password(request: AuthedRequest, user: User, password: str, *, created: bool) -> HttpResponse:
+    return render(
+        request,
+        "accounts/settings/password_shown.html",
+        {"target": user, "password": password, "created": created},
+    )
+
+
+@never_cache
+@login_required
+def settings_user_edit(request: AuthedRequest, user_id: int) -> HttpResponse:
+    check_admin(request.user)
+    user = access_user(user_id)
+    initial = {
+        "display_name": user.display_name,
+        "employee_no": user.employee_no,
+        "role": user.role,
+        "teams": list(user.teams.all()),
+        "max_concurrent": user.max_concurrent,
+        "is_senior": user.is_senior,
+    }
+    form = UserEditForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            do_edit_user(actor=request.user, user=user, request=request, **_user_args(form))
+        except KefuError as exc:
+            add_errors(form, exc)
+        else:
+            messages.success(request, f"已保存 {user.name} 的设置。")
+            return redirect("accounts:settings_users")
+    return render(
+        request,
+        "accounts/settings/user_form.html",
+        {"form": form, "target": user},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_POST
+@login_required
+def settings_user_active(request: AuthedRequest, user_id: int) -> HttpResponse:
+    user = access_user(user_id)
+    active = request.POST.get("is_active") == "1"
+    do_set_active(actor=request.user, user=user, is_active=active, request=request)
+    messages.success(request, f"已{'启用' if active else '停用'}账号 {user.name}。")
+    return redirect("accounts:settings_users")
+
+
+@never_cache
+@require_POST
+@login_required
+def settings_user_password(request: AuthedRequest, user_id: int) -> HttpResponse:
+    user = access_user(user_id)
+    password = do_reset_password(actor=request.user, user=user, request=request)
+    return _show_password(request, user, password, created=False)
+
+
+@never_cache
+@login_required
+def settings_teams(request: AuthedRequest) -> HttpResponse:
+    check_admin(request.user)
+    form = TeamForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            team = do_create_team(actor=request.user, request=request, **form.cleaned_data)
+        except KefuError as exc:
+            add_errors(form, exc)
+        else:
+            messages.success(request, f"已创建团队「{team.name}」。")
+            return redirect("accounts:settings_teams")
+    teams = Team.objects.annotate(member_count=Count("members", filter=Q(members__is_active=True)))
+    return render(
+        request,
+        "accounts/settings/teams.html",
+        {"form": form, "teams": teams},
+        status=400 if form.errors else 200,
+    )
+
+
+@never_cache
+@login_required
+def settings_team_edit(request: AuthedRequest, team_id: int) -> HttpResponse:
+    check_admin(request.user)
+    team = access_team(team_id)
+    form = TeamForm(
+        request.POST or None,
+        initial={"name": team.name, "description": team.description, "is_general": team.is_general},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            do_update_team(actor=request.user, team=team, request=request, **form.cleaned_data)
+        except KefuError as exc:
+            add_errors(form, exc)
+        else:
+            messages.success(request, f"已保存团队「{team.name}」。")
+            return redirect("accounts:settings_teams")
+    members = team.members.filter(is_active=True).order_by("id")
+    return render(
+        request,
+        "accounts/settings/team_form.html",
+        {"form": form, "team": team, "members": members},
+        status=400 if form.errors else 200,
     )

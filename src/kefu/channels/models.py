@@ -16,6 +16,11 @@ def _new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
+def new_channel_secret() -> str:
+    """A fresh HMAC secret (the field default; also a rotation's)."""
+    return _new_secret()
+
+
 class Channel(models.Model):
     class Kind(models.TextChoices):
         WEB = "web", "网页聊天"

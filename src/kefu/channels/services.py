@@ -12,6 +12,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -20,6 +21,8 @@ from django.db.models import Q
 from django.tasks import task
 from django.utils import timezone
 
+from kefu.accounts.access import audit, check_admin, client_ip
+from kefu.accounts.models import AuditLog, Team, User
 from kefu.channels.outbound import identity_kind_for
 from kefu.conversations.models import Conversation, Message
 from kefu.conversations.services import do_receive_customer_message
@@ -30,7 +33,7 @@ from kefu.conversations.timeline import (
     do_send_auto_reply,
 )
 from kefu.core import ratelimit, signing
-from kefu.core.errors import InvalidInput, KefuError, NotFound, RateLimited, Unauthorized
+from kefu.core.errors import Conflict, InvalidInput, KefuError, NotFound, RateLimited, Unauthorized
 from kefu.core.fields import check_email, check_message, check_phone, check_text
 from kefu.core.masking import mask_phone
 from kefu.customers.identities import do_record_contact
@@ -54,7 +57,7 @@ from kefu.tickets.records import (
 )
 
 from . import email as mail
-from .models import Channel, InboundNonce
+from .models import Channel, InboundNonce, new_channel_secret
 from .visitor import Visitor
 
 if TYPE_CHECKING:
@@ -548,3 +551,110 @@ def do_leave_message_if_closed(message: Message) -> Ticket | None:
 def prune_inbound_nonces() -> int:
     """Forget webhook delivery ids older than the signature's time window."""
     return do_prune_inbound_nonces()
+
+
+# --- channel settings (admins) ---------------------------------------------------------
+
+
+def _check_channel(
+    *, name: Any, kind: Any, email_address: Any, outbound_url: Any, channel: Channel | None
+) -> dict[str, Any]:
+    name = check_text(name, field="name", label="渠道名称", max_len=64)
+    same_name = Channel.objects.filter(name=name)
+    if channel is not None:
+        same_name = same_name.exclude(pk=channel.pk)
+    if same_name.exists():
+        raise Conflict(f"渠道 {name} 已存在", fields={"name": "已有同名渠道"})
+    if kind not in Channel.Kind.values:
+        raise InvalidInput(f"未知渠道类型：{kind}", fields={"kind": "无效"})
+    email_address = check_text(
+        email_address, field="email", label="收件地址", max_len=254, required=False
+    ).lower()
+    if kind == Channel.Kind.EMAIL:
+        if not email_address or "@" not in email_address:
+            raise InvalidInput(
+                "邮件渠道需要收件地址", fields={"email_address": "请填写收件地址，如 service@example.com"}
+            )
+        taken = Channel.objects.filter(email_address__iexact=email_address)
+        if channel is not None:
+            taken = taken.exclude(pk=channel.pk)
+        if taken.exists():
+            raise Conflict("这个收件地址已被其他渠道使用", fields={"email_address": "已被其他渠道使用"})
+    outbound_url = check_text(outbound_url, field="url", label="回推地址", max_len=200, required=False)
+    if outbound_url:
+        parts = urlsplit(outbound_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InvalidInput(
+                "回推地址必须是 http(s) 网址", fields={"outbound_url": "应以 http:// 或 https:// 开头"}
+            )
+    return {"name": name, "kind": kind, "email_address": email_address, "outbound_url": outbound_url}
+
+
+def do_save_channel(
+    *,
+    actor: User,
+    channel: Channel | None,
+    name: str,
+    kind: str,
+    team: Team | None,
+    email_address: str = "",
+    outbound_url: str = "",
+    is_active: bool = True,
+    request: Any = None,
+) -> Channel:
+    """Create (``channel=None``) or change a channel; its kind is fixed once created."""
+    check_admin(actor)
+    if channel is not None:
+        kind = channel.kind
+    values: dict[str, Any] = {
+        **_check_channel(
+            name=name, kind=kind, email_address=email_address, outbound_url=outbound_url, channel=channel
+        ),
+        "team": team,
+        "is_active": bool(is_active),
+    }
+    with transaction.atomic():
+        if channel is None:
+            channel = Channel.objects.create(**values)
+            changes: dict[str, Any] = {"created": True, "name": channel.name, "kind": kind}
+        else:
+            changes = {
+                key: [_plain(getattr(channel, key)), _plain(value)]
+                for key, value in values.items()
+                if getattr(channel, key) != value
+            }
+            for key in changes:
+                setattr(channel, key, values[key])
+            if changes:
+                channel.save(update_fields=list(changes))
+        if changes:
+            audit(
+                AuditLog.Action.SETTINGS_CHANGE,
+                actor=actor,
+                target=channel,
+                detail=changes,
+                ip=client_ip(request),
+            )
+    return channel
+
+
+def do_rotate_channel_secret(*, actor: User, channel: Channel, request: Any = None) -> str:
+    """A new signing secret for the channel's webhooks; the old one stops working at once."""
+    check_admin(actor)
+    secret = new_channel_secret()
+    with transaction.atomic():
+        Channel.objects.filter(pk=channel.pk).update(secret=secret)
+        channel.secret = secret
+        audit(
+            AuditLog.Action.SETTINGS_CHANGE,
+            actor=actor,
+            target=channel,
+            detail={"secret": "rotated"},
+            ip=client_ip(request),
+        )
+    return secret
+
+
+def _plain(value: Any) -> Any:
+    """A value as the audit log's JSON can hold it (a team by its id)."""
+    return value.pk if isinstance(value, Team) else value

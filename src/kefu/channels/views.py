@@ -12,24 +12,35 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
+from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from kefu.accounts.access import client_ip
+from kefu.accounts.access import AuthedRequest, check_admin, client_ip
+from kefu.accounts.models import Team
 from kefu.conversations.presenters import public_message_dict
 from kefu.conversations.services import access_customer_rated_conversation, do_rate_conversation
 from kefu.core import ratelimit
 from kefu.core.errors import InvalidInput, KefuError, NotFound, Unauthorized
+from kefu.core.forms import add_errors
 from kefu.core.views import render_error
 
+from .models import Channel
 from .services import (
+    WEBHOOK_KINDS,
     check_contact,
     check_desk_state_request,
     do_leave_chat_message,
     do_receive_chat_message,
+    do_rotate_channel_secret,
+    do_save_channel,
     web_desk_state,
 )
 from .visitor import issue_visitor_token, read_visitor_token, web_chat_channel
@@ -226,3 +237,127 @@ def chat_leave_message(request: HttpRequest) -> JsonResponse:
         status=201 if receipt.created else 200,
         json_dumps_params={"ensure_ascii": False},
     )
+
+
+# --- settings: channels (admins) -------------------------------------------------------
+
+
+class ChannelForm(forms.Form):
+    name = forms.CharField(label="渠道名称", max_length=64)
+    kind = forms.ChoiceField(label="类型", choices=Channel.Kind.choices, help_text="创建后不可修改")
+    team = forms.ModelChoiceField(
+        label="默认团队", queryset=Team.objects.all(), required=False, empty_label="（按路由规则和意图分配）"
+    )
+    email_address = forms.EmailField(
+        label="收件地址",
+        required=False,
+        help_text="邮件渠道：客户来信的地址",
+        error_messages={"invalid": "请输入有效的邮箱地址，如 service@example.com"},
+    )
+    outbound_url = forms.URLField(
+        label="回推地址",
+        required=False,
+        max_length=200,
+        help_text="平台渠道：客服回复推送到这个网址（签名）",
+        error_messages={"invalid": "请输入有效的网址，以 http:// 或 https:// 开头"},
+    )
+    is_active = forms.BooleanField(label="启用", required=False, initial=True)
+
+    def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if editing:
+            del self.fields["kind"]
+
+
+def _channel_info(request: HttpRequest, channel: Channel) -> dict[str, Any]:
+    """What an admin copies into other systems: the embed code, the inbound URL."""
+    origin = request.build_absolute_uri("/").rstrip("/")
+    return {
+        "channel": channel,
+        "embed_code": f'<script src="{origin}{static("kefu/widget.js")}" data-channel="{channel.pk}" async></script>',
+        "chat_url": f"{origin}/chat?channel={channel.pk}",
+        "inbound_url": f"{origin}/api/v1/channels/{channel.pk}/inbound",
+        "signed": channel.kind in WEBHOOK_KINDS or bool(channel.outbound_url),
+    }
+
+
+@never_cache
+@login_required
+def settings_channels(request: AuthedRequest) -> HttpResponse:
+    check_admin(request.user)
+    channels = [_channel_info(request, c) for c in Channel.objects.select_related("team")]
+    return render(request, "channels/settings_channels.html", {"channels": channels})
+
+
+@never_cache
+@login_required
+def settings_channel_new(request: AuthedRequest) -> HttpResponse:
+    """Create a channel; a platform channel's signing secret is shown in this response only."""
+    check_admin(request.user)
+    form = ChannelForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            channel = do_save_channel(actor=request.user, channel=None, request=request, **form.cleaned_data)
+        except KefuError as exc:
+            add_errors(form, exc)
+        else:
+            info = _channel_info(request, channel)
+            return render(
+                request,
+                "channels/settings_channel_created.html",
+                {**info, "secret": channel.secret if info["signed"] else None},
+            )
+    return render(
+        request, "channels/settings_channel_form.html", {"form": form}, status=400 if form.errors else 200
+    )
+
+
+@never_cache
+@login_required
+def settings_channel_edit(request: AuthedRequest, channel_id: int) -> HttpResponse:
+    check_admin(request.user)
+    channel = _channel_or_404(channel_id)
+    initial = {
+        "name": channel.name,
+        "team": channel.team,
+        "email_address": channel.email_address,
+        "outbound_url": channel.outbound_url,
+        "is_active": channel.is_active,
+    }
+    form = ChannelForm(request.POST or None, initial=initial, editing=True)
+    if request.method == "POST" and form.is_valid():
+        try:
+            do_save_channel(
+                actor=request.user, channel=channel, kind=channel.kind, request=request, **form.cleaned_data
+            )
+        except KefuError as exc:
+            add_errors(form, exc)
+        else:
+            messages.success(request, f"已保存渠道「{channel.name}」。")
+            return redirect("channel_settings")
+    return render(
+        request,
+        "channels/settings_channel_form.html",
+        {"form": form, **_channel_info(request, channel)},
+        status=400 if form.errors else 200,
+    )
+
+
+@never_cache
+@require_POST
+@login_required
+def settings_channel_rotate(request: AuthedRequest, channel_id: int) -> HttpResponse:
+    channel = _channel_or_404(channel_id)
+    secret = do_rotate_channel_secret(actor=request.user, channel=channel, request=request)
+    return render(
+        request,
+        "channels/settings_channel_created.html",
+        {**_channel_info(request, channel), "secret": secret, "rotated": True},
+    )
+
+
+def _channel_or_404(channel_id: int) -> Channel:
+    channel = Channel.objects.select_related("team").filter(pk=channel_id).first()
+    if channel is None:
+        raise NotFound(f"渠道 {channel_id} 不存在")
+    return channel

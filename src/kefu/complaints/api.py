@@ -20,7 +20,10 @@ router = Router(tags=["complaints"])
 
 
 class ComplaintIn(StrictIn):
+    # From a conversation (its open complaint, if any, is returned with 200), from an
+    # existing ticket (it becomes the 投诉 ticket), or for a customer.
     conversation_id: int | None = None
+    ticket_id: int | None = None
     customer_id: int | None = None
     title: str | None = None
     order_id: int | None = None
@@ -47,10 +50,18 @@ def list_complaints(request: AuthedRequest, stage: str | None = None) -> list[di
     return [complaint_dict(c) for c in qs[:200]]
 
 
-@router.post("/complaints", response={201: dict})
+@router.post("/complaints", response={200: dict, 201: dict})
 def open_complaint(request: AuthedRequest, payload: ComplaintIn) -> Status:
     data = payload.model_dump()
-    c = services.do_open_complaint(
+    ticket_id = data.pop("ticket_id")
+    if ticket_id is not None:
+        for key in ("conversation_id", "customer_id", "title", "order_id"):
+            data.pop(key)
+        c, created = services.do_open_complaint_from_ticket(
+            actor=request.user, ticket_id=ticket_id, data=data
+        )
+        return Status(201 if created else 200, complaint_dict(c))
+    c, created = services.do_open_case(
         actor=request.user,
         conversation_id=data.pop("conversation_id"),
         customer_id=data.pop("customer_id"),
@@ -58,7 +69,7 @@ def open_complaint(request: AuthedRequest, payload: ComplaintIn) -> Status:
         order_id=data.pop("order_id"),
         data=data,
     )
-    return Status(201, complaint_dict(c))
+    return Status(201 if created else 200, complaint_dict(c))
 
 
 @router.get("/complaints/{complaint_id}")

@@ -53,6 +53,10 @@ class Conversation(models.Model):
     snoozed_until = models.DateTimeField(null=True, blank=True)
     priority = models.CharField(max_length=2, choices=Priority.choices, default=Priority.P4)
     subject = models.CharField(max_length=255, blank=True)
+    # The order the customer wrote about (the latest order number they typed).
+    order = models.ForeignKey(
+        "customers.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     intent = models.CharField(max_length=32, blank=True)
     intent_confidence = models.FloatField(null=True, blank=True)
     emotion_label = models.CharField(max_length=16, blank=True)

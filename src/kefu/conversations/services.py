@@ -8,6 +8,8 @@ acknowledged. ``do_send_agent_message`` is the single exit for agent replies.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -52,7 +54,7 @@ from kefu.core.events import (
 )
 from kefu.core.fields import check_message, check_text
 from kefu.customers.identities import do_resolve_customer
-from kefu.customers.models import Customer
+from kefu.customers.models import Customer, Order
 from kefu.quality.checks import check_reply_before_send, do_record_reply_findings
 from kefu.quality.scoring import do_schedule_scoring
 from kefu.replies.compose import check_no_unfilled_variables, do_link_sent_message
@@ -187,6 +189,7 @@ def _after_customer_message(
     follows the message everywhere.
     """
     alert = do_understand_customer_message(conversation, message, first=created_conversation)
+    _link_mentioned_order(conversation, message.text)
     if created_conversation:
         do_pick_queue(conversation, first_text=message.text)
     raised = _raise_priority_for_complaint_risk(conversation, alert)
@@ -213,6 +216,39 @@ def _after_customer_message(
         do_queue_after_commit(conversation.pk)
     elif reopened:
         do_requeue_if_unowned(conversation)
+
+
+# Order numbers as shops write them: letters, digits and dashes with at least six digits
+# (YJ20261118001, 2026111800123456, TB-2026-1118-001). The database says which are orders.
+_ORDER_NO_CANDIDATE = re.compile(
+    r"(?<![A-Za-z0-9-])(?=(?:[A-Za-z-]*\d){6})[A-Za-z0-9-]{6,40}(?![A-Za-z0-9-])"
+)
+
+
+def _link_mentioned_order(conversation: Conversation, text: str) -> None:
+    """The customer typed an order number: the conversation is about that order.
+
+    The latest order mentioned wins. Only ``Conversation.order`` changes: the order may
+    belong to another customer profile (a visitor not yet known), so nothing about the
+    customer is merged here; an agent links the visitor to that customer deliberately.
+    """
+    if not text:
+        return
+    candidates = list(
+        dict.fromkeys(m.group(0) for m in _ORDER_NO_CANDIDATE.finditer(unicodedata.normalize("NFKC", text)))
+    )[:10]
+    if not candidates:
+        return
+    found = {
+        order_no.upper(): pk
+        for pk, order_no in Order.objects.filter(
+            order_no__in=candidates + [c.upper() for c in candidates]
+        ).values_list("pk", "order_no")
+    }
+    order_id = next((found[c.upper()] for c in reversed(candidates) if c.upper() in found), None)
+    if order_id is not None and order_id != conversation.order_id:
+        Conversation.objects.filter(pk=conversation.pk).update(order_id=order_id)
+        conversation.order_id = order_id
 
 
 def _raise_priority_for_complaint_risk(conversation: Conversation, alert: EmotionAlert | None) -> str | None:

@@ -19,10 +19,12 @@ from django.views.decorators.http import require_GET
 from kefu.accounts.access import AuthedRequest, can_reveal_pii, list_agents, team_ids_of
 from kefu.accounts.models import Team
 from kefu.channels.models import Channel
+from kefu.complaints.access import open_complaint_for
 from kefu.conversations.presenters import TRANSCRIPT_HEADER, sla_state, transcript_row
 from kefu.conversations.services import inbox, my_open_conversations
 from kefu.conversations.timeline import access_conversation, with_preview
 from kefu.core.masking import mask
+from kefu.customers.models import Customer, Identity
 from kefu.customers.orders import list_orders
 from kefu.customers.presenters import masked_identity_value, masked_pii
 from kefu.customers.services import customer_timeline
@@ -98,6 +100,12 @@ def inbox_view(request: AuthedRequest) -> HttpResponse:
     return render(request, template, context)
 
 
+def _is_web_visitor(customer: Customer) -> bool:
+    """Known only by web-visitor ids: an agent may link them to a known customer."""
+    kinds = {i.kind for i in customer.identities.all()}
+    return kinds == {Identity.Kind.WEB}
+
+
 @require_GET
 @login_required
 def conversation_view(request: AuthedRequest, conversation_id: int) -> HttpResponse:
@@ -113,6 +121,16 @@ def conversation_view(request: AuthedRequest, conversation_id: int) -> HttpRespo
     orders = list(list_orders(customer_id=customer.pk)[:10])
     for order in orders:
         order.masked_address = mask("address", order.address)  # type: ignore[attr-defined]
+    # The order the customer typed comes first; another customer's is shown apart (without
+    # the address), with the offer to link this visitor to that customer.
+    mentioned_elsewhere = None
+    if conversation.order_id is not None:
+        mine = next((o for o in orders if o.pk == conversation.order_id), None)
+        if mine is not None:
+            orders.remove(mine)
+            orders.insert(0, mine)
+        else:
+            mentioned_elsewhere = list_orders().filter(pk=conversation.order_id).first()
     identities = [
         {"kind": i.get_kind_display(), "value": masked_identity_value(i)} for i in customer.identities.all()
     ]
@@ -131,6 +149,9 @@ def conversation_view(request: AuthedRequest, conversation_id: int) -> HttpRespo
         "masked": masked_pii(customer),
         "identities": identities,
         "orders": orders,
+        "mentioned_order_id": conversation.order_id,
+        "mentioned_elsewhere": mentioned_elsewhere,
+        "is_visitor": _is_web_visitor(customer),
         "timeline": timeline,
         "can_reveal": can_reveal_pii(request.user),
         "agents": [a for a in list_agents() if a.pk != request.user.pk],
@@ -143,6 +164,7 @@ def conversation_view(request: AuthedRequest, conversation_id: int) -> HttpRespo
         "emotion_name": EMOTION_NAMES.get(conversation.emotion_label, conversation.emotion_label),
         "ticket_panel_available": _ticket_panel_available(),
         "my_open": my_open_conversations(request.user, exclude_id=conversation.pk),
+        "open_complaint": open_complaint_for(request.user, conversation.pk),
     }
     return render(request, "conversations/conversation.html", context)
 

@@ -52,6 +52,22 @@ FIELD_LABELS: dict[str, str] = {
 }
 
 
+# What a department may ask for before it accepts a ticket, in the order the settings page
+# offers them (a department may keep other keys it was given through the API).
+DEPARTMENT_FIELD_KEYS: tuple[str, ...] = (
+    "order_no",
+    "tracking_no",
+    "refund_amount",
+    "amount",
+    "evidence",
+    "customer_request",
+    "contact_phone",
+    "address",
+    "sku",
+    "device",
+)
+
+
 def field_label(key: str) -> str:
     """The name of ``key`` for people; ``items.0.sku`` is named by its last part."""
     return FIELD_LABELS.get(key) or FIELD_LABELS.get(key.rsplit(".", 1)[-1], key)

@@ -95,6 +95,15 @@ def _has_tag(tag: str) -> Q:
     )
 
 
+def _phone_spellings(q: str) -> set[str]:
+    """How a phone number the agent pasted may be stored: as typed, digits only, with +86."""
+    digits = re.sub(r"[\s()-]", "", q)
+    if not re.fullmatch(r"\+?\d{5,20}", digits):
+        return {q}
+    bare = digits.removeprefix("+86") if digits.startswith("+86") else digits
+    return {q, digits, bare, f"+86{bare}", f"+86 {bare}"}
+
+
 def search_customers(
     *,
     q: str = "",
@@ -105,8 +114,8 @@ def search_customers(
 ) -> QuerySet[Customer]:
     """Profiles (merged ones left out) by name, tag, VIP and identity value.
 
-    ``q`` matches part of the name, or a whole identity value or phone number: agents
-    paste what the customer gave them.
+    ``q`` matches part of the name, or a whole identity value, phone number (with or
+    without spaces and +86) or order number: agents paste what the customer gave them.
     """
     q, tag, identity = (
         check_characters(v or "", field=name).strip()
@@ -114,11 +123,13 @@ def search_customers(
     )
     qs = list_customers()
     if q:
+        phones = _phone_spellings(q)
         qs = qs.filter(
             Q(name__icontains=q)
-            | Q(phone=q)
+            | Q(phone__in=phones)
             | Q(email__iexact=q)
-            | Q(pk__in=Identity.objects.filter(value__in={q, q.lower()}).values("customer_id"))
+            | Q(pk__in=Identity.objects.filter(value__in={q, q.lower(), *phones}).values("customer_id"))
+            | Q(pk__in=Order.objects.filter(order_no__in={q, q.upper()}).values("customer_id"))
         )
     if tag:
         qs = qs.filter(_has_tag(tag.strip()))
@@ -403,31 +414,8 @@ def do_reveal_pii(
 def do_merge_customers(*, actor: User, source: Customer, target: Customer, request: Any = None) -> Customer:
     """Move everything of ``source`` onto ``target``; ``source`` remains as a pointer."""
     check_admin(actor)
-    if source.pk == target.pk:
-        raise InvalidInput("不能合并同一个客户", fields={"source_id": "与目标相同"})
     with transaction.atomic():
-        # Lock both rows so two admins merging at once cannot make a cycle.
-        locked = {c.pk: c for c in Customer.objects.select_for_update().filter(pk__in=[source.pk, target.pk])}
-        source, target = locked[source.pk], locked[target.pk]
-        if source.merged_into_id:
-            raise InvalidInput("该客户已被合并", fields={"source_id": "已合并"})
-        if target.merged_into_id:
-            raise InvalidInput("目标客户已被合并到其他客户", fields={"target_id": "已合并"})
-        Identity.objects.filter(customer=source).update(customer=target)
-        source.conversations.update(customer=target)  # type: ignore[attr-defined]
-        source.orders.update(customer=target)
-        source.tickets.update(customer=target)  # type: ignore[attr-defined]
-        for field in ("name", "email", *PII_FIELDS):
-            if not getattr(target, field) and getattr(source, field):
-                setattr(target, field, getattr(source, field))
-        target.tags = sorted(set(target.tags) | set(source.tags))
-        target.vip_level = max(target.vip_level, source.vip_level)
-        if source.notes:
-            target.notes = (target.notes + "\n" + source.notes).strip()
-        target.preferences = {**source.preferences, **target.preferences}
-        target.save()
-        source.merged_into = target
-        source.save(update_fields=["merged_into", "updated_at"])
+        source, target = _merge(source, target)
         audit(
             AuditLog.Action.CUSTOMER_MERGE,
             actor=actor,
@@ -436,3 +424,72 @@ def do_merge_customers(*, actor: User, source: Customer, target: Customer, reque
             ip=client_ip(request),
         )
     return target
+
+
+def do_link_visitor(
+    *,
+    actor: User,
+    source: Customer,
+    target: Customer,
+    conversation_id: int | None = None,
+    request: Any = None,
+) -> Customer:
+    """Any agent may say that an anonymous web visitor is a known customer.
+
+    ``source`` must be known only by web-visitor ids (merging two known customers stays
+    an admin's ``do_merge_customers``), and the agent must be able to open one of its
+    conversations: the customer they are talking to, not any profile. Audited.
+    """
+    check_desk_user(actor)
+    kinds = set(source.identities.values_list("kind", flat=True))
+    if not kinds or kinds - {Identity.Kind.WEB}:
+        raise InvalidInput(
+            "只能把网页访客关联到已知客户；合并两个已知客户请联系管理员", fields={"source_id": "不是网页访客"}
+        )
+    mine = visible_conversations(actor).filter(customer=source)
+    if conversation_id is not None:
+        mine = mine.filter(pk=conversation_id)
+    if not mine.exists():
+        raise PermissionDenied("只能关联您能查看的会话中的访客")
+    with transaction.atomic():
+        source, target = _merge(source, target)
+        audit(
+            AuditLog.Action.CUSTOMER_LINK,
+            actor=actor,
+            target=target,
+            detail={"source_id": source.pk, "target_id": target.pk, "conversation_id": conversation_id},
+            ip=client_ip(request),
+        )
+    return target
+
+
+def _merge(source: Customer, target: Customer) -> tuple[Customer, Customer]:
+    """Move ``source``'s identities, conversations, orders and tickets onto ``target``.
+
+    Precondition: inside a transaction (the rows stay locked until it ends).
+    """
+    if source.pk == target.pk:
+        raise InvalidInput("不能合并同一个客户", fields={"source_id": "与目标相同"})
+    # Lock both rows so two people merging at once cannot make a cycle.
+    locked = {c.pk: c for c in Customer.objects.select_for_update().filter(pk__in=[source.pk, target.pk])}
+    source, target = locked[source.pk], locked[target.pk]
+    if source.merged_into_id:
+        raise InvalidInput("该客户已被合并", fields={"source_id": "已合并"})
+    if target.merged_into_id:
+        raise InvalidInput("目标客户已被合并到其他客户", fields={"target_id": "已合并"})
+    Identity.objects.filter(customer=source).update(customer=target)
+    source.conversations.update(customer=target)  # type: ignore[attr-defined]
+    source.orders.update(customer=target)
+    source.tickets.update(customer=target)  # type: ignore[attr-defined]
+    for field in ("name", "email", *PII_FIELDS):
+        if not getattr(target, field) and getattr(source, field):
+            setattr(target, field, getattr(source, field))
+    target.tags = sorted(set(target.tags) | set(source.tags))
+    target.vip_level = max(target.vip_level, source.vip_level)
+    if source.notes:
+        target.notes = (target.notes + "\n" + source.notes).strip()
+    target.preferences = {**source.preferences, **target.preferences}
+    target.save()
+    source.merged_into = target
+    source.save(update_fields=["merged_into", "updated_at"])
+    return source, target

@@ -15,4 +15,5 @@ urlpatterns = [
         name="identity_delete",
     ),
     path("customers/<int:customer_id>/merge/", views.customer_merge_view, name="merge"),
+    path("customers/<int:customer_id>/link/", views.customer_link_view, name="link"),
 ]

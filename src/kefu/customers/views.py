@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from kefu.accounts.access import AuthedRequest, can_reveal_pii
 from kefu.core.errors import InvalidInput, KefuError
+from kefu.core.labels import field_label
 from kefu.core.masking import mask
 
 from . import presenters, services
@@ -43,6 +44,8 @@ def customer_list_view(request: HttpRequest) -> HttpResponse:
     paginator = Paginator(qs, PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
     rows = [{"customer": c, "pii": presenters.masked_pii(c)} for c in page.object_list]
+    # Opened from a conversation with an unknown web visitor: each row offers to link them.
+    link = _link_request(request)
     return render(
         request,
         "customers/list.html",
@@ -53,8 +56,16 @@ def customer_list_view(request: HttpRequest) -> HttpResponse:
             "q": q,
             "tag": tag,
             "vip": request.GET.get("vip", ""),
+            "link": link,
         },
     )
+
+
+def _link_request(request: HttpRequest) -> dict[str, int] | None:
+    source, conversation = request.GET.get("link_from", ""), request.GET.get("conversation", "")
+    if not (source.isdigit() and conversation.isdigit()):
+        return None
+    return {"source_id": int(source), "conversation_id": int(conversation)}
 
 
 @require_GET
@@ -89,7 +100,7 @@ def customer_profile_view(request: AuthedRequest, customer_id: int) -> HttpRespo
 
 def _back(request: HttpRequest, customer_id: int, error: KefuError | None = None) -> HttpResponseRedirect:
     if error is not None:
-        detail = "；".join(f"{k}：{v}" for k, v in error.fields.items())
+        detail = "；".join(f"{field_label(k)}：{v}" for k, v in error.fields.items())
         messages.error(request, error.message + (f"（{detail}）" if detail else ""))
     return redirect(_profile_url(customer_id))
 
@@ -170,3 +181,26 @@ def customer_merge_view(request: AuthedRequest, customer_id: int) -> HttpRespons
         return _back(request, target.pk, exc)
     messages.success(request, f"已将客户 {source.pk} 合并到当前客户")
     return _back(request, target.pk)
+
+
+@require_POST
+@login_required
+def customer_link_view(request: AuthedRequest, customer_id: int) -> HttpResponse:
+    """Link the web visitor ``source_id`` (of conversation ``conversation_id``) to this known customer."""
+    target = services.access_customer(request.user, customer_id)
+    raw_source, raw_conversation = request.POST.get("source_id", ""), request.POST.get("conversation_id", "")
+    if not raw_source.isdigit() or (raw_conversation and not raw_conversation.isdigit()):
+        raise InvalidInput("请求缺少访客或会话编号", fields={"source_id": "必须是客户编号"})
+    conversation_id = int(raw_conversation) if raw_conversation else None
+    source = services.access_customer(request.user, int(raw_source))
+    try:
+        services.do_link_visitor(
+            actor=request.user, source=source, target=target, conversation_id=conversation_id, request=request
+        )
+    except KefuError as exc:
+        if exc.status == 403:
+            raise
+        messages.error(request, exc.message)
+        return redirect(f"/desk/c/{conversation_id}/" if conversation_id else _profile_url(source.pk))
+    messages.success(request, f"已把访客关联到客户「{target.name or target.pk}」，历史会话和订单已合并。")
+    return redirect(f"/desk/c/{conversation_id}/" if conversation_id else _profile_url(target.pk))

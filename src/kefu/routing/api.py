@@ -63,11 +63,12 @@ def create_rule(request: AuthedRequest, payload: RuleIn) -> Status[dict[str, Any
         priority=payload.priority,
         order=payload.order,
         is_active=payload.is_active,
+        request=request,
     )
     return Status(201, rule_dict(rule))
 
 
 @router.delete("/routing-rules/{rule_id}", response={204: None})
 def delete_rule(request: AuthedRequest, rule_id: int) -> Status[None]:
-    services.do_delete_routing_rule(actor=request.auth, rule_id=rule_id)
+    services.do_delete_routing_rule(actor=request.auth, rule_id=rule_id, request=request)
     return Status(204, None)

@@ -5,16 +5,17 @@ Assignment and queues are the ground floor, :mod:`kefu.routing.assignment`.
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
+from django.db import transaction
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
-from kefu.accounts.access import check_admin, check_role, team_ids_of
-from kefu.accounts.models import Role, Team, User
+from kefu.accounts.access import audit, check_admin, check_role, client_ip, team_ids_of
+from kefu.accounts.models import AuditLog, Role, Team, User
 from kefu.accounts.presence import effective_status
 from kefu.conversations.models import Priority
-from kefu.core.errors import NotFound
+from kefu.core.errors import InvalidInput, NotFound
 from kefu.core.events import publish
 from kefu.core.fields import check_choice, check_text, check_text_list
 from kefu.routing.assignment import LOAD_STATUSES, waiting_queue
@@ -118,23 +119,64 @@ def do_create_routing_rule(
     priority: str = "",
     order: int = 100,
     is_active: bool = True,
+    request: Any = None,
 ) -> RoutingRule:
     check_admin(actor)
     name, cleaned = _check_rule(name=name, keywords=keywords, priority=priority)
-    return RoutingRule.objects.create(
-        name=name,
-        team=team,
-        channel_id=channel_id,
-        keywords=cleaned,
-        priority=priority,
-        order=order,
-        is_active=is_active,
-    )
+    if type(order) is not int or not 0 <= order <= 10_000:
+        raise InvalidInput("顺序无效", fields={"order": "0 到 10000 之间的整数"})
+    with transaction.atomic():
+        rule = RoutingRule.objects.create(
+            name=name,
+            team=team,
+            channel_id=channel_id,
+            keywords=cleaned,
+            priority=priority,
+            order=order,
+            is_active=is_active,
+        )
+        audit(
+            AuditLog.Action.SETTINGS_CHANGE,
+            actor=actor,
+            target=rule,
+            detail={"created": True, "name": name, "team": team.pk, "keywords": cleaned},
+            ip=client_ip(request),
+        )
+    return rule
 
 
-def do_delete_routing_rule(*, actor: User, rule_id: int) -> None:
-
+def do_set_routing_rule_active(
+    *, actor: User, rule_id: int, is_active: bool, request: Any = None
+) -> RoutingRule:
     check_admin(actor)
-    deleted, _ = RoutingRule.objects.filter(pk=rule_id).delete()
-    if not deleted:
+    rule = RoutingRule.objects.filter(pk=rule_id).first()
+    if rule is None:
         raise NotFound(f"路由规则 {rule_id} 不存在")
+    if rule.is_active != is_active:
+        with transaction.atomic():
+            RoutingRule.objects.filter(pk=rule.pk).update(is_active=is_active)
+            rule.is_active = is_active
+            audit(
+                AuditLog.Action.SETTINGS_CHANGE,
+                actor=actor,
+                target=rule,
+                detail={"is_active": [not is_active, is_active]},
+                ip=client_ip(request),
+            )
+    return rule
+
+
+def do_delete_routing_rule(*, actor: User, rule_id: int, request: Any = None) -> None:
+    check_admin(actor)
+    with transaction.atomic():
+        rule = RoutingRule.objects.filter(pk=rule_id).first()
+        if rule is None:
+            raise NotFound(f"路由规则 {rule_id} 不存在")
+        audit(
+            AuditLog.Action.SETTINGS_CHANGE,
+            actor=actor,
+            target=rule,
+            detail={"deleted": True, "name": rule.name},
+            ip=client_ip(request),
+        )
+        rule.delete()

@@ -16,7 +16,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from kefu.accounts.models import User
+from kefu.accounts.access import audit, check_admin, client_ip
+from kefu.accounts.models import AuditLog, Team, User
+from kefu.complaints.cases import check_no_second_case, do_attach_complaint
 from kefu.conversations.models import Conversation, Message, Priority, priority_for
 from kefu.conversations.services import do_send_agent_message
 from kefu.conversations.services import do_set_status as do_set_conversation_status
@@ -31,6 +33,7 @@ from kefu.sla.policies import apply_department_deadline, apply_ticket_deadlines,
 from kefu.tickets.models import TRANSITIONS
 from kefu.tickets.presenters import _iso, department_dict, event_dict, follow_up_dict, ticket_dict
 from kefu.tickets.records import (
+    FIELD_KEY_RE,
     MAX_TEXT,
     MAX_TITLE,
     OPEN_STATUSES,
@@ -52,7 +55,7 @@ from kefu.tickets.records import (
     publish_updated,
 )
 
-from .models import FollowUp, Ticket, TicketEvent
+from .models import Department, FollowUp, Ticket, TicketEvent
 
 UNSET: Any = object()
 
@@ -118,6 +121,10 @@ def do_create_ticket(
         )
         order = Order.objects.filter(customer=customer).order_by("-placed_at", "-id").first()
         prefilled = _prefilled(given, conversation, customer)
+        is_complaint = prefilled["category"] == Ticket.Category.COMPLAINT
+        if is_complaint:
+            # A 投诉 ticket and its complaint are one case: never a second one for a conversation.
+            check_no_second_case(conversation.pk if conversation else None)
         ticket_fields: dict[str, Any] = {}
         if order is not None:
             ticket_fields["order_no"] = order.order_no
@@ -137,6 +144,8 @@ def do_create_ticket(
         apply_ticket_deadlines(ticket, start=now, conversation=conversation)
         insert_with_number(ticket)
         link_records(ticket, conversation, order)
+        if is_complaint:
+            do_attach_complaint(ticket)
         event = log_event(
             ticket,
             TicketEvent.Kind.CREATED,
@@ -281,7 +290,12 @@ def do_update_ticket(
         )
         if not events:
             return ticket
+        if changed.get("category") == Ticket.Category.COMPLAINT:
+            for conversation_id in ticket.conversations.values_list("id", flat=True):
+                check_no_second_case(conversation_id, exclude_ticket_id=ticket.pk)
         ticket.save()
+        if changed.get("category") == Ticket.Category.COMPLAINT:
+            do_attach_complaint(ticket)
         publish_updated(
             ticket,
             "edited",
@@ -611,3 +625,74 @@ def do_notify_due_follow_ups(now: datetime | None = None, *, limit: int = 200) -
             )
             sent += 1
     return sent
+
+
+# --- departments (settings) -------------------------------------------------------------
+
+
+def _check_department(
+    *, name: Any, required_fields: Any, deadline_hours: Any, department: Department | None
+) -> tuple[str, list[str], int]:
+    name = check_text(name, field="name", label="部门名称", max_len=64)
+    same_name = Department.objects.filter(name=name)
+    if department is not None:
+        same_name = same_name.exclude(pk=department.pk)
+    if same_name.exists():
+        raise Conflict(f"部门 {name} 已存在", fields={"name": "已有同名部门"})
+    if not isinstance(required_fields, list | tuple) or len(required_fields) > 20:
+        raise InvalidInput("必填信息格式有误", fields={"required_fields": "最多 20 项"})
+    keys: list[str] = []
+    for key in required_fields:
+        if not isinstance(key, str) or not FIELD_KEY_RE.match(key):
+            raise InvalidInput("必填信息的名称无效", fields={"required_fields": "小写字母、数字和下划线"})
+        if key not in keys:
+            keys.append(key)
+    if type(deadline_hours) is not int or not 1 <= deadline_hours <= 720:
+        raise InvalidInput("处理时限无效", fields={"deadline_hours": "1 到 720 之间的整数（小时）"})
+    return name, keys, deadline_hours
+
+
+def do_save_department(
+    *,
+    actor: User,
+    department: Department | None,
+    name: str,
+    team: Team | None,
+    required_fields: list[str],
+    deadline_hours: int,
+    request: Any = None,
+) -> Department:
+    """Create (``department=None``) or change a department; audited with what changed."""
+    check_admin(actor)
+    name, keys, hours = _check_department(
+        name=name, required_fields=required_fields, deadline_hours=deadline_hours, department=department
+    )
+    values = {"name": name, "team": team, "required_fields": keys, "deadline_hours": hours}
+    with transaction.atomic():
+        if department is None:
+            department = Department.objects.create(**values)
+            changes: dict[str, Any] = {"created": True}
+        else:
+            changes = {
+                key: [_plain(getattr(department, key)), _plain(value)]
+                for key, value in values.items()
+                if getattr(department, key) != value
+            }
+            for key in changes:
+                setattr(department, key, values[key])
+            if changes:
+                department.save(update_fields=list(changes))
+        if changes:
+            audit(
+                AuditLog.Action.SETTINGS_CHANGE,
+                actor=actor,
+                target=department,
+                detail=changes,
+                ip=client_ip(request),
+            )
+    return department
+
+
+def _plain(value: Any) -> Any:
+    """A value as the audit log's JSON can hold it (a team by its id)."""
+    return value.pk if isinstance(value, Team) else value

@@ -10,20 +10,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from kefu.accounts.models import User
+from kefu.accounts.access import AuthedRequest, check_admin
+from kefu.accounts.models import Team, User
+from kefu.complaints.models import Complaint
 from kefu.conversations.models import Priority
 from kefu.core import labels
-from kefu.core.errors import Conflict, InvalidInput, NotFound
+from kefu.core.errors import Conflict, InvalidInput, KefuError, NotFound
+from kefu.core.forms import add_errors
 from kefu.quality.checks import FindingsUnconfirmed
 from kefu.sla.presenters import notice_dict
 
@@ -151,6 +157,7 @@ def ticket_detail_view(request: HttpRequest, ticket_id: int) -> HttpResponse:
         "categories": Ticket.Category.choices,
         "now": timezone.now(),
         "update_draft": request.session.pop(_DRAFT_KEY.format(ticket.pk), ""),
+        "complaint": Complaint.objects.filter(ticket=ticket).first(),
     }
     return render(request, "tickets/detail.html", context)
 
@@ -294,3 +301,84 @@ def follow_up_done_view(request: HttpRequest, follow_up_id: int) -> HttpResponse
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = _detail_url(follow_up.ticket_id)
     return HttpResponseRedirect(target)
+
+
+# --- settings: departments (admins) ----------------------------------------------------
+
+
+class DepartmentForm(forms.Form):
+    name = forms.CharField(label="部门名称", max_length=64)
+    team = forms.ModelChoiceField(
+        label="处理团队", queryset=Team.objects.all(), required=False, empty_label="（不指定）"
+    )
+    required_fields = forms.MultipleChoiceField(
+        label="转交前必填的信息",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="转交到这个部门的工单必须先填好这些信息",
+    )
+    deadline_hours = forms.IntegerField(label="处理时限（小时）", min_value=1, max_value=720, initial=24)
+
+    def __init__(self, *args: Any, current: list[str] = (), **kwargs: Any) -> None:  # type: ignore[assignment]
+        super().__init__(*args, **kwargs)
+        keys = list(labels.DEPARTMENT_FIELD_KEYS) + [
+            k for k in current if k not in labels.DEPARTMENT_FIELD_KEYS
+        ]
+        self.fields["required_fields"].choices = [(k, labels.field_label(k)) for k in keys]  # type: ignore[attr-defined]
+
+
+@never_cache
+@login_required
+def settings_departments_view(request: AuthedRequest) -> HttpResponse:
+    check_admin(request.user)
+    form = DepartmentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            department = services.do_save_department(
+                actor=request.user, department=None, request=request, **form.cleaned_data
+            )
+        except KefuError as exc:
+            add_errors(form, exc)
+        else:
+            messages.success(request, f"已创建部门「{department.name}」。")
+            return redirect("tickets:settings_departments")
+    departments = [
+        {"department": d, "required": [labels.field_label(k) for k in d.required_fields]}
+        for d in records.list_departments()
+    ]
+    return render(
+        request,
+        "tickets/settings_departments.html",
+        {"form": form, "departments": departments},
+        status=400 if form.errors else 200,
+    )
+
+
+@never_cache
+@login_required
+def settings_department_edit_view(request: AuthedRequest, department_id: int) -> HttpResponse:
+    check_admin(request.user)
+    department = records.access_department(department_id)
+    initial = {
+        "name": department.name,
+        "team": department.team,
+        "required_fields": department.required_fields,
+        "deadline_hours": department.deadline_hours,
+    }
+    form = DepartmentForm(request.POST or None, initial=initial, current=department.required_fields)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.do_save_department(
+                actor=request.user, department=department, request=request, **form.cleaned_data
+            )
+        except KefuError as exc:
+            add_errors(form, exc)
+        else:
+            messages.success(request, f"已保存部门「{department.name}」。")
+            return redirect("tickets:settings_departments")
+    return render(
+        request,
+        "tickets/settings_department_form.html",
+        {"form": form, "department": department},
+        status=400 if form.errors else 200,
+    )

@@ -30,9 +30,24 @@
     this.detail = (body && body.detail) || "请求失败（" + status + "）";
     this.fields = (body && body.fields) || {};
   }
+  // Field keys by their Chinese names (core.labels, rendered into base.html), never raw.
+  var fieldLabels = null;
+  function fieldLabel(key) {
+    if (fieldLabels === null) {
+      var node = document.getElementById("kefu-field-labels");
+      try { fieldLabels = node ? JSON.parse(node.textContent) : {}; } catch (e) { fieldLabels = {}; }
+    }
+    var last = key.split(".").pop();
+    return fieldLabels[key] || fieldLabels[last] || (key === "body" ? "" : key);
+  }
   ApiError.prototype.message = function () {
     var parts = [this.detail];
-    Object.keys(this.fields).forEach(function (k) { parts.push(k + "：" + this.fields[k]); }, this);
+    Object.keys(this.fields).forEach(function (k) {
+      var msg = this.fields[k], label = fieldLabel(k);
+      // The detail often names the field already (「消息内容不能为空」): say it once.
+      if (this.detail.indexOf(msg) !== -1) return;
+      parts.push(label ? label + "：" + msg : msg);
+    }, this);
     return parts.join("；");
   };
 
