@@ -36,6 +36,14 @@ def _own_rate_limit_counters(monkeypatch: Any) -> None:
     monkeypatch.setattr(ratelimit, "NAMESPACE", f"rl-test-{uuid.uuid4().hex}")
 
 
+@pytest.fixture(autouse=True)
+def _loopback_test_doubles(settings: Any) -> None:
+    """The tests' webhook receivers and platforms listen on 127.0.0.1, which production
+    refuses unless an admin allows it (``KEFU_ALLOWED_PRIVATE_NETWORKS``, kefu.core.netguard);
+    tests of that guard set the setting themselves."""
+    settings.KEFU_ALLOWED_PRIVATE_NETWORKS = ("127.0.0.0/8",)
+
+
 @pytest.fixture
 def rate_clock(monkeypatch: Any) -> SimpleNamespace:
     """The rate limiter's clock, stopped; move it with ``rate_clock.now += seconds``."""

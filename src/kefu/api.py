@@ -1,12 +1,22 @@
-"""The REST API under /api/v1: one NinjaAPI, a router per app, one error handler."""
+"""The REST API under /api/v1: one NinjaAPI, a router per app, one error handler.
+
+Every answer is JSON, errors included (``{"error", "detail", "fields"?}``, docs/api.md):
+domain errors carry their status, schema mismatches are 422, a body too large 413, a
+body that is not JSON 415, and an unexpected failure a logged 500 with the same shape.
+``kefu.core.middleware.ApiErrorMiddleware`` does the same for what fails before a view.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import RequestDataTooBig
+from django.db import DataError
+from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.schema import OpenAPISchema
 from ninja.security import HttpBearer, django_auth
 
 from kefu.accounts.api import router as accounts_router
@@ -14,7 +24,8 @@ from kefu.accounts.services import authenticate_token
 from kefu.channels.api import router as channels_router
 from kefu.complaints.api import router as complaints_router
 from kefu.conversations.api import router as conversations_router
-from kefu.core.errors import KefuError
+from kefu.core.apiutil import BoundaryParser, document_errors
+from kefu.core.errors import KefuError, TooLarge
 from kefu.customers.api import router as customers_router
 from kefu.hours.api import router as hours_router
 from kefu.kb.api import router as kb_router
@@ -40,14 +51,29 @@ class TokenAuth(HttpBearer):
         return user
 
 
+log = logging.getLogger("django.request")
+
 AUTH = [TokenAuth(), django_auth]
 
-api = NinjaAPI(
+
+class KefuAPI(NinjaAPI):
+    """NinjaAPI whose document names the error answers of every operation."""
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> OpenAPISchema:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        document_errors(schema)
+        return schema
+
+
+api = KefuAPI(
     title="kefu API",
     version="1",
     description="kefu 客服系统 REST API：客户、身份、订单、会话、消息、工单、用户与团队。",
     auth=AUTH,
     urls_namespace="api",
+    parser=BoundaryParser(),
 )
 
 
@@ -76,7 +102,38 @@ def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    # Ninja turns every failure of the body parser into "Cannot parse request body";
+    # the parser's own refusals (415, a control character) keep their words.
+    if isinstance(exc.__cause__, KefuError):
+        return _kefu_error(request, exc.__cause__)
     return api.create_response(request, {"error": "http_error", "detail": str(exc)}, status=exc.status_code)
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return api.create_response(request, {"error": "not_found", "detail": "不存在"}, status=404)
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return _kefu_error(request, TooLarge("请求体过大", fields={"body": "超过服务器接受的大小"}))
+
+
+@api.exception_handler(OverflowError)
+@api.exception_handler(DataError)
+def _out_of_range(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # A value the database cannot hold (an integer past 2**63 on SQLite, a number or
+    # a time zone out of PostgreSQL's range) came from the request: the caller's to fix.
+    log.warning("value out of range: %s", request.path, exc_info=exc)
+    return api.create_response(request, {"error": "invalid_input", "detail": "数值超出允许范围"}, status=400)
+
+
+@api.exception_handler(Exception)
+def _server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    log.error("Internal Server Error: %s", request.path, exc_info=exc, extra={"status_code": 500})
+    return api.create_response(
+        request, {"error": "server_error", "detail": "服务器内部错误，请稍后再试"}, status=500
+    )
 
 
 @api.get("/ping", auth=None, tags=["meta"])

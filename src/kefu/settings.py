@@ -7,6 +7,7 @@ Redis. The secret key is generated on first run and kept in ``var/secret_key``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -110,6 +111,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything reads a body or answers in HTML: the API always answers JSON.
+    "kefu.core.middleware.ApiErrorMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -293,6 +296,9 @@ KEFU_MAX_MESSAGE_CHARS = int(os.environ.get("KEFU_MAX_MESSAGE_CHARS", "5000"))
 KEFU_MAX_IMAGE_BYTES = int(os.environ.get("KEFU_MAX_IMAGE_BYTES", str(5 * 1024 * 1024)))
 KEFU_IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 DATA_UPLOAD_MAX_MEMORY_SIZE = KEFU_MAX_IMAGE_BYTES + 1024 * 1024
+# A multipart upload to the API (a knowledge-base attachment: 10 MB) with its form
+# around it; a larger body is refused with 413 before it is read.
+KEFU_MAX_API_UPLOAD_BYTES = int(os.environ.get("KEFU_MAX_API_UPLOAD_BYTES", str(11 * 1024 * 1024)))
 # How often they may send it (docs/channels.md, "Rate limits"): per visitor, per address
 # (IPv4, or an IPv6 /64), per account. Addresses are shared behind carrier and office
 # NAT, so their limits leave room for several people at once.
@@ -323,11 +329,27 @@ KEFU_SMTP_LISTEN_HOST = os.environ.get("KEFU_SMTP_LISTEN_HOST", "127.0.0.1")
 KEFU_SMTP_LISTEN_PORT = int(os.environ.get("KEFU_SMTP_LISTEN_PORT", "2525"))
 # Larger mail is refused during DATA (552) before anything is parsed.
 KEFU_MAX_EMAIL_BYTES = int(os.environ.get("KEFU_MAX_EMAIL_BYTES", str(10 * 1024 * 1024)))
+# Images attached to one inbound mail that become image messages (each at most
+# KEFU_MAX_IMAGE_BYTES); other files are named in the mail's text, not kept.
+KEFU_MAX_EMAIL_IMAGES = int(os.environ.get("KEFU_MAX_EMAIL_IMAGES", "10"))
 # Outbound delivery of agent replies (email, platform webhooks): attempts, first retry
 # delay (doubling each time) and the HTTP timeout for a platform's outbound URL.
 KEFU_OUTBOUND_MAX_ATTEMPTS = int(os.environ.get("KEFU_OUTBOUND_MAX_ATTEMPTS", "6"))
 KEFU_OUTBOUND_RETRY_SECONDS = int(os.environ.get("KEFU_OUTBOUND_RETRY_SECONDS", "30"))
 KEFU_OUTBOUND_TIMEOUT = float(os.environ.get("KEFU_OUTBOUND_TIMEOUT", "5"))
+# Webhook endpoints and outbound URLs that admins type may only lead to public
+# addresses (kefu.core.netguard): these networks (CIDRs, comma-separated) are allowed
+# too, for integrations inside the company network. Nothing is allowed by default.
+KEFU_ALLOWED_PRIVATE_NETWORKS = tuple(
+    n.strip() for n in os.environ.get("KEFU_ALLOWED_PRIVATE_NETWORKS", "").split(",") if n.strip()
+)
+for _net in KEFU_ALLOWED_PRIVATE_NETWORKS:
+    try:
+        ipaddress.ip_network(_net, strict=False)
+    except ValueError as _exc:
+        raise RuntimeError(
+            f"KEFU_ALLOWED_PRIVATE_NETWORKS: {_net!r} is not a network (e.g. 10.0.0.0/8)"
+        ) from _exc
 # Django 6.1 mailers: outbound email replies go through the "default" SMTP mailer.
 MAILERS = {
     "default": {

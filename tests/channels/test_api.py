@@ -153,6 +153,31 @@ def test_payload_outside_the_schema_is_refused_naming_the_field(im: Channel, bod
 
 
 @pytest.mark.django_db
+@pytest.mark.django_db
+@pytest.mark.parametrize("text", ["在吗\x00？", "在吗\ud800？"], ids=["nul", "lone-surrogate"])
+def test_a_nul_or_lone_surrogate_is_a_final_4xx_and_nothing_is_stored(im: Channel, text: str) -> None:
+    # A 4xx tells the platform not to retry (a 500 was retried forever).
+    raw = json.dumps(payload(text=text)).encode()  # ASCII escapes, as a platform sends them
+    response = post(im, raw)
+    assert response.status_code in (400, 422), response.content
+    assert "message.text" in response.json()["fields"]
+    assert not Message.objects.exists()
+
+
+@pytest.mark.django_db
+def test_json_sent_as_text_plain_is_415(im: Channel) -> None:
+    raw = json.dumps(payload()).encode()
+    client = Client()
+    response = client.post(
+        f"/api/v1/channels/{im.pk}/inbound",
+        data=raw,
+        content_type="text/plain",
+        headers=signed_headers(im.secret, raw),
+    )
+    assert response.status_code == 415
+    assert not Message.objects.exists()
+
+
 def test_empty_text_is_400_naming_message_text(im: Channel) -> None:
     response = post(im, payload(text="   "))
     assert response.status_code == 400

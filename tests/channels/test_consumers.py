@@ -183,6 +183,31 @@ async def test_refused_message_error_names_its_client_msg_id(desk):
     await comm.disconnect()
 
 
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ('{"type": "message", "client_msg_id": "n-1", "text": "快递\\u0000到了吗"}', "text"),
+        ('{"type": "message", "client_msg_id": "n-1", "text": "退款\\ud800进度"}', "text"),
+        ('{"type": "message", "client_msg_id": "n-\\u0000", "text": "发票开好了吗"}', "client_msg_id"),
+        ('{"type": "message", "client_msg_id": "n-1", "text": "尺码", "extra\\u0000": 1}', "body"),
+    ],
+    ids=["nul-in-text", "surrogate-in-text", "nul-in-client-msg-id", "nul-in-a-key"],
+)
+async def test_a_nul_or_lone_surrogate_is_refused_and_the_socket_stays_open(desk, raw, field):
+    comm = await _open(issue_visitor_token(desk.channel.pk))
+    # A raw client resends an unacked message: each copy gets the same final refusal.
+    for _ in range(2):
+        await comm.send_to(text_data=raw)
+        error = await receive_until(comm, lambda f: True)
+        assert error["type"] == "error"
+        assert error["field"] == field
+        assert error["detail"].endswith("含有无效字符")
+        assert "client_msg_id" in error
+    assert await count_messages() == 0
+    await _say(comm, "ok-2", "好的，谢谢")
+    await comm.disconnect()
+
+
 async def test_non_json_text_gets_an_error_frame(desk):
     comm = await _open(issue_visitor_token(desk.channel.pk))
     await comm.send_to(text_data="{not json")

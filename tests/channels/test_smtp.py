@@ -116,3 +116,97 @@ def test_listener_refuses_mail_over_the_size_limit(
         smtp_send(kefu_smtp, make_mail(body="很长" * 150_000))
     assert getattr(exc.value, "smtp_code", None) == 552  # refused at MAIL FROM SIZE=… or during DATA
     assert not Message.objects.exists()
+
+
+def _png(color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), color).save(out, format="PNG")
+    return out.getvalue()
+
+
+def _mail_with(files: list[tuple[str, str, bytes]], *, body: str = "快递盒子压坏了，照片在附件里") -> bytes:
+    import email.policy
+    from email.message import EmailMessage as MIMEMessage
+
+    msg = MIMEMessage(policy=email.policy.SMTP)
+    msg["From"] = "李雷 <lilei@example.com>"
+    msg["To"] = SUPPORT
+    msg["Subject"] = "商品破损"
+    msg["Message-ID"] = "<att-1@example.com>"
+    msg.set_content(body)
+    for name, content_type, data in files:
+        maintype, subtype = content_type.split("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    return msg.as_bytes()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_attached_images_become_image_messages_in_the_thread(
+    desk: Any, make_channel: Any, kefu_smtp: tuple[str, int], settings: Any, tmp_path: Any
+) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    make_channel("email", team=desk.team, email_address=SUPPORT)
+    raw = _mail_with([("破损1.png", "image/png", _png()), ("破损2.png", "image/png", _png((0, 90, 200)))])
+    smtp_send(kefu_smtp, raw)
+    smtp_send(kefu_smtp, raw)  # a relay's resend stores nothing twice
+
+    text, *images = Message.objects.filter(direction="incoming").order_by("id")
+    assert text.text == "快递盒子压坏了，照片在附件里"
+    assert [m.kind for m in images] == ["image", "image"]
+    assert {m.conversation_id for m in images} == {text.conversation_id}
+    assert images[0].image.name.endswith(".png") and images[0].image.size > 0
+    assert [f["name"] for f in text.meta["attachments"]] == ["破损1.png", "破损2.png"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_files_that_are_not_kept_are_named_in_the_text_with_the_reason(
+    desk: Any, make_channel: Any, kefu_smtp: tuple[str, int], settings: Any, tmp_path: Any
+) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    settings.KEFU_MAX_IMAGE_BYTES = 50_000
+    make_channel("email", team=desk.team, email_address=SUPPORT)
+    files = [
+        ("发票.pdf", "application/pdf", b"%PDF-1.4 fake"),
+        ("照片.png", "image/png", b"<script>alert(1)</script>"),  # declared an image, is not one
+        ("大图.png", "image/png", _png() + b"\0" * 60_000),
+        ("正常.png", "image/png", _png()),
+    ]
+    smtp_send(kefu_smtp, _mail_with(files))
+
+    text, image = Message.objects.filter(direction="incoming").order_by("id")
+    assert image.kind == "image"
+    assert "[附件未保存] 发票.pdf（只保存 JPG、PNG、GIF、WEBP 图片）" in text.text
+    assert "[附件未保存] 照片.png（文件不是有效的图片）" in text.text
+    assert "[附件未保存] 大图.png（图片过大" in text.text
+    stored = {f["name"]: f["stored"] for f in text.meta["attachments"]}
+    assert stored == {"发票.pdf": False, "照片.png": False, "大图.png": False, "正常.png": True}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_nul_or_undecodable_bytes_in_a_mail_are_dropped_and_the_mail_is_stored_with_250(
+    desk: Any, make_channel: Any, kefu_smtp: tuple[str, int]
+) -> None:
+    # A raw client: NUL in the subject and body, raw 8-bit in a header.
+    make_channel("email", team=desk.team, email_address=SUPPORT)
+    raw = (
+        b"From: =?utf-8?b?546L5Lqu?= <wangliang@example.com>\r\n"
+        b"To: support@shop.example\r\n"
+        b"Subject: \xe9\x80\x80\xe6\xac\xbe\x00\xff\r\n"
+        b"Message-ID: <nul-1@example.com>\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n"
+        b"\r\n" + "退款\x00还没到账".encode() + b"\r\n"
+    )
+    with smtplib.SMTP(*kefu_smtp, timeout=10) as client:
+        code, _ = client.ehlo()
+        client.mail("wangliang@example.com")
+        client.rcpt(SUPPORT)
+        code, reply = client.data(raw)
+    assert code == 250, reply
+    message = Message.objects.get(external_id="<nul-1@example.com>")
+    assert message.text == "退款还没到账"
+    assert "\x00" not in message.conversation.subject
+    assert message.conversation.subject.startswith("退款")

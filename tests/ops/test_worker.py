@@ -38,6 +38,8 @@ def _base_env(tmp_path: Path) -> dict[str, str]:
         KEFU_VAR_DIR=str(tmp_path / "var"),
         KEFU_SECRET_KEY="worker-test-secret-key-0123456789",
         KEFU_LOG_LEVEL="WARNING",
+        # The webhook receiver of these tests listens on 127.0.0.1 (kefu.core.netguard).
+        KEFU_ALLOWED_PRIVATE_NETWORKS="127.0.0.0/8",
     )
     return env
 

@@ -30,7 +30,7 @@ router = Router(tags=["accounts"])
 # --- shapes --------------------------------------------------------------------------
 
 
-class StatusIn(StrictIn):
+class AgentStatusIn(StrictIn):
     status: str
     reason: str | None = Field(
         None, description="only with status break: short_break, meal, training, meeting"
@@ -94,7 +94,7 @@ def me(request: AuthedRequest) -> dict[str, Any]:
 
 
 @router.post("/me/status")
-def set_my_status(request: AuthedRequest, payload: StatusIn) -> dict[str, Any]:
+def set_my_status(request: AuthedRequest, payload: AgentStatusIn) -> dict[str, Any]:
     user = services.do_set_status(user=request.auth, status=payload.status, reason=payload.reason)
     return {"id": user.pk, "status": user.status, "reason": user.status_reason}
 

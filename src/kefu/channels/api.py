@@ -7,6 +7,7 @@ nothing about the schema.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -17,7 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from kefu.core import signing
-from kefu.core.errors import InvalidInput
+from kefu.core.apiutil import is_json
+from kefu.core.errors import InvalidInput, UnsupportedMediaType
+from kefu.core.fields import check_json
 
 from . import services
 
@@ -102,8 +105,16 @@ def inbound(request: HttpRequest, channel_id: int) -> Status[dict[str, object]]:
         signature=request.headers.get(signing.SIGNATURE_HEADER),
         body=body,
     )
+    if not is_json(request.content_type or ""):
+        raise UnsupportedMediaType("请求体须为 JSON", fields={"Content-Type": "应为 application/json"})
     try:
-        payload = InboundPayload.model_validate_json(body)
+        data = json.loads(body)
+    except ValueError as exc:
+        raise ValidationError([{"loc": ("body",), "msg": f"Invalid JSON: {exc}"}]) from exc
+    # The text boundary (docs/api.md, "Text"): a 400 is final, so the platform stops retrying.
+    check_json(data)
+    try:
+        payload = InboundPayload.model_validate(data)
     except PydanticValidationError as exc:
         raise ValidationError(
             [dict(e) for e in exc.errors(include_url=False, include_context=False)]

@@ -22,6 +22,8 @@ from typing import Any
 
 from django.core.mail import EmailMessage, make_msgid
 
+from kefu.core.fields import strip_invalid
+
 MAX_REFERENCES = 20
 _MSGID_RE = re.compile(r"<[^<>\s]+>")
 _REPLY_PREFIX_RE = re.compile(r"^\s*((re|aw|fwd?|回复|答复|转发)\s*[:：]\s*)+", re.IGNORECASE)
@@ -45,6 +47,15 @@ _CHARSET_ALIASES = {
 }
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file that came with a mail (an attachment, or an inline image)."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
 @dataclass
 class ParsedEmail:
     message_id: str
@@ -56,6 +67,7 @@ class ParsedEmail:
     in_reply_to: list[str] = field(default_factory=list)
     references: list[str] = field(default_factory=list)
     auto_submitted: bool = False
+    attachments: list[Attachment] = field(default_factory=list)
 
     @property
     def thread_ids(self) -> list[str]:
@@ -189,6 +201,31 @@ def body_text(msg: MIMEMessage) -> str:
     return ""
 
 
+def _filename(part: MIMEMessage) -> str:
+    try:
+        name = part.get_filename() or ""
+    except Exception:  # a malformed parameter: the file still counts
+        name = ""
+    name = strip_invalid(decode_header_value(name)).replace("/", "_").replace("\\", "_").strip()
+    return name[-100:] or "附件"
+
+
+def attachments_of(msg: MIMEMessage) -> list[Attachment]:
+    """Every attached file and inline image, in order (the body's text parts are not files)."""
+    found = []
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        disposition = part.get_content_disposition()
+        content_type = part.get_content_type()
+        if disposition != "attachment" and not content_type.startswith("image/"):
+            continue
+        payload = part.get_payload(decode=True)
+        if isinstance(payload, bytes):
+            found.append(Attachment(_filename(part), content_type, payload))  # type: ignore[arg-type]
+    return found
+
+
 def parse_email(raw: bytes) -> ParsedEmail:
     """Parse a whole RFC 5322 message."""
     msg = email.message_from_bytes(raw, policy=email.policy.default)
@@ -204,16 +241,18 @@ def parse_email(raw: bytes) -> ParsedEmail:
         if addr
     ]
     auto = _raw_header(msg, "Auto-Submitted").strip().lower()
+    # Mail cannot be asked again: characters no text may hold are dropped, not refused.
     return ParsedEmail(
-        message_id=message_id,
-        subject=decode_header_value(_raw_header(msg, "Subject")),
-        from_address=address.strip().lower(),
-        from_name=decode_header_value(name) if name else "",
-        text=body_text(msg),
-        to=to,
-        in_reply_to=parse_msgids(_raw_header(msg, "In-Reply-To")),
-        references=parse_msgids(_raw_header(msg, "References"))[-MAX_REFERENCES:],
+        message_id=strip_invalid(message_id),
+        subject=strip_invalid(decode_header_value(_raw_header(msg, "Subject"))),
+        from_address=strip_invalid(address.strip().lower()),
+        from_name=strip_invalid(decode_header_value(name)) if name else "",
+        text=strip_invalid(body_text(msg)),
+        to=[strip_invalid(a) for a in to],
+        in_reply_to=[strip_invalid(m) for m in parse_msgids(_raw_header(msg, "In-Reply-To"))],
+        references=[strip_invalid(m) for m in parse_msgids(_raw_header(msg, "References"))[-MAX_REFERENCES:]],
         auto_submitted=bool(auto) and auto != "no",
+        attachments=attachments_of(msg),
     )
 
 

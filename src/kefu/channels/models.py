@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import secrets
 
+from django.core.exceptions import ValidationError
 from django.db import models
+
+from kefu.core import netguard
+from kefu.core.errors import InvalidInput
 
 
 def _new_secret() -> str:
@@ -47,6 +51,14 @@ class Channel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        if self.outbound_url:
+            try:
+                netguard.check_public_url(self.outbound_url, field_name="outbound_url")
+            except InvalidInput as exc:
+                raise ValidationError({"outbound_url": exc.message}) from exc
 
 
 class InboundNonce(models.Model):

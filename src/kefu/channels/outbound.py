@@ -22,7 +22,8 @@ from django.tasks import task
 from django.utils import timezone
 
 from kefu.conversations.models import Message
-from kefu.core import signing
+from kefu.core import netguard, signing
+from kefu.core.errors import InvalidInput
 from kefu.core.events import publish
 from kefu.customers.models import Identity
 
@@ -198,13 +199,16 @@ def _post_webhook(delivery: OutboundDelivery) -> None:
         **signing.signed_headers(channel.secret, body),
     }
     try:
-        response = httpx.post(
-            channel.outbound_url,
-            content=body,
-            headers=headers,
-            timeout=settings.KEFU_OUTBOUND_TIMEOUT,
-            follow_redirects=False,
-        )
+        target = netguard.pin(channel.outbound_url, field_name="outbound_url")
+    except netguard.BlockedDestination as exc:
+        raise DeliveryError(exc.message, permanent=True) from exc
+    except InvalidInput as exc:  # the name does not resolve (now): try again later
+        raise DeliveryError(exc.message) from exc
+    try:
+        with httpx.Client(timeout=settings.KEFU_OUTBOUND_TIMEOUT, follow_redirects=False) as client:
+            response = client.post(
+                target.url, content=body, headers={**headers, **target.headers}, extensions=target.extensions
+            )
     except httpx.HTTPError as exc:
         raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
     if not response.is_success:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.tasks import task
@@ -25,7 +26,12 @@ from kefu.accounts.models import AuditLog, Team, User
 from kefu.channels.outbound import identity_kind_for
 from kefu.conversations.models import Conversation, Message
 from kefu.conversations.services import do_receive_customer_message
-from kefu.conversations.timeline import add_activity, current_customer_conversation, do_send_auto_reply
+from kefu.conversations.timeline import (
+    add_activity,
+    check_image,
+    current_customer_conversation,
+    do_send_auto_reply,
+)
 from kefu.core import ratelimit, signing
 from kefu.core.errors import Conflict, InvalidInput, KefuError, NotFound, RateLimited, Unauthorized
 from kefu.core.fields import check_email, check_message, check_phone, check_text
@@ -248,7 +254,10 @@ def do_receive_email(
     if not sender or "@" not in sender:
         raise InvalidInput("邮件缺少发件人地址", fields={"from": "必填"})
     channel = _email_channel_for(list(rcpt_tos or []) + parsed.to)
+    images, files = _sort_attachments(parsed.attachments)
     text = mail.strip_quoted_reply(parsed.text) or parsed.subject or "（空邮件）"
+    if refused := [f for f in files if not f["stored"]]:
+        text += "\n\n" + "\n".join(f"[附件未保存] {f['name']}（{f['reason']}）" for f in refused)
     limit = settings.KEFU_MAX_MESSAGE_CHARS
     if len(text) > limit:
         text = text[: limit - 1] + "…"
@@ -283,11 +292,61 @@ def do_receive_email(
                 # RFC 3834: never auto-reply to a machine (out-of-office, bounce),
                 # or two robots mail each other for ever.
                 "auto_submitted": auto_submitted,
+                **({"attachments": files} if files else {}),
             },
         )
+        if created:
+            for n, image in enumerate(images, start=1):
+                do_receive_customer_message(
+                    channel=channel,
+                    identities=[(Identity.Kind.EMAIL, sender)],
+                    image=image,
+                    external_id=f"{parsed.message_id}#{n}"[:255],
+                    conversation=message.conversation,
+                    meta={
+                        "message_id": parsed.message_id,
+                        "attachment": image.name,
+                        "auto_submitted": message.meta["auto_submitted"],
+                    },
+                )
         if created and not auto_submitted:
             do_leave_message_if_closed(message)
         return message, created
+
+
+def _sort_attachments(
+    attachments: list[mail.Attachment],
+) -> tuple[list[SimpleUploadedFile], list[dict[str, Any]]]:
+    """The images kefu keeps (as image messages after the mail's text), and a line on every file.
+
+    Kept: JPG, PNG, GIF and WEBP whose bytes are an image, each up to
+    ``KEFU_MAX_IMAGE_BYTES``, at most ``KEFU_MAX_EMAIL_IMAGES`` per mail. Every other
+    file is named in the mail's text with the reason it was not kept.
+    """
+    images: list[SimpleUploadedFile] = []
+    files: list[dict[str, Any]] = []
+    for attachment in attachments:
+        entry: dict[str, Any] = {
+            "name": attachment.filename,
+            "content_type": attachment.content_type,
+            "size": len(attachment.data),
+            "stored": False,
+        }
+        upload = SimpleUploadedFile(attachment.filename, attachment.data, attachment.content_type)
+        if attachment.content_type not in settings.KEFU_IMAGE_TYPES:
+            entry["reason"] = "只保存 JPG、PNG、GIF、WEBP 图片"
+        elif len(images) >= settings.KEFU_MAX_EMAIL_IMAGES:
+            entry["reason"] = f"每封邮件最多保存 {settings.KEFU_MAX_EMAIL_IMAGES} 张图片"
+        else:
+            try:
+                check_image(upload)
+            except InvalidInput as exc:
+                entry["reason"] = exc.message
+            else:
+                entry["stored"] = True
+                images.append(upload)
+        files.append(entry)
+    return images, files
 
 
 # --- messages left while nobody can take the chat (留言) -------------------------------------

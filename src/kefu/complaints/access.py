@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 
 from kefu.accounts.models import User
 from kefu.core.errors import NotFound, PermissionDenied
+from kefu.tickets.models import Ticket
 from kefu.tickets.records import visible_tickets
 
 from .models import Complaint
@@ -14,6 +15,17 @@ from .models import Complaint
 def visible_complaints(user: User) -> QuerySet[Complaint]:
     return Complaint.objects.filter(ticket__in=visible_tickets(user)).select_related(
         "ticket", "ticket__customer", "ticket__owner", "ticket__assignee", "repeat_of"
+    )
+
+
+def open_complaint_for(user: User, conversation_id: int) -> Complaint | None:
+    """The conversation's complaint that is not closed yet, if ``user`` may see it."""
+    return (
+        visible_complaints(user)
+        .filter(ticket__conversations__id=conversation_id)
+        .exclude(ticket__status=Ticket.Status.CLOSED)
+        .order_by("-id")
+        .first()
     )
 
 

@@ -20,7 +20,10 @@ router = Router(tags=["complaints"])
 
 
 class ComplaintIn(StrictIn):
+    # From a conversation (its open complaint, if any, is returned with 200), from an
+    # existing ticket (it becomes the 投诉 ticket), or for a customer.
     conversation_id: int | None = None
+    ticket_id: int | None = None
     customer_id: int | None = None
     title: str | None = None
     order_id: int | None = None
@@ -47,10 +50,18 @@ def list_complaints(request: AuthedRequest, stage: str | None = None) -> list[di
     return [complaint_dict(c) for c in qs[:200]]
 
 
-@router.post("/complaints", response={201: dict})
+@router.post("/complaints", response={200: dict, 201: dict})
 def open_complaint(request: AuthedRequest, payload: ComplaintIn) -> Status:
     data = payload.model_dump()
-    c = services.do_open_complaint(
+    ticket_id = data.pop("ticket_id")
+    if ticket_id is not None:
+        for key in ("conversation_id", "customer_id", "title", "order_id"):
+            data.pop(key)
+        c, created = services.do_open_complaint_from_ticket(
+            actor=request.user, ticket_id=ticket_id, data=data
+        )
+        return Status(201 if created else 200, complaint_dict(c))
+    c, created = services.do_open_case(
         actor=request.user,
         conversation_id=data.pop("conversation_id"),
         customer_id=data.pop("customer_id"),
@@ -58,7 +69,7 @@ def open_complaint(request: AuthedRequest, payload: ComplaintIn) -> Status:
         order_id=data.pop("order_id"),
         data=data,
     )
-    return Status(201, complaint_dict(c))
+    return Status(201 if created else 200, complaint_dict(c))
 
 
 @router.get("/complaints/{complaint_id}")
@@ -74,25 +85,25 @@ def update_intake(request: AuthedRequest, complaint_id: int, payload: IntakePatc
     return complaint_dict(c)
 
 
-class NoteIn(StrictIn):
+class ComplaintNoteIn(StrictIn):
     note: str = ""
 
 
 @router.post("/complaints/{complaint_id}/advance")
-def advance(request: AuthedRequest, complaint_id: int, payload: NoteIn) -> dict[str, Any]:
+def advance(request: AuthedRequest, complaint_id: int, payload: ComplaintNoteIn) -> dict[str, Any]:
     return complaint_dict(
         services.do_advance(actor=request.user, complaint_id=complaint_id, note=payload.note)
     )
 
 
-class TransferIn(StrictIn):
+class ComplaintTransferIn(StrictIn):
     department_id: int
     fields: dict[str, str] = {}
     note: str = ""
 
 
 @router.post("/complaints/{complaint_id}/transfer")
-def transfer(request: AuthedRequest, complaint_id: int, payload: TransferIn) -> dict[str, Any]:
+def transfer(request: AuthedRequest, complaint_id: int, payload: ComplaintTransferIn) -> dict[str, Any]:
     c = services.do_transfer(
         actor=request.user,
         complaint_id=complaint_id,
@@ -151,12 +162,12 @@ def confirm(request: AuthedRequest, complaint_id: int, payload: ConfirmIn) -> di
     return complaint_dict(c)
 
 
-class FollowUpIn(StrictIn):
+class ComplaintFollowUpIn(StrictIn):
     note: str
 
 
 @router.post("/complaints/{complaint_id}/follow-up")
-def follow_up(request: AuthedRequest, complaint_id: int, payload: FollowUpIn) -> dict[str, Any]:
+def follow_up(request: AuthedRequest, complaint_id: int, payload: ComplaintFollowUpIn) -> dict[str, Any]:
     return complaint_dict(
         services.do_record_follow_up(actor=request.user, complaint_id=complaint_id, note=payload.note)
     )

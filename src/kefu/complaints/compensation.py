@@ -11,10 +11,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from kefu.accounts.access import check_role
+from kefu.accounts.access import check_role, team_ids_of
 from kefu.accounts.models import ROLE_RANK, Role, User
 from kefu.complaints.access import access_complaint
 from kefu.complaints.guards import approver_role_for, authority_limit
@@ -22,11 +22,14 @@ from kefu.complaints.models import (
     AuthorityLimit,
     CompensationKind,
     CompensationRequest,
+    Complaint,
 )
+from kefu.conversations.models import Conversation
 from kefu.conversations.timeline import access_conversation
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kefu.core.events import publish
 from kefu.core.fields import check_text
+from kefu.tickets.records import team_id_of
 
 
 def do_set_limit(*, actor: User, role: str, max_amount: Any) -> AuthorityLimit:
@@ -71,6 +74,7 @@ def do_request_compensation(
         cap = authority_limit(actor)
         within = cap is None or amount <= cap
         request = CompensationRequest.objects.create(
+            team_id=case_team_id(complaint, conversation),
             complaint=complaint,
             conversation=conversation,
             kind=kind,
@@ -83,12 +87,7 @@ def do_request_compensation(
             decided_at=timezone.now() if within else None,
         )
         if not within:
-            approvers = User.objects.filter(
-                is_active=True,
-                role__in=[
-                    r for r in Role.values if ROLE_RANK[Role(r)] >= ROLE_RANK[Role(request.approver_role)]
-                ],
-            ).values_list("id", flat=True)
+            approvers = eligible_approvers(request).values_list("id", flat=True)
             publish(
                 "compensation.approval_requested",
                 {
@@ -105,11 +104,55 @@ def do_request_compensation(
     return request
 
 
+def case_team_id(complaint: Complaint | None, conversation: Conversation | None) -> int | None:
+    """The team a compensation case belongs to: its conversation's, else its ticket's."""
+    if conversation is not None and conversation.team_id:
+        return conversation.team_id
+    if complaint is None:
+        return None
+    linked = complaint.ticket.conversations.exclude(team=None).order_by("-id").first()
+    return linked.team_id if linked is not None else team_id_of(complaint.ticket)
+
+
+def _roles_from(role: str) -> list[str]:
+    return [r for r in Role.values if ROLE_RANK[Role(r)] >= ROLE_RANK[Role(role)]]
+
+
+def eligible_approvers(request: CompensationRequest) -> QuerySet[User]:
+    """Who may decide a request: the approver role or above, in the case's team (or seeing
+    every team), and not the requester. A specialist of another team is never asked."""
+    in_team = Q(role__in=_roles_from(Role.SUPERVISOR))
+    if request.team_id is not None:
+        in_team |= Q(teams__id=request.team_id)
+    return (
+        User.objects.filter(is_active=True, role__in=_roles_from(request.approver_role))
+        .filter(in_team)
+        .exclude(pk=request.requested_by_id)
+        .distinct()
+    )
+
+
+def check_may_decide(user: User, request: CompensationRequest) -> None:
+    if request.requested_by_id == user.pk:
+        raise PermissionDenied("不能审批自己提交的申请")
+    cap = authority_limit(user)
+    if not (cap is None or request.amount <= cap) or not user.has_role_at_least(request.approver_role):
+        raise PermissionDenied(f"需要{Role(request.approver_role).label}或以上审批")
+    if not user.sees_all and request.team_id not in team_ids_of(user):
+        raise PermissionDenied("该申请属于其他团队，您无权审批")
+
+
 def pending_approvals(user: User) -> QuerySet[CompensationRequest]:
+    """The pending requests ``user`` may decide: their role suffices and the case is their team's."""
     roles = [r for r in Role.values if ROLE_RANK[Role(r)] <= user.rank]
-    return CompensationRequest.objects.filter(
+    qs = CompensationRequest.objects.filter(
         status=CompensationRequest.Status.PENDING, approver_role__in=roles
-    ).select_related("requested_by", "complaint__ticket", "conversation")
+    )
+    if not user.sees_all:
+        qs = qs.filter(team_id__in=team_ids_of(user))
+    return qs.exclude(requested_by=user).select_related(
+        "requested_by", "complaint__ticket", "conversation", "team"
+    )
 
 
 def do_decide_compensation(
@@ -123,9 +166,7 @@ def do_decide_compensation(
             raise NotFound("补偿申请不存在")
         if request.status != CompensationRequest.Status.PENDING:
             raise Conflict("该申请已处理", fields={"status": request.status})
-        cap = authority_limit(actor)
-        if request.requested_by_id == actor.pk or not (cap is None or request.amount <= cap):
-            raise PermissionDenied(f"需要{Role(request.approver_role).label}或以上审批")
+        check_may_decide(actor, request)
         request.status = (
             CompensationRequest.Status.APPROVED if approve else CompensationRequest.Status.REJECTED
         )

@@ -88,6 +88,11 @@ class CompensationRequest(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, db_index=True)
     # The lowest role whose limit covers the amount decides.
     approver_role = models.CharField(max_length=16, blank=True)
+    # The team the case belongs to: only its members (or supervisors and above, who see
+    # every team) are asked to approve, and they may open the case to decide.
+    team = models.ForeignKey(
+        "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     decided_by = models.ForeignKey(
         "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

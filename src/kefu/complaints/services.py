@@ -25,13 +25,15 @@ from django.utils import timezone
 from kefu.accounts.access import team_ids_of
 from kefu.accounts.models import Role, Team, User
 from kefu.complaints.access import access_complaint
+from kefu.complaints.cases import do_attach_complaint, open_case_ticket
 from kefu.complaints.stages import INTAKE_LABELS, STAGE_ORDER, intake_missing
 from kefu.conversations.models import Conversation
-from kefu.conversations.timeline import do_send_auto_reply
+from kefu.conversations.timeline import access_conversation, do_send_auto_reply
 from kefu.core.errors import Conflict, InvalidInput
 from kefu.core.events import publish
 from kefu.core.fields import check_text, check_text_list
 from kefu.tickets.models import Ticket
+from kefu.tickets.records import access_ticket, visible_tickets
 from kefu.tickets.services import (
     do_add_comment,
     do_add_follow_up,
@@ -131,13 +133,60 @@ def do_open_complaint(
     order_id: int | None = None,
     data: dict[str, Any] | None = None,
 ) -> Complaint:
+    """Register a complaint (see ``do_open_case``); the complaint, new or the open one."""
+    complaint, _ = do_open_case(
+        actor=actor,
+        conversation_id=conversation_id,
+        customer_id=customer_id,
+        title=title,
+        order_id=order_id,
+        data=data,
+    )
+    return complaint
+
+
+def _existing_case(actor: User, conversation_id: int, intake: dict[str, Any]) -> Complaint | None:
+    """The conversation's open complaint, with the intake fields it still lacks filled in."""
+    access_conversation(actor, conversation_id)
+    ticket = open_case_ticket(conversation_id)
+    if ticket is None:
+        return None
+    if not visible_tickets(actor).filter(pk=ticket.pk).exists():
+        raise Conflict(
+            f"该会话已有投诉工单 {ticket.number}，由{ticket.assignee.name if ticket.assignee else '同事'}处理",
+            fields={"conversation_id": "已有未结案的投诉"},
+            extra={"ticket_id": ticket.pk, "ticket_number": ticket.number},
+        )
+    complaint = do_attach_complaint(ticket)
+    blanks = {k: v for k, v in intake.items() if v and not getattr(complaint, k)}
+    if blanks:
+        for key, value in blanks.items():
+            setattr(complaint, key, value)
+        complaint.save()
+    return complaint
+
+
+def do_open_case(
+    *,
+    actor: User,
+    conversation_id: int | None = None,
+    customer_id: int | None = None,
+    title: str | None = None,
+    order_id: int | None = None,
+    data: dict[str, Any] | None = None,
+) -> tuple[Complaint, bool]:
     """Register a complaint: a complaint ticket plus the intake; repeats are linked and
-    routed to a senior person."""
+    routed to a senior person. Where the conversation already has an open complaint
+    ticket, that case is the complaint (``created`` is False): one case, one ticket."""
 
     intake = _clean_intake(data or {})
     if title is None and conversation_id is None:
         title = "投诉：" + (intake.get("what_happened") or "客户投诉")[:40]
     with transaction.atomic():
+        if conversation_id is not None:
+            existing = _existing_case(actor, conversation_id, intake)
+            if existing is not None:
+                return existing, False
         ticket = do_create_ticket(
             actor=actor,
             conversation_id=conversation_id,
@@ -155,12 +204,13 @@ def do_open_complaint(
         else:
             order = ticket.orders.first()
         now = timezone.now()
-        complaint = Complaint.objects.create(
-            ticket=ticket,
-            order=order,
-            next_update_due=now + timedelta(hours=intake.get("update_interval_hours", 24)),
-            **intake,
-        )
+        # do_create_ticket attached the case's complaint; the intake fills it.
+        complaint = do_attach_complaint(ticket)
+        complaint.order = order
+        complaint.next_update_due = now + timedelta(hours=intake.get("update_interval_hours", 24))
+        for key, value in intake.items():
+            setattr(complaint, key, value)
+        complaint.save()
         repeat = find_repeat(
             ticket.customer_id,
             order_id=order.pk if order else None,
@@ -185,7 +235,39 @@ def do_open_complaint(
                 user_ids=[senior.pk if senior else None, ticket.owner_id],
                 webhook=False,
             )
-    return complaint
+    return complaint, True
+
+
+def do_open_complaint_from_ticket(
+    *, actor: User, ticket_id: int, data: dict[str, Any] | None = None
+) -> tuple[Complaint, bool]:
+    """Register a ticket as a complaint: it becomes a 投诉 ticket (P1) with its complaint.
+
+    The intake given fills what the complaint lacks (事情经过 defaults to the ticket's
+    description); ``created`` is False when the ticket was a complaint already.
+    """
+    intake = _clean_intake(data or {})
+    with transaction.atomic():
+        ticket = access_ticket(actor, ticket_id, for_update=True)
+        if ticket.status == Ticket.Status.CLOSED:
+            raise Conflict("工单已关闭，不能登记为投诉", fields={"ticket_id": "已关闭"})
+        created = not Complaint.objects.filter(ticket=ticket).exists()
+        if ticket.category != Ticket.Category.COMPLAINT:
+            ticket = do_update_ticket(
+                actor=actor,
+                ticket_id=ticket.pk,
+                category=Ticket.Category.COMPLAINT,
+                urgent=True,
+                important=True,
+            )
+        complaint = do_attach_complaint(ticket)
+        intake["what_happened"] = intake.get("what_happened") or ticket.description[:5000]
+        blanks = {k: v for k, v in intake.items() if v and not getattr(complaint, k)}
+        for key, value in blanks.items():
+            setattr(complaint, key, value)
+        if blanks:
+            complaint.save()
+    return complaint, created
 
 
 def do_update_intake(*, actor: User, complaint_id: int, data: dict[str, Any]) -> Complaint:

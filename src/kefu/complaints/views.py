@@ -148,6 +148,48 @@ def complaint_detail(request: AuthedRequest, complaint_id: int) -> HttpResponse:
     return render(request, "complaints/detail.html", context, status=400 if error else 200)
 
 
+def _positive_int(value: str | None, field: str) -> int | None:
+    if not value:
+        return None
+    if not value.isdigit() or not 0 < int(value) < 2**62:
+        raise InvalidInput("参数无效", fields={field: "应为正整数"})
+    return int(value)
+
+
+@login_required
+@require_POST
+def open_complaint(request: AuthedRequest) -> HttpResponse:
+    """「登记投诉」 from a conversation page or a ticket page: the complaint page is next."""
+    p = request.POST
+    intake = {
+        "what_happened": p.get("what_happened", ""),
+        "customer_request": p.get("customer_request", ""),
+    }
+    back = "/desk/"
+    try:
+        conversation_id = _positive_int(p.get("conversation_id"), "conversation_id")
+        ticket_id = _positive_int(p.get("ticket_id"), "ticket_id")
+        if ticket_id is not None:
+            back = f"/desk/tickets/{ticket_id}/"
+            complaint, created = services.do_open_complaint_from_ticket(
+                actor=request.user, ticket_id=ticket_id, data=intake
+            )
+        elif conversation_id is not None:
+            back = f"/desk/c/{conversation_id}/"
+            complaint, created = services.do_open_case(
+                actor=request.user, conversation_id=conversation_id, data=intake
+            )
+        else:
+            raise InvalidInput("请从会话或工单登记投诉", fields={"conversation_id": "必填"})
+    except KefuError as exc:
+        if exc.status in (401, 403, 404):
+            raise
+        messages.error(request, exc.message)
+        return redirect(back)
+    messages.success(request, "已登记投诉" if created else "该会话已有投诉，已为您打开")
+    return redirect("complaint-detail", complaint_id=complaint.pk)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def approvals(request: AuthedRequest) -> HttpResponse:

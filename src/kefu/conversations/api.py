@@ -32,16 +32,16 @@ class MessageIn(StrictIn):
     confirm_findings: StrictBool = False
 
 
-class NoteIn(StrictIn):
+class ConversationNoteIn(StrictIn):
     text: str
 
 
-class StatusIn(StrictIn):
+class ConversationStatusIn(StrictIn):
     status: str
     snoozed_until: datetime | None = None
 
 
-class TransferIn(StrictIn):
+class ConversationTransferIn(StrictIn):
     to_user_id: int | None = None
     to_team_id: int | None = None
     note: str
@@ -171,13 +171,15 @@ def send_image(
 
 
 @router.post("/conversations/{conversation_id}/notes", response={201: dict[str, Any]})
-def add_note(request: AuthedRequest, conversation_id: int, payload: NoteIn) -> Status[dict[str, Any]]:
+def add_note(
+    request: AuthedRequest, conversation_id: int, payload: ConversationNoteIn
+) -> Status[dict[str, Any]]:
     note = services.do_add_note(agent=request.auth, conversation_id=conversation_id, text=payload.text)
     return Status(201, message_dict(note))
 
 
 @router.post("/conversations/{conversation_id}/status")
-def set_status(request: AuthedRequest, conversation_id: int, payload: StatusIn) -> dict[str, Any]:
+def set_status(request: AuthedRequest, conversation_id: int, payload: ConversationStatusIn) -> dict[str, Any]:
     services.do_set_status(
         actor=request.auth,
         conversation_id=conversation_id,
@@ -188,7 +190,7 @@ def set_status(request: AuthedRequest, conversation_id: int, payload: StatusIn) 
 
 
 @router.post("/conversations/{conversation_id}/transfer")
-def transfer(request: AuthedRequest, conversation_id: int, payload: TransferIn) -> dict[str, Any]:
+def transfer(request: AuthedRequest, conversation_id: int, payload: ConversationTransferIn) -> dict[str, Any]:
     services.do_transfer(
         actor=request.auth,
         conversation_id=conversation_id,

@@ -31,6 +31,7 @@ from kefu.accounts.presence import do_go_offline, do_heartbeat
 from kefu.conversations.timeline import access_conversation, do_mark_read, messages_after, send_typing
 from kefu.core.errors import InvalidInput, KefuError
 from kefu.core.events import DESK_ALL, desk_team_group, desk_user_group
+from kefu.core.fields import check_json
 
 from .presenters import message_dict
 
@@ -85,6 +86,11 @@ class JsonSocket(AsyncJsonWebsocketConsumer):
             await self.send_error(None, "消息必须是 JSON 对象")
             return
         try:
+            # The text boundary of the sockets (docs/api.md, "Text"): a NUL or a lone
+            # surrogate anywhere in a frame is refused with an error frame that names
+            # the field and echoes the client's message id, so the client drops the
+            # message instead of resending it forever.
+            check_json(content)
             await self.handle_frame(content)
         except KefuError as exc:
             await self.send_error(next(iter(exc.fields), None), exc.message, **self.error_context(content))

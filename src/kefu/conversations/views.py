@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET
 from kefu.accounts.access import AuthedRequest, can_reveal_pii, list_agents, team_ids_of
 from kefu.accounts.models import Team
 from kefu.channels.models import Channel
+from kefu.complaints.access import open_complaint_for
 from kefu.conversations.presenters import TRANSCRIPT_HEADER, sla_state, transcript_row
 from kefu.conversations.services import inbox, my_open_conversations
 from kefu.conversations.timeline import access_conversation, with_preview
@@ -163,6 +164,7 @@ def conversation_view(request: AuthedRequest, conversation_id: int) -> HttpRespo
         "emotion_name": EMOTION_NAMES.get(conversation.emotion_label, conversation.emotion_label),
         "ticket_panel_available": _ticket_panel_available(),
         "my_open": my_open_conversations(request.user, exclude_id=conversation.pk),
+        "open_complaint": open_complaint_for(request.user, conversation.pk),
     }
     return render(request, "conversations/conversation.html", context)
 

@@ -6,6 +6,8 @@
     ├── PermissionDenied (403)
     ├── NotFound (404)
     ├── Conflict (409)       the state changed under you (already assigned, closed …)
+    ├── TooLarge (413)       the request body is larger than kefu accepts
+    ├── UnsupportedMediaType (415)  a JSON body sent under another Content-Type
     └── RateLimited (429)    too many attempts; ``retry_after`` seconds until the next
 
 Services raise these; one handler in ``kefu.api`` turns them into JSON and one in
@@ -70,6 +72,16 @@ class NotFound(KefuError):
 class Conflict(KefuError):
     status = 409
     code = "conflict"
+
+
+class TooLarge(KefuError):
+    status = 413
+    code = "too_large"
+
+
+class UnsupportedMediaType(KefuError):
+    status = 415
+    code = "unsupported_media_type"
 
 
 class RateLimited(KefuError):

@@ -8,7 +8,10 @@ Characters no text may carry are refused here, at the boundary, with a 400 namin
 field, rather than stored: NUL and the other C0 control characters except tab and line
 breaks (a database error on PostgreSQL, invisible in every UI), and lone UTF-16
 surrogates from broken clients (they cannot be encoded as UTF-8 at all). A refusal is
-final, so no client retries it.
+final, so no client retries it. The REST API (``core.apiutil.BoundaryParser``), both
+websockets (``JsonSocket.receive``) and the platform webhook check whole requests with
+``check_json``; inbound email alone is cleaned instead (``strip_invalid``), because a
+refused mail would bounce (docs/api.md, "Text").
 """
 
 from __future__ import annotations
@@ -51,6 +54,35 @@ def check_data(value: Any, *, field: str) -> Any:
     if isinstance(value, list):
         return [check_data(v, field=field) for v in value]
     return value
+
+
+def strip_invalid(value: str) -> str:
+    """``value`` without control characters, lone surrogates replaced by U+FFFD.
+
+    For text relayed by machines that cannot be asked again (inbound email): refusing
+    a mail would bounce the customer's whole message for one stray byte.
+    """
+    if value.isprintable():
+        return value
+    return _SURROGATE.sub("\ufffd", _INVISIBLE.sub("", value))
+
+
+def check_json(value: Any, *, field: str = "") -> None:
+    """``check_characters`` over decoded JSON; a refusal names the path (``items.2.name``).
+
+    The API's body parser and query parser call it for every request, so no string
+    with a control character or a lone surrogate reaches a service.
+    """
+    if isinstance(value, str):
+        check_characters(value, field=field or "body")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            name = str(key)
+            check_characters(name, field=field or "body")
+            check_json(item, field=f"{field}.{name}" if field else name)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            check_json(item, field=f"{field}.{i}" if field else str(i))
 
 
 def check_text(

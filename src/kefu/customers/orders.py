@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -62,6 +62,9 @@ def _decimal(value: Any, field: str) -> Decimal:
     return number.quantize(Decimal("0.01"))
 
 
+MAX_UTC_OFFSET = timedelta(hours=16)
+
+
 def _datetime(value: Any, field: str) -> datetime:
     if isinstance(value, str):
         text = value.strip()
@@ -78,6 +81,10 @@ def _datetime(value: Any, field: str) -> datetime:
         raise InvalidInput(f"{field} 必须是时间", fields={field: "必须是时间"})
     if timezone.is_naive(value):
         value = timezone.make_aware(value)
+    offset = value.utcoffset()
+    # PostgreSQL keeps offsets up to ±15:59 (Python allows ±23:59): beyond is a typo.
+    if offset is not None and abs(offset) >= MAX_UTC_OFFSET:
+        raise InvalidInput(f"{field} 时区偏移无效", fields={field: "时区偏移应在 ±15:59 以内，如 +08:00"})
     return value
 
 

@@ -57,12 +57,12 @@ class TicketPatch(StrictIn):
     assignee_id: StrictInt | None = None
 
 
-class StatusIn(StrictIn):
+class TicketStatusIn(StrictIn):
     status: StrictStr
     note: StrictStr = ""
 
 
-class TransferIn(StrictIn):
+class TicketTransferIn(StrictIn):
     department_id: StrictInt
     fields: dict[str, StrictStr] = {}
     note: StrictStr = ""
@@ -72,7 +72,7 @@ class CommentIn(StrictIn):
     text: StrictStr
 
 
-class FollowUpIn(StrictIn):
+class TicketFollowUpIn(StrictIn):
     due_at: datetime
     note: StrictStr = Field(min_length=1, max_length=255)
 
@@ -133,7 +133,7 @@ def update_ticket(request: AuthedRequest, ticket_id: int, payload: TicketPatch) 
 
 
 @router.post("/tickets/{ticket_id}/status")
-def change_status(request: AuthedRequest, ticket_id: int, payload: StatusIn) -> dict[str, Any]:
+def change_status(request: AuthedRequest, ticket_id: int, payload: TicketStatusIn) -> dict[str, Any]:
     services.do_change_status(
         actor=request.auth, ticket_id=ticket_id, status=payload.status, note=payload.note
     )
@@ -141,7 +141,7 @@ def change_status(request: AuthedRequest, ticket_id: int, payload: StatusIn) -> 
 
 
 @router.post("/tickets/{ticket_id}/transfer")
-def transfer(request: AuthedRequest, ticket_id: int, payload: TransferIn) -> dict[str, Any]:
+def transfer(request: AuthedRequest, ticket_id: int, payload: TicketTransferIn) -> dict[str, Any]:
     services.do_transfer_ticket(
         actor=request.auth,
         ticket_id=ticket_id,
@@ -165,7 +165,9 @@ def list_follow_ups(request: AuthedRequest, ticket_id: int) -> list[dict[str, An
 
 
 @router.post("/tickets/{ticket_id}/follow-ups", response={201: dict[str, Any]})
-def add_follow_up(request: AuthedRequest, ticket_id: int, payload: FollowUpIn) -> Status[dict[str, Any]]:
+def add_follow_up(
+    request: AuthedRequest, ticket_id: int, payload: TicketFollowUpIn
+) -> Status[dict[str, Any]]:
     follow_up = services.do_add_follow_up(
         actor=request.auth, ticket_id=ticket_id, due_at=payload.due_at, note=payload.note
     )

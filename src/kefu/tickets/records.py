@@ -16,12 +16,13 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet, Value
+from django.db.models import Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Length
 from django.utils import timezone
 
 from kefu.accounts.access import team_ids_of
-from kefu.accounts.models import Role, User
+from kefu.accounts.models import ROLE_RANK, Role, User
+from kefu.complaints.models import CompensationRequest
 from kefu.conversations.models import Conversation, Message, Priority, priority_for
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kefu.core.events import publish
@@ -145,17 +146,25 @@ def guess_category(*, intent: str = "", text: str = "") -> str:
 def visible_tickets(user: User) -> QuerySet[Ticket]:
     """Supervisors and above see all; others what they own, handle, created, or their
     department team holds, or whose team they belong to; team leads also their team
-    members' tickets (SLA escalations send them there)."""
+    members' tickets (SLA escalations send them there); and a complaint they are asked to
+    approve compensation for (its team is theirs and their role suffices), or decided."""
     qs = Ticket.objects.select_related("customer", "owner", "assignee", "department", "team")
     if user.sees_all:
         return qs
     teams = team_ids_of(user)
+    roles = [r for r in Role.values if ROLE_RANK[Role(r)] <= user.rank]
+    approving = CompensationRequest.objects.filter(
+        Q(status=CompensationRequest.Status.PENDING, team_id__in=teams, approver_role__in=roles)
+        | Q(decided_by=user),
+        complaint__isnull=False,
+    ).values("complaint__ticket_id")
     mine = (
         Q(owner=user)
         | Q(assignee=user)
         | Q(created_by=user)
         | Q(department__team_id__in=teams)
         | Q(team_id__in=teams)
+        | Q(pk__in=Subquery(approving))
     )
     if user.role == Role.TEAM_LEAD and teams:
         # A subquery, not a join: no duplicate rows, and select_for_update stays allowed.

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from kefu.accounts.access import audit, check_admin, client_ip
 from kefu.accounts.models import AuditLog, Team, User
+from kefu.complaints.cases import check_no_second_case, do_attach_complaint
 from kefu.conversations.models import Conversation, Message, Priority, priority_for
 from kefu.conversations.services import do_send_agent_message
 from kefu.conversations.services import do_set_status as do_set_conversation_status
@@ -120,6 +121,10 @@ def do_create_ticket(
         )
         order = Order.objects.filter(customer=customer).order_by("-placed_at", "-id").first()
         prefilled = _prefilled(given, conversation, customer)
+        is_complaint = prefilled["category"] == Ticket.Category.COMPLAINT
+        if is_complaint:
+            # A 投诉 ticket and its complaint are one case: never a second one for a conversation.
+            check_no_second_case(conversation.pk if conversation else None)
         ticket_fields: dict[str, Any] = {}
         if order is not None:
             ticket_fields["order_no"] = order.order_no
@@ -139,6 +144,8 @@ def do_create_ticket(
         apply_ticket_deadlines(ticket, start=now, conversation=conversation)
         insert_with_number(ticket)
         link_records(ticket, conversation, order)
+        if is_complaint:
+            do_attach_complaint(ticket)
         event = log_event(
             ticket,
             TicketEvent.Kind.CREATED,
@@ -283,7 +290,12 @@ def do_update_ticket(
         )
         if not events:
             return ticket
+        if changed.get("category") == Ticket.Category.COMPLAINT:
+            for conversation_id in ticket.conversations.values_list("id", flat=True):
+                check_no_second_case(conversation_id, exclude_ticket_id=ticket.pk)
         ticket.save()
+        if changed.get("category") == Ticket.Category.COMPLAINT:
+            do_attach_complaint(ticket)
         publish_updated(
             ticket,
             "edited",

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from kefu.accounts.access import AuthedRequest, check_admin
 from kefu.accounts.models import Team, User
+from kefu.complaints.models import Complaint
 from kefu.conversations.models import Priority
 from kefu.core import labels
 from kefu.core.errors import Conflict, InvalidInput, KefuError, NotFound
@@ -156,6 +157,7 @@ def ticket_detail_view(request: HttpRequest, ticket_id: int) -> HttpResponse:
         "categories": Ticket.Category.choices,
         "now": timezone.now(),
         "update_draft": request.session.pop(_DRAFT_KEY.format(ticket.pk), ""),
+        "complaint": Complaint.objects.filter(ticket=ticket).first(),
     }
     return render(request, "tickets/detail.html", context)
 

@@ -22,7 +22,8 @@ from django.db.models import Q, QuerySet
 from django.tasks import task
 from django.utils import timezone
 
-from kefu.core import signing
+from kefu.core import netguard, signing
+from kefu.core.errors import InvalidInput
 
 from .models import WebhookDelivery
 
@@ -78,7 +79,13 @@ def _post(client: httpx.Client, delivery: WebhookDelivery) -> tuple[int | None, 
         **signing.signed_headers(delivery.endpoint.secret, body, delivery=delivery.event_id),
     }
     try:
-        response = client.post(delivery.endpoint.url, content=body, headers=headers)
+        target = netguard.pin(delivery.endpoint.url)
+    except InvalidInput as exc:  # a private address, or a name that does not resolve
+        return None, exc.message[:MAX_ERROR_CHARS]
+    try:
+        response = client.post(
+            target.url, content=body, headers={**headers, **target.headers}, extensions=target.extensions
+        )
     except httpx.HTTPError as exc:
         return None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS] or type(exc).__name__
     if 200 <= response.status_code < 300:

@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 
 from kefu.accounts.access import check_admin
 from kefu.accounts.models import User
+from kefu.core import netguard
 from kefu.core.errors import InvalidInput, NotFound
 from kefu.core.fields import check_text
 
@@ -26,7 +27,7 @@ def check_url(url: Any) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInput("回调地址必须是 http(s) 网址", fields={"url": "应以 http:// 或 https:// 开头"})
-    return url
+    return netguard.check_public_url(url, field_name="url")
 
 
 def check_events(events: Any) -> list[str]:
