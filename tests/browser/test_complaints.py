@@ -33,7 +33,7 @@ def test_an_agent_opens_a_complaint_from_the_conversation_and_lands_on_its_case(
     form.get_by_role("button", name="登记投诉").click()
 
     expect(desk).to_have_url(re.compile(r"/desk/complaints/\d+/$"))
-    expect(desk.locator("main .alert.success")).to_contain_text("已登记投诉")
+    expect(desk.locator(".flash .flash-success")).to_contain_text("已登记投诉")
     expect(desk.locator("textarea[name=what_happened]")).to_have_value(
         "乳胶枕到货即有刺鼻异味，客户多次咨询未获答复"
     )

@@ -44,7 +44,7 @@ def page(browser: Any, cluster: Cluster) -> Iterator[Any]:
     context.set_default_timeout(15_000)
     page = context.new_page()
     page.goto(f"{cluster.servers[0].http}/chat")
-    page.wait_for_selector("[data-role=conn][data-state=online]")
+    page.wait_for_selector("[data-role=conn][data-state=online]", state="attached")
     try:
         yield page
     finally:
@@ -121,7 +121,7 @@ def test_message_typed_during_an_outage_is_sent_once_after_reconnect(page: Any, 
 
     # Coming back later: the history is shown once, in order, nothing left to resend.
     page.reload()
-    page.wait_for_selector("[data-role=conn][data-state=online]")
+    page.wait_for_selector("[data-role=conn][data-state=online]", state="attached")
     bubbles = page.locator(".kefu-msg--incoming .kefu-msg__bubble")
     expect(bubbles).to_have_count(2)
     expect(bubbles).to_have_text(["第一条：在吗", "第二条：断线时发送"])
@@ -146,7 +146,7 @@ def test_widget_on_another_site_opens_the_chat_in_an_iframe(browser: Any, cluste
         expect(button).to_be_visible()
         button.click()
         frame = page.frame_locator(f'iframe[src^="{server.http}/chat?embed=1"]')
-        expect(frame.locator("[data-role=conn][data-state=online]")).to_be_visible()
+        expect(frame.locator("[data-role=conn][data-state=online]")).to_be_attached()
         frame.locator("[data-role=text]").fill("从商城页面来咨询")
         frame.locator("[data-role=text]").press("Enter")
         expect(frame.locator(".kefu-msg--incoming .kefu-msg__state")).to_have_text("已送达")
@@ -172,7 +172,7 @@ def test_a_message_past_the_rate_limit_is_shown_failed_and_never_resent(
     page = context.new_page()
     try:
         page.goto(f"{limited_cluster.servers[0].http}/chat")
-        page.wait_for_selector("[data-role=conn][data-state=online]")
+        page.wait_for_selector("[data-role=conn][data-state=online]", state="attached")
         for text in ("第一条", "第二条"):
             _send(page, text)
             expect(page.locator(".kefu-msg--incoming .kefu-msg__state").last).to_have_text("已送达")
@@ -183,7 +183,7 @@ def test_a_message_past_the_rate_limit_is_shown_failed_and_never_resent(
 
         # Reconnecting resends nothing: only the two accepted messages exist.
         page.reload()
-        page.wait_for_selector("[data-role=conn][data-state=online]")
+        page.wait_for_selector("[data-role=conn][data-state=online]", state="attached")
         bubbles = page.locator(".kefu-msg--incoming .kefu-msg__bubble")
         expect(bubbles).to_have_text(["第一条", "第二条"])
         with _agent(limited_cluster) as agent:
