@@ -11,7 +11,7 @@ from django.db import connection, connections
 
 from kefu.accounts.models import Role
 from kefu.sla.models import EscalationNotice, SLAPolicy
-from kefu.sla.services import do_set_escalation, do_sweep
+from kefu.sla.services import do_install_default_policies, do_set_escalation, do_sweep
 from kefu.tickets.models import Ticket
 from kefu.tickets.services import do_create_ticket
 
@@ -22,6 +22,8 @@ def test_concurrent_sweeps_fire_each_step_and_timer_once(shop, make_user):
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL for concurrent transactions")
     make_user("zuzhang", role=Role.TEAM_LEAD, teams=(shop.desk.team,), display_name="李组长")
+    # A transactional test before this one flushes the policies the migration seeded.
+    do_install_default_policies()
     policy = SLAPolicy.objects.get(name="P1 工单解决")
     do_set_escalation(
         actor=shop.supervisor,
