@@ -36,6 +36,25 @@ def audit(
     )
 
 
+def apply_changes(obj: Any, values: dict[str, Any]) -> dict[str, list[Any]]:
+    """Set and save the fields of ``obj`` whose value differs; returns ``{field: [before, after]}``
+    as the audit log's JSON holds it (a related row by its id)."""
+
+    def plain(value: Any) -> Any:
+        return value.pk if hasattr(value, "_meta") else value
+
+    changes = {
+        key: [plain(getattr(obj, key)), plain(value)]
+        for key, value in values.items()
+        if getattr(obj, key) != value
+    }
+    for key in changes:
+        setattr(obj, key, values[key])
+    if changes:
+        obj.save(update_fields=list(changes))
+    return changes
+
+
 def client_ip(request: Any) -> str | None:
     return request.META.get("REMOTE_ADDR") if request is not None else None
 

@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.tasks import task
 from django.utils import timezone
 
-from kefu.accounts.access import audit, check_admin, client_ip
+from kefu.accounts.access import apply_changes, audit, check_admin, client_ip
 from kefu.accounts.models import AuditLog, Team, User
 from kefu.channels.outbound import identity_kind_for
 from kefu.conversations.models import Conversation, Message
@@ -618,15 +618,7 @@ def do_save_channel(
             channel = Channel.objects.create(**values)
             changes: dict[str, Any] = {"created": True, "name": channel.name, "kind": kind}
         else:
-            changes = {
-                key: [_plain(getattr(channel, key)), _plain(value)]
-                for key, value in values.items()
-                if getattr(channel, key) != value
-            }
-            for key in changes:
-                setattr(channel, key, values[key])
-            if changes:
-                channel.save(update_fields=list(changes))
+            changes = apply_changes(channel, values)
         if changes:
             audit(
                 AuditLog.Action.SETTINGS_CHANGE,
@@ -653,8 +645,3 @@ def do_rotate_channel_secret(*, actor: User, channel: Channel, request: Any = No
             ip=client_ip(request),
         )
     return secret
-
-
-def _plain(value: Any) -> Any:
-    """A value as the audit log's JSON can hold it (a team by its id)."""
-    return value.pk if isinstance(value, Team) else value

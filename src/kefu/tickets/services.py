@@ -16,7 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from kefu.accounts.access import audit, check_admin, client_ip
+from kefu.accounts.access import apply_changes, audit, check_admin, client_ip
 from kefu.accounts.models import AuditLog, Team, User
 from kefu.complaints.cases import check_no_second_case, do_attach_complaint
 from kefu.conversations.models import Conversation, Message, Priority, priority_for
@@ -673,15 +673,7 @@ def do_save_department(
             department = Department.objects.create(**values)
             changes: dict[str, Any] = {"created": True}
         else:
-            changes = {
-                key: [_plain(getattr(department, key)), _plain(value)]
-                for key, value in values.items()
-                if getattr(department, key) != value
-            }
-            for key in changes:
-                setattr(department, key, values[key])
-            if changes:
-                department.save(update_fields=list(changes))
+            changes = apply_changes(department, values)
         if changes:
             audit(
                 AuditLog.Action.SETTINGS_CHANGE,
@@ -691,8 +683,3 @@ def do_save_department(
                 ip=client_ip(request),
             )
     return department
-
-
-def _plain(value: Any) -> Any:
-    """A value as the audit log's JSON can hold it (a team by its id)."""
-    return value.pk if isinstance(value, Team) else value
