@@ -57,12 +57,17 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
+# Two pytest-xdist workers, one test module each at a time: module-scoped fixtures (servers,
+# the permission-matrix world) are built once. Each worker has its own test database and
+# Redis key prefix (tests/conftest.py). XDIST= runs in one process.
+XDIST ?= -n 2 --dist loadfile
+
 test-sqlite: setup system-deps
-	$(BIN)/pytest -p no:cacheprovider -q
+	$(BIN)/pytest -p no:cacheprovider -q $(XDIST)
 
 # Storage and realtime tests again on PostgreSQL with the Redis channel layer.
 test-postgres: setup services
-	KEFU_DATABASE_URL=$(PG_URL) KEFU_REDIS_URL=$(REDIS_URL) $(BIN)/pytest -p no:cacheprovider -q -m "not browser" --ignore=tests/nlp --ignore=tests/quality/test_rules.py --ignore=tests/quality/test_rulesets.py --ignore=tests/test_permission_matrix.py --ignore=tests/api/test_fuzz.py
+	KEFU_DATABASE_URL=$(PG_URL) KEFU_REDIS_URL=$(REDIS_URL) $(BIN)/pytest -p no:cacheprovider -q $(XDIST) -m "not browser" --ignore=tests/nlp --ignore=tests/quality/test_rules.py --ignore=tests/quality/test_rulesets.py --ignore=tests/test_permission_matrix.py --ignore=tests/api/test_fuzz.py
 
 test: setup system-deps services lint typecheck test-sqlite test-postgres
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
@@ -11,6 +12,98 @@ from typing import Any
 import pytest
 
 _seq = itertools.count(1)
+
+
+def pytest_configure(config: Any) -> None:
+    """Under pytest-xdist each worker keeps its own Redis keys (``KEFU_REDIS_PREFIX``).
+
+    Workers share the Redis database and create the same ids in their own test
+    databases: without a prefix, a consumer of one worker's ``user-1`` group hears the
+    other's events. Settings are loaded before this runs, so the loaded settings are
+    set as kefu.settings would set them; the environment carries the prefix to the
+    subprocesses a test starts.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    from django.conf import settings
+
+    prefix = f"test-{worker}:"
+    os.environ["KEFU_REDIS_PREFIX"] = prefix
+    settings.KEFU_REDIS_PREFIX = prefix
+    layer = settings.CHANNEL_LAYERS["default"]
+    if "CONFIG" in layer:
+        layer["CONFIG"]["prefix"] = f"{prefix}asgi"
+    cache = settings.CACHES["default"]
+    if "KEY_PREFIX" in cache:
+        cache["KEY_PREFIX"] = f"{prefix}kefu"
+
+
+# --- the data migrations' rows survive a transactional test --------------------------------
+#
+# A transactional test (``django_db(transaction=True)``) ends with a flush, which empties
+# every table, the rows data migrations installed (SLA default policies, official holidays)
+# included; post_migrate handlers refill only their own. In one process pytest-django runs
+# those tests last; under pytest-xdist a worker runs other modules after them, so the rows
+# are written back after each flush: every table the flush left empty gets its rows as
+# they were when the test database was created.
+
+_initial_rows: list[tuple[Any, str]] = []
+_db_blocker: list[Any] = []
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
+    from django.apps import apps
+    from django.core import serializers
+
+    _db_blocker.append(django_db_blocker)
+    with django_db_blocker.unblock():
+        for model in apps.get_models():
+            if model._meta.proxy or not model._meta.managed:
+                continue
+            rows = list(model._base_manager.order_by("pk"))
+            if rows:
+                _initial_rows.append((model, serializers.serialize("json", rows)))
+
+
+def _restore_initial_rows() -> None:
+    from django.core import serializers
+    from django.core.management.color import no_style
+    from django.db import connection, transaction
+
+    restored = []
+    with _db_blocker[0].unblock(), transaction.atomic():
+        for model, rows in _initial_rows:
+            if model._base_manager.exists():
+                continue
+            for obj in serializers.deserialize("json", rows):
+                obj.save()
+            restored.append(model)
+        if restored:
+            with connection.cursor() as cursor:
+                for sql in connection.ops.sequence_reset_sql(no_style(), restored):
+                    cursor.execute(sql)
+
+
+def _flushes(item: Any) -> bool:
+    marker = item.get_closest_marker("django_db")
+    transactional = marker is not None and (
+        marker.kwargs.get("transaction") or (marker.args and marker.args[0])
+    )
+    return bool(transactional) or bool(
+        {"transactional_db", "live_server"} & set(getattr(item, "fixturenames", ()))
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: Any, nextitem: Any) -> Any:
+    try:
+        return (yield)
+    finally:
+        # With no next item the session (and the test database) is gone.
+        if nextitem is not None and _initial_rows and _flushes(item):
+            _restore_initial_rows()
 
 
 @pytest.fixture(autouse=True)

@@ -60,10 +60,19 @@ def _secret_key() -> str:
     path = VAR_DIR / "secret_key"
     if not path.exists():
         # Written once with owner-only permissions; every process of this
-        # installation then shares the key, so sessions survive restarts.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(50))
+        # installation then shares the key, so sessions survive restarts. Written
+        # aside and linked into place: processes starting together (server workers,
+        # test workers) never read a half-written key, and the first link wins.
+        draft = VAR_DIR / f".secret_key.{os.getpid()}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(50))
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return path.read_text().strip()
 
 
@@ -201,6 +210,9 @@ REDIS_URL = os.environ.get("KEFU_REDIS_URL", "")
 # Redis that stops answering is noticed. Keepalive and a periodic health check find
 # connections a NAT or firewall dropped while idle.
 KEFU_REDIS_SOCKET_TIMEOUT = float(os.environ.get("KEFU_REDIS_SOCKET_TIMEOUT", "20"))
+# Put before every key the channel layer and the counters write, so installations (or
+# parallel test workers) that share one Redis database never hear each other's groups.
+KEFU_REDIS_PREFIX = os.environ.get("KEFU_REDIS_PREFIX", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -215,6 +227,7 @@ if REDIS_URL:
                         "health_check_interval": 30,
                     }
                 ],
+                "prefix": f"{KEFU_REDIS_PREFIX}asgi",
             },
         }
     }
@@ -229,7 +242,7 @@ if REDIS_URL:
         "default": {
             "BACKEND": "kefu.core.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "kefu",
+            "KEY_PREFIX": f"{KEFU_REDIS_PREFIX}kefu",
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }

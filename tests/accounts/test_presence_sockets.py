@@ -38,7 +38,7 @@ def _user(user: Any) -> User:
 
 async def _open_desk(user: Any) -> Any:
     comm = desk_socket(await database_sync_to_async(session_for)(user))
-    connected, _ = await comm.connect()
+    connected, _ = await comm.connect(timeout=10)
     assert connected
     await comm.send_json_to({"type": "resume", "conversation_id": 10**9})
     await receive_until(comm, lambda f: f["type"] == "error")
@@ -47,7 +47,7 @@ async def _open_desk(user: Any) -> Any:
 
 async def _customer_writes(channel: Any, text: str) -> Conversation:
     comm = chat_socket(issue_visitor_token(channel.pk))
-    connected, _ = await comm.connect()
+    connected, _ = await comm.connect(timeout=10)
     assert connected
     await comm.send_json_to({"type": "message", "client_msg_id": "m-1", "text": text})
     ack = await receive_until(comm, lambda f: f["type"] == "ack")
@@ -101,7 +101,7 @@ async def test_an_expired_session_takes_the_agent_offline(desk: Any, settings: A
     settings.KEFU_DESK_RECHECK_SECONDS = 0.2
     comm = await _open_desk(desk.agent)
     await database_sync_to_async(Session.objects.all().delete)()
-    out = await comm.receive_output(timeout=3)
+    out = await comm.receive_output(timeout=10)
     assert out == {"type": "websocket.close", "code": 4401}
     agent = await database_sync_to_async(_user)(desk.agent)
     assert (agent.status, agent.status_reason) == (AgentStatus.OFFLINE, "session_expired")
@@ -120,9 +120,9 @@ async def test_an_expired_old_session_leaves_a_status_chosen_since_alone(desk: A
     # She signed in again in another browser and went online there before the old socket noticed.
     await database_sync_to_async(do_set_status)(user=desk.agent, status=AgentStatus.BUSY)
     await database_sync_to_async(do_set_status)(user=desk.agent, status=AgentStatus.ONLINE)
-    out = await comm.receive_output(timeout=3)
+    out = await comm.receive_output(timeout=10)
     while out.get("type") != "websocket.close":
-        out = await comm.receive_output(timeout=3)
+        out = await comm.receive_output(timeout=10)
     agent = await database_sync_to_async(_user)(desk.agent)
     assert agent.status == AgentStatus.ONLINE
 

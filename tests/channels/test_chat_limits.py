@@ -42,7 +42,7 @@ async def _open(token: str, *, ip: str | None = None) -> Any:
     comm = chat_socket(token)
     if ip is not None:
         comm.scope["client"] = [ip, 50123]
-    connected, _ = await comm.connect()
+    connected, _ = await comm.connect(timeout=10)
     assert connected
     return comm
 

@@ -47,7 +47,7 @@ async def _say(comm: Any, cmid: str, text: str) -> dict[str, Any]:
 
 async def _open(token: str) -> Any:
     comm = chat_socket(token)
-    connected, _ = await comm.connect()
+    connected, _ = await comm.connect(timeout=10)
     assert connected
     return comm
 

@@ -32,7 +32,7 @@ async def fresh_layer() -> Any:
 
 async def _desk_for(user: Any) -> Any:
     comm = desk_socket(await database_sync_to_async(session_for)(user))
-    connected, _ = await comm.connect()
+    connected, _ = await comm.connect(timeout=10)
     assert connected
     # The groups are joined right after accept: a round trip makes sure they are.
     await comm.send_json_to({"type": "resume", "conversation_id": 10**9})
@@ -98,7 +98,7 @@ async def test_private_note_reaches_the_desk_but_not_the_customer(desk):
     visitor = read_visitor_token(token).visitor_id
     message = await _customer_writes(desk.channel, "我要投诉", visitor=visitor)
     customer = chat_socket(token)
-    assert (await customer.connect())[0]
+    assert (await customer.connect(timeout=10))[0]
     agent = await _desk_for(desk.agent)
     await drain(customer)
     await database_sync_to_async(do_add_note)(
@@ -152,7 +152,7 @@ async def test_typing_and_read_without_access_are_refused_and_not_relayed(desk, 
     token = issue_visitor_token(desk.channel.pk)
     message = await _customer_writes(desk.channel, visitor=read_visitor_token(token).visitor_id)
     customer = chat_socket(token)
-    assert (await customer.connect())[0]
+    assert (await customer.connect(timeout=10))[0]
     outsider_team = await database_sync_to_async(make_team)("财务")
     outsider = await database_sync_to_async(make_user)("caiwu", teams=(outsider_team,))
     comm = await _desk_for(outsider)
@@ -177,7 +177,7 @@ async def test_agent_read_is_stored_and_customer_typing_reaches_the_desk(desk):
     message = await _customer_writes(desk.channel, visitor=read_visitor_token(token).visitor_id)
     comm = await _desk_for(desk.agent)
     customer = chat_socket(token)
-    assert (await customer.connect())[0]
+    assert (await customer.connect(timeout=10))[0]
     await customer.send_json_to({"type": "typing"})
     typing = await receive_until(comm, lambda f: f["type"] == "typing")
     assert typing == {
@@ -283,7 +283,7 @@ async def test_logging_out_closes_the_socket_of_that_session_only(desk, client):
         logout(request)
 
     await database_sync_to_async(log_out_first_session)()
-    out = await first.receive_output(timeout=2)
+    out = await first.receive_output(timeout=10)
     assert out == {"type": "websocket.close", "code": 4401}
     await _customer_writes(desk.channel)
     await receive_until(second, _event("message.created"))
@@ -297,7 +297,7 @@ async def test_the_timer_closes_a_socket_whose_account_was_disabled(desk, settin
     comm = await _desk_for(desk.agent)
     # Disabled behind kefu's back (the Django admin): no push, the timer notices.
     await database_sync_to_async(User.objects.filter(pk=desk.agent.pk).update)(is_active=False)
-    out = await comm.receive_output(timeout=3)
+    out = await comm.receive_output(timeout=10)
     assert out == {"type": "websocket.close", "code": 4401}
 
 
@@ -307,7 +307,7 @@ async def test_the_timer_closes_a_socket_whose_session_expired(desk, settings):
     settings.KEFU_DESK_RECHECK_SECONDS = 0.2
     comm = await _desk_for(desk.agent)
     await database_sync_to_async(Session.objects.all().delete)()
-    out = await comm.receive_output(timeout=3)
+    out = await comm.receive_output(timeout=10)
     assert out == {"type": "websocket.close", "code": 4401}
 
 

@@ -162,6 +162,9 @@ class Cluster:
         )
         if self.redis:
             env["KEFU_REDIS_URL"] = self.redis
+            # Two test workers' clusters share the Redis database (tests/conftest.py).
+            if prefix := os.environ.get("KEFU_REDIS_PREFIX"):
+                env["KEFU_REDIS_PREFIX"] = prefix
         if self.database_url:
             self._pg_db = f"{os.environ.get('KEFU_TEST_DB_NAME') or 'test_kefu'}_procs_{os.getpid()}"
             parts = urlsplit(self.database_url)

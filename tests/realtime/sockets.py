@@ -74,10 +74,10 @@ async def drain(comm: WebsocketCommunicator, *, quiet: float = 0.3) -> list[dict
 
 async def close_code(comm: WebsocketCommunicator) -> int | None:
     """Connect and return the close code the server answered with (None if it stayed open)."""
-    connected, _ = await comm.connect()
+    connected, _ = await comm.connect(timeout=10)
     if not connected:
         return None
-    out = await comm.receive_output(timeout=2)
+    out = await comm.receive_output(timeout=10)
     assert out["type"] == "websocket.close", out
     return out.get("code")
 
