@@ -36,6 +36,7 @@ NOT_ON_A_FLOOR = {
     "kefu.tickets",
     "kefu.understanding",
     "kefu.webhooks",
+    "kefu.performance",
 }
 
 # Calls that import a module named at run time.
