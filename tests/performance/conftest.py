@@ -77,7 +77,15 @@ def floor(make_team: Any, make_user: Any, make_channel: Any) -> SimpleNamespace:
     customer_names = ["张女士", "刘先生", "陈女士", "王先生", "赵女士", "孙先生"]
     customers = [Customer.objects.create(name=n) for n in customer_names]
 
-    def conversation(team: Any, agent: Any, intent: str, at: datetime, quality: int | None, csat: int | None, comment: str = "") -> Conversation:
+    def conversation(
+        team: Any,
+        agent: Any,
+        intent: str,
+        at: datetime,
+        quality: int | None,
+        csat: int | None,
+        comment: str = "",
+    ) -> Conversation:
         c = Conversation.objects.create(
             channel=channel,
             customer=customers[Conversation.objects.count() % len(customers)],
@@ -113,7 +121,9 @@ def floor(make_team: Any, make_user: Any, make_channel: Any) -> SimpleNamespace:
         for i, (a, intent) in enumerate(LAST_WEEK)
     ]
     other_team = [
-        conversation(presales, people["xiaolin"], "售前咨询", MONDAY + timedelta(hours=3 + i), 99, 5, "小林推荐得很准")
+        conversation(
+            presales, people["xiaolin"], "售前咨询", MONDAY + timedelta(hours=3 + i), 99, 5, "小林推荐得很准"
+        )
         for i in range(3)
     ]
 
@@ -127,8 +137,16 @@ def floor(make_team: Any, make_user: Any, make_channel: Any) -> SimpleNamespace:
         return made
 
     complaints = [
-        complaint(after_sales, this_week[10], "TS202611120001", "电饭煲内胆掉漆投诉", "收到的电饭煲内胆掉漆，客服推诿"),
-        complaint(after_sales, this_week[9], "TS202611120002", "快递一周未到投诉", "快递停在中转站一周，客服敷衍"),
+        complaint(
+            after_sales,
+            this_week[10],
+            "TS202611120001",
+            "电饭煲内胆掉漆投诉",
+            "收到的电饭煲内胆掉漆，客服推诿",
+        ),
+        complaint(
+            after_sales, this_week[9], "TS202611120002", "快递一周未到投诉", "快递停在中转站一周，客服敷衍"
+        ),
         complaint(presales, other_team[0], "TS202611120003", "赠品未发投诉", "下单承诺的赠品没有收到"),
     ]
     broken = Promise.objects.create(
@@ -155,11 +173,20 @@ def floor(make_team: Any, make_user: Any, make_channel: Any) -> SimpleNamespace:
         status=Promise.Status.BROKEN,
     )
     apology = CannedReply.objects.create(
-        title="物流延迟致歉", shortcut="wlyc", text="非常抱歉，您的包裹因天气原因延迟，预计{预计送达}送达。", scenario="物流延迟"
+        title="物流延迟致歉",
+        shortcut="wlyc",
+        text="非常抱歉，您的包裹因天气原因延迟，预计{预计送达}送达。",
+        scenario="物流延迟",
     )
-    address = CannedReply.objects.create(title="退货地址", shortcut="thdz", text="退货地址：{退货地址}", scenario="退换货")
+    address = CannedReply.objects.create(
+        title="退货地址", shortcut="thdz", text="退货地址：{退货地址}", scenario="退换货"
+    )
     CannedReply.objects.create(
-        title="售前推荐", text="这款很适合您", scenario="售前咨询", scope=CannedReply.Scope.TEAM, team=presales
+        title="售前推荐",
+        text="这款很适合您",
+        scenario="售前咨询",
+        scope=CannedReply.Scope.TEAM,
+        team=presales,
     )
     for i in range(3):
         for reply, similarity, first in ((apology, 0.5, 6), (address, 1.0, 0)):
@@ -171,9 +198,13 @@ def floor(make_team: Any, make_user: Any, make_channel: Any) -> SimpleNamespace:
                 similarity=similarity,
             )
             ReplyUsage.objects.filter(pk=usage.pk).update(created_at=aware(MONDAY + timedelta(hours=30 + i)))
-    article = Article.objects.create(title="七天无理由退货规则", answer="签收后七天内可申请退货", status="published", views=40)
+    article = Article.objects.create(
+        title="七天无理由退货规则", answer="签收后七天内可申请退货", status="published", views=40
+    )
     for helpful in (False, False, False, True):
-        vote = Feedback.objects.create(article=article, helpful=helpful, comment="" if helpful else "没说清楚运费谁出")
+        vote = Feedback.objects.create(
+            article=article, helpful=helpful, comment="" if helpful else "没说清楚运费谁出"
+        )
         Feedback.objects.filter(pk=vote.pk).update(created_at=aware(MONDAY + timedelta(days=2)))
     Article.objects.create(title="发票开具说明", answer="下单后在订单页申请", status="published", views=12)
     return SimpleNamespace(

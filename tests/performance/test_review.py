@@ -49,7 +49,13 @@ def test_intents_show_the_top_and_what_moved(floor, client_for):
     intents = review_json(client_for(floor.lead), floor.team)["intents"]
     top = {r["label"]: (r["count"], r["previous"]) for r in intents["top"]}
     assert top["物流查询"] == (5, 5) and top["退换货"] == (3, 3) and top["质量问题"] == (3, 0)
-    assert intents["moved"][0] == {"intent": "质量问题", "label": "质量问题", "count": 3, "previous": 0, "change": 3}
+    assert intents["moved"][0] == {
+        "intent": "质量问题",
+        "label": "质量问题",
+        "count": 3,
+        "previous": 0,
+        "change": 3,
+    }
 
 
 def test_complaints_causes_and_missed_promises_are_the_teams_own(floor, client_for):
@@ -67,10 +73,16 @@ def test_replies_edited_by_hand_and_low_rated_articles_are_to_update(floor, clie
     flagged = {r["title"]: r for r in data["replies"]["flagged"]}
     assert list(flagged) == ["物流延迟致歉"]
     assert flagged["物流延迟致歉"]["uses"] == 3
-    assert flagged["物流延迟致歉"]["reasons"] == ["常被手改后发送（平均相似度 50%）", "使用后满意度低（2.67 分）"]
+    assert flagged["物流延迟致歉"]["reasons"] == [
+        "常被手改后发送（平均相似度 50%）",
+        "使用后满意度低（2.67 分）",
+    ]
     assert "售前推荐" not in {r["title"] for r in data["replies"]["unused"]}  # the other team's script
     (article,) = data["articles"]["flagged"]
-    assert article["title"] == "七天无理由退货规则" and (article["helpful_no"], article["helpful_yes"]) == (3, 1)
+    assert article["title"] == "七天无理由退货规则" and (article["helpful_no"], article["helpful_yes"]) == (
+        3,
+        1,
+    )
     assert article["comments"] == ["没说清楚运费谁出"] * 3
 
 

@@ -13,8 +13,8 @@ by a later tick; nothing depends on one process staying alive.
 from __future__ import annotations
 
 import logging
-from functools import partial
 from datetime import datetime, time, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings

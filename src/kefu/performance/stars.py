@@ -251,7 +251,7 @@ def _figures_by_agent(period: Period, agent_ids: set[int]) -> dict[int, dict[str
 
 def home_team_id(agent: User) -> int | None:
     """The team whose targets apply to an agent: their first team."""
-    ids = sorted(team_ids_of(agent))
+    ids = sorted(team.pk for team in agent.teams.all())  # prefetched by the callers
     return ids[0] if ids else None
 
 
