@@ -19,7 +19,7 @@ def figure(name: str, value: float | None, unit: str, count: int = 10) -> Any:
 
 def known_figures(**overrides: Any) -> dict[str, Any]:
     figures = {
-        "quality": figure("quality_score", 85, "score"),
+        "quality": figure("quality_score_mean", 85, "score"),
         "csat": figure("csat_mean", 4.1, "score"),
         "resolution": figure("resolution_rate", 81.0, "%"),
         "fcr": figure("fcr_rate", 60.0, "%"),
@@ -29,7 +29,7 @@ def known_figures(**overrides: Any) -> dict[str, Any]:
     return figures
 
 
-TARGETS = {"quality_score": 85.0, "csat_mean": 4.5, "resolution_rate": 90.0, "fcr_rate": 80.0}
+TARGETS = {"quality_score_mean": 85.0, "csat_mean": 4.5, "resolution_rate": 90.0, "fcr_rate": 80.0}
 
 
 def test_known_figures_and_weights_give_known_stars_and_reasons(floor):

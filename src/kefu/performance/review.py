@@ -29,23 +29,26 @@ from kefu.replies.models import CannedReply, ReplyUsage
 from .periods import Period, parse_week, week_of
 from .presenters import change_text, value_text
 
-# The review's figures, in order; each names the metrics to try (the first that exists).
-REVIEW_FIGURES: tuple[tuple[str, ...], ...] = (
-    ("volume",),
-    ("first_response_p50", "first_response_median"),
-    ("first_response_within_target", "first_response_within", "frt_within_target"),
-    ("response_time_mean", "response_time_p50"),
-    ("resolution_rate",),
-    ("fcr_rate", "fcr"),
-    ("reopen_rate",),
-    ("transfer_rate",),
-    ("aht", "aht_mean", "handle_time_mean"),
-    ("csat_mean", "csat_avg", "csat"),
-    ("csat_satisfied_rate", "csat_satisfied", "csat_45"),
-    ("complaint_rate",),
-    ("promise_kept_rate",),
-    ("emotion_recovery_rate",),
-    ("quality_score", "quality_mean"),
+# The review's figures, in order (those the metrics registry has).
+REVIEW_FIGURES = (
+    "volume",
+    "first_response_mean",
+    "first_response_p50",
+    "first_response_within_target",
+    "response_time_mean",
+    "resolution_rate",
+    "fcr_rate",
+    "reopen_rate",
+    "transfer_rate",
+    "aht_mean",
+    "sla_conversation_first_response",
+    "csat_mean",
+    "csat_satisfied_rate",
+    "complaint_count",
+    "complaint_rate",
+    "promise_kept_rate",
+    "emotion_recovery_rate",
+    "quality_score_mean",
 )
 CASES = 5
 TOP_INTENTS = 8
@@ -99,12 +102,7 @@ def reviewable_teams(user: User) -> list[Team]:
 
 
 def _names() -> list[str]:
-    names = []
-    for candidates in REVIEW_FIGURES:
-        name = next((n for n in candidates if n in metrics.METRICS), None)
-        if name is not None:
-            names.append(name)
-    return names
+    return [name for name in REVIEW_FIGURES if name in metrics.METRICS]
 
 
 def _figure_row(current: Any, previous: Any) -> dict[str, Any]:

@@ -27,13 +27,13 @@ from kefu.core.errors import InvalidInput, NotFound, PermissionDenied
 from .models import StarWeights
 from .periods import Period, parse_period
 
-# component key -> (Chinese label, metric names to try in order, the default target)
-COMPONENTS: dict[str, tuple[str, tuple[str, ...], float | None]] = {
-    "quality": ("质检得分", ("quality_score", "quality_mean", "quality"), 85.0),
-    "csat": ("满意度", ("csat_mean", "csat_avg", "csat"), 4.5),
-    "resolution": ("解决率", ("resolution_rate", "resolved_rate"), 90.0),
-    "fcr": ("一次解决率", ("fcr_rate", "fcr", "first_contact_resolution"), 80.0),
-    "volume": ("接待量", ("volume", "conversations"), None),
+# component key -> (Chinese label, the metric, the target when the metrics module sets none)
+COMPONENTS: dict[str, tuple[str, str, float | None]] = {
+    "quality": ("质检得分", "quality_score_mean", 85.0),
+    "csat": ("满意度", "csat_mean", 4.5),
+    "resolution": ("解决率", "resolution_rate", 90.0),
+    "fcr": ("一次解决率", "fcr_rate", 80.0),
+    "volume": ("接待量", "volume", None),
 }
 WEIGHT_KEYS = tuple(COMPONENTS)
 # A score at or above the floor earns the stars: 90+ ★★★★★, 80+ ★★★★, 70+ ★★★, 60+ ★★, else ★.
@@ -120,10 +120,6 @@ def do_set_star_weights(*, actor: User, data: dict[str, Any], ip: str | None = N
 
 
 # --- rating -------------------------------------------------------------------------------
-
-
-def _metric_name(candidates: tuple[str, ...]) -> str | None:
-    return next((name for name in candidates if name in metrics.METRICS), None)
 
 
 def _attainment(key: str, value: float | None, target: float | None) -> float | None:
@@ -225,9 +221,8 @@ def _figures_by_agent(period: Period, agent_ids: set[int]) -> dict[int, dict[str
     """Each agent's component figures, one breakdown by agent per component."""
     scope = metrics.Scope(start=period.start, end=period.end)
     out: dict[int, dict[str, Any]] = {pk: {} for pk in agent_ids}
-    for key, (_, candidates, _) in COMPONENTS.items():
-        name = _metric_name(candidates)
-        if name is None:
+    for key, (_, name, _) in COMPONENTS.items():
+        if name not in metrics.METRICS:
             continue
         for agent_key, _, figure in metrics.breakdown(scope, name, by="agent"):
             try:
