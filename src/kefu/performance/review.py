@@ -427,6 +427,7 @@ def build_review(team: Team, week: Period) -> dict[str, Any]:
         "next_week": following.key if following.is_complete() else None,
         "complete": week.is_complete(),
         "generated_at": timezone.localtime().isoformat(timespec="seconds"),
+        "generated_text": f"{timezone.localtime():%Y-%m-%d %H:%M}",
         "figures": review_figures(scope),
         "intents": review_intents(scope),
         "cases": review_cases(team, week),

@@ -88,6 +88,8 @@ def stars_page(request: AuthedRequest) -> HttpResponse:
             "is_lead": is_lead,
             "teams": review.reviewable_teams(user) if is_lead else [],
             "ratings": [rating_out(r) for r in ratings],
+            # the volume has its own column
+            "component_labels": [label for key, (label, _, _) in stars.COMPONENTS.items() if key != "volume"],
             "choices": _period_choices(),
             "weights": stars.star_weights(),
         },
@@ -135,8 +137,11 @@ def stars_settings(request: AuthedRequest) -> HttpResponse:
         else:
             messages.success(request, "星级权重已保存。")
             return redirect("performance:stars-settings")
+    fields = error.fields if error else {}
+    # The sum is said once above the form, not beside each of the weights.
+    shared = len({fields.get(key) for key in stars.WEIGHT_KEYS}) == 1
     rows = [
-        {"key": key, "label": label, "value": values[key], "error": error.fields.get(key) if error else None}
+        {"key": key, "label": label, "value": values[key], "error": None if shared else fields.get(key)}
         for key, (label, _, _) in stars.COMPONENTS.items()
     ]
     return render(
