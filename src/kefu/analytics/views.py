@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import render
 
-from kefu.accounts.access import AuthedRequest
+from kefu.accounts.access import AuthedRequest, check_admin
 
 
 @login_required
@@ -16,4 +16,5 @@ def my_figures(request: AuthedRequest) -> HttpResponse:
 
 @login_required
 def targets_settings(request: AuthedRequest) -> HttpResponse:
+    check_admin(request.user)
     return render(request, "analytics/targets.html", {})
