@@ -208,6 +208,16 @@ RULES: dict[str, str] = {
     "GET /api/v1/stars": "agent",
     "GET /api/v1/stars/weights": "admin",
     "PUT /api/v1/stars/weights": "admin",
+    # metrics (docs/metrics.md): agents read their own figures and their teams' aggregates
+    # (the scope is forced on the server); targets are set by admins
+    "GET /api/v1/metrics": "agent",
+    "GET /api/v1/metrics/catalog": "agent",
+    "GET /api/v1/metrics/breakdown": "agent",
+    "GET /api/v1/metrics/heatmap": "agent",
+    "GET /api/v1/metrics/behind": "agent",
+    "GET /api/v1/metrics/arrivals": "agent",
+    "GET /api/v1/metrics/targets": "agent",
+    "PUT /api/v1/metrics/targets": "admin",
 }
 
 

@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "kefu.complaints",
     "kefu.hours",
     "kefu.performance",
+    "kefu.analytics",
     "kefu.demo",
     "kefu.ops",
 ]
