@@ -376,7 +376,9 @@ KEFU_DESK_URL = os.environ.get("KEFU_DESK_URL", "").rstrip("/")
 KEFU_REVIEW_EMAIL = _env_bool("KEFU_REVIEW_EMAIL", False)
 KEFU_REVIEW_EMAIL_TIME = os.environ.get("KEFU_REVIEW_EMAIL_TIME", "09:00")
 if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", KEFU_REVIEW_EMAIL_TIME):
-    raise RuntimeError(f"KEFU_REVIEW_EMAIL_TIME: {KEFU_REVIEW_EMAIL_TIME!r} is not a time of day (e.g. 09:00)")
+    raise RuntimeError(
+        f"KEFU_REVIEW_EMAIL_TIME: {KEFU_REVIEW_EMAIL_TIME!r} is not a time of day (e.g. 09:00)"
+    )
 
 # Off hours (docs/offhours.md): a message left (留言) while nobody can take the chat is
 # answered within this much business time of the team's hours (so in the next opening

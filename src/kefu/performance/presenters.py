@@ -33,10 +33,12 @@ def value_text(value: float | None, unit: str) -> str:
 
 
 def change_text(change: float | None, unit: str) -> str:
-    """``+3.2 个百分点``, ``−12 秒``, ``+5``; empty when either week has no data."""
+    """``+3.2 个百分点``, ``−12 秒``, ``+5``, ``持平``; empty when either week has no data."""
     if change is None:
         return ""
-    sign = "+" if change > 0 else "−" if change < 0 else "±"
+    if change == 0:
+        return "持平"
+    sign = "+" if change > 0 else "−"
     if unit == "%":
         return f"{sign}{abs(change):.1f} 个百分点"
     return f"{sign}{value_text(abs(change), unit)}"
