@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "kefu.complaints",
     "kefu.hours",
     "kefu.wallboard",
+    "kefu.analytics",
     "kefu.demo",
     "kefu.ops",
 ]
