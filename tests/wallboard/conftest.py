@@ -39,6 +39,12 @@ def first_response_due_in(conversation: Conversation, seconds: int) -> None:
     )
 
 
+@pytest.fixture(autouse=True)
+def fresh_kpis(settings: Any) -> None:
+    """Today's tiles computed for every snapshot: a cached copy would outlive the test's data."""
+    settings.KEFU_WALLBOARD_KPI_SECONDS = 0
+
+
 @pytest.fixture
 def floor(make_team: Any, make_user: Any, make_channel: Any) -> SimpleNamespace:
     """售前咨询 (A) and 售后服务 (B): agents by status, a lead each, a supervisor, and

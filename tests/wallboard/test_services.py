@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from kefu.analytics import metrics
 from kefu.conversations.models import Conversation
 from kefu.core.errors import PermissionDenied
 from kefu.wallboard import services
@@ -107,7 +108,7 @@ def test_the_display_board_masks_names_and_subjects(floor):
 def test_the_snapshot_takes_a_fixed_number_of_queries(floor, django_assert_max_num_queries, make_user):
     scope = BoardScope(None)
     snapshot(scope)  # warm caches (content types, policies)
-    with django_assert_max_num_queries(12) as few:
+    with django_assert_max_num_queries(40) as few:
         snapshot(scope)
     for i in range(8):
         make_user(f"more{i}", teams=(floor.presale,), display_name=f"客服{i}")
@@ -116,3 +117,34 @@ def test_the_snapshot_takes_a_fixed_number_of_queries(floor, django_assert_max_n
     with django_assert_max_num_queries(len(few.captured_queries)):
         board = snapshot(scope)
     assert board["queues"]["total"] == 11
+
+
+def test_todays_kpi_tiles_are_read_from_the_metrics_module(floor, monkeypatch):
+    asked = []
+
+    def compute(scope, names=None):
+        asked.append((scope.team_id, scope.start, tuple(names or ())))
+        return {n: metrics.Figure(n, metrics.METRICS[n].label, 42.0, "%", 7) for n in names or ()}
+
+    monkeypatch.setattr(metrics, "compute", compute)
+    monkeypatch.setattr(metrics, "targets", lambda team_id=None: {"resolution_rate": 90.0})
+    tiles = {t["name"]: t for t in access_wallboard(floor.supervisor)["kpis"]}
+    assert asked and asked[0][0] is None  # every team: the desk's figures
+    assert asked[0][1].hour == 0 and asked[0][1].minute == 0  # since local midnight
+    assert tiles["resolution_rate"]["value"] == 42.0 and tiles["resolution_rate"]["target"] == 90.0
+    assert tiles["resolution_rate"]["state"] == "missed"
+    assert tiles["volume"]["target"] is None and tiles["volume"]["state"] == ""
+
+
+def test_kpi_tiles_against_targets_per_team_of_a_lead(floor):
+    floor.lead_a.teams.add(floor.aftersale)
+    board = access_wallboard(floor.lead_a)
+    teams = {t["team"] for t in board["kpis"]}
+    assert teams == {"售前咨询", "售后服务"}  # one row of tiles per team
+    volume = {t["team"]: t for t in board["kpis"] if t["name"] == "volume"}
+    assert volume["售前咨询"]["value"] == 2 and volume["售后服务"]["value"] == 2
+    resolution = next(t for t in board["kpis"] if t["name"] == "resolution_rate")
+    assert resolution["target"] == 90.0 and resolution["better"] == "higher"
+    # A lead of one team: that team's figures, untitled.
+    one = access_wallboard(floor.lead_b)["kpis"]
+    assert {t["team_id"] for t in one} == {floor.aftersale.pk} and {t["team"] for t in one} == {None}

@@ -20,12 +20,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from kefu.accounts.access import audit, check_role, client_ip, team_ids_of
 from kefu.accounts.models import AgentStatus, AuditLog, Role, Team, User
+from kefu.analytics import metrics
 from kefu.conversations.models import Conversation
 from kefu.conversations.presenters import message_dict
 from kefu.conversations.services import do_transfer
@@ -49,6 +52,17 @@ PANEL_ROWS = 20
 DISPLAY_PREFIX = "wb_"
 STATUS_ORDER = (AgentStatus.ONLINE, AgentStatus.BUSY, AgentStatus.BREAK, AgentStatus.OFFLINE)
 STATUS_LABELS = dict(AgentStatus.choices)
+# Today's tiles, in this order (names of ``analytics.metrics.METRICS``; unknown ones are skipped).
+KPI_TILES = (
+    "volume",
+    "first_response_mean",
+    "first_response_within_target",
+    "sla_conversation_first_response",
+    "resolution_rate",
+    "fcr_rate",
+    "csat_mean",
+    "complaint_count",
+)
 
 
 @dataclass(frozen=True)
@@ -226,9 +240,70 @@ def _emotions(scope: BoardScope, now: datetime) -> list[dict[str, Any]]:
     return rows
 
 
-def kpi_tiles(scope: BoardScope, now: datetime) -> list[dict[str, Any]]:
-    """Today's KPI tiles against their targets (read from ``analytics.metrics``)."""
-    return []
+def _tile_state(value: float | None, target: float | None, better: str) -> str:
+    if value is None or target is None:
+        return ""
+    met = value <= target if better == "lower" else value >= target
+    return "met" if met else "missed"
+
+
+def kpi_tiles(scope: BoardScope, now: datetime, teams: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Today's KPI tiles (since local midnight) against their targets.
+
+    Every figure and target comes from ``analytics.metrics`` (``compute`` and ``targets``):
+    the board has no KPI query of its own. A board of every team shows the desk's
+    figures; a lead of several teams sees one row of tiles per team. Today's figures
+    move slowly and cost most of a snapshot, so each team's tiles are kept for
+    ``KEFU_WALLBOARD_KPI_SECONDS`` (shared by every board, in the cache all processes share).
+    """
+    team_ids: list[int | None] = [None] if scope.team_ids is None else [t["id"] for t in teams]
+    names_of = {t["id"]: t["name"] for t in teams}
+    tiles: list[dict[str, Any]] = []
+    for team_id in team_ids:
+        team = names_of.get(team_id) if len(team_ids) > 1 and team_id is not None else None
+        tiles += [{**tile, "team": team} for tile in _team_tiles(team_id, now)]
+    return tiles
+
+
+def _team_tiles(team_id: int | None, now: datetime) -> list[dict[str, Any]]:
+    seconds = settings.KEFU_WALLBOARD_KPI_SECONDS
+    today = timezone.localtime(now).date()
+    key = f"wallboard:kpis:{team_id or 'all'}:{today.isoformat()}"
+    if seconds > 0:
+        cached = cache.get(key)
+        if cached is not None:
+            return list(cached)
+    tiles = _compute_tiles(team_id, now)
+    if seconds > 0:
+        cache.set(key, tiles, seconds)
+    return tiles
+
+
+def _compute_tiles(team_id: int | None, now: datetime) -> list[dict[str, Any]]:
+    start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    names = [n for n in KPI_TILES if n in metrics.METRICS]
+    figures = metrics.compute(metrics.Scope(start=start, end=now, team_id=team_id), names)
+    goals = metrics.targets(team_id)
+    tiles: list[dict[str, Any]] = []
+    for name in names:
+        figure = figures.get(name)
+        if figure is None:
+            continue
+        target = goals.get(name, figure.target)
+        tiles.append(
+            {
+                "name": figure.name,
+                "label": figure.label,
+                "value": figure.value,
+                "unit": figure.unit,
+                "count": figure.count,
+                "target": target,
+                "better": figure.better,
+                "state": _tile_state(figure.value, target, figure.better),
+                "team_id": team_id,
+            }
+        )
+    return tiles
 
 
 def snapshot(scope: BoardScope, *, now: datetime | None = None) -> dict[str, Any]:
@@ -247,7 +322,7 @@ def snapshot(scope: BoardScope, *, now: datetime | None = None) -> dict[str, Any
         "agents": _agents(scope, {str(t["name"]) for t in team_rows}),
         "sla": _sla(scope, now),
         "emotions": _emotions(scope, now),
-        "kpis": kpi_tiles(scope, now),
+        "kpis": kpi_tiles(scope, now, team_rows),
     }
 
 
