@@ -38,6 +38,7 @@ NOT_ON_A_FLOOR = {
     "kefu.understanding",
     "kefu.wallboard",
     "kefu.webhooks",
+    "kefu.performance",
 }
 
 # Calls that import a module named at run time.
