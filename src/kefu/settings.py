@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "kefu.complaints",
     "kefu.hours",
     "kefu.analytics",
+    "kefu.staffing",
     "kefu.demo",
     "kefu.ops",
 ]

@@ -61,6 +61,13 @@ PAGES: tuple[SettingsPage, ...] = (
         "服务规则",
         Role.SUPERVISOR,
     ),
+    SettingsPage(
+        "/desk/staffing/settings/",
+        "排班设置",
+        "服务水平目标、同时接待数、损耗率、大促日（618、双11…）、班次与客服可排班时间",
+        "服务时间",
+        Role.SUPERVISOR,
+    ),
     SettingsPage("/api/v1/docs", "API 文档", "REST API 的交互式文档（离线可用）", "对接", Role.SUPERVISOR),
     SettingsPage(
         "/desk/audit/",
