@@ -11,7 +11,7 @@ service level. Shrinkage (breaks, training, meetings off the desk) is added on t
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 # Above this many servers the answer is "more than any desk has": a guard against bad input.
@@ -244,9 +244,79 @@ def offered_loads(
     return out
 
 
+class _BlockingTable:
+    """Erlang B of one traffic for n = 0, 1, 2 … grown as asked: a search over n costs O(n) in all."""
+
+    def __init__(self, a: float):
+        self.a = a
+        self.b = [1.0]
+
+    def _grow(self, n: int) -> None:
+        b, a = self.b, self.a
+        prev = b[-1]
+        for k in range(len(b), n + 1):
+            prev = a * prev / (k + a * prev)
+            b.append(prev)
+
+    def wait_probability(self, n: int) -> float:
+        a = self.a
+        if a <= 0:
+            return 0.0
+        if n <= a:
+            return 1.0
+        if len(self.b) <= n:
+            self._grow(n)
+        b = self.b[n]
+        return n * b / (n - a * (1 - b))
+
+    def service_level(self, n: int, aht: float, answer_seconds: float) -> float:
+        a = self.a
+        if a <= 0:
+            return 1.0
+        if n <= a:
+            return 0.0
+        return 1.0 - self.wait_probability(n) * math.exp(-(n - a) * answer_seconds / aht)
+
+    def average_wait(self, n: int, aht: float) -> float:
+        a = self.a
+        if a <= 0:
+            return 0.0
+        if n <= a:
+            return math.inf
+        return self.wait_probability(n) * aht / (n - a)
+
+
+def _fewest(level: Callable[[int], float], low: int, goal: float) -> int:
+    """The least ``n >= low`` with ``level(n) >= goal``, for ``level`` increasing in ``n``: gallop, then bisect."""
+    if level(low) >= goal:
+        return low
+    step, high = 1, low + 1
+    while level(high) < goal:
+        low, step = high, step * 2
+        high = low + step
+        if high > MAX_SERVERS:
+            if level(MAX_SERVERS) < goal:
+                raise ErlangError("contacts", f"所需坐席超过 {MAX_SERVERS}，请检查预测量与处理时长")
+            high = MAX_SERVERS
+            break
+    while high - low > 1:  # level(low) < goal <= level(high)
+        mid = (low + high) // 2
+        if level(mid) >= goal:
+            high = mid
+        else:
+            low = mid
+    return high
+
+
 def servers_for_parts(parts: Sequence[float], weights: Sequence[float], aht: float, target: Target) -> int:
     """The fewest servers whose service level, averaged over the parts (weighted by their arrivals),
     reaches the target."""
+    return _servers_for_parts(parts, weights, aht, target, [_BlockingTable(a) for a in parts])
+
+
+def _servers_for_parts(
+    parts: Sequence[float], weights: Sequence[float], aht: float, target: Target, tables: list[_BlockingTable]
+) -> int:
     target.check()
     total = sum(weights)
     if not parts or total <= 0:
@@ -255,20 +325,16 @@ def servers_for_parts(parts: Sequence[float], weights: Sequence[float], aht: flo
     def level(n: int) -> float:
         return (
             sum(
-                w * service_level(a, n, aht, target.answer_seconds)
-                for a, w in zip(parts, weights, strict=True)
+                w * t.service_level(n, aht, target.answer_seconds)
+                for t, w in zip(tables, weights, strict=True)
             )
             / total
         )
 
-    n = max(1, math.floor(min(parts)) + 1)
+    low = max(1, math.floor(min(parts)) + 1)  # at or below the lightest part's load nobody is answered
     if target.max_occupancy is not None:
-        n = max(n, math.ceil(max(parts) / target.max_occupancy - 1e-9))
-    while level(n) < target.level:
-        n += 1
-        if n > MAX_SERVERS:
-            raise ErlangError("contacts", f"所需坐席超过 {MAX_SERVERS}，请检查预测量与处理时长")
-    return n
+        low = max(low, math.ceil(max(parts) / target.max_occupancy - 1e-9))
+    return _fewest(level, low, target.level)
 
 
 def staff_day(
@@ -299,27 +365,31 @@ def staff_day(
     out = []
     for c, parts, weights in zip(contacts, loads, rates, strict=True):
         a = c * aht / interval_seconds
-        servers = servers_for_parts(parts, weights, aht, target) if c > 0 else 0
+        tables = [_BlockingTable(p) for p in parts]
+        servers = _servers_for_parts(parts, weights, aht, target, tables) if c > 0 else 0
         agents = math.ceil(servers / concurrency)
         n = agents * concurrency
-        sl = (
-            sum(
-                w * service_level(p, n, aht, target.answer_seconds)
-                for p, w in zip(parts, weights, strict=True)
-            )
-            / c
-            if n
-            else 1.0
-        )
+        share = [w / c for w in weights] if c > 0 else [1 / len(parts)] * len(parts)
         out.append(
             Need(
                 contacts=c,
                 traffic=a,
                 agents=agents,
                 scheduled=math.ceil(agents / (1 - shrinkage) - 1e-9) if agents else 0,
-                service_level=sl,
-                wait_probability=sum(erlang_c(p, n) for p in parts) / len(parts) if n else 0.0,
-                average_wait=sum(average_wait(p, n, aht) for p in parts) / len(parts) if n else 0.0,
+                service_level=(
+                    sum(
+                        w * t.service_level(n, aht, target.answer_seconds)
+                        for t, w in zip(tables, share, strict=True)
+                    )
+                    if n
+                    else 1.0
+                ),
+                wait_probability=sum(w * t.wait_probability(n) for t, w in zip(tables, share, strict=True))
+                if n
+                else 0.0,
+                average_wait=sum(w * t.average_wait(n, aht) for t, w in zip(tables, share, strict=True))
+                if n
+                else 0.0,
                 occupancy=min(1.0, sum(parts) / len(parts) / n) if n else 0.0,
             )
         )

@@ -4,7 +4,8 @@ No database, no Django. A greedy set cover (docs/staffing.md): while some half h
 take the (day, shift) whose half hours cover the most shortage per half hour worked (ties: the
 one covering more), and give it to the eligible agent with the fewest hours so far — eligible
 meaning available that weekday and date, not yet on a shift that day, and within their weekly
-maximum. Stop when nothing short can be covered any more; what is left is the gap.
+maximum. Stop when nothing short can be covered any more; what is left is the gap. Then drop,
+longest first, every shift the others made redundant.
 
 An agent counts on the desk for every half hour of their shift: breaks are inside the
 shrinkage the requirement already carries, and each shift names the window its break is
@@ -97,6 +98,7 @@ def build(
     ``fixed`` assignments (kept from an edited roster) count first.
     """
     days = sorted(requirement)
+    fixed = list(fixed)
     assignments = list(fixed)
     minutes: dict[int, int] = {a.id: 0 for a in agents}
     busy: set[tuple[int, date]] = set()
@@ -137,9 +139,32 @@ def build(
             cov[day][s] += 1
             if short[day][s] > 0:
                 short[day][s] -= 1
+    _prune(assignments, len(fixed), requirement, cov, minutes)
     gap = {d: [int(requirement[d][s]) - cov[d][s] for s in range(SLOTS)] for d in days}
     assignments.sort(key=lambda a: (a.day, a.shift.start, a.agent_id))
     return Plan(assignments=assignments, coverage=cov, gap=gap, minutes=minutes)
+
+
+def _prune(
+    assignments: list[Assignment],
+    kept: int,
+    requirement: Mapping[date, Sequence[int]],
+    cov: dict[date, list[int]],
+    minutes: dict[int, int],
+) -> None:
+    """Drop shifts the others made redundant (every half hour still covered without them),
+    longest first; the first ``kept`` (fixed) assignments stay."""
+    order = sorted(range(kept, len(assignments)), key=lambda i: -assignments[i].shift.minutes)
+    dropped = set()
+    for i in order:
+        a = assignments[i]
+        row, need = cov[a.day], requirement[a.day]
+        if all(row[s] - 1 >= int(need[s]) for s in a.shift.slots):
+            for s in a.shift.slots:
+                row[s] -= 1
+            minutes[a.agent_id] -= a.shift.minutes
+            dropped.add(i)
+    assignments[:] = [a for i, a in enumerate(assignments) if i not in dropped]
 
 
 def _pick_agent(
