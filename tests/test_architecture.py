@@ -38,6 +38,7 @@ NOT_ON_A_FLOOR = {
     "kefu.understanding",
     "kefu.webhooks",
     "kefu.performance",
+    "kefu.staffing",
 }
 
 # Calls that import a module named at run time.
