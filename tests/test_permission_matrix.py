@@ -203,6 +203,10 @@ RULES: dict[str, str] = {
     # SLA escalation chains (policies are the supervisors')
     "PUT /api/v1/sla-policies/{policy_id}/escalation": "supervisor",
     "GET /api/v1/tickets/{ticket_id}/escalations": "agent",
+    # reports (team leads see their own team's; agents have 我的数据)
+    "GET /api/v1/reports": "team_lead",
+    "GET /api/v1/reports/conversations": "team_lead",
+    "GET /api/v1/reports/export": "team_lead",
 }
 
 
