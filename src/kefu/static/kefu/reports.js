@@ -4,7 +4,21 @@
 (function () {
   "use strict";
 
+  // The two date boxes matter only for 自定义: shown with it, hidden otherwise (all shown without JavaScript).
+  function customDates() {
+    var period = document.getElementById("kefu-period");
+    if (!period) return;
+    function toggle() {
+      Array.prototype.forEach.call(document.querySelectorAll(".custom-dates"), function (el) {
+        el.hidden = period.value !== "custom";
+      });
+    }
+    period.addEventListener("change", toggle);
+    toggle();
+  }
+
   function start() {
+    customDates();
     var page = document.getElementById("kefu-reports");
     var data = document.getElementById("kefu-report-data");
     if (!page || !data || typeof window.echarts === "undefined") return;
@@ -40,7 +54,7 @@
           xAxis: { type: "category", data: t.labels },
           yAxis: { type: "value", minInterval: 1 },
           series: [
-            { name: "本期", type: "line", data: t.current, smooth: true, symbolSize: 7 },
+            { name: "本期", type: "line", data: t.current, symbolSize: 7 },
             { name: "上期", type: "line", data: t.previous, lineStyle: { type: "dashed" }, symbolSize: 4 }
           ]
         }, function (p) {
@@ -49,7 +63,7 @@
       },
       distribution: function (el) {
         var d = report.distribution;
-        var series = { name: d.label, type: "bar", data: d.values };
+        var series = { name: d.label, type: "bar", barMaxWidth: 28, data: d.values };
         if (d.target != null) {
           series.markLine = { symbol: "none", data: [{ yAxis: d.target, name: "目标" }], label: { formatter: "目标 {c}" } };
         }
@@ -88,7 +102,7 @@
           grid: grid,
           xAxis: { type: "value", minInterval: 1 },
           yAxis: { type: "category", data: rows.map(function (r) { return r.label; }) },
-          series: [{ name: b.metrics[0] ? b.metrics[0].label : "会话量", type: "bar", data: rows.map(function (r) { return r.values.volume; }) }]
+          series: [{ name: b.metrics[0] ? b.metrics[0].label : "会话量", type: "bar", barMaxWidth: 28, data: rows.map(function (r) { return r.values.volume; }) }]
         }, function (p) { drill("volume", by, rows[p.dataIndex].key); });
       }
     };
