@@ -51,7 +51,7 @@ def test_a_lead_sees_their_teams_figures_with_the_previous_period(shop: Any) -> 
 def test_a_supervisor_sees_the_whole_desk_or_one_team(shop: Any) -> None:
     client = _client(shop.supervisor)
     assert _volume(client.get("/desk/reports/", {"period": "7d"}))["value"] == 4
-    one_team = client.get("/desk/reports/", {"period": "7d", "team_id": shop.pre_sales.pk})
+    one_team = client.get("/desk/reports/", {"period": "7d", "team": shop.pre_sales.pk})
     assert _volume(one_team)["value"] == 1
     assert _volume(client.get("/desk/reports/", {"period": "today"}))["value"] == 0
 
@@ -67,8 +67,8 @@ def test_agents_get_a_403_page_and_no_link(shop: Any) -> None:
 
 def test_a_lead_may_not_choose_another_team_or_its_agent(shop: Any) -> None:
     client = _client(shop.lead)
-    assert client.get("/desk/reports/", {"team_id": shop.pre_sales.pk}).status_code == 403
-    assert client.get("/desk/reports/", {"agent_id": shop.other_agent.pk}).status_code == 403
+    assert client.get("/desk/reports/", {"team": shop.pre_sales.pk}).status_code == 403
+    assert client.get("/desk/reports/", {"agent": shop.other_agent.pk}).status_code == 403
 
 
 @pytest.mark.parametrize(
@@ -78,8 +78,8 @@ def test_a_lead_may_not_choose_another_team_or_its_agent(shop: Any) -> None:
         ({"period": "custom", "start": "2026-11-10", "end": "2026-11-01"}, "end"),
         ({"period": "custom", "start": "2026-11-10"}, "end"),
         ({"period": "year"}, "period"),
-        ({"team_id": "售后"}, "team_id"),
-        ({"channel_id": "99999"}, "channel_id"),
+        ({"team": "售后"}, "team"),
+        ({"channel": "99999"}, "channel"),
         ({"intent": "不存在的意图"}, "intent"),
     ],
 )

@@ -49,7 +49,7 @@ def _as_number(value: Any) -> float | None:
 def test_csv_and_xlsx_exports_hold_the_apis_numbers(shop: Any) -> None:
     client = Client()
     client.force_login(shop.lead)
-    params = {"period": "7d", "channel_id": shop.web.pk}
+    params = {"period": "7d", "channel": shop.web.pk}
     report = client.get("/api/v1/reports", params).json()
     expected = {k["label"]: k["value"] for k in report["kpis"]}
     assert any(v for v in expected.values())

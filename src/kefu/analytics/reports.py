@@ -7,16 +7,15 @@ before it (``parse_filters``), lays the figures out for the page and the API
 (``build_report``), lists the conversations behind a figure that the viewer may see
 (``drilldown``), and turns a report into sheets for the exports (``export_sheets``).
 
-Whose figures: supervisors, managers and admins choose any team or the whole desk; a
-team lead sees their own team (the first of theirs unless they choose another of
-theirs) and its agents; agents and specialists have their own page instead.
+Whose figures: ``services.access_scope`` decides (supervisors, managers and admins any
+team or the whole desk; a team lead their own team — the first of theirs unless they
+choose another of theirs — and its agents); agents and specialists have 我的数据 instead.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -31,7 +30,7 @@ from kefu.conversations.timeline import visible_conversations
 from kefu.core.errors import InvalidInput, PermissionDenied
 from kefu.understanding.models import Intent
 
-from . import metrics
+from . import metrics, services
 from .exports import Column, Sheet
 
 PERIODS = {"today": "今天", "7d": "近 7 天", "30d": "近 30 天", "custom": "自定义"}
@@ -47,18 +46,20 @@ UNITS = {"s": "秒", "%": "%", "count": "个", "score": "分", "yuan": "元"}
 # them lists every figure.
 TILE_METRICS = (
     "volume",
+    "first_response_mean",
     "first_response_p50",
     "first_response_within_target",
     "resolution_rate",
     "fcr_rate",
     "csat_mean",
-    "aht",
+    "aht_mean",
     "complaint_rate",
 )
 # The figures each breakdown table shows beside the volume its bars draw.
-BREAKDOWN_METRICS = ("volume", "first_response_p50", "resolution_rate", "csat_mean")
+BREAKDOWN_METRICS = ("volume", "first_response_mean", "resolution_rate", "csat_mean")
+# First response by the hour the customer wrote: the chart of how it spreads over the day.
+DISTRIBUTION_METRIC = "first_response_mean"
 DRILLDOWN_LIMIT = 200
-_CHUNK = 500
 
 
 def check_viewer(user: User) -> None:
@@ -80,7 +81,6 @@ class Filters:
     channel: Channel | None = None
     agent: User | None = None
     intent: str | None = None
-    teams_allowed: Sequence[Team] = field(default_factory=tuple)
 
     def params(self) -> dict[str, str]:
         """The filters as query parameters (links to the drill-down, exports, the API)."""
@@ -88,9 +88,9 @@ class Filters:
         if self.period == "custom":
             out.update(start=self.first_day.isoformat(), end=self.last_day.isoformat())
         for key, value in (
-            ("team_id", self.team.pk if self.team else None),
-            ("channel_id", self.channel.pk if self.channel else None),
-            ("agent_id", self.agent.pk if self.agent else None),
+            ("team", self.team.pk if self.team else None),
+            ("channel", self.channel.pk if self.channel else None),
+            ("agent", self.agent.pk if self.agent else None),
             ("intent", self.intent),
         ):
             if value is not None:
@@ -155,29 +155,15 @@ def _pick(model: Any, pk: int | None, name: str, label: str) -> Any:
     return row
 
 
-def _teams_of_viewer(viewer: User, team: Team | None) -> tuple[Team | None, list[Team]]:
-    """The team shown and the teams the viewer may choose from (a lead: only theirs)."""
-    if viewer.sees_all:
-        return team, list(Team.objects.order_by("id"))
-    own = list(Team.objects.filter(pk__in=team_ids_of(viewer)).order_by("id"))
-    if not own:
-        raise PermissionDenied("您不属于任何团队，没有可查看的报表")
-    if team is None:
-        return own[0], own
-    if team not in own:
-        raise PermissionDenied("组长只能查看自己团队的报表")
-    return team, own
-
-
 def parse_filters(
     viewer: User,
     *,
     period: str = "7d",
     start: date | None = None,
     end: date | None = None,
-    team_id: int | None = None,
-    channel_id: int | None = None,
-    agent_id: int | None = None,
+    team: int | None = None,
+    channel: int | None = None,
+    agent: int | None = None,
     intent: str | None = None,
     now: datetime | None = None,
 ) -> Filters:
@@ -185,38 +171,34 @@ def parse_filters(
     with the same hours the same number of days before (today against yesterday until now)."""
     check_viewer(viewer)
     now = now or timezone.now()
-    first_day, last_day = _days(period or "7d", start, end, timezone.localtime(now).date())
-    team, teams_allowed = _teams_of_viewer(viewer, _pick(Team, team_id, "team_id", "团队"))
-    channel = _pick(Channel, channel_id, "channel_id", "渠道")
-    agent = _pick(User, agent_id, "agent_id", "客服")
-    if agent is not None and not viewer.sees_all and not set(team_ids_of(agent)) & set(team_ids_of(viewer)):
-        raise PermissionDenied("组长只能查看本团队客服的报表")
+    period = period or "7d"
+    first_day, last_day = _days(period, start, end, timezone.localtime(now).date())
+    picked_team = _pick(Team, team, "team", "团队")
+    picked_agent = _pick(User, agent, "agent", "客服")
+    picked_channel = _pick(Channel, channel, "channel", "渠道")
     intent = (intent or "").strip() or None
     if intent is not None and not Intent.objects.filter(name=intent).exists():
         raise InvalidInput("意图不存在", fields={"intent": f"没有名为「{intent[:32]}」的意图"})
     span = timedelta(days=(last_day - first_day).days + 1)
     start_at = _midnight(first_day)
     end_at = min(_midnight(last_day + timedelta(days=1)), now)
-    scope = metrics.Scope(
-        start=start_at,
-        end=end_at,
-        team_id=team.pk if team else None,
-        agent_id=agent.pk if agent else None,
-        channel_id=channel.pk if channel else None,
-        intent=intent,
+    scope = services.access_scope(
+        viewer,
+        metrics.Scope(
+            start=start_at, end=end_at, team_id=team, agent_id=agent, channel_id=channel, intent=intent
+        ),
     )
-    previous = replace(scope, start=start_at - span, end=end_at - span)
     return Filters(
-        period=period or "7d",
+        period=period,
         first_day=first_day,
         last_day=last_day,
         scope=scope,
-        previous=previous,
-        team=team,
-        channel=channel,
-        agent=agent,
+        previous=replace(scope, start=start_at - span, end=end_at - span),
+        # access_scope may have chosen them: a lead's own team, or oneself for a lead without one.
+        team=picked_team if team == scope.team_id else _pick(Team, scope.team_id, "team", "团队"),
+        channel=picked_channel,
+        agent=picked_agent if agent == scope.agent_id else _pick(User, scope.agent_id, "agent", "客服"),
         intent=intent,
-        teams_allowed=tuple(teams_allowed),
     )
 
 
@@ -287,7 +269,8 @@ def _meets(value: float | None, target: float | None, better: str) -> bool | Non
 
 
 def _rounded(value: float | None) -> float | None:
-    return None if value is None else round(float(value), 4)
+    """Two decimals, as /api/v1/metrics gives them."""
+    return None if value is None else round(float(value), 2)
 
 
 def figure_row(current: metrics.Figure, previous: metrics.Figure) -> dict[str, Any]:
@@ -334,35 +317,44 @@ def _kpis(filters: Filters) -> list[dict[str, Any]]:
     return rows
 
 
+def _by_day(scope: metrics.Scope, first_day: date, days: int) -> list[float | None]:
+    """Volume per local day of the period, the days without a conversation as 0."""
+    counts = {key: f.value for key, _, f in metrics.breakdown(scope, "volume", "day")}
+    return [_rounded(counts.get((first_day + timedelta(days=i)).isoformat(), 0)) for i in range(days)]
+
+
 def _trend(filters: Filters) -> dict[str, Any]:
-    current = metrics.breakdown(filters.scope, "volume", "day")
-    previous = metrics.breakdown(filters.previous, "volume", "day")
+    days = (filters.last_day - filters.first_day).days + 1
+    keys = [(filters.first_day + timedelta(days=i)).isoformat() for i in range(days)]
     return {
         "name": "volume",
-        "label": current[0][2].label if current else "会话量",
-        "keys": [key for key, _, _ in current],
-        "labels": [label for _, label, _ in current],
-        "current": [_rounded(f.value) for _, _, f in current],
-        "previous": [_rounded(f.value) for _, _, f in previous][: len(current)],
+        "label": metrics.METRICS["volume"].label,
+        "keys": keys,
+        "labels": [k[5:] if days > 1 else k for k in keys],
+        "current": _by_day(filters.scope, filters.first_day, days),
+        "previous": _by_day(filters.previous, filters.first_day - timedelta(days=days), days),
     }
 
 
 def _distribution(filters: Filters) -> dict[str, Any]:
-    """First response by the hour it was asked for: the median per hour and how many it covers."""
-    rows = metrics.breakdown(filters.scope, "first_response_p50", "hour")
+    """First response over the day: the figure per hour the customer wrote in, all 24 hours."""
+    name = DISTRIBUTION_METRIC
+    figures = {key: f for key, _, f in metrics.breakdown(filters.scope, name, "hour")}
+    definition = metrics.METRICS[name]
+    hours = [str(h) for h in range(24)]
     return {
-        "name": "first_response_p50",
+        "name": name,
         "by": "hour",
-        "label": rows[0][2].label if rows else "首次响应时间",
+        "label": definition.label,
         "axis_label": "小时",
-        "value_label": rows[0][2].label if rows else "首次响应时间",
-        "unit": "s",
-        "displays": [format_value(f.value, f.unit) for _, _, f in rows],
-        "keys": [key for key, _, _ in rows],
-        "labels": [label for _, label, _ in rows],
-        "values": [_rounded(f.value) for _, _, f in rows],
-        "counts": [f.count for _, _, f in rows],
-        "target": metrics.targets(filters.scope.team_id).get("first_response_p50"),
+        "value_label": definition.label,
+        "unit": definition.unit,
+        "keys": hours,
+        "labels": [f"{h:02d}:00" for h in range(24)],
+        "values": [_rounded(figures[h].value) if h in figures else None for h in hours],
+        "displays": [format_value(figures[h].value, definition.unit) if h in figures else "—" for h in hours],
+        "counts": [figures[h].count if h in figures else 0 for h in hours],
+        "target": metrics.targets(filters.scope.team_id).get(name),
     }
 
 
@@ -432,7 +424,7 @@ def _drill_keys(by: str | None, key: str | None) -> list[tuple[str, str]]:
         return []
     bys = [b.strip() for b in (by or "").split(",")]
     keys = [k.strip() for k in (key or "").split(",")]
-    if len(bys) != len(keys) or len(bys) > 2 or not all(bys) or not all(keys):
+    if len(bys) != len(keys) or len(bys) > 2 or not all(bys):
         raise InvalidInput("下钻条件无效", fields={"key": "维度与取值须一一对应"})
     for b in bys:
         if b not in DRILL_KEYS:
@@ -443,36 +435,34 @@ def _drill_keys(by: str | None, key: str | None) -> list[tuple[str, str]]:
 def drilldown(
     viewer: User, filters: Filters, *, metric: str, by: str | None = None, key: str | None = None
 ) -> dict[str, Any]:
-    """The conversations behind a figure (or one bar, one day, one heat map cell) that the viewer may see."""
+    """The conversations behind a figure (or one bar, one day, one heat-map cell) that the viewer may see.
+
+    ``metrics.behind`` gives at most ``BEHIND_LIMIT`` ids, newest first; a heat-map cell is the
+    intersection of its weekday's and its hour's.
+    """
     check_viewer(viewer)
-    if metric not in metrics.METRICS:
-        raise InvalidInput("指标不存在", fields={"metric": "未知的指标"})
+    services.check_name(metric, field="metric")
     pairs = _drill_keys(by, key)
     if pairs:
-        id_sets = [set(metrics.behind(filters.scope, metric, pair)) for pair in pairs]
-        ids = sorted(set.intersection(*id_sets), reverse=True)
+        id_lists = [services.access_behind(viewer, filters.scope, metric, pair) for pair in pairs]
+        common = set.intersection(*(set(ids) for ids in id_lists[1:])) if len(id_lists) > 1 else None
+        ids = [pk for pk in id_lists[0] if common is None or pk in common]
     else:
-        ids = sorted(set(metrics.behind(filters.scope, metric)), reverse=True)
-    visible = visible_conversations(viewer).select_related("channel", "customer", "assignee", "team")
-    shown: list[Conversation] = []
-    total = 0
-    # In chunks: a month's volume is too many ids for one IN (…), and only the newest are listed.
-    for i in range(0, len(ids), _CHUNK):
-        chunk = ids[i : i + _CHUNK]
-        if viewer.sees_all:
-            total += len(chunk)
-        else:
-            total += visible.filter(pk__in=chunk).count()
-        if len(shown) < DRILLDOWN_LIMIT:
-            shown.extend(visible.filter(pk__in=chunk).order_by("-pk")[: DRILLDOWN_LIMIT - len(shown)])
-    definition = metrics.METRICS[metric]
+        ids = services.access_behind(viewer, filters.scope, metric, None)
+    shown = list(
+        visible_conversations(viewer)
+        .select_related("channel", "customer", "assignee", "team")
+        .filter(pk__in=ids[:DRILLDOWN_LIMIT])
+        .order_by("-pk")
+    )
     return {
         "metric": metric,
-        "label": getattr(definition, "label", metric),
+        "label": metrics.METRICS[metric].label,
         "by": [b for b, _ in pairs],
         "key": [k for _, k in pairs],
         "key_label": _key_label(pairs),
-        "total": total,
+        "total": len(ids),
+        "more": len(ids) >= metrics.BEHIND_LIMIT,
         "limit": DRILLDOWN_LIMIT,
         "items": [drill_row(c) for c in shown],
     }

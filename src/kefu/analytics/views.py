@@ -1,4 +1,4 @@
-"""Pages: /desk/reports/ (报表) and the conversations behind a figure (team leads and above)."""
+"""Pages: 我的数据 (each agent's own figures), the targets settings page (admins) and 报表 with its drill-down (team leads and above)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,21 @@ from django.http import HttpResponse, QueryDict
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from kefu.accounts.access import AuthedRequest
+from kefu.accounts.access import AuthedRequest, check_admin
 from kefu.core.errors import InvalidInput
 
 from . import reports
+
+
+@login_required
+def my_figures(request: AuthedRequest) -> HttpResponse:
+    return render(request, "analytics/my_figures.html", {})
+
+
+@login_required
+def targets_settings(request: AuthedRequest) -> HttpResponse:
+    check_admin(request.user)
+    return render(request, "analytics/targets.html", {})
 
 
 def _date(params: QueryDict, name: str) -> date | None:
@@ -41,9 +52,9 @@ def filter_args(params: QueryDict) -> dict[str, Any]:
         "period": (params.get("period") or "7d").strip(),
         "start": _date(params, "start"),
         "end": _date(params, "end"),
-        "team_id": _id(params, "team_id"),
-        "channel_id": _id(params, "channel_id"),
-        "agent_id": _id(params, "agent_id"),
+        "team": _id(params, "team"),
+        "channel": _id(params, "channel"),
+        "agent": _id(params, "agent"),
         "intent": params.get("intent") or None,
     }
 

@@ -65,7 +65,7 @@
         var d = report.distribution;
         var series = { name: d.label, type: "bar", barMaxWidth: 28, data: d.values };
         if (d.target != null) {
-          series.markLine = { symbol: "none", data: [{ yAxis: d.target, name: "目标" }], label: { formatter: "目标 {c}" } };
+          series.markLine = { symbol: "none", data: [{ yAxis: d.target, name: "目标" }], label: { position: "insideEndTop", formatter: "目标 {c}" } };
         }
         draw(el, {
           tooltip: { trigger: "axis" },
