@@ -247,6 +247,10 @@ RULES: dict[str, str] = {
     "POST /api/v1/staffing/rosters/{roster_id}/publish": "team_lead",
     "GET /api/v1/staffing/rosters/{roster_id}/breaks": "team_lead",
     "GET /api/v1/staffing/my-shifts": "agent",
+    # reports (team leads see their own team's; agents have 我的数据)
+    "GET /api/v1/reports": "team_lead",
+    "GET /api/v1/reports/conversations": "team_lead",
+    "GET /api/v1/reports/export": "team_lead",
 }
 
 
