@@ -23,6 +23,7 @@ NOT_ON_A_FLOOR = {
     "kefu",
     "kefu.settings",
     "kefu.accounts",
+    "kefu.analytics",
     "kefu.channels",
     "kefu.complaints",
     "kefu.conversations",

@@ -204,6 +204,16 @@ RULES: dict[str, str] = {
     # SLA escalation chains (policies are the supervisors')
     "PUT /api/v1/sla-policies/{policy_id}/escalation": "supervisor",
     "GET /api/v1/tickets/{ticket_id}/escalations": "agent",
+    # metrics (docs/metrics.md): agents read their own figures and their teams' aggregates
+    # (the scope is forced on the server); targets are set by admins
+    "GET /api/v1/metrics": "agent",
+    "GET /api/v1/metrics/catalog": "agent",
+    "GET /api/v1/metrics/breakdown": "agent",
+    "GET /api/v1/metrics/heatmap": "agent",
+    "GET /api/v1/metrics/behind": "agent",
+    "GET /api/v1/metrics/arrivals": "agent",
+    "GET /api/v1/metrics/targets": "agent",
+    "PUT /api/v1/metrics/targets": "admin",
 }
 
 

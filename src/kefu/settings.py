@@ -104,6 +104,7 @@ INSTALLED_APPS = [
     "kefu.replies",
     "kefu.complaints",
     "kefu.hours",
+    "kefu.analytics",
     "kefu.demo",
     "kefu.ops",
 ]
