@@ -5,6 +5,7 @@ Week under review: 2026-W46 (Mon 9 – Sun 15 November 2026, desk time); the wee
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -41,9 +42,10 @@ def aware(naive: datetime) -> datetime:
     return timezone.make_aware(naive)
 
 
-@pytest.fixture
-def floor(make_team: Any, make_user: Any, make_channel: Any) -> SimpleNamespace:
-    from kefu.accounts.models import Role
+def build_floor() -> SimpleNamespace:
+    from kefu.accounts.models import Role, Team
+    from kefu.accounts.services import do_create_user
+    from kefu.channels.models import Channel
     from kefu.complaints.models import Complaint, Promise
     from kefu.conversations.models import Conversation
     from kefu.customers.models import Customer
@@ -51,6 +53,23 @@ def floor(make_team: Any, make_user: Any, make_channel: Any) -> SimpleNamespace:
     from kefu.quality.models import QualityScore
     from kefu.replies.models import CannedReply, ReplyUsage
     from kefu.tickets.models import Ticket
+
+    def make_team(name: str) -> Team:
+        return Team.objects.create(name=name)
+
+    def make_user(
+        username: str, *, role: str = Role.AGENT, teams: tuple[Any, ...] = (), display_name: str
+    ) -> Any:
+        return do_create_user(
+            username=username,
+            password="kefu-test-pass-2026",
+            role=role,
+            teams=teams,
+            display_name=display_name,
+        )
+
+    def make_channel(kind: str, *, team: Team, name: str) -> Channel:
+        return Channel.objects.create(name=name, kind=kind, team=team)
 
     after_sales = make_team("售后服务")
     presales = make_team("售前咨询")
@@ -221,6 +240,27 @@ def floor(make_team: Any, make_user: Any, make_channel: Any) -> SimpleNamespace:
         article=article,
         **people,
     )
+
+
+@pytest.fixture
+def floor(db: Any) -> SimpleNamespace:
+    return build_floor()
+
+
+@pytest.fixture(scope="module")
+def shared_floor(django_db_setup: Any, django_db_blocker: Any) -> Iterator[SimpleNamespace]:
+    """One floor for a module whose tests only read it (each test's own writes are rolled back)."""
+    from django.conf import settings
+    from django.db import transaction
+
+    hashers = settings.PASSWORD_HASHERS
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    try:
+        with django_db_blocker.unblock(), transaction.atomic():
+            yield build_floor()
+            transaction.set_rollback(True)
+    finally:
+        settings.PASSWORD_HASHERS = hashers
 
 
 @pytest.fixture

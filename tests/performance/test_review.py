@@ -11,6 +11,11 @@ from .conftest import BEST, WEEK, WORST
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture
+def floor(shared_floor):
+    return shared_floor
+
+
 def review_json(client: Any, team: Any, week: str = WEEK) -> dict[str, Any]:
     response = client.get(f"/api/v1/review?team={team.pk}&week={week}")
     assert response.status_code == 200, response.content

@@ -8,6 +8,12 @@ import pytest
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture
+def floor(shared_floor):
+    return shared_floor
+
+
 WEEK = "2026-W46"
 
 
