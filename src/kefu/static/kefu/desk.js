@@ -779,6 +779,40 @@
     socket.connect();
   }
 
+  // --- whispers (悄悄话) on the conversation page -----------------------------------------
+  // A lead's private words to this agent about this conversation: listed in the sidebar
+  // for her (and the lead who wrote them) only; never part of the conversation.
+
+  function initWhispers(page) {
+    var convId = Number(page.dataset.conversationId || 0);
+    var side = $("aside.sidebar", page) || $("aside.sidebar");
+    if (!convId || !side) return;
+    var box = null;
+    var seen = {};
+    function add(w) {
+      if (!w || w.conversation_id !== convId || seen[w.id]) return;
+      seen[w.id] = true;
+      if (!box) {
+        box = document.createElement("section");
+        box.className = "card whispers";
+        box.id = "kefu-whispers";
+        var h = document.createElement("h2");
+        h.textContent = "组长悄悄话（仅您可见，客户看不到）";
+        box.appendChild(h);
+        box.appendChild(document.createElement("ul"));
+        side.insertBefore(box, side.firstChild);
+      }
+      var li = document.createElement("li");
+      li.dataset.whisperId = String(w.id);
+      li.textContent = (w.author_name || "组长") + " · " + formatTime(w.created_at) + "：" + w.text;
+      $("ul", box).appendChild(li);
+    }
+    api("GET", "/api/v1/wallboard/conversations/" + convId + "/whispers").then(function (res) {
+      (res.items || []).forEach(add);
+    }, function () { /* the toast still announces new ones */ });
+    if (socket) socket.on("conversation.whisper", function (frame) { add(frame.data && frame.data.whisper); });
+  }
+
   // --- silent observer: the conversation live, and nothing of the observer goes out ----
   // No read receipt, no typing: the customer is never told someone is watching.
 
@@ -1293,5 +1327,6 @@
   if (wallboardPage) initWallboard(wallboardPage);
   if (observerPage) initObserver(observerPage);
   initAwareness(conversationPage);
+  if (conversationPage) initWhispers(conversationPage);
   window.addEventListener("beforeunload", function () { if (socket) socket.close(); });
 })();
