@@ -61,6 +61,12 @@ PAGES: tuple[SettingsPage, ...] = (
         "服务规则",
         Role.SUPERVISOR,
     ),
+    SettingsPage(
+        "/desk/settings/targets/",
+        "指标目标",
+        "首次响应、解决率、满意度等指标的目标（全局与各团队），看板、报表与「我的数据」据此判断达标",
+        "服务规则",
+    ),
     SettingsPage("/api/v1/docs", "API 文档", "REST API 的交互式文档（离线可用）", "对接", Role.SUPERVISOR),
     SettingsPage(
         "/desk/audit/",
