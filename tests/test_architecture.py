@@ -37,6 +37,7 @@ NOT_ON_A_FLOOR = {
     "kefu.tickets",
     "kefu.understanding",
     "kefu.webhooks",
+    "kefu.performance",
 }
 
 # Calls that import a module named at run time.

@@ -203,6 +203,11 @@ RULES: dict[str, str] = {
     # SLA escalation chains (policies are the supervisors')
     "PUT /api/v1/sla-policies/{policy_id}/escalation": "supervisor",
     "GET /api/v1/tickets/{ticket_id}/escalations": "agent",
+    # the weekly review (a lead's own teams, supervisors any) and star agents (an agent their own)
+    "GET /api/v1/review": "team_lead",
+    "GET /api/v1/stars": "agent",
+    "GET /api/v1/stars/weights": "admin",
+    "PUT /api/v1/stars/weights": "admin",
     # metrics (docs/metrics.md): agents read their own figures and their teams' aggregates
     # (the scope is forced on the server); targets are set by admins
     "GET /api/v1/metrics": "agent",

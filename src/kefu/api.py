@@ -30,6 +30,7 @@ from kefu.core.errors import KefuError, TooLarge
 from kefu.customers.api import router as customers_router
 from kefu.hours.api import router as hours_router
 from kefu.kb.api import router as kb_router
+from kefu.performance.api import router as performance_router
 from kefu.quality.api import router as quality_router
 from kefu.replies.api import router as replies_router
 from kefu.routing.api import router as routing_router
@@ -158,6 +159,7 @@ def _mount() -> None:
     api.add_router("/", replies_router)
     api.add_router("/", complaints_router)
     api.add_router("/", quality_router)
+    api.add_router("/", performance_router)
     api.add_router("/", analytics_router)
 
 

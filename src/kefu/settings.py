@@ -104,6 +104,7 @@ INSTALLED_APPS = [
     "kefu.replies",
     "kefu.complaints",
     "kefu.hours",
+    "kefu.performance",
     "kefu.analytics",
     "kefu.demo",
     "kefu.ops",
@@ -370,6 +371,14 @@ DEFAULT_FROM_EMAIL = os.environ.get("KEFU_FROM_EMAIL", "kefu@shop.example")
 # the desk's public address makes the ticket link in those emails absolute.
 KEFU_SLA_EMAIL = _env_bool("KEFU_SLA_EMAIL", False)
 KEFU_DESK_URL = os.environ.get("KEFU_DESK_URL", "").rstrip("/")
+# The weekly review (docs/review-and-stars.md) is emailed to each team's leads on Monday
+# from this time (desk time) when switched on.
+KEFU_REVIEW_EMAIL = _env_bool("KEFU_REVIEW_EMAIL", False)
+KEFU_REVIEW_EMAIL_TIME = os.environ.get("KEFU_REVIEW_EMAIL_TIME", "09:00")
+if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", KEFU_REVIEW_EMAIL_TIME):
+    raise RuntimeError(
+        f"KEFU_REVIEW_EMAIL_TIME: {KEFU_REVIEW_EMAIL_TIME!r} is not a time of day (e.g. 09:00)"
+    )
 
 # Off hours (docs/offhours.md): a message left (留言) while nobody can take the chat is
 # answered within this much business time of the team's hours (so in the next opening
