@@ -36,6 +36,7 @@ NOT_ON_A_FLOOR = {
     "kefu.sla",
     "kefu.tickets",
     "kefu.understanding",
+    "kefu.wallboard",
     "kefu.webhooks",
     "kefu.performance",
 }

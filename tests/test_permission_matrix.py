@@ -203,6 +203,17 @@ RULES: dict[str, str] = {
     # SLA escalation chains (policies are the supervisors')
     "PUT /api/v1/sla-policies/{policy_id}/escalation": "supervisor",
     "GET /api/v1/tickets/{ticket_id}/escalations": "agent",
+    # the wallboard (a lead acts on their own teams' conversations: tests/wallboard); an agent
+    # reads the whispers to her; wall-screen display tokens are the supervisors'
+    "GET /api/v1/wallboard": "team_lead",
+    "POST /api/v1/wallboard/conversations/{conversation_id}/take-over": "team_lead",
+    "POST /api/v1/wallboard/conversations/{conversation_id}/reassign": "team_lead",
+    "GET /api/v1/wallboard/conversations/{conversation_id}/observe": "team_lead",
+    "POST /api/v1/wallboard/conversations/{conversation_id}/whisper": "team_lead",
+    "GET /api/v1/wallboard/conversations/{conversation_id}/whispers": "agent",
+    "GET /api/v1/wallboard/displays": "supervisor",
+    "POST /api/v1/wallboard/displays": "supervisor",
+    "DELETE /api/v1/wallboard/displays/{display_id}": "supervisor",
     # the weekly review (a lead's own teams, supervisors any) and star agents (an agent their own)
     "GET /api/v1/review": "team_lead",
     "GET /api/v1/stars": "agent",

@@ -37,6 +37,7 @@ from kefu.routing.api import router as routing_router
 from kefu.sla.api import router as sla_router
 from kefu.tickets.api import router as tickets_router
 from kefu.understanding.api import router as understanding_router
+from kefu.wallboard.api import router as wallboard_router
 from kefu.webhooks.api import router as webhooks_router
 
 
@@ -159,6 +160,7 @@ def _mount() -> None:
     api.add_router("/", replies_router)
     api.add_router("/", complaints_router)
     api.add_router("/", quality_router)
+    api.add_router("/", wallboard_router)
     api.add_router("/", performance_router)
     api.add_router("/", analytics_router)
 
