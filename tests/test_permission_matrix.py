@@ -229,6 +229,10 @@ RULES: dict[str, str] = {
     "GET /api/v1/metrics/arrivals": "agent",
     "GET /api/v1/metrics/targets": "agent",
     "PUT /api/v1/metrics/targets": "admin",
+    # reports (team leads see their own team's; agents have 我的数据)
+    "GET /api/v1/reports": "team_lead",
+    "GET /api/v1/reports/conversations": "team_lead",
+    "GET /api/v1/reports/export": "team_lead",
 }
 
 
