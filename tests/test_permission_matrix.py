@@ -72,6 +72,7 @@ RULES: dict[str, str] = {
     "GET /api/v1/desk/my-open-conversations": "agent",
     "GET /api/v1/conversations/{conversation_id}": "agent",
     "GET /api/v1/conversations/{conversation_id}/messages": "agent",
+    "GET /api/v1/attachments/{attachment_id}/download": "agent",
     "POST /api/v1/conversations/{conversation_id}/messages": "agent",
     "POST /api/v1/conversations/{conversation_id}/images": "agent",
     "POST /api/v1/conversations/{conversation_id}/notes": "agent",
