@@ -302,6 +302,46 @@
     return typeof url === "string" && (/^\/(?!\/)/.test(url) || /^https?:\/\//.test(url)) ? url : null;
   }
 
+  function formatSize(bytes) {
+    if (bytes >= 1024 * 1024) return (bytes / (1024 * 1024)).toFixed(1) + " MB";
+    if (bytes >= 1024) return (bytes / 1024).toFixed(1) + " KB";
+    return bytes + " 字节";
+  }
+
+  // The files a customer sent with a message: a chip each, with a download; refused ones say why.
+  function fileChips(files) {
+    if (!Array.isArray(files) || !files.length) return null;
+    var ul = document.createElement("ul");
+    ul.className = "file-chips";
+    files.forEach(function (f) {
+      var li = document.createElement("li");
+      li.className = "file-chip" + (f.stored ? "" : " refused");
+      var name = document.createElement("span");
+      name.className = "file-name";
+      name.textContent = f.name;
+      var info = document.createElement("span");
+      info.className = "file-info";
+      var href = f.stored ? safeUrl(f.url) : null;
+      if (href) {
+        info.textContent = (f.type_label || "文件") + " · " + formatSize(f.size || 0);
+        var a = document.createElement("a");
+        a.href = href;
+        a.setAttribute("download", "");
+        a.appendChild(name);
+        a.appendChild(document.createTextNode(" "));
+        a.appendChild(info);
+        li.appendChild(a);
+      } else {
+        info.textContent = "未保存：" + (f.refused_reason || "");
+        li.appendChild(name);
+        li.appendChild(document.createTextNode(" "));
+        li.appendChild(info);
+      }
+      ul.appendChild(li);
+    });
+    return ul;
+  }
+
   function initConversation(page) {
     var convId = Number(page.dataset.conversationId);
     var customerId = Number(page.dataset.customerId);
@@ -372,6 +412,8 @@
           reveal.textContent = "查看原文";
           $(".bubble", li).appendChild(reveal);
         }
+        var chips = fileChips(m.attachments);
+        if (chips) $(".bubble", li).appendChild(chips);
         var url = safeUrl(m.image_url);
         if (url) {
           var a = document.createElement("a");
