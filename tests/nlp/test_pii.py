@@ -96,7 +96,9 @@ def test_mask_helpers_keep_length_and_separators() -> None:
 def test_mask_pii_is_fast_on_profile_text() -> None:
     text = "张三 13812345678 11010519491231002X 北京市朝阳区建国路88号院3号楼2单元1201室 6222021234567890128"
     mask_pii(text)
-    t0 = time.perf_counter()
+    # CPU time of this thread: the budget is mask_pii's own cost, not the wait for a core
+    # on a machine busy with other test workers.
+    t0 = time.thread_time()
     for _ in range(1000):
         mask_pii(text)
-    assert (time.perf_counter() - t0) / 1000 < 0.001
+    assert (time.thread_time() - t0) / 1000 < 0.001
