@@ -9,6 +9,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 REDIS_URL ?= redis://127.0.0.1:6379/0
+# Apache ECharts for the report charts: from npm with frontend/package-lock.json, copied
+# into the package's static files (not committed; served by Django, never from a CDN).
+VENDOR := src/kefu/static/kefu/vendor
+ECHARTS := $(VENDOR)/echarts.min.js
 
 .PHONY: help setup python-check system-deps services serve test lint typecheck test-sqlite test-postgres bench clean
 
@@ -36,7 +40,15 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	fi
 
-setup: python-check $(BIN)/.installed
+# Rebuilt only when the lockfile or package.json is newer than the copy.
+$(ECHARTS): frontend/package.json frontend/package-lock.json
+	@command -v npm >/dev/null || { echo "kefu's report charts need Node.js (>= 18) and npm: Apache ECharts is installed from frontend/package-lock.json"; exit 1; }
+	cd frontend && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@mkdir -p $(VENDOR)
+	cp frontend/node_modules/echarts/LICENSE $(VENDOR)/echarts.LICENSE.txt
+	cp frontend/node_modules/echarts/dist/echarts.min.js $@.tmp && mv $@.tmp $@
+
+setup: python-check $(BIN)/.installed $(ECHARTS)
 
 # PostgreSQL and Redis on this machine; start them if they are down.
 services:
@@ -70,4 +82,4 @@ bench: setup
 	$(BIN)/python bench/ingest.py
 
 clean:
-	rm -rf $(VENV) var/test-*
+	rm -rf $(VENV) var/test-* frontend/node_modules $(VENDOR)

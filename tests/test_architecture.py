@@ -23,6 +23,7 @@ NOT_ON_A_FLOOR = {
     "kefu",
     "kefu.settings",
     "kefu.accounts",
+    "kefu.analytics",
     "kefu.channels",
     "kefu.complaints",
     "kefu.conversations",
@@ -35,7 +36,9 @@ NOT_ON_A_FLOOR = {
     "kefu.sla",
     "kefu.tickets",
     "kefu.understanding",
+    "kefu.wallboard",
     "kefu.webhooks",
+    "kefu.performance",
 }
 
 # Calls that import a module named at run time.

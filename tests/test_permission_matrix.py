@@ -203,6 +203,32 @@ RULES: dict[str, str] = {
     # SLA escalation chains (policies are the supervisors')
     "PUT /api/v1/sla-policies/{policy_id}/escalation": "supervisor",
     "GET /api/v1/tickets/{ticket_id}/escalations": "agent",
+    # the wallboard (a lead acts on their own teams' conversations: tests/wallboard); an agent
+    # reads the whispers to her; wall-screen display tokens are the supervisors'
+    "GET /api/v1/wallboard": "team_lead",
+    "POST /api/v1/wallboard/conversations/{conversation_id}/take-over": "team_lead",
+    "POST /api/v1/wallboard/conversations/{conversation_id}/reassign": "team_lead",
+    "GET /api/v1/wallboard/conversations/{conversation_id}/observe": "team_lead",
+    "POST /api/v1/wallboard/conversations/{conversation_id}/whisper": "team_lead",
+    "GET /api/v1/wallboard/conversations/{conversation_id}/whispers": "agent",
+    "GET /api/v1/wallboard/displays": "supervisor",
+    "POST /api/v1/wallboard/displays": "supervisor",
+    "DELETE /api/v1/wallboard/displays/{display_id}": "supervisor",
+    # the weekly review (a lead's own teams, supervisors any) and star agents (an agent their own)
+    "GET /api/v1/review": "team_lead",
+    "GET /api/v1/stars": "agent",
+    "GET /api/v1/stars/weights": "admin",
+    "PUT /api/v1/stars/weights": "admin",
+    # metrics (docs/metrics.md): agents read their own figures and their teams' aggregates
+    # (the scope is forced on the server); targets are set by admins
+    "GET /api/v1/metrics": "agent",
+    "GET /api/v1/metrics/catalog": "agent",
+    "GET /api/v1/metrics/breakdown": "agent",
+    "GET /api/v1/metrics/heatmap": "agent",
+    "GET /api/v1/metrics/behind": "agent",
+    "GET /api/v1/metrics/arrivals": "agent",
+    "GET /api/v1/metrics/targets": "agent",
+    "PUT /api/v1/metrics/targets": "admin",
 }
 
 

@@ -21,6 +21,7 @@ from ninja.security import HttpBearer, django_auth
 
 from kefu.accounts.api import router as accounts_router
 from kefu.accounts.services import authenticate_token
+from kefu.analytics.api import router as analytics_router
 from kefu.channels.api import router as channels_router
 from kefu.complaints.api import router as complaints_router
 from kefu.conversations.api import router as conversations_router
@@ -29,12 +30,14 @@ from kefu.core.errors import KefuError, TooLarge
 from kefu.customers.api import router as customers_router
 from kefu.hours.api import router as hours_router
 from kefu.kb.api import router as kb_router
+from kefu.performance.api import router as performance_router
 from kefu.quality.api import router as quality_router
 from kefu.replies.api import router as replies_router
 from kefu.routing.api import router as routing_router
 from kefu.sla.api import router as sla_router
 from kefu.tickets.api import router as tickets_router
 from kefu.understanding.api import router as understanding_router
+from kefu.wallboard.api import router as wallboard_router
 from kefu.webhooks.api import router as webhooks_router
 
 
@@ -157,6 +160,9 @@ def _mount() -> None:
     api.add_router("/", replies_router)
     api.add_router("/", complaints_router)
     api.add_router("/", quality_router)
+    api.add_router("/", wallboard_router)
+    api.add_router("/", performance_router)
+    api.add_router("/", analytics_router)
 
 
 _mount()

@@ -104,6 +104,9 @@ INSTALLED_APPS = [
     "kefu.replies",
     "kefu.complaints",
     "kefu.hours",
+    "kefu.wallboard",
+    "kefu.performance",
+    "kefu.analytics",
     "kefu.demo",
     "kefu.ops",
 ]
@@ -280,6 +283,13 @@ KEFU_IDLE_TIMEOUT = int(os.environ.get("KEFU_IDLE_TIMEOUT", "900"))
 # How often an open desk socket re-checks its session, account, teams and role on its
 # own (changes made through kefu's services are pushed at once).
 KEFU_DESK_RECHECK_SECONDS = float(os.environ.get("KEFU_DESK_RECHECK_SECONDS", "60"))
+# The wallboard (docs/wallboard.md): a board on a desk socket or a wall screen is computed
+# again at least this often (waits grow, timers run down) and, after a desk event, at most
+# once per KEFU_WALLBOARD_DEBOUNCE_SECONDS (a burst of events costs one snapshot).
+KEFU_WALLBOARD_REFRESH_SECONDS = max(1.0, float(os.environ.get("KEFU_WALLBOARD_REFRESH_SECONDS", "10")))
+KEFU_WALLBOARD_DEBOUNCE_SECONDS = max(0.0, float(os.environ.get("KEFU_WALLBOARD_DEBOUNCE_SECONDS", "1")))
+# Today's KPI tiles (analytics.metrics) are computed at most this often per team; 0: every snapshot.
+KEFU_WALLBOARD_KPI_SECONDS = max(0, int(os.environ.get("KEFU_WALLBOARD_KPI_SECONDS", "15")))
 # Presence (docs/presence.md): an agent counts as online — routed to, shown to customers
 # as someone who can answer — only while her desk was seen within the grace. An open desk
 # socket writes a heartbeat to the database every KEFU_PRESENCE_HEARTBEAT_SECONDS, so every
@@ -369,6 +379,14 @@ DEFAULT_FROM_EMAIL = os.environ.get("KEFU_FROM_EMAIL", "kefu@shop.example")
 # the desk's public address makes the ticket link in those emails absolute.
 KEFU_SLA_EMAIL = _env_bool("KEFU_SLA_EMAIL", False)
 KEFU_DESK_URL = os.environ.get("KEFU_DESK_URL", "").rstrip("/")
+# The weekly review (docs/review-and-stars.md) is emailed to each team's leads on Monday
+# from this time (desk time) when switched on.
+KEFU_REVIEW_EMAIL = _env_bool("KEFU_REVIEW_EMAIL", False)
+KEFU_REVIEW_EMAIL_TIME = os.environ.get("KEFU_REVIEW_EMAIL_TIME", "09:00")
+if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", KEFU_REVIEW_EMAIL_TIME):
+    raise RuntimeError(
+        f"KEFU_REVIEW_EMAIL_TIME: {KEFU_REVIEW_EMAIL_TIME!r} is not a time of day (e.g. 09:00)"
+    )
 
 # Off hours (docs/offhours.md): a message left (留言) while nobody can take the chat is
 # answered within this much business time of the team's hours (so in the next opening

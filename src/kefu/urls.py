@@ -28,6 +28,9 @@ urlpatterns = [
     path("desk/", include("kefu.quality.urls")),
     path("desk/", include("kefu.sla.urls")),
     path("desk/", include("kefu.hours.urls")),
+    path("", include("kefu.wallboard.urls")),
+    path("desk/", include("kefu.performance.urls")),
+    path("desk/", include("kefu.analytics.urls")),
     re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
 ]
 

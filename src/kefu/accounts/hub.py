@@ -61,6 +61,19 @@ PAGES: tuple[SettingsPage, ...] = (
         "服务规则",
         Role.SUPERVISOR,
     ),
+    SettingsPage(
+        "/desk/settings/stars/",
+        "星级客服",
+        "星级评定的权重（质检、满意度、解决率、一次解决率、接待量）、最低接待量与接待量目标",
+        "服务规则",
+    ),
+    SettingsPage(
+        "/desk/settings/wallboard-displays/",
+        "看板投屏",
+        "大屏幕用的只读主管看板链接：创建、吊销（不锁屏、不能操作、客户姓名打码）",
+        "主管看板",
+        Role.SUPERVISOR,
+    ),
     SettingsPage("/api/v1/docs", "API 文档", "REST API 的交互式文档（离线可用）", "对接", Role.SUPERVISOR),
     SettingsPage(
         "/desk/audit/",

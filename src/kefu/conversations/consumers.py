@@ -17,7 +17,7 @@ import json
 import logging
 from collections import OrderedDict
 from importlib import import_module
-from typing import Any
+from typing import Any, cast
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
@@ -32,6 +32,7 @@ from kefu.conversations.timeline import access_conversation, do_mark_read, messa
 from kefu.core.errors import InvalidInput, KefuError
 from kefu.core.events import DESK_ALL, desk_team_group, desk_user_group
 from kefu.core.fields import check_json
+from kefu.wallboard.services import access_wallboard, scope_for
 
 from .presenters import message_dict
 
@@ -150,7 +151,63 @@ class JsonSocket(AsyncJsonWebsocketConsumer):
         await self.close(code=code)
 
 
-class DeskConsumer(JsonSocket):
+class SnapshotFeed:
+    """Pushes ``{"type": "wallboard", "snapshot": …}`` to a socket while its board is open.
+
+    The snapshot is computed again every ``KEFU_WALLBOARD_REFRESH_SECONDS`` (waits grow,
+    timers run down) and soon after any desk event the socket hears (``poke``), at most
+    once per ``KEFU_WALLBOARD_DEBOUNCE_SECONDS``: a burst of events costs one snapshot.
+    The socket's groups decide which events wake it, so a lead's board wakes for their
+    teams' events only; the snapshot itself is scoped by ``board_snapshot``.
+    """
+
+    feed_task: asyncio.Task[None] | None = None
+    feed_wake: asyncio.Event | None = None
+
+    def board_snapshot(self) -> dict[str, Any]:  # runs on the database thread
+        raise NotImplementedError
+
+    async def board_refused(self, exc: KefuError) -> None:
+        await cast(JsonSocket, self).send_error("wallboard", exc.message)
+
+    async def start_feed(self) -> None:
+        if self.feed_task is not None:
+            self.poke()
+            return
+        self.feed_wake = asyncio.Event()
+        self.feed_task = asyncio.create_task(self._feed())
+
+    async def stop_feed(self) -> None:
+        task, self.feed_task = self.feed_task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def poke(self) -> None:
+        if self.feed_wake is not None:
+            self.feed_wake.set()
+
+    async def _feed(self) -> None:
+        assert self.feed_wake is not None
+        while True:
+            self.feed_wake.clear()
+            try:
+                snapshot = await database_sync_to_async(self.board_snapshot)()
+            except KefuError as exc:  # no longer allowed (role changed, token revoked)
+                self.feed_task = None
+                await self.board_refused(exc)
+                return
+            except Exception:  # a database hiccup: the next refresh tries again
+                log.exception("wallboard snapshot failed")
+            else:
+                await cast(JsonSocket, self).send_json({"type": "wallboard", "snapshot": snapshot})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.feed_wake.wait(), timeout=settings.KEFU_WALLBOARD_REFRESH_SECONDS)
+            await asyncio.sleep(settings.KEFU_WALLBOARD_DEBOUNCE_SECONDS)
+
+
+class DeskConsumer(SnapshotFeed, JsonSocket):
     """Agent desk socket: forwards desk events, typing and read signals; serves resume."""
 
     # A supervisor who is also in a team is in two groups that both get the event;
@@ -182,6 +239,7 @@ class DeskConsumer(JsonSocket):
         # Nothing is marked offline here: a page change closes the socket too, and the
         # next page's socket arrives within the grace. Without one, the heartbeat stops
         # and the worker's presence sweep takes the agent offline (docs/presence.md).
+        await self.stop_feed()
         for name in ("recheck_task", "heartbeat_task"):
             task = getattr(self, name)
             setattr(self, name, None)
@@ -290,12 +348,26 @@ class DeskConsumer(JsonSocket):
             await self.send_json(
                 {"type": "history", "conversation_id": conversation_id, "messages": messages}
             )
+        elif kind == "wallboard":
+            # The board of the teams this user may see (team leads and above), pushed
+            # from now on; ``team_id`` narrows it to one of them.
+            team_id = content.get("team_id")
+            if team_id is not None:
+                team_id = int_field(content, "team_id", minimum=1)
+            await database_sync_to_async(scope_for)(self.user, team_id)
+            self.board_team_id = team_id
+            await self.start_feed()
         else:
-            raise InvalidInput("未知的消息类型", fields={"type": "应为 typing、read 或 resume"})
+            raise InvalidInput("未知的消息类型", fields={"type": "应为 typing、read、resume 或 wallboard"})
 
     def error_context(self, content: dict[str, Any]) -> dict[str, Any]:
         conversation_id = content.get("conversation_id")
         return {"conversation_id": conversation_id} if type(conversation_id) is int else {}
+
+    board_team_id: int | None = None
+
+    def board_snapshot(self) -> dict[str, Any]:
+        return access_wallboard(self.user, self.board_team_id)
 
     def _typing(self, conversation_id: int) -> None:
         conversation = access_conversation(self.user, conversation_id)
@@ -320,6 +392,7 @@ class DeskConsumer(JsonSocket):
         if len(self.recent) > self.RECENT_EVENTS:
             self.recent.popitem(last=False)
         await self.send_json({"type": "event", **payload})
+        self.poke()
 
     async def typing_event(self, event: dict[str, Any]) -> None:
         await self.send_json({**event["payload"], "type": "typing"})

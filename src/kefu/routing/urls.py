@@ -1,11 +1,13 @@
 from django.urls import path
+from django.views.generic import RedirectView
 
 from . import views
 
 app_name = "routing"
 
 urlpatterns = [
-    path("supervisor/", views.supervisor_view, name="supervisor"),
+    # The supervisor page grew into the wallboard (kefu.wallboard, docs/wallboard.md).
+    path("supervisor/", RedirectView.as_view(url="/desk/wallboard/", permanent=False, query_string=True)),
     path("settings/routing/", views.routing_rules_view, name="settings_rules"),
     path(
         "settings/routing/<int:rule_id>/<str:action>/",

@@ -1,4 +1,4 @@
-"""The supervisor page: queues per team and every agent's status and load; the routing rules settings page."""
+"""The routing rules settings page (the supervisor page grew into the wallboard, kefu.wallboard)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST
 
 from kefu.accounts.access import AuthedRequest, check_admin
-from kefu.accounts.models import AgentStatus, Team
+from kefu.accounts.models import Team
 from kefu.channels.models import Channel
 from kefu.conversations.models import Priority
 from kefu.core.errors import KefuError, NotFound
@@ -19,36 +19,10 @@ from kefu.core.forms import add_errors
 
 from .models import RoutingRule
 from .services import (
-    access_agent_overview,
-    access_queue_overview,
     do_create_routing_rule,
     do_delete_routing_rule,
     do_set_routing_rule_active,
 )
-
-# Refresh interval of the page's polling of /api/v1/queues and /api/v1/agents.
-REFRESH_SECONDS = 5
-
-
-@require_GET
-@login_required
-def supervisor_view(request: AuthedRequest) -> HttpResponse:
-    labels = dict(AgentStatus.choices)
-    # access_agent_overview refuses roles below team lead.
-    agents = [
-        {**a, "status_label": labels.get(str(a["status"]), a["status"])}
-        for a in access_agent_overview(request.user)
-    ]
-    return render(
-        request,
-        "routing/supervisor.html",
-        {
-            "nav": "supervisor",
-            "queues": access_queue_overview(request.user),
-            "agents": agents,
-            "refresh_seconds": REFRESH_SECONDS,
-        },
-    )
 
 
 class RuleForm(forms.Form):

@@ -27,6 +27,9 @@
  *   sock.typing(conversationId);             // throttled to one frame per 3 s per conversation
  *   sock.read(conversationId, messageId);
  *   sock.resume(conversationId, after);      // -> "history"; also watches the conversation
+ *   sock.board(teamId?);                     // team leads and above: push the wallboard
+ *       "wallboard" fn({snapshot})  a fresh snapshot (docs/wallboard.md); again after a
+ *                                   reconnect, after desk events and every few seconds
  *   sock.watch(conversationId, lastMessageId?) / sock.unwatch(conversationId)
  *       Watched conversations are resumed automatically after every reconnect, from the
  *       highest message id seen (via history or message.created / note.created events).
@@ -55,6 +58,7 @@
     this._timer = null;
     this._stopped = true;
     this._opened = false;
+    this._board = null;       // {team_id?} while the wallboard is wanted
   }
 
   KefuDeskSocket.prototype.on = function (name, fn) {
@@ -97,6 +101,7 @@
       Object.keys(self._watched).forEach(function (id) {
         self._send({ type: "resume", conversation_id: Number(id), after: self._watched[id] });
       });
+      if (self._board) self._send(self._board);
       self._emit("open", { reconnect: reconnect });
     };
     ws.onmessage = function (ev) {
@@ -167,6 +172,7 @@
       case "read":
       case "error":
       case "access":
+      case "wallboard":
         this._emit(frame.type, frame);
         break;
       default:
@@ -183,6 +189,11 @@
 
   KefuDeskSocket.prototype.read = function (conversationId, messageId) {
     return this._send({ type: "read", conversation_id: conversationId, message_id: messageId });
+  };
+
+  KefuDeskSocket.prototype.board = function (teamId) {
+    this._board = teamId ? { type: "wallboard", team_id: Number(teamId) } : { type: "wallboard" };
+    return this._send(this._board);
   };
 
   KefuDeskSocket.prototype.watch = function (conversationId, lastMessageId) {

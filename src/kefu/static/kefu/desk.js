@@ -1,6 +1,6 @@
 /*
- * kefu desk pages: status switcher, idle lock, live inbox, conversation workspace and
- * supervisor board. Realtime comes from KefuDeskSocket (desk-socket.js); every change
+ * kefu desk pages: status switcher, idle lock, live inbox, conversation workspace,
+ * the wallboard and the silent observer's view. Realtime comes from KefuDeskSocket (desk-socket.js); every change
  * goes through the REST API (/api/v1/...), so pages and integrations share one write path.
  *
  * Customer text is only ever put into the page with textContent; the inbox list is
@@ -684,62 +684,96 @@
     markRead();
   }
 
-  // --- supervisor ---------------------------------------------------------------------
+  // --- wallboard (主管看板) -------------------------------------------------------------
+  // Snapshots are pushed over the desk socket (sock.board()); wallboard.js renders them.
+  // Actions go over HTTP (/api/v1/wallboard/…); the next snapshot shows their effect.
 
-  function cell(tr, text, cls) {
-    var td = document.createElement("td");
-    if (cls) td.className = cls;
-    td.textContent = text;
-    tr.appendChild(td);
-    return td;
+  function initWallboard(page) {
+    var board = window.KefuWallboard;
+    if (!board) return;
+    var first = $("#kefu-wallboard-snapshot");
+    if (first) board.render(page, JSON.parse(first.textContent), { actions: true });
+    setInterval(function () { board.tick(page); }, 1000);
+    var status = $("#kefu-wallboard-status");
+    function say(text, isError) {
+      if (!status) return;
+      status.textContent = text;
+      status.className = isError ? "form-error" : "help";
+    }
+    function done(text) { return function () { say(text, false); }; }
+    function failed(err) { say(err.message ? err.message() : "操作失败", true); }
+    page.addEventListener("click", function (e) {
+      var b = e.target.closest("button[data-action]");
+      if (!b) return;
+      var id = Number(b.dataset.conversationId);
+      var base = "/api/v1/wallboard/conversations/" + id + "/";
+      if (b.dataset.action === "take-over") {
+        if (!window.confirm("由您接管这个会话？")) return;
+        api("POST", base + "take-over", {}).then(function () {
+          window.location.href = "/desk/c/" + id + "/";
+        }, failed);
+      } else if (b.dataset.action === "reassign") {
+        var snap = page.snapshot || { agents: { items: [] } };
+        var team = (snap.teams || []).filter(function (t) { return String(t.id) === b.dataset.teamId; })[0];
+        var choices = snap.agents.items.filter(function (a) {
+          return a.status !== "offline" && (!team || (a.teams || []).indexOf(team.name) >= 0);
+        });
+        var list = choices.map(function (a, i) { return (i + 1) + ". " + a.name + "（" + a.status_label + " " + a.load + "/" + a.max_concurrent + "）"; });
+        var pick = window.prompt("改派给谁？输入序号：\n" + list.join("\n"));
+        var chosen = choices[Number(pick) - 1];
+        if (!chosen) return;
+        api("POST", base + "reassign", { to_user_id: chosen.user_id }).then(done("已改派给 " + chosen.name), failed);
+      } else if (b.dataset.action === "whisper") {
+        var text = window.prompt("悄悄话（只有接待客服能看到，客户看不到）：");
+        if (!text || !text.trim()) return;
+        api("POST", base + "whisper", { text: text.trim() }).then(done("悄悄话已发送"), failed);
+      }
+    });
+    socket = startSocket();
+    if (!socket) return;
+    socket.on("wallboard", function (frame) { board.render(page, frame.snapshot, { actions: true }); });
+    socket.on("error", function (frame) { if (frame.field === "wallboard") say(frame.detail, true); });
+    socket.board(page.dataset.teamId || null);
+    socket.connect();
   }
 
-  function initSupervisor(page) {
-    var every = Math.max(2, Number(page.dataset.refreshSeconds || 5)) * 1000;
-    var queuesBody = $("#kefu-queues tbody");
-    var agentsBody = $("#kefu-agents tbody");
-    function render() {
-      Promise.all([api("GET", "/api/v1/queues"), api("GET", "/api/v1/agents")]).then(function (res) {
-        var queues = res[0].items;
-        var agents = res[1].items;
-        queuesBody.replaceChildren.apply(queuesBody, queues.map(function (q) {
-          var tr = document.createElement("tr");
-          tr.dataset.teamId = String(q.team_id);
-          if (q.waiting) tr.className = "has-waiting";
-          cell(tr, q.team);
-          cell(tr, String(q.waiting));
-          cell(tr, q.waiting ? formatDuration(q.longest_wait_seconds) : "—");
-          return tr;
-        }));
-        agentsBody.replaceChildren.apply(agentsBody, agents.map(function (a) {
-          var tr = document.createElement("tr");
-          tr.dataset.userId = String(a.user_id);
-          cell(tr, a.name);
-          var st = cell(tr, statusLabels[a.status] || a.status);
-          var dot = document.createElement("span");
-          dot.className = "status-dot status-" + a.status;
-          st.insertBefore(dot, st.firstChild);
-          var load = cell(tr, a.load + "/" + a.max_concurrent);
-          if (a.load >= a.max_concurrent) load.className = "full";
-          cell(tr, (a.teams || []).join("、"));
-          return tr;
-        }));
-        if (liveState && !socket) liveState.textContent = "● 每 " + every / 1000 + " 秒刷新";
-      }, function () { if (liveState) liveState.textContent = "○ 刷新失败，稍后重试"; });
+  // --- silent observer: the conversation live, and nothing of the observer goes out ----
+  // No read receipt, no typing: the customer is never told someone is watching.
+
+  function initObserver(page) {
+    var convId = Number(page.dataset.conversationId);
+    var list = $("#kefu-observe-messages");
+    var seen = {};
+    $all("[data-message-id]", list).forEach(function (li) { seen[li.dataset.messageId] = true; });
+    function add(m) {
+      if (!m || m.conversation_id !== convId || seen[m.id]) return;
+      seen[m.id] = true;
+      var li = document.createElement("li");
+      li.className = "msg dir-" + m.direction + (m.is_private ? " private" : "");
+      li.dataset.messageId = String(m.id);
+      var who = document.createElement("span");
+      who.className = "msg-meta";
+      who.textContent = (m.direction === "incoming" ? "客户" : (m.sender_name || "系统")) + " · " + formatTime(m.created_at, true);
+      var text = document.createElement("p");
+      text.className = "msg-text";
+      text.textContent = m.text || (m.image_url ? "[图片]" : "");
+      li.appendChild(who);
+      li.appendChild(text);
+      list.appendChild(li);
+      list.scrollTop = list.scrollHeight;
     }
-    var soon = debounce(render, 300);
-    $all("#kefu-queues td[data-seconds]").forEach(function (td) {
-      var s = Number(td.dataset.seconds);
-      td.textContent = s ? formatDuration(s) : "—";
-    });
-    setInterval(function () { if (!document.hidden) render(); }, every);
     socket = startSocket();
-    if (socket) {
-      socket.on("agent.status_changed", soon);
-      socket.on("conversation.created", soon);
-      socket.on("conversation.assigned", soon);
-      socket.connect();
-    }
+    if (!socket) return;
+    ["message.created", "note.created", "conversation.activity"].forEach(function (name) {
+      socket.on(name, function (frame) { add(frame.data && frame.data.message); });
+    });
+    socket.on("history", function (frame) {
+      if (frame.conversation_id === convId) (frame.messages || []).forEach(add);
+    });
+    var last = 0;
+    Object.keys(seen).forEach(function (id) { last = Math.max(last, Number(id)); });
+    socket.watch(convId, last);
+    socket.connect();
   }
 
   // --- alerts, counts and notifications (every desk page) ------------------------------
@@ -1003,6 +1037,40 @@
           "/desk/c/" + a.conversation_id + "/");
       }
     });
+    // A lead's whisper (悄悄话) to this agent: a toast only she sees, never the customer.
+    live.on("conversation.whisper", function (frame) {
+      var w = frame.data && frame.data.whisper;
+      if (!w || w.agent_id !== myUserId || shown["w" + w.id]) return;
+      shown["w" + w.id] = true;
+      var t = document.createElement("div");
+      t.className = "toast toast-whisper";
+      t.setAttribute("role", "alert");
+      var head = document.createElement("div");
+      head.className = "toast-head";
+      var strong = document.createElement("strong");
+      strong.className = "toast-level";
+      strong.textContent = "悄悄话 · " + (w.author_name || "组长");
+      var close = document.createElement("button");
+      close.type = "button";
+      close.className = "link-button toast-close";
+      close.setAttribute("aria-label", "关闭");
+      close.textContent = "×";
+      close.addEventListener("click", function () { t.remove(); });
+      head.appendChild(strong);
+      head.appendChild(close);
+      var text = document.createElement("p");
+      text.className = "toast-reason";
+      text.textContent = w.text;
+      var open = document.createElement("a");
+      open.href = "/desk/c/" + w.conversation_id + "/";
+      open.textContent = "会话 #" + w.conversation_id;
+      t.appendChild(head);
+      t.appendChild(text);
+      t.appendChild(open);
+      box.appendChild(t);
+      while (box.children.length > 5) box.removeChild(box.firstElementChild);
+      playSound("message");
+    });
     live.on("conversation.alert_acknowledged", function (frame) {
       var a = frame.data;
       var t = a && $('.toast[data-alert-id="' + a.id + '"]', box);
@@ -1176,10 +1244,12 @@
 
   var inboxPage = $("#kefu-inbox");
   var conversationPage = $("#kefu-conversation");
-  var supervisorPage = $("#kefu-supervisor");
+  var wallboardPage = $("#kefu-wallboard");
+  var observerPage = $("#kefu-observe");
   if (inboxPage) initInbox(inboxPage);
   if (conversationPage) initConversation(conversationPage);
-  if (supervisorPage) initSupervisor(supervisorPage);
+  if (wallboardPage) initWallboard(wallboardPage);
+  if (observerPage) initObserver(observerPage);
   initAwareness(conversationPage);
   window.addEventListener("beforeunload", function () { if (socket) socket.close(); });
 })();

@@ -5,8 +5,8 @@ in batch mode, so claiming and result bookkeeping are theirs) and, every few
 seconds, the timers: the presence sweep (agents whose desk is gone go offline, and
 their conversations back to the queue if the admin's rule says so), the SLA sweep, follow-up reminders, due webhook retries, the
 complaints sweep, conversations whose routing failed after their first message was
-stored, waiting customers an agent now has room for, stalled outbound deliveries and
-(hourly) old inbound nonces.
+stored, waiting customers an agent now has room for, stalled outbound deliveries,
+(hourly) old inbound nonces and, on Monday morning, the weekly review's mailings.
 
 Nothing depends on this process staying alive: timers are due times in the
 database and every warning, breach, reminder and delivery attempt is claimed with a
@@ -36,6 +36,7 @@ from kefu.channels.outbound import do_kick_stalled_deliveries
 from kefu.channels.services import do_prune_inbound_nonces
 from kefu.complaints.services import do_sweep as do_sweep_complaints
 from kefu.conversations.services import do_wake_snoozed
+from kefu.performance.mailing import do_schedule_weekly_reviews
 from kefu.routing.assignment import do_drain_queues, do_route_unrouted
 from kefu.sla.services import do_sweep
 from kefu.tickets.services import do_notify_due_follow_ups
@@ -78,6 +79,8 @@ def run_timers() -> dict[str, int]:
         ("queues", do_drain_queues),
         ("outbound", do_kick_stalled_deliveries),
         ("inbound_nonces", _prune_nonces_hourly),
+        # Monday morning: the weekly review mailed to each team's leads, once per team and week.
+        ("weekly_review", lambda: do_schedule_weekly_reviews(timezone.now())),
     )
     for name, step in steps:
         try:

@@ -1,0 +1,193 @@
+"""The desk's figures over REST (docs/metrics.md): one scope of filters for every operation.
+
+Every operation takes the same filters as query parameters: ``start`` and ``end`` (ISO
+8601; the period is ``[start, end)``, default the last seven local days), ``team``,
+``agent``, ``channel`` and ``intent``. Who may read what is decided in
+``kefu.analytics.services.access_scope``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ninja import Query, Router, Schema
+from pydantic import Field
+
+from kefu.accounts.access import AuthedRequest, check_role
+from kefu.accounts.models import Role
+from kefu.core.apiutil import StrictIn
+from kefu.core.errors import InvalidInput
+
+from . import metrics, services
+
+router = Router(tags=["metrics"])
+
+
+class ScopeQuery(Schema):
+    start: datetime | None = Field(None, description="开始时间（含），ISO 8601；默认最近 7 天")
+    end: datetime | None = Field(None, description="结束时间（不含）")
+    team: int | None = Field(None, ge=1, description="团队 id")
+    agent: int | None = Field(None, ge=1, description="客服 id")
+    channel: int | None = Field(None, ge=1, description="渠道 id")
+    intent: str | None = Field(None, max_length=32, description="意图")
+
+    def scope(self) -> metrics.Scope:
+        return services.check_scope(
+            start=self.start,
+            end=self.end,
+            team_id=self.team,
+            agent_id=self.agent,
+            channel_id=self.channel,
+            intent=self.intent,
+        )
+
+
+def _num(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def figure_dict(f: metrics.Figure, previous: metrics.Figure | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": f.name,
+        "label": f.label,
+        "value": _num(f.value),
+        "unit": f.unit,
+        "count": f.count,
+        "target": f.target,
+        "better": f.better,
+    }
+    if f.target is not None and f.value is not None:
+        out["meets_target"] = f.value >= f.target if f.better == "higher" else f.value <= f.target
+    if previous is not None:
+        out["previous"] = {"value": _num(previous.value), "count": previous.count}
+        out["change"] = (
+            _num(f.value - previous.value) if f.value is not None and previous.value is not None else None
+        )
+    return out
+
+
+def scope_dict(scope: metrics.Scope) -> dict[str, Any]:
+    return {
+        "start": scope.start.isoformat(),
+        "end": scope.end.isoformat(),
+        "team": scope.team_id,
+        "agent": scope.agent_id,
+        "channel": scope.channel_id,
+        "intent": scope.intent,
+    }
+
+
+@router.get("/metrics")
+def get_metrics(
+    request: AuthedRequest,
+    filters: Query[ScopeQuery],
+    names: str | None = Query(None, description="指标名，逗号分隔；默认全部", max_length=2000),
+) -> dict[str, Any]:
+    """Figures for a scope, with the previous period of the same length and the targets."""
+    wanted = services.check_names(names)
+    scope = services.access_scope(request.auth, filters.scope())
+    pairs = metrics.compare(scope, wanted)
+    previous = scope.previous()
+    return {
+        "scope": scope_dict(scope),
+        "previous": {"start": previous.start.isoformat(), "end": previous.end.isoformat()},
+        "figures": [figure_dict(now, before) for now, before in pairs.values()],
+    }
+
+
+@router.get("/metrics/catalog")
+def metric_catalog(request: AuthedRequest) -> dict[str, Any]:
+    """Every metric's name, label, unit and direction, and the breakdowns."""
+    return {
+        "metrics": [
+            {"name": m.name, "label": m.label, "unit": m.unit, "better": m.better}
+            for m in metrics.METRICS.values()
+        ],
+        "breakdowns": [{"by": k, "label": v} for k, v in metrics.BREAKDOWNS.items()],
+    }
+
+
+@router.get("/metrics/breakdown")
+def get_breakdown(
+    request: AuthedRequest,
+    filters: Query[ScopeQuery],
+    name: str = Query(..., max_length=48),
+    by: str = Query(..., max_length=16),
+) -> dict[str, Any]:
+    """One figure per channel, intent, team, agent, hour, weekday, day or half hour."""
+    scope = filters.scope()
+    rows = services.access_breakdown(request.auth, scope, name, by)
+    return {
+        "name": name,
+        "by": by,
+        "items": [
+            {**figure_dict(f), "key": key, "label": label, "metric_label": f.label} for key, label, f in rows
+        ],
+    }
+
+
+@router.get("/metrics/heatmap")
+def get_heatmap(
+    request: AuthedRequest, filters: Query[ScopeQuery], name: str = Query("volume", max_length=48)
+) -> dict[str, Any]:
+    """7 weekdays (Monday first) × 24 hours of one figure, in the desk's time zone."""
+    grid = services.access_heatmap(request.auth, filters.scope(), name)
+    return {
+        "name": name,
+        "weekdays": list(metrics.WEEKDAYS),
+        "cells": [[_num(v) for v in row] for row in grid],
+    }
+
+
+@router.get("/metrics/behind")
+def get_behind(
+    request: AuthedRequest,
+    filters: Query[ScopeQuery],
+    name: str = Query(..., max_length=48),
+    by: str | None = Query(None, max_length=16),
+    key: str | None = Query(None, max_length=64),
+) -> dict[str, Any]:
+    """The ids of the conversations behind a figure (or one breakdown row) that the caller may open."""
+    pair = (by, key or "") if by is not None else None
+    ids = services.access_behind(request.auth, filters.scope(), name, pair)
+    return {"name": name, "count": len(ids), "conversation_ids": ids}
+
+
+@router.get("/metrics/arrivals")
+def get_arrivals(
+    request: AuthedRequest, filters: Query[ScopeQuery], bucket: int = Query(30, ge=5, le=60)
+) -> dict[str, Any]:
+    """New conversations per bucket of minutes (30 by default), empty buckets included."""
+    if 60 % bucket:
+        raise InvalidInput("bucket 须能整除 60", fields={"bucket": "5、10、15、20、30 或 60"})
+    scope = services.access_scope(request.auth, filters.scope())
+    return {
+        "bucket_minutes": bucket,
+        "items": [[at.isoformat(), n] for at, n in metrics.arrivals(scope, bucket)],
+    }
+
+
+class TargetsIn(StrictIn):
+    team: int | None = Field(None, ge=1)
+    targets: dict[str, float | None]
+
+
+@router.get("/metrics/targets")
+def get_targets(request: AuthedRequest, team: int | None = Query(None, ge=1)) -> dict[str, Any]:
+    """The targets in force (defaults, desk-wide, the team's own), and which are set where."""
+    check_role(request.auth, Role.AGENT)
+    return {
+        "team": team,
+        "targets": metrics.targets(team),
+        "defaults": dict(metrics.DEFAULT_TARGETS),
+        "desk": services.target_rows(None),
+        "team_overrides": services.target_rows(team) if team is not None else {},
+    }
+
+
+@router.put("/metrics/targets")
+def put_targets(request: AuthedRequest, payload: TargetsIn) -> dict[str, Any]:
+    """Set (a number) or clear (null) targets, desk-wide or for a team; admins only."""
+    merged = services.do_set_targets(actor=request.auth, values=payload.targets, team_id=payload.team)
+    return {"team": payload.team, "targets": merged}

@@ -1,0 +1,1060 @@
+"""Every figure of the desk, defined once (docs/metrics.md gives each formula and its edge cases).
+
+Reports, the wallboard, the agent's own page, the weekly review, star ratings, exports and
+the API read figures only through this module: ``compute``, ``compare``, ``breakdown``,
+``heatmap``, ``behind``, ``arrivals`` and ``targets``. A figure's value is None when there is
+nothing to compute it from, never a 0 in disguise.
+
+A metric reads one *source* (conversations, tickets, complaints, compensation, promises,
+quality scores, checked replies, agent replies or the status history). Each source knows
+how to filter itself by a ``Scope`` and which expression groups it by channel, team, hour …
+Most metrics are SQL aggregates (``agg``); durations and percentiles are computed in
+Python over one column (``dist``); a few need their own code (``custom``).
+
+This module only reads; it checks no permission (``kefu.analytics.services`` does).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.db.models import (
+    Avg,
+    Count,
+    DateTimeField,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    Window,
+)
+from django.db.models.functions import (
+    ExtractHour,
+    ExtractIsoWeekDay,
+    ExtractMinute,
+    Lag,
+    TruncDate,
+    TruncHour,
+)
+from django.utils import timezone
+
+from kefu.accounts.models import AgentStatus, StatusChange, Team, User
+from kefu.analytics.models import MetricTarget
+from kefu.channels.models import Channel
+from kefu.complaints.models import CompensationRequest, Complaint, Promise
+from kefu.conversations.models import Conversation, Message
+from kefu.hours.calendar import BusinessCalendar, calendar_for
+from kefu.quality.models import QualityScore, ReplyFindings
+from kefu.tickets.models import Ticket
+from kefu.understanding.models import EmotionAlert
+
+# --- scope and figure -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What to count: the half-open period ``[start, end)`` (aware datetimes) and optional filters."""
+
+    start: datetime
+    end: datetime
+    team_id: int | None = None
+    agent_id: int | None = None
+    channel_id: int | None = None
+    intent: str | None = None  # intent code
+
+    def previous(self) -> Scope:
+        """The period of the same length immediately before, with the same filters."""
+        length = self.end - self.start
+        return replace(self, start=self.start - length, end=self.start)
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    label: str
+    value: float | None
+    unit: str  # "s", "%", "count", "score", "yuan"
+    count: int  # the denominator / number of items behind the value
+    target: float | None = None
+    better: str = "higher"  # "higher" | "lower"
+
+
+BREAKDOWNS: dict[str, str] = {
+    "channel": "渠道",
+    "intent": "意图",
+    "team": "团队",
+    "agent": "客服",
+    "hour": "小时",
+    "weekday": "星期",
+    "day": "日期",
+    "halfhour": "半小时",
+}
+WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+
+# Defaults from the handbooks (respond within a minute, resolve 90 %, CSAT 4.5 of 5).
+DEFAULT_TARGETS: dict[str, float] = {"first_response_mean": 60.0, "resolution_rate": 90.0, "csat_mean": 4.5}
+# A customer who comes back within this time after a resolution was not helped at first contact.
+FCR_WINDOW = timedelta(days=7)
+# At most this many ids behind a figure (the drill-down pages them).
+BEHIND_LIMIT = 500
+
+RESOLVED = (Conversation.Status.RESOLVED, Conversation.Status.CLOSED)
+ACTIVE = (Conversation.Status.OPEN, Conversation.Status.PENDING, Conversation.Status.SNOOZED)
+NEGATIVE_EMOTIONS = ("dissatisfied", "angry")
+
+
+# --- sources ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    """One kind of row figures are counted over, and how a scope filters and groups it."""
+
+    name: str
+    anchor: str  # the time field that puts a row in a period (and in an hour, a weekday …)
+    fields: dict[str, str]  # filter/group field per dimension: team, agent, channel, intent
+    conversation: str | None  # the path to the conversation id (drill-down)
+    manager: Callable[[], QuerySet[Any]]
+    # Dimensions reached through a many-to-many (tickets ↔ conversations): filter and key.
+    linked: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
+
+    def rows(self, scope: Scope, *, agent_field: str | None = None) -> QuerySet[Any]:
+        qs = self.manager().filter(**{f"{self.anchor}__gte": scope.start, f"{self.anchor}__lt": scope.end})
+        wanted = {
+            "team": scope.team_id,
+            "agent": scope.agent_id,
+            "channel": scope.channel_id,
+            "intent": scope.intent,
+        }
+        for dim, value in wanted.items():
+            if value is None:
+                continue
+            if dim in self.linked:
+                qs = qs.filter(self.linked[dim](value))
+                continue
+            path = agent_field if dim == "agent" and agent_field else self.fields.get(dim)
+            if path is None:
+                return qs.none()
+            qs = qs.filter(**{path: value})
+        return qs
+
+    def key(self, by: str, *, agent_field: str | None = None) -> Any:
+        """The expression that groups rows ``by`` a dimension or a time bucket (local time)."""
+        at = self.anchor
+        if by == "hour":
+            return ExtractHour(at)
+        if by == "weekday":
+            return ExtractIsoWeekDay(at)
+        if by == "day":
+            return TruncDate(at)
+        if by == "halfhour":
+            return ExtractHour(at) * 2 + ExtractMinute(at) / 30
+        if by == "weekday_hour":
+            return ExtractIsoWeekDay(at) * 100 + ExtractHour(at)
+        if by in self.linked:
+            return self.linked[by](None)
+        path = agent_field if by == "agent" and agent_field else self.fields.get(by)
+        if path is None:
+            return Value(None)
+        return F(path)
+
+
+def _ticket_link(dim: str) -> Callable[[Any], Any]:
+    through = Ticket.conversations.through
+    column = {"channel": "conversation__channel_id", "intent": "conversation__intent"}[dim]
+
+    def make(value: Any) -> Any:
+        if value is None:  # the key: the first linked conversation's channel / intent
+            return Subquery(
+                through.objects.filter(ticket_id=OuterRef("pk"))
+                .order_by("conversation_id")
+                .values(column)[:1]
+            )
+        return Q(pk__in=through.objects.filter(**{column: value}).values("ticket_id"))
+
+    return make
+
+
+def _complaint_link(dim: str) -> Callable[[Any], Any]:
+    through = Ticket.conversations.through
+    column = {"channel": "conversation__channel_id", "intent": "conversation__intent"}[dim]
+
+    def make(value: Any) -> Any:
+        if value is None:
+            return Subquery(
+                through.objects.filter(ticket_id=OuterRef("ticket_id"))
+                .order_by("conversation_id")
+                .values(column)[:1]
+            )
+        return Q(ticket_id__in=through.objects.filter(**{column: value}).values("ticket_id"))
+
+    return make
+
+
+_CONV = {
+    "team": "conversation__team_id",
+    "channel": "conversation__channel_id",
+    "intent": "conversation__intent",
+}
+
+SOURCES: dict[str, Source] = {
+    "conversation": Source(
+        "conversation",
+        "created_at",
+        {"team": "team_id", "agent": "assignee_id", "channel": "channel_id", "intent": "intent"},
+        "id",
+        lambda: Conversation.objects.all(),
+    ),
+    "reply": Source(  # agent replies, for the response time between messages
+        "reply",
+        "created_at",
+        {**_CONV, "agent": "sender_id"},
+        "conversation_id",
+        lambda: Message.objects.all(),
+    ),
+    "ticket": Source(
+        "ticket",
+        "created_at",
+        {"team": "team_id", "agent": "assignee_id"},
+        "conversations__id",
+        lambda: Ticket.objects.all(),
+        linked={"channel": _ticket_link("channel"), "intent": _ticket_link("intent")},
+    ),
+    "complaint": Source(
+        "complaint",
+        "created_at",
+        {"team": "ticket__team_id", "agent": "ticket__owner_id"},
+        "ticket__conversations__id",
+        lambda: Complaint.objects.all(),
+        linked={"channel": _complaint_link("channel"), "intent": _complaint_link("intent")},
+    ),
+    "compensation": Source(
+        "compensation",
+        "created_at",
+        {"team": "team_id", "agent": "requested_by_id", "channel": "conversation__channel_id"}
+        | {"intent": "conversation__intent"},
+        "conversation_id",
+        lambda: CompensationRequest.objects.filter(
+            status__in=(CompensationRequest.Status.GRANTED, CompensationRequest.Status.APPROVED)
+        ),
+    ),
+    "promise": Source(
+        "promise",
+        "due_at",
+        {**_CONV, "agent": "owner_id"},
+        "conversation_id",
+        lambda: Promise.objects.exclude(status=Promise.Status.CANCELLED),
+    ),
+    "quality": Source(
+        "quality",
+        "conversation__created_at",
+        {**_CONV, "agent": "agent_id"},
+        "conversation_id",
+        lambda: QualityScore.objects.all(),
+    ),
+    "findings": Source(
+        "findings",
+        "created_at",
+        {**_CONV, "agent": "agent_id"},
+        "conversation_id",
+        lambda: ReplyFindings.objects.all(),
+    ),
+}
+
+
+# --- conversation conditions -------------------------------------------------------------------
+
+
+def _transferred() -> Exists:
+    return Exists(
+        Message.objects.filter(
+            conversation_id=OuterRef("pk"),
+            direction=Message.Direction.ACTIVITY,
+            kind=Message.Kind.EVENT,
+            meta__has_key="to_team",
+        )
+    )
+
+
+def _reopened() -> Q:
+    """A customer wrote after a resolution, or someone set a resolved conversation active again."""
+    resolved_before = Message.objects.filter(
+        conversation_id=OuterRef("conversation_id"),
+        id__lt=OuterRef("id"),
+        direction=Message.Direction.ACTIVITY,
+        meta__to__in=list(RESOLVED),
+    )
+    wrote_after = Message.objects.filter(
+        conversation_id=OuterRef("pk"), direction=Message.Direction.INCOMING
+    ).filter(Exists(resolved_before))
+    set_active = Message.objects.filter(
+        conversation_id=OuterRef("pk"),
+        direction=Message.Direction.ACTIVITY,
+        meta__from__in=list(RESOLVED),
+        meta__to__in=list(ACTIVE),
+    )
+    return Q(Exists(wrote_after)) | Q(Exists(set_active))
+
+
+def _came_back() -> Exists:
+    """The same customer (merged profiles included) opened another conversation within the FCR window."""
+    later = Conversation.objects.filter(
+        Q(customer_id=OuterRef("customer_id"))
+        | Q(customer__merged_into_id=OuterRef("customer_id"))
+        | Q(customer_id=OuterRef("customer__merged_into_id")),
+        created_at__gt=OuterRef("created_at"),
+        created_at__lte=ExpressionWrapper(OuterRef("resolved_at") + FCR_WINDOW, output_field=DateTimeField()),
+    ).exclude(pk=OuterRef("pk"))
+    return Exists(later)
+
+
+def _was_upset() -> Exists:
+    return Exists(
+        EmotionAlert.objects.filter(
+            conversation_id=OuterRef("pk"),
+            level=EmotionAlert.Level.EMOTION,
+            label__in=NEGATIVE_EMOTIONS,
+        )
+    )
+
+
+def _is_resolved() -> Q:
+    return Q(status__in=RESOLVED, resolved_at__isnull=False)
+
+
+def _sla_first_response_met() -> Q:
+    return Q(first_response_due__isnull=False, first_response_at__lte=F("first_response_due"))
+
+
+def _sla_first_response_missed(now: datetime) -> Q:
+    return Q(first_response_due__isnull=False) & (
+        Q(first_response_at__gt=F("first_response_due"))
+        | Q(first_response_at__isnull=True, first_response_due__lt=now)
+    )
+
+
+# --- metric definitions ------------------------------------------------------------------------
+
+Aggs = dict[str, Any]
+Finish = Callable[[dict[str, Any]], tuple[float | None, int]]
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    label: str
+    unit: str
+    better: str
+    source: str
+    kind: str  # "agg" | "dist" | "ratio" | "custom"
+    aggs: Callable[[Scope], Aggs] | None = None
+    finish: Finish | None = None
+    series: str | None = None  # dist: the series of values it reduces
+    reduce: Callable[[list[float]], tuple[float | None, int]] | None = None
+    agent_field: str | None = None  # whose figure it is, when not the source's agent field
+    behind: Callable[[Scope], Q] | None = None  # the rows counted, for the drill-down
+    ratio: tuple[str, str] | None = None  # numerator and denominator metrics (×100)
+
+
+def _pct(num: int | None, den: int | None) -> tuple[float | None, int]:
+    den = den or 0
+    return (100.0 * (num or 0) / den if den else None, den)
+
+
+def _plain(value_key: str, count_key: str) -> Finish:
+    def finish(row: dict[str, Any]) -> tuple[float | None, int]:
+        count = row[count_key] or 0
+        value = row[value_key]
+        return (float(value) if value is not None and count else None, count)
+
+    return finish
+
+
+def _rate(num_key: str, den_key: str) -> Finish:
+    return lambda row: _pct(row[num_key], row[den_key])
+
+
+def _count(key: str) -> Finish:
+    return lambda row: (float(row[key] or 0), row[key] or 0)
+
+
+def _mean(values: list[float]) -> tuple[float | None, int]:
+    values = [v for v in values if math.isfinite(v)]
+    return (statistics.fmean(values) if values else None, len(values))
+
+
+def _median(values: list[float]) -> tuple[float | None, int]:
+    values = [v for v in values if math.isfinite(v)]
+    return (float(statistics.median(values)) if values else None, len(values))
+
+
+def _p90(values: list[float]) -> tuple[float | None, int]:
+    """Nearest rank: the smallest value at or above 90 % of the values."""
+    values = sorted(v for v in values if math.isfinite(v))
+    if not values:
+        return None, 0
+    return values[max(0, math.ceil(0.9 * len(values)) - 1)], len(values)
+
+
+def _within(threshold: Callable[[], float]) -> Callable[[list[float]], tuple[float | None, int]]:
+    def reduce(values: list[float]) -> tuple[float | None, int]:
+        limit = threshold()
+        return _pct(sum(1 for v in values if v <= limit), len(values))
+
+    return reduce
+
+
+def _conversation_metrics() -> list[Metric]:
+    c = "conversation"
+    return [
+        Metric(
+            "volume", "会话量", "count", "higher", c, "agg",
+            aggs=lambda s: {"n": Count("id")}, finish=_count("n"),
+        ),
+        Metric(
+            "resolution_rate", "解决率", "%", "higher", c, "agg",
+            aggs=lambda s: {"ok": Count("id", filter=_is_resolved()), "n": Count("id")},
+            finish=_rate("ok", "n"),
+        ),
+        Metric(
+            "fcr_rate", "首次解决率（FCR）", "%", "higher", c, "agg",
+            aggs=lambda s: {
+                "ok": Count("id", filter=_is_resolved() & ~_reopened() & ~Q(_transferred()) & ~Q(_came_back())),
+                "n": Count("id", filter=_is_resolved()),
+            },
+            finish=_rate("ok", "n"),
+            behind=lambda s: _is_resolved(),
+        ),
+        Metric(
+            "reopen_rate", "重开率", "%", "lower", c, "agg",
+            aggs=lambda s: {
+                "re": Count("id", filter=Q(resolved_at__isnull=False) & _reopened()),
+                "n": Count("id", filter=Q(resolved_at__isnull=False)),
+            },
+            finish=_rate("re", "n"),
+            behind=lambda s: Q(resolved_at__isnull=False) & _reopened(),
+        ),
+        Metric(
+            "transfer_rate", "转接率", "%", "lower", c, "agg",
+            aggs=lambda s: {"t": Count("id", filter=Q(_transferred())), "n": Count("id")},
+            finish=_rate("t", "n"),
+            behind=lambda s: Q(_transferred()),
+        ),
+        Metric(
+            "csat_mean", "满意度（平均分）", "score", "higher", c, "agg",
+            aggs=lambda s: {"v": Avg("csat_score"), "n": Count("csat_score")},
+            finish=_plain("v", "n"),
+            behind=lambda s: Q(csat_score__isnull=False),
+        ),
+        Metric(
+            "csat_satisfied_rate", "满意率（4–5 分占比）", "%", "higher", c, "agg",
+            aggs=lambda s: {"ok": Count("id", filter=Q(csat_score__gte=4)), "n": Count("csat_score")},
+            finish=_rate("ok", "n"),
+            behind=lambda s: Q(csat_score__isnull=False),
+        ),
+        Metric(
+            "emotion_recovery_rate", "情绪修复率", "%", "higher", c, "agg",
+            aggs=lambda s: {
+                "ok": Count("id", filter=_is_resolved() & Q(_was_upset()) & Q(emotion_label="calm")),
+                "n": Count("id", filter=_is_resolved() & Q(_was_upset())),
+            },
+            finish=_rate("ok", "n"),
+            behind=lambda s: _is_resolved() & Q(_was_upset()),
+        ),
+        Metric(
+            "sla_conversation_first_response", "SLA达成率（会话首次响应）", "%", "higher", c, "agg",
+            aggs=lambda s: {
+                "ok": Count("id", filter=_sla_first_response_met()),
+                "bad": Count("id", filter=_sla_first_response_missed(timezone.now())),
+            },
+            finish=lambda row: _pct(row["ok"], row["ok"] + row["bad"]),
+            behind=lambda s: _sla_first_response_met() | _sla_first_response_missed(timezone.now()),
+        ),
+        Metric(
+            "first_response_mean", "首次响应时间（平均）", "s", "lower", c, "dist",
+            series="frt", reduce=_mean, agent_field="first_responder_id",
+            behind=lambda s: Q(first_response_at__isnull=False),
+        ),
+        Metric(
+            "first_response_p50", "首次响应时间（中位数）", "s", "lower", c, "dist",
+            series="frt", reduce=_median, agent_field="first_responder_id",
+            behind=lambda s: Q(first_response_at__isnull=False),
+        ),
+        Metric(
+            "first_response_p90", "首次响应时间（P90）", "s", "lower", c, "dist",
+            series="frt", reduce=_p90, agent_field="first_responder_id",
+            behind=lambda s: Q(first_response_at__isnull=False),
+        ),
+        Metric(
+            "first_response_within_target", "首次响应达标率", "%", "higher", c, "dist",
+            series="frt", reduce=None, agent_field="first_responder_id",
+        ),
+        Metric(
+            "aht_mean", "平均处理时长（AHT）", "s", "lower", c, "dist",
+            series="handle", reduce=_mean,
+            behind=lambda s: _is_resolved() & Q(first_response_at__isnull=False),
+        ),
+        Metric(
+            "response_time_mean", "消息响应时间（平均）", "s", "lower", "reply", "dist",
+            series="response", reduce=_mean,
+        ),
+        Metric(
+            "response_time_p90", "消息响应时间（P90）", "s", "lower", "reply", "dist",
+            series="response", reduce=_p90,
+        ),
+    ]  # fmt: skip
+
+
+def _other_metrics() -> list[Metric]:
+    now = timezone.now
+    return [
+        Metric(
+            "sla_ticket_first_response", "SLA达成率（工单首次响应）", "%", "higher", "ticket", "agg",
+            aggs=lambda s: {
+                "ok": Count("id", filter=_sla_first_response_met()),
+                "bad": Count("id", filter=_sla_first_response_missed(now())),
+            },
+            finish=lambda row: _pct(row["ok"], row["ok"] + row["bad"]),
+        ),
+        Metric(
+            "sla_ticket_resolution", "SLA达成率（工单解决）", "%", "higher", "ticket", "agg",
+            aggs=lambda s: {
+                "ok": Count("id", filter=Q(due_at__isnull=False, resolved_at__lte=F("due_at"))),
+                "bad": Count(
+                    "id",
+                    filter=Q(due_at__isnull=False)
+                    & (Q(resolved_at__gt=F("due_at")) | Q(resolved_at__isnull=True, due_at__lt=now())),
+                ),
+            },
+            finish=lambda row: _pct(row["ok"], row["ok"] + row["bad"]),
+        ),
+        Metric(
+            "complaint_count", "投诉量", "count", "lower", "complaint", "agg",
+            aggs=lambda s: {"n": Count("id")}, finish=_count("n"),
+        ),
+        Metric(
+            "complaint_rate", "投诉率（每百会话）", "%", "lower", "complaint", "ratio",
+            ratio=("complaint_count", "volume"),
+        ),
+        Metric(
+            "complaint_resolution_mean", "投诉处理时长（平均）", "s", "lower", "complaint", "dist",
+            series="complaint_resolution", reduce=_mean,
+        ),
+        Metric(
+            "compensation_count", "补偿次数", "count", "lower", "compensation", "agg",
+            aggs=lambda s: {"n": Count("id")}, finish=_count("n"),
+        ),
+        Metric(
+            "compensation_amount", "补偿金额", "yuan", "lower", "compensation", "agg",
+            aggs=lambda s: {"v": Sum("amount"), "n": Count("id")},
+            finish=lambda row: (float(row["v"] or 0), row["n"] or 0),
+        ),
+        Metric(
+            "promise_kept_rate", "承诺兑现率", "%", "higher", "promise", "agg",
+            aggs=lambda s: {
+                "ok": Count("id", filter=Q(status=Promise.Status.KEPT)),
+                "n": Count("id", filter=Q(status=Promise.Status.KEPT) | Q(due_at__lt=now())),
+            },
+            finish=_rate("ok", "n"),
+        ),
+        Metric(
+            "quality_score_mean", "质检得分（平均）", "score", "higher", "quality", "agg",
+            aggs=lambda s: {"v": Avg("total"), "n": Count("id")},
+            finish=_plain("v", "n"),
+        ),
+        Metric(
+            "quality_findings_rate", "质检命中率（回复）", "%", "lower", "findings", "agg",
+            aggs=lambda s: {"hit": Count("id", filter=~Q(findings=[])), "n": Count("id")},
+            finish=_rate("hit", "n"),
+        ),
+        Metric(
+            "quality_high_findings_rate", "高风险命中率（回复）", "%", "lower", "findings", "agg",
+            aggs=lambda s: {"hit": Count("id", filter=Q(high_count__gt=0)), "n": Count("id")},
+            finish=_rate("hit", "n"),
+        ),
+        Metric("online_time", "在线时长", "s", "higher", "presence", "custom"),
+        Metric("occupancy", "占用率", "%", "higher", "presence", "custom"),
+    ]  # fmt: skip
+
+
+METRICS: dict[str, Metric] = {m.name: m for m in [*_conversation_metrics(), *_other_metrics()]}
+
+
+# --- series: values computed per row in Python ---------------------------------------------------
+
+
+class _Calendars:
+    """Business calendars per (team, channel), loaded once per computation."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[int | None, int | None], BusinessCalendar] = {}
+
+    def get(self, team_id: int | None, channel_id: int | None) -> BusinessCalendar:
+        key = (team_id, channel_id)
+        if key not in self._cache:
+            self._cache[key] = calendar_for(team_id, channel_id)
+        return self._cache[key]
+
+
+def _frt_series(qs: QuerySet[Any], scope: Scope) -> list[tuple[Any, float]]:
+    """Business-hours seconds to the first agent reply; ``inf`` when unanswered past the target."""
+    limit = targets(scope.team_id).get("first_response_mean", DEFAULT_TARGETS["first_response_mean"])
+    now = timezone.now()
+    calendars = _Calendars()
+    out: list[tuple[Any, float]] = []
+    for key, created, answered, resolved, team_id, channel_id in qs.values_list(
+        "k", "created_at", "first_response_at", "resolved_at", "team_id", "channel_id"
+    ):
+        cal = calendars.get(team_id, channel_id)
+        if answered is not None:
+            out.append((key, cal.seconds_between(created, answered)))
+        elif resolved is None and cal.seconds_between(created, now) > limit:
+            # Waiting and already late; one resolved without an agent (a bot's) is left out.
+            out.append((key, math.inf))
+    return out
+
+
+def _duration_series(end: str, start: str, condition: Q) -> Callable[[QuerySet[Any], Scope], list]:
+    def series(qs: QuerySet[Any], scope: Scope) -> list[tuple[Any, float]]:
+        qs = qs.filter(condition).annotate(
+            d=ExpressionWrapper(F(end) - F(start), output_field=DurationField())
+        )
+        return [(k, d.total_seconds()) for k, d in qs.values_list("k", "d") if d is not None]
+
+    return series
+
+
+def _response_series(qs: QuerySet[Any], scope: Scope) -> list[tuple[Any, float]]:
+    """Seconds from the first customer message of a turn to the agent reply that ends it.
+
+    A turn starts with a customer message after an agent reply (or at the start); the next
+    agent reply ends it. Automatic replies, notes and system lines are not part of turns.
+    Rows are in the period by the reply's time; the turn's start may lie before it.
+    """
+    conversation_ids = qs.values("conversation_id")
+    talk = (
+        Message.objects.filter(conversation_id__in=conversation_ids, is_private=False)
+        .filter(
+            Q(direction=Message.Direction.INCOMING)
+            | Q(direction=Message.Direction.OUTGOING, sender__isnull=False)
+        )
+        .exclude(kind=Message.Kind.AUTO)
+        .annotate(
+            prev=Window(Lag("direction"), partition_by=[F("conversation_id")], order_by=[F("id").asc()]),
+        )
+        .filter(
+            Q(direction=Message.Direction.INCOMING, prev__isnull=True)
+            | Q(direction=Message.Direction.INCOMING, prev=Message.Direction.OUTGOING)
+            | Q(direction=Message.Direction.OUTGOING, prev=Message.Direction.INCOMING)
+        )
+        .order_by("conversation_id", "id")
+        .values_list("id", "conversation_id", "direction", "created_at")
+    )
+    wanted = dict(qs.values_list("id", "k"))
+    out: list[tuple[Any, float]] = []
+    started: tuple[int, datetime] | None = None
+    for pk, conversation_id, direction, at in talk:
+        if direction == Message.Direction.INCOMING:
+            started = (conversation_id, at)
+        elif started is not None and started[0] == conversation_id:
+            if pk in wanted:
+                out.append((wanted[pk], (at - started[1]).total_seconds()))
+            started = None
+    return out
+
+
+def _reply_rows(scope: Scope) -> QuerySet[Any]:
+    return (
+        SOURCES["reply"]
+        .rows(scope)
+        .filter(direction=Message.Direction.OUTGOING, sender__isnull=False, is_private=False)
+    )
+
+
+SERIES: dict[str, Callable[[QuerySet[Any], Scope], list[tuple[Any, float]]]] = {
+    "frt": _frt_series,
+    "handle": _duration_series(
+        "resolved_at", "first_response_at", _is_resolved() & Q(first_response_at__isnull=False)
+    ),
+    "response": _response_series,
+    "complaint_resolution": _duration_series("resolved_at", "created_at", Q(resolved_at__isnull=False)),
+}
+
+
+# --- computing ---------------------------------------------------------------------------------
+
+
+def _rows(metric: Metric, scope: Scope) -> QuerySet[Any]:
+    if metric.source == "reply":
+        return _reply_rows(scope)
+    return SOURCES[metric.source].rows(scope, agent_field=metric.agent_field)
+
+
+def _figure(metric: Metric, value: float | None, count: int, target: float | None) -> Figure:
+    return Figure(metric.name, metric.label, value, metric.unit, count, target, metric.better)
+
+
+def _reducer(metric: Metric, scope: Scope) -> Callable[[list[float]], tuple[float | None, int]]:
+    if metric.reduce is not None:
+        return metric.reduce
+    return _within(lambda: targets(scope.team_id).get("first_response_mean", 60.0))
+
+
+def _grouped(
+    metrics: list[Metric], scope: Scope, by: str | None
+) -> dict[str, dict[Any, tuple[float | None, int]]]:
+    """``{metric name: {group key: (value, count)}}``; the key is None without ``by``.
+
+    Metrics that read the same rows share one query: one aggregate per (source, agent
+    field), one values_list per series.
+    """
+    out: dict[str, dict[Any, tuple[float | None, int]]] = {}
+    batches: dict[tuple[str, str | None, str], list[Metric]] = defaultdict(list)
+    for metric in metrics:
+        if metric.kind == "agg":
+            batches[(metric.source, metric.agent_field, "agg")].append(metric)
+        elif metric.kind == "dist":
+            batches[(metric.source, metric.agent_field, metric.series or "")].append(metric)
+    for (source, agent_field, what), group in batches.items():
+        qs = _rows(group[0], scope)
+        key = SOURCES[source].key(by, agent_field=agent_field) if by else Value(0)
+        qs = qs.annotate(k=key)
+        if what == "agg":
+            aggs: dict[str, Any] = {}
+            for metric in group:
+                assert metric.aggs is not None
+                aggs.update({f"{metric.name}__{k}": v for k, v in metric.aggs(scope).items()})
+            rows = (
+                list(qs.values("k").annotate(**aggs).order_by())
+                if by
+                else [{"k": None, **qs.aggregate(**aggs)}]
+            )
+            for metric in group:
+                assert metric.finish is not None
+                prefix = f"{metric.name}__"
+                out[metric.name] = {
+                    row["k"]: metric.finish(
+                        {k[len(prefix) :]: v for k, v in row.items() if k.startswith(prefix)}
+                    )
+                    for row in rows
+                }
+        else:
+            values: dict[Any, list[float]] = defaultdict(list)
+            for k, v in SERIES[what](qs, scope):
+                values[k if by else None].append(v)
+            if not by:
+                values.setdefault(None, [])
+            for metric in group:
+                reduce = _reducer(metric, scope)
+                out[metric.name] = {k: reduce(vs) for k, vs in values.items()}
+    for metric in metrics:
+        if metric.kind == "ratio":
+            assert metric.ratio is not None
+            parts = _grouped([METRICS[metric.ratio[0]], METRICS[metric.ratio[1]]], scope, by)
+            num, den = parts[metric.ratio[0]], parts[metric.ratio[1]]
+            out[metric.name] = {k: _pct(int(num.get(k, (0, 0))[1]), den[k][1]) for k in den}
+        elif metric.kind == "custom":
+            out[metric.name] = _presence(metric.name, scope, by)
+    return out
+
+
+def check_names(names: Iterable[str] | None) -> list[str]:
+    """The metric names asked for (all when None); ``KeyError`` names the first unknown one."""
+    if names is None:
+        return list(METRICS)
+    names = list(dict.fromkeys(names))
+    for name in names:
+        if name not in METRICS:
+            raise KeyError(name)
+    return names
+
+
+def compute(scope: Scope, names: Sequence[str] | None = None) -> dict[str, Figure]:
+    """The figures ``names`` (all by default) for ``scope``, with the scope's team targets."""
+    wanted = [METRICS[n] for n in check_names(names)]
+    goals = targets(scope.team_id)
+    values = _grouped(wanted, scope, None)
+    out: dict[str, Figure] = {}
+    for metric in wanted:
+        value, count = values[metric.name].get(None, (None, 0))
+        out[metric.name] = _figure(metric, value, count, goals.get(metric.name))
+    return out
+
+
+def compare(scope: Scope, names: Sequence[str] | None = None) -> dict[str, tuple[Figure, Figure]]:
+    """Each figure for the scope and for the period just before it."""
+    now, before = compute(scope, names), compute(scope.previous(), names)
+    return {name: (now[name], before[name]) for name in now}
+
+
+def breakdown(scope: Scope, name: str, by: str) -> list[tuple[str, str, Figure]]:
+    """One figure per channel / intent / team / agent / hour / weekday / day / half hour, with data."""
+    if by not in BREAKDOWNS:
+        raise KeyError(by)
+    metric = METRICS[check_names([name])[0]]
+    values = _grouped([metric], scope, by)[metric.name]
+    goals = targets(scope.team_id)
+    keys = sorted((k for k in values if k not in (None, "")), key=_sort_key)
+    labels = _labels(by, keys)
+    rows = []
+    for k in keys:
+        value, count = values[k]
+        if by == "weekday":
+            k = k - 1  # ISO 1..7 → Monday 0
+        rows.append((str(k), labels.get(k, str(k)), _figure(metric, value, count, goals.get(name))))
+    for blank in (None, ""):
+        if blank in values and by in _NONE_LABELS:
+            value, count = values[blank]
+            if count:
+                rows.append(("", _NONE_LABELS[by], _figure(metric, value, count, goals.get(name))))
+    return rows
+
+
+_NONE_LABELS = {"channel": "未知渠道", "intent": "未识别", "team": "未分配团队", "agent": "未分配客服"}
+
+
+def _sort_key(k: Any) -> Any:
+    return (str(type(k)), k)
+
+
+def _labels(by: str, keys: list[Any]) -> dict[Any, str]:
+    if by == "channel":
+        return dict(Channel.objects.filter(pk__in=keys).values_list("pk", "name"))
+    if by == "team":
+        return dict(Team.objects.filter(pk__in=keys).values_list("pk", "name"))
+    if by == "agent":
+        return {u.pk: u.name for u in User.objects.filter(pk__in=keys)}
+    if by == "hour":
+        return {k: f"{k:02d}:00" for k in keys}
+    if by == "weekday":
+        return {k - 1: WEEKDAYS[k - 1] for k in keys}
+    if by == "halfhour":
+        return {k: f"{k // 2:02d}:{30 * (k % 2):02d}" for k in keys}
+    if by == "day":
+        return {k: k.isoformat() if isinstance(k, date) else str(k) for k in keys}
+    return {k: str(k) for k in keys}
+
+
+def heatmap(scope: Scope, name: str = "volume") -> list[list[float | None]]:
+    """7 weekdays (Monday first) × 24 hours of one figure, in the desk's time zone."""
+    metric = METRICS[check_names([name])[0]]
+    if metric.kind == "custom":
+        raise KeyError(name)
+    values = _grouped([metric], scope, "weekday_hour")[metric.name]
+    empty = 0.0 if metric.unit == "count" else None
+    grid: list[list[float | None]] = [[empty] * 24 for _ in range(7)]
+    for k, (value, _count) in values.items():
+        if k is None:
+            continue
+        grid[int(k) // 100 - 1][int(k) % 100] = value
+    return grid
+
+
+def behind(scope: Scope, name: str, key: tuple[str, str] | None = None) -> list[int]:
+    """The ids of the conversations behind a figure (optionally of one breakdown row), newest first."""
+    metric = METRICS[check_names([name])[0]]
+    source = SOURCES.get(metric.source if metric.source != "presence" else "conversation")
+    if metric.kind == "ratio":
+        source = SOURCES["complaint"]
+    assert source is not None
+    qs = _rows(metric, scope) if metric.source != "presence" else SOURCES["conversation"].rows(scope)
+    if metric.behind is not None:
+        qs = qs.filter(metric.behind(scope))
+    if key is not None:
+        by, value = key
+        if by not in BREAKDOWNS:
+            raise KeyError(by)
+        k: Any = value
+        if by == "weekday":
+            k = int(value) + 1
+        elif by == "day":
+            k = date.fromisoformat(value)
+        elif by in ("hour", "halfhour", "team", "agent", "channel"):
+            k = int(value) if value else None
+        qs = qs.annotate(k=source.key(by, agent_field=metric.agent_field))
+        qs = qs.filter(k__isnull=True) if k in (None, "") else qs.filter(k=k)
+    column = source.conversation or "id"
+    ids = (
+        qs.exclude(**{f"{column}__isnull": True})
+        .order_by(f"-{column}")
+        .values_list(column, flat=True)
+        .distinct()[:BEHIND_LIMIT]
+    )
+    return list(ids)
+
+
+def arrivals(scope: Scope, bucket_minutes: int = 30) -> list[tuple[datetime, int]]:
+    """New conversations per bucket of local time over the period, empty buckets included."""
+    if bucket_minutes <= 0 or 60 % bucket_minutes:
+        raise ValueError("bucket_minutes must divide 60")
+    qs = SOURCES["conversation"].rows(scope)
+    counts = {
+        (hour, part): n
+        for hour, part, n in qs.annotate(
+            h=TruncHour("created_at"), p=ExtractMinute("created_at") / bucket_minutes
+        )
+        .values("h", "p")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("h", "p", "n")
+    }
+    tz = timezone.get_current_timezone()
+    by_start = {
+        timezone.localtime(h, tz) + timedelta(minutes=p * bucket_minutes): n for (h, p), n in counts.items()
+    }
+    out = []
+    step = timedelta(minutes=bucket_minutes)
+    at = timezone.localtime(scope.start, tz).replace(second=0, microsecond=0)
+    at -= timedelta(minutes=at.minute % bucket_minutes)
+    while at < scope.end:
+        out.append((at, by_start.get(at, 0)))
+        at = timezone.localtime(at + step, tz)
+    return out
+
+
+def targets(team_id: int | None = None) -> dict[str, float]:
+    """Admin-set targets (a team's own override the desk-wide ones), over the handbook defaults."""
+    out = dict(DEFAULT_TARGETS)
+    rows = MetricTarget.objects.filter(Q(team__isnull=True) | Q(team_id=team_id)).values_list(
+        "name", "team_id", "value"
+    )
+    for name, _team, value in sorted(rows, key=lambda r: r[1] is not None):
+        if value is None:
+            out.pop(name, None)
+        else:
+            out[name] = value
+    return out
+
+
+# --- presence: online time and occupancy -----------------------------------------------------------
+
+
+def _agents(scope: Scope) -> list[int]:
+    qs = User.objects.filter(is_active=True)
+    if scope.agent_id is not None:
+        qs = qs.filter(pk=scope.agent_id)
+    if scope.team_id is not None:
+        qs = qs.filter(teams=scope.team_id)
+    return list(qs.values_list("pk", flat=True).distinct())
+
+
+def _spans(user_ids: list[int], start: datetime, end: datetime) -> dict[int, list[tuple[datetime, datetime]]]:
+    """Per agent, the stretches of ``[start, end)`` spent online or busy (two queries)."""
+    working = (AgentStatus.ONLINE, AgentStatus.BUSY)
+    before = dict(
+        StatusChange.objects.filter(user_id__in=user_ids, at__lt=start)
+        .values("user_id")
+        .annotate(last=Max("at"))
+        .values_list("user_id", "last")
+    )
+    state: dict[int, str] = {}
+    if before:
+        for uid, at, to in (
+            StatusChange.objects.filter(user_id__in=list(before), at__in=list(before.values()))
+            .order_by("at", "id")
+            .values_list("user_id", "at", "to_status")
+        ):
+            if before.get(uid) == at:
+                state[uid] = to
+    changes: dict[int, list[tuple[datetime, str, str]]] = defaultdict(list)
+    for uid, at, frm, to in (
+        StatusChange.objects.filter(user_id__in=user_ids, at__gte=start, at__lt=end)
+        .order_by("at", "id")
+        .values_list("user_id", "at", "from_status", "to_status")
+    ):
+        changes[uid].append((at, frm, to))
+    out: dict[int, list[tuple[datetime, datetime]]] = {}
+    for uid in user_ids:
+        mine = changes.get(uid, [])
+        status = state.get(uid) or (mine[0][1] if mine else AgentStatus.OFFLINE)
+        cursor = start
+        spans = []
+        for at, _frm, to in [*mine, (end, "", "")]:
+            if status in working and at > cursor:
+                spans.append((cursor, at))
+            cursor, status = at, to
+        out[uid] = spans
+    return out
+
+
+def _merge(intervals: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    merged: list[tuple[datetime, datetime]] = []
+    for s, e in sorted(intervals):
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+        elif e > s:
+            merged.append((s, e))
+    return merged
+
+
+def _overlap(a: list[tuple[datetime, datetime]], b: list[tuple[datetime, datetime]]) -> float:
+    total, i, j = 0.0, 0, 0
+    while i < len(a) and j < len(b):
+        s, e = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if e > s:
+            total += (e - s).total_seconds()
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return total
+
+
+def _presence(name: str, scope: Scope, by: str | None) -> dict[Any, tuple[float | None, int]]:
+    """Online time (online + busy seconds, summed over agents) or occupancy, per agent or team."""
+    if by not in (None, "agent", "team"):
+        raise KeyError(by)
+    end = min(scope.end, timezone.now())
+    users = _agents(scope)
+    spans = _spans(users, scope.start, end) if end > scope.start else {u: [] for u in users}
+    handling: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
+    if name == "occupancy":
+        now = timezone.now()
+        convs = Conversation.objects.filter(
+            assignee_id__in=users,
+            first_response_at__isnull=False,
+            first_response_at__lt=end,
+        ).filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=scope.start) | Q(status__in=ACTIVE))
+        if scope.channel_id is not None:
+            convs = convs.filter(channel_id=scope.channel_id)
+        if scope.intent is not None:
+            convs = convs.filter(intent=scope.intent)
+        for uid, s, e, status in convs.filter(first_response_at__isnull=False).values_list(
+            "assignee_id", "first_response_at", "resolved_at", "status"
+        ):
+            stop = now if status in ACTIVE or e is None else e
+            if s is not None:
+                handling[uid].append((max(s, scope.start), min(stop, end)))
+    groups: dict[Any, list[int]] = defaultdict(list)
+    if by == "team":
+        for uid, team_id in User.teams.through.objects.filter(user_id__in=users).values_list(
+            "user_id", "team_id"
+        ):
+            groups[team_id].append(uid)
+    else:
+        for uid in users:
+            groups[uid if by == "agent" else None].append(uid)
+    out: dict[Any, tuple[float | None, int]] = {}
+    for key, members in groups.items():
+        online = sum((e - s).total_seconds() for uid in members for s, e in spans.get(uid, []))
+        if name == "online_time":
+            out[key] = (online, len(members))
+        else:
+            busy = sum(_overlap(_merge(handling[uid]), spans.get(uid, [])) for uid in members)
+            out[key] = (100.0 * busy / online if online else None, round(online))
+    if by is None and None not in out:
+        out[None] = (0.0, 0) if name == "online_time" else (None, 0)
+    return out
