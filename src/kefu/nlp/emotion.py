@@ -636,7 +636,7 @@ def is_plain_request(text: str, signals: Sequence[Signal], ids: list[int] | None
     from kefu.nlp.intent import default_classifier
 
     ids = ids if ids is not None else feature_ids(text, emotion_model().emotion.n_buckets)
-    intent = default_classifier().predict_feature_ids([ids])[0].intent
+    intent = default_classifier().intent_of_feature_ids(ids)
     if intent in _REQUEST_INTENTS:
         return True
     question = bool(_QUESTION_END_RE.search(text) or _QUESTION_RE.search(text))

@@ -109,6 +109,21 @@ class IntentClassifier:
         """``predict`` for each text, with the model's arithmetic done once for the batch."""
         return self.predict_feature_ids([feature_ids(normalize(text).text) for text in texts])
 
+    def intent_of_feature_ids(self, ids: Sequence[int]) -> str | None:
+        """``predict(text).intent`` from one normalised text's sorted feature ids, without the ranking.
+
+        The cheap path for emotion's plain-request check (one text, no top five); ids hashed
+        into more buckets are folded as in ``predict_feature_ids``.
+        """
+        mask = self.model.n_buckets - 1
+        if ids and ids[-1] > mask:
+            ids = sorted({f & mask for f in ids})
+        proba = self.model.proba_ids(ids)
+        best = int(np.argmax(proba))
+        if proba[best] < self.threshold or self.model.known_fraction(ids) < MIN_KNOWN_FRACTION:
+            return None
+        return self.model.classes[best]
+
     def predict_feature_ids(self, ids: Sequence[Sequence[int]]) -> list[IntentPrediction]:
         """``predict_many`` from each normalised text's sorted feature ids (``features.feature_ids``).
 
