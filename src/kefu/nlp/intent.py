@@ -120,7 +120,11 @@ class IntentClassifier:
             ids = sorted({f & mask for f in ids})
         proba = self.model.proba_ids(ids)
         best = int(np.argmax(proba))
-        if proba[best] < self.threshold or self.model.known_fraction(ids) < MIN_KNOWN_FRACTION:
+        # Rounded as ``predict`` rounds the confidence it compares with the threshold.
+        if (
+            round(float(proba[best]), 4) < self.threshold
+            or self.model.known_fraction(ids) < MIN_KNOWN_FRACTION
+        ):
             return None
         return self.model.classes[best]
 
