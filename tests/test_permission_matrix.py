@@ -72,6 +72,7 @@ RULES: dict[str, str] = {
     "GET /api/v1/desk/my-open-conversations": "agent",
     "GET /api/v1/conversations/{conversation_id}": "agent",
     "GET /api/v1/conversations/{conversation_id}/messages": "agent",
+    "GET /api/v1/attachments/{attachment_id}/download": "agent",
     "POST /api/v1/conversations/{conversation_id}/messages": "agent",
     "POST /api/v1/conversations/{conversation_id}/images": "agent",
     "POST /api/v1/conversations/{conversation_id}/notes": "agent",
@@ -229,6 +230,10 @@ RULES: dict[str, str] = {
     "GET /api/v1/metrics/arrivals": "agent",
     "GET /api/v1/metrics/targets": "agent",
     "PUT /api/v1/metrics/targets": "admin",
+    # reports (team leads see their own team's; agents have 我的数据)
+    "GET /api/v1/reports": "team_lead",
+    "GET /api/v1/reports/conversations": "team_lead",
+    "GET /api/v1/reports/export": "team_lead",
 }
 
 

@@ -342,6 +342,23 @@ KEFU_MAX_EMAIL_BYTES = int(os.environ.get("KEFU_MAX_EMAIL_BYTES", str(10 * 1024 
 # Images attached to one inbound mail that become image messages (each at most
 # KEFU_MAX_IMAGE_BYTES); other files are named in the mail's text, not kept.
 KEFU_MAX_EMAIL_IMAGES = int(os.environ.get("KEFU_MAX_EMAIL_IMAGES", "10"))
+# Other files customers send (docs/channels.md, "Attachments"): the types kept, each
+# confirmed by its bytes (kefu.core.files), their size each and together per mail, and
+# where they are stored — outside MEDIA_ROOT, served only by permission-checked downloads.
+_KNOWN_FILE_TYPES = ("pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "txt", "csv", "zip")
+KEFU_FILE_TYPES = tuple(
+    t.strip().lower().lstrip(".")
+    for t in os.environ.get("KEFU_FILE_TYPES", ",".join(_KNOWN_FILE_TYPES)).split(",")
+    if t.strip()
+)
+if _unknown := set(KEFU_FILE_TYPES) - set(_KNOWN_FILE_TYPES):
+    raise RuntimeError(
+        f"KEFU_FILE_TYPES: unknown types {sorted(_unknown)} (known: {', '.join(_KNOWN_FILE_TYPES)})"
+    )
+KEFU_MAX_FILE_BYTES = int(os.environ.get("KEFU_MAX_FILE_BYTES", str(5 * 1024 * 1024)))
+KEFU_MAX_EMAIL_FILE_BYTES = int(os.environ.get("KEFU_MAX_EMAIL_FILE_BYTES", str(7 * 1024 * 1024)))
+KEFU_MAX_EMAIL_FILES = int(os.environ.get("KEFU_MAX_EMAIL_FILES", "20"))
+KEFU_FILE_ROOT = Path(os.environ.get("KEFU_FILE_ROOT", str(VAR_DIR / "files")))
 # Outbound delivery of agent replies (email, platform webhooks): attempts, first retry
 # delay (doubling each time) and the HTTP timeout for a platform's outbound URL.
 KEFU_OUTBOUND_MAX_ATTEMPTS = int(os.environ.get("KEFU_OUTBOUND_MAX_ATTEMPTS", "6"))

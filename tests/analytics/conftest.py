@@ -226,7 +226,7 @@ def week(
     )
     replies = list(h.Message.objects.filter(conversation=c1, direction="outgoing").order_by("id"))
     for message, findings, high in (
-        (replies[0], [{"rule": "absolute_promise", "severity": "high"}], 1),
+        (replies[0], [{"rule": "absolute_guarantee", "severity": "high"}], 1),
         (replies[1], [], 0),
     ):
         row = ReplyFindings.objects.create(

@@ -260,3 +260,13 @@ def test_queries_stay_bounded_as_the_history_grows(week: Any):
     assert figs["volume"].value == 28
     assert len(large) == len(small)
     assert len(large) <= 45
+
+
+def test_quality_rule_hit_rates(week: Any):
+    r = get(week.boss, "/metrics/breakdown", name="quality_findings_rate", by="rule")
+    assert r.status_code == 200
+    assert [(i["key"], i["label"], i["value"], i["count"]) for i in r.json()["items"]] == [
+        ("absolute_guarantee", "绝对化承诺", 50.0, 2)
+    ]
+    r = get(week.boss, "/metrics/breakdown", name="volume", by="rule")
+    assert r.status_code == 400 and "by" in r.json()["fields"]

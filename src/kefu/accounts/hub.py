@@ -62,6 +62,12 @@ PAGES: tuple[SettingsPage, ...] = (
         Role.SUPERVISOR,
     ),
     SettingsPage(
+        "/desk/settings/targets/",
+        "指标目标",
+        "首次响应、解决率、满意度等指标的目标（全局与各团队），看板、报表与「我的数据」据此判断达标",
+        "服务规则",
+    ),
+    SettingsPage(
         "/desk/settings/stars/",
         "星级客服",
         "星级评定的权重（质检、满意度、解决率、一次解决率、接待量）、最低接待量与接待量目标",

@@ -58,6 +58,7 @@ from kefu.complaints.models import CompensationRequest, Complaint, Promise
 from kefu.conversations.models import Conversation, Message
 from kefu.hours.calendar import BusinessCalendar, calendar_for
 from kefu.quality.models import QualityScore, ReplyFindings
+from kefu.quality.presenters import RULE_LABELS
 from kefu.tickets.models import Ticket
 from kefu.understanding.models import EmotionAlert
 
@@ -102,6 +103,8 @@ BREAKDOWNS: dict[str, str] = {
     "day": "日期",
     "halfhour": "半小时",
 }
+# The quality findings rates break down by rule too (``breakdown(scope, name, RULE)``).
+RULE = "rule"
 WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 
 # Defaults from the handbooks (respond within a minute, resolve 90 %, CSAT 4.5 of 5).
@@ -801,10 +804,16 @@ def compare(scope: Scope, names: Sequence[str] | None = None) -> dict[str, tuple
 
 
 def breakdown(scope: Scope, name: str, by: str) -> list[tuple[str, str, Figure]]:
-    """One figure per channel / intent / team / agent / hour / weekday / day / half hour, with data."""
+    """One figure per channel / intent / team / agent / hour / weekday / day / half hour, with data.
+
+    The quality findings rates also break down ``by="rule"``: the share of checked replies in
+    which each rule fired.
+    """
+    metric = METRICS[check_names([name])[0]]
+    if by == RULE and metric.source == "findings":
+        return _rule_hits(scope, metric)
     if by not in BREAKDOWNS:
         raise KeyError(by)
-    metric = METRICS[check_names([name])[0]]
     values = _grouped([metric], scope, by)[metric.name]
     goals = targets(scope.team_id)
     keys = sorted((k for k in values if k not in (None, "")), key=_sort_key)
@@ -821,6 +830,29 @@ def breakdown(scope: Scope, name: str, by: str) -> list[tuple[str, str, Figure]]
             if count:
                 rows.append(("", _NONE_LABELS[by], _figure(metric, value, count, goals.get(name))))
     return rows
+
+
+def _rule_hits(scope: Scope, metric: Metric) -> list[tuple[str, str, Figure]]:
+    """Per rule, the replies it fired on ÷ the checked replies (high-severity hits only for the high rate)."""
+    high_only = metric.name == "quality_high_findings_rate"
+    rows = SOURCES["findings"].rows(scope).values_list("findings", flat=True)
+    total = 0
+    hits: dict[str, int] = defaultdict(int)
+    for findings in rows:
+        total += 1
+        fired = {
+            str(f.get("rule", ""))
+            for f in findings or []
+            if isinstance(f, dict) and (not high_only or f.get("severity") == "high")
+        }
+        for rule in fired:
+            hits[rule] += 1
+    target = targets(scope.team_id).get(metric.name)
+    out = []
+    for rule, n in sorted(hits.items(), key=lambda kv: (-kv[1], kv[0])):
+        value, count = _pct(n, total)
+        out.append((rule, RULE_LABELS.get(rule, rule), _figure(metric, value, count, target)))
+    return out
 
 
 _NONE_LABELS = {"channel": "未知渠道", "intent": "未识别", "team": "未分配团队", "agent": "未分配客服"}

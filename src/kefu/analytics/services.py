@@ -12,7 +12,7 @@ Only admins set targets.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -23,8 +23,11 @@ from kefu.accounts.access import audit, check_admin, team_ids_of
 from kefu.accounts.models import AuditLog, Role, Team, User
 from kefu.analytics import metrics
 from kefu.analytics.models import MetricTarget
+from kefu.conversations.models import Conversation
 from kefu.conversations.timeline import visible_conversations
 from kefu.core.errors import InvalidInput, NotFound, PermissionDenied
+from kefu.quality.models import ReplyFindings
+from kefu.quality.presenters import RULE_LABELS, SEVERITY_LABELS
 
 MAX_PERIOD_DAYS = 400
 DEFAULT_PERIOD_DAYS = 7
@@ -97,8 +100,9 @@ def check_name(name: str, *, field: str = "name") -> str:
 
 
 def check_by(by: str) -> str:
-    if by not in metrics.BREAKDOWNS:
-        raise InvalidInput(f"未知分组：{by}", fields={"by": f"应为 {', '.join(metrics.BREAKDOWNS)} 之一"})
+    if by not in metrics.BREAKDOWNS and by != metrics.RULE:
+        choices = ", ".join([*metrics.BREAKDOWNS, metrics.RULE])
+        raise InvalidInput(f"未知分组：{by}", fields={"by": f"应为 {choices} 之一"})
     return by
 
 
@@ -169,8 +173,8 @@ def access_heatmap(user: User, scope: metrics.Scope, name: str) -> list[list[flo
 def access_behind(user: User, scope: metrics.Scope, name: str, key: tuple[str, str] | None) -> list[int]:
     """The conversations behind a figure that ``user`` may open."""
     check_name(name)
-    if key is not None:
-        check_by(key[0])
+    if key is not None and key[0] not in metrics.BREAKDOWNS:
+        raise InvalidInput(f"未知分组：{key[0]}", fields={"by": f"应为 {', '.join(metrics.BREAKDOWNS)} 之一"})
     scope = access_scope(user, scope)
     if key is not None:
         check_breakdown(user, scope, key[0])
@@ -241,3 +245,106 @@ def do_set_targets(*, actor: User, values: Mapping[str, Any], team_id: int | Non
                 detail={"setting": "metric_targets", "before": before, "after": after},
             )
     return metrics.targets(team_id)
+
+
+# --- 我的数据: an agent's own page ---------------------------------------------------------------
+
+MY_FIGURES = (
+    "volume",
+    "first_response_mean",
+    "first_response_within_target",
+    "response_time_mean",
+    "resolution_rate",
+    "fcr_rate",
+    "aht_mean",
+    "transfer_rate",
+    "reopen_rate",
+    "csat_mean",
+    "csat_satisfied_rate",
+    "quality_score_mean",
+    "quality_findings_rate",
+    "promise_kept_rate",
+    "online_time",
+    "occupancy",
+)
+# Team figures that add up over agents: the page compares the agent with the team's average.
+PER_AGENT = ("volume", "online_time")
+MY_LIST_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class MyFigures:
+    scope: metrics.Scope
+    team: Team | None
+    rows: list[dict[str, Any]]
+    findings: list[dict[str, Any]]
+    comments: list[dict[str, Any]]
+
+
+def access_my_figures(user: User, *, start: datetime, end: datetime, team_id: int | None = None) -> MyFigures:
+    """The user's own figures beside her team's (per agent where figures add up) and the targets,
+    with her recent quality findings and customers' CSAT comments of the period."""
+    teams = list(user.teams.order_by("id"))
+    team = next((t for t in teams if t.pk == team_id), teams[0] if teams else None)
+    mine = check_scope(start=start, end=end, agent_id=user.pk, team_id=None)
+    now_pairs = metrics.compare(mine, MY_FIGURES)
+    team_figures = (
+        metrics.compute(replace(mine, agent_id=None, team_id=team.pk), MY_FIGURES) if team is not None else {}
+    )
+    goals = metrics.targets(team.pk if team is not None else None)
+    members = team_figures["online_time"].count if team_figures else 0
+    rows = []
+    for name, (current, previous) in now_pairs.items():
+        team_value = team_figures[name].value if team_figures else None
+        if name in PER_AGENT and team_value is not None:
+            team_value = team_value / members if members else None
+        rows.append(
+            {
+                "name": name,
+                "label": current.label + ("（团队人均）" if name in PER_AGENT else ""),
+                "unit": current.unit,
+                "better": current.better,
+                "mine": current.value,
+                "count": current.count,
+                "previous": previous.value,
+                "team": team_value,
+                "target": goals.get(name),
+                "meets": _meets(current.value, goals.get(name), current.better),
+            }
+        )
+    findings = [
+        {
+            "conversation_id": r.conversation_id,
+            "at": r.created_at,
+            "text": r.message.text,
+            "findings": [
+                {
+                    "rule": RULE_LABELS.get(str(f.get("rule", "")), str(f.get("rule", ""))),
+                    "severity": SEVERITY_LABELS.get(str(f.get("severity", "")), str(f.get("severity", ""))),
+                    "excerpt": f.get("excerpt", ""),
+                }
+                for f in r.findings
+                if isinstance(f, dict)
+            ],
+            "overridden": r.overridden,
+        }
+        for r in ReplyFindings.objects.filter(agent=user, created_at__gte=mine.start, created_at__lt=mine.end)
+        .exclude(findings=[])
+        .select_related("message")
+        .order_by("-id")[:MY_LIST_LIMIT]
+    ]
+    comments: list[dict[str, Any]] = [
+        dict(row)
+        for row in Conversation.objects.filter(
+            assignee=user, created_at__gte=mine.start, created_at__lt=mine.end, csat_score__isnull=False
+        )
+        .order_by("-csat_at", "-id")
+        .values("id", "csat_score", "csat_comment", "csat_at")[:MY_LIST_LIMIT]
+    ]
+    return MyFigures(mine, team, rows, findings, comments)
+
+
+def _meets(value: float | None, target: float | None, better: str) -> bool | None:
+    if value is None or target is None:
+        return None
+    return value >= target if better == "higher" else value <= target

@@ -23,6 +23,7 @@ from typing import Any
 from django.core.mail import EmailMessage, make_msgid
 
 from kefu.core.fields import strip_invalid
+from kefu.core.files import safe_filename
 
 MAX_REFERENCES = 20
 _MSGID_RE = re.compile(r"<[^<>\s]+>")
@@ -206,8 +207,16 @@ def _filename(part: MIMEMessage) -> str:
         name = part.get_filename() or ""
     except Exception:  # a malformed parameter: the file still counts
         name = ""
-    name = strip_invalid(decode_header_value(name)).replace("/", "_").replace("\\", "_").strip()
-    return name[-100:] or "附件"
+    # RFC 2231 (filename*=) is decoded by the parser; encoded words (=?GBK?B?…?=), which many
+    # Chinese mailers put in the plain parameter, are decoded here. Folders are dropped.
+    return safe_filename(decode_header_value(name))
+
+
+def _has_name(part: MIMEMessage) -> bool:
+    try:
+        return bool(part.get_filename())
+    except Exception:
+        return False
 
 
 def attachments_of(msg: MIMEMessage) -> list[Attachment]:
@@ -218,7 +227,9 @@ def attachments_of(msg: MIMEMessage) -> list[Attachment]:
             continue
         disposition = part.get_content_disposition()
         content_type = part.get_content_type()
-        if disposition != "attachment" and not content_type.startswith("image/"):
+        # Some mailers send a PDF "inline" with a name: a named non-text part is a file too.
+        named_inline = disposition == "inline" and not content_type.startswith("text/") and _has_name(part)
+        if disposition != "attachment" and not content_type.startswith("image/") and not named_inline:
             continue
         payload = part.get_payload(decode=True)
         if isinstance(payload, bytes):

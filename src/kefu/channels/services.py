@@ -32,7 +32,7 @@ from kefu.conversations.timeline import (
     current_customer_conversation,
     do_send_auto_reply,
 )
-from kefu.core import ratelimit, signing
+from kefu.core import files, ratelimit, signing
 from kefu.core.errors import Conflict, InvalidInput, KefuError, NotFound, RateLimited, Unauthorized
 from kefu.core.fields import check_email, check_message, check_phone, check_text
 from kefu.core.masking import mask_phone
@@ -254,10 +254,8 @@ def do_receive_email(
     if not sender or "@" not in sender:
         raise InvalidInput("邮件缺少发件人地址", fields={"from": "必填"})
     channel = _email_channel_for(list(rcpt_tos or []) + parsed.to)
-    images, files = _sort_attachments(parsed.attachments)
+    images, attached, summary = _sort_attachments(parsed.attachments)
     text = mail.strip_quoted_reply(parsed.text) or parsed.subject or "（空邮件）"
-    if refused := [f for f in files if not f["stored"]]:
-        text += "\n\n" + "\n".join(f"[附件未保存] {f['name']}（{f['reason']}）" for f in refused)
     limit = settings.KEFU_MAX_MESSAGE_CHARS
     if len(text) > limit:
         text = text[: limit - 1] + "…"
@@ -292,8 +290,9 @@ def do_receive_email(
                 # RFC 3834: never auto-reply to a machine (out-of-office, bounce),
                 # or two robots mail each other for ever.
                 "auto_submitted": auto_submitted,
-                **({"attachments": files} if files else {}),
+                **({"attachments": summary} if summary else {}),
             },
+            files=attached,
         )
         if created:
             for n, image in enumerate(images, start=1):
@@ -314,39 +313,79 @@ def do_receive_email(
         return message, created
 
 
+# Refused files recorded per mail beyond which the rest are counted in one line.
+MAX_RECORDED_FILES = 50
+
+
 def _sort_attachments(
     attachments: list[mail.Attachment],
-) -> tuple[list[SimpleUploadedFile], list[dict[str, Any]]]:
-    """The images kefu keeps (as image messages after the mail's text), and a line on every file.
+) -> tuple[list[SimpleUploadedFile], list[files.IncomingFile], list[dict[str, Any]]]:
+    """What kefu keeps of a mail's files: images, other files, and a line on every one.
 
-    Kept: JPG, PNG, GIF and WEBP whose bytes are an image, each up to
-    ``KEFU_MAX_IMAGE_BYTES``, at most ``KEFU_MAX_EMAIL_IMAGES`` per mail. Every other
-    file is named in the mail's text with the reason it was not kept.
+    Images (JPG, PNG, GIF, WEBP whose bytes are an image, each up to
+    ``KEFU_MAX_IMAGE_BYTES``, at most ``KEFU_MAX_EMAIL_IMAGES``) become image messages
+    after the mail's text. Other files become the text message's attachments when their
+    type is in ``KEFU_FILE_TYPES`` and their bytes confirm it, each up to
+    ``KEFU_MAX_FILE_BYTES``, together up to ``KEFU_MAX_EMAIL_FILE_BYTES``, at most
+    ``KEFU_MAX_EMAIL_FILES``. Every file not kept (an image too) is recorded as a refused
+    attachment with its reason, so the timeline shows it.
     """
     images: list[SimpleUploadedFile] = []
-    files: list[dict[str, Any]] = []
+    recorded: list[files.IncomingFile] = []
+    summary: list[dict[str, Any]] = []
+    total = stored = refused = 0
     for attachment in attachments:
+        size = len(attachment.data)
+        reason = ""
+        if attachment.content_type in settings.KEFU_IMAGE_TYPES:
+            upload = SimpleUploadedFile(attachment.filename, attachment.data, attachment.content_type)
+            if size > settings.KEFU_MAX_IMAGE_BYTES:
+                reason = files.REFUSED_SIZE
+            elif len(images) >= settings.KEFU_MAX_EMAIL_IMAGES:
+                reason = f"每封邮件最多保存 {settings.KEFU_MAX_EMAIL_IMAGES} 张图片"
+            else:
+                try:
+                    check_image(upload)
+                except InvalidInput:
+                    reason = files.REFUSED_TYPE
+                else:
+                    images.append(upload)
+        else:
+            file_type = files.check_file_type(attachment.filename, attachment.content_type, attachment.data)
+            if file_type is None:
+                reason = files.REFUSED_TYPE
+            elif size > settings.KEFU_MAX_FILE_BYTES or total + size > settings.KEFU_MAX_EMAIL_FILE_BYTES:
+                reason = files.REFUSED_SIZE
+            elif stored >= settings.KEFU_MAX_EMAIL_FILES:
+                reason = f"每封邮件最多保存 {settings.KEFU_MAX_EMAIL_FILES} 个附件"
+            else:
+                total += size
+                stored += 1
+                recorded.append(
+                    files.IncomingFile(attachment.filename, file_type.content_type, size, attachment.data)
+                )
         entry: dict[str, Any] = {
             "name": attachment.filename,
             "content_type": attachment.content_type,
-            "size": len(attachment.data),
-            "stored": False,
+            "size": size,
+            "stored": not reason,
         }
-        upload = SimpleUploadedFile(attachment.filename, attachment.data, attachment.content_type)
-        if attachment.content_type not in settings.KEFU_IMAGE_TYPES:
-            entry["reason"] = "只保存 JPG、PNG、GIF、WEBP 图片"
-        elif len(images) >= settings.KEFU_MAX_EMAIL_IMAGES:
-            entry["reason"] = f"每封邮件最多保存 {settings.KEFU_MAX_EMAIL_IMAGES} 张图片"
-        else:
-            try:
-                check_image(upload)
-            except InvalidInput as exc:
-                entry["reason"] = exc.message
-            else:
-                entry["stored"] = True
-                images.append(upload)
-        files.append(entry)
-    return images, files
+        if reason:
+            entry["reason"] = reason
+            refused += 1
+            if refused <= MAX_RECORDED_FILES:
+                recorded.append(
+                    files.IncomingFile(
+                        attachment.filename, attachment.content_type[:100], size, refused=reason
+                    )
+                )
+        if len(summary) < MAX_RECORDED_FILES * 2:
+            summary.append(entry)
+    if refused > MAX_RECORDED_FILES:
+        # A mail of a thousand tiny parts: the first ones by name, the rest as a count.
+        extra = refused - MAX_RECORDED_FILES
+        recorded.append(files.IncomingFile(f"另有 {extra} 个附件", "", 0, refused="附件过多"))
+    return images, recorded, summary
 
 
 # --- messages left while nobody can take the chat (留言) -------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.http import FileResponse
 from django.utils import timezone
 from ninja import File, Form, Query, Router, Status
 from ninja.files import UploadedFile
@@ -14,6 +15,8 @@ from kefu.accounts.access import AuthedRequest, access_team, access_user
 from kefu.conversations.presenters import call_out, conversation_out, open_conversation_dict
 from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, StrictIn, page
 from kefu.core.errors import NotFound
+from kefu.core.files import FILE_TYPES, file_response
+from kefu.core.masking import mask_text
 
 from . import services, timeline
 from .models import Conversation, Message
@@ -126,6 +129,28 @@ def list_messages(
     conversation = timeline.access_conversation(request.auth, conversation_id)
     rows = timeline.messages_after(conversation, after, public_only=False, limit=limit + 1)
     return {"items": [message_dict(m) for m in rows[:limit]], "has_more": len(rows) > limit}
+
+
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+
+
+@router.get(
+    "/attachments/{attachment_id}/download",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The file, as an attachment (never rendered inline)",
+                "content": {t.content_type: _BINARY for t in FILE_TYPES.values()},
+            }
+        }
+    },
+)
+def download_attachment(request: AuthedRequest, attachment_id: int) -> FileResponse:
+    """A file a customer sent (a message's `attachments[].download_url`), for users who may open its conversation."""
+    attachment = timeline.access_attachment(request.auth, attachment_id)
+    return file_response(
+        attachment.file.open("rb"), name=mask_text(attachment.name), content_type=attachment.content_type
+    )
 
 
 @router.post("/conversations/{conversation_id}/messages/{message_id}/reveal")

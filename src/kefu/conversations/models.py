@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from kefu.core.files import FILE_TYPES, private_storage, random_file_name
+
 
 class Priority(models.TextChoices):
     """The urgent × important matrix."""
@@ -144,6 +146,42 @@ class Message(models.Model):
     @property
     def is_public(self) -> bool:
         return not self.is_private
+
+
+class Attachment(models.Model):
+    """A file that came with a customer's message: kept in private storage, or refused with the reason.
+
+    Refused files are recorded too (no ``file``), so the timeline says what came and
+    why it was not kept, and the agent can ask the customer again.
+    """
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    # The customer's name for it, made safe (kefu.core.files.safe_filename); shown, never a path.
+    name = models.CharField(max_length=255)
+    # Kept: the allowed type its bytes were confirmed as; refused: what it was declared as.
+    content_type = models.CharField(max_length=100, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    file = models.FileField(storage=private_storage, upload_to=random_file_name, max_length=255, blank=True)
+    refused_reason = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_stored(self) -> bool:
+        return bool(self.file) and not self.refused_reason
+
+    @property
+    def type_label(self) -> str:
+        """The kind of file as an agent calls it (PDF, Word, Excel …)."""
+        for t in FILE_TYPES.values():
+            if t.content_type == self.content_type:
+                return t.label
+        return "文件"
 
 
 class CallLog(models.Model):

@@ -11,7 +11,36 @@ from typing import Any
 
 from kefu.core.masking import has_masked_text, mask_text
 
-from .models import CallLog, Conversation, Message
+from .models import Attachment, CallLog, Conversation, Message
+
+
+def attachment_dict(a: Attachment) -> dict[str, Any]:
+    """A file that came with a message: kept (with its downloads) or refused (with the reason).
+
+    The name is masked like message text (a customer may name a scan after their ID number).
+    """
+    stored = a.is_stored
+    return {
+        "id": a.pk,
+        "name": mask_text(a.name),
+        "size": a.size,
+        "content_type": a.content_type,
+        "type_label": a.type_label if stored else "",
+        "stored": stored,
+        "refused_reason": a.refused_reason or None,
+        # The desk's download (session) and the API's (session or token); both permission-checked.
+        "url": f"/desk/files/{a.pk}/" if stored else None,
+        "download_url": f"/api/v1/attachments/{a.pk}/download" if stored else None,
+    }
+
+
+def attachments_of(m: Message) -> list[dict[str, Any]]:
+    """A message's attachments; only mail with files (``meta.attachments``) costs a query, unless prefetched."""
+    if not (isinstance(m.meta, dict) and m.meta.get("attachments")) and "attachments" not in getattr(
+        m, "_prefetched_objects_cache", {}
+    ):
+        return []
+    return [attachment_dict(a) for a in m.attachments.all()]
 
 
 def message_dict(m: Message, *, clear: bool = False) -> dict[str, Any]:
@@ -24,6 +53,7 @@ def message_dict(m: Message, *, clear: bool = False) -> dict[str, Any]:
         "text": m.text if clear else mask_text(m.text),
         "has_pii": has_masked_text(m.text),
         "image_url": m.image.url if m.image else None,
+        "attachments": attachments_of(m),
         "is_private": m.is_private,
         "sender_id": m.sender_id,
         "sender_name": m.sender.name if m.sender_id and m.sender else None,

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import (
@@ -53,6 +54,7 @@ from kefu.core.events import (
     publish,
 )
 from kefu.core.fields import check_message, check_text
+from kefu.core.files import IncomingFile
 from kefu.customers.identities import do_resolve_customer
 from kefu.customers.models import Customer, Order
 from kefu.quality.checks import check_reply_before_send, do_record_reply_findings
@@ -75,7 +77,7 @@ from kefu.understanding.reading import (
     publish_alert,
 )
 
-from .models import CallLog, Conversation, Message, Priority, priority_for
+from .models import Attachment, CallLog, Conversation, Message, Priority, priority_for
 from .presenters import conversation_dict, csat_dict
 
 # --- customer side -----------------------------------------------------------------
@@ -103,6 +105,7 @@ def do_receive_customer_message(
     conversation: Conversation | None = None,
     meta: dict[str, Any] | None = None,
     new_conversation: bool = False,
+    files: Sequence[IncomingFile] = (),
 ) -> tuple[Message, bool]:
     """Store one customer message; returns ``(message, created)``.
 
@@ -110,7 +113,8 @@ def do_receive_customer_message(
     channel): a resend returns the stored message with ``created=False``.
     ``conversation`` pins the thread (email replies found by their references);
     ``new_conversation`` opens a new one instead of continuing the customer's open
-    conversation (a new email thread is a new matter).
+    conversation (a new email thread is a new matter). ``files`` (already checked by the
+    channel) become the message's attachments before anyone hears of it.
     """
     if not channel.is_active:
         raise Conflict("该渠道已停用")
@@ -160,6 +164,7 @@ def do_receive_customer_message(
             if dup is None:
                 raise
             return dup, False
+        _store_attachments(message, files)
         reopened = conversation.status in (
             Conversation.Status.RESOLVED,
             Conversation.Status.PENDING,
@@ -174,6 +179,22 @@ def do_receive_customer_message(
             conversation, message, created_conversation=created_conversation, reopened=reopened
         )
     return message, True
+
+
+def _store_attachments(message: Message, files: Sequence[IncomingFile]) -> None:
+    """Kept files into private storage under random names; refused ones recorded with their reason."""
+    for f in files:
+        attachment = Attachment(
+            message=message,
+            name=f.name,
+            content_type=f.content_type,
+            size=f.size,
+            refused_reason=f.refused if f.data is None else "",
+        )
+        if f.data is not None:
+            # The random storage name comes from upload_to; the name given here only lends its extension.
+            attachment.file.save(f.name, ContentFile(f.data), save=False)
+        attachment.save()
 
 
 def _after_customer_message(

@@ -32,7 +32,7 @@ from kefu.core.events import (
     send_ephemeral,
 )
 
-from .models import Conversation, Message
+from .models import Attachment, Conversation, Message
 from .presenters import conversation_dict, message_dict, public_message_dict
 
 ACTIVE_STATUSES = (Conversation.Status.OPEN, Conversation.Status.PENDING, Conversation.Status.SNOOZED)
@@ -89,6 +89,25 @@ def access_conversation(user: User, conversation_id: int, *, for_update: bool = 
         raise NotFound(f"会话 {conversation_id} 不存在") from exc
 
 
+def access_attachment(user: User, attachment_id: int) -> Attachment:
+    """A kept file, for a user who may open its conversation (the conversation page's rule).
+
+    ``PermissionDenied`` for a conversation the user may not see; ``NotFound`` for no such
+    file, a refused one, or one whose bytes are gone from storage.
+    """
+    attachment = (
+        Attachment.objects.select_related("message").filter(pk=attachment_id).first()
+        if 0 < attachment_id < 2**63
+        else None
+    )
+    if attachment is None:
+        raise NotFound(f"附件 {attachment_id} 不存在")
+    access_conversation(user, attachment.message.conversation_id)
+    if not attachment.is_stored or not attachment.file.storage.exists(attachment.file.name or ""):
+        raise NotFound(f"附件 {attachment_id} 未保存")
+    return attachment
+
+
 def next_event_seq(conversation_id: int) -> int | None:
     """The number of the next event about a conversation (None if there is no such conversation).
 
@@ -138,7 +157,9 @@ def current_customer_conversation(
 def messages_after(
     conversation: Conversation, after_id: int, *, public_only: bool, limit: int = 200
 ) -> list[Message]:
-    qs = conversation.messages.select_related("sender").filter(pk__gt=after_id)
+    qs = (
+        conversation.messages.select_related("sender").prefetch_related("attachments").filter(pk__gt=after_id)
+    )
     if public_only:
         qs = qs.filter(is_private=False)
     return list(qs.order_by("id")[:limit])

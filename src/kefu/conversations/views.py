@@ -10,7 +10,7 @@ import csv
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import FileResponse, HttpResponse
 from django.shortcuts import render
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
@@ -22,8 +22,9 @@ from kefu.channels.models import Channel
 from kefu.complaints.access import open_complaint_for
 from kefu.conversations.presenters import TRANSCRIPT_HEADER, sla_state, transcript_row
 from kefu.conversations.services import inbox, my_open_conversations
-from kefu.conversations.timeline import access_conversation, with_preview
-from kefu.core.masking import mask
+from kefu.conversations.timeline import access_attachment, access_conversation, with_preview
+from kefu.core.files import file_response
+from kefu.core.masking import mask, mask_text
 from kefu.customers.models import Customer, Identity
 from kefu.customers.orders import list_orders
 from kefu.customers.presenters import masked_identity_value, masked_pii
@@ -114,6 +115,7 @@ def conversation_view(request: AuthedRequest, conversation_id: int) -> HttpRespo
     recent = (
         Message.objects.filter(conversation=conversation)
         .select_related("sender")
+        .prefetch_related("attachments")
         .order_by("-id")[:PAGE_MESSAGES]
     )
     # Not "messages": that name belongs to django.contrib.messages in every template.
@@ -187,3 +189,14 @@ def export_view(request: AuthedRequest, conversation_id: int) -> HttpResponse:
     for m in messages.iterator(chunk_size=500):
         writer.writerow(transcript_row(m, name))
     return response
+
+
+@require_GET
+@login_required
+def attachment_view(request: AuthedRequest, attachment_id: int) -> FileResponse:
+    """A file a customer sent, for whoever may open its conversation; always saved, never shown inline."""
+    attachment = access_attachment(request.user, attachment_id)
+    # The name as the timeline shows it (masked): the download is no way around the masking of names.
+    return file_response(
+        attachment.file.open("rb"), name=mask_text(attachment.name), content_type=attachment.content_type
+    )

@@ -302,6 +302,46 @@
     return typeof url === "string" && (/^\/(?!\/)/.test(url) || /^https?:\/\//.test(url)) ? url : null;
   }
 
+  function formatSize(bytes) {
+    if (bytes >= 1024 * 1024) return (bytes / (1024 * 1024)).toFixed(1) + " MB";
+    if (bytes >= 1024) return (bytes / 1024).toFixed(1) + " KB";
+    return bytes + " 字节";
+  }
+
+  // The files a customer sent with a message: a chip each, with a download; refused ones say why.
+  function fileChips(files) {
+    if (!Array.isArray(files) || !files.length) return null;
+    var ul = document.createElement("ul");
+    ul.className = "file-chips";
+    files.forEach(function (f) {
+      var li = document.createElement("li");
+      li.className = "file-chip" + (f.stored ? "" : " refused");
+      var name = document.createElement("span");
+      name.className = "file-name";
+      name.textContent = f.name;
+      var info = document.createElement("span");
+      info.className = "file-info";
+      var href = f.stored ? safeUrl(f.url) : null;
+      if (href) {
+        info.textContent = (f.type_label || "文件") + " · " + formatSize(f.size || 0);
+        var a = document.createElement("a");
+        a.href = href;
+        a.setAttribute("download", "");
+        a.appendChild(name);
+        a.appendChild(document.createTextNode(" "));
+        a.appendChild(info);
+        li.appendChild(a);
+      } else {
+        info.textContent = "未保存：" + (f.refused_reason || "");
+        li.appendChild(name);
+        li.appendChild(document.createTextNode(" "));
+        li.appendChild(info);
+      }
+      ul.appendChild(li);
+    });
+    return ul;
+  }
+
   function initConversation(page) {
     var convId = Number(page.dataset.conversationId);
     var customerId = Number(page.dataset.customerId);
@@ -372,6 +412,8 @@
           reveal.textContent = "查看原文";
           $(".bubble", li).appendChild(reveal);
         }
+        var chips = fileChips(m.attachments);
+        if (chips) $(".bubble", li).appendChild(chips);
         var url = safeUrl(m.image_url);
         if (url) {
           var a = document.createElement("a");
@@ -735,6 +777,40 @@
     socket.on("error", function (frame) { if (frame.field === "wallboard") say(frame.detail, true); });
     socket.board(page.dataset.teamId || null);
     socket.connect();
+  }
+
+  // --- whispers (悄悄话) on the conversation page -----------------------------------------
+  // A lead's private words to this agent about this conversation: listed in the sidebar
+  // for her (and the lead who wrote them) only; never part of the conversation.
+
+  function initWhispers(page) {
+    var convId = Number(page.dataset.conversationId || 0);
+    var side = $("aside.sidebar", page) || $("aside.sidebar");
+    if (!convId || !side) return;
+    var box = null;
+    var seen = {};
+    function add(w) {
+      if (!w || w.conversation_id !== convId || seen[w.id]) return;
+      seen[w.id] = true;
+      if (!box) {
+        box = document.createElement("section");
+        box.className = "card whispers";
+        box.id = "kefu-whispers";
+        var h = document.createElement("h2");
+        h.textContent = "组长悄悄话（仅您可见，客户看不到）";
+        box.appendChild(h);
+        box.appendChild(document.createElement("ul"));
+        side.insertBefore(box, side.firstChild);
+      }
+      var li = document.createElement("li");
+      li.dataset.whisperId = String(w.id);
+      li.textContent = (w.author_name || "组长") + " · " + formatTime(w.created_at) + "：" + w.text;
+      $("ul", box).appendChild(li);
+    }
+    api("GET", "/api/v1/wallboard/conversations/" + convId + "/whispers").then(function (res) {
+      (res.items || []).forEach(add);
+    }, function () { /* the toast still announces new ones */ });
+    if (socket) socket.on("conversation.whisper", function (frame) { add(frame.data && frame.data.whisper); });
   }
 
   // --- silent observer: the conversation live, and nothing of the observer goes out ----
@@ -1251,5 +1327,6 @@
   if (wallboardPage) initWallboard(wallboardPage);
   if (observerPage) initObserver(observerPage);
   initAwareness(conversationPage);
+  if (conversationPage) initWhispers(conversationPage);
   window.addEventListener("beforeunload", function () { if (socket) socket.close(); });
 })();
