@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("conversations", "0005_conversation_order"),
+        ("conversations", "0006_attachment"),
     ]
 
     operations = [
