@@ -39,6 +39,7 @@ NOT_ON_A_FLOOR = {
     "kefu.wallboard",
     "kefu.webhooks",
     "kefu.performance",
+    "kefu.staffing",
 }
 
 # Calls that import a module named at run time.

@@ -230,6 +230,24 @@ RULES: dict[str, str] = {
     "GET /api/v1/metrics/arrivals": "agent",
     "GET /api/v1/metrics/targets": "agent",
     "PUT /api/v1/metrics/targets": "admin",
+    # shift planning (team leads plan their teams; supervisors set parameters and promotion days)
+    "GET /api/v1/staffing/forecast": "team_lead",
+    "GET /api/v1/staffing/requirement": "team_lead",
+    "GET /api/v1/staffing/settings": "team_lead",
+    "PUT /api/v1/staffing/settings": "supervisor",
+    "GET /api/v1/staffing/promotions": "team_lead",
+    "POST /api/v1/staffing/promotions": "supervisor",
+    "DELETE /api/v1/staffing/promotions/{promotion_id}": "supervisor",
+    "GET /api/v1/staffing/shifts": "team_lead",
+    "POST /api/v1/staffing/shifts": "team_lead",
+    "DELETE /api/v1/staffing/shifts/{shift_id}": "team_lead",
+    "GET /api/v1/staffing/availability": "team_lead",
+    "PUT /api/v1/staffing/availability/{user_id}": "team_lead",
+    "POST /api/v1/staffing/rosters": "team_lead",
+    "GET /api/v1/staffing/rosters/{roster_id}": "team_lead",
+    "POST /api/v1/staffing/rosters/{roster_id}/publish": "team_lead",
+    "GET /api/v1/staffing/rosters/{roster_id}/breaks": "team_lead",
+    "GET /api/v1/staffing/my-shifts": "agent",
     # reports (team leads see their own team's; agents have 我的数据)
     "GET /api/v1/reports": "team_lead",
     "GET /api/v1/reports/conversations": "team_lead",
@@ -285,7 +303,7 @@ def _first(model: Any, **filters: Any) -> Any:
 
 
 def _path_ids() -> dict[str, Any]:
-    from kefu.accounts.models import User
+    from kefu.accounts.models import Team, User
     from kefu.channels.models import Channel
     from kefu.complaints.models import CompensationRequest, Complaint, Promise
     from kefu.conversations.models import Conversation, Message
@@ -296,6 +314,7 @@ def _path_ids() -> dict[str, Any]:
     from kefu.replies.models import CannedReply
     from kefu.routing.models import RoutingRule
     from kefu.sla.models import SLAPolicy
+    from kefu.staffing.models import Promotion, Roster, ShiftType
     from kefu.tickets.models import FollowUp, Ticket
     from kefu.understanding.models import EmotionAlert, Intent
     from kefu.webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -335,6 +354,12 @@ def _path_ids() -> dict[str, Any]:
         "version": version.version if version else 1,
         "schedule_id": _first(Schedule),
         "day_id": _first(CalendarDay),
+        "promotion_id": _first(Promotion),
+        # A team's own shift: a shift of every team is the supervisors' to delete.
+        "shift_id": ShiftType.objects.create(
+            name="矩阵班", start_minute=540, end_minute=1080, team=Team.objects.order_by("pk").first()
+        ).pk,
+        "roster_id": _first(Roster),
     }
 
 

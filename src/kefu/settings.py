@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "kefu.wallboard",
     "kefu.performance",
     "kefu.analytics",
+    "kefu.staffing",
     "kefu.demo",
     "kefu.ops",
 ]

@@ -31,6 +31,7 @@ urlpatterns = [
     path("", include("kefu.wallboard.urls")),
     path("desk/", include("kefu.performance.urls")),
     path("desk/", include("kefu.analytics.urls")),
+    path("desk/", include("kefu.staffing.urls")),
     re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
 ]
 

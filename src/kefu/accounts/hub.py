@@ -62,6 +62,13 @@ PAGES: tuple[SettingsPage, ...] = (
         Role.SUPERVISOR,
     ),
     SettingsPage(
+        "/desk/staffing/settings/",
+        "排班设置",
+        "服务水平目标、同时接待数、损耗率、大促日（618、双11…）、班次与客服可排班时间",
+        "服务时间",
+        Role.SUPERVISOR,
+    ),
+    SettingsPage(
         "/desk/settings/targets/",
         "指标目标",
         "首次响应、解决率、满意度等指标的目标（全局与各团队），看板、报表与「我的数据」据此判断达标",

@@ -37,6 +37,7 @@ from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied,
 from kefu.core.events import publish, send_ephemeral
 from kefu.core.fields import check_text
 from kefu.core.masking import mask_text
+from kefu.routing.assignment import waiting_queue
 from kefu.routing.services import agent_overview, queue_overview
 from kefu.understanding.models import EmotionAlert
 from kefu.understanding.reading import ALERT_LEVEL, ALERT_STATUSES
@@ -135,11 +136,8 @@ def _conversation_row(c: Conversation, scope: BoardScope, now: datetime) -> dict
 
 def _queues(scope: BoardScope, now: datetime) -> dict[str, Any]:
     teams = [q for q in queue_overview() if scope.covers(cast(int, q["team_id"]))]
-    waiting = (
-        Conversation.objects.filter(assignee__isnull=True, status__in=ALERT_STATUSES, queued_at__isnull=False)
-        .select_related("customer", "team", "assignee")
-        .order_by("queued_at", "id")
-    )
+    # Routing's own queue, longest wait first (routing serves it by priority, VIP, then wait).
+    waiting = waiting_queue(None).select_related("customer", "team", "assignee").order_by("queued_at", "id")
     if scope.team_ids is not None:
         waiting = waiting.filter(team_id__in=scope.team_ids)
     rows = []
