@@ -277,3 +277,32 @@ def test_threats_to_go_outside_the_shop_are_a_complaint_risk(text, words):
 )
 def test_a_bad_review_or_dissatisfaction_is_no_complaint_risk(text):
     assert emotion.complaint_risk(message_signals(text)) == ()
+
+
+@pytest.mark.parametrize(
+    "text", ["买两件能不能再便宜点", "七天无理由退货怎么操作", "下单后能不能加购一件一起发"]
+)
+def test_plain_requests_weigh_the_models_less(text):
+    # Questions of kefu's intent seed (a dev set) that reviews' words made read 不满.
+    result = analyze_message(text)
+    assert result.plain_request and not result.signals
+    assert emotion.MODEL_WEIGHT * result.negative_probability >= emotion.CALM_BELOW  # undamped: not calm
+    assert result.score == round(
+        emotion.MODEL_WEIGHT * emotion.REQUEST_DAMPING * result.negative_probability, 1
+    )
+    assert result.label == "calm"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "凭什么不让我退货",  # rhetorical
+        "保温杯收到就漏水了吗",  # a question, but the intent model reads a quality complaint
+        "你们到底能不能发货",  # rhetorical (到底), and a rule signal
+        "请问我上个月在你们店买的那台空气炸锅，才用了三次就不加热了，按键也失灵了，能不能给我换一台新的",  # a story
+    ],
+)
+def test_complaints_in_question_form_are_not_damped(text):
+    result = analyze_message(text)
+    assert not result.plain_request
+    assert result.label != "calm"

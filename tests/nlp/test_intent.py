@@ -98,3 +98,24 @@ def test_predict_many_gives_what_predict_gives_for_each_text():
 def test_rejection_rule_states_the_threshold_and_the_unseen_feature_rule():
     rule = default_classifier().rejection_rule
     assert "0.50" in rule and "30%" in rule
+
+
+def test_predict_feature_ids_folds_emotions_wider_hashing_into_the_intent_buckets():
+    from kefu.nlp.emotion import emotion_model
+    from kefu.nlp.normalize import normalize
+
+    classifier = default_classifier()
+    texts = ["老板，有货吗", "發票能開專票嗎", "我要投诉你们的快递员", ""]
+    wide = [emotion_model().feature_ids(normalize(t).text) for t in texts]
+    assert classifier.predict_feature_ids(wide) == classifier.predict_many(texts)
+
+
+def test_intent_of_feature_ids_gives_what_predict_gives():
+    from kefu.nlp.emotion import emotion_model
+    from kefu.nlp.normalize import normalize
+
+    classifier = default_classifier()
+    texts = [text for text, _ in load_intent_seed()] + ["", "asdkjh qwe", "發票能開專票嗎"]
+    for text in texts:
+        ids = emotion_model().feature_ids(normalize(text).text)
+        assert classifier.intent_of_feature_ids(ids) == classifier.predict(text).intent, text

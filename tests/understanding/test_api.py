@@ -171,3 +171,22 @@ def test_acknowledging_a_missing_alert_is_404_naming_it(client, desk):
 def test_alerts_need_a_signed_in_user(client, desk):
     assert client.get("/api/v1/emotion-alerts").status_code == 401
     assert _post(client, "/api/v1/emotion-alerts/1/ack", {}).status_code == 401
+
+
+def test_emotion_endpoint_says_whether_the_customer_is_likely_to_end_dissatisfied(client, desk):
+    client.force_login(desk.agent)
+    msg, _ = do_receive_customer_message(
+        channel=desk.channel, identities=[("web", "o1")], text="请问这款保温杯有粉色的吗"
+    )
+    calm = client.get(f"/api/v1/conversations/{msg.conversation_id}/emotion").json()
+    msg, _ = do_receive_customer_message(
+        channel=desk.channel, identities=[("web", "o2")], text="等了一个星期还没发货，太失望了，客服也不理人"
+    )
+    do_receive_customer_message(
+        channel=desk.channel, identities=[("web", "o2")], text="再不处理我就给差评，以后再也不来你们店了"
+    )
+    upset = client.get(f"/api/v1/conversations/{msg.conversation_id}/emotion").json()
+    assert 0 <= calm["dissatisfied_probability"] < 0.5 and not calm["likely_dissatisfied"]
+    assert calm["outlook_text"].startswith("结束时不满意的可能")
+    assert upset["dissatisfied_probability"] >= 0.5 and upset["likely_dissatisfied"]
+    assert upset["outlook_text"].startswith("客户可能不满意结束")

@@ -99,3 +99,13 @@ def test_an_agent_who_does_not_own_the_conversation_cannot_acknowledge_from_the_
     client.force_login(colleague)
     assert client.post(f"/desk/alerts/{alert.pk}/ack").status_code == 403
     assert client.get(f"/desk/alerts/{alert.pk}/ack").status_code == 405
+
+
+def test_assist_panel_warns_when_the_customer_is_likely_to_end_dissatisfied(client, desk):
+    msg, _ = do_receive_customer_message(
+        channel=desk.channel, identities=[("web", "ov")], text="快递丢了也没人管，太差劲了，我要投诉！"
+    )
+    assert Conversation.objects.get(pk=msg.conversation_id).dissatisfied_probability >= 0.9
+    client.force_login(desk.supervisor)
+    html = client.get(f"/desk/c/{msg.conversation_id}/").content.decode()
+    assert 'class="emotion-outlook warn" data-role="emotion-outlook"' in html and "客户可能不满意结束" in html

@@ -65,6 +65,9 @@ class Conversation(models.Model):
     emotion_score = models.FloatField(default=0)
     emotion_trend = models.CharField(max_length=12, blank=True)
     emotion_signals = models.JSONField(default=list, blank=True)
+    # P(the customer ends this conversation dissatisfied), learned on rated helpdesk
+    # dialogues (kefu.nlp.conversation); None before the first customer message.
+    dissatisfied_probability = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_message_at = models.DateTimeField(null=True, blank=True, db_index=True)

@@ -96,6 +96,7 @@ def conversation_dict(c: Conversation, *, clear: bool = False) -> dict[str, Any]
         "emotion_label": c.emotion_label,
         "emotion_score": c.emotion_score,
         "emotion_trend": c.emotion_trend,
+        "dissatisfied_probability": c.dissatisfied_probability,
         "last_message_at": c.last_message_at.isoformat() if c.last_message_at else None,
         "first_response_due": c.first_response_due.isoformat() if c.first_response_due else None,
         "sla_breached": c.sla_breached_at is not None,

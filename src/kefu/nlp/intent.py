@@ -107,15 +107,44 @@ class IntentClassifier:
 
     def predict_many(self, texts: Sequence[str]) -> list[IntentPrediction]:
         """``predict`` for each text, with the model's arithmetic done once for the batch."""
-        ids = [feature_ids(normalize(text).text) for text in texts]
+        return self.predict_feature_ids([feature_ids(normalize(text).text) for text in texts])
+
+    def intent_of_feature_ids(self, ids: Sequence[int]) -> str | None:
+        """``predict(text).intent`` from one normalised text's sorted feature ids, without the ranking.
+
+        The cheap path for emotion's plain-request check (one text, no top five); ids hashed
+        into more buckets are folded as in ``predict_feature_ids``.
+        """
+        mask = self.model.n_buckets - 1
+        if ids and ids[-1] > mask:
+            ids = sorted({f & mask for f in ids})
+        proba = self.model.proba_ids(ids)
+        best = int(np.argmax(proba))
+        # Rounded as ``predict`` rounds the confidence it compares with the threshold.
+        if (
+            round(float(proba[best]), 4) < self.threshold
+            or self.model.known_fraction(ids) < MIN_KNOWN_FRACTION
+        ):
+            return None
+        return self.model.classes[best]
+
+    def predict_feature_ids(self, ids: Sequence[Sequence[int]]) -> list[IntentPrediction]:
+        """``predict_many`` from each normalised text's sorted feature ids (``features.feature_ids``).
+
+        Ids hashed into more buckets (emotion uses 2^20) are folded into this model's:
+        the buckets are powers of two, so ``id & (n - 1)`` is the id hashed into ``n``.
+        """
+        mask = self.model.n_buckets - 1
+        if any(f > mask for i in ids for f in i[-1:]):
+            ids = [sorted({f & mask for f in i}) for i in ids]
         counts = np.fromiter((len(i) for i in ids), dtype=np.int64, count=len(ids))
         flat = np.fromiter((f for i in ids for f in i), dtype=np.int64, count=int(counts.sum()))
         model = self.model
         rows = model._lookup[flat]  # type: ignore[attr-defined]
         # float32 like ``LinearModel.proba_ids``, so that rounded probabilities match ``predict``
         # exactly; a text without features gets the bias alone, in float64 as there.
-        proba = np.tile(_softmax(model.bias.astype(np.float64)[None, :]), (len(texts), 1))
-        known = np.zeros(len(texts))
+        proba = np.tile(_softmax(model.bias.astype(np.float64)[None, :]), (len(ids), 1))
+        known = np.zeros(len(ids))
         filled = counts > 0
         if filled.any():
             starts = (np.cumsum(counts) - counts)[filled]

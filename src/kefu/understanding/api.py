@@ -78,6 +78,7 @@ def conversation_emotion(request: AuthedRequest, conversation_id: int) -> dict[s
         "trend_text": services.TREND_LABELS.get(c.emotion_trend or "steady"),
         "signals": c.emotion_signals,
         "guidance": services.guidance_for(c.emotion_label),
+        **services.outlook(c.dissatisfied_probability),
         "intent": c.intent or None,
         "intent_confidence": c.intent_confidence,
     }

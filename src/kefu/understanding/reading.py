@@ -148,11 +148,13 @@ def do_update_emotion(conversation: Conversation) -> EmotionAlert | None:
     conversation.emotion_score = result.score
     conversation.emotion_trend = result.trend
     conversation.emotion_signals = signals_as_text(result)
+    conversation.dissatisfied_probability = result.dissatisfied_probability
     Conversation.objects.filter(pk=conversation.pk).update(
         emotion_label=result.label,
         emotion_score=result.score,
         emotion_trend=result.trend,
         emotion_signals=conversation.emotion_signals,
+        dissatisfied_probability=result.dissatisfied_probability,
     )
     level = EmotionAlert.Level.EMOTION
     reason = ""

@@ -28,6 +28,9 @@
     badge.className = "emotion-badge emotion-" + (e.label || "calm");
     badge.textContent = (EMOTION_TEXT[e.label] || "平静") + " " + Number(e.score || 0).toFixed(1);
     $("emotion-trend").textContent = e.trend_text || "";
+    var outlook = $("emotion-outlook");
+    outlook.textContent = e.outlook_text || "";
+    outlook.className = "emotion-outlook" + (e.likely_dissatisfied ? " warn" : "");
     var signals = $("emotion-signals");
     signals.replaceChildren();
     (e.signals || []).forEach(function (s) {

@@ -8,7 +8,7 @@ from django import template
 
 from kefu.nlp.emotion import LABEL_NAMES
 from kefu.understanding.models import Intent
-from kefu.understanding.services import TREND_LABELS, guidance_for
+from kefu.understanding.services import TREND_LABELS, guidance_for, outlook
 
 register = template.Library()
 
@@ -21,5 +21,6 @@ def assist_panel(conversation: Any) -> dict[str, Any]:
         "emotion_text": LABEL_NAMES.get(label, label),
         "trend_text": TREND_LABELS.get(conversation.emotion_trend, "") if conversation.emotion_trend else "",
         "guidance": guidance_for(label),
+        "outlook": outlook(conversation.dissatisfied_probability),
         "intents": list(Intent.objects.filter(is_active=True).values_list("name", flat=True)),
     }
