@@ -270,3 +270,26 @@ def test_quality_rule_hit_rates(week: Any):
     ]
     r = get(week.boss, "/metrics/breakdown", name="volume", by="rule")
     assert r.status_code == 400 and "by" in r.json()["fields"]
+
+
+def test_arrivals_and_half_hours_group_every_minute_of_a_half_hour(week: Any):
+    # PostgreSQL's EXTRACT(MINUTE) is numeric: minute / 30 kept 9 / 30 and 20 / 30 apart,
+    # and all but one of the chats in a half hour were lost.
+    from kefu.customers.models import Customer
+
+    from .conftest import History
+
+    h = History()
+    for minute, name in ((9, "周杰"), (20, "吴敏")):
+        h.conversation(
+            channel=week.web, team=week.after_sales, customer=Customer.objects.create(name=name),
+            created=at(2, 10, minute),
+        )  # fmt: skip
+    r = get(week.boss, "/metrics/arrivals", start=at(2, 9).isoformat(), end=at(2, 18).isoformat())
+    assert r.json()["items"][2] == [at(2, 10).isoformat(), 3]
+    r = get(
+        week.boss, "/metrics/breakdown", name="volume", by="halfhour",
+        start=at(2, 0).isoformat(), end=at(3, 0).isoformat(),
+    )  # fmt: skip
+    counts = {row["key"]: row["value"] for row in r.json()["items"]}
+    assert counts["20"] == 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import pkgutil
 from collections import defaultdict
 
@@ -53,3 +54,14 @@ def test_every_operation_documents_its_error_answers() -> None:
                 assert {"413", "415"} <= responses.keys(), (method, path)
             error = responses["422"]["content"]["application/json"]["schema"]
             assert error == {"$ref": "#/components/schemas/Error"}
+
+
+def test_the_served_document_has_no_duplicated_keys() -> None:
+    # A response declared as 200 by one decorator and "200" by openapi_extra became two
+    # "200" keys in the JSON; Swagger UI then refused the whole document.
+    def no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
+        keys = [key for key, _ in pairs]
+        assert len(keys) == len(set(keys)), sorted(k for k in set(keys) if keys.count(k) > 1)
+        return dict(pairs)
+
+    json.loads(json.dumps(api.get_openapi_schema()), object_pairs_hook=no_duplicates)

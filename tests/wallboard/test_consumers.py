@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.db import connections
 
 from kefu.accounts.models import AgentStatus, Role
 from kefu.channels.visitor import issue_visitor_token, read_visitor_token
@@ -208,5 +209,10 @@ async def test_the_wall_screen_socket_is_read_only_and_ends_when_revoked(shop):
     while out["type"] != "websocket.close":
         out = await screen.receive_output(timeout=3)
     assert out["code"] == 4401
+    # The closed screen's consumer ends (no refresh left holding a database connection).
+    await screen.wait(timeout=5)
     assert await close_code(display_socket(key)) == 4401
     assert await close_code(display_socket("wb_unknown")) == 4401
+    # The consumers' database thread outlives the test: its connection must not keep
+    # PostgreSQL's test database open at teardown.
+    await database_sync_to_async(connections.close_all)()

@@ -255,10 +255,9 @@ _FILE_TYPES = {"csv": exports.CSV_CONTENT_TYPE, "xlsx": exports.XLSX_CONTENT_TYP
 @router.get(
     "/reports/export",
     tags=["reports"],
-    response={200: None},
     openapi_extra={
         "responses": {
-            "200": {
+            200: {
                 "description": "报表文件：CSV（UTF-8 带 BOM，中文表头）或 Excel 工作簿",
                 "content": {
                     "text/csv": {"schema": {"type": "string"}},

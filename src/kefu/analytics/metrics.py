@@ -32,6 +32,7 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
+    IntegerField,
     Max,
     OuterRef,
     Q,
@@ -42,6 +43,7 @@ from django.db.models import (
     Window,
 )
 from django.db.models.functions import (
+    Cast,
     ExtractHour,
     ExtractIsoWeekDay,
     ExtractMinute,
@@ -164,7 +166,7 @@ class Source:
         if by == "day":
             return TruncDate(at)
         if by == "halfhour":
-            return ExtractHour(at) * 2 + ExtractMinute(at) / 30
+            return ExtractHour(at) * 2 + _minute(at) / 30
         if by == "weekday_hour":
             return ExtractIsoWeekDay(at) * 100 + ExtractHour(at)
         if by in self.linked:
@@ -173,6 +175,12 @@ class Source:
         if path is None:
             return Value(None)
         return F(path)
+
+
+def _minute(at: Any) -> Any:
+    # PostgreSQL's EXTRACT is numeric, so 20 / 30 would be 0.667 and every minute its own
+    # bucket; as an integer both databases divide without a remainder.
+    return Cast(ExtractMinute(at), IntegerField())
 
 
 def _ticket_link(dim: str) -> Callable[[Any], Any]:
@@ -935,9 +943,7 @@ def arrivals(scope: Scope, bucket_minutes: int = 30) -> list[tuple[datetime, int
     qs = SOURCES["conversation"].rows(scope)
     counts = {
         (hour, part): n
-        for hour, part, n in qs.annotate(
-            h=TruncHour("created_at"), p=ExtractMinute("created_at") / bucket_minutes
-        )
+        for hour, part, n in qs.annotate(h=TruncHour("created_at"), p=_minute("created_at") / bucket_minutes)
         .values("h", "p")
         .annotate(n=Count("id"))
         .order_by()
