@@ -204,6 +204,11 @@ def test_non_admin_may_not_merge(api_as, make_customer):
     assert Customer.objects.get(pk=a.pk).merged_into_id is None
 
 
+def test_non_admin_is_refused_before_the_customers_are_looked_up(api_as):
+    r = api_as("manager").post("/customers/merge", {"source_id": 987654, "target_id": 987655})
+    assert r.status_code == 403
+
+
 def test_merging_into_itself_is_refused(api_as, make_customer):
     a = make_customer()
     r = api_as("admin").post("/customers/merge", {"source_id": a.pk, "target_id": a.pk})

@@ -153,6 +153,7 @@ def update_customer(request: AuthedRequest, customer_id: int, payload: CustomerP
 
 @router.post("/customers/merge")
 def merge_customers(request: AuthedRequest, payload: MergeIn) -> dict[str, Any]:
+    services.check_may_merge_customers(request.auth)
     source = services.access_customer(request.auth, payload.source_id)
     target = services.access_customer(request.auth, payload.target_id)
     services.do_merge_customers(actor=request.auth, source=source, target=target, request=request)

@@ -411,9 +411,14 @@ def do_reveal_pii(
     return order.address if field == "address" and order is not None else getattr(customer, field)
 
 
+def check_may_merge_customers(actor: User) -> None:
+    """Merging is for admins; checked before either customer is looked up (403 before 404)."""
+    check_admin(actor)
+
+
 def do_merge_customers(*, actor: User, source: Customer, target: Customer, request: Any = None) -> Customer:
     """Move everything of ``source`` onto ``target``; ``source`` remains as a pointer."""
-    check_admin(actor)
+    check_may_merge_customers(actor)
     with transaction.atomic():
         source, target = _merge(source, target)
         audit(
