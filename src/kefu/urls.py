@@ -1,12 +1,11 @@
 """URL map: pages per app, the REST API under /api/v1, static and media."""
 
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
-from django.views.static import serve
 
 from kefu.api import api
+from kefu.core import views as core_views
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/desk/", permanent=False)),
@@ -32,7 +31,7 @@ urlpatterns = [
     path("desk/", include("kefu.performance.urls")),
     path("desk/", include("kefu.analytics.urls")),
     path("desk/", include("kefu.staffing.urls")),
-    re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
+    re_path(r"^media/(?P<path>.*)$", core_views.media),
 ]
 
 handler400 = "kefu.core.views.bad_request"

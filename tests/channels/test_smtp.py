@@ -161,6 +161,7 @@ def test_attached_images_become_image_messages_in_the_thread(
     assert [m.kind for m in images] == ["image", "image"]
     assert {m.conversation_id for m in images} == {text.conversation_id}
     assert images[0].image.name.endswith(".png") and images[0].image.size > 0
+    assert "破损" not in images[0].image.name  # served without a login: not guessable
     assert [f["name"] for f in text.meta["attachments"]] == ["破损1.png", "破损2.png"]
 
 

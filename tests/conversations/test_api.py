@@ -153,7 +153,14 @@ def test_send_image_as_multipart(agent_client, conv, settings, tmp_path):
     )
     assert r.status_code == 201
     assert r.json()["kind"] == "image"
-    assert r.json()["image_url"]
+    url = r.json()["image_url"]
+    # Served to the customer's chat without a login: a random name, never sniffed.
+    assert "photo" not in url and url.endswith(".png")
+    from django.test import Client
+
+    served = Client().get(url)
+    served.close()
+    assert served.status_code == 200 and served["X-Content-Type-Options"] == "nosniff"
 
 
 def test_send_a_script_disguised_as_an_image_is_refused(agent_client, conv, settings, tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from kefu.core.files import FILE_TYPES, private_storage, random_file_name
+from kefu.core.files import FILE_TYPES, private_storage, random_file_name, random_image_name
 
 
 class Priority(models.TextChoices):
@@ -125,7 +125,7 @@ class Message(models.Model):
         "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     text = models.TextField(blank=True)
-    image = models.FileField(upload_to="chat/%Y/%m/", null=True, blank=True)
+    image = models.FileField(upload_to=random_image_name, null=True, blank=True)
     # Private messages (notes, internal activity) never reach the customer.
     is_private = models.BooleanField(default=False)
     client_msg_id = models.CharField(max_length=64, null=True, blank=True)

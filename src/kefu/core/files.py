@@ -192,6 +192,20 @@ def random_file_name(instance: Any, filename: str) -> str:
     return f"{timezone.now():%Y/%m}/{uuid.uuid4().hex}{ext}"
 
 
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp"})
+
+
+def random_image_name(instance: Any, filename: str) -> str:
+    """Where a chat or email image is stored: ``chat/YYYY/MM/<random>.png``.
+
+    Images are served under /media/ to the customer's chat without a login, so the name
+    must not be guessable (「破损1.png」 was).
+    """
+    ext = os.path.splitext(filename)[1].lower()
+    ext = ext if ext in IMAGE_EXTENSIONS else ""
+    return f"chat/{timezone.now():%Y/%m}/{uuid.uuid4().hex}{ext}"
+
+
 # --- serving -------------------------------------------------------------------------
 
 
