@@ -248,6 +248,20 @@ RULES: dict[str, str] = {
     "POST /api/v1/staffing/rosters/{roster_id}/publish": "team_lead",
     "GET /api/v1/staffing/rosters/{roster_id}/breaks": "team_lead",
     "GET /api/v1/staffing/my-shifts": "agent",
+    # incidents: everyone reads their teams' (the approved wording); leads and above decide
+    "GET /api/v1/incidents": "agent",
+    "POST /api/v1/incidents": "team_lead",
+    "GET /api/v1/incidents/{incident_id}": "agent",
+    "PATCH /api/v1/incidents/{incident_id}": "team_lead",
+    "POST /api/v1/incidents/{incident_id}/confirm": "team_lead",
+    "POST /api/v1/incidents/{incident_id}/dismiss": "team_lead",
+    "POST /api/v1/incidents/{incident_id}/merge": "team_lead",
+    "POST /api/v1/incidents/{incident_id}/conversations": "team_lead",
+    "POST /api/v1/incidents/{incident_id}/resolve": "team_lead",
+    "POST /api/v1/incidents/{incident_id}/compensation": "team_lead",
+    "GET /api/v1/incidents/{incident_id}/review": "agent",
+    "GET /api/v1/incidents/{incident_id}/review.csv": "agent",
+    "GET /api/v1/conversations/{conversation_id}/incidents": "agent",
     # reports (team leads see their own team's; agents have 我的数据)
     "GET /api/v1/reports": "team_lead",
     "GET /api/v1/reports/conversations": "team_lead",
@@ -309,6 +323,7 @@ def _path_ids() -> dict[str, Any]:
     from kefu.conversations.models import Conversation, Message
     from kefu.customers.models import Identity, Order
     from kefu.hours.models import CalendarDay, Schedule
+    from kefu.incidents.models import Incident
     from kefu.kb.models import Article
     from kefu.quality.models import Review, RuleSetVersion
     from kefu.replies.models import CannedReply
@@ -360,6 +375,14 @@ def _path_ids() -> dict[str, Any]:
             name="矩阵班", start_minute=540, end_minute=1080, team=Team.objects.order_by("pk").first()
         ).pk,
         "roster_id": _first(Roster),
+        "incident_id": Incident.objects.create(
+            team=Team.objects.order_by("pk").first(),
+            title="矩阵事件",
+            kind="manual",
+            status="open",
+            spec={"keywords": ["矩阵"]},
+            statement="矩阵测试",
+        ).pk,
     }
 
 

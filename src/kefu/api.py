@@ -29,6 +29,7 @@ from kefu.core.apiutil import BoundaryParser, document_errors
 from kefu.core.errors import KefuError, TooLarge
 from kefu.customers.api import router as customers_router
 from kefu.hours.api import router as hours_router
+from kefu.incidents.api import router as incidents_router
 from kefu.kb.api import router as kb_router
 from kefu.performance.api import router as performance_router
 from kefu.quality.api import router as quality_router
@@ -165,6 +166,7 @@ def _mount() -> None:
     api.add_router("/", performance_router)
     api.add_router("/", analytics_router)
     api.add_router("/", staffing_router)
+    api.add_router("/", incidents_router)
 
 
 _mount()

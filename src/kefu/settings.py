@@ -117,6 +117,7 @@ INSTALLED_APPS = [
     "kefu.performance",
     "kefu.analytics",
     "kefu.staffing",
+    "kefu.incidents",
     "kefu.demo",
     "kefu.ops",
 ]

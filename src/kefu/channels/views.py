@@ -31,6 +31,7 @@ from kefu.core import ratelimit
 from kefu.core.errors import InvalidInput, KefuError, NotFound, Unauthorized
 from kefu.core.forms import add_errors
 from kefu.core.views import render_error
+from kefu.incidents.facts import open_notices
 
 from .models import Channel
 from .services import (
@@ -86,6 +87,7 @@ def chat_page(request: HttpRequest) -> HttpResponse:
         "embed": request.GET.get("embed") == "1",
         # A fresh visitor for first-time browsers; chat.js prefers the token it kept.
         "token": issue_visitor_token(channel.pk),
+        "incident_notices": open_notices(),
     }
     return render(request, "channels/chat.html", context)
 

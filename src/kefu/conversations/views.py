@@ -29,6 +29,7 @@ from kefu.customers.models import Customer, Identity
 from kefu.customers.orders import list_orders
 from kefu.customers.presenters import masked_identity_value, masked_pii
 from kefu.customers.services import customer_timeline
+from kefu.incidents.facts import pinned_statements
 from kefu.nlp.emotion import LABEL_NAMES as EMOTION_NAMES
 
 from .models import CallLog, Conversation, Message, Priority
@@ -167,6 +168,8 @@ def conversation_view(request: AuthedRequest, conversation_id: int) -> HttpRespo
         "ticket_panel_available": _ticket_panel_available(),
         "my_open": my_open_conversations(request.user, exclude_id=conversation.pk),
         "open_complaint": open_complaint_for(request.user, conversation.pk),
+        # The approved wording of the open incidents this conversation is tagged to.
+        "incident_statements": pinned_statements(conversation.pk),
     }
     return render(request, "conversations/conversation.html", context)
 

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from kefu.accounts.access import AuthedRequest
 from kefu.core.errors import InvalidInput
+from kefu.incidents.facts import open_notices
 
 from . import index, markdown, services
 from .models import Article, Category, SynonymGroup
@@ -33,6 +34,7 @@ def help_home(request: AuthedRequest) -> HttpResponse:
             "popular": popular,
             "categories": services.category_tree(),
             "category_id": category_id,
+            "incident_notices": open_notices(),
         },
     )
 
@@ -42,7 +44,11 @@ def help_article(request: AuthedRequest, article_id: int) -> HttpResponse:
     return render(
         request,
         "kb/help_article.html",
-        {"article": article, "body_html": markdown.render_markdown(article.body)},
+        {
+            "article": article,
+            "body_html": markdown.render_markdown(article.body),
+            "incident_notices": open_notices(),
+        },
     )
 
 

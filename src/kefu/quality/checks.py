@@ -27,6 +27,7 @@ from kefu.conversations.timeline import access_conversation
 from kefu.core.errors import Conflict, InvalidInput
 from kefu.core.fields import check_text
 from kefu.core.transactions import best_effort
+from kefu.incidents.facts import statement_texts
 from kefu.nlp.emotion import LABELS
 from kefu.nlp.normalize import to_simplified
 from kefu.nlp.pii import scan_text
@@ -38,6 +39,7 @@ from .rules import (
     ReplyContext,
     apply_finding,
     check_reply,
+    statement_facts,
 )
 from .ruleset_store import active_ruleset
 from .rulesets import (
@@ -112,6 +114,7 @@ def reply_context(
         agent_role=agent_role_key(agent, ruleset),
         compensation_limit=compensation_limit_for(agent),
         approved_compensation=approved_compensation_for(conversation),
+        incident_facts=tuple(statement_facts(s, ruleset) for s in statement_texts(conversation.pk)),
     )
 
 

@@ -25,6 +25,7 @@ RULE_LABELS = {
     "missing_greeting": "缺少问候",
     "missing_closing": "缺少结束语",
     "slang": "网络用语",
+    "incident_statement": "与事件口径不符",
 }
 SEVERITY_LABELS = {"low": "提示", "medium": "注意", "high": "严重"}
 

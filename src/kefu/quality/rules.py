@@ -10,7 +10,7 @@ every span map 1:1 back onto the original reply the agent is editing.
 
 ``score_conversation`` turns a closed conversation into a 100-point rubric.
 
-Longer than most modules on purpose: the thirteen rules share one matching machinery
+Longer than most modules on purpose: the fourteen rules share one matching machinery
 (the compiled phrase tables, span mapping and rewrites) and one context, and reading
 them side by side is how their overlaps are kept consistent; their data lives apart, in
 ``data/default_rules.json``.
@@ -36,6 +36,7 @@ __all__ = [
     "ITEM_LABELS",
     "Finding",
     "ReplyContext",
+    "StatementFacts",
     "RubricItem",
     "RubricScore",
     "Turn",
@@ -44,6 +45,7 @@ __all__ = [
     "contexts_for",
     "rewrite_reply",
     "score_conversation",
+    "statement_facts",
 ]
 
 Emotion = Literal["calm", "anxious", "dissatisfied", "angry"]
@@ -51,6 +53,18 @@ Emotion = Literal["calm", "anxious", "dissatisfied", "angry"]
 DEFAULT_RULESET: RuleSet = default_ruleset()
 
 _SENTENCE_END_RE = re.compile(r"[。！？!?；;\n]")
+
+
+@dataclass(frozen=True, slots=True)
+class StatementFacts:
+    """The key facts of an incident's approved statement (统一口径): dates, amounts, remedies."""
+
+    # Sorted tuples, not sets: the context is stored as JSON beside each reply's findings.
+    statement: str
+    dates: tuple[str, ...] = ()
+    durations: tuple[str, ...] = ()
+    amounts: tuple[float, ...] = ()
+    remedies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +86,8 @@ class ReplyContext:
     compensation_limit: float | None = None
     approved_compensation: float | None = None
     house_style_forbids_slang: bool = True
+    # The approved statements of the open incidents the conversation is tagged to.
+    incident_facts: tuple[StatementFacts, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -630,6 +646,95 @@ def _absolute_guarantee(
     return _one_per_span(out)
 
 
+_DATE_RE = re.compile(r"(?:(?P<month>\d{1,2})\s*月\s*)?(?P<day>\d{1,2})\s*[日号]")
+# A relative day said about the remedy itself (「明天就给您发」), not 「今天已为您登记」.
+_RELATIVE_DAY_RE = re.compile(
+    r"(?:今天|今日|今晚|明天|明日|后天|大后天|本周内?|这周|下周)(?=[^，。！？,.!?]{0,6}?(?:发|到|换|退|恢复|处理|补))"
+)
+_DURATION_RE = re.compile(
+    r"(?P<num>\d+|[一二两三四五六七八九十]+)\s*个?\s*(?P<unit>工作日|个工作日|天|日|小时|周)内"
+)
+
+
+def _durations(text: str) -> list[tuple[int, int, str]]:
+    out = []
+    for m in _DURATION_RE.finditer(text):
+        n = parse_number(m.group("num"))
+        if n is not None:
+            unit = "工作日" if "工作日" in m.group("unit") else m.group("unit").replace("日", "天")
+            out.append((m.start(), m.end(), f"{n:g}{unit}"))
+    return out
+
+
+def _dates(text: str) -> list[tuple[int, int, str]]:
+    spans = [(s, e) for s, e, _ in _durations(text)]
+    out = []
+    for m in _DATE_RE.finditer(text):
+        if any(s <= m.start() < e for s, e in spans):
+            continue
+        out.append((m.start(), m.end(), f"{int(m.group('month') or 0)}-{int(m.group('day'))}"))
+    return out
+
+
+def _remedy_table(rs: RuleSet) -> _Phrases:
+    return _compiled(rs, "incident_statement", lambda p: _Phrases(p.get("remedies", ())))
+
+
+def statement_facts(statement: str, ruleset: RuleSet = DEFAULT_RULESET) -> StatementFacts:
+    """The facts a reply must not contradict, read from an approved statement."""
+    text = scan_text(to_simplified(statement))
+    remedies = _remedy_table(ruleset)
+    return StatementFacts(
+        statement=statement,
+        dates=tuple(sorted({d for _, _, d in _dates(text)})),
+        durations=tuple(sorted({d for _, _, d in _durations(text)})),
+        amounts=tuple(
+            sorted({a for m in _AMOUNT_RE.finditer(text) if (a := parse_number(m.group("num"))) is not None})
+        ),
+        remedies=tuple(sorted({phrase for _, _, phrase in remedies.finditer(text)})),
+    )
+
+
+def _same_date(reply_date: str, facts: StatementFacts) -> bool:
+    month, day = reply_date.split("-")
+    for d in facts.dates:
+        m, dd = d.split("-")
+        if dd == day and (month == "0" or m == "0" or m == month):
+            return True
+    return False
+
+
+def _incident_statement(
+    text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, rs: RuleSet
+) -> list[Finding]:
+    """A reply that says other dates, amounts or remedies than the incident's approved statement."""
+    if not ctx.incident_facts:
+        return []
+    out: list[Finding] = []
+    for facts in ctx.incident_facts:
+        said = f"{cfg.params.get('why', '')}（口径：{facts.statement[:80]}）"
+        spans = _contradicting_spans(text, facts, _remedy_table(rs))
+        out.extend(_finding("incident_statement", cfg, reply, s, e, why=said) for s, e in spans)
+    return _one_per_span(out)
+
+
+def _contradicting_spans(text: str, facts: StatementFacts, remedies: _Phrases) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    if facts.dates:
+        out += [(s, e) for s, e, d in _dates(text) if not _same_date(d, facts)]
+        out += [(m.start(), m.end()) for m in _RELATIVE_DAY_RE.finditer(text)]
+    if facts.durations:
+        out += [(s, e) for s, e, d in _durations(text) if d not in facts.durations]
+    if facts.amounts:
+        for m in _AMOUNT_RE.finditer(text):
+            amount = parse_number(m.group("num"))
+            if amount is not None and amount not in facts.amounts:
+                out.append((m.start(), m.end()))
+    if facts.remedies:
+        out += [(s, e) for s, e, phrase in remedies.finditer(text) if phrase not in facts.remedies]
+    return out
+
+
 def _pii_exposed(text: str, reply: str, ctx: ReplyContext, cfg: RuleConfig, rs: RuleSet) -> list[Finding]:
     kinds = set(cfg.params.get("kinds", ("phone", "id_card", "bank_card", "address")))
     labels = _compiled(rs, "pii_exposed", lambda p: _Phrases(p.get("business_labels", ())))
@@ -742,6 +847,7 @@ _RULES: dict[str, Callable[[str, str, ReplyContext, RuleConfig, RuleSet], list[F
     "missing_greeting": _missing_greeting,
     "missing_closing": _missing_closing,
     "slang": _slang,
+    "incident_statement": _incident_statement,
 }
 
 

@@ -39,6 +39,7 @@ RULE_IDS: tuple[str, ...] = (
     "missing_greeting",
     "missing_closing",
     "slang",
+    "incident_statement",
 )
 
 # Params whose values are regular expressions (a list of strings, or a list of

@@ -11,11 +11,26 @@ from kefu.accounts.access import AuthedRequest
 from kefu.conversations.timeline import access_conversation
 from kefu.core.apiutil import StrictIn
 from kefu.core.errors import InvalidInput
+from kefu.incidents.facts import PinnedStatement, pinned_statements
 from kefu.replies.presenters import reply_dict
 
 from . import compose, services
 
 router = Router(tags=["script library"])
+
+
+def incident_reply_dict(p: PinnedStatement) -> dict[str, Any]:
+    """An incident's approved statement in the picker's shape (``kind: incident``, no script id)."""
+    return {
+        "id": None,
+        "kind": "incident",
+        "incident_id": p.incident_id,
+        "title": f"统一口径：{p.title}",
+        "shortcut": "",
+        "text": p.statement,
+        "scenario": "事件口径",
+        "variables": [],
+    }
 
 
 @router.get("/replies")
@@ -26,9 +41,17 @@ def list_replies(
     if not 1 <= limit <= 100:
         raise InvalidInput("limit 无效", fields={"limit": "1–100"})
     conversation = None
+    pinned: list[dict[str, Any]] = []
     if conversation_id is not None:
         conversation = access_conversation(request.user, conversation_id)
-    return [
+        # The approved wording of an open incident comes before any script: it is the one
+        # answer every agent should give (offered while the query is empty or matches it).
+        pinned = [
+            incident_reply_dict(p)
+            for p in pinned_statements(conversation.pk)
+            if not q.strip().lstrip("/") or q.strip().lstrip("/") in p.title + p.statement
+        ]
+    return pinned + [
         reply_dict(r)
         for r in services.search_replies(request.user, q, conversation=conversation, limit=limit)
     ]

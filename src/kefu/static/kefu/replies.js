@@ -82,6 +82,14 @@
     var r = items[i];
     if (!r) return;
     close();
+    if (r.kind === "incident") {
+      // An incident's approved wording is inserted as written: it is no script to count or fill.
+      box.value = r.text;
+      box.dispatchEvent(new Event("input", {bubbles: true}));
+      box.focus();
+      note.hidden = true;
+      return;
+    }
     fetch("/api/v1/replies/" + r.id + "/use", {
       method: "POST",
       credentials: "same-origin",
@@ -102,6 +110,17 @@
       }
     });
   }
+
+  // The pinned statement of an incident: one click puts the approved wording in the composer.
+  document.querySelectorAll("[data-incident-insert]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var text = button.parentNode.querySelector(".incident-statement");
+      if (!text) return;
+      box.value = text.innerText.trim();
+      box.dispatchEvent(new Event("input", {bubbles: true}));
+      box.focus();
+    });
+  });
 
   box.addEventListener("input", function () {
     if (box.value.charAt(0) === "/" && box.value.indexOf("\n") < 0) {

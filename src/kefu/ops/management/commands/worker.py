@@ -4,7 +4,7 @@ It runs Django tasks from the database queue (django_tasks_db's own worker loop,
 in batch mode, so claiming and result bookkeeping are theirs) and, every few
 seconds, the timers: the presence sweep (agents whose desk is gone go offline, and
 their conversations back to the queue if the admin's rule says so), the SLA sweep, follow-up reminders, due webhook retries, the
-complaints sweep, conversations whose routing failed after their first message was
+complaints sweep, incident detection (surges proposed, matching conversations tagged), conversations whose routing failed after their first message was
 stored, waiting customers an agent now has room for, stalled outbound deliveries,
 (hourly) old inbound nonces and, on Monday morning, the weekly review's mailings.
 
@@ -36,6 +36,7 @@ from kefu.channels.outbound import do_kick_stalled_deliveries
 from kefu.channels.services import do_prune_inbound_nonces
 from kefu.complaints.services import do_sweep as do_sweep_complaints
 from kefu.conversations.services import do_wake_snoozed
+from kefu.incidents.services import do_detect_incidents
 from kefu.performance.mailing import do_schedule_weekly_reviews
 from kefu.routing.assignment import do_drain_queues, do_route_unrouted
 from kefu.sla.services import do_sweep
@@ -78,6 +79,9 @@ def run_timers() -> dict[str, int]:
         # again) and routing the unrouted, so the room it offers is what is left.
         ("queues", do_drain_queues),
         ("outbound", do_kick_stalled_deliveries),
+        # Surges of the same problem become proposed incidents; new conversations that
+        # match an active incident are tagged to it (at most every 30 s, claimed in the database).
+        ("incidents", lambda: do_detect_incidents(timezone.now())),
         ("inbound_nonces", _prune_nonces_hourly),
         # Monday morning: the weekly review mailed to each team's leads, once per team and week.
         ("weekly_review", lambda: do_schedule_weekly_reviews(timezone.now())),

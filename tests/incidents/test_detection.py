@@ -1,0 +1,106 @@
+"""Surge detection as plain functions: Traditional and reworded texts, the normal level, the threshold."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from kefu.incidents.detection import Contact, IncidentSpec, find_surges, match_reason
+from kefu.nlp.similarity import text_similarity
+
+from .conftest import LEAKING_CUP, OTHER_QUESTIONS
+
+TZ = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2026, 11, 18, 14, 10, tzinfo=TZ)
+
+
+def _contacts(
+    texts: list[str], *, start: int = 0, intent: str = "product_quality", minutes: float = 1.0
+) -> list[Contact]:
+    return [
+        Contact(
+            id=start + i,
+            at=NOW - timedelta(minutes=minutes * i),
+            text=t,
+            team_id=1,
+            intent=intent,
+            customer_id=start + i,
+        )
+        for i, t in enumerate(texts)
+    ]
+
+
+def test_traditional_and_reworded_complaints_are_similar_and_unrelated_questions_are_not():
+    assert text_similarity("我買的保溫杯漏水，杯蓋那邊一直滲水", "保温杯盖子漏水啊，刚收到就这样") >= 0.34
+    assert text_similarity("保温杯漏水", "请问这款羽绒服有没有XL码") < 0.1
+    assert text_similarity("您好请问一下", "您好请问一下优惠券") < 0.5
+
+
+def test_twelve_similar_complaints_in_ten_minutes_are_a_surge_with_their_evidence():
+    surges = find_surges(_contacts(LEAKING_CUP, minutes=0.8), [], history_days=7, now=NOW)
+    assert len(surges) == 1
+    surge = surges[0]
+    assert surge.kind == "text" and surge.count == 12
+    assert surge.rate_per_hour == 12 * 4
+    assert surge.normal_per_hour == 0
+
+
+def test_the_same_volume_is_no_surge_when_it_is_normal_for_this_hour():
+    history = [
+        Contact(
+            id=1000 + d * 100 + i,
+            at=NOW - timedelta(days=d, minutes=i * 2),
+            text=LEAKING_CUP[i % 12],
+            team_id=1,
+            intent="product_quality",
+        )
+        for d in range(1, 8)
+        for i in range(25)
+    ]
+    assert find_surges(_contacts(LEAKING_CUP, minutes=0.8), history, history_days=7, now=NOW) == []
+
+
+def test_a_few_similar_complaints_or_many_different_questions_are_no_surge():
+    assert find_surges(_contacts(LEAKING_CUP[:6]), [], history_days=7, now=NOW) == []
+    mixed = _contacts(OTHER_QUESTIONS * 2, intent="")
+    assert find_surges(mixed, [], history_days=7, now=NOW) == []
+
+
+def test_the_same_sku_surges_even_when_customers_write_differently():
+    contacts = [
+        Contact(
+            id=i,
+            at=NOW - timedelta(minutes=i),
+            text=OTHER_QUESTIONS[i % 6],
+            team_id=1,
+            skus=("VC-500",),
+            intent=f"i{i % 3}",
+        )
+        for i in range(10)
+    ]
+    surges = find_surges(contacts, [], history_days=7, now=NOW)
+    assert [(s.kind, s.label, s.count) for s in surges] == [("sku", "VC-500", 10)]
+
+
+def test_contacts_outside_the_window_or_of_another_team_do_not_add_up():
+    early = _contacts(LEAKING_CUP[:6], minutes=5)  # 0..25 minutes ago: some outside 15 minutes
+    other_team = [
+        Contact(id=100 + c.id, at=c.at, text=c.text, team_id=2, intent=c.intent)
+        for c in _contacts(LEAKING_CUP[6:])
+    ]
+    assert find_surges(early + other_team, [], history_days=7, now=NOW) == []
+
+
+def test_an_incident_matches_a_reworded_traditional_message_by_text_keyword_or_sku():
+    spec = IncidentSpec(intent="product_quality", samples=(LEAKING_CUP[0],))
+    traditional = Contact(id=1, at=NOW, text="保溫杯漏水了，蓋子擰緊也漏", intent="product_quality")
+    assert match_reason(spec, traditional) == "text"
+    assert match_reason(spec, Contact(id=2, at=NOW, text="优惠券怎么用", intent="product_quality")) is None
+    assert (
+        match_reason(IncidentSpec(keywords=("华东仓",)), Contact(id=3, at=NOW, text="華東倉是不是停發了"))
+        == "keyword"
+    )
+    assert (
+        match_reason(IncidentSpec(skus=("VC-500",)), Contact(id=4, at=NOW, text="在吗", skus=("VC-500",)))
+        == "sku"
+    )
