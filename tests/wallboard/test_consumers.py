@@ -12,9 +12,8 @@ from channels.layers import get_channel_layer
 from django.db import connections
 from django.utils import timezone
 
-from kefu.accounts.services import do_set_status
-
 from kefu.accounts.models import AgentStatus, Role
+from kefu.accounts.services import do_set_status
 from kefu.channels.visitor import issue_visitor_token, read_visitor_token
 from kefu.conversations.models import Conversation
 from kefu.conversations.services import do_receive_customer_message, do_send_agent_message
@@ -22,8 +21,8 @@ from kefu.sla.services import do_sweep
 from kefu.tickets.models import Ticket
 from kefu.tickets.services import do_create_ticket
 from kefu.wallboard.services import (
-    do_observe_conversation,
     do_create_display_token,
+    do_observe_conversation,
     do_revoke_display_token,
     do_whisper,
 )

@@ -124,7 +124,9 @@ def publish(
                 envelope["seq"] = seq
     groups = [DESK_ALL]
     # An event about an agent (her status) concerns every team she works in (``team_ids``).
-    groups.extend(desk_team_group(t) for t in sorted({*team_ids, *([team_id] if team_id is not None else [])}))
+    groups.extend(
+        desk_team_group(t) for t in sorted({*team_ids, *([team_id] if team_id is not None else [])})
+    )
     groups.extend(desk_user_group(uid) for uid in set(user_ids) if uid is not None)
 
     desk_envelope = {**envelope, "data": mask_payload(data)}

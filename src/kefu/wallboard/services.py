@@ -189,7 +189,9 @@ def _sla(scope: BoardScope, now: datetime, team_names: dict[int, str]) -> list[d
     """Every SLA timer about to breach or breached: conversations' first responses and
     tickets' timers together, the most overdue first."""
     rows = _conversation_sla(scope, now) + _ticket_sla(scope, now, team_names)
-    rows.sort(key=lambda r: (r["seconds_left"], r["kind"], r["conversation_id"] or 0, r.get("ticket_id") or 0))
+    rows.sort(
+        key=lambda r: (r["seconds_left"], r["kind"], r["conversation_id"] or 0, r.get("ticket_id") or 0)
+    )
     return rows[:PANEL_ROWS]
 
 
@@ -242,7 +244,9 @@ def _ticket_sla(scope: BoardScope, now: datetime, team_names: dict[int, str]) ->
     One query for every timer, whatever the number of tickets.
     """
     owner_team = (
-        User.teams.through.objects.filter(user_id=OuterRef("owner_id")).order_by("team_id").values("team_id")[:1]
+        User.teams.through.objects.filter(user_id=OuterRef("owner_id"))
+        .order_by("team_id")
+        .values("team_id")[:1]
     )
     near = Q()
     for timer in TICKET_TIMERS:
