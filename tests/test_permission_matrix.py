@@ -227,6 +227,7 @@ RULES: dict[str, str] = {
     "GET /api/v1/metrics/breakdown": "agent",
     "GET /api/v1/metrics/heatmap": "agent",
     "GET /api/v1/metrics/behind": "agent",
+    "GET /api/v1/metrics/distribution": "agent",
     "GET /api/v1/metrics/arrivals": "agent",
     "GET /api/v1/metrics/targets": "agent",
     "PUT /api/v1/metrics/targets": "admin",
