@@ -381,7 +381,9 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=3, help="normal days and surge days replayed (each)")
     parser.add_argument("--seed", type=int, default=20261203)
     parser.add_argument("--quick", action="store_true", help="one day of each")
-    parser.add_argument("--similarity", type=float, default=None, help="try another text-similarity threshold")
+    parser.add_argument(
+        "--similarity", type=float, default=None, help="try another text-similarity threshold"
+    )
     args = parser.parse_args()
     if args.similarity is not None:
         global SETTINGS
