@@ -29,6 +29,7 @@ NOT_ON_A_FLOOR = {
     "kefu.conversations",
     "kefu.customers",
     "kefu.hours",
+    "kefu.incidents",
     "kefu.kb",
     "kefu.quality",
     "kefu.replies",
