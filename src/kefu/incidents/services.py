@@ -487,6 +487,7 @@ def _tag(actor: User, incident: Incident, conversation_id: int) -> None:
 
 
 def do_tag_conversation(*, actor: User, incident_id: int, conversation_id: Any) -> Incident:
+    check_manager_role(actor)
     ids = _clean_ids([conversation_id] if not isinstance(conversation_id, list) else conversation_id)
     with transaction.atomic():
         incident = access_incident(actor, incident_id, manage=True, for_update=True)
@@ -569,6 +570,7 @@ def do_update_incident(
 
 
 def do_dismiss_incident(*, actor: User, incident_id: int, reason: Any = "") -> Incident:
+    check_manager_role(actor)
     reason = check_text(reason, field="reason", label="原因", max_len=500, required=False)
     with transaction.atomic():
         incident = access_incident(actor, incident_id, manage=True, for_update=True)
@@ -583,6 +585,7 @@ def do_dismiss_incident(*, actor: User, incident_id: int, reason: Any = "") -> I
 
 def do_merge_incident(*, actor: User, incident_id: int, into_id: Any) -> Incident:
     """The proposal's conversations join another active incident of the same team."""
+    check_manager_role(actor)
     if not isinstance(into_id, int) or isinstance(into_id, bool) or into_id == incident_id:
         raise InvalidInput("合并目标无效", fields={"into_id": "应为另一个事件的 id"})
     with transaction.atomic():
@@ -615,6 +618,7 @@ def do_merge_incident(*, actor: User, incident_id: int, into_id: Any) -> Inciden
 
 def do_resolve_incident(*, actor: User, incident_id: int, follow_up_text: Any = "") -> Incident:
     """Resolved: the notice comes down and each tagged customer gets the follow-up once."""
+    check_manager_role(actor)
     text = check_text(follow_up_text, field="follow_up_text", label="回访内容", max_len=1000, required=False)
     with transaction.atomic():
         incident = access_incident(actor, incident_id, manage=True, for_update=True)
