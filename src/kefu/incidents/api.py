@@ -20,7 +20,7 @@ from .presenters import event_out, incident_out
 router = Router(tags=["incidents"])
 
 
-class OpenIn(StrictIn):
+class IncidentOpenIn(StrictIn):
     title: StrictStr
     team_id: StrictInt | None = None
     statement: StrictStr = ""
@@ -32,13 +32,13 @@ class OpenIn(StrictIn):
     conversation_ids: list[StrictInt] = []
 
 
-class ConfirmIn(StrictIn):
+class IncidentConfirmIn(StrictIn):
     owner_id: StrictInt | None = None
     statement: StrictStr | None = None
     title: StrictStr | None = None
 
 
-class PatchIn(StrictIn):
+class IncidentPatchIn(StrictIn):
     title: StrictStr | None = None
     statement: StrictStr | None = None
     internal_note: StrictStr | None = None
@@ -47,23 +47,23 @@ class PatchIn(StrictIn):
     lessons: StrictStr | None = None
 
 
-class DismissIn(StrictIn):
+class IncidentDismissIn(StrictIn):
     reason: StrictStr = ""
 
 
-class MergeIn(StrictIn):
+class IncidentMergeIn(StrictIn):
     into_id: StrictInt
 
 
-class TagIn(StrictIn):
+class IncidentTagIn(StrictIn):
     conversation_ids: list[StrictInt]
 
 
-class ResolveIn(StrictIn):
+class IncidentResolveIn(StrictIn):
     follow_up_text: StrictStr = ""
 
 
-class CompensateIn(StrictIn):
+class IncidentCompensateIn(StrictIn):
     kind: StrictStr
     amount: StrictFloat | StrictInt | StrictStr
     reason: StrictStr
@@ -84,7 +84,7 @@ def list_incidents(request: AuthedRequest, status: str | None = None) -> list[di
 
 
 @router.post("/incidents", response={201: dict[str, Any]})
-def open_incident(request: AuthedRequest, payload: OpenIn) -> Status[dict[str, Any]]:
+def open_incident(request: AuthedRequest, payload: IncidentOpenIn) -> Status[dict[str, Any]]:
     """Open an incident by hand (team leads for their team, supervisors for any)."""
     incident = services.do_open_incident(actor=request.auth, **payload.model_dump())
     return Status(201, _detail(incident))
@@ -96,7 +96,7 @@ def get_incident(request: AuthedRequest, incident_id: int) -> dict[str, Any]:
 
 
 @router.patch("/incidents/{incident_id}")
-def update_incident(request: AuthedRequest, incident_id: int, payload: PatchIn) -> dict[str, Any]:
+def update_incident(request: AuthedRequest, incident_id: int, payload: IncidentPatchIn) -> dict[str, Any]:
     """Owner, statement (统一口径), internal note, notice on/off, lessons for the review."""
     incident = services.do_update_incident(
         actor=request.auth, incident_id=incident_id, **payload.model_dump(exclude_unset=True)
@@ -105,7 +105,7 @@ def update_incident(request: AuthedRequest, incident_id: int, payload: PatchIn) 
 
 
 @router.post("/incidents/{incident_id}/confirm")
-def confirm_incident(request: AuthedRequest, incident_id: int, payload: ConfirmIn) -> dict[str, Any]:
+def confirm_incident(request: AuthedRequest, incident_id: int, payload: IncidentConfirmIn) -> dict[str, Any]:
     incident = services.do_confirm_incident(
         actor=request.auth, incident_id=incident_id, **payload.model_dump(exclude_unset=True)
     )
@@ -113,14 +113,14 @@ def confirm_incident(request: AuthedRequest, incident_id: int, payload: ConfirmI
 
 
 @router.post("/incidents/{incident_id}/dismiss")
-def dismiss_incident(request: AuthedRequest, incident_id: int, payload: DismissIn) -> dict[str, Any]:
+def dismiss_incident(request: AuthedRequest, incident_id: int, payload: IncidentDismissIn) -> dict[str, Any]:
     return _detail(
         services.do_dismiss_incident(actor=request.auth, incident_id=incident_id, reason=payload.reason)
     )
 
 
 @router.post("/incidents/{incident_id}/merge")
-def merge_incident(request: AuthedRequest, incident_id: int, payload: MergeIn) -> dict[str, Any]:
+def merge_incident(request: AuthedRequest, incident_id: int, payload: IncidentMergeIn) -> dict[str, Any]:
     """Merge this incident into ``into_id``; returns the incident merged into."""
     return _detail(
         services.do_merge_incident(actor=request.auth, incident_id=incident_id, into_id=payload.into_id)
@@ -128,7 +128,7 @@ def merge_incident(request: AuthedRequest, incident_id: int, payload: MergeIn) -
 
 
 @router.post("/incidents/{incident_id}/conversations")
-def tag_conversations(request: AuthedRequest, incident_id: int, payload: TagIn) -> dict[str, Any]:
+def tag_conversations(request: AuthedRequest, incident_id: int, payload: IncidentTagIn) -> dict[str, Any]:
     incident = services.do_tag_conversation(
         actor=request.auth, incident_id=incident_id, conversation_id=payload.conversation_ids
     )
@@ -136,7 +136,7 @@ def tag_conversations(request: AuthedRequest, incident_id: int, payload: TagIn) 
 
 
 @router.post("/incidents/{incident_id}/resolve")
-def resolve_incident(request: AuthedRequest, incident_id: int, payload: ResolveIn) -> dict[str, Any]:
+def resolve_incident(request: AuthedRequest, incident_id: int, payload: IncidentResolveIn) -> dict[str, Any]:
     """Resolved: the notice comes down; ``follow_up_text`` goes to every tagged customer once."""
     incident = services.do_resolve_incident(
         actor=request.auth, incident_id=incident_id, follow_up_text=payload.follow_up_text
@@ -145,7 +145,9 @@ def resolve_incident(request: AuthedRequest, incident_id: int, payload: ResolveI
 
 
 @router.post("/incidents/{incident_id}/compensation", response={201: dict[str, Any]})
-def compensate(request: AuthedRequest, incident_id: int, payload: CompensateIn) -> Status[dict[str, Any]]:
+def compensate(
+    request: AuthedRequest, incident_id: int, payload: IncidentCompensateIn
+) -> Status[dict[str, Any]]:
     """The same compensation for every tagged customer, within the caller's authority; recipients recorded."""
     result = services.do_compensate_incident(
         actor=request.auth, incident_id=incident_id, **payload.model_dump()
