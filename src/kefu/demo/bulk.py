@@ -327,6 +327,7 @@ class _Agent:
     shift: str
     rest: tuple[int, int]  # weekdays off
     skill: float  # <1 faster and better
+    no: int = 0  # 工号 number: what the agent calls herself (ids differ between databases)
 
 
 class Generator:
@@ -384,10 +385,10 @@ class Generator:
         through.objects.bulk_create(
             [through(user_id=ids[u], team_id=t) for u, t, _ in memberships], ignore_conflicts=True
         )
-        for username, team_id, shifts in memberships:
+        for no, (username, team_id, shifts) in enumerate(memberships, start=1):
             first_rest = rng.randrange(7)
             agent = _Agent(ids[username], team_id, rng.choice(shifts), (first_rest, (first_rest + 1) % 7),
-                           rng.uniform(0.6, 1.5))  # fmt: skip
+                           rng.uniform(0.6, 1.5), no)  # fmt: skip
             self.agents.append(agent)
             self.by_team.setdefault(team_id, []).append(agent)
         self.result.agents = len(self.agents)
@@ -725,7 +726,7 @@ class Generator:
         assignee: int | None = agent.id
         t = t + timedelta(seconds=wait)
         answered = t
-        greeting = REPLIES[0].format(a=f"{agent.id % 100:02d}")
+        greeting = REPLIES[0].format(a=f"{agent.no:02d}")
         agent_replies.append((self._message(cid, "outgoing", "text", agent.id, greeting, t), agent.id, t))
         last_agent = t
         turns = 1 + min(int(rng.expovariate(1 / 2.8)), 14)
