@@ -225,3 +225,14 @@ def test_the_widget_report_keeps_the_visitor_and_invites_after_the_stay(
     assert second["token"] == first["token"]
     assert second["invite"]["text"].startswith("您好，欢迎光临悦家生活旗舰店")
     assert Notice.objects.get().channel_kind == "widget"
+
+
+def test_the_openapi_schemas_keep_their_own_names():
+    # Two body classes of one name would share one OpenAPI component: routing's RuleIn
+    # would then be documented (and sampled by the permission matrix) as this app's.
+    from kefu.api import api
+
+    components = api.get_openapi_schema()["components"]["schemas"]
+    assert "keywords" in components["RuleIn"]["properties"]
+    assert "daily_limit" in components["ProactiveRuleIn"]["properties"]
+    assert "order_nos" in components["DelayStatementIn"]["properties"]

@@ -16,7 +16,7 @@ from .presenters import notice_dict, rule_dict, statement_dict
 router = Router(tags=["proactive"])
 
 
-class RuleIn(StrictIn):
+class ProactiveRuleIn(StrictIn):
     name: StrictStr
     kind: StrictStr
     reply_id: StrictInt
@@ -29,7 +29,7 @@ class RuleIn(StrictIn):
     page_kinds: list[StrictStr] = []
 
 
-class RulePatch(StrictIn):
+class ProactiveRulePatch(StrictIn):
     name: StrictStr | None = None
     kind: StrictStr | None = None
     reply_id: StrictInt | None = None
@@ -42,7 +42,7 @@ class RulePatch(StrictIn):
     page_kinds: list[StrictStr] | None = None
 
 
-class StatementIn(StrictIn):
+class DelayStatementIn(StrictIn):
     title: StrictStr
     reason: StrictStr
     text: StrictStr
@@ -52,7 +52,7 @@ class StatementIn(StrictIn):
     new_estimate: StrictStr | None = None
 
 
-def _rule_data(payload: RuleIn) -> dict[str, Any]:
+def _rule_data(payload: ProactiveRuleIn) -> dict[str, Any]:
     data = payload.model_dump()
     if data["kind"] != "page_linger" and not data["page_kinds"]:
         data.pop("page_kinds")
@@ -65,7 +65,7 @@ def list_rules(request: AuthedRequest) -> list[dict[str, Any]]:
 
 
 @router.post("/proactive/rules", response={201: dict[str, Any]})
-def create_rule(request: AuthedRequest, payload: RuleIn) -> Status[dict[str, Any]]:
+def create_rule(request: AuthedRequest, payload: ProactiveRuleIn) -> Status[dict[str, Any]]:
     rule = services.do_create_rule(actor=request.auth, data=_rule_data(payload))
     return Status(201, rule_dict(rule))
 
@@ -76,7 +76,7 @@ def get_rule(request: AuthedRequest, proactive_rule_id: int) -> dict[str, Any]:
 
 
 @router.patch("/proactive/rules/{proactive_rule_id}")
-def update_rule(request: AuthedRequest, proactive_rule_id: int, payload: RulePatch) -> dict[str, Any]:
+def update_rule(request: AuthedRequest, proactive_rule_id: int, payload: ProactiveRulePatch) -> dict[str, Any]:
     # null clears the team (a desk-wide rule); elsewhere it means "unchanged".
     data = {
         k: v for k, v in payload.model_dump(exclude_unset=True).items() if v is not None or k == "team_id"
@@ -116,7 +116,7 @@ def list_statements(
 
 
 @router.post("/proactive/statements", response={201: dict[str, Any]})
-def create_statement(request: AuthedRequest, payload: StatementIn) -> Status[dict[str, Any]]:
+def create_statement(request: AuthedRequest, payload: DelayStatementIn) -> Status[dict[str, Any]]:
     statement = services.do_create_statement(actor=request.auth, data=payload.model_dump())
     return Status(201, statement_dict(statement))
 
