@@ -76,7 +76,9 @@ def get_rule(request: AuthedRequest, proactive_rule_id: int) -> dict[str, Any]:
 
 
 @router.patch("/proactive/rules/{proactive_rule_id}")
-def update_rule(request: AuthedRequest, proactive_rule_id: int, payload: ProactiveRulePatch) -> dict[str, Any]:
+def update_rule(
+    request: AuthedRequest, proactive_rule_id: int, payload: ProactiveRulePatch
+) -> dict[str, Any]:
     # null clears the team (a desk-wide rule); elsewhere it means "unchanged".
     data = {
         k: v for k, v in payload.model_dump(exclude_unset=True).items() if v is not None or k == "team_id"
