@@ -20,21 +20,30 @@ mid-batch leaves the previous marks, and the next run redoes the batch (recomput
 conversation is idempotent). Only rows older than ``SETTLE`` are read, so a message whose
 transaction commits late (with an id below a newer, committed one) is not skipped.
 
-Not seen by the marks: an edit of the business hours, which changes the first-response
+Not seen by the marks: an edit of the business hours or of team membership (first response
+counts the time the desk served the customer, docs/metrics.md), which changes the first-response
 time of conversations already rolled up — ``kefu rollups rebuild`` recomputes everything.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import BooleanField, ExpressionWrapper, Max
+from django.db.models import BooleanField, ExpressionWrapper, F, Max
 from django.tasks import task
 from django.utils import timezone
 
-from kefu.analytics.metrics import _Calendars, reopened_live, transferred_live, turn_waits, was_upset_live
+from kefu.analytics.metrics import (
+    _Calendars,
+    frt_values,
+    reopened_live,
+    transferred_live,
+    turn_waits,
+    was_upset_live,
+)
 from kefu.analytics.models import ConversationRollup, ReplyRollup, RollupState
 from kefu.conversations.models import Conversation, Message
 from kefu.understanding.models import EmotionAlert
@@ -97,7 +106,8 @@ def do_refresh_rollups(
 
 def _recompute(conversation_ids: list[int]) -> int:
     """Replace the rollups of these conversations (the caller holds the transaction)."""
-    calendars = _Calendars()
+    answered = Conversation.objects.filter(pk__in=conversation_ids, first_response_at__isnull=False)
+    first_response = dict(frt_values(answered.annotate(k=F("pk")), timezone.now(), math.inf, _Calendars()))
     rows = (
         Conversation.objects.filter(pk__in=conversation_ids)
         .annotate(
@@ -105,15 +115,14 @@ def _recompute(conversation_ids: list[int]) -> int:
             r=ExpressionWrapper(reopened_live(), output_field=BooleanField()),
             u=ExpressionWrapper(was_upset_live(), output_field=BooleanField()),
         )
-        .values_list("pk", "created_at", "first_response_at", "team_id", "channel_id", "t", "r", "u")
+        .values_list("pk", "t", "r", "u")
     )
     rollups = []
-    for pk, created, answered, team_id, channel_id, t, r, u in rows:
-        seconds = calendars.get(team_id, channel_id).seconds_between(created, answered) if answered else None
+    for pk, t, r, u in rows:
         rollups.append(
             ConversationRollup(
                 conversation_id=pk,
-                first_response_open_seconds=seconds,
+                first_response_open_seconds=first_response.get(pk),
                 transferred=bool(t),
                 reopened=bool(r),
                 upset=bool(u),
