@@ -230,13 +230,20 @@ _CONV = {
     "intent": "conversation__intent",
 }
 
+def _carries_a_notice_only() -> Q:
+    """A conversation opened to carry a proactive notice (kefu.proactive) the customer never answered."""
+    # No contact: the customer did not write. It becomes one when they answer.
+    notice = Message.objects.filter(conversation_id=OuterRef("pk"), meta__proactive__isnull=False)
+    return Q(last_customer_message_at__isnull=True) & Q(Exists(notice))
+
+
 SOURCES: dict[str, Source] = {
     "conversation": Source(
         "conversation",
         "created_at",
         {"team": "team_id", "agent": "assignee_id", "channel": "channel_id", "intent": "intent"},
         "id",
-        lambda: Conversation.objects.all(),
+        lambda: Conversation.objects.exclude(_carries_a_notice_only()),
     ),
     "reply": Source(  # agent replies, for the response time between messages
         "reply",
@@ -367,7 +374,7 @@ def _came_back() -> Q:
     """The same customer (merged profiles included) opened another conversation within the FCR window."""
     # Three EXISTS rather than one over an OR: each can use the customer index, where the OR
     # made PostgreSQL scan every conversation once per resolved conversation.
-    later = Conversation.objects.filter(
+    later = Conversation.objects.exclude(_carries_a_notice_only()).filter(
         created_at__gt=OuterRef("created_at"),
         created_at__lte=ExpressionWrapper(OuterRef("resolved_at") + FCR_WINDOW, output_field=DateTimeField()),
     ).exclude(pk=OuterRef("pk"))
