@@ -117,6 +117,7 @@ INSTALLED_APPS = [
     "kefu.performance",
     "kefu.analytics",
     "kefu.staffing",
+    "kefu.surveys",
     "kefu.demo",
     "kefu.ops",
 ]

@@ -75,6 +75,12 @@ PAGES: tuple[SettingsPage, ...] = (
         "服务规则",
     ),
     SettingsPage(
+        "/desk/settings/surveys/",
+        "满意度调查与回访",
+        "会话解决后的满意度（CSAT）与推荐意愿（NPS）调查、有效天数、低分回访阈值、投诉回访天数（全局与各渠道）",
+        "服务规则",
+    ),
+    SettingsPage(
         "/desk/settings/stars/",
         "星级客服",
         "星级评定的权重（质检、满意度、解决率、一次解决率、接待量）、最低接待量与接待量目标",

@@ -26,11 +26,12 @@ from django.views.decorators.http import require_GET, require_POST
 from kefu.accounts.access import AuthedRequest, check_admin, client_ip
 from kefu.accounts.models import Team
 from kefu.conversations.presenters import public_message_dict
-from kefu.conversations.services import access_customer_rated_conversation, do_rate_conversation
+from kefu.conversations.services import access_customer_rated_conversation
 from kefu.core import ratelimit
 from kefu.core.errors import InvalidInput, KefuError, NotFound, Unauthorized
 from kefu.core.forms import add_errors
 from kefu.core.views import render_error
+from kefu.surveys.services import chat_survey_config, do_answer_from_chat
 
 from .models import Channel
 from .services import (
@@ -86,6 +87,7 @@ def chat_page(request: HttpRequest) -> HttpResponse:
         "embed": request.GET.get("embed") == "1",
         # A fresh visitor for first-time browsers; chat.js prefers the token it kept.
         "token": issue_visitor_token(channel.pk),
+        "survey": chat_survey_config(channel),
     }
     return render(request, "channels/chat.html", context)
 
@@ -145,7 +147,7 @@ def chat_upload(request: HttpRequest) -> JsonResponse:
 @csrf_exempt
 @require_POST
 def chat_rate(request: HttpRequest) -> JsonResponse:
-    """The visitor's satisfaction rating (JSON ``{token, score, comment}``) of their resolved conversation."""
+    """The visitor's answer to the survey card (JSON ``{token, score, nps?, comment}``) of their resolved conversation."""
     try:
         ratelimit.take_for_address("csat_ip", client_ip(request), message="评价提交太频繁，请稍后再试")
         try:
@@ -164,13 +166,16 @@ def chat_rate(request: HttpRequest) -> JsonResponse:
         conversation = access_customer_rated_conversation(
             channel=channel, identities=visitor.identities, conversation_id=conversation_id
         )
-        conversation = do_rate_conversation(
-            conversation=conversation, score=body.get("score"), comment=body.get("comment", "")
+        survey = do_answer_from_chat(
+            conversation=conversation,
+            csat=body.get("score"),
+            nps=body.get("nps"),
+            comment=body.get("comment", ""),
         )
     except KefuError as exc:
         return _error(exc)
     return JsonResponse(
-        {"rated": True, "score": conversation.csat_score, "comment": conversation.csat_comment},
+        {"rated": True, "score": survey.csat, "nps": survey.nps, "comment": survey.comment},
         status=201,
         json_dumps_params={"ensure_ascii": False},
     )
