@@ -35,8 +35,8 @@ from kefu.quality.api import router as quality_router
 from kefu.replies.api import router as replies_router
 from kefu.routing.api import router as routing_router
 from kefu.sla.api import router as sla_router
-from kefu.surveys.api import router as surveys_router
 from kefu.staffing.api import router as staffing_router
+from kefu.surveys.api import router as surveys_router
 from kefu.tickets.api import router as tickets_router
 from kefu.understanding.api import router as understanding_router
 from kefu.wallboard.api import router as wallboard_router

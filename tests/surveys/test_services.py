@@ -62,7 +62,9 @@ def test_old_resolutions_and_switched_off_channels_get_no_survey(shop, resolved,
 
 def test_a_channel_setting_overrides_the_desk_default(shop):
     SurveySetting.objects.create(key="desk", nps_enabled=False, expiry_days=3)
-    SurveySetting.objects.create(key=f"channel-{shop.im.pk}", channel=shop.im, nps_enabled=True, expiry_days=14)
+    SurveySetting.objects.create(
+        key=f"channel-{shop.im.pk}", channel=shop.im, nps_enabled=True, expiry_days=14
+    )
     assert services.settings_for(shop.email).expiry_days == 3
     assert services.settings_for(shop.im).nps_enabled is True
 
@@ -169,7 +171,10 @@ def test_a_customer_still_unhappy_on_the_call_back_gets_the_conversation_reopene
     services.do_answer_survey(survey=Survey.objects.get(conversation=conversation), csat=1)
     follow_up = FollowUp.objects.get()
     services.do_record_follow_up(
-        actor=shop.lead, follow_up_id=follow_up.pk, outcome="unhappy", note="客户仍要求今天发货，已重新打开跟进"
+        actor=shop.lead,
+        follow_up_id=follow_up.pk,
+        outcome="unhappy",
+        note="客户仍要求今天发货，已重新打开跟进",
     )
     conversation.refresh_from_db()
     follow_up.refresh_from_db()
@@ -177,7 +182,9 @@ def test_a_customer_still_unhappy_on_the_call_back_gets_the_conversation_reopene
     assert (follow_up.outcome, follow_up.done_by_id) == ("unhappy", shop.lead.pk)
     assert list(services.access_follow_ups(shop.lead)) == []
     with pytest.raises(Conflict):
-        services.do_record_follow_up(actor=shop.lead, follow_up_id=follow_up.pk, outcome="satisfied", note="再记一次")
+        services.do_record_follow_up(
+            actor=shop.lead, follow_up_id=follow_up.pk, outcome="satisfied", note="再记一次"
+        )
 
 
 def test_a_follow_up_needs_an_outcome_and_a_note(shop, resolved):
@@ -189,7 +196,9 @@ def test_a_follow_up_needs_an_outcome_and_a_note(shop, resolved):
         services.do_record_follow_up(actor=shop.lead, follow_up_id=follow_up.pk, outcome="maybe", note="x")
     assert "outcome" in exc.value.fields
     with pytest.raises(InvalidInput) as exc:
-        services.do_record_follow_up(actor=shop.lead, follow_up_id=follow_up.pk, outcome="satisfied", note="\x00")
+        services.do_record_follow_up(
+            actor=shop.lead, follow_up_id=follow_up.pk, outcome="satisfied", note="\x00"
+        )
     assert "note" in exc.value.fields
     with pytest.raises(NotFound):
         services.access_follow_up(shop.lead, 987654)
@@ -208,7 +217,12 @@ def _confirmed_complaint(shop, resolved):
         },
     )
     do_advance(actor=shop.lead, complaint_id=complaint.pk)
-    do_resolve(actor=shop.lead, complaint_id=complaint.pk, resolution="非常抱歉给您带来不便，已为您补发新杯子，快递公司也已向您道歉。", confirm_findings=True)
+    do_resolve(
+        actor=shop.lead,
+        complaint_id=complaint.pk,
+        resolution="非常抱歉给您带来不便，已为您补发新杯子，快递公司也已向您道歉。",
+        confirm_findings=True,
+    )
     do_confirm_resolution(actor=shop.lead, complaint_id=complaint.pk, confirmed=True)
     complaint.refresh_from_db()
     return conversation, complaint
@@ -251,7 +265,12 @@ def test_an_unhappy_call_back_reopens_the_complaint_and_its_conversation(shop, r
     assert complaint.ticket.status == Ticket.Status.IN_PROGRESS
     assert conversation.status == Conversation.Status.OPEN
     # Resolved and confirmed again: a new 回访 is scheduled for the new confirmation.
-    do_resolve(actor=shop.lead, complaint_id=complaint.pk, resolution="非常抱歉，已为您再次补发新杯子。", confirm_findings=True)
+    do_resolve(
+        actor=shop.lead,
+        complaint_id=complaint.pk,
+        resolution="非常抱歉，已为您再次补发新杯子。",
+        confirm_findings=True,
+    )
     do_confirm_resolution(actor=shop.lead, complaint_id=complaint.pk, confirmed=True)
     assert sweep()["follow_ups_scheduled"] == 1
     assert FollowUp.objects.filter(complaint=complaint).count() == 2
@@ -270,7 +289,9 @@ def test_nps_in_the_metrics_is_promoters_minus_detractors(shop, resolved):
     figure = metrics.compute(scope, ["nps"])["nps"]
     assert figure.count == 5
     assert figure.value == pytest.approx(100.0 * (2 - 2) / 5)
-    by_team = metrics.compute(metrics.Scope(start=scope.start, end=scope.end, team_id=shop.other_team.pk), ["nps"])
+    by_team = metrics.compute(
+        metrics.Scope(start=scope.start, end=scope.end, team_id=shop.other_team.pk), ["nps"]
+    )
     assert by_team["nps"].value is None
     assert services.nps_of(answers) == 0.0
     assert services.nps_of([10, 10, 7]) == pytest.approx(200 / 3)

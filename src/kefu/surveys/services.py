@@ -433,6 +433,7 @@ def access_follow_up(user: User, follow_up_id: int) -> FollowUp:
 
 def do_record_follow_up(*, actor: User, follow_up_id: int, outcome: object, note: object) -> FollowUp:
     """Record how the call back went; a customer still unhappy gets their conversation (and complaint) reopened."""
+    check_role(actor, Role.TEAM_LEAD)
     if outcome not in FollowUp.Outcome.values:
         raise InvalidInput("请选择回访结果", fields={"outcome": "satisfied 或 unhappy"})
     text = check_text(note, field="note", label="回访记录", max_len=NOTE_MAX_CHARS)
