@@ -18,7 +18,7 @@ from .presenters import answer_dict, follow_up_dict, public_survey_dict, setting
 router = Router(tags=["surveys"])
 
 
-class SettingsIn(StrictIn):
+class SurveySettingsIn(StrictIn):
     channel_id: StrictInt | None = None
     enabled: StrictBool
     nps_enabled: StrictBool
@@ -27,13 +27,13 @@ class SettingsIn(StrictIn):
     complaint_follow_up_days: StrictInt
 
 
-class AnswerIn(StrictIn):
+class SurveyAnswerIn(StrictIn):
     score: StrictInt
     nps: StrictInt | None = None
     comment: StrictStr = ""
 
 
-class OutcomeIn(StrictIn):
+class FollowUpOutcomeIn(StrictIn):
     outcome: StrictStr
     note: StrictStr
 
@@ -58,7 +58,7 @@ def get_settings(request: AuthedRequest) -> dict[str, Any]:
 
 
 @router.put("/surveys/settings")
-def put_settings(request: AuthedRequest, payload: SettingsIn) -> dict[str, Any]:
+def put_settings(request: AuthedRequest, payload: SurveySettingsIn) -> dict[str, Any]:
     """Save the desk-wide settings (no ``channel_id``) or one channel's own (admins, audited)."""
     data = payload.model_dump()
     channel_id = data.pop("channel_id")
@@ -82,7 +82,7 @@ def list_follow_ups(request: AuthedRequest, state: str = "open") -> dict[str, An
 
 
 @router.post("/surveys/follow-ups/{follow_up_id}/outcome")
-def record_outcome(request: AuthedRequest, follow_up_id: int, payload: OutcomeIn) -> dict[str, Any]:
+def record_outcome(request: AuthedRequest, follow_up_id: int, payload: FollowUpOutcomeIn) -> dict[str, Any]:
     """Record the call back: ``satisfied``, or ``unhappy`` (the conversation and complaint are reopened)."""
     follow_up = services.do_record_follow_up(
         actor=request.user, follow_up_id=follow_up_id, outcome=payload.outcome, note=payload.note
@@ -97,7 +97,7 @@ def get_public_survey(request: AuthedRequest, token: str) -> dict[str, Any]:
 
 
 @router.post("/surveys/public/{token}/answer", auth=None, response={201: dict[str, Any]})
-def answer_public_survey(request: AuthedRequest, token: str, payload: AnswerIn) -> Status[dict[str, Any]]:
+def answer_public_survey(request: AuthedRequest, token: str, payload: SurveyAnswerIn) -> Status[dict[str, Any]]:
     """Public: the customer's one answer through the signed link (rate limited per address)."""
     ratelimit.take_for_address("csat_ip", client_ip(request), message="评价提交太频繁，请稍后再试")
     survey = services.access_survey_by_token(token)
