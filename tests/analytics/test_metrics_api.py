@@ -234,7 +234,9 @@ def test_only_admins_set_targets_and_a_team_may_override(week: Any):
         "/api/v1/metrics/targets", {"targets": {"resolution_rate": 150}}, content_type="application/json"
     )
     assert r.status_code == 400 and "targets.resolution_rate" in r.json()["fields"]
-    r = client.put("/api/v1/metrics/targets", {"targets": {"promoter_index": 50}}, content_type="application/json")
+    r = client.put(
+        "/api/v1/metrics/targets", {"targets": {"promoter_index": 50}}, content_type="application/json"
+    )
     assert r.status_code == 400 and "targets.promoter_index" in r.json()["fields"]
     r = client.put(
         "/api/v1/metrics/targets", {"targets": {"first_response_mean": None}}, content_type="application/json"

@@ -97,7 +97,9 @@ def get_public_survey(request: AuthedRequest, token: str) -> dict[str, Any]:
 
 
 @router.post("/surveys/public/{token}/answer", auth=None, response={201: dict[str, Any]})
-def answer_public_survey(request: AuthedRequest, token: str, payload: SurveyAnswerIn) -> Status[dict[str, Any]]:
+def answer_public_survey(
+    request: AuthedRequest, token: str, payload: SurveyAnswerIn
+) -> Status[dict[str, Any]]:
     """Public: the customer's one answer through the signed link (rate limited per address)."""
     ratelimit.take_for_address("csat_ip", client_ip(request), message="评价提交太频繁，请稍后再试")
     survey = services.access_survey_by_token(token)
