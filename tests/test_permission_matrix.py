@@ -263,6 +263,19 @@ RULES: dict[str, str] = {
     "GET /api/v1/reports": "team_lead",
     "GET /api/v1/reports/conversations": "team_lead",
     "GET /api/v1/reports/export": "team_lead",
+    # proactive service (docs/proactive.md): rules and their log are the supervisors'; team leads
+    # propose delay statements for their teams, supervisors approve them
+    "GET /api/v1/proactive/rules": "supervisor",
+    "POST /api/v1/proactive/rules": "supervisor",
+    "GET /api/v1/proactive/rules/{proactive_rule_id}": "supervisor",
+    "PATCH /api/v1/proactive/rules/{proactive_rule_id}": "supervisor",
+    "DELETE /api/v1/proactive/rules/{proactive_rule_id}": "supervisor",
+    "GET /api/v1/proactive/notices": "supervisor",
+    "GET /api/v1/proactive/statements": "team_lead",
+    "POST /api/v1/proactive/statements": "team_lead",
+    "GET /api/v1/proactive/statements/{statement_id}": "team_lead",
+    "POST /api/v1/proactive/statements/{statement_id}/approve": "supervisor",
+    "POST /api/v1/proactive/statements/{statement_id}/cancel": "team_lead",
 }
 
 
