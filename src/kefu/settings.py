@@ -117,6 +117,7 @@ INSTALLED_APPS = [
     "kefu.performance",
     "kefu.analytics",
     "kefu.staffing",
+    "kefu.bot",
     "kefu.demo",
     "kefu.ops",
 ]

@@ -31,6 +31,7 @@ urlpatterns = [
     path("desk/", include("kefu.performance.urls")),
     path("desk/", include("kefu.analytics.urls")),
     path("desk/", include("kefu.staffing.urls")),
+    path("desk/", include("kefu.bot.urls")),
     re_path(r"^media/(?P<path>.*)$", core_views.media),
 ]
 
