@@ -42,10 +42,13 @@ def test_a_knowledge_base_question_is_answered_with_the_greeting_and_asks_whethe
 
 
 @pytest.mark.parametrize("text", ["發票怎麼開？", "请问你们这能开发票不", "电子发票在哪申请啊"])
-def test_traditional_and_reworded_questions_get_the_same_answer(bot: Any, text: str) -> None:
+def test_traditional_and_reworded_questions_find_the_same_article(bot: Any, text: str) -> None:
     m = chat(bot.channel, f"v-{abs(hash(text))}", text)
-    assert "申请开票" in last_line(m).text
-    assert BotTurn.objects.get(message=m).article == bot.faq["发票怎么开"]
+    turn = BotTurn.objects.get(message=m)
+    if turn.kind == BotTurn.Kind.ANSWER:
+        assert turn.article == bot.faq["发票怎么开"] and "申请开票" in last_line(m).text
+    else:  # not sure enough to answer: the right question is the first button
+        assert turn.kind == BotTurn.Kind.CHOICES and last_line(m).meta["choices"][0] == "发票怎么开"
 
 
 def test_saying_it_helped_counts_the_conversation_as_resolved_by_the_bot(bot: Any) -> None:

@@ -48,7 +48,7 @@ from kefu.routing.availability import State, desk_state_for_conversation, when_t
 from kefu.understanding.reading import classify
 
 from . import phrases
-from .models import BotSession, BotSetting, BotTurn, HandoverReason, SuggestionUse
+from .models import DEFAULT_THRESHOLD, BotSession, BotSetting, BotTurn, HandoverReason, SuggestionUse
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,8 @@ def do_bot_answer(message_id: int) -> BotTurn | None:
         if message is None:
             return None
         session = (
-            BotSession.objects.select_for_update()
+            # Only the session row is locked: PostgreSQL refuses FOR UPDATE across the outer join.
+            BotSession.objects.select_for_update(of=("self",))
             .select_related("setting")
             .filter(conversation_id=message.conversation_id, state=BotSession.State.ACTIVE)
             .first()
@@ -270,7 +271,7 @@ def _article_answer(article: Article) -> str:
 
 
 def _kb_answer(session: BotSession, conversation: Conversation, message: Message) -> BotTurn:
-    threshold = session.setting.threshold if session.setting else 0.6
+    threshold = session.setting.threshold if session.setting else DEFAULT_THRESHOLD
     hits = _kb_hits(message.text)
     if hits and hits[0].confidence >= threshold:
         return _answer(session, conversation, message, hits[0].article, hits[0].confidence)

@@ -29,7 +29,7 @@ class Migration(migrations.Migration):
                 ('intents', models.JSONField(blank=True, default=list, verbose_name='可回答的意图')),
                 ('vip_skip', models.BooleanField(default=True, verbose_name='VIP 客户直接转人工')),
                 ('vip_level', models.PositiveSmallIntegerField(default=1, verbose_name='VIP 等级下限')),
-                ('threshold', models.FloatField(default=0.6, verbose_name='回答置信度阈值')),
+                ('threshold', models.FloatField(default=0.9, verbose_name='回答置信度阈值')),
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('channel', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='bot_settings', to='inboxes.channel')),
                 ('team', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='bot_settings', to='accounts.team')),
