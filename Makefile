@@ -73,13 +73,15 @@ typecheck: setup
 # the permission-matrix world) are built once. Each worker has its own test database and
 # Redis key prefix (tests/conftest.py). XDIST= runs in one process.
 XDIST ?= -n 2 --dist loadfile
+# The slowest tests are printed at the end of each run, to keep the suite within its time.
+DURATIONS ?= --durations=20
 
 test-sqlite: setup system-deps
-	$(BIN)/pytest -p no:cacheprovider -q $(XDIST)
+	$(BIN)/pytest -p no:cacheprovider -q $(XDIST) $(DURATIONS)
 
 # Storage and realtime tests again on PostgreSQL with the Redis channel layer.
 test-postgres: setup services
-	KEFU_DATABASE_URL=$(PG_URL) KEFU_REDIS_URL=$(REDIS_URL) $(BIN)/pytest -p no:cacheprovider -q $(XDIST) -m "not browser" --ignore=tests/nlp --ignore=tests/quality/test_rules.py --ignore=tests/quality/test_rulesets.py --ignore=tests/test_permission_matrix.py --ignore=tests/api/test_fuzz.py
+	KEFU_DATABASE_URL=$(PG_URL) KEFU_REDIS_URL=$(REDIS_URL) $(BIN)/pytest -p no:cacheprovider -q $(XDIST) $(DURATIONS) -m "not browser" --ignore=tests/nlp --ignore=tests/quality/test_rules.py --ignore=tests/quality/test_rulesets.py --ignore=tests/test_permission_matrix.py --ignore=tests/api/test_fuzz.py
 
 test: setup system-deps services lint typecheck test-sqlite test-postgres
 

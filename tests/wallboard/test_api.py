@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from kefu.accounts.models import AuditLog
 from kefu.conversations.models import Conversation, Message
+from kefu.tickets.models import Ticket
 from kefu.wallboard.models import DisplayToken, Whisper
 
 pytestmark = pytest.mark.django_db
@@ -144,3 +148,80 @@ def test_display_tokens_are_a_supervisors_and_audited(client, floor):
     assert client.delete(f"/api/v1/wallboard/displays/{token.pk}").status_code == 204
     assert AuditLog.objects.filter(action=AuditLog.Action.TOKEN_REVOKE, target_id=str(token.pk)).exists()
     assert client.delete("/api/v1/wallboard/displays/999999").status_code == 404
+
+
+def test_observing_is_in_the_audit_log_that_admins_read(client, floor):
+    client.force_login(floor.lead_b)
+    assert client.get(f"/api/v1/wallboard/conversations/{floor.angry.pk}/observe").status_code == 200
+    entry = AuditLog.objects.get(action=AuditLog.Action.OBSERVE)
+    assert entry.actor == floor.lead_b and entry.target_type == "conversation"
+    assert entry.target_id == str(floor.angry.pk) and entry.detail["assignee_id"] == floor.laozhou.pk
+    # A refused observation is no observation.
+    client.force_login(floor.lead_a)
+    assert client.get(f"/api/v1/wallboard/conversations/{floor.angry.pk}/observe").status_code == 403
+    assert AuditLog.objects.filter(action=AuditLog.Action.OBSERVE).count() == 1
+    # The lead cannot read the audit log; a supervisor can, filtered to observations.
+    assert client.get("/api/v1/audit?action=observe").status_code == 403
+    client.force_login(floor.supervisor)
+    items = client.get("/api/v1/audit?action=observe").json()["items"]
+    assert [(i["actor_id"], i["target_id"]) for i in items] == [(floor.lead_b.pk, str(floor.angry.pk))]
+
+
+def _ticket(floor, *, title, team, **timers):
+    customer = floor.refund.customer
+    ticket = Ticket.objects.create(number=f"TK-T-{title[:4]}", title=title, customer=customer, team=team)
+    Ticket.objects.filter(pk=ticket.pk).update(**timers)
+    return ticket
+
+
+def test_ticket_sla_timers_about_to_breach_are_on_the_board(client, floor):
+    now = timezone.now()
+    near = _ticket(
+        floor, title="退款未到账跟进", team=floor.aftersale, first_response_due=now + timedelta(minutes=5)
+    )
+    breached = _ticket(
+        floor,
+        title="快递丢件赔付",
+        team=floor.aftersale,
+        first_response_at=now - timedelta(hours=3),
+        due_at=now - timedelta(minutes=20),
+        resolution_breached_at=now - timedelta(minutes=20),
+    )
+    warned = _ticket(  # the policy's warning time has come, the due time is hours away
+        floor,
+        title="发票重开",
+        team=floor.aftersale,
+        first_response_at=now,
+        due_at=now + timedelta(hours=4),
+        due_warn_at=now - timedelta(minutes=1),
+    )
+    _ticket(  # far from its deadline: not on the board
+        floor, title="咨询保修", team=floor.aftersale, first_response_due=now + timedelta(hours=2)
+    )
+    _ticket(  # waiting for the customer: the resolution clock stands
+        floor,
+        title="等待客户补充照片",
+        team=floor.aftersale,
+        first_response_at=now,
+        due_at=now + timedelta(minutes=2),
+        sla_paused_at=now,
+        status=Ticket.Status.WAITING_CUSTOMER,
+    )
+    _ticket(  # resolved: its timers are over
+        floor, title="已解决的工单", team=floor.aftersale, due_at=now - timedelta(hours=1), status="resolved"
+    )
+    client.force_login(floor.lead_b)
+    sla = client.get("/api/v1/wallboard").json()["sla"]
+    tickets = [(r["ticket_id"], r["timer"], r["state"]) for r in sla if r["kind"] == "ticket"]
+    assert tickets == [
+        (breached.pk, "resolution", "breached"),
+        (near.pk, "first_response", "near"),
+        (warned.pk, "resolution", "near"),
+    ]
+    # Conversations and tickets in one list, the most overdue first.
+    assert [r["seconds_left"] for r in sla] == sorted(r["seconds_left"] for r in sla)
+    row = next(r for r in sla if r["kind"] == "ticket")
+    assert row["timer_label"] == "工单解决" and row["team"] == "售后服务" and "快递丢件赔付" in row["subject"]
+    # Another team's lead sees none of them.
+    client.force_login(floor.lead_a)
+    assert not [r for r in client.get("/api/v1/wallboard").json()["sla"] if r["kind"] == "ticket"]

@@ -3,20 +3,26 @@ reaches the customer (a whisper, a silent observer)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.db import connections
+from django.utils import timezone
 
 from kefu.accounts.models import AgentStatus, Role
+from kefu.accounts.services import do_set_status
 from kefu.channels.visitor import issue_visitor_token, read_visitor_token
 from kefu.conversations.models import Conversation
 from kefu.conversations.services import do_receive_customer_message, do_send_agent_message
+from kefu.sla.services import do_sweep
+from kefu.tickets.models import Ticket
+from kefu.tickets.services import do_create_ticket
 from kefu.wallboard.services import (
-    access_observed_conversation,
     do_create_display_token,
+    do_observe_conversation,
     do_revoke_display_token,
     do_whisper,
 )
@@ -157,7 +163,7 @@ async def test_a_whisper_reaches_the_agent_and_never_the_customer(shop):
 async def test_a_silent_observer_is_never_announced_to_the_customer(shop):
     customer, conv, visitor = await _customer_on_socket(shop, "请问发票怎么开？")
     observer = await desk_for(shop.lead)
-    data = await database_sync_to_async(access_observed_conversation)(shop.lead, conv.pk)
+    data = await database_sync_to_async(do_observe_conversation)(shop.lead, conv.pk)
     assert data["messages"][0]["text"] == "请问发票怎么开？"
     assert await drain(customer, quiet=0.5) == []
     # The observer follows the conversation live.
@@ -216,3 +222,61 @@ async def test_the_wall_screen_socket_is_read_only_and_ends_when_revoked(shop):
     # The consumers' database thread outlives the test: its connection must not keep
     # PostgreSQL's test database open at teardown.
     await database_sync_to_async(connections.close_all)()
+
+
+def _agent_status(snapshot: dict[str, Any], name: str) -> str | None:
+    return next((a["status"] for a in snapshot["agents"]["items"] if a["name"] == name), None)
+
+
+async def test_an_agents_status_change_reaches_her_leads_board_at_once(shop):
+    # The timed refresh is 30 s here: only the status event itself can wake the board.
+    comm, first = await board_for(shop.lead)
+    assert _agent_status(first, "阿杰") == AgentStatus.BUSY
+    await drain(comm, quiet=0.3)
+    await database_sync_to_async(do_set_status)(user=shop.colleague, status=AgentStatus.BREAK, reason="meal")
+    frame = await receive_until(
+        comm, lambda f: f["type"] == "wallboard" and _agent_status(f["snapshot"], "阿杰") == AgentStatus.BREAK
+    )
+    assert frame["snapshot"]["agents"]["counts"]["break"] == 1
+    await comm.disconnect()
+
+
+async def test_another_teams_lead_hears_nothing_of_her_status(shop):
+    comm, _ = await board_for(shop.lead_b)
+    await drain(comm, quiet=0.3)
+    await database_sync_to_async(do_set_status)(user=shop.colleague, status=AgentStatus.BREAK, reason="meal")
+    frames = await drain(comm, quiet=0.5)
+    assert not [f for f in frames if f.get("event") == "agent.status_changed"]
+    assert not [f for f in frames if f["type"] == "wallboard"]
+    await comm.disconnect()
+
+
+def _ticket_near_its_first_response(shop: Any) -> Any:
+    """A ticket owned by a presale agent whose first-response warning time has come."""
+    conv = writes(shop.channel, "v-ticket", "发票抬头开错了，需要重开", "孙丽")
+    Conversation.objects.filter(pk=conv.pk).update(assignee=shop.agent)
+    ticket = do_create_ticket(actor=shop.agent, conversation_id=conv.pk, title="重开发票：抬头错误")
+    now = timezone.now()
+    Ticket.objects.filter(pk=ticket.pk).update(
+        first_response_at=None,
+        first_response_due=now + timedelta(minutes=30),
+        first_response_warn_at=now - timedelta(seconds=1),
+        first_response_warned_at=None,
+    )
+    return ticket
+
+
+async def test_a_ticket_sla_warning_is_pushed_to_the_leads_board(shop):
+    comm, first = await board_for(shop.lead)
+    assert not [r for r in first["sla"] if r["kind"] == "ticket"]
+    ticket = await database_sync_to_async(_ticket_near_its_first_response)(shop)
+    await drain(comm, quiet=0.3)
+    # The SLA sweep records the warning and announces it to the team: the board follows.
+    await database_sync_to_async(do_sweep)()
+    frame = await receive_until(
+        comm, lambda f: f["type"] == "wallboard" and any(r["kind"] == "ticket" for r in f["snapshot"]["sla"])
+    )
+    row = next(r for r in frame["snapshot"]["sla"] if r["kind"] == "ticket")
+    assert row["ticket_id"] == ticket.pk and row["timer_label"] == "工单首次响应" and row["state"] == "near"
+    assert row["team"] == "售前咨询" and row["customer"] == "孙丽"
+    await comm.disconnect()

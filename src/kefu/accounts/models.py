@@ -167,6 +167,7 @@ class AuditLog(models.Model):
         SETTINGS_CHANGE = "settings_change", "修改设置"
         CUSTOMER_LINK = "customer_link", "关联访客与客户"
         GRANT_CHANGE = "grant_change", "授权变更"
+        OBSERVE = "observe", "静默旁听"
 
     actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     action = models.CharField(max_length=32, choices=Action.choices)

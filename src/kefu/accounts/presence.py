@@ -154,6 +154,9 @@ def do_change_status(
                 "reason_label": StatusReason(reason).label if reason else "",
                 "actor_id": change.actor_id,
             },
+            # Her teams hear it too: a lead's board (and a team's wall screen) shows her
+            # new status at once instead of at its next timed refresh.
+            team_ids=User.teams.through.objects.filter(user_id=user_id).values_list("team_id", flat=True),
             user_ids=[user_id],
             webhook=False,
         )

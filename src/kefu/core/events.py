@@ -97,6 +97,7 @@ def publish(
     data: dict[str, Any],
     *,
     team_id: int | None = None,
+    team_ids: Iterable[int] = (),
     user_ids: Iterable[int | None] = (),
     conversation_id: int | None = None,
     customer_data: dict[str, Any] | None = None,
@@ -122,8 +123,10 @@ def publish(
             if seq is not None:
                 envelope["seq"] = seq
     groups = [DESK_ALL]
-    if team_id is not None:
-        groups.append(desk_team_group(team_id))
+    # An event about an agent (her status) concerns every team she works in (``team_ids``).
+    groups.extend(
+        desk_team_group(t) for t in sorted({*team_ids, *([team_id] if team_id is not None else [])})
+    )
     groups.extend(desk_user_group(uid) for uid in set(user_ids) if uid is not None)
 
     desk_envelope = {**envelope, "data": mask_payload(data)}

@@ -63,8 +63,9 @@ def reassign(request: AuthedRequest, conversation_id: int, payload: ReassignIn) 
 
 @router.get("/wallboard/conversations/{conversation_id}/observe")
 def observe(request: AuthedRequest, conversation_id: int) -> dict[str, Any]:
-    """Join silently: the conversation and its messages; the customer is never told."""
-    return services.access_observed_conversation(request.auth, conversation_id)
+    """Join silently: the conversation and its messages. Neither the customer nor the agent is
+    told; the audit log records who observed which conversation and when (``observe``)."""
+    return services.do_observe_conversation(request.auth, conversation_id, request=request)
 
 
 @router.post("/wallboard/conversations/{conversation_id}/whisper", response={201: dict[str, Any]})

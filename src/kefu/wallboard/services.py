@@ -23,7 +23,8 @@ from typing import Any, cast
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from kefu.accounts.access import audit, check_role, client_ip, team_ids_of
@@ -39,6 +40,8 @@ from kefu.core.fields import check_text
 from kefu.core.masking import mask_text
 from kefu.routing.assignment import waiting_queue
 from kefu.routing.services import agent_overview, queue_overview
+from kefu.sla.policies import TICKET_TIMERS, TicketTimer
+from kefu.tickets.models import OPEN_TICKET_STATUSES, Ticket
 from kefu.understanding.models import EmotionAlert
 from kefu.understanding.reading import ALERT_LEVEL, ALERT_STATUSES
 
@@ -182,7 +185,17 @@ def _scoped(qs: Any, scope: BoardScope) -> Any:
     return qs if scope.team_ids is None else qs.filter(team_id__in=scope.team_ids)
 
 
-def _sla(scope: BoardScope, now: datetime) -> list[dict[str, Any]]:
+def _sla(scope: BoardScope, now: datetime, team_names: dict[int, str]) -> list[dict[str, Any]]:
+    """Every SLA timer about to breach or breached: conversations' first responses and
+    tickets' timers together, the most overdue first."""
+    rows = _conversation_sla(scope, now) + _ticket_sla(scope, now, team_names)
+    rows.sort(
+        key=lambda r: (r["seconds_left"], r["kind"], r["conversation_id"] or 0, r.get("ticket_id") or 0)
+    )
+    return rows[:PANEL_ROWS]
+
+
+def _conversation_sla(scope: BoardScope, now: datetime) -> list[dict[str, Any]]:
     """Unanswered first responses due within the window, warned, or already breached."""
     qs = _scoped(
         Conversation.objects.filter(
@@ -197,6 +210,7 @@ def _sla(scope: BoardScope, now: datetime) -> list[dict[str, Any]]:
         rows.append(
             {
                 **_conversation_row(c, scope, now),
+                "kind": "conversation",
                 "timer": "first_response",
                 "timer_label": "首次响应",
                 "due_at": c.first_response_due.isoformat(),
@@ -204,6 +218,87 @@ def _sla(scope: BoardScope, now: datetime) -> list[dict[str, Any]]:
                 "state": "breached" if left <= 0 or c.sla_breached_at else "near",
             }
         )
+    return rows
+
+
+def _ticket_timer_near(timer: TicketTimer, now: datetime) -> Q:
+    """A ticket timer still running whose due time is within the window, whose warning time
+    (the policy's warn ratio) has come, or that the sweep already warned of or breached."""
+    running = Q(**{f"{timer.done_field}__isnull": True, f"{timer.due_field}__isnull": False})
+    if timer.pausable:
+        running &= Q(sla_paused_at__isnull=True)  # waiting for the customer: the clock stands
+    near = (
+        Q(**{f"{timer.due_field}__lte": now + SLA_WINDOW})
+        | Q(**{f"{timer.warn_field}__lte": now})
+        | Q(**{f"{timer.warned_field}__isnull": False})
+        | Q(**{f"{timer.breached_field}__isnull": False})
+    )
+    return running & near
+
+
+def _ticket_sla(scope: BoardScope, now: datetime, team_names: dict[int, str]) -> list[dict[str, Any]]:
+    """Open tickets' SLA timers (first response, resolution) about to breach or breached.
+
+    A ticket belongs to the team that hears of it (``tickets.records.team_id_of``): its
+    department's team, else its own team (a message left), else its owner's first team.
+    One query for every timer, whatever the number of tickets.
+    """
+    owner_team = (
+        User.teams.through.objects.filter(user_id=OuterRef("owner_id"))
+        .order_by("team_id")
+        .values("team_id")[:1]
+    )
+    near = Q()
+    for timer in TICKET_TIMERS:
+        near |= _ticket_timer_near(timer, now)
+    qs = (
+        Ticket.objects.filter(status__in=OPEN_TICKET_STATUSES)
+        .filter(near)
+        .annotate(
+            board_team_id=Coalesce(
+                "department__team_id", "team_id", Subquery(owner_team), output_field=IntegerField()
+            )
+        )
+        .select_related("customer", "assignee")
+    )
+    if scope.team_ids is not None:
+        qs = qs.filter(board_team_id__in=scope.team_ids)
+    rows: list[dict[str, Any]] = []
+    for t in qs.order_by("first_response_due", "due_at", "id")[: PANEL_ROWS * len(TICKET_TIMERS)]:
+        team_id = t.board_team_id  # type: ignore[attr-defined]
+        for timer in TICKET_TIMERS:
+            due = getattr(t, timer.due_field)
+            if due is None or getattr(t, timer.done_field) is not None:
+                continue
+            if timer.pausable and t.sla_paused_at is not None:
+                continue
+            warn = getattr(t, timer.warn_field)
+            warned = getattr(t, timer.warned_field)
+            breached = getattr(t, timer.breached_field)
+            if not (due <= now + SLA_WINDOW or (warn is not None and warn <= now) or warned or breached):
+                continue
+            left = int((due - now).total_seconds())
+            row: dict[str, Any] = {
+                "kind": "ticket",
+                "conversation_id": None,
+                "ticket_id": t.pk,
+                "ticket_number": t.number,
+                "team_id": team_id,
+                "team": team_names.get(team_id, "") if team_id else "",
+                "customer": mask_name(str(t.customer)) if scope.display else mask_text(str(t.customer)),
+                "assignee_id": t.assignee_id,
+                "assignee": t.assignee.name if t.assignee_id and t.assignee else None,
+                "priority": t.priority,
+                "status": t.status,
+                "timer": timer.name,
+                "timer_label": f"工单{timer.label}",
+                "due_at": due.isoformat(),
+                "seconds_left": left,
+                "state": "breached" if left <= 0 or breached else "near",
+            }
+            if not scope.display:
+                row["subject"] = mask_text(f"{t.number} {t.title}")
+            rows.append(row)
     return rows
 
 
@@ -307,9 +402,10 @@ def _compute_tiles(team_id: int | None, now: datetime) -> list[dict[str, Any]]:
 def snapshot(scope: BoardScope, *, now: datetime | None = None) -> dict[str, Any]:
     """Everything the board shows, as JSON-ready data, in a bounded number of queries."""
     now = now or timezone.now()
-    teams = Team.objects.order_by("id")
+    teams_qs = Team.objects.order_by("id")
     if scope.team_ids is not None:
-        teams = teams.filter(pk__in=scope.team_ids)
+        teams_qs = teams_qs.filter(pk__in=scope.team_ids)
+    teams = list(teams_qs)
     team_rows = [{"id": t.pk, "name": t.name} for t in teams]
     queues = _queues(scope, now)
     return {
@@ -318,7 +414,7 @@ def snapshot(scope: BoardScope, *, now: datetime | None = None) -> dict[str, Any
         "teams": team_rows,
         "queues": queues,
         "agents": _agents(scope, {str(t["name"]) for t in team_rows}),
-        "sla": _sla(scope, now),
+        "sla": _sla(scope, now, {t.pk: t.name for t in teams}),
         "emotions": _emotions(scope, now),
         "kpis": kpi_tiles(scope, now, team_rows),
     }
@@ -486,14 +582,28 @@ def do_reassign(*, actor: User, conversation_id: int, to_user_id: int, note: str
     )
 
 
-def access_observed_conversation(actor: User, conversation_id: int) -> dict[str, Any]:
-    """Join as a silent observer: the conversation and its messages, and nothing else happens.
+def do_observe_conversation(actor: User, conversation_id: int, *, request: Any = None) -> dict[str, Any]:
+    """Join as a silent observer: the conversation and its messages, and an audit line.
 
-    Nothing is written or published — the customer is never told, and the observer's
-    page sends no typing or read signal; later messages reach the observer through
-    the desk socket's groups (the team's, or ``desk.all``).
+    Nothing of the conversation changes and nothing is published — the customer and
+    the agent are never told, and the observer's page sends no typing or read signal;
+    later messages reach the observer through the desk socket's groups (the team's,
+    or ``desk.all``). Who listened to which conversation, and when, is in the audit
+    log (``observe``), which supervisors and admins read.
     """
     conversation = access_board_conversation(actor, conversation_id)
+    audit(
+        AuditLog.Action.OBSERVE,
+        actor=actor,
+        target=conversation,
+        detail={
+            "conversation_id": conversation.pk,
+            "team_id": conversation.team_id,
+            "assignee_id": conversation.assignee_id,
+            "customer_id": conversation.customer_id,
+        },
+        ip=client_ip(request),
+    )
     scope = BoardScope(None)
     now = timezone.now()
     return {

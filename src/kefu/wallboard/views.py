@@ -49,7 +49,7 @@ def board_view(request: AuthedRequest) -> HttpResponse:
 @never_cache
 @login_required
 def observe_view(request: AuthedRequest, conversation_id: int) -> HttpResponse:
-    data = services.access_observed_conversation(request.user, conversation_id)
+    data = services.do_observe_conversation(request.user, conversation_id, request=request)
     return render(
         request,
         "wallboard/observe.html",

@@ -181,15 +181,28 @@
   function renderSla(box, snapshot, options) {
     box.replaceChildren(tableOf(["客户", "团队", "客服", "计时", "剩余", ""], snapshot.sla.map(function (row) {
       var tr = el("tr", "wb-sla-" + row.state);
-      tr.dataset.conversationId = String(row.conversation_id);
+      if (row.kind === "ticket") tr.dataset.ticketId = String(row.ticket_id);
+      else tr.dataset.conversationId = String(row.conversation_id);
+      tr.dataset.timer = row.timer;
       conversationCells(tr, row);
       tr.appendChild(el("td", null, row.timer_label));
       var left = el("td", "wb-countdown", countdown(row.seconds_left));
       left.dataset.left = String(row.seconds_left);
       tr.appendChild(left);
-      tr.appendChild(actionCell(row, snapshot, options));
+      if (row.kind === "ticket") {
+        // A ticket is handled on its own page, not by a conversation's actions.
+        var td = el("td", "wb-actions");
+        if (options.actions) {
+          var open = el("a", "small button-link", "查看工单");
+          open.href = "/desk/tickets/" + row.ticket_id + "/";
+          td.appendChild(open);
+        }
+        tr.appendChild(td);
+      } else {
+        tr.appendChild(actionCell(row, snapshot, options));
+      }
       return tr;
-    }), "没有即将超时的会话"));
+    }), "没有即将超时的会话或工单"));
   }
 
   function renderEmotions(box, snapshot, options) {
