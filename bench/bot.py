@@ -134,7 +134,9 @@ def answer_rate_at_wrong(outcome: Outcome, grid: list[float], wrong: float) -> f
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--quick", action="store_true", help=f"at most 600 questions per split and set, {QUICK_DOCS} documents"
+        "--quick",
+        action="store_true",
+        help=f"at most 600 questions per split and set, {QUICK_DOCS} documents",
     )
     args = parser.parse_args(argv)
     rng = random.Random(20261203)
