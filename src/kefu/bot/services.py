@@ -23,7 +23,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from kefu.accounts.access import audit, check_admin, check_role, client_ip, team_ids_of
-from kefu.accounts.models import Role, Team, User
+from kefu.accounts.models import AuditLog, Role, Team, User
 from kefu.channels.models import Channel
 from kefu.channels.services import (
     LEAVE_MESSAGE_KINDS,
@@ -596,10 +596,10 @@ def do_save_setting(
         setting.updated_by = actor
         setting.save()
         audit(
-            "bot.setting_created" if created else "bot.setting_changed",
+            AuditLog.Action.SETTINGS_CHANGE,
             actor=actor,
             target=setting,
-            detail={k: str(v) for k, v in fields.items()},
+            detail={"bot": True, "created": created, **{k: str(v) for k, v in fields.items()}},
             ip=client_ip(request),
         )
     return setting
@@ -611,7 +611,13 @@ def do_delete_setting(*, actor: User, setting_id: int, request: Any = None) -> N
         setting = BotSetting.objects.filter(pk=setting_id).first()
         if setting is None:
             raise NotFound(f"机器人设置 {setting_id} 不存在")
-        audit("bot.setting_deleted", actor=actor, target=setting, ip=client_ip(request))
+        audit(
+            AuditLog.Action.SETTINGS_CHANGE,
+            actor=actor,
+            target=setting,
+            detail={"bot": True, "deleted": True, "channel": setting.channel_id},
+            ip=client_ip(request),
+        )
         setting.delete()
 
 
