@@ -39,7 +39,7 @@ emit(Conversation.objects.order_by("-id").values_list("id", flat=True).first())
 
 @pytest.fixture(scope="module", autouse=True)
 def bot_on(live_desk):
-    return live_desk.run(SETUP)
+    return live_desk.run(SETUP, timeout=300)
 
 
 def _say(chat, text):
@@ -70,7 +70,7 @@ def test_the_bot_answers_takes_a_button_and_hands_over_with_a_summary_the_agent_
     _say(chat, "不是这个意思，我要找真人客服")
     expect(_bot(chat, "正在为您转接人工客服")).to_be_visible()
 
-    conversation_id = live_desk.run(LATEST)
+    conversation_id = live_desk.run(LATEST, timeout=120)
     agent = desk_page("xiaomei", path=f"/desk/c/{conversation_id}/")
     summary = agent.locator("[data-role=bot-summary]")
     expect(summary).to_be_visible()
