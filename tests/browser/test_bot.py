@@ -69,6 +69,11 @@ def test_the_bot_answers_takes_a_button_and_hands_over_with_a_summary_the_agent_
     expect(_bot(chat, "七天无理由退货的运费由您承担")).to_be_visible()
     _say(chat, "不是这个意思，我要找真人客服")
     expect(_bot(chat, "正在为您转接人工客服")).to_be_visible()
+    # Waiting for the agent, the customer asks again: the bot stays silent, the agent gets its suggestion.
+    _say(chat, "退货运费到底谁出？")
+    expect(
+        chat.locator(".kefu-msg--incoming", has_text="退货运费到底谁出").locator(".kefu-msg__state")
+    ).to_have_text(re.compile("已送达|已读"))
 
     conversation_id = live_desk.run(LATEST, timeout=120)
     agent = desk_page("xiaomei", path=f"/desk/c/{conversation_id}/")
