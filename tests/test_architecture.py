@@ -40,6 +40,7 @@ NOT_ON_A_FLOOR = {
     "kefu.webhooks",
     "kefu.performance",
     "kefu.staffing",
+    "kefu.proactive",
 }
 
 # Calls that import a module named at run time.

@@ -227,6 +227,7 @@ RULES: dict[str, str] = {
     "GET /api/v1/metrics/breakdown": "agent",
     "GET /api/v1/metrics/heatmap": "agent",
     "GET /api/v1/metrics/behind": "agent",
+    "GET /api/v1/metrics/distribution": "agent",
     "GET /api/v1/metrics/arrivals": "agent",
     "GET /api/v1/metrics/targets": "agent",
     "PUT /api/v1/metrics/targets": "admin",
@@ -245,6 +246,9 @@ RULES: dict[str, str] = {
     "PUT /api/v1/staffing/availability/{user_id}": "team_lead",
     "POST /api/v1/staffing/rosters": "team_lead",
     "GET /api/v1/staffing/rosters/{roster_id}": "team_lead",
+    "POST /api/v1/staffing/rosters/{roster_id}/entries": "team_lead",
+    "PATCH /api/v1/staffing/rosters/{roster_id}/entries/{entry_id}": "team_lead",
+    "DELETE /api/v1/staffing/rosters/{roster_id}/entries/{entry_id}": "team_lead",
     "POST /api/v1/staffing/rosters/{roster_id}/publish": "team_lead",
     "GET /api/v1/staffing/rosters/{roster_id}/breaks": "team_lead",
     "GET /api/v1/staffing/my-shifts": "agent",
@@ -262,6 +266,19 @@ RULES: dict[str, str] = {
     "GET /api/v1/conversations/{conversation_id}/bot-suggestion": "agent",
     "POST /api/v1/conversations/{conversation_id}/bot-suggestion": "agent",
     "GET /api/v1/conversations/{conversation_id}/bot-summary": "agent",
+    # proactive service (docs/proactive.md): rules and their log are the supervisors'; team leads
+    # propose delay statements for their teams, supervisors approve them
+    "GET /api/v1/proactive/rules": "supervisor",
+    "POST /api/v1/proactive/rules": "supervisor",
+    "GET /api/v1/proactive/rules/{proactive_rule_id}": "supervisor",
+    "PATCH /api/v1/proactive/rules/{proactive_rule_id}": "supervisor",
+    "DELETE /api/v1/proactive/rules/{proactive_rule_id}": "supervisor",
+    "GET /api/v1/proactive/notices": "supervisor",
+    "GET /api/v1/proactive/statements": "team_lead",
+    "POST /api/v1/proactive/statements": "team_lead",
+    "GET /api/v1/proactive/statements/{statement_id}": "team_lead",
+    "POST /api/v1/proactive/statements/{statement_id}/approve": "supervisor",
+    "POST /api/v1/proactive/statements/{statement_id}/cancel": "team_lead",
 }
 
 

@@ -32,6 +32,7 @@ from kefu.customers.api import router as customers_router
 from kefu.hours.api import router as hours_router
 from kefu.kb.api import router as kb_router
 from kefu.performance.api import router as performance_router
+from kefu.proactive.api import router as proactive_router
 from kefu.quality.api import router as quality_router
 from kefu.replies.api import router as replies_router
 from kefu.routing.api import router as routing_router
@@ -167,6 +168,7 @@ def _mount() -> None:
     api.add_router("/", analytics_router)
     api.add_router("/", staffing_router)
     api.add_router("/", bot_router)
+    api.add_router("/", proactive_router)
 
 
 _mount()

@@ -293,3 +293,71 @@ def test_arrivals_and_half_hours_group_every_minute_of_a_half_hour(week: Any):
     )  # fmt: skip
     counts = {row["key"]: row["value"] for row in r.json()["items"]}
     assert counts["20"] == 3
+
+
+def test_the_first_response_distribution_of_the_week(week: Any):
+    r = get(week.boss, "/metrics/distribution", name="first_response")
+    assert r.status_code == 200, r.content
+    body = r.json()
+    counts = {i["label"]: i["count"] for i in body["items"]}
+    # Answered in 10, 20, 30, 45, 60 and 120 s; C7 never answered past the 60 s target.
+    assert counts == {
+        "15秒内": 1,
+        "15–30秒": 2,
+        "30秒–1分钟": 2,
+        "1–2分钟": 1,
+        "2–5分钟": 0,
+        "5–10分钟": 0,
+        "10–30分钟": 0,
+        "30分钟–1小时": 0,
+        "1小时以上": 0,
+        "超时未回复": 1,
+    }
+    assert body["total"] == 7 and body["label"] == "首次响应时间分布"
+    assert body["items"][0]["key"] == "0-15" and body["items"][-1]["key"] == "overdue"
+    assert body["items"][1]["share"] == 28.57
+    # An agent's own: 王芳 answered first in 30, 60 and 120 s.
+    mine = {i["label"]: i["count"] for i in get(week.wang, "/metrics/distribution").json()["items"]}
+    assert (mine["15–30秒"], mine["30秒–1分钟"], mine["1–2分钟"], mine["超时未回复"]) == (1, 1, 1, 0)
+
+
+def test_an_unknown_distribution_is_a_400_naming_it(week: Any):
+    r = get(week.boss, "/metrics/distribution", name="csat")
+    assert r.status_code == 400 and "name" in r.json()["fields"]
+
+
+def test_behind_is_paged_with_a_total(week: Any):
+    first = get(week.boss, "/metrics/behind", name="volume", limit=3).json()
+    assert (first["total"], first["count"], first["offset"], first["next_offset"]) == (8, 3, 0, 3)
+    pages = [first["conversation_ids"]]
+    offset = first["next_offset"]
+    while offset is not None:
+        page = get(week.boss, "/metrics/behind", name="volume", limit=3, offset=offset).json()
+        pages.append(page["conversation_ids"])
+        offset = page["next_offset"]
+    ids = [pk for p in pages for pk in p]
+    assert [len(p) for p in pages] == [3, 3, 2]
+    assert ids == sorted((c.pk for c in week.c), reverse=True)  # newest first, each once
+    bad = get(week.boss, "/metrics/behind", name="volume", limit=0)
+    assert bad.status_code == 422 and "limit" in str(bad.json()["fields"])
+
+
+def test_behind_is_not_capped_at_five_hundred(week: Any):
+    from kefu.conversations.models import Conversation
+
+    c = week.c[0]
+    Conversation.objects.bulk_create(
+        Conversation(channel_id=c.channel_id, team_id=c.team_id, customer_id=c.customer_id)
+        for _ in range(520)
+    )
+    Conversation.objects.filter(created_at__gte=END).exclude(pk=week.late.pk).update(created_at=at(4, 16))
+    r = get(week.boss, "/metrics/behind", name="volume", limit=500, offset=500).json()
+    assert r["total"] == 528 and r["count"] == 28 and r["next_offset"] is None
+    report = Client()
+    report.force_login(week.boss)
+    query = {"period": "custom", "start": "2026-11-02", "end": "2026-11-08", "metric": "volume", "page": 11}
+    last = report.get("/api/v1/reports/conversations", query).json()
+    assert (last["total"], last["pages"], last["page"], len(last["items"])) == (528, 11, 11, 28)
+    assert last["next_page"] is None and last["previous_page"] == 10
+    page = report.get("/desk/reports/conversations/", {**query, "page": 2}).content.decode()
+    assert "第 51–100 个" in page and "page=3" in page and "page=1" in page

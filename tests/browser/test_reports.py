@@ -52,6 +52,9 @@ def test_the_report_charts_render_offline_and_the_tables_remain_without_them(des
     expect(page.locator('.chart[data-chart="trend"] canvas').first).to_be_visible()
     expect(page.locator('.chart[data-chart="heatmap"][data-ready="1"] canvas').first).to_be_visible()
     expect(page.locator('.kpi-tile[data-metric="volume"] .kpi-value')).to_have_text("3")
+    expect(page.locator('.chart[data-chart="histogram"][data-ready="1"] canvas').first).to_be_visible()
+    # Each customer waited 40 s, whether or not the calendar was open: an agent was serving.
+    expect(page.locator('.kpi-tile[data-metric="first_response_p50"] .kpi-value')).to_have_text("40 秒")
     assert outside == []
     if shots := os.environ.get("KEFU_SCREENSHOTS"):
         page.screenshot(path=f"{shots}/reports.png", full_page=True)
@@ -61,4 +64,5 @@ def test_the_report_charts_render_offline_and_the_tables_remain_without_them(des
     page.reload()
     expect(page.locator("#kefu-trend")).to_be_visible()
     expect(page.locator("#kefu-by-channel")).to_contain_text("官网在线客服")
+    expect(page.locator('#kefu-histogram tr[data-bucket="30-60"]')).to_contain_text("3")
     expect(page.locator(".chart canvas")).to_have_count(0)

@@ -247,3 +247,27 @@ def test_the_default_minimum_gives_no_rating_on_six_conversations(floor, client_
 def test_a_bad_period_is_a_400(floor, client_for, period):
     response = client_for(floor.xiaomei).get(f"/api/v1/stars?period={period}")
     assert response.status_code == 400 and "period" in response.json()["fields"]
+
+
+def test_the_quality_and_fcr_targets_set_on_the_targets_page_drive_the_rating(floor, client_for, low_minimum):
+    client = client_for(floor.xiaomei)
+    (before,) = ratings(client)
+    targets = {c["key"]: c["target"] for c in before["components"]}
+    assert (targets["quality"], targets["fcr"]) == (85.0, 80.0)  # the handbook defaults of the metrics
+    admin = client_for(floor.admin)
+    saved = admin.post(
+        "/desk/settings/targets/", {"t_quality_score_mean": "95", "t_fcr_rate": "60", "t_volume": ""}
+    )
+    assert saved.status_code == 302
+    (after,) = ratings(client)
+    targets = {c["key"]: c["target"] for c in after["components"]}
+    assert (targets["quality"], targets["fcr"]) == (95.0, 60.0)
+    # Cleared again: the defaults, not the rating's own numbers.
+    r = admin.put(
+        "/api/v1/metrics/targets",
+        {"targets": {"quality_score_mean": None, "fcr_rate": None}},
+        content_type="application/json",
+    )
+    assert r.status_code == 200
+    (cleared,) = ratings(client)
+    assert {c["key"]: c["target"] for c in cleared["components"]}["quality"] == 85.0

@@ -223,3 +223,137 @@ def test_the_planner_and_settings_pages_for_a_lead(history: Any):
         },
     )
     assert bad.status_code == 400 and "时间格式应为 HH:MM" in bad.content.decode()
+
+
+def _shift_id(name: str) -> int:
+    from kefu.staffing.models import ShiftType
+
+    return ShiftType.objects.get(name=name, team=None).pk
+
+
+def _day(roster: dict[str, Any], iso: str) -> dict[str, Any]:
+    return next(d for d in roster["days"] if d["date"] == iso)
+
+
+def patch(user: Any, path: str, body: dict[str, Any]) -> Any:
+    return client_for(user).patch(f"/api/v1/staffing/{path}", body, content_type="application/json")
+
+
+def test_a_lead_adds_moves_and_removes_shifts_and_the_gap_follows(history: Any):
+    roster = post(history.lead, "rosters", {"team_id": history.team.pk, "week_start": "2026-11-16"}).json()
+    rid = roster["id"]
+    # Take 王芳 off every shift of the week, then put her back by hand on Monday's early shift.
+    for e in [e for e in roster["entries"] if e["user_id"] == history.wang.pk]:
+        r = client_for(history.lead).delete(f"/api/v1/staffing/rosters/{rid}/entries/{e['id']}")
+        assert r.status_code == 200, r.content
+    before = _day(r.json(), "2026-11-16")
+    r = post(
+        history.lead,
+        f"rosters/{rid}/entries",
+        {"user_id": history.wang.pk, "date": "2026-11-16", "shift_id": _shift_id("早班")},
+    )
+    assert r.status_code == 201, r.content
+    after = _day(r.json(), "2026-11-16")
+    # 早班 08:00–16:30 covers the half hours 16..32: one more agent there, the gap one smaller.
+    assert [after["covered"][s] - before["covered"][s] for s in (15, 16, 20, 32, 33)] == [0, 1, 1, 1, 0]
+    assert all(after["gap"][s] == after["required"][s] - after["covered"][s] for s in range(48))
+    entry = next(e for e in r.json()["entries"] if e["user_id"] == history.wang.pk)
+    assert entry["by_hand"] and entry["shift"] == "早班"
+    # Moved to Tuesday's late shift: Monday loses the cover, Tuesday evening gains it.
+    r = patch(
+        history.lead,
+        f"rosters/{rid}/entries/{entry['id']}",
+        {"date": "2026-11-17", "shift_id": _shift_id("晚班")},
+    )
+    assert r.status_code == 200, r.content
+    assert _day(r.json(), "2026-11-16")["covered"][20] == before["covered"][20]
+    moved = next(e for e in r.json()["entries"] if e["id"] == entry["id"])
+    assert (moved["date"], moved["shift"], moved["start"]) == ("2026-11-17", "晚班", "15:30")
+    # A rebuild keeps the lead's change and builds around it.
+    rebuilt = post(history.lead, "rosters", {"team_id": history.team.pk, "week_start": "2026-11-16"}).json()
+    kept = [e for e in rebuilt["entries"] if e["by_hand"]]
+    assert [(e["user_id"], e["date"], e["shift"]) for e in kept] == [(history.wang.pk, "2026-11-17", "晚班")]
+    audit = __import__("kefu.accounts.models", fromlist=["AuditLog"]).AuditLog
+    assert audit.objects.filter(action="staffing.roster_edited", actor=history.lead).count() >= 3
+
+
+def test_hand_edits_respect_availability_maximum_hours_and_one_shift_a_day(history: Any):
+    lead = client_for(history.lead)
+    lead.put(
+        f"/api/v1/staffing/availability/{history.li.pk}",
+        {"weekdays": [1, 2, 3, 4], "max_hours_per_week": 16},
+        content_type="application/json",
+    )
+    roster = post(history.lead, "rosters", {"team_id": history.team.pk, "week_start": "2026-11-16"}).json()
+    rid = roster["id"]
+    for e in [e for e in roster["entries"] if e["user_id"] == history.li.pk]:
+        lead.delete(f"/api/v1/staffing/rosters/{rid}/entries/{e['id']}")
+    early = _shift_id("早班")
+    add = lambda body: post(history.lead, f"rosters/{rid}/entries", body)  # noqa: E731
+    # 李雷 does not work Mondays.
+    r = add({"user_id": history.li.pk, "date": "2026-11-16", "shift_id": early})
+    assert r.status_code == 400 and "周一" in r.json()["fields"]["date"]
+    # Outside the roster's week.
+    r = add({"user_id": history.li.pk, "date": "2026-11-24", "shift_id": early})
+    assert r.status_code == 400 and "date" in r.json()["fields"]
+    # 8.5 h Tuesday is fine; a second shift the same day is a conflict.
+    assert add({"user_id": history.li.pk, "date": "2026-11-17", "shift_id": early}).status_code == 201
+    r = add({"user_id": history.li.pk, "date": "2026-11-17", "shift_id": _shift_id("晚班")})
+    assert r.status_code == 409 and "date" in r.json()["fields"]
+    # Another 8.5 h would make 17 h of her 16.
+    r = add({"user_id": history.li.pk, "date": "2026-11-18", "shift_id": early})
+    assert r.status_code == 400 and "16 小时" in r.json()["fields"]["shift_id"]
+    # Not a member of the team; a shift that does not exist.
+    r = add({"user_id": history.other_lead.pk, "date": "2026-11-18", "shift_id": early})
+    assert r.status_code == 400 and "user_id" in r.json()["fields"]
+    r = add({"user_id": history.wang.pk, "date": "2026-11-18", "shift_id": 999999})
+    assert r.status_code in (400, 409) and r.json()["fields"]
+    # Another team's lead may not touch it; a missing entry is a 404.
+    r = post(
+        history.other_lead,
+        f"rosters/{rid}/entries",
+        {"user_id": history.wang.pk, "date": "2026-11-18", "shift_id": early},
+    )
+    assert r.status_code == 403
+    assert lead.delete(f"/api/v1/staffing/rosters/{rid}/entries/999999").status_code == 404
+
+
+def test_the_planner_page_edits_a_shift_by_hand(history: Any):
+    from kefu.staffing.models import RosterEntry
+
+    lead = client_for(history.lead)
+    params = {"team": history.team.pk, "week": "2026-11-16"}
+    lead.post("/desk/staffing/", {**params, "action": "build"})
+    page = lead.get("/desk/staffing/", params).content.decode()
+    assert "添加班次" in page and "换班" in page
+    entry = RosterEntry.objects.filter(user=history.wang).order_by("date").first()
+    assert entry is not None
+    form = {**params, "roster_id": entry.roster_id, "entry_id": entry.pk}
+    r = lead.post("/desk/staffing/", {**form, "action": "remove_entry"})
+    assert r.status_code == 302 and not RosterEntry.objects.filter(pk=entry.pk).exists()
+    r = lead.post(
+        "/desk/staffing/",
+        {
+            **form,
+            "action": "add_entry",
+            "user_id": history.wang.pk,
+            "date": "2026-11-16",
+            "shift_id": _shift_id("中班"),
+        },
+    )
+    assert r.status_code == 302
+    added = RosterEntry.objects.get(user=history.wang, date="2026-11-16")
+    assert added.by_hand and added.shift_name == "中班"
+    bad = lead.post(
+        "/desk/staffing/",
+        {
+            **form,
+            "action": "add_entry",
+            "user_id": history.wang.pk,
+            "date": "2026-11-16",
+            "shift_id": _shift_id("早班"),
+        },
+    )
+    assert bad.status_code == 400 and "每人每天只排一个班次" in bad.content.decode()
+    page = lead.get("/desk/staffing/", params).content.decode()
+    assert "手工" in page

@@ -54,6 +54,13 @@ PAGES: tuple[SettingsPage, ...] = (
         Role.SUPERVISOR,
     ),
     SettingsPage(
+        "/desk/settings/proactive/",
+        "主动服务",
+        "发货、物流停滞、退款到账时主动通知客户，浏览停留时邀请咨询，配送延误声明的审批与发送",
+        "渠道与路由",
+        Role.SUPERVISOR,
+    ),
+    SettingsPage(
         "/desk/settings/presence/",
         "在线与离线",
         "离线客服的会话规则（保留或超时退回队列）、在线时长与状态记录",

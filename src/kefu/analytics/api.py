@@ -150,11 +150,48 @@ def get_behind(
     name: str = Query(..., max_length=48),
     by: str | None = Query(None, max_length=16),
     key: str | None = Query(None, max_length=64),
+    offset: int = Query(0, ge=0, le=10**9, description="跳过的会话数"),
+    limit: int = Query(100, ge=1, le=metrics.BEHIND_LIMIT, description="每页会话数（最多 500）"),
 ) -> dict[str, Any]:
-    """The ids of the conversations behind a figure (or one breakdown row) that the caller may open."""
-    pair = (by, key or "") if by is not None else None
-    ids = services.access_behind(request.auth, filters.scope(), name, pair)
-    return {"name": name, "count": len(ids), "conversation_ids": ids}
+    """The ids of the conversations behind a figure (or one breakdown row) that the caller may
+    open, newest first, a page at a time: ``total`` counts them all, ``next_offset`` is the
+    next page's offset (null on the last page)."""
+    keys = [(by, key or "")] if by is not None else []
+    ids, total = services.access_behind_page(
+        request.auth, filters.scope(), name, keys, offset=offset, limit=limit
+    )
+    return {
+        "name": name,
+        "total": total,
+        "count": len(ids),
+        "offset": offset,
+        "limit": limit,
+        "next_offset": offset + len(ids) if offset + len(ids) < total else None,
+        "conversation_ids": ids,
+    }
+
+
+@router.get("/metrics/distribution")
+def get_distribution(
+    request: AuthedRequest,
+    filters: Query[ScopeQuery],
+    name: str = Query("first_response", max_length=32, description="first_response、response_time 或 aht"),
+) -> dict[str, Any]:
+    """How a duration spreads over buckets (首次响应时间分布 by default): every bucket in order,
+    with its count and its share of the total."""
+    rows = services.access_distribution(request.auth, filters.scope(), name)
+    spec = metrics.DISTRIBUTIONS[name]
+    total = sum(n for _, _, n in rows)
+    return {
+        "name": name,
+        "label": spec.label,
+        "metric": spec.metric,
+        "total": total,
+        "items": [
+            {"key": k, "label": label, "count": n, "share": round(100.0 * n / total, 2) if total else None}
+            for k, label, n in rows
+        ],
+    }
 
 
 @router.get("/metrics/arrivals")
@@ -217,6 +254,7 @@ class DrillQuery(ReportFilters):
         description="维度：channel、intent、team、agent、day、hour、weekday；热力图格子为 weekday,hour",
     )
     key: str | None = Field(None, max_length=130, description="维度取值（与 by 对应，逗号分隔）")
+    page: int = Field(1, ge=1, le=10**6, description="页码（每页 50 个会话，最新的在前）")
 
 
 class ExportQuery(ReportFilters):
@@ -245,8 +283,11 @@ def get_report(request: AuthedRequest, filters: Query[ReportFilters]) -> dict[st
 
 @router.get("/reports/conversations", tags=["reports"])
 def get_report_conversations(request: AuthedRequest, q: Query[DrillQuery]) -> dict[str, Any]:
-    """The conversations behind a figure that the caller may see (the newest 200, and how many in all)."""
-    return reports.drilldown(request.auth, _filters(request, q), metric=q.metric, by=q.by, key=q.key)
+    """The conversations behind a figure that the caller may see, 50 a page, newest first, with
+    how many in all (``total``, ``pages``, ``next_page``)."""
+    return reports.drilldown(
+        request.auth, _filters(request, q), metric=q.metric, by=q.by, key=q.key, page=q.page
+    )
 
 
 _FILE_TYPES = {"csv": exports.CSV_CONTENT_TYPE, "xlsx": exports.XLSX_CONTENT_TYPE}

@@ -2,7 +2,7 @@
 
 Reports, the wallboard, the agent's own page, the weekly review, star ratings, exports and
 the API read figures only through this module: ``compute``, ``compare``, ``breakdown``,
-``heatmap``, ``behind``, ``arrivals`` and ``targets``. A figure's value is None when there is
+``heatmap``, ``distribution``, ``behind`` (``behind_ids``), ``arrivals`` and ``targets``. A figure's value is None when there is
 nothing to compute it from, never a 0 in disguise.
 
 A metric reads one *source* (conversations, tickets, complaints, compensation, promises,
@@ -16,6 +16,7 @@ This module only reads; it checks no permission (``kefu.analytics.services`` doe
 
 from __future__ import annotations
 
+import bisect
 import math
 import statistics
 from collections import defaultdict
@@ -110,10 +111,18 @@ RULE = "rule"
 WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 
 # Defaults from the handbooks (respond within a minute, resolve 90 %, CSAT 4.5 of 5).
-DEFAULT_TARGETS: dict[str, float] = {"first_response_mean": 60.0, "resolution_rate": 90.0, "csat_mean": 4.5}
+# Quality 85 of 100 and FCR 80 % are the star rating's (星级客服) usual bars; admins change
+# any of them at /desk/settings/targets/.
+DEFAULT_TARGETS: dict[str, float] = {
+    "first_response_mean": 60.0,
+    "resolution_rate": 90.0,
+    "csat_mean": 4.5,
+    "quality_score_mean": 85.0,
+    "fcr_rate": 80.0,
+}
 # A customer who comes back within this time after a resolution was not helped at first contact.
 FCR_WINDOW = timedelta(days=7)
-# At most this many ids behind a figure (the drill-down pages them).
+# ``behind`` lists at most this many ids; ``behind_ids`` has them all (the drill-down pages it).
 BEHIND_LIMIT = 500
 
 RESOLVED = (Conversation.Status.RESOLVED, Conversation.Status.CLOSED)
@@ -621,21 +630,109 @@ class _Calendars:
 
 
 def _frt_series(qs: QuerySet[Any], scope: Scope) -> list[tuple[Any, float]]:
-    """Business-hours seconds to the first agent reply; ``inf`` when unanswered past the target."""
+    """Seconds a customer waited for the first agent reply while the desk served them (the rule
+    and its edge cases: docs/metrics.md, "First response"); ``inf`` when unanswered past the target."""
     limit = targets(scope.team_id).get("first_response_mean", DEFAULT_TARGETS["first_response_mean"])
     now = timezone.now()
     calendars = _Calendars()
+    rows = list(
+        qs.values_list(
+            "k",
+            "created_at",
+            "first_response_at",
+            "resolved_at",
+            "team_id",
+            "channel_id",
+            "first_responder_id",
+        )
+    )
+    # Most waits lie inside one open stretch: their business seconds are the wall-clock wait and
+    # no staffing is needed. Only the others read the status history (a fixed number of queries).
+    pending: list[tuple[Any, datetime, datetime, bool, BusinessCalendar, int | None, int | None]] = []
     out: list[tuple[Any, float]] = []
-    for key, created, answered, resolved, team_id, channel_id in qs.values_list(
-        "k", "created_at", "first_response_at", "resolved_at", "team_id", "channel_id"
-    ):
+    for key, created, answered, resolved, team_id, channel_id, responder in rows:
+        if answered is None and resolved is not None:
+            continue  # resolved without an agent (a bot's): no first response to measure
+        end = answered if answered is not None else now
         cal = calendars.get(team_id, channel_id)
-        if answered is not None:
-            out.append((key, cal.seconds_between(created, answered)))
-        elif resolved is None and cal.seconds_between(created, now) > limit:
-            # Waiting and already late; one resolved without an agent (a bot's) is left out.
-            out.append((key, math.inf))
+        wall = max(0.0, (end - created).total_seconds())
+        if cal.seconds_between(created, end) >= wall:
+            if answered is not None:
+                out.append((key, wall))
+            elif wall > limit:
+                out.append((key, math.inf))
+            continue
+        pending.append((key, created, end, answered is not None, cal, team_id, responder))
+    if pending:
+        staffing = _Staffing(pending)
+        for key, created, end, was_answered, cal, team_id, responder in pending:
+            waited = _served_seconds(cal, staffing.spans(team_id, responder), created, end, was_answered)
+            if was_answered:
+                out.append((key, waited))
+            elif waited > limit:
+                out.append((key, math.inf))
     return out
+
+
+class _Staffing:
+    """Who was on the desk: per team (and first responder), the merged stretches when at least
+    one of them was online or busy, from the status history (three queries in all)."""
+
+    def __init__(self, rows: list[tuple[Any, datetime, datetime, bool, Any, int | None, int | None]]) -> None:
+        start = min(r[1] for r in rows)
+        end = max(r[2] for r in rows)
+        team_ids = {r[5] for r in rows if r[5] is not None}
+        members: dict[int, set[int]] = defaultdict(set)
+        for team_id, user_id in User.teams.through.objects.filter(team_id__in=team_ids).values_list(
+            "team_id", "user_id"
+        ):
+            members[team_id].add(user_id)
+        self._members = members
+        users = {u for us in members.values() for u in us} | {r[6] for r in rows if r[6] is not None}
+        self._by_user = _spans(sorted(users), start, end) if users else {}
+        self._cache: dict[
+            tuple[int | None, int | None], tuple[list[tuple[datetime, datetime]], list[datetime]]
+        ] = {}
+
+    def spans(
+        self, team_id: int | None, responder: int | None
+    ) -> tuple[list[tuple[datetime, datetime]], list[datetime]]:
+        key = (team_id, responder)
+        if key not in self._cache:
+            users = set(self._members.get(team_id, ())) if team_id is not None else set()
+            if responder is not None:
+                users.add(responder)
+            merged = _merge([s for u in users for s in self._by_user.get(u, [])])
+            self._cache[key] = (merged, [e for _s, e in merged])
+        return self._cache[key]
+
+
+def _served_seconds(
+    cal: BusinessCalendar,
+    staffed: tuple[list[tuple[datetime, datetime]], list[datetime]],
+    start: datetime,
+    end: datetime,
+    answered: bool,
+) -> float:
+    """Seconds of ``[start, end)`` when the desk was open or the team staffed; for an answered
+    customer also the stretch before the answer that neither covers (whoever answered was
+    serving then, though nothing says since when)."""
+    if end <= start:
+        return 0.0
+    spans, ends = staffed
+    covered = list(cal.windows(start, end))
+    i = bisect.bisect_right(ends, start)
+    while i < len(spans) and spans[i][0] < end:
+        s, e = max(spans[i][0], start), min(spans[i][1], end)
+        if e > s:
+            covered.append((s, e))
+        i += 1
+    merged = _merge(covered)
+    seconds = sum((e - s).total_seconds() for s, e in merged)
+    if answered:
+        last = merged[-1][1] if merged else start
+        seconds += max(0.0, (end - last).total_seconds())
+    return seconds
 
 
 def _duration_series(end: str, start: str, condition: Q) -> Callable[[QuerySet[Any], Scope], list]:
@@ -903,8 +1000,9 @@ def heatmap(scope: Scope, name: str = "volume") -> list[list[float | None]]:
     return grid
 
 
-def behind(scope: Scope, name: str, key: tuple[str, str] | None = None) -> list[int]:
-    """The ids of the conversations behind a figure (optionally of one breakdown row), newest first."""
+def behind_ids(scope: Scope, name: str, key: tuple[str, str] | None = None) -> QuerySet[Any]:
+    """The ids of the conversations behind a figure (optionally of one breakdown row), as an
+    unordered one-column query: callers filter, count and page it in SQL (``pk__in``)."""
     metric = METRICS[check_names([name])[0]]
     source = SOURCES.get(metric.source if metric.source != "presence" else "conversation")
     if metric.kind == "ratio":
@@ -927,13 +1025,93 @@ def behind(scope: Scope, name: str, key: tuple[str, str] | None = None) -> list[
         qs = qs.annotate(k=source.key(by, agent_field=metric.agent_field))
         qs = qs.filter(k__isnull=True) if k in (None, "") else qs.filter(k=k)
     column = source.conversation or "id"
-    ids = (
-        qs.exclude(**{f"{column}__isnull": True})
-        .order_by(f"-{column}")
-        .values_list(column, flat=True)
-        .distinct()[:BEHIND_LIMIT]
+    return qs.exclude(**{f"{column}__isnull": True}).order_by().values(column)
+
+
+def behind(scope: Scope, name: str, key: tuple[str, str] | None = None) -> list[int]:
+    """The newest ``BEHIND_LIMIT`` of ``behind_ids``, newest first (the full list is paged by the caller)."""
+    return list(
+        Conversation.objects.filter(pk__in=behind_ids(scope, name, key))
+        .order_by("-pk")
+        .values_list("pk", flat=True)[:BEHIND_LIMIT]
     )
-    return list(ids)
+
+
+# --- distributions: how the values of a duration spread over buckets -------------------------
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """A histogram of one series: ``buckets`` are (upper bound in seconds, inclusive; label)."""
+
+    name: str
+    label: str
+    metric: str  # the metric whose rows and series it reads
+    buckets: tuple[tuple[float, str], ...]
+    overdue_label: str = ""  # values counted as late without an end (unanswered past the target)
+
+
+_FRT_BUCKETS = (
+    (15.0, "15秒内"),
+    (30.0, "15–30秒"),
+    (60.0, "30秒–1分钟"),
+    (120.0, "1–2分钟"),
+    (300.0, "2–5分钟"),
+    (600.0, "5–10分钟"),
+    (1800.0, "10–30分钟"),
+    (3600.0, "30分钟–1小时"),
+    (math.inf, "1小时以上"),
+)
+DISTRIBUTIONS: dict[str, Distribution] = {
+    d.name: d
+    for d in (
+        Distribution("first_response", "首次响应时间分布", "first_response_mean", _FRT_BUCKETS, "超时未回复"),
+        Distribution("response_time", "消息响应时间分布", "response_time_mean", _FRT_BUCKETS),
+        Distribution(
+            "aht",
+            "处理时长分布",
+            "aht_mean",
+            (
+                (60.0, "1分钟内"),
+                (300.0, "1–5分钟"),
+                (900.0, "5–15分钟"),
+                (1800.0, "15–30分钟"),
+                (3600.0, "30分钟–1小时"),
+                (4 * 3600.0, "1–4小时"),
+                (86400.0, "4小时–1天"),
+                (math.inf, "1天以上"),
+            ),
+        ),
+    )
+}
+
+
+def distribution(scope: Scope, name: str = "first_response") -> list[tuple[str, str, int]]:
+    """``(key, label, count)`` per bucket, every bucket listed (empty ones as 0), in order.
+
+    The values are the very ones the metric averages (``first_response`` counts what
+    ``first_response_mean`` does, plus the customers still unanswered past the target in
+    their own last bucket); a value on a bound falls in the lower bucket (60 s is
+    「30秒–1分钟」).
+    """
+    spec = DISTRIBUTIONS[name]
+    metric = METRICS[spec.metric]
+    assert metric.series is not None
+    counts = [0] * len(spec.buckets)
+    overdue = 0
+    for _k, value in SERIES[metric.series](_rows(metric, scope).annotate(k=Value(0)), scope):
+        if math.isinf(value):
+            overdue += 1
+            continue
+        counts[next(i for i, (bound, _label) in enumerate(spec.buckets) if value <= bound)] += 1
+    out = []
+    low = 0.0
+    for (bound, label), n in zip(spec.buckets, counts, strict=True):
+        out.append((f"{low:g}-{'' if math.isinf(bound) else f'{bound:g}'}", label, n))
+        low = bound
+    if spec.overdue_label:
+        out.append(("overdue", spec.overdue_label, overdue))
+    return out
 
 
 def arrivals(scope: Scope, bucket_minutes: int = 30) -> list[tuple[datetime, int]]:

@@ -59,7 +59,9 @@ TILE_METRICS = (
 BREAKDOWN_METRICS = ("volume", "first_response_mean", "resolution_rate", "csat_mean")
 # First response by the hour the customer wrote: the chart of how it spreads over the day.
 DISTRIBUTION_METRIC = "first_response_mean"
-DRILLDOWN_LIMIT = 200
+DRILLDOWN_PAGE = 50
+# The histogram the page draws (``metrics.DISTRIBUTIONS``).
+HISTOGRAM = "first_response"
 
 
 def check_viewer(user: User) -> None:
@@ -358,6 +360,23 @@ def _distribution(filters: Filters) -> dict[str, Any]:
     }
 
 
+def _histogram(filters: Filters) -> dict[str, Any]:
+    """How first responses spread over buckets (15 秒内 … 1 小时以上, 超时未回复)."""
+    spec = metrics.DISTRIBUTIONS[HISTOGRAM]
+    rows = metrics.distribution(filters.scope, HISTOGRAM)
+    total = sum(n for _, _, n in rows)
+    return {
+        "name": HISTOGRAM,
+        "metric": spec.metric,
+        "label": spec.label,
+        "keys": [k for k, _, _ in rows],
+        "labels": [label for _, label, _ in rows],
+        "counts": [n for _, _, n in rows],
+        "shares": [round(100.0 * n / total, 1) if total else None for _, _, n in rows],
+        "total": total,
+    }
+
+
 def _heatmap(filters: Filters) -> dict[str, Any]:
     grid = metrics.heatmap(filters.scope, "volume")
     top = max((v for row in grid for v in row if v is not None), default=0) or 0
@@ -395,7 +414,8 @@ def _breakdown(filters: Filters, by: str) -> dict[str, Any]:
 
 
 def build_report(filters: Filters) -> dict[str, Any]:
-    """Everything the page draws, as JSON: the tiles, the trend, the distribution, the heat map, the breakdowns."""
+    """Everything the page draws, as JSON: the tiles, the trend, first response by hour and its
+    histogram, the heat map, the breakdowns."""
     return {
         "filters": filters.params(),
         "period": {
@@ -410,6 +430,7 @@ def build_report(filters: Filters) -> dict[str, Any]:
         "kpis": _kpis(filters),
         "trend": _trend(filters),
         "distribution": _distribution(filters),
+        "histogram": _histogram(filters),
         "heatmap": _heatmap(filters),
         "breakdowns": [_breakdown(filters, by) for by in DIMENSIONS],
     }
@@ -433,37 +454,49 @@ def _drill_keys(by: str | None, key: str | None) -> list[tuple[str, str]]:
 
 
 def drilldown(
-    viewer: User, filters: Filters, *, metric: str, by: str | None = None, key: str | None = None
+    viewer: User,
+    filters: Filters,
+    *,
+    metric: str,
+    by: str | None = None,
+    key: str | None = None,
+    page: int = 1,
 ) -> dict[str, Any]:
-    """The conversations behind a figure (or one bar, one day, one heat-map cell) that the viewer may see.
+    """One page (``DRILLDOWN_PAGE`` rows, newest first) of the conversations behind a figure
+    (or one bar, one day, one heat-map cell) that the viewer may see, and how many in all.
 
-    ``metrics.behind`` gives at most ``BEHIND_LIMIT`` ids, newest first; a heat-map cell is the
-    intersection of its weekday's and its hour's.
+    A heat-map cell is the conversations behind both its weekday and its hour. Counting and
+    paging are done by the database: no figure is cut off, however many conversations it has.
     """
     check_viewer(viewer)
     services.check_name(metric, field="metric")
     pairs = _drill_keys(by, key)
-    if pairs:
-        id_lists = [services.access_behind(viewer, filters.scope, metric, pair) for pair in pairs]
-        common = set.intersection(*(set(ids) for ids in id_lists[1:])) if len(id_lists) > 1 else None
-        ids = [pk for pk in id_lists[0] if common is None or pk in common]
-    else:
-        ids = services.access_behind(viewer, filters.scope, metric, None)
+    if page < 1 or page > 10**6:
+        raise InvalidInput("页码无效", fields={"page": "应为 1 或更大的整数"})
+    ids, total = services.access_behind_page(
+        viewer, filters.scope, metric, pairs, offset=(page - 1) * DRILLDOWN_PAGE, limit=DRILLDOWN_PAGE
+    )
     shown = list(
         visible_conversations(viewer)
         .select_related("channel", "customer", "assignee", "team")
-        .filter(pk__in=ids[:DRILLDOWN_LIMIT])
+        .filter(pk__in=ids)
         .order_by("-pk")
     )
+    pages = max(1, math.ceil(total / DRILLDOWN_PAGE))
     return {
         "metric": metric,
         "label": metrics.METRICS[metric].label,
         "by": [b for b, _ in pairs],
         "key": [k for _, k in pairs],
         "key_label": _key_label(pairs),
-        "total": len(ids),
-        "more": len(ids) >= metrics.BEHIND_LIMIT,
-        "limit": DRILLDOWN_LIMIT,
+        "total": total,
+        "page": page,
+        "pages": pages,
+        "page_size": DRILLDOWN_PAGE,
+        "first": (page - 1) * DRILLDOWN_PAGE + 1 if shown else 0,
+        "last": (page - 1) * DRILLDOWN_PAGE + len(shown),
+        "previous_page": page - 1 if page > 1 else None,
+        "next_page": page + 1 if page < pages else None,
         "items": [drill_row(c) for c in shown],
     }
 

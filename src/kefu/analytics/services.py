@@ -11,7 +11,7 @@ Only admins set targets.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -170,22 +170,51 @@ def access_heatmap(user: User, scope: metrics.Scope, name: str) -> list[list[flo
         raise InvalidInput(f"指标 {name} 没有热力图", fields={"name": "该指标不支持按时段统计"}) from exc
 
 
-def access_behind(user: User, scope: metrics.Scope, name: str, key: tuple[str, str] | None) -> list[int]:
-    """The conversations behind a figure that ``user`` may open."""
+def access_behind_page(
+    user: User,
+    scope: metrics.Scope,
+    name: str,
+    keys: Sequence[tuple[str, str]] = (),
+    *,
+    offset: int = 0,
+    limit: int = 100,
+) -> tuple[list[int], int]:
+    """One page of the conversations behind a figure that ``user`` may open, newest first,
+    and how many there are in all.
+
+    Several ``keys`` (a heat-map cell: its weekday and its hour) mean the conversations
+    behind every one of them. Counting and paging happen in SQL, so no figure is capped.
+    """
     check_name(name)
-    if key is not None and key[0] not in metrics.BREAKDOWNS:
-        raise InvalidInput(f"未知分组：{key[0]}", fields={"by": f"应为 {', '.join(metrics.BREAKDOWNS)} 之一"})
+    for by, _value in keys:
+        if by not in metrics.BREAKDOWNS:
+            raise InvalidInput(f"未知分组：{by}", fields={"by": f"应为 {', '.join(metrics.BREAKDOWNS)} 之一"})
+    if offset < 0:
+        raise InvalidInput("offset 不能为负", fields={"offset": "应为 0 或正整数"})
+    if not 1 <= limit <= metrics.BEHIND_LIMIT:
+        raise InvalidInput("limit 超出范围", fields={"limit": f"应在 1–{metrics.BEHIND_LIMIT} 之间"})
     scope = access_scope(user, scope)
-    if key is not None:
-        check_breakdown(user, scope, key[0])
+    for by, _value in keys:
+        check_breakdown(user, scope, by)
+    conversations = Conversation.objects.all() if user.sees_all else visible_conversations(user)
     try:
-        ids = metrics.behind(scope, name, key)
+        wanted: list[tuple[str, str] | None] = list(keys) or [None]
+        for key in wanted:
+            conversations = conversations.filter(pk__in=metrics.behind_ids(scope, name, key))
+        total = conversations.count()
     except (KeyError, ValueError) as exc:
         raise InvalidInput("分组值无效", fields={"key": "与 by 不符"}) from exc
-    if user.sees_all or not ids:
-        return ids
-    visible = set(visible_conversations(user).filter(pk__in=ids).values_list("pk", flat=True))
-    return [pk for pk in ids if pk in visible]
+    ids = list(conversations.order_by("-pk").values_list("pk", flat=True)[offset : offset + limit])
+    return ids, total
+
+
+def access_distribution(user: User, scope: metrics.Scope, name: str) -> list[tuple[str, str, int]]:
+    """A histogram of a duration (``metrics.DISTRIBUTIONS``) over the scope ``user`` may read."""
+    if name not in metrics.DISTRIBUTIONS:
+        raise InvalidInput(
+            f"未知分布：{name}", fields={"name": f"应为 {', '.join(metrics.DISTRIBUTIONS)} 之一"}
+        )
+    return metrics.distribution(access_scope(user, scope), name)
 
 
 # --- targets ---------------------------------------------------------------------------------------

@@ -218,6 +218,15 @@ def _tables(report: dict[str, Any]) -> dict[str, Any]:
         "distribution_rows": list(
             zip(dist["labels"], dist["keys"], dist["displays"], dist["counts"], strict=True)
         ),
+        "histogram_rows": list(
+            zip(
+                report["histogram"]["labels"],
+                report["histogram"]["keys"],
+                report["histogram"]["counts"],
+                report["histogram"]["shares"],
+                strict=True,
+            )
+        ),
         "heat_rows": [
             {
                 "index": d,
@@ -253,6 +262,13 @@ def reports_view(request: AuthedRequest) -> HttpResponse:
     return render(request, "analytics/reports.html", context)
 
 
+def _page(params: QueryDict) -> int:
+    text = (params.get("page") or "1").strip()
+    if not text.isdigit() or len(text) > 7 or int(text) < 1:
+        raise InvalidInput("页码无效", fields={"page": "应为 1 或更大的整数"})
+    return int(text)
+
+
 @login_required
 @require_GET
 def drilldown_view(request: AuthedRequest) -> HttpResponse:
@@ -265,11 +281,21 @@ def drilldown_view(request: AuthedRequest) -> HttpResponse:
             metric=request.GET.get("metric") or "volume",
             by=request.GET.get("by"),
             key=request.GET.get("key"),
+            page=_page(request.GET),
         )
     except InvalidInput as exc:
         return render(request, "analytics/drilldown.html", {"nav": "reports", "error": exc}, status=400)
     return render(
         request,
         "analytics/drilldown.html",
-        {"nav": "reports", "filters": filters, "query": filters.query(), "result": result},
+        {
+            "nav": "reports",
+            "filters": filters,
+            "query": filters.query(),
+            "result": result,
+            # This very list, without its page: the pager's links add theirs.
+            "list_query": filters.query(
+                **{k: v for k in ("metric", "by", "key") if (v := request.GET.get(k))}
+            ),
+        },
     )

@@ -85,9 +85,21 @@ def chat_page(request: HttpRequest) -> HttpResponse:
         "desk": web_desk_state(channel),
         "embed": request.GET.get("embed") == "1",
         # A fresh visitor for first-time browsers; chat.js prefers the token it kept.
-        "token": issue_visitor_token(channel.pk),
+        # The widget passes the visitor it reported pages as (``vt``), so the chat it
+        # opens is that visitor (proactive invitations, docs/proactive.md).
+        "token": _widget_visitor_token(request.GET.get("vt"), channel) or issue_visitor_token(channel.pk),
     }
     return render(request, "channels/chat.html", context)
+
+
+def _widget_visitor_token(token: str | None, channel: Channel) -> str | None:
+    if not token:
+        return None
+    try:
+        visitor = read_visitor_token(token)
+    except KefuError:
+        return None
+    return token if visitor.channel_id == channel.pk else None
 
 
 @csrf_exempt

@@ -27,13 +27,15 @@ from kefu.core.errors import InvalidInput, NotFound, PermissionDenied
 from .models import StarWeights
 from .periods import Period, parse_period
 
-# component key -> (Chinese label, the metric, the target when the metrics module sets none)
-COMPONENTS: dict[str, tuple[str, str, float | None]] = {
-    "quality": ("质检得分", "quality_score_mean", 85.0),
-    "csat": ("满意度", "csat_mean", 4.5),
-    "resolution": ("解决率", "resolution_rate", 90.0),
-    "fcr": ("一次解决率", "fcr_rate", 80.0),
-    "volume": ("接待量", "volume", None),
+# component key -> (Chinese label, the metric). The targets are the metrics module's
+# (``metrics.targets``: the handbook defaults, overridden at /desk/settings/targets/); the
+# volume's is the admin's weekly volume target.
+COMPONENTS: dict[str, tuple[str, str]] = {
+    "quality": ("质检得分", "quality_score_mean"),
+    "csat": ("满意度", "csat_mean"),
+    "resolution": ("解决率", "resolution_rate"),
+    "fcr": ("一次解决率", "fcr_rate"),
+    "volume": ("接待量", "volume"),
 }
 WEIGHT_KEYS = tuple(COMPONENTS)
 # A score at or above the floor earns the stars: 90+ ★★★★★, 80+ ★★★★, 70+ ★★★, 60+ ★★, else ★.
@@ -143,10 +145,8 @@ def _target(
         return round(weights.volume_per_week * period.days / 7, 1)
     if figure is not None and getattr(figure, "target", None) is not None:
         return float(figure.target)
-    name = figure.name if figure is not None else None
-    if name and name in targets:
-        return float(targets[name])
-    return COMPONENTS[key][2]
+    name = COMPONENTS[key][1]
+    return float(targets[name]) if name in targets else None
 
 
 def rate(
@@ -221,7 +221,7 @@ def _figures_by_agent(period: Period, agent_ids: set[int]) -> dict[int, dict[str
     """Each agent's component figures, one breakdown by agent per component."""
     scope = metrics.Scope(start=period.start, end=period.end)
     out: dict[int, dict[str, Any]] = {pk: {} for pk in agent_ids}
-    for key, (_, name, _) in COMPONENTS.items():
+    for key, (_, name) in COMPONENTS.items():
         if name not in metrics.METRICS:
             continue
         for agent_key, _, figure in metrics.breakdown(scope, name, by="agent"):

@@ -89,7 +89,7 @@ def stars_page(request: AuthedRequest) -> HttpResponse:
             "teams": review.reviewable_teams(user) if is_lead else [],
             "ratings": [rating_out(r) for r in ratings],
             # the volume has its own column
-            "component_labels": [label for key, (label, _, _) in stars.COMPONENTS.items() if key != "volume"],
+            "component_labels": [label for key, (label, _) in stars.COMPONENTS.items() if key != "volume"],
             "choices": _period_choices(),
             "weights": stars.star_weights(),
         },
@@ -142,7 +142,7 @@ def stars_settings(request: AuthedRequest) -> HttpResponse:
     shared = len({fields.get(key) for key in stars.WEIGHT_KEYS}) == 1
     rows = [
         {"key": key, "label": label, "value": values[key], "error": None if shared else fields.get(key)}
-        for key, (label, _, _) in stars.COMPONENTS.items()
+        for key, (label, _) in stars.COMPONENTS.items()
     ]
     return render(
         request,

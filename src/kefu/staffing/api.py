@@ -162,6 +162,55 @@ def publish_roster(request: AuthedRequest, roster_id: int) -> dict[str, Any]:
     return roster_out(services.roster_view(roster))
 
 
+class EntryIn(StrictIn):
+    user_id: StrictInt
+    date: StrictStr
+    shift_id: StrictInt
+
+
+class EntryMoveIn(StrictIn):
+    user_id: StrictInt | None = None
+    date: StrictStr | None = None
+    shift_id: StrictInt | None = None
+
+
+@router.post("/staffing/rosters/{roster_id}/entries", response={201: dict[str, Any]})
+def add_roster_entry(request: AuthedRequest, roster_id: int, payload: EntryIn) -> Status[dict[str, Any]]:
+    """Put an agent on a shift on one day (checked against her availability and maximum hours,
+    one shift a day); answers the roster with its gap per half hour recomputed."""
+    services.do_add_roster_entry(
+        actor=request.auth,
+        roster_id=roster_id,
+        user_id=payload.user_id,
+        day=payload.date,
+        shift_id=payload.shift_id,
+    )
+    return Status(201, roster_out(services.roster_view(services.access_roster(request.auth, roster_id))))
+
+
+@router.patch("/staffing/rosters/{roster_id}/entries/{entry_id}")
+def move_roster_entry(
+    request: AuthedRequest, roster_id: int, entry_id: int, payload: EntryMoveIn
+) -> dict[str, Any]:
+    """Move a shift to another day, shift type or agent (fields left out stay); the roster answers."""
+    services.do_move_roster_entry(
+        actor=request.auth,
+        roster_id=roster_id,
+        entry_id=entry_id,
+        user_id=payload.user_id,
+        day=payload.date,
+        shift_id=payload.shift_id,
+    )
+    return roster_out(services.roster_view(services.access_roster(request.auth, roster_id)))
+
+
+@router.delete("/staffing/rosters/{roster_id}/entries/{entry_id}")
+def remove_roster_entry(request: AuthedRequest, roster_id: int, entry_id: int) -> dict[str, Any]:
+    """Take an agent off a shift; the roster answers with the gap that leaves."""
+    services.do_remove_roster_entry(actor=request.auth, roster_id=roster_id, entry_id=entry_id)
+    return roster_out(services.roster_view(services.access_roster(request.auth, roster_id)))
+
+
 @router.get("/staffing/rosters/{roster_id}/breaks")
 def roster_breaks(request: AuthedRequest, roster_id: int) -> list[dict[str, Any]]:
     """Breaks the roster's agents took that week; ``outside_window`` when not in the planned window."""

@@ -129,6 +129,8 @@ class RosterEntry(models.Model):
     end_minute = models.PositiveSmallIntegerField()
     break_start_minute = models.PositiveSmallIntegerField(null=True, blank=True)
     break_end_minute = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Added or moved by a lead (手工调整): a rebuild keeps it and builds around it.
+    by_hand = models.BooleanField("手工调整", default=False)
 
     class Meta:
         ordering = ["date", "start_minute", "user_id"]

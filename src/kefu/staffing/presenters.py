@@ -136,6 +136,7 @@ def entry_out(e: RosterEntry) -> dict[str, Any]:
         "end": hhmm(e.end_minute),
         "break_start": hhmm(e.break_start_minute),
         "break_end": hhmm(e.break_end_minute),
+        "by_hand": e.by_hand,
     }
 
 

@@ -5,7 +5,9 @@ take the (day, shift) whose half hours cover the most shortage per half hour wor
 one covering more), and give it to the eligible agent with the fewest hours so far — eligible
 meaning available that weekday and date, not yet on a shift that day, and within their weekly
 maximum. Stop when nothing short can be covered any more; what is left is the gap. Then drop,
-longest first, every shift the others made redundant.
+longest first, every shift the others made redundant; finally a local search, day by day,
+changes one shift to another type when that lets other shifts be dropped and the hours fall
+(the greedy choice is made before the later shifts overlap it).
 
 An agent counts on the desk for every half hour of their shift: breaks are inside the
 shrinkage the requirement already carries, and each shift names the window its break is
@@ -140,6 +142,7 @@ def build(
             if short[day][s] > 0:
                 short[day][s] -= 1
     _prune(assignments, len(fixed), requirement, cov, minutes)
+    _improve(assignments, len(fixed), requirement, cov, minutes, shifts, agents)
     gap = {d: [int(requirement[d][s]) - cov[d][s] for s in range(SLOTS)] for d in days}
     assignments.sort(key=lambda a: (a.day, a.shift.start, a.agent_id))
     return Plan(assignments=assignments, coverage=cov, gap=gap, minutes=minutes)
@@ -165,6 +168,90 @@ def _prune(
             minutes[a.agent_id] -= a.shift.minutes
             dropped.add(i)
     assignments[:] = [a for i, a in enumerate(assignments) if i not in dropped]
+
+
+_Move = tuple[int, int, ShiftSpec, list[int], list[int]]  # saving, index, new shift, dropped, coverage
+
+
+def _improve(
+    assignments: list[Assignment],
+    kept: int,
+    requirement: Mapping[date, Sequence[int]],
+    cov: dict[date, list[int]],
+    minutes: dict[int, int],
+    shifts: Sequence[ShiftSpec],
+    agents: Sequence[AgentSpec],
+) -> bool:
+    """Local search after the greedy cover, day by day: change one shift to another shift type
+    (same agent, same day, within her maximum) when that lets other shifts of the day be
+    dropped and the day's hours fall, no half hour becoming short; take the move that saves
+    the most and repeat until none saves anything. The greedy choice is the best value *when*
+    it is made; later shifts overlap it. The first ``kept`` (fixed) assignments stay.
+    Returns whether anything changed."""
+    changed = False
+    for day in sorted(cov):
+        need = [int(n) for n in requirement[day]]
+        while True:
+            mine = sorted(
+                (i for i in range(kept, len(assignments)) if assignments[i].day == day),
+                key=lambda i: (-assignments[i].shift.minutes, i),
+            )
+            best = _best_move(assignments, mine, need, cov[day], minutes, shifts, agents)
+            if best is None:
+                break
+            _saving, i, sh, dropped, row = best
+            a = assignments[i]
+            minutes[a.agent_id] += sh.minutes - a.shift.minutes
+            assignments[i] = Assignment(agent_id=a.agent_id, day=day, shift=sh)
+            for j in dropped:
+                minutes[assignments[j].agent_id] -= assignments[j].shift.minutes
+            gone = set(dropped)
+            assignments[:] = [x for k, x in enumerate(assignments) if k not in gone]
+            cov[day] = row
+            changed = True
+    return changed
+
+
+def _best_move(
+    assignments: list[Assignment],
+    mine: list[int],
+    need: list[int],
+    covered: list[int],
+    minutes: Mapping[int, int],
+    shifts: Sequence[ShiftSpec],
+    agents: Sequence[AgentSpec],
+) -> _Move | None:
+    """The change of one of the day's shifts (``mine``, longest first) that saves the most minutes."""
+    allowed = {a.id: a.shift_ids for a in agents}
+    most = {a.id: a.max_minutes for a in agents}
+    best: _Move | None = None
+    for i in mine:
+        a = assignments[i]
+        only = allowed.get(a.agent_id)
+        for sh in shifts:
+            if sh.id == a.shift.id or not sh.minutes or (only is not None and sh.id not in only):
+                continue
+            if minutes.get(a.agent_id, 0) - a.shift.minutes + sh.minutes > most.get(a.agent_id, 0):
+                continue
+            row = covered[:]
+            for s in a.shift.slots:
+                row[s] -= 1
+            for s in sh.slots:
+                row[s] += 1
+            if any(row[s] < min(need[s], covered[s]) for s in a.shift.slots):
+                continue  # a half hour would become (more) short
+            saving = a.shift.minutes - sh.minutes
+            dropped = []
+            for j in mine:
+                other = assignments[j]
+                if j != i and all(row[s] - 1 >= need[s] for s in other.shift.slots):
+                    for s in other.shift.slots:
+                        row[s] -= 1
+                    saving += other.shift.minutes
+                    dropped.append(j)
+            if saving > 0 and (best is None or saving > best[0]):
+                best = (saving, i, sh, dropped, row)
+    return best
 
 
 def _pick_agent(

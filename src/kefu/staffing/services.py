@@ -29,7 +29,7 @@ from kefu.hours.calendar import BusinessCalendar, calendar_for, load_days
 from .erlang import ErlangError, Need, Target, staff_day
 from .forecast import DayForecast, ForecastError, days_between, fit_trend, forecast_days, weekday_profile
 from .models import Availability, PlanSettings, Promotion, Roster, RosterEntry, ShiftType
-from .rostering import SLOT_MINUTES, SLOTS, AgentSpec, ShiftSpec, build
+from .rostering import SLOT_MINUTES, SLOTS, AgentSpec, Assignment, ShiftSpec, build
 
 PLANNER_ROLE = Role.TEAM_LEAD
 EDITOR_ROLE = Role.SUPERVISOR
@@ -580,11 +580,23 @@ def do_build_roster(*, actor: User, team_id: Any, week_start: Any) -> Roster:
         )
         for u in members
     ]
-    plan = build(req.scheduled(), shifts, agents)
     with transaction.atomic():
         roster, _ = Roster.objects.select_for_update().get_or_create(
             team=team, week_start=monday, defaults={"created_by": actor}
         )
+        # A lead's own changes stay: the builder covers what they leave short around them.
+        kept = list(roster.entries.filter(by_hand=True))
+        fixed = [
+            Assignment(
+                agent_id=e.user_id,
+                day=e.date,
+                shift=ShiftSpec(
+                    0, e.shift_name, e.start_minute, e.end_minute, e.break_start_minute, e.break_end_minute
+                ),
+            )
+            for e in kept
+        ]
+        plan = build(req.scheduled(), shifts, agents, fixed=fixed)
         roster.status = Roster.Status.DRAFT
         roster.published_at = None
         roster.published_by = None
@@ -599,7 +611,8 @@ def do_build_roster(*, actor: User, team_id: Any, week_start: Any) -> Roster:
             "contacts": round(sum(d.forecast.total for d in req.days), 1),
         }
         roster.save()
-        roster.entries.all().delete()
+        roster.entries.filter(by_hand=False).delete()
+        hand = {(e.user_id, e.date) for e in kept}
         RosterEntry.objects.bulk_create(
             RosterEntry(
                 roster=roster,
@@ -612,6 +625,7 @@ def do_build_roster(*, actor: User, team_id: Any, week_start: Any) -> Roster:
                 break_end_minute=a.shift.break_end,
             )
             for a in plan.assignments
+            if (a.agent_id, a.day) not in hand
         )
         audit(
             "staffing.roster_built",
@@ -639,6 +653,147 @@ def do_publish_roster(*, actor: User, roster_id: int) -> Roster:
             detail={"week": roster.week_start.isoformat()},
         )
     return roster
+
+
+# --- a lead's hand edits: add, move, remove one agent's shift on one day ------------------------
+
+WEEKDAY_NAMES = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+
+
+def _locked_roster(actor: User, roster_id: int) -> Roster:
+    """The roster, locked: edits of one roster run one at a time (hours add up per agent)."""
+    roster = access_roster(actor, roster_id)
+    return Roster.objects.select_for_update().select_related("team").get(pk=roster.pk)
+
+
+def _check_placement(
+    roster: Roster, *, user_id: Any, day: Any, shift_id: Any, moving: RosterEntry | None = None
+) -> tuple[User, date, ShiftType]:
+    """Who, which day, which shift — each checked against the roster's team and the agent's
+    availability (weekdays, maximum hours a week) and the one-shift-a-day rule; ``moving``
+    is the entry being changed, whose own hours and day do not count against it."""
+    if isinstance(user_id, bool) or not isinstance(user_id, int):
+        raise InvalidInput("客服有误", fields={"user_id": "应为客服 id"})
+    if isinstance(shift_id, bool) or not isinstance(shift_id, int):
+        raise InvalidInput("班次有误", fields={"shift_id": "应为班次 id"})
+    when = _check_date(day, "date")
+    if not roster.week_start <= when < roster.week_start + timedelta(days=7):
+        raise InvalidInput(
+            "日期不在这一周",
+            fields={"date": f"应在 {roster.week_start} 至 {roster.week_start + timedelta(days=6)} 之间"},
+        )
+    user = next((u for u in rostered_members(roster.team) if u.pk == user_id), None)
+    if user is None:
+        raise InvalidInput("该客服不在这个团队的排班名单中", fields={"user_id": "不是该团队可排班的客服"})
+    shift = shifts_for(roster.team).filter(pk=shift_id).first()
+    if shift is None or shift.end_minute <= shift.start_minute:
+        raise InvalidInput("班次不存在", fields={"shift_id": "不是该团队可用的班次"})
+    avail = availability_of([user])[user.pk]
+    if when.weekday() not in avail.weekdays:
+        raise InvalidInput(
+            f"{user.name}{WEEKDAY_NAMES[when.weekday()]}不可排班",
+            fields={"date": f"{user.name}的可排班时间不含{WEEKDAY_NAMES[when.weekday()]}"},
+        )
+    others = roster.entries.filter(user=user)
+    if moving is not None:
+        others = others.exclude(pk=moving.pk)
+    if others.filter(date=when).exists():
+        raise Conflict(f"{user.name}当天已有班次", fields={"date": "每人每天只排一个班次"})
+    worked = sum(e.end_minute - e.start_minute for e in others)
+    total = worked + shift.end_minute - shift.start_minute
+    if total > avail.max_hours_per_week * 60:
+        raise InvalidInput(
+            f"超出{user.name}每周最多 {avail.max_hours_per_week} 小时",
+            fields={
+                "shift_id": f"本周将排 {total / 60:g} 小时，超过每周最多 {avail.max_hours_per_week} 小时"
+            },
+        )
+    return user, when, shift
+
+
+def _place(entry: RosterEntry, user: User, when: date, shift: ShiftType) -> None:
+    entry.user = user
+    entry.date = when
+    entry.shift_name = shift.name
+    entry.start_minute = shift.start_minute
+    entry.end_minute = shift.end_minute
+    entry.break_start_minute = shift.break_start_minute
+    entry.break_end_minute = shift.break_end_minute
+    entry.by_hand = True
+
+
+def _entry_detail(e: RosterEntry) -> dict[str, Any]:
+    return {"user_id": e.user_id, "date": e.date.isoformat(), "shift": e.shift_name}
+
+
+def do_add_roster_entry(*, actor: User, roster_id: int, user_id: Any, day: Any, shift_id: Any) -> RosterEntry:
+    """A lead puts an agent on a shift on one day of the roster (a draft or a published one:
+    a published roster stays published, and the agent's 我的排班 shows the change at once)."""
+    with transaction.atomic():
+        roster = _locked_roster(actor, roster_id)
+        user, when, shift = _check_placement(roster, user_id=user_id, day=day, shift_id=shift_id)
+        entry = RosterEntry(roster=roster)
+        _place(entry, user, when, shift)
+        entry.save()
+        audit("staffing.roster_edited", actor=actor, target=roster, detail={"added": _entry_detail(entry)})
+    return entry
+
+
+def _locked_entry(roster: Roster, entry_id: int) -> RosterEntry:
+    entry = roster.entries.select_for_update().filter(pk=entry_id).first()
+    if entry is None:
+        raise NotFound(f"排班表 {roster.pk} 中没有班次 {entry_id}")
+    return entry
+
+
+def do_move_roster_entry(
+    *, actor: User, roster_id: int, entry_id: int, user_id: Any = None, day: Any = None, shift_id: Any = None
+) -> RosterEntry:
+    """Move a shift to another day, another shift type or another agent (what is not given
+    stays); checked as if it were added anew."""
+    with transaction.atomic():
+        roster = _locked_roster(actor, roster_id)
+        entry = _locked_entry(roster, entry_id)
+        before = _entry_detail(entry)
+        shift_id = shift_id if shift_id is not None else _shift_id_of(roster, entry)
+        user, when, shift = _check_placement(
+            roster,
+            user_id=user_id if user_id is not None else entry.user_id,
+            day=day if day is not None else entry.date.isoformat(),
+            shift_id=shift_id,
+            moving=entry,
+        )
+        _place(entry, user, when, shift)
+        entry.save()
+        audit(
+            "staffing.roster_edited",
+            actor=actor,
+            target=roster,
+            detail={"moved": before, "to": _entry_detail(entry)},
+        )
+    return entry
+
+
+def _shift_id_of(roster: Roster, entry: RosterEntry) -> int:
+    """The shift type an entry was made from (its times are copied), for a move that keeps it."""
+    match = (
+        shifts_for(roster.team)
+        .filter(start_minute=entry.start_minute, end_minute=entry.end_minute, name=entry.shift_name)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if match is None:
+        raise InvalidInput("原班次类型已不存在，请选择班次", fields={"shift_id": "请选择班次"})
+    return match
+
+
+def do_remove_roster_entry(*, actor: User, roster_id: int, entry_id: int) -> None:
+    """Take an agent off a shift; the gap per half hour shows what that leaves short."""
+    with transaction.atomic():
+        roster = _locked_roster(actor, roster_id)
+        entry = _locked_entry(roster, entry_id)
+        audit("staffing.roster_edited", actor=actor, target=roster, detail={"removed": _entry_detail(entry)})
+        entry.delete()
 
 
 @dataclass

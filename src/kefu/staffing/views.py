@@ -96,6 +96,33 @@ def _act(request: AuthedRequest, team_id: int | None, week: date) -> str:
             actor=request.user, roster_id=_int(request.POST.get("roster_id"), "roster_id") or 0
         )
         return "排班已发布，客服可在「我的排班」中查看"
+    roster_id = _int(request.POST.get("roster_id"), "roster_id") or 0
+    if action == "add_entry":
+        entry = services.do_add_roster_entry(
+            actor=request.user,
+            roster_id=roster_id,
+            user_id=_int(request.POST.get("user_id"), "user_id"),
+            day=request.POST.get("date", ""),
+            shift_id=_int(request.POST.get("shift_id"), "shift_id"),
+        )
+        return f"已为{entry.user.name}在 {entry.date:%m月%d日} 排上{entry.shift_name}"
+    if action == "move_entry":
+        entry = services.do_move_roster_entry(
+            actor=request.user,
+            roster_id=roster_id,
+            entry_id=_int(request.POST.get("entry_id"), "entry_id") or 0,
+            user_id=_int(request.POST.get("user_id"), "user_id"),
+            day=request.POST.get("date") or None,
+            shift_id=_int(request.POST.get("shift_id"), "shift_id"),
+        )
+        return f"已调整为{entry.user.name} {entry.date:%m月%d日} {entry.shift_name}"
+    if action == "remove_entry":
+        services.do_remove_roster_entry(
+            actor=request.user,
+            roster_id=roster_id,
+            entry_id=_int(request.POST.get("entry_id"), "entry_id") or 0,
+        )
+        return "已删除该班次，缺口已重新计算"
     raise InvalidInput("未知操作", fields={"action": "无效"})
 
 
@@ -139,6 +166,13 @@ def planner(request: AuthedRequest) -> HttpResponse:
             context["grid"] = _grid(view)
             context["short_slots"] = sum(1 for d in view.days for g in view.gap[d] if g > 0)
             context["entries"] = [entry_out(e) for e in view.entries]
+            # What a lead may choose when editing by hand (the service checks each choice).
+            context["edit_members"] = [{"id": u.pk, "name": u.name} for u in services.rostered_members(team)]
+            context["edit_shifts"] = [
+                {"id": sh.pk, "label": f"{sh.name} {hhmm(sh.start_minute)}–{hhmm(sh.end_minute)}"}
+                for sh in services.shifts_for(team).order_by("start_minute", "id")
+            ]
+            context["edit_days"] = [{"date": d.isoformat(), "label": day_label(d)} for d in view.days]
             context["hours"] = sorted(
                 (
                     {"name": e.user.name, "hours": view.hours.get(e.user_id, 0)}

@@ -75,6 +75,26 @@
           series: [series]
         }, function (p) { drill(d.name, d.by, d.keys[p.dataIndex]); });
       },
+      histogram: function (el) {
+        var h = report.histogram;
+        draw(el, {
+          tooltip: {
+            trigger: "axis",
+            axisPointer: { type: "shadow" },
+            formatter: function (items) {
+              var i = items[0].dataIndex;
+              return h.labels[i] + "：" + h.counts[i] + " 个会话" + (h.shares[i] == null ? "" : "（" + h.shares[i] + "%）");
+            }
+          },
+          grid: grid,
+          xAxis: { type: "category", data: h.labels, axisLabel: { interval: 0, rotate: 30 } },
+          yAxis: { type: "value", name: "会话数", minInterval: 1 },
+          series: [{
+            name: h.label, type: "bar", barMaxWidth: 36, data: h.counts,
+            itemStyle: { color: function (p) { return h.keys[p.dataIndex] === "overdue" ? "#c0392b" : "#3b7dd8"; } }
+          }]
+        });
+      },
       heatmap: function (el) {
         var h = report.heatmap;
         var cells = [];

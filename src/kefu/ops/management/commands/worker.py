@@ -6,7 +6,8 @@ seconds, the timers: the presence sweep (agents whose desk is gone go offline, a
 their conversations back to the queue if the admin's rule says so), the SLA sweep, follow-up reminders, due webhook retries, the
 complaints sweep, conversations whose routing failed after their first message was
 stored, waiting customers an agent now has room for, stalled outbound deliveries,
-(hourly) old inbound nonces and, on Monday morning, the weekly review's mailings.
+proactive messages (order events whose task was lost, approved delay statements and,
+every minute, orders whose logistics stalled), (hourly) old inbound nonces and, on Monday morning, the weekly review's mailings.
 
 Nothing depends on this process staying alive: timers are due times in the
 database and every warning, breach, reminder and delivery attempt is claimed with a
@@ -37,6 +38,7 @@ from kefu.channels.services import do_prune_inbound_nonces
 from kefu.complaints.services import do_sweep as do_sweep_complaints
 from kefu.conversations.services import do_wake_snoozed
 from kefu.performance.mailing import do_schedule_weekly_reviews
+from kefu.proactive.services import do_sweep as do_sweep_proactive
 from kefu.routing.assignment import do_drain_queues, do_route_unrouted
 from kefu.sla.services import do_sweep
 from kefu.tickets.services import do_notify_due_follow_ups
@@ -48,6 +50,19 @@ log = logging.getLogger("kefu.worker")
 # first tick of each process prunes, so a worker restarted often still does it.
 PRUNE_NONCES_EVERY = 3600.0
 _nonces_pruned_at: float | None = None
+# Finding stalled logistics scans every order on the way: once a minute is enough for
+# stalls counted in hours; the cheap parts of the proactive sweep run every tick.
+SCAN_STALLS_EVERY = 60.0
+_stalls_scanned_at: float | None = None
+
+
+def _sweep_proactive() -> int:
+    global _stalls_scanned_at
+    now = time.monotonic()
+    scan = _stalls_scanned_at is None or now - _stalls_scanned_at >= SCAN_STALLS_EVERY
+    if scan:
+        _stalls_scanned_at = now
+    return do_sweep_proactive(timezone.now(), scan_stalls=scan)
 
 
 def _prune_nonces_hourly() -> int:
@@ -77,6 +92,8 @@ def run_timers() -> dict[str, int]:
         # After waking snoozed conversations (they count against their agent's limit
         # again) and routing the unrouted, so the room it offers is what is left.
         ("queues", do_drain_queues),
+        ("proactive", _sweep_proactive),
+        # After the proactive sweep: the deliveries it queued are kicked by their own tasks.
         ("outbound", do_kick_stalled_deliveries),
         ("inbound_nonces", _prune_nonces_hourly),
         # Monday morning: the weekly review mailed to each team's leads, once per team and week.
