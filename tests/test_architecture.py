@@ -41,6 +41,7 @@ NOT_ON_A_FLOOR = {
     "kefu.performance",
     "kefu.staffing",
     "kefu.proactive",
+    "kefu.bot",
 }
 
 # Calls that import a module named at run time.
