@@ -167,6 +167,11 @@ if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
     # Parallel test runs (several engineers, CI) each need their own test database.
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("KEFU_TEST_DB_NAME") or None}
+    if DATABASES["default"]["ENGINE"] in POSTGRES_ENGINES:
+        # No JIT: the metrics' aggregates carry many correlated subqueries whose estimated
+        # cost crosses jit_above_cost, and compiling them took 15 s on a query that runs in
+        # 0.6 s without (docs/performance.md). kefu's queries are short; JIT never pays.
+        DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
     if DATABASES["default"]["ENGINE"] in POSTGRES_ENGINES and _env_bool("KEFU_DB_POOL", True):
         # Under ASGI, Django closes the connection after every request and every
         # database_sync_to_async call (CONN_MAX_AGE must stay 0 with a pool); the pool

@@ -4,7 +4,7 @@ It runs Django tasks from the database queue (django_tasks_db's own worker loop,
 in batch mode, so claiming and result bookkeeping are theirs) and, every few
 seconds, the timers: the presence sweep (agents whose desk is gone go offline, and
 their conversations back to the queue if the admin's rule says so), the SLA sweep, follow-up reminders, due webhook retries, the
-complaints sweep, conversations whose routing failed after their first message was
+complaints sweep, the metrics' rollups, conversations whose routing failed after their first message was
 stored, waiting customers an agent now has room for, stalled outbound deliveries,
 proactive messages (order events whose task was lost, approved delay statements and,
 every minute, orders whose logistics stalled), (hourly) old inbound nonces and, on Monday morning, the weekly review's mailings.
@@ -33,6 +33,7 @@ from django_tasks_db.compat import DEFAULT_TASK_BACKEND_ALIAS, TASKS_LOGGER
 from django_tasks_db.management.commands.db_worker import Worker
 
 from kefu.accounts.services import do_return_offline_agents_conversations, do_sweep_presence
+from kefu.analytics.rollups import do_refresh_rollups
 from kefu.channels.outbound import do_kick_stalled_deliveries
 from kefu.channels.services import do_prune_inbound_nonces
 from kefu.complaints.services import do_sweep as do_sweep_complaints
@@ -96,6 +97,8 @@ def run_timers() -> dict[str, int]:
         # After the proactive sweep: the deliveries it queued are kicked by their own tasks.
         ("outbound", do_kick_stalled_deliveries),
         ("inbound_nonces", _prune_nonces_hourly),
+        # The metrics' rollups catch up with what was written (a bounded amount per tick).
+        ("rollups", lambda: do_refresh_rollups(timezone.now(), max_batches=5).conversations),
         # Monday morning: the weekly review mailed to each team's leads, once per team and week.
         ("weekly_review", lambda: do_schedule_weekly_reviews(timezone.now())),
     )
