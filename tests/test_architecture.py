@@ -42,6 +42,7 @@ NOT_ON_A_FLOOR = {
     "kefu.staffing",
     "kefu.surveys",
     "kefu.proactive",
+    "kefu.bot",
 }
 
 # Calls that import a module named at run time.

@@ -22,6 +22,7 @@ from ninja.security import HttpBearer, django_auth
 from kefu.accounts.api import router as accounts_router
 from kefu.accounts.services import authenticate_token
 from kefu.analytics.api import router as analytics_router
+from kefu.bot.api import router as bot_router
 from kefu.channels.api import router as channels_router
 from kefu.complaints.api import router as complaints_router
 from kefu.conversations.api import router as conversations_router
@@ -168,6 +169,7 @@ def _mount() -> None:
     api.add_router("/", analytics_router)
     api.add_router("/", staffing_router)
     api.add_router("/", surveys_router)
+    api.add_router("/", bot_router)
     api.add_router("/", proactive_router)
 
 

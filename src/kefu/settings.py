@@ -118,6 +118,7 @@ INSTALLED_APPS = [
     "kefu.analytics",
     "kefu.staffing",
     "kefu.surveys",
+    "kefu.bot",
     "kefu.proactive",
     "kefu.demo",
     "kefu.ops",

@@ -35,6 +35,12 @@ PAGES: tuple[SettingsPage, ...] = (
         "/desk/settings/channels/", "渠道", "网页聊天嵌入代码、邮件收件地址、平台渠道签名密钥", "渠道与路由"
     ),
     SettingsPage(
+        "/desk/settings/bot/",
+        "智能客服",
+        "按渠道和团队启用机器人：时间、欢迎语、可回答的意图、VIP 直接转人工",
+        "渠道与路由",
+    ),
+    SettingsPage(
         "/desk/settings/routing/", "路由规则", "按关键词或渠道把新会话分给团队并设置优先级", "渠道与路由"
     ),
     SettingsPage(

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from kefu.accounts.access import AuthedRequest, check_admin, client_ip
 from kefu.accounts.models import Team
+from kefu.bot.services import do_receive_chat_and_answer
 from kefu.conversations.presenters import public_message_dict
 from kefu.conversations.services import access_customer_rated_conversation
 from kefu.core import ratelimit
@@ -39,7 +40,6 @@ from .services import (
     check_contact,
     check_desk_state_request,
     do_leave_chat_message,
-    do_receive_chat_message,
     do_rotate_channel_secret,
     do_save_channel,
     web_desk_state,
@@ -139,7 +139,7 @@ def chat_upload(request: HttpRequest) -> JsonResponse:
         client_msg_id = request.POST.get("client_msg_id")
         if not client_msg_id:
             raise InvalidInput("缺少 client_msg_id", fields={"client_msg_id": "必填"})
-        message, created = do_receive_chat_message(
+        message, created = do_receive_chat_and_answer(
             channel=channel,
             visitor=visitor,
             ip=client_ip(request),

@@ -122,6 +122,20 @@
       p.textContent = m.text;
       bubble.appendChild(p);
     }
+    // The bot's buttons: pressing one sends its text as the customer's message.
+    if (m.choices && m.choices.length) {
+      var row = document.createElement("div");
+      row.className = "kefu-msg__choices";
+      m.choices.forEach(function (c) {
+        var b = document.createElement("button");
+        b.type = "button";
+        b.className = "kefu-choice";
+        b.textContent = c;
+        b.addEventListener("click", function () { sendChoice(c); });
+        row.appendChild(b);
+      });
+      bubble.appendChild(row);
+    }
   }
 
   function makeLi(m) {
@@ -551,6 +565,15 @@
     savePending();
     showPending(p);
     els.text.value = "";
+    send({ type: "message", client_msg_id: p.client_msg_id, text: text });
+  }
+
+  function sendChoice(text) {
+    var p = { client_msg_id: newClientMsgId(), text: text };
+    hideRating();
+    pending.push(p);
+    savePending();
+    showPending(p);
     send({ type: "message", client_msg_id: p.client_msg_id, text: text });
   }
 
