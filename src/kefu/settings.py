@@ -117,6 +117,8 @@ INSTALLED_APPS = [
     "kefu.performance",
     "kefu.analytics",
     "kefu.staffing",
+    "kefu.surveys",
+    "kefu.bot",
     "kefu.proactive",
     "kefu.demo",
     "kefu.ops",

@@ -31,6 +31,8 @@ urlpatterns = [
     path("desk/", include("kefu.performance.urls")),
     path("desk/", include("kefu.analytics.urls")),
     path("desk/", include("kefu.staffing.urls")),
+    path("", include("kefu.surveys.urls")),
+    path("desk/", include("kefu.bot.urls")),
     path("", include("kefu.proactive.urls")),
     re_path(r"^media/(?P<path>.*)$", core_views.media),
 ]

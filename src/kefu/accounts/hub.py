@@ -35,6 +35,12 @@ PAGES: tuple[SettingsPage, ...] = (
         "/desk/settings/channels/", "渠道", "网页聊天嵌入代码、邮件收件地址、平台渠道签名密钥", "渠道与路由"
     ),
     SettingsPage(
+        "/desk/settings/bot/",
+        "智能客服",
+        "按渠道和团队启用机器人：时间、欢迎语、可回答的意图、VIP 直接转人工",
+        "渠道与路由",
+    ),
+    SettingsPage(
         "/desk/settings/routing/", "路由规则", "按关键词或渠道把新会话分给团队并设置优先级", "渠道与路由"
     ),
     SettingsPage(
@@ -79,6 +85,12 @@ PAGES: tuple[SettingsPage, ...] = (
         "/desk/settings/targets/",
         "指标目标",
         "首次响应、解决率、满意度等指标的目标（全局与各团队），看板、报表与「我的数据」据此判断达标",
+        "服务规则",
+    ),
+    SettingsPage(
+        "/desk/settings/surveys/",
+        "满意度调查与回访",
+        "会话解决后的满意度（CSAT）与推荐意愿（NPS）调查、有效天数、低分回访阈值、投诉回访天数（全局与各渠道）",
         "服务规则",
     ),
     SettingsPage(

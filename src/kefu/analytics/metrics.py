@@ -530,6 +530,20 @@ def _conversation_metrics() -> list[Metric]:
             behind=lambda s: Q(csat_score__isnull=False),
         ),
         Metric(
+            # Net Promoter Score: % promoters (9–10) minus % detractors (0–6) of the answers
+            # that gave a recommendation score (surveys.Survey.nps), from −100 to 100.
+            "nps", "净推荐值（NPS）", "score", "higher", c, "agg",
+            aggs=lambda s: {
+                "pro": Count("id", filter=Q(survey__nps__gte=9)),
+                "det": Count("id", filter=Q(survey__nps__lte=6)),
+                "n": Count("survey__nps"),
+            },
+            finish=lambda row: (
+                (100.0 * ((row["pro"] or 0) - (row["det"] or 0)) / row["n"], row["n"]) if row["n"] else (None, 0)
+            ),
+            behind=lambda s: Q(survey__nps__isnull=False),
+        ),
+        Metric(
             "emotion_recovery_rate", "情绪修复率", "%", "higher", c, "agg",
             aggs=lambda s: {
                 "ok": Count("id", filter=_is_resolved() & Q(_was_upset()) & Q(emotion_label="calm")),

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 
+from kefu.bot.services import do_receive_chat_and_answer
 from kefu.conversations.consumers import CLOSE_UNAUTHORIZED, JsonSocket, int_field
 from kefu.conversations.models import Conversation
 from kefu.conversations.presenters import public_message_dict
@@ -33,7 +34,6 @@ from .models import Channel
 from .services import (
     check_chat_connect,
     check_chat_signal,
-    do_receive_chat_message,
     web_desk_state_for_visitor,
 )
 from .visitor import Visitor, read_visitor_token, web_chat_channel
@@ -155,7 +155,7 @@ class ChatConsumer(JsonSocket):
             await self._send_history(0)
 
     def _store(self, text: Any, client_msg_id: str) -> tuple[dict[str, Any], int]:
-        message, _created = do_receive_chat_message(
+        message, _created = do_receive_chat_and_answer(
             channel=self.channel, visitor=self.visitor, ip=self.ip, text=text, client_msg_id=client_msg_id
         )
         return public_message_dict(message), message.conversation_id

@@ -4,7 +4,7 @@ It runs Django tasks from the database queue (django_tasks_db's own worker loop,
 in batch mode, so claiming and result bookkeeping are theirs) and, every few
 seconds, the timers: the presence sweep (agents whose desk is gone go offline, and
 their conversations back to the queue if the admin's rule says so), the SLA sweep, follow-up reminders, due webhook retries, the
-complaints sweep, the metrics' rollups, conversations whose routing failed after their first message was
+complaints sweep, the surveys sweep (satisfaction surveys and 回访), the metrics' rollups, conversations whose routing failed after their first message was
 stored, waiting customers an agent now has room for, stalled outbound deliveries,
 proactive messages (order events whose task was lost, approved delay statements and,
 every minute, orders whose logistics stalled), (hourly) old inbound nonces and, on Monday morning, the weekly review's mailings.
@@ -42,6 +42,7 @@ from kefu.performance.mailing import do_schedule_weekly_reviews
 from kefu.proactive.services import do_sweep as do_sweep_proactive
 from kefu.routing.assignment import do_drain_queues, do_route_unrouted
 from kefu.sla.services import do_sweep
+from kefu.surveys.services import do_sweep as do_sweep_surveys
 from kefu.tickets.services import do_notify_due_follow_ups
 from kefu.webhooks.delivery import do_send_due_deliveries
 
@@ -88,6 +89,8 @@ def run_timers() -> dict[str, int]:
         ("follow_ups", lambda: do_notify_due_follow_ups(timezone.now())),
         ("webhooks", lambda: do_send_due_deliveries(timezone.now()).succeeded),
         ("complaints", lambda: sum(do_sweep_complaints(timezone.now()).values())),
+        # Surveys of freshly resolved conversations, and complaints' 回访 put on the leads' lists.
+        ("surveys", lambda: sum(do_sweep_surveys(timezone.now()).values())),
         ("snoozed", lambda: do_wake_snoozed(timezone.now())),
         ("unrouted", lambda: do_route_unrouted(timezone.now())),
         # After waking snoozed conversations (they count against their agent's limit
