@@ -230,6 +230,7 @@ _CONV = {
     "intent": "conversation__intent",
 }
 
+
 def _carries_a_notice_only() -> Q:
     """A conversation opened to carry a proactive notice (kefu.proactive) the customer never answered."""
     # No contact: the customer did not write. It becomes one when they answer.
@@ -374,10 +375,16 @@ def _came_back() -> Q:
     """The same customer (merged profiles included) opened another conversation within the FCR window."""
     # Three EXISTS rather than one over an OR: each can use the customer index, where the OR
     # made PostgreSQL scan every conversation once per resolved conversation.
-    later = Conversation.objects.exclude(_carries_a_notice_only()).filter(
-        created_at__gt=OuterRef("created_at"),
-        created_at__lte=ExpressionWrapper(OuterRef("resolved_at") + FCR_WINDOW, output_field=DateTimeField()),
-    ).exclude(pk=OuterRef("pk"))
+    later = (
+        Conversation.objects.exclude(_carries_a_notice_only())
+        .filter(
+            created_at__gt=OuterRef("created_at"),
+            created_at__lte=ExpressionWrapper(
+                OuterRef("resolved_at") + FCR_WINDOW, output_field=DateTimeField()
+            ),
+        )
+        .exclude(pk=OuterRef("pk"))
+    )
     return (
         Q(Exists(later.filter(customer_id=OuterRef("customer_id"))))
         | Q(Exists(later.filter(customer__merged_into_id=OuterRef("customer_id"))))
