@@ -41,6 +41,9 @@ NOT_ON_A_FLOOR = {
     "kefu.webhooks",
     "kefu.performance",
     "kefu.staffing",
+    "kefu.surveys",
+    "kefu.proactive",
+    "kefu.bot",
 }
 
 # Calls that import a module named at run time.

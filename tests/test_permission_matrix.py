@@ -126,6 +126,13 @@ RULES: dict[str, str] = {
     "PUT /api/v1/kb/synonyms": "team_lead",
     "POST /api/v1/help/articles/{article_id}/feedback": "public",
     "GET /api/v1/help/search": "public",
+    "GET /api/v1/surveys/settings": "admin",
+    "PUT /api/v1/surveys/settings": "admin",
+    "GET /api/v1/surveys/answers": "team_lead",
+    "GET /api/v1/surveys/follow-ups": "team_lead",
+    "POST /api/v1/surveys/follow-ups/{follow_up_id}/outcome": "team_lead",
+    "GET /api/v1/surveys/public/{token}": "public",
+    "POST /api/v1/surveys/public/{token}/answer": "public",
     "GET /api/v1/intents": "agent",
     "POST /api/v1/intents": "admin",
     "PATCH /api/v1/intents/{intent_id}": "admin",
@@ -270,6 +277,29 @@ RULES: dict[str, str] = {
     "GET /api/v1/reports": "team_lead",
     "GET /api/v1/reports/conversations": "team_lead",
     "GET /api/v1/reports/export": "team_lead",
+    # the bot (智能客服): settings are the admins'; what it did is for leads (their teams) and up;
+    # its suggestion and summary go with the conversation (access_conversation)
+    "GET /api/v1/bot/settings": "admin",
+    "PUT /api/v1/bot/settings": "admin",
+    "DELETE /api/v1/bot/settings/{setting_id}": "admin",
+    "GET /api/v1/bot/overview": "team_lead",
+    "POST /api/v1/bot/unanswered/{turn_id}/draft": "team_lead",
+    "GET /api/v1/conversations/{conversation_id}/bot-suggestion": "agent",
+    "POST /api/v1/conversations/{conversation_id}/bot-suggestion": "agent",
+    "GET /api/v1/conversations/{conversation_id}/bot-summary": "agent",
+    # proactive service (docs/proactive.md): rules and their log are the supervisors'; team leads
+    # propose delay statements for their teams, supervisors approve them
+    "GET /api/v1/proactive/rules": "supervisor",
+    "POST /api/v1/proactive/rules": "supervisor",
+    "GET /api/v1/proactive/rules/{proactive_rule_id}": "supervisor",
+    "PATCH /api/v1/proactive/rules/{proactive_rule_id}": "supervisor",
+    "DELETE /api/v1/proactive/rules/{proactive_rule_id}": "supervisor",
+    "GET /api/v1/proactive/notices": "supervisor",
+    "GET /api/v1/proactive/statements": "team_lead",
+    "POST /api/v1/proactive/statements": "team_lead",
+    "GET /api/v1/proactive/statements/{statement_id}": "team_lead",
+    "POST /api/v1/proactive/statements/{statement_id}/approve": "supervisor",
+    "POST /api/v1/proactive/statements/{statement_id}/cancel": "team_lead",
 }
 
 
@@ -322,6 +352,7 @@ def _first(model: Any, **filters: Any) -> Any:
 
 def _path_ids() -> dict[str, Any]:
     from kefu.accounts.models import Team, User
+    from kefu.bot.models import BotSetting, BotTurn
     from kefu.channels.models import Channel
     from kefu.complaints.models import CompensationRequest, Complaint, Promise
     from kefu.conversations.models import Conversation, Message
@@ -387,6 +418,8 @@ def _path_ids() -> dict[str, Any]:
             spec={"keywords": ["矩阵"]},
             statement="矩阵测试",
         ).pk,
+        "setting_id": _first(BotSetting),
+        "turn_id": _first(BotTurn, kind="unanswered"),
     }
 
 

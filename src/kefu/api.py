@@ -22,6 +22,7 @@ from ninja.security import HttpBearer, django_auth
 from kefu.accounts.api import router as accounts_router
 from kefu.accounts.services import authenticate_token
 from kefu.analytics.api import router as analytics_router
+from kefu.bot.api import router as bot_router
 from kefu.channels.api import router as channels_router
 from kefu.complaints.api import router as complaints_router
 from kefu.conversations.api import router as conversations_router
@@ -32,11 +33,13 @@ from kefu.hours.api import router as hours_router
 from kefu.incidents.api import router as incidents_router
 from kefu.kb.api import router as kb_router
 from kefu.performance.api import router as performance_router
+from kefu.proactive.api import router as proactive_router
 from kefu.quality.api import router as quality_router
 from kefu.replies.api import router as replies_router
 from kefu.routing.api import router as routing_router
 from kefu.sla.api import router as sla_router
 from kefu.staffing.api import router as staffing_router
+from kefu.surveys.api import router as surveys_router
 from kefu.tickets.api import router as tickets_router
 from kefu.understanding.api import router as understanding_router
 from kefu.wallboard.api import router as wallboard_router
@@ -167,6 +170,9 @@ def _mount() -> None:
     api.add_router("/", analytics_router)
     api.add_router("/", staffing_router)
     api.add_router("/", incidents_router)
+    api.add_router("/", surveys_router)
+    api.add_router("/", bot_router)
+    api.add_router("/", proactive_router)
 
 
 _mount()

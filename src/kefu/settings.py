@@ -118,6 +118,9 @@ INSTALLED_APPS = [
     "kefu.analytics",
     "kefu.staffing",
     "kefu.incidents",
+    "kefu.surveys",
+    "kefu.bot",
+    "kefu.proactive",
     "kefu.demo",
     "kefu.ops",
 ]
@@ -166,6 +169,11 @@ if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
     # Parallel test runs (several engineers, CI) each need their own test database.
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("KEFU_TEST_DB_NAME") or None}
+    if DATABASES["default"]["ENGINE"] in POSTGRES_ENGINES:
+        # No JIT: the metrics' aggregates carry many correlated subqueries whose estimated
+        # cost crosses jit_above_cost, and compiling them took 15 s on a query that runs in
+        # 0.6 s without (docs/performance.md). kefu's queries are short; JIT never pays.
+        DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
     if DATABASES["default"]["ENGINE"] in POSTGRES_ENGINES and _env_bool("KEFU_DB_POOL", True):
         # Under ASGI, Django closes the connection after every request and every
         # database_sync_to_async call (CONN_MAX_AGE must stay 0 with a pool); the pool
@@ -339,6 +347,8 @@ KEFU_RATE_LIMITS = {
     "chat_token_ip": _env_rates("KEFU_RATELIMIT_CHAT_TOKEN_IP", "30/1m"),
     # The desk's open/busy/closed state, asked by widget.js on every page of a shop.
     "chat_state_ip": _env_rates("KEFU_RATELIMIT_CHAT_STATE_IP", "120/1m"),
+    # The widget's page reports (proactive invitations): one every 10 s per open page.
+    "chat_page_ip": _env_rates("KEFU_RATELIMIT_CHAT_PAGE_IP", "120/1m"),
     # Messages left (留言) while the desk is closed or busy: each one becomes a ticket.
     "chat_leave_message": _env_rates("KEFU_RATELIMIT_CHAT_LEAVE_MESSAGE", "3/10m,10/24h"),
     "chat_leave_message_ip": _env_rates("KEFU_RATELIMIT_CHAT_LEAVE_MESSAGE_IP", "20/1h"),
@@ -377,6 +387,9 @@ KEFU_FILE_ROOT = Path(os.environ.get("KEFU_FILE_ROOT", str(VAR_DIR / "files")))
 # Outbound delivery of agent replies (email, platform webhooks): attempts, first retry
 # delay (doubling each time) and the HTTP timeout for a platform's outbound URL.
 KEFU_OUTBOUND_MAX_ATTEMPTS = int(os.environ.get("KEFU_OUTBOUND_MAX_ATTEMPTS", "6"))
+# Proactive service (docs/proactive.md): a customer whose chat window reported within this
+# many seconds is "in the chat" and gets proactive messages there rather than by email or IM.
+KEFU_PROACTIVE_ONLINE_SECONDS = int(os.environ.get("KEFU_PROACTIVE_ONLINE_SECONDS", "90"))
 KEFU_OUTBOUND_RETRY_SECONDS = int(os.environ.get("KEFU_OUTBOUND_RETRY_SECONDS", "30"))
 KEFU_OUTBOUND_TIMEOUT = float(os.environ.get("KEFU_OUTBOUND_TIMEOUT", "5"))
 # Webhook endpoints and outbound URLs that admins type may only lead to public

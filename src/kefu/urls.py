@@ -32,6 +32,9 @@ urlpatterns = [
     path("desk/", include("kefu.analytics.urls")),
     path("desk/", include("kefu.staffing.urls")),
     path("desk/", include("kefu.incidents.urls")),
+    path("", include("kefu.surveys.urls")),
+    path("desk/", include("kefu.bot.urls")),
+    path("", include("kefu.proactive.urls")),
     re_path(r"^media/(?P<path>.*)$", core_views.media),
 ]
 

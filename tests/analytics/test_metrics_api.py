@@ -207,7 +207,7 @@ def test_bad_parameters_name_the_field(week: Any, params: dict[str, str], field:
 def test_bad_breakdown_and_unknown_team(week: Any):
     r = get(week.boss, "/metrics/breakdown", name="volume", by="planet")
     assert r.status_code == 400 and "by" in r.json()["fields"]
-    r = get(week.boss, "/metrics/breakdown", name="nps", by="team")
+    r = get(week.boss, "/metrics/breakdown", name="promoter_index", by="team")
     assert r.status_code == 400 and "name" in r.json()["fields"]
     assert get(week.boss, "/metrics", team=999_999).status_code == 404
 
@@ -234,8 +234,10 @@ def test_only_admins_set_targets_and_a_team_may_override(week: Any):
         "/api/v1/metrics/targets", {"targets": {"resolution_rate": 150}}, content_type="application/json"
     )
     assert r.status_code == 400 and "targets.resolution_rate" in r.json()["fields"]
-    r = client.put("/api/v1/metrics/targets", {"targets": {"nps": 50}}, content_type="application/json")
-    assert r.status_code == 400 and "targets.nps" in r.json()["fields"]
+    r = client.put(
+        "/api/v1/metrics/targets", {"targets": {"promoter_index": 50}}, content_type="application/json"
+    )
+    assert r.status_code == 400 and "targets.promoter_index" in r.json()["fields"]
     r = client.put(
         "/api/v1/metrics/targets", {"targets": {"first_response_mean": None}}, content_type="application/json"
     )

@@ -180,7 +180,8 @@ class LiveDesk:
                 env=desk.env,
                 capture_output=True,
                 text=True,
-                timeout=180,
+                # Minutes, not seconds, on a machine shared by several test runs.
+                timeout=600,
             )
             if migrate.returncode != 0:
                 raise RuntimeError(f"migrate failed:\n{migrate.stderr[-4000:]}")

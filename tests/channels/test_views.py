@@ -160,7 +160,7 @@ def test_visitor_rates_their_resolved_conversation(client, desk):
     conversation = _resolved_conversation_of(desk, token)
     r = _rate(client, {"token": token, "score": 5, "comment": "很耐心"})
     assert r.status_code == 201
-    assert r.json() == {"rated": True, "score": 5, "comment": "很耐心"}
+    assert r.json() == {"rated": True, "score": 5, "nps": None, "comment": "很耐心"}
     stored = Conversation.objects.get(pk=conversation.pk)
     assert (stored.csat_score, stored.csat_comment) == (5, "很耐心")
 

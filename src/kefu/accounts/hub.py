@@ -35,6 +35,12 @@ PAGES: tuple[SettingsPage, ...] = (
         "/desk/settings/channels/", "渠道", "网页聊天嵌入代码、邮件收件地址、平台渠道签名密钥", "渠道与路由"
     ),
     SettingsPage(
+        "/desk/settings/bot/",
+        "智能客服",
+        "按渠道和团队启用机器人：时间、欢迎语、可回答的意图、VIP 直接转人工",
+        "渠道与路由",
+    ),
+    SettingsPage(
         "/desk/settings/routing/", "路由规则", "按关键词或渠道把新会话分给团队并设置优先级", "渠道与路由"
     ),
     SettingsPage(
@@ -45,6 +51,13 @@ PAGES: tuple[SettingsPage, ...] = (
         "营业时间与节假日",
         "团队与渠道的每周营业时间、法定节假日与调休；SLA 工作时间计时与下班提示按此计算",
         "服务时间",
+        Role.SUPERVISOR,
+    ),
+    SettingsPage(
+        "/desk/settings/proactive/",
+        "主动服务",
+        "发货、物流停滞、退款到账时主动通知客户，浏览停留时邀请咨询，配送延误声明的审批与发送",
+        "渠道与路由",
         Role.SUPERVISOR,
     ),
     SettingsPage(
@@ -72,6 +85,12 @@ PAGES: tuple[SettingsPage, ...] = (
         "/desk/settings/targets/",
         "指标目标",
         "首次响应、解决率、满意度等指标的目标（全局与各团队），看板、报表与「我的数据」据此判断达标",
+        "服务规则",
+    ),
+    SettingsPage(
+        "/desk/settings/surveys/",
+        "满意度调查与回访",
+        "会话解决后的满意度（CSAT）与推荐意愿（NPS）调查、有效天数、低分回访阈值、投诉回访天数（全局与各渠道）",
         "服务规则",
     ),
     SettingsPage(

@@ -55,7 +55,7 @@ from django.db.models.functions import (
 from django.utils import timezone
 
 from kefu.accounts.models import AgentStatus, StatusChange, Team, User
-from kefu.analytics.models import MetricTarget
+from kefu.analytics.models import ConversationRollup, MetricTarget, RollupState
 from kefu.channels.models import Channel
 from kefu.complaints.models import CompensationRequest, Complaint, Promise
 from kefu.conversations.models import Conversation, Message
@@ -230,13 +230,21 @@ _CONV = {
     "intent": "conversation__intent",
 }
 
+
+def _carries_a_notice_only() -> Q:
+    """A conversation opened to carry a proactive notice (kefu.proactive) the customer never answered."""
+    # No contact: the customer did not write. It becomes one when they answer.
+    notice = Message.objects.filter(conversation_id=OuterRef("pk"), meta__proactive__isnull=False)
+    return Q(last_customer_message_at__isnull=True) & Q(Exists(notice))
+
+
 SOURCES: dict[str, Source] = {
     "conversation": Source(
         "conversation",
         "created_at",
         {"team": "team_id", "agent": "assignee_id", "channel": "channel_id", "intent": "intent"},
         "id",
-        lambda: Conversation.objects.all(),
+        lambda: Conversation.objects.exclude(_carries_a_notice_only()),
     ),
     "reply": Source(  # agent replies, for the response time between messages
         "reply",
@@ -298,7 +306,41 @@ SOURCES: dict[str, Source] = {
 # --- conversation conditions -------------------------------------------------------------------
 
 
-def _transferred() -> Exists:
+# --- rollups: per-row parts the worker computed (kefu.analytics.rollups) -----------------------
+
+
+def _rolled(ref: str = "pk") -> QuerySet[ConversationRollup]:
+    """The conversation's rollup row, if it is still valid: the worker read every message and
+    emotion alert it has. Anything newer makes it stale and its figures are computed live, so
+    both paths give the same numbers whether or not the worker has caught up."""
+    marks = RollupState.objects.order_by("pk")
+    touched = Message.objects.filter(id__gt=Subquery(marks.values("message_mark")[:1]))
+    alerted = EmotionAlert.objects.filter(id__gt=Subquery(marks.values("alert_mark")[:1]))
+    return (
+        ConversationRollup.objects.filter(conversation_id=OuterRef(ref))
+        .exclude(conversation_id__in=touched.values("conversation_id"))
+        .exclude(conversation_id__in=alerted.values("conversation_id"))
+    )
+
+
+def _either(flag: str, live: Q) -> Q:
+    rolled = _rolled()
+    return Q(Exists(rolled.filter(**{flag: True}))) | (~Q(Exists(rolled)) & live)
+
+
+def _transferred() -> Q:
+    return _either("transferred", Q(transferred_live()))
+
+
+def _reopened() -> Q:
+    return _either("reopened", reopened_live())
+
+
+def _was_upset() -> Q:
+    return _either("upset", Q(was_upset_live()))
+
+
+def transferred_live() -> Exists:
     return Exists(
         Message.objects.filter(
             conversation_id=OuterRef("pk"),
@@ -309,7 +351,7 @@ def _transferred() -> Exists:
     )
 
 
-def _reopened() -> Q:
+def reopened_live() -> Q:
     """A customer wrote after a resolution, or someone set a resolved conversation active again."""
     resolved_before = Message.objects.filter(
         conversation_id=OuterRef("conversation_id"),
@@ -329,19 +371,28 @@ def _reopened() -> Q:
     return Q(Exists(wrote_after)) | Q(Exists(set_active))
 
 
-def _came_back() -> Exists:
+def _came_back() -> Q:
     """The same customer (merged profiles included) opened another conversation within the FCR window."""
-    later = Conversation.objects.filter(
-        Q(customer_id=OuterRef("customer_id"))
-        | Q(customer__merged_into_id=OuterRef("customer_id"))
-        | Q(customer_id=OuterRef("customer__merged_into_id")),
-        created_at__gt=OuterRef("created_at"),
-        created_at__lte=ExpressionWrapper(OuterRef("resolved_at") + FCR_WINDOW, output_field=DateTimeField()),
-    ).exclude(pk=OuterRef("pk"))
-    return Exists(later)
+    # Three EXISTS rather than one over an OR: each can use the customer index, where the OR
+    # made PostgreSQL scan every conversation once per resolved conversation.
+    later = (
+        Conversation.objects.exclude(_carries_a_notice_only())
+        .filter(
+            created_at__gt=OuterRef("created_at"),
+            created_at__lte=ExpressionWrapper(
+                OuterRef("resolved_at") + FCR_WINDOW, output_field=DateTimeField()
+            ),
+        )
+        .exclude(pk=OuterRef("pk"))
+    )
+    return (
+        Q(Exists(later.filter(customer_id=OuterRef("customer_id"))))
+        | Q(Exists(later.filter(customer__merged_into_id=OuterRef("customer_id"))))
+        | Q(Exists(later.filter(customer_id=OuterRef("customer__merged_into_id"))))
+    )
 
 
-def _was_upset() -> Exists:
+def was_upset_live() -> Exists:
     return Exists(
         EmotionAlert.objects.filter(
             conversation_id=OuterRef("pk"),
@@ -484,6 +535,20 @@ def _conversation_metrics() -> list[Metric]:
             aggs=lambda s: {"ok": Count("id", filter=Q(csat_score__gte=4)), "n": Count("csat_score")},
             finish=_rate("ok", "n"),
             behind=lambda s: Q(csat_score__isnull=False),
+        ),
+        Metric(
+            # Net Promoter Score: % promoters (9–10) minus % detractors (0–6) of the answers
+            # that gave a recommendation score (surveys.Survey.nps), from −100 to 100.
+            "nps", "净推荐值（NPS）", "score", "higher", c, "agg",
+            aggs=lambda s: {
+                "pro": Count("id", filter=Q(survey__nps__gte=9)),
+                "det": Count("id", filter=Q(survey__nps__lte=6)),
+                "n": Count("survey__nps"),
+            },
+            finish=lambda row: (
+                (100.0 * ((row["pro"] or 0) - (row["det"] or 0)) / row["n"], row["n"]) if row["n"] else (None, 0)
+            ),
+            behind=lambda s: Q(survey__nps__isnull=False),
         ),
         Metric(
             "emotion_recovery_rate", "情绪修复率", "%", "higher", c, "agg",
@@ -635,6 +700,22 @@ def _frt_series(qs: QuerySet[Any], scope: Scope) -> list[tuple[Any, float]]:
     limit = targets(scope.team_id).get("first_response_mean", DEFAULT_TARGETS["first_response_mean"])
     now = timezone.now()
     calendars = _Calendars()
+    # Answered conversations with a valid rollup: one float each, no calendar walk.
+    rolled = _rolled().filter(first_response_open_seconds__isnull=False)
+    answered_rolled = Q(first_response_at__isnull=False) & Q(Exists(rolled))
+    out: list[tuple[Any, float]] = list(
+        qs.filter(answered_rolled)
+        .annotate(s=Subquery(rolled.values("first_response_open_seconds")))
+        .values_list("k", "s")
+    )
+    out.extend(frt_values(qs.exclude(answered_rolled), now, limit, calendars))
+    return out
+
+
+def frt_values(
+    qs: QuerySet[Any], now: datetime, limit: float, calendars: _Calendars
+) -> list[tuple[Any, float]]:
+    """The first-response series of ``qs`` (annotated with ``k``), computed row by row (rollups use it too)."""
     rows = list(
         qs.values_list(
             "k",
@@ -750,9 +831,23 @@ def _response_series(qs: QuerySet[Any], scope: Scope) -> list[tuple[Any, float]]
 
     A turn starts with a customer message after an agent reply (or at the start); the next
     agent reply ends it. Automatic replies, notes and system lines are not part of turns.
-    Rows are in the period by the reply's time; the turn's start may lie before it.
+    Rows are in the period by the reply's time; the turn's start may lie before it. Replies
+    of conversations with a valid rollup are read from it; the rest are computed here.
     """
-    conversation_ids = qs.values("conversation_id")
+    rolled = Exists(_rolled("conversation_id"))
+    out: list[tuple[Any, float]] = list(
+        qs.filter(rolled, rollup__isnull=False).values_list("k", "rollup__seconds")
+    )
+    wanted = dict(qs.exclude(rolled).values_list("id", "k"))
+    if wanted:
+        for pk, _conversation, seconds in turn_waits(qs.exclude(rolled).values("conversation_id")):
+            if pk in wanted:
+                out.append((wanted[pk], seconds))
+    return out
+
+
+def turn_waits(conversation_ids: Any) -> list[tuple[int, int, float]]:
+    """(reply id, conversation id, seconds the customer waited) for every reply that ended a turn."""
     talk = (
         Message.objects.filter(conversation_id__in=conversation_ids, is_private=False)
         .filter(
@@ -771,15 +866,13 @@ def _response_series(qs: QuerySet[Any], scope: Scope) -> list[tuple[Any, float]]
         .order_by("conversation_id", "id")
         .values_list("id", "conversation_id", "direction", "created_at")
     )
-    wanted = dict(qs.values_list("id", "k"))
-    out: list[tuple[Any, float]] = []
+    out: list[tuple[int, int, float]] = []
     started: tuple[int, datetime] | None = None
     for pk, conversation_id, direction, at in talk:
         if direction == Message.Direction.INCOMING:
             started = (conversation_id, at)
         elif started is not None and started[0] == conversation_id:
-            if pk in wanted:
-                out.append((wanted[pk], (at - started[1]).total_seconds()))
+            out.append((pk, conversation_id, (at - started[1]).total_seconds()))
             started = None
     return out
 

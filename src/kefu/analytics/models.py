@@ -36,3 +36,44 @@ class MetricTarget(models.Model):
                 fields=["name", "team"], condition=Q(team__isnull=False), name="metric_target_team_unique"
             ),
         ]
+
+
+# --- rollups (kefu.analytics.rollups keeps them; kefu.analytics.metrics reads them) -------------
+
+
+class RollupState(models.Model):
+    """How far the rollups have read: every message and emotion alert up to these ids (one row)."""
+
+    message_mark = models.BigIntegerField(default=0)
+    alert_mark = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class ConversationRollup(models.Model):
+    """The per-row parts of a conversation's figures, computed once by the worker.
+
+    Valid while no message or emotion alert of the conversation is newer than the
+    ``RollupState`` marks; ``kefu.analytics.metrics`` computes the others live.
+    """
+
+    conversation = models.OneToOneField(
+        "conversations.Conversation", primary_key=True, on_delete=models.CASCADE, related_name="rollup"
+    )
+    # Open (business-hours) seconds from creation to the first agent reply; None: no agent reply.
+    first_response_open_seconds = models.FloatField(null=True)
+    transferred = models.BooleanField(default=False)
+    reopened = models.BooleanField(default=False)
+    upset = models.BooleanField(default=False)
+    computed_at = models.DateTimeField(auto_now=True)
+
+
+class ReplyRollup(models.Model):
+    """An agent reply that ended a customer turn, and how long the customer had waited (wall clock)."""
+
+    message = models.OneToOneField(
+        "conversations.Message", primary_key=True, on_delete=models.CASCADE, related_name="rollup"
+    )
+    conversation = models.ForeignKey(
+        "conversations.Conversation", on_delete=models.CASCADE, related_name="+", db_index=True
+    )
+    seconds = models.FloatField()

@@ -52,11 +52,12 @@ TILE_METRICS = (
     "resolution_rate",
     "fcr_rate",
     "csat_mean",
+    "nps",
     "aht_mean",
     "complaint_rate",
 )
 # The figures each breakdown table shows beside the volume its bars draw.
-BREAKDOWN_METRICS = ("volume", "first_response_mean", "resolution_rate", "csat_mean")
+BREAKDOWN_METRICS = ("volume", "first_response_mean", "resolution_rate", "csat_mean", "nps")
 # First response by the hour the customer wrote: the chart of how it spreads over the day.
 DISTRIBUTION_METRIC = "first_response_mean"
 DRILLDOWN_PAGE = 50

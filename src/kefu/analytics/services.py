@@ -290,6 +290,7 @@ MY_FIGURES = (
     "reopen_rate",
     "csat_mean",
     "csat_satisfied_rate",
+    "nps",
     "quality_score_mean",
     "quality_findings_rate",
     "promise_kept_rate",

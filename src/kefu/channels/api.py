@@ -17,6 +17,7 @@ from ninja.errors import ValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
+from kefu.bot.services import do_receive_platform_and_answer
 from kefu.core import signing
 from kefu.core.apiutil import is_json
 from kefu.core.errors import InvalidInput, UnsupportedMediaType
@@ -119,7 +120,7 @@ def inbound(request: HttpRequest, channel_id: int) -> Status[dict[str, object]]:
         raise ValidationError(
             [dict(e) for e in exc.errors(include_url=False, include_context=False)]
         ) from exc
-    message, created = services.do_receive_platform_message(
+    message, created = do_receive_platform_and_answer(
         channel=channel,
         delivery_id=request.headers[signing.DELIVERY_HEADER],
         incoming=services.PlatformMessage(

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 
+from kefu.bot.services import do_receive_chat_and_answer
 from kefu.conversations.consumers import CLOSE_UNAUTHORIZED, JsonSocket, int_field
 from kefu.conversations.models import Conversation
 from kefu.conversations.presenters import public_message_dict
@@ -27,12 +28,12 @@ from kefu.conversations.timeline import (
 )
 from kefu.core.errors import InvalidInput, RateLimited, Unauthorized
 from kefu.core.events import chat_conversation_group
+from kefu.proactive.services import do_note_chat_seen
 
 from .models import Channel
 from .services import (
     check_chat_connect,
     check_chat_signal,
-    do_receive_chat_message,
     web_desk_state_for_visitor,
 )
 from .visitor import Visitor, read_visitor_token, web_chat_channel
@@ -74,7 +75,14 @@ class ChatConsumer(JsonSocket):
 
     def _connect_current(self) -> tuple[Channel | None, Conversation | None]:
         check_chat_connect(self.ip)
-        return self._current()
+        channel, conversation = self._current()
+        if channel is not None:
+            self._seen(channel.pk)
+        return channel, conversation
+
+    def _seen(self, channel_id: int) -> None:
+        # Proactive messages go to the chat while the customer has it open (docs/proactive.md).
+        do_note_chat_seen(channel_id=channel_id, visitor_id=self.visitor.visitor_id)
 
     def _current(self) -> tuple[Channel | None, Conversation | None]:
         channel = web_chat_channel(self.visitor.channel_id)
@@ -147,7 +155,7 @@ class ChatConsumer(JsonSocket):
             await self._send_history(0)
 
     def _store(self, text: Any, client_msg_id: str) -> tuple[dict[str, Any], int]:
-        message, _created = do_receive_chat_message(
+        message, _created = do_receive_chat_and_answer(
             channel=self.channel, visitor=self.visitor, ip=self.ip, text=text, client_msg_id=client_msg_id
         )
         return public_message_dict(message), message.conversation_id
@@ -185,10 +193,12 @@ class ChatConsumer(JsonSocket):
     def _resume_current(self) -> tuple[Channel | None, Conversation | None, dict[str, Any]]:
         check_chat_signal(self.visitor)
         channel, conversation = self._current()
+        self._seen(self.channel.pk)
         return channel, conversation, web_desk_state_for_visitor(channel or self.channel, self.visitor)
 
     def _desk(self) -> dict[str, Any]:
         check_chat_signal(self.visitor)
+        self._seen(self.channel.pk)
         return web_desk_state_for_visitor(self.channel, self.visitor)
 
     def _typing(self) -> None:

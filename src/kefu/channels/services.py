@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from kefu.accounts.access import apply_changes, audit, check_admin, client_ip
 from kefu.accounts.models import AuditLog, Team, User
+from kefu.bot.gate import bot_holds
 from kefu.channels.outbound import identity_kind_for
 from kefu.conversations.models import Conversation, Message
 from kefu.conversations.services import do_receive_customer_message
@@ -204,7 +205,8 @@ def do_receive_platform_message(
             customer_name=incoming.sender_name,
             meta={"sender_id": incoming.sender_id, "identity_kind": kind, "delivery_id": delivery_id},
         )
-        if created:
+        # While the bot answers, nothing is left yet: it leaves the message when it hands over.
+        if created and not bot_holds(message.conversation_id):
             do_leave_message_if_closed(message)
         return message, created
 

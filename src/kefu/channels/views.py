@@ -25,13 +25,15 @@ from django.views.decorators.http import require_GET, require_POST
 
 from kefu.accounts.access import AuthedRequest, check_admin, client_ip
 from kefu.accounts.models import Team
+from kefu.bot.services import do_receive_chat_and_answer
 from kefu.conversations.presenters import public_message_dict
-from kefu.conversations.services import access_customer_rated_conversation, do_rate_conversation
+from kefu.conversations.services import access_customer_rated_conversation
 from kefu.core import ratelimit
 from kefu.core.errors import InvalidInput, KefuError, NotFound, Unauthorized
 from kefu.core.forms import add_errors
 from kefu.core.views import render_error
 from kefu.incidents.facts import open_notices
+from kefu.surveys.services import chat_survey_config, do_answer_from_chat
 
 from .models import Channel
 from .services import (
@@ -39,7 +41,6 @@ from .services import (
     check_contact,
     check_desk_state_request,
     do_leave_chat_message,
-    do_receive_chat_message,
     do_rotate_channel_secret,
     do_save_channel,
     web_desk_state,
@@ -86,10 +87,23 @@ def chat_page(request: HttpRequest) -> HttpResponse:
         "desk": web_desk_state(channel),
         "embed": request.GET.get("embed") == "1",
         # A fresh visitor for first-time browsers; chat.js prefers the token it kept.
-        "token": issue_visitor_token(channel.pk),
+        # The widget passes the visitor it reported pages as (``vt``), so the chat it
+        # opens is that visitor (proactive invitations, docs/proactive.md).
+        "token": _widget_visitor_token(request.GET.get("vt"), channel) or issue_visitor_token(channel.pk),
         "incident_notices": open_notices(),
+        "survey": chat_survey_config(channel),
     }
     return render(request, "channels/chat.html", context)
+
+
+def _widget_visitor_token(token: str | None, channel: Channel) -> str | None:
+    if not token:
+        return None
+    try:
+        visitor = read_visitor_token(token)
+    except KefuError:
+        return None
+    return token if visitor.channel_id == channel.pk else None
 
 
 @csrf_exempt
@@ -127,7 +141,7 @@ def chat_upload(request: HttpRequest) -> JsonResponse:
         client_msg_id = request.POST.get("client_msg_id")
         if not client_msg_id:
             raise InvalidInput("缺少 client_msg_id", fields={"client_msg_id": "必填"})
-        message, created = do_receive_chat_message(
+        message, created = do_receive_chat_and_answer(
             channel=channel,
             visitor=visitor,
             ip=client_ip(request),
@@ -147,7 +161,7 @@ def chat_upload(request: HttpRequest) -> JsonResponse:
 @csrf_exempt
 @require_POST
 def chat_rate(request: HttpRequest) -> JsonResponse:
-    """The visitor's satisfaction rating (JSON ``{token, score, comment}``) of their resolved conversation."""
+    """The visitor's answer to the survey card (JSON ``{token, score, nps?, comment}``) of their resolved conversation."""
     try:
         ratelimit.take_for_address("csat_ip", client_ip(request), message="评价提交太频繁，请稍后再试")
         try:
@@ -166,13 +180,16 @@ def chat_rate(request: HttpRequest) -> JsonResponse:
         conversation = access_customer_rated_conversation(
             channel=channel, identities=visitor.identities, conversation_id=conversation_id
         )
-        conversation = do_rate_conversation(
-            conversation=conversation, score=body.get("score"), comment=body.get("comment", "")
+        survey = do_answer_from_chat(
+            conversation=conversation,
+            csat=body.get("score"),
+            nps=body.get("nps"),
+            comment=body.get("comment", ""),
         )
     except KefuError as exc:
         return _error(exc)
     return JsonResponse(
-        {"rated": True, "score": conversation.csat_score, "comment": conversation.csat_comment},
+        {"rated": True, "score": survey.csat, "nps": survey.nps, "comment": survey.comment},
         status=201,
         json_dumps_params={"ensure_ascii": False},
     )

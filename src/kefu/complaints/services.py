@@ -437,6 +437,36 @@ def do_record_follow_up(*, actor: User, complaint_id: int, note: str) -> Complai
     return complaint
 
 
+def do_reopen_after_follow_up(*, actor: User, complaint_id: int, note: str) -> Complaint:
+    """The 回访 found the customer still unhappy: back to tracking, the ticket worked on again."""
+
+    note = check_text(note, field="note", label="回访记录", max_len=2000)
+    with transaction.atomic():
+        complaint = access_complaint(actor, complaint_id, for_update=True)
+        if complaint.stage != Stage.FOLLOW_UP:
+            raise Conflict("投诉不在回访阶段", fields={"stage": complaint.stage})
+        complaint.stage = Stage.TRACKING
+        complaint.follow_up_note = note
+        complaint.follow_up_due = None
+        complaint.customer_confirmed_at = None
+        complaint.next_update_due = timezone.now() + timedelta(hours=complaint.update_interval_hours)
+        complaint.save()
+        for f in complaint.ticket.follow_ups.filter(done_at__isnull=True):
+            f.done_at = timezone.now()
+            f.save(update_fields=["done_at"])
+        if complaint.ticket.status in (Ticket.Status.RESOLVED, Ticket.Status.CLOSED):
+            do_change_status(
+                actor=actor,
+                ticket_id=complaint.ticket_id,
+                status=Ticket.Status.IN_PROGRESS,
+                note="回访时客户仍不满意，重新处理",
+            )
+        do_add_comment(
+            actor=actor, ticket_id=complaint.ticket_id, text=f"回访：客户仍不满意，投诉重新打开。{note}"
+        )
+    return complaint
+
+
 # --- compensation --------------------------------------------------------------------
 
 

@@ -75,7 +75,14 @@ def public_message_dict(m: Message) -> dict[str, Any]:
         "sender_name": (m.sender.display_name or "客服") if m.sender_id and m.sender else None,
         "client_msg_id": m.client_msg_id if m.direction == Message.Direction.INCOMING else None,
         "created_at": m.created_at.isoformat(),
+        # The bot's buttons (likely questions, 解决了 / 没解决, 转人工): pressing one sends its text.
+        "choices": _choices(m),
     }
+
+
+def _choices(m: Message) -> list[str]:
+    choices = m.meta.get("choices") if m.kind == Message.Kind.AUTO and isinstance(m.meta, dict) else None
+    return [c for c in choices if isinstance(c, str)][:5] if isinstance(choices, list) else []
 
 
 def conversation_dict(c: Conversation, *, clear: bool = False) -> dict[str, Any]:

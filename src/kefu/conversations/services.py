@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from kefu.accounts.access import audit, can_reveal_pii, client_ip, team_ids_of
 from kefu.accounts.models import AuditLog, Role, Team, User
+from kefu.bot.gate import do_hold_for_bot
 from kefu.channels.models import Channel
 from kefu.channels.outbound import do_queue_outbound
 from kefu.complaints.guards import check_no_premature_grant, do_register_promises_from_reply
@@ -233,6 +234,9 @@ def _after_customer_message(
                 f"{alert.reason}，优先级由 {raised} 升为 {conversation.priority}",
                 meta={"alert_id": alert.pk, "priority": {"from": raised, "to": conversation.priority}},
             )
+    # The bot answers first where it is switched on (docs/bot.md); it routes when it hands over.
+    if do_hold_for_bot(conversation, created=created_conversation):
+        return
     if created_conversation:
         do_queue_after_commit(conversation.pk)
     elif reopened:

@@ -12,11 +12,13 @@ The timestamp bounds how long a captured request stays usable (±``TOLERANCE_SEC
 the delivery id, remembered by the receiver for longer than that window, makes a replay
 inside it fail too. ``v1`` names the scheme so a later one can be introduced beside it;
 a header may carry several comma-separated signatures (while a secret is rotated) and
-one valid ``v1`` signature is enough. Pure functions: no database, no Django.
+one valid ``v1`` signature is enough. Signed links (``sign_link``, ``read_link``) are the same
+HMAC for values handed to customers in URLs. Pure functions: no database, no Django.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import time
@@ -99,3 +101,37 @@ def verify(
     except Unauthorized:
         return False
     return True
+
+
+# --- signed links ---------------------------------------------------------------------------
+#
+# A link handed to a customer (a survey in an email or an IM message) carries a value and
+# its HMAC, so the server can tell a link it issued from one made up. ``purpose`` keeps a
+# token of one kind from being accepted as another. Whether the link was used already, or
+# has expired, is the caller's to check (it needs storage).
+
+LINK_SIGNATURE_CHARS = 43  # a whole SHA-256 in URL-safe base64 without padding
+MAX_LINK_TOKEN_CHARS = 256
+
+
+def _link_signature(secret: str, purpose: str, value: str) -> str:
+    digest = hmac.new(secret.encode(), f"{purpose}:{value}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def sign_link(secret: str, *, purpose: str, value: str) -> str:
+    """``value`` with its signature, safe in a URL path (``value`` must be URL-safe and dot-free)."""
+    return f"{value}.{_link_signature(secret, purpose, value)}"
+
+
+def read_link(secret: str, *, purpose: str, token: object) -> str:
+    """The value a signed link carries; raises ``Unauthorized`` if it was not signed for ``purpose``."""
+    if not isinstance(token, str) or not token or len(token) > MAX_LINK_TOKEN_CHARS or not token.isascii():
+        raise Unauthorized("链接无效")
+    value, _, signature = token.rpartition(".")
+    if not value or len(signature) != LINK_SIGNATURE_CHARS:
+        raise Unauthorized("链接无效")
+    expected = _link_signature(secret, purpose, value)
+    if not hmac.compare_digest(expected.encode(), signature.encode()):
+        raise Unauthorized("链接无效")
+    return value

@@ -8,7 +8,7 @@ personal data: it leaves masked unless revealed (``services.do_reveal_pii``).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -29,6 +29,34 @@ from .models import Customer, Identity, LogisticsEvent, Order, OrderItem
 
 MAX_ORDER_ITEMS = 200
 MAX_LOGISTICS_EVENTS = 200
+
+
+@dataclass(frozen=True)
+class OrderChange:
+    """What one write did to an order, handed to the listeners inside its transaction."""
+
+    order: Order
+    created: bool
+    old_payment_status: str | None
+    old_shipping_status: str | None
+    added_events: int
+
+
+# Called with every ``OrderChange`` inside the writing transaction (proactive service
+# registers here when Django starts): a registration, so this floor imports nothing above it.
+OrderListener = Callable[[OrderChange], object]
+_order_listeners: list[OrderListener] = []
+
+
+def register_order_listener(listener: OrderListener) -> None:
+    """Have every order write call ``listener`` in its transaction (idempotent)."""
+    if listener not in _order_listeners:
+        _order_listeners.append(listener)
+
+
+def _tell_listeners(change: OrderChange) -> None:
+    for listener in _order_listeners:
+        listener(change)
 
 
 @dataclass(frozen=True)
@@ -237,6 +265,8 @@ def do_upsert_order(
         owner = _order_customer(customer_id, customer, name)
         order = Order.objects.select_for_update().filter(order_no=order_no).first()
         created = order is None
+        old_payment = order.payment_status if order is not None else None
+        old_shipping = order.shipping_status if order is not None else None
         if order is None:
             try:
                 with transaction.atomic():
@@ -245,6 +275,7 @@ def do_upsert_order(
                 # The same order pushed twice at once: the other push created it.
                 order = Order.objects.select_for_update().get(order_no=order_no)
                 created = False
+                old_payment, old_shipping = order.payment_status, order.shipping_status
         if not created:
             order.customer = owner
             for key, value in values.items():
@@ -257,7 +288,8 @@ def do_upsert_order(
                 for i in clean_items
             ]
         )
-        _add_events(order, clean_events)
+        added = _add_events(order, clean_events)
+        _tell_listeners(OrderChange(order, created, old_payment, old_shipping, added))
     return order, created
 
 
@@ -305,10 +337,12 @@ def do_add_logistics(
         )
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
+        old_payment, old_shipping = order.payment_status, order.shipping_status
         added = _add_events(order, clean)
         if status is not None and status != order.shipping_status:
             order.shipping_status = status
             order.save(update_fields=["shipping_status", "updated_at"])
         elif added:
             order.save(update_fields=["updated_at"])
+        _tell_listeners(OrderChange(order, False, old_payment, old_shipping, added))
     return order, added

@@ -26,6 +26,7 @@ from kefu.conversations.timeline import visible_conversations
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kefu.core.fields import check_characters, check_data, check_text, check_text_list
 from kefu.customers.identities import _clean_identities
+from kefu.proactive.models import Notice
 from kefu.tickets.models import Ticket
 from kefu.tickets.records import visible_tickets
 
@@ -153,7 +154,7 @@ RESTRICTED_TICKET = "其他团队的工单"
 
 
 def customer_timeline(customer: Customer, *, user: User, limit: int = 200) -> list[dict[str, Any]]:
-    """Every conversation (any channel), ticket and phone call of a customer, newest first.
+    """Every conversation (any channel), ticket, phone call and proactive message of a customer, newest first.
 
     What ``user`` may not open is still listed, so that they know the customer has been
     served elsewhere and when, but without its subject, title, summary, handler or link
@@ -174,6 +175,11 @@ def customer_timeline(customer: Customer, *, user: User, limit: int = 200) -> li
         .select_related("agent")
         .order_by("-created_at", "-id")[:limit]
     )
+    notices = list(
+        Notice.objects.filter(customer=customer)
+        .exclude(status=Notice.Status.PENDING)
+        .order_by("-created_at", "-id")[:limit]
+    )
     seen_conversations = set(
         visible_conversations(user).filter(customer=customer).values_list("id", flat=True)
     )
@@ -181,6 +187,10 @@ def customer_timeline(customer: Customer, *, user: User, limit: int = 200) -> li
     entries = [_conversation_entry(c, c.pk in seen_conversations) for c in conversations]
     entries += [_ticket_entry(t, t.pk in seen_tickets) for t in tickets]
     entries += [_call_entry(call, call.conversation_id in seen_conversations) for call in calls]
+    entries += [
+        _notice_entry(n, n.conversation_id is None or n.conversation_id in seen_conversations)
+        for n in notices
+    ]
     entries.sort(key=lambda e: (e["at"], e["id"]), reverse=True)
     return entries[:limit]
 
@@ -234,6 +244,37 @@ def _call_entry(call: CallLog, seen: bool) -> dict[str, Any]:
         "channel_kind": "phone",
         "who": (call.agent.name if call.agent else "") if seen else "",
         "url": f"/desk/c/{call.conversation_id}/" if seen else "",
+        "restricted": not seen,
+    }
+
+
+PROACTIVE_LABELS = {
+    "order_shipped": "发货通知",
+    "logistics_stalled": "物流延误致歉",
+    "refund_completed": "退款到账通知",
+    "page_linger": "咨询邀请",
+    "statement": "配送延误说明",
+}
+
+
+def _notice_entry(n: Notice, seen: bool) -> dict[str, Any]:
+    label = PROACTIVE_LABELS.get(n.kind, "主动消息")
+    if n.status == Notice.Status.SENT:
+        title = f"主动服务·{label}：{n.text}" if seen else f"主动服务·{label}"
+    else:
+        title = f"主动服务·{label}未发送：{n.reason}"
+    return {
+        "type": "proactive",
+        "id": n.pk,
+        "at": n.sent_at or n.created_at,
+        "started_at": n.created_at,
+        "title": title,
+        "status": n.status,
+        "status_label": n.get_status_display(),
+        "channel": n.channel_kind,
+        "channel_kind": n.channel_kind,
+        "who": "",
+        "url": f"/desk/c/{n.conversation_id}/" if seen and n.conversation_id else "",
         "restricted": not seen,
     }
 

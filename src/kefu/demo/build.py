@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from kefu.accounts.access import audit
 from kefu.accounts.models import AuditLog, Team, User
+from kefu.bot.services import do_save_setting as do_save_bot_setting
 from kefu.channels.models import Channel
 from kefu.complaints.models import CompensationRequest, Promise
 from kefu.conversations.models import Conversation
@@ -438,6 +439,10 @@ def install_demo(*, seed: int = 2026, password: str | None = None) -> DemoResult
             played += 1
             results.append((sc, result))
     _since(play, [(sc, r, assigned[sc["key"]]) for sc, r in results if sc.get("after")])
+    # Switched on after the stories are played, so they stay the agents' conversations they tell.
+    do_save_bot_setting(
+        actor=users["admin"], channel_id=channels["web"].pk, team_id=None, data={"enabled": True}
+    )
     return DemoResult(
         password=password,
         users=list(users.values()),

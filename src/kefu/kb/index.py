@@ -134,6 +134,8 @@ class SearchResult:
     score: float
     snippet_html: str
     matched_field: str
+    # The index's estimate (0..1) that this article answers the query (``nlp.search.Hit``).
+    confidence: float = 0.0
 
 
 def search_articles(
@@ -155,7 +157,7 @@ def search_articles(
     )
     articles = Article.objects.select_related("category").in_bulk([h.doc_id for h in hits])
     return [
-        SearchResult(articles[h.doc_id], h.score, h.snippet_html, h.matched_field)
+        SearchResult(articles[h.doc_id], h.score, h.snippet_html, h.matched_field, h.confidence)
         for h in hits
         if h.doc_id in articles
     ]

@@ -44,6 +44,7 @@ REVIEW_FIGURES = (
     "sla_conversation_first_response",
     "csat_mean",
     "csat_satisfied_rate",
+    "nps",
     "complaint_count",
     "complaint_rate",
     "promise_kept_rate",

@@ -102,6 +102,53 @@ def render_text(text: str, *, conversation: Conversation, agent: User) -> Render
     return Rendered(VARIABLE_RE.sub(fill, text), missing)
 
 
+def _order_logistics(order: Order) -> str:
+    latest = max(order.logistics.all(), key=lambda e: (e.at, e.pk), default=None)
+    label = order.get_shipping_status_display()
+    return f"{label}（{latest.description}）" if latest else label
+
+
+def render_for_customer(
+    text: str, *, customer_name: str, order: Order | None, extra: dict[str, str] | None = None
+) -> Rendered:
+    """Fill a script for a message nobody types (proactive service): the customer, one order, the shop.
+
+    No agent is involved, so 客服姓名 and 工号 stay missing; ``extra`` supplies what the
+    caller knows and the data does not (预计送达). The caller refuses to send when
+    ``missing`` is not empty: a customer never receives a bare ``{运单号}``.
+    """
+    shop = _shop()
+    values: dict[str, str] = {
+        "客户姓名": customer_name,
+        "店铺名称": shop.shop_name,
+        "客服时间": shop.service_hours,
+        "退货地址": shop.return_address,
+    }
+    if order is not None:
+        values.update(
+            {
+                "订单号": order.order_no,
+                "商品": "、".join(i.name for i in order.items.all()),
+                "金额": f"{order.amount}元",
+                "物流状态": _order_logistics(order),
+                "快递公司": order.carrier,
+                "运单号": order.tracking_no,
+            }
+        )
+    values.update(extra or {})
+    missing: list[str] = []
+
+    def fill(m: re.Match[str]) -> str:
+        value = values.get(m.group(1), "")
+        if not value:
+            if m.group(1) not in missing:
+                missing.append(m.group(1))
+            return m.group(0)
+        return value
+
+    return Rendered(VARIABLE_RE.sub(fill, text), missing)
+
+
 def check_no_unfilled_variables(text: str) -> None:
     """Refuse a reply that still contains a known variable such as ``{订单号}``."""
     unfilled = [name for name in VARIABLE_RE.findall(text) if name in VARIABLES]

@@ -41,6 +41,7 @@ from django.utils import timezone
 
 from kefu.accounts.models import AgentStatus, Role, Team, User
 from kefu.accounts.presence import online_agents, seen_recently
+from kefu.bot.models import BotSession
 from kefu.channels.models import Channel
 from kefu.conversations.models import Conversation, Message
 from kefu.conversations.timeline import add_activity, do_send_auto_reply, publish_assigned
@@ -225,9 +226,17 @@ def do_queue_conversation(conversation_id: int) -> bool:
 
 def unrouted_conversations(now: datetime, *, grace: timedelta = UNROUTED_GRACE) -> QuerySet[Conversation]:
     """Open conversations nobody owns that are in no queue and have been so for ``grace``."""
-    return Conversation.objects.filter(
-        assignee__isnull=True, queued_at__isnull=True, status__in=LOAD_STATUSES, created_at__lte=now - grace
-    ).order_by("created_at", "id")
+    # Conversations the bot is answering are routed by the bot when it hands over (kefu.bot).
+    return (
+        Conversation.objects.filter(
+            assignee__isnull=True,
+            queued_at__isnull=True,
+            status__in=LOAD_STATUSES,
+            created_at__lte=now - grace,
+        )
+        .exclude(bot_session__state=BotSession.State.ACTIVE)
+        .order_by("created_at", "id")
+    )
 
 
 def do_route_unrouted(now: datetime | None = None, *, limit: int = 200) -> int:

@@ -120,7 +120,9 @@ def conversation_turns(conversation: Conversation) -> list[Turn]:
         conversation.messages.filter(
             direction__in=(Message.Direction.INCOMING, Message.Direction.OUTGOING), is_private=False
         )
-        .exclude(kind=Message.Kind.AUTO)
+        # Queue notices are no reply; the bot's answers are (kefu.bot), or every question it
+        # answered would count as one left unanswered.
+        .exclude(Q(kind=Message.Kind.AUTO) & ~Q(meta__has_key="bot"))
         .order_by("-id")
         .values_list("direction", "text", "created_at")[:HISTORY]
     )

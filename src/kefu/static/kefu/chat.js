@@ -10,7 +10,8 @@
  * - Messages are de-duplicated by id; all customer and agent text is rendered with
  *   textContent, never as HTML.
  * - When the conversation is resolved the server asks for a rating (a status frame
- *   with rating_requested); the stars post to /chat/rate with the visitor token.
+ *   with rating_requested); the stars (and, where the channel asks it, the 0–10
+ *   recommendation score) post to /chat/rate with the visitor token.
  * - The header says whether the desk is open, busy or closed (a "desk" frame after each
  *   resume, asked again every minute); when it is busy or closed the visitor may leave
  *   a message (留言) with a phone or email: POST /chat/leave-message makes it a ticket.
@@ -35,7 +36,7 @@
     conn: $("conn"), list: $("messages"), typing: $("typing"), notice: $("notice"),
     form: $("composer"), text: $("text"), image: $("image"), send: $("send"), close: $("close"),
     rating: $("rating"), stars: $("stars"), ratingComment: $("rating-comment"),
-    ratingError: $("rating-error"), ratingSubmit: $("rating-submit"), ratingThanks: $("rating-thanks"),
+    nps: $("nps"), ratingError: $("rating-error"), ratingSubmit: $("rating-submit"), ratingThanks: $("rating-thanks"),
     deskBadge: $("desk-badge"), desk: $("desk"), deskText: $("desk-text"), leaveOpen: $("leave-open"),
     leave: $("leave"), leaveBy: $("leave-by"), leaveSubmit: $("leave-submit"), leaveCancel: $("leave-cancel"),
     leaveDone: $("leave-done")
@@ -55,6 +56,7 @@
   var lastTypingAt = 0;
   var typingTimer = null;
   var ratingScore = 0;       // stars chosen in the rating widget (0 = none yet)
+  var npsScore = null;       // the recommendation score chosen (null = skipped)
   var ratingBusy = false;
   var leaveBusy = false;
   var leaveClientId = null;  // kept across retries of one 留言, so a resend is stored once
@@ -119,6 +121,20 @@
       var p = document.createElement("div");
       p.textContent = m.text;
       bubble.appendChild(p);
+    }
+    // The bot's buttons: pressing one sends its text as the customer's message.
+    if (m.choices && m.choices.length) {
+      var row = document.createElement("div");
+      row.className = "kefu-msg__choices";
+      m.choices.forEach(function (c) {
+        var b = document.createElement("button");
+        b.type = "button";
+        b.className = "kefu-choice";
+        b.textContent = c;
+        b.addEventListener("click", function () { sendChoice(c); });
+        row.appendChild(b);
+      });
+      bubble.appendChild(row);
     }
   }
 
@@ -248,6 +264,16 @@
     els.ratingSubmit.disabled = ratingBusy || score < 1;
   }
 
+  function setNps(score) {
+    npsScore = score;
+    if (!els.nps) return;
+    Array.prototype.forEach.call(els.nps.querySelectorAll("[data-nps]"), function (b) {
+      var on = Number(b.getAttribute("data-nps")) === score;
+      b.classList.toggle("is-on", on);
+      b.setAttribute("aria-checked", on ? "true" : "false");
+    });
+  }
+
   function ratingErrorText(text) {
     els.ratingError.textContent = text || "";
     els.ratingError.hidden = !text;
@@ -255,7 +281,9 @@
 
   function showRating() {
     if (!els.rating || !els.rating.hidden || !els.ratingThanks.hidden) return;
+    if (root.getAttribute("data-survey") === "0") return;  // surveys are off on this channel
     setStars(0);
+    setNps(null);
     els.ratingComment.value = "";
     ratingErrorText(null);
     els.rating.hidden = false;
@@ -273,6 +301,12 @@
     els.ratingThanks.hidden = false;
   }
 
+  function ratingBody() {
+    var body = { token: token, score: ratingScore, comment: els.ratingComment.value.trim() };
+    if (npsScore !== null) body.nps = npsScore;
+    return body;
+  }
+
   function submitRating() {
     if (ratingBusy || ratingScore < 1 || !token) return;
     ratingBusy = true;
@@ -281,7 +315,7 @@
     fetch(root.getAttribute("data-rate-url"), {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ token: token, score: ratingScore, comment: els.ratingComment.value.trim() }),
+      body: JSON.stringify(ratingBody()),
       credentials: "omit"
     })
       .then(function (resp) {
@@ -534,6 +568,15 @@
     send({ type: "message", client_msg_id: p.client_msg_id, text: text });
   }
 
+  function sendChoice(text) {
+    var p = { client_msg_id: newClientMsgId(), text: text };
+    hideRating();
+    pending.push(p);
+    savePending();
+    showPending(p);
+    send({ type: "message", client_msg_id: p.client_msg_id, text: text });
+  }
+
   function sendImage(file) {
     var p = { client_msg_id: newClientMsgId(), text: "", image: true };
     hideRating();
@@ -579,6 +622,12 @@
       var b = ev.target.closest ? ev.target.closest("[data-score]") : null;
       if (b && !ratingBusy) setStars(Number(b.getAttribute("data-score")));
     });
+    if (els.nps) {
+      els.nps.addEventListener("click", function (ev) {
+        var b = ev.target.closest ? ev.target.closest("[data-nps]") : null;
+        if (b && !ratingBusy) setNps(Number(b.getAttribute("data-nps")));
+      });
+    }
     els.rating.addEventListener("submit", function (ev) { ev.preventDefault(); submitRating(); });
   }
   document.addEventListener("visibilitychange", sendRead);

@@ -4,9 +4,10 @@ It runs Django tasks from the database queue (django_tasks_db's own worker loop,
 in batch mode, so claiming and result bookkeeping are theirs) and, every few
 seconds, the timers: the presence sweep (agents whose desk is gone go offline, and
 their conversations back to the queue if the admin's rule says so), the SLA sweep, follow-up reminders, due webhook retries, the
-complaints sweep, incident detection (surges proposed, matching conversations tagged), conversations whose routing failed after their first message was
+complaints sweep, incident detection (surges proposed, matching conversations tagged), the surveys sweep (satisfaction surveys and 回访), the metrics' rollups, conversations whose routing failed after their first message was
 stored, waiting customers an agent now has room for, stalled outbound deliveries,
-(hourly) old inbound nonces and, on Monday morning, the weekly review's mailings.
+proactive messages (order events whose task was lost, approved delay statements and,
+every minute, orders whose logistics stalled), (hourly) old inbound nonces and, on Monday morning, the weekly review's mailings.
 
 Nothing depends on this process staying alive: timers are due times in the
 database and every warning, breach, reminder and delivery attempt is claimed with a
@@ -32,14 +33,17 @@ from django_tasks_db.compat import DEFAULT_TASK_BACKEND_ALIAS, TASKS_LOGGER
 from django_tasks_db.management.commands.db_worker import Worker
 
 from kefu.accounts.services import do_return_offline_agents_conversations, do_sweep_presence
+from kefu.analytics.rollups import do_refresh_rollups
 from kefu.channels.outbound import do_kick_stalled_deliveries
 from kefu.channels.services import do_prune_inbound_nonces
 from kefu.complaints.services import do_sweep as do_sweep_complaints
 from kefu.conversations.services import do_wake_snoozed
 from kefu.incidents.services import do_detect_incidents
 from kefu.performance.mailing import do_schedule_weekly_reviews
+from kefu.proactive.services import do_sweep as do_sweep_proactive
 from kefu.routing.assignment import do_drain_queues, do_route_unrouted
 from kefu.sla.services import do_sweep
+from kefu.surveys.services import do_sweep as do_sweep_surveys
 from kefu.tickets.services import do_notify_due_follow_ups
 from kefu.webhooks.delivery import do_send_due_deliveries
 
@@ -49,6 +53,19 @@ log = logging.getLogger("kefu.worker")
 # first tick of each process prunes, so a worker restarted often still does it.
 PRUNE_NONCES_EVERY = 3600.0
 _nonces_pruned_at: float | None = None
+# Finding stalled logistics scans every order on the way: once a minute is enough for
+# stalls counted in hours; the cheap parts of the proactive sweep run every tick.
+SCAN_STALLS_EVERY = 60.0
+_stalls_scanned_at: float | None = None
+
+
+def _sweep_proactive() -> int:
+    global _stalls_scanned_at
+    now = time.monotonic()
+    scan = _stalls_scanned_at is None or now - _stalls_scanned_at >= SCAN_STALLS_EVERY
+    if scan:
+        _stalls_scanned_at = now
+    return do_sweep_proactive(timezone.now(), scan_stalls=scan)
 
 
 def _prune_nonces_hourly() -> int:
@@ -73,16 +90,22 @@ def run_timers() -> dict[str, int]:
         ("follow_ups", lambda: do_notify_due_follow_ups(timezone.now())),
         ("webhooks", lambda: do_send_due_deliveries(timezone.now()).succeeded),
         ("complaints", lambda: sum(do_sweep_complaints(timezone.now()).values())),
+        # Surveys of freshly resolved conversations, and complaints' 回访 put on the leads' lists.
+        ("surveys", lambda: sum(do_sweep_surveys(timezone.now()).values())),
         ("snoozed", lambda: do_wake_snoozed(timezone.now())),
         ("unrouted", lambda: do_route_unrouted(timezone.now())),
         # After waking snoozed conversations (they count against their agent's limit
         # again) and routing the unrouted, so the room it offers is what is left.
         ("queues", do_drain_queues),
+        ("proactive", _sweep_proactive),
+        # After the proactive sweep: the deliveries it queued are kicked by their own tasks.
         ("outbound", do_kick_stalled_deliveries),
         # Surges of the same problem become proposed incidents; new conversations that
         # match an active incident are tagged to it (at most every 30 s, claimed in the database).
         ("incidents", lambda: do_detect_incidents(timezone.now())),
         ("inbound_nonces", _prune_nonces_hourly),
+        # The metrics' rollups catch up with what was written (a bounded amount per tick).
+        ("rollups", lambda: do_refresh_rollups(timezone.now(), max_batches=5).conversations),
         # Monday morning: the weekly review mailed to each team's leads, once per team and week.
         ("weekly_review", lambda: do_schedule_weekly_reviews(timezone.now())),
     )

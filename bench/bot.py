@@ -1,0 +1,260 @@
+"""The bot's first line: how often it answers, and how often wrongly, against plain BM25 with the same rule.
+
+FAQ sets come from the question-matching data in ``../shared/evaldata`` exactly as in
+``bench/kb_search.py`` (``build_faq``): pairs of the same meaning are joined into
+clusters; the best-linked member of a cluster is the standard question (the article),
+one more member is stored as its similar question (相似问法), the other members are
+the customers' questions; questions only seen in different-meaning pairs are indexed as
+distractor articles. A bot must also meet questions its FAQ cannot answer, so a fixed
+30 % of the clustered articles (by a hash of their title) is left unpublished: their
+questions count as unanswerable, and any answer to them is wrong.
+
+The rule, for both engines: answer with the top hit when its score reaches the
+threshold, else do not answer (the bot then offers choices or says it does not know).
+kefu's score is the search's ``confidence`` (0..1); BM25's is bm25s's top score (over
+jieba words, and over characters + bigrams). The threshold is chosen on the tuning third
+of the questions (``kb_search.is_tuning``) as the lowest one whose wrong answers stay under
+5 % of the answered questions, and every figure is reported on the other two thirds.
+
+Per set: the answer rate, the correct-answer rate (of all questions) and the wrong-answer
+rate (of the answered questions) at each engine's chosen threshold; BM25's answer rate at
+kefu's wrong-answer rate (read off BM25's curve on the same questions); and the whole
+curve. ``--operating`` prints the one threshold for every set (each set's wrong rate
+under 5 % on the tuning split), the bot's default (``kefu.bot.models.DEFAULT_THRESHOLD``).
+
+    .venv/bin/python bench/bot.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from kb_search import BASELINES, SETS, Faq, bm25s_index, build_faq, is_tuning, load_pairs
+from kefu.nlp.search import Document, SearchIndex
+
+TARGET_WRONG = 0.05
+# --quick keeps every clustered article and fills up to this many documents with distractors.
+QUICK_DOCS = 8000
+MISSING_SHARE = 0.3
+KEFU_GRID = [round(x, 2) for x in np.arange(0.05, 1.0, 0.05)]
+
+
+@dataclass
+class Outcome:
+    """Per question: the engine's top score, whether its top hit is right, whether it is answerable."""
+
+    score: np.ndarray
+    right: np.ndarray
+    answerable: np.ndarray
+
+    def at(self, threshold: float) -> tuple[float, float, float]:
+        """(answer rate, correct rate, wrong rate of answered) at ``threshold``."""
+        answered = self.score >= threshold
+        n = len(self.score)
+        a = int(answered.sum())
+        correct = int((answered & self.right).sum())
+        return a / n, correct / n, (a - correct) / a if a else 0.0
+
+    def subset(self, mask: np.ndarray) -> Outcome:
+        return Outcome(self.score[mask], self.right[mask], self.answerable[mask])
+
+
+def fewer_distractors(faq: Faq, max_docs: int, rng: random.Random) -> Faq:
+    """The FAQ with every clustered article but only as many distractors as fit in ``max_docs``."""
+    clustered = sorted({t for _, t in faq.queries})
+    others = [i for i in range(len(faq.docs)) if i not in set(clustered)]
+    keep = sorted(clustered + rng.sample(others, max(0, min(len(others), max_docs - len(clustered)))))
+    new_id = {old: new for new, old in enumerate(keep)}
+    return Faq(docs=[faq.docs[i] for i in keep], queries=[(q, new_id[t]) for q, t in faq.queries])
+
+
+def missing(title: str) -> bool:
+    return zlib.crc32(("bot:" + title).encode()) % 100 < MISSING_SHARE * 100
+
+
+def kefu_outcome(faq: Faq, queries: list[tuple[str, int]], withdrawn: set[int]) -> Outcome:
+    index = SearchIndex()
+    index.bulk_load(
+        Document(i, title, similar_questions=sq, status="draft" if i in withdrawn else "published")
+        for i, (title, sq) in enumerate(faq.docs)
+    )
+    found = index.search_many([q for q, _ in queries], limit=3)
+    score = np.asarray([hits[0].confidence if hits else 0.0 for hits in found])
+    right = np.asarray(
+        [bool(hits) and hits[0].doc_id == t for hits, (_, t) in zip(found, queries, strict=True)]
+    )
+    return Outcome(score, right, np.asarray([t not in withdrawn for _, t in queries]))
+
+
+def bm25_outcome(faq: Faq, queries: list[tuple[str, int]], withdrawn: set[int], tokens) -> Outcome:
+    ids = [i for i in range(len(faq.docs)) if i not in withdrawn]
+    texts = [" ".join((faq.docs[i][0], *faq.docs[i][1])) for i in ids]
+    retriever = bm25s_index(texts, tokens)
+    res = retriever.retrieve([tokens(q) or ["\x00"] for q, _ in queries], k=1, show_progress=False)
+    top = [ids[int(d[0])] for d in res.documents]
+    score = np.asarray([float(s[0]) for s in res.scores])
+    right = np.asarray([d == t for d, (_, t) in zip(top, queries, strict=True)])
+    return Outcome(score, right, np.asarray([t not in withdrawn for _, t in queries]))
+
+
+def choose(outcome: Outcome, grid: list[float]) -> float:
+    """The lowest threshold of ``grid`` whose wrong answers stay under the target (the highest if none does)."""
+    for t in sorted(grid):
+        answer, _, wrong = outcome.at(t)
+        if answer > 0 and wrong < TARGET_WRONG:
+            return t
+    return max(grid)
+
+
+def bm25_grid(outcome: Outcome) -> list[float]:
+    """Thresholds for BM25's raw scores: the percentiles of its top scores."""
+    return sorted({float(np.percentile(outcome.score, p)) for p in range(0, 100, 2)})
+
+
+def answer_rate_at_wrong(outcome: Outcome, grid: list[float], wrong: float) -> float:
+    """The highest answer rate along the curve whose wrong-answer rate does not exceed ``wrong``."""
+    best = 0.0
+    for t in grid:
+        a, _, w = outcome.at(t)
+        if w <= wrong:
+            best = max(best, a)
+    return best
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"at most 600 questions per split and set, {QUICK_DOCS} documents",
+    )
+    args = parser.parse_args(argv)
+    rng = random.Random(20261203)
+    cap = 600 if args.quick else 3000
+    print(f"# the bot's answers vs plain BM25 — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    print(
+        f"# rule: answer when the top hit's score reaches the threshold; threshold chosen on the tuning third "
+        f"(wrong < {TARGET_WRONG:.0%} of answered), figures on the other two thirds; "
+        f"{MISSING_SHARE:.0%} of the clustered articles unpublished (their questions are unanswerable)"
+    )
+    tuning_outcomes: dict[str, Outcome] = {}
+    rows = []
+    for name in SETS:
+        faq = build_faq(load_pairs(name), similar=1)
+        if args.quick:
+            faq = fewer_distractors(faq, QUICK_DOCS, rng)
+        clustered = {t for _, t in faq.queries}
+        withdrawn = {i for i in clustered if missing(faq.docs[i][0])}
+        tune = [(q, t) for q, t in faq.queries if is_tuning(q)]
+        test = [(q, t) for q, t in faq.queries if not is_tuning(q)]
+        tune = tune if len(tune) <= cap else rng.sample(tune, cap)
+        test = test if len(test) <= cap else rng.sample(test, cap)
+        if len(test) < 50:
+            continue
+        engines: dict[str, tuple[Outcome, Outcome, list[float]]] = {}
+        k_tune, k_test = kefu_outcome(faq, tune, withdrawn), kefu_outcome(faq, test, withdrawn)
+        engines["kefu"] = (k_tune, k_test, KEFU_GRID)
+        tuning_outcomes[name] = k_tune
+        for label, tokens in BASELINES.items():
+            b_tune = bm25_outcome(faq, tune, withdrawn, tokens)
+            b_test = bm25_outcome(faq, test, withdrawn, tokens)
+            engines[label] = (b_tune, b_test, bm25_grid(b_tune))
+        rows.append((name, faq, test, engines))
+        print(
+            f"{name}: {len(faq.docs)} articles, {len(tune)} tuning / {len(test)} test questions",
+            file=sys.stderr,
+        )
+
+    print()
+    print("## at each engine's threshold chosen on the tuning split (figures on the test split, %)")
+    print()
+    print(
+        "| set | questions (unanswerable) | engine | threshold | answer rate | correct | wrong of answered |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for name, _faq, test, engines in rows:
+        unanswerable = sum(
+            1 for _, t in test if t in {i for i in range(len(_faq.docs)) if missing(_faq.docs[i][0])}
+        )
+        for engine, (tune_o, test_o, grid) in engines.items():
+            t = choose(tune_o, grid)
+            a, c, w = test_o.at(t)
+            print(
+                f"| {name} | {len(test)} ({unanswerable}) | {engine} | {t:.2f} | {100 * a:.1f} | {100 * c:.1f} | {100 * w:.1f} |"
+            )
+
+    print()
+    print("## answer rate at the same wrong-answer rate (test split, %)")
+    print()
+    print(
+        "BM25's best answer rate along its curve whose wrong rate does not exceed kefu's at kefu's threshold."
+    )
+    print()
+    print("| set | kefu answer | kefu wrong | bm25s words answer | bm25s chars answer |")
+    print("|---|---|---|---|---|")
+    for name, _faq, _test, engines in rows:
+        tune_o, test_o, grid = engines["kefu"]
+        a, _, w = test_o.at(choose(tune_o, grid))
+        others = []
+        for label in ("bm25s words", "bm25s chars"):
+            _bt, b_test, _bg = engines[label]
+            others.append(answer_rate_at_wrong(b_test, bm25_grid(b_test), w))
+        print(f"| {name} | {100 * a:.1f} | {100 * w:.1f} | {100 * others[0]:.1f} | {100 * others[1]:.1f} |")
+
+    operating = next(
+        (t for t in KEFU_GRID if all(o.at(t)[2] < TARGET_WRONG for o in tuning_outcomes.values())),
+        KEFU_GRID[-1],
+    )
+    print()
+    print(
+        f"## the operating threshold: {operating:.2f} (every set's wrong rate under 5 % on the tuning split)"
+    )
+    print()
+    print("| set | answer rate | correct | wrong of answered |")
+    print("|---|---|---|---|")
+    for name, _faq, _test, engines in rows:
+        a, c, w = engines["kefu"][1].at(operating)
+        print(f"| {name} | {100 * a:.1f} | {100 * c:.1f} | {100 * w:.1f} |")
+
+    print()
+    print("## the whole curve (test split): answer rate / wrong of answered, %")
+    print()
+    print("kefu by confidence threshold:")
+    print()
+    print("| threshold | " + " | ".join(name for name, *_ in rows) + " |")
+    print("|---|" + "---|" * len(rows))
+    for t in KEFU_GRID:
+        cells = []
+        for _name, _faq, _test, engines in rows:
+            a, _, w = engines["kefu"][1].at(t)
+            cells.append(f"{100 * a:.0f} / {100 * w:.1f}")
+        print(f"| {t:.2f} | " + " | ".join(cells) + " |")
+    print()
+    print(
+        "bm25s words by percentile of its top score (the threshold is that percentile of the test questions' top scores):"
+    )
+    print()
+    print("| percentile | " + " | ".join(name for name, *_ in rows) + " |")
+    print("|---|" + "---|" * len(rows))
+    for p in range(0, 100, 10):
+        cells = []
+        for _name, _faq, _test, engines in rows:
+            o = engines["bm25s words"][1]
+            a, _, w = o.at(float(np.percentile(o.score, p)))
+            cells.append(f"{100 * a:.0f} / {100 * w:.1f}")
+        print(f"| {p} | " + " | ".join(cells) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,167 @@
+"""Rollups give the same figures as the live computation: on the hand-built week, after late changes, after a crash."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.utils import timezone
+
+from .conftest import END, START, at
+from .test_metrics_api import EXPECTED_WEEK, figures
+
+
+def later() -> Any:
+    return timezone.now() + timedelta(hours=1)  # every row has settled
+
+
+def everything(scope: Any) -> dict[str, Any]:
+    """Every figure, several breakdowns, the heat map and the drill-downs of the rolled-up metrics."""
+    from kefu.analytics import metrics
+
+    out: dict[str, Any] = {"compute": metrics.compute(scope)}
+    for name in ("first_response_p90", "first_response_within_target", "response_time_mean", "response_time_p90",
+                 "fcr_rate", "reopen_rate", "transfer_rate", "emotion_recovery_rate"):  # fmt: skip
+        for by in ("channel", "team", "agent", "hour", "weekday", "day"):
+            out[f"{name}/{by}"] = metrics.breakdown(scope, name, by)
+    out["heatmap"] = metrics.heatmap(scope, "response_time_mean")
+    for name in ("fcr_rate", "reopen_rate", "transfer_rate", "emotion_recovery_rate", "first_response_p50"):
+        out[f"behind/{name}"] = metrics.behind(scope, name)
+    return out
+
+
+def rolled_counts() -> tuple[int, int]:
+    from kefu.analytics.models import ConversationRollup, ReplyRollup
+
+    return ConversationRollup.objects.count(), ReplyRollup.objects.count()
+
+
+def test_the_week_is_identical_from_rollups_and_live(week: Any):
+    from kefu.analytics import metrics
+    from kefu.analytics.rollups import do_refresh_rollups
+    from kefu.conversations.models import Conversation
+
+    scope = metrics.Scope(START, END)
+    live = everything(scope)
+    progress = do_refresh_rollups(later())
+    assert (
+        progress.done
+        and progress.conversations == Conversation.objects.filter(messages__isnull=False).distinct().count()
+    )
+    assert rolled_counts()[0] == progress.conversations and rolled_counts()[1] == progress.replies > 0
+    assert everything(scope) == live
+    got = figures(week.boss)  # and through the API
+    for name, (value, count) in EXPECTED_WEEK.items():
+        assert (got[name]["value"], got[name]["count"]) == (value, count), name
+    # Filtered scopes read the same rollups.
+    for kw in (
+        {"team_id": week.c[0].team_id},
+        {"agent_id": week.c[0].assignee_id},
+        {"channel_id": week.c[0].channel_id},
+    ):
+        s = metrics.Scope(START, END, **kw)
+        assert metrics.compute(s) == metrics.compute(s)  # warm
+    assert do_refresh_rollups(later()).conversations == 0  # nothing new: nothing recomputed
+
+
+def _late_changes(week: Any, h: Any) -> None:
+    """A resolved conversation reopened days later, a CSAT answered days later, a transfer after the fact."""
+    from kefu.conversations.models import Conversation
+
+    resolved = Conversation.objects.filter(status__in=("resolved", "closed"), created_at__gte=START).order_by(
+        "pk"
+    )
+    first, second = resolved[0], resolved[1]
+    h.customer_says(first, at(8, 9), "東西還是壞的，怎麼辦？")  # Traditional Chinese, a reopening
+    Conversation.objects.filter(pk=first.pk).update(status="open")
+    h.message(second, "activity", at(8, 10), kind="event", is_private=True, meta={"csat_score": 1})
+    Conversation.objects.filter(pk=second.pk).update(csat_score=1, csat_at=at(8, 10))
+    h.message(second, "activity", at(8, 11), kind="event", is_private=True,
+              meta={"from_team": second.team_id, "to_team": week.c[0].team_id})  # fmt: skip
+
+
+def test_late_changes_are_live_until_the_worker_reads_them_and_rolled_after(week: Any):
+    from kefu.analytics import metrics
+    from kefu.analytics.models import ConversationRollup, ReplyRollup
+    from kefu.analytics.rollups import do_refresh_rollups
+
+    from .conftest import History
+
+    scope = metrics.Scope(START, END)
+    do_refresh_rollups(later())
+    before = metrics.compute(scope)
+    _late_changes(week, History())
+    stale = everything(scope)  # the worker has not run: the touched conversations are computed live
+    assert stale["compute"]["reopen_rate"].value != before["reopen_rate"].value
+    assert stale["compute"]["transfer_rate"].value != before["transfer_rate"].value
+    assert stale["compute"]["csat_mean"].value != before["csat_mean"].value
+    progress = do_refresh_rollups(later())
+    assert progress.conversations == 2
+    assert everything(scope) == stale
+    ConversationRollup.objects.all().delete()
+    ReplyRollup.objects.all().delete()
+    assert everything(scope) == stale  # and the plain live computation agrees
+
+
+def test_a_worker_that_dies_mid_batch_loses_nothing(week: Any):
+    from kefu.analytics import metrics, rollups
+    from kefu.analytics.models import ConversationRollup, RollupState
+
+    scope = metrics.Scope(START, END)
+    live = everything(scope)
+    with mock.patch.object(rollups, "_recompute", side_effect=RuntimeError("killed")):
+        with pytest.raises(RuntimeError):
+            rollups.do_refresh_rollups(later(), batch=5)
+    assert ConversationRollup.objects.count() == 0
+    assert RollupState.objects.filter(message_mark__gt=0).count() == 0
+    progress = rollups.do_refresh_rollups(later(), batch=5)  # small batches: many transactions
+    assert progress.batches > 1 and progress.done
+    assert everything(scope) == live
+    assert rollups.do_rebuild_rollups().conversations == progress.conversations - _revisited(progress)
+    assert everything(scope) == live
+
+
+def _revisited(progress: Any) -> int:
+    # With small batches a conversation whose messages span two batches is recomputed twice.
+    from kefu.analytics.models import ConversationRollup
+
+    return progress.conversations - ConversationRollup.objects.count()
+
+
+def test_rows_younger_than_the_settle_time_wait_for_the_next_run(week: Any):
+    from kefu.analytics import metrics
+    from kefu.analytics.rollups import do_refresh_rollups
+
+    from .conftest import History
+
+    scope = metrics.Scope(START, END)
+    do_refresh_rollups(later())
+    c = week.c[0]
+    m = History().customer_says(c, at(8, 12), "还在吗？")
+    type(m).objects.filter(pk=m.pk).update(created_at=timezone.now())  # just written
+    assert do_refresh_rollups(timezone.now()).conversations == 0
+    figs = metrics.compute(scope)
+    assert do_refresh_rollups(later()).conversations == 1
+    assert metrics.compute(scope) == figs
+
+
+def test_the_worker_tick_keeps_rollups_and_the_command_reports(week: Any, capsys: Any):
+    from django.core.management import call_command
+
+    from kefu.analytics.rollups import rollup_status
+    from kefu.ops.management.commands import worker
+
+    # The tick closes connections between steps; inside the test's transaction it must not.
+    with (
+        mock.patch("kefu.analytics.rollups.SETTLE", timedelta(0)),
+        mock.patch.object(worker, "close_old_connections"),
+    ):
+        counts = worker.run_timers()
+    assert counts["rollups"] > 0
+    assert rollup_status()["messages_behind"] == 0
+    call_command("rollups", "status")
+    assert "messages_behind: 0" in capsys.readouterr().out
+    call_command("rollups", "rebuild")
+    assert "已重算会话" in capsys.readouterr().out
