@@ -81,7 +81,7 @@ test-sqlite: setup system-deps
 
 # Storage and realtime tests again on PostgreSQL with the Redis channel layer.
 test-postgres: setup services
-	KEFU_DATABASE_URL=$(PG_URL) KEFU_REDIS_URL=$(REDIS_URL) $(BIN)/pytest -p no:cacheprovider -q $(XDIST) $(DURATIONS) -m "not browser" --ignore=tests/nlp --ignore=tests/quality/test_rules.py --ignore=tests/quality/test_rulesets.py --ignore=tests/test_permission_matrix.py --ignore=tests/api/test_fuzz.py
+	KEFU_DATABASE_URL=$(PG_URL) KEFU_REDIS_URL=$(REDIS_URL) $(BIN)/pytest -p no:cacheprovider -q $(XDIST) $(DURATIONS) -m "not browser" --ignore=tests/nlp --ignore=tests/quality/test_rules.py --ignore=tests/quality/test_rulesets.py --ignore=tests/test_permission_matrix.py --ignore=tests/api/test_fuzz.py --ignore=tests/demo
 
 test: setup system-deps services lint typecheck test-sqlite test-postgres
 
