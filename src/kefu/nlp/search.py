@@ -223,6 +223,11 @@ def _impact_scale(r: Ranking) -> float:
     return (r.k1 + 1.0) * max(r.field_weight) / 65535.0
 
 
+def _char_scale(r: Ranking) -> float:
+    """The value of one unit of a stored character impact (at most ``k1 + 1``)."""
+    return (r.k1 + 1.0) / 65535.0
+
+
 def _to_fixed(impacts: np.ndarray, scale: float) -> np.ndarray:
     return np.clip(np.rint(impacts / scale), 0, 65535).astype(np.uint16)
 
@@ -517,7 +522,7 @@ class SearchIndex:
         self._q_chars = Grow(np.int32)
         self._q_tf = Grow(np.uint8)
         # BM25 term-frequency part of each (unit, character), under the current basis.
-        self._q_impact = Grow(np.float16)
+        self._q_impact = Grow(np.uint16)  # fixed point, steps of _char_scale
         # Live unit count and summed lengths per kind and channel, for average lengths.
         self._kind_units = [0, 0, 0, 0]
         self._kind_len = [[0.0] * 4 for _ in range(3)]
@@ -919,7 +924,7 @@ class SearchIndex:
         return basis[1]
 
     def _char_impacts(self, units: np.ndarray) -> np.ndarray:
-        """BM25 term-frequency parts of the characters of question ``units``, in storage order."""
+        """BM25 term-frequency parts of the characters of question ``units``, in storage order (fixed point)."""
         r, avg = self._basis  # type: ignore[misc]
         counts = self._q_count.data[units]
         rows = gather_ranges(self._q_start.data[units], counts)
@@ -928,7 +933,7 @@ class SearchIndex:
         b = np.asarray(r.b, dtype=np.float32)[kinds]
         tf = self._q_tf.data[rows].astype(np.float32)
         norm = r.k1 * (1.0 - b + b * self._q_len.data[owner] / avg[_CHARS][kinds])
-        return (tf * (r.k1 + 1.0) / (tf + norm)).astype(np.float32)
+        return _to_fixed(tf * (r.k1 + 1.0) / (tf + norm), _char_scale(r))
 
     def _impacts(
         self, side: int, channel: int, keys: np.ndarray, kinds: np.ndarray, tfs: np.ndarray
@@ -1084,7 +1089,8 @@ class SearchIndex:
         rows = gather_ranges(self._q_start.data[units], counts)
         part = char_weight[self._q_chars.data[rows]] * self._q_impact.data[rows]
         owner = np.repeat(np.arange(len(units)), counts)
-        return (self.ranking.char_weight * np.bincount(owner, part, minlength=len(units))).astype(np.float32)
+        scale = self.ranking.char_weight * _char_scale(self.ranking)
+        return (scale * np.bincount(owner, part, minlength=len(units))).astype(np.float32)
 
     def _rank(
         self,
