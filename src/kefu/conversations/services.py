@@ -58,6 +58,7 @@ from kefu.core.fields import check_message, check_text
 from kefu.core.files import IncomingFile
 from kefu.customers.identities import do_resolve_customer
 from kefu.customers.models import Customer, Order
+from kefu.incidents.public_posts import do_answer_public_posts
 from kefu.quality.checks import check_reply_before_send, do_record_reply_findings
 from kefu.quality.scoring import do_schedule_scoring
 from kefu.replies.compose import check_no_unfilled_variables, do_link_sent_message
@@ -342,6 +343,7 @@ def do_send_agent_message(
             client_msg_id=client_msg_id,
         )
         do_link_sent_message(message)
+        do_answer_public_posts(conversation, message)
 
         do_register_promises_from_reply(message, conversation)
 
