@@ -217,7 +217,10 @@ def _after_customer_message(
         do_pick_queue(conversation, first_text=message.text)
     raised = _raise_priority_for_complaint_risk(conversation, alert)
     do_resume_waiting_tickets(conversation)
-    if created_conversation or reopened:
+    # The bot answers first where it is switched on (docs/bot.md). Its answers are not the
+    # desk's: the first-response clock starts when it hands the customer to a person.
+    held = do_hold_for_bot(conversation, created=created_conversation)
+    if (created_conversation or reopened) and not held:
         do_start_conversation_sla(conversation)
     if created_conversation:
         publish(
@@ -235,8 +238,7 @@ def _after_customer_message(
                 f"{alert.reason}，优先级由 {raised} 升为 {conversation.priority}",
                 meta={"alert_id": alert.pk, "priority": {"from": raised, "to": conversation.priority}},
             )
-    # The bot answers first where it is switched on (docs/bot.md); it routes when it hands over.
-    if do_hold_for_bot(conversation, created=created_conversation):
+    if held:  # the bot routes the conversation when it hands over
         return
     if created_conversation:
         do_queue_after_commit(conversation.pk)
