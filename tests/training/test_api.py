@@ -216,6 +216,7 @@ def test_the_lead_page_lists_trainees_and_a_supervisor_certifies(client, team, c
     client.force_login(team.lead)
     page = client.get("/desk/training/team/")
     assert page.status_code == 200 and "小新" in page.content.decode()
+    assert "订单延迟三天未到" in page.content.decode()  # the team's recent sessions, linked
     client.force_login(team.supervisor)
     r = client.post("/desk/training/team/", {"action": "certify", "trainee_id": str(team.trainee.pk)})
     assert r.status_code == 302
@@ -223,3 +224,20 @@ def test_the_lead_page_lists_trainees_and_a_supervisor_certifies(client, team, c
     assert progress
     client.force_login(team.trainee)
     assert client.get("/api/v1/training/progress").json()["certification"]["certified_by"] == "王主管"
+
+
+def test_the_admin_sets_the_certification_rule_on_the_settings_page(client, team):
+    from kefu.training.services import training_settings
+
+    client.force_login(team.supervisor)
+    assert client.get("/desk/settings/training/").status_code == 403
+    client.force_login(team.admin)
+    assert "未通过训练认证" in client.get("/desk/settings/training/").content.decode()
+    r = client.post("/desk/settings/training/", {"require_certification": "on", "pass_score": "85"})
+    assert r.status_code == 302
+    current = training_settings()
+    assert current.require_certification and current.pass_score == 85
+    r = client.post("/desk/settings/training/", {"pass_score": "120"})
+    assert r.status_code == 400 and "0–100" in r.content.decode()
+    r = _post(client, "/api/v1/training/settings", {"require_certification": False, "pass_score": 80}, "put")
+    assert r.json() == {"require_certification": False, "pass_score": 80}

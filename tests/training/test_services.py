@@ -225,3 +225,25 @@ def test_uncertified_agents_get_no_live_chats_when_an_admin_requires_certificati
         services.do_update_training_settings(
             actor=team.supervisor, require_certification=False, pass_score=80
         )
+
+
+def test_the_leads_view_costs_the_same_queries_for_two_trainees_or_six(team, case_of, make_user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            services.team_progress(team.lead)
+        return len(ctx.captured_queries)
+
+    case = case_of("traditional_presale")
+    for trainee in (team.trainee, team.peer):
+        services.do_start_session(trainee=trainee, case_id=case.pk, seed=1)
+    services.training_settings()  # the settings row, created on first use
+    two = queries()
+    for n in range(4):
+        newcomer = make_user(f"xinren{n}", teams=(team.team,))
+        services.do_start_session(trainee=newcomer, case_id=case.pk, seed=1)
+        services.do_certify(actor=team.supervisor, trainee_id=newcomer.pk)
+    assert len(services.team_progress(team.lead)["trainees"]) == 6
+    assert queries() == two

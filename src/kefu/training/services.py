@@ -352,13 +352,42 @@ def training_settings() -> TrainingSettings:
 
 def trainee_progress(trainee: User, *, pass_score: int | None = None) -> dict[str, Any]:
     """Week one's modules for one trainee: each case, its best score and whether it was passed."""
+    return _progress_of([trainee], pass_score=pass_score, only_active=False)[0]
+
+
+def _progress_of(
+    people: list[User], *, pass_score: int | None = None, only_active: bool = True
+) -> list[dict[str, Any]]:
+    """The learning path of each of ``people`` in four queries whatever their number
+    (``only_active``: leave out those who never trained)."""
     pass_score = training_settings().pass_score if pass_score is None else pass_score
     cases = list(TrainingCase.objects.filter(is_active=True))
-    finished = list(
-        TrainingSession.objects.filter(trainee=trainee, status=TrainingSession.Status.FINISHED).only(
-            "case_id", "outcome", "score"
-        )
-    )
+    finished: dict[int, list[TrainingSession]] = {}
+    started: set[int] = set()
+    for s in TrainingSession.objects.filter(trainee__in=people).only(
+        "trainee_id", "case_id", "status", "outcome", "score"
+    ):
+        started.add(s.trainee_id)
+        if s.status == TrainingSession.Status.FINISHED:
+            finished.setdefault(s.trainee_id, []).append(s)
+    certs = {
+        c.trainee_id: c
+        for c in Certification.objects.filter(trainee__in=people).select_related("certified_by")
+    }
+    return [
+        _path(p, cases, finished.get(p.pk, []), certs.get(p.pk), pass_score)
+        for p in people
+        if p.pk in started or not only_active
+    ]
+
+
+def _path(
+    trainee: User,
+    cases: list[TrainingCase],
+    finished: list[TrainingSession],
+    cert: Certification | None,
+    pass_score: int,
+) -> dict[str, Any]:
     best: dict[int, TrainingSession] = {}
     for s in finished:
         kept = best.get(s.case_id)
@@ -392,7 +421,6 @@ def trainee_progress(trainee: User, *, pass_score: int | None = None) -> dict[st
         )
     total = sum(m["total"] for m in modules)
     done = sum(m["passed"] for m in modules)
-    cert = Certification.objects.filter(trainee=trainee).select_related("certified_by").first()
     return {
         "trainee_id": trainee.pk,
         "trainee": trainee.name,
@@ -430,7 +458,7 @@ def team_progress(user: User) -> dict[str, Any]:
     if ids is not None:
         people = people.filter(pk__in=ids)
     pass_score = training_settings().pass_score
-    trainees = [trainee_progress(p, pass_score=pass_score) for p in people if p.training_sessions.exists()]
+    trainees = _progress_of(list(people), pass_score=pass_score)
     return {
         "pass_score": pass_score,
         "trainees": trainees,

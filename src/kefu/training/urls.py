@@ -10,4 +10,5 @@ urlpatterns = [
     path("training/team/", views.team_page, name="team"),
     path("training/cases/new/", views.case_form, name="case_new"),
     path("training/cases/<int:case_id>/edit/", views.case_form, name="case_edit"),
+    path("settings/training/", views.settings_page, name="settings"),
 ]

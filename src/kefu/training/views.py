@@ -141,7 +141,7 @@ def session_page(request: AuthedRequest, session_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def team_page(request: AuthedRequest) -> HttpResponse:
-    """Leads: each trainee's path and the team's weak spots; supervisors certify; admins set the rule."""
+    """Leads: each trainee's path and the team's weak spots; supervisors certify."""
     user = request.user
     services.check_can_lead(user)
     error: KefuError | None = None
@@ -155,13 +155,6 @@ def team_page(request: AuthedRequest) -> HttpResponse:
             elif action == "revoke":
                 services.do_revoke_certification(actor=user, trainee_id=trainee_id or 0)
                 messages.success(request, "已取消认证")
-            elif action == "settings":
-                services.do_update_training_settings(
-                    actor=user,
-                    require_certification=request.POST.get("require_certification") == "on",
-                    pass_score=_int(request.POST.get("pass_score"), "pass_score", required=True),
-                )
-                messages.success(request, "设置已保存")
             else:
                 raise InvalidInput("未知操作", fields={"action": "无效"})
             return redirect("/desk/training/team/")
@@ -172,16 +165,39 @@ def team_page(request: AuthedRequest) -> HttpResponse:
     team = services.team_progress(user)
     for p in team["trainees"]:
         p["cert"] = certification_out(p["certification"])
-    settings_row = services.training_settings()
     context = {
         "nav": "training",
         "team": team,
+        "recent": list(services.visible_sessions(user)[:30]),
         "can_certify": user.has_role_at_least(Role.SUPERVISOR),
         "is_admin": user.has_role_at_least(Role.ADMIN),
-        "settings": settings_row,
         "error": error,
     }
     return render(request, "training/team.html", context, status=400 if error else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def settings_page(request: AuthedRequest) -> HttpResponse:
+    """Admins: whether uncertified agents get live chats, and the passing score (settings hub)."""
+    user = request.user
+    current = services.access_training_settings(user)
+    error: KefuError | None = None
+    if request.method == "POST":
+        try:
+            services.do_update_training_settings(
+                actor=user,
+                require_certification=request.POST.get("require_certification") == "on",
+                pass_score=_int(request.POST.get("pass_score"), "pass_score", required=True),
+            )
+            messages.success(request, "设置已保存")
+            return redirect("/desk/settings/training/")
+        except KefuError as exc:
+            if exc.status in (401, 403, 404):
+                raise
+            error = exc
+    context = {"nav": "settings", "settings": current, "error": error}
+    return render(request, "training/settings.html", context, status=400 if error else 200)
 
 
 def _lines(value: str | None) -> list[str]:
