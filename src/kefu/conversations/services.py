@@ -225,7 +225,7 @@ def _after_customer_message(
             team_id=conversation.team_id,
             conversation_id=conversation.pk,
         )
-    publish_message(message, conversation)
+    publish_message(message, conversation, chatter=not created_conversation)
     if alert is not None:
         publish_alert(alert, conversation)
         if raised is not None:

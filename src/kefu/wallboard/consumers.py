@@ -56,6 +56,9 @@ class DisplayConsumer(SnapshotFeed, JsonSocket):
     async def desk_event(self, event: dict[str, Any]) -> None:
         self.poke()
 
+    async def desk_activity(self, event: dict[str, Any]) -> None:
+        self.poke()
+
     async def typing_event(self, event: dict[str, Any]) -> None:
         return None
 
