@@ -45,6 +45,7 @@ from kefu.conversations.timeline import (
     add_activity,
     check_client_msg_id,
     check_image,
+    current_customer_conversation,
     customer_status,
     publish_assigned,
     publish_message,
@@ -72,10 +73,12 @@ from kefu.sla.policies import do_start_conversation_sla
 from kefu.tickets.records import do_answer_left_messages, do_resume_waiting_tickets
 from kefu.understanding.models import EmotionAlert
 from kefu.understanding.reading import (
+    Reading,
     do_tell_assignee_of_open_alerts,
     do_understand_customer_message,
     open_alerts_for,
     publish_alert,
+    read_customer_message,
 )
 
 from .models import Attachment, CallLog, Conversation, Message, Priority, priority_for
@@ -122,6 +125,11 @@ def do_receive_customer_message(
     text = check_message(text, required=image is None)
     check_image(image)
     client_msg_id = check_client_msg_id(client_msg_id)
+    # Understanding is CPU work that needs no lock: worked out here, the transaction
+    # (on SQLite the one write lock, from BEGIN IMMEDIATE to COMMIT) only stores it.
+    reading = read_customer_message(
+        None if new_conversation else _conversation_of(channel, identities, conversation), text
+    )
     with transaction.atomic():
         if external_id:
             dup = Message.objects.filter(conversation__channel=channel, external_id=external_id).first()
@@ -177,9 +185,22 @@ def do_receive_customer_message(
         conversation.last_customer_message_at = now
         conversation.save()
         _after_customer_message(
-            conversation, message, created_conversation=created_conversation, reopened=reopened
+            conversation,
+            message,
+            created_conversation=created_conversation,
+            reopened=reopened,
+            reading=reading,
         )
     return message, True
+
+
+def _conversation_of(
+    channel: Channel, identities: Sequence[tuple[str, str]], pinned: Conversation | None
+) -> Conversation | None:
+    """The conversation a customer message will most likely join, looked up without a lock (a guess)."""
+    if pinned is not None and pinned.status != Conversation.Status.CLOSED:
+        return pinned
+    return current_customer_conversation(channel=channel, identities=identities)
 
 
 def _store_attachments(message: Message, files: Sequence[IncomingFile]) -> None:
@@ -199,7 +220,12 @@ def _store_attachments(message: Message, files: Sequence[IncomingFile]) -> None:
 
 
 def _after_customer_message(
-    conversation: Conversation, message: Message, *, created_conversation: bool, reopened: bool
+    conversation: Conversation,
+    message: Message,
+    *,
+    created_conversation: bool,
+    reopened: bool,
+    reading: Reading | None = None,
 ) -> None:
     """Understanding, routing, SLA and the events of a newly stored customer message, in that order.
 
@@ -210,7 +236,7 @@ def _after_customer_message(
     the commit it is queued, so its assignment (or the customer's queue position)
     follows the message everywhere.
     """
-    alert = do_understand_customer_message(conversation, message, first=created_conversation)
+    alert = do_understand_customer_message(conversation, message, first=created_conversation, reading=reading)
     _link_mentioned_order(conversation, message.text)
     if created_conversation:
         do_pick_queue(conversation, first_text=message.text)
