@@ -36,6 +36,8 @@ urlpatterns = [
     path("desk/", include("kefu.bot.urls")),
     path("", include("kefu.proactive.urls")),
     re_path(r"^media/(?P<path>.*)$", core_views.media),
+    # Health, readiness and Prometheus metrics of this process (docs/operations.md).
+    path("", include("kefu.ops.urls")),
 ]
 
 handler400 = "kefu.core.views.bad_request"

@@ -35,6 +35,7 @@ from kefu.conversations.timeline import (
     send_typing,
     visible_conversations,
 )
+from kefu.core import telemetry
 from kefu.core.errors import InvalidInput, KefuError
 from kefu.core.events import DESK_ALL, desk_conversation_group, desk_team_group, desk_user_group
 from kefu.core.fields import check_json
@@ -43,6 +44,9 @@ from kefu.wallboard.services import access_wallboard, scope_for
 from .presenters import message_dict
 
 log = logging.getLogger(__name__)
+
+DESK_FRAMES = "kefu_desk_frames_total"
+DESK_FRAMES_HELP = "Event and activity frames sent to desk sockets."
 
 # Application close codes (4000–4999): the client must not retry with the same credentials.
 CLOSE_UNAUTHORIZED = 4401
@@ -65,6 +69,7 @@ class JsonSocket(AsyncJsonWebsocketConsumer):
 
     groups_joined: list[str]
     disconnected = False
+    socket_kind = "desk"  # the label of kefu_websockets_open (GET /metrics)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels runs close_old_connections() before every handler, as a hop onto the
@@ -124,9 +129,12 @@ class JsonSocket(AsyncJsonWebsocketConsumer):
         # A handler or the channel layer that fails ends the consumer without a
         # websocket.disconnect: its groups must still be left, or every event sent to
         # them piles up in a channel nobody reads ("over capacity" on Redis).
+        labels = {"kind": self.socket_kind}
+        telemetry.gauge_add("kefu_websockets_open", "Websockets open on this process.", labels)
         try:
             await super().__call__(scope, receive, send)
         finally:
+            telemetry.gauge_add("kefu_websockets_open", "Websockets open on this process.", labels, -1)
             if not self.disconnected:
                 try:
                     await self.disconnect(WS_ABNORMAL_CLOSURE)
@@ -441,6 +449,7 @@ class DeskConsumer(SnapshotFeed, JsonSocket):
         self.recent[event_id] = None
         if len(self.recent) > self.RECENT_EVENTS:
             self.recent.popitem(last=False)
+        telemetry.count(DESK_FRAMES, DESK_FRAMES_HELP, {"type": "event"})
         await self.send_json({"type": "event", **payload})
         self.poke()
 
@@ -478,6 +487,7 @@ class DeskConsumer(SnapshotFeed, JsonSocket):
         self.activity_task = None
         batch, self.activity = list(self.activity.values()), {}
         if batch:
+            telemetry.count(DESK_FRAMES, DESK_FRAMES_HELP, {"type": "activity"})
             await self.send_json({"type": "activity", "conversations": batch})
             self.poke()
 

@@ -51,6 +51,7 @@ from kefu.conversations.timeline import (
     publish_message,
     visible_conversations,
 )
+from kefu.core import telemetry
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kefu.core.events import (
     publish,
@@ -191,6 +192,11 @@ def do_receive_customer_message(
             reopened=reopened,
             reading=reading,
         )
+    telemetry.count(
+        "kefu_customer_messages_total",
+        "Customer messages stored (resends not counted).",
+        {"channel": channel.kind},
+    )
     return message, True
 
 
@@ -389,6 +395,7 @@ def do_send_agent_message(
         do_answer_left_messages(conversation, agent=agent, now=now)
 
         do_queue_outbound(message)
+    telemetry.count("kefu_agent_messages_total", "Agent replies stored (resends not counted).")
     return message, True
 
 

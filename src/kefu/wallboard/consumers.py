@@ -21,6 +21,7 @@ from .services import access_display_board, authenticate_display, display_group
 
 
 class DisplayConsumer(SnapshotFeed, JsonSocket):
+    socket_kind = "wallboard"
     key: str | None = None
 
     async def connect(self) -> None:
