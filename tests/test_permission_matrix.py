@@ -300,6 +300,27 @@ RULES: dict[str, str] = {
     "GET /api/v1/proactive/statements/{statement_id}": "team_lead",
     "POST /api/v1/proactive/statements/{statement_id}/approve": "supervisor",
     "POST /api/v1/proactive/statements/{statement_id}/cancel": "team_lead",
+    # training (docs/training.md): everyone practises and sees their own sessions; leads follow
+    # their teams; supervisors write cases and certify; admins set the certification rule
+    "GET /api/v1/training/cases": "agent",
+    "POST /api/v1/training/cases": "supervisor",
+    "GET /api/v1/training/cases/{case_id}": "agent",
+    "PUT /api/v1/training/cases/{case_id}": "supervisor",
+    "POST /api/v1/training/cases/from-conversation": "supervisor",
+    "GET /api/v1/training/sessions": "agent",
+    "POST /api/v1/training/sessions": "agent",
+    "GET /api/v1/training/sessions/{session_id}": "agent",
+    "POST /api/v1/training/sessions/{session_id}/replies": "agent",
+    "POST /api/v1/training/sessions/{session_id}/reply-check": "agent",
+    "POST /api/v1/training/sessions/{session_id}/end": "agent",
+    "GET /api/v1/training/sessions/{session_id}/scripts": "agent",
+    "POST /api/v1/training/sessions/{session_id}/scripts/{reply_id}/use": "agent",
+    "GET /api/v1/training/progress": "agent",
+    "GET /api/v1/training/team": "team_lead",
+    "POST /api/v1/training/certifications": "supervisor",
+    "DELETE /api/v1/training/certifications/{trainee_id}": "supervisor",
+    "GET /api/v1/training/settings": "admin",
+    "PUT /api/v1/training/settings": "admin",
 }
 
 
@@ -366,6 +387,8 @@ def _path_ids() -> dict[str, Any]:
     from kefu.sla.models import SLAPolicy
     from kefu.staffing.models import Promotion, Roster, ShiftType
     from kefu.tickets.models import FollowUp, Ticket
+    from kefu.training.models import TrainingCase
+    from kefu.training.services import do_start_session
     from kefu.understanding.models import EmotionAlert, Intent
     from kefu.webhooks.models import WebhookDelivery, WebhookEndpoint
 
@@ -420,6 +443,12 @@ def _path_ids() -> dict[str, Any]:
         ).pk,
         "setting_id": _first(BotSetting),
         "turn_id": _first(BotTurn, kind="unanswered"),
+        "case_id": _first(TrainingCase),
+        # Only its trainee plays a session: the matrix's agent, the role the rules name.
+        "session_id": do_start_session(
+            trainee=User.objects.get(username="matrix-agent"), case_id=_first(TrainingCase), seed=1
+        ).pk,
+        "trainee_id": _first(User, role="agent"),
     }
 
 

@@ -41,6 +41,7 @@ from kefu.sla.api import router as sla_router
 from kefu.staffing.api import router as staffing_router
 from kefu.surveys.api import router as surveys_router
 from kefu.tickets.api import router as tickets_router
+from kefu.training.api import router as training_router
 from kefu.understanding.api import router as understanding_router
 from kefu.wallboard.api import router as wallboard_router
 from kefu.webhooks.api import router as webhooks_router
@@ -173,6 +174,7 @@ def _mount() -> None:
     api.add_router("/", surveys_router)
     api.add_router("/", bot_router)
     api.add_router("/", proactive_router)
+    api.add_router("/", training_router)
 
 
 _mount()

@@ -121,6 +121,7 @@ INSTALLED_APPS = [
     "kefu.surveys",
     "kefu.bot",
     "kefu.proactive",
+    "kefu.training",
     "kefu.demo",
     "kefu.ops",
 ]

@@ -35,6 +35,7 @@ urlpatterns = [
     path("", include("kefu.surveys.urls")),
     path("desk/", include("kefu.bot.urls")),
     path("", include("kefu.proactive.urls")),
+    path("desk/", include("kefu.training.urls")),
     re_path(r"^media/(?P<path>.*)$", core_views.media),
     # Health, readiness and Prometheus metrics of this process (docs/operations.md).
     path("", include("kefu.ops.urls")),

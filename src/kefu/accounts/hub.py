@@ -61,6 +61,12 @@ PAGES: tuple[SettingsPage, ...] = (
         Role.SUPERVISOR,
     ),
     SettingsPage(
+        "/desk/settings/training/",
+        "模拟训练",
+        "未通过训练认证的普通客服是否接待在线会话、训练案例的通过分数",
+        "人员与团队",
+    ),
+    SettingsPage(
         "/desk/settings/presence/",
         "在线与离线",
         "离线客服的会话规则（保留或超时退回队列）、在线时长与状态记录",

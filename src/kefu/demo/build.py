@@ -44,6 +44,9 @@ from kefu.routing.models import RoutingRule
 from kefu.sla.models import SLAPolicy
 from kefu.sla.services import EXAMPLE_CHAIN, do_install_default_policies, do_set_escalation
 from kefu.tickets.models import Department, Ticket
+from kefu.training import engine as training_engine
+from kefu.training.models import TrainingCase, TrainingSession
+from kefu.training.services import do_start_session, do_training_reply, script_of
 from kefu.understanding.services import do_add_shop_words, do_install_default_intents
 
 from . import kb, shop
@@ -382,6 +385,40 @@ def _assign_scenarios(rng: random.Random, seeds: list[_Seed]) -> dict[str, _Seed
     return assigned
 
 
+# Two new agents' first days of training (模拟训练), so the lead's page shows progress and
+# weak spots: one answers like the cases' model answers, the other talks policy and blames.
+POOR_PRACTICE = (
+    "这是公司规定，没办法，您再耐心等待吧。",
+    "我们也没办法，您自己看页面吧。",
+    "这个不归我们管。",
+)
+TRAINING_PRACTICE: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
+    ("linmeiling", "late_order", None),
+    ("linmeiling", "leaking_cup", None),
+    ("heyutong", "late_order", POOR_PRACTICE),
+    ("heyutong", "rude_service", POOR_PRACTICE),
+)
+
+
+def _training(users: dict[str, User]) -> None:
+    for username, key, replies in TRAINING_PRACTICE:
+        case = TrainingCase.objects.filter(key=key, is_active=True).first()
+        if case is None or username not in users:  # a case a supervisor switched off
+            continue
+        trainee = users[username]
+        script = script_of(case)
+        session = do_start_session(trainee=trainee, case_id=case.pk, seed=2026)
+        for turn in range(script.max_turns):
+            if session.status != TrainingSession.Status.ACTIVE:
+                break
+            text = (
+                replies[min(turn, len(replies) - 1)]
+                if replies
+                else training_engine.model_answer(script, turn)
+            )
+            session = do_training_reply(trainee=trainee, session_id=session.pk, text=text)
+
+
 def install_demo(*, seed: int = 2026, password: str | None = None) -> DemoResult:
     """Create the demo shop; the caller checks ``demo_exists()`` first."""
     rng = random.Random(seed)
@@ -439,6 +476,7 @@ def install_demo(*, seed: int = 2026, password: str | None = None) -> DemoResult
             played += 1
             results.append((sc, result))
     _since(play, [(sc, r, assigned[sc["key"]]) for sc, r in results if sc.get("after")])
+    _training(users)
     # Switched on after the stories are played, so they stay the agents' conversations they tell.
     do_save_bot_setting(
         actor=users["admin"], channel_id=channels["web"].pk, team_id=None, data={"enabled": True}

@@ -46,6 +46,7 @@ from kefu.channels.models import Channel
 from kefu.conversations.models import Conversation, Message
 from kefu.conversations.timeline import add_activity, do_send_auto_reply, publish_assigned
 from kefu.tickets.models import OPEN_TICKET_STATUSES, Ticket
+from kefu.training.certification import routable
 from kefu.understanding.reading import do_tell_assignee_of_open_alerts, route_by_intent, route_for_intent
 
 from .availability import (
@@ -103,7 +104,7 @@ def agent_load(user_id: int) -> int:
 
 def _candidates(team_id: int | None, *, senior_first: bool = False) -> list[User]:
     qs = (
-        online_agents(team_id)
+        routable(online_agents(team_id))
         .annotate(
             load=Count("assigned_conversations", filter=Q(assigned_conversations__status__in=LOAD_STATUSES))
         )

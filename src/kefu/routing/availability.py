@@ -10,7 +10,8 @@ A closed desk never gives a queue estimate; a message left (留言) is answered 
 next opening when the desk is closed.
 
 The two facts it reads come from their owners, each behind one function here:
-who is online (``online_agents``: :mod:`kefu.accounts.presence`) and the business
+who is online (``online_agents``: :mod:`kefu.accounts.presence`, less uncertified agents
+when an admin requires a training certification, :mod:`kefu.training.certification`) and the business
 calendar (``calendar``: :mod:`kefu.hours.calendar`). The estimate's arithmetic is
 :mod:`kefu.routing.estimate`; the formula is in docs/offhours.md.
 """
@@ -30,6 +31,7 @@ from kefu.accounts.models import Team, User
 from kefu.channels.models import Channel
 from kefu.conversations.models import Conversation
 from kefu.hours.calendar import BusinessCalendar, calendar_for
+from kefu.training.certification import routable
 
 from . import estimate
 from .models import RoutingRule
@@ -56,7 +58,7 @@ class Reason:
 
 def online_agents(team_id: int | None) -> QuerySet[User]:
     """Agents who take new conversations now (of ``team_id``; ``None``: anyone): online within the grace."""
-    return presence.online_agents(team_id)
+    return routable(presence.online_agents(team_id))
 
 
 def calendar(team_id: int | None, channel_id: int | None) -> BusinessCalendar:

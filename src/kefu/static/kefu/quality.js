@@ -1,7 +1,8 @@
 /* Reply-quality hints under the composer (质检提示).
  *
  * While the agent types, the draft is checked (debounced, ~400 ms) by
- * POST /api/v1/conversations/{id}/reply-check and the findings are listed under the
+ * POST /api/v1/conversations/{id}/reply-check (a training session's page names its own
+ * endpoint in data-reply-check-url) and the findings are listed under the
  * composer with why + suggestion; "一键改写" splices a finding's replacement into the
  * draft. Before a reply is sent, the page's composer dispatches a cancellable
  * `kefu:before-send` event (detail: {text}); when the draft has a high-severity finding
@@ -19,12 +20,15 @@
 
   var DEBOUNCE_MS = 400;
 
-  var page = document.querySelector("#kefu-conversation[data-conversation-id]")
+  var page = document.querySelector("main[data-reply-check-url]")
+    || document.querySelector("#kefu-conversation[data-conversation-id]")
     || document.querySelector("main[data-conversation-id]")
     || document.getElementById("assist-panel");
   if (!page) return;
   var conversationId = page.dataset.conversationId || page.dataset.conversation;
-  if (!conversationId) return;
+  var checkUrl = page.dataset.replyCheckUrl
+    || (conversationId ? "/api/v1/conversations/" + encodeURIComponent(conversationId) + "/reply-check" : null);
+  if (!checkUrl) return;
   var textarea = document.querySelector("[data-composer] textarea")
     || page.querySelector("textarea[name=text]")
     || document.querySelector("#kefu-conversation textarea[name=text]");
@@ -82,7 +86,7 @@
   function check(text) {
     if (pending && pending.text === text) return pending.promise;
     var mine = ++seq;
-    var promise = fetch("/api/v1/conversations/" + encodeURIComponent(conversationId) + "/reply-check", {
+    var promise = fetch(checkUrl, {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrf() },

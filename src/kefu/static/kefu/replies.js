@@ -4,11 +4,13 @@
  * Ctrl+/ opens the picker too. ↑/↓ choose, Enter or Tab inserts, Esc closes. The
  * inserted text has the conversation's variables filled by the server; variables with
  * no value stay as {变量} and are listed so the agent fills them before sending (the
- * server refuses a reply that still has one).
+ * server refuses a reply that still has one). A training session's page (#kefu-training)
+ * names its own endpoints (data-scripts-url, data-script-use-url): variables are filled
+ * from the case's facts there and no use is counted.
  */
 (function () {
   "use strict";
-  var page = document.getElementById("kefu-conversation");
+  var page = document.getElementById("kefu-conversation") || document.getElementById("kefu-training");
   var box = document.querySelector("#kefu-composer-text, [data-composer] textarea");
   if (!page || !box) return;
   var conversationId = page.dataset.conversationId;
@@ -69,7 +71,9 @@
   }
 
   function search(q) {
-    var url = "/api/v1/replies?limit=8&conversation_id=" + encodeURIComponent(conversationId) + "&q=" + encodeURIComponent(q);
+    var url = page.dataset.scriptsUrl
+      ? page.dataset.scriptsUrl + "?q=" + encodeURIComponent(q)
+      : "/api/v1/replies?limit=8&conversation_id=" + encodeURIComponent(conversationId) + "&q=" + encodeURIComponent(q);
     fetch(url, {credentials: "same-origin"})
       .then(function (r) { return r.ok ? r.json() : []; })
       .then(function (list) { items = list; active = 0; if (opened) render(); });
@@ -90,11 +94,14 @@
       note.hidden = true;
       return;
     }
-    fetch("/api/v1/replies/" + r.id + "/use", {
+    var useUrl = page.dataset.scriptUseUrl
+      ? page.dataset.scriptUseUrl.replace("{id}", encodeURIComponent(r.id))
+      : "/api/v1/replies/" + r.id + "/use";
+    fetch(useUrl, {
       method: "POST",
       credentials: "same-origin",
       headers: {"Content-Type": "application/json", "X-CSRFToken": csrf()},
-      body: JSON.stringify({conversation_id: Number(conversationId)})
+      body: JSON.stringify(page.dataset.scriptUseUrl ? {} : {conversation_id: Number(conversationId)})
     }).then(function (res) { return res.ok ? res.json() : null; }).then(function (data) {
       if (!data) return;
       box.value = data.text;
