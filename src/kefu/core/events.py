@@ -191,8 +191,12 @@ def publish(
 
 def _activity(envelope: dict[str, Any], data: dict[str, Any], team_id: int | None) -> dict[str, Any]:
     """The compact form of a chatter event: which conversation moved, never what was said."""
-    message = data.get("message") if isinstance(data.get("message"), dict) else {}
-    conversation = data.get("conversation") if isinstance(data.get("conversation"), dict) else {}
+    message = data.get("message")
+    conversation = data.get("conversation")
+    if not isinstance(message, dict):
+        message = {}
+    if not isinstance(conversation, dict):
+        conversation = {}
     return {
         "id": envelope["id"],
         "event": envelope["event"],
