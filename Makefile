@@ -79,9 +79,16 @@ DURATIONS ?= --durations=20
 test-sqlite: setup system-deps
 	$(BIN)/pytest -p no:cacheprovider -q $(XDIST) $(DURATIONS)
 
-# Storage and realtime tests again on PostgreSQL with the Redis channel layer.
+# Storage and realtime tests again on PostgreSQL with the Redis channel layer: services, the
+# API, sockets, the worker, concurrency. What does not depend on the engine runs on SQLite
+# only: browser tests, page rendering (test_views, test_pages), the NLP library, rule
+# tables, the permission matrix, fuzzing and the demo build.
+PG_SKIP := -m "not browser" --ignore=tests/nlp --ignore=tests/quality/test_rules.py \
+	--ignore=tests/quality/test_rulesets.py --ignore=tests/test_permission_matrix.py \
+	--ignore=tests/api/test_fuzz.py --ignore=tests/demo \
+	--ignore-glob='tests/*/test_views.py' --ignore-glob='tests/*/test_pages.py'
 test-postgres: setup services
-	KEFU_DATABASE_URL=$(PG_URL) KEFU_REDIS_URL=$(REDIS_URL) $(BIN)/pytest -p no:cacheprovider -q $(XDIST) $(DURATIONS) -m "not browser" --ignore=tests/nlp --ignore=tests/quality/test_rules.py --ignore=tests/quality/test_rulesets.py --ignore=tests/test_permission_matrix.py --ignore=tests/api/test_fuzz.py --ignore=tests/demo
+	KEFU_DATABASE_URL=$(PG_URL) KEFU_REDIS_URL=$(REDIS_URL) $(BIN)/pytest -p no:cacheprovider -q $(XDIST) $(DURATIONS) $(PG_SKIP)
 
 test: setup system-deps services lint typecheck test-sqlite test-postgres
 

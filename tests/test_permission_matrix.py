@@ -273,6 +273,9 @@ RULES: dict[str, str] = {
     "GET /api/v1/incidents/{incident_id}/review": "agent",
     "GET /api/v1/incidents/{incident_id}/review.csv": "agent",
     "GET /api/v1/conversations/{conversation_id}/incidents": "agent",
+    # public posts waiting for a public reply: the list is the leads'; the badge goes with the conversation
+    "GET /api/v1/public-posts": "team_lead",
+    "GET /api/v1/conversations/{conversation_id}/public-post": "agent",
     # reports (team leads see their own team's; agents have 我的数据)
     "GET /api/v1/reports": "team_lead",
     "GET /api/v1/reports/conversations": "team_lead",

@@ -397,6 +397,18 @@ KEFU_OUTBOUND_MAX_ATTEMPTS = int(os.environ.get("KEFU_OUTBOUND_MAX_ATTEMPTS", "6
 # Proactive service (docs/proactive.md): a customer whose chat window reported within this
 # many seconds is "in the chat" and gets proactive messages there rather than by email or IM.
 KEFU_PROACTIVE_ONLINE_SECONDS = int(os.environ.get("KEFU_PROACTIVE_ONLINE_SECONDS", "90"))
+# An incident's notice to affected customers (docs/incidents.md) is not sent to a customer who
+# already received this many proactive messages in the last 24 hours, and counts towards it.
+KEFU_PROACTIVE_INCIDENT_DAILY_LIMIT = int(os.environ.get("KEFU_PROACTIVE_INCIDENT_DAILY_LIMIT", "3"))
+# Public posts (docs/incidents.md): a negative social or live-stream message is "visible" when
+# any reach figure the platform sends is at or above its threshold here.
+KEFU_PUBLIC_POST_THRESHOLDS = {
+    "followers": int(os.environ.get("KEFU_PUBLIC_POST_FOLLOWERS", "10000")),
+    "views": int(os.environ.get("KEFU_PUBLIC_POST_VIEWS", "1000")),
+    "likes": int(os.environ.get("KEFU_PUBLIC_POST_LIKES", "100")),
+    "shares": int(os.environ.get("KEFU_PUBLIC_POST_SHARES", "20")),
+    "comments": int(os.environ.get("KEFU_PUBLIC_POST_COMMENTS", "50")),
+}
 KEFU_OUTBOUND_RETRY_SECONDS = int(os.environ.get("KEFU_OUTBOUND_RETRY_SECONDS", "30"))
 KEFU_OUTBOUND_TIMEOUT = float(os.environ.get("KEFU_OUTBOUND_TIMEOUT", "5"))
 # Webhook endpoints and outbound URLs that admins type may only lead to public

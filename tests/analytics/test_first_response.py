@@ -119,3 +119,38 @@ def test_another_teams_agent_on_the_desk_does_not_count(desk):
     on_desk(desk.wang, (at(7, 11, 59), at(7, 13)))
     chat(desk, at(7, 10), at(7, 12))
     assert frt(desk, at(7, 10)) == (60.0, 100.0)
+
+
+def bot_session(conversation: Any, *, handed_over: datetime | None, reason: str = "explicit") -> None:
+    from kefu.bot.models import BotSession
+
+    BotSession.objects.create(
+        conversation=conversation,
+        state=BotSession.State.HANDED_OVER if handed_over else BotSession.State.ACTIVE,
+        handover_reason=reason if handed_over else "",
+        handed_over_at=handed_over,
+    )
+
+
+def test_a_conversation_the_bot_handed_over_is_measured_from_the_hand_over(desk):
+    c = chat(desk, at(2, 10), at(2, 10, 5, 30))
+    bot_session(c, handed_over=at(2, 10, 5))
+    assert frt(desk, at(2, 10)) == (30.0, 100.0)
+
+
+def test_an_agent_who_took_over_from_the_bot_is_measured_from_creation(desk):
+    c = chat(desk, at(2, 10), at(2, 10, 0, 50))
+    bot_session(c, handed_over=at(2, 10, 1), reason="agent")
+    assert frt(desk, at(2, 10)) == (50.0, 100.0)
+
+
+def test_a_conversation_the_bot_still_answers_is_neither_answered_nor_overdue(desk):
+    c = chat(desk, at(2, 10), None)
+    bot_session(c, handed_over=None)
+    assert frt(desk, at(2, 10)) == (None, None)
+    from kefu.bot.models import BotSession
+
+    BotSession.objects.filter(conversation=c).update(
+        state=BotSession.State.HANDED_OVER, handover_reason="explicit", handed_over_at=at(2, 10, 30)
+    )
+    assert frt(desk, at(2, 10)) == (None, 0.0)  # handed over and left waiting: overdue

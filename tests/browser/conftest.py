@@ -29,6 +29,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import migrated
+
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -174,17 +176,7 @@ class LiveDesk:
         """A migrated, seeded database with no server (the template)."""
         desk = cls()
         try:
-            migrate = subprocess.run(
-                [sys.executable, "-m", "kefu.cli", "migrate", "--noinput", "-v", "0"],
-                cwd=desk.tmp,
-                env=desk.env,
-                capture_output=True,
-                text=True,
-                # Minutes, not seconds, on a machine shared by several test runs.
-                timeout=600,
-            )
-            if migrate.returncode != 0:
-                raise RuntimeError(f"migrate failed:\n{migrate.stderr[-4000:]}")
+            migrated.sqlite_copy(desk.db, desk.env)
             desk.seed = desk.run(SEED)
         except BaseException:
             desk.stop()

@@ -94,6 +94,16 @@ def test_demo_builds_the_shop_with_one_random_password():
     assert User.objects.get(username="admin").check_password(password)
     assert User.objects.get(username="majun").check_password(password)
     assert output.count(password) == 1
+    # The training cases, and two of 售前咨询's agents who practised (模拟训练) for their lead's page.
+    from kefu.training.models import TrainingCase, TrainingSession
+    from kefu.training.services import team_progress
+
+    assert TrainingCase.objects.exclude(key=None).filter(is_active=True).count() == 7
+    outcomes = dict(TrainingSession.objects.values_list("trainee__username", "outcome").order_by("id"))
+    assert outcomes == {"linmeiling": "resolved", "heyutong": "escalated"}
+    view = team_progress(User.objects.get(username="zhangli"))
+    assert {p["trainee"] for p in view["trainees"]} == {"林美玲", "何雨桐"}
+    assert view["weak_spots"][0]["replies"] >= 3
 
 
 def test_running_twice_does_not_duplicate_and_reset_rebuilds(make_user):
@@ -111,20 +121,6 @@ def test_running_twice_does_not_duplicate_and_reset_rebuilds(make_user):
     own_admin.refresh_from_db()
     own_channel.refresh_from_db()
     assert Channel.objects.filter(name="客服邮箱（演示）").exists()
-
-
-def test_demo_has_the_training_cases_and_two_agents_practice():
-    from kefu.training.models import TrainingCase, TrainingSession
-    from kefu.training.services import team_progress
-
-    run_demo()
-    assert TrainingCase.objects.exclude(key=None).filter(is_active=True).count() == 7
-    outcomes = dict(TrainingSession.objects.values_list("trainee__username", "outcome").order_by("id"))
-    assert outcomes == {"linmeiling": "resolved", "heyutong": "escalated"}
-    lead = User.objects.get(username="zhangli")
-    view = team_progress(lead)
-    assert {p["trainee"] for p in view["trainees"]} == {"林美玲", "何雨桐"}
-    assert view["weak_spots"][0]["replies"] >= 3
 
 
 def test_demo_has_a_knowledge_base_and_the_shop_profile():

@@ -25,6 +25,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from tests import migrated
+
 REPO = Path(__file__).resolve().parents[2]
 # Redis database kept for these tests unless KEFU_REDIS_URL says otherwise.
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/3"
@@ -196,10 +198,17 @@ class Cluster:
         return result.stdout
 
     def start(self) -> Cluster:
+        # A copy of the migrated template (tests/migrated.py), not a migration per cluster.
         if self._pg_db:
-            self._pg_admin(f'DROP DATABASE IF EXISTS "{self._pg_db}" WITH (FORCE)')
-            self._pg_admin(f'CREATE DATABASE "{self._pg_db}"')
-        self._run(["-m", "kefu.cli", "migrate", "--noinput", "-v", "0"])
+            migrated.postgresql_copy(self.database_url, self._pg_db, self.env)
+        else:
+            url = self.env.get("KEFU_DATABASE_URL", "")
+            path = (
+                url.removeprefix("sqlite:///")
+                if url.startswith("sqlite:///")
+                else self.env["KEFU_SQLITE_PATH"]
+            )
+            migrated.sqlite_copy(Path(path), self.env)
         out = self._run(["-c", SEED], extra_env=self.seed_env)
         self.seed = json.loads(out.strip().splitlines()[-1])
         for _ in range(self.count):

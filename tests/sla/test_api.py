@@ -14,7 +14,7 @@ def send(client, method, url, data=None):
 def test_staff_read_admins_change(client, make_user):
     client.force_login(make_user("a1"))
     listed = client.get("/api/v1/sla-policies").json()
-    assert len(listed) == SLAPolicy.objects.count() == 11
+    assert len(listed) == SLAPolicy.objects.count() == 12
     assert (
         send(client, "post", "/api/v1/sla-policies", {"name": "x", "first_response_seconds": 5}).status_code
         == 403

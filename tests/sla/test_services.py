@@ -21,7 +21,8 @@ pytestmark = pytest.mark.django_db
 
 def test_default_policies_are_installed_by_migration():
     assert SLAPolicy.objects.filter(name="在线聊天首次响应", applies_to="conversation").exists()
-    assert SLAPolicy.objects.count() == 11
+    assert SLAPolicy.objects.filter(name="公开负面帖子公开回复", applies_to="public_post").exists()
+    assert SLAPolicy.objects.count() == 12
 
 
 def test_sweep_warns_then_breaches_an_unanswered_conversation(

@@ -241,3 +241,33 @@ def test_the_admin_sets_the_certification_rule_on_the_settings_page(client, team
     assert r.status_code == 400 and "0–100" in r.content.decode()
     r = _post(client, "/api/v1/training/settings", {"require_certification": False, "pass_score": 80}, "put")
     assert r.json() == {"require_certification": False, "pass_score": 80}
+
+
+def test_a_supervisor_turns_a_resolved_conversation_into_a_case_from_its_page(client, team):
+    from kefu.conversations.models import Conversation
+    from kefu.conversations.services import do_receive_customer_message, do_send_agent_message, do_set_status
+
+    message, _ = do_receive_customer_message(
+        channel=team.channel,
+        identities=[("web", "visitor-wu")],
+        text="快递三天没动了，手机13912345678",
+        customer_name="吴芳",
+    )
+    conversation = message.conversation
+    do_send_agent_message(
+        agent=team.supervisor, conversation_id=conversation.pk, text="非常抱歉，今天18:00前给您回复。"
+    )
+    client.force_login(team.supervisor)
+    page = client.get(f"/desk/c/{conversation.pk}/").content.decode()
+    assert "生成训练案例" not in page
+    do_set_status(actor=team.supervisor, conversation_id=conversation.pk, status=Conversation.Status.RESOLVED)
+    assert "生成训练案例" in client.get(f"/desk/c/{conversation.pk}/").content.decode()
+    r = client.post(
+        "/desk/training/", {"action": "from_conversation", "conversation_id": str(conversation.pk)}
+    )
+    assert r.status_code == 302
+    case = TrainingCase.objects.get(source_conversation=conversation)
+    assert r["Location"] == f"/desk/training/cases/{case.pk}/edit/"
+    assert "13912345678" not in json.dumps(case.script, ensure_ascii=False)
+    client.force_login(team.lead)
+    assert "生成训练案例" not in client.get(f"/desk/c/{conversation.pk}/").content.decode()

@@ -45,6 +45,7 @@ from django.db.models import (
 )
 from django.db.models.functions import (
     Cast,
+    Coalesce,
     ExtractHour,
     ExtractIsoWeekDay,
     ExtractMinute,
@@ -56,6 +57,7 @@ from django.utils import timezone
 
 from kefu.accounts.models import AgentStatus, StatusChange, Team, User
 from kefu.analytics.models import ConversationRollup, MetricTarget, RollupState
+from kefu.bot.models import BotSession, HandoverReason
 from kefu.channels.models import Channel
 from kefu.complaints.models import CompensationRequest, Complaint, Promise
 from kefu.conversations.models import Conversation, Message
@@ -712,28 +714,45 @@ def _frt_series(qs: QuerySet[Any], scope: Scope) -> list[tuple[Any, float]]:
     return out
 
 
+def _desk_start() -> Any:
+    """When the desk's wait began: the bot's hand-over for a conversation the bot answered first
+    (its answers are not the desk's, docs/metrics.md), else the conversation's creation."""
+    handover = BotSession.objects.filter(
+        conversation_id=OuterRef("pk"), handed_over_at__isnull=False
+    ).exclude(handover_reason=HandoverReason.AGENT)
+    return Coalesce(
+        Subquery(handover.values("handed_over_at")[:1], output_field=DateTimeField()), F("created_at")
+    )
+
+
 def frt_values(
     qs: QuerySet[Any], now: datetime, limit: float, calendars: _Calendars
 ) -> list[tuple[Any, float]]:
     """The first-response series of ``qs`` (annotated with ``k``), computed row by row (rollups use it too)."""
     rows = list(
-        qs.values_list(
+        qs.annotate(
+            start=_desk_start(),
+            held=Exists(
+                BotSession.objects.filter(conversation_id=OuterRef("pk"), state=BotSession.State.ACTIVE)
+            ),
+        ).values_list(
             "k",
-            "created_at",
+            "start",
             "first_response_at",
             "resolved_at",
             "team_id",
             "channel_id",
             "first_responder_id",
+            "held",
         )
     )
     # Most waits lie inside one open stretch: their business seconds are the wall-clock wait and
     # no staffing is needed. Only the others read the status history (a fixed number of queries).
     pending: list[tuple[Any, datetime, datetime, bool, BusinessCalendar, int | None, int | None]] = []
     out: list[tuple[Any, float]] = []
-    for key, created, answered, resolved, team_id, channel_id, responder in rows:
-        if answered is None and resolved is not None:
-            continue  # resolved without an agent (a bot's): no first response to measure
+    for key, created, answered, resolved, team_id, channel_id, responder, held in rows:
+        if answered is None and (resolved is not None or held):
+            continue  # resolved without an agent, or the bot still answering: no desk wait to measure
         end = answered if answered is not None else now
         cal = calendars.get(team_id, channel_id)
         wall = max(0.0, (end - created).total_seconds())

@@ -21,6 +21,7 @@ class SettingIn(StrictIn):
     channel_id: int
     team_id: int | None = None
     enabled: bool | None = None
+    days: Literal["every_day", "working_days", "rest_days", "desk_closed"] | None = None
     start_time: time | None = None
     end_time: time | None = None
     greeting: str | None = Field(None, max_length=255)

@@ -8,13 +8,14 @@ routing sweep leaves it alone (``routing.assignment.unrouted_conversations``).
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 from django.db.models import Q
 from django.utils import timezone
 
 from kefu.channels.models import Channel
 from kefu.conversations.models import Conversation
+from kefu.hours.calendar import calendar_for
 
 from .models import BotSession, BotSetting, HandoverReason
 
@@ -30,14 +31,41 @@ def setting_for(channel_id: int, team_id: int | None) -> BotSetting | None:
     return rows[0] if rows else None
 
 
-def within_hours(setting: BotSetting, now: datetime | None = None) -> bool:
+def _in_window(setting: BotSetting, local: datetime) -> bool:
     start, end = setting.start_time, setting.end_time
     if start is None or end is None or start == end:
         return True
-    t: time = timezone.localtime(now or timezone.now()).time()
+    t: time = local.time()
     if start < end:
         return start <= t < end
     return t >= start or t < end  # a window across midnight
+
+
+def within_hours(
+    setting: BotSetting,
+    now: datetime | None = None,
+    *,
+    team_id: int | None = None,
+    channel_id: int | None = None,
+) -> bool:
+    """Whether the bot answers now: its days, read from the business calendar of the team and
+    channel (holidays, 调休 make-up working days), and its time window."""
+    local = timezone.localtime(now or timezone.now())
+    Days = BotSetting.Days
+    if setting.days == Days.EVERY_DAY:
+        return _in_window(setting, local)
+    calendar = calendar_for(team_id, channel_id or setting.channel_id)
+    if setting.days == Days.DESK_CLOSED:
+        return not calendar.is_open(local)
+    # A window across midnight belongs to the day it starts on.
+    day = local.date()
+    if setting.start_time and setting.end_time and setting.start_time > setting.end_time:
+        if local.time() < setting.end_time:
+            day -= timedelta(days=1)
+    working = bool(calendar.hours_on(day))
+    if working != (setting.days == Days.WORKING_DAYS):
+        return False
+    return _in_window(setting, local)
 
 
 def do_hold_for_bot(conversation: Conversation, *, created: bool) -> bool:
@@ -57,7 +85,11 @@ def do_hold_for_bot(conversation: Conversation, *, created: bool) -> bool:
     if channel.kind not in BOT_CHANNEL_KINDS:
         return False
     setting = setting_for(conversation.channel_id, conversation.team_id)
-    if setting is None or not setting.enabled or not within_hours(setting):
+    if (
+        setting is None
+        or not setting.enabled
+        or not within_hours(setting, team_id=conversation.team_id, channel_id=conversation.channel_id)
+    ):
         return False
     if setting.vip_skip and conversation.customer.vip_level >= max(setting.vip_level, 1):
         BotSession.objects.create(

@@ -21,6 +21,17 @@ class BotSetting(models.Model):
         "accounts.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="bot_settings"
     )
     enabled = models.BooleanField("启用", default=False)
+
+    class Days(models.TextChoices):
+        """Which days the bot answers, read from the business calendar of the conversation's team
+        and channel (kefu.hours: its weekly hours, public holidays and 调休 make-up working days)."""
+
+        EVERY_DAY = "every_day", "每天"
+        WORKING_DAYS = "working_days", "工作日（按营业日历：节假日不接待，调休日接待）"
+        REST_DAYS = "rest_days", "休息日（周末和节假日，调休日除外）"
+        DESK_CLOSED = "desk_closed", "人工客服下班时（按营业日历）"
+
+    days = models.CharField("接待日", max_length=16, choices=Days.choices, default=Days.EVERY_DAY)
     # Both empty: around the clock. A window across midnight (22:00–08:00) is allowed.
     start_time = models.TimeField("开始时间", null=True, blank=True)
     end_time = models.TimeField("结束时间", null=True, blank=True)
@@ -102,6 +113,7 @@ class BotTurn(models.Model):
     class Kind(models.TextChoices):
         ANSWER = "answer", "知识库回答"
         ORDER = "order", "订单信息"
+        STATEMENT = "statement", "事件统一口径"
         CHOICES = "choices", "提供选项"
         ASK_ORDER = "ask_order", "询问订单号"
         FEEDBACK = "feedback", "客户反馈"

@@ -16,6 +16,7 @@ def setting_dict(s: BotSetting) -> dict[str, Any]:
         "team_id": s.team_id,
         "team_name": s.team.name if s.team_id and s.team else "",
         "enabled": s.enabled,
+        "days": s.days,
         "start_time": s.start_time.strftime("%H:%M") if s.start_time else None,
         "end_time": s.end_time.strftime("%H:%M") if s.end_time else None,
         "greeting": s.greeting,

@@ -38,6 +38,8 @@ from kefu.conversations.timeline import access_conversation, add_activity, do_se
 from kefu.core.errors import InvalidInput, NotFound
 from kefu.core.masking import mask_address
 from kefu.customers.models import Order
+from kefu.incidents.facts import PinnedStatement
+from kefu.incidents.services import do_statement_for_bot
 from kefu.kb.index import SearchResult, search_articles
 from kefu.kb.markdown import plain_text
 from kefu.kb.models import Article
@@ -45,6 +47,7 @@ from kefu.kb.services import do_create_article
 from kefu.nlp.emotion import complaint_risk, message_signals
 from kefu.routing.assignment import do_queue_after_commit
 from kefu.routing.availability import State, desk_state_for_conversation, when_text
+from kefu.sla.policies import do_start_conversation_sla
 from kefu.understanding.reading import classify
 
 from . import phrases
@@ -67,6 +70,8 @@ INTENT_CONFIDENCE = 0.85
 # the agent reads it first.
 SUGGESTION_FLOOR = 0.15
 _QUERY_CHARS = 200
+# The turns the customer is asked 「这个回答解决您的问题了吗？」 about.
+ANSWER_KINDS = (BotTurn.Kind.ANSWER, BotTurn.Kind.ORDER, BotTurn.Kind.STATEMENT)
 
 Reply = tuple[str, dict[str, Any]]
 
@@ -113,6 +118,8 @@ def _answer_best_effort(message: Message) -> None:
             handed_over_at=timezone.now(),
         )
         with transaction.atomic():
+            conversation = Conversation.objects.select_related("channel").get(pk=message.conversation_id)
+            do_start_conversation_sla(conversation)
             do_queue_after_commit(message.conversation_id)
 
 
@@ -153,11 +160,28 @@ def do_bot_answer(message_id: int) -> BotTurn | None:
 def _decide(session: BotSession, conversation: Conversation, message: Message) -> BotTurn:
     text = message.text or ""
     reason = _must_hand_over(conversation, message)
+    # An open incident's approved wording comes first (once per conversation): the customer
+    # hears the one answer every agent gives, before an article or their order's state. A
+    # customer upset about it (most are) hears it too, then goes to a person as usual.
+    statement = None
+    if (
+        reason in ("", HandoverReason.EMOTION)
+        and not session.turns.filter(kind=BotTurn.Kind.STATEMENT).exists()
+    ):
+        statement = do_statement_for_bot(conversation)
     if reason:
+        # A verdict said in anger (「没解决！」) still counts for the answer it judges.
+        verdict = _verdict(session, message.text or "")
+        if verdict is not None:
+            _record_verdict(session, helpful=verdict)
+        if statement is not None:
+            _statement_answer(session, conversation, message, statement, ask=False)
         return _handover(session, conversation, message, reason)
     awaited = _awaited_reply(session, conversation, message)
     if awaited is not None:
         return awaited
+    if statement is not None:
+        return _statement_answer(session, conversation, message, statement)
     numbers = phrases.order_numbers(text)
     if session.awaiting == BotSession.Awaiting.ORDER_NO and numbers:
         # The number the bot asked for: the question is the one asked before it.
@@ -200,17 +224,26 @@ def _must_hand_over(conversation: Conversation, message: Message) -> str:
     return ""
 
 
+def _verdict(session: BotSession, text: str) -> bool | None:
+    """The customer's answer to 「这个回答解决您的问题了吗？」, when the bot is waiting for one."""
+    if session.awaiting != BotSession.Awaiting.FEEDBACK:
+        return None
+    picked = phrases.picked_choice(text, YES_NO)  # IM customers reply 1 or 2
+    if picked is not None:
+        return picked == 0
+    if phrases.says_yes(text):
+        return True
+    if phrases.says_no(text):
+        return False
+    return None
+
+
 def _awaited_reply(session: BotSession, conversation: Conversation, message: Message) -> BotTurn | None:
     """The customer answered what the bot asked: whether it helped, or which question they meant."""
     text = message.text or ""
-    if session.awaiting == BotSession.Awaiting.FEEDBACK:
-        picked = phrases.picked_choice(text, YES_NO)  # IM customers reply 1 or 2
-        if picked is not None:
-            return _feedback(session, conversation, message, helpful=picked == 0)
-        if phrases.says_yes(text):
-            return _feedback(session, conversation, message, helpful=True)
-        if phrases.says_no(text):
-            return _feedback(session, conversation, message, helpful=False)
+    verdict = _verdict(session, text)
+    if verdict is not None:
+        return _feedback(session, conversation, message, helpful=verdict)
     if session.awaiting == BotSession.Awaiting.CHOICE:
         articles = _offered(session)
         picked = phrases.picked_choice(text, [a.title for a in articles])
@@ -318,6 +351,30 @@ def _answer(
     return _turn(session, message, BotTurn.Kind.ANSWER, reply, article=article, confidence=confidence)
 
 
+def _statement_answer(
+    session: BotSession,
+    conversation: Conversation,
+    message: Message,
+    statement: PinnedStatement,
+    *,
+    ask: bool = True,
+) -> BotTurn:
+    if not ask:  # a hand-over follows at once
+        reply = _say(conversation, statement.statement, kind="incident", incident_id=statement.incident_id)
+        return _turn(session, message, BotTurn.Kind.STATEMENT, reply)
+    reply = _say(
+        conversation,
+        f"{statement.statement}\n\n{FEEDBACK_QUESTION}",
+        kind="incident",
+        choices=YES_NO,
+        incident_id=statement.incident_id,
+    )
+    session.awaiting = BotSession.Awaiting.FEEDBACK
+    session.choices = []
+    session.misses = 0
+    return _turn(session, message, BotTurn.Kind.STATEMENT, reply)
+
+
 def _not_known(
     session: BotSession, conversation: Conversation, message: Message, *, confidence: float | None = None
 ) -> BotTurn:
@@ -336,11 +393,16 @@ def _not_known(
     return _turn(session, message, BotTurn.Kind.UNANSWERED, reply, confidence=confidence)
 
 
-def _feedback(session: BotSession, conversation: Conversation, message: Message, *, helpful: bool) -> BotTurn:
-    last = session.turns.filter(kind__in=(BotTurn.Kind.ANSWER, BotTurn.Kind.ORDER)).order_by("-id").first()
+def _record_verdict(session: BotSession, *, helpful: bool) -> None:
+    """The verdict goes on the answer it judges (per article: ``article_feedback``)."""
+    last = session.turns.filter(kind__in=ANSWER_KINDS).order_by("-id").first()
     if last is not None:
         BotTurn.objects.filter(pk=last.pk).update(helpful=helpful)
     session.awaiting = BotSession.Awaiting.NOTHING
+
+
+def _feedback(session: BotSession, conversation: Conversation, message: Message, *, helpful: bool) -> BotTurn:
+    _record_verdict(session, helpful=helpful)
     if helpful:
         session.resolved = True
         reply = _say(conversation, "很高兴能帮到您！还有其他问题可以随时问我。", kind="thanks")
@@ -516,6 +578,8 @@ def _handover(
     add_activity(conversation, f"智能客服转人工：{summary['reason_text']}", meta={"bot_summary": summary})
     turn = _turn(session, message, BotTurn.Kind.HANDOVER, reply)
     _close_session(session, reason)
+    # The desk's first-response clock starts now: the bot's answers were not the desk's.
+    do_start_conversation_sla(conversation)
     if state.state == State.CLOSED and conversation.channel.kind in LEAVE_MESSAGE_KINDS and asked is not None:
         do_leave_message_if_closed(asked)
     do_queue_after_commit(conversation.pk)
@@ -523,6 +587,14 @@ def _handover(
 
 
 # --- settings (admins) ------------------------------------------------------------------------
+
+
+def _check_days(value: Any) -> str:
+    if value not in BotSetting.Days.values:
+        raise InvalidInput(
+            "接待日无效", fields={"days": "应为 " + " / ".join(BotSetting.Days.values) + " 之一"}
+        )
+    return str(value)
 
 
 def check_setting_fields(data: dict[str, Any]) -> dict[str, Any]:
@@ -547,6 +619,8 @@ def check_setting_fields(data: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(intents, list) or not all(isinstance(i, str) and 0 < len(i) <= 32 for i in intents):
             raise InvalidInput("意图应为意图名称的列表", fields={"intents": "意图名称的列表"})
         out["intents"] = list(dict.fromkeys(intents))
+    if "days" in data:
+        out["days"] = _check_days(data["days"])
     if "vip_skip" in data:
         out["vip_skip"] = bool(data["vip_skip"])
     if "vip_level" in data:
@@ -736,7 +810,7 @@ def access_overview(user: User, *, days: int = 30, now: datetime | None = None) 
         .values_list("handover_reason", "n")
     )
     turns = BotTurn.objects.filter(session__in=sessions)
-    answered = turns.filter(kind__in=(BotTurn.Kind.ANSWER, BotTurn.Kind.ORDER))
+    answered = turns.filter(kind__in=ANSWER_KINDS)
     unanswered = (
         turns.filter(kind=BotTurn.Kind.UNANSWERED, draft_article__isnull=True)
         .exclude(question="")
@@ -753,6 +827,7 @@ def access_overview(user: User, *, days: int = 30, now: datetime | None = None) 
         "answers": answered.count(),
         "answers_helpful": answered.filter(helpful=True).count(),
         "answers_rejected": answered.filter(helpful=False).count(),
+        "articles": article_feedback(sessions=sessions)[:50],
         "handover_reasons": [
             {"reason": key, "label": label, "count": reasons.get(key, 0)}
             for key, label in HandoverReason.choices
@@ -768,6 +843,42 @@ def access_overview(user: User, *, days: int = 30, now: datetime | None = None) 
             for t in unanswered
         ],
     }
+
+
+def article_feedback(
+    *, article_ids: list[int] | None = None, sessions: QuerySet[BotSession] | None = None
+) -> list[dict[str, Any]]:
+    """Per knowledge-base article: how often the bot answered with it and the customers' 「解决了」 /
+    「没解决」 to 「这个回答解决您的问题了吗？」; most used first. ``helpful_rate`` is of the answers
+    the customer judged (None before the first verdict)."""
+    turns = BotTurn.objects.filter(kind=BotTurn.Kind.ANSWER, article__isnull=False)
+    if sessions is not None:
+        turns = turns.filter(session__in=sessions)
+    if article_ids is not None:
+        turns = turns.filter(article_id__in=article_ids)
+    rows = (
+        turns.values("article_id", "article__title")
+        .annotate(
+            n_answers=Count("id"),
+            n_helpful=Count("id", filter=Q(helpful=True)),
+            n_rejected=Count("id", filter=Q(helpful=False)),
+        )
+        .order_by("-n_answers", "article_id")
+    )
+    out = []
+    for r in rows:
+        judged = r["n_helpful"] + r["n_rejected"]
+        out.append(
+            {
+                "article_id": r["article_id"],
+                "title": r["article__title"],
+                "answers": r["n_answers"],
+                "helpful": r["n_helpful"],
+                "rejected": r["n_rejected"],
+                "helpful_rate": round(r["n_helpful"] / judged, 3) if judged else None,
+            }
+        )
+    return out
 
 
 def do_draft_article_from_question(*, actor: User, turn_id: int, request: Any = None) -> Article:

@@ -30,6 +30,13 @@ class SettingForm(forms.Form):
         label="团队", queryset=Team.objects.all(), required=False, empty_label="（该渠道的所有团队）"
     )
     enabled = forms.BooleanField(label="启用智能客服", required=False)
+    days = forms.ChoiceField(
+        label="接待日",
+        required=False,
+        choices=BotSetting.Days.choices,
+        initial=BotSetting.Days.EVERY_DAY,
+        help_text="工作日、休息日和下班时间按该渠道和团队的营业时间与节假日日历（设置 › 营业时间）计算",
+    )
     start_time = forms.TimeField(
         label="开始时间", required=False, help_text="与结束时间都留空表示全天；可跨零点"
     )
@@ -62,6 +69,7 @@ def _initial(setting: BotSetting) -> dict[str, object]:
         "channel": setting.channel_id,
         "team": setting.team_id,
         "enabled": setting.enabled,
+        "days": setting.days,
         "start_time": setting.start_time,
         "end_time": setting.end_time,
         "greeting": setting.greeting,
@@ -85,6 +93,8 @@ def settings_view(request: AuthedRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         channel, team = data.pop("channel"), data.pop("team")
+        if not data.get("days"):
+            data.pop("days", None)  # not sent: a new setting answers every day, a saved one keeps its days
         try:
             setting = services.do_save_setting(
                 actor=request.user,

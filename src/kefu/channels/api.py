@@ -42,11 +42,30 @@ class InboundSender(_Strict):
 class InboundText(_Strict):
     id: str = Field(min_length=1, max_length=255, description="平台消息编号（重复推送按它去重）")
     text: str
+    public: bool | None = Field(
+        default=None, description="社交/直播：公开可见的帖子或评论为 true，私信为 false（默认 true）"
+    )
+    url: str = Field(default="", max_length=500, pattern=r"^(https?://\S+)?$", description="帖子地址")
+
+
+def _reach(description: str) -> Any:
+    return Field(default=None, ge=0, le=10**12, description=description)
+
+
+class InboundReach(_Strict):
+    """What a social or live-stream platform knows of the post's reach (all optional)."""
+
+    followers: int | None = _reach("发帖人粉丝数")
+    views: int | None = _reach("浏览量/直播间在线人数")
+    likes: int | None = _reach("点赞数")
+    shares: int | None = _reach("转发数")
+    comments: int | None = _reach("评论数")
 
 
 class InboundPayload(_Strict):
     sender: InboundSender
     message: InboundText
+    reach: InboundReach | None = None
 
 
 def _inline_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -128,6 +147,9 @@ def inbound(request: HttpRequest, channel_id: int) -> Status[dict[str, object]]:
             sender_name=payload.sender.name,
             message_id=payload.message.id,
             text=payload.message.text,
+            reach=payload.reach.model_dump(exclude_none=True) if payload.reach else None,
+            public=payload.message.public,
+            post_url=payload.message.url,
         ),
     )
     out: dict[str, object] = {

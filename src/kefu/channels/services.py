@@ -39,6 +39,7 @@ from kefu.core.fields import check_email, check_message, check_phone, check_text
 from kefu.core.masking import mask_phone
 from kefu.customers.identities import do_record_contact
 from kefu.customers.models import Identity
+from kefu.incidents.public_posts import PUBLIC_KINDS, PostFacts, do_flag_public_post
 from kefu.routing.availability import (
     DeskState,
     State,
@@ -177,6 +178,11 @@ class PlatformMessage:
     sender_name: str
     message_id: str
     text: str
+    # Social and live-stream platforms: what they know of the post's reach, whether the
+    # message is public (a comment, a post) rather than a direct message, and its address.
+    reach: dict[str, int] | None = None
+    public: bool | None = None
+    post_url: str = ""
 
 
 def do_receive_platform_message(
@@ -203,12 +209,38 @@ def do_receive_platform_message(
             text=text,
             external_id=incoming.message_id,
             customer_name=incoming.sender_name,
-            meta={"sender_id": incoming.sender_id, "identity_kind": kind, "delivery_id": delivery_id},
+            meta={
+                "sender_id": incoming.sender_id,
+                "identity_kind": kind,
+                "delivery_id": delivery_id,
+                **_post_meta(incoming),
+            },
         )
+        if created and channel.kind in PUBLIC_KINDS:
+            do_flag_public_post(
+                message.conversation,
+                message,
+                PostFacts(
+                    reach=dict(incoming.reach or {}),
+                    public=incoming.public is not False,
+                    post_url=incoming.post_url,
+                ),
+            )
         # While the bot answers, nothing is left yet: it leaves the message when it hands over.
         if created and not bot_holds(message.conversation_id):
             do_leave_message_if_closed(message)
         return message, created
+
+
+def _post_meta(incoming: PlatformMessage) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if incoming.reach:
+        out["reach"] = dict(incoming.reach)
+    if incoming.public is not None:
+        out["public"] = incoming.public
+    if incoming.post_url:
+        out["post_url"] = incoming.post_url
+    return out
 
 
 def do_prune_inbound_nonces() -> int:

@@ -60,6 +60,7 @@ from kefu.core.fields import check_message, check_text
 from kefu.core.files import IncomingFile
 from kefu.customers.identities import do_resolve_customer
 from kefu.customers.models import Customer, Order
+from kefu.incidents.public_posts import do_answer_public_posts
 from kefu.quality.checks import check_reply_before_send, do_record_reply_findings
 from kefu.quality.scoring import do_schedule_scoring
 from kefu.replies.compose import check_no_unfilled_variables, do_link_sent_message
@@ -248,7 +249,10 @@ def _after_customer_message(
         do_pick_queue(conversation, first_text=message.text)
     raised = _raise_priority_for_complaint_risk(conversation, alert)
     do_resume_waiting_tickets(conversation)
-    if created_conversation or reopened:
+    # The bot answers first where it is switched on (docs/bot.md). Its answers are not the
+    # desk's: the first-response clock starts when it hands the customer to a person.
+    held = do_hold_for_bot(conversation, created=created_conversation)
+    if (created_conversation or reopened) and not held:
         do_start_conversation_sla(conversation)
     if created_conversation:
         publish(
@@ -266,8 +270,7 @@ def _after_customer_message(
                 f"{alert.reason}，优先级由 {raised} 升为 {conversation.priority}",
                 meta={"alert_id": alert.pk, "priority": {"from": raised, "to": conversation.priority}},
             )
-    # The bot answers first where it is switched on (docs/bot.md); it routes when it hands over.
-    if do_hold_for_bot(conversation, created=created_conversation):
+    if held:  # the bot routes the conversation when it hands over
         return
     if created_conversation:
         do_queue_after_commit(conversation.pk)
@@ -374,6 +377,7 @@ def do_send_agent_message(
             client_msg_id=client_msg_id,
         )
         do_link_sent_message(message)
+        do_answer_public_posts(conversation, message)
 
         do_register_promises_from_reply(message, conversation)
 

@@ -30,6 +30,7 @@ from kefu.customers.orders import list_orders
 from kefu.customers.presenters import masked_identity_value, masked_pii
 from kefu.customers.services import customer_timeline
 from kefu.incidents.facts import pinned_statements
+from kefu.incidents.public_posts import open_post_for
 from kefu.nlp.emotion import LABEL_NAMES as EMOTION_NAMES
 
 from .models import CallLog, Conversation, Message, Priority
@@ -170,6 +171,8 @@ def conversation_view(request: AuthedRequest, conversation_id: int) -> HttpRespo
         "open_complaint": open_complaint_for(request.user, conversation.pk),
         # The approved wording of the open incidents this conversation is tagged to.
         "incident_statements": pinned_statements(conversation.pk),
+        # A negative post many people can see, waiting for a public reply (docs/incidents.md).
+        "public_post": open_post_for(conversation.pk),
     }
     return render(request, "conversations/conversation.html", context)
 

@@ -254,6 +254,7 @@ PROACTIVE_LABELS = {
     "refund_completed": "退款到账通知",
     "page_linger": "咨询邀请",
     "statement": "配送延误说明",
+    "incident": "事件通知",
 }
 
 

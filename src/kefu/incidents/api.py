@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpResponse
+from django.utils import timezone
 from django.utils.http import content_disposition_header
 from ninja import Router, Status
 from pydantic import StrictBool, StrictFloat, StrictInt, StrictStr
@@ -15,7 +16,8 @@ from kefu.core.apiutil import StrictIn
 
 from . import services
 from .facts import pinned_statements
-from .presenters import event_out, incident_out
+from .presenters import event_out, incident_out, public_post_out
+from .public_posts import open_post_for
 
 router = Router(tags=["incidents"])
 
@@ -30,6 +32,7 @@ class IncidentOpenIn(StrictIn):
     routes: list[StrictStr] = []
     keywords: list[StrictStr] = []
     conversation_ids: list[StrictInt] = []
+    notify_customers: StrictBool = True
 
 
 class IncidentConfirmIn(StrictIn):
@@ -45,6 +48,7 @@ class IncidentPatchIn(StrictIn):
     owner_id: StrictInt | None = None
     notice: StrictBool | None = None
     lessons: StrictStr | None = None
+    notify_customers: StrictBool | None = None
 
 
 class IncidentDismissIn(StrictIn):
@@ -201,3 +205,31 @@ def conversation_incidents(request: AuthedRequest, conversation_id: int) -> list
         {"incident_id": p.incident_id, "title": p.title, "statement": p.statement, "owner": p.owner}
         for p in pinned_statements(conversation_id)
     ]
+
+
+@router.get("/public-posts")
+def public_posts(request: AuthedRequest, status: str = "open") -> dict[str, Any]:
+    """Negative, visible social and live-stream posts flagged for a public reply (team leads and up).
+
+    ``status``: open (most urgent first), answered, late (escalated), all.
+    """
+    items = services.list_public_posts(request.auth, status=status)
+    now = timezone.now()
+    return {"count": len(items), "items": [public_post_out(p, now=now) for p in items]}
+
+
+@router.get("/conversations/{conversation_id}/public-post")
+def conversation_public_post(request: AuthedRequest, conversation_id: int) -> dict[str, Any]:
+    """The conversation's post still waiting for a public reply (the badge), or null."""
+    access_conversation(request.auth, conversation_id)
+    post = open_post_for(conversation_id)
+    if post is None:
+        return {"public_post": None}
+    return {
+        "public_post": {
+            "id": post.pk,
+            "due_at": post.due_at.isoformat(),
+            "reach": post.reach,
+            "breached": post.breached_at is not None,
+        }
+    }

@@ -38,6 +38,9 @@ class Incident(models.Model):
     statement_at = models.DateTimeField(null=True, blank=True)
     internal_note = models.TextField("内部说明", blank=True)
     notice = models.BooleanField("在咨询窗口和帮助中心显示公告", default=True)
+    # A proactive message to the customers of the orders it names, when the statement is published.
+    notify_customers = models.BooleanField("发布口径时主动通知受影响客户", default=True)
+    notices_queued = models.PositiveIntegerField(default=0)
     lessons = models.TextField("改进事项", blank=True)
     follow_up_text = models.TextField("解决后回访内容", blank=True)
     follow_ups_sent = models.PositiveIntegerField(default=0)
@@ -104,3 +107,52 @@ class DetectionState(models.Model):
 
     last_run_at = models.DateTimeField(null=True, blank=True)
     last_tagged_conversation_id = models.BigIntegerField(default=0)
+
+
+class PublicPost(models.Model):
+    """A negative customer message that many people can see (a social post or comment, a
+    live-stream comment), waiting for a public reply within its SLA.
+
+    Flagged when the message arrives (``kefu.incidents.public_posts``); answered by the
+    first public agent reply in its conversation; the worker's sweep records the warning
+    and the breach once each (conditional UPDATEs) and tells the team's leads.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "待公开回复"
+        ANSWERED = "answered", "已公开回复"
+
+    message = models.OneToOneField(
+        "conversations.Message", on_delete=models.CASCADE, related_name="public_post"
+    )
+    conversation = models.ForeignKey(
+        "conversations.Conversation", on_delete=models.CASCADE, related_name="public_posts"
+    )
+    team = models.ForeignKey(
+        "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    channel_kind = models.CharField(max_length=8)
+    # What the platform reported: {"followers", "views", "likes", "shares", "comments"} (ints).
+    reach = models.JSONField(default=dict, blank=True)
+    post_url = models.CharField(max_length=500, blank=True)
+    emotion_label = models.CharField(max_length=16, blank=True)
+    emotion_score = models.FloatField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
+    due_at = models.DateTimeField(db_index=True)
+    warned_at = models.DateTimeField(null=True, blank=True)
+    breached_at = models.DateTimeField(null=True, blank=True)
+    # Who the breach was escalated to: [{"id", "name", "role"}].
+    escalated_to = models.JSONField(default=list, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    answered_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    answer = models.ForeignKey(
+        "conversations.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        verbose_name = "公开负面帖子"
+        verbose_name_plural = verbose_name

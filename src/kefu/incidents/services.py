@@ -36,14 +36,18 @@ from kefu.complaints.compensation import do_request_compensation
 from kefu.complaints.guards import authority_limit
 from kefu.complaints.models import CompensationRequest
 from kefu.conversations.models import Conversation, Message
-from kefu.conversations.timeline import access_conversation, do_send_auto_reply
+from kefu.conversations.timeline import access_conversation, add_activity, do_send_auto_reply
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kefu.core.events import publish
 from kefu.core.fields import check_text
-from kefu.customers.models import LogisticsEvent, OrderItem
+from kefu.customers.models import LogisticsEvent, Order, OrderItem
+from kefu.proactive.services import do_queue_incident_notices
+from kefu.sla.policies import DEFAULT_WARN_RATIO
 
 from .detection import Contact, DetectionSettings, IncidentSpec, Surge, find_surges, match_reason
-from .models import DetectionState, Incident, IncidentEvent, IncidentLink
+from .facts import PinnedStatement, pinned_statements
+from .models import DetectionState, Incident, IncidentEvent, IncidentLink, PublicPost
+from .public_posts import post_event
 
 MANAGE_ROLE = Role.TEAM_LEAD
 RUN_EVERY = timedelta(seconds=30)
@@ -66,7 +70,12 @@ EVENT_LABELS = {
     "follow_up": "发送回访消息",
     "compensation": "批量补偿",
     "tagged": "手动关联会话",
+    "notice": "主动通知受影响客户",
 }
+# Orders of a SKU placed this recently are affected by an incident about that SKU.
+SKU_ORDER_DAYS = 30
+MAX_NOTICE_ORDERS = 5000
+IN_FLIGHT = (Order.Shipping.SHIPPED, Order.Shipping.IN_TRANSIT, Order.Shipping.DELIVERING)
 
 
 # ---------------------------------------------------------------- access
@@ -400,6 +409,7 @@ def do_open_incident(
     routes: Any = None,
     keywords: Any = None,
     conversation_ids: Any = None,
+    notify_customers: Any = True,
 ) -> Incident:
     """A supervisor opens an incident by hand (it starts confirmed, with the actor as owner)."""
     check_manager_role(actor)
@@ -439,6 +449,7 @@ def do_open_incident(
             statement=statement,
             statement_at=now if statement else None,
             internal_note=internal_note,
+            notify_customers=_check_bool(notify_customers, "notify_customers"),
             created_by=actor,
             confirmed_at=now,
         )
@@ -448,6 +459,9 @@ def do_open_incident(
         for conv_id in ids:
             _tag(actor, incident, conv_id)
         _link_recent_matches(incident, now)
+        _notify_affected(incident, actor)
+        if incident.notices_queued:
+            incident.save(update_fields=["notices_queued"])
     return incident
 
 
@@ -515,6 +529,7 @@ def do_confirm_incident(
         _event(incident, "confirmed", actor, f"负责人：{incident.owner.name}")
         if statement is not None:
             _set_statement(incident, actor, statement)
+        _notify_affected(incident, actor)
         incident.save()
         _announce(incident, "incident.updated")
     return incident
@@ -538,6 +553,7 @@ def do_update_incident(
     owner_id: Any = None,
     notice: Any = None,
     lessons: Any = None,
+    notify_customers: Any = None,
 ) -> Incident:
     with transaction.atomic():
         incident = access_incident(actor, incident_id, manage=True, for_update=True)
@@ -565,8 +581,56 @@ def do_update_incident(
             incident.lessons = check_text(
                 lessons, field="lessons", label="改进事项", max_len=5000, required=False
             )
+        if notify_customers is not None:
+            incident.notify_customers = _check_bool(notify_customers, "notify_customers")
+        _notify_affected(incident, actor)
         incident.save()
     return incident
+
+
+def _check_bool(value: Any, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInput("开关无效", fields={field: "应为 true/false"})
+    return value
+
+
+def affected_orders(incident: Incident, now: datetime | None = None) -> list[Order]:
+    """The orders an incident names: recent orders of its SKUs, and parcels on its routes still on the way."""
+    spec = _spec(incident)
+    match = Q(pk__in=[])
+    if spec.skus:
+        since = (now or timezone.now()) - timedelta(days=SKU_ORDER_DAYS)
+        match |= Q(items__sku__in=spec.skus, placed_at__gte=since)
+    if spec.routes:
+        match |= Q(logistics__location__in=spec.routes, shipping_status__in=IN_FLIGHT)
+    ids = Order.objects.filter(match).values("pk").distinct()
+    return list(
+        Order.objects.filter(pk__in=ids)
+        .select_related("customer")
+        .order_by("placed_at", "id")[:MAX_NOTICE_ORDERS]
+    )
+
+
+def _notify_affected(incident: Incident, actor: User) -> int:
+    """Once the statement of an open incident is published, a proactive notice to the customers of the
+    orders it names who are not already talking to the desk about it (kefu.proactive: its daily limit,
+    its channel choice, its log and the customer's timeline)."""
+    if incident.status != Incident.Status.OPEN or not incident.statement or not incident.notify_customers:
+        return 0
+    orders = affected_orders(incident)
+    if not orders:
+        return 0
+    talking = set(incident.links.values_list("conversation__customer_id", flat=True))
+    queued = do_queue_incident_notices(
+        incident_id=incident.pk,
+        text=incident.statement,
+        orders=orders,
+        skip_customer_ids=talking,
+    )
+    if queued:
+        incident.notices_queued += queued
+        _event(incident, "notice", actor, f"已向 {queued} 位受影响客户发送事件通知")
+    return queued
 
 
 def do_dismiss_incident(*, actor: User, incident_id: int, reason: Any = "") -> Incident:
@@ -829,3 +893,133 @@ def incident_team_choices(user: User) -> Iterable[Team]:
     if user.sees_all:
         return Team.objects.order_by("id")
     return Team.objects.filter(pk__in=team_ids_of(user)).order_by("id")
+
+
+# ---------------------------------------------------------------- public posts
+
+PUBLIC_POST_STATUSES = ("open", "answered", "late", "all")
+
+
+def list_public_posts(user: User, *, status: str = "open", limit: int = 200) -> list[PublicPost]:
+    """Flagged public posts for team leads (their teams) and supervisors and up (all), most urgent first.
+
+    ``status``: open (waiting for a public reply), answered, late (breached, answered or not), all.
+    """
+    check_manager_role(user)
+    if status not in PUBLIC_POST_STATUSES:
+        raise InvalidInput("状态无效", fields={"status": "/".join(PUBLIC_POST_STATUSES)})
+    qs = PublicPost.objects.select_related(
+        "conversation__customer", "conversation__assignee", "message", "team", "answered_by"
+    )
+    if not user.sees_all:
+        qs = qs.filter(team_id__in=team_ids_of(user))
+    if status == "open":
+        qs = qs.filter(status=PublicPost.Status.OPEN).order_by("due_at", "id")
+    elif status == "answered":
+        qs = qs.filter(status=PublicPost.Status.ANSWERED).order_by("-answered_at", "-id")
+    elif status == "late":
+        qs = qs.filter(breached_at__isnull=False).order_by("-due_at", "-id")
+    else:
+        qs = qs.order_by("-created_at", "-id")
+    return list(qs[:limit])
+
+
+def open_public_post_count(user: User) -> int:
+    qs = PublicPost.objects.filter(status=PublicPost.Status.OPEN)
+    if not user.sees_all:
+        qs = qs.filter(team_id__in=team_ids_of(user))
+    return qs.count()
+
+
+def _breach_recipients(team_id: int | None) -> list[User]:
+    """The team's leads at a breach; supervisors when the team has none (as the SLA chain's default)."""
+    active = User.objects.filter(is_active=True).order_by("id")
+    leads = list(active.filter(role=Role.TEAM_LEAD, teams__id=team_id)) if team_id else []
+    return leads or list(active.filter(role=Role.SUPERVISOR))
+
+
+def do_sweep_public_posts(now: datetime | None = None) -> int:
+    """Warn at 80 % of the time and escalate at the due time, once each; safe to run concurrently."""
+    now = now or timezone.now()
+    done = 0
+    due = list(
+        PublicPost.objects.filter(status=PublicPost.Status.OPEN, breached_at__isnull=True, due_at__lte=now)
+        .select_related("conversation")
+        .order_by("due_at", "id")[:500]
+    )
+    for post in due:
+        people = _breach_recipients(post.team_id)
+        escalated = [{"id": u.pk, "name": u.name, "role": u.role} for u in people]
+        with transaction.atomic():
+            if not PublicPost.objects.filter(pk=post.pk, breached_at__isnull=True).update(
+                breached_at=now, escalated_to=escalated
+            ):
+                continue
+            names = "、".join(u.name for u in people) or "无人可通知"
+            add_activity(
+                post.conversation,
+                f"公开负面帖子回复超时（应于 {timezone.localtime(post.due_at):%m-%d %H:%M} 前公开回复），已升级：{names}",
+                meta={"public_post": post.pk, "sla": "breached"},
+            )
+            publish(
+                "public_post.breached",
+                {**post_event(post), "escalated_to": escalated},
+                team_id=post.team_id,
+                user_ids=[post.conversation.assignee_id, *(u.pk for u in people)],
+                conversation_id=post.conversation_id,
+                webhook=False,
+            )
+            done += 1
+    warn = PublicPost.objects.filter(
+        status=PublicPost.Status.OPEN, warned_at__isnull=True, breached_at__isnull=True, due_at__gt=now
+    ).select_related("conversation")
+    for post in warn.order_by("due_at", "id")[:500]:
+        if post.created_at + (post.due_at - post.created_at) * DEFAULT_WARN_RATIO > now:
+            continue
+        with transaction.atomic():
+            if not PublicPost.objects.filter(pk=post.pk, warned_at__isnull=True).update(warned_at=now):
+                continue
+            publish(
+                "public_post.warning",
+                post_event(post),
+                team_id=post.team_id,
+                user_ids=[post.conversation.assignee_id],
+                conversation_id=post.conversation_id,
+                webhook=False,
+            )
+            done += 1
+    return done
+
+
+# ---------------------------------------------------------------- the bot's answer
+
+
+def do_statement_for_bot(conversation: Conversation) -> PinnedStatement | None:
+    """The approved statement the bot answers with: an open incident this conversation is tagged
+    to, or one it matches now (then it is tagged at once, not at the next detection run)."""
+    pinned = pinned_statements(conversation.pk)
+    if pinned:
+        return pinned[0]
+    same_team = Q(team__isnull=True) | Q(team_id=conversation.team_id)
+    candidates = list(
+        Incident.objects.filter(same_team, status=Incident.Status.OPEN)
+        .exclude(statement="")
+        .select_related("owner")
+        .order_by("-statement_at", "-id")
+    )
+    if not candidates:
+        return None
+    contacts = _contacts(Conversation.objects.filter(pk=conversation.pk))
+    if not contacts:
+        return None
+    for incident in candidates:
+        reason = match_reason(_spec(incident), contacts[0], similarity=SETTINGS.similarity)
+        if reason is None:
+            continue
+        IncidentLink.objects.get_or_create(
+            incident=incident, conversation_id=conversation.pk, defaults={"reason": reason}
+        )
+        return PinnedStatement(
+            incident.pk, incident.title, incident.statement, incident.owner.name if incident.owner else ""
+        )
+    return None

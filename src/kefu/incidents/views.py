@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -17,6 +18,7 @@ from kefu.core.errors import InvalidInput, KefuError
 
 from . import services
 from .models import Incident
+from .presenters import public_post_out
 
 
 def _int(value: str | None, field: str) -> int | None:
@@ -68,6 +70,9 @@ def incident_list(request: AuthedRequest) -> HttpResponse:
         "status": status,
         "statuses": [("active", "进行中"), *Incident.Status.choices, ("all", "全部")],
         "can_manage": user.has_role_at_least(services.MANAGE_ROLE),
+        "public_posts_open": services.open_public_post_count(user)
+        if user.has_role_at_least(services.MANAGE_ROLE)
+        else None,
         "teams": list(services.incident_team_choices(user)),
         "error": error,
         "form": request.POST if error else {},
@@ -104,6 +109,7 @@ def _act(request: AuthedRequest, incident_id: int) -> str:
             internal_note=p.get("internal_note"),
             owner_id=_int(p.get("owner_id"), "owner_id"),
             notice=p.get("notice") == "on",
+            notify_customers=p.get("notify_customers") == "on",
             lessons=p.get("lessons"),
         )
         return "已保存"
@@ -202,3 +208,24 @@ def incident_review_csv(request: AuthedRequest, incident_id: int) -> HttpRespons
     response = HttpResponse("\ufeff" + services.review_csv(review), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(True, f"事件复盘-{incident_id}.csv")
     return response
+
+
+@login_required
+@require_GET
+def public_posts(request: AuthedRequest) -> HttpResponse:
+    """Negative, visible social and live-stream posts waiting for (or given) a public reply."""
+    status = request.GET.get("status") or "open"
+    items = services.list_public_posts(request.user, status=status)
+    now = timezone.now()
+    rows = []
+    for post in items:
+        row = public_post_out(post, now=now)
+        row["due"], row["answered"] = post.due_at, post.answered_at
+        rows.append(row)
+    context: dict[str, Any] = {
+        "nav": "incidents",
+        "items": rows,
+        "status": status,
+        "statuses": [("open", "待公开回复"), ("late", "已超时"), ("answered", "已公开回复"), ("all", "全部")],
+    }
+    return render(request, "incidents/public_posts.html", context)

@@ -80,6 +80,7 @@ KIND_TITLES = {
     Kind.REFUND_COMPLETED: "退款到账通知",
     Kind.PAGE_LINGER: "咨询邀请",
     "statement": "配送延误说明",
+    "incident": "事件通知",
 }
 
 
@@ -766,6 +767,96 @@ def send_statement(statement_id: int) -> int:
     return do_send_statement(statement_id)
 
 
+# --- incident notices ---------------------------------------------------------------------
+
+INCIDENT_KIND = "incident"
+
+
+def _incident_key(incident_id: int, customer_id: int) -> str:
+    return f"incident:{incident_id}:customer:{customer_id}"
+
+
+def do_queue_incident_notices(
+    *,
+    incident_id: int,
+    text: str,
+    orders: list[Order],
+    skip_customer_ids: set[int] | frozenset[int] = frozenset(),
+) -> int:
+    """One notice per affected customer of an incident's published statement; in the caller's transaction.
+
+    The customers of ``orders`` (merged profiles followed; whichever team served them: the
+    order makes them affected), without those in ``skip_customer_ids`` (already talking to the desk about it),
+    each once per incident (a statement edited later reaches only new customers). They are
+    sent after the commit (task ``send_incident_notices``; the sweep finishes a lost one),
+    each within the daily limit of proactive messages.
+    """
+    seen: set[int] = set()
+    notices = []
+    for order in orders:
+        customer = _customer_of(order)
+        if customer.pk in seen or customer.pk in skip_customer_ids:
+            continue
+        seen.add(customer.pk)
+        notices.append(
+            Notice(
+                dedupe_key=_incident_key(incident_id, customer.pk),
+                kind=INCIDENT_KIND,
+                customer=customer,
+                order=order,
+                text=text,
+            )
+        )
+    known = set(
+        Notice.objects.filter(dedupe_key__in=[n.dedupe_key for n in notices]).values_list(
+            "dedupe_key", flat=True
+        )
+    )
+    fresh = [n for n in notices if n.dedupe_key not in known]
+    Notice.objects.bulk_create(fresh, ignore_conflicts=True)
+    if fresh:
+        transaction.on_commit(lambda: send_incident_notices.enqueue(incident_id))
+    return len(fresh)
+
+
+def incident_daily_limit() -> int:
+    return settings.KEFU_PROACTIVE_INCIDENT_DAILY_LIMIT
+
+
+def _send_incident_notice(notice_id: int, now: datetime) -> bool:
+    with transaction.atomic():
+        notice = (
+            Notice.objects.select_for_update()
+            .filter(pk=notice_id, kind=INCIDENT_KIND, status=Notice.Status.PENDING)
+            .first()
+        )
+        if notice is None:
+            return False
+        _send(notice, notice.text, team=None, limit=incident_daily_limit(), now=now)
+    return True
+
+
+def do_send_incident_notices(incident_id: int, *, now: datetime | None = None) -> int:
+    """Send an incident's pending notices, each in its own transaction; returns how many were handled."""
+    now = now or timezone.now()
+    ids = list(
+        Notice.objects.filter(
+            kind=INCIDENT_KIND,
+            status=Notice.Status.PENDING,
+            dedupe_key__startswith=f"incident:{incident_id}:",
+        )
+        .order_by("id")
+        .values_list("pk", flat=True)
+    )
+    return sum(1 for pk in ids if _send_incident_notice(pk, now))
+
+
+@task()
+def send_incident_notices(incident_id: int) -> int:
+    """Send the notices of an incident's published statement still pending."""
+    return do_send_incident_notices(incident_id)
+
+
 # --- the widget: page reports and chat invitations ---------------------------------------
 
 
@@ -933,4 +1024,9 @@ def do_sweep(now: datetime, *, scan_stalls: bool = True) -> int:
     stuck = Statement.objects.filter(status=Statement.Status.APPROVED, approved_at__lt=now - LOST_TASK_AFTER)
     for pk in list(stuck.values_list("pk", flat=True)[:20]):
         done += do_send_statement(pk, now=now)
+    lost_notices = Notice.objects.filter(
+        kind=INCIDENT_KIND, status=Notice.Status.PENDING, created_at__lt=now - LOST_TASK_AFTER
+    )
+    for pk in list(lost_notices.order_by("id").values_list("pk", flat=True)[:500]):
+        done += _send_incident_notice(pk, now)
     return done

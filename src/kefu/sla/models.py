@@ -13,6 +13,8 @@ class SLAPolicy(models.Model):
         ANY = "", "全部"
         CONVERSATION = "conversation", "会话"
         TICKET = "ticket", "工单"
+        # A negative post many people can see, waiting for a public reply (docs/incidents.md).
+        PUBLIC_POST = "public_post", "公开负面帖子"
 
     name = models.CharField(max_length=64)
     # A chat's "60 seconds" is not a ticket's first response time: policies say what they time.

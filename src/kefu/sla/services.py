@@ -84,6 +84,11 @@ DEFAULT_POLICIES: list[dict[str, Any]] = [
         "first_response_seconds": 600,
     },
     {
+        "name": "公开负面帖子公开回复",
+        "applies_to": "public_post",
+        "first_response_seconds": 30 * 60,
+    },
+    {
         "name": "邮件回复",
         "applies_to": "conversation",
         "channel_kind": "email",

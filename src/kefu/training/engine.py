@@ -411,7 +411,12 @@ def assess(
         worked.append("apology")
     if facts.remedies or _phrases_in(text, script.solution_words):
         worked.append("solution")
-    if time_re is not None and time_re.search(text) and "promise_without_time" not in flagged:
+    # A time inside an absolute guarantee (保证明天一定送到) is an over-promise, not a plan.
+    if (
+        time_re is not None
+        and time_re.search(text)
+        and not {"promise_without_time", "absolute_guarantee"} & flagged
+    ):
         worked.append("time")
     if _phrases_in(text, FOLLOW_UP_PHRASES):
         worked.append("follow_up")

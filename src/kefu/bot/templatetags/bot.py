@@ -1,4 +1,5 @@
-"""``{% bot_summary conversation %}`` at the top of the thread, ``{% bot_suggestion conversation %}`` beside the composer."""
+"""``{% bot_summary conversation %}`` at the top of the thread, ``{% bot_suggestion conversation %}`` beside the
+composer, ``{% bot_article_feedback article %}`` on a knowledge-base article's page."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 from django import template
 
-from kefu.bot.services import summary_for
+from kefu.bot.services import article_feedback, summary_for
 from kefu.nlp.emotion import LABEL_NAMES
 
 register = template.Library()
@@ -29,3 +30,9 @@ def bot_summary(conversation: Any) -> dict[str, Any]:
 @register.inclusion_tag("bot/_suggestion.html")
 def bot_suggestion(conversation: Any) -> dict[str, Any]:
     return {"conversation": conversation}
+
+
+@register.inclusion_tag("bot/_article_feedback.html")
+def bot_article_feedback(article: Any) -> dict[str, Any]:
+    rows = article_feedback(article_ids=[article.pk]) if article is not None and article.pk else []
+    return {"feedback": rows[0] if rows else None}

@@ -4,7 +4,7 @@ It runs Django tasks from the database queue (django_tasks_db's own worker loop,
 in batch mode, so claiming and result bookkeeping are theirs) and, every few
 seconds, the timers: the presence sweep (agents whose desk is gone go offline, and
 their conversations back to the queue if the admin's rule says so), the SLA sweep, follow-up reminders, due webhook retries, the
-complaints sweep, incident detection (surges proposed, matching conversations tagged), the surveys sweep (satisfaction surveys and 回访), the metrics' rollups, conversations whose routing failed after their first message was
+complaints sweep, incident detection (surges proposed, matching conversations tagged), public posts due for a reply (warned, escalated), the surveys sweep (satisfaction surveys and 回访), the metrics' rollups, conversations whose routing failed after their first message was
 stored, waiting customers an agent now has room for, stalled outbound deliveries,
 proactive messages (order events whose task was lost, approved delay statements and,
 every minute, orders whose logistics stalled), (hourly) old inbound nonces and, on Monday morning, the weekly review's mailings.
@@ -38,7 +38,7 @@ from kefu.channels.outbound import do_kick_stalled_deliveries
 from kefu.channels.services import do_prune_inbound_nonces
 from kefu.complaints.services import do_sweep as do_sweep_complaints
 from kefu.conversations.services import do_wake_snoozed
-from kefu.incidents.services import do_detect_incidents
+from kefu.incidents.services import do_detect_incidents, do_sweep_public_posts
 from kefu.performance.mailing import do_schedule_weekly_reviews
 from kefu.proactive.services import do_sweep as do_sweep_proactive
 from kefu.routing.assignment import do_drain_queues, do_route_unrouted
@@ -103,6 +103,7 @@ def run_timers() -> dict[str, int]:
         # Surges of the same problem become proposed incidents; new conversations that
         # match an active incident are tagged to it (at most every 30 s, claimed in the database).
         ("incidents", lambda: do_detect_incidents(timezone.now())),
+        ("public_posts", lambda: do_sweep_public_posts(timezone.now())),
         ("inbound_nonces", _prune_nonces_hourly),
         # The metrics' rollups catch up with what was written (a bounded amount per tick).
         ("rollups", lambda: do_refresh_rollups(timezone.now(), max_batches=5).conversations),
