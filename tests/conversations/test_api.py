@@ -112,9 +112,10 @@ def test_a_reply_is_bounded_in_queries_and_leaves_the_session_alone(
 ):
     url = f"/api/v1/conversations/{conv.pk}/messages"
     post(agent_client, url, {"text": "您好，马上为您查询", "client_msg_id": "q-1"})  # claims it
-    # The lock, duplicate check, quality and promise checks, the insert and its findings,
-    # the conversation, event number, webhook outbox, waiting tickets: 27 on SQLite (2026-12-03).
-    with django_assert_max_num_queries(27) as queries:
+    # The lock, duplicate check, quality, promise and public-post checks, the insert and
+    # its findings, the conversation, event number, webhook outbox, waiting tickets: 28 on
+    # SQLite (2026-12-03).
+    with django_assert_max_num_queries(28) as queries:
         r = post(agent_client, url, {"text": "已经为您催促仓库，今天发出", "client_msg_id": "q-2"})
     assert r.status_code == 201
     sql = [q["sql"] for q in queries.captured_queries]
