@@ -53,6 +53,30 @@ def _timed(fn: Callable[[], Any], runs: int) -> tuple[float, float]:
     return statistics.median(times), times[max(0, -(-9 * len(times) // 10) - 1)]
 
 
+def _profile(fn: Callable[[], Any], top: int) -> str:
+    """cProfile of one call (after a warm-up): the ``top`` functions by cumulative time, and the queries."""
+    import cProfile
+    import io
+    import pstats
+
+    from django.db import connection, reset_queries
+
+    fn()
+    profiler = cProfile.Profile()
+    was_debug = connection.force_debug_cursor
+    connection.force_debug_cursor = True
+    reset_queries()
+    t = time.perf_counter()
+    profiler.runcall(fn)
+    took = time.perf_counter() - t
+    queries = connection.queries
+    sql_s = sum(float(q["time"]) for q in queries)
+    connection.force_debug_cursor = was_debug
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(top)
+    return f"{took:.2f} s, {len(queries)} queries taking {sql_s:.2f} s\n" + text.getvalue()
+
+
 # --- the plainest SQL ----------------------------------------------------------------------------
 
 
@@ -227,6 +251,10 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     out["period"] = f"{first_day} – {last_day}"
     out["period_conversations"] = Conversation.objects.filter(created_at__gte=s, created_at__lt=e).count()
 
+    if args.profile:
+        out["profile"] = _profile(lambda: reports.build_report(filters), args.profile)
+        return out
+
     runs = args.runs
     out["report_rollups"] = _timed(lambda: reports.build_report(filters), runs)
     with transaction.atomic():  # every rollup stale: the live path, then put back
@@ -302,6 +330,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--database", default="kefu_bench_reports", help="PostgreSQL database name")
     parser.add_argument("--reuse", action="store_true", help="keep the database and its data if present")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of timing: cProfile one report, print the N costliest functions",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.full:
@@ -340,7 +375,10 @@ def main() -> None:
                 ["psql", PG_BASE + "/postgres", "-qc", f"DROP DATABASE IF EXISTS {args.database}"],
                 check=False,
             )
-    _print(results)
+        if args.profile:
+            print(results[-1]["profile"])
+    if not args.profile:
+        _print(results)
 
 
 if __name__ == "__main__":

@@ -136,6 +136,27 @@ def test_todays_kpi_tiles_are_read_from_the_metrics_module(floor, monkeypatch):
     assert tiles["volume"]["target"] is None and tiles["volume"]["state"] == ""
 
 
+def test_a_leads_tiles_cost_the_same_queries_however_many_teams_and_equal_each_teams_compute(floor):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from kefu.accounts.models import Team
+
+    with CaptureQueriesContext(connection) as one:
+        access_wallboard(floor.lead_a)
+    more = [floor.aftersale, Team.objects.create(name="会员服务"), Team.objects.create(name="技术支持")]
+    floor.lead_a.teams.add(*more)
+    with CaptureQueriesContext(connection) as four:
+        board = access_wallboard(floor.lead_a)
+    assert len(four.captured_queries) == len(one.captured_queries), "four teams' tiles: one team's queries"
+    tiles = {(t["team_id"], t["name"]): t for t in board["kpis"]}
+    assert {team_id for team_id, _ in tiles} == {floor.presale.pk, *(t.pk for t in more)}
+    today = services._today(metrics.timezone.now())
+    for (team_id, name), tile in tiles.items():
+        alone = metrics.compute(metrics.Scope(start=today.start, end=today.end, team_id=team_id), [name])
+        assert (tile["value"], tile["count"]) == (alone[name].value, alone[name].count), (team_id, name)
+
+
 def test_kpi_tiles_against_targets_per_team_of_a_lead(floor):
     floor.lead_a.teams.add(floor.aftersale)
     board = access_wallboard(floor.lead_a)

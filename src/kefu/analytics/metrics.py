@@ -20,7 +20,9 @@ import bisect
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -130,6 +132,33 @@ BEHIND_LIMIT = 500
 RESOLVED = (Conversation.Status.RESOLVED, Conversation.Status.CLOSED)
 ACTIVE = (Conversation.Status.OPEN, Conversation.Status.PENDING, Conversation.Status.SNOOZED)
 NEGATIVE_EMOTIONS = ("dissatisfied", "angry")
+
+
+# --- sharing what several computations read -------------------------------------------------
+
+_SHARED: ContextVar[dict[Any, Any] | None] = ContextVar("kefu_metrics_shared", default=None)
+
+
+@contextmanager
+def shared() -> Iterator[None]:
+    """Within the block, targets and business calendars are read once, however many figures,
+    periods and breakdowns are computed (a report's passes share them). Outside it, every
+    computation reads them afresh."""
+    token = _SHARED.set({}) if _SHARED.get() is None else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            _SHARED.reset(token)
+
+
+def _memo(key: Any, make: Callable[[], Any]) -> Any:
+    store = _SHARED.get()
+    if store is None:
+        return make()
+    if key not in store:
+        store[key] = make()
+    return store[key]
 
 
 # --- sources ---------------------------------------------------------------------------------
@@ -692,16 +721,19 @@ class _Calendars:
     def get(self, team_id: int | None, channel_id: int | None) -> BusinessCalendar:
         key = (team_id, channel_id)
         if key not in self._cache:
-            self._cache[key] = calendar_for(team_id, channel_id)
+            self._cache[key] = _memo(("calendar", key), lambda: calendar_for(team_id, channel_id))
         return self._cache[key]
 
 
-def _frt_series(qs: QuerySet[Any], scope: Scope) -> list[tuple[Any, float]]:
+def _frt_series(
+    qs: QuerySet[Any], scope: Scope, limit_of: Callable[[Any], float] | None = None
+) -> list[tuple[Any, float]]:
     """Seconds a customer waited for the first agent reply while the desk served them (the rule
-    and its edge cases: docs/metrics.md, "First response"); ``inf`` when unanswered past the target."""
-    limit = targets(scope.team_id).get("first_response_mean", DEFAULT_TARGETS["first_response_mean"])
-    now = timezone.now()
-    calendars = _Calendars()
+    and its edge cases: docs/metrics.md, "First response"); ``inf`` when unanswered past the
+    target (the scope's team's, or ``limit_of(key)``: each group's own)."""
+    if limit_of is None:
+        limit = frt_limit(scope.team_id)
+        limit_of = lambda _key: limit  # noqa: E731
     # Answered conversations with a valid rollup: one float each, no calendar walk.
     rolled = _rolled().filter(first_response_open_seconds__isnull=False)
     answered_rolled = Q(first_response_at__isnull=False) & Q(Exists(rolled))
@@ -710,8 +742,36 @@ def _frt_series(qs: QuerySet[Any], scope: Scope) -> list[tuple[Any, float]]:
         .annotate(s=Subquery(rolled.values("first_response_open_seconds")))
         .values_list("k", "s")
     )
-    out.extend(frt_values(qs.exclude(answered_rolled), now, limit, calendars))
+    rest = qs.exclude(answered_rolled)
+    waits: list[tuple[Any, float, bool]]
+    store = _SHARED.get()
+    if store is None:
+        waits = _frt_waits(rest, timezone.now(), _Calendars())
+    else:
+        # Shared (a report): the rest — unanswered or not yet rolled up — is walked once per
+        # conversation and reused by every breakdown of the same rows; a wait depends on the
+        # conversation, the calendars and the staffing only, not on the grouping.
+        now = _memo(("now",), timezone.now)
+        known: dict[int, tuple[float, bool] | None] = store.setdefault(("frt",), {})
+        keys = list(rest.values_list("pk", "k"))
+        missing = [pk for pk, _k in keys if pk not in known]
+        for i in range(0, len(missing), 5000):
+            chunk = missing[i : i + 5000]
+            rows = Conversation.objects.filter(pk__in=chunk).annotate(k=F("pk"))
+            found = {pk: (seconds, answered) for pk, seconds, answered in _frt_waits(rows, now, _Calendars())}
+            known.update((pk, found.get(pk)) for pk in chunk)
+        waits = [(k, *wait) for pk, k in keys if (wait := known[pk]) is not None]
+    for key, seconds, answered in waits:
+        if answered:
+            out.append((key, seconds))
+        elif seconds > limit_of(key):
+            out.append((key, math.inf))
     return out
+
+
+def frt_limit(team_id: int | None) -> float:
+    """The first-response target of a team (or the desk's): unanswered past it counts as late."""
+    return targets(team_id).get("first_response_mean", DEFAULT_TARGETS["first_response_mean"])
 
 
 def _desk_start() -> Any:
@@ -729,6 +789,16 @@ def frt_values(
     qs: QuerySet[Any], now: datetime, limit: float, calendars: _Calendars
 ) -> list[tuple[Any, float]]:
     """The first-response series of ``qs`` (annotated with ``k``), computed row by row (rollups use it too)."""
+    return [
+        (key, seconds if answered else math.inf)
+        for key, seconds, answered in _frt_waits(qs, now, calendars)
+        if answered or seconds > limit
+    ]
+
+
+def _frt_waits(qs: QuerySet[Any], now: datetime, calendars: _Calendars) -> list[tuple[Any, float, bool]]:
+    """``(key, seconds the desk served the customer, answered)`` per row of ``qs`` (annotated
+    with ``k``) that has a first response to measure; unanswered rows wait until ``now``."""
     rows = list(
         qs.annotate(
             start=_desk_start(),
@@ -749,7 +819,7 @@ def frt_values(
     # Most waits lie inside one open stretch: their business seconds are the wall-clock wait and
     # no staffing is needed. Only the others read the status history (a fixed number of queries).
     pending: list[tuple[Any, datetime, datetime, bool, BusinessCalendar, int | None, int | None]] = []
-    out: list[tuple[Any, float]] = []
+    out: list[tuple[Any, float, bool]] = []
     for key, created, answered, resolved, team_id, channel_id, responder, held in rows:
         if answered is None and (resolved is not None or held):
             continue  # resolved without an agent, or the bot still answering: no desk wait to measure
@@ -757,20 +827,14 @@ def frt_values(
         cal = calendars.get(team_id, channel_id)
         wall = max(0.0, (end - created).total_seconds())
         if cal.seconds_between(created, end) >= wall:
-            if answered is not None:
-                out.append((key, wall))
-            elif wall > limit:
-                out.append((key, math.inf))
+            out.append((key, wall, answered is not None))
             continue
         pending.append((key, created, end, answered is not None, cal, team_id, responder))
     if pending:
         staffing = _Staffing(pending)
         for key, created, end, was_answered, cal, team_id, responder in pending:
             waited = _served_seconds(cal, staffing.spans(team_id, responder), created, end, was_answered)
-            if was_answered:
-                out.append((key, waited))
-            elif waited > limit:
-                out.append((key, math.inf))
+            out.append((key, waited, was_answered))
     return out
 
 
@@ -934,12 +998,13 @@ def _reducer(metric: Metric, scope: Scope) -> Callable[[list[float]], tuple[floa
 
 
 def _grouped(
-    metrics: list[Metric], scope: Scope, by: str | None
+    metrics: list[Metric], scope: Scope, by: str | None, *, own_targets: bool = False
 ) -> dict[str, dict[Any, tuple[float | None, int]]]:
     """``{metric name: {group key: (value, count)}}``; the key is None without ``by``.
 
     Metrics that read the same rows share one query: one aggregate per (source, agent
-    field), one values_list per series.
+    field), one values_list per series. With ``own_targets`` (``by="team"``) each team's
+    first response is judged against that team's target, as ``compute`` of the team does.
     """
     out: dict[str, dict[Any, tuple[float | None, int]]] = {}
     batches: dict[tuple[str, str | None, str], list[Metric]] = defaultdict(list)
@@ -973,21 +1038,33 @@ def _grouped(
                 }
         else:
             values: dict[Any, list[float]] = defaultdict(list)
-            for k, v in SERIES[what](qs, scope):
+            pairs = (
+                _frt_series(qs, scope, frt_limit)
+                if what == "frt" and own_targets
+                else SERIES[what](qs, scope)
+            )
+            for k, v in pairs:
                 values[k if by else None].append(v)
             if not by:
                 values.setdefault(None, [])
             for metric in group:
-                reduce = _reducer(metric, scope)
-                out[metric.name] = {k: reduce(vs) for k, vs in values.items()}
+                if own_targets:
+                    out[metric.name] = {
+                        k: _reducer(metric, replace(scope, team_id=k))(vs) for k, vs in values.items()
+                    }
+                else:
+                    reduce = _reducer(metric, scope)
+                    out[metric.name] = {k: reduce(vs) for k, vs in values.items()}
     for metric in metrics:
         if metric.kind == "ratio":
             assert metric.ratio is not None
-            parts = _grouped([METRICS[metric.ratio[0]], METRICS[metric.ratio[1]]], scope, by)
+            wanted = [METRICS[name] for name in metric.ratio if name not in out]
+            parts = {**out, **(_grouped(wanted, scope, by) if wanted else {})}
             num, den = parts[metric.ratio[0]], parts[metric.ratio[1]]
             out[metric.name] = {k: _pct(int(num.get(k, (0, 0))[1]), den[k][1]) for k in den}
-        elif metric.kind == "custom":
-            out[metric.name] = _presence(metric.name, scope, by)
+    presence = [metric.name for metric in metrics if metric.kind == "custom"]
+    if presence:
+        out.update(_presence(presence, scope, by))
     return out
 
 
@@ -1014,6 +1091,38 @@ def compute(scope: Scope, names: Sequence[str] | None = None) -> dict[str, Figur
     return out
 
 
+def compute_teams(
+    scope: Scope, team_ids: Iterable[int], names: Sequence[str] | None = None
+) -> dict[int, dict[str, Figure]]:
+    """``compute`` of each team (``scope`` with its ``team_id``), from one pass grouped by team:
+    the same figures, each team's targets, and the same number of queries however many teams."""
+    wanted = [METRICS[n] for n in check_names(names)]
+    team_ids = list(team_ids)
+    with shared():
+        _share_targets(team_ids)
+        return _compute_teams(wanted, replace(scope, team_id=None), team_ids)
+
+
+def _compute_teams(wanted: list[Metric], whole: Scope, team_ids: list[int]) -> dict[int, dict[str, Figure]]:
+    values = _grouped(wanted, whole, "team", own_targets=True)
+    empty: dict[str, dict[Any, tuple[float | None, int]]] | None = None
+    out: dict[int, dict[str, Figure]] = {}
+    for team_id in team_ids:
+        goals = targets(team_id)
+        figures: dict[str, Figure] = {}
+        for metric in wanted:
+            found = values[metric.name].get(team_id)
+            if found is None:
+                # A team without rows for this figure: what ``compute`` gives a team that has
+                # none (0 for counts, None for the rest), read once for every such team.
+                if empty is None:
+                    empty = _grouped(wanted, replace(whole, team_id=0), None)  # no team has pk 0
+                found = empty[metric.name].get(None, (None, 0))
+            figures[metric.name] = _figure(metric, found[0], found[1], goals.get(metric.name))
+        out[team_id] = figures
+    return out
+
+
 def compare(scope: Scope, names: Sequence[str] | None = None) -> dict[str, tuple[Figure, Figure]]:
     """Each figure for the scope and for the period just before it."""
     now, before = compute(scope, names), compute(scope.previous(), names)
@@ -1029,24 +1138,38 @@ def breakdown(scope: Scope, name: str, by: str) -> list[tuple[str, str, Figure]]
     metric = METRICS[check_names([name])[0]]
     if by == RULE and metric.source == "findings":
         return _rule_hits(scope, metric)
+    return breakdowns(scope, [name], by)[metric.name]
+
+
+def breakdowns(scope: Scope, names: Sequence[str], by: str) -> dict[str, list[tuple[str, str, Figure]]]:
+    """``breakdown`` of several figures by one dimension, from one grouped pass: the figures
+    that read the same rows share one query (sums and counts grouped in SQL, the values of
+    means and percentiles fetched once and grouped in Python). Each list is what
+    ``breakdown(scope, name, by)`` gives (tests/analytics/test_breakdowns.py)."""
+    wanted = [METRICS[n] for n in check_names(names)]
     if by not in BREAKDOWNS:
         raise KeyError(by)
-    values = _grouped([metric], scope, by)[metric.name]
+    grouped = _grouped(wanted, scope, by)
     goals = targets(scope.team_id)
-    keys = sorted((k for k in values if k not in (None, "")), key=_sort_key)
-    labels = _labels(by, keys)
-    rows = []
-    for k in keys:
-        value, count = values[k]
-        if by == "weekday":
-            k = k - 1  # ISO 1..7 → Monday 0
-        rows.append((str(k), labels.get(k, str(k)), _figure(metric, value, count, goals.get(name))))
-    for blank in (None, ""):
-        if blank in values and by in _NONE_LABELS:
-            value, count = values[blank]
-            if count:
-                rows.append(("", _NONE_LABELS[by], _figure(metric, value, count, goals.get(name))))
-    return rows
+    every = {k for values in grouped.values() for k in values if k not in (None, "")}
+    labels = _labels(by, sorted(every, key=_sort_key))
+    out: dict[str, list[tuple[str, str, Figure]]] = {}
+    for metric in wanted:
+        values = grouped[metric.name]
+        target = goals.get(metric.name)
+        rows = []
+        for k in sorted((k for k in values if k not in (None, "")), key=_sort_key):
+            value, count = values[k]
+            if by == "weekday":
+                k = k - 1  # ISO 1..7 → Monday 0
+            rows.append((str(k), labels.get(k, str(k)), _figure(metric, value, count, target)))
+        for blank in (None, ""):
+            if blank in values and by in _NONE_LABELS:
+                value, count = values[blank]
+                if count:
+                    rows.append(("", _NONE_LABELS[by], _figure(metric, value, count, target)))
+        out[metric.name] = rows
+    return out
 
 
 def _rule_hits(scope: Scope, metric: Metric) -> list[tuple[str, str, Figure]]:
@@ -1255,10 +1378,31 @@ def arrivals(scope: Scope, bucket_minutes: int = 30) -> list[tuple[datetime, int
 
 def targets(team_id: int | None = None) -> dict[str, float]:
     """Admin-set targets (a team's own override the desk-wide ones), over the handbook defaults."""
-    out = dict(DEFAULT_TARGETS)
+    return dict(_memo(("targets", team_id), lambda: _read_targets(team_id)))
+
+
+def _read_targets(team_id: int | None) -> dict[str, float]:
     rows = MetricTarget.objects.filter(Q(team__isnull=True) | Q(team_id=team_id)).values_list(
         "name", "team_id", "value"
     )
+    return _overlay(list(rows))
+
+
+def _share_targets(team_ids: list[int]) -> None:
+    """Read the targets of several teams (and the desk's) in one query into the shared block."""
+    store = _SHARED.get()
+    assert store is not None
+    rows = list(
+        MetricTarget.objects.filter(Q(team__isnull=True) | Q(team_id__in=team_ids)).values_list(
+            "name", "team_id", "value"
+        )
+    )
+    for team_id in [None, *team_ids]:
+        store.setdefault(("targets", team_id), _overlay([r for r in rows if r[1] is None or r[1] == team_id]))
+
+
+def _overlay(rows: list[tuple[str, int | None, float | None]]) -> dict[str, float]:
+    out = dict(DEFAULT_TARGETS)
     for name, _team, value in sorted(rows, key=lambda r: r[1] is not None):
         if value is None:
             out.pop(name, None)
@@ -1341,31 +1485,38 @@ def _overlap(a: list[tuple[datetime, datetime]], b: list[tuple[datetime, datetim
     return total
 
 
-def _presence(name: str, scope: Scope, by: str | None) -> dict[Any, tuple[float | None, int]]:
-    """Online time (online + busy seconds, summed over agents) or occupancy, per agent or team."""
+def _handling(users: list[int], scope: Scope, end: datetime) -> dict[int, list[tuple[datetime, datetime]]]:
+    """Per agent, the stretches of the period spent with at least one answered conversation open."""
+    handling: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
+    now = timezone.now()
+    convs = Conversation.objects.filter(
+        assignee_id__in=users,
+        first_response_at__isnull=False,
+        first_response_at__lt=end,
+    ).filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=scope.start) | Q(status__in=ACTIVE))
+    if scope.channel_id is not None:
+        convs = convs.filter(channel_id=scope.channel_id)
+    if scope.intent is not None:
+        convs = convs.filter(intent=scope.intent)
+    for uid, s, e, status in convs.filter(first_response_at__isnull=False).values_list(
+        "assignee_id", "first_response_at", "resolved_at", "status"
+    ):
+        stop = now if status in ACTIVE or e is None else e
+        if s is not None:
+            handling[uid].append((max(s, scope.start), min(stop, end)))
+    return handling
+
+
+def _presence(
+    names: list[str], scope: Scope, by: str | None
+) -> dict[str, dict[Any, tuple[float | None, int]]]:
+    """Online time (online + busy seconds, summed over agents) and occupancy, per agent or team,
+    from one read of the status history."""
     if by not in (None, "agent", "team"):
         raise KeyError(by)
     end = min(scope.end, timezone.now())
     users = _agents(scope)
     spans = _spans(users, scope.start, end) if end > scope.start else {u: [] for u in users}
-    handling: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
-    if name == "occupancy":
-        now = timezone.now()
-        convs = Conversation.objects.filter(
-            assignee_id__in=users,
-            first_response_at__isnull=False,
-            first_response_at__lt=end,
-        ).filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=scope.start) | Q(status__in=ACTIVE))
-        if scope.channel_id is not None:
-            convs = convs.filter(channel_id=scope.channel_id)
-        if scope.intent is not None:
-            convs = convs.filter(intent=scope.intent)
-        for uid, s, e, status in convs.filter(first_response_at__isnull=False).values_list(
-            "assignee_id", "first_response_at", "resolved_at", "status"
-        ):
-            stop = now if status in ACTIVE or e is None else e
-            if s is not None:
-                handling[uid].append((max(s, scope.start), min(stop, end)))
     groups: dict[Any, list[int]] = defaultdict(list)
     if by == "team":
         for uid, team_id in User.teams.through.objects.filter(user_id__in=users).values_list(
@@ -1375,14 +1526,21 @@ def _presence(name: str, scope: Scope, by: str | None) -> dict[Any, tuple[float 
     else:
         for uid in users:
             groups[uid if by == "agent" else None].append(uid)
-    out: dict[Any, tuple[float | None, int]] = {}
+    busy: dict[int, float] = {}
+    if "occupancy" in names:
+        handling = _handling(users, scope, end)
+        busy = {uid: _overlap(_merge(handling[uid]), spans.get(uid, [])) for uid in users}
+    out: dict[str, dict[Any, tuple[float | None, int]]] = {name: {} for name in names}
     for key, members in groups.items():
         online = sum((e - s).total_seconds() for uid in members for s, e in spans.get(uid, []))
-        if name == "online_time":
-            out[key] = (online, len(members))
-        else:
-            busy = sum(_overlap(_merge(handling[uid]), spans.get(uid, [])) for uid in members)
-            out[key] = (100.0 * busy / online if online else None, round(online))
-    if by is None and None not in out:
-        out[None] = (0.0, 0) if name == "online_time" else (None, 0)
+        if "online_time" in out:
+            out["online_time"][key] = (online, len(members))
+        if "occupancy" in out:
+            occupied = sum(busy.get(uid, 0.0) for uid in members)
+            out["occupancy"][key] = (100.0 * occupied / online if online else None, round(online))
+    if by is None:
+        if "online_time" in out:
+            out["online_time"].setdefault(None, (0.0, 0))
+        if "occupancy" in out:
+            out["occupancy"].setdefault(None, (None, 0))
     return out

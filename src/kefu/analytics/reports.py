@@ -399,8 +399,9 @@ def _breakdown(filters: Filters, by: str) -> dict[str, Any]:
     names = [n for n in BREAKDOWN_METRICS if n in metrics.METRICS]
     rows: dict[str, dict[str, Any]] = {}
     labels: dict[str, tuple[str, str]] = {}
+    figures = metrics.breakdowns(filters.scope, names, by)
     for name in names:
-        for key, label, figure in metrics.breakdown(filters.scope, name, by):
+        for key, label, figure in figures[name]:
             row = rows.setdefault(key, {"key": key, "label": label, "values": {}, "displays": {}})
             row["values"][name] = _rounded(figure.value)
             row["displays"][name] = format_value(figure.value, figure.unit)
@@ -416,7 +417,13 @@ def _breakdown(filters: Filters, by: str) -> dict[str, Any]:
 
 def build_report(filters: Filters) -> dict[str, Any]:
     """Everything the page draws, as JSON: the tiles, the trend, first response by hour and its
-    histogram, the heat map, the breakdowns."""
+    histogram, the heat map, the breakdowns (sharing targets, calendars and per-conversation
+    values between them: ``metrics.shared``)."""
+    with metrics.shared():
+        return _report(filters)
+
+
+def _report(filters: Filters) -> dict[str, Any]:
     return {
         "filters": filters.params(),
         "period": {

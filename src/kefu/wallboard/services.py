@@ -343,42 +343,71 @@ def _tile_state(value: float | None, target: float | None, better: str) -> str:
 def kpi_tiles(scope: BoardScope, now: datetime, teams: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Today's KPI tiles (since local midnight) against their targets.
 
-    Every figure and target comes from ``analytics.metrics`` (``compute`` and ``targets``):
-    the board has no KPI query of its own. A board of every team shows the desk's
-    figures; a lead of several teams sees one row of tiles per team. Today's figures
-    move slowly and cost most of a snapshot, so each team's tiles are kept for
-    ``KEFU_WALLBOARD_KPI_SECONDS`` (shared by every board, in the cache all processes share).
+    Every figure and target comes from ``analytics.metrics`` (``compute``, ``compute_teams``
+    and ``targets``): the board has no KPI query of its own. A board of every team shows the
+    desk's figures; a lead of several teams sees one row of tiles per team. Every team's tiles
+    come from one pass grouped by team, so a refresh costs the same however many teams there
+    are. Today's figures move slowly and cost most of a snapshot, so the desk's tiles and the
+    teams' are each kept for ``KEFU_WALLBOARD_KPI_SECONDS`` (shared by every board, in the
+    cache all processes share).
     """
-    team_ids: list[int | None] = [None] if scope.team_ids is None else [t["id"] for t in teams]
-    names_of = {t["id"]: t["name"] for t in teams}
+    if scope.team_ids is None:
+        return [{**tile, "team": None} for tile in _cached_tiles("all", now, lambda: _desk_tiles(now))]
+    by_team: dict[int, list[dict[str, Any]]] = {}
+    for tile in _cached_tiles("teams", now, lambda: _every_team_tiles(now)):
+        by_team.setdefault(tile["team_id"], []).append(tile)
+    named = len(teams) > 1
     tiles: list[dict[str, Any]] = []
-    for team_id in team_ids:
-        team = names_of.get(team_id) if len(team_ids) > 1 and team_id is not None else None
-        tiles += [{**tile, "team": team} for tile in _team_tiles(team_id, now)]
+    for team in teams:
+        found = by_team.get(team["id"])
+        if found is None:  # a team made since the tiles were cached
+            found = _tiles(team["id"], _today_figures(now, [team["id"]])[team["id"]])
+        tiles += [{**tile, "team": team["name"] if named else None} for tile in found]
     return tiles
 
 
-def _team_tiles(team_id: int | None, now: datetime) -> list[dict[str, Any]]:
+def _cached_tiles(what: str, now: datetime, make: Any) -> list[dict[str, Any]]:
     seconds = settings.KEFU_WALLBOARD_KPI_SECONDS
     today = timezone.localtime(now).date()
-    key = f"wallboard:kpis:{team_id or 'all'}:{today.isoformat()}"
+    key = f"wallboard:kpis:{what}:{today.isoformat()}"
     if seconds > 0:
         cached = cache.get(key)
         if cached is not None:
             return list(cached)
-    tiles = _compute_tiles(team_id, now)
+    tiles = make()
     if seconds > 0:
         cache.set(key, tiles, seconds)
-    return tiles
+    return cast(list[dict[str, Any]], tiles)
 
 
-def _compute_tiles(team_id: int | None, now: datetime) -> list[dict[str, Any]]:
+def _today(now: datetime) -> metrics.Scope:
     start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    names = [n for n in KPI_TILES if n in metrics.METRICS]
-    figures = metrics.compute(metrics.Scope(start=start, end=now, team_id=team_id), names)
+    return metrics.Scope(start=start, end=now)
+
+
+def _names() -> list[str]:
+    return [n for n in KPI_TILES if n in metrics.METRICS]
+
+
+def _desk_tiles(now: datetime) -> list[dict[str, Any]]:
+    return _tiles(None, metrics.compute(_today(now), _names()))
+
+
+def _today_figures(now: datetime, team_ids: list[int]) -> dict[int, dict[str, metrics.Figure]]:
+    return metrics.compute_teams(_today(now), team_ids, _names())
+
+
+def _every_team_tiles(now: datetime) -> list[dict[str, Any]]:
+    team_ids = list(Team.objects.order_by("id").values_list("pk", flat=True))
+    with metrics.shared():  # the teams' targets read once, for the figures and the tiles
+        figures = _today_figures(now, team_ids)
+        return [tile for team_id in team_ids for tile in _tiles(team_id, figures[team_id])]
+
+
+def _tiles(team_id: int | None, figures: dict[str, metrics.Figure]) -> list[dict[str, Any]]:
     goals = metrics.targets(team_id)
     tiles: list[dict[str, Any]] = []
-    for name in names:
+    for name in _names():
         figure = figures.get(name)
         if figure is None:
             continue
