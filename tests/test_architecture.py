@@ -44,6 +44,7 @@ NOT_ON_A_FLOOR = {
     "kefu.surveys",
     "kefu.proactive",
     "kefu.bot",
+    "kefu.training",
 }
 
 # Calls that import a module named at run time.

@@ -127,6 +127,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "kefu.core.middleware.TelemetryMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before anything reads a body or answers in HTML: the API always answers JSON.
@@ -307,6 +308,11 @@ KEFU_IDLE_TIMEOUT = int(os.environ.get("KEFU_IDLE_TIMEOUT", "900"))
 # How often an open desk socket re-checks its session, account, teams and role on its
 # own (changes made through kefu's services are pushed at once).
 KEFU_DESK_RECHECK_SECONDS = float(os.environ.get("KEFU_DESK_RECHECK_SECONDS", "60"))
+# GET /metrics answers with this bearer token; unset, only from the machine itself (loopback).
+KEFU_METRICS_TOKEN = os.environ.get("KEFU_METRICS_TOKEN", "")
+# A desk socket folds the chatter of conversations it does not have open into one
+# ``activity`` frame per this many seconds (docs/architecture.md, "Desk websocket").
+KEFU_DESK_ACTIVITY_SECONDS = max(0.0, float(os.environ.get("KEFU_DESK_ACTIVITY_SECONDS", "1")))
 # The wallboard (docs/wallboard.md): a board on a desk socket or a wall screen is computed
 # again at least this often (waits grow, timers run down) and, after a desk event, at most
 # once per KEFU_WALLBOARD_DEBOUNCE_SECONDS (a burst of events costs one snapshot).

@@ -37,6 +37,8 @@ urlpatterns = [
     path("", include("kefu.proactive.urls")),
     path("desk/", include("kefu.training.urls")),
     re_path(r"^media/(?P<path>.*)$", core_views.media),
+    # Health, readiness and Prometheus metrics of this process (docs/operations.md).
+    path("", include("kefu.ops.urls")),
 ]
 
 handler400 = "kefu.core.views.bad_request"

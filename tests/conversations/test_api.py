@@ -107,6 +107,22 @@ def test_send_message_stores_it_once_per_client_msg_id(agent_client, conv, desk)
     assert conv.assignee == desk.agent
 
 
+def test_a_reply_is_bounded_in_queries_and_leaves_the_session_alone(
+    agent_client, conv, django_assert_max_num_queries
+):
+    url = f"/api/v1/conversations/{conv.pk}/messages"
+    post(agent_client, url, {"text": "您好，马上为您查询", "client_msg_id": "q-1"})  # claims it
+    # The lock, duplicate check, quality, promise and public-post checks, the insert and
+    # its findings, the conversation, event number, webhook outbox, waiting tickets: 28 on
+    # SQLite (2026-12-03).
+    with django_assert_max_num_queries(28) as queries:
+        r = post(agent_client, url, {"text": "已经为您催促仓库，今天发出", "client_msg_id": "q-2"})
+    assert r.status_code == 201
+    sql = [q["sql"] for q in queries.captured_queries]
+    # The idle lock's activity time is stored at most once a minute, not per request.
+    assert not [s for s in sql if "django_session" in s and not s.startswith("SELECT")]
+
+
 def test_send_message_with_unknown_field_is_422_naming_it(agent_client, conv):
     r = post(agent_client, f"/api/v1/conversations/{conv.pk}/messages", {"text": "hi", "colour": "red"})
     assert r.status_code == 422

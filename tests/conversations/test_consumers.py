@@ -249,6 +249,65 @@ async def test_events_are_forwarded_while_the_database_thread_is_busy(desk):
     await comm.disconnect()
 
 
+# --- fan-out: full frames for what the desk owns or has open, counts for the rest ---------
+
+
+async def test_a_teammates_desk_gets_counts_not_the_text_until_it_opens_the_conversation(
+    desk, make_user, settings
+):
+    settings.KEFU_DESK_ACTIVITY_SECONDS = 0.05
+    colleague = await database_sync_to_async(make_user)(
+        "xiaoli", teams=(desk.team,), status=AgentStatus.OFFLINE, display_name="小丽"
+    )
+    owner, other = await _desk_for(desk.agent), await _desk_for(colleague)
+    first = await _customer_writes(desk.channel, "你好，想退货")
+    assert "message.created" in _events(await drain(other, quiet=0.5))  # the new-conversation notice
+    await drain(owner, quiet=0.1)
+
+    await _customer_writes(desk.channel, "订单号 YJ20261118001，手机 13812345678")
+    await _customer_writes(desk.channel, "麻烦尽快处理")
+    mine = await drain(owner, quiet=0.4)
+    assert [f["data"]["message"]["text"] for f in mine if f.get("event") == "message.created"] == [
+        "订单号 YJ20261118001，手机 138****5678",
+        "麻烦尽快处理",
+    ]
+    assert not [f for f in mine if f["type"] == "activity"]
+    theirs = await drain(other, quiet=0.4)
+    assert _events(theirs) == []
+    counts = [c for f in theirs if f["type"] == "activity" for c in f["conversations"]]
+    assert sum(c["incoming"] for c in counts) == 2
+    assert {c["conversation_id"] for c in counts} == {first.conversation_id}
+    assert counts[0]["assignee_id"] == desk.agent.pk and "13812345678" not in str(theirs)
+
+    # Opened on the colleague's desk, the conversation's messages arrive there in full …
+    await other.send_json_to({"type": "resume", "conversation_id": first.conversation_id, "after": first.pk})
+    history = await receive_until(other, lambda f: f["type"] == "history")
+    assert [m["text"] for m in history["messages"] if m["direction"] == "incoming"][-1] == "麻烦尽快处理"
+    await _customer_writes(desk.channel, "在吗")
+    frame = await receive_until(other, _event("message.created"))
+    assert frame["data"]["message"]["text"] == "在吗"
+    # … until it is closed there again.
+    await other.send_json_to({"type": "unwatch", "conversation_id": first.conversation_id})
+    await drain(other, quiet=0.2)
+    await _customer_writes(desk.channel, "还有人吗")
+    after = await drain(other, quiet=0.4)
+    assert _events(after) == [] and [f["type"] for f in after] == ["activity"]
+    await owner.disconnect()
+    await other.disconnect()
+
+
+async def test_a_desk_may_not_open_a_conversation_it_may_not_see(desk, make_team, make_user):
+    other_team = await database_sync_to_async(make_team)("售后")
+    outsider = await database_sync_to_async(make_user)("laowang", teams=(other_team,))
+    message = await _customer_writes(desk.channel, "发票抬头写错了")
+    comm = await _desk_for(outsider)
+    await comm.send_json_to({"type": "resume", "conversation_id": message.conversation_id})
+    assert (await receive_until(comm, lambda f: True))["type"] == "error"
+    await _customer_writes(desk.channel, "能改吗")
+    assert await drain(comm, quiet=0.4) == []
+    await comm.disconnect()
+
+
 # --- the socket follows the session, the account and the agent's teams ------------------
 
 
@@ -264,6 +323,27 @@ async def test_moving_an_agent_to_another_team_moves_their_socket(desk, make_use
     # The old team's conversations no longer reach them.
     await _customer_writes(desk.channel)
     assert not [f for f in await drain(comm) if f["type"] == "event"]
+    await comm.disconnect()
+
+
+async def test_a_conversation_open_on_a_moved_agents_desk_stops_reaching_it(desk, make_user, make_team):
+    from kefu.accounts.services import do_set_teams
+
+    admin = await database_sync_to_async(make_user)("root", role=Role.ADMIN)
+    colleague = await database_sync_to_async(make_user)("xiaoli", teams=(desk.team,), display_name="小丽")
+    other = await database_sync_to_async(make_team)("售后服务")
+    first = await _customer_writes(desk.channel, "你好，想换货")
+    comm = await _desk_for(colleague)
+    await comm.send_json_to({"type": "resume", "conversation_id": first.conversation_id})
+    await receive_until(comm, lambda f: f["type"] == "history")
+    await _customer_writes(desk.channel, "换成蓝色的")
+    assert (await receive_until(comm, _event("message.created")))["data"]["message"]["text"] == "换成蓝色的"
+
+    await database_sync_to_async(do_set_teams)(actor=admin, user=colleague, teams=[other])
+    frame = await receive_until(comm, lambda f: f["type"] == "access")
+    assert frame["groups"] == 2  # their own group and the new team's; no open conversation kept
+    await _customer_writes(desk.channel, "尺码 M")
+    assert await drain(comm, quiet=0.5) == []
     await comm.disconnect()
 
 
@@ -403,18 +483,28 @@ async def test_the_alert_of_a_first_message_names_the_routed_teams_lead_then_the
     await lead.disconnect()
 
 
-async def test_nobody_online_the_customer_message_comes_before_the_queue_position_reply(desk, make_user):
+async def test_nobody_online_the_customer_message_comes_before_the_queue_position_reply(
+    desk, make_user, settings
+):
     from kefu.accounts.models import User
 
+    settings.KEFU_DESK_ACTIVITY_SECONDS = 0.05
     await database_sync_to_async(User.objects.filter(pk=desk.agent.pk).update)(status=AgentStatus.OFFLINE)
     comm = await _desk_for(desk.agent)
     message = await _customer_writes(desk.channel, "在吗？想问下空气炸锅几号发货")
-    frames = [f for f in await drain(comm, quiet=0.8) if f["type"] == "event"]
-    posted = [f["data"]["message"] for f in frames if f["event"] == "message.created"]
-    assert _events(frames)[0] == "conversation.created"
-    assert [m["direction"] for m in posted] == ["incoming", "outgoing"]
-    assert posted[0]["id"] == message.pk and posted[1]["kind"] == "auto"
+    all_frames = await drain(comm, quiet=0.8)
+    frames = [f for f in all_frames if f["type"] == "event"]
+    # The team hears the new conversation in full, the queue-position reply as activity.
+    assert _events(frames)[:2] == ["conversation.created", "message.created"]
+    assert frames[1]["data"]["message"]["id"] == message.pk
     assert "conversation.assigned" not in _events(frames)
+    activity = [c for f in all_frames if f["type"] == "activity" for c in f["conversations"]]
+    assert [(c["conversation_id"], c["incoming"]) for c in activity] == [(message.conversation_id, 0)]
+    # Opened on the desk, the conversation reads in order: the message, then the reply.
+    await comm.send_json_to({"type": "resume", "conversation_id": message.conversation_id})
+    history = await receive_until(comm, lambda f: f["type"] == "history")
+    posted = [m for m in history["messages"] if m["direction"] != "activity"]
+    assert [(m["direction"], m["kind"]) for m in posted] == [("incoming", "text"), ("outgoing", "auto")]
     await comm.disconnect()
 
 

@@ -142,7 +142,7 @@ def test_live_desk_events_carry_masked_text(desk, monkeypatch, django_capture_on
     import kefu.core.events as core_events
 
     sent: list[dict[str, Any]] = []
-    monkeypatch.setattr(core_events, "_send", lambda groups, message: sent.append(message))
+    monkeypatch.setattr(core_events, "_send_many", lambda sends: sent.extend(m for _, m in sends))
     with django_capture_on_commit_callbacks(execute=True):
         do_receive_customer_message(
             channel=desk.channel, identities=[("web", "live-1")], text=f"身份证 {ID_CARD}"

@@ -156,7 +156,9 @@ def test_rating_is_published_to_the_desk_and_webhooks_after_commit(
 
     endpoint = WebhookEndpoint.objects.create(url="https://hooks.example.com/kefu")
     sent: list[tuple[str, dict[str, Any]]] = []
-    monkeypatch.setattr(events, "_send", lambda groups, message: sent.extend((g, message) for g in groups))
+    monkeypatch.setattr(
+        events, "_send_many", lambda sends: sent.extend((g, m) for groups, m in sends for g in groups)
+    )
     conversation = _conversation(desk)
     with django_capture_on_commit_callbacks(execute=True):
         do_rate_conversation(conversation=conversation, score=5, comment="满意")

@@ -141,6 +141,41 @@ def test_desk_events_go_to_all_desks_the_team_and_each_user_once(
     assert no_user.heard(event_id) == []
 
 
+def test_chatter_goes_in_full_to_the_assignee_and_open_desks_and_as_counts_to_the_rest(
+    listen, ids, django_capture_on_commit_callbacks
+):
+    team, user, conversation = ids(), ids(), ids()
+    everyone, the_team = listen(events.DESK_ALL), listen(f"desk.team.{team}")
+    assignee, open_here = listen(f"desk.user.{user}"), listen(f"desk.conv.{conversation}")
+    message = {"id": 3, "direction": "incoming", "text": "我的手机号 13812345678"}
+    with django_capture_on_commit_callbacks(execute=True):
+        event_id = publish(
+            "message.created",
+            {"message": message, "conversation": {"id": conversation, "assignee_id": user, "status": "open"}},
+            team_id=team,
+            user_ids=[user],
+            conversation_id=conversation,
+            chatter=True,
+        )
+    for listener in (assignee, open_here):
+        [frame] = listener.heard(event_id)
+        assert frame["type"] == "desk.event" and frame["payload"]["data"]["message"]["id"] == 3
+    for listener in (everyone, the_team):
+        [frame] = listener.heard(event_id)
+        assert frame == {
+            "type": "desk.activity",
+            "payload": {
+                "id": event_id,
+                "event": "message.created",
+                "conversation_id": conversation,
+                "team_id": team,
+                "assignee_id": user,
+                "status": "open",
+                "incoming": True,
+            },
+        }
+
+
 def test_the_customer_hears_the_customer_data_and_not_the_desk_data(
     listen, ids, django_capture_on_commit_callbacks
 ):

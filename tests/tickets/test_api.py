@@ -181,3 +181,24 @@ def test_waiting_for_the_customer_pauses_the_deadline_through_the_api(api, shop)
         body["due_at"]
     )
     assert abs(moved - timedelta(hours=2)) < timedelta(seconds=10)
+
+
+# --- what one write costs in queries (docs/performance.md, "Ticket API") ---------------
+
+
+def test_the_created_ticket_is_answered_as_its_detail_reads(api, shop):
+    for extra in ({}, {"category": "complaint", "title": "杯子破损要求赔偿", "urgent": True}):
+        body = _create(api, shop, **extra)
+        assert body == api.get(f"/api/v1/tickets/{body['id']}").json()
+
+
+def test_creating_a_ticket_is_bounded_in_queries(api, shop, django_assert_max_num_queries):
+    _create(api, shop)  # the day's first number, caches warmed
+    # Session and user; the conversation, its customer and order; the SLA policy; the
+    # number; the ticket, its links, timeline line, activity line and event; the detail
+    # it answers with. 25 on SQLite (2026-12-03).
+    with django_assert_max_num_queries(25) as queries:
+        _create(api, shop)
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert not [s for s in sql if "django_session" in s and s.startswith("UPDATE")]  # no session rewrite
+    assert sum('FROM "tickets_ticket"' in s and "compensationrequest" in s.lower() for s in sql) == 0

@@ -80,3 +80,63 @@ def test_apology_after_anger_lowers_the_trend(desk):
     )
     conv = Conversation.objects.get(pk=msg.conversation_id)
     assert conv.emotion_trend in ("falling", "recovered")
+
+
+# --- understanding worked out before the message's transaction -------------------------
+
+
+def _fields(conversation_id: int) -> tuple[object, ...]:
+    c = Conversation.objects.get(pk=conversation_id)
+    return (c.emotion_label, c.emotion_score, c.emotion_trend, c.emotion_signals, c.intent)
+
+
+def test_emotion_and_intent_are_worked_out_before_the_write_transaction(desk, monkeypatch):
+    from django.db import connection
+
+    from kefu.understanding import reading
+
+    calls: list[bool] = []
+    analyze = reading.analyze_conversation
+    outside = len(connection.atomic_blocks)  # the test's own transaction
+
+    def spy(*args, **kwargs):
+        calls.append(len(connection.atomic_blocks) > outside)
+        return analyze(*args, **kwargs)
+
+    monkeypatch.setattr(reading, "analyze_conversation", spy)
+    first, _ = do_receive_customer_message(
+        channel=desk.channel, identities=[("web", "ahead")], text="我买的耳机有杂音，想退货"
+    )
+    do_receive_customer_message(
+        channel=desk.channel, identities=[("web", "ahead")], text="你们再不处理我就投诉了！！！"
+    )
+    # Once per message, and never while the write transaction (SQLite's write lock) is open.
+    assert calls == [False, False]
+    c = Conversation.objects.get(pk=first.conversation_id)
+    assert c.intent and c.emotion_score > 0
+    assert EmotionAlert.objects.filter(conversation=c, level=EmotionAlert.Level.COMPLAINT_RISK).exists()
+
+
+def test_a_reading_that_missed_a_message_is_worked_out_again_inside(desk, monkeypatch):
+    from kefu.conversations import services
+
+    first, _ = do_receive_customer_message(channel=desk.channel, identities=[("web", "r1")], text="在吗")
+    conversation = Conversation.objects.get(pk=first.conversation_id)
+    stale = services.read_customer_message(conversation, "算了，我去12315投诉")
+    # The agent answers between the reading and the customer's message.
+    do_send_agent_message(
+        agent=desk.agent, conversation_id=conversation.pk, text="您好，在的，请问有什么可以帮您？"
+    )
+    monkeypatch.setattr(services, "read_customer_message", lambda *args: stale)
+    msg, _ = do_receive_customer_message(
+        channel=desk.channel, identities=[("web", "r1")], text="算了，我去12315投诉"
+    )
+    got = _fields(msg.conversation_id)
+    # The same as understanding it inside the transaction, from the stored conversation.
+    monkeypatch.setattr(services, "read_customer_message", lambda *args: None)
+    Conversation.objects.filter(pk=msg.conversation_id).update(emotion_score=0, emotion_label="")
+    from kefu.understanding.reading import do_update_emotion
+
+    do_update_emotion(Conversation.objects.get(pk=msg.conversation_id))
+    assert _fields(msg.conversation_id)[:4] == got[:4]
+    assert stale is not None and stale.emotion.signals != ()

@@ -166,7 +166,9 @@ async def test_a_silent_observer_is_never_announced_to_the_customer(shop):
     data = await database_sync_to_async(do_observe_conversation)(shop.lead, conv.pk)
     assert data["messages"][0]["text"] == "请问发票怎么开？"
     assert await drain(customer, quiet=0.5) == []
-    # The observer follows the conversation live.
+    # The observer follows the conversation live: the page opens it on the desk socket.
+    await observer.send_json_to({"type": "resume", "conversation_id": conv.pk, "after": 0})
+    await receive_until(observer, lambda f: f["type"] == "history")
     await database_sync_to_async(do_receive_customer_message)(
         channel=shop.channel,
         identities=[("web", visitor)],

@@ -47,6 +47,8 @@ CLOSE_TOO_MANY = 4429
 class ChatConsumer(JsonSocket):
     """One visitor on one web channel."""
 
+    socket_kind = "chat"
+
     visitor: Visitor
     channel: Channel
     conversation_id: int | None

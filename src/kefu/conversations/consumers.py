@@ -28,15 +28,25 @@ from django.utils import timezone
 from kefu.accounts.access import team_ids_of
 from kefu.accounts.models import StatusReason, User
 from kefu.accounts.presence import do_go_offline, do_heartbeat
-from kefu.conversations.timeline import access_conversation, do_mark_read, messages_after, send_typing
+from kefu.conversations.timeline import (
+    access_conversation,
+    do_mark_read,
+    messages_after,
+    send_typing,
+    visible_conversations,
+)
+from kefu.core import telemetry
 from kefu.core.errors import InvalidInput, KefuError
-from kefu.core.events import DESK_ALL, desk_team_group, desk_user_group
+from kefu.core.events import DESK_ALL, desk_conversation_group, desk_team_group, desk_user_group
 from kefu.core.fields import check_json
 from kefu.wallboard.services import access_wallboard, scope_for
 
 from .presenters import message_dict
 
 log = logging.getLogger(__name__)
+
+DESK_FRAMES = "kefu_desk_frames_total"
+DESK_FRAMES_HELP = "Event and activity frames sent to desk sockets."
 
 # Application close codes (4000–4999): the client must not retry with the same credentials.
 CLOSE_UNAUTHORIZED = 4401
@@ -59,6 +69,7 @@ class JsonSocket(AsyncJsonWebsocketConsumer):
 
     groups_joined: list[str]
     disconnected = False
+    socket_kind = "desk"  # the label of kefu_websockets_open (GET /metrics)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels runs close_old_connections() before every handler, as a hop onto the
@@ -118,9 +129,12 @@ class JsonSocket(AsyncJsonWebsocketConsumer):
         # A handler or the channel layer that fails ends the consumer without a
         # websocket.disconnect: its groups must still be left, or every event sent to
         # them piles up in a channel nobody reads ("over capacity" on Redis).
+        labels = {"kind": self.socket_kind}
+        telemetry.gauge_add("kefu_websockets_open", "Websockets open on this process.", labels)
         try:
             await super().__call__(scope, receive, send)
         finally:
+            telemetry.gauge_add("kefu_websockets_open", "Websockets open on this process.", labels, -1)
             if not self.disconnected:
                 try:
                     await self.disconnect(WS_ABNORMAL_CLOSURE)
@@ -213,9 +227,13 @@ class DeskConsumer(SnapshotFeed, JsonSocket):
     # A supervisor who is also in a team is in two groups that both get the event;
     # remembering recent event ids keeps it to one frame (clients de-duplicate too).
     RECENT_EVENTS = 512
+    # Conversations one socket may have open at once (``desk.conv.<id>`` groups); the
+    # one opened longest ago is let go first.
+    WATCH_LIMIT = 20
 
     recheck_task: asyncio.Task[None] | None = None
     heartbeat_task: asyncio.Task[None] | None = None
+    activity_task: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         self.groups_joined = []
@@ -224,6 +242,8 @@ class DeskConsumer(SnapshotFeed, JsonSocket):
             await self.reject(CLOSE_UNAUTHORIZED)
             return
         self.recent: OrderedDict[str, None] = OrderedDict()
+        self.watched: OrderedDict[int, None] = OrderedDict()
+        self.activity: dict[int, dict[str, Any]] = {}
         self.connected_at = timezone.now()
         await self.accept()
         groups = await database_sync_to_async(self._groups)()
@@ -240,7 +260,7 @@ class DeskConsumer(SnapshotFeed, JsonSocket):
         # next page's socket arrives within the grace. Without one, the heartbeat stops
         # and the worker's presence sweep takes the agent offline (docs/presence.md).
         await self.stop_feed()
-        for name in ("recheck_task", "heartbeat_task"):
+        for name in ("recheck_task", "heartbeat_task", "activity_task"):
             task = getattr(self, name)
             setattr(self, name, None)
             if task is not None and task is not asyncio.current_task():
@@ -266,7 +286,7 @@ class DeskConsumer(SnapshotFeed, JsonSocket):
     def _session_key(self) -> str | None:
         return getattr(self.scope.get("session"), "session_key", None)
 
-    def _current_groups(self) -> list[str] | str | None:
+    def _current_groups(self, watched: list[int]) -> list[str] | str | None:
         """The groups this socket should be in now, or why it must close.
 
         ``None``: the account is gone. A reason (``StatusReason``): the session
@@ -282,7 +302,10 @@ class DeskConsumer(SnapshotFeed, JsonSocket):
         if key is None or not engine.SessionStore().exists(key):
             return StatusReason.SESSION_EXPIRED
         self.user = user
-        return self._groups()
+        groups = self._groups()
+        # The conversations open on this desk (``watched``) that it may still see.
+        visible = set(visible_conversations(user).filter(pk__in=watched).values_list("pk", flat=True))
+        return groups + [desk_conversation_group(pk) for pk in watched if pk in visible]
 
     def _go_offline(self, reason: str) -> None:
         # Unless she chose a status since this socket opened: she signed in again elsewhere.
@@ -293,8 +316,11 @@ class DeskConsumer(SnapshotFeed, JsonSocket):
         groups = (
             None
             if ended_session and ended_session == key
-            else await database_sync_to_async(self._current_groups)()
+            else await database_sync_to_async(self._current_groups)(list(self.watched))
         )
+        if isinstance(groups, list):
+            for pk in [pk for pk in self.watched if desk_conversation_group(pk) not in groups]:
+                del self.watched[pk]
         if not isinstance(groups, list):
             for group in list(self.groups_joined):
                 await self.leave(group)
@@ -310,7 +336,12 @@ class DeskConsumer(SnapshotFeed, JsonSocket):
             await self.join(group)
             changed = True
         if changed:
-            await self.send_json({"type": "access", "groups": len(groups)})
+            await self.send_json({"type": "access", "groups": len(self._groups_of_access(groups))})
+
+    @staticmethod
+    def _groups_of_access(groups: list[str]) -> list[str]:
+        """The groups given by role and teams (not the conversations open on the desk)."""
+        return [g for g in groups if not g.startswith("desk.conv.")]
 
     async def _recheck_every(self, seconds: float) -> None:
         while True:
@@ -342,8 +373,13 @@ class DeskConsumer(SnapshotFeed, JsonSocket):
             message_id = int_field(content, "message_id", minimum=1)
             await database_sync_to_async(self._read)(conversation_id, message_id)
         elif kind == "resume":
+            # Opens the conversation on this desk: its chatter arrives in full from now
+            # on. The group is joined before the history is read, so nothing falls
+            # between the two.
             conversation_id = int_field(content, "conversation_id", minimum=1)
             after = int_field(content, "after", required=False)
+            await database_sync_to_async(self._access)(conversation_id)
+            await self.watch(conversation_id)
             messages = await database_sync_to_async(self._history)(conversation_id, after)
             await self.send_json(
                 {"type": "history", "conversation_id": conversation_id, "messages": messages}
@@ -357,8 +393,27 @@ class DeskConsumer(SnapshotFeed, JsonSocket):
             await database_sync_to_async(scope_for)(self.user, team_id)
             self.board_team_id = team_id
             await self.start_feed()
+        elif kind == "unwatch":
+            await self.unwatch(int_field(content, "conversation_id", minimum=1))
         else:
-            raise InvalidInput("未知的消息类型", fields={"type": "应为 typing、read、resume 或 wallboard"})
+            raise InvalidInput(
+                "未知的消息类型", fields={"type": "应为 typing、read、resume、unwatch 或 wallboard"}
+            )
+
+    async def watch(self, conversation_id: int) -> None:
+        if conversation_id in self.watched:
+            self.watched.move_to_end(conversation_id)
+            return
+        self.watched[conversation_id] = None
+        await self.join(desk_conversation_group(conversation_id))
+        while len(self.watched) > self.WATCH_LIMIT:
+            oldest, _ = self.watched.popitem(last=False)
+            await self.leave(desk_conversation_group(oldest))
+
+    async def unwatch(self, conversation_id: int) -> None:
+        if conversation_id in self.watched:
+            del self.watched[conversation_id]
+            await self.leave(desk_conversation_group(conversation_id))
 
     def error_context(self, content: dict[str, Any]) -> dict[str, Any]:
         conversation_id = content.get("conversation_id")
@@ -377,6 +432,9 @@ class DeskConsumer(SnapshotFeed, JsonSocket):
         conversation = access_conversation(self.user, conversation_id)
         do_mark_read(conversation=conversation, by_customer=False, message_id=message_id)
 
+    def _access(self, conversation_id: int) -> None:
+        access_conversation(self.user, conversation_id)
+
     def _history(self, conversation_id: int, after: int) -> list[dict[str, Any]]:
         conversation = access_conversation(self.user, conversation_id)
         return [message_dict(m) for m in messages_after(conversation, after, public_only=False)]
@@ -391,8 +449,47 @@ class DeskConsumer(SnapshotFeed, JsonSocket):
         self.recent[event_id] = None
         if len(self.recent) > self.RECENT_EVENTS:
             self.recent.popitem(last=False)
+        telemetry.count(DESK_FRAMES, DESK_FRAMES_HELP, {"type": "event"})
         await self.send_json({"type": "event", **payload})
         self.poke()
+
+    async def desk_activity(self, event: dict[str, Any]) -> None:
+        """Chatter about a conversation this desk does not have open: counted, sent once a second.
+
+        One ``activity`` frame lists each conversation that moved since the last one,
+        with how many events (``events``) and customer messages (``incoming``) it had:
+        enough for the inbox, badges and the wallboard to ask again, and a socket's
+        frames stay bounded by time, not by the floor's message rate.
+        """
+        payload = event["payload"]
+        if payload.get("id") in self.recent:  # it came in full (the assignee, or open here)
+            return
+        conversation_id = payload["conversation_id"]
+        entry = self.activity.get(conversation_id)
+        if entry is None:
+            entry = self.activity[conversation_id] = {
+                "conversation_id": conversation_id,
+                "events": 0,
+                "incoming": 0,
+            }
+        entry.update(
+            team_id=payload.get("team_id"),
+            assignee_id=payload.get("assignee_id"),
+            status=payload.get("status"),
+        )
+        entry["events"] += 1
+        entry["incoming"] += 1 if payload.get("incoming") else 0
+        if self.activity_task is None:
+            self.activity_task = asyncio.create_task(self._flush_activity())
+
+    async def _flush_activity(self) -> None:
+        await asyncio.sleep(settings.KEFU_DESK_ACTIVITY_SECONDS)
+        self.activity_task = None
+        batch, self.activity = list(self.activity.values()), {}
+        if batch:
+            telemetry.count(DESK_FRAMES, DESK_FRAMES_HELP, {"type": "activity"})
+            await self.send_json({"type": "activity", "conversations": batch})
+            self.poke()
 
     async def typing_event(self, event: dict[str, Any]) -> None:
         await self.send_json({**event["payload"], "type": "typing"})

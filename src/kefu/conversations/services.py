@@ -45,11 +45,13 @@ from kefu.conversations.timeline import (
     add_activity,
     check_client_msg_id,
     check_image,
+    current_customer_conversation,
     customer_status,
     publish_assigned,
     publish_message,
     visible_conversations,
 )
+from kefu.core import telemetry
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kefu.core.events import (
     publish,
@@ -73,10 +75,12 @@ from kefu.sla.policies import do_start_conversation_sla
 from kefu.tickets.records import do_answer_left_messages, do_resume_waiting_tickets
 from kefu.understanding.models import EmotionAlert
 from kefu.understanding.reading import (
+    Reading,
     do_tell_assignee_of_open_alerts,
     do_understand_customer_message,
     open_alerts_for,
     publish_alert,
+    read_customer_message,
 )
 
 from .models import Attachment, CallLog, Conversation, Message, Priority, priority_for
@@ -123,6 +127,11 @@ def do_receive_customer_message(
     text = check_message(text, required=image is None)
     check_image(image)
     client_msg_id = check_client_msg_id(client_msg_id)
+    # Understanding is CPU work that needs no lock: worked out here, the transaction
+    # (on SQLite the one write lock, from BEGIN IMMEDIATE to COMMIT) only stores it.
+    reading = read_customer_message(
+        None if new_conversation else _conversation_of(channel, identities, conversation), text
+    )
     with transaction.atomic():
         if external_id:
             dup = Message.objects.filter(conversation__channel=channel, external_id=external_id).first()
@@ -178,9 +187,27 @@ def do_receive_customer_message(
         conversation.last_customer_message_at = now
         conversation.save()
         _after_customer_message(
-            conversation, message, created_conversation=created_conversation, reopened=reopened
+            conversation,
+            message,
+            created_conversation=created_conversation,
+            reopened=reopened,
+            reading=reading,
         )
+    telemetry.count(
+        "kefu_customer_messages_total",
+        "Customer messages stored (resends not counted).",
+        {"channel": channel.kind},
+    )
     return message, True
+
+
+def _conversation_of(
+    channel: Channel, identities: Sequence[tuple[str, str]], pinned: Conversation | None
+) -> Conversation | None:
+    """The conversation a customer message will most likely join, looked up without a lock (a guess)."""
+    if pinned is not None and pinned.status != Conversation.Status.CLOSED:
+        return pinned
+    return current_customer_conversation(channel=channel, identities=identities)
 
 
 def _store_attachments(message: Message, files: Sequence[IncomingFile]) -> None:
@@ -200,7 +227,12 @@ def _store_attachments(message: Message, files: Sequence[IncomingFile]) -> None:
 
 
 def _after_customer_message(
-    conversation: Conversation, message: Message, *, created_conversation: bool, reopened: bool
+    conversation: Conversation,
+    message: Message,
+    *,
+    created_conversation: bool,
+    reopened: bool,
+    reading: Reading | None = None,
 ) -> None:
     """Understanding, routing, SLA and the events of a newly stored customer message, in that order.
 
@@ -211,7 +243,7 @@ def _after_customer_message(
     the commit it is queued, so its assignment (or the customer's queue position)
     follows the message everywhere.
     """
-    alert = do_understand_customer_message(conversation, message, first=created_conversation)
+    alert = do_understand_customer_message(conversation, message, first=created_conversation, reading=reading)
     _link_mentioned_order(conversation, message.text)
     if created_conversation:
         do_pick_queue(conversation, first_text=message.text)
@@ -229,7 +261,7 @@ def _after_customer_message(
             team_id=conversation.team_id,
             conversation_id=conversation.pk,
         )
-    publish_message(message, conversation)
+    publish_message(message, conversation, chatter=not created_conversation)
     if alert is not None:
         publish_alert(alert, conversation)
         if raised is not None:
@@ -367,6 +399,7 @@ def do_send_agent_message(
         do_answer_left_messages(conversation, agent=agent, now=now)
 
         do_queue_outbound(message)
+    telemetry.count("kefu_agent_messages_total", "Agent replies stored (resends not counted).")
     return message, True
 
 

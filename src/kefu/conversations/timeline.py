@@ -24,9 +24,8 @@ from kefu.channels.models import Channel
 from kefu.channels.outbound import do_queue_outbound
 from kefu.core.errors import InvalidInput, NotFound, PermissionDenied
 from kefu.core.events import (
-    DESK_ALL,
     chat_conversation_group,
-    desk_team_group,
+    desk_conversation_group,
     desk_user_group,
     publish,
     send_ephemeral,
@@ -125,7 +124,14 @@ def next_event_seq(conversation_id: int) -> int | None:
     return int(row[0]) if row else None
 
 
-def publish_message(m: Message, conversation: Conversation, *, event: str = "message.created") -> None:
+def publish_message(
+    m: Message, conversation: Conversation, *, event: str = "message.created", chatter: bool = True
+) -> None:
+    """Announce a message; as chatter (``core.events.publish``) unless ``chatter=False``.
+
+    The first message of a new conversation is announced in full to its team
+    (``chatter=False``): it is the notice that a customer is waiting.
+    """
     publish(
         event,
         {"message": message_dict(m, clear=True), "conversation": conversation_dict(conversation, clear=True)},
@@ -134,6 +140,7 @@ def publish_message(m: Message, conversation: Conversation, *, event: str = "mes
         conversation_id=conversation.pk,
         customer_data=None if m.is_private else {"message": public_message_dict(m)},
         webhook=not m.is_private,
+        chatter=chatter,
     )
 
 
@@ -172,7 +179,10 @@ def do_mark_read(*, conversation: Conversation, by_customer: bool, message_id: i
     )
     if updated:
         send_ephemeral(
-            [DESK_ALL, *([desk_team_group(conversation.team_id)] if conversation.team_id else [])]
+            [
+                desk_conversation_group(conversation.pk),
+                *([desk_user_group(conversation.assignee_id)] if conversation.assignee_id else []),
+            ]
             if by_customer
             else [chat_conversation_group(conversation.pk)],
             "read.event",
@@ -186,9 +196,8 @@ def do_mark_read(*, conversation: Conversation, by_customer: bool, message_id: i
 
 def send_typing(*, conversation: Conversation, by_customer: bool, name: str = "") -> None:
     if by_customer:
-        groups = [DESK_ALL]
-        if conversation.team_id:
-            groups.append(desk_team_group(conversation.team_id))
+        # Only the desks showing the conversation draw a typing indicator.
+        groups = [desk_conversation_group(conversation.pk)]
         if conversation.assignee_id:
             groups.append(desk_user_group(conversation.assignee_id))
     else:

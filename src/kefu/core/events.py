@@ -5,7 +5,13 @@ commits, so nothing is announced that was rolled back:
 
 * desk groups — ``desk.all`` (supervisors and above), ``desk.team.<id>`` (agents of the
   conversation's team) and ``desk.user.<id>`` (its assignee); desk clients de-duplicate
-  by the event ``id``;
+  by the event ``id``. Chatter — the many events of an ongoing conversation (its
+  messages, notes, activity lines: ``chatter=True``) — goes in full only to the users
+  named (the assignee) and to ``desk.conv.<id>``, the desks that have the conversation
+  open; ``desk.all`` and the team hear a compact ``desk.activity`` (ids and counts, no
+  text), which each desk socket folds into one ``activity`` frame a second. Sending
+  every message to every desk of the team made the work grow with the square of the
+  floor (docs/performance.md, "Desk fan-out");
 * the customer group ``chat.conv.<id>`` — only for events published with
   ``customer_data``, a payload the caller builds from public fields. Private notes never
   carry it;
@@ -77,19 +83,37 @@ def desk_user_group(user_id: int) -> str:
     return f"desk.user.{user_id}"
 
 
+def desk_conversation_group(conversation_id: int) -> str:
+    """The desks that have the conversation open (joined on ``resume``, left on ``unwatch``)."""
+    return f"desk.conv.{conversation_id}"
+
+
 def chat_conversation_group(conversation_id: int) -> str:
     return f"chat.conv.{conversation_id}"
 
 
-def _send(groups: Iterable[str], message: dict[str, Any]) -> None:
+async def _send_all(layer: Any, sends: list[tuple[list[str], dict[str, Any]]]) -> None:
+    for groups, message in sends:
+        for group in groups:
+            try:
+                await layer.group_send(group, message)
+            except Exception:  # a realtime hiccup must never undo a stored change
+                log.exception("realtime send to %s failed", group)
+
+
+def _send_many(sends: list[tuple[list[str], dict[str, Any]]]) -> None:
+    """Every ``(groups, message)`` in order, in one hop onto the event loop (each hop costs a thread switch)."""
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not sends:
         return
-    for group in groups:
-        try:
-            async_to_sync(layer.group_send)(group, message)
-        except Exception:  # a realtime hiccup must never undo a stored change
-            log.exception("realtime send to %s failed", group)
+    try:
+        async_to_sync(_send_all)(layer, sends)
+    except Exception:  # no event loop to hop to, or the hop itself failed
+        log.exception("realtime send failed")
+
+
+def _send(groups: Iterable[str], message: dict[str, Any]) -> None:
+    _send_many([(list(groups), message)])
 
 
 def publish(
@@ -102,12 +126,16 @@ def publish(
     conversation_id: int | None = None,
     customer_data: dict[str, Any] | None = None,
     webhook: bool = True,
+    chatter: bool = False,
 ) -> str:
     """Announce ``event_type`` after commit; returns the event id.
 
     ``customer_data``, when given, is what the customer's chat sockets receive
     (public fields only); ``data`` goes to desks and webhooks. An event about a
     conversation (``conversation_id``) carries it and its number, ``seq``.
+    ``chatter`` (with ``conversation_id``): the team and ``desk.all`` get the compact
+    ``desk.activity`` instead of the event; the users and the conversation's open
+    desks get it in full.
     """
     event_id = uuid.uuid4().hex
     envelope: dict[str, Any] = {
@@ -122,25 +150,34 @@ def publish(
             seq = sequencer(conversation_id)
             if seq is not None:
                 envelope["seq"] = seq
-    groups = [DESK_ALL]
     # An event about an agent (her status) concerns every team she works in (``team_ids``).
-    groups.extend(
+    wide = [DESK_ALL] + [
         desk_team_group(t) for t in sorted({*team_ids, *([team_id] if team_id is not None else [])})
-    )
-    groups.extend(desk_user_group(uid) for uid in set(user_ids) if uid is not None)
-
+    ]
+    named = [desk_user_group(uid) for uid in sorted({u for u in user_ids if u is not None})]
+    sends: list[tuple[list[str], dict[str, Any]]]
     desk_envelope = {**envelope, "data": mask_payload(data)}
-
-    def _deliver() -> None:
-        _send(groups, {"type": "desk.event", "payload": desk_envelope})
-        if customer_data is not None and conversation_id is not None:
-            _send(
+    full = {"type": "desk.event", "payload": desk_envelope}
+    if chatter and conversation_id is not None:
+        sends = [
+            (named + [desk_conversation_group(conversation_id)], full),
+            (wide, {"type": "desk.activity", "payload": _activity(envelope, data, team_id)}),
+        ]
+    else:
+        sends = [(wide + named, full)]
+    if customer_data is not None and conversation_id is not None:
+        sends.append(
+            (
                 [chat_conversation_group(conversation_id)],
                 {
                     "type": "chat.event",
                     "payload": {"id": event_id, "event": event_type, "data": customer_data},
                 },
             )
+        )
+
+    def _deliver() -> None:
+        _send_many(sends)
 
     transaction.on_commit(_deliver)
     if webhook:
@@ -150,6 +187,25 @@ def publish(
         for writer in _outbox_writers:
             writer(event_type, envelope)
     return event_id
+
+
+def _activity(envelope: dict[str, Any], data: dict[str, Any], team_id: int | None) -> dict[str, Any]:
+    """The compact form of a chatter event: which conversation moved, never what was said."""
+    message = data.get("message")
+    conversation = data.get("conversation")
+    if not isinstance(message, dict):
+        message = {}
+    if not isinstance(conversation, dict):
+        conversation = {}
+    return {
+        "id": envelope["id"],
+        "event": envelope["event"],
+        "conversation_id": envelope["conversation_id"],
+        "team_id": team_id,
+        "assignee_id": conversation.get("assignee_id"),
+        "status": conversation.get("status"),
+        "incoming": message.get("direction") == "incoming",
+    }
 
 
 def notify_access_changed(user_id: int, *, ended_session: str | None = None) -> None:

@@ -4,17 +4,20 @@
 pages. ``ApiErrorMiddleware`` keeps the REST API's promise that every answer is JSON:
 what fails before or around a view (a body over the size limit, an unknown URL, a
 refused CSRF token, a method the path does not serve) would otherwise be Django's HTML.
+``TelemetryMiddleware`` counts and times every request for ``GET /metrics``.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from http import HTTPStatus
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from . import telemetry
 from .errors import KefuError
 from .fields import check_characters
 from .views import render_error
@@ -31,6 +34,30 @@ _CODES = {
     413: "too_large",
     415: "unsupported_media_type",
 }
+
+
+class TelemetryMiddleware:
+    """Counts every HTTP request by method and status class, and times it (``GET /metrics``)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        start = time.perf_counter()
+        response = self.get_response(request)
+        method = request.method if request.method in _METHODS else "OTHER"
+        labels = {"method": method, "status": f"{response.status_code // 100}xx"}
+        telemetry.count("kefu_http_requests_total", "HTTP requests answered.", labels)
+        telemetry.observe(
+            "kefu_http_request_duration_seconds",
+            "Time to answer an HTTP request, in seconds.",
+            time.perf_counter() - start,
+            {"method": method},
+        )
+        return response
+
+
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
 
 class KefuErrorMiddleware:

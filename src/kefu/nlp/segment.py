@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
 import jieba
+import jieba.finalseg
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -89,6 +90,26 @@ SHOP_WORDS: tuple[str, ...] = (
 )
 
 _lock = threading.Lock()
+
+# jieba hands every run of characters its dictionary does not join to an HMM
+# (``jieba.finalseg.cut``), a Viterbi pass in pure Python that took about two fifths of
+# a search query's segmentation. The same runs recur all the time (花呗, 借呗 and shop
+# names are not in jieba's dictionary), and the HMM's answer depends on the run alone,
+# so it is remembered. jieba looks ``finalseg.cut`` up on every call; the cache is
+# keyed by the force-split words as well, which jieba changes when a word is deleted.
+_hmm_cut = jieba.finalseg.cut
+
+
+@lru_cache(maxsize=4096)
+def _hmm_words(run: str, force_split: int) -> tuple[str, ...]:
+    return tuple(_hmm_cut(run))
+
+
+def _cached_hmm_cut(sentence: str) -> Iterator[str]:
+    yield from _hmm_words(sentence, len(jieba.finalseg.Force_Split_Words))
+
+
+jieba.finalseg.cut = _cached_hmm_cut
 
 
 @lru_cache(maxsize=1)

@@ -7,7 +7,7 @@ more than everything else together.
 **Postings** — one CSR block per term, plus a small delta.
 
 Postings live in flat numpy arrays sorted by term (``indptr`` into ``key``, ``kind``,
-``tf`` and the cached ``impact``, a float16), eight bytes each, with no Python object
+``tf`` and the cached ``impact``, a uint16 fixed-point number), eight bytes each, with no Python object
 per term (term frequencies above 255 count as 255). Postings added since the last merge wait in a small delta (a dict of
 ``array`` columns per term), so an edit costs appends, and are folded into the flat
 arrays when the delta grows past an eighth of them or when removed documents leave too
@@ -25,7 +25,7 @@ from array import array
 import numpy as np
 
 _EMPTY_I32 = np.zeros(0, dtype=np.int32)
-_EMPTY_F16 = np.zeros(0, dtype=np.float16)
+_EMPTY_U16 = np.zeros(0, dtype=np.uint16)
 
 
 class Grow:
@@ -93,7 +93,7 @@ class Postings:
         self.key = _EMPTY_I32
         self.kind = np.zeros(0, dtype=np.int8)
         self.tf = np.zeros(0, dtype=np.uint8)
-        self.impact = _EMPTY_F16
+        self.impact = _EMPTY_U16
         self.delta: dict[int, tuple[array, array, array]] = {}
         self.delta_rows = 0
         # Bulk loads stage postings in flat columns (term, key, kind, tf), invisible to
@@ -128,7 +128,7 @@ class Postings:
         self.delta_rows += 1
 
     def base(self, tid: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """The merged postings of a term: (keys, cached float16 impacts), or None."""
+        """The merged postings of a term: (keys, cached fixed-point impacts), or None."""
         if tid + 1 >= len(self.indptr):
             return None
         start, end = self.indptr[tid], self.indptr[tid + 1]
@@ -181,7 +181,7 @@ class Postings:
         self.tf = np.ascontiguousarray(tf[order])
         self.indptr = np.zeros(n_terms + 1, dtype=np.int64)
         np.cumsum(np.bincount(term, minlength=n_terms), out=self.indptr[1:])
-        self.impact = np.zeros(len(self.key), dtype=np.float16)
+        self.impact = np.zeros(len(self.key), dtype=np.uint16)
         self.delta = {}
         self.delta_rows = 0
         self.staged = None

@@ -9,6 +9,7 @@ once per process, and reloaded when another process changed them.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,8 @@ from kefu.nlp.intent import IntentClassifier, IntentPrediction, default_classifi
 
 from .models import EmotionAlert, Intent, ShopWord
 from .presenters import alert_dict
+
+log = logging.getLogger(__name__)
 
 ALERT_LEVEL = 7.0
 ALERT_RISE = 3.0
@@ -137,14 +140,19 @@ def signals_as_text(result: ConversationEmotion) -> list[dict[str, Any]]:
     return [{"code": s.code, "text": s.description, "weight": round(s.weight, 1)} for s in result.signals]
 
 
-def do_update_emotion(conversation: Conversation) -> EmotionAlert | None:
+def do_update_emotion(
+    conversation: Conversation, *, result: ConversationEmotion | None = None
+) -> EmotionAlert | None:
     """Recompute the conversation's emotion; store the alert it calls for, if any, and return it.
 
     Runs inside the caller's transaction (the message that changed it is stored there).
-    The alert is not announced here: the pipeline publishes it (``publish_alert``) once
-    the conversation's team is known, so it reaches the leads of the team that serves it.
+    ``result``: the emotion already worked out for the conversation as it is now
+    (``read_customer_message``). The alert is not announced here: the pipeline
+    publishes it (``publish_alert``) once the conversation's team is known, so it
+    reaches the leads of the team that serves it.
     """
-    result = analyze_conversation(conversation_turns(conversation), now=timezone.now())
+    if result is None:
+        result = analyze_conversation(conversation_turns(conversation), now=timezone.now())
     previous = conversation.emotion_score or 0.0
     conversation.emotion_label = result.label
     conversation.emotion_score = result.score
@@ -251,13 +259,73 @@ def open_alerts_for(user: User) -> QuerySet[EmotionAlert]:
     return qs.filter(mine)
 
 
+@dataclass(frozen=True)
+class Reading:
+    """A customer message understood before its transaction, against the conversation as it was read.
+
+    Emotion and intent are CPU work (segmentation, scoring, the classifier) that need
+    no lock. Worked out before the message's write transaction (SQLite's BEGIN
+    IMMEDIATE holds the one write lock until the commit), the transaction only stores
+    them, after checking that the conversation has no message the reading did not
+    see; otherwise it works them out again inside, as it always did.
+    """
+
+    conversation_id: int | None  # None: the message opens a new conversation
+    last_message_id: int  # the conversation's newest message when read (0: none)
+    emotion: ConversationEmotion
+    prediction: IntentPrediction | None  # None when the conversation needs no intent
+
+
+def read_customer_message(conversation: Conversation | None, text: str) -> Reading | None:
+    """Emotion (and intent, if it lacks one) of ``text`` as ``conversation``'s next customer message.
+
+    ``conversation`` None: the message opens a new one. Read-only; any failure gives
+    None (the transaction then works it out itself).
+    """
+    try:
+        now = timezone.now()
+        turns: list[Turn] = []
+        last_id = 0
+        if conversation is not None:
+            last_id = conversation.messages.order_by("-id").values_list("id", flat=True).first() or 0
+            turns = conversation_turns(conversation)
+        turns.append(Turn(role="customer", text=text, at=now))
+        needs_intent = conversation is None or not conversation.intent
+        return Reading(
+            conversation_id=conversation.pk if conversation is not None else None,
+            last_message_id=last_id,
+            emotion=analyze_conversation(turns[-HISTORY:], now=now),
+            prediction=classify(text) if text and needs_intent else None,
+        )
+    except Exception:
+        log.exception("reading a customer message ahead of its transaction failed")
+        return None
+
+
+def _still_current(
+    reading: Reading | None, conversation: Conversation, message: Message, first: bool
+) -> bool:
+    """Whether ``reading`` saw ``conversation`` exactly as it was before ``message`` (one query)."""
+    if reading is None:
+        return False
+    if first:  # opened in this transaction: nothing else is in it
+        return reading.conversation_id is None
+    if reading.conversation_id != conversation.pk:
+        return False
+    before = (
+        conversation.messages.filter(pk__lt=message.pk).order_by("-id").values_list("id", flat=True).first()
+    )
+    return (before or 0) == reading.last_message_id
+
+
 def do_understand_customer_message(
-    conversation: Conversation, message: Message, *, first: bool
+    conversation: Conversation, message: Message, *, first: bool, reading: Reading | None = None
 ) -> EmotionAlert | None:
     """Emotion for every customer message; intent for the first one(s). Returns the alert raised, unpublished.
 
     Runs in the message's transaction and never fails it (``best_effort``): a customer's
-    message is stored even when understanding it is not.
+    message is stored even when understanding it is not. ``reading``, from
+    ``read_customer_message`` before the transaction, is stored if it is still current.
     """
     return best_effort(
         f"text understanding of conversation {conversation.pk}",
@@ -266,15 +334,23 @@ def do_understand_customer_message(
         conversation,
         message,
         first=first,
+        reading=reading,
     )
 
 
-def _understand(conversation: Conversation, message: Message, *, first: bool) -> EmotionAlert | None:
-    alert = do_update_emotion(conversation)
+def _understand(
+    conversation: Conversation, message: Message, *, first: bool, reading: Reading | None
+) -> EmotionAlert | None:
+    current = reading if _still_current(reading, conversation, message, first) else None
+    alert = do_update_emotion(conversation, result=current.emotion if current is not None else None)
     if first or not conversation.intent:
         text = message.text
         if text:
-            prediction = classify(text)
+            prediction = (
+                current.prediction
+                if current is not None and current.prediction is not None
+                else classify(text)
+            )
             if prediction.intent is not None or first:
                 conversation.intent = prediction.intent or ""
                 conversation.intent_confidence = prediction.confidence

@@ -21,6 +21,7 @@ from .services import access_display_board, authenticate_display, display_group
 
 
 class DisplayConsumer(SnapshotFeed, JsonSocket):
+    socket_kind = "wallboard"
     key: str | None = None
 
     async def connect(self) -> None:
@@ -54,6 +55,9 @@ class DisplayConsumer(SnapshotFeed, JsonSocket):
     # --- group messages: a change somewhere in scope, never forwarded -----------------
 
     async def desk_event(self, event: dict[str, Any]) -> None:
+        self.poke()
+
+    async def desk_activity(self, event: dict[str, Any]) -> None:
         self.poke()
 
     async def typing_event(self, event: dict[str, Any]) -> None:

@@ -24,6 +24,12 @@
  *             "close"    fn({code, willRetry: bool})  "unauthorized" fn() when the session ended (4401)
  *             "access"   fn({groups})  the agent's teams or role changed; the socket already
  *                        follows them, lists on the page are as they were loaded
+ *             "activity" fn({conversations: [{conversation_id, team_id, assignee_id, status,
+ *                        events, incoming}]})  at most about once a second: conversations
+ *                        of the agent's teams that moved, which this socket neither owns nor
+ *                        has open — counts only (``incoming``: customer messages). Messages,
+ *                        notes and activity lines arrive as full events only for the
+ *                        conversations the agent is assigned or has open (resume / watch).
  *   sock.typing(conversationId);             // throttled to one frame per 3 s per conversation
  *   sock.read(conversationId, messageId);
  *   sock.resume(conversationId, after);      // -> "history"; also watches the conversation
@@ -32,7 +38,8 @@
  *                                   reconnect, after desk events and every few seconds
  *   sock.watch(conversationId, lastMessageId?) / sock.unwatch(conversationId)
  *       Watched conversations are resumed automatically after every reconnect, from the
- *       highest message id seen (via history or message.created / note.created events).
+ *       highest message id seen (via history or message.created / note.created events);
+ *       resuming opens the conversation on this socket (its full events), unwatch closes it.
  *
  * Messages are sent over HTTP (POST /api/v1/conversations/{id}/messages), not here.
  */
@@ -172,6 +179,7 @@
       case "read":
       case "error":
       case "access":
+      case "activity":
       case "wallboard":
         this._emit(frame.type, frame);
         break;
@@ -203,6 +211,7 @@
 
   KefuDeskSocket.prototype.unwatch = function (conversationId) {
     delete this._watched[conversationId];
+    return this._send({ type: "unwatch", conversation_id: Number(conversationId) });
   };
 
   KefuDeskSocket.prototype.resume = function (conversationId, after) {

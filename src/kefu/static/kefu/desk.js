@@ -290,6 +290,8 @@
     socket.on("event", function (frame) {
       if (frame.data && (frame.data.conversation || frame.data.message)) soon();
     });
+    // The chatter of conversations neither mine nor open here comes as counts.
+    socket.on("activity", soon);
     socket.on("open", function (info) { if (info.reconnect) soon(); });
     socket.connect();
   }
