@@ -326,6 +326,27 @@ async def test_moving_an_agent_to_another_team_moves_their_socket(desk, make_use
     await comm.disconnect()
 
 
+async def test_a_conversation_open_on_a_moved_agents_desk_stops_reaching_it(desk, make_user, make_team):
+    from kefu.accounts.services import do_set_teams
+
+    admin = await database_sync_to_async(make_user)("root", role=Role.ADMIN)
+    colleague = await database_sync_to_async(make_user)("xiaoli", teams=(desk.team,), display_name="小丽")
+    other = await database_sync_to_async(make_team)("售后服务")
+    first = await _customer_writes(desk.channel, "你好，想换货")
+    comm = await _desk_for(colleague)
+    await comm.send_json_to({"type": "resume", "conversation_id": first.conversation_id})
+    await receive_until(comm, lambda f: f["type"] == "history")
+    await _customer_writes(desk.channel, "换成蓝色的")
+    assert (await receive_until(comm, _event("message.created")))["data"]["message"]["text"] == "换成蓝色的"
+
+    await database_sync_to_async(do_set_teams)(actor=admin, user=colleague, teams=[other])
+    frame = await receive_until(comm, lambda f: f["type"] == "access")
+    assert frame["groups"] == 2  # their own group and the new team's; no open conversation kept
+    await _customer_writes(desk.channel, "尺码 M")
+    assert await drain(comm, quiet=0.5) == []
+    await comm.disconnect()
+
+
 async def test_logging_out_closes_the_socket_of_that_session_only(desk, client):
     from django.contrib.auth import logout
     from django.test import RequestFactory
