@@ -309,6 +309,11 @@ KEFU_IDLE_TIMEOUT = int(os.environ.get("KEFU_IDLE_TIMEOUT", "900"))
 # own (changes made through kefu's services are pushed at once).
 KEFU_DESK_RECHECK_SECONDS = float(os.environ.get("KEFU_DESK_RECHECK_SECONDS", "60"))
 # GET /metrics answers with this bearer token; unset, only from the machine itself (loopback).
+# Graceful shutdown (kefu serve on SIGTERM, kefu.core.drain): websockets are told to
+# reconnect within a random delay up to the spread, then the process waits this long for
+# sockets and requests in flight before it exits.
+KEFU_DRAIN_SPREAD_MS = max(0, int(os.environ.get("KEFU_DRAIN_SPREAD_MS", "2000")))
+KEFU_DRAIN_TIMEOUT_SECONDS = max(1, int(os.environ.get("KEFU_DRAIN_TIMEOUT_SECONDS", "10")))
 KEFU_METRICS_TOKEN = os.environ.get("KEFU_METRICS_TOKEN", "")
 # A desk socket folds the chatter of conversations it does not have open into one
 # ``activity`` frame per this many seconds (docs/architecture.md, "Desk websocket").
@@ -470,11 +475,21 @@ KEFU_PII_REVEAL_ROLES = tuple(
 # make-up working days (调休) open. Admins set real hours on /desk/settings/hours/.
 KEFU_DEFAULT_BUSINESS_HOURS = tuple((day, "09:00", "18:00") for day in range(5))
 
+# KEFU_LOG_FORMAT=json: one JSON object per line (time, level, logger, message, and the
+# exception when there is one), for journald / a log shipper; the default is plain text.
+KEFU_LOG_LEVEL = os.environ.get("KEFU_LOG_LEVEL", "INFO").upper()
+KEFU_LOG_FORMAT = "json" if os.environ.get("KEFU_LOG_FORMAT", "").strip().lower() == "json" else "text"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("KEFU_LOG_LEVEL", "INFO")},
+    "formatters": {"json": {"()": "kefu.core.logs.JsonFormatter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            **({"formatter": "json"} if KEFU_LOG_FORMAT == "json" else {}),
+        }
+    },
+    "root": {"handlers": ["console"], "level": KEFU_LOG_LEVEL},
     "loggers": {"django.request": {"level": "ERROR"}},
 }
 

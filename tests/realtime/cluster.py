@@ -147,7 +147,8 @@ class Cluster:
     """``with Cluster(servers=2, redis=url) as c:`` — ``c.servers``, ``c.seed``, ``c.env``.
 
     ``env`` is added to every process's environment (e.g. ``{"KEFU_DB_POOL": "0"}``);
-    ``seed_env`` only to the seeding script's.
+    ``seed_env`` only to the seeding script's. ``kefu_serve=True`` starts each server with
+    ``kefu serve`` (its graceful shutdown) instead of plain uvicorn.
     """
 
     def __init__(
@@ -158,8 +159,10 @@ class Cluster:
         database_url: str | None = None,
         seed_env: dict[str, str] | None = None,
         env: dict[str, str] | None = None,
+        kefu_serve: bool = False,
     ):
         self.count = servers
+        self.kefu_serve = kefu_serve
         self.redis = redis
         self.database_url = (
             database_url if database_url is not None else os.environ.get("KEFU_DATABASE_URL", "")
@@ -272,13 +275,22 @@ class Cluster:
     def _serve(self, port: int | None = None) -> Server:
         port = port or free_port()
         log = self.tmp / f"uvicorn-{port}.log"
+        if self.kefu_serve:
+            args = ["-m", "kefu.cli", "serve", "--no-smtp", "--no-access-log"]
+        else:
+            args = [
+                "-m",
+                "uvicorn",
+                "kefu.asgi:application",
+                "--lifespan",
+                "off",
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ]
         with open(log, "wb") as fh:
             proc = subprocess.Popen(
-                [
-                    sys.executable, "-m", "uvicorn", "kefu.asgi:application",
-                    "--host", "127.0.0.1", "--port", str(port),
-                    "--lifespan", "off", "--log-level", "warning", "--no-access-log",
-                ],
+                [sys.executable, *args, "--host", "127.0.0.1", "--port", str(port)],
                 cwd=self.tmp,
                 env=self.env,
                 stdout=fh,

@@ -35,7 +35,7 @@ from kefu.conversations.timeline import (
     send_typing,
     visible_conversations,
 )
-from kefu.core import telemetry
+from kefu.core import drain, telemetry
 from kefu.core.errors import InvalidInput, KefuError
 from kefu.core.events import DESK_ALL, desk_conversation_group, desk_team_group, desk_user_group
 from kefu.core.fields import check_json
@@ -131,9 +131,11 @@ class JsonSocket(AsyncJsonWebsocketConsumer):
         # them piles up in a channel nobody reads ("over capacity" on Redis).
         labels = {"kind": self.socket_kind}
         telemetry.gauge_add("kefu_websockets_open", "Websockets open on this process.", labels)
+        drain.register(self)  # closed with 1012 and a reconnect hint on shutdown (kefu.core.drain)
         try:
             await super().__call__(scope, receive, send)
         finally:
+            drain.unregister(self)
             telemetry.gauge_add("kefu_websockets_open", "Websockets open on this process.", labels, -1)
             if not self.disconnected:
                 try:
@@ -141,6 +143,13 @@ class JsonSocket(AsyncJsonWebsocketConsumer):
                 except Exception:
                     log.warning("clean-up after a failed socket failed", exc_info=True)
             await self.leave_all_groups()
+
+    async def websocket_connect(self, message: dict[str, Any]) -> None:
+        # A handshake that slipped in while the process stops: send it elsewhere at once.
+        if drain.is_draining():
+            await self.reject(drain.CLOSE_SERVICE_RESTART)
+            return
+        await super().websocket_connect(message)
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
         self.disconnected = True

@@ -45,6 +45,7 @@
   var token = null;
   var ws = null;
   var attempt = 0;
+  var restartHintMs = null;                        // from a "reconnect" frame (server restart)
   var reconnectTimer = null;
   var stopped = false;
   var lastId = 0;            // highest message id seen
@@ -493,6 +494,9 @@
       case "desk":
         showDesk(frame);
         break;
+      case "reconnect":
+        restartHintMs = Math.max(0, Number(frame.retry_after_ms) || 0);
+        break;
       case "error":
         if (typeof frame.client_msg_id === "string") showFailed(frame.client_msg_id, frame.detail || "发送失败");
         else notice(frame.detail || "出错了");
@@ -540,6 +544,16 @@
         if (token === fresh) { stopped = true; setConn("offline", "无法连接"); notice("无法验证访客身份，请刷新页面。"); return; }
         token = fresh;
         save(TOKEN_KEY, token);
+      }
+      if (ev.code === 1012) {
+        // The server restarts (docs/operations.md): the others behind the proxy are up.
+        // Come back after its spread-out hint; the resume sends what was missed.
+        var hint = restartHintMs !== null ? restartHintMs : Math.random() * 2000;
+        restartHintMs = null;
+        setConn("offline", "服务器维护中，正在重新连接…");
+        clearTimeout(reconnectTimer);
+        reconnectTimer = setTimeout(connect, hint + Math.random() * 250);
+        return;
       }
       setConn("offline", ev.code === 4429 ? "连接太频繁，稍后自动重试…" : "重新连接中…");
       scheduleReconnect();

@@ -22,6 +22,9 @@
  *             "error"    fn({field, detail, conversation_id?})  refused frame (e.g. no access)
  *             "open"     fn({reconnect: bool})  after (re)connect; watched conversations are resumed
  *             "close"    fn({code, willRetry: bool})  "unauthorized" fn() when the session ended (4401)
+ *                        code 1012: the server is restarting (it sent {type:"reconnect",
+ *                        retry_after_ms} first); the socket reconnects after that spread-out
+ *                        delay, through the proxy to another process, and resumes
  *             "access"   fn({groups})  the agent's teams or role changed; the socket already
  *                        follows them, lists on the page are as they were loaded
  *             "activity" fn({conversations: [{conversation_id, team_id, assignee_id, status,
@@ -58,6 +61,7 @@
     this._seen = [];          // recent event ids, oldest first
     this._seenSet = {};
     this._watched = {};       // conversation id -> last message id seen
+    this._restartHintMs = null;  // set by a "reconnect" frame just before a 1012 close
     this._seq = {};           // conversation id -> highest event seq seen
     this._typingAt = {};
     this._ws = null;
@@ -127,7 +131,13 @@
       }
       var retry = !self._stopped;
       self._emit("close", { code: ev.code, willRetry: retry });
-      if (retry) {
+      if (retry && ev.code === 1012) {
+        // A restart, not an outage: the other processes are up. Come back after the
+        // server's spread-out hint (plus a little jitter of our own), backoff untouched.
+        var hint = self._restartHintMs !== null ? self._restartHintMs : Math.random() * 2000;
+        self._restartHintMs = null;
+        self._timer = setTimeout(function () { self._open(); }, hint + Math.random() * 250);
+      } else if (retry) {
         var delay = Math.min(self.maxBackoffMs, 1000 * Math.pow(2, self._attempt));
         self._attempt += 1;
         self._timer = setTimeout(function () { self._open(); }, delay / 2 + Math.random() * delay / 2);
@@ -170,6 +180,9 @@
         if (m) this._saw(m.conversation_id, m.id);
         this._emit("event", frame);
         this._emit(frame.event, frame);
+        break;
+      case "reconnect":
+        this._restartHintMs = Math.max(0, Number(frame.retry_after_ms) || 0);
         break;
       case "history":
         (frame.messages || []).forEach(function (msg) { self._saw(frame.conversation_id, msg.id); });
