@@ -40,13 +40,18 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from kb_search import BASELINES, SETS, Faq, bm25s_index, build_faq, is_tuning, load_pairs
+from kefu.nlp import verify
 from kefu.nlp.search import Document, SearchIndex
 
 TARGET_WRONG = 0.05
 # --quick keeps every clustered article and fills up to this many documents with distractors.
 QUICK_DOCS = 8000
 MISSING_SHARE = 0.3
-KEFU_GRID = [round(x, 2) for x in np.arange(0.05, 1.0, 0.05)]
+KEFU_GRID = [round(x, 2) for x in np.arange(0.05, 0.95, 0.05)] + [0.95, 0.96, 0.97, 0.98, 0.99]
+# The verifier is fitted leaving the evaluated set's domain out; AFQMC, ATEC and ATEC-CCKS
+# are all Ant Financial's 花呗/借呗 questions, so they count as one domain.
+DOMAIN = {"afqmc": "ant", "atec": "ant", "atec_ccks": "ant", "bq_corpus": "bq", "lcqmc": "lcqmc"}
+VERIFIER_PAIRS = 6000
 
 
 @dataclass
@@ -82,18 +87,55 @@ def missing(title: str) -> bool:
     return zlib.crc32(("bot:" + title).encode()) % 100 < MISSING_SHARE * 100
 
 
-def kefu_outcome(faq: Faq, queries: list[tuple[str, int]], withdrawn: set[int]) -> Outcome:
+def kefu_index(faq: Faq, withdrawn: set[int]) -> SearchIndex:
     index = SearchIndex()
     index.bulk_load(
         Document(i, title, similar_questions=sq, status="draft" if i in withdrawn else "published")
         for i, (title, sq) in enumerate(faq.docs)
     )
+    return index
+
+
+def kefu_outcomes(
+    faq: Faq,
+    index: SearchIndex,
+    queries: list[tuple[str, int]],
+    withdrawn: set[int],
+    verifier: verify.Verifier,
+) -> tuple[Outcome, Outcome]:
+    """kefu by the search's confidence, and by confidence × the verifier's probability for the top hit."""
     found = index.search_many([q for q, _ in queries], limit=3)
     score = np.asarray([hits[0].confidence if hits else 0.0 for hits in found])
+    same = np.asarray(
+        [
+            verifier.same_meaning(q, [faq.docs[hits[0].doc_id][0], *faq.docs[hits[0].doc_id][1]])
+            if hits
+            else 0.0
+            for hits, (q, _) in zip(found, queries, strict=True)
+        ]
+    )
     right = np.asarray(
         [bool(hits) and hits[0].doc_id == t for hits, (_, t) in zip(found, queries, strict=True)]
     )
-    return Outcome(score, right, np.asarray([t not in withdrawn for _, t in queries]))
+    answerable = np.asarray([t not in withdrawn for _, t in queries])
+    return Outcome(score, right, answerable), Outcome(score * same, right, answerable)
+
+
+def pair_rows(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The verifier's features and labels of (at most about ``VERIFIER_PAIRS``) pairs of one set, spread by hash."""
+    pairs = load_pairs(name)
+    keep = min(1.0, VERIFIER_PAIRS / len(pairs))
+    pairs = [p for p in pairs if zlib.crc32((p[0] + p[1]).encode()) % 1000 < keep * 1000]
+    return (
+        np.asarray([verify.features(a, b) for a, b, _ in pairs], dtype=float),
+        np.asarray([same for *_, same in pairs]),
+    )
+
+
+def verifier_without(name: str, rows: dict[str, tuple[np.ndarray, np.ndarray]]) -> verify.Verifier:
+    """The verifier fitted on the pairs of every set outside ``name``'s domain."""
+    other = [rows[n] for n in SETS if DOMAIN[n] != DOMAIN[name]]
+    return verify.fit(np.vstack([x for x, _ in other]), np.concatenate([y for _, y in other]))
 
 
 def bm25_outcome(faq: Faq, queries: list[tuple[str, int]], withdrawn: set[int], tokens) -> Outcome:
@@ -131,6 +173,38 @@ def answer_rate_at_wrong(outcome: Outcome, grid: list[float], wrong: float) -> f
     return best
 
 
+def print_curves(rows: list) -> None:
+    """The whole curve of each kefu engine by threshold and of BM25 by percentile (test split)."""
+    print()
+    print("## the whole curve (test split): answer rate / wrong of answered, %")
+    print()
+    for engine, what in (("kefu", "confidence"), ("kefu + verifier", "confidence × verifier")):
+        print(f"{engine} by {what} threshold:")
+        print()
+        print("| threshold | " + " | ".join(name for name, *_ in rows) + " |")
+        print("|---|" + "---|" * len(rows))
+        for t in KEFU_GRID:
+            cells = []
+            for _name, _faq, _test, engines in rows:
+                a, _, w = engines[engine][1].at(t)
+                cells.append(f"{100 * a:.0f} / {100 * w:.1f}")
+            print(f"| {t:.2f} | " + " | ".join(cells) + " |")
+        print()
+    print(
+        "bm25s words by percentile of its top score (the threshold is that percentile of the test questions' top scores):"
+    )
+    print()
+    print("| percentile | " + " | ".join(name for name, *_ in rows) + " |")
+    print("|---|" + "---|" * len(rows))
+    for p in range(0, 100, 10):
+        cells = []
+        for _name, _faq, _test, engines in rows:
+            o = engines["bm25s words"][1]
+            a, _, w = o.at(float(np.percentile(o.score, p)))
+            cells.append(f"{100 * a:.0f} / {100 * w:.1f}")
+        print(f"| {p} | " + " | ".join(cells) + " |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -149,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     tuning_outcomes: dict[str, Outcome] = {}
     rows = []
+    pairs = {name: pair_rows(name) for name in SETS}
     for name in SETS:
         faq = build_faq(load_pairs(name), similar=1)
         if args.quick:
@@ -162,8 +237,13 @@ def main(argv: list[str] | None = None) -> int:
         if len(test) < 50:
             continue
         engines: dict[str, tuple[Outcome, Outcome, list[float]]] = {}
-        k_tune, k_test = kefu_outcome(faq, tune, withdrawn), kefu_outcome(faq, test, withdrawn)
+        index, verifier = kefu_index(faq, withdrawn), verifier_without(name, pairs)
+        (k_tune, v_tune), (k_test, v_test) = (
+            kefu_outcomes(faq, index, tune, withdrawn, verifier),
+            kefu_outcomes(faq, index, test, withdrawn, verifier),
+        )
         engines["kefu"] = (k_tune, k_test, KEFU_GRID)
+        engines["kefu + verifier"] = (v_tune, v_test, KEFU_GRID)
         tuning_outcomes[name] = k_tune
         for label, tokens in BASELINES.items():
             b_tune = bm25_outcome(faq, tune, withdrawn, tokens)
@@ -200,16 +280,19 @@ def main(argv: list[str] | None = None) -> int:
         "BM25's best answer rate along its curve whose wrong rate does not exceed kefu's at kefu's threshold."
     )
     print()
-    print("| set | kefu answer | kefu wrong | bm25s words answer | bm25s chars answer |")
-    print("|---|---|---|---|---|")
+    print("| set | engine | answer | wrong | bm25s words answer | bm25s chars answer |")
+    print("|---|---|---|---|---|---|")
     for name, _faq, _test, engines in rows:
-        tune_o, test_o, grid = engines["kefu"]
-        a, _, w = test_o.at(choose(tune_o, grid))
-        others = []
-        for label in ("bm25s words", "bm25s chars"):
-            _bt, b_test, _bg = engines[label]
-            others.append(answer_rate_at_wrong(b_test, bm25_grid(b_test), w))
-        print(f"| {name} | {100 * a:.1f} | {100 * w:.1f} | {100 * others[0]:.1f} | {100 * others[1]:.1f} |")
+        for engine in ("kefu", "kefu + verifier"):
+            tune_o, test_o, grid = engines[engine]
+            a, _, w = test_o.at(choose(tune_o, grid))
+            others = []
+            for label in ("bm25s words", "bm25s chars"):
+                _bt, b_test, _bg = engines[label]
+                others.append(answer_rate_at_wrong(b_test, bm25_grid(b_test), w))
+            print(
+                f"| {name} | {engine} | {100 * a:.1f} | {100 * w:.1f} | {100 * others[0]:.1f} | {100 * others[1]:.1f} |"
+            )
 
     operating = next(
         (t for t in KEFU_GRID if all(o.at(t)[2] < TARGET_WRONG for o in tuning_outcomes.values())),
@@ -226,33 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         a, c, w = engines["kefu"][1].at(operating)
         print(f"| {name} | {100 * a:.1f} | {100 * c:.1f} | {100 * w:.1f} |")
 
-    print()
-    print("## the whole curve (test split): answer rate / wrong of answered, %")
-    print()
-    print("kefu by confidence threshold:")
-    print()
-    print("| threshold | " + " | ".join(name for name, *_ in rows) + " |")
-    print("|---|" + "---|" * len(rows))
-    for t in KEFU_GRID:
-        cells = []
-        for _name, _faq, _test, engines in rows:
-            a, _, w = engines["kefu"][1].at(t)
-            cells.append(f"{100 * a:.0f} / {100 * w:.1f}")
-        print(f"| {t:.2f} | " + " | ".join(cells) + " |")
-    print()
-    print(
-        "bm25s words by percentile of its top score (the threshold is that percentile of the test questions' top scores):"
-    )
-    print()
-    print("| percentile | " + " | ".join(name for name, *_ in rows) + " |")
-    print("|---|" + "---|" * len(rows))
-    for p in range(0, 100, 10):
-        cells = []
-        for _name, _faq, _test, engines in rows:
-            o = engines["bm25s words"][1]
-            a, _, w = o.at(float(np.percentile(o.score, p)))
-            cells.append(f"{100 * a:.0f} / {100 * w:.1f}")
-        print(f"| {p} | " + " | ".join(cells) + " |")
+    print_curves(rows)
     return 0
 
 

@@ -104,3 +104,37 @@ def test_an_incident_matches_a_reworded_traditional_message_by_text_keyword_or_s
         match_reason(IncidentSpec(skus=("VC-500",)), Contact(id=4, at=NOW, text="在吗", skus=("VC-500",)))
         == "sku"
     )
+
+
+def test_a_new_problem_is_a_surge_though_everyday_questions_like_it_join_its_cluster():
+    """「我的快递到哪了」 is asked every hour and resembles 「显示已签收但快递柜里没有」: the
+    cluster's normal level is the new problem's (nothing), not the everyday question's."""
+    everyday = ["我的快递到哪了", "我的快递到哪了？", "快递显示签收了但我没收到", "我的快递到哪了，急"]
+    history = [
+        Contact(
+            id=5000 + d * 100 + i,
+            at=NOW - timedelta(days=d, minutes=i * 4),
+            text=everyday[i % len(everyday)],
+            team_id=1,
+            intent="logistics",
+        )
+        for d in range(1, 8)
+        for i in range(12)
+    ]
+    lockers = [
+        "显示已签收但是快递柜里没有",
+        "快递柜里找不到我的包裹，显示签收了",
+        "顯示已簽收但快遞櫃沒有",
+        "快递柜空的，物流说已签收",
+        "你好，显示已签收但是快递柜里没有",
+        "快递柜里找不到我的包裹，显示签收了，急",
+        "顯示已簽收但快遞櫃沒有，麻烦尽快处理",
+        "客服，快递柜空的，物流说已签收",
+    ]
+    window = _contacts(lockers + everyday[:3], intent="logistics")
+    surges = find_surges(window, history, history_days=7, now=NOW)
+    assert [s.kind for s in surges] == ["text"]
+    assert {c.text for c in surges[0].contacts} >= set(lockers)
+    assert surges[0].normal_per_hour < 1
+    # The everyday questions alone, as often as every day, are no surge.
+    assert find_surges(_contacts(everyday * 2, intent="logistics"), history, history_days=7, now=NOW) == []

@@ -88,6 +88,37 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def listens_on(pid: int, port: int) -> bool:
+    """Whether process ``pid`` holds the listening socket of ``port`` (Linux /proc; elsewhere: assumed).
+
+    Other engineers' test servers share this machine's loopback: a port picked free (or
+    freed by a restart) can be taken by one of theirs before ours binds it, and a ping
+    would then be answered by their server, running their code on their database.
+    """
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            return True
+        for row in rows:
+            fields = row.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # LISTEN
+                inodes.add(fields[9])
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:[") and link[8:-1] in inodes:
+            return True
+    return False
+
+
 class Server:
     def __init__(self, port: int, proc: subprocess.Popen[bytes], log: Path):
         self.port = port
@@ -261,10 +292,12 @@ class Cluster:
             if server.proc.poll() is not None:
                 raise RuntimeError(f"uvicorn on {server.port} exited:\n{server.log.read_text()[-4000:]}")
             try:
-                if httpx.get(f"{server.http}/api/v1/ping", timeout=2).status_code == 200:
-                    return
+                answered = httpx.get(f"{server.http}/api/v1/ping", timeout=2).status_code == 200
             except httpx.HTTPError:
-                pass
+                answered = False
+            # Only our own process counts: another engineer's server may hold the port.
+            if answered and listens_on(server.proc.pid, server.port):
+                return
             time.sleep(0.2)
         raise RuntimeError(
             f"uvicorn on {server.port} not ready after {timeout}s:\n{server.log.read_text()[-4000:]}"

@@ -34,6 +34,9 @@ class DetectionSettings:
     ratio: float = 4.0
     margin: float = 3.0
     similarity: float = 0.34
+    # A member whose wording has this many similar contacts an hour in the history is an
+    # everyday question, left out of its cluster's normal level (_leaders).
+    usual_per_hour: float = 1.0
     # Neighbouring members a new contact is compared with (the cluster's first few):
     # enough to catch rewordings, bounded so one tick stays linear in the contacts.
     compare_with: int = 20
@@ -146,6 +149,41 @@ def _text_clusters(contacts: Sequence[Contact], settings: DetectionSettings) -> 
     return out
 
 
+def _leaders(
+    cluster: list[Contact],
+    history: Sequence[Contact],
+    hours: set[int],
+    days: int,
+    settings: DetectionSettings,
+) -> list[Contact]:
+    """The members that tell what this cluster is about, for its normal level.
+
+    A greedy cluster also takes in everyday questions that resemble its members
+    (「我的快递到哪了」 beside 「显示已签收但快递柜里没有」); measured with them, the
+    cluster's normal level is the everyday question's, and a new problem had to reach
+    four times that before it counted. Members whose wording is itself common at this
+    hour (``usual_per_hour`` similar contacts an hour in the history) are left out of the
+    measure, unless every member is.
+    """
+    if days <= 0:
+        return cluster[: settings.compare_with]
+    same = [h for h in history if h.intent == cluster[0].intent]
+    limit = settings.usual_per_hour * days * max(1, len(hours))
+    unusual = []
+    for m in cluster:
+        similar = 0
+        for h in same:
+            if signature_similarity(h.sig, m.sig) >= settings.similarity:
+                similar += 1
+                if similar >= limit:
+                    break
+        if similar < limit:
+            unusual.append(m)
+            if len(unusual) == settings.compare_with:
+                break
+    return unusual or cluster[: settings.compare_with]
+
+
 def _has(attr: str, value: str) -> Callable[[Contact], bool]:
     def belongs(h: Contact) -> bool:
         return value in getattr(h, attr)
@@ -217,8 +255,8 @@ def find_surges(
         for cluster in _text_clusters(contacts, s):
             if len(cluster) < s.min_count:
                 continue
-            leaders = cluster[: s.compare_with]
             intent = cluster[0].intent
+            leaders = _leaders(cluster, team_history, hours, history_days, s)
 
             def similar(h: Contact, leaders: list[Contact] = leaders, intent: str = intent) -> bool:
                 return h.intent == intent and any(
