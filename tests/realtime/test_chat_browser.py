@@ -1,4 +1,4 @@
-"""chat.js in Chromium against a real server: literal text, read receipts, resend after an outage."""
+"""chat.js in Chromium against a real server: literal text, read receipts, resend after a restart."""
 
 from __future__ import annotations
 
@@ -19,7 +19,10 @@ CHROMIUM = "/usr/bin/chromium"
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     # One server on SQLite: the page and the agent's HTTP calls meet in one process.
-    with Cluster(servers=1, redis=None, database_url="") as c:
+    # ``kefu serve``: stopping it is a graceful restart (reconnect hint, close 1012).
+    with Cluster(
+        servers=1, redis=None, database_url="", kefu_serve=True, env={"KEFU_DRAIN_SPREAD_MS": "300"}
+    ) as c:
         yield c
 
 
@@ -104,11 +107,16 @@ def test_message_typed_during_an_outage_is_sent_once_after_reconnect(page: Any, 
     expect(page.locator(".kefu-msg--incoming .kefu-msg__state").last).to_have_text("已送达")
 
     server.stop()
-    page.wait_for_selector("[data-role=conn][data-state=offline]")
+    # Closed with 1012: the page says the server restarts, and keeps saying it while
+    # its reconnects are refused (not the plain outage text).
+    expect(page.locator("[data-role=conn][data-state=offline]")).to_have_text("服务器维护中，正在重新连接…")
     _send(page, "第二条：断线时发送")
     pending = page.locator(".kefu-msg--pending")
     expect(pending).to_have_count(1)
     expect(pending.locator(".kefu-msg__state")).to_have_text("发送中…")
+    # Past the hint (≤ 300 + 250 ms) the first reconnect was refused: still "restarting".
+    page.wait_for_timeout(1000)
+    expect(page.locator("[data-role=conn][data-state=offline]")).to_have_text("服务器维护中，正在重新连接…")
 
     cluster.serve_again(server)
     # Backoff is at most a few seconds after one failed attempt.

@@ -29,6 +29,7 @@
   var TYPING_EVERY_MS = 3000;
   var AGENT_TYPING_SHOWN_MS = 5000;
   var MAX_BACKOFF_MS = 30000;
+  var RESTART_TEXT = "服务器维护中，正在重新连接…";
   var DESK_EVERY_MS = 60000;
 
   function $(role) { return root.querySelector('[data-role="' + role + '"]'); }
@@ -46,6 +47,7 @@
   var ws = null;
   var attempt = 0;
   var restartHintMs = null;                        // from a "reconnect" frame (server restart)
+  var restarting = false;                          // closed with 1012 and not yet back online
   var reconnectTimer = null;
   var stopped = false;
   var lastId = 0;            // highest message id seen
@@ -516,6 +518,7 @@
     ws = sock;
     sock.onopen = function () {
       attempt = 0;
+      restarting = false;
       setConn("online", "已连接");
       send({ type: "resume", after: lastId });
       flushPending();
@@ -550,12 +553,13 @@
         // Come back after its spread-out hint; the resume sends what was missed.
         var hint = restartHintMs !== null ? restartHintMs : Math.random() * 2000;
         restartHintMs = null;
-        setConn("offline", "服务器维护中，正在重新连接…");
+        restarting = true;
+        setConn("offline", RESTART_TEXT);
         clearTimeout(reconnectTimer);
         reconnectTimer = setTimeout(connect, hint + Math.random() * 250);
         return;
       }
-      setConn("offline", ev.code === 4429 ? "连接太频繁，稍后自动重试…" : "重新连接中…");
+      setConn("offline", ev.code === 4429 ? "连接太频繁，稍后自动重试…" : restarting ? RESTART_TEXT : "重新连接中…");
       scheduleReconnect();
     };
   }
