@@ -1589,17 +1589,17 @@ def _presence_days(users: list[int], start: datetime, end: datetime) -> dict[int
     # Per agent, the stretches of the period not rolled up (a live walk each, grouped by stretch).
     segments: dict[tuple[datetime, datetime], list[int]] = defaultdict(list)
     plan: dict[int, list[Any]] = {}
-    days = [first + timedelta(days=n) for n in range(max(0, (last - first).days))]
-    bounds = {d: (day_start(d), day_start(d + timedelta(days=1))) for d in days}
     for uid in users:
         pieces: list[Any] = []
         cursor = start
-        for d in days:
+        d = first
+        while d < last:
             if d in rolled[uid]:
-                if bounds[d][0] > cursor:
-                    pieces.append((cursor, bounds[d][0]))
+                if day_start(d) > cursor:
+                    pieces.append((cursor, day_start(d)))
                 pieces.append(d)
-                cursor = bounds[d][1]
+                cursor = day_start(d + timedelta(days=1))
+            d += timedelta(days=1)
         if end > cursor:
             pieces.append((cursor, end))
         for piece in pieces:
