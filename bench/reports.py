@@ -261,7 +261,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     out["report_rollups"] = _timed(lambda: reports.build_report(filters), runs)
     if not args.skip_live:
         with transaction.atomic():  # every rollup stale: the live path, then put back
-            RollupState.objects.update(message_mark=0, alert_mark=0, status_mark=0)
+            RollupState.objects.update(message_mark=0, alert_mark=0)
             out["report_live"] = _timed(lambda: reports.build_report(filters), max(1, runs // 2))
             transaction.set_rollback(True)
     report_sql = plain_report_sql(connection.vendor)

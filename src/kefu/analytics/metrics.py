@@ -17,7 +17,6 @@ This module only reads; it checks no permission (``kefu.analytics.services`` doe
 from __future__ import annotations
 
 import bisect
-import functools
 import math
 import statistics
 from collections import defaultdict
@@ -25,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db.models import (
@@ -38,7 +37,6 @@ from django.db.models import (
     F,
     IntegerField,
     Max,
-    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -60,7 +58,7 @@ from django.db.models.functions import (
 from django.utils import timezone
 
 from kefu.accounts.models import AgentStatus, StatusChange, Team, User
-from kefu.analytics.models import ConversationRollup, MetricTarget, PresenceRollup, RollupState
+from kefu.analytics.models import ConversationRollup, MetricTarget, RollupState
 from kefu.bot.models import BotSession, HandoverReason
 from kefu.channels.models import Channel
 from kefu.complaints.models import CompensationRequest, Complaint, Promise
@@ -1509,125 +1507,16 @@ def _handling(users: list[int], scope: Scope, end: datetime) -> dict[int, list[t
     return handling
 
 
-def day_start(d: date) -> datetime:
-    """The start of the local day ``d``, in UTC (so that differences are absolute seconds)."""
-    return _day_start(d, timezone.get_current_timezone())
-
-
-@functools.lru_cache(maxsize=4096)
-def _day_start(d: date, tz: Any) -> datetime:
-    return timezone.make_aware(datetime.combine(d, time.min), tz).astimezone(UTC)
-
-
-def by_day(
-    spans: list[tuple[datetime, datetime]], start: datetime, end: datetime
-) -> list[tuple[date, list[tuple[datetime, datetime]]]]:
-    """Cut the spans of ``[start, end)`` at local midnights: every local day touched, with its spans."""
-    out: list[tuple[date, list[tuple[datetime, datetime]]]] = []
-    d = timezone.localtime(start).date()
-    i = 0
-    while day_start(d) < end:
-        lo, hi = max(start, day_start(d)), min(end, day_start(d + timedelta(days=1)))
-        mine = []
-        while i < len(spans) and spans[i][0] < hi:
-            s, e = max(spans[i][0], lo), min(spans[i][1], hi)
-            if e > s:
-                mine.append((s, e))
-            if spans[i][1] <= hi:
-                i += 1
-            else:
-                break
-        out.append((d, mine))
-        d += timedelta(days=1)
-    return out
-
-
-def seconds(spans: list[tuple[datetime, datetime]]) -> float:
-    return sum(((e - s).total_seconds() for s, e in spans), 0.0)
-
-
-Day = tuple[date, float, list[tuple[datetime, datetime]]]
-
-
-def _rolled_days(
-    users: list[int], first: date, last: date
-) -> dict[int, dict[date, tuple[float, list[tuple[datetime, datetime]]]]]:
-    """The rolled-up days ``[first, last)`` still valid: no unread status change before their end."""
-    state = RollupState.objects.order_by("pk").first()
-    unread = dict(
-        StatusChange.objects.filter(user_id__in=users, id__gt=state.status_mark if state else 0)
-        .values("user_id")
-        .annotate(first=Min("at"))
-        .values_list("user_id", "first")
-    )
-    one = timedelta(microseconds=1)
-    rolled: dict[int, dict[date, tuple[float, list[tuple[datetime, datetime]]]]] = defaultdict(dict)
-    for uid, d, online, spans in PresenceRollup.objects.filter(
-        user_id__in=users, day__gte=first, day__lt=last
-    ).values_list("user_id", "day", "online_seconds", "spans"):
-        if uid in unread and unread[uid] < day_start(d + timedelta(days=1)):
-            continue
-        d0 = day_start(d)
-        rolled[uid][d] = (online, [(d0 + s * one, d0 + e * one) for s, e in spans])
-    return rolled
-
-
-def _presence_days(users: list[int], start: datetime, end: datetime) -> dict[int, list[Day]]:
-    """Per agent, every local day of ``[start, end)`` with its online seconds and stretches.
-
-    Whole days come from ``PresenceRollup`` while no status change the worker has not read yet
-    falls before their end; the rest (period edges, today, days changed since) are walked live.
-    Both cut the stretches at midnight, so the figures are the same either way."""
-    out: dict[int, list[Day]] = {uid: [] for uid in users}
-    if end <= start or not users:
-        return out
-    first = timezone.localtime(start).date()
-    if day_start(first) < start:
-        first += timedelta(days=1)
-    last = timezone.localtime(end).date()  # first day not wholly inside
-    rolled = _rolled_days(users, first, last) if first < last else defaultdict(dict)
-    # Per agent, the stretches of the period not rolled up (a live walk each, grouped by stretch).
-    segments: dict[tuple[datetime, datetime], list[int]] = defaultdict(list)
-    plan: dict[int, list[Any]] = {}
-    for uid in users:
-        pieces: list[Any] = []
-        cursor = start
-        d = first
-        while d < last:
-            if d in rolled[uid]:
-                if day_start(d) > cursor:
-                    pieces.append((cursor, day_start(d)))
-                pieces.append(d)
-                cursor = day_start(d + timedelta(days=1))
-            d += timedelta(days=1)
-        if end > cursor:
-            pieces.append((cursor, end))
-        for piece in pieces:
-            if isinstance(piece, tuple):
-                segments[piece].append(uid)
-        plan[uid] = pieces
-    live = {segment: _spans(members, *segment) for segment, members in segments.items()}
-    for uid, pieces in plan.items():
-        for piece in pieces:
-            if isinstance(piece, tuple):
-                for d, spans in by_day(live[piece].get(uid, []), *piece):
-                    out[uid].append((d, seconds(spans), spans))
-            else:
-                online, spans = rolled[uid][piece]
-                out[uid].append((piece, online, spans))
-    return out
-
-
 def _presence(
     names: list[str], scope: Scope, by: str | None
 ) -> dict[str, dict[Any, tuple[float | None, int]]]:
-    """Online time (online + busy seconds, summed over agents and days) and occupancy, per agent or
-    team, from the presence rollups and a live walk of the status history for the rest."""
+    """Online time (online + busy seconds, summed over agents) and occupancy, per agent or team,
+    from one read of the status history."""
     if by not in (None, "agent", "team"):
         raise KeyError(by)
     end = min(scope.end, timezone.now())
     users = _agents(scope)
-    days = _presence_days(users, scope.start, end)
+    spans = _spans(users, scope.start, end) if end > scope.start else {u: [] for u in users}
     groups: dict[Any, list[int]] = defaultdict(list)
     if by == "team":
         for uid, team_id in User.teams.through.objects.filter(user_id__in=users).values_list(
@@ -1640,13 +1529,10 @@ def _presence(
     busy: dict[int, float] = {}
     if "occupancy" in names:
         handling = _handling(users, scope, end)
-        busy = {
-            uid: _overlap(_merge(handling[uid]), [span for _, _, spans in days[uid] for span in spans])
-            for uid in users
-        }
+        busy = {uid: _overlap(_merge(handling[uid]), spans.get(uid, [])) for uid in users}
     out: dict[str, dict[Any, tuple[float | None, int]]] = {name: {} for name in names}
     for key, members in groups.items():
-        online = sum((value for uid in members for _, value, _ in days.get(uid, [])), 0.0)
+        online = sum((e - s).total_seconds() for uid in members for s, e in spans.get(uid, []))
         if "online_time" in out:
             out["online_time"][key] = (online, len(members))
         if "occupancy" in out:

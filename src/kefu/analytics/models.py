@@ -46,8 +46,6 @@ class RollupState(models.Model):
 
     message_mark = models.BigIntegerField(default=0)
     alert_mark = models.BigIntegerField(default=0)
-    # Every agent status change up to this id has been read into ``PresenceRollup``.
-    status_mark = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
 
@@ -79,22 +77,3 @@ class ReplyRollup(models.Model):
         "conversations.Conversation", on_delete=models.CASCADE, related_name="+", db_index=True
     )
     seconds = models.FloatField()
-
-
-class PresenceRollup(models.Model):
-    """One agent's online (online or busy) stretches of one whole local day, computed once by the worker.
-
-    Valid while no status change of the agent newer than ``RollupState.status_mark`` falls before
-    the day's end; ``kefu.analytics.metrics`` walks the status history live for the others.
-    ``spans`` holds ``[start, end)`` microsecond offsets from the day's start (occupancy overlaps
-    them with the conversations the agent handled, read live).
-    """
-
-    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
-    day = models.DateField()
-    online_seconds = models.FloatField()
-    spans = models.JSONField(default=list)
-    computed_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "day"], name="presence_rollup_unique")]

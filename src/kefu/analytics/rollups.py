@@ -20,17 +20,6 @@ mid-batch leaves the previous marks, and the next run redoes the batch (recomput
 conversation is idempotent). Only rows older than ``SETTLE`` are read, so a message whose
 transaction commits late (with an id below a newer, committed one) is not skipped.
 
-Presence (``PresenceRollup``): per agent and local day, the stretches spent online or busy and
-their seconds, walked from the status history with the live definition (``metrics._spans``, cut
-at midnight by ``metrics.by_day``). Only whole days after the agent's first status change that
-ended ``SETTLE`` ago are rolled up. A status change past ``status_mark`` (one inserted late for
-an earlier day included) makes the metrics walk that agent's days from its ``at`` on live until
-the worker has read it, deleted those days and rolled them up again. Occupancy overlaps the
-stretches with the conversations the agent handled, read live (an assignment is a plain update,
-which no mark sees). Not protected by ``SETTLE``: a status change whose transaction commits after
-one with a higher id was read (changes are written at "now", so this needs two changes of the same
-moment); ``kefu rollups rebuild`` recomputes everything.
-
 Not seen by the marks: an edit of the business hours or of team membership (first response
 counts the time the desk served the customer, docs/metrics.md), which changes the first-response
 time of conversations already rolled up — ``kefu rollups rebuild`` recomputes everything.
@@ -40,27 +29,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import BooleanField, Count, ExpressionWrapper, F, Max, Min
+from django.db.models import BooleanField, ExpressionWrapper, F, Max
 from django.tasks import task
 from django.utils import timezone
 
-from kefu.accounts.models import StatusChange
 from kefu.analytics.metrics import (
     _Calendars,
-    _spans,
-    by_day,
-    day_start,
     frt_values,
     reopened_live,
-    seconds,
     transferred_live,
     turn_waits,
     was_upset_live,
 )
-from kefu.analytics.models import ConversationRollup, PresenceRollup, ReplyRollup, RollupState
+from kefu.analytics.models import ConversationRollup, ReplyRollup, RollupState
 from kefu.conversations.models import Conversation, Message
 from kefu.understanding.models import EmotionAlert
 
@@ -69,7 +53,6 @@ from kefu.understanding.models import EmotionAlert
 SETTLE = timedelta(minutes=2)
 # Messages read per batch (one transaction); about a tenth as many conversations.
 BATCH = 20_000
-MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass
@@ -77,7 +60,6 @@ class Progress:
     conversations: int = 0
     replies: int = 0
     batches: int = 0
-    presence_days: int = 0
     done: bool = True  # False when it stopped at ``max_batches`` with more to read
 
 
@@ -93,7 +75,6 @@ def do_refresh_rollups(
     now = now or timezone.now()
     settled = now - SETTLE
     progress = Progress()
-    progress.presence_days = do_refresh_presence(now)
     while max_batches is None or progress.batches < max_batches:
         with transaction.atomic():
             state = _state()
@@ -164,8 +145,7 @@ def do_rebuild_rollups(*, batch: int = BATCH) -> Progress:
         state = _state()
         ConversationRollup.objects.all().delete()
         ReplyRollup.objects.all().delete()
-        PresenceRollup.objects.all().delete()
-        state.message_mark = state.alert_mark = state.status_mark = 0
+        state.message_mark = state.alert_mark = 0
         state.save()
     return do_refresh_rollups(batch=batch)
 
@@ -182,86 +162,9 @@ def rollup_status() -> dict[str, object]:
         "alerts_behind": EmotionAlert.objects.filter(id__gt=alert_mark).count(),
         "conversations": ConversationRollup.objects.count(),
         "replies": ReplyRollup.objects.count(),
-        "status_mark": state.status_mark if state else 0,
-        "status_changes_behind": StatusChange.objects.filter(
-            id__gt=state.status_mark if state else 0
-        ).count(),
-        "presence_days": PresenceRollup.objects.count(),
         "last_message": Message.objects.aggregate(n=Max("id"))["n"] or 0,
         "updated_at": state.updated_at if state else None,
     }
-
-
-def do_refresh_presence(now: datetime | None = None) -> int:
-    """Forget the presence days the status changes read since the mark touched, then roll up every
-    whole settled day not rolled up yet; returns the days rolled up."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        state = _state()
-        touched = list(
-            StatusChange.objects.filter(id__gt=state.status_mark)
-            .values("user_id")
-            .annotate(first=Min("at"), top=Max("id"))
-            .values_list("user_id", "first", "top")
-        )
-        for uid, first, _top in touched:
-            PresenceRollup.objects.filter(user_id=uid, day__gte=timezone.localtime(first).date()).delete()
-        if touched:
-            state.status_mark = max(top for _, _, top in touched)
-            state.save()
-    last = timezone.localtime(now - SETTLE).date()  # the first day not over yet
-    held = {
-        uid: (lo, hi, n)
-        for uid, lo, hi, n in PresenceRollup.objects.values("user_id")
-        .annotate(lo=Min("day"), hi=Max("day"), n=Count("pk"))
-        .values_list("user_id", "lo", "hi", "n")
-    }
-    days = 0
-    for uid, first in (
-        StatusChange.objects.values("user_id").annotate(first=Min("at")).values_list("user_id", "first")
-    ):
-        start = timezone.localtime(first).date() + timedelta(days=1)
-        lo, hi, n = held.get(uid, (None, None, 0))
-        if lo == start and hi is not None and n == (hi - lo).days + 1:
-            start = hi + timedelta(days=1)  # the usual case: every day up to ``hi`` rolled up
-            have: set[date] = set()
-        else:
-            have = set(
-                PresenceRollup.objects.filter(user_id=uid, day__gte=start, day__lt=last).values_list(
-                    "day", flat=True
-                )
-            )
-        d = start
-        while d < last:
-            if d in have:
-                d += timedelta(days=1)
-                continue
-            stop = d
-            while stop < last and stop not in have:
-                stop += timedelta(days=1)
-            days += _roll(uid, d, stop)
-            d = stop
-    return days
-
-
-def _roll(uid: int, first: date, stop: date) -> int:
-    """Roll up the days ``[first, stop)`` of one agent (one walk of her status history)."""
-    start, end = day_start(first), day_start(stop)
-    rows = []
-    for d, spans in by_day(_spans([uid], start, end).get(uid, []), start, end):
-        d0 = day_start(d)
-        rows.append(
-            PresenceRollup(
-                user_id=uid,
-                day=d,
-                online_seconds=seconds(spans),
-                spans=[[(s - d0) // MICROSECOND, (e - d0) // MICROSECOND] for s, e in spans],
-            )
-        )
-    with transaction.atomic():
-        PresenceRollup.objects.filter(user_id=uid, day__gte=first, day__lt=stop).delete()
-        PresenceRollup.objects.bulk_create(rows, batch_size=2000)
-    return len(rows)
 
 
 @task()

@@ -33,8 +33,7 @@ class Command(BaseCommand):
         progress = do_rebuild_rollups() if action == "rebuild" else do_refresh_rollups()
         self.stdout.write(
             self.style.SUCCESS(
-                f"已重算会话 {progress.conversations} 个、回复 {progress.replies} 条、"
-                f"客服在线日 {progress.presence_days} 天"
+                f"已重算会话 {progress.conversations} 个、回复 {progress.replies} 条"
                 f"（{progress.batches} 批，用时 {time.monotonic() - started:.1f} 秒）。"
             )
         )
