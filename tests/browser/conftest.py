@@ -323,3 +323,14 @@ def chat_page(new_context: Any, live_desk: LiveDesk) -> Any:
         return context, page
 
     return open_chat
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: Any, call: Any) -> Any:
+    """A failed browser test shows the end of its server's log (CI keeps only a failed run's output)."""
+    report = yield
+    if report.failed and call.when == "call":
+        desk = item.funcargs.get("live_desk") if hasattr(item, "funcargs") else None
+        if isinstance(desk, LiveDesk):
+            report.sections.append(("uvicorn log (last 4,000 characters)", desk.logs() or "(empty)"))
+    return report
