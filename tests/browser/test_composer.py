@@ -28,6 +28,8 @@ def _say(chat, text):
 def _open_conversation(desk, preview):
     desk.locator("#kefu-inbox-list .conv-row", has_text=preview).locator("a").click()
     expect(desk.locator("#kefu-conversation")).to_be_visible()
+    # The composer's helpers are deferred scripts: the page is usable once they ran.
+    desk.wait_for_load_state("load")
     return int(desk.locator("#kefu-conversation").get_attribute("data-conversation-id"))
 
 

@@ -120,6 +120,9 @@
   }
   textarea.addEventListener("input", schedule);
   if (noteToggle) noteToggle.addEventListener("change", schedule);
+  // Text typed while the page was still loading (before this deferred script ran) is
+  // checked too: its input events came before the listener.
+  if (textarea.value.trim()) schedule();
 
   // Offsets from the server count code points; JS strings count UTF-16 units.
   function splice(text, f) {
