@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -37,6 +36,8 @@ sys.path.insert(0, str(REPO))
 
 import websockets  # noqa: E402
 from tests.realtime.cluster import Cluster  # noqa: E402
+
+from measure import cpu_seconds, pct  # noqa: E402 (bench/ is the script's folder)
 
 AGENTS = """
 from django.utils import timezone
@@ -57,20 +58,6 @@ UNLIMITED_CHAT = {
     "KEFU_RATELIMIT_CHAT_MESSAGE_IP": "1000000/1s",
     "KEFU_RATELIMIT_CHAT_CONNECT_IP": "1000000/1s",
 }
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return (
-        ordered[max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))]
-        if ordered
-        else float("nan")
-    )
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Desks:

@@ -44,6 +44,8 @@ sys.path.insert(0, str(REPO))
 import websockets  # noqa: E402
 from tests.realtime.cluster import Cluster, redis_unreachable_reason, redis_url  # noqa: E402
 
+from measure import pct  # noqa: E402 (bench/ is the script's folder)
+
 BASELINE = """
 import json, os, sys, time, django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kefu.settings")
@@ -63,14 +65,6 @@ for i in range(n):
     lat.append(time.perf_counter() - t)
 print(json.dumps({"elapsed": time.perf_counter() - start, "latencies": lat}))
 """
-
-
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
-    return ordered[k]
 
 
 @dataclass

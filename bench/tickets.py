@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import secrets
 import statistics
 import sys
@@ -40,6 +39,8 @@ sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
 from tests.realtime.cluster import Cluster, redis_url  # noqa: E402
+
+from measure import cpu_seconds, pct  # noqa: E402 (bench/ is the script's folder)
 
 SETUP = """
 from kefu.customers.models import Customer, Order
@@ -87,20 +88,6 @@ pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(25)
 print(out.getvalue())
 print(json.dumps({{"cpu_ms_per_ticket_profiled": per}}))
 """
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return (
-        ordered[max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))]
-        if ordered
-        else float("nan")
-    )
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def body(customer_id: int, i: int) -> dict[str, Any]:

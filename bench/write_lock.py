@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from measure import pct
+
 REPO = Path(__file__).resolve().parents[1]
 TEXTS = [
     "你好，在吗",
@@ -37,11 +39,6 @@ TEXTS = [
     "好的，谢谢你",
     "收到的衣服尺码不对，想换一件 L 码的",
 ]
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))]
 
 
 def main() -> None:
