@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import types
 from collections.abc import Callable
@@ -80,6 +81,15 @@ async def close_code(comm: WebsocketCommunicator) -> int | None:
     out = await comm.receive_output(timeout=10)
     assert out["type"] == "websocket.close", out
     return out.get("code")
+
+
+async def next_frame(ws: Any, predicate: Any, timeout: float = 15) -> dict[str, Any]:
+    """The next JSON frame on a real (``websockets``) socket that ``predicate`` accepts."""
+    async with asyncio.timeout(timeout):
+        while True:
+            frame = json.loads(await ws.recv())
+            if predicate(frame):
+                return frame
 
 
 def session_for(user: Any) -> str:

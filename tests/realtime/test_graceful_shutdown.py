@@ -19,6 +19,7 @@ import pytest
 import websockets
 
 from .cluster import Cluster, redis_unreachable_reason, redis_url
+from .sockets import next_frame
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -30,14 +31,6 @@ def cluster() -> Iterator[Cluster]:
         pytest.skip(reason)
     with Cluster(servers=2, redis=url, kefu_serve=True, env={"KEFU_DRAIN_SPREAD_MS": "300"}) as c:
         yield c
-
-
-async def _next(ws: Any, predicate: Any, timeout: float = 15) -> dict[str, Any]:
-    async with asyncio.timeout(timeout):
-        while True:
-            frame = json.loads(await ws.recv())
-            if predicate(frame):
-                return frame
 
 
 async def _closed_with(ws: Any) -> tuple[list[dict[str, Any]], int | None]:
@@ -71,10 +64,10 @@ async def _restart_one(cluster: Cluster) -> None:
     chat = await websockets.connect(f"{a.ws}{chat_path}", origin=a.http)
     desk = await websockets.connect(f"{a.ws}/ws/desk/", origin=a.http, additional_headers=cookie)
     await desk.send(json.dumps({"type": "resume", "conversation_id": 10**9}))
-    await _next(desk, lambda f: f["type"] == "error")  # the desk has joined its groups
+    await next_frame(desk, lambda f: f["type"] == "error")  # the desk has joined its groups
     await chat.send(json.dumps({"type": "message", "client_msg_id": "gs-1", "text": "我的订单还没发货"}))
-    first = (await _next(chat, lambda f: f["type"] == "ack"))["message"]
-    created = await _next(desk, lambda f: f.get("event") == "message.created")
+    first = (await next_frame(chat, lambda f: f["type"] == "ack"))["message"]
+    created = await next_frame(desk, lambda f: f.get("event") == "message.created")
     conversation_id = created["data"]["conversation"]["id"]
 
     started = time.monotonic()
@@ -108,19 +101,19 @@ async def _restart_one(cluster: Cluster) -> None:
         # The customer resumes after the last id it saw and resends what it had not seen
         # acknowledged (here: its first message again, which must not be stored twice).
         await chat.send(json.dumps({"type": "resume", "after": first["id"]}))
-        history = await _next(chat, lambda f: f["type"] == "history")
+        history = await next_frame(chat, lambda f: f["type"] == "history")
         assert [m["id"] for m in history["messages"]] == [reply_id]
         await chat.send(json.dumps({"type": "message", "client_msg_id": "gs-1", "text": "我的订单还没发货"}))
-        assert (await _next(chat, lambda f: f["type"] == "ack"))["message"]["id"] == first["id"]
+        assert (await next_frame(chat, lambda f: f["type"] == "ack"))["message"]["id"] == first["id"]
 
         await desk.send(json.dumps({"type": "resume", "conversation_id": conversation_id, "after": 0}))
-        desk_history = await _next(desk, lambda f: f["type"] == "history")
+        desk_history = await next_frame(desk, lambda f: f["type"] == "history")
         ids = [m["id"] for m in desk_history["messages"]]  # with the activity lines between
         assert ids.index(first["id"]) < ids.index(reply_id)
 
         # And live traffic flows on the new process.
         await chat.send(json.dumps({"type": "message", "client_msg_id": "gs-2", "text": "好的，谢谢"}))
-        second = (await _next(chat, lambda f: f["type"] == "ack"))["message"]
-        live = await _next(desk, lambda f: f.get("event") == "message.created")
+        second = (await next_frame(chat, lambda f: f["type"] == "ack"))["message"]
+        live = await next_frame(desk, lambda f: f.get("event") == "message.created")
         assert live["data"]["message"]["id"] == second["id"]
     assert drained_in < 10

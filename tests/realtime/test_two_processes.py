@@ -16,6 +16,7 @@ import pytest
 import websockets
 
 from .cluster import Cluster, redis_unreachable_reason, redis_url
+from .sockets import next_frame
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -27,14 +28,6 @@ def cluster() -> Iterator[Cluster]:
         pytest.skip(reason)
     with Cluster(servers=2, redis=url) as c:
         yield c
-
-
-async def _next(ws: Any, predicate: Any, timeout: float = 15) -> dict[str, Any]:
-    async with asyncio.timeout(timeout):
-        while True:
-            frame = json.loads(await ws.recv())
-            if predicate(frame):
-                return frame
 
 
 async def test_customer_on_one_process_and_agent_on_another_talk_through_redis(cluster: Cluster) -> None:
@@ -57,15 +50,15 @@ async def _converse(cluster: Cluster) -> None:
     ):
         # A refused resume is answered only after the desk socket has joined its groups.
         await desk.send(json.dumps({"type": "resume", "conversation_id": 10**9}))
-        await _next(desk, lambda f: f["type"] == "error")
+        await next_frame(desk, lambda f: f["type"] == "error")
 
         await chat.send(
             json.dumps({"type": "message", "client_msg_id": "m-1", "text": "你好，快递三天没动了"})
         )
-        ack = await _next(chat, lambda f: f["type"] == "ack")
+        ack = await next_frame(chat, lambda f: f["type"] == "ack")
         message = ack["message"]
 
-        event = await _next(desk, lambda f: f.get("event") == "message.created")
+        event = await next_frame(desk, lambda f: f.get("event") == "message.created")
         assert event["data"]["message"]["id"] == message["id"]
         assert event["data"]["message"]["text"] == "你好，快递三天没动了"
         conversation_id = event["data"]["conversation"]["id"]
@@ -78,7 +71,7 @@ async def _converse(cluster: Cluster) -> None:
                 headers={"Authorization": f"Bearer {seed['api_key']}"},
             )
         assert resp.status_code == 201, resp.text
-        reply = await _next(
+        reply = await next_frame(
             chat, lambda f: f["type"] == "message" and f["message"]["text"] == "您好，马上为您查询"
         )
         assert reply["message"]["id"] == resp.json()["id"]
@@ -86,7 +79,7 @@ async def _converse(cluster: Cluster) -> None:
 
         # Typing crosses too: customer on A → desk on B.
         await chat.send(json.dumps({"type": "typing"}))
-        typing = await _next(desk, lambda f: f["type"] == "typing")
+        typing = await next_frame(desk, lambda f: f["type"] == "typing")
         assert typing["conversation_id"] == conversation_id
 
 
@@ -118,7 +111,9 @@ async def test_servers_reuse_pooled_postgresql_connections_across_requests(clust
         ) as chat:
             for n in range(5):
                 await chat.send(json.dumps({"type": "message", "client_msg_id": f"pool-{n}", "text": "在吗"}))
-                await _next(chat, lambda f, n=n: f["type"] == "ack" and f["client_msg_id"] == f"pool-{n}")
+                await next_frame(
+                    chat, lambda f, n=n: f["type"] == "ack" and f["client_msg_id"] == f"pool-{n}"
+                )
         for n in range(10):
             resp = await http.get(f"{(a, b)[n % 2].http}/api/v1/conversations")
             assert resp.status_code == 200, resp.text
@@ -157,17 +152,17 @@ async def _idle_then_converse(cluster: Cluster) -> None:
         websockets.connect(f"{a.ws}/ws/chat/?token={seed['visitor_tokens'][0]}", origin=a.http) as chat,
     ):
         await desk.send(json.dumps({"type": "resume", "conversation_id": 10**9}))
-        await _next(desk, lambda f: f["type"] == "error")
+        await next_frame(desk, lambda f: f["type"] == "error")
         await chat.send(json.dumps({"type": "resume", "after": 0}))
-        await _next(chat, lambda f: f["type"] == "history")
+        await next_frame(chat, lambda f: f["type"] == "history")
 
         await asyncio.sleep(IDLE_SECONDS)
 
         await chat.send(
             json.dumps({"type": "message", "client_msg_id": "idle-1", "text": "还在吗？想问下发票"})
         )
-        await _next(chat, lambda f: f["type"] == "ack" and f["client_msg_id"] == "idle-1")
-        event = await _next(
+        await next_frame(chat, lambda f: f["type"] == "ack" and f["client_msg_id"] == "idle-1")
+        event = await next_frame(
             desk,
             lambda f: (
                 f.get("event") == "message.created" and f["data"]["message"]["text"] == "还在吗？想问下发票"
@@ -180,7 +175,7 @@ async def _idle_then_converse(cluster: Cluster) -> None:
                 headers={"Authorization": f"Bearer {seed['api_key']}"},
             )
         assert resp.status_code == 201, resp.text
-        await _next(
+        await next_frame(
             chat, lambda f: f["type"] == "message" and f["message"]["text"] == "在的，发票稍后发到您邮箱"
         )
 
@@ -207,9 +202,9 @@ print(json.dumps({{"assignee": a.username if a else None, "queued": m.conversati
 async def _customer_writes(server: Any, token: str, text: str) -> int:
     async with websockets.connect(f"{server.ws}/ws/chat/?token={token}", origin=server.http) as chat:
         await chat.send(json.dumps({"type": "message", "client_msg_id": "p-1", "text": text}))
-        ack = await _next(chat, lambda f: f["type"] == "ack")
+        ack = await next_frame(chat, lambda f: f["type"] == "ack")
         # Routing runs after the message's commit; the queue reply or history follows it.
-        await _next(chat, lambda f: f["type"] == "history")
+        await next_frame(chat, lambda f: f["type"] == "history")
         return int(ack["message"]["id"])
 
 
@@ -226,6 +221,6 @@ async def test_a_desk_open_on_one_process_makes_the_agent_routable_on_the_other(
         additional_headers={"Cookie": f"sessionid={cluster.seed['session_key']}"},
     ) as desk:
         await desk.send(json.dumps({"type": "resume", "conversation_id": 10**9}))
-        await _next(desk, lambda f: f["type"] == "error")  # connected: the heartbeat is written
+        await next_frame(desk, lambda f: f["type"] == "error")  # connected: the heartbeat is written
         second = await _customer_writes(a, tokens[1], "我买的运动鞋尺码偏小，可以换大一码吗")
         assert cluster.run(ASSIGNEE_OF.format(message_id=second))["assignee"] == "xiaomei"
