@@ -881,12 +881,17 @@ class _Staffing:
     def spans(
         self, team_id: int | None, responder: int | None
     ) -> tuple[list[tuple[datetime, datetime]], list[datetime]]:
+        members = self._members.get(team_id, set()) if team_id is not None else set()
+        if responder in members:
+            responder = None  # the team's stretches already hold the responder's
         key = (team_id, responder)
         if key not in self._cache:
-            users = set(self._members.get(team_id, ())) if team_id is not None else set()
-            if responder is not None:
-                users.add(responder)
-            merged = _merge([s for u in users for s in self._by_user.get(u, [])])
+            if responder is None:
+                merged = _merge([s for u in members for s in self._by_user.get(u, [])])
+            else:
+                # The team's merged stretches (computed once) and the responder's own.
+                team, _ends = self.spans(team_id, None)
+                merged = _merge([*team, *self._by_user.get(responder, [])])
             self._cache[key] = (merged, [e for _s, e in merged])
         return self._cache[key]
 
