@@ -1574,7 +1574,7 @@ def _handling(users: list[int], scope: Scope, end: datetime) -> dict[int, list[t
     else:
         rows = _handled_rows(users, scope, scope.start, end)
     for uid, s, e, status in rows:
-        if s >= end or not (e is None or e > scope.start or status in ACTIVE):
+        if s is None or s >= end or not (e is None or e > scope.start or status in ACTIVE):
             continue
         stop = now if status in ACTIVE or e is None else e
         handling[uid].append((max(s, scope.start), min(stop, end)))
@@ -1583,7 +1583,7 @@ def _handling(users: list[int], scope: Scope, end: datetime) -> dict[int, list[t
 
 def _handled_rows(
     users: list[int], scope: Scope, start: datetime, end: datetime
-) -> list[tuple[int, datetime, datetime | None, str]]:
+) -> list[tuple[int, datetime | None, datetime | None, str]]:
     """(agent, first response, resolution, status) of the answered conversations agents had open
     at some time in ``[start, end)``."""
     convs = Conversation.objects.filter(
