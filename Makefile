@@ -32,12 +32,20 @@ $(BIN)/.installed: pyproject.toml | python-check
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
 
-# Chromium and CJK fonts for the browser tests and screenshots; idempotent.
+# Chromium and CJK fonts for the browser tests and screenshots, nginx for the test of two
+# processes behind the shipped proxy config (tests/realtime/test_behind_nginx.py); each
+# installed only when missing. (`nginx`, which every Debian and Ubuntu release has.
+# On a machine run by systemd the package also starts nginx's default site on port 80:
+# `systemctl disable --now nginx` if unwanted; the test starts its own nginx.)
 system-deps:
-	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then \
-	  echo "installing chromium and fonts-noto-cjk"; \
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing="$$missing fonts-noto-cjk"; \
+	{ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } || missing="$$missing nginx"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
 # Rebuilt only when the lockfile or package.json is newer than the copy.

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from kefu.ops.management.commands.serve import Command as Serve
+from tests.realtime.proxy import check_config, main_config, nginx_binary, shipped_config
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
@@ -47,20 +48,26 @@ def test_nginx_config_upgrades_websockets_without_sticky_sessions() -> None:
     assert re.search(r"location /static/ \{\s*alias ", conf)
 
 
-@pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed")
-def test_nginx_config_parses(tmp_path: Path) -> None:
-    conf = (DEPLOY / "nginx" / "kefu.conf").read_text()
-    # No certificate here: the same server on plain HTTP.
-    conf = re.sub(r"^\s*ssl_certificate.*$", "", conf, flags=re.M).replace("listen 443 ssl;", "listen 8443;")
-    (tmp_path / "kefu.conf").write_text(conf)
-    (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
-        f"http {{\n  access_log off;\n  include {tmp_path}/kefu.conf;\n}}\n"
+@pytest.mark.skipif(nginx_binary() is None, reason="nginx is not installed (make system-deps installs it)")
+def test_nginx_config_parses_with_tls(tmp_path: Path) -> None:
+    """The shipped file as nginx reads it, TLS and http2 included (only ports and paths changed).
+
+    tests/realtime/test_behind_nginx.py runs it in front of two processes.
+    """
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed (for a throwaway certificate)")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=kefu.example.com",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    site = tmp_path / "kefu.conf"
+    site.write_text(
+        shipped_config(
+            upstream_ports=[8001, 8002], listen_port=8443, static_root=tmp_path, certificate=(cert, key)
+        )
     )
-    result = subprocess.run(
-        ["nginx", "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    (tmp_path / "nginx.conf").write_text(main_config(tmp_path, site))
+    result = check_config(tmp_path)
     assert result.returncode == 0, result.stderr

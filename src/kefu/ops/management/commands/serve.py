@@ -28,6 +28,13 @@ class DrainingServer(uvicorn.Server):
             server.close()  # new connections go to the other processes behind the proxy
         for sock in sockets or []:
             sock.close()
+        # Idle keep-alive HTTP connections end now (those in a request end after its
+        # answer): nginx would otherwise send the next request or websocket handshake
+        # down a kept connection to this process while it drains. Websockets are left
+        # to kefu's drain; uvicorn's own shutdown would close them at once with no hint.
+        for connection in list(self.server_state.connections):
+            if type(connection).__module__.startswith("uvicorn.protocols.http."):
+                connection.shutdown()
         closed = await drain.drain(
             spread_ms=settings.KEFU_DRAIN_SPREAD_MS, timeout=settings.KEFU_DRAIN_TIMEOUT_SECONDS
         )
