@@ -100,6 +100,22 @@ def test_search_by_name_tag_vip_and_identity(api_as, make_customer):
     assert ids(q="oA1") == [a.pk]
 
 
+def test_search_finds_a_phone_an_email_or_a_part_of_a_name(api_as, make_customer):
+    a = make_customer("王小明", phone="13812345678", email="xiaoming@example.com")
+    b = make_customer("李娜", identities=(("phone", "13900001111"),))
+    api = api_as()
+
+    def ids(q):
+        return [c["id"] for c in api.get("/customers", q=q).json()["items"]]
+
+    # A phone number however pasted (spaces, +86), stored on the profile or as an identity.
+    assert ids("138 1234 5678") == [a.pk] and ids("+8613812345678") == [a.pk]
+    assert ids("13900001111") == [b.pk]
+    assert ids("XiaoMing@Example.com") == [a.pk]
+    assert ids("小明") == [a.pk]
+    assert ids("12345") == []  # a phone-like query never matches by a part of a name
+
+
 def test_merged_customers_are_not_listed(api_as, make_customer, make_user):
     a, b = make_customer("甲"), make_customer("乙")
     admin = api_as("admin")

@@ -26,6 +26,8 @@ class Customer(models.Model):
         ordering = ["-id"]
         verbose_name = "客户"
         verbose_name_plural = verbose_name
+        # The search box finds a customer by the phone number the agent pasted.
+        indexes = [models.Index(fields=["phone"], name="customer_phone")]
 
     def __str__(self) -> str:
         return self.name or f"客户#{self.pk}"
@@ -53,6 +55,8 @@ class Identity(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["kind", "value"], name="identity_kind_value_unique")]
+        # The search box looks a value up whatever its kind (a phone, an open id, an e-mail).
+        indexes = [models.Index(fields=["value"], name="identity_value")]
 
 
 class Order(models.Model):

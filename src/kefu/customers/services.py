@@ -125,13 +125,28 @@ def search_customers(
     qs = list_customers()
     if q:
         phones = _phone_spellings(q)
-        qs = qs.filter(
-            Q(name__icontains=q)
-            | Q(phone__in=phones)
-            | Q(email__iexact=q)
-            | Q(pk__in=Identity.objects.filter(value__in={q, q.lower(), *phones}).values("customer_id"))
-            | Q(pk__in=Order.objects.filter(order_no__in={q, q.upper()}).values("customer_id"))
+        # Every branch but the name is an indexed equality (phone, identity value, order
+        # number); a part of a name can only be found by reading every name, so a query that
+        # is a phone number (five digits or more) does not look there, nor one without "@"
+        # at the e-mail addresses: at 330,000 customers that scan was most of a search.
+        # The identities and orders are looked up first (one query, both indexed): as
+        # subqueries inside the OR they made the database read every customer.
+        known = list(
+            Identity.objects.filter(value__in={q, q.lower(), *phones})
+            .order_by()
+            .values_list("customer_id", flat=True)
+            .union(
+                Order.objects.filter(order_no__in={q, q.upper()})
+                .order_by()
+                .values_list("customer_id", flat=True)
+            )
         )
+        found = Q(phone__in=phones) | Q(pk__in=known)
+        if len(phones) == 1:
+            found |= Q(name__icontains=q)
+        if "@" in q:
+            found |= Q(email__iexact=q)
+        qs = qs.filter(found)
     if tag:
         qs = qs.filter(_has_tag(tag.strip()))
     if vip is True:

@@ -11,7 +11,9 @@ from pydantic import Field, StrictBool, StrictInt, StrictStr
 
 from kefu.accounts.access import AuthedRequest
 from kefu.conversations.presenters import message_dict
-from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, StrictIn, page
+from kefu.core.apiutil import DEFAULT_LIMIT, MAX_LIMIT, StrictIn
+from kefu.core.errors import InvalidInput
+from kefu.core.keyset import capped_count, encode_cursor, keyset_page
 from kefu.customers.models import Order
 from kefu.tickets.presenters import ticket_out
 
@@ -108,8 +110,12 @@ class TicketFilters(Schema):
     owner: str | None = None
     department: int | None = None
     mine: bool = False
+    sort: str = records.DEFAULT_SORT
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
     offset: int = Field(0, ge=0)
+    # Keyset pages: ``next_cursor`` / ``prev_cursor`` of the page before (instead of offset).
+    after: str | None = None
+    before: str | None = None
 
 
 # --- endpoints -----------------------------------------------------------------------
@@ -125,8 +131,41 @@ def list_tickets(request: AuthedRequest, filters: Query[TicketFilters]) -> dict[
         owner=filters.owner,
         department_id=filters.department,
         mine=filters.mine,
+        sort=filters.sort,
     )
-    return page(qs, limit=filters.limit, offset=filters.offset, present=ticket_out)
+    count = capped_count(qs)
+    if filters.after or filters.before:
+        if filters.offset:
+            raise InvalidInput(
+                "翻页位置与 offset 只能给一个", fields={"offset": "使用 after/before 时不能给 offset"}
+            )
+        kp = keyset_page(
+            qs, sort=filters.sort, limit=filters.limit, after=filters.after, before=filters.before
+        )
+        items, next_cursor, prev_cursor = kp.items, kp.next_cursor, kp.prev_cursor
+    else:
+        # An offset page (kept for clients that page by number): one row more tells whether
+        # a next page exists, and its cursor lets the client go on by keyset from here.
+        # An offset past a known end never reaches the database (its integers end at 2**63).
+        past_end = filters.offset >= count.value if count.exact else filters.offset >= 2**62
+        rows = [] if past_end else list(qs[filters.offset : filters.offset + filters.limit + 1])
+        items = rows[: filters.limit]
+        last = items[-1] if items else None
+        next_cursor = (
+            encode_cursor(filters.sort, getattr(last, filters.sort.lstrip("-")), last.pk)
+            if last is not None and len(rows) > filters.limit
+            else None
+        )
+        prev_cursor = None
+    return {
+        "count": count.value,
+        "count_exact": count.exact,
+        "limit": filters.limit,
+        "offset": filters.offset,
+        "items": [ticket_out(t) for t in items],
+        "next_cursor": next_cursor,
+        "prev_cursor": prev_cursor,
+    }
 
 
 @router.post("/tickets", response={201: dict[str, Any]})

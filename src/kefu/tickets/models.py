@@ -133,6 +133,13 @@ class Ticket(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # The ticket list's sorts (kefu.tickets.records.SORTS), alone and behind its most
+        # used filter: a page walks 26 index entries instead of sorting every match.
+        indexes = [
+            models.Index(fields=["updated_at", "id"], name="ticket_updated"),
+            models.Index(fields=["status", "created_at", "id"], name="ticket_status_created"),
+            models.Index(fields=["status", "updated_at", "id"], name="ticket_status_updated"),
+        ]
 
     def __str__(self) -> str:
         return self.number

@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -30,13 +30,16 @@ from kefu.conversations.models import Priority
 from kefu.core import labels
 from kefu.core.errors import Conflict, InvalidInput, KefuError, NotFound
 from kefu.core.forms import add_errors
+from kefu.core.keyset import capped_count, keyset_page
 from kefu.quality.checks import FindingsUnconfirmed
 from kefu.sla.presenters import notice_dict
 
 from . import models, records, services
 from .models import Ticket
 
-LIST_LIMIT = 100
+# Rows per page of the ticket list; pages follow each other by a keyset cursor, and the
+# count stops at ``COUNT_CAP`` (kefu.core.keyset): both cost the same at any size.
+PAGE_SIZE = 25
 # A customer update held back by the quality check waits here for the page to show again.
 _DRAFT_KEY = "kefu_ticket_update_draft_{}"
 VIEWS = (("mine", "我的工单"), ("all", "全部可见"))
@@ -88,6 +91,7 @@ def ticket_list_view(request: HttpRequest) -> HttpResponse:
         "status": request.GET.get("status") or "",
         "priority": request.GET.get("priority") or "",
         "category": request.GET.get("category") or "",
+        "sort": request.GET.get("sort") or records.DEFAULT_SORT,
     }
     if filters["view"] not in dict(VIEWS):
         raise InvalidInput("未知视图", fields={"view": "应为 mine 或 all"})
@@ -97,17 +101,30 @@ def ticket_list_view(request: HttpRequest) -> HttpResponse:
         priority=filters["priority"] or None,
         category=filters["category"] or None,
         mine=filters["view"] == "mine",
+        sort=filters["sort"],
     )
-    tickets = list(qs[:LIST_LIMIT])
+    page = keyset_page(
+        qs,
+        sort=filters["sort"],
+        limit=PAGE_SIZE,
+        after=request.GET.get("after") or None,
+        before=request.GET.get("before") or None,
+    )
+    count = capped_count(qs)
     context = {
         "nav": "tickets",
-        "tickets": tickets,
-        "limit": LIST_LIMIT,
+        "tickets": page.items,
+        "next_cursor": page.next_cursor,
+        "prev_cursor": page.prev_cursor,
+        "count": count,
+        "count_text": f"{count.value:,}",
         "filters": filters,
+        "query": urlencode({k: v for k, v in filters.items() if v}),
         "views": VIEWS,
         "statuses": Ticket.Status.choices,
         "priorities": Priority.choices,
         "categories": Ticket.Category.choices,
+        "sorts": records.SORTS.items(),
         "follow_ups": records.follow_ups_for(user),
         "now": timezone.now(),
     }

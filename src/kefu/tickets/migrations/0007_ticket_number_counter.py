@@ -22,7 +22,7 @@ def count_today(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tickets", "0005_ticket_sla_timers"),
+        ("tickets", "0006_list_indexes"),
     ]
 
     operations = [

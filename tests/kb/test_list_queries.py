@@ -1,0 +1,42 @@
+"""The knowledge-base list: its queries do not grow with the articles, listed or searched."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from kefu.kb import services
+
+pytestmark = pytest.mark.django_db
+
+TOPICS = ("退换货流程", "发票开具说明", "物流延迟处理", "会员积分规则", "优惠券使用限制")
+
+
+def _queries(client, url):
+    client.get(url)  # the session's first touch is not counted
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def _articles(editor, n, start):
+    for i in range(start, start + n):
+        topic = TOPICS[i % len(TOPICS)]
+        services.do_create_article(
+            actor=editor,
+            data={
+                "title": f"{topic}（第{i}版）",
+                "body": f"{topic}：客服按以下步骤处理。",
+                "status": "published" if i % 2 else "draft",
+            },
+        )
+
+
+@pytest.mark.parametrize("url", ["/desk/kb/", "/desk/kb/?q=发票", "/desk/kb/?status=published"])
+def test_the_list_queries_do_not_grow_with_the_articles(client, editor, url):
+    client.force_login(editor)
+    _articles(editor, 2, 0)
+    with_two = _queries(client, url)
+    _articles(editor, 8, 2)
+    assert _queries(client, url) == with_two
