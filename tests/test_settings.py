@@ -73,14 +73,16 @@ def _backend_pid() -> int:
         return cursor.fetchone()[0]
 
 
-def test_postgresql_pool_sizes_come_from_the_environment(tmp_path: Path) -> None:
+def test_postgresql_pool_sizes_and_wait_come_from_the_environment(tmp_path: Path) -> None:
     url = "postgres://kefu@db.internal:5432/kefu"
     assert _database_settings(tmp_path, KEFU_DATABASE_URL=url) == {
-        "pool": {"min_size": 1, "max_size": 4},
+        "pool": {"min_size": 1, "max_size": 4, "timeout": 10.0},
         "health": True,
     }
-    sized = _database_settings(tmp_path, KEFU_DATABASE_URL=url, KEFU_DB_POOL_MIN="2", KEFU_DB_POOL_MAX="10")
-    assert sized["pool"] == {"min_size": 2, "max_size": 10}
+    sized = _database_settings(
+        tmp_path, KEFU_DATABASE_URL=url, KEFU_DB_POOL_MIN="2", KEFU_DB_POOL_MAX="10", KEFU_DB_POOL_TIMEOUT="3"
+    )
+    assert sized["pool"] == {"min_size": 2, "max_size": 10, "timeout": 3.0}
 
 
 def test_kefu_db_pool_0_turns_the_pool_off(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 Every answer is JSON, errors included (``{"error", "detail", "fields"?}``, docs/api.md):
 domain errors carry their status, schema mismatches are 422, a body too large 413, a
-body that is not JSON 415, and an unexpected failure a logged 500 with the same shape.
+body that is not JSON 415, the database briefly unreachable 503 with ``Retry-After``
+(``kefu.core.outage``), and an unexpected failure a logged 500 with the same shape.
 ``kefu.core.middleware.ApiErrorMiddleware`` does the same for what fails before a view.
 """
 
@@ -12,7 +13,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
-from django.db import DataError
+from django.db import DataError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -26,6 +27,7 @@ from kefu.bot.api import router as bot_router
 from kefu.channels.api import router as channels_router
 from kefu.complaints.api import router as complaints_router
 from kefu.conversations.api import router as conversations_router
+from kefu.core import outage
 from kefu.core.apiutil import BoundaryParser, document_errors
 from kefu.core.errors import KefuError, TooLarge
 from kefu.customers.api import router as customers_router
@@ -135,6 +137,14 @@ def _out_of_range(request: HttpRequest, exc: Exception) -> HttpResponse:
     # a time zone out of PostgreSQL's range) came from the request: the caller's to fix.
     log.warning("value out of range: %s", request.path, exc_info=exc)
     return api.create_response(request, {"error": "invalid_input", "detail": "数值超出允许范围"}, status=400)
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def _unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # The database is briefly away (a PostgreSQL restart): nothing was stored, retry.
+    log.warning("database unavailable: %s %s: %r", request.method, request.path, exc)
+    return outage.unavailable(request)
 
 
 @api.exception_handler(Exception)

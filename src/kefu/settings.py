@@ -182,11 +182,16 @@ if DATABASE_URL:
         # turns that close into a return, so a chat message no longer pays for a new
         # PostgreSQL backend. One pool per process: the websocket consumers share one
         # thread (one connection), each concurrent HTTP request takes another; past the
-        # maximum they wait (psycopg_pool's 30 s timeout). Budget processes × maximum
+        # maximum they wait (KEFU_DB_POOL_TIMEOUT). Budget processes × maximum
         # (plus the worker and migrations) below the server's max_connections.
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": int(os.environ.get("KEFU_DB_POOL_MIN", "1")),
             "max_size": int(os.environ.get("KEFU_DB_POOL_MAX", "4")),
+            # How long a request waits for a connection: past the maximum under load, or
+            # while PostgreSQL restarts (the pool cannot connect). Then OperationalError,
+            # answered 503 with Retry-After (kefu.core.outage). psycopg_pool's own 30 s
+            # held every chat frame (they share one thread) half a minute each.
+            "timeout": float(os.environ.get("KEFU_DB_POOL_TIMEOUT", "10")),
         }
         # Pooled connections can outlive a PostgreSQL restart; check each one as it
         # is handed out (one empty round trip) instead of failing the next request.
@@ -231,7 +236,8 @@ KEFU_REDIS_PREFIX = os.environ.get("KEFU_REDIS_PREFIX", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels-redis, made to outlive a Redis restart (kefu.core.realtime).
+            "BACKEND": "kefu.core.realtime.RedisChannelLayer",
             "CONFIG": {
                 "hosts": [
                     {
@@ -272,6 +278,12 @@ else:
     }
 
 TASKS = {"default": {"BACKEND": os.environ.get("KEFU_TASKS_BACKEND", "django_tasks_db.DatabaseBackend")}}
+# A task left RUNNING by a worker that has not beaten for this long (killed mid-task) is
+# put back in the queue (kefu.ops.leases); each worker beats six times per lease.
+KEFU_WORKER_LEASE_SECONDS = max(1.0, float(os.environ.get("KEFU_WORKER_LEASE_SECONDS", "30")))
+# A claimed webhook attempt that never reported back (its worker was killed) is made
+# again after this (kefu.webhooks.delivery).
+KEFU_WEBHOOK_CLAIM_SECONDS = max(1.0, float(os.environ.get("KEFU_WEBHOOK_CLAIM_SECONDS", "120")))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -307,6 +319,9 @@ X_FRAME_OPTIONS = "SAMEORIGIN"
 KEFU_IDLE_TIMEOUT = int(os.environ.get("KEFU_IDLE_TIMEOUT", "900"))
 # How often an open desk socket re-checks its session, account, teams and role on its
 # own (changes made through kefu's services are pushed at once).
+# How often each server process checks that Redis answers and still holds its groups
+# (kefu.core.realtime); while it does not, twice a second. docs/reliability.md.
+KEFU_REALTIME_CHECK_SECONDS = max(0.2, float(os.environ.get("KEFU_REALTIME_CHECK_SECONDS", "2")))
 KEFU_DESK_RECHECK_SECONDS = float(os.environ.get("KEFU_DESK_RECHECK_SECONDS", "60"))
 # GET /metrics answers with this bearer token; unset, only from the machine itself (loopback).
 # Graceful shutdown (kefu serve on SIGTERM, kefu.core.drain): websockets are told to

@@ -30,7 +30,21 @@ def test_readyz_is_ok_when_the_database_and_cache_answer(client):
     assert client.get("/readyz").json() == {"status": "ok"}
 
 
-def test_readyz_is_503_naming_what_failed(client, monkeypatch):
+def test_readyz_is_503_naming_the_database_when_it_fails(client, monkeypatch):
+    from django.db import OperationalError
+
+    from kefu.ops import views
+
+    def database_away() -> None:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(views, "_check_database", database_away)
+    r = client.get("/readyz")
+    assert r.status_code == 503
+    assert r.json() == {"status": "unavailable", "failed": {"database": "OperationalError"}}
+
+
+def test_readyz_is_200_degraded_when_only_redis_fails(client, monkeypatch):
     from kefu.ops import views
 
     def redis_away() -> None:
@@ -38,8 +52,8 @@ def test_readyz_is_503_naming_what_failed(client, monkeypatch):
 
     monkeypatch.setattr(views, "_check_cache", redis_away)
     r = client.get("/readyz")
-    assert r.status_code == 503
-    assert r.json() == {"status": "unavailable", "failed": {"cache": "ConnectionError"}}
+    assert r.status_code == 200
+    assert r.json() == {"status": "degraded", "degraded": {"cache": "ConnectionError"}}
 
 
 def test_metrics_count_requests_messages_and_show_the_queues(

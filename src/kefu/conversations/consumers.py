@@ -22,6 +22,7 @@ from typing import Any, cast
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
@@ -35,7 +36,7 @@ from kefu.conversations.timeline import (
     send_typing,
     visible_conversations,
 )
-from kefu.core import drain, telemetry
+from kefu.core import drain, outage, realtime, telemetry
 from kefu.core.errors import InvalidInput, KefuError
 from kefu.core.events import DESK_ALL, desk_conversation_group, desk_team_group, desk_user_group
 from kefu.core.fields import check_json
@@ -52,6 +53,8 @@ DESK_FRAMES_HELP = "Event and activity frames sent to desk sockets."
 CLOSE_UNAUTHORIZED = 4401
 # What a client sees when the server side of a socket fails (RFC 6455).
 WS_ABNORMAL_CLOSURE = 1006
+# RFC 6455 "Try Again Later": the database was unreachable for the handshake.
+CLOSE_TRY_AGAIN_LATER = 1013
 
 
 def int_field(content: dict[str, Any], field: str, *, minimum: int = 0, required: bool = True) -> int:
@@ -106,6 +109,22 @@ class JsonSocket(AsyncJsonWebsocketConsumer):
             await self.handle_frame(content)
         except KefuError as exc:
             await self.send_error(next(iter(exc.fields), None), exc.message, **self.error_context(content))
+        except outage.DATABASE_ERRORS as exc:
+            # PostgreSQL restarting: nothing of this frame was stored. The client keeps
+            # the message (or its resume) and sends it again after the hint.
+            log.warning(
+                "%s socket frame %r failed, database unavailable: %r",
+                self.socket_kind,
+                content.get("type"),
+                exc,
+            )
+            await self.send_error(
+                None,
+                outage.DETAIL,
+                code="unavailable",
+                retry_after_ms=outage.RETRY_AFTER_SECONDS * 1000,
+                **self.error_context(content),
+            )
 
     async def handle_frame(self, content: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -118,12 +137,40 @@ class JsonSocket(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "error", "field": field, "detail": detail, **extra})
 
     async def join(self, group: str) -> None:
-        await self.channel_layer.group_add(group, self.channel_name)
+        # Joined even when Redis is down: the socket stays open, and joins again when
+        # the layer is back (``realtime_restored``).
         self.groups_joined.append(group)
+        try:
+            await self.channel_layer.group_add(group, self.channel_name)
+        except realtime.LAYER_ERRORS as exc:
+            realtime.report(exc)
 
     async def leave(self, group: str) -> None:
-        await self.channel_layer.group_discard(group, self.channel_name)
         self.groups_joined.remove(group)
+        try:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        except realtime.LAYER_ERRORS as exc:  # the group expires in Redis on its own
+            realtime.report(exc)
+
+    # --- the channel layer going down and coming back (kefu.core.realtime) -------------
+    accepted = False
+
+    async def accept(self, subprotocol: str | None = None, headers: Any = None) -> None:
+        await super().accept(subprotocol, headers)
+        self.accepted = True
+        if not realtime.should_send():
+            await self.realtime_lost()
+
+    async def realtime_lost(self) -> None:
+        if self.accepted and not self.disconnected:
+            await self.send_json({"type": "realtime", "status": "degraded"})
+
+    async def realtime_restored(self) -> None:
+        """Join every group again (Redis may have lost them), then let the client catch up."""
+        for group in list(getattr(self, "groups_joined", ())):
+            await self.channel_layer.group_add(group, self.channel_name)
+        if self.accepted and not self.disconnected:
+            await self.send_json({"type": "realtime", "status": "ok"})
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         # A handler or the channel layer that fails ends the consumer without a
@@ -132,10 +179,12 @@ class JsonSocket(AsyncJsonWebsocketConsumer):
         labels = {"kind": self.socket_kind}
         telemetry.gauge_add("kefu_websockets_open", "Websockets open on this process.", labels)
         drain.register(self)  # closed with 1012 and a reconnect hint on shutdown (kefu.core.drain)
+        realtime.watch(get_channel_layer(self.channel_layer_alias), self)
         try:
             await super().__call__(scope, receive, send)
         finally:
             drain.unregister(self)
+            realtime.unwatch(self)
             telemetry.gauge_add("kefu_websockets_open", "Websockets open on this process.", labels, -1)
             if not self.disconnected:
                 try:
@@ -149,7 +198,18 @@ class JsonSocket(AsyncJsonWebsocketConsumer):
         if drain.is_draining():
             await self.reject(drain.CLOSE_SERVICE_RESTART)
             return
-        await super().websocket_connect(message)
+        try:
+            await super().websocket_connect(message)
+        except outage.DATABASE_ERRORS as exc:
+            # The database is restarting: tell the client to come back soon (1013, "try
+            # again later") rather than fail the handshake, which it would meet with backoff.
+            log.warning("%s socket handshake failed, database unavailable: %r", self.socket_kind, exc)
+            if not self.accepted:
+                await super().accept()
+                self.accepted = True
+            hint = outage.RETRY_AFTER_SECONDS * 1000
+            await self.send_json({"type": "reconnect", "reason": "unavailable", "retry_after_ms": hint})
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
         self.disconnected = True

@@ -48,6 +48,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
+from kefu.core import realtime
 from kefu.core.masking import mask_payload
 
 log = logging.getLogger(__name__)
@@ -95,16 +96,31 @@ def chat_conversation_group(conversation_id: int) -> str:
 async def _send_all(layer: Any, sends: list[tuple[list[str], dict[str, Any]]]) -> None:
     for groups, message in sends:
         for group in groups:
-            try:
-                await layer.group_send(group, message)
-            except Exception:  # a realtime hiccup must never undo a stored change
-                log.exception("realtime send to %s failed", group)
+            for attempt in (1, 2):
+                try:
+                    await layer.group_send(group, message)
+                    break
+                except realtime.LAYER_ERRORS as exc:
+                    # Once more: a pooled connection that outlived a Redis restart fails
+                    # once and is replaced. Twice: Redis is away; the sockets resume when
+                    # it is back, so the rest of this event is not tried.
+                    if attempt == 2:
+                        log.warning("realtime send to %s failed: %r", group, exc)
+                        realtime.report(exc)
+                        return
+                except Exception:  # a realtime hiccup must never undo a stored change
+                    log.exception("realtime send to %s failed", group)
+                    break
 
 
 def _send_many(sends: list[tuple[list[str], dict[str, Any]]]) -> None:
     """Every ``(groups, message)`` in order, in one hop onto the event loop (each hop costs a thread switch)."""
     layer = get_channel_layer()
     if layer is None or not sends:
+        return
+    if not realtime.should_send():
+        # Redis is down: sending would wait for a connect timeout per group, and the
+        # sockets, told of the outage, resume from their last ids when it is back.
         return
     try:
         async_to_sync(_send_all)(layer, sends)

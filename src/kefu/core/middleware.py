@@ -17,7 +17,7 @@ from http import HTTPStatus
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from . import telemetry
+from . import outage, telemetry
 from .errors import KefuError
 from .fields import check_characters
 from .views import render_error
@@ -128,6 +128,9 @@ class ApiErrorMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not request.path.startswith(API_PREFIX) or isinstance(exception, KefuError):
             return None
+        if outage.is_outage(exception):
+            log.warning("database unavailable: %s %s: %r", request.method, request.path, exception)
+            return outage.unavailable(request)
         log.error("Internal Server Error: %s", request.path, exc_info=exception)
         return api_error(500, "服务器内部错误，请稍后再试", code="server_error")
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 
+from . import outage
 from .errors import KefuError
 
 
@@ -40,6 +43,10 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    # Called while the exception is being handled: a database that is briefly away
+    # (a PostgreSQL restart, also in middleware before any view) is a 503 to retry.
+    if outage.is_outage(sys.exc_info()[1]):
+        return outage.unavailable(request)
     return error_page(request, status=500, title="服务器出错", detail="系统出现错误，已记录，请稍后重试。")
 
 

@@ -1,9 +1,10 @@
 """Health, readiness and Prometheus metrics of one kefu process (docs/operations.md).
 
 * ``GET /healthz`` — the process answers (liveness): always 200, touches nothing.
-* ``GET /readyz`` — it can serve (readiness): 200 when the database answers and the
-  cache / Redis answers, else 503 naming what failed. A load balancer sends traffic
-  only to ready processes.
+* ``GET /readyz`` — it can serve (readiness): 200 ``ok`` when the database and Redis
+  answer, 200 ``degraded`` naming what failed when only Redis does not (the desk
+  works without realtime), 503 when the database does not. A load balancer sends
+  traffic only to ready processes.
 * ``GET /metrics`` — this process's counters (``kefu.core.telemetry``) plus, at scrape
   time, the database-wide queues: conversations waiting for an agent, the task backlog
   and webhook deliveries waiting. Allowed with ``Authorization: Bearer
@@ -25,7 +26,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 from django_tasks_db.models import DBTaskResult
 
-from kefu.core import telemetry
+from kefu.core import realtime, telemetry
 from kefu.routing.services import queue_overview
 from kefu.webhooks.models import WebhookDelivery
 
@@ -58,8 +59,17 @@ def readyz(request: HttpRequest) -> JsonResponse:
         except Exception as exc:  # whatever the backend raises, the answer is "not ready"
             log.warning("readiness check %s failed", name, exc_info=True)
             failed[name] = type(exc).__name__
-    if failed:
+    if "database" in failed:
         return JsonResponse({"status": "unavailable", "failed": failed}, status=503)
+    # Without Redis the process still serves: messages are stored and acknowledged,
+    # rate limits are skipped, and realtime events resume when it is back. Every
+    # process shares that Redis, so answering 503 would only take them all out of the
+    # balancer at once (docs/reliability.md).
+    live = realtime.status()
+    if live["status"] != "ok":
+        failed["realtime"] = live["reason"]
+    if failed:
+        return JsonResponse({"status": "degraded", "degraded": failed})
     return JsonResponse({"status": "ok"})
 
 

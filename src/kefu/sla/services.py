@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage
+from django.core.mail.utils import DNS_NAME
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.tasks import task
@@ -690,7 +691,7 @@ def _sweep_escalations(now: datetime, result: SweepResult) -> None:
         _sweep_escalation_timer(timer, chains, now, result)
 
 
-def _escalation_email(notice: EscalationNotice, ticket: Ticket, to: str) -> EmailMessage:
+def _escalation_email(notice: EscalationNotice, ticket: Ticket, to: str, recipient_id: int) -> EmailMessage:
     path = f"/desk/tickets/{ticket.pk}/"
     role = EscalationStep.Notify(notice.notify).label
     due = f"{timezone.localtime(notice.due_at):%Y-%m-%d %H:%M}" if notice.due_at else "—"
@@ -701,7 +702,16 @@ def _escalation_email(notice: EscalationNotice, ticket: Ticket, to: str) -> Emai
         f"查看工单：{settings.KEFU_DESK_URL}{path}\n"
     )
     subject = f"【SLA升级】{ticket.number} {TIMER_BY_NAME[notice.timer].label}超时提醒"
-    return EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=[to])
+    # The same Message-ID when a task cut off between sending and recording runs again
+    # (kefu.ops.leases): mail systems take the second copy for the first.
+    message_id = f"<kefu-escalation-{notice.pk}-{recipient_id}@{DNS_NAME}>"
+    return EmailMessage(
+        subject=subject,
+        body=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[to],
+        headers={"Message-ID": message_id},
+    )
 
 
 def do_send_escalation_email(notice_id: int) -> int:
@@ -724,7 +734,9 @@ def do_send_escalation_email(notice_id: int) -> int:
         try:
             if not address:
                 raise ValueError("no address")
-            mailers.default.send_messages([_escalation_email(notice, notice.ticket, address)])
+            mailers.default.send_messages(
+                [_escalation_email(notice, notice.ticket, address, recipient["id"])]
+            )
             recipient["email"] = "sent"
             sent += 1
         except (OSError, ValueError) as exc:  # smtplib errors are OSErrors

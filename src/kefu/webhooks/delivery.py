@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.tasks import task
 from django.utils import timezone
@@ -32,8 +33,6 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 30
 BACKOFF_MAX_SECONDS = 6 * 3600
-# A claimed attempt that never reports back (worker killed) is retried after this.
-CLAIM_SECONDS = 120
 TIMEOUT = httpx.Timeout(5.0, connect=3.0)
 MAX_ERROR_CHARS = 1000
 USER_AGENT = "kefu-webhooks/1"
@@ -66,7 +65,10 @@ def _claim(delivery: WebhookDelivery, now: datetime) -> bool:
     return bool(
         WebhookDelivery.objects.filter(
             pk=delivery.pk, status=WebhookDelivery.Status.PENDING, attempts=delivery.attempts
-        ).update(attempts=delivery.attempts + 1, next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS))
+        ).update(
+            attempts=delivery.attempts + 1,
+            next_attempt_at=now + timedelta(seconds=settings.KEFU_WEBHOOK_CLAIM_SECONDS),
+        )
     )
 
 

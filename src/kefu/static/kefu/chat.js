@@ -30,6 +30,8 @@
   var AGENT_TYPING_SHOWN_MS = 5000;
   var MAX_BACKOFF_MS = 30000;
   var RESTART_TEXT = "服务器维护中，正在重新连接…";
+  var DEGRADED_TEXT = "实时连接中断，正在重连…";
+  var UNAVAILABLE_TEXT = "服务暂时不可用，消息将自动重发…";
   var DESK_EVERY_MS = 60000;
 
   function $(role) { return root.querySelector('[data-role="' + role + '"]'); }
@@ -48,6 +50,8 @@
   var attempt = 0;
   var restartHintMs = null;                        // from a "reconnect" frame (server restart)
   var restarting = false;                          // closed with 1012 and not yet back online
+  var degraded = false;                            // the server's realtime layer is down
+  var retryTimer = null;                           // resend after an "unavailable" refusal
   var reconnectTimer = null;
   var stopped = false;
   var lastId = 0;            // highest message id seen
@@ -473,7 +477,7 @@
       case "ack":
         if (frame.message) showMessage(frame.message);
         else dropPending(frame.client_msg_id);
-        notice(null);
+        notice(degraded ? DEGRADED_TEXT : null);
         break;
       case "message":
         showMessage(frame.message);
@@ -499,8 +503,31 @@
       case "reconnect":
         restartHintMs = Math.max(0, Number(frame.retry_after_ms) || 0);
         break;
+      case "realtime":
+        // The server's realtime layer (Redis) is down: messages are still stored and
+        // acknowledged, replies arrive when it is back, with a resume from the last id.
+        if (frame.status === "degraded") {
+          degraded = true;
+          setConn("degraded", DEGRADED_TEXT);
+          notice(DEGRADED_TEXT);
+        } else if (frame.status === "ok" && degraded) {
+          degraded = false;
+          setConn("online", "已连接");
+          notice(null);
+          send({ type: "resume", after: lastId });
+        }
+        break;
       case "error":
-        if (typeof frame.client_msg_id === "string") showFailed(frame.client_msg_id, frame.detail || "发送失败");
+        if (frame.code === "unavailable") {
+          // Nothing was stored (the database is restarting): keep the message queued and
+          // send the queue again after the hint; its client_msg_id is stored once.
+          notice(UNAVAILABLE_TEXT);
+          clearTimeout(retryTimer);
+          retryTimer = setTimeout(function () {
+            send({ type: "resume", after: lastId });
+            flushPending();
+          }, Math.max(500, Number(frame.retry_after_ms) || 2000));
+        } else if (typeof frame.client_msg_id === "string") showFailed(frame.client_msg_id, frame.detail || "发送失败");
         else notice(frame.detail || "出错了");
         break;
       default:
@@ -519,6 +546,7 @@
     sock.onopen = function () {
       attempt = 0;
       restarting = false;
+      degraded = false;
       setConn("online", "已连接");
       send({ type: "resume", after: lastId });
       flushPending();
@@ -548,13 +576,13 @@
         token = fresh;
         save(TOKEN_KEY, token);
       }
-      if (ev.code === 1012) {
+      if (ev.code === 1012 || ev.code === 1013) {
         // The server restarts (docs/operations.md): the others behind the proxy are up.
         // Come back after its spread-out hint; the resume sends what was missed.
         var hint = restartHintMs !== null ? restartHintMs : Math.random() * 2000;
         restartHintMs = null;
-        restarting = true;
-        setConn("offline", RESTART_TEXT);
+        restarting = ev.code === 1012;
+        setConn("offline", ev.code === 1012 ? RESTART_TEXT : DEGRADED_TEXT);
         clearTimeout(reconnectTimer);
         reconnectTimer = setTimeout(connect, hint + Math.random() * 250);
         return;

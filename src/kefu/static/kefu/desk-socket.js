@@ -25,6 +25,13 @@
  *                        code 1012: the server is restarting (it sent {type:"reconnect",
  *                        retry_after_ms} first); the socket reconnects after that spread-out
  *                        delay, through the proxy to another process, and resumes
+ *             "realtime" fn({status: "degraded" | "ok"})  the server's channel layer (Redis) is
+ *                        down: events stop until "ok"; then the socket has already resumed
+ *                        its watched conversations and emits "open" {reconnect: true}, so
+ *                        lists refresh as after a reconnect (docs/reliability.md)
+ *                        A refused frame with code "unavailable" (the database restarting)
+ *                        is followed by the watched conversations' resumes again after its
+ *                        retry_after_ms.
  *             "access"   fn({groups})  the agent's teams or role changed; the socket already
  *                        follows them, lists on the page are as they were loaded
  *             "activity" fn({conversations: [{conversation_id, team_id, assignee_id, status,
@@ -70,6 +77,8 @@
     this._stopped = true;
     this._opened = false;
     this._board = null;       // {team_id?} while the wallboard is wanted
+    this._degraded = false;   // the server said its channel layer is down
+    this._retryTimer = null;
   }
 
   KefuDeskSocket.prototype.on = function (name, fn) {
@@ -109,10 +118,8 @@
       var reconnect = self._opened;
       self._opened = true;
       self._attempt = 0;
-      Object.keys(self._watched).forEach(function (id) {
-        self._send({ type: "resume", conversation_id: Number(id), after: self._watched[id] });
-      });
-      if (self._board) self._send(self._board);
+      self._degraded = false;
+      self._resumeAll();
       self._emit("open", { reconnect: reconnect });
     };
     ws.onmessage = function (ev) {
@@ -131,9 +138,11 @@
       }
       var retry = !self._stopped;
       self._emit("close", { code: ev.code, willRetry: retry });
-      if (retry && ev.code === 1012) {
-        // A restart, not an outage: the other processes are up. Come back after the
-        // server's spread-out hint (plus a little jitter of our own), backoff untouched.
+      if (retry && (ev.code === 1012 || ev.code === 1013)) {
+        // 1012: a restart, not an outage: the other processes are up. 1013: this
+        // process could not reach its database for the handshake; try again soon.
+        // Come back after the server's spread-out hint (plus a little jitter of our
+        // own), backoff untouched.
         var hint = self._restartHintMs !== null ? self._restartHintMs : Math.random() * 2000;
         self._restartHintMs = null;
         self._timer = setTimeout(function () { self._open(); }, hint + Math.random() * 250);
@@ -143,6 +152,14 @@
         self._timer = setTimeout(function () { self._open(); }, delay / 2 + Math.random() * delay / 2);
       }
     };
+  };
+
+  KefuDeskSocket.prototype._resumeAll = function () {
+    var self = this;
+    Object.keys(this._watched).forEach(function (id) {
+      self._send({ type: "resume", conversation_id: Number(id), after: self._watched[id] });
+    });
+    if (this._board) this._send(this._board);
   };
 
   KefuDeskSocket.prototype._send = function (frame) {
@@ -188,9 +205,27 @@
         (frame.messages || []).forEach(function (msg) { self._saw(frame.conversation_id, msg.id); });
         this._emit("history", frame);
         break;
+      case "realtime":
+        if (frame.status === "degraded") {
+          this._degraded = true;
+          this._emit("realtime", { status: "degraded" });
+        } else if (frame.status === "ok" && this._degraded) {
+          // Events published while Redis was away never came: catch up as after a reconnect.
+          this._degraded = false;
+          this._resumeAll();
+          this._emit("realtime", { status: "ok" });
+          this._emit("open", { reconnect: true });
+        }
+        break;
+      case "error":
+        if (frame.code === "unavailable") {
+          clearTimeout(this._retryTimer);
+          this._retryTimer = setTimeout(function () { self._resumeAll(); }, Math.max(500, Number(frame.retry_after_ms) || 2000));
+        }
+        this._emit(frame.type, frame);
+        break;
       case "typing":
       case "read":
-      case "error":
       case "access":
       case "activity":
       case "wallboard":

@@ -227,8 +227,26 @@
   function startSocket() {
     if (!window.KefuDeskSocket || !window.WebSocket) return null;
     var s = new window.KefuDeskSocket();
-    s.on("open", function () { if (liveState) liveState.textContent = "● 实时"; });
-    s.on("close", function (info) { if (liveState) liveState.textContent = info.willRetry ? "○ 重新连接中…" : "○ 已断开"; });
+    // The banner: the socket is away (not a quick restart hand-over) or the server's
+    // realtime layer is down. Messages are still stored; lists catch up when it is back.
+    var banner = $("#kefu-realtime-banner");
+    var bannerTimer = null;
+    var showBanner = function (on, delayMs) {
+      clearTimeout(bannerTimer);
+      if (!banner) return;
+      if (!on) { banner.hidden = true; return; }
+      bannerTimer = setTimeout(function () { banner.hidden = false; }, delayMs || 0);
+    };
+    s.on("open", function () { showBanner(false); if (liveState) liveState.textContent = "● 实时"; });
+    s.on("close", function (info) {
+      if (liveState) liveState.textContent = info.willRetry ? "○ 重新连接中…" : "○ 已断开";
+      // A restart hands the socket over within ~2 s: only a longer absence is worth a banner.
+      if (info.willRetry) showBanner(true, info.code === 1012 ? 3000 : 1000);
+    });
+    s.on("realtime", function (info) {
+      showBanner(info.status === "degraded");
+      if (liveState) liveState.textContent = info.status === "degraded" ? "○ 实时中断" : "● 实时";
+    });
     s.on("unauthorized", function () { window.location.href = "/login/?locked=1"; });
     s.on("access", function () {
       if (liveState) liveState.textContent = "● 实时 · 你的团队或角色已变更，刷新页面查看最新会话";

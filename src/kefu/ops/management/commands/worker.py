@@ -12,7 +12,9 @@ every minute, orders whose logistics stalled), (hourly) old inbound nonces and, 
 Nothing depends on this process staying alive: timers are due times in the
 database and every warning, breach, reminder and delivery attempt is claimed with a
 conditional UPDATE, so a restarted worker — or two of them — neither misses nor
-repeats anything. ``--once`` does what is due now and exits (tests, cron).
+repeats anything. A task cut off mid-run (the worker killed) is put back in the queue
+once its worker's heartbeat is older than the lease (``kefu.ops.leases``), and runs
+again; the tasks are idempotent in effect. ``--once`` does what is due now and exits (tests, cron).
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import threading
 import time
 from argparse import ArgumentParser
 from types import FrameType
 from typing import Any
 
 from django.core.management.base import BaseCommand
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django_tasks_db.compat import DEFAULT_TASK_BACKEND_ALIAS, TASKS_LOGGER
@@ -46,6 +49,8 @@ from kefu.sla.services import do_sweep
 from kefu.surveys.services import do_sweep as do_sweep_surveys
 from kefu.tickets.services import do_notify_due_follow_ups
 from kefu.webhooks.delivery import do_send_due_deliveries
+
+from ...leases import beat_seconds, do_beat, do_requeue_orphaned_tasks, do_retire
 
 log = logging.getLogger("kefu.worker")
 
@@ -83,6 +88,8 @@ def run_timers() -> dict[str, int]:
 
     counts: dict[str, int] = {}
     steps = (
+        # Tasks a killed worker left RUNNING go back to the queue first (kefu.ops.leases).
+        ("orphaned_tasks", lambda: do_requeue_orphaned_tasks(timezone.now())),
         # Presence first: an agent whose desk is gone is offline before anything is routed.
         ("presence", lambda: do_sweep_presence(timezone.now())),
         ("offline_conversations", lambda: do_return_offline_agents_conversations(timezone.now())),
@@ -168,17 +175,63 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
+        heartbeat = Heartbeat(tasks.worker_id)
+        heartbeat.beat()  # alive before the first claim, so no sweep takes its tasks
+        heartbeat.start()
         self.stdout.write(f"kefu worker {tasks.worker_id} started (timers every {timer_interval:g}s)")
         next_timers = 0.0
-        while tasks.running:
-            if time.monotonic() >= next_timers:
-                run_timers()
-                next_timers = time.monotonic() + timer_interval
-            try:
-                tasks.run()  # batch mode: runs every ready task, returns when none is left
-            except Exception:
-                log.exception("task loop failed")
-            close_old_connections()
-            if tasks.running:
-                time.sleep(interval)
+        try:
+            # What a killed worker left RUNNING is ready again before the first claim.
+            self._requeue_orphans()
+            while tasks.running:
+                try:
+                    tasks.run()  # batch mode: runs every ready task, returns when none is left
+                except Exception:
+                    log.exception("task loop failed")
+                close_old_connections()
+                if tasks.running and time.monotonic() >= next_timers:
+                    run_timers()
+                    next_timers = time.monotonic() + timer_interval
+                if tasks.running:
+                    time.sleep(interval)
+        finally:
+            heartbeat.stop()
         self.stdout.write("kefu worker stopped")
+
+    def _requeue_orphans(self) -> None:
+        try:
+            do_requeue_orphaned_tasks(timezone.now())
+        except Exception:  # the timers try again every tick
+            log.exception("requeueing orphaned tasks failed")
+        finally:
+            close_old_connections()
+
+
+class Heartbeat(threading.Thread):
+    """Beats for the worker while it runs, also during a long task (kefu.ops.leases)."""
+
+    def __init__(self, worker_id: str):
+        super().__init__(name="kefu-worker-heartbeat", daemon=True)
+        self.worker_id = worker_id
+        self.stopping = threading.Event()
+
+    def beat(self) -> None:
+        try:
+            do_beat(self.worker_id)
+        except Exception:  # the database is away: the next beat tries again, within the lease
+            log.warning("worker heartbeat failed", exc_info=True)
+        finally:
+            close_old_connections()
+
+    def run(self) -> None:
+        while not self.stopping.wait(beat_seconds()):
+            self.beat()
+        connection.close()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=10)
+        try:
+            do_retire(self.worker_id)
+        except Exception:  # the row ages out; its tasks are finished or requeued by the lease
+            log.warning("could not remove the worker's heartbeat", exc_info=True)

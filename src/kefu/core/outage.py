@@ -1,0 +1,53 @@
+"""The database is briefly unreachable (a PostgreSQL restart, a failover): answer "retry", not 500.
+
+While PostgreSQL restarts, every query fails with ``OperationalError`` (or
+``InterfaceError`` on a connection that died under it); the pool's health check then
+replaces the dead connections and the process carries on by itself. What was in
+flight meanwhile was not stored, and its client is told so in a form it retries:
+
+* HTTP: ``503`` with ``Retry-After`` and, under ``/api/``, the JSON body
+  ``{"error": "unavailable", "detail", "retry_after"}`` (``kefu.core.middleware``,
+  ``kefu.core.views.server_error``); a page gets a short 503 page;
+* websockets: an error frame with ``"code": "unavailable"`` and ``retry_after_ms``, the
+  message's ``client_msg_id`` when it was one; the chat keeps the message in its resend
+  queue and sends it again (the same id is stored once), the desk repeats its resumes.
+
+Nothing acknowledged is lost: an ack or a 2xx is sent only after the commit.
+"""
+
+from __future__ import annotations
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+API_PREFIX = "/api/"
+
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 2
+DETAIL = "服务暂时不可用（数据库连接中断），请稍后重试"
+
+
+def is_outage(exc: BaseException | None) -> bool:
+    return isinstance(exc, DATABASE_ERRORS)
+
+
+def api_body() -> dict[str, object]:
+    return {"error": "unavailable", "detail": DETAIL, "retry_after": RETRY_AFTER_SECONDS}
+
+
+def unavailable(request: HttpRequest) -> HttpResponse:
+    """503 with Retry-After: JSON under ``/api/``, a short page elsewhere (no template: it may need the database)."""
+    if request.path.startswith(API_PREFIX):
+        response: HttpResponse = JsonResponse(
+            api_body(), status=503, json_dumps_params={"ensure_ascii": False}
+        )
+    else:
+        response = HttpResponse(
+            '<!doctype html><meta charset="utf-8"><title>服务暂时不可用</title>'
+            f'<meta http-equiv="refresh" content="{RETRY_AFTER_SECONDS + 1}">'
+            f"<h1>服务暂时不可用</h1><p>{DETAIL}。页面将自动刷新。</p>",
+            status=503,
+            content_type="text/html; charset=utf-8",
+        )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
