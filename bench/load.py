@@ -38,8 +38,8 @@ idle websocket: its RSS before and after opening ``--idle`` chat sockets that sa
 ``--profile`` samples the servers with py-spy (``pip install py-spy``) over each window and
 prints, for the first step that failed, where each server thread's time went.
 
-    .venv/bin/python bench/load.py                       # both backends, ~10–15 min
-    .venv/bin/python bench/load.py --quick               # ~2–3 min: two small steps, short windows
+    .venv/bin/python bench/load.py                       # both backends, ~10 min
+    .venv/bin/python bench/load.py --quick               # ~4 min: two small steps, short windows
     .venv/bin/python bench/load.py --backend sqlite --steps 100/20,300/60 --seconds 90
     .venv/bin/python bench/load.py --profile --json out.json   # py-spy summary; figures as JSON
 
@@ -984,6 +984,8 @@ def report(floors: list[Floor], args: argparse.Namespace, started: float) -> Non
                     f"  {f.backend} {s.label} errors: "
                     + ", ".join(f"{k}: {v}" for k, v in kinds.items() if v)
                 )
+    if args.profile:
+        print(f"py-spy samples (raw stacks, one file per step and server): {args.profile_dir}")
     for f in floors:
         failing = next((s for s in f.steps if not s.holds and s.profile), None) or next(
             (s for s in f.steps if not s.passed and s.profile), None
