@@ -8,6 +8,11 @@ out emotion and intent before its transaction (``understanding.reading.Reading``
 it out itself, as before), alternating with the normal path in the same process:
 
     .venv/bin/python bench/write_lock.py [--messages 200] [--rounds 3]
+    .venv/bin/python bench/write_lock.py --profile 40   # where a message's CPU goes instead
+
+``--profile N`` sends the messages once under cProfile (after a warm-up round) and prints
+the CPU per message, kefu's N costliest functions by cumulative time and the N costliest
+functions of all by their own time.
 
 It migrates a fresh SQLite database in a temp directory, seeds a team, an online
 agent and a web channel, and sends customer messages (ten per visitor, realistic
@@ -45,6 +50,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=200, help="messages per round and mode")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="cProfile instead of timing")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="kefu-bench-lock-"))
@@ -123,6 +129,9 @@ def main() -> None:
         return list(held), list(held_cpu), walls
 
     run("ahead", "warm")
+    if args.profile:
+        profile(lambda: run("ahead", "prof"), args.messages, args.profile)
+        return
     results: dict[str, tuple[list[float], list[float], list[float]]] = {
         "ahead": ([], [], []),
         "inside": ([], [], []),
@@ -150,6 +159,24 @@ def main() -> None:
         f"write lock held per message, ahead ÷ inside: wall {per['ahead'][0] / per['inside'][0]:.2f},"
         f" CPU inside the lock {per['ahead'][1] / per['inside'][1]:.2f}"
     )
+
+
+def profile(send: object, messages: int, top: int) -> None:
+    import cProfile
+    import io
+    import pstats
+
+    prof = cProfile.Profile()
+    cpu = time.process_time()
+    prof.enable()
+    send()  # type: ignore[operator]
+    prof.disable()
+    cpu = time.process_time() - cpu
+    print(f"{messages} messages; CPU {cpu * 1000 / messages:.2f} ms per message (under the profiler)")
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats("src/kefu/", top)
+    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(top)
+    print(out.getvalue())
 
 
 if __name__ == "__main__":

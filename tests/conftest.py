@@ -33,7 +33,7 @@ def pytest_configure(config: Any) -> None:
     os.environ["KEFU_REDIS_PREFIX"] = prefix
     settings.KEFU_REDIS_PREFIX = prefix
     layer = settings.CHANNEL_LAYERS["default"]
-    if "CONFIG" in layer:
+    if "prefix" in layer.get("CONFIG", {}):
         layer["CONFIG"]["prefix"] = f"{prefix}asgi"
     cache = settings.CACHES["default"]
     if "KEY_PREFIX" in cache:

@@ -233,6 +233,11 @@ KEFU_REDIS_SOCKET_TIMEOUT = float(os.environ.get("KEFU_REDIS_SOCKET_TIMEOUT", "2
 # Put before every key the channel layer and the counters write, so installations (or
 # parallel test workers) that share one Redis database never hear each other's groups.
 KEFU_REDIS_PREFIX = os.environ.get("KEFU_REDIS_PREFIX", "")
+# Events a socket's inbox holds. When it is full the channel layer drops what a group send
+# adds, without an error: at channels' default (100) desks that fell behind under load lost
+# message events (docs/performance.md, "A floor under load"). A lagging socket is late;
+# it must not also miss events.
+KEFU_CHANNEL_CAPACITY = int(os.environ.get("KEFU_CHANNEL_CAPACITY", "1000"))
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -249,11 +254,17 @@ if REDIS_URL:
                     }
                 ],
                 "prefix": f"{KEFU_REDIS_PREFIX}asgi",
+                "capacity": KEFU_CHANNEL_CAPACITY,
             },
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": KEFU_CHANNEL_CAPACITY},
+        }
+    }
 
 # The rate limiter's counters (kefu.core.ratelimit). Redis when there is one, shared by
 # every process; otherwise this process's memory, enough for the one process that runs

@@ -235,6 +235,19 @@ def test_resolve_sets_status(agent_client, conv):
     assert conv.status == "resolved"
 
 
+def test_a_status_change_is_answered_as_the_conversation_reads_and_not_read_again(
+    agent_client, conv, django_assert_max_num_queries
+):
+    url = f"/api/v1/conversations/{conv.pk}"
+    # 14 on SQLite (2026-12-03); 16 when the answer was read again with the actor's teams.
+    with django_assert_max_num_queries(14) as queries:
+        r = post(agent_client, f"{url}/status", {"status": "resolved"})
+    assert r.status_code == 200
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert sum(s.startswith("SELECT") and 'FROM "conversations_conversation"' in s for s in sql) == 1
+    assert r.json() == agent_client.get(url).json()
+
+
 def test_status_with_wrong_date_type_is_422(agent_client, conv):
     r = post(
         agent_client,

@@ -148,7 +148,8 @@ class Cluster:
 
     ``env`` is added to every process's environment (e.g. ``{"KEFU_DB_POOL": "0"}``);
     ``seed_env`` only to the seeding script's. ``kefu_serve=True`` starts each server with
-    ``kefu serve`` (its graceful shutdown) instead of plain uvicorn.
+    ``kefu serve`` (its graceful shutdown) instead of plain uvicorn. ``seed=False`` leaves
+    the database as migrated (``run`` sets it up; ``seed`` stays empty).
     """
 
     def __init__(
@@ -160,8 +161,10 @@ class Cluster:
         seed_env: dict[str, str] | None = None,
         env: dict[str, str] | None = None,
         kefu_serve: bool = False,
+        seed: bool = True,
     ):
         self.count = servers
+        self.seeded = seed
         self.kefu_serve = kefu_serve
         self.redis = redis
         self.database_url = (
@@ -243,8 +246,9 @@ class Cluster:
                 else self.env["KEFU_SQLITE_PATH"]
             )
             migrated.sqlite_copy(Path(path), self.env)
-        out = self._run(["-c", SEED], extra_env=self.seed_env)
-        self.seed = json.loads(out.strip().splitlines()[-1])
+        if self.seeded:
+            out = self._run(["-c", SEED], extra_env=self.seed_env)
+            self.seed = json.loads(out.strip().splitlines()[-1])
         for _ in range(self.count):
             self.servers.append(self._serve())
         for server in self.servers:

@@ -106,6 +106,25 @@ def test_a_bad_sort_or_cursor_is_a_400_naming_the_field(client_of, shop):
     assert "offset" in both["fields"]
 
 
+@pytest.mark.parametrize(
+    "forged",
+    [
+        ["-created_at", 5, 1],  # a number where a date-time belongs
+        ["-created_at", "2026-11-30T10:00:00", 1],  # no time zone
+        ["-created_at", "2026-11-30T10:00:00+08:00", 2**70],  # an id past the database's integers
+        ["-created_at", "2026-11-30T10:00:00+08:00", True],
+        {"sort": "-created_at"},
+    ],
+)
+def test_a_forged_cursor_is_a_400_not_a_500(client_of, shop, forged):
+    import base64
+    import json
+
+    cursor = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode().rstrip("=")
+    assert client_of.get(f"/api/v1/tickets?after={cursor}").status_code == 400
+    assert client_of.get(f"/desk/tickets/?view=all&before={cursor}").status_code == 400
+
+
 def test_the_api_pages_by_cursor_and_by_offset(client_of, shop):
     _tickets(shop, 60)
     seen, url = [], "/api/v1/tickets?limit=25&sort=created_at"

@@ -1,4 +1,4 @@
-"""Ticket records (kefu.tickets.records): numbers of the day and the category guessed from the words."""
+"""Ticket records (kefu.tickets.records): numbers of the day (a counter row per day) and the category guessed from the words."""
 
 from __future__ import annotations
 
@@ -18,14 +18,37 @@ def test_numbers_count_up_within_a_day(shop):
     assert int(second.number[-4:]) == int(first.number[-4:]) + 1
 
 
-def test_number_collision_is_retried(shop, monkeypatch):
-    first = do_create_ticket(actor=shop.agent, conversation_id=shop.conversation.pk)
+def test_a_number_taken_without_the_counter_moves_the_counter_past_it(shop):
+    """Rows numbered by something else (an import, ``kefu generate``) are never overwritten."""
+    from django.utils import timezone
 
-    calls = iter([first.number])
-    real = records.next_number
-    monkeypatch.setattr(records, "next_number", lambda now: next(calls, None) or real(now))
-    second = do_create_ticket(actor=shop.agent, conversation_id=shop.conversation.pk)
-    assert second.number != first.number
+    from kefu.tickets.models import Ticket
+
+    prefix = f"TK-{timezone.localdate():%Y%m%d}-"
+    Ticket.objects.create(number=f"{prefix}0001", title="导入的工单", customer=shop.conversation.customer)
+    Ticket.objects.create(number=f"{prefix}0007", title="导入的工单", customer=shop.conversation.customer)
+    ticket = do_create_ticket(actor=shop.agent, conversation_id=shop.conversation.pk)
+    assert ticket.number == f"{prefix}0008"
+    assert do_create_ticket(actor=shop.agent, conversation_id=shop.conversation.pk).number == f"{prefix}0009"
+
+
+def test_a_rolled_back_creation_gives_its_number_back(shop):
+    from django.db import transaction
+
+    first = do_create_ticket(actor=shop.agent, conversation_id=shop.conversation.pk)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        do_create_ticket(actor=shop.agent, conversation_id=shop.conversation.pk)
+        raise RuntimeError("the caller's transaction fails after the ticket was written")
+    after = do_create_ticket(actor=shop.agent, conversation_id=shop.conversation.pk)
+    assert int(after.number[-4:]) == int(first.number[-4:]) + 1
+
+
+def test_each_day_counts_from_one(shop):
+    from datetime import date
+
+    assert records.take_ticket_number(date(2026, 11, 11)) == 1
+    assert records.take_ticket_number(date(2026, 11, 11)) == 2
+    assert records.take_ticket_number(date(2026, 11, 12)) == 1
 
 
 @pytest.mark.parametrize(

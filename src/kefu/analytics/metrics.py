@@ -140,11 +140,15 @@ _SHARED: ContextVar[dict[Any, Any] | None] = ContextVar("kefu_metrics_shared", d
 
 
 @contextmanager
-def shared() -> Iterator[None]:
+def shared(window: tuple[datetime, datetime] | None = None) -> Iterator[None]:
     """Within the block, targets and business calendars are read once, however many figures,
     periods and breakdowns are computed (a report's passes share them). Outside it, every
-    computation reads them afresh."""
-    token = _SHARED.set({}) if _SHARED.get() is None else None
+    computation reads them afresh.
+
+    ``window`` is the span of time the block's figures cover (a report: the period before and
+    the period): the agents' status history is then read once for all of it, and each figure
+    clips what it needs, instead of one read per period and per use."""
+    token = _SHARED.set({("window",): window} if window else {}) if _SHARED.get() is None else None
     try:
         yield
     finally:
@@ -340,23 +344,38 @@ SOURCES: dict[str, Source] = {
 # --- rollups: per-row parts the worker computed (kefu.analytics.rollups) -----------------------
 
 
+def _stale_conversations() -> tuple[QuerySet[Any], QuerySet[Any]]:
+    """The conversations with a message or an emotion alert newer than the rollup marks."""
+    marks = RollupState.objects.order_by("pk")
+    touched = Message.objects.filter(id__gt=Subquery(marks.values("message_mark")[:1]))
+    alerted = EmotionAlert.objects.filter(id__gt=Subquery(marks.values("alert_mark")[:1]))
+    return touched.values("conversation_id"), alerted.values("conversation_id")
+
+
 def _rolled(ref: str = "pk") -> QuerySet[ConversationRollup]:
     """The conversation's rollup row, if it is still valid: the worker read every message and
     emotion alert it has. Anything newer makes it stale and its figures are computed live, so
     both paths give the same numbers whether or not the worker has caught up."""
-    marks = RollupState.objects.order_by("pk")
-    touched = Message.objects.filter(id__gt=Subquery(marks.values("message_mark")[:1]))
-    alerted = EmotionAlert.objects.filter(id__gt=Subquery(marks.values("alert_mark")[:1]))
+    touched, alerted = _stale_conversations()
     return (
         ConversationRollup.objects.filter(conversation_id=OuterRef(ref))
-        .exclude(conversation_id__in=touched.values("conversation_id"))
-        .exclude(conversation_id__in=alerted.values("conversation_id"))
+        .exclude(conversation_id__in=touched)
+        .exclude(conversation_id__in=alerted)
     )
 
 
+def _rollup_valid() -> Q:
+    """``_rolled`` as a condition on conversation rows: their rollup (one LEFT JOIN, shared by
+    every figure of the query) exists and is not stale. A correlated ``EXISTS`` per figure
+    probed the rollup's index once per row and figure (ten probes a row in a report's
+    aggregate); the join reads it once."""
+    touched, alerted = _stale_conversations()
+    return Q(rollup__isnull=False) & ~Q(pk__in=touched) & ~Q(pk__in=alerted)
+
+
 def _either(flag: str, live: Q) -> Q:
-    rolled = _rolled()
-    return Q(Exists(rolled.filter(**{flag: True}))) | (~Q(Exists(rolled)) & live)
+    valid = _rollup_valid()
+    return (valid & Q(**{f"rollup__{flag}": True})) | (~valid & live)
 
 
 def _transferred() -> Q:
@@ -735,12 +754,13 @@ def _frt_series(
         limit = frt_limit(scope.team_id)
         limit_of = lambda _key: limit  # noqa: E731
     # Answered conversations with a valid rollup: one float each, no calendar walk.
-    rolled = _rolled().filter(first_response_open_seconds__isnull=False)
-    answered_rolled = Q(first_response_at__isnull=False) & Q(Exists(rolled))
+    answered_rolled = (
+        Q(first_response_at__isnull=False)
+        & Q(rollup__first_response_open_seconds__isnull=False)
+        & _rollup_valid()
+    )
     out: list[tuple[Any, float]] = list(
-        qs.filter(answered_rolled)
-        .annotate(s=Subquery(rolled.values("first_response_open_seconds")))
-        .values_list("k", "s")
+        qs.filter(answered_rolled).values_list("k", "rollup__first_response_open_seconds")
     )
     rest = qs.exclude(answered_rolled)
     waits: list[tuple[Any, float, bool]]
@@ -861,12 +881,17 @@ class _Staffing:
     def spans(
         self, team_id: int | None, responder: int | None
     ) -> tuple[list[tuple[datetime, datetime]], list[datetime]]:
+        members = self._members.get(team_id, set()) if team_id is not None else set()
+        if responder in members:
+            responder = None  # the team's stretches already hold the responder's
         key = (team_id, responder)
         if key not in self._cache:
-            users = set(self._members.get(team_id, ())) if team_id is not None else set()
-            if responder is not None:
-                users.add(responder)
-            merged = _merge([s for u in users for s in self._by_user.get(u, [])])
+            if responder is None:
+                merged = _merge([s for u in members for s in self._by_user.get(u, [])])
+            else:
+                # The team's merged stretches (computed once) and the responder's own.
+                team, _ends = self.spans(team_id, None)
+                merged = _merge([*team, *self._by_user.get(responder, [])])
             self._cache[key] = (merged, [e for _s, e in merged])
         return self._cache[key]
 
@@ -1424,6 +1449,57 @@ def _agents(scope: Scope) -> list[int]:
 
 
 def _spans(user_ids: list[int], start: datetime, end: datetime) -> dict[int, list[tuple[datetime, datetime]]]:
+    """Per agent, the stretches of ``[start, end)`` spent online or busy.
+
+    In a ``shared`` block one read of the status history serves every request it covers (the
+    stretches of a wider span, clipped, are the stretches of the narrower one); a request it
+    does not cover widens it and reads again."""
+    store = _SHARED.get()
+    if store is None:
+        return _read_spans(user_ids, start, end)
+    have: _SpanStore | None = store.get(("spans",))
+    if have is None or not (have.start <= start and end <= have.end):
+        start_all, end_all = start, end
+        users = set(user_ids)
+        if have is not None:
+            start_all, end_all, users = min(have.start, start), max(have.end, end), users | have.users
+        window = store.get(("window",))
+        if window is not None:
+            start_all, end_all = min(start_all, window[0]), max(end_all, min(window[1], timezone.now()))
+        have = store[("spans",)] = _SpanStore(start_all, end_all)
+        have.add(_read_spans(sorted(users), start_all, end_all))
+    missing = [u for u in user_ids if u not in have.users]
+    if missing:
+        have.add(_read_spans(missing, have.start, have.end))
+    return {u: have.clip(u, start, end) for u in user_ids}
+
+
+class _SpanStore:
+    """The agents' online stretches over ``[start, end)``, clipped to any narrower span on request."""
+
+    def __init__(self, start: datetime, end: datetime) -> None:
+        self.start, self.end = start, end
+        self.users: set[int] = set()
+        self._spans: dict[int, tuple[list[tuple[datetime, datetime]], list[datetime], list[datetime]]] = {}
+
+    def add(self, spans: dict[int, list[tuple[datetime, datetime]]]) -> None:
+        for user, mine in spans.items():
+            self._spans[user] = (mine, [s for s, _e in mine], [e for _s, e in mine])
+            self.users.add(user)
+
+    def clip(self, user: int, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        found = self._spans.get(user)
+        if found is None:
+            return []
+        spans, starts, ends = found
+        # Stretches are sorted and do not overlap: those that reach into [start, end) are a slice.
+        i, j = bisect.bisect_right(ends, start), bisect.bisect_left(starts, end)
+        return [(max(s, start), min(e, end)) for s, e in spans[i:j]]
+
+
+def _read_spans(
+    user_ids: list[int], start: datetime, end: datetime
+) -> dict[int, list[tuple[datetime, datetime]]]:
     """Per agent, the stretches of ``[start, end)`` spent online or busy (two queries)."""
     working = (AgentStatus.ONLINE, AgentStatus.BUSY)
     before = dict(
@@ -1489,22 +1565,37 @@ def _handling(users: list[int], scope: Scope, end: datetime) -> dict[int, list[t
     """Per agent, the stretches of the period spent with at least one answered conversation open."""
     handling: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
     now = timezone.now()
+    store = _SHARED.get()
+    window = store.get(("window",)) if store is not None else None
+    if window is not None and window[0] <= scope.start and end <= window[1]:
+        # One read for the whole window (the report's two periods), filtered here per period.
+        key = ("handling", scope.channel_id, scope.intent, tuple(users))
+        rows = _memo(key, lambda: _handled_rows(users, scope, window[0], window[1]))
+    else:
+        rows = _handled_rows(users, scope, scope.start, end)
+    for uid, s, e, status in rows:
+        if s is None or s >= end or not (e is None or e > scope.start or status in ACTIVE):
+            continue
+        stop = now if status in ACTIVE or e is None else e
+        handling[uid].append((max(s, scope.start), min(stop, end)))
+    return handling
+
+
+def _handled_rows(
+    users: list[int], scope: Scope, start: datetime, end: datetime
+) -> list[tuple[int, datetime | None, datetime | None, str]]:
+    """(agent, first response, resolution, status) of the answered conversations agents had open
+    at some time in ``[start, end)``."""
     convs = Conversation.objects.filter(
         assignee_id__in=users,
         first_response_at__isnull=False,
         first_response_at__lt=end,
-    ).filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=scope.start) | Q(status__in=ACTIVE))
+    ).filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=start) | Q(status__in=ACTIVE))
     if scope.channel_id is not None:
         convs = convs.filter(channel_id=scope.channel_id)
     if scope.intent is not None:
         convs = convs.filter(intent=scope.intent)
-    for uid, s, e, status in convs.filter(first_response_at__isnull=False).values_list(
-        "assignee_id", "first_response_at", "resolved_at", "status"
-    ):
-        stop = now if status in ACTIVE or e is None else e
-        if s is not None:
-            handling[uid].append((max(s, scope.start), min(stop, end)))
-    return handling
+    return list(convs.values_list("assignee_id", "first_response_at", "resolved_at", "status"))
 
 
 def _presence(

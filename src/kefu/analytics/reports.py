@@ -419,7 +419,7 @@ def build_report(filters: Filters) -> dict[str, Any]:
     """Everything the page draws, as JSON: the tiles, the trend, first response by hour and its
     histogram, the heat map, the breakdowns (sharing targets, calendars and per-conversation
     values between them: ``metrics.shared``)."""
-    with metrics.shared():
+    with metrics.shared(window=(filters.previous.start, filters.scope.end)):
         return _report(filters)
 
 

@@ -205,13 +205,16 @@ def add_note(
 
 @router.post("/conversations/{conversation_id}/status")
 def set_status(request: AuthedRequest, conversation_id: int, payload: ConversationStatusIn) -> dict[str, Any]:
-    services.do_set_status(
+    conversation = services.do_set_status(
         actor=request.auth,
         conversation_id=conversation_id,
         status=payload.status,
         snoozed_until=_aware(payload.snoozed_until),
     )
-    return conversation_out(timeline.access_conversation(request.auth, conversation_id))
+    # The service read it through the permission query, under its lock, and a status
+    # changes none of what that query looks at (team, assignee, first responder): the
+    # actor still sees it, so it answers with the row as written, not read again.
+    return conversation_out(conversation)
 
 
 @router.post("/conversations/{conversation_id}/transfer")

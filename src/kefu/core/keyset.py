@@ -59,10 +59,11 @@ def decode_cursor(cursor: str, *, sort: str, field: str) -> tuple[Any, int]:
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         made_for, value, pk = data
-        if made_for != sort or not isinstance(pk, int) or isinstance(pk, bool):
+        if made_for != sort or type(pk) is not int or not 0 < pk < 2**63 or not isinstance(value, str):
             raise ValueError
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
+        value = datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            raise ValueError
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput("翻页位置无效，请从第一页重新开始", fields={field: "无效的翻页位置"}) from None
     return value, pk

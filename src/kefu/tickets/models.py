@@ -26,6 +26,20 @@ class Department(models.Model):
         return self.name
 
 
+class TicketNumberCounter(models.Model):
+    """The last ticket number given out on a day (``TK-<day>-<last>``): one row per day.
+
+    ``records.take_ticket_number`` raises it with one upsert, which holds the row's lock
+    until the creating transaction ends, so two processes never take the same number.
+    """
+
+    day = models.DateField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y%m%d}: {self.last}"
+
+
 class Ticket(models.Model):
     class Category(models.TextChoices):
         SERVICE = "service", "服务咨询"

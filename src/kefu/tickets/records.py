@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Length
 from django.utils import timezone
@@ -29,7 +29,7 @@ from kefu.core.events import publish
 from kefu.core.fields import check_characters
 from kefu.sla.policies import TIMER_BY_NAME, apply_ticket_deadlines, pause_or_resume_ticket_clock
 
-from .models import OPEN_TICKET_STATUSES, Department, FollowUp, Ticket, TicketEvent
+from .models import OPEN_TICKET_STATUSES, Department, FollowUp, Ticket, TicketEvent, TicketNumberCounter
 from .presenters import _iso, event_dict, ticket_dict
 
 Status = Ticket.Status
@@ -322,35 +322,61 @@ def mark_first_response(ticket: Ticket, now: datetime) -> None:
         ticket.first_response_at = now
 
 
-def next_number(now: datetime) -> str:
-    prefix = f"TK-{timezone.localtime(now):%Y%m%d}-"
+def take_ticket_number(day: date) -> int:
+    """The next number of ``day``, in one upsert of its counter row.
+
+    Precondition: inside the creating transaction. The row stays locked until it ends, so
+    a concurrent creation (another thread or process) waits and takes the number after;
+    a rolled-back creation gives its number back.
+    """
+    quote = connection.ops.quote_name
+    table, day_col, last = quote(TicketNumberCounter._meta.db_table), quote("day"), quote("last")
+    with connection.cursor() as cursor:
+        # The same statement on PostgreSQL and SQLite (3.35+: ON CONFLICT … RETURNING).
+        cursor.execute(
+            f"INSERT INTO {table} ({day_col}, {last}) VALUES (%s, 1) "
+            f"ON CONFLICT ({day_col}) DO UPDATE SET {last} = {table}.{last} + 1 RETURNING {last}",
+            [connection.ops.adapt_datefield_value(day)],
+        )
+        row = cursor.fetchone()
+    return int(row[0])
+
+
+def _catch_up_counter(day: date, prefix: str) -> None:
+    """Raise ``day``'s counter past numbers written without it (an import, ``kefu generate``)."""
     last = (
         Ticket.objects.filter(number__startswith=prefix)
         .order_by(Length("number").desc(), "-number")
         .values_list("number", flat=True)
         .first()
     )
-    seq = int(last.rsplit("-", 1)[1]) + 1 if last else 1
-    return f"{prefix}{seq:04d}"
+    if last:
+        TicketNumberCounter.objects.filter(day=day, last__lt=int(last.rsplit("-", 1)[1])).update(
+            last=int(last.rsplit("-", 1)[1])
+        )
 
 
 def insert_with_number(ticket: Ticket) -> None:
-    """Save a new ticket under the next free number of the day.
+    """Save a new ticket under the next number of the day (``TK-20261203-0042``).
 
-    Two desks creating tickets at once compute the same next number; the unique
-    constraint lets one win and the other retries (inside a savepoint, so the
-    caller's transaction survives) with the number after it.
+    Precondition: inside a transaction (``take_ticket_number``). The unique constraint
+    still guards the number: one taken by a row the counter did not count moves the
+    counter past the day's numbers and the save is tried again, inside a savepoint so
+    the caller's transaction survives.
     """
-    for attempt in range(20):
-        ticket.number = next_number(timezone.now())
+    day = timezone.localdate(timezone.now())
+    prefix = f"TK-{day:%Y%m%d}-"
+    for _attempt in range(3):
+        ticket.number = f"{prefix}{take_ticket_number(day):04d}"
         try:
             with transaction.atomic():
                 ticket.save(force_insert=True)
             return
         except IntegrityError:
-            if not Ticket.objects.filter(number=ticket.number).exists() or attempt == 19:
+            if not Ticket.objects.filter(number=ticket.number).exists():
                 raise
             ticket.pk = None
+            _catch_up_counter(day, prefix)
     raise Conflict("工单号分配失败，请重试")  # pragma: no cover
 
 

@@ -9,6 +9,7 @@ Every write is one transaction with its timeline event and its ``ticket.*`` even
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -84,7 +85,25 @@ def _checked(values: dict[str, Any], *, absent: Any) -> dict[str, Any]:
     return {name: _FIELD_CHECKS[name](value) for name, value in values.items() if value is not absent}
 
 
-def do_create_ticket(
+@dataclass(frozen=True, slots=True)
+class CreatedTicket:
+    """A new ticket and what was written with it, so that its answer reads nothing back.
+
+    A new ticket has no follow-ups yet, and its timeline is the one ``created`` event.
+    """
+
+    ticket: Ticket
+    conversation_ids: list[int]
+    orders: list[Order]
+    timeline: list[TicketEvent]
+
+
+def do_create_ticket(*, actor: User, **values: Any) -> Ticket:
+    """``do_create_ticket_with_parts`` for callers that need only the ticket."""
+    return do_create_ticket_with_parts(actor=actor, **values).ticket
+
+
+def do_create_ticket_with_parts(
     *,
     actor: User,
     conversation_id: int | None = None,
@@ -95,7 +114,7 @@ def do_create_ticket(
     urgent: bool | None = None,
     important: bool | None = None,
     fields: dict[str, Any] | None = None,
-) -> Ticket:
+) -> CreatedTicket:
     """Create a ticket — in one click from a conversation (pre-filled from it) or from fields.
 
     From a conversation: title from its subject or intent, the customer, the link to the
@@ -165,7 +184,12 @@ def do_create_ticket(
                 meta={"ticket_id": ticket.pk},
             )
         publish_ticket(ticket, "ticket.created", change="created", event=event)
-    return ticket
+    return CreatedTicket(
+        ticket=ticket,
+        conversation_ids=[conversation.pk] if conversation is not None else [],
+        orders=[order] if order is not None else [],
+        timeline=[event],
+    )
 
 
 def _ticket_origin(
