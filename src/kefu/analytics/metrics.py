@@ -836,14 +836,47 @@ def _frt_waits(qs: QuerySet[Any], now: datetime, calendars: _Calendars) -> list[
             "held",
         )
     )
+    # An unanswered customer's wait is only ever compared with a first-response target: it is
+    # walked for its first days, and to ``now`` only if those leave it within the longest target.
+    horizon = _memo(("frt_horizon",), _longest_frt_target)
+    waits = [
+        (key, created, answered, team_id, channel_id, responder)
+        for key, created, answered, resolved, team_id, channel_id, responder, held in rows
+        # resolved without an agent, or the bot still answering: no desk wait to measure
+        if answered is not None or (resolved is None and not held)
+    ]
+    walked = _walk_waits(waits, now, calendars, cap=UNANSWERED_WALK)
+    short = [i for i, seconds, answered in walked if not answered and seconds <= horizon]
+    if short:
+        again = _walk_waits([waits[i] for i in short], now, calendars, cap=None)
+        walked = [w for w in walked if w[2] or w[1] > horizon] + [(short[j], s, a) for j, s, a in again]
+    return [(waits[i][0], seconds, answered) for i, seconds, answered in walked]
+
+
+# How far an unanswered wait is walked before it is compared with the longest target.
+UNANSWERED_WALK = timedelta(days=2)
+
+
+def _longest_frt_target() -> float:
+    set_ = MetricTarget.objects.filter(name="first_response_mean").aggregate(m=Max("value"))["m"]
+    return max(DEFAULT_TARGETS["first_response_mean"], set_ or 0.0)
+
+
+def _walk_waits(
+    waits: list[tuple[Any, datetime, datetime | None, int | None, int | None, int | None]],
+    now: datetime,
+    calendars: _Calendars,
+    *,
+    cap: timedelta | None,
+) -> list[tuple[Any, float, bool]]:
+    """``(index in waits, served seconds, answered)`` of each wait; an unanswered one until
+    ``now`` or, with ``cap``, at most ``cap`` after it began."""
     # Most waits lie inside one open stretch: their business seconds are the wall-clock wait and
     # no staffing is needed. Only the others read the status history (a fixed number of queries).
     pending: list[tuple[Any, datetime, datetime, bool, BusinessCalendar, int | None, int | None]] = []
     out: list[tuple[Any, float, bool]] = []
-    for key, created, answered, resolved, team_id, channel_id, responder, held in rows:
-        if answered is None and (resolved is not None or held):
-            continue  # resolved without an agent, or the bot still answering: no desk wait to measure
-        end = answered if answered is not None else now
+    for key, (_k, created, answered, team_id, channel_id, responder) in enumerate(waits):
+        end = answered if answered is not None else now if cap is None else min(now, created + cap)
         cal = calendars.get(team_id, channel_id)
         wall = max(0.0, (end - created).total_seconds())
         if cal.seconds_between(created, end) >= wall:
