@@ -279,6 +279,26 @@ def test_compensation_ignores_prices() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "优惠券需要满 199 元才能使用。",
+        "这张券满199元减20元，您下单时选上就行。",
+        "訂單滿九十九元包郵，優惠券自動抵扣。",
+        "优惠券仅限199元以上的订单使用。",
+    ],
+)
+def test_compensation_ignores_spending_thresholds(reply: str) -> None:
+    # The threshold is what the customer spends, not what kefu gives; 「减20元」 is within 20.
+    assert "compensation_over_limit" not in fired(reply, ReplyContext(compensation_limit=20))
+
+
+def test_compensation_after_a_threshold_still_counts() -> None:
+    assert "compensation_over_limit" in fired(
+        "满199元的订单，我们再补偿您50元优惠券。", ReplyContext(compensation_limit=20)
+    )
+
+
 def test_full_refund_needs_an_approval() -> None:
     assert "compensation_over_limit" in fired("给您全额退款。")
     assert "compensation_over_limit" not in fired("给您全额退款。", ReplyContext(approved_compensation=299))

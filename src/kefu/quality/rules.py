@@ -578,6 +578,10 @@ def _promise_without_time(
 _AMOUNT_RE = re.compile(
     r"(?P<num>\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千万]+)\s*(?:元|块钱|块|rmb|RMB|人民币)(?:钱)?"
 )
+# An amount that is a spending threshold, not money given: 「满199元可用」, 「订单超过99元包邮」,
+# 「199元以上」.
+_THRESHOLD_BEFORE = re.compile(r"(?:满|超过|超出|不低于|不少于|高于|达到|达)\s*$")
+_THRESHOLD_AFTER = re.compile(r"^\s*(?:以上|起用|起)")
 
 
 def _compensation_over_limit(
@@ -612,6 +616,10 @@ def _compensation_over_limit(
             continue
         # 「我为您申请50元补偿」, 「审批通过后给您发50元券」: asked for, not promised.
         if request_cues.search(text, sent_start, sent_end) is not None:
+            continue
+        if _THRESHOLD_BEFORE.search(text, max(0, m.start() - 4), m.start()) or _THRESHOLD_AFTER.match(
+            text[m.end() : m.end() + 3]
+        ):
             continue
         amount = parse_number(m.group("num"))
         if amount is None:
