@@ -12,12 +12,17 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from kefu.core.outage import WebsocketHandshakeGuard  # noqa: E402
 from kefu.core.threads import RequestThreads  # noqa: E402
 from kefu.routing_ws import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": RequestThreads(django_asgi),
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # The guard answers a handshake whose session lookup met a database restart
+        # with "come back soon" (1013) instead of a failed handshake (kefu.core.outage).
+        "websocket": AllowedHostsOriginValidator(
+            WebsocketHandshakeGuard(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+        ),
     }
 )

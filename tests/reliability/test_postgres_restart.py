@@ -2,7 +2,7 @@
 
 While it is down: a customer's message is refused with a retryable error frame (never
 acknowledged), an agent's reply gets ``503`` with ``Retry-After`` and a JSON body, a new
-chat socket is told to come back (1013 and a hint), ``/readyz`` answers 503. When it is
+chat or desk socket is told to come back (1013 and a hint), ``/readyz`` answers 503. When it is
 back the process reconnects by itself (the pool's health checks), the resent message
 is stored once, and the sockets opened before the outage carry traffic again.
 """
@@ -109,6 +109,18 @@ async def _restart_under_traffic(cluster: Cluster, postgres: PrivatePostgres) ->
             assert hint["reason"] == "unavailable"
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await late.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
+
+        # A desk opened meanwhile: its session lookup fails before kefu's consumer runs.
+        async with websockets.connect(
+            f"{server.ws}/ws/desk/",
+            origin=server.http,
+            additional_headers={"Cookie": f"sessionid={seed['session_key']}"},
+        ) as late_desk:
+            hint = await next_frame(late_desk, lambda f: f["type"] == "reconnect", timeout=30)
+            assert hint["reason"] == "unavailable"
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await late_desk.recv()
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
 
         postgres.start()

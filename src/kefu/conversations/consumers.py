@@ -53,8 +53,6 @@ DESK_FRAMES_HELP = "Event and activity frames sent to desk sockets."
 CLOSE_UNAUTHORIZED = 4401
 # What a client sees when the server side of a socket fails (RFC 6455).
 WS_ABNORMAL_CLOSURE = 1006
-# RFC 6455 "Try Again Later": the database was unreachable for the handshake.
-CLOSE_TRY_AGAIN_LATER = 1013
 
 
 def int_field(content: dict[str, Any], field: str, *, minimum: int = 0, required: bool = True) -> int:
@@ -207,9 +205,8 @@ class JsonSocket(AsyncJsonWebsocketConsumer):
             if not self.accepted:
                 await super().accept()
                 self.accepted = True
-            hint = outage.RETRY_AFTER_SECONDS * 1000
-            await self.send_json({"type": "reconnect", "reason": "unavailable", "retry_after_ms": hint})
-            await self.close(code=CLOSE_TRY_AGAIN_LATER)
+            await self.send_json(outage.reconnect_hint())
+            await self.close(code=outage.CLOSE_TRY_AGAIN_LATER)
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
         self.disconnected = True

@@ -17,10 +17,18 @@ Nothing acknowledged is lost: an ack or a 2xx is sent only after the commit.
 
 from __future__ import annotations
 
+import json
+import logging
+from typing import Any
+
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 API_PREFIX = "/api/"
+# RFC 6455 "Try Again Later".
+CLOSE_TRY_AGAIN_LATER = 1013
+
+log = logging.getLogger(__name__)
 
 DATABASE_ERRORS: tuple[type[BaseException], ...] = (OperationalError, InterfaceError)
 RETRY_AFTER_SECONDS = 2
@@ -51,3 +59,43 @@ def unavailable(request: HttpRequest) -> HttpResponse:
         )
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
+
+
+def reconnect_hint() -> dict[str, Any]:
+    return {"type": "reconnect", "reason": "unavailable", "retry_after_ms": RETRY_AFTER_SECONDS * 1000}
+
+
+class WebsocketHandshakeGuard:
+    """A websocket handshake that fails on the database before any consumer runs.
+
+    Channels' session and user lookup (``AuthMiddlewareStack``) reads the database for
+    every desk handshake; while PostgreSQL restarts it raised, and the client saw only
+    a failed handshake (1006) and backed off. Answered instead like the consumers' own
+    outage (``JsonSocket.websocket_connect``): accepted, told to come back after the
+    hint, closed with 1013.
+    """
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+        answered = False
+
+        async def tracking_send(message: dict[str, Any]) -> None:
+            nonlocal answered
+            if message["type"] in ("websocket.accept", "websocket.close", "websocket.http.response.start"):
+                answered = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except DATABASE_ERRORS as exc:
+            if answered:  # the consumer was running: its own handling applies
+                raise
+            log.warning("websocket handshake %s failed, database unavailable: %r", scope.get("path"), exc)
+            await send({"type": "websocket.accept"})
+            await send({"type": "websocket.send", "text": json.dumps(reconnect_hint())})
+            await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
