@@ -294,3 +294,28 @@ def test_a_team_lead_sees_only_their_teams_sessions(bot: Any, make_team: Any, ma
     lead = make_user("zuzhang2", role=Role.TEAM_LEAD, teams=(make_team("售后服务"),))
     chat(bot.channel, "v-l", "转人工")
     assert services.access_overview(lead)["served"] == 0
+
+
+def test_a_conversation_without_the_bot_costs_no_bot_transaction(desk: Any) -> None:
+    """On a channel with no bot the bot's turn is one read, not a locked transaction."""
+    from unittest import mock
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    bot_services = services
+    chat(desk.channel, "v-nobot", "你好，我的快递三天了还没到")
+    with mock.patch.object(bot_services, "do_bot_answer", wraps=bot_services.do_bot_answer) as answer:
+        with CaptureQueriesContext(connection) as ctx:
+            chat(desk.channel, "v-nobot", "订单号 YJ20261118001，麻烦帮我查一下")
+    assert answer.call_count == 0
+    assert not [q for q in ctx.captured_queries if "bot_botsession" in q["sql"] and "FOR UPDATE" in q["sql"]]
+
+
+def test_a_conversation_the_bot_holds_still_gets_its_turn(bot: Any) -> None:
+    from unittest import mock
+
+    bot_services = services
+    with mock.patch.object(bot_services, "do_bot_answer", wraps=bot_services.do_bot_answer) as answer:
+        chat(bot.channel, "v-bot", "怎么开发票")
+    assert answer.call_count == 1

@@ -104,6 +104,13 @@ def do_receive_platform_and_answer(
 
 
 def _answer_best_effort(message: Message) -> None:
+    # Most conversations have no bot: one indexed read, not a write transaction (on SQLite,
+    # a turn of the one write lock on the thread that serves every chat socket). A session is
+    # only opened by the message's own transaction, already committed here.
+    if not BotSession.objects.filter(
+        conversation_id=message.conversation_id, state=BotSession.State.ACTIVE
+    ).exists():
+        return
     # The message is stored and acknowledged whatever happens here; a conversation the bot
     # failed on must not wait for it forever, so it goes to the agents' queue.
     try:
