@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -369,3 +370,24 @@ async def test_a_rated_conversation_is_not_asked_again_on_resume_and_tabs_hear_o
     later = await drain(comm, quiet=0.4)
     assert not [f for f in later if f["type"] == "status"]
     await comm.disconnect()
+
+
+async def test_the_layer_flushed_between_tests_is_not_reported_as_a_redis_restart(desk, settings):
+    """A flush of the layer's keys (every test's teardown) empties the restart marker too; a
+    socket still open across it is not told realtime was lost and restored."""
+    from kefu.core.realtime import RedisChannelLayer
+
+    layer = get_channel_layer()
+    if not isinstance(layer, RedisChannelLayer):
+        pytest.skip("needs the Redis channel layer (the PostgreSQL + Redis run)")
+    settings.KEFU_REALTIME_CHECK_SECONDS = 0.2
+    first = await _open(issue_visitor_token(desk.channel.pk))
+    await asyncio.sleep(0.5)  # the watchdog has read the marker
+    await drain(first)
+    await layer.flush()
+    second = await _open(issue_visitor_token(desk.channel.pk))
+    await asyncio.sleep(0.8)  # several probes
+    for comm in (first, second):
+        frames = await drain(comm)
+        assert not [f for f in frames if f.get("type") == "realtime"], frames
+        await comm.disconnect()
