@@ -134,13 +134,23 @@ class Server:
         return f"ws://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        terminate(self.proc)
+
+
+def terminate(proc: subprocess.Popen[Any] | None, *, timeout: float = 10, group: bool = False) -> None:
+    """SIGTERM a test's process and wait; SIGKILL it (its whole process group with ``group``)
+    if it has not ended within ``timeout``."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        if group:
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+        proc.wait(timeout=5)
 
 
 class Cluster:

@@ -16,14 +16,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from .cluster import REPO, free_port, listens_on
+from .cluster import REPO, free_port, listens_on, terminate
 
 SHIPPED = REPO / "deploy" / "nginx" / "kefu.conf"
 
@@ -183,13 +182,8 @@ class Nginx:
         return "\n".join(parts)
 
     def stop_process(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # fast shutdown: the master ends its workers
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
+        # SIGTERM is nginx's fast shutdown: the master ends its workers.
+        terminate(self.proc, timeout=5, group=True)
 
     def __enter__(self) -> Nginx:
         try:
