@@ -261,8 +261,8 @@ class Cluster:
             self.seed = json.loads(out.strip().splitlines()[-1])
         for _ in range(self.count):
             self.servers.append(self._serve())
-        for server in self.servers:
-            self._wait_ready(server)
+        for i, server in enumerate(self.servers):
+            self.servers[i] = self._ready_or_elsewhere(server)
         return self
 
     def run(self, code: str) -> Any:
@@ -285,6 +285,25 @@ class Cluster:
         fresh = self._serve(server.port)
         server.proc, server.log = fresh.proc, fresh.log
         self._wait_ready(server)
+
+    def _ready_or_elsewhere(self, server: Server, tries: int = 3) -> Server:
+        """Wait for ``server``; if its free port was taken before it bound it, start it on another.
+
+        ``free_port()`` releases the port it found so that uvicorn can bind it: under load
+        another engineer's process (or our other server) sometimes takes it in between.
+        """
+        for attempt in range(tries):
+            try:
+                self._wait_ready(server)
+                return server
+            except RuntimeError:
+                lost_race = server.proc.poll() is not None and "address already in use" in (
+                    server.log.read_text(errors="replace").lower()
+                )
+                if not lost_race or attempt == tries - 1:
+                    raise
+                server = self._serve()
+        raise AssertionError("unreachable")
 
     def _serve(self, port: int | None = None) -> Server:
         port = port or free_port()

@@ -51,6 +51,7 @@ def test_concurrent_threads_get_distinct_consecutive_numbers(shop):
 
 
 CREATE = """
+import random
 import time
 from pathlib import Path
 from kefu.accounts.models import Role
@@ -63,9 +64,14 @@ ready = Path({ready!r})
 (ready / "{name}").touch()
 while len(list(ready.iterdir())) < 2:  # both processes are set up: go together
     time.sleep(0.002)
-print(json.dumps([
-    do_create_ticket(actor=agent, customer_id=customer.pk, title="退款进度查询").number for _ in range({n})
-]))
+numbers = []
+for _ in range({n}):
+    numbers.append(do_create_ticket(actor=agent, customer_id=customer.pk, title="退款进度查询").number)
+    # Requests arrive spaced, not back to back: without a pause SQLite's busy wait (which
+    # sleeps up to 100 ms between tries) could let one process finish before the other
+    # got the lock once, and the race would not have been run.
+    time.sleep(random.uniform(0, 0.02))
+print(json.dumps(numbers))
 """
 
 

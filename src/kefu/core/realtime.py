@@ -31,8 +31,10 @@ import asyncio
 import logging
 import secrets
 import time
+import weakref
 from typing import Any, Protocol
 
+from channels_redis.core import ChannelLock
 from channels_redis.core import RedisChannelLayer as UpstreamRedisChannelLayer
 from django.conf import settings
 from redis.exceptions import RedisError
@@ -209,7 +211,29 @@ def status() -> dict[str, Any]:
 
 
 class RedisChannelLayer(UpstreamRedisChannelLayer):
-    """channels-redis whose ``receive`` waits out a Redis outage instead of ending the consumer."""
+    """channels-redis whose ``receive`` waits out a Redis outage instead of ending the consumer,
+    and whose receive locks belong to one event loop each.
+
+    Upstream keeps one lock per channel prefix for the whole process, released by a cleanup
+    task after each message. When a loop ends with that task still pending (a worker's
+    ``async_to_sync`` call, a test), the lock stays held and bound to the dead loop, and
+    every later ``receive`` in another loop failed with "bound to a different event loop".
+    """
+
+    @property
+    def receive_clean_locks(self) -> ChannelLock:
+        loop = asyncio.get_running_loop()
+        locks = self._clean_locks.get(loop)
+        if locks is None:
+            locks = self._clean_locks[loop] = ChannelLock()
+        return locks
+
+    @receive_clean_locks.setter
+    def receive_clean_locks(self, _value: ChannelLock) -> None:
+        # Upstream's __init__ assigns one lock set; this layer makes one per loop on demand.
+        self._clean_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ChannelLock] = (
+            weakref.WeakKeyDictionary()
+        )
 
     async def flush(self) -> None:
         """Delete the layer's keys (tests do between tests): this process's own doing, not a
