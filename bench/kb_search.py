@@ -52,7 +52,7 @@ import numpy as np
 from kefu.nlp.normalize import normalize
 from kefu.nlp.paths import evaldata_dir
 from kefu.nlp.search import Document, SearchIndex
-from kefu.nlp.segment import cut, tokenizer
+from kefu.nlp.segment import tokenizer
 from kefu.nlp.store import release_free_memory
 
 DATA = evaldata_dir()
@@ -139,8 +139,14 @@ def build_faq(pairs: list[tuple[str, str, bool]], *, similar: int = 0) -> Faq:
 
 
 def words(text: str) -> list[str]:
-    """bm25s's tokens for the word baseline: jieba words, punctuation dropped, lower-cased."""
-    return [w for w in cut(text.lower()) if _WORDISH.search(w)]
+    """bm25s's tokens for the word baseline: jieba words, punctuation dropped, lower-cased.
+
+    jieba's own ``lcut`` (with kefu's shop words and remembered HMM runs), exactly as this
+    baseline ran before kefu's search got its faster copy of jieba's segmentation
+    (``segment.tokens``, same words): the baseline is measured as it is.
+    """
+    jieba_words = [w for w in tokenizer().lcut(text.lower(), HMM=True) if not w.isspace()]
+    return [w for w in jieba_words if _WORDISH.search(w)]
 
 
 def chars(text: str) -> list[str]:

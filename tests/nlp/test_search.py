@@ -325,3 +325,28 @@ def test_replacing_most_documents_compacts_and_keeps_filters_and_similar_questio
     assert 8 not in ids(ix.search("商品8号 葡萄", limit=600))  # a draft
     assert ids(ix.search("商品7号 葡萄", category_ids=[1], limit=1)) == [7]
     assert 7 not in ids(ix.search("商品7号 葡萄", category_ids=[0], limit=600))
+
+
+def test_a_word_first_asked_for_before_any_article_has_it_is_found_once_one_does(index):
+    assert index.search("蓝牙耳机断连") == []
+    index.upsert(Document(5, "蓝牙耳机断连怎么办", "重新配对即可。"))
+    assert ids(index.search("蓝牙耳机断连"))[0] == 5
+    index.remove(5)
+    assert 5 not in ids(index.search("蓝牙耳机断连"))
+
+
+def test_remembered_term_ids_survive_compaction():
+    ix = SearchIndex()
+    ix.bulk_load(Document(i, f"第{i}号商品的退款多久到账") for i in range(300))
+    ix.upsert(Document("vip", "会员积分怎么兑换优惠券"))
+    assert ids(ix.search("积分兑换"))[:1] == ["vip"]
+    for i in range(300):  # a quarter of the slots dead: the next edit compacts and renumbers
+        ix.remove(i)
+    ix.upsert(Document("new", "积分过期了还能兑换吗"))
+    assert set(ids(ix.search("积分兑换"))) == {"vip", "new"}
+
+
+def test_hits_are_immutable(index):
+    hit = index.search("退款多久到账")[0]
+    with pytest.raises(AttributeError):
+        hit.score = 1.0  # type: ignore[misc]

@@ -46,12 +46,13 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 from pypinyin import lazy_pinyin
 
 from kefu.nlp.normalize import normalize_text, to_simplified
-from kefu.nlp.segment import cut, tokenizer
+from kefu.nlp.segment import cut, tokenizer, tokens
 from kefu.nlp.store import Grow, Postings, TextStore, Vocabulary, gather_ranges, release_free_memory
 
 type DocId = int | str
@@ -95,6 +96,8 @@ _AVG_DRIFT = 0.1
 _DELTA_ROWS = 8192
 # bulk_load stages postings in flat columns and merges them at least this many at a time.
 _BULK_ROWS = 1 << 18
+# Term ids each channel remembers for queries (see ``_Channel.known``), about 1 MB at most.
+_KNOWN_TERMS = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,11 +139,12 @@ class Document:
     helpfulness: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
     """One search result; ``snippet_html`` is escaped text with ``<mark>`` around matches.
 
     ``confidence`` (0..1) estimates that this hit answers the query; see ``Ranking.confidence``.
+    A named tuple: immutable like the frozen dataclass it was, at a fifth of the cost to
+    build (ten per query).
     """
 
     doc_id: DocId
@@ -179,14 +183,21 @@ class _Scratch:
             self.q_totals = np.zeros(max(1024, 2 * n_questions), dtype=np.float32)
 
 
-def _joined(arrays: list[np.ndarray]) -> np.ndarray:
-    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+_NO_UNITS = np.zeros(0, dtype=np.int64)
+_NO_UNITS.flags.writeable = False
+
+
+def _joined(arrays: list[np.ndarray], dtype: type) -> np.ndarray:
+    """The arrays end to end as ``dtype``, in one pass (the cast fused into the copy)."""
+    return np.concatenate(arrays, dtype=dtype)
 
 
 def _weighted(values: list[np.ndarray], weights: list[tuple[float, int]]) -> np.ndarray:
     """The concatenated impacts, each term's run multiplied by its weight."""
     w, n = zip(*weights, strict=True)
-    return _joined(values) * np.repeat(np.asarray(w, dtype=np.float32), n)
+    out = _joined(values, np.float32)
+    out *= np.repeat(np.asarray(w, dtype=np.float32), n)
+    return out
 
 
 def _top(scores: np.ndarray, depth: int | None) -> np.ndarray:
@@ -257,7 +268,7 @@ def _terms(text: str, tokens: Sequence[str] | None = None) -> tuple[list[str], l
         if len(run) == 1:
             bigrams.append(run)
         else:
-            bigrams.extend(run[i : i + 2] for i in range(len(run) - 1))
+            bigrams += [run[i : i + 2] for i in range(len(run) - 1)]
     return words, bigrams
 
 
@@ -428,18 +439,39 @@ def _term_key(term: str) -> int:
 class _Channel:
     """Term ids and document frequencies of one kind of term, with postings for both sides."""
 
-    __slots__ = ("df", "ids", "sides")
+    __slots__ = ("df", "ids", "known", "sides")
 
     def __init__(self) -> None:
         self.ids = Vocabulary()  # _term_key(term) -> id: no string kept per term
         self.df = Grow(np.int32)
         self.sides = (Postings(), Postings())  # main units, similar questions
+        # Ids of terms that queries asked for lately. A term's id never changes while
+        # the channel lives, and queries repeat their terms (花呗, 怎么, 退款) far more
+        # than their texts: a dict hit costs less than hashing the term's bytes and a
+        # binary search of the vocabulary's table.
+        self.known: dict[str, int] = {}
 
     def term_id(self, term: str) -> int:
         tid = self.ids.add(_term_key(term))
         if tid == self.df.size:
             self.df.append(0)
         return tid
+
+    def lookup(self, terms: list[str]) -> tuple[list[int], list[int]]:
+        """Ids (-1 for unknown terms) and document frequencies (0 for unknown) of terms."""
+        known = self.known
+        tids = [known.get(term, -1) for term in terms]
+        missing = [i for i, tid in enumerate(tids) if tid < 0]
+        if missing:
+            found = self.ids.get_many([_term_key(terms[i]) for i in missing])
+            for i, tid in zip(missing, found, strict=True):
+                if tid >= 0:
+                    tids[i] = tid
+                    if len(known) >= _KNOWN_TERMS:
+                        known.clear()
+                    known[terms[i]] = tid
+        df = self.df.data
+        return tids, [int(df[t]) if t >= 0 else 0 for t in tids]
 
 
 class _Unit:
@@ -471,6 +503,7 @@ class SearchIndex:
     ) -> None:
         self.ranking = ranking or Ranking()
         self._synonyms: dict[str, tuple[str, ...]] = {}
+        self._synonyms_by_first: dict[str, tuple[str, ...]] = {}
         self._products = _ProductNames()
         self._category_code: dict[int | str, int] = {}
         self._local = threading.local()
@@ -542,6 +575,11 @@ class SearchIndex:
             for m in members:
                 table.setdefault(m, set()).update(members - {m})
         self._synonyms = {m: tuple(sorted(alts)) for m, alts in table.items()}
+        # A query is checked only for the phrases that start with one of its characters.
+        by_first: dict[str, list[str]] = {}
+        for phrase in self._synonyms:
+            by_first.setdefault(phrase[0], []).append(phrase)
+        self._synonyms_by_first = {c: tuple(phrases) for c, phrases in by_first.items()}
 
     def add_product_names(self, names: Iterable[str]) -> None:
         """Register product names so queries find them despite a typo or a homophone."""
@@ -857,12 +895,12 @@ class SearchIndex:
         # Questions are short; a pasted essay is cut rather than turned into hundreds of terms.
         text = normalize_text(query[:_QUERY_CHARS])
         # One jieba pass serves the query's words and the synonym check below.
-        tokens = tokenizer().lcut(text, HMM=True)
-        words, bigrams = _terms(text, tokens)
+        segmented = tokens(text)
+        words, bigrams = _terms(text, segmented)
         chars = _chars(text)
         length = (float(len(words)), float(len(bigrams)), float(len(chars)))
         # Characters of question words weigh as little as the words themselves.
-        quiet = {c for t in tokens if t in QUESTION_WORDS for c in t}
+        quiet = {c for t in segmented if t in QUESTION_WORDS for c in t}
         qc = {c: r.question_word_weight if c in quiet else 1.0 for c in chars}
         qw = {w: r.question_word_weight if w in QUESTION_WORDS else 1.0 for w in words}
         qb = {g: r.question_word_weight if g in QUESTION_WORDS else 1.0 for g in bigrams}
@@ -870,13 +908,16 @@ class SearchIndex:
             qb = {g: w for g, w in qb.items() if g not in qw}
         expansions: dict[str, float] = {}
         inside_words: list[tuple[int, int]] | None = None
-        for phrase, alts in self._synonyms.items():
-            if phrase in text:
+        by_first = self._synonyms_by_first
+        for first in set(text):
+            for phrase in by_first.get(first, ()):
+                if phrase not in text:
+                    continue
                 if inside_words is None:
-                    inside_words = _dictionary_word_spans(tokens)
+                    inside_words = _dictionary_word_spans(segmented)
                 if not _occurs_outside(phrase, text, inside_words):
                     continue
-                for alt in alts:
+                for alt in self._synonyms[phrase]:
                     expansions[alt] = max(expansions.get(alt, 0.0), r.synonym_weight)
         for name in self._products.find(text):
             expansions[name] = max(expansions.get(name, 0.0), r.product_weight)
@@ -957,10 +998,6 @@ class SearchIndex:
         scratch.fit(self._slot_status.size, len(self._sq_text))
         return scratch
 
-    @staticmethod
-    def _idf(df: float, n_docs: int) -> float:
-        return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
-
     def _first_stage(self, parsed: _Query, scratch: _Scratch, n_docs: int) -> tuple[np.ndarray | None, float]:
         """Scores of words and bigrams into ``scratch`` (totals per slot, q_totals per similar question).
 
@@ -971,48 +1008,49 @@ class SearchIndex:
         r = self.ranking
         avg = self._refresh_basis()
         common = r.common_question_word * n_docs
+        # Per side: slices of keys and impacts, and each slice's (weight, length).
         parts: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
         values: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
         weights: tuple[list[tuple[float, int]], list[tuple[float, int]]] = ([], [])
         self_score = 0.0
         fixed = _impact_scale(r)  # stored impacts are in these units
+        log = math.log
         for channel, terms, scale in (
             (_WORDS, parsed.words, 1.0),
             (_BIGRAMS, parsed.bigrams, r.bigram_weight),
         ):
+            if not terms:
+                continue
             ch = self._channels[channel]
-            ids, df_of = ch.ids, ch.df.data
             # A perfect match holds each term once, in a title as long as the query.
             tf_part = (r.k1 + 1.0) / (
                 1.0 + r.k1 * (1.0 - r.b[0] + r.b[0] * parsed.length[channel] / float(avg[channel][0]))
             )
-            if not terms:
-                continue
-            # One pass of numpy over the query's terms (a query has a dozen or two).
-            tid = np.asarray(ids.get_many([_term_key(term) for term in terms]), dtype=np.int64)
-            weight = np.fromiter(terms.values(), dtype=np.float64, count=len(terms))
-            df = np.where(tid >= 0, df_of[np.maximum(tid, 0)], 0).astype(np.float64)
-            idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))  # an unseen term gets the highest IDF
-            # Question words and expansions are not expected to match.
-            self_score += scale * tf_part * float(idf[weight >= 1.0].sum())
-            keep = df > 0
-            if weight.min() < 1.0:
-                for i, term in enumerate(terms):
-                    if weight[i] < 1.0 and df[i] > common and term in QUESTION_WORDS:
-                        keep[i] = False
-            tids = tid[keep].tolist()
-            ws = (fixed * scale * weight[keep] * idf[keep]).tolist()
-            if tids:
+            # A query has a dozen or two terms: plain Python beats numpy's per-call cost here.
+            tids, dfs = ch.lookup(list(terms))
+            own = 0.0
+            kept: list[int] = []
+            ws: list[float] = []
+            for (term, weight), tid, df in zip(terms.items(), tids, dfs, strict=True):
+                idf = log(1.0 + (n_docs - df + 0.5) / (df + 0.5))  # an unseen term gets the highest IDF
+                if weight >= 1.0:  # question words and expansions are not expected to match
+                    own += idf
+                if df <= 0 or (weight < 1.0 and df > common and term in QUESTION_WORDS):
+                    continue
+                kept.append(tid)
+                ws.append(fixed * scale * weight * idf)
+            self_score += scale * tf_part * own
+            if kept:
                 for side, postings in enumerate(ch.sides):
-                    self._gather(side, channel, postings, tids, ws, parts[side], values[side], weights[side])
+                    self._gather(side, channel, postings, kept, ws, parts[side], values[side], weights[side])
         if not parts[0] and not parts[1]:
             return None, self_score
         if parts[0]:
             # intp keys: ``np.add.at`` takes its fast path only for them (int32 keys cost 3x).
-            np.add.at(scratch.totals, _joined(parts[0]).astype(np.intp), _weighted(values[0], weights[0]))
-        touched = np.zeros(0, dtype=np.int64)
+            np.add.at(scratch.totals, _joined(parts[0], np.intp), _weighted(values[0], weights[0]))
+        touched = _NO_UNITS
         if parts[1]:
-            keys = _joined(parts[1]).astype(np.intp)
+            keys = _joined(parts[1], np.intp)
             np.add.at(scratch.q_totals, keys, _weighted(values[1], weights[1]))
             # Similar questions: summed per question, then only each document's best counts.
             touched = np.unique(keys)
@@ -1033,18 +1071,18 @@ class SearchIndex:
         weights: list[tuple[float, int]],
     ) -> None:
         """Append the postings of ``tids`` on one side (articles or similar questions), merged and pending."""
-        indptr = postings.indptr
-        n_terms = len(indptr) - 1
-        if not n_terms and not postings.delta_rows:
-            return  # no similar questions at all
-        at = np.minimum(np.asarray(tids, dtype=np.int64), n_terms)
-        bounds = indptr[at].tolist()
-        ends = indptr[np.minimum(at + 1, n_terms)].tolist()
-        for start, end, w in zip(bounds, ends, ws, strict=True):
-            if end > start:
-                parts.append(postings.key[start:end])
-                values.append(postings.impact[start:end])
-                weights.append((w, end - start))
+        key = postings.key
+        if len(key):
+            indptr = postings.indptr
+            n_terms = len(indptr) - 1
+            impact = postings.impact
+            for tid, w in zip(tids, ws, strict=True):
+                if tid < n_terms:  # terms added since the last merge have only pending postings
+                    start, end = indptr[tid : tid + 2].tolist()
+                    if end > start:
+                        parts.append(key[start:end])
+                        values.append(impact[start:end])
+                        weights.append((w, end - start))
         if postings.delta_rows:
             for tid, w in zip(tids, ws, strict=True):
                 pending = postings.pending(tid)
@@ -1061,21 +1099,26 @@ class SearchIndex:
         tf_part = (r.k1 + 1.0) / (
             1.0 + r.k1 * (1.0 - r.b[0] + r.b[0] * parsed.length[_CHARS] / float(avg[0]))
         )
-        weights: dict[int, float] = {}
+        cids: list[int] = []
+        weights: list[float] = []
         self_score = 0.0
-        unseen_idf = self._idf(0.0, n_docs)
-        df_of = self._char_df.data
+        log = math.log
+        unseen_idf = log(1.0 + (n_docs + 0.5) / 0.5)
+        char_ids, df_of = self._char_ids, self._char_df.data
         for c, weight in parsed.chars.items():
-            cid = self._char_ids.get(c)
+            cid = char_ids.get(c)
             df = 0 if cid is None else int(df_of[cid])
-            idf = self._idf(df, n_docs) if df > 0 else unseen_idf
+            if df > 0:
+                idf = log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+                cids.append(cid)  # type: ignore[arg-type]
+                weights.append(weight * idf)
+            else:
+                idf = unseen_idf
             if weight >= 1.0:
                 self_score += r.char_weight * idf * tf_part
-            if df > 0:
-                weights[cid] = weight * idf  # type: ignore[index]
-        table = np.zeros(len(self._char_ids), dtype=np.float32)
-        if weights:
-            table[np.fromiter(weights, dtype=np.int64, count=len(weights))] = list(weights.values())
+        table = np.zeros(len(char_ids), dtype=np.float32)
+        if cids:
+            table[cids] = weights
         return table, self_score
 
     def _char_scores(self, units: np.ndarray, char_weight: np.ndarray) -> np.ndarray:
@@ -1085,12 +1128,17 @@ class SearchIndex:
         """
         if not len(units):
             return np.zeros(0, dtype=np.float32)
-        counts = self._q_count.data[units]
-        rows = gather_ranges(self._q_start.data[units], counts)
-        part = char_weight[self._q_chars.data[rows]] * self._q_impact.data[rows]
-        owner = np.repeat(np.arange(len(units)), counts)
+        # Every question unit has at least one character (units without any get none),
+        # so each unit is one non-empty run of rows and ``reduceat`` sums them.
+        counts = self._q_count.data[units].astype(np.int64)
+        ends = np.cumsum(counts)
+        firsts = ends - counts
+        rows = np.repeat(self._q_start.data[units] - firsts, counts)
+        rows += np.arange(int(ends[-1]))
+        part = char_weight[self._q_chars.data[rows]]
+        part *= self._q_impact.data[rows]
         scale = self.ranking.char_weight * _char_scale(self.ranking)
-        return (scale * np.bincount(owner, part, minlength=len(units))).astype(np.float32)
+        return (scale * np.add.reduceat(part, firsts, dtype=np.float64)).astype(np.float32)
 
     def _rank(
         self,
@@ -1138,9 +1186,12 @@ class SearchIndex:
         """Title + body + tags (``main``) plus characters, plus the best similar question with its characters."""
         final = main.astype(np.float32)
         titles = self._slot_title_q.data[cand]
-        has_title = titles >= 0
-        if has_title.any():
-            final[has_title] += self._char_scores(titles[has_title].astype(np.int64), char_weight)
+        if len(titles) and titles.min() >= 0:  # every candidate has a title (the usual case)
+            final += self._char_scores(titles, char_weight)
+        else:
+            has_title = titles >= 0
+            if has_title.any():
+                final[has_title] += self._char_scores(titles[has_title], char_weight)
         counts = self._slot_sq_count.data[cand]
         if counts.any():
             sq = gather_ranges(self._slot_sq_first.data[cand], counts)

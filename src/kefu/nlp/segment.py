@@ -8,6 +8,7 @@ Admins extend the dictionary at run time with ``add_words``.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
@@ -132,6 +133,97 @@ def add_words(words: Iterable[str]) -> None:
                 tk.add_word(word, freq=200000)
 
 
+# jieba's own block patterns, so that ``tokens`` splits text exactly where jieba does.
+_HAN_RE = jieba.re_han_default
+_SKIP_RE = jieba.re_skip_default
+
+
+def _cut_block(block: str, freq: dict[str, int], logtotal: float, out: list[str]) -> None:
+    """jieba's ``__cut_DAG`` of one block (HMM on), appended to ``out``.
+
+    jieba builds the word graph (a dict of lists), then takes the best route with a
+    generator of tuples per character, then walks it in a generator. Here one backward
+    pass does both, with the same floating-point sums in the same order and the same tie
+    rule (``max`` over ``(score, end)``: on equal scores the longer word wins), so the
+    words are identical; a query's segmentation costs about half as much.
+    """
+    n = len(block)
+    score = [0.0] * (n + 1)
+    end = [0] * n
+    log = math.log
+    get = freq.get
+    for k in range(n - 1, -1, -1):
+        best = 0.0
+        best_end = 0
+        i = k + 1
+        # jieba keeps every prefix of a word in FREQ, with 0 if it is not a word itself.
+        f = get(block[k])
+        while f is not None:
+            if f:
+                s = log(f) - logtotal + score[i]
+                if not best_end or s >= best:
+                    best, best_end = s, i
+            if i >= n:
+                break
+            i += 1
+            f = get(block[k:i])
+        if not best_end:
+            # No word starts here: the character alone (jieba's ``log(FREQ.get(c) or 1)``).
+            best, best_end = 0.0 - logtotal + score[k + 1], k + 1
+        score[k] = best
+        end[k] = best_end
+    x = 0
+    buf_start = -1
+    force_split = len(jieba.finalseg.Force_Split_Words)
+    while x < n:
+        y = end[x]
+        if y - x == 1:
+            if buf_start < 0:
+                buf_start = x
+        else:
+            if buf_start >= 0:
+                _flush_single(block[buf_start:x], freq, force_split, out)
+                buf_start = -1
+            out.append(block[x:y])
+        x = y
+    if buf_start >= 0:
+        _flush_single(block[buf_start:], freq, force_split, out)
+
+
+def _flush_single(buf: str, freq: dict[str, int], force_split: int, out: list[str]) -> None:
+    """A run of single characters, as jieba emits it: alone, through the HMM, or char by char."""
+    if len(buf) == 1:
+        out.append(buf)
+    elif not freq.get(buf):
+        out.extend(_hmm_words(buf, force_split))
+    else:
+        out.extend(buf)
+
+
+def tokens(text: str) -> list[str]:
+    """jieba's segmentation of ``text`` with the HMM, whitespace included: ``tokenizer().lcut(text)``.
+
+    The same words as jieba's ``lcut`` (checked on every question of the evaluation
+    sets), about twice as fast; search segments every query with it.
+    """
+    tk = tokenizer()
+    freq = tk.FREQ
+    logtotal = math.log(tk.total)
+    out: list[str] = []
+    for block in _HAN_RE.split(text):
+        if not block:
+            continue
+        if _HAN_RE.match(block):
+            _cut_block(block, freq, logtotal, out)
+        else:
+            for piece in _SKIP_RE.split(block):
+                if _SKIP_RE.match(piece):
+                    out.append(piece)
+                else:
+                    out.extend(piece)
+    return out
+
+
 def cut(text: str) -> list[str]:
     """Segment already-normalised text into words, dropping pure whitespace."""
-    return [w for w in tokenizer().lcut(text, HMM=True) if not w.isspace()]
+    return [w for w in tokens(text) if not w.isspace()]
