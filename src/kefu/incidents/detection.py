@@ -25,12 +25,13 @@ each worker tick; ``bench/incidents.py`` replays a day through the same function
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from kefu.nlp.normalize import normalize_text
+from kefu.nlp.segment import cut
 from kefu.nlp.similarity import signature, signature_similarity
 
 __all__ = [
@@ -243,7 +244,6 @@ def _leaders(
 # Two Chinese characters: digits are folded in signatures and Latin pairs are mostly
 # order-number prefixes (「YJ2026…」), neither names a problem.
 _TERM_RE = re.compile(r"[\u4e00-\u9fff]{2}")
-_TERM_CHAR_RE = re.compile(r"[\u4e00-\u9fff]")
 
 
 def _term_groups(
@@ -268,28 +268,19 @@ def _term_groups(
     return {k: v for k, v in groups.items() if len(v) >= settings.min_count}
 
 
-def _term_label(term: str, members: Sequence[Contact]) -> str:
-    """The term widened to the longest text four in five members write around it (「十二」 → 「双十二」)."""
-    texts = [normalize_text(c.text) for c in members]
-    need = (4 * len(texts) + 4) // 5
-    label = term
-    while len(label) < 12:
-        counts: dict[str, int] = defaultdict(int)
-        for text in texts:
-            around = set()
-            for m in re.finditer(f"(?=(.?){re.escape(label)}(.?))", text):
-                before, after = m.group(1), m.group(2)
-                if before and _TERM_CHAR_RE.fullmatch(before):
-                    around.add(before + label)
-                if after and _TERM_CHAR_RE.fullmatch(after):
-                    around.add(label + after)
-            for wider in around:
-                counts[wider] += 1
-        wider = [w for w, n in counts.items() if n >= need]
-        if not wider:
-            break
-        label = max(wider, key=lambda w: (counts[w], w))
-    return label
+def _term_word(term: str, members: Sequence[Contact], words_of: dict[int, list[str]]) -> tuple[str, int]:
+    """The word that holds the term in most members' messages (「保温」 → 「保温杯」), and in how many.
+
+    A term that no word holds (「包拉」 of 「背包拉链」) counts none: a group of the same size
+    named by a real word (「拉链」) is preferred to it.
+    """
+    words: Counter[str] = Counter()
+    for c in members:
+        if c.id not in words_of:
+            words_of[c.id] = cut(normalize_text(c.text))
+        words.update({w for w in words_of[c.id] if term in w})
+    word, n = max(words.items(), key=lambda kv: (kv[1], -len(kv[0]), kv[0]), default=(term, 0))
+    return (word, n) if n * 2 >= len(members) else (term, n)
 
 
 def _has(attr: str, value: str) -> Callable[[Contact], bool]:
@@ -333,7 +324,8 @@ def _term_surges(
     """Surges of one intent and one unusual term that are more than a text surge of this run.
 
     One problem names several terms (「双十」, 「十二」, 「红包」): the biggest group stands
-    for it and the others, mostly the same customers, are dropped. A group mostly held by
+    for it (of two as big, the one a word holds) and the others, mostly the same
+    customers, are dropped. A group mostly held by
     one text surge is that surge, better told by its own wording.
     """
     found: list[Surge] = []
@@ -357,15 +349,17 @@ def _term_surges(
                     term,
                 )
             )
-    found.sort(key=lambda g: (-g.count, g.normal_per_hour, g.term))
+    words_of: dict[int, list[str]] = {}
+    named = [(g, *_term_word(g.term, g.contacts, words_of)) for g in found]
+    named.sort(key=lambda x: (-x[0].count, x[0].normal_per_hour, -x[2], x[0].term))
     kept: list[Surge] = []
     taken = [*text_surges]
-    for g in found:
-        members = {c.id for c in g.contacts}
-        if any(len(members & t) >= settings.term_covered * len(members) for t in taken):
+    for g, label, _ in named:
+        ids = {c.id for c in g.contacts}
+        if any(len(ids & t) >= settings.term_covered * len(ids) for t in taken):
             continue
-        taken.append(members)
-        kept.append(replace(g, label=_term_label(g.term, g.contacts)))
+        taken.append(ids)
+        kept.append(replace(g, label=label))
     return kept
 
 
