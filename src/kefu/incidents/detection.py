@@ -29,6 +29,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from kefu.nlp.normalize import normalize_text
 from kefu.nlp.segment import cut
@@ -246,6 +247,11 @@ def _leaders(
 _TERM_RE = re.compile(r"[\u4e00-\u9fff]{2}")
 
 
+@lru_cache(maxsize=8192)
+def _terms(sig: frozenset[str]) -> tuple[str, ...]:
+    return tuple(gram for gram in sig if _TERM_RE.fullmatch(gram))
+
+
 def _term_groups(
     contacts: Sequence[Contact], settings: DetectionSettings
 ) -> dict[tuple[str, str], list[Contact]]:
@@ -257,18 +263,23 @@ def _term_groups(
     groups: dict[tuple[str, str], list[Contact]] = defaultdict(list)
     unsure: dict[str, list[Contact]] = defaultdict(list)
     for c in contacts:
-        for gram in c.sig:
-            if _TERM_RE.fullmatch(gram):
-                groups[(c.intent, gram)].append(c)
-                if not c.intent:
-                    unsure[gram].append(c)
+        for gram in _terms(c.sig):
+            groups[(c.intent, gram)].append(c)
+            if not c.intent:
+                unsure[gram].append(c)
     for (intent, gram), members in groups.items():
         if intent and gram in unsure:
             members.extend(unsure[gram])
     return {k: v for k, v in groups.items() if len(v) >= settings.min_count}
 
 
-def _term_word(term: str, members: Sequence[Contact], words_of: dict[int, list[str]]) -> tuple[str, int]:
+@lru_cache(maxsize=4096)
+def _words(text: str) -> frozenset[str]:
+    """The words of a message (the same window's messages are read again every run)."""
+    return frozenset(cut(normalize_text(text)))
+
+
+def _term_word(term: str, members: Sequence[Contact]) -> tuple[str, int]:
     """The word that holds the term in most members' messages (「保温」 → 「保温杯」), and in how many.
 
     A term that no word holds (「包拉」 of 「背包拉链」) counts none: a group of the same size
@@ -276,9 +287,7 @@ def _term_word(term: str, members: Sequence[Contact], words_of: dict[int, list[s
     """
     words: Counter[str] = Counter()
     for c in members:
-        if c.id not in words_of:
-            words_of[c.id] = cut(normalize_text(c.text))
-        words.update({w for w in words_of[c.id] if term in w})
+        words.update(w for w in _words(c.text) if term in w)
     word, n = max(words.items(), key=lambda kv: (kv[1], -len(kv[0]), kv[0]), default=(term, 0))
     return (word, n) if n * 2 >= len(members) else (term, n)
 
@@ -349,8 +358,7 @@ def _term_surges(
                     term,
                 )
             )
-    words_of: dict[int, list[str]] = {}
-    named = [(g, *_term_word(g.term, g.contacts, words_of)) for g in found]
+    named = [(g, *_term_word(g.term, g.contacts)) for g in found]
     named.sort(key=lambda x: (-x[0].count, x[0].normal_per_hour, -x[2], x[0].term))
     kept: list[Surge] = []
     taken = [*text_surges]
