@@ -49,6 +49,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from kb_search import BASELINES, SETS, Faq, bm25s_index, build_faq, is_tuning, load_pairs
 from kefu.bot.phrases import fold
+from kefu.demo.kb import ARTICLES as DEMO_ARTICLES
+from kefu.kb.markdown import plain_text
 from kefu.nlp import verify
 from kefu.nlp.search import Document, SearchIndex
 from kefu.nlp.train import MATCHING_DOMAIN, fit_verifier, verifier_rows
@@ -207,6 +209,52 @@ def print_curves(rows: list) -> None:
         print(f"| {p} | " + " | ".join(cells) + " |")
 
 
+def demo_shop(threshold: float) -> None:
+    """Leave-one-out on the demo shop's knowledge base: each similar question asked with it removed."""
+    asked = top = first_button = answered = wrong = old_answered = old_wrong = 0
+    best_right = 0.0
+    for i, article in enumerate(DEMO_ARTICLES):
+        for question in article.get("similar", []):
+            docs = [
+                (a["title"], [s for s in a.get("similar", []) if (j, s) != (i, question)])
+                for j, a in enumerate(DEMO_ARTICLES)
+            ]
+            index = SearchIndex()
+            index.bulk_load(
+                Document(j, title, body=plain_text(a["body"]), similar_questions=tuple(similar))
+                for j, ((title, similar), a) in enumerate(zip(docs, DEMO_ARTICLES, strict=True))
+            )
+            query = fold(question)
+            hits = index.search(query, limit=5)
+            asked += 1
+            if not hits:
+                continue
+            title, similar = docs[hits[0].doc_id]
+            score = verify.answer_score(query, hits[0].confidence, [title, *similar])
+            right = hits[0].doc_id == i
+            top += right
+            buttons = [h for h in hits if h.confidence >= 0.2][:3]
+            first_button += bool(buttons) and buttons[0].doc_id == i
+            if right:
+                best_right = max(best_right, score)
+            if score >= threshold:
+                answered += 1
+                wrong += not right
+            if hits[0].confidence >= 0.9:
+                old_answered += 1
+                old_wrong += not right
+    print()
+    print(
+        f"## the demo shop (kefu.demo.kb), leave-one-out: {asked} similar questions, each asked with it removed"
+    )
+    print()
+    print(
+        f"right article the top hit: {top}; the first button (confidence >= 0.2): {first_button}; "
+        f"answered at {threshold:.2f}: {answered} ({wrong} wrong), the best right answer scores {best_right:.2f}; "
+        f"the old rule (confidence >= 0.9) answered {old_answered} ({old_wrong} wrong)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -336,6 +384,7 @@ def main(argv: list[str] | None = None) -> int:
                 + " |"
             )
 
+    demo_shop(verify.ANSWER_THRESHOLD)
     print_curves(rows)
     return 0
 
