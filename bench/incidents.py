@@ -46,9 +46,9 @@ from kefu.incidents.detection import (
     Contact,
     DetectionSettings,
     IncidentSpec,
-    Surge,
     find_surges,
     match_reason,
+    names_term,
 )
 from kefu.nlp.normalize import to_simplified
 from kefu.nlp.similarity import signature
@@ -307,17 +307,6 @@ class Proposal:
     ids: set[int]
 
 
-def spec_of(s: Surge) -> IncidentSpec:
-    """The incident the service would write for a surge (``services._propose``)."""
-    if s.kind == "sku":
-        return IncidentSpec(skus=(s.label,))
-    if s.kind == "route":
-        return IncidentSpec(routes=(s.label,))
-    return IncidentSpec(
-        intent=s.intent, samples=tuple(c.text for c in sorted(s.contacts, key=lambda c: c.at)[:3])
-    )
-
-
 def replay(day: datetime, contacts: list[Contact], history: list[Contact]) -> list[Proposal]:
     """Tick every 30 s over the day; propose as the service does.
 
@@ -356,9 +345,11 @@ def replay(day: datetime, contacts: list[Contact], history: list[Contact]) -> li
                 ids = {c.id for c in s.contacts}
                 if s.key in proposed_keys or len(ids & covered) * 2 >= len(ids):
                     continue
+                if any(names_term(spec, s) for spec in specs):
+                    continue
                 proposed_keys.add(s.key)
                 covered |= ids
-                specs.append(spec_of(s))
+                specs.append(s.spec())
                 proposals.append(Proposal(now, s.key, ids))
         now += TICK
     return proposals

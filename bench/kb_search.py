@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import csv
 import gc
-import json
 import os
 import random
 import re
@@ -54,6 +53,7 @@ from kefu.nlp.paths import evaldata_dir
 from kefu.nlp.search import Document, SearchIndex
 from kefu.nlp.segment import tokenizer
 from kefu.nlp.store import release_free_memory
+from kefu.nlp.train import matching_pairs
 
 DATA = evaldata_dir()
 _WORDISH = re.compile(r"\w")
@@ -65,23 +65,8 @@ def _read(path: Path) -> list[str]:
 
 
 def load_pairs(name: str) -> list[tuple[str, str, bool]]:
-    """(sentence 1, sentence 2, same meaning) of one set."""
-    rows: list[tuple[str, str, str]] = []
-    if name == "afqmc":
-        for line in _read(DATA / "afqmc/dev.json"):
-            d = json.loads(line)
-            rows.append((d["sentence1"], d["sentence2"], d["label"]))
-    elif name == "atec":
-        rows = [tuple(line.split("\t")[1:4]) for line in _read(DATA / "atec/atec_nlp_sim_train.csv")]  # type: ignore[misc]
-    elif name == "atec_ccks":
-        rows = [tuple(line.split("\t")[:3]) for line in _read(DATA / "atec_ccks/dev.tsv")[1:]]  # type: ignore[misc]
-    elif name == "bq_corpus":
-        rows = [tuple(r[:3]) for r in list(csv.reader(_read(DATA / "bq_corpus/dev.csv")))[1:]]  # type: ignore[misc]
-    elif name == "lcqmc":
-        rows = [tuple(line.split("\t")[:3]) for line in _read(DATA / "lcqmc/dev.tsv")]  # type: ignore[misc]
-    else:
-        raise ValueError(name)
-    return [(a.strip(), b.strip(), label.strip() == "1") for a, b, label in rows if a.strip() and b.strip()]
+    """(sentence 1, sentence 2, same meaning) of one set (``kefu.nlp.train.matching_pairs``)."""
+    return matching_pairs(name, DATA)
 
 
 SETS = ("afqmc", "atec", "atec_ccks", "bq_corpus", "lcqmc")

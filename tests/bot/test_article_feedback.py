@@ -26,7 +26,7 @@ def verdicts(bot: Any) -> Any:
     answered(bot, "v-a2", "怎么开发票", "没解决")
     answered(bot, "v-a3", "怎么开发票", "解决了")
     answered(bot, "v-a4", "怎么开发票", None)  # left without a word
-    answered(bot, "v-a5", "退货运费要我自己出吗", "没解决")
+    answered(bot, "v-a5", "退货要自己付运费吗", "没解决")
     return bot
 
 

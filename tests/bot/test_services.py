@@ -52,7 +52,7 @@ def test_traditional_and_reworded_questions_find_the_same_article(bot: Any, text
 
 
 def test_saying_it_helped_counts_the_conversation_as_resolved_by_the_bot(bot: Any) -> None:
-    chat(bot.channel, "v-ok", "退货运费要我自己出吗")
+    chat(bot.channel, "v-ok", "退货要自己付运费吗")
     m = chat(bot.channel, "v-ok", "解决了")
     session = session_of(m)
     assert session.resolved and session.state == BotSession.State.ACTIVE

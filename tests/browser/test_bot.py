@@ -65,7 +65,7 @@ def test_the_bot_answers_takes_a_button_and_hands_over_with_a_summary_the_agent_
     sorry = _bot(chat, "抱歉没能帮到您")
     expect(sorry).to_be_visible()
 
-    _say(chat, "退货邮费要我自己出吗")
+    _say(chat, "退货要自己付运费吗")
     expect(_bot(chat, "七天无理由退货的运费由您承担")).to_be_visible()
     _say(chat, "不是这个意思，我要找真人客服")
     expect(_bot(chat, "正在为您转接人工客服")).to_be_visible()

@@ -3,6 +3,8 @@ makes it escalate, and the same seed replays the same transcript and score."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -15,6 +17,18 @@ GOOD = (
     "请问还有其他可以帮您的吗？"
 )
 POOR = ["这是公司规定，没办法，您再耐心等待吧。", "我们也没办法，您自己看页面吧。", "这个不归我们管。"]
+
+
+ARTICLE = """
+from kefu.accounts.models import User
+from kefu.kb.services import do_create_article
+do_create_article(actor=User.objects.get(username="zuzhang"), data={
+    "title": "物流几天没更新怎么办", "status": "published",
+    "answer": "非常抱歉让您久等了。物流超过 48 小时未更新时，我们会联系快递核实并为您登记加急；仍无进展可为您补发。",
+    "similar_questions": ["快递几天不动了", "物流一直没更新", "订单好几天还没到"], "tags": ["物流"],
+})
+print("null")
+"""
 
 
 def _start(page, base):
@@ -47,8 +61,17 @@ def _transcript(page):
 def test_a_good_trainee_calms_the_customer_and_a_poor_one_makes_it_escalate_repeatably(live_desk, desk_page):
     page = desk_page("xiaomei", path="/desk/training/")
 
+    live_desk.run(ARTICLE)
     _start(page, live_desk.url)
+    # The assistant as in the workspace: the handbook's steps for the customer's emotion and
+    # the knowledge base searched with their words, its answer one click from the composer.
+    assist = page.locator("#kefu-training-assist")
+    expect(assist.locator("[data-role=guidance] li").first).to_be_visible()
+    suggestion = assist.locator(".kb-suggestion", has_text="物流几天没更新怎么办")
+    expect(suggestion).to_be_visible(timeout=30_000)  # the server's first search builds its index
+    suggestion.get_by_role("button", name="插入").click()
     composer = page.locator("#kefu-composer-text")
+    expect(composer).to_have_value(re.compile("登记加急"))
     composer.fill("这是公司规定")
     expect(page.locator("#kefu-quality-hints [data-rule=blame_policy]").first).to_be_visible()
     _send(page, GOOD, confirm=False)

@@ -391,3 +391,61 @@ async def test_the_layer_flushed_between_tests_is_not_reported_as_a_redis_restar
         frames = await drain(comm)
         assert not [f for f in frames if f.get("type") == "realtime"], frames
         await comm.disconnect()
+
+
+async def test_a_long_database_outage_answers_frames_at_once_not_one_pool_timeout_each(desk, monkeypatch):
+    """All sockets of a process share one database thread: after a failure, the next frames
+    are refused at once (the client resends after the hint) instead of each waiting out the
+    pool timeout; a new socket is sent away with 1013; one frame at a time tries again."""
+    import time
+
+    from django.db import OperationalError
+
+    from kefu.channels.consumers import ChatConsumer
+    from kefu.core import outage
+
+    monkeypatch.setattr(outage, "SOCKETS", outage.SocketBreaker(cooldown=0.5))
+    first = await _open(issue_visitor_token(desk.channel.pk))
+    second = await _open(issue_visitor_token(desk.channel.pk))
+    real_store = ChatConsumer._store
+    tries: list[str] = []
+
+    def store_while_down(self: Any, text: Any, client_msg_id: str) -> Any:
+        tries.append(client_msg_id)
+        time.sleep(0.3)  # what the pool's timeout costs, shortened
+        raise OperationalError("couldn't get a connection after 10.00 sec")
+
+    monkeypatch.setattr(ChatConsumer, "_store", store_while_down)
+
+    def refused(cmid: str):
+        return lambda f: f["type"] == "error" and f.get("client_msg_id") == cmid
+
+    for cmid in ("c-1", "c-2", "c-3"):
+        await first.send_json_to({"type": "message", "client_msg_id": cmid, "text": "你好，退款到哪一步了"})
+    for cmid in ("c-1", "c-2", "c-3"):
+        frame = await receive_until(first, refused(cmid))
+        assert frame["code"] == "unavailable" and frame["retry_after_ms"] > 0
+    assert tries == ["c-1"]  # c-2 and c-3 never queued for the database
+
+    late = chat_socket(issue_visitor_token(desk.channel.pk))
+    assert (await late.connect(timeout=5))[0]
+    assert (await late.receive_json_from(timeout=5))["reason"] == "unavailable"
+    assert (await late.receive_output(timeout=5))["code"] == 1013
+
+    await asyncio.sleep(0.6)  # past the pause: one frame tries, the others wait for it
+    await first.send_json_to({"type": "message", "client_msg_id": "c-4", "text": "还在吗"})
+    await asyncio.sleep(0.1)
+    await second.send_json_to({"type": "message", "client_msg_id": "d-1", "text": "人呢"})
+    assert (await receive_until(second, refused("d-1")))["code"] == "unavailable"
+    await receive_until(first, refused("c-4"))
+    assert tries == ["c-1", "c-4"]
+
+    monkeypatch.setattr(ChatConsumer, "_store", real_store)  # the database is back
+    await asyncio.sleep(0.6)
+    ack = await _say(first, "c-1", "你好，退款到哪一步了")
+    assert ack["message"]["text"] == "你好，退款到哪一步了"
+    await receive_until(first, lambda f: f["type"] == "history")  # the end of that frame's work
+    assert await _say(second, "d-1", "人呢")
+    assert await count_messages(client_msg_id__in=["c-1", "d-1"]) == 2
+    for comm in (first, second):
+        await comm.disconnect()

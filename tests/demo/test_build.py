@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
+from django.test.utils import override_settings
 
 from kefu.accounts.models import Role, Team, User
 from kefu.channels.models import Channel
@@ -24,6 +27,30 @@ pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 def _demo_settings(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MEDIA_ROOT = tmp_path
+
+
+@pytest.fixture(scope="module")
+def built(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[str]:
+    """One demo build shared by the tests that only read it (each build costs seconds), in a
+    transaction rolled back after the module; returns what ``kefu demo`` printed."""
+    from kefu.kb.index import reset_index
+
+    with (
+        override_settings(
+            PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+            MEDIA_ROOT=tmp_path_factory.mktemp("demo-media"),
+        ),
+        django_db_blocker.unblock(),
+    ):
+        reset_index()  # rows of earlier tests rolled back; the in-memory index must not remember them
+        atomic = transaction.atomic()
+        atomic.__enter__()
+        try:
+            yield run_demo()
+        finally:
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
+            reset_index()
 
 
 def run_demo(*args: str) -> str:
@@ -48,8 +75,26 @@ def demo_counts() -> tuple[int, ...]:
     )
 
 
-def test_demo_builds_the_shop_with_one_random_password():
+# First: it builds the demo itself, before the shared build below exists.
+def test_running_twice_does_not_duplicate_and_reset_rebuilds(make_user):
+    # The operator's own account and channel share names with demo ones.
+    own_admin = make_user("admin", role="admin")
+    own_channel = Channel.objects.create(name="客服邮箱", kind="email")
     output = run_demo()
+    assert "admin_demo" in output
+    counts = demo_counts()
+    assert "已存在" in run_demo()
+    assert demo_counts() == counts
+    # The knowledge base is kept and reused; complaints, promises and approvals are rebuilt.
+    run_demo("--reset")
+    assert demo_counts() == counts
+    own_admin.refresh_from_db()
+    own_channel.refresh_from_db()
+    assert Channel.objects.filter(name="客服邮箱（演示）").exists()
+
+
+def test_demo_builds_the_shop_with_one_random_password(built):
+    output = built
     assert {"售前咨询", "售后服务", "技术支持", "投诉处理"} <= set(
         Team.objects.values_list("name", flat=True)
     )
@@ -106,31 +151,12 @@ def test_demo_builds_the_shop_with_one_random_password():
     assert view["weak_spots"][0]["replies"] >= 3
 
 
-def test_running_twice_does_not_duplicate_and_reset_rebuilds(make_user):
-    # The operator's own account and channel share names with demo ones.
-    own_admin = make_user("admin", role="admin")
-    own_channel = Channel.objects.create(name="客服邮箱", kind="email")
-    output = run_demo()
-    assert "admin_demo" in output
-    counts = demo_counts()
-    assert "已存在" in run_demo()
-    assert demo_counts() == counts
-    # The knowledge base is kept and reused; complaints, promises and approvals are rebuilt.
-    run_demo("--reset")
-    assert demo_counts() == counts
-    own_admin.refresh_from_db()
-    own_channel.refresh_from_db()
-    assert Channel.objects.filter(name="客服邮箱（演示）").exists()
-
-
-def test_demo_has_a_knowledge_base_and_the_shop_profile():
+def test_demo_has_a_knowledge_base_and_the_shop_profile(built):
     from django.utils import timezone
 
-    from kefu.kb.index import reset_index, search_articles
+    from kefu.kb.index import search_articles
     from kefu.kb.services import list_articles
 
-    reset_index()  # rows of earlier tests rolled back; the in-memory index must not remember them
-    run_demo()
     top = set(Category.objects.filter(parent=None).values_list("name", flat=True))
     assert {"配送与物流", "退换货与退款", "商品与使用", "订单与支付", "发票", "账户与App"} <= top
     assert Category.objects.filter(parent__name="配送与物流").exists()
@@ -150,17 +176,15 @@ def test_demo_has_a_knowledge_base_and_the_shop_profile():
 
     assert "充电宝可以带上飞机吗？" in top3("移动电源能带上飞机吗")
     assert "收不到短信验证码怎么办？" in top3("验证码一直收不到")
-    reset_index()
     profile = ShopProfile.objects.get()
     assert profile.shop_name == "悦家生活旗舰店"
     assert profile.return_address == "浙江省杭州市余杭区仓前街道文一西路 1888 号 悦家生活售后仓"
     assert profile.service_hours == "每天 9:00–22:00"
 
 
-def test_demo_has_complaints_at_every_stage_with_compensation_and_promises():
+def test_demo_has_complaints_at_every_stage_with_compensation_and_promises(built):
     from kefu.tickets.models import FollowUp
 
-    run_demo()
     stages = set(Complaint.objects.values_list("stage", flat=True))
     assert {"intake", "tracking", "resolution", "closed"} <= stages
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +13,13 @@ from kefu.conversations.models import Message
 from kefu.incidents.models import Incident, IncidentLink
 from kefu.incidents.services import do_detect_incidents
 
-from .conftest import LEAKING_CUP, OTHER_QUESTIONS
+from .conftest import (
+    LEAKING_CUP,
+    ORDER_QUESTIONS,
+    OTHER_QUESTIONS,
+    RED_PACKET_NOT_DEDUCTED,
+    RED_PACKET_UNUSABLE,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -48,6 +55,50 @@ def test_a_normal_mix_of_questions_proposes_nothing(shop, write_in):
     for text in OTHER_QUESTIONS * 2:
         write_in(text)
     do_detect_incidents(force=True)
+    assert not Incident.objects.exists()
+
+
+def test_a_surge_told_in_two_wordings_sharing_one_rare_term_is_proposed_as_one_incident(
+    client, shop, write_in
+):
+    for text in OTHER_QUESTIONS:
+        write_in(text)
+    surge = [
+        write_in(text)
+        for pair in zip(RED_PACKET_UNUSABLE, RED_PACKET_NOT_DEDUCTED, strict=True)
+        for text in pair
+    ]
+    do_detect_incidents(force=True)
+    incident = Incident.objects.get()
+    assert "红包" in incident.title
+    assert set(IncidentLink.objects.values_list("conversation_id", flat=True)) == {c.pk for c in surge}
+    client.force_login(shop.lead)
+    [shown] = client.get("/api/v1/incidents").json()
+    evidence = shown["evidence"]
+    assert evidence["term"] == "红包"
+    assert evidence["count"] == 10 and evidence["customers"] == 10
+    assert evidence["normal_per_hour"] == 0
+    samples = {s["text"] for s in evidence["samples"]}
+    # The supervisor sees both wordings, not five of the first.
+    assert samples & set(RED_PACKET_UNUSABLE) and samples & set(RED_PACKET_NOT_DEDUCTED)
+
+    page = client.get(f"/desk/incidents/{incident.pk}/").content.decode()
+    assert "都提到「<strong>红包</strong>」" in page
+
+    later = write_in("红包抵扣不了，付款时一分没减")
+    do_detect_incidents(force=True)
+    assert Incident.objects.count() == 1
+    assert IncidentLink.objects.filter(incident=incident, conversation=later).exists()
+
+
+def test_everyday_questions_sharing_a_common_word_are_not_an_incident(shop, write_in):
+    """「订单」 is in ten questions of the window, and in two or three of this hour every day."""
+    now = timezone.localtime().replace(hour=14, minute=40, second=0, microsecond=0)
+    for i in range(15):
+        write_in(ORDER_QUESTIONS[i % 10], at=now - timedelta(days=1 + i % 7, minutes=3 * (i % 5) + 2))
+    for i, text in enumerate(ORDER_QUESTIONS):
+        write_in(text, at=now - timedelta(minutes=i))
+    do_detect_incidents(now, force=True)
     assert not Incident.objects.exists()
 
 

@@ -8,7 +8,13 @@ from zoneinfo import ZoneInfo
 from kefu.incidents.detection import Contact, IncidentSpec, find_surges, match_reason
 from kefu.nlp.similarity import text_similarity
 
-from .conftest import LEAKING_CUP, OTHER_QUESTIONS
+from .conftest import (
+    LEAKING_CUP,
+    ORDER_QUESTIONS,
+    OTHER_QUESTIONS,
+    RED_PACKET_NOT_DEDUCTED,
+    RED_PACKET_UNUSABLE,
+)
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 18, 14, 10, tzinfo=TZ)
@@ -138,3 +144,51 @@ def test_a_new_problem_is_a_surge_though_everyday_questions_like_it_join_its_clu
     assert surges[0].normal_per_hour < 1
     # The everyday questions alone, as often as every day, are no surge.
     assert find_surges(_contacts(everyday * 2, intent="logistics"), history, history_days=7, now=NOW) == []
+
+
+def test_two_wordings_that_share_only_a_rare_term_are_one_surge_named_by_it():
+    assert max(text_similarity(a, b) for a in RED_PACKET_UNUSABLE for b in RED_PACKET_NOT_DEDUCTED) < 0.34
+    two_wordings = [
+        t for pair in zip(RED_PACKET_UNUSABLE, RED_PACKET_NOT_DEDUCTED, strict=True) for t in pair
+    ]
+    surges = find_surges(_contacts(two_wordings, intent="下单与支付"), [], history_days=7, now=NOW)
+    assert [(s.term, s.label, s.count) for s in surges] == [("红包", "红包", 10)]
+    spec = surges[0].spec()
+    assert spec.keywords == ("红包",)
+    later = Contact(id=99, at=NOW, text="红包抵扣不了，付款时一分没减", intent="下单与支付")
+    assert match_reason(spec, later) == "keyword"
+    # One wording alone is no surge, and no term either.
+    assert find_surges(_contacts(RED_PACKET_UNUSABLE, intent="下单与支付"), [], history_days=7, now=NOW) == []
+
+
+def test_a_term_group_that_is_one_similar_text_cluster_is_not_proposed_twice():
+    surges = find_surges(_contacts(LEAKING_CUP, minutes=0.8), [], history_days=7, now=NOW)
+    assert [(s.kind, s.term) for s in surges] == [("text", "")]
+
+
+def test_a_word_written_every_hour_is_no_term_surge_even_when_it_doubles():
+    """「订单」 three times this hour every day: ten in a quarter of an hour is busy, not new.
+
+    The classifier reads half of these questions as 物流延迟 and is unsure of the rest
+    (no intent), so no similar-text cluster holds them all; only the term would.
+    """
+    now = NOW.replace(minute=40)
+    intents = ("物流延迟/催发货", "")
+    history = [
+        Contact(
+            id=3000 + d * 10 + i,
+            at=now - timedelta(days=d, minutes=5 + 15 * i),
+            text=ORDER_QUESTIONS[(d + i) % 10],
+            team_id=1,
+            intent=intents[i % 2],
+        )
+        for d in range(1, 8)
+        for i in range(3)
+    ]
+    window = [
+        Contact(id=i, at=now - timedelta(minutes=i), text=t, team_id=1, intent=intents[i % 2])
+        for i, t in enumerate(ORDER_QUESTIONS)
+    ]
+    assert find_surges(window, history, history_days=7, now=now) == []
+    # Nobody wrote it last week: the same ten are a surge of 「订单」.
+    assert [s.term for s in find_surges(window, [], history_days=7, now=now)] == ["订单"]

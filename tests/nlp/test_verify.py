@@ -53,3 +53,27 @@ def test_fitted_verifier_prefers_paraphrases_over_near_misses():
 def test_features_bounded_on_huge_and_odd_input():
     row = verify.features("\x00" * 10 + "退款" * 50_000, "")
     assert len(row) == len(verify.FEATURES) and all(np.isfinite(row))
+
+
+def test_the_shipped_model_loads_and_ranks_paraphrases_above_near_misses():
+    shipped = verify.shipped()
+    assert len(shipped.coef) == len(verify.FEATURES)
+    same = [shipped.same_meaning(a, [b]) for a, b in SAME]
+    different = [shipped.same_meaning(a, [b]) for a, b in DIFFERENT]
+    assert np.mean(same) > np.mean(different)
+
+
+def test_a_saved_verifier_loads_to_the_same_probabilities(tmp_path):
+    rows = np.asarray([verify.features(a, b) for a, b in SAME + DIFFERENT], dtype=float)
+    verifier = verify.fit(rows, np.asarray([True] * len(SAME) + [False] * len(DIFFERENT)), l2=0.1)
+    verifier.save(tmp_path / "v.json")
+    again = verify.Verifier.load(tmp_path / "v.json")
+    assert np.allclose(again.probability(rows), verifier.probability(rows), atol=1e-6)
+
+
+def test_the_answer_score_trusts_a_stored_phrasing_and_scales_the_confidence():
+    # Folded (Traditional, full-width, punctuation) to a stored phrasing: the confidence itself.
+    assert verify.answer_score("發票怎麼開？", 0.86, ["如何开票", "发票怎么开"]) == 0.86
+    reworded = verify.answer_score("退货的运费谁承担呀", 0.99, ["退货运费谁承担"])
+    assert 0.0 < reworded < 0.99
+    assert verify.answer_score("发票怎么开", 0.9, []) == 0.0

@@ -51,3 +51,34 @@ async def test_kept_alive_http_connections_end_before_the_websocket_drain(
     await asyncio.wait_for(running, 10)
     writer.close()
     assert during_drain == [b""]  # closed by the server (EOF) before the drain
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_warm_up_loads_the_models_and_the_kb_index_before_any_request(monkeypatch) -> None:
+    from kefu.kb import index
+    from kefu.kb.models import Article
+    from kefu.ops.warmup import warm_up
+
+    Article.objects.create(title="保温杯漏水怎么办", body="请先检查杯盖密封圈是否装好。", status="published")
+    index.reset_index()
+    assert index._holder.index is None
+    try:
+        assert warm_up() > 0
+        assert index._holder.index is not None
+        article = Article.objects.get()
+        assert [h.doc_id for h in index._holder.index.search("保温杯漏水", snippets=False)] == [article.pk]
+    finally:
+        index.reset_index()  # the next test's database has other articles
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_warm_up_does_not_stop_the_server(monkeypatch) -> None:
+    from django.db import OperationalError
+
+    from kefu.ops import warmup
+
+    def down(text: str) -> None:
+        raise OperationalError("could not connect to server")
+
+    monkeypatch.setattr(warmup, "analyze_text", down)
+    assert warmup.warm_up() == 0.0

@@ -13,6 +13,7 @@ import asyncio
 import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -129,9 +130,9 @@ async def _restart_under_traffic(cluster: Cluster, postgres: PrivatePostgres) ->
             assert time.monotonic() < deadline, "not ready again within 60 s"
             await asyncio.sleep(0.2)
 
-        # What the widget does after the hint: the same message, the same id.
-        await chat.send(json.dumps({"type": "message", "client_msg_id": "pg-2", "text": "在吗？"}))
-        await next_frame(chat, lambda f: f["type"] == "ack" and f["client_msg_id"] == "pg-2")
+        # What the widget does after the hint: the same message, the same id, again after
+        # each hint (the socket breaker answers at once for 2 s after the last failure).
+        await _send_as_the_widget(chat, "pg-2", "在吗？")
         reply = await http.post(
             f"/api/v1/conversations/{conversation_id}/messages",
             json={"text": "您好，退款已在处理", "client_msg_id": "pg-r-1"},
@@ -146,3 +147,14 @@ async def _restart_under_traffic(cluster: Cluster, postgres: PrivatePostgres) ->
             desk,
             lambda f: f.get("event") == "message.created" and f["data"]["message"]["text"] == "好的，谢谢",
         )
+
+
+async def _send_as_the_widget(chat: Any, client_msg_id: str, text: str, tries: int = 10) -> None:
+    for _ in range(tries):
+        await chat.send(json.dumps({"type": "message", "client_msg_id": client_msg_id, "text": text}))
+        frame = await next_frame(chat, lambda f: f.get("client_msg_id") == client_msg_id)
+        if frame["type"] == "ack":
+            return
+        assert frame.get("code") == "unavailable", frame
+        await asyncio.sleep(frame["retry_after_ms"] / 1000)
+    raise AssertionError(f"{client_msg_id} not acked after {tries} tries")

@@ -61,6 +61,32 @@ def test_a_trainee_plays_a_case_through_the_api_and_gets_feedback_and_a_score(cl
     assert orders["cases"][0]["best_score"] == body["score"] and progress["passed"] == 0
 
 
+def test_the_assistant_coaches_the_trainee_as_in_the_workspace(client, team, case_of):
+    """Beside the composer, as for a real conversation: the signals behind the customer's
+    emotion, the handbook's steps for it, and the knowledge base searched with their words."""
+    from kefu.understanding.services import guidance_for
+
+    client.force_login(team.trainee)
+    started = _start(client, case_of("late_order"))
+    page = client.get(f"/desk/training/sessions/{started['id']}/").content.decode()
+    first = started["turns"][0]
+    assert "智能辅助" in page and "应对建议" in page
+    for step in guidance_for(first["emotion"]):
+        assert step in page
+    assert f'data-kb-query="{first["text"]}"' in page
+    assert "着急用语：" in page and "追问进度" in page  # 「到底怎么回事」, 「还没到」
+
+    r = _post(
+        client, f"/api/v1/training/sessions/{started['id']}/replies", {"text": "这是公司规定，没办法。"}
+    )
+    body = r.json()
+    assert r.status_code == 200, body
+    coaching = body["coaching"]
+    assert coaching["kb_query"] == body["customer"]["text"]
+    assert coaching["guidance"] == guidance_for(body["customer"]["emotion"])
+    assert isinstance(coaching["signals"], list)
+
+
 def test_a_trainee_sees_only_their_own_sessions(client, team, case_of):
     client.force_login(team.peer)
     peer_session = _start(client, case_of("late_order"))

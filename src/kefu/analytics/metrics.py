@@ -24,17 +24,20 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.db.models import (
     Avg,
+    BigIntegerField,
+    BooleanField,
+    Case,
     Count,
     DateTimeField,
-    DurationField,
     Exists,
     ExpressionWrapper,
     F,
+    Func,
     IntegerField,
     Max,
     OuterRef,
@@ -43,6 +46,7 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
+    When,
     Window,
 )
 from django.db.models.functions import (
@@ -58,7 +62,7 @@ from django.db.models.functions import (
 from django.utils import timezone
 
 from kefu.accounts.models import AgentStatus, StatusChange, Team, User
-from kefu.analytics.models import ConversationRollup, MetricTarget, RollupState
+from kefu.analytics.models import MetricTarget, RollupState
 from kefu.bot.models import BotSession, HandoverReason
 from kefu.channels.models import Channel
 from kefu.complaints.models import CompensationRequest, Complaint, Promise
@@ -163,6 +167,52 @@ def _memo(key: Any, make: Callable[[], Any]) -> Any:
     if key not in store:
         store[key] = make()
     return store[key]
+
+
+# --- timestamps as numbers ------------------------------------------------------------------------
+
+
+class EpochMicroseconds(Func):
+    """A timestamp column as whole microseconds since 1970 (UTC), an integer.
+
+    For the series that read tens of thousands of timestamps only to subtract and compare them:
+    the driver gives a plain int (no datetime built, no converter run per row), and a
+    difference of two is exactly the microseconds ``timedelta.total_seconds()`` divides, so
+    every figure stays the same to the last bit. Only for a plain column (SQLite reads it
+    twice)."""
+
+    output_field = BigIntegerField()
+
+    def get_db_converters(self, connection: Any) -> list[Any]:
+        return []  # the driver already gives an int
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        # EXTRACT(EPOCH …) is an exact numeric: × 10⁶ is a whole number of microseconds.
+        template = "CAST(EXTRACT(EPOCH FROM %(expressions)s) * 1000000 AS bigint)"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        # Stored as 'YYYY-MM-DD HH:MM:SS[.ffffff]' in UTC: the whole seconds (a day number's
+        # float error is far below the half second ROUND absorbs), then the digits after the point.
+        template = (
+            "(CAST(ROUND((julianday(substr(%(expressions)s, 1, 19)) - 2440587.5) * 86400.0) AS INTEGER)"
+            " * 1000000 + CAST(substr(%(expressions)s || '.000000', 21, 6) AS INTEGER))"
+        )
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _us(moment: datetime) -> int:
+    """An aware datetime as ``EpochMicroseconds`` gives it."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def _at(us: int) -> datetime:
+    """``_us`` back to an aware datetime (UTC), exactly."""
+    return _EPOCH + timedelta(microseconds=us)
 
 
 # --- sources ---------------------------------------------------------------------------------
@@ -352,25 +402,22 @@ def _stale_conversations() -> tuple[QuerySet[Any], QuerySet[Any]]:
     return touched.values("conversation_id"), alerted.values("conversation_id")
 
 
-def _rolled(ref: str = "pk") -> QuerySet[ConversationRollup]:
-    """The conversation's rollup row, if it is still valid: the worker read every message and
-    emotion alert it has. Anything newer makes it stale and its figures are computed live, so
-    both paths give the same numbers whether or not the worker has caught up."""
+def _rollup_valid(path: str = "") -> Q:
+    """The conversation's rollup row is there and still valid: the worker read every message
+    and emotion alert it has. Anything newer makes it stale and its figures are computed live,
+    so both paths give the same numbers whether or not the worker has caught up.
+
+    A condition on conversation rows (or, with ``path="conversation__"``, on rows of a
+    conversation): their rollup (one LEFT JOIN, shared by every figure of the query) exists
+    and is not stale. A correlated ``EXISTS`` per figure probed the rollup's
+    index once per row and figure (ten probes a row in a report's aggregate); the join reads
+    it once."""
     touched, alerted = _stale_conversations()
     return (
-        ConversationRollup.objects.filter(conversation_id=OuterRef(ref))
-        .exclude(conversation_id__in=touched)
-        .exclude(conversation_id__in=alerted)
+        Q(**{f"{path}rollup__isnull": False})
+        & ~Q(**{f"{path}pk__in": touched})
+        & ~Q(**{f"{path}pk__in": alerted})
     )
-
-
-def _rollup_valid() -> Q:
-    """``_rolled`` as a condition on conversation rows: their rollup (one LEFT JOIN, shared by
-    every figure of the query) exists and is not stale. A correlated ``EXISTS`` per figure
-    probed the rollup's index once per row and figure (ten probes a row in a report's
-    aggregate); the join reads it once."""
-    touched, alerted = _stale_conversations()
-    return Q(rollup__isnull=False) & ~Q(pk__in=touched) & ~Q(pk__in=alerted)
 
 
 def _either(flag: str, live: Q) -> Q:
@@ -749,44 +796,79 @@ def _frt_series(
 ) -> list[tuple[Any, float]]:
     """Seconds a customer waited for the first agent reply while the desk served them (the rule
     and its edge cases: docs/metrics.md, "First response"); ``inf`` when unanswered past the
-    target (the scope's team's, or ``limit_of(key)``: each group's own)."""
+    target (the scope's team's, or ``limit_of(key)``: each group's own).
+
+    ``qs`` is the first-response rows of ``scope`` (``_rows``), annotated with the key ``k``."""
     if limit_of is None:
         limit = frt_limit(scope.team_id)
         limit_of = lambda _key: limit  # noqa: E731
-    # Answered conversations with a valid rollup: one float each, no calendar walk.
-    answered_rolled = (
-        Q(first_response_at__isnull=False)
-        & Q(rollup__first_response_open_seconds__isnull=False)
-        & _rollup_valid()
-    )
-    out: list[tuple[Any, float]] = list(
-        qs.filter(answered_rolled).values_list("k", "rollup__first_response_open_seconds")
-    )
-    rest = qs.exclude(answered_rolled)
     waits: list[tuple[Any, float, bool]]
-    store = _SHARED.get()
-    if store is None:
-        waits = _frt_waits(rest, timezone.now(), _Calendars())
+    if _SHARED.get() is None:
+        waits = [(k, seconds, True) for k, seconds in _frt_rolled(qs).values_list("k", "seconds")]
+        waits += _frt_waits(qs.exclude(_frt_answered_rolled()), timezone.now(), _Calendars())
     else:
-        # Shared (a report): the rest — unanswered or not yet rolled up — is walked once per
-        # conversation and reused by every breakdown of the same rows; a wait depends on the
-        # conversation, the calendars and the staffing only, not on the grouping.
-        now = _memo(("now",), timezone.now)
-        known: dict[int, tuple[float, bool] | None] = store.setdefault(("frt",), {})
-        keys = list(rest.values_list("pk", "k"))
-        missing = [pk for pk, _k in keys if pk not in known]
-        for i in range(0, len(missing), 5000):
-            chunk = missing[i : i + 5000]
-            rows = Conversation.objects.filter(pk__in=chunk).annotate(k=F("pk"))
-            found = {pk: (seconds, answered) for pk, seconds, answered in _frt_waits(rows, now, _Calendars())}
-            known.update((pk, found.get(pk)) for pk in chunk)
-        waits = [(k, *wait) for pk, k in keys if (wait := known[pk]) is not None]
+        # Shared (a report): the scope's waits are read once, whatever they are grouped by, and
+        # each grouping reads only its keys (two integers a row, no rollup, no calendar): the
+        # eight passes of a report read the rollups twice (the period and the one before), not
+        # eight times. A wait depends on the conversation, the calendars and the staffing, not
+        # on the grouping.
+        base = _memo(("frt_base", scope), lambda: _frt_base(scope))
+        const = qs.query.annotations.get("k")
+        if isinstance(const, Value):  # one group (no breakdown): no need to read the keys
+            waits = [(const.value, seconds, answered) for _pk, seconds, answered in base.values()]
+        else:
+            waits = [(k, *base[pk][1:]) for pk, k in qs.order_by().values_list("pk", "k") if pk in base]
+    out: list[tuple[Any, float]] = []
     for key, seconds, answered in waits:
         if answered:
             out.append((key, seconds))
         elif seconds > limit_of(key):
             out.append((key, math.inf))
     return out
+
+
+def _frt_answered_rolled() -> Q:
+    """Answered, with a valid rollup: one float, no calendar walk."""
+    return (
+        Q(first_response_at__isnull=False)
+        & Q(rollup__first_response_open_seconds__isnull=False)
+        & _rollup_valid()
+    )
+
+
+def _frt_rolled(qs: QuerySet[Any]) -> QuerySet[Any]:
+    return qs.filter(_frt_answered_rolled()).annotate(seconds=F("rollup__first_response_open_seconds"))
+
+
+def _frt_base(scope: Scope) -> dict[int, tuple[int, float, bool]]:
+    """``{pk: (pk, seconds, answered)}`` of every first-response row of the scope that has a wait
+    to measure (in a ``shared`` block: the rest — unanswered or not yet rolled up — is walked
+    once per conversation, however many scopes hold it)."""
+    store = _SHARED.get()
+    assert store is not None
+    rows = _rows(METRICS["first_response_mean"], scope).order_by()
+    flagged = rows.annotate(
+        rolled=ExpressionWrapper(_frt_answered_rolled(), output_field=BooleanField())
+    ).values_list("pk", "rolled", "rollup__first_response_open_seconds")
+    base: dict[int, tuple[int, float, bool]] = {}
+    rest: list[int] = []
+    for pk, rolled, seconds in flagged:
+        if rolled:
+            base[pk] = (pk, seconds, True)
+        else:
+            rest.append(pk)
+    now = _memo(("now",), timezone.now)
+    known: dict[int, tuple[float, bool] | None] = store.setdefault(("frt",), {})
+    missing = [pk for pk in rest if pk not in known]
+    for i in range(0, len(missing), 5000):
+        chunk = missing[i : i + 5000]
+        live = Conversation.objects.filter(pk__in=chunk).annotate(k=F("pk"))
+        found = {pk: (seconds, answered) for pk, seconds, answered in _frt_waits(live, now, _Calendars())}
+        known.update((pk, found.get(pk)) for pk in chunk)
+    for pk in rest:
+        if (wait := known[pk]) is not None:
+            base[pk] = (pk, *wait)
+    return base
 
 
 def frt_limit(team_id: int | None) -> float:
@@ -907,6 +989,7 @@ class _Staffing:
         self._members = members
         users = {u for us in members.values() for u in us} | {r[6] for r in rows if r[6] is not None}
         self._by_user = _spans(sorted(users), start, end) if users else {}
+        self._merged: dict[tuple[int | None, int | None], list[tuple[int, int]]] = {}
         self._cache: dict[
             tuple[int | None, int | None], tuple[list[tuple[datetime, datetime]], list[datetime]]
         ] = {}
@@ -919,14 +1002,23 @@ class _Staffing:
             responder = None  # the team's stretches already hold the responder's
         key = (team_id, responder)
         if key not in self._cache:
+            merged = [(_at(s), _at(e)) for s, e in self._merged_us(team_id, responder, members)]
+            self._cache[key] = (merged, [e for _s, e in merged])
+        return self._cache[key]
+
+    def _merged_us(
+        self, team_id: int | None, responder: int | None, members: set[int]
+    ) -> list[tuple[int, int]]:
+        key = (team_id, responder)
+        if key not in self._merged:
             if responder is None:
                 merged = _merge([s for u in members for s in self._by_user.get(u, [])])
             else:
                 # The team's merged stretches (computed once) and the responder's own.
-                team, _ends = self.spans(team_id, None)
+                team = self._merged_us(team_id, None, members)
                 merged = _merge([*team, *self._by_user.get(responder, [])])
-            self._cache[key] = (merged, [e for _s, e in merged])
-        return self._cache[key]
+            self._merged[key] = merged
+        return self._merged[key]
 
 
 def _served_seconds(
@@ -959,10 +1051,13 @@ def _served_seconds(
 
 def _duration_series(end: str, start: str, condition: Q) -> Callable[[QuerySet[Any], Scope], list]:
     def series(qs: QuerySet[Any], scope: Scope) -> list[tuple[Any, float]]:
-        qs = qs.filter(condition).annotate(
-            d=ExpressionWrapper(F(end) - F(start), output_field=DurationField())
-        )
-        return [(k, d.total_seconds()) for k, d in qs.values_list("k", "d") if d is not None]
+        # Two integers a row, subtracted here: the very seconds of ``(end - start).total_seconds()``.
+        qs = qs.filter(condition).annotate(e=EpochMicroseconds(end), s=EpochMicroseconds(start))
+        return [
+            (k, (e - s) / 1_000_000)
+            for k, e, s in qs.order_by().values_list("k", "e", "s")
+            if e is not None and s is not None
+        ]
 
     return series
 
@@ -975,13 +1070,31 @@ def _response_series(qs: QuerySet[Any], scope: Scope) -> list[tuple[Any, float]]
     Rows are in the period by the reply's time; the turn's start may lie before it. Replies
     of conversations with a valid rollup are read from it; the rest are computed here.
     """
-    rolled = Exists(_rolled("conversation_id"))
-    out: list[tuple[Any, float]] = list(
-        qs.filter(rolled, rollup__isnull=False).values_list("k", "rollup__seconds")
-    )
-    wanted = dict(qs.exclude(rolled).values_list("id", "k"))
+    # One read of the period's replies: a reply of a conversation whose rollup is valid brings
+    # its rolled-up wait (none: it ended no turn); the others bring their id, to be computed
+    # live. (Two reads, rolled and not, each scanned the period's messages; unordered, as the
+    # values are only counted, averaged and ranked.)
+    valid = ExpressionWrapper(_rollup_valid("conversation__"), output_field=BooleanField())
+    out: list[tuple[Any, float]] = []
+    wanted: dict[int, Any] = {}
+    qs = qs.annotate(v=valid, live=Case(When(v=True, then=Value(None)), default=F("id"))).order_by()
+    const = qs.query.annotations.get("k")
+    if isinstance(const, Value):  # one group: the key is not read (nor converted) per row
+        k = const.value
+        for seconds, live in qs.values_list("rollup__seconds", "live"):
+            if live is not None:
+                wanted[live] = k
+            elif seconds is not None:
+                out.append((k, seconds))
+    else:
+        for k, seconds, live in qs.values_list("k", "rollup__seconds", "live"):
+            if live is not None:
+                wanted[live] = k
+            elif seconds is not None:
+                out.append((k, seconds))
     if wanted:
-        for pk, _conversation, seconds in turn_waits(qs.exclude(rolled).values("conversation_id")):
+        live_rows = Message.objects.filter(pk__in=list(wanted)).values("conversation_id")
+        for pk, _conversation, seconds in turn_waits(live_rows):
             if pk in wanted:
                 out.append((wanted[pk], seconds))
     return out
@@ -1101,10 +1214,11 @@ def _grouped(
                 if what == "frt" and own_targets
                 else SERIES[what](qs, scope)
             )
-            for k, v in pairs:
-                values[k if by else None].append(v)
-            if not by:
-                values.setdefault(None, [])
+            if by:
+                for k, v in pairs:
+                    values[k].append(v)
+            else:
+                values[None] = [v for _k, v in pairs]
             for metric in group:
                 if own_targets:
                     out[metric.name] = {
@@ -1391,12 +1505,13 @@ def distribution(scope: Scope, name: str = "first_response") -> list[tuple[str, 
     metric = METRICS[spec.metric]
     assert metric.series is not None
     counts = [0] * len(spec.buckets)
+    bounds = [bound for bound, _label in spec.buckets]
     overdue = 0
     for _k, value in SERIES[metric.series](_rows(metric, scope).annotate(k=Value(0)), scope):
         if math.isinf(value):
             overdue += 1
             continue
-        counts[next(i for i, (bound, _label) in enumerate(spec.buckets) if value <= bound)] += 1
+        counts[bisect.bisect_left(bounds, value)] += 1  # the first bucket whose bound is ≥ value
     out = []
     low = 0.0
     for (bound, label), n in zip(spec.buckets, counts, strict=True):
@@ -1481,8 +1596,10 @@ def _agents(scope: Scope) -> list[int]:
     return list(qs.values_list("pk", flat=True).distinct())
 
 
-def _spans(user_ids: list[int], start: datetime, end: datetime) -> dict[int, list[tuple[datetime, datetime]]]:
-    """Per agent, the stretches of ``[start, end)`` spent online or busy.
+def _spans(user_ids: list[int], start: datetime, end: datetime) -> dict[int, list[tuple[int, int]]]:
+    """Per agent, the stretches of ``[start, end)`` spent online or busy (in microseconds since
+    1970: ``_us``; whole numbers, so their sums and overlaps are exactly the seconds the
+    datetimes would give, at a fraction of the cost for a big team's months of history).
 
     In a ``shared`` block one read of the status history serves every request it covers (the
     stretches of a wider span, clipped, are the stretches of the narrower one); a request it
@@ -1504,7 +1621,8 @@ def _spans(user_ids: list[int], start: datetime, end: datetime) -> dict[int, lis
     missing = [u for u in user_ids if u not in have.users]
     if missing:
         have.add(_read_spans(missing, have.start, have.end))
-    return {u: have.clip(u, start, end) for u in user_ids}
+    start_us, end_us = _us(start), _us(end)
+    return {u: have.clip(u, start_us, end_us) for u in user_ids}
 
 
 class _SpanStore:
@@ -1513,14 +1631,14 @@ class _SpanStore:
     def __init__(self, start: datetime, end: datetime) -> None:
         self.start, self.end = start, end
         self.users: set[int] = set()
-        self._spans: dict[int, tuple[list[tuple[datetime, datetime]], list[datetime], list[datetime]]] = {}
+        self._spans: dict[int, tuple[list[tuple[int, int]], list[int], list[int]]] = {}
 
-    def add(self, spans: dict[int, list[tuple[datetime, datetime]]]) -> None:
+    def add(self, spans: dict[int, list[tuple[int, int]]]) -> None:
         for user, mine in spans.items():
             self._spans[user] = (mine, [s for s, _e in mine], [e for _s, e in mine])
             self.users.add(user)
 
-    def clip(self, user: int, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    def clip(self, user: int, start: int, end: int) -> list[tuple[int, int]]:
         found = self._spans.get(user)
         if found is None:
             return []
@@ -1530,10 +1648,8 @@ class _SpanStore:
         return [(max(s, start), min(e, end)) for s, e in spans[i:j]]
 
 
-def _read_spans(
-    user_ids: list[int], start: datetime, end: datetime
-) -> dict[int, list[tuple[datetime, datetime]]]:
-    """Per agent, the stretches of ``[start, end)`` spent online or busy (two queries)."""
+def _read_spans(user_ids: list[int], start: datetime, end: datetime) -> dict[int, list[tuple[int, int]]]:
+    """Per agent, the stretches of ``[start, end)`` spent online or busy, as ``_us`` (two queries)."""
     working = (AgentStatus.ONLINE, AgentStatus.BUSY)
     before = dict(
         StatusChange.objects.filter(user_id__in=user_ids, at__lt=start)
@@ -1550,29 +1666,31 @@ def _read_spans(
         ):
             if before.get(uid) == at:
                 state[uid] = to
-    changes: dict[int, list[tuple[datetime, str, str]]] = defaultdict(list)
-    for uid, at, frm, to in (
+    changes: dict[int, list[tuple[int, str, str]]] = defaultdict(list)
+    for uid, t, frm, to in (
         StatusChange.objects.filter(user_id__in=user_ids, at__gte=start, at__lt=end)
+        .annotate(t=EpochMicroseconds("at"))
         .order_by("at", "id")
-        .values_list("user_id", "at", "from_status", "to_status")
+        .values_list("user_id", "t", "from_status", "to_status")
     ):
-        changes[uid].append((at, frm, to))
-    out: dict[int, list[tuple[datetime, datetime]]] = {}
+        changes[uid].append((t, frm, to))
+    start_us, end_us = _us(start), _us(end)
+    out: dict[int, list[tuple[int, int]]] = {}
     for uid in user_ids:
         mine = changes.get(uid, [])
         status = state.get(uid) or (mine[0][1] if mine else AgentStatus.OFFLINE)
-        cursor = start
+        cursor = start_us
         spans = []
-        for at, _frm, to in [*mine, (end, "", "")]:
-            if status in working and at > cursor:
-                spans.append((cursor, at))
-            cursor, status = at, to
+        for t, _frm, to in [*mine, (end_us, "", "")]:
+            if status in working and t > cursor:
+                spans.append((cursor, t))
+            cursor, status = t, to
         out[uid] = spans
     return out
 
 
-def _merge(intervals: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
-    merged: list[tuple[datetime, datetime]] = []
+def _merge[T: (datetime, int)](intervals: list[tuple[T, T]]) -> list[tuple[T, T]]:
+    merged: list[tuple[T, T]] = []
     for s, e in sorted(intervals):
         if merged and s <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(merged[-1][1], e))
@@ -1581,12 +1699,13 @@ def _merge(intervals: list[tuple[datetime, datetime]]) -> list[tuple[datetime, d
     return merged
 
 
-def _overlap(a: list[tuple[datetime, datetime]], b: list[tuple[datetime, datetime]]) -> float:
+def _overlap_us(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> float:
+    """Seconds two sorted lists of disjoint stretches (``_us``) overlap."""
     total, i, j = 0.0, 0, 0
     while i < len(a) and j < len(b):
         s, e = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
         if e > s:
-            total += (e - s).total_seconds()
+            total += (e - s) / 1_000_000  # exactly ``timedelta.total_seconds()``
         if a[i][1] < b[j][1]:
             i += 1
         else:
@@ -1594,10 +1713,11 @@ def _overlap(a: list[tuple[datetime, datetime]], b: list[tuple[datetime, datetim
     return total
 
 
-def _handling(users: list[int], scope: Scope, end: datetime) -> dict[int, list[tuple[datetime, datetime]]]:
-    """Per agent, the stretches of the period spent with at least one answered conversation open."""
-    handling: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
-    now = timezone.now()
+def _handling(users: list[int], scope: Scope, end: datetime) -> dict[int, list[tuple[int, int]]]:
+    """Per agent, the stretches of the period spent with at least one answered conversation open
+    (in microseconds since 1970: ``_us``)."""
+    handling: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    now = _us(timezone.now())
     store = _SHARED.get()
     window = store.get(("window",)) if store is not None else None
     if window is not None and window[0] <= scope.start and end <= window[1]:
@@ -1606,19 +1726,20 @@ def _handling(users: list[int], scope: Scope, end: datetime) -> dict[int, list[t
         rows = _memo(key, lambda: _handled_rows(users, scope, window[0], window[1]))
     else:
         rows = _handled_rows(users, scope, scope.start, end)
+    start_us, end_us = _us(scope.start), _us(end)
     for uid, s, e, status in rows:
-        if s is None or s >= end or not (e is None or e > scope.start or status in ACTIVE):
+        if s is None or s >= end_us or not (e is None or e > start_us or status in ACTIVE):
             continue
         stop = now if status in ACTIVE or e is None else e
-        handling[uid].append((max(s, scope.start), min(stop, end)))
+        handling[uid].append((max(s, start_us), min(stop, end_us)))
     return handling
 
 
 def _handled_rows(
     users: list[int], scope: Scope, start: datetime, end: datetime
-) -> list[tuple[int, datetime | None, datetime | None, str]]:
+) -> list[tuple[int, int | None, int | None, str]]:
     """(agent, first response, resolution, status) of the answered conversations agents had open
-    at some time in ``[start, end)``."""
+    at some time in ``[start, end)``, the times as ``EpochMicroseconds``."""
     convs = Conversation.objects.filter(
         assignee_id__in=users,
         first_response_at__isnull=False,
@@ -1628,7 +1749,11 @@ def _handled_rows(
         convs = convs.filter(channel_id=scope.channel_id)
     if scope.intent is not None:
         convs = convs.filter(intent=scope.intent)
-    return list(convs.values_list("assignee_id", "first_response_at", "resolved_at", "status"))
+    return list(
+        convs.annotate(s=EpochMicroseconds("first_response_at"), e=EpochMicroseconds("resolved_at"))
+        .order_by()
+        .values_list("assignee_id", "s", "e", "status")
+    )
 
 
 def _presence(
@@ -1653,10 +1778,10 @@ def _presence(
     busy: dict[int, float] = {}
     if "occupancy" in names:
         handling = _handling(users, scope, end)
-        busy = {uid: _overlap(_merge(handling[uid]), spans.get(uid, [])) for uid in users}
+        busy = {uid: _overlap_us(_merge(handling[uid]), spans.get(uid, [])) for uid in users}
     out: dict[str, dict[Any, tuple[float | None, int]]] = {name: {} for name in names}
     for key, members in groups.items():
-        online = sum((e - s).total_seconds() for uid in members for s, e in spans.get(uid, []))
+        online = sum((e - s) / 1_000_000 for uid in members for s, e in spans.get(uid, []))
         if "online_time" in out:
             out["online_time"][key] = (online, len(members))
         if "occupancy" in out:

@@ -13,7 +13,7 @@ The worker reads the messages and emotion alerts in id order past two marks
 ``was_upset_live``, ``turn_waits``, the business calendars). A reopening, a transfer, a late
 reply or a CSAT line is a new message, so it is a late-arriving change that recomputes its
 conversation. Until then the metrics treat the conversation as the open tail and compute it
-live (``metrics._rolled``): the figures are the same whether the worker is behind or not.
+live (``metrics._rollup_valid``): the figures are the same whether the worker is behind or not.
 
 Each batch is one transaction that moves the marks with the rows: a worker that dies
 mid-batch leaves the previous marks, and the next run redoes the batch (recomputing a

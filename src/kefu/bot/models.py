@@ -5,10 +5,12 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-# The operating threshold on the search's confidence (docs/bot.md, ``bench/bot.py``): on the
-# question-matching sets wrong answers fall under 10 % of the answered only from about 0.9
-# (LCQMC: 29 % answered, 9 % wrong); below it the bot offers up to three questions instead.
-DEFAULT_THRESHOLD = 0.9
+from kefu.nlp.verify import ANSWER_THRESHOLD
+
+# The operating threshold on the bot's answer score (the search's confidence × the paraphrase
+# verifier, ``kefu.nlp.verify``), chosen by ``bench/bot.py`` on its tuning split (docs/bot.md);
+# below it the bot offers up to three questions instead.
+DEFAULT_THRESHOLD = ANSWER_THRESHOLD
 
 DEFAULT_GREETING = "您好，我是智能客服小悦，很高兴为您服务。请问有什么可以帮您？"
 

@@ -5,7 +5,8 @@ conversation the bot holds (``bot.gate``) is not routed. After the message commi
 ``do_bot_answer`` decides, in one transaction, what the bot says: a hand-over to a
 person (asked for, an angry or dissatisfied customer, a complaint or a threat, two
 answers rejected, two questions it could not answer, an intent it may not answer), the
-customer's own order, a knowledge-base answer above the threshold, up to three likely
+customer's own order, a knowledge-base answer whose ``answer_score`` (the search's
+confidence × a paraphrase verifier on the top hit) reaches the threshold, up to three likely
 questions as buttons, or an honest "I do not know". A hand-over writes the summary the
 agent reads at the top of the conversation and routes through ``routing.assignment``;
 with the desk closed the customer is told when a person will answer (and an IM customer's
@@ -44,6 +45,7 @@ from kefu.kb.index import SearchResult, search_articles
 from kefu.kb.markdown import plain_text
 from kefu.kb.models import Article
 from kefu.kb.services import do_create_article
+from kefu.nlp import verify
 from kefu.nlp.emotion import complaint_risk, message_signals
 from kefu.routing.assignment import do_queue_after_commit
 from kefu.routing.availability import State, desk_state_for_conversation, when_text
@@ -310,11 +312,23 @@ def _article_answer(article: Article) -> str:
     return answer
 
 
+def answer_score(query: str, hit: SearchResult) -> float:
+    """How sure the bot is that ``hit`` answers ``query``: the search's confidence × the
+    paraphrase verifier's probability that ``query`` means one of the article's questions
+    (``kefu.nlp.verify.answer_score``, the function ``bench/bot.py`` measures)."""
+    article = hit.article
+    return verify.answer_score(query, hit.confidence, [article.title, *(article.similar_questions or [])])
+
+
 def _kb_answer(session: BotSession, conversation: Conversation, message: Message) -> BotTurn:
     threshold = session.setting.threshold if session.setting else DEFAULT_THRESHOLD
     hits = _kb_hits(message.text)
-    if hits and hits[0].confidence >= threshold:
-        return _answer(session, conversation, message, hits[0].article, hits[0].confidence)
+    # The search finds the article; the verifier keeps a question that shares its words but
+    # not its meaning (「怎么开发票」 → 「发票开错了怎么重开」) from being answered with it:
+    # that one is offered as a choice below.
+    score = answer_score(phrases.fold(message.text)[:_QUERY_CHARS], hits[0]) if hits else 0.0
+    if hits and score >= threshold:
+        return _answer(session, conversation, message, hits[0].article, score)
     offered = [h for h in hits if h.confidence >= CHOICE_FLOOR][:MAX_CHOICES]
     if offered:
         titles = [h.article.title for h in offered]

@@ -55,7 +55,7 @@ class SettingForm(forms.Form):
         min_value=0.05,
         max_value=0.99,
         initial=DEFAULT_THRESHOLD,
-        help_text="低于阈值时给出最多三个可能的问题供客户选择（见 docs/bot.md 的测评）",
+        help_text="回答分数 = 检索置信度 × 同义判断（问题与文章的标题或相似问法是否同义）；低于阈值时给出最多三个可能的问题供客户选择（见 docs/bot.md 的测评）",
     )
 
     def __init__(self, *args: object, **kwargs: object) -> None:

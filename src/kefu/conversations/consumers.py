@@ -98,31 +98,48 @@ class JsonSocket(AsyncJsonWebsocketConsumer):
         if not isinstance(content, dict):
             await self.send_error(None, "消息必须是 JSON 对象")
             return
+        breaker = outage.SOCKETS
         try:
             # The text boundary of the sockets (docs/api.md, "Text"): a NUL or a lone
             # surrogate anywhere in a frame is refused with an error frame that names
             # the field and echoes the client's message id, so the client drops the
             # message instead of resending it forever.
             check_json(content)
+            if not breaker.allow():
+                # The database failed a moment ago: answer at once rather than queue
+                # this frame behind another pool timeout on the shared database thread.
+                await self.send_unavailable(content)
+                return
             await self.handle_frame(content)
         except KefuError as exc:
+            breaker.succeeded()
             await self.send_error(next(iter(exc.fields), None), exc.message, **self.error_context(content))
         except outage.DATABASE_ERRORS as exc:
             # PostgreSQL restarting: nothing of this frame was stored. The client keeps
             # the message (or its resume) and sends it again after the hint.
+            breaker.failed()
             log.warning(
                 "%s socket frame %r failed, database unavailable: %r",
                 self.socket_kind,
                 content.get("type"),
                 exc,
             )
-            await self.send_error(
-                None,
-                outage.DETAIL,
-                code="unavailable",
-                retry_after_ms=outage.RETRY_AFTER_SECONDS * 1000,
-                **self.error_context(content),
-            )
+            await self.send_unavailable(content)
+        except BaseException:
+            if breaker.trial:  # not a database failure: let the next frame try
+                breaker.succeeded()
+            raise
+        else:
+            breaker.succeeded()
+
+    async def send_unavailable(self, content: dict[str, Any]) -> None:
+        await self.send_error(
+            None,
+            outage.DETAIL,
+            code="unavailable",
+            retry_after_ms=outage.RETRY_AFTER_SECONDS * 1000,
+            **self.error_context(content),
+        )
 
     async def handle_frame(self, content: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -202,6 +219,7 @@ class JsonSocket(AsyncJsonWebsocketConsumer):
             # The database is restarting: tell the client to come back soon (1013, "try
             # again later") rather than fail the handshake, which it would meet with backoff.
             log.warning("%s socket handshake failed, database unavailable: %r", self.socket_kind, exc)
+            outage.SOCKETS.failed()
             if not self.accepted:
                 await super().accept()
                 self.accepted = True

@@ -151,6 +151,17 @@ class Message(models.Model):
                 name="message_client_id_unique",
             )
         ]
+        indexes = [
+            # Agent replies by time, with what the response-time figures read of them (the
+            # reports' month of a 200-agent team: 150,000 of the period's 400,000 messages), so
+            # PostgreSQL reads them from the index alone instead of every message of the period.
+            models.Index(
+                fields=["created_at"],
+                include=["id", "conversation", "sender"],
+                condition=Q(direction="outgoing", sender__isnull=False, is_private=False),
+                name="message_agent_reply_time",
+            ),
+        ]
 
     @property
     def is_public(self) -> bool:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 from django.db import InterfaceError, OperationalError
@@ -33,6 +34,48 @@ log = logging.getLogger(__name__)
 DATABASE_ERRORS: tuple[type[BaseException], ...] = (OperationalError, InterfaceError)
 RETRY_AFTER_SECONDS = 2
 DETAIL = "服务暂时不可用（数据库连接中断），请稍后重试"
+
+
+class SocketBreaker:
+    """Refuse socket frames at once while the database is known to be down.
+
+    Every socket of a process does its database work on one thread (Channels'
+    ``database_sync_to_async``). During a long outage each frame held that thread for the
+    whole pool timeout (``KEFU_DB_POOL_TIMEOUT``, 10 s) before it failed, and the frames of
+    every other socket queued behind it: a minute of outage left the chat minutes behind.
+    After a failure the breaker is open for ``RETRY_AFTER_SECONDS``; frames meanwhile get
+    the same "unavailable" answer without touching the database. Then one frame at a time
+    tries (half open) until one succeeds.
+    """
+
+    def __init__(self, cooldown: float = RETRY_AFTER_SECONDS) -> None:
+        self.cooldown = cooldown
+        self.open_until = 0.0
+        self.trial = False
+
+    def allow(self) -> bool:
+        """Whether this frame may use the database now (and, if it is the trial, is it)."""
+        if self.open_until == 0.0:
+            return True
+        if self.trial or time.monotonic() < self.open_until:
+            return False
+        self.trial = True
+        return True
+
+    def succeeded(self) -> None:
+        self.open_until = 0.0
+        self.trial = False
+
+    def failed(self) -> None:
+        self.open_until = time.monotonic() + self.cooldown
+        self.trial = False
+
+    def cooling(self) -> bool:
+        """Open and not yet due for a trial: a new socket is sent away at once."""
+        return time.monotonic() < self.open_until
+
+
+SOCKETS = SocketBreaker()
 
 
 def is_outage(exc: BaseException | None) -> bool:
@@ -82,6 +125,10 @@ class WebsocketHandshakeGuard:
         if scope["type"] != "websocket":
             await self.app(scope, receive, send)
             return
+        if SOCKETS.cooling():
+            # The handshake reads the session on the same database thread: no new wait there.
+            await self._come_back_later(send)
+            return
         answered = False
 
         async def tracking_send(message: dict[str, Any]) -> None:
@@ -96,6 +143,11 @@ class WebsocketHandshakeGuard:
             if answered:  # the consumer was running: its own handling applies
                 raise
             log.warning("websocket handshake %s failed, database unavailable: %r", scope.get("path"), exc)
-            await send({"type": "websocket.accept"})
-            await send({"type": "websocket.send", "text": json.dumps(reconnect_hint())})
-            await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
+            SOCKETS.failed()
+            await self._come_back_later(send)
+
+    @staticmethod
+    async def _come_back_later(send: Any) -> None:
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.send", "text": json.dumps(reconnect_hint())})
+        await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})

@@ -21,7 +21,7 @@ import io
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -44,7 +44,15 @@ from kefu.customers.models import LogisticsEvent, Order, OrderItem
 from kefu.proactive.services import do_queue_incident_notices
 from kefu.sla.policies import DEFAULT_WARN_RATIO
 
-from .detection import Contact, DetectionSettings, IncidentSpec, Surge, find_surges, match_reason
+from .detection import (
+    Contact,
+    DetectionSettings,
+    IncidentSpec,
+    Surge,
+    find_surges,
+    match_reason,
+    names_term,
+)
 from .facts import PinnedStatement, pinned_statements
 from .models import DetectionState, Incident, IncidentEvent, IncidentLink, PublicPost
 from .public_posts import post_event
@@ -280,6 +288,8 @@ def _covered(surge: Surge, now: datetime) -> bool:
     )
     if active_or_quiet.filter(key=surge.key).exists():
         return True
+    if surge.term and any(names_term(_spec(i), surge) for i in active_or_quiet.filter(kind=surge.kind)):
+        return True
     linked = IncidentLink.objects.filter(
         conversation_id__in=ids,
         incident__in=active_or_quiet.filter(status__in=(Incident.Status.PROPOSED, Incident.Status.OPEN)),
@@ -292,6 +302,8 @@ def _title(surge: Surge) -> str:
         return f"商品 {surge.label} 集中咨询"
     if surge.kind == "route":
         return f"物流 {surge.label} 集中咨询"
+    if surge.term:
+        return f"同类问题激增：「{surge.label[:40]}」"
     return f"同类问题激增：{surge.label[:40]}"
 
 
@@ -302,10 +314,12 @@ def _evidence(surge: Surge) -> dict[str, Any]:
         "window_minutes": surge.window_minutes,
         "rate_per_hour": round(surge.rate_per_hour, 1),
         "normal_per_hour": round(surge.normal_per_hour, 2),
-        "samples": [{"conversation_id": c.id, "text": c.text[:200]} for c in contacts[:5]],
+        "samples": [{"conversation_id": c.id, "text": c.text[:200]} for c in surge.samples(5)],
         "customers": len({c.customer_id for c in contacts}),
         "orders": sorted({c.order_no for c in contacts if c.order_no})[:50],
         "first_at": contacts[0].at.isoformat(),
+        # The unusual term several wordings share (normal_per_hour is then the term's).
+        **({"term": surge.term} if surge.term else {}),
     }
 
 
@@ -313,11 +327,7 @@ def _propose(surge: Surge, now: datetime) -> Incident | None:
     if _covered(surge, now):
         return None
     contacts = sorted(surge.contacts, key=lambda c: c.at)
-    spec: dict[str, Any] = {"intent": surge.intent, "samples": [c.text[:200] for c in contacts[:3]]}
-    if surge.kind == "sku":
-        spec = {"skus": [surge.label]}
-    elif surge.kind == "route":
-        spec = {"routes": [surge.label]}
+    spec = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(surge.spec()).items() if v}
     incident = Incident.objects.create(
         team_id=surge.team_id,
         title=_title(surge),

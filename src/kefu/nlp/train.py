@@ -13,6 +13,12 @@ the row number keeps duplicated texts on one side of the split.
 Intent is trained on ``data/intent_seed.jsonl``. Both builds are deterministic:
 fixed data order, a seeded single-threaded solver, float16 weights and timestamp-free
 ``.npz`` files, so running the command twice gives identical bytes.
+
+The bot's paraphrase verifier (``kefu.nlp.verify``, ``data/verifier.json``) is fitted on
+same-meaning / different-meaning pairs of the question-matching sets (AFQMC, ATEC,
+ATEC-CCKS, BQ, LCQMC; ``matching_pairs``), up to ``VERIFIER_PAIRS`` per set picked by a
+hash of the pair. ``bench/bot.py`` fits the same recipe leaving the scored set's domain
+out (``fit_verifier(..., leave_out=...)``). ``--only verifier`` rebuilds just that file.
 """
 
 from __future__ import annotations
@@ -27,16 +33,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+
 from kefu.nlp.emotion import EmotionModel
 from kefu.nlp.features import feature_matrix, fit_linear_matrix
 from kefu.nlp.normalize import normalize
 from kefu.nlp.paths import evaldata_dir
+from kefu.nlp.verify import Verifier, features, fit
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 EVALDATA_DIR = evaldata_dir()
 EMOTION_MODEL = "emotion.npz"
 CONVERSATION_MODEL = "emotion_conversation.npz"
 INTENT_MODEL = "intent.npz"
+VERIFIER_MODEL = "verifier.json"
 INTENT_SEED = DATA_DIR / "intent_seed.jsonl"
 EMOTION_SEED = DATA_DIR / "emotion_seed.jsonl"
 HELDOUT_MODULO = 5
@@ -299,13 +309,75 @@ def load_intent_seed(path: Path = INTENT_SEED) -> list[tuple[str, str]]:
     return out
 
 
-def train_all(out_dir: str | Path = DATA_DIR, evaldata: str | Path = EVALDATA_DIR) -> list[Path]:
-    """Rebuild every model file into ``out_dir``; returns the paths written."""
+MATCHING_SETS = ("afqmc", "atec", "atec_ccks", "bq_corpus", "lcqmc")
+# AFQMC, ATEC and ATEC-CCKS are all Ant Financial's 花呗/借呗 questions: one domain.
+MATCHING_DOMAIN = {"afqmc": "ant", "atec": "ant", "atec_ccks": "ant", "bq_corpus": "bq", "lcqmc": "lcqmc"}
+VERIFIER_PAIRS = 6000
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8-sig").replace("\ufeff", "").splitlines()
+
+
+def matching_pairs(name: str, evaldata: Path = EVALDATA_DIR) -> list[tuple[str, str, bool]]:
+    """(sentence 1, sentence 2, same meaning) of one question-matching set, in file order."""
+    rows: list[tuple[str, ...]] = []
+    if name == "afqmc":
+        for line in _lines(evaldata / "afqmc/dev.json"):
+            d = json.loads(line)
+            rows.append((d["sentence1"], d["sentence2"], d["label"]))
+    elif name == "atec":
+        rows = [tuple(line.split("\t")[1:4]) for line in _lines(evaldata / "atec/atec_nlp_sim_train.csv")]
+    elif name == "atec_ccks":
+        rows = [tuple(line.split("\t")[:3]) for line in _lines(evaldata / "atec_ccks/dev.tsv")[1:]]
+    elif name == "bq_corpus":
+        rows = [tuple(r[:3]) for r in list(csv.reader(_lines(evaldata / "bq_corpus/dev.csv")))[1:]]
+    elif name == "lcqmc":
+        rows = [tuple(line.split("\t")[:3]) for line in _lines(evaldata / "lcqmc/dev.tsv")]
+    else:
+        raise ValueError(name)
+    return [
+        (a.strip(), b.strip(), label.strip() == "1")
+        for a, b, label in (r for r in rows if len(r) == 3)
+        if a.strip() and b.strip()
+    ]
+
+
+def verifier_rows(name: str, evaldata: Path = EVALDATA_DIR) -> tuple[np.ndarray, np.ndarray]:
+    """The verifier's features and labels of at most about ``VERIFIER_PAIRS`` pairs of one set, spread by hash."""
+    pairs = matching_pairs(name, evaldata)
+    keep = min(1.0, VERIFIER_PAIRS / len(pairs))
+    pairs = [p for p in pairs if zlib.crc32((p[0] + p[1]).encode()) % 1000 < keep * 1000]
+    return (
+        np.asarray([features(a, b) for a, b, _ in pairs], dtype=float),
+        np.asarray([same for *_, same in pairs]),
+    )
+
+
+def fit_verifier(rows: dict[str, tuple[np.ndarray, np.ndarray]], *, leave_out: str | None = None) -> Verifier:
+    """The verifier fitted on the pairs of every set in ``rows`` outside the domain ``leave_out``."""
+    kept = [rows[n] for n in MATCHING_SETS if n in rows and MATCHING_DOMAIN[n] != leave_out]
+    return fit(np.vstack([x for x, _ in kept]), np.concatenate([y for _, y in kept]))
+
+
+def train_verifier(evaldata: Path = EVALDATA_DIR) -> Verifier:
+    """The bot's shipped verifier: fitted on the pairs of every question-matching set."""
+    return fit_verifier({name: verifier_rows(name, evaldata) for name in MATCHING_SETS})
+
+
+def train_all(
+    out_dir: str | Path = DATA_DIR, evaldata: str | Path = EVALDATA_DIR, *, only: str | None = None
+) -> list[Path]:
+    """Rebuild every model file (or ``only`` the ``verifier``) into ``out_dir``; returns the paths written."""
     from kefu.nlp.conversation import train_conversation_model
     from kefu.nlp.intent import IntentClassifier
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    verifier_path = out / VERIFIER_MODEL
+    train_verifier(Path(evaldata)).save(verifier_path)
+    if only == "verifier":
+        return [verifier_path]
     emotion_path = out / EMOTION_MODEL
     emotion = train_emotion(Path(evaldata))
     emotion.save(emotion_path)
@@ -315,15 +387,16 @@ def train_all(out_dir: str | Path = DATA_DIR, evaldata: str | Path = EVALDATA_DI
     train_conversation_model(Path(evaldata), emotion).save(conversation_path)
     intent_path = out / INTENT_MODEL
     IntentClassifier.fit(load_intent_seed()).save(intent_path)
-    return [emotion_path, conversation_path, intent_path]
+    return [emotion_path, conversation_path, intent_path, verifier_path]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kefu.nlp.train", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(DATA_DIR), help="directory for the model files")
     parser.add_argument("--evaldata", default=str(EVALDATA_DIR), help="folder of the labelled sets")
+    parser.add_argument("--only", choices=["verifier"], help="rebuild only this model")
     args = parser.parse_args(argv)
-    for path in train_all(args.out, args.evaldata):
+    for path in train_all(args.out, args.evaldata, only=args.only):
         print(f"wrote {path} ({path.stat().st_size:,} bytes)")
     return 0
 

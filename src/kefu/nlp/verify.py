@@ -9,20 +9,25 @@ both ways, length ratio, numbers present on one side only or different, negation
 turns them into the probability that the two questions mean the same (logistic
 regression, ``fit``).
 
-``bench/bot.py`` fits it on the same-meaning / different-meaning pairs of the
-question-matching sets in ``../shared/evaldata`` leaving the evaluated set's domain out
-(so its figures are cross-domain) and scores the top hit by the search's confidence times
-the verifier's probability. No fitted model is committed and the bot does not use it
-yet: see docs/bot.md, "Measured: bench/bot.py", for why. Nothing is downloaded.
+The bot answers with its top knowledge-base hit only when ``answer_score`` — the search's
+confidence times the verifier's probability — reaches its threshold (``ANSWER_THRESHOLD``
+by default). The shipped model (``data/verifier.json``, 16 weights) is fitted by
+``python -m kefu.nlp.train`` on the same-meaning / different-meaning pairs of the
+question-matching sets in ``../shared/evaldata``; ``bench/bot.py`` scores this same
+``answer_score`` with the same recipe fitted leaving the scored set's domain out, and
+chooses ``ANSWER_THRESHOLD`` on its tuning split (docs/bot.md, "Measured"). Nothing is
+downloaded.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Sequence
 from difflib import SequenceMatcher
-from functools import lru_cache
+from functools import cache, lru_cache
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -30,9 +35,14 @@ from numpy.typing import ArrayLike
 from kefu.nlp.normalize import normalize_text
 from kefu.nlp.segment import cut
 
-__all__ = ["FEATURES", "Verifier", "features", "fit"]
+__all__ = ["ANSWER_THRESHOLD", "FEATURES", "Verifier", "answer_score", "features", "fit", "shipped"]
 
 MAX_CHARS = 200
+MODEL_PATH = Path(__file__).resolve().parent / "data" / "verifier.json"
+# The bot's default threshold on ``answer_score``: the lowest of bench/bot.py's grid whose
+# wrong answers stay under 5 % of the answered on the tuning split of every set (2026-12-03,
+# docs/bot.md). A change of the model or the features needs a new run of the bench.
+ANSWER_THRESHOLD = 0.75
 
 FEATURES = (
     "bigram_jaccard",
@@ -123,9 +133,52 @@ class Verifier:
 
     def same_meaning(self, query: str, stored: Sequence[str]) -> float:
         """The probability that ``query`` means the same as the closest of the ``stored`` phrasings."""
+        stored = [s for s in stored if s and s.strip()]
         if not stored:
             return 0.0
+        # The same question once folded (Traditional, full-width, punctuation) means the same;
+        # the fitted model, which rarely saw identical pairs, says about 0.7 there.
+        cleaned = _clean(query)
+        if cleaned and any(_clean(s) == cleaned for s in stored):
+            return 1.0
         return float(self.probability(np.asarray([features(query, s) for s in stored], dtype=float)).max())
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "features": list(FEATURES),
+            "mean": [round(float(x), 8) for x in self.mean],
+            "scale": [round(float(x), 8) for x in self.scale],
+            "coef": [round(float(x), 8) for x in self.coef],
+            "bias": round(self.bias, 8),
+        }
+
+    def save(self, path: str | Path) -> None:
+        """Write the weights as JSON (a few hundred bytes, the same bytes for the same fit)."""
+        Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> Verifier:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if tuple(data["features"]) != FEATURES:
+            raise ValueError(f"{path}: fitted on other features; rebuild it with python -m kefu.nlp.train")
+        return cls(data["mean"], data["scale"], data["coef"], data["bias"])
+
+
+@cache
+def shipped() -> Verifier:
+    """The committed model (``data/verifier.json``)."""
+    return Verifier.load(MODEL_PATH)
+
+
+def answer_score(
+    query: str, confidence: float, phrasings: Sequence[str], *, verifier: Verifier | None = None
+) -> float:
+    """The bot's score for answering ``query`` with its top hit: the search's ``confidence`` ×
+    the probability that ``query`` means the same as the hit's closest phrasing (its title and
+    similar questions). The bot answers when it reaches its threshold."""
+    if confidence <= 0:
+        return 0.0
+    return confidence * (verifier or shipped()).same_meaning(query, phrasings)
 
 
 def fit(rows: np.ndarray, labels: np.ndarray, l2: float = 1.0, steps: int = 30) -> Verifier:

@@ -155,6 +155,7 @@ def reply(request: AuthedRequest, session_id: int, payload: TrainingReplyIn) -> 
     out = session_out(session)
     out["feedback"] = turn_out(turns[-2])
     out["customer"] = turn_out(turns[-1])
+    out["coaching"] = services.coaching_for(turns[-1])
     return out
 
 

@@ -52,6 +52,7 @@ from kefu.quality.rules import Turn as RubricTurn
 from kefu.quality.ruleset_store import active_ruleset
 from kefu.replies.models import VARIABLE_RE, CannedReply, ShopProfile
 from kefu.replies.services import access_reply, search_replies
+from kefu.understanding.services import guidance_for
 
 from . import engine
 from .cases import LEARNING_PATH
@@ -637,3 +638,17 @@ def do_case_from_conversation(*, actor: User, conversation_id: int) -> TrainingC
 
 def case_limits() -> dict[str, int]:
     return {"max_message_chars": settings.KEFU_MAX_MESSAGE_CHARS}
+
+
+def coaching_for(turn: TrainingTurn | None) -> dict[str, Any]:
+    """What the live workspace's assistant shows beside a customer's message: the signals
+    behind its emotion reading, the steps the handbooks give for that emotion (应对建议) and
+    the text the knowledge-base suggestions are searched with."""
+    if turn is None or turn.role != TrainingTurn.Role.CUSTOMER:
+        return {"signals": [], "guidance": [], "kb_query": ""}
+    reading = analyze_message(turn.text)
+    return {
+        "signals": [s.description for s in reading.signals],
+        "guidance": guidance_for(turn.emotion_label),
+        "kb_query": turn.text,
+    }

@@ -128,6 +128,7 @@ def session_page(request: AuthedRequest, session_id: int) -> HttpResponse:
         "facts": script.get("facts", {}),
         "category_label": CATEGORIES.get(session.case.category, ""),
         "last_customer": last_customer,
+        "coaching": services.coaching_for(last_customer),
         "mood_label": mood_label(mood) if mood is not None else "",
         "need_labels": NEED_LABELS,
         "kind_labels": KIND_LABELS,

@@ -143,6 +143,7 @@
         badge.className = "badge emotion emotion-" + res.customer.emotion;
         badge.textContent = (EMOTION[res.customer.emotion] || "") + " " + Number(res.customer.emotion_score).toFixed(1);
       }
+      showCoaching(res.coaching);
       scrollDown();
       if (res.status === "finished") window.location.reload();
     }, function (err) {
@@ -175,6 +176,32 @@
   }
 
   // Knowledge base ---------------------------------------------------------------------
+  // The search form, and the suggestions for the customer's last message (as beside the
+  // workspace's composer): the same results, each answer one click from the composer.
+  function showArticles(target, results, emptyText) {
+    target.replaceChildren();
+    if (!results.length) target.appendChild(el("li", "muted empty", emptyText));
+    results.forEach(function (r) {
+      var li = el("li", "kb-suggestion");
+      li.appendChild(el("strong", null, r.article.title));
+      var answer = r.article.answer || "";
+      li.appendChild(el("div", "muted", answer));
+      if (answer && textarea) {
+        var btn = el("button", "link-button", "插入");
+        btn.type = "button";
+        btn.addEventListener("click", function () {
+          textarea.value = answer;
+          textarea.dispatchEvent(new Event("input", { bubbles: true }));
+          textarea.focus();
+        });
+        li.appendChild(btn);
+      }
+      target.appendChild(li);
+    });
+  }
+  function searchKb(q, limit) {
+    return api("GET", "/api/v1/kb/search?limit=" + limit + "&q=" + encodeURIComponent(q.slice(0, 200)));
+  }
   var kbForm = document.getElementById("kefu-training-kb-form");
   var kbResults = page.querySelector("[data-role=kb-results]");
   if (kbForm && kbResults) {
@@ -182,28 +209,29 @@
       e.preventDefault();
       var q = kbForm.elements.q.value.trim();
       if (!q) return;
-      api("GET", "/api/v1/kb/search?limit=5&q=" + encodeURIComponent(q)).then(function (res) {
-        kbResults.replaceChildren();
-        if (!res.results.length) kbResults.appendChild(el("li", "muted empty", "没有找到相关答案"));
-        res.results.forEach(function (r) {
-          var li = el("li", "kb-suggestion");
-          li.appendChild(el("strong", null, r.article.title));
-          var answer = r.article.answer || "";
-          li.appendChild(el("div", "muted", answer));
-          if (answer && textarea) {
-            var btn = el("button", "link-button", "插入");
-            btn.type = "button";
-            btn.addEventListener("click", function () {
-              textarea.value = answer;
-              textarea.dispatchEvent(new Event("input", { bubbles: true }));
-              textarea.focus();
-            });
-            li.appendChild(btn);
-          }
-          kbResults.appendChild(li);
-        });
-      }, function () { kbResults.replaceChildren(el("li", "muted", "搜索失败")); });
+      searchKb(q, 5).then(function (res) { showArticles(kbResults, res.results, "没有找到相关答案"); },
+        function () { kbResults.replaceChildren(el("li", "muted", "搜索失败")); });
     });
   }
+  var assist = document.getElementById("kefu-training-assist");
+  function suggest(q) {
+    var target = assist && assist.querySelector("[data-role=kb-suggestions]");
+    if (!target) return;
+    if (!q) { target.replaceChildren(el("li", "muted empty", "暂无推荐")); return; }
+    searchKb(q, 3).then(function (res) { showArticles(target, res.results, "暂无推荐"); },
+      function () { target.replaceChildren(el("li", "muted", "推荐加载失败")); });
+  }
+  function showCoaching(coaching) {
+    if (!assist || !coaching) return;
+    var signals = assist.querySelector("[data-role=emotion-signals]");
+    signals.replaceChildren();
+    if (!coaching.signals.length) signals.appendChild(el("li", "muted", "无明显信号"));
+    coaching.signals.forEach(function (s) { signals.appendChild(el("li", null, s)); });
+    var guidance = assist.querySelector("[data-role=guidance]");
+    guidance.replaceChildren();
+    coaching.guidance.forEach(function (g) { guidance.appendChild(el("li", null, g)); });
+    suggest(coaching.kb_query);
+  }
+  if (assist) suggest(assist.dataset.kbQuery || "");
   scrollDown();
 })();

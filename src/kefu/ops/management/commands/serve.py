@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 from typing import Any
 
 import uvicorn
@@ -12,6 +13,7 @@ from django.core.management.base import BaseCommand
 
 from kefu.channels.smtp import start_smtp_listener
 from kefu.core import drain
+from kefu.ops.warmup import warm_up
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,10 @@ class Command(BaseCommand):
             except (ImportError, OSError) as exc:
                 self.stderr.write(f"SMTP listener not started: {exc}")
         self.stdout.write(f"kefu serving on http://{opts['host']}:{opts['port']}/")
+        if opts["workers"] <= 1:
+            # Models and the KB index load while the server starts listening, not inside
+            # the first customer's message (kefu.ops.warmup).
+            threading.Thread(target=warm_up, name="kefu-warmup", daemon=True).start()
         options: dict[str, Any] = {
             "host": opts["host"],
             "port": opts["port"],
