@@ -132,6 +132,10 @@ IDLE_SECONDS = 20
 
 
 async def test_quiet_chat_and_desk_sockets_still_deliver_after_20_seconds(cluster: Cluster) -> None:
+    if "KEFU_DATABASE_URL" not in cluster.env:
+        # What goes quiet is the Redis layer's connections, whatever the database: one run
+        # (PostgreSQL + Redis) covers it and the suite keeps 20 s.
+        pytest.skip("the PostgreSQL + Redis run covers it")
     try:
         await _idle_then_converse(cluster)
     except (AssertionError, TimeoutError, websockets.ConnectionClosed) as exc:
