@@ -84,7 +84,8 @@ def test_the_assistant_coaches_the_trainee_as_in_the_workspace(client, team, cas
     coaching = body["coaching"]
     assert coaching["kb_query"] == body["customer"]["text"]
     assert coaching["guidance"] == guidance_for(body["customer"]["emotion"])
-    assert isinstance(coaching["signals"], list)
+    if body["customer"]["emotion"] != "calm":  # a reason for it, a rule's or the model's
+        assert coaching["signals"], body["customer"]
 
 
 def test_a_trainee_sees_only_their_own_sessions(client, team, case_of):

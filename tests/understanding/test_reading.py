@@ -24,6 +24,22 @@ def test_angry_message_sets_the_badge_and_alerts(desk, django_capture_on_commit_
     assert EmotionAlert.objects.filter(conversation=conv).exists()
 
 
+def test_a_reading_from_the_wording_alone_still_shows_the_agent_why(desk):
+    """No keyword, punctuation or history rule fires, yet the wording reads as not calm: the
+    badge comes with the model's reason instead of an empty list of signals."""
+    msg, _ = do_receive_customer_message(
+        channel=desk.channel, identities=[("web", "blamed")], text="凭什么说是我的问题？你们的规定关我什么事"
+    )
+    conv = Conversation.objects.get(pk=msg.conversation_id)
+    assert conv.emotion_label in ("dissatisfied", "angry")
+    assert [s["code"] for s in conv.emotion_signals] == ["model"]
+    assert conv.emotion_signals[0]["text"].startswith("措辞整体偏")
+    calm, _ = do_receive_customer_message(
+        channel=desk.channel, identities=[("web", "asks")], text="你好，请问这款充电宝可以带上飞机吗？"
+    )
+    assert Conversation.objects.get(pk=calm.conversation_id).emotion_signals == []
+
+
 def test_traditional_and_simplified_get_the_same_emotion(desk):
     a, _ = do_receive_customer_message(
         channel=desk.channel, identities=[("web", "s")], text="再不退款我就投诉你们！"

@@ -52,6 +52,7 @@ from kefu.quality.rules import Turn as RubricTurn
 from kefu.quality.ruleset_store import active_ruleset
 from kefu.replies.models import VARIABLE_RE, CannedReply, ShopProfile
 from kefu.replies.services import access_reply, search_replies
+from kefu.understanding.presenters import model_reading_text
 from kefu.understanding.services import guidance_for
 
 from . import engine
@@ -647,8 +648,11 @@ def coaching_for(turn: TrainingTurn | None) -> dict[str, Any]:
     if turn is None or turn.role != TrainingTurn.Role.CUSTOMER:
         return {"signals": [], "guidance": [], "kb_query": ""}
     reading = analyze_message(turn.text)
+    signals = [s.description for s in reading.signals]
+    if not signals and turn.emotion_label and turn.emotion_label != "calm":
+        signals = [model_reading_text(turn.emotion_label)]
     return {
-        "signals": [s.description for s in reading.signals],
+        "signals": signals,
         "guidance": guidance_for(turn.emotion_label),
         "kb_query": turn.text,
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kefu.conversations.models import Conversation
+from kefu.nlp.emotion import LABEL_NAMES
 
 from .models import EmotionAlert, Intent
 
@@ -46,3 +47,9 @@ def alert_dict(a: EmotionAlert, conversation: Conversation | None = None) -> dic
         if a.acknowledged_by_id and a.acknowledged_by
         else None,
     }
+
+
+def model_reading_text(label: str) -> str:
+    """The reason shown when the emotion comes from the model's reading of the wording alone
+    (no keyword, punctuation or history rule fired): an agent should still see why."""
+    return f"措辞整体偏{LABEL_NAMES.get(label, label)}（模型判断，无明显关键词）"

@@ -28,7 +28,7 @@ from kefu.nlp.emotion import LABEL_NAMES, ConversationEmotion, Turn, analyze_con
 from kefu.nlp.intent import IntentClassifier, IntentPrediction, default_classifier
 
 from .models import EmotionAlert, Intent, ShopWord
-from .presenters import alert_dict
+from .presenters import alert_dict, model_reading_text
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,11 @@ def conversation_turns(conversation: Conversation) -> list[Turn]:
 
 
 def signals_as_text(result: ConversationEmotion) -> list[dict[str, Any]]:
-    return [{"code": s.code, "text": s.description, "weight": round(s.weight, 1)} for s in result.signals]
+    signals = [{"code": s.code, "text": s.description, "weight": round(s.weight, 1)} for s in result.signals]
+    if not signals and result.label != "calm":
+        # The model's reading of the wording alone: the agent still sees why it is not calm.
+        signals = [{"code": "model", "text": model_reading_text(result.label), "weight": 0.0}]
+    return signals
 
 
 def do_update_emotion(
