@@ -72,6 +72,16 @@ def test_the_warm_up_loads_the_models_and_the_kb_index_before_any_request(monkey
 
 
 @pytest.mark.django_db(transaction=True)
+def test_the_workers_warm_up_leaves_the_kb_index_alone() -> None:
+    from kefu.kb import index
+    from kefu.ops.warmup import warm_up
+
+    index.reset_index()
+    assert warm_up(kb=False) > 0
+    assert index._holder.index is None
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_failed_warm_up_does_not_stop_the_server(monkeypatch) -> None:
     from django.db import OperationalError
 

@@ -23,18 +23,23 @@ log = logging.getLogger(__name__)
 SAMPLE = "你好，我昨天买的保温杯漏水了，可以退货吗？"
 
 
-def warm_up() -> float:
-    """Load the text models and the KB index; returns the seconds it took (0 if it failed)."""
+def warm_up(*, kb: bool = True) -> float:
+    """Load the text models and (``kb``) the KB index; returns the seconds it took (0 if it failed).
+
+    The worker passes ``kb=False``: its tasks read text (incident detection, surveys) but
+    do not search the knowledge base, whose index is large on a large shop.
+    """
     started = time.monotonic()
     try:
         close_old_connections()
         analyze_text(SAMPLE)
-        search_index().search(SAMPLE, limit=3)
+        if kb:
+            search_index().search(SAMPLE, limit=3)
     except Exception:  # a server must start even if, say, the database is not up yet
         log.warning("warm-up failed; the first requests load what they need", exc_info=True)
         return 0.0
     finally:
         connection.close()  # this thread's connection is not reused
     took = time.monotonic() - started
-    log.info("warm-up: text models and knowledge-base index loaded in %.1f s", took)
+    log.info("warm-up: text models%s loaded in %.1f s", " and knowledge-base index" if kb else "", took)
     return took

@@ -51,6 +51,7 @@ from kefu.tickets.services import do_notify_due_follow_ups
 from kefu.webhooks.delivery import do_send_due_deliveries
 
 from ...leases import beat_seconds, do_beat, do_requeue_orphaned_tasks, do_retire
+from ...warmup import warm_up
 
 log = logging.getLogger("kefu.worker")
 
@@ -175,6 +176,9 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
+        # jieba's dictionary and the models load beside the first ticks, not inside the
+        # first incident detection or survey that needs them (kefu.ops.warmup).
+        threading.Thread(target=warm_up, kwargs={"kb": False}, name="kefu-warmup", daemon=True).start()
         heartbeat = Heartbeat(tasks.worker_id)
         heartbeat.beat()  # alive before the first claim, so no sweep takes its tasks
         heartbeat.start()
