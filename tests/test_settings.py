@@ -152,3 +152,10 @@ def test_rates_are_read_as_count_per_period():
 def test_a_malformed_rate_refuses_to_start(value):
     with pytest.raises(RuntimeError, match="KEFU_RATELIMIT_X"):
         parse_rates(value, name="KEFU_RATELIMIT_X")
+
+
+def test_the_system_check_has_nothing_to_warn_about():
+    """Every kefu command (serve, migrate, demo) prints the check's warnings: there must be none."""
+    from django.core.management import call_command
+
+    call_command("check", fail_level="WARNING")
