@@ -15,8 +15,9 @@ REPO = HERE.parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "src")]
 
 from playwright.sync_api import sync_playwright  # noqa: E402
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, PASSWORD, LiveDesk  # noqa: E402
+from tests.browser.conftest import PASSWORD, LiveDesk  # noqa: E402
 from tests.browser.scenes import open_workspace  # noqa: E402
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 
 def main() -> None:

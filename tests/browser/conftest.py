@@ -30,18 +30,9 @@ import httpx
 import pytest
 
 from tests import migrated
+from tests.chromium import CHROMIUM, chromium
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORD = "kefu-browser-pass-2026"
 
 PRELUDE = """
@@ -258,13 +249,11 @@ def browser(live_desk: LiveDesk) -> Iterator[Any]:
     sync_api = pytest.importorskip("playwright.sync_api")
     # A loaded two-core machine running the whole suite needs more than the 5 s default.
     sync_api.expect.set_options(timeout=10_000)
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-            sync_api.expect.set_options(timeout=None)
+    try:
+        with chromium() as browser:
+            yield browser
+    finally:
+        sync_api.expect.set_options(timeout=None)
 
 
 @pytest.fixture

@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from kefu.complaints import services
 from kefu.complaints.models import Promise
 from kefu.conversations.services import do_receive_customer_message
+from tests.queries import page_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -22,13 +21,6 @@ GRIEVANCES = (
     "客服挂我电话",
     "发错颜色还不给换",
 )
-
-
-def _queries(client, url):
-    client.get(url)  # the session's first touch is not counted
-    with CaptureQueriesContext(connection) as ctx:
-        assert client.get(url).status_code == 200
-    return len(ctx.captured_queries)
 
 
 def _complaints(desk, n, start):
@@ -57,6 +49,6 @@ def _complaints(desk, n, start):
 def test_the_list_queries_do_not_grow_with_the_rows(client, desk, url):
     client.force_login(desk.supervisor if url == "/desk/approvals/" else desk.agent)
     _complaints(desk, 2, 0)
-    with_two = _queries(client, url)
+    with_two = page_queries(client, url)
     _complaints(desk, 6, 2)
-    assert _queries(client, url) == with_two
+    assert page_queries(client, url) == with_two

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from kefu.kb import services
+from tests.queries import page_queries
 
 pytestmark = pytest.mark.django_db
 
 TOPICS = ("退换货流程", "发票开具说明", "物流延迟处理", "会员积分规则", "优惠券使用限制")
-
-
-def _queries(client, url):
-    client.get(url)  # the session's first touch is not counted
-    with CaptureQueriesContext(connection) as ctx:
-        assert client.get(url).status_code == 200
-    return len(ctx.captured_queries)
 
 
 def _articles(editor, n, start):
@@ -37,6 +29,6 @@ def _articles(editor, n, start):
 def test_the_list_queries_do_not_grow_with_the_articles(client, editor, url):
     client.force_login(editor)
     _articles(editor, 2, 0)
-    with_two = _queries(client, url)
+    with_two = page_queries(client, url)
     _articles(editor, 8, 2)
-    assert _queries(client, url) == with_two
+    assert page_queries(client, url) == with_two

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import websockets
 
 from tests import migrated
 
@@ -132,6 +133,16 @@ class Server:
     @property
     def ws(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
+
+    def desk(self, session_key: str) -> Any:
+        """A desk websocket to this server (``async with``), logged in by ``session_key``."""
+        return websockets.connect(
+            f"{self.ws}/ws/desk/", origin=self.http, additional_headers={"Cookie": f"sessionid={session_key}"}
+        )
+
+    def chat(self, token: str) -> Any:
+        """A customer's chat websocket to this server (``async with``) with a visitor token."""
+        return websockets.connect(f"{self.ws}/ws/chat/?token={token}", origin=self.http)
 
     def stop(self) -> None:
         terminate(self.proc)

@@ -148,12 +148,8 @@ async def _idle_then_converse(cluster: Cluster) -> None:
     a, b = cluster.servers
     seed = cluster.seed
     async with (
-        websockets.connect(
-            f"{b.ws}/ws/desk/",
-            origin=b.http,
-            additional_headers={"Cookie": f"sessionid={seed['session_key']}"},
-        ) as desk,
-        websockets.connect(f"{a.ws}/ws/chat/?token={seed['visitor_tokens'][0]}", origin=a.http) as chat,
+        b.desk(seed["session_key"]) as desk,
+        a.chat(seed["visitor_tokens"][0]) as chat,
     ):
         await desk.send(json.dumps({"type": "resume", "conversation_id": 10**9}))
         await next_frame(desk, lambda f: f["type"] == "error")
@@ -204,7 +200,7 @@ print(json.dumps({{"assignee": a.username if a else None, "queued": m.conversati
 
 
 async def _customer_writes(server: Any, token: str, text: str) -> int:
-    async with websockets.connect(f"{server.ws}/ws/chat/?token={token}", origin=server.http) as chat:
+    async with server.chat(token) as chat:
         await chat.send(json.dumps({"type": "message", "client_msg_id": "p-1", "text": text}))
         ack = await next_frame(chat, lambda f: f["type"] == "ack")
         # Routing runs after the message's commit; the queue reply or history follows it.
@@ -219,11 +215,7 @@ async def test_a_desk_open_on_one_process_makes_the_agent_routable_on_the_other(
     first = await _customer_writes(a, tokens[0], "你好，想问下能开增值税专用发票吗")
     assert cluster.run(ASSIGNEE_OF.format(message_id=first)) == {"assignee": None, "queued": True}
 
-    async with websockets.connect(
-        f"{b.ws}/ws/desk/",
-        origin=b.http,
-        additional_headers={"Cookie": f"sessionid={cluster.seed['session_key']}"},
-    ) as desk:
+    async with b.desk(cluster.seed["session_key"]) as desk:
         await desk.send(json.dumps({"type": "resume", "conversation_id": 10**9}))
         await next_frame(desk, lambda f: f["type"] == "error")  # connected: the heartbeat is written
         second = await _customer_writes(a, tokens[1], "我买的运动鞋尺码偏小，可以换大一码吗")

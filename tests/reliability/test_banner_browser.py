@@ -8,29 +8,20 @@ resumes by itself), with the banners gone.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.chromium import chromium
 from tests.realtime.cluster import Cluster
 
-from .instances import PrivateRedis, unavailable_reason
+from .instances import PrivateRedis
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
 BANNER = "实时连接中断，正在重连…"
-
-
-@pytest.fixture(scope="module")
-def redis() -> Iterator[PrivateRedis]:
-    if reason := unavailable_reason():
-        pytest.skip(reason)
-    with PrivateRedis() as r:
-        yield r.start()
 
 
 @pytest.fixture(scope="module")
@@ -42,17 +33,8 @@ def cluster(redis: PrivateRedis) -> Iterator[Cluster]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as b:
+        yield b
 
 
 def test_chat_and_desk_show_the_banner_while_redis_is_down_and_catch_up(

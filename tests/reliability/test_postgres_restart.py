@@ -70,12 +70,8 @@ async def _restart_under_traffic(cluster: Cluster, postgres: PrivatePostgres) ->
     seed = cluster.seed
     token = seed["visitor_tokens"][0]
     async with (
-        websockets.connect(
-            f"{server.ws}/ws/desk/",
-            origin=server.http,
-            additional_headers={"Cookie": f"sessionid={seed['session_key']}"},
-        ) as desk,
-        websockets.connect(f"{server.ws}/ws/chat/?token={token}", origin=server.http) as chat,
+        server.desk(seed["session_key"]) as desk,
+        server.chat(token) as chat,
         httpx.AsyncClient(
             base_url=server.http, timeout=30, headers={"Authorization": f"Bearer {seed['api_key']}"}
         ) as http,
@@ -105,7 +101,7 @@ async def _restart_under_traffic(cluster: Cluster, postgres: PrivatePostgres) ->
         assert (await http.get("/readyz")).status_code == 503
 
         # A new chat socket meanwhile: told to come back soon, not failed.
-        async with websockets.connect(f"{server.ws}/ws/chat/?token={token}", origin=server.http) as late:
+        async with server.chat(token) as late:
             hint = await next_frame(late, lambda f: f["type"] == "reconnect", timeout=30)
             assert hint["reason"] == "unavailable"
             with pytest.raises(websockets.ConnectionClosed) as closed:
@@ -113,11 +109,7 @@ async def _restart_under_traffic(cluster: Cluster, postgres: PrivatePostgres) ->
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
 
         # A desk opened meanwhile: its session lookup fails before kefu's consumer runs.
-        async with websockets.connect(
-            f"{server.ws}/ws/desk/",
-            origin=server.http,
-            additional_headers={"Cookie": f"sessionid={seed['session_key']}"},
-        ) as late_desk:
+        async with server.desk(seed["session_key"]) as late_desk:
             hint = await next_frame(late_desk, lambda f: f["type"] == "reconnect", timeout=30)
             assert hint["reason"] == "unavailable"
             with pytest.raises(websockets.ConnectionClosed) as closed:

@@ -20,7 +20,7 @@ import websockets
 from tests.realtime.cluster import Cluster
 from tests.realtime.sockets import next_frame
 
-from .instances import PrivateRedis, unavailable_reason
+from .instances import PrivateRedis
 
 pytestmark = [pytest.mark.slow]
 
@@ -28,14 +28,6 @@ STORED = """
 from kefu.conversations.models import Message
 print(json.dumps(sorted(Message.objects.filter(client_msg_id__startswith="rr-").values_list("client_msg_id", flat=True))))
 """
-
-
-@pytest.fixture(scope="module")
-def redis() -> Iterator[PrivateRedis]:
-    if reason := unavailable_reason():
-        pytest.skip(reason)
-    with PrivateRedis() as r:
-        yield r.start()
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +53,8 @@ async def _restart_under_traffic(cluster: Cluster, redis: PrivateRedis) -> None:
     seed = cluster.seed
     headers = {"Authorization": f"Bearer {seed['api_key']}"}
     async with (
-        websockets.connect(
-            f"{b.ws}/ws/desk/",
-            origin=b.http,
-            additional_headers={"Cookie": f"sessionid={seed['session_key']}"},
-        ) as desk,
-        websockets.connect(f"{a.ws}/ws/chat/?token={seed['visitor_tokens'][0]}", origin=a.http) as chat,
+        b.desk(seed["session_key"]) as desk,
+        a.chat(seed["visitor_tokens"][0]) as chat,
         httpx.AsyncClient(timeout=15, headers=headers) as http,
     ):
         await desk.send(json.dumps({"type": "resume", "conversation_id": 10**9}))

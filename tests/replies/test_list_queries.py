@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from kefu.replies import services
+from tests.queries import page_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -26,16 +25,9 @@ def _replies(agent, n, start):
         )
 
 
-def _queries(client, url):
-    client.get(url)  # the session's first touch is not counted
-    with CaptureQueriesContext(connection) as ctx:
-        assert client.get(url).status_code == 200
-    return len(ctx.captured_queries)
-
-
 def test_the_library_queries_do_not_grow_with_the_replies(client, desk):
     client.force_login(desk.agent)
     _replies(desk.agent, 2, 0)
-    with_two = _queries(client, "/desk/replies/")
+    with_two = page_queries(client, "/desk/replies/")
     _replies(desk.agent, 8, 2)
-    assert _queries(client, "/desk/replies/") == with_two
+    assert page_queries(client, "/desk/replies/") == with_two

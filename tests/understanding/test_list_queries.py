@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from kefu.conversations.services import do_receive_customer_message
 from kefu.understanding.models import EmotionAlert
+from tests.queries import page_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -29,17 +28,10 @@ def _alerts(desk, n, start):
         )
 
 
-def _queries(client, url):
-    client.get(url)  # the session's first touch is not counted
-    with CaptureQueriesContext(connection) as ctx:
-        assert client.get(url).status_code == 200
-    return len(ctx.captured_queries)
-
-
 @pytest.mark.parametrize("url", ["/desk/alerts/", "/desk/alerts/?open=1"])
 def test_the_alerts_page_queries_do_not_grow_with_the_alerts(client, desk, url):
     client.force_login(desk.supervisor)
     _alerts(desk, 2, 0)
-    with_two = _queries(client, url)
+    with_two = page_queries(client, url)
     _alerts(desk, 6, 2)
-    assert _queries(client, url) == with_two
+    assert page_queries(client, url) == with_two
