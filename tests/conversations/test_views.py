@@ -344,3 +344,103 @@ def test_desk_counts_and_my_open_conversations_through_the_api(agent_client, des
 def test_desk_counts_need_a_signed_in_user(client, desk):
     assert client.get("/api/v1/desk/counts").status_code == 401
     assert client.get("/api/v1/desk/my-open-conversations").status_code == 401
+
+
+# --- the inbox in pages of 25 (keyset cursor) ---------------------------------------
+
+
+def _bulk_conversations(desk, n, *, team=None, start=0):
+    """``n`` conversations of ``team`` (the desk's), one a minute, the newest last; direct rows, for size."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from kefu.customers.models import Customer
+
+    base = timezone.now() - timedelta(days=1)
+    out = []
+    for i in range(start, start + n):
+        customer = Customer.objects.create(name=f"顾客{i:03d}")
+        out.append(
+            Conversation.objects.create(
+                channel=desk.channel,
+                customer=customer,
+                team=team or desk.team,
+                subject=f"咨询第{i:03d}号订单",
+                last_message_at=base + timedelta(minutes=i),
+            )
+        )
+    return out
+
+
+def test_inbox_shows_25_conversations_a_page_newest_first_and_pages_by_cursor(agent_client, desk):
+    convs = _bulk_conversations(desk, 30)
+    r = agent_client.get("/desk/?view=team")
+    html = r.content.decode()
+    assert html.count('class="conv-row') == 25
+    # Newest first: the last five created are on page 1, the first five are not.
+    assert "顾客029" in html and "顾客005" in html and "顾客004" not in html
+    assert html.index("顾客029") < html.index("顾客028")
+    assert "每页 25 个会话" in html and "下一页" in html
+    nxt = r.context["next_cursor"]
+    assert nxt and r.context["prev_cursor"] is None
+    page2 = agent_client.get(f"/desk/?view=team&after={nxt}")
+    html2 = page2.content.decode()
+    assert html2.count('class="conv-row') == 5
+    assert all(f"顾客{i:03d}" in html2 for i in range(5)) and "顾客005" not in html2
+    assert page2.context["next_cursor"] is None
+    # 上一页 goes back to the same 25, and the filters ride along with the cursor.
+    prev = agent_client.get(f"/desk/?view=team&before={page2.context['prev_cursor']}")
+    assert [c.pk for c in prev.context["conversations"]] == [c.pk for c in reversed(convs[5:])]
+    assert f'href="?view=team&amp;after={nxt}"' in html
+
+
+def test_inbox_orders_a_conversation_without_messages_by_its_creation(agent_client, desk):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    _bulk_conversations(desk, 3)
+    silent = _bulk_conversations(desk, 1, start=99)[0]
+    Conversation.objects.filter(pk=silent.pk).update(
+        last_message_at=None, created_at=timezone.now() - timedelta(days=2)
+    )
+    html = agent_client.get("/desk/?view=team").content.decode()
+    assert html.count('class="conv-row') == 4
+    assert html.index("顾客002") < html.index("顾客000") < html.index("顾客099")
+
+
+def test_inbox_with_a_cursor_that_is_not_ours_is_a_400_naming_it(agent_client, desk):
+    r = agent_client.get("/desk/?view=team&after=not-a-cursor")
+    assert r.status_code == 400
+    assert "翻页位置无效" in r.content.decode()
+
+
+def test_inbox_pages_never_show_another_teams_conversations(client, desk, make_team, make_user):
+    other = make_team("售后服务")
+    outsider = make_user("laozhang", teams=(other,), display_name="老张")
+    _bulk_conversations(desk, 30)
+    _bulk_conversations(desk, 3, team=other, start=50)
+    client.force_login(outsider)
+    r = client.get("/desk/?view=all")
+    html = r.content.decode()
+    assert html.count('class="conv-row') == 3 and "顾客050" in html and "顾客029" not in html
+    assert r.context["next_cursor"] is None
+    client.force_login(desk.agent)
+    first = client.get("/desk/?view=team")
+    second = client.get(f"/desk/?view=team&after={first.context['next_cursor']}").content.decode()
+    assert "顾客050" not in first.content.decode() and "顾客050" not in second
+
+
+def test_inbox_page_queries_do_not_grow_with_the_history(agent_client, desk):
+    from tests.queries import page_queries
+
+    _bulk_conversations(desk, 3)
+    few = page_queries(agent_client, "/desk/?view=team")
+    convs = _bulk_conversations(desk, 60, start=3)
+    for c in convs[:10]:
+        do_add_note(agent=desk.agent, conversation_id=c.pk, text="客户要求回电")
+    assert page_queries(agent_client, "/desk/?view=team") == few
+    nxt = agent_client.get("/desk/?view=team").context["next_cursor"]
+    assert page_queries(agent_client, f"/desk/?view=team&after={nxt}") == few
+    assert page_queries(agent_client, "/desk/?view=team&partial=1") <= few

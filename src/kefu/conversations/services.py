@@ -708,6 +708,10 @@ def do_log_call(
     return call
 
 
+# The inbox's sort: never null, so a keyset cursor can start from any row.
+ACTIVITY_AT = Coalesce("last_message_at", "created_at")
+
+
 def inbox(
     user: User,
     *,
@@ -717,8 +721,12 @@ def inbox(
     priority: str | None = None,
     team_id: int | None = None,
 ) -> QuerySet[Conversation]:
-    """The inbox filters: mine, unassigned, my team, all; by status, channel, priority."""
-    qs = visible_conversations(user)
+    """The inbox filters: mine, unassigned, my team, all; by status, channel, priority.
+
+    Each row carries ``activity_at`` (its last message, or its creation when it has none),
+    the inbox's order, indexed (``conversation_activity``) for a keyset page.
+    """
+    qs = visible_conversations(user).annotate(activity_at=ACTIVITY_AT)
     if view == "mine":
         # The conversations of the open tickets I own, read first: joined to every ticket
         # (and made DISTINCT) the OR could use no index and hashed the whole ticket table.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpResponse
@@ -24,6 +25,7 @@ from kefu.conversations.presenters import TRANSCRIPT_HEADER, sla_state, transcri
 from kefu.conversations.services import inbox, my_open_conversations
 from kefu.conversations.timeline import access_attachment, access_conversation, with_preview
 from kefu.core.files import file_response
+from kefu.core.keyset import keyset_page
 from kefu.core.masking import mask, mask_text
 from kefu.customers.models import Customer, Identity
 from kefu.customers.orders import list_orders
@@ -35,7 +37,8 @@ from kefu.nlp.emotion import LABEL_NAMES as EMOTION_NAMES
 
 from .models import CallLog, Conversation, Message, Priority
 
-INBOX_LIMIT = 100
+INBOX_PAGE = 25
+INBOX_SORT = "-activity_at"  # services.ACTIVITY_AT: the last message, newest first
 PAGE_MESSAGES = 300
 VIEWS = (("mine", "我的"), ("unassigned", "未分配"), ("team", "我的团队"), ("all", "全部"))
 SNOOZE_STATUSES = (
@@ -81,7 +84,16 @@ def inbox_view(request: AuthedRequest) -> HttpResponse:
         channel_kind=filters["channel"] or None,
         priority=filters["priority"] or None,
     )
-    conversations = list(with_preview(qs)[:INBOX_LIMIT])
+    # A page of 25 by keyset cursor (kefu.core.keyset): desk.js fetches it again on every
+    # event, so it must cost the same on page 1 and page 1,000, at any size of history.
+    page = keyset_page(
+        with_preview(qs),
+        sort=INBOX_SORT,
+        limit=INBOX_PAGE,
+        after=request.GET.get("after") or None,
+        before=request.GET.get("before") or None,
+    )
+    conversations = page.items
     for c in conversations:
         c.waiting_since = _waiting_since(c)  # type: ignore[attr-defined]
         c.sla = sla_state(c)  # type: ignore[attr-defined]
@@ -89,7 +101,10 @@ def inbox_view(request: AuthedRequest) -> HttpResponse:
     context = {
         "nav": "inbox",
         "conversations": conversations,
-        "limit": INBOX_LIMIT,
+        "page_size": INBOX_PAGE,
+        "next_cursor": page.next_cursor,
+        "prev_cursor": page.prev_cursor,
+        "query": urlencode({k: v for k, v in filters.items() if v}),
         "filters": filters,
         "views": VIEWS,
         "statuses": Conversation.Status.choices,
