@@ -444,3 +444,72 @@ def test_inbox_page_queries_do_not_grow_with_the_history(agent_client, desk):
     nxt = agent_client.get("/desk/?view=team").context["next_cursor"]
     assert page_queries(agent_client, f"/desk/?view=team&after={nxt}") == few
     assert page_queries(agent_client, "/desk/?view=team&partial=1") <= few
+
+
+# --- the navigation's counts, cached until an event says they changed -----------------
+
+
+def _queued_badge(html):
+    import re
+
+    return int(re.search(r'data-count="queued"[^>]*>(?:排队 )?<span class="n">(\d+)</span>', html).group(1))
+
+
+def test_navigation_counts_are_cached_between_pages_until_an_event_reaches_the_user(
+    agent_client, desk, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from kefu.accounts.models import User
+
+    User.objects.filter(pk=desk.agent.pk).update(status="offline")  # nobody takes the chats
+    waiting = receive(desk, "v1", "在吗")
+    Conversation.objects.filter(pk=waiting.pk).update(queued_at="2026-12-03T10:00:00+08:00")
+    assert _queued_badge(agent_client.get("/desk/?view=team").content.decode()) == 1
+    # Changed behind kefu's back, without an event: the cached counts stand (10 s at most).
+    Conversation.objects.filter(pk=waiting.pk).update(queued_at=None)
+    with CaptureQueriesContext(connection) as ctx:
+        assert agent_client.get("/api/v1/desk/counts").json()["queued"] == 1
+    assert not any("COUNT(" in q["sql"] for q in ctx.captured_queries)
+    # A new customer arrives in the agent's team: the event, published after the commit,
+    # makes the next page and the next ask count again.
+    with django_capture_on_commit_callbacks(execute=True):
+        second = receive(desk, "v2", "你好，想咨询一下退货")
+    Conversation.objects.filter(pk__in=[waiting.pk, second.pk]).update(queued_at="2026-12-03T10:01:00+08:00")
+    assert _queued_badge(agent_client.get("/desk/?view=team").content.decode()) == 2
+    assert agent_client.get("/api/v1/desk/counts").json()["queued"] == 2
+
+
+def test_an_alert_changes_the_alert_count_its_agent_sees_and_not_another_teams(
+    client, desk, make_team, make_user, django_capture_on_commit_callbacks
+):
+    outsider = make_user("laozhang", teams=(make_team("售后服务"),), display_name="老张")
+    nothing = {"unread_conversations": 0, "queued": 0, "open_alerts": 0}
+    _mine(desk, "a", "你好")
+    client.force_login(desk.agent)
+    assert client.get("/api/v1/desk/counts").json()["open_alerts"] == 0
+    client.force_login(outsider)
+    assert client.get("/api/v1/desk/counts").json() == nothing
+    with django_capture_on_commit_callbacks(execute=True):
+        receive(desk, "a", "你们什么垃圾服务！！！再不处理我就去12315投诉")
+    client.force_login(desk.agent)
+    assert client.get("/api/v1/desk/counts").json()["open_alerts"] == 1
+    client.force_login(outsider)
+    assert client.get("/api/v1/desk/counts").json() == nothing
+
+
+def test_navigation_counts_cost_no_query_of_their_own_while_cached(agent_client, desk):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from kefu.core import deskcache
+    from tests.queries import page_queries
+
+    _mine(desk, "a", "你好")
+    cached = page_queries(agent_client, "/desk/?view=mine")  # its first GET fills the cache
+    deskcache.mark_changed([f"desk.user.{desk.agent.pk}"])
+    with CaptureQueriesContext(connection) as ctx:
+        agent_client.get("/desk/?view=mine")
+    assert len(ctx.captured_queries) == cached + 1  # the counts' one query
+    assert page_queries(agent_client, "/desk/?view=mine") == cached

@@ -51,11 +51,9 @@ from kefu.conversations.timeline import (
     publish_message,
     visible_conversations,
 )
-from kefu.core import telemetry
+from kefu.core import deskcache, telemetry
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from kefu.core.events import (
-    publish,
-)
+from kefu.core.events import desk_groups, publish
 from kefu.core.fields import check_message, check_text
 from kefu.core.files import IncomingFile
 from kefu.customers.identities import do_resolve_customer
@@ -819,6 +817,18 @@ def desk_counts(user: User) -> dict[str, int]:
     )
     unread_n, queued_n, alerts_n = row if row else (0, 0, 0)
     return {"unread_conversations": unread_n, "queued": queued_n, "open_alerts": alerts_n}
+
+
+def desk_counts_cached(user: User) -> dict[str, int]:
+    """``desk_counts``, cached until an event reaches one of the user's desk groups
+    (``core.deskcache``: fresh after every event, at most ``TTL`` seconds old otherwise)."""
+    teams = team_ids_of(user)
+    return deskcache.cached(
+        f"counts:{user.pk}",
+        desk_groups(user.pk, teams, sees_all=user.sees_all),
+        lambda: desk_counts(user),
+        stamp=(user.role, tuple(teams)),
+    )
 
 
 def my_open_conversations(user: User, *, exclude_id: int | None = None) -> list[Conversation]:
