@@ -391,7 +391,7 @@ def test_inbox_shows_25_conversations_a_page_newest_first_and_pages_by_cursor(ag
     assert page2.context["next_cursor"] is None
     # 上一页 goes back to the same 25, and the filters ride along with the cursor.
     prev = agent_client.get(f"/desk/?view=team&before={page2.context['prev_cursor']}")
-    assert [c.pk for c in prev.context["conversations"]] == [c.pk for c in reversed(convs[5:])]
+    assert [c["id"] for c in prev.context["conversations"]] == [c.pk for c in reversed(convs[5:])]
     assert f'href="?view=team&amp;after={nxt}"' in html
 
 
@@ -513,3 +513,20 @@ def test_navigation_counts_cost_no_query_of_their_own_while_cached(agent_client,
         agent_client.get("/desk/?view=mine")
     assert len(ctx.captured_queries) == cached + 1  # the counts' one query
     assert page_queries(agent_client, "/desk/?view=mine") == cached
+
+
+def test_inbox_row_shows_assignee_team_channel_status_and_waiting_time(agent_client, desk):
+    from kefu.customers.models import Customer
+
+    mine = _mine(desk, "w", "发货了吗")
+    anon = receive(desk, "n", "在吗")
+    Conversation.objects.filter(pk=anon.pk).update(assignee=None)
+    Customer.objects.filter(pk=anon.customer_id).update(name="")
+    html = agent_client.get("/desk/?view=team").content.decode()
+    row = html[html.index(f'data-conversation-id="{mine.pk}"') :]
+    row = row[: row.index("</li>")]
+    assert "小美" in row and "售前咨询" in row and "网页" in row and "处理中" in row and "已等待" in row
+    assert f'href="/desk/c/{mine.pk}/"' in row
+    other = html[html.index(f'data-conversation-id="{anon.pk}"') :]
+    other = other[: other.index("</li>")]
+    assert "未分配" in other and f"客户#{anon.customer_id}" in other

@@ -7,7 +7,6 @@ desk socket and sends every change through the REST API, so there is one write p
 from __future__ import annotations
 
 import csv
-from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
@@ -21,7 +20,13 @@ from kefu.accounts.access import AuthedRequest, can_reveal_pii, list_agents, tea
 from kefu.accounts.models import Team
 from kefu.channels.models import Channel
 from kefu.complaints.access import open_complaint_for
-from kefu.conversations.presenters import TRANSCRIPT_HEADER, sla_state, transcript_row
+from kefu.conversations.presenters import (
+    INBOX_ROW_FIELDS,
+    TRANSCRIPT_HEADER,
+    inbox_row,
+    sla_state,
+    transcript_row,
+)
 from kefu.conversations.services import inbox, my_open_conversations
 from kefu.conversations.timeline import access_attachment, access_conversation, with_preview
 from kefu.core.files import file_response
@@ -48,15 +53,6 @@ SNOOZE_STATUSES = (
     ("closed", "关闭"),
     ("open", "重新打开"),
 )
-
-
-def _waiting_since(c: Conversation) -> Any:
-    """When the customer started waiting for an answer, if they are waiting."""
-    if not c.is_active or c.last_customer_message_at is None:
-        return None
-    if c.last_agent_message_at and c.last_agent_message_at >= c.last_customer_message_at:
-        return None
-    return c.last_customer_message_at
 
 
 def _ticket_panel_available() -> bool:
@@ -87,17 +83,16 @@ def inbox_view(request: AuthedRequest) -> HttpResponse:
     # A page of 25 by keyset cursor (kefu.core.keyset): desk.js fetches it again on every
     # event, so it must cost the same on page 1 and page 1,000, at any size of history.
     page = keyset_page(
-        with_preview(qs),
+        with_preview(qs).values(*INBOX_ROW_FIELDS),
         sort=INBOX_SORT,
         limit=INBOX_PAGE,
         after=request.GET.get("after") or None,
         before=request.GET.get("before") or None,
     )
-    conversations = page.items
-    for c in conversations:
-        c.waiting_since = _waiting_since(c)  # type: ignore[attr-defined]
-        c.sla = sla_state(c)  # type: ignore[attr-defined]
-        c.emotion_name = EMOTION_NAMES.get(c.emotion_label, c.emotion_label)  # type: ignore[attr-defined]
+    channel_labels = dict(Channel.Kind.choices)
+    conversations = [
+        inbox_row(r, channel_labels=channel_labels, emotion_names=EMOTION_NAMES) for r in page.items
+    ]
     context = {
         "nav": "inbox",
         "conversations": conversations,
