@@ -6,7 +6,11 @@ import pytest
 
 from kefu.accounts.models import AgentStatus
 from kefu.conversations.models import Conversation
-from kefu.conversations.services import do_add_note, do_receive_customer_message, do_send_agent_message
+from kefu.conversations.services import (
+    do_add_note,
+    do_receive_customer_message,
+    do_send_agent_message,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -251,7 +255,7 @@ def test_conversation_page_lists_past_conversations_across_channels(agent_client
     Conversation.objects.filter(pk=first.pk).update(status="closed")
     second = receive(desk, "v1", "这次的问题")
     assert second.pk != first.pk
-    html = agent_client.get(f"/desk/c/{second.pk}/").content.decode()
+    html = agent_client.get(f"/desk/c/{second.pk}/panels/").content.decode()
     assert f"/desk/c/{first.pk}/" in html
 
 
@@ -303,7 +307,9 @@ def test_conversation_page_lists_my_other_open_conversations_with_unread_counts(
     waiting = _mine(desk, "w", "空气炸锅什么时候发货", "还没发吗？", name="刘先生")
     quiet = _mine(desk, "q", "好的谢谢", name="<b>陈女士</b>")
     Conversation.objects.filter(pk=quiet.pk).update(agent_last_read_id=quiet.messages.last().pk)
-    html = agent_client.get(f"/desk/c/{here.pk}/").content.decode()
+    page = agent_client.get(f"/desk/c/{here.pk}/").content.decode()
+    assert f'data-panels-url="/desk/c/{here.pk}/panels/"' in page and "刘先生" not in page  # after the page
+    html = agent_client.get(f"/desk/c/{here.pk}/panels/").content.decode()
     strip = html[html.index('id="kefu-my-open"') : html.index("</nav>", html.index('id="kefu-my-open"'))]
     assert f'data-conversation-id="{waiting.pk}" class="has-unread"' in strip
     assert '<span class="name">刘先生</span><span class="unread">2</span>' in strip
@@ -530,3 +536,78 @@ def test_inbox_row_shows_assignee_team_channel_status_and_waiting_time(agent_cli
     other = html[html.index(f'data-conversation-id="{anon.pk}"') :]
     other = other[: other.index("</li>")]
     assert "未分配" in other and f"客户#{anon.customer_id}" in other
+
+
+# --- the conversation page's side panels, loaded after the page ------------------------
+
+
+def test_conversation_panels_list_agents_to_transfer_to_and_the_customers_history(
+    agent_client, desk, make_user, make_team
+):
+    make_user("ajie", teams=(desk.team,), display_name="阿杰")
+    earlier = receive(desk, "v1", "上次的订单还没到")
+    Conversation.objects.filter(pk=earlier.pk).update(status="closed")
+    now = receive(desk, "v1", "这次又出问题了，手机号 13812345678")
+    other_team = make_team("售后服务")
+    elsewhere = Conversation.objects.create(
+        channel=desk.channel, customer=now.customer, team=other_team, subject="退款 13812345678"
+    )
+    html = agent_client.get(f"/desk/c/{now.pk}/panels/").content.decode()
+    agents = html[: html.index("</select>")]
+    assert "阿杰 · " in agents and "小美" not in agents  # not herself
+    history = html[html.index('id="kefu-history"') :]
+    history = history[: history.index("</ul>")]
+    assert f'href="/desk/c/{earlier.pk}/"' in history and f'href="/desk/c/{now.pk}/"' not in history
+    # Another team's conversation is listed without its subject or link.
+    assert "无权查看详情" in history and f'href="/desk/c/{elsewhere.pk}/"' not in history
+    assert "13812345678" not in html
+
+
+def test_conversation_panels_are_refused_to_who_may_not_open_the_conversation(
+    client, desk, make_team, make_user
+):
+    c = receive(desk, "v1", "你好")
+    client.force_login(make_user("laozhang", teams=(make_team("售后服务"),)))
+    assert client.get(f"/desk/c/{c.pk}/panels/").status_code == 403
+    client.logout()
+    assert client.get(f"/desk/c/{c.pk}/panels/").status_code == 302
+
+
+def test_conversation_panels_queries_do_not_grow_with_agents_history_or_open_work(
+    agent_client, desk, make_user
+):
+    from tests.queries import page_queries
+
+    here = _mine(desk, "here", "你好", name="张女士")
+    _mine(desk, "o0", "在吗")
+    make_user("agent0", teams=(desk.team,))
+    url = f"/desk/c/{here.pk}/panels/"
+    few = page_queries(agent_client, url)
+    for i in range(1, 6):
+        make_user(f"agent{i}", teams=(desk.team,))
+        _mine(desk, f"o{i}", f"问题{i}")
+        Conversation.objects.create(
+            channel=desk.channel,
+            customer=here.customer,
+            team=desk.team,
+            status="closed",
+            subject=f"第{i}次咨询",
+        )
+    assert page_queries(agent_client, url) == few
+
+
+def test_moving_an_agent_to_another_team_refreshes_her_queued_count(
+    client, desk, make_team, make_user, django_capture_on_commit_callbacks
+):
+    from kefu.accounts.models import Role, User
+    from kefu.accounts.services import do_set_teams
+
+    admin = make_user("guanliyuan", role=Role.ADMIN)
+    User.objects.filter(pk=desk.agent.pk).update(status="offline")
+    waiting = receive(desk, "v1", "在吗")
+    Conversation.objects.filter(pk=waiting.pk).update(queued_at="2026-12-03T10:00:00+08:00")
+    client.force_login(desk.agent)
+    assert client.get("/api/v1/desk/counts").json()["queued"] == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        do_set_teams(actor=admin, user=desk.agent, teams=[make_team("售后服务")])
+    assert client.get("/api/v1/desk/counts").json()["queued"] == 0

@@ -53,7 +53,7 @@ from kefu.conversations.timeline import (
 )
 from kefu.core import deskcache, telemetry
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from kefu.core.events import desk_groups, publish
+from kefu.core.events import DESK_ALL, desk_user_group, publish
 from kefu.core.fields import check_message, check_text
 from kefu.core.files import IncomingFile
 from kefu.customers.identities import do_resolve_customer
@@ -820,14 +820,20 @@ def desk_counts(user: User) -> dict[str, int]:
 
 
 def desk_counts_cached(user: User) -> dict[str, int]:
-    """``desk_counts``, cached until an event reaches one of the user's desk groups
-    (``core.deskcache``: fresh after every event, at most ``TTL`` seconds old otherwise)."""
-    teams = team_ids_of(user)
+    """``desk_counts``, cached until an event may have changed them (``core.deskcache``):
+    fresh after every event, at most ``TTL`` seconds old otherwise.
+
+    Every event that is not chatter reaches ``desk.all`` whatever its team, and chatter
+    reaches in full only the users it names (its assignee): the user's own group and
+    ``desk.all`` hear every event that can change the user's counts, and no query for
+    the user's teams is needed to know it. A change of teams or role is announced to the
+    user's own group (``notify_access_changed``); the role is in the stamp besides.
+    """
     return deskcache.cached(
         f"counts:{user.pk}",
-        desk_groups(user.pk, teams, sees_all=user.sees_all),
+        [desk_user_group(user.pk), DESK_ALL],
         lambda: desk_counts(user),
-        stamp=(user.role, tuple(teams)),
+        stamp=user.role,
     )
 
 

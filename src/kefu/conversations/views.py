@@ -148,11 +148,6 @@ def conversation_view(request: AuthedRequest, conversation_id: int) -> HttpRespo
     identities = [
         {"kind": i.get_kind_display(), "value": masked_identity_value(i)} for i in customer.identities.all()
     ]
-    timeline = [
-        e
-        for e in customer_timeline(customer, user=request.user, limit=30)
-        if not (e["type"] == "conversation" and e["id"] == conversation.pk)
-    ]
     context = {
         "nav": "inbox",
         "conversation": conversation,
@@ -166,15 +161,7 @@ def conversation_view(request: AuthedRequest, conversation_id: int) -> HttpRespo
         "mentioned_order_id": conversation.order_id,
         "mentioned_elsewhere": mentioned_elsewhere,
         "is_visitor": _is_web_visitor(customer),
-        "timeline": timeline,
         "can_reveal": can_reveal_pii(request.user),
-        # The transfer menu: a name and a status per agent (200 on a big floor), no teams.
-        "agents": list(
-            list_agents()
-            .prefetch_related(None)
-            .exclude(pk=request.user.pk)
-            .only("id", "username", "display_name", "first_name", "last_name", "status")
-        ),
         "teams": Team.objects.order_by("id"),
         "status_actions": SNOOZE_STATUSES,
         "status_labels": dict(Conversation.Status.choices),
@@ -183,7 +170,9 @@ def conversation_view(request: AuthedRequest, conversation_id: int) -> HttpRespo
         "sla": sla_state(conversation),
         "emotion_name": EMOTION_NAMES.get(conversation.emotion_label, conversation.emotion_label),
         "ticket_panel_available": _ticket_panel_available(),
-        "my_open": my_open_conversations(request.user, exclude_id=conversation.pk),
+        # The transfer menu's agents, the customer's history and my other open
+        # conversations come after the page (conversation_panels_view, loaded by desk.js).
+        "panels_pending": True,
         "open_complaint": open_complaint_for(request.user, conversation.pk),
         # The approved wording of the open incidents this conversation is tagged to.
         "incident_statements": pinned_statements(conversation.pk),
@@ -191,6 +180,35 @@ def conversation_view(request: AuthedRequest, conversation_id: int) -> HttpRespo
         "public_post": open_post_for(conversation.pk),
     }
     return render(request, "conversations/conversation.html", context)
+
+
+@require_GET
+@login_required
+def conversation_panels_view(request: AuthedRequest, conversation_id: int) -> HttpResponse:
+    """The conversation page's side panels, which desk.js fetches once the page is shown:
+    the transfer menu's agents, the customer's history, my other open conversations.
+
+    They are a third of the page's work at a year's history (docs/performance.md) and
+    none of them is needed to read the thread and answer.
+    """
+    conversation = access_conversation(request.user, conversation_id)
+    context = {
+        "conversation": conversation,
+        # The transfer menu: a name and a status per agent (200 on a big floor), no teams.
+        "agents": list(
+            list_agents()
+            .prefetch_related(None)
+            .exclude(pk=request.user.pk)
+            .only("id", "username", "display_name", "first_name", "last_name", "status")
+        ),
+        "timeline": [
+            e
+            for e in customer_timeline(conversation.customer, user=request.user, limit=30)
+            if not (e["type"] == "conversation" and e["id"] == conversation.pk)
+        ],
+        "my_open": my_open_conversations(request.user, exclude_id=conversation.pk),
+    }
+    return render(request, "conversations/_panels.html", context)
 
 
 @require_GET

@@ -248,9 +248,13 @@ def notify_access_changed(user_id: int, *, ended_session: str | None = None) -> 
     moved agent stops seeing the old team's events.
     """
     payload = {"user_id": user_id, "ended_session": ended_session}
-    transaction.on_commit(
-        lambda: _send([desk_user_group(user_id)], {"type": "desk.access", "payload": payload})
-    )
+
+    def _deliver() -> None:
+        # What the user's navigation counts cover changed with her teams or role.
+        deskcache.mark_changed([desk_user_group(user_id)])
+        _send([desk_user_group(user_id)], {"type": "desk.access", "payload": payload})
+
+    transaction.on_commit(_deliver)
 
 
 def send_ephemeral(groups: Iterable[str], kind: str, payload: dict[str, Any]) -> None:
