@@ -158,3 +158,20 @@ emit(do_sweep(now=timezone.now() + timedelta(minutes=2)))
     apology = chat.locator(".kefu-msg--auto", has_text="非常抱歉，我们原定于")
     expect(apology).to_be_visible()
     expect(apology).to_contain_text("回电告知换货进度")
+
+
+def test_each_side_sees_the_other_typing(live_desk, desk_page, chat_page):
+    _, chat = chat_page("zhang")
+    _say(chat, "我想问下保温杯的保修期是多久")
+    desk = desk_page("xiaomei")
+    _open_conversation(desk, "保温杯的保修期")
+
+    # The customer types (not sent yet): the agent's conversation page says so.
+    chat.locator("[data-role=text]").press_sequentially("还有一个问题")
+    expect(desk.locator("#kefu-typing")).to_be_visible()
+    expect(desk.locator("#kefu-typing")).to_contain_text("正在输入")
+
+    # The agent types in the composer: the customer's chat shows the agent typing.
+    desk.locator("#kefu-composer-text").press_sequentially("您好，保温杯保修")
+    expect(chat.locator("[data-role=typing]")).to_be_visible()
+    expect(chat.locator("[data-role=typing]")).to_have_text("客服正在输入…")

@@ -34,6 +34,7 @@ from kefu.conversations.timeline import (
     do_mark_read,
     messages_after,
     send_typing,
+    send_typing_now,
     visible_conversations,
 )
 from kefu.core import drain, outage, realtime, telemetry
@@ -447,7 +448,15 @@ class DeskConsumer(SnapshotFeed, JsonSocket):
     async def handle_frame(self, content: dict[str, Any]) -> None:
         kind = content.get("type")
         if kind == "typing":
-            await database_sync_to_async(self._typing)(int_field(content, "conversation_id", minimum=1))
+            conversation_id = int_field(content, "conversation_id", minimum=1)
+            if conversation_id in self.watched:
+                # Opened on this desk with its access checked (and re-checked on every
+                # access change): the indicator goes out without the socket thread.
+                await send_typing_now(
+                    conversation_id, by_customer=False, name=self.user.display_name or "客服"
+                )
+            else:
+                await database_sync_to_async(self._typing)(conversation_id)
         elif kind == "read":
             conversation_id = int_field(content, "conversation_id", minimum=1)
             message_id = int_field(content, "message_id", minimum=1)

@@ -260,3 +260,12 @@ def notify_access_changed(user_id: int, *, ended_session: str | None = None) -> 
 def send_ephemeral(groups: Iterable[str], kind: str, payload: dict[str, Any]) -> None:
     """Typing indicators and other signals that are never stored nor sent to webhooks."""
     _send(groups, {"type": kind, "payload": payload})
+
+
+async def send_ephemeral_now(groups: Iterable[str], kind: str, payload: dict[str, Any]) -> None:
+    """``send_ephemeral`` from a socket's own coroutine: onto the layer at once, with no hop
+    through the thread that does every socket's database work."""
+    layer = get_channel_layer()
+    if layer is None or not realtime.should_send():
+        return
+    await _send_all(layer, [(list(groups), {"type": kind, "payload": payload})])
