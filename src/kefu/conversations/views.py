@@ -32,7 +32,7 @@ from kefu.conversations.timeline import access_attachment, access_conversation, 
 from kefu.core.files import file_response
 from kefu.core.keyset import keyset_page
 from kefu.core.masking import mask, mask_text
-from kefu.customers.models import Customer, Identity
+from kefu.customers.models import Identity
 from kefu.customers.orders import list_orders
 from kefu.customers.presenters import masked_identity_value, masked_pii
 from kefu.customers.services import customer_timeline
@@ -126,9 +126,9 @@ def inbox_view(request: AuthedRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-def _is_web_visitor(customer: Customer) -> bool:
+def _is_web_visitor(identities: list[Identity]) -> bool:
     """Known only by web-visitor ids: an agent may link them to a known customer."""
-    kinds = {i.kind for i in customer.identities.all()}
+    kinds = {i.kind for i in identities}
     return kinds == {Identity.Kind.WEB}
 
 
@@ -158,9 +158,8 @@ def conversation_view(request: AuthedRequest, conversation_id: int) -> HttpRespo
             orders.insert(0, mine)
         else:
             mentioned_elsewhere = list_orders().filter(pk=conversation.order_id).first()
-    identities = [
-        {"kind": i.get_kind_display(), "value": masked_identity_value(i)} for i in customer.identities.all()
-    ]
+    known_by = list(customer.identities.all())  # read once: listed, and whether a web visitor
+    identities = [{"kind": i.get_kind_display(), "value": masked_identity_value(i)} for i in known_by]
     context = {
         "nav": "inbox",
         "conversation": conversation,
@@ -173,7 +172,7 @@ def conversation_view(request: AuthedRequest, conversation_id: int) -> HttpRespo
         "orders": orders,
         "mentioned_order_id": conversation.order_id,
         "mentioned_elsewhere": mentioned_elsewhere,
-        "is_visitor": _is_web_visitor(customer),
+        "is_visitor": _is_web_visitor(known_by),
         "can_reveal": can_reveal_pii(request.user),
         "teams": Team.objects.order_by("id"),
         "status_actions": SNOOZE_STATUSES,
