@@ -142,7 +142,9 @@ def test_the_trend_of_both_periods_is_each_periods_volume_per_day(week: Any) -> 
 
     from kefu.analytics import reports
 
-    filters = reports.parse_filters(week.boss, period="custom", start=date(2026, 11, 5), end=date(2026, 11, 7))
+    filters = reports.parse_filters(
+        week.boss, period="custom", start=date(2026, 11, 5), end=date(2026, 11, 7)
+    )
     trend = reports.build_report(filters)["trend"]
     for scope, first, got in (
         (filters.scope, 5, trend["current"]),
