@@ -197,6 +197,11 @@ if DATABASE_URL:
             # answered 503 with Retry-After (kefu.core.outage). psycopg_pool's own 30 s
             # held every chat frame (they share one thread) half a minute each.
             "timeout": float(os.environ.get("KEFU_DB_POOL_TIMEOUT", "10")),
+            # psycopg_pool's own defaults: an idle connection is closed after 10 minutes, any
+            # connection replaced after an hour (settable so a test can run those minutes in
+            # seconds: tests/realtime/test_two_processes.py, the quiet sockets).
+            "max_idle": float(os.environ.get("KEFU_DB_POOL_MAX_IDLE", "600")),
+            "max_lifetime": float(os.environ.get("KEFU_DB_POOL_MAX_LIFETIME", "3600")),
         }
         # Pooled connections can outlive a PostgreSQL restart; check each one as it
         # is handed out (one empty round trip) instead of failing the next request.
@@ -339,6 +344,11 @@ KEFU_IDLE_TIMEOUT = int(os.environ.get("KEFU_IDLE_TIMEOUT", "900"))
 # (kefu.core.realtime); while it does not, twice a second. docs/reliability.md.
 KEFU_REALTIME_CHECK_SECONDS = max(0.2, float(os.environ.get("KEFU_REALTIME_CHECK_SECONDS", "2")))
 KEFU_DESK_RECHECK_SECONDS = float(os.environ.get("KEFU_DESK_RECHECK_SECONDS", "60"))
+# uvicorn pings every websocket this often and closes one whose pong is this late (its own
+# defaults, 20 s and 20 s): a socket that says nothing for minutes stays open, a dead peer is
+# found within both. `kefu serve` passes them on.
+KEFU_WS_PING_SECONDS = max(1.0, float(os.environ.get("KEFU_WS_PING_SECONDS", "20")))
+KEFU_WS_PING_TIMEOUT_SECONDS = max(1.0, float(os.environ.get("KEFU_WS_PING_TIMEOUT_SECONDS", "20")))
 # GET /metrics answers with this bearer token; unset, only from the machine itself (loopback).
 # Graceful shutdown (kefu serve on SIGTERM, kefu.core.drain): websockets are told to
 # reconnect within a random delay up to the spread, then the process waits this long for

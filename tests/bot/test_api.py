@@ -142,3 +142,28 @@ def test_the_settings_form_saves(bot: Any) -> None:
     assert r.status_code == 302
     setting = BotSetting.objects.get(channel=bot.im, team=None)
     assert not setting.enabled and setting.vip_level == 2 and setting.threshold == 0.7
+
+
+def test_the_bots_answers_and_accepted_suggestions_count_for_the_articles_satisfaction(bot: Any) -> None:
+    from kefu.conversations.services import do_rate_conversation, do_set_status
+
+    answered = chat(bot.channel, "v-sat1", "退货要自己付运费吗")  # the bot answers with the article
+    article = bot.faq["退货运费谁承担"]
+    handed = chat(bot.channel, "v-sat2", "转人工，退货运费谁出")
+    c = client_for(bot.agent)
+    s = c.get(f"/api/v1/conversations/{handed.conversation_id}/bot-suggestion").json()
+    assert s["suggestion"]["article_id"] == article.pk
+    for action in ("accept", "edit"):  # changing accept to edit records the use once
+        r = c.post(
+            f"/api/v1/conversations/{handed.conversation_id}/bot-suggestion",
+            {"message_id": s["message_id"], "article_id": article.pk, "action": action},
+            content_type="application/json",
+        )
+        assert r.status_code == 201
+    for message, score in ((answered, 5), (handed, 4)):
+        conversation = do_set_status(
+            actor=bot.supervisor, conversation_id=message.conversation_id, status="resolved"
+        )
+        do_rate_conversation(conversation=conversation, score=score)
+    got = client_for(bot.supervisor).get(f"/api/v1/kb/articles/{article.pk}").json()["satisfaction"]
+    assert got == {"conversations": 2, "by_bot": 1, "rated": 2, "csat": 4.5, "satisfied_share": 1.0}

@@ -21,8 +21,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -312,6 +314,57 @@ def chat_page(new_context: Any, live_desk: LiveDesk) -> Any:
         return context, page
 
     return open_chat
+
+
+@pytest.fixture
+def shop_site(new_context: Any, live_desk: LiveDesk) -> Iterator[Any]:
+    """``shop_site(channel_id, title=…, body=…, page_kind=…, path=…)``: a shop's page with the
+    embed snippet, served on a loopback origin of its own, opened in a new browser context.
+
+    A page made up by the browser counts as public, and Chromium's private-network rules then
+    refuse loopback; on its own origin the widget's requests and the chat iframe are
+    cross-origin, as on a real shop.
+    """
+    servers: list[ThreadingHTTPServer] = []
+
+    def open_shop(
+        channel_id: int,
+        *,
+        title: str = "悦家生活旗舰店",
+        body: str = "<h1>悦家生活旗舰店</h1>",
+        page_kind: str | None = None,
+        path: str = "/",
+    ) -> Any:
+        kind = f" data-page='{page_kind}'" if page_kind else ""
+        html = (
+            f"<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'><title>{title}</title></head>"
+            f"<body>{body}"
+            f"<script src='{live_desk.url}/static/kefu/widget.js' data-channel='{channel_id}'{kind} async></script>"
+            "</body></html>"
+        ).encode()
+
+        class Shop(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(html)))
+                self.end_headers()
+                self.wfile.write(html)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Shop)
+        servers.append(server)
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        page = new_context().new_page()
+        page.goto(f"http://localhost:{server.server_address[1]}{path}")
+        return page
+
+    yield open_shop
+    for server in servers:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -34,15 +34,15 @@ def _open_conversation(desk, preview):
 
 
 def test_a_kb_answer_and_the_emotion_appear_beside_the_composer(live_desk, desk_page, chat_page):
-    live_desk.run(f"""
+    article_id = live_desk.run(f"""
 from kefu.accounts.models import User
 from kefu.kb.services import do_create_article
 lead = User.objects.get(username="zuzhang")
-do_create_article(actor=lead, data={{
+emit(do_create_article(actor=lead, data={{
     "title": "保温杯漏水怎么办", "status": "published", "answer": {KB_ANSWER!r},
     "body": "保温杯漏水多因密封圈未装正或破损。先检查密封圈，再倒置测试。",
     "similar_questions": ["杯子漏水", "保温杯盖子漏水", "水杯倒过来会漏"], "tags": ["保温杯", "售后"],
-}})
+}}).pk)
 """)
     _, chat = chat_page("zhang")
     _say(chat, "在吗")
@@ -60,6 +60,19 @@ do_create_article(actor=lead, data={{
 
     suggestion.get_by_role("button", name="插入").click()
     expect(desk.locator("#kefu-composer-text")).to_have_value(KB_ANSWER)
+    # The insertion is remembered: the conversation's rating will count for the article.
+    uses = live_desk.run("""
+import time
+from kefu.kb.models import ArticleUse
+for _ in range(100):
+    if ArticleUse.objects.exists():
+        break
+    time.sleep(0.1)
+emit(list(ArticleUse.objects.values_list("source", flat=True)))
+""")
+    assert uses == ["agent"]
+    desk.goto(desk.url.split("/desk/")[0] + f"/desk/kb/{article_id}/")
+    expect(desk.locator("#kefu-kb-satisfaction [data-role=conversations]")).to_have_text("1")
 
 
 def test_composer_coaches_a_reply_and_fills_a_script(live_desk, desk_page, chat_page):
@@ -145,3 +158,20 @@ emit(do_sweep(now=timezone.now() + timedelta(minutes=2)))
     apology = chat.locator(".kefu-msg--auto", has_text="非常抱歉，我们原定于")
     expect(apology).to_be_visible()
     expect(apology).to_contain_text("回电告知换货进度")
+
+
+def test_each_side_sees_the_other_typing(live_desk, desk_page, chat_page):
+    _, chat = chat_page("zhang")
+    _say(chat, "我想问下保温杯的保修期是多久")
+    desk = desk_page("xiaomei")
+    _open_conversation(desk, "保温杯的保修期")
+
+    # The customer types (not sent yet): the agent's conversation page says so.
+    chat.locator("[data-role=text]").press_sequentially("还有一个问题")
+    expect(desk.locator("#kefu-typing")).to_be_visible()
+    expect(desk.locator("#kefu-typing")).to_contain_text("正在输入")
+
+    # The agent types in the composer: the customer's chat shows the agent typing.
+    desk.locator("#kefu-composer-text").press_sequentially("您好，保温杯保修")
+    expect(chat.locator("[data-role=typing]")).to_be_visible()
+    expect(chat.locator("[data-role=typing]")).to_have_text("客服正在输入…")

@@ -9,9 +9,6 @@ as on a real shop.
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -41,40 +38,9 @@ def night(live_desk: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def shop_page(new_context: Any, live_desk: Any) -> Iterator[Any]:
+def shop_page(shop_site: Any) -> Any:
     """``shop_page(channel_id)``: the shop's home page with the widget, on its own origin."""
-    servers: list[ThreadingHTTPServer] = []
-
-    def open_shop(channel_id: int) -> Any:
-        html = (
-            "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'><title>悦家生活旗舰店</title></head>"
-            "<body><h1>悦家生活旗舰店</h1>"
-            f"<script src='{live_desk.url}/static/kefu/widget.js' data-channel='{channel_id}' async></script>"
-            "</body></html>"
-        ).encode()
-
-        class Shop(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(html)))
-                self.end_headers()
-                self.wfile.write(html)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Shop)
-        servers.append(server)
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        page = new_context().new_page()
-        page.goto(f"http://localhost:{server.server_address[1]}/")
-        return page
-
-    yield open_shop
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    return shop_site
 
 
 def test_widget_says_nobody_is_online_and_a_message_left_becomes_a_ticket(

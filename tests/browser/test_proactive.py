@@ -7,9 +7,6 @@ page reports and the chat iframe are cross-origin, as on a real shop.
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -31,39 +28,19 @@ emit({"channel_id": Channel.objects.get(name="官网在线客服").pk})
 
 
 @pytest.fixture
-def product_page(new_context: Any, live_desk: Any) -> Iterator[Any]:
-    servers: list[ThreadingHTTPServer] = []
+def product_page(shop_site: Any) -> Any:
+    """``product_page(channel_id)``: a product page (``data-page='product'``) with the widget, on its own origin."""
 
     def open_page(channel_id: int) -> Any:
-        html = (
-            "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'><title>真空保温杯 500ml</title></head>"
-            "<body><h1>真空保温杯 500ml</h1><p>¥89.00</p>"
-            f"<script src='{live_desk.url}/static/kefu/widget.js' data-channel='{channel_id}' data-page='product'"
-            " async></script></body></html>"
-        ).encode()
+        return shop_site(
+            channel_id,
+            title="真空保温杯 500ml",
+            body="<h1>真空保温杯 500ml</h1><p>¥89.00</p>",
+            page_kind="product",
+            path="/item/BWB-500",
+        )
 
-        class Shop(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(html)))
-                self.end_headers()
-                self.wfile.write(html)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Shop)
-        servers.append(server)
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        page = new_context().new_page()
-        page.goto(f"http://localhost:{server.server_address[1]}/item/BWB-500")
-        return page
-
-    yield open_page
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    return open_page
 
 
 def test_a_visitor_lingering_on_a_product_page_is_invited_and_the_chat_opens(

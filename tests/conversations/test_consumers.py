@@ -176,6 +176,9 @@ async def test_agent_read_is_stored_and_customer_typing_reaches_the_desk(desk):
     token = issue_visitor_token(desk.channel.pk)
     message = await _customer_writes(desk.channel, visitor=read_visitor_token(token).visitor_id)
     comm = await _desk_for(desk.agent)
+    # The conversation's page opens it on the desk (resume): only that page draws the indicator.
+    await comm.send_json_to({"type": "resume", "conversation_id": message.conversation_id})
+    await receive_until(comm, lambda f: f["type"] == "history")
     customer = chat_socket(token)
     assert (await customer.connect(timeout=10))[0]
     await customer.send_json_to({"type": "typing"})
@@ -195,6 +198,26 @@ async def test_agent_read_is_stored_and_customer_typing_reaches_the_desk(desk):
     }
     conversation = await database_sync_to_async(Conversation.objects.get)(pk=message.conversation_id)
     assert conversation.agent_last_read_id == message.pk
+    await customer.disconnect()
+    await comm.disconnect()
+
+
+async def test_an_agent_typing_in_an_open_conversation_reaches_the_customer(desk):
+    from kefu.channels.visitor import issue_visitor_token, read_visitor_token
+
+    token = issue_visitor_token(desk.channel.pk)
+    message = await _customer_writes(desk.channel, visitor=read_visitor_token(token).visitor_id)
+    customer = chat_socket(token)
+    assert (await customer.connect(timeout=10))[0]
+    comm = await _desk_for(desk.agent)
+    await comm.send_json_to({"type": "resume", "conversation_id": message.conversation_id})
+    await receive_until(comm, lambda f: f["type"] == "history")
+    for _ in range(3):  # typing goes out as often as the composer says so
+        await comm.send_json_to({"type": "typing", "conversation_id": message.conversation_id})
+        assert await receive_until(customer, lambda f: f["type"] == "typing") == {
+            "type": "typing",
+            "name": "小美",
+        }
     await customer.disconnect()
     await comm.disconnect()
 

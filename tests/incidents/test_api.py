@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -84,6 +85,11 @@ def test_a_surge_told_in_two_wordings_sharing_one_rare_term_is_proposed_as_one_i
 
     page = client.get(f"/desk/incidents/{incident.pk}/").content.decode()
     assert "都提到「<strong>红包</strong>」" in page
+    # The owner list: the incident team's people and supervisors, not the other team's.
+    owners = re.findall(
+        r'<option value="(\d+)"', page.split('name="owner_id"', 1)[1].split("</select>", 1)[0]
+    )
+    assert {int(o) for o in owners} == {shop.agent.pk, shop.lead.pk, shop.supervisor.pk}
 
     later = write_in("红包抵扣不了，付款时一分没减")
     do_detect_incidents(force=True)

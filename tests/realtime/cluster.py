@@ -9,6 +9,7 @@ process it starts is stopped on exit, also when a step fails.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import secrets
@@ -60,6 +61,8 @@ print(json.dumps({
     "visitor_tokens": [issue_visitor_token(channel.pk) for _ in range(visitors)],
 }))
 """
+
+_CLUSTERS = itertools.count(1)
 
 
 def redis_url() -> str:
@@ -226,7 +229,10 @@ class Cluster:
             if prefix := os.environ.get("KEFU_REDIS_PREFIX"):
                 env["KEFU_REDIS_PREFIX"] = prefix
         if self.database_url:
-            self._pg_db = f"{os.environ.get('KEFU_TEST_DB_NAME') or 'test_kefu'}_procs_{os.getpid()}"
+            # One database per cluster: a test may start its own beside its module's.
+            self._pg_db = (
+                f"{os.environ.get('KEFU_TEST_DB_NAME') or 'test_kefu'}_procs_{os.getpid()}_{next(_CLUSTERS)}"
+            )
             parts = urlsplit(self.database_url)
             env["KEFU_DATABASE_URL"] = urlunsplit(parts._replace(path="/" + self._pg_db))
         else:
@@ -332,6 +338,9 @@ class Cluster:
                 "warning",
                 "--no-access-log",
             ]
+            if ping := self.env.get("KEFU_WS_PING_SECONDS"):  # what `kefu serve` reads from settings
+                args += ["--ws-ping-interval", ping]
+                args += ["--ws-ping-timeout", self.env.get("KEFU_WS_PING_TIMEOUT_SECONDS", ping)]
         with open(log, "wb") as fh:
             proc = subprocess.Popen(
                 [sys.executable, *args, "--host", "127.0.0.1", "--port", str(port)],

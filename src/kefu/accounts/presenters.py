@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""Accounts: users, teams and API tokens as the API and pages show them."""
 
 from __future__ import annotations
 

@@ -43,8 +43,8 @@ from kefu.incidents.facts import PinnedStatement
 from kefu.incidents.services import do_statement_for_bot
 from kefu.kb.index import SearchResult, search_articles
 from kefu.kb.markdown import plain_text
-from kefu.kb.models import Article
-from kefu.kb.services import do_create_article
+from kefu.kb.models import Article, ArticleUse
+from kefu.kb.services import do_create_article, do_record_article_use
 from kefu.nlp import verify
 from kefu.nlp.emotion import complaint_risk, message_signals
 from kefu.routing.assignment import do_queue_after_commit
@@ -369,6 +369,8 @@ def _answer(
     session.last_article = article
     session.choices = []
     session.misses = 0
+    # The conversation's rating will count for the article (its 会话满意度 in the KB).
+    ArticleUse.objects.create(article=article, conversation=conversation, source=ArticleUse.Source.BOT)
     return _turn(session, message, BotTurn.Kind.ANSWER, reply, article=article, confidence=confidence)
 
 
@@ -774,14 +776,32 @@ def do_record_suggestion_use(
         raise NotFound(f"消息 {message_id} 不在这个会话中", fields={"message_id": "不存在"})
     if not Article.objects.filter(pk=article_id).exists():
         raise NotFound(f"知识库文章 {article_id} 不存在", fields={"article_id": "不存在"})
+    taken = (SuggestionUse.Action.ACCEPT, SuggestionUse.Action.EDIT)
     with transaction.atomic():
+        before = (
+            SuggestionUse.objects.filter(message=message, article_id=article_id, agent=user)
+            .values_list("action", flat=True)
+            .first()
+        )
         use, _created = SuggestionUse.objects.update_or_create(
             message=message,
             article_id=article_id,
             agent=user,
             defaults={"conversation": conversation, "action": action},
         )
+        # Taken into the composer: the conversation's rating counts for the article, once.
+        if action in taken and before not in taken and _published(article_id):
+            do_record_article_use(
+                agent=user,
+                conversation_id=conversation.pk,
+                article_id=article_id,
+                source=ArticleUse.Source.SUGGESTION,
+            )
     return use
+
+
+def _published(article_id: int) -> bool:
+    return Article.objects.filter(pk=article_id, status=Article.Status.PUBLISHED).exists()
 
 
 def access_summary(user: User, conversation_id: int) -> dict[str, Any] | None:

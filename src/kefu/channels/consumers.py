@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 
 from kefu.bot.services import do_receive_chat_and_answer
@@ -24,7 +25,7 @@ from kefu.conversations.timeline import (
     do_mark_read,
     messages_after,
     rating_requested,
-    send_typing,
+    send_typing_now,
 )
 from kefu.core.errors import InvalidInput, RateLimited, Unauthorized
 from kefu.core.events import chat_conversation_group
@@ -124,7 +125,12 @@ class ChatConsumer(JsonSocket):
             after = int_field(content, "after", required=False)
             await self._resume(after)
         elif kind == "typing":
-            await database_sync_to_async(self._typing)()
+            # No database: the visitor's limit is counted on a worker thread (not the one
+            # that does every socket's database work), and the indicator goes to the desks
+            # showing the conversation this socket follows.
+            await sync_to_async(check_chat_signal, thread_sensitive=False)(self.visitor)
+            if self.conversation_id is not None:
+                await send_typing_now(self.conversation_id, by_customer=True)
         elif kind == "read":
             message_id = int_field(content, "message_id", minimum=1)
             await database_sync_to_async(self._read)(message_id)
@@ -202,12 +208,6 @@ class ChatConsumer(JsonSocket):
         check_chat_signal(self.visitor)
         self._seen(self.channel.pk)
         return web_desk_state_for_visitor(self.channel, self.visitor)
-
-    def _typing(self) -> None:
-        check_chat_signal(self.visitor)
-        conversation = self._conversation()
-        if conversation is not None:
-            send_typing(conversation=conversation, by_customer=True)
 
     def _read(self, message_id: int) -> None:
         check_chat_signal(self.visitor)

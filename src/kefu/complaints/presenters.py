@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""Complaints: cases and compensation requests as the API and pages show them."""
 
 from __future__ import annotations
 

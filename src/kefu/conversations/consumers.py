@@ -34,11 +34,12 @@ from kefu.conversations.timeline import (
     do_mark_read,
     messages_after,
     send_typing,
+    send_typing_now,
     visible_conversations,
 )
 from kefu.core import drain, outage, realtime, telemetry
 from kefu.core.errors import InvalidInput, KefuError
-from kefu.core.events import DESK_ALL, desk_conversation_group, desk_team_group, desk_user_group
+from kefu.core.events import desk_conversation_group, desk_groups
 from kefu.core.fields import check_json
 from kefu.wallboard.services import access_wallboard, scope_for
 
@@ -354,11 +355,7 @@ class DeskConsumer(SnapshotFeed, JsonSocket):
         await super().disconnect(code)
 
     def _groups(self) -> list[str]:
-        groups = [desk_user_group(self.user.pk)]
-        groups += [desk_team_group(team_id) for team_id in team_ids_of(self.user)]
-        if self.user.sees_all:
-            groups.append(DESK_ALL)
-        return groups
+        return desk_groups(self.user.pk, team_ids_of(self.user), sees_all=self.user.sees_all)
 
     # --- access re-checks -----------------------------------------------------------
     # A socket lives for hours. When the session ends (logout, idle lock, expiry), the
@@ -451,7 +448,15 @@ class DeskConsumer(SnapshotFeed, JsonSocket):
     async def handle_frame(self, content: dict[str, Any]) -> None:
         kind = content.get("type")
         if kind == "typing":
-            await database_sync_to_async(self._typing)(int_field(content, "conversation_id", minimum=1))
+            conversation_id = int_field(content, "conversation_id", minimum=1)
+            if conversation_id in self.watched:
+                # Opened on this desk with its access checked (and re-checked on every
+                # access change): the indicator goes out without the socket thread.
+                await send_typing_now(
+                    conversation_id, by_customer=False, name=self.user.display_name or "客服"
+                )
+            else:
+                await database_sync_to_async(self._typing)(conversation_id)
         elif kind == "read":
             conversation_id = int_field(content, "conversation_id", minimum=1)
             message_id = int_field(content, "message_id", minimum=1)

@@ -15,13 +15,14 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 
 from kefu.accounts.access import team_ids_of
 from kefu.accounts.models import User
 from kefu.channels.models import Channel
 from kefu.channels.outbound import do_queue_outbound
+from kefu.core import deskcache
 from kefu.core.errors import InvalidInput, NotFound, PermissionDenied
 from kefu.core.events import (
     chat_conversation_group,
@@ -29,6 +30,7 @@ from kefu.core.events import (
     desk_user_group,
     publish,
     send_ephemeral,
+    send_ephemeral_now,
 )
 
 from .models import Attachment, Conversation, Message
@@ -177,6 +179,13 @@ def do_mark_read(*, conversation: Conversation, by_customer: bool, message_id: i
     updated = Conversation.objects.filter(pk=conversation.pk, **{f"{field}__lt": message_id}).update(
         **{field: message_id}
     )
+    if updated and not by_customer and conversation.assignee_id:
+        # The assignee's unread count fell, and no event says so (core.deskcache). Marked
+        # now and again after the commit: counts computed in between, from the rows as
+        # they were before it, are not kept.
+        group = desk_user_group(conversation.assignee_id)
+        deskcache.mark_changed([group])
+        transaction.on_commit(lambda: deskcache.mark_changed([group]))
     if updated:
         send_ephemeral(
             [
@@ -194,19 +203,25 @@ def do_mark_read(*, conversation: Conversation, by_customer: bool, message_id: i
         )
 
 
+def _typing(conversation_id: int, *, by_customer: bool, name: str) -> tuple[list[str], dict[str, Any]]:
+    # The customer's typing goes to the desks showing the conversation (only its page draws
+    # the indicator, and opening it joins that group); an agent's to the customer's chat.
+    group = desk_conversation_group if by_customer else chat_conversation_group
+    payload = {"conversation_id": conversation_id, "by": "customer" if by_customer else "agent", "name": name}
+    return [group(conversation_id)], payload
+
+
 def send_typing(*, conversation: Conversation, by_customer: bool, name: str = "") -> None:
-    if by_customer:
-        # Only the desks showing the conversation draw a typing indicator.
-        groups = [desk_conversation_group(conversation.pk)]
-        if conversation.assignee_id:
-            groups.append(desk_user_group(conversation.assignee_id))
-    else:
-        groups = [chat_conversation_group(conversation.pk)]
-    send_ephemeral(
-        groups,
-        "typing.event",
-        {"conversation_id": conversation.pk, "by": "customer" if by_customer else "agent", "name": name},
-    )
+    groups, payload = _typing(conversation.pk, by_customer=by_customer, name=name)
+    send_ephemeral(groups, "typing.event", payload)
+
+
+async def send_typing_now(conversation_id: int, *, by_customer: bool, name: str = "") -> None:
+    """``send_typing`` from a socket that already knows the conversation is its own to signal
+    (the customer's followed conversation, a conversation the desk opened with access checked):
+    no database read, no hop through the socket thread."""
+    groups, payload = _typing(conversation_id, by_customer=by_customer, name=name)
+    await send_ephemeral_now(groups, "typing.event", payload)
 
 
 def add_activity(

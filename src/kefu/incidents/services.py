@@ -123,6 +123,17 @@ def check_manager_role(user: User) -> None:
         raise PermissionDenied("只有组长及以上可以处理事件")
 
 
+def possible_owners(incident: Incident) -> QuerySet[User]:
+    """Who may own an incident: the active members of its team, and supervisors and up
+    (an incident of no team: every active user)."""
+    owners = User.objects.filter(is_active=True)
+    if incident.team_id is not None:
+        owners = owners.filter(
+            Q(teams__id=incident.team_id) | Q(role__in=(Role.SUPERVISOR, Role.MANAGER, Role.ADMIN))
+        )
+    return owners.distinct().order_by("id")
+
+
 def check_may_manage(user: User, team_id: int | None) -> None:
     check_manager_role(user)
     if user.sees_all:

@@ -13,7 +13,6 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods
 
 from kefu.accounts.access import AuthedRequest, check_desk_user
-from kefu.accounts.models import User
 from kefu.core.errors import InvalidInput, KefuError
 
 from . import services
@@ -166,11 +165,6 @@ def incident_detail(request: AuthedRequest, incident_id: int) -> HttpResponse:
         for i in services.list_incidents(user, status="active")
         if i.pk != incident.pk and i.team_id == incident.team_id
     ]
-    owners = User.objects.filter(is_active=True).order_by("id")
-    if incident.team_id is not None:
-        owners = owners.filter(teams__id=incident.team_id) | owners.filter(
-            role__in=("supervisor", "manager", "admin")
-        )
     context = {
         "nav": "incidents",
         "incident": incident,
@@ -180,7 +174,7 @@ def incident_detail(request: AuthedRequest, incident_id: int) -> HttpResponse:
         "event_labels": services.EVENT_LABELS,
         "can_manage": can_manage,
         "others": others,
-        "owners": owners.distinct(),
+        "owners": services.possible_owners(incident),
         "error": error,
     }
     return render(request, "incidents/detail.html", context, status=400 if error else 200)

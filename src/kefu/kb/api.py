@@ -71,7 +71,32 @@ def create_article(request: AuthedRequest, payload: ArticleIn) -> Status:
 
 @router.get("/kb/articles/{article_id}")
 def get_article(request: AuthedRequest, article_id: int) -> dict[str, Any]:
-    return article_dict(services.access_article(request.user, article_id))
+    article = services.access_article(request.user, article_id)
+    return {**article_dict(article), "satisfaction": services.satisfaction_of(article.pk)}
+
+
+class ArticleUseIn(StrictIn):
+    conversation_id: int
+
+
+@router.post("/kb/articles/{article_id}/uses", response={201: dict})
+def record_use(request: AuthedRequest, article_id: int, payload: ArticleUseIn) -> Status:
+    """The agent put this article's answer into the conversation's composer (插入)."""
+    use = services.do_record_article_use(
+        agent=request.user,
+        conversation_id=payload.conversation_id,
+        article_id=article_id,
+        source="agent",
+    )
+    return Status(
+        201,
+        {
+            "id": use.pk,
+            "article_id": use.article_id,
+            "conversation_id": use.conversation_id,
+            "source": use.source,
+        },
+    )
 
 
 @router.patch("/kb/articles/{article_id}")

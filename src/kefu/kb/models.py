@@ -121,3 +121,29 @@ class Feedback(models.Model):
     comment = models.CharField(max_length=500, blank=True)
     session_key = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+
+class ArticleUse(models.Model):
+    """An article's answer used in a conversation: inserted by an agent, or sent by the bot.
+
+    Customers rate conversations, not articles; joining these rows to the conversations'
+    satisfaction (``Conversation.csat_score``) gives each article the ratings of the
+    conversations it was used in (``kb.services.article_satisfaction``).
+    """
+
+    class Source(models.TextChoices):
+        AGENT = "agent", "客服插入"
+        SUGGESTION = "suggestion", "采用机器人建议"
+        BOT = "bot", "机器人回答"
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="uses")
+    conversation = models.ForeignKey("conversations.Conversation", on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source = models.CharField(max_length=10, choices=Source.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["article", "conversation"], name="kb_use_article_conv")]

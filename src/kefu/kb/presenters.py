@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""Knowledge base: articles and search results as the API and pages show them."""
 
 from __future__ import annotations
 

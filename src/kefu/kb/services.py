@@ -16,13 +16,13 @@ from django.utils import timezone
 
 from kefu.accounts.access import check_role
 from kefu.accounts.models import Role, User
-from kefu.conversations.timeline import check_image
+from kefu.conversations.timeline import access_conversation, check_image
 from kefu.core import ratelimit
 from kefu.core.errors import InvalidInput, NotFound, PermissionDenied
 from kefu.core.fields import check_text, check_text_list
 from kefu.kb.index import SYNONYMS_CHANGED, category_and_descendants, note_index_change
 
-from .models import Article, ArticleVersion, Attachment, Category, Feedback, SynonymGroup
+from .models import Article, ArticleUse, ArticleVersion, Attachment, Category, Feedback, SynonymGroup
 
 EDITOR_ROLE = Role.TEAM_LEAD
 MAX_SIMILAR_QUESTIONS = 50
@@ -232,3 +232,72 @@ def category_tree() -> list[dict[str, Any]]:
 def check_can_edit(user: User) -> None:
     if not can_edit(user):
         raise PermissionDenied("需要组长及以上权限才能编辑知识库")
+
+
+# --- articles used in conversations, and those conversations' ratings ----------------------
+
+
+def do_record_article_use(
+    *, conversation_id: int, article_id: int, source: str, agent: User | None = None
+) -> ArticleUse:
+    """Record that an article's answer went into a conversation (an agent's 插入, an accepted
+    bot suggestion, or the bot's own answer); the conversation's rating then counts for it.
+
+    An agent may record it only on a conversation they may see, and only a published article
+    (a draft has no answer to give a customer).
+    """
+    if source not in ArticleUse.Source.values:
+        raise InvalidInput("来源应为 agent、suggestion 或 bot", fields={"source": "agent / suggestion / bot"})
+    if agent is not None:
+        access_conversation(agent, conversation_id)
+    article = Article.objects.filter(pk=article_id, status=Article.Status.PUBLISHED).only("pk").first()
+    if article is None:
+        raise NotFound(f"已发布的知识库文章 {article_id} 不存在", fields={"article_id": "不存在或未发布"})
+    return ArticleUse.objects.create(
+        article=article, conversation_id=conversation_id, agent=agent, source=source
+    )
+
+
+def article_satisfaction(
+    article_ids: Iterable[int], *, since: Any = None, until: Any = None
+) -> dict[int, dict[str, Any]]:
+    """Per article: the conversations it was used in, how many were rated, their mean CSAT and
+    the share rated 4–5 (``docs/knowledge-base.md``).
+
+    A conversation counts once per article however often the article went into it, so one
+    long conversation does not outweigh the others; ``since``/``until`` bound the uses.
+    """
+    uses = ArticleUse.objects.filter(article_id__in=list(article_ids))
+    if since is not None:
+        uses = uses.filter(created_at__gte=since)
+    if until is not None:
+        uses = uses.filter(created_at__lt=until)
+    pairs = (
+        uses.order_by()  # the default ordering's column would defeat DISTINCT
+        .values_list("article_id", "conversation_id", "conversation__csat_score", "source")
+        .distinct()
+    )
+    seen: dict[int, dict[int, int | None]] = {}
+    by_bot: dict[int, set[int]] = {}
+    for article_id, conversation_id, score, source in pairs:
+        seen.setdefault(article_id, {})[conversation_id] = score
+        if source == ArticleUse.Source.BOT:
+            by_bot.setdefault(article_id, set()).add(conversation_id)
+    out: dict[int, dict[str, Any]] = {}
+    for article_id, conversations in seen.items():
+        scores = [s for s in conversations.values() if s is not None]
+        out[article_id] = {
+            "conversations": len(conversations),
+            "by_bot": len(by_bot.get(article_id, ())),
+            "rated": len(scores),
+            "csat": round(sum(scores) / len(scores), 2) if scores else None,
+            "satisfied_share": round(sum(1 for s in scores if s >= 4) / len(scores), 3) if scores else None,
+        }
+    return out
+
+
+def satisfaction_of(article_id: int) -> dict[str, Any]:
+    """One article's figures (zeros before its first use)."""
+    return article_satisfaction([article_id]).get(
+        article_id, {"conversations": 0, "by_bot": 0, "rated": 0, "csat": None, "satisfied_share": None}
+    )

@@ -137,6 +137,7 @@ def kb_edit(request: AuthedRequest, article_id: int | None = None) -> HttpRespon
             "categories": Category.objects.all(),
             "versions": article.versions.select_related("editor")[:50] if article else [],
             "body_html": markdown.render_markdown(article.body) if article else "",
+            "satisfaction": services.satisfaction_of(article.pk) if article else None,
             "can_edit": services.can_edit(request.user),
             "statuses": Article.Status.choices,
             "kinds": Article.Kind.choices,

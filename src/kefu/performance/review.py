@@ -23,7 +23,8 @@ from kefu.complaints.models import Complaint, Promise
 from kefu.conversations.models import Conversation
 from kefu.core.errors import NotFound, PermissionDenied
 from kefu.core.masking import mask_text
-from kefu.kb.models import Article, Feedback
+from kefu.kb.models import Article, ArticleUse, Feedback
+from kefu.kb.services import article_satisfaction
 from kefu.replies.models import CannedReply, ReplyUsage
 
 from .periods import Period, parse_week, week_of
@@ -375,22 +376,37 @@ def review_articles(week: Period) -> dict[str, Any]:
         if comment and not helpful and len(entry["comments"]) < 3:
             entry["comments"].append(mask_text(comment))
     low_ids = [pk for pk, t in tally.items() if t["no"] >= KB_LOW_MIN_NO and t["no"] > t["yes"]]
+    # Conversations this week's answers from an article went into, and how customers rated them.
+    used = ArticleUse.objects.filter(created_at__gte=week.start, created_at__lt=week.end).values_list(
+        "article_id", flat=True
+    )
+    rated = article_satisfaction(set(used), since=week.start, until=week.end)
+    low_csat = {
+        pk: r
+        for pk, r in rated.items()
+        if r["rated"] >= LOW_CSAT_MIN and r["csat"] is not None and r["csat"] < LOW_CSAT
+    }
     today = week.end.date()
     flagged = []
     candidates = Article.objects.filter(status=Article.Status.PUBLISHED).filter(
-        Q(pk__in=low_ids) | Q(review_by__lt=today)
+        Q(pk__in=low_ids) | Q(pk__in=list(low_csat)) | Q(review_by__lt=today)
     )
     for article in candidates.order_by("id"):
         t = tally.get(article.pk, {"yes": 0, "no": 0, "comments": []})
         reasons = []
         if article.pk in low_ids:
             reasons.append(f"本周 {t['no']} 人认为没有帮助（{t['yes']} 人认为有帮助）")
+        if article.pk in low_csat:
+            r = low_csat[article.pk]
+            reasons.append(
+                f"本周用过它的 {r['rated']} 个会话平均满意度 {r['csat']:.1f} 分（低于 {LOW_CSAT}）"
+            )
         if article.review_by and article.review_by < today:
             reasons.append(f"已过复审日期（{article.review_by:%Y-%m-%d}）")
         flagged.append(_article_row(article, reasons, t))
-    unused = Article.objects.filter(status=Article.Status.PUBLISHED, views=0, feedback__isnull=True).order_by(
-        "id"
-    )
+    unused = Article.objects.filter(
+        status=Article.Status.PUBLISHED, views=0, feedback__isnull=True, uses__isnull=True
+    ).order_by("id")
     return {
         "flagged": flagged,
         "unused": [_article_row(a, ["发布后无人查看"], None) for a in unused[:LIST_LIMIT]],

@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""Script library: canned replies as the API and pages show them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""Routing: rules as the API and pages show them."""
 
 from __future__ import annotations
 

@@ -82,6 +82,13 @@
         box.value = box.value ? box.value.replace(/\s*$/, "") + "\n" + r.article.answer : r.article.answer;
         box.dispatchEvent(new Event("input", {bubbles: true}));
         box.focus();
+        // Remembered so the conversation's rating counts for the article (its 会话满意度).
+        fetch("/api/v1/kb/articles/" + r.article.id + "/uses", {
+          method: "POST",
+          credentials: "same-origin",
+          headers: {"Content-Type": "application/json", "X-CSRFToken": csrf()},
+          body: JSON.stringify({conversation_id: Number(conversationId)})
+        });
       });
       li.append(title, snippet, answer, insert);
       list.appendChild(li);

@@ -83,6 +83,8 @@ class Command(BaseCommand):
             "log_level": settings.KEFU_LOG_LEVEL.lower(),
             "access_log": not opts["no_access_log"],
             "lifespan": "off",
+            "ws_ping_interval": settings.KEFU_WS_PING_SECONDS,
+            "ws_ping_timeout": settings.KEFU_WS_PING_TIMEOUT_SECONDS,
             # After the drain, requests in flight get this long to finish.
             "timeout_graceful_shutdown": settings.KEFU_DRAIN_TIMEOUT_SECONDS,
         }
