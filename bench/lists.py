@@ -15,7 +15,8 @@ Django request (middleware, session, queries, template), no network.
   (keyset cursor); an agent's own tickets;
 * ticket list API (``GET /api/v1/tickets``, 25 items, filtered by status, sorted);
 * inbox: all conversations (supervisor), an agent's own;
-* a conversation page and its customer's page (the customer with the most conversations);
+* a conversation page, its side panels (fetched after the page) and its customer's page
+  (the customer with the most conversations);
 * search: the customer list searched by a phone number and by a surname.
 
 Baseline, in the same rounds: a bare ``SELECT … ORDER BY created_at DESC LIMIT 25`` of the
@@ -132,6 +133,8 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
         "inbox (all)": (sup, "/desk/?view=all"),
         "inbox (agent's own)": (ag, "/desk/?view=mine"),
         "conversation page": (sup, f"/desk/c/{conversation.pk}/"),
+        # What desk.js fetches once the conversation page is shown (agents, history, my open).
+        "conversation side panels": (sup, f"/desk/c/{conversation.pk}/panels/"),
         "customer page": (sup, f"/desk/customers/{customer.pk}/"),
         "search: phone": (sup, f"/desk/customers/?q={customer.phone}"),
         "search: surname": (sup, f"/desk/customers/?q={surname}"),

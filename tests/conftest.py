@@ -182,6 +182,14 @@ def _own_rate_limit_counters(monkeypatch: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _own_desk_cache(monkeypatch: Any) -> None:
+    """Each test caches desk counts afresh: user ids repeat between tests, the cache is shared."""
+    from kefu.core import deskcache
+
+    monkeypatch.setattr(deskcache, "NAMESPACE", f"desk-test-{uuid.uuid4().hex}")
+
+
+@pytest.fixture(autouse=True)
 def _loopback_test_doubles(settings: Any) -> None:
     """The tests' webhook receivers and platforms listen on 127.0.0.1, which production
     refuses unless an admin allows it (``KEFU_ALLOWED_PRIVATE_NETWORKS``, kefu.core.netguard);

@@ -135,3 +135,22 @@ def test_a_heat_map_cell_drills_down_to_its_weekday_and_hour(shop: Any) -> None:
     assert first.pk in {c["id"] for c in response.json()["items"]}
     bad = _client(shop.lead).get("/api/v1/reports/conversations", {"by": "weekday,hour", "key": "1"})
     assert bad.status_code == 400 and "key" in bad.json()["fields"]
+
+
+def test_the_trend_of_both_periods_is_each_periods_volume_per_day(week: Any) -> None:
+    from datetime import date
+
+    from kefu.analytics import reports
+
+    filters = reports.parse_filters(
+        week.boss, period="custom", start=date(2026, 11, 5), end=date(2026, 11, 7)
+    )
+    trend = reports.build_report(filters)["trend"]
+    for scope, first, got in (
+        (filters.scope, 5, trend["current"]),
+        (filters.previous, 2, trend["previous"]),
+    ):
+        per_day = {key: f.value for key, _, f in metrics.breakdown(scope, "volume", "day")}
+        assert got == [per_day.get(f"2026-11-{first + i:02d}", 0) for i in range(3)]
+    assert sum(trend["current"]) > 0 and sum(trend["previous"]) > 0
+    assert trend["previous"] != trend["current"]

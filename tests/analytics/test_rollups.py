@@ -165,3 +165,90 @@ def test_the_worker_tick_keeps_rollups_and_the_command_reports(week: Any, capsys
     assert "messages_behind: 0" in capsys.readouterr().out
     call_command("rollups", "rebuild")
     assert "已重算会话" in capsys.readouterr().out
+
+
+def test_reply_rollups_carry_the_reply_time_and_author(week: Any):
+    from kefu.analytics.models import ReplyRollup
+    from kefu.analytics.rollups import do_refresh_rollups
+    from kefu.conversations.models import Message
+
+    do_refresh_rollups(later())
+    rows = list(ReplyRollup.objects.values_list("message_id", "created_at", "sender_id"))
+    assert rows
+    messages = {
+        pk: (created, sender)
+        for pk, created, sender in Message.objects.values_list("pk", "created_at", "sender_id")
+    }
+    for pk, created, sender in rows:
+        assert (created, sender) == messages[pk]
+        assert sender is not None
+
+
+def test_filtered_response_times_are_identical_from_reply_rollups_and_live(week: Any):
+    from kefu.analytics import metrics
+    from kefu.analytics.rollups import do_refresh_rollups
+
+    names = ["response_time_mean", "response_time_p90"]
+    scopes = [
+        metrics.Scope(START, END),
+        metrics.Scope(START, END, team_id=week.c[0].team_id),
+        metrics.Scope(START, END, agent_id=week.c[0].assignee_id),
+        metrics.Scope(START, END, channel_id=week.c[0].channel_id),
+        metrics.Scope(START, END, intent=week.c[0].intent),
+    ]
+
+    def read() -> list[Any]:
+        out: list[Any] = []
+        for s in scopes:
+            out.append(metrics.compute(s, names))
+            out.append(metrics.distribution(s, "response_time"))
+            for by in ("agent", "team", "channel", "intent", "hour", "halfhour"):
+                out.append(metrics.breakdowns(s, names, by))
+        return out
+
+    live = read()
+    assert live[0]["response_time_mean"].count > 0
+    do_refresh_rollups(later())
+    assert read() == live
+
+
+def test_a_late_reply_is_live_until_the_worker_reads_it(week: Any):
+    from kefu.analytics import metrics
+    from kefu.analytics.models import ReplyRollup
+    from kefu.analytics.rollups import do_refresh_rollups
+
+    from .conftest import History
+
+    h = History()
+    scope = metrics.Scope(START, END)
+    do_refresh_rollups(later())
+    before = everything(scope)
+    c = week.c[0]
+    h.customer_says(c, at(6, 11), "请问退款什么时候到账？")
+    reply = h.agent_says(c, at(6, 11, 5), c.assignee, "已经提交了，预计三个工作日内到账")
+    stale = everything(scope)
+    assert stale["compute"]["response_time_mean"] != before["compute"]["response_time_mean"]
+    assert not ReplyRollup.objects.filter(message_id=reply.pk).exists()
+    assert do_refresh_rollups(later()).conversations == 1
+    assert ReplyRollup.objects.get(message_id=reply.pk).seconds == 300.0
+    assert everything(scope) == stale
+
+
+def test_the_migration_copies_time_and_author_into_older_reply_rollups(week: Any):
+    import importlib
+
+    from django.apps import apps
+
+    from kefu.analytics import metrics
+    from kefu.analytics.models import ReplyRollup
+    from kefu.analytics.rollups import do_refresh_rollups
+
+    do_refresh_rollups(later())
+    scope = metrics.Scope(START, END)
+    rolled = everything(scope)
+    kept = list(ReplyRollup.objects.order_by("pk").values_list("pk", "created_at", "sender_id"))
+    ReplyRollup.objects.update(created_at=None, sender=None)  # as rolled up before the columns
+    migration = importlib.import_module("kefu.analytics.migrations.0003_reply_rollup_time")
+    migration.copy_from_messages(apps, None)
+    assert list(ReplyRollup.objects.order_by("pk").values_list("pk", "created_at", "sender_id")) == kept
+    assert everything(scope) == rolled

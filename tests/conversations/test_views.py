@@ -6,7 +6,11 @@ import pytest
 
 from kefu.accounts.models import AgentStatus
 from kefu.conversations.models import Conversation
-from kefu.conversations.services import do_add_note, do_receive_customer_message, do_send_agent_message
+from kefu.conversations.services import (
+    do_add_note,
+    do_receive_customer_message,
+    do_send_agent_message,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -251,7 +255,7 @@ def test_conversation_page_lists_past_conversations_across_channels(agent_client
     Conversation.objects.filter(pk=first.pk).update(status="closed")
     second = receive(desk, "v1", "这次的问题")
     assert second.pk != first.pk
-    html = agent_client.get(f"/desk/c/{second.pk}/").content.decode()
+    html = agent_client.get(f"/desk/c/{second.pk}/panels/").content.decode()
     assert f"/desk/c/{first.pk}/" in html
 
 
@@ -303,7 +307,9 @@ def test_conversation_page_lists_my_other_open_conversations_with_unread_counts(
     waiting = _mine(desk, "w", "空气炸锅什么时候发货", "还没发吗？", name="刘先生")
     quiet = _mine(desk, "q", "好的谢谢", name="<b>陈女士</b>")
     Conversation.objects.filter(pk=quiet.pk).update(agent_last_read_id=quiet.messages.last().pk)
-    html = agent_client.get(f"/desk/c/{here.pk}/").content.decode()
+    page = agent_client.get(f"/desk/c/{here.pk}/").content.decode()
+    assert f'data-panels-url="/desk/c/{here.pk}/panels/"' in page and "刘先生" not in page  # after the page
+    html = agent_client.get(f"/desk/c/{here.pk}/panels/").content.decode()
     strip = html[html.index('id="kefu-my-open"') : html.index("</nav>", html.index('id="kefu-my-open"'))]
     assert f'data-conversation-id="{waiting.pk}" class="has-unread"' in strip
     assert '<span class="name">刘先生</span><span class="unread">2</span>' in strip
@@ -344,3 +350,264 @@ def test_desk_counts_and_my_open_conversations_through_the_api(agent_client, des
 def test_desk_counts_need_a_signed_in_user(client, desk):
     assert client.get("/api/v1/desk/counts").status_code == 401
     assert client.get("/api/v1/desk/my-open-conversations").status_code == 401
+
+
+# --- the inbox in pages of 25 (keyset cursor) ---------------------------------------
+
+
+def _bulk_conversations(desk, n, *, team=None, start=0):
+    """``n`` conversations of ``team`` (the desk's), one a minute, the newest last; direct rows, for size."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from kefu.customers.models import Customer
+
+    base = timezone.now() - timedelta(days=1)
+    out = []
+    for i in range(start, start + n):
+        customer = Customer.objects.create(name=f"顾客{i:03d}")
+        out.append(
+            Conversation.objects.create(
+                channel=desk.channel,
+                customer=customer,
+                team=team or desk.team,
+                subject=f"咨询第{i:03d}号订单",
+                last_message_at=base + timedelta(minutes=i),
+            )
+        )
+    return out
+
+
+def test_inbox_shows_25_conversations_a_page_newest_first_and_pages_by_cursor(agent_client, desk):
+    convs = _bulk_conversations(desk, 30)
+    r = agent_client.get("/desk/?view=team")
+    html = r.content.decode()
+    assert html.count('class="conv-row') == 25
+    # Newest first: the last five created are on page 1, the first five are not.
+    assert "顾客029" in html and "顾客005" in html and "顾客004" not in html
+    assert html.index("顾客029") < html.index("顾客028")
+    assert "每页 25 个会话" in html and "下一页" in html
+    nxt = r.context["next_cursor"]
+    assert nxt and r.context["prev_cursor"] is None
+    page2 = agent_client.get(f"/desk/?view=team&after={nxt}")
+    html2 = page2.content.decode()
+    assert html2.count('class="conv-row') == 5
+    assert all(f"顾客{i:03d}" in html2 for i in range(5)) and "顾客005" not in html2
+    assert page2.context["next_cursor"] is None
+    # 上一页 goes back to the same 25, and the filters ride along with the cursor.
+    prev = agent_client.get(f"/desk/?view=team&before={page2.context['prev_cursor']}")
+    assert [c["id"] for c in prev.context["conversations"]] == [c.pk for c in reversed(convs[5:])]
+    assert f'href="?view=team&amp;after={nxt}"' in html
+
+
+def test_inbox_orders_a_conversation_without_messages_by_its_creation(agent_client, desk):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    _bulk_conversations(desk, 3)
+    silent = _bulk_conversations(desk, 1, start=99)[0]
+    Conversation.objects.filter(pk=silent.pk).update(
+        last_message_at=None, created_at=timezone.now() - timedelta(days=2)
+    )
+    html = agent_client.get("/desk/?view=team").content.decode()
+    assert html.count('class="conv-row') == 4
+    assert html.index("顾客002") < html.index("顾客000") < html.index("顾客099")
+
+
+def test_inbox_with_a_cursor_that_is_not_ours_is_a_400_naming_it(agent_client, desk):
+    r = agent_client.get("/desk/?view=team&after=not-a-cursor")
+    assert r.status_code == 400
+    assert "翻页位置无效" in r.content.decode()
+
+
+def test_inbox_pages_never_show_another_teams_conversations(client, desk, make_team, make_user):
+    other = make_team("售后服务")
+    outsider = make_user("laozhang", teams=(other,), display_name="老张")
+    _bulk_conversations(desk, 30)
+    _bulk_conversations(desk, 3, team=other, start=50)
+    client.force_login(outsider)
+    r = client.get("/desk/?view=all")
+    html = r.content.decode()
+    assert html.count('class="conv-row') == 3 and "顾客050" in html and "顾客029" not in html
+    assert r.context["next_cursor"] is None
+    client.force_login(desk.agent)
+    first = client.get("/desk/?view=team")
+    second = client.get(f"/desk/?view=team&after={first.context['next_cursor']}").content.decode()
+    assert "顾客050" not in first.content.decode() and "顾客050" not in second
+
+
+def test_inbox_page_queries_do_not_grow_with_the_history(agent_client, desk):
+    from tests.queries import page_queries
+
+    _bulk_conversations(desk, 3)
+    few = page_queries(agent_client, "/desk/?view=team")
+    convs = _bulk_conversations(desk, 60, start=3)
+    for c in convs[:10]:
+        do_add_note(agent=desk.agent, conversation_id=c.pk, text="客户要求回电")
+    assert page_queries(agent_client, "/desk/?view=team") == few
+    nxt = agent_client.get("/desk/?view=team").context["next_cursor"]
+    assert page_queries(agent_client, f"/desk/?view=team&after={nxt}") == few
+    assert page_queries(agent_client, "/desk/?view=team&partial=1") <= few
+
+
+# --- the navigation's counts, cached until an event says they changed -----------------
+
+
+def _queued_badge(html):
+    import re
+
+    return int(re.search(r'data-count="queued"[^>]*>(?:排队 )?<span class="n">(\d+)</span>', html).group(1))
+
+
+def test_navigation_counts_are_cached_between_pages_until_an_event_reaches_the_user(
+    agent_client, desk, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from kefu.accounts.models import User
+
+    User.objects.filter(pk=desk.agent.pk).update(status="offline")  # nobody takes the chats
+    waiting = receive(desk, "v1", "在吗")
+    Conversation.objects.filter(pk=waiting.pk).update(queued_at="2026-12-03T10:00:00+08:00")
+    assert _queued_badge(agent_client.get("/desk/?view=team").content.decode()) == 1
+    # Changed behind kefu's back, without an event: the cached counts stand (10 s at most).
+    Conversation.objects.filter(pk=waiting.pk).update(queued_at=None)
+    with CaptureQueriesContext(connection) as ctx:
+        assert agent_client.get("/api/v1/desk/counts").json()["queued"] == 1
+    assert not any("COUNT(" in q["sql"] for q in ctx.captured_queries)
+    # A new customer arrives in the agent's team: the event, published after the commit,
+    # makes the next page and the next ask count again.
+    with django_capture_on_commit_callbacks(execute=True):
+        second = receive(desk, "v2", "你好，想咨询一下退货")
+    Conversation.objects.filter(pk__in=[waiting.pk, second.pk]).update(queued_at="2026-12-03T10:01:00+08:00")
+    assert _queued_badge(agent_client.get("/desk/?view=team").content.decode()) == 2
+    assert agent_client.get("/api/v1/desk/counts").json()["queued"] == 2
+
+
+def test_an_alert_changes_the_alert_count_its_agent_sees_and_not_another_teams(
+    client, desk, make_team, make_user, django_capture_on_commit_callbacks
+):
+    outsider = make_user("laozhang", teams=(make_team("售后服务"),), display_name="老张")
+    nothing = {"unread_conversations": 0, "queued": 0, "open_alerts": 0}
+    _mine(desk, "a", "你好")
+    client.force_login(desk.agent)
+    assert client.get("/api/v1/desk/counts").json()["open_alerts"] == 0
+    client.force_login(outsider)
+    assert client.get("/api/v1/desk/counts").json() == nothing
+    with django_capture_on_commit_callbacks(execute=True):
+        receive(desk, "a", "你们什么垃圾服务！！！再不处理我就去12315投诉")
+    client.force_login(desk.agent)
+    assert client.get("/api/v1/desk/counts").json()["open_alerts"] == 1
+    client.force_login(outsider)
+    assert client.get("/api/v1/desk/counts").json() == nothing
+
+
+def test_navigation_counts_cost_no_query_of_their_own_while_cached(agent_client, desk):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from kefu.core import deskcache
+    from tests.queries import page_queries
+
+    _mine(desk, "a", "你好")
+    cached = page_queries(agent_client, "/desk/?view=mine")  # its first GET fills the cache
+    deskcache.mark_changed([f"desk.user.{desk.agent.pk}"])
+    with CaptureQueriesContext(connection) as ctx:
+        agent_client.get("/desk/?view=mine")
+    assert len(ctx.captured_queries) == cached + 1  # the counts' one query
+    assert page_queries(agent_client, "/desk/?view=mine") == cached
+
+
+def test_inbox_row_shows_assignee_team_channel_status_and_waiting_time(agent_client, desk):
+    from kefu.customers.models import Customer
+
+    mine = _mine(desk, "w", "发货了吗")
+    anon = receive(desk, "n", "在吗")
+    Conversation.objects.filter(pk=anon.pk).update(assignee=None)
+    Customer.objects.filter(pk=anon.customer_id).update(name="")
+    html = agent_client.get("/desk/?view=team").content.decode()
+    row = html[html.index(f'data-conversation-id="{mine.pk}"') :]
+    row = row[: row.index("</li>")]
+    assert "小美" in row and "售前咨询" in row and "网页" in row and "处理中" in row and "已等待" in row
+    assert f'href="/desk/c/{mine.pk}/"' in row
+    other = html[html.index(f'data-conversation-id="{anon.pk}"') :]
+    other = other[: other.index("</li>")]
+    assert "未分配" in other and f"客户#{anon.customer_id}" in other
+
+
+# --- the conversation page's side panels, loaded after the page ------------------------
+
+
+def test_conversation_panels_list_agents_to_transfer_to_and_the_customers_history(
+    agent_client, desk, make_user, make_team
+):
+    make_user("ajie", teams=(desk.team,), display_name="阿杰")
+    earlier = receive(desk, "v1", "上次的订单还没到")
+    Conversation.objects.filter(pk=earlier.pk).update(status="closed")
+    now = receive(desk, "v1", "这次又出问题了，手机号 13812345678")
+    other_team = make_team("售后服务")
+    elsewhere = Conversation.objects.create(
+        channel=desk.channel, customer=now.customer, team=other_team, subject="退款 13812345678"
+    )
+    html = agent_client.get(f"/desk/c/{now.pk}/panels/").content.decode()
+    agents = html[: html.index("</select>")]
+    assert "阿杰 · " in agents and "小美" not in agents  # not herself
+    history = html[html.index('id="kefu-history"') :]
+    history = history[: history.index("</ul>")]
+    assert f'href="/desk/c/{earlier.pk}/"' in history and f'href="/desk/c/{now.pk}/"' not in history
+    # Another team's conversation is listed without its subject or link.
+    assert "无权查看详情" in history and f'href="/desk/c/{elsewhere.pk}/"' not in history
+    assert "13812345678" not in html
+
+
+def test_conversation_panels_are_refused_to_who_may_not_open_the_conversation(
+    client, desk, make_team, make_user
+):
+    c = receive(desk, "v1", "你好")
+    client.force_login(make_user("laozhang", teams=(make_team("售后服务"),)))
+    assert client.get(f"/desk/c/{c.pk}/panels/").status_code == 403
+    client.logout()
+    assert client.get(f"/desk/c/{c.pk}/panels/").status_code == 302
+
+
+def test_conversation_panels_queries_do_not_grow_with_agents_history_or_open_work(
+    agent_client, desk, make_user
+):
+    from tests.queries import page_queries
+
+    here = _mine(desk, "here", "你好", name="张女士")
+    _mine(desk, "o0", "在吗")
+    make_user("agent0", teams=(desk.team,))
+    url = f"/desk/c/{here.pk}/panels/"
+    few = page_queries(agent_client, url)
+    for i in range(1, 6):
+        make_user(f"agent{i}", teams=(desk.team,))
+        _mine(desk, f"o{i}", f"问题{i}")
+        Conversation.objects.create(
+            channel=desk.channel,
+            customer=here.customer,
+            team=desk.team,
+            status="closed",
+            subject=f"第{i}次咨询",
+        )
+    assert page_queries(agent_client, url) == few
+
+
+def test_moving_an_agent_to_another_team_refreshes_her_queued_count(
+    client, desk, make_team, make_user, django_capture_on_commit_callbacks
+):
+    from kefu.accounts.models import Role, User
+    from kefu.accounts.services import do_set_teams
+
+    admin = make_user("guanliyuan", role=Role.ADMIN)
+    User.objects.filter(pk=desk.agent.pk).update(status="offline")
+    waiting = receive(desk, "v1", "在吗")
+    Conversation.objects.filter(pk=waiting.pk).update(queued_at="2026-12-03T10:00:00+08:00")
+    client.force_login(desk.agent)
+    assert client.get("/api/v1/desk/counts").json()["queued"] == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        do_set_teams(actor=admin, user=desk.agent, teams=[make_team("售后服务")])
+    assert client.get("/api/v1/desk/counts").json()["queued"] == 0

@@ -105,3 +105,20 @@ def test_desk_questions_are_split_and_carry_no_signal():
     assert len(scored) == 500 and all(r.label == "1" for r in scored)
     assert not {r.text for r in scored} & trained
     assert not any(message_signals(r.text) for r in scored)
+
+
+def test_cross_domain_report_scores_dev_rows_of_the_named_splits_when_asked(monkeypatch):
+    from kefu.nlp import crossdomain
+    from kefu.nlp.evaluate import cross_domain_report
+
+    asked = {}
+
+    def fake_scores(evaldata, **kwargs):
+        asked.update(kwargs)
+        return [crossdomain.SplitScore("polarity", "hotels", 100, 50, 0.83, 0.84, 0.80, 3.0, 1.0, 5.0)]
+
+    monkeypatch.setattr(crossdomain, "cross_domain_scores", fake_scores)
+    text = cross_domain_report(dev=True, splits=["hotels"])
+    assert asked["dev"] is True and asked["splits"] == ["hotels"]
+    assert "training rows of the left-out domain (dev)" in text
+    assert "held-out rows of the left-out domain" in cross_domain_report(splits=["hotels"])

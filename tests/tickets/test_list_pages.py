@@ -167,3 +167,22 @@ def test_the_list_queries_do_not_grow_with_the_rows(client_of, shop, url, django
     assert _queries(client_of, url, django_assert_max_num_queries) == with_three
     with django_assert_max_num_queries(8):
         client_of.get(url)
+
+
+def test_a_row_shows_its_customer_people_department_labels_and_link(client_of, shop, make_user):
+    from kefu.tickets.models import Department
+
+    (t,) = _tickets(shop, 1)
+    handler = make_user("wuliu01", display_name="物流小王")
+    dept = Department.objects.create(name="仓储物流部")
+    Ticket.objects.filter(pk=t.pk).update(
+        assignee=handler, department=dept, category="after_sales", title="快递破损 13812345678"
+    )
+    html = client_of.get("/desk/tickets/?view=all").content.decode()
+    row = html[html.rfind("<tr", 0, html.index("T-LIST-00000")) :]
+    row = row[: row.index("</tr>")]
+    assert f'href="/desk/tickets/{t.pk}/"' in row
+    assert str(shop.conversation.customer) in row
+    assert f"{shop.agent.name} / 物流小王" in row and "仓储物流部" in row
+    assert "售后" in row and Ticket.Status(t.status).label in row
+    assert "13812345678" not in row and "138****5678" in row

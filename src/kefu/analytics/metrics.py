@@ -31,7 +31,6 @@ from django.db.models import (
     Avg,
     BigIntegerField,
     BooleanField,
-    Case,
     Count,
     DateTimeField,
     Exists,
@@ -46,7 +45,6 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
-    When,
     Window,
 )
 from django.db.models.functions import (
@@ -62,7 +60,7 @@ from django.db.models.functions import (
 from django.utils import timezone
 
 from kefu.accounts.models import AgentStatus, StatusChange, Team, User
-from kefu.analytics.models import MetricTarget, RollupState
+from kefu.analytics.models import ConversationRollup, MetricTarget, ReplyRollup, RollupState
 from kefu.bot.models import BotSession, HandoverReason
 from kefu.channels.models import Channel
 from kefu.complaints.models import CompensationRequest, Complaint, Promise
@@ -386,6 +384,9 @@ SOURCES: dict[str, Source] = {
         lambda: ReplyFindings.objects.all(),
     ),
 }
+# The agent replies' rolled-up waits: the same filters and keys as ``SOURCES["reply"]`` (the rollup
+# holds the reply's time, author and conversation under the same names).
+_ROLLED_REPLIES = replace(SOURCES["reply"], name="rolled_reply", manager=lambda: ReplyRollup.objects.all())
 
 
 # --- conversation conditions -------------------------------------------------------------------
@@ -1062,46 +1063,49 @@ def _duration_series(end: str, start: str, condition: Q) -> Callable[[QuerySet[A
     return series
 
 
-def _response_series(qs: QuerySet[Any], scope: Scope) -> list[tuple[Any, float]]:
-    """Seconds from the first customer message of a turn to the agent reply that ends it.
+def _response_series(scope: Scope, key: Any) -> list[tuple[Any, float]]:
+    """Seconds from the first customer message of a turn to the agent reply that ends it, with
+    each reply's group ``key`` (an expression of ``SOURCES["reply"]``).
 
     A turn starts with a customer message after an agent reply (or at the start); the next
     agent reply ends it. Automatic replies, notes and system lines are not part of turns.
     Rows are in the period by the reply's time; the turn's start may lie before it. Replies
     of conversations with a valid rollup are read from it; the rest are computed here.
     """
-    # One read of the period's replies: a reply of a conversation whose rollup is valid brings
-    # its rolled-up wait (none: it ended no turn); the others bring their id, to be computed
-    # live. (Two reads, rolled and not, each scanned the period's messages; unordered, as the
-    # values are only counted, averaged and ranked.)
-    valid = ExpressionWrapper(_rollup_valid("conversation__"), output_field=BooleanField())
-    out: list[tuple[Any, float]] = []
-    wanted: dict[int, Any] = {}
-    qs = qs.annotate(v=valid, live=Case(When(v=True, then=Value(None)), default=F("id"))).order_by()
-    const = qs.query.annotations.get("k")
-    if isinstance(const, Value):  # one group: the key is not read (nor converted) per row
-        k = const.value
-        for seconds, live in qs.values_list("rollup__seconds", "live"):
-            if live is not None:
-                wanted[live] = k
-            elif seconds is not None:
-                out.append((k, seconds))
+    # The rolled-up waits come from ``ReplyRollup`` alone (its covering index by time): it holds
+    # the reply's time and author, so neither the period's messages nor the conversations'
+    # rollups are scanned. A reply rollup is written with its conversation's rollup in one
+    # transaction, so "its conversation is not stale" is "its conversation's rollup is valid".
+    touched, alerted = _stale_conversations()
+    rolled = (
+        _ROLLED_REPLIES.rows(scope)
+        .filter(sender__isnull=False)
+        .exclude(conversation_id__in=touched)
+        .exclude(conversation_id__in=alerted)
+        .order_by()
+    )
+    out: list[tuple[Any, float]]
+    if isinstance(key, Value):  # one group: the key is not read (nor converted) per row
+        out = [(key.value, seconds) for seconds in rolled.values_list("seconds", flat=True)]
     else:
-        for k, seconds, live in qs.values_list("k", "rollup__seconds", "live"):
-            if live is not None:
-                wanted[live] = k
-            elif seconds is not None:
-                out.append((k, seconds))
+        out = list(rolled.annotate(k=key).values_list("k", "seconds"))
+    # The open tail: replies of conversations with no valid rollup (stale, or never read).
+    no_rollup = ~Exists(ConversationRollup.objects.filter(conversation_id=OuterRef("conversation_id")))
+    live = _reply_rows(scope).filter(
+        Q(conversation_id__in=touched) | Q(conversation_id__in=alerted) | Q(no_rollup)
+    )
+    wanted = dict(live.annotate(k=key).order_by().values_list("id", "k"))
     if wanted:
         live_rows = Message.objects.filter(pk__in=list(wanted)).values("conversation_id")
-        for pk, _conversation, seconds in turn_waits(live_rows):
+        for pk, _conversation, seconds, _at, _sender in turn_waits(live_rows):
             if pk in wanted:
                 out.append((wanted[pk], seconds))
     return out
 
 
-def turn_waits(conversation_ids: Any) -> list[tuple[int, int, float]]:
-    """(reply id, conversation id, seconds the customer waited) for every reply that ended a turn."""
+def turn_waits(conversation_ids: Any) -> list[tuple[int, int, float, datetime, int | None]]:
+    """(reply id, conversation id, seconds the customer waited, the reply's time, its author) for
+    every reply that ended a turn."""
     talk = (
         Message.objects.filter(conversation_id__in=conversation_ids, is_private=False)
         .filter(
@@ -1118,15 +1122,15 @@ def turn_waits(conversation_ids: Any) -> list[tuple[int, int, float]]:
             | Q(direction=Message.Direction.OUTGOING, prev=Message.Direction.INCOMING)
         )
         .order_by("conversation_id", "id")
-        .values_list("id", "conversation_id", "direction", "created_at")
+        .values_list("id", "conversation_id", "direction", "created_at", "sender_id")
     )
-    out: list[tuple[int, int, float]] = []
+    out: list[tuple[int, int, float, datetime, int | None]] = []
     started: tuple[int, datetime] | None = None
-    for pk, conversation_id, direction, at in talk:
+    for pk, conversation_id, direction, at, sender_id in talk:
         if direction == Message.Direction.INCOMING:
             started = (conversation_id, at)
         elif started is not None and started[0] == conversation_id:
-            out.append((pk, conversation_id, (at - started[1]).total_seconds()))
+            out.append((pk, conversation_id, (at - started[1]).total_seconds(), at, sender_id))
             started = None
     return out
 
@@ -1144,7 +1148,6 @@ SERIES: dict[str, Callable[[QuerySet[Any], Scope], list[tuple[Any, float]]]] = {
     "handle": _duration_series(
         "resolved_at", "first_response_at", _is_resolved() & Q(first_response_at__isnull=False)
     ),
-    "response": _response_series,
     "complaint_resolution": _duration_series("resolved_at", "created_at", Q(resolved_at__isnull=False)),
 }
 
@@ -1209,11 +1212,7 @@ def _grouped(
                 }
         else:
             values: dict[Any, list[float]] = defaultdict(list)
-            pairs = (
-                _frt_series(qs, scope, frt_limit)
-                if what == "frt" and own_targets
-                else SERIES[what](qs, scope)
-            )
+            pairs = _series_pairs(what, qs, scope, key, own_targets=own_targets)
             if by:
                 for k, v in pairs:
                     values[k].append(v)
@@ -1238,6 +1237,17 @@ def _grouped(
     if presence:
         out.update(_presence(presence, scope, by))
     return out
+
+
+def _series_pairs(
+    what: str, qs: QuerySet[Any], scope: Scope, key: Any, *, own_targets: bool
+) -> list[tuple[Any, float]]:
+    """``(group key, value)`` of one series over ``qs`` (annotated with the key ``k``)."""
+    if what == "response":  # read from the reply rollups, not from ``qs``
+        return _response_series(scope, key)
+    if what == "frt" and own_targets:
+        return _frt_series(qs, scope, frt_limit)
+    return SERIES[what](qs, scope)
 
 
 def check_names(names: Iterable[str] | None) -> list[str]:
@@ -1507,7 +1517,12 @@ def distribution(scope: Scope, name: str = "first_response") -> list[tuple[str, 
     counts = [0] * len(spec.buckets)
     bounds = [bound for bound, _label in spec.buckets]
     overdue = 0
-    for _k, value in SERIES[metric.series](_rows(metric, scope).annotate(k=Value(0)), scope):
+    values = (
+        _response_series(scope, Value(0))
+        if metric.series == "response"
+        else SERIES[metric.series](_rows(metric, scope).annotate(k=Value(0)), scope)
+    )
+    for _k, value in values:
         if math.isinf(value):
             overdue += 1
             continue

@@ -76,4 +76,22 @@ class ReplyRollup(models.Model):
     conversation = models.ForeignKey(
         "conversations.Conversation", on_delete=models.CASCADE, related_name="+", db_index=True
     )
+    # The reply's time and author, copied from the message: a report reads a period's waits from
+    # this table's index alone, without scanning the period's messages (docs/metrics.md, Rollups).
+    # The author is cleared with the message's, so a reply whose author was deleted drops out of
+    # both paths alike.
+    created_at = models.DateTimeField(null=True)
+    sender = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     seconds = models.FloatField()
+
+    class Meta:
+        indexes = [
+            # Covering on PostgreSQL (SQLite ignores INCLUDE): a period's waits by index only.
+            models.Index(
+                fields=["created_at"],
+                include=["conversation", "sender", "seconds"],
+                name="reply_rollup_time",
+            ),
+        ]

@@ -320,22 +320,31 @@ def _kpis(filters: Filters) -> list[dict[str, Any]]:
     return rows
 
 
-def _by_day(scope: metrics.Scope, first_day: date, days: int) -> list[float | None]:
-    """Volume per local day of the period, the days without a conversation as 0."""
-    counts = {key: f.value for key, _, f in metrics.breakdown(scope, "volume", "day")}
-    return [_rounded(counts.get((first_day + timedelta(days=i)).isoformat(), 0)) for i in range(days)]
-
-
 def _trend(filters: Filters) -> dict[str, Any]:
     days = (filters.last_day - filters.first_day).days + 1
     keys = [(filters.first_day + timedelta(days=i)).isoformat() for i in range(days)]
+
+    # Volume per local day of the period and of the one before, the days without a conversation
+    # as 0: one grouped read of both when they meet end to end (a clock change between them
+    # would leave a gap or an overlap: then one read each).
+    def volumes(scope: metrics.Scope) -> dict[str, float | None]:
+        return {key: f.value for key, _, f in metrics.breakdown(scope, "volume", "day")}
+
+    if filters.previous.end == filters.scope.start:
+        current = previous = volumes(replace(filters.scope, start=filters.previous.start))
+    else:
+        current, previous = volumes(filters.scope), volumes(filters.previous)
+
+    def by_day(counts: dict[str, float | None], first_day: date) -> list[float | None]:
+        return [_rounded(counts.get((first_day + timedelta(days=i)).isoformat(), 0)) for i in range(days)]
+
     return {
         "name": "volume",
         "label": metrics.METRICS["volume"].label,
         "keys": keys,
         "labels": [k[5:] if days > 1 else k for k in keys],
-        "current": _by_day(filters.scope, filters.first_day, days),
-        "previous": _by_day(filters.previous, filters.first_day - timedelta(days=days), days),
+        "current": by_day(current, filters.first_day),
+        "previous": by_day(previous, filters.first_day - timedelta(days=days)),
     }
 
 

@@ -129,8 +129,14 @@ def _recompute(conversation_ids: list[int]) -> int:
             )
         )
     replies = [
-        ReplyRollup(message_id=pk, conversation_id=conversation_id, seconds=seconds)
-        for pk, conversation_id, seconds in turn_waits(conversation_ids)
+        ReplyRollup(
+            message_id=pk,
+            conversation_id=conversation_id,
+            seconds=seconds,
+            created_at=at,
+            sender_id=sender_id,
+        )
+        for pk, conversation_id, seconds, at, sender_id in turn_waits(conversation_ids)
     ]
     ConversationRollup.objects.filter(conversation_id__in=conversation_ids).delete()
     ReplyRollup.objects.filter(conversation_id__in=conversation_ids).delete()

@@ -100,9 +100,10 @@ def desk_counts(request: AuthedRequest) -> dict[str, int]:
 
     `unread_conversations`: their open conversations with customer messages they have
     not read; `queued`: conversations waiting in their teams' queues; `open_alerts`:
-    unacknowledged emotion and complaint-risk alerts asked of them.
+    unacknowledged emotion and complaint-risk alerts asked of them. Cached per user
+    until an event reaches one of their desk groups, 10 s at most (docs/performance.md).
     """
-    return services.desk_counts(request.auth)
+    return services.desk_counts_cached(request.auth)
 
 
 @router.get("/desk/my-open-conversations")

@@ -39,7 +39,7 @@ from kefu.conversations.timeline import (
 )
 from kefu.core import drain, outage, realtime, telemetry
 from kefu.core.errors import InvalidInput, KefuError
-from kefu.core.events import DESK_ALL, desk_conversation_group, desk_team_group, desk_user_group
+from kefu.core.events import desk_conversation_group, desk_groups
 from kefu.core.fields import check_json
 from kefu.wallboard.services import access_wallboard, scope_for
 
@@ -355,11 +355,7 @@ class DeskConsumer(SnapshotFeed, JsonSocket):
         await super().disconnect(code)
 
     def _groups(self) -> list[str]:
-        groups = [desk_user_group(self.user.pk)]
-        groups += [desk_team_group(team_id) for team_id in team_ids_of(self.user)]
-        if self.user.sees_all:
-            groups.append(DESK_ALL)
-        return groups
+        return desk_groups(self.user.pk, team_ids_of(self.user), sees_all=self.user.sees_all)
 
     # --- access re-checks -----------------------------------------------------------
     # A socket lives for hours. When the session ends (logout, idle lock, expiry), the

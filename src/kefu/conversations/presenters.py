@@ -204,3 +204,84 @@ def sla_state(c: Conversation) -> str:
     if c.first_response_at is None and c.sla_warned_at is not None:
         return "near"
     return "ok" if c.first_response_due is not None else ""
+
+
+# --- the inbox's rows: read with values(), no model instances -------------------------
+
+# What one inbox row shows, read as columns (``QuerySet.values``) of the conversation and
+# the four rows it joins: building a Conversation with its channel, customer, assignee and
+# team (a hundred columns) cost more than the query itself (docs/performance.md).
+INBOX_ROW_FIELDS = (
+    "id",
+    "activity_at",
+    "status",
+    "priority",
+    "subject",
+    "emotion_label",
+    "emotion_score",
+    "emotion_trend",
+    "last_message_at",
+    "last_customer_message_at",
+    "last_agent_message_at",
+    "sla_breached_at",
+    "sla_warned_at",
+    "first_response_at",
+    "first_response_due",
+    "customer_id",
+    "customer__name",
+    "customer__vip_level",
+    "channel__kind",
+    "assignee_id",
+    "assignee__display_name",
+    "assignee__first_name",
+    "assignee__last_name",
+    "assignee__username",
+    "team__name",
+    "preview",
+    "preview_kind",
+)
+_ACTIVE = (Conversation.Status.OPEN, Conversation.Status.PENDING, Conversation.Status.SNOOZED)
+_STATUS_LABELS = dict(Conversation.Status.choices)
+
+
+def person_name(display_name: str, first_name: str, last_name: str, username: str) -> str:
+    """``User.name`` from its columns."""
+    return display_name or f"{first_name} {last_name}".strip() or username
+
+
+def inbox_row(
+    r: dict[str, Any], *, channel_labels: dict[str, str], emotion_names: dict[str, str]
+) -> dict[str, Any]:
+    """One inbox row from ``INBOX_ROW_FIELDS``: what ``_inbox_list.html`` shows, the preview unmasked
+    (the template masks it, as every desk shape of free text)."""
+    waiting = r["last_customer_message_at"]
+    if r["status"] not in _ACTIVE or (
+        r["last_agent_message_at"] and waiting and r["last_agent_message_at"] >= waiting
+    ):
+        waiting = None
+    if r["sla_breached_at"] is not None:
+        sla = "breached"
+    elif r["first_response_at"] is None and r["sla_warned_at"] is not None:
+        sla = "near"
+    else:
+        sla = "ok" if r["first_response_due"] is not None else ""
+    return {
+        **r,
+        "customer_name": r["customer__name"] or f"客户#{r['customer_id']}",
+        "vip_level": r["customer__vip_level"],
+        "channel_kind": r["channel__kind"],
+        "channel_label": channel_labels.get(r["channel__kind"], r["channel__kind"]),
+        "status_label": _STATUS_LABELS.get(r["status"], r["status"]),
+        "emotion_name": emotion_names.get(r["emotion_label"], r["emotion_label"]),
+        "assignee_name": person_name(
+            r["assignee__display_name"],
+            r["assignee__first_name"],
+            r["assignee__last_name"],
+            r["assignee__username"],
+        )
+        if r["assignee_id"]
+        else "",
+        "team_name": r["team__name"] or "",
+        "waiting_since": waiting,
+        "sla": sla,
+    }

@@ -51,11 +51,9 @@ from kefu.conversations.timeline import (
     publish_message,
     visible_conversations,
 )
-from kefu.core import telemetry
+from kefu.core import deskcache, telemetry
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from kefu.core.events import (
-    publish,
-)
+from kefu.core.events import DESK_ALL, desk_user_group, publish
 from kefu.core.fields import check_message, check_text
 from kefu.core.files import IncomingFile
 from kefu.customers.identities import do_resolve_customer
@@ -708,6 +706,10 @@ def do_log_call(
     return call
 
 
+# The inbox's sort: never null, so a keyset cursor can start from any row.
+ACTIVITY_AT = Coalesce("last_message_at", "created_at")
+
+
 def inbox(
     user: User,
     *,
@@ -717,8 +719,12 @@ def inbox(
     priority: str | None = None,
     team_id: int | None = None,
 ) -> QuerySet[Conversation]:
-    """The inbox filters: mine, unassigned, my team, all; by status, channel, priority."""
-    qs = visible_conversations(user)
+    """The inbox filters: mine, unassigned, my team, all; by status, channel, priority.
+
+    Each row carries ``activity_at`` (its last message, or its creation when it has none),
+    the inbox's order, indexed (``conversation_activity``) for a keyset page.
+    """
+    qs = visible_conversations(user).annotate(activity_at=ACTIVITY_AT)
     if view == "mine":
         # The conversations of the open tickets I own, read first: joined to every ticket
         # (and made DISTINCT) the OR could use no index and hashed the whole ticket table.
@@ -811,6 +817,24 @@ def desk_counts(user: User) -> dict[str, int]:
     )
     unread_n, queued_n, alerts_n = row if row else (0, 0, 0)
     return {"unread_conversations": unread_n, "queued": queued_n, "open_alerts": alerts_n}
+
+
+def desk_counts_cached(user: User) -> dict[str, int]:
+    """``desk_counts``, cached until an event may have changed them (``core.deskcache``):
+    fresh after every event, at most ``TTL`` seconds old otherwise.
+
+    Every event that is not chatter reaches ``desk.all`` whatever its team, and chatter
+    reaches in full only the users it names (its assignee): the user's own group and
+    ``desk.all`` hear every event that can change the user's counts, and no query for
+    the user's teams is needed to know it. A change of teams or role is announced to the
+    user's own group (``notify_access_changed``); the role is in the stamp besides.
+    """
+    return deskcache.cached(
+        f"counts:{user.pk}",
+        [desk_user_group(user.pk), DESK_ALL],
+        lambda: desk_counts(user),
+        stamp=user.role,
+    )
 
 
 def my_open_conversations(user: User, *, exclude_id: int | None = None) -> list[Conversation]:

@@ -15,13 +15,14 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 
 from kefu.accounts.access import team_ids_of
 from kefu.accounts.models import User
 from kefu.channels.models import Channel
 from kefu.channels.outbound import do_queue_outbound
+from kefu.core import deskcache
 from kefu.core.errors import InvalidInput, NotFound, PermissionDenied
 from kefu.core.events import (
     chat_conversation_group,
@@ -178,6 +179,13 @@ def do_mark_read(*, conversation: Conversation, by_customer: bool, message_id: i
     updated = Conversation.objects.filter(pk=conversation.pk, **{f"{field}__lt": message_id}).update(
         **{field: message_id}
     )
+    if updated and not by_customer and conversation.assignee_id:
+        # The assignee's unread count fell, and no event says so (core.deskcache). Marked
+        # now and again after the commit: counts computed in between, from the rows as
+        # they were before it, are not kept.
+        group = desk_user_group(conversation.assignee_id)
+        deskcache.mark_changed([group])
+        transaction.on_commit(lambda: deskcache.mark_changed([group]))
     if updated:
         send_ephemeral(
             [

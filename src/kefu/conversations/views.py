@@ -7,7 +7,7 @@ desk socket and sends every change through the REST API, so there is one write p
 from __future__ import annotations
 
 import csv
-from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpResponse
@@ -20,12 +20,19 @@ from kefu.accounts.access import AuthedRequest, can_reveal_pii, list_agents, tea
 from kefu.accounts.models import Team
 from kefu.channels.models import Channel
 from kefu.complaints.access import open_complaint_for
-from kefu.conversations.presenters import TRANSCRIPT_HEADER, sla_state, transcript_row
-from kefu.conversations.services import inbox, my_open_conversations
+from kefu.conversations.presenters import (
+    INBOX_ROW_FIELDS,
+    TRANSCRIPT_HEADER,
+    inbox_row,
+    sla_state,
+    transcript_row,
+)
+from kefu.conversations.services import ACTIVITY_AT, inbox, my_open_conversations
 from kefu.conversations.timeline import access_attachment, access_conversation, with_preview
 from kefu.core.files import file_response
+from kefu.core.keyset import keyset_page
 from kefu.core.masking import mask, mask_text
-from kefu.customers.models import Customer, Identity
+from kefu.customers.models import Identity
 from kefu.customers.orders import list_orders
 from kefu.customers.presenters import masked_identity_value, masked_pii
 from kefu.customers.services import customer_timeline
@@ -35,7 +42,9 @@ from kefu.nlp.emotion import LABEL_NAMES as EMOTION_NAMES
 
 from .models import CallLog, Conversation, Message, Priority
 
-INBOX_LIMIT = 100
+INBOX_PAGE = 25
+INBOX_SORT = "-activity_at"  # services.ACTIVITY_AT: the last message, newest first
+INBOX_PAGE_KEYS = ("id", "activity_at")  # what a keyset page of the inbox reads first
 PAGE_MESSAGES = 300
 VIEWS = (("mine", "我的"), ("unassigned", "未分配"), ("team", "我的团队"), ("all", "全部"))
 SNOOZE_STATUSES = (
@@ -45,15 +54,6 @@ SNOOZE_STATUSES = (
     ("closed", "关闭"),
     ("open", "重新打开"),
 )
-
-
-def _waiting_since(c: Conversation) -> Any:
-    """When the customer started waiting for an answer, if they are waiting."""
-    if not c.is_active or c.last_customer_message_at is None:
-        return None
-    if c.last_agent_message_at and c.last_agent_message_at >= c.last_customer_message_at:
-        return None
-    return c.last_customer_message_at
 
 
 def _ticket_panel_available() -> bool:
@@ -81,15 +81,38 @@ def inbox_view(request: AuthedRequest) -> HttpResponse:
         channel_kind=filters["channel"] or None,
         priority=filters["priority"] or None,
     )
-    conversations = list(with_preview(qs)[:INBOX_LIMIT])
-    for c in conversations:
-        c.waiting_since = _waiting_since(c)  # type: ignore[attr-defined]
-        c.sla = sla_state(c)  # type: ignore[attr-defined]
-        c.emotion_name = EMOTION_NAMES.get(c.emotion_label, c.emotion_label)  # type: ignore[attr-defined]
+    # A page of 25 by keyset cursor (kefu.core.keyset): desk.js fetches it again on every
+    # event, so it must cost the same on page 1 and page 1,000, at any size of history.
+    # The page's ids first, then their rows with the preview: a filter the sort index cannot
+    # serve alone (我的: mine, or first answered by me, or of my tickets) sorts every match,
+    # and the preview's subqueries would run for each of them rather than for 25.
+    page = keyset_page(
+        qs.values(*INBOX_PAGE_KEYS),
+        sort=INBOX_SORT,
+        limit=INBOX_PAGE,
+        after=request.GET.get("after") or None,
+        before=request.GET.get("before") or None,
+    )
+    ids = [r["id"] for r in page.items]
+    rows = {
+        r["id"]: r
+        for r in with_preview(Conversation.objects.filter(pk__in=ids).annotate(activity_at=ACTIVITY_AT))
+        .order_by()
+        .values(*INBOX_ROW_FIELDS)
+    }
+    channel_labels = dict(Channel.Kind.choices)
+    conversations = [
+        inbox_row(rows[i], channel_labels=channel_labels, emotion_names=EMOTION_NAMES)
+        for i in ids
+        if i in rows
+    ]
     context = {
         "nav": "inbox",
         "conversations": conversations,
-        "limit": INBOX_LIMIT,
+        "page_size": INBOX_PAGE,
+        "next_cursor": page.next_cursor,
+        "prev_cursor": page.prev_cursor,
+        "query": urlencode({k: v for k, v in filters.items() if v}),
         "filters": filters,
         "views": VIEWS,
         "statuses": Conversation.Status.choices,
@@ -103,9 +126,9 @@ def inbox_view(request: AuthedRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-def _is_web_visitor(customer: Customer) -> bool:
+def _is_web_visitor(identities: list[Identity]) -> bool:
     """Known only by web-visitor ids: an agent may link them to a known customer."""
-    kinds = {i.kind for i in customer.identities.all()}
+    kinds = {i.kind for i in identities}
     return kinds == {Identity.Kind.WEB}
 
 
@@ -135,14 +158,8 @@ def conversation_view(request: AuthedRequest, conversation_id: int) -> HttpRespo
             orders.insert(0, mine)
         else:
             mentioned_elsewhere = list_orders().filter(pk=conversation.order_id).first()
-    identities = [
-        {"kind": i.get_kind_display(), "value": masked_identity_value(i)} for i in customer.identities.all()
-    ]
-    timeline = [
-        e
-        for e in customer_timeline(customer, user=request.user, limit=30)
-        if not (e["type"] == "conversation" and e["id"] == conversation.pk)
-    ]
+    known_by = list(customer.identities.all())  # read once: listed, and whether a web visitor
+    identities = [{"kind": i.get_kind_display(), "value": masked_identity_value(i)} for i in known_by]
     context = {
         "nav": "inbox",
         "conversation": conversation,
@@ -155,16 +172,8 @@ def conversation_view(request: AuthedRequest, conversation_id: int) -> HttpRespo
         "orders": orders,
         "mentioned_order_id": conversation.order_id,
         "mentioned_elsewhere": mentioned_elsewhere,
-        "is_visitor": _is_web_visitor(customer),
-        "timeline": timeline,
+        "is_visitor": _is_web_visitor(known_by),
         "can_reveal": can_reveal_pii(request.user),
-        # The transfer menu: a name and a status per agent (200 on a big floor), no teams.
-        "agents": list(
-            list_agents()
-            .prefetch_related(None)
-            .exclude(pk=request.user.pk)
-            .only("id", "username", "display_name", "first_name", "last_name", "status")
-        ),
         "teams": Team.objects.order_by("id"),
         "status_actions": SNOOZE_STATUSES,
         "status_labels": dict(Conversation.Status.choices),
@@ -173,7 +182,9 @@ def conversation_view(request: AuthedRequest, conversation_id: int) -> HttpRespo
         "sla": sla_state(conversation),
         "emotion_name": EMOTION_NAMES.get(conversation.emotion_label, conversation.emotion_label),
         "ticket_panel_available": _ticket_panel_available(),
-        "my_open": my_open_conversations(request.user, exclude_id=conversation.pk),
+        # The transfer menu's agents, the customer's history and my other open
+        # conversations come after the page (conversation_panels_view, loaded by desk.js).
+        "panels_pending": True,
         "open_complaint": open_complaint_for(request.user, conversation.pk),
         # The approved wording of the open incidents this conversation is tagged to.
         "incident_statements": pinned_statements(conversation.pk),
@@ -181,6 +192,35 @@ def conversation_view(request: AuthedRequest, conversation_id: int) -> HttpRespo
         "public_post": open_post_for(conversation.pk),
     }
     return render(request, "conversations/conversation.html", context)
+
+
+@require_GET
+@login_required
+def conversation_panels_view(request: AuthedRequest, conversation_id: int) -> HttpResponse:
+    """The conversation page's side panels, which desk.js fetches once the page is shown:
+    the transfer menu's agents, the customer's history, my other open conversations.
+
+    They are a third of the page's work at a year's history (docs/performance.md) and
+    none of them is needed to read the thread and answer.
+    """
+    conversation = access_conversation(request.user, conversation_id)
+    context = {
+        "conversation": conversation,
+        # The transfer menu: a name and a status per agent (200 on a big floor), no teams.
+        "agents": list(
+            list_agents()
+            .prefetch_related(None)
+            .exclude(pk=request.user.pk)
+            .only("id", "username", "display_name", "first_name", "last_name", "status")
+        ),
+        "timeline": [
+            e
+            for e in customer_timeline(conversation.customer, user=request.user, limit=30)
+            if not (e["type"] == "conversation" and e["id"] == conversation.pk)
+        ],
+        "my_open": my_open_conversations(request.user, exclude_id=conversation.pk),
+    }
+    return render(request, "conversations/_panels.html", context)
 
 
 @require_GET

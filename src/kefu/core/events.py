@@ -48,7 +48,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
-from kefu.core import realtime
+from kefu.core import deskcache, realtime
 from kefu.core.masking import mask_payload
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,14 @@ def desk_team_group(team_id: int) -> str:
 
 def desk_user_group(user_id: int) -> str:
     return f"desk.user.{user_id}"
+
+
+def desk_groups(user_id: int, team_ids: Iterable[int], *, sees_all: bool) -> list[str]:
+    """The desk groups a user's sockets join: her own, her teams', and ``desk.all`` if she sees all."""
+    groups = [desk_user_group(user_id), *(desk_team_group(t) for t in team_ids)]
+    if sees_all:
+        groups.append(DESK_ALL)
+    return groups
 
 
 def desk_conversation_group(conversation_id: int) -> str:
@@ -192,7 +200,14 @@ def publish(
             )
         )
 
+    # The groups that hear the event in full may see their members' navigation counts
+    # change (core.deskcache): their generations rise before the event leaves, so a desk
+    # that asks again on hearing it gets fresh counts. desk.conv.* holds no counts.
+    changed = [g for groups, message in sends if message["type"] == "desk.event" for g in groups]
+    changed = [g for g in changed if not g.startswith("desk.conv.")]
+
     def _deliver() -> None:
+        deskcache.mark_changed(changed)
         _send_many(sends)
 
     transaction.on_commit(_deliver)
@@ -233,9 +248,13 @@ def notify_access_changed(user_id: int, *, ended_session: str | None = None) -> 
     moved agent stops seeing the old team's events.
     """
     payload = {"user_id": user_id, "ended_session": ended_session}
-    transaction.on_commit(
-        lambda: _send([desk_user_group(user_id)], {"type": "desk.access", "payload": payload})
-    )
+
+    def _deliver() -> None:
+        # What the user's navigation counts cover changed with her teams or role.
+        deskcache.mark_changed([desk_user_group(user_id)])
+        _send([desk_user_group(user_id)], {"type": "desk.access", "payload": payload})
+
+    transaction.on_commit(_deliver)
 
 
 def send_ephemeral(groups: Iterable[str], kind: str, payload: dict[str, Any]) -> None:

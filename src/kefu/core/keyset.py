@@ -43,8 +43,8 @@ def capped_count(qs: QuerySet[Any], cap: int | None = None) -> Count:
 
 
 @dataclass(frozen=True, slots=True)
-class KeysetPage[M: Model]:
-    items: list[M]
+class KeysetPage[R]:
+    items: list[R]
     next_cursor: str | None  # where the next page starts (None: this is the last)
     prev_cursor: str | None  # where the page before ends (None: this is the first)
 
@@ -75,19 +75,19 @@ def _after(field: str, descending: bool, value: Any, pk: int) -> Q:
     return Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"pk__{op}": pk})
 
 
-def keyset_page[M: Model](
-    qs: QuerySet[M],
+def keyset_page[M: Model, R](
+    qs: QuerySet[M, R],
     *,
     sort: str,
     limit: int,
     after: str | None = None,
     before: str | None = None,
-) -> KeysetPage[M]:
+) -> KeysetPage[R]:
     """One page of ``qs`` ordered by ``sort`` (``"-created_at"``, ``"updated_at"`` …) then id.
 
     ``after`` is a ``next_cursor`` (the page following it), ``before`` a ``prev_cursor``
     (the page preceding it); with neither, the first page. ``sort``'s field is a date-time
-    that is never null.
+    that is never null. ``qs`` may be a ``values()`` query that holds the field and ``id``.
     """
     if after and before:
         raise InvalidInput("after 和 before 只能给一个", fields={"before": "不能与 after 同时使用"})
@@ -113,6 +113,13 @@ def keyset_page[M: Model](
     first, last = items[0], items[-1]
     return KeysetPage(
         items,
-        encode_cursor(sort, getattr(last, field), last.pk) if has_next else None,
-        encode_cursor(sort, getattr(first, field), first.pk) if has_prev else None,
+        encode_cursor(sort, *_key(last, field)) if has_next else None,
+        encode_cursor(sort, *_key(first, field)) if has_prev else None,
     )
+
+
+def _key(row: Any, field: str) -> tuple[Any, int]:
+    """A row's sort value and id: a model instance, or a ``values()`` dict holding ``field`` and ``id``."""
+    if isinstance(row, dict):
+        return row[field], row["id"]
+    return getattr(row, field), row.pk

@@ -631,18 +631,27 @@ def cross_domain_report(
     *,
     train_cap: int | None = None,
     test_cap: int | None = None,
+    dev: bool = False,
+    splits: Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> str:
-    """kefu against TF-IDF + logistic regression, each domain left out in turn (``crossdomain``)."""
+    """kefu against TF-IDF + logistic regression, each domain left out in turn (``crossdomain``).
+
+    ``dev`` scores the left-out domains' training rows, for choosing settings without
+    looking at the held-out rows; ``splits`` runs only the named splits ("in-domain",
+    "hotels", "weibo", "nlpcc2013" …).
+    """
     from kefu.nlp import crossdomain
 
     scores = crossdomain.cross_domain_scores(
         EVALDATA_DIR,
+        dev=dev,
         train_cap=train_cap or crossdomain.TRAIN_ROWS_PER_DOMAIN,
         test_cap=test_cap or crossdomain.TEST_ROWS_PER_DOMAIN,
+        splits=splits,
         progress=progress,
     )
-    return crossdomain.render_cross_domain(scores)
+    return crossdomain.render_cross_domain(scores, dev=dev)
 
 
 def emotion_report(limit: int | None = DEFAULT_EMOTION_LIMIT, *, snownlp: bool = True) -> str:

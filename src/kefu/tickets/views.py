@@ -36,6 +36,7 @@ from kefu.sla.presenters import notice_dict
 
 from . import models, records, services
 from .models import Ticket
+from .presenters import TICKET_ROW_FIELDS, ticket_row
 
 # Rows per page of the ticket list; pages follow each other by a keyset cursor, and the
 # count stops at ``COUNT_CAP`` (kefu.core.keyset): both cost the same at any size.
@@ -104,7 +105,7 @@ def ticket_list_view(request: HttpRequest) -> HttpResponse:
         sort=filters["sort"],
     )
     page = keyset_page(
-        qs,
+        qs.values(*TICKET_ROW_FIELDS),
         sort=filters["sort"],
         limit=PAGE_SIZE,
         after=request.GET.get("after") or None,
@@ -113,7 +114,7 @@ def ticket_list_view(request: HttpRequest) -> HttpResponse:
     count = capped_count(qs)
     context = {
         "nav": "tickets",
-        "tickets": page.items,
+        "tickets": [ticket_row(r) for r in page.items],
         "next_cursor": page.next_cursor,
         "prev_cursor": page.prev_cursor,
         "count": count,

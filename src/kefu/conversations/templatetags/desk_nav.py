@@ -1,7 +1,8 @@
 """The navigation's counts, rendered with the page so a reload shows them at once.
 
 ``{% desk_counts as counts %}`` in base.html; desk.js keeps them current from then on
-(``GET /api/v1/desk/counts`` after events that may change them).
+(``GET /api/v1/desk/counts`` after events that may change them). Both read them through
+the desk cache (``desk_counts_cached``): fresh after every event, a few seconds old at most.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 
 from django import template
 
-from kefu.conversations.services import desk_counts as count_for
+from kefu.conversations.services import desk_counts_cached as count_for
 
 register = template.Library()
 

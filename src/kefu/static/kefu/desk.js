@@ -362,7 +362,39 @@
     return ul;
   }
 
+  // The side panels (the transfer menu's agents, the customer's history, my other open
+  // conversations) come after the page, from the server's partial (escaped there): the
+  // thread and the composer do not wait for them.
+  function loadPanels(page) {
+    var url = page.dataset.panelsUrl;
+    if (!url) return;
+    function fill(doc, selector) {
+      var fresh = doc.querySelector(selector);
+      var old = document.querySelector(selector);
+      if (!fresh || !old) return;
+      old.replaceChildren.apply(old, Array.prototype.map.call(fresh.childNodes, function (n) {
+        return document.importNode(n, true);
+      }));
+    }
+    fetch(url, { credentials: "same-origin" })
+      .then(function (r) {
+        if (r.redirected || !r.ok) throw new Error("panels " + r.status);
+        return r.text();
+      })
+      .then(function (html) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        fill(doc, "#kefu-transfer-agents");
+        fill(doc, "#kefu-history");
+        fill(doc, "#kefu-my-open .my-open-list");
+      })
+      .catch(function () {
+        var history = $("#kefu-history");
+        if (history) history.innerHTML = '<li class="muted">加载失败，请刷新页面重试</li>';
+      });
+  }
+
   function initConversation(page) {
+    loadPanels(page);
     var convId = Number(page.dataset.conversationId);
     var customerId = Number(page.dataset.customerId);
     var customerName = page.dataset.customerName;
