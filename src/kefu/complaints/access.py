@@ -13,16 +13,24 @@ from .models import Complaint
 
 
 def visible_complaints(user: User) -> QuerySet[Complaint]:
-    return Complaint.objects.filter(ticket__in=visible_tickets(user)).select_related(
+    qs = Complaint.objects.select_related(
         "ticket", "ticket__customer", "ticket__owner", "ticket__assignee", "repeat_of"
     )
+    if user.sees_all:  # every ticket is visible: no subquery listing all of them
+        return qs
+    return qs.filter(ticket__in=visible_tickets(user))
 
 
 def open_complaint_for(user: User, conversation_id: int) -> Complaint | None:
-    """The conversation's complaint that is not closed yet, if ``user`` may see it."""
+    """The conversation's complaint that is not closed yet, if ``user`` may see it.
+
+    Starts from the conversation's tickets (the link table's conversation index), not
+    from every complaint's ticket links: the conversation page asks this on every view.
+    """
+    tickets = Ticket.conversations.through.objects.filter(conversation_id=conversation_id).values("ticket_id")
     return (
         visible_complaints(user)
-        .filter(ticket__conversations__id=conversation_id)
+        .filter(ticket_id__in=tickets)
         .exclude(ticket__status=Ticket.Status.CLOSED)
         .order_by("-id")
         .first()
