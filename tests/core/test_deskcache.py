@@ -74,3 +74,17 @@ def test_publish_marks_the_groups_that_hear_the_event_in_full(
         publish("conversation.created", {}, team_id=3, webhook=False)
     assert deskcache.cached("t", ["desk.team.3"], team) == {"queued": 2}
     assert deskcache.cached("w", ["desk.user.5"], watcher) == {"queued": 1}
+
+
+def test_while_redis_is_known_down_the_cache_is_not_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kefu.core import realtime
+
+    asked: list[str] = []
+    monkeypatch.setattr(realtime, "should_send", lambda: False)
+    monkeypatch.setattr(deskcache.cache, "get_many", lambda *a, **k: asked.append("get") or {})
+    monkeypatch.setattr(deskcache.cache, "incr_many", lambda *a, **k: asked.append("incr"), raising=False)
+    compute = _counter()
+    deskcache.mark_changed(["desk.user.7"])
+    assert deskcache.cached("counts:7", ["desk.user.7"], compute) == {"queued": 1}
+    assert deskcache.cached("counts:7", ["desk.user.7"], compute) == {"queued": 2}
+    assert asked == []

@@ -15,6 +15,10 @@ itself; data changed behind kefu's back; a cache that lost a generation key, or 
 process on the embedded mode's local-memory cache, which the web process does not share)
 is bounded by the value's TTL: a few seconds (``TTL``).
 
+While Redis is known to be down (``core.realtime``, the same view the event path takes),
+the cache is not asked at all: the counts are counted on every request, and no page
+waits for a connect timeout. A failure that reveals an outage is reported there.
+
 ``NAMESPACE`` is set per test (tests/conftest.py): primary keys repeat between test
 databases, the cache does not forget between tests.
 """
@@ -26,6 +30,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.core.cache import cache
+
+from kefu.core import realtime
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +52,12 @@ def mark_changed(groups: Iterable[str]) -> None:
     Never raises: a cache that is away leaves the values to expire by their TTL.
     """
     counters = [(_generation_key(g), GENERATION_TTL) for g in dict.fromkeys(groups)]
-    if not counters:
+    if not counters or not realtime.should_send():
         return
     try:
         cache.incr_many(counters)  # type: ignore[attr-defined]  # kefu.core.cache's backends
     except Exception as exc:  # a cache outage must never undo or delay an event
-        log.warning("desk cache generations not raised: %r", exc)
+        _failed("desk cache generations not raised", exc)
 
 
 def cached[T](key: str, groups: Iterable[str], compute: Callable[[], T], *, stamp: Any = None) -> T:
@@ -61,13 +67,15 @@ def cached[T](key: str, groups: Iterable[str], compute: Callable[[], T], *, stam
     The generations are read before computing: an event that lands meanwhile raises one,
     and the next call computes again.
     """
+    if not realtime.should_send():
+        return compute()
     groups = list(dict.fromkeys(groups))
     full_key = f"{NAMESPACE}:val:{key}"
     gen_keys = [_generation_key(g) for g in groups]
     try:
         got = cache.get_many([full_key, *gen_keys])
     except Exception as exc:
-        log.warning("desk cache unavailable: %r", exc)
+        _failed("desk cache unavailable", exc)
         return compute()
     seen = (stamp, tuple(got.get(k, 0) for k in gen_keys))
     hit = got.get(full_key)
@@ -77,5 +85,11 @@ def cached[T](key: str, groups: Iterable[str], compute: Callable[[], T], *, stam
     try:
         cache.set(full_key, (seen, value), TTL)
     except Exception as exc:
-        log.warning("desk cache not written: %r", exc)
+        _failed("desk cache not written", exc)
     return value
+
+
+def _failed(what: str, exc: Exception) -> None:
+    log.warning("%s: %r", what, exc)
+    if isinstance(exc, realtime.LAYER_ERRORS):
+        realtime.report(exc)  # the watchdog probes Redis at once
