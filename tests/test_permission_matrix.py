@@ -118,6 +118,7 @@ RULES: dict[str, str] = {
     "DELETE /api/v1/kb/articles/{article_id}": "team_lead",
     "GET /api/v1/kb/articles/{article_id}/versions": "agent",
     "POST /api/v1/kb/articles/{article_id}/attachments": "team_lead",
+    "POST /api/v1/kb/articles/{article_id}/uses": "agent",
     "GET /api/v1/kb/search": "agent",
     "GET /api/v1/conversations/{conversation_id}/kb-suggestions": "agent",
     "GET /api/v1/kb/categories": "agent",
