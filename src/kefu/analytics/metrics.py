@@ -575,7 +575,7 @@ def _fsum(values: list[float]) -> float:
 
 
 def _finite(values: list[float]) -> list[float]:
-    return [v for v in values if math.isfinite(v)]
+    return list(filter(math.isfinite, values))
 
 
 def _finite_sorted(values: list[float]) -> list[float]:
@@ -1760,10 +1760,13 @@ def _read_spans(user_ids: list[int], start: datetime, end: datetime) -> dict[int
         status = state.get(uid) or (mine[0][1] if mine else AgentStatus.OFFLINE)
         cursor = start_us
         spans = []
-        for t, _frm, to in [*mine, (end_us, "", "")]:
-            if status in working and t > cursor:
-                spans.append((cursor, t))
+        append = spans.append
+        for t, _frm, to in mine:
+            if t > cursor and status in working:
+                append((cursor, t))
             cursor, status = t, to
+        if end_us > cursor and status in working:
+            append((cursor, end_us))
         out[uid] = spans
     return out
 
