@@ -24,9 +24,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from itertools import repeat
 from operator import itemgetter
-from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.db.models import (
@@ -1759,7 +1759,7 @@ def _read_spans(user_ids: list[int], start: datetime, end: datetime) -> dict[int
         mine = changes.get(uid, [])
         status = state.get(uid) or (mine[0][1] if mine else AgentStatus.OFFLINE)
         cursor = start_us
-        spans = []
+        spans: list[tuple[int, int]] = []
         append = spans.append
         for t, _frm, to in mine:
             if t > cursor and status in working:
