@@ -76,13 +76,25 @@ def _backend_pid() -> int:
 def test_postgresql_pool_sizes_and_wait_come_from_the_environment(tmp_path: Path) -> None:
     url = "postgres://kefu@db.internal:5432/kefu"
     assert _database_settings(tmp_path, KEFU_DATABASE_URL=url) == {
-        "pool": {"min_size": 1, "max_size": 4, "timeout": 10.0},
+        "pool": {"min_size": 1, "max_size": 4, "timeout": 10.0, "max_idle": 600.0, "max_lifetime": 3600.0},
         "health": True,
     }
     sized = _database_settings(
-        tmp_path, KEFU_DATABASE_URL=url, KEFU_DB_POOL_MIN="2", KEFU_DB_POOL_MAX="10", KEFU_DB_POOL_TIMEOUT="3"
+        tmp_path,
+        KEFU_DATABASE_URL=url,
+        KEFU_DB_POOL_MIN="2",
+        KEFU_DB_POOL_MAX="10",
+        KEFU_DB_POOL_TIMEOUT="3",
+        KEFU_DB_POOL_MAX_IDLE="120",
+        KEFU_DB_POOL_MAX_LIFETIME="900",
     )
-    assert sized["pool"] == {"min_size": 2, "max_size": 10, "timeout": 3.0}
+    assert sized["pool"] == {
+        "min_size": 2,
+        "max_size": 10,
+        "timeout": 3.0,
+        "max_idle": 120.0,
+        "max_lifetime": 900.0,
+    }
 
 
 def test_kefu_db_pool_0_turns_the_pool_off(tmp_path: Path) -> None:

@@ -166,10 +166,17 @@ def test_each_side_sees_the_other_typing(live_desk, desk_page, chat_page):
     desk = desk_page("xiaomei")
     _open_conversation(desk, "保温杯的保修期")
 
-    # The customer types (not sent yet): the agent's conversation page says so.
-    chat.locator("[data-role=text]").press_sequentially("还有一个问题")
-    expect(desk.locator("#kefu-typing")).to_be_visible()
-    expect(desk.locator("#kefu-typing")).to_contain_text("正在输入")
+    # The customer types (not sent yet): the agent's conversation page says so. The chat
+    # sends a typing frame at most every 3 s; the first may come before the page has opened
+    # the conversation on its socket, so the customer goes on typing, as people do.
+    indicator = desk.locator("#kefu-typing")
+    for word in ("还有", "一个", "问题", "想问", "一下"):
+        chat.locator("[data-role=text]").press_sequentially(word)
+        if indicator.is_visible():
+            break
+        desk.wait_for_timeout(1500)
+    expect(indicator).to_be_visible()
+    expect(indicator).to_contain_text("正在输入")
 
     # The agent types in the composer: the customer's chat shows the agent typing.
     desk.locator("#kefu-composer-text").press_sequentially("您好，保温杯保修")

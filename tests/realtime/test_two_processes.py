@@ -78,7 +78,10 @@ async def _converse(cluster: Cluster) -> None:
         assert reply["message"]["id"] == resp.json()["id"]
         assert reply["message"]["sender_name"] == "小美"
 
-        # Typing crosses too: customer on A → desk on B.
+        # Typing crosses too: customer on A → desk on B, once the desk has the conversation
+        # open (its page resumes it; only that page draws the indicator).
+        await desk.send(json.dumps({"type": "resume", "conversation_id": conversation_id}))
+        await next_frame(desk, lambda f: f["type"] == "history")
         await chat.send(json.dumps({"type": "typing"}))
         typing = await next_frame(desk, lambda f: f["type"] == "typing")
         assert typing["conversation_id"] == conversation_id
