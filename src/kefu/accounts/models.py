@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
@@ -71,6 +73,25 @@ class Team(models.Model):
         return self.name
 
 
+def person_name(display_name: str, first_name: str, last_name: str, username: str) -> str:
+    """How kefu names a person (``User.name``): the display name, else the full name, else the username."""
+    return display_name or f"{first_name} {last_name}".strip() or username
+
+
+def person_name_of(row: dict[str, Any], prefix: str) -> str:
+    """``person_name`` of the user a ``values()`` row joins as ``prefix`` (``assignee``,
+    ``owner``: the row holds ``<prefix>_id`` and ``<prefix>__display_name`` … ``__username``);
+    "" when it joins nobody."""
+    if not row[f"{prefix}_id"]:
+        return ""
+    return person_name(
+        row[f"{prefix}__display_name"],
+        row[f"{prefix}__first_name"],
+        row[f"{prefix}__last_name"],
+        row[f"{prefix}__username"],
+    )
+
+
 class User(AbstractUser):
     role = models.CharField("角色", max_length=16, choices=Role.choices, default=Role.AGENT)
     display_name = models.CharField("显示名", max_length=64, blank=True)
@@ -92,7 +113,7 @@ class User(AbstractUser):
 
     @property
     def name(self) -> str:
-        return self.display_name or self.get_full_name() or self.username
+        return person_name(self.display_name, self.first_name, self.last_name, self.username)
 
     @property
     def rank(self) -> int:

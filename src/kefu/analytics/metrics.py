@@ -134,7 +134,7 @@ FCR_WINDOW = timedelta(days=7)
 BEHIND_LIMIT = 500
 
 RESOLVED = (Conversation.Status.RESOLVED, Conversation.Status.CLOSED)
-ACTIVE = (Conversation.Status.OPEN, Conversation.Status.PENDING, Conversation.Status.SNOOZED)
+ACTIVE = Conversation.ACTIVE_STATUSES
 NEGATIVE_EMOTIONS = ("dissatisfied", "angry")
 
 

@@ -36,6 +36,9 @@ class Conversation(models.Model):
         RESOLVED = "resolved", "已解决"
         CLOSED = "closed", "已关闭"
 
+    # Not yet resolved or closed: on someone's desk, counted, timed and alerted on.
+    ACTIVE_STATUSES = (Status.OPEN, Status.PENDING, Status.SNOOZED)
+
     channel = models.ForeignKey("inboxes.Channel", on_delete=models.PROTECT, related_name="conversations")
     customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="conversations")
     team = models.ForeignKey(
@@ -114,7 +117,7 @@ class Conversation(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.status in (self.Status.OPEN, self.Status.PENDING, self.Status.SNOOZED)
+        return self.status in self.ACTIVE_STATUSES
 
 
 class Message(models.Model):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kefu.accounts.models import person_name_of
 from kefu.core.masking import has_masked_text, mask_text
 
 from .models import Attachment, CallLog, Conversation, Message
@@ -199,11 +200,16 @@ def call_out(call: CallLog) -> dict[str, Any]:
 
 def sla_state(c: Conversation) -> str:
     """``breached`` / ``near`` (warned) / ``ok`` / ``""`` (no first-response timer)."""
-    if c.sla_breached_at is not None:
+    return sla_state_of(c.sla_breached_at, c.first_response_at, c.sla_warned_at, c.first_response_due)
+
+
+def sla_state_of(breached_at: Any, first_response_at: Any, warned_at: Any, due: Any) -> str:
+    """``sla_state`` from the conversation's columns (a ``values()`` row)."""
+    if breached_at is not None:
         return "breached"
-    if c.first_response_at is None and c.sla_warned_at is not None:
+    if first_response_at is None and warned_at is not None:
         return "near"
-    return "ok" if c.first_response_due is not None else ""
+    return "ok" if due is not None else ""
 
 
 # --- the inbox's rows: read with values(), no model instances -------------------------
@@ -240,13 +246,7 @@ INBOX_ROW_FIELDS = (
     "preview",
     "preview_kind",
 )
-_ACTIVE = (Conversation.Status.OPEN, Conversation.Status.PENDING, Conversation.Status.SNOOZED)
 _STATUS_LABELS = dict(Conversation.Status.choices)
-
-
-def person_name(display_name: str, first_name: str, last_name: str, username: str) -> str:
-    """``User.name`` from its columns."""
-    return display_name or f"{first_name} {last_name}".strip() or username
 
 
 def inbox_row(
@@ -255,16 +255,10 @@ def inbox_row(
     """One inbox row from ``INBOX_ROW_FIELDS``: what ``_inbox_list.html`` shows, the preview unmasked
     (the template masks it, as every desk shape of free text)."""
     waiting = r["last_customer_message_at"]
-    if r["status"] not in _ACTIVE or (
+    if r["status"] not in Conversation.ACTIVE_STATUSES or (
         r["last_agent_message_at"] and waiting and r["last_agent_message_at"] >= waiting
     ):
         waiting = None
-    if r["sla_breached_at"] is not None:
-        sla = "breached"
-    elif r["first_response_at"] is None and r["sla_warned_at"] is not None:
-        sla = "near"
-    else:
-        sla = "ok" if r["first_response_due"] is not None else ""
     return {
         **r,
         "customer_name": r["customer__name"] or f"客户#{r['customer_id']}",
@@ -273,15 +267,10 @@ def inbox_row(
         "channel_label": channel_labels.get(r["channel__kind"], r["channel__kind"]),
         "status_label": _STATUS_LABELS.get(r["status"], r["status"]),
         "emotion_name": emotion_names.get(r["emotion_label"], r["emotion_label"]),
-        "assignee_name": person_name(
-            r["assignee__display_name"],
-            r["assignee__first_name"],
-            r["assignee__last_name"],
-            r["assignee__username"],
-        )
-        if r["assignee_id"]
-        else "",
+        "assignee_name": person_name_of(r, "assignee"),
         "team_name": r["team__name"] or "",
         "waiting_since": waiting,
-        "sla": sla,
+        "sla": sla_state_of(
+            r["sla_breached_at"], r["first_response_at"], r["sla_warned_at"], r["first_response_due"]
+        ),
     }

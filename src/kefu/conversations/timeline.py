@@ -36,7 +36,7 @@ from kefu.core.events import (
 from .models import Attachment, Conversation, Message
 from .presenters import conversation_dict, message_dict, public_message_dict
 
-ACTIVE_STATUSES = (Conversation.Status.OPEN, Conversation.Status.PENDING, Conversation.Status.SNOOZED)
+ACTIVE_STATUSES = Conversation.ACTIVE_STATUSES
 
 
 def check_image(image: UploadedFile | None) -> None:

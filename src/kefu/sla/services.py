@@ -124,7 +124,7 @@ EXAMPLE_CHAIN: list[dict[str, Any]] = [
 SWEEP_BATCH = 500
 MAX_SECONDS = 366 * 24 * 3600
 
-CONVERSATION_ACTIVE = (Conversation.Status.OPEN, Conversation.Status.PENDING, Conversation.Status.SNOOZED)
+CONVERSATION_ACTIVE = Conversation.ACTIVE_STATUSES
 
 
 # --- policies ---------------------------------------------------------------------------

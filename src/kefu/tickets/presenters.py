@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from kefu.accounts.models import person_name_of
 from kefu.core.labels import field_label
 from kefu.core.masking import mask_text
 
@@ -148,14 +149,6 @@ _CATEGORY_LABELS = dict(Ticket.Category.choices)
 _STATUS_LABELS = dict(Ticket.Status.choices)
 
 
-def _person(r: dict[str, Any], prefix: str) -> str:
-    """``User.name`` of the row's ``prefix`` (owner, assignee) from its columns; "" for nobody."""
-    if not r[f"{prefix}_id"]:
-        return ""
-    full = f"{r[f'{prefix}__first_name']} {r[f'{prefix}__last_name']}".strip()
-    return r[f"{prefix}__display_name"] or full or r[f"{prefix}__username"]
-
-
 def ticket_row(r: dict[str, Any]) -> dict[str, Any]:
     """One row of the ticket list page from ``TICKET_ROW_FIELDS``; the title unmasked (the template masks it)."""
     return {
@@ -163,7 +156,7 @@ def ticket_row(r: dict[str, Any]) -> dict[str, Any]:
         "customer_name": r["customer__name"] or f"客户#{r['customer_id']}",
         "category_label": _CATEGORY_LABELS.get(r["category"], r["category"]),
         "status_label": _STATUS_LABELS.get(r["status"], r["status"]),
-        "owner_name": _person(r, "owner"),
-        "assignee_name": _person(r, "assignee"),
+        "owner_name": person_name_of(r, "owner"),
+        "assignee_name": person_name_of(r, "assignee"),
         "department_name": r["department__name"] or "",
     }

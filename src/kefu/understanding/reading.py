@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 ALERT_LEVEL = 7.0
 ALERT_RISE = 3.0
 # Alerts of conversations that have ended are no longer asked of anyone.
-ALERT_STATUSES = (Conversation.Status.OPEN, Conversation.Status.PENDING, Conversation.Status.SNOOZED)
+ALERT_STATUSES = Conversation.ACTIVE_STATUSES
 HISTORY = 30
 
 
