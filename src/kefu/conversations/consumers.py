@@ -39,7 +39,7 @@ from kefu.conversations.timeline import (
 )
 from kefu.core import drain, outage, realtime, telemetry
 from kefu.core.errors import InvalidInput, KefuError
-from kefu.core.events import desk_conversation_group, desk_groups
+from kefu.core.events import desk_conversation_group, desk_groups, is_conversation_group
 from kefu.core.fields import check_json
 from kefu.wallboard.services import access_wallboard, scope_for
 
@@ -422,7 +422,7 @@ class DeskConsumer(SnapshotFeed, JsonSocket):
     @staticmethod
     def _groups_of_access(groups: list[str]) -> list[str]:
         """The groups given by role and teams (not the conversations open on the desk)."""
-        return [g for g in groups if not g.startswith("desk.conv.")]
+        return [g for g in groups if not is_conversation_group(g)]
 
     async def _recheck_every(self, seconds: float) -> None:
         while True:

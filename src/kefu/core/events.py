@@ -92,9 +92,18 @@ def desk_groups(user_id: int, team_ids: Iterable[int], *, sees_all: bool) -> lis
     return groups
 
 
+_CONVERSATION_GROUP = "desk.conv."
+
+
 def desk_conversation_group(conversation_id: int) -> str:
     """The desks that have the conversation open (joined on ``resume``, left on ``unwatch``)."""
-    return f"desk.conv.{conversation_id}"
+    return f"{_CONVERSATION_GROUP}{conversation_id}"
+
+
+def is_conversation_group(group: str) -> bool:
+    """Whether ``group`` is a ``desk_conversation_group`` (joined by opening a conversation,
+    not given by a user's role and teams)."""
+    return group.startswith(_CONVERSATION_GROUP)
 
 
 def chat_conversation_group(conversation_id: int) -> str:
@@ -203,8 +212,13 @@ def publish(
     # The groups that hear the event in full may see their members' navigation counts
     # change (core.deskcache): their generations rise before the event leaves, so a desk
     # that asks again on hearing it gets fresh counts. desk.conv.* holds no counts.
-    changed = [g for groups, message in sends if message["type"] == "desk.event" for g in groups]
-    changed = [g for g in changed if not g.startswith("desk.conv.")]
+    changed = [
+        g
+        for groups, message in sends
+        if message["type"] == "desk.event"
+        for g in groups
+        if not is_conversation_group(g)
+    ]
 
     def _deliver() -> None:
         deskcache.mark_changed(changed)
