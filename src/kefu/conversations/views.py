@@ -21,16 +21,14 @@ from kefu.accounts.models import Team
 from kefu.channels.models import Channel
 from kefu.complaints.access import open_complaint_for
 from kefu.conversations.presenters import (
-    INBOX_ROW_FIELDS,
     TRANSCRIPT_HEADER,
     inbox_row,
     sla_state,
     transcript_row,
 )
-from kefu.conversations.services import ACTIVITY_AT, inbox, my_open_conversations
-from kefu.conversations.timeline import access_attachment, access_conversation, with_preview
+from kefu.conversations.services import INBOX_PAGE_SIZE, inbox_page, my_open_conversations
+from kefu.conversations.timeline import access_attachment, access_conversation
 from kefu.core.files import file_response
-from kefu.core.keyset import keyset_page
 from kefu.core.masking import mask, mask_text
 from kefu.customers.models import Identity
 from kefu.customers.orders import list_orders
@@ -42,9 +40,6 @@ from kefu.nlp.emotion import LABEL_NAMES as EMOTION_NAMES
 
 from .models import CallLog, Conversation, Message, Priority
 
-INBOX_PAGE = 25
-INBOX_SORT = "-activity_at"  # services.ACTIVITY_AT: the last message, newest first
-INBOX_PAGE_KEYS = ("id", "activity_at")  # what a keyset page of the inbox reads first
 PAGE_MESSAGES = 300
 VIEWS = (("mine", "我的"), ("unassigned", "未分配"), ("team", "我的团队"), ("all", "全部"))
 SNOOZE_STATUSES = (
@@ -74,42 +69,23 @@ def inbox_view(request: AuthedRequest) -> HttpResponse:
         "channel": request.GET.get("channel") or "",
         "priority": request.GET.get("priority") or "",
     }
-    qs = inbox(
+    page = inbox_page(
         request.user,
         view=filters["view"],
         status=filters["status"] or None,
         channel_kind=filters["channel"] or None,
         priority=filters["priority"] or None,
-    )
-    # A page of 25 by keyset cursor (kefu.core.keyset): desk.js fetches it again on every
-    # event, so it must cost the same on page 1 and page 1,000, at any size of history.
-    # The page's ids first, then their rows with the preview: a filter the sort index cannot
-    # serve alone (我的: mine, or first answered by me, or of my tickets) sorts every match,
-    # and the preview's subqueries would run for each of them rather than for 25.
-    page = keyset_page(
-        qs.values(*INBOX_PAGE_KEYS),
-        sort=INBOX_SORT,
-        limit=INBOX_PAGE,
         after=request.GET.get("after") or None,
         before=request.GET.get("before") or None,
     )
-    ids = [r["id"] for r in page.items]
-    rows = {
-        r["id"]: r
-        for r in with_preview(Conversation.objects.filter(pk__in=ids).annotate(activity_at=ACTIVITY_AT))
-        .order_by()
-        .values(*INBOX_ROW_FIELDS)
-    }
     channel_labels = dict(Channel.Kind.choices)
     conversations = [
-        inbox_row(rows[i], channel_labels=channel_labels, emotion_names=EMOTION_NAMES)
-        for i in ids
-        if i in rows
+        inbox_row(r, channel_labels=channel_labels, emotion_names=EMOTION_NAMES) for r in page.items
     ]
     context = {
         "nav": "inbox",
         "conversations": conversations,
-        "page_size": INBOX_PAGE,
+        "page_size": INBOX_PAGE_SIZE,
         "next_cursor": page.next_cursor,
         "prev_cursor": page.prev_cursor,
         "query": urlencode({k: v for k, v in filters.items() if v}),
