@@ -259,15 +259,18 @@ def do_record_article_use(
 
 
 def article_satisfaction(
-    article_ids: Iterable[int], *, since: Any = None, until: Any = None
+    article_ids: Iterable[int] | None, *, since: Any = None, until: Any = None
 ) -> dict[int, dict[str, Any]]:
     """Per article: the conversations it was used in, how many were rated, their mean CSAT and
     the share rated 4–5 (``docs/knowledge-base.md``).
 
     A conversation counts once per article however often the article went into it, so one
-    long conversation does not outweigh the others; ``since``/``until`` bound the uses.
+    long conversation does not outweigh the others; ``since``/``until`` bound the uses;
+    ``article_ids`` None: every article used in that window.
     """
-    uses = ArticleUse.objects.filter(article_id__in=list(article_ids))
+    uses = ArticleUse.objects.all()
+    if article_ids is not None:
+        uses = uses.filter(article_id__in=list(article_ids))
     if since is not None:
         uses = uses.filter(created_at__gte=since)
     if until is not None:

@@ -23,7 +23,7 @@ from kefu.complaints.models import Complaint, Promise
 from kefu.conversations.models import Conversation
 from kefu.core.errors import NotFound, PermissionDenied
 from kefu.core.masking import mask_text
-from kefu.kb.models import Article, ArticleUse, Feedback
+from kefu.kb.models import Article, Feedback
 from kefu.kb.services import article_satisfaction
 from kefu.replies.models import CannedReply, ReplyUsage
 
@@ -377,10 +377,7 @@ def review_articles(week: Period) -> dict[str, Any]:
             entry["comments"].append(mask_text(comment))
     low_ids = [pk for pk, t in tally.items() if t["no"] >= KB_LOW_MIN_NO and t["no"] > t["yes"]]
     # Conversations this week's answers from an article went into, and how customers rated them.
-    used = ArticleUse.objects.filter(created_at__gte=week.start, created_at__lt=week.end).values_list(
-        "article_id", flat=True
-    )
-    rated = article_satisfaction(set(used), since=week.start, until=week.end)
+    rated = article_satisfaction(None, since=week.start, until=week.end)
     low_csat = {
         pk: r
         for pk, r in rated.items()
