@@ -252,3 +252,134 @@ def test_the_migration_copies_time_and_author_into_older_reply_rollups(week: Any
     migration.copy_from_messages(apps, None)
     assert list(ReplyRollup.objects.order_by("pk").values_list("pk", "created_at", "sender_id")) == kept
     assert everything(scope) == rolled
+
+
+# --- FCR's repeat contact, decided by the worker once the window after the resolution has passed ---
+
+
+def live_everything(scope: Any) -> dict[str, Any]:
+    """``everything`` with no rollup at all (the plain live computation), leaving the rollups as they are."""
+    from django.db import transaction
+
+    from kefu.analytics.models import ConversationRollup, ReplyRollup
+
+    with transaction.atomic():
+        ConversationRollup.objects.all().delete()
+        ReplyRollup.objects.all().delete()
+        out = everything(scope)
+        transaction.set_rollback(True)
+    return out
+
+
+def repeats() -> dict[int, bool | None]:
+    from kefu.analytics.models import ConversationRollup
+
+    return dict(ConversationRollup.objects.values_list("conversation_id", "repeat_contact"))
+
+
+def test_repeat_contacts_are_decided_once_their_window_has_passed(week: Any):
+    from kefu.analytics import metrics
+    from kefu.analytics.rollups import SETTLE, do_refresh_rollups
+
+    scope = metrics.Scope(START, END)
+    live = live_everything(scope)
+    c1, c2, c3, c4, c5, _c6, c7, _c8 = week.c
+    # Tuesday 10 November, noon: the windows of Monday's and Tuesday's resolutions (seven days)
+    # have passed, those of Wednesday's and Thursday's have not.
+    do_refresh_rollups(at(10, 12) + SETTLE)
+    got = repeats()
+    assert (got[c1.pk], got[c2.pk], got[c3.pk]) == (False, False, False)
+    assert (got[c4.pk], got[c5.pk], got[c7.pk]) == (None, None, None)
+    assert everything(scope) == live
+    do_refresh_rollups(later())  # the windows that passed since: decided by the worker's next run
+    got = repeats()
+    # C4's customer wrote again on Sunday; C5's came back on Friday through her merged profile.
+    assert (got[c4.pk], got[c5.pk], got[c7.pk]) == (True, True, None)
+    assert everything(scope) == live
+    assert live["compute"]["fcr_rate"].count == 6
+
+
+def test_the_figure_reads_the_decided_repeat_contact(week: Any):
+    from kefu.analytics import metrics
+    from kefu.analytics.models import ConversationRollup
+    from kefu.analytics.rollups import do_refresh_rollups
+
+    scope = metrics.Scope(START, END)
+    do_refresh_rollups(later())
+    fcr = metrics.compute(scope, ["fcr_rate"])["fcr_rate"]
+    # Were the decision not read, marking the first-contact resolution C1 as a repeat contact
+    # would change nothing.
+    ConversationRollup.objects.filter(conversation=week.c[0]).update(repeat_contact=True)
+    assert metrics.compute(scope, ["fcr_rate"])["fcr_rate"].value < fcr.value
+
+
+def test_a_merge_after_the_decision_is_live_until_the_worker_decides_again(week: Any):
+    from kefu.analytics import metrics
+    from kefu.analytics.rollups import SETTLE, do_refresh_rollups
+    from kefu.customers.models import Customer
+    from kefu.customers.services import do_merge_customers
+
+    scope = metrics.Scope(START, END)
+    Customer.objects.update(updated_at=at(1, 9))  # profiles last edited before the week
+    do_refresh_rollups(timezone.now())
+    c1, c8 = week.c[0], week.c[7]
+    assert repeats()[c1.pk] is False
+    before = everything(scope)
+    # 张伟 (C1, resolved on Monday at first contact) turns out to be 赵敏, who wrote on Sunday:
+    # a repeat contact.
+    do_merge_customers(actor=week.admin, source=c1.customer, target=c8.customer)
+    merged = everything(scope)
+    assert merged["compute"]["fcr_rate"].value < before["compute"]["fcr_rate"].value
+    assert merged == live_everything(scope)
+    # The merge wrote no message: the worker finds the edited profiles and decides their
+    # conversations again.
+    do_refresh_rollups(timezone.now() + SETTLE + timedelta(seconds=1))
+    assert repeats()[c1.pk] is True
+    assert everything(scope) == merged
+
+
+def test_an_answered_notice_is_a_repeat_contact_live_and_after_the_worker(week: Any):
+    from kefu.analytics import metrics
+    from kefu.analytics.rollups import do_refresh_rollups
+    from kefu.conversations.models import Conversation
+
+    from .conftest import History
+
+    h = History()
+    scope = metrics.Scope(START, END)
+    c1 = week.c[0]
+    # Thursday: a notice to C1's customer (resolved Monday), who does not answer it.
+    notice = h.conversation(channel=week.web, team=week.after_sales, customer=c1.customer, created=at(5, 9))
+    h.message(notice, "outgoing", at(5, 9), kind="auto", text="您的退款已到账", meta={"proactive": 1})
+    do_refresh_rollups(later())
+    assert repeats()[c1.pk] is False
+    before = everything(scope)
+    # Weeks later the customer answers the notice: it becomes a contact within C1's window.
+    h.customer_says(notice, timezone.now() - timedelta(minutes=30), "还有一个问题")
+    Conversation.objects.filter(pk=notice.pk).update(last_customer_message_at=timezone.now())
+    answered = everything(scope)
+    assert answered["compute"]["fcr_rate"].value < before["compute"]["fcr_rate"].value
+    assert answered == live_everything(scope)
+    do_refresh_rollups(later())
+    assert repeats()[c1.pk] is True  # decided again with the notice's conversation
+    assert everything(scope) == answered
+
+
+def test_repeat_contacts_rolled_up_before_the_migration_are_decided_by_the_next_run(week: Any):
+    from kefu.analytics import metrics
+    from kefu.analytics.models import ConversationRollup, RollupState
+    from kefu.analytics.rollups import do_rebuild_rollups, do_refresh_rollups
+
+    scope = metrics.Scope(START, END)
+    do_refresh_rollups(later())
+    decided = repeats()
+    rolled = everything(scope)
+    # As after the migration that added them: undecided, and no run has decided any yet.
+    ConversationRollup.objects.update(repeat_contact=None, repeat_decided_at=None)
+    RollupState.objects.update(repeat_mark=None, customer_mark=None)
+    assert everything(scope) == rolled  # read live meanwhile
+    assert do_refresh_rollups(later()).repeats == sum(v is not None for v in decided.values()) > 0
+    assert repeats() == decided
+    assert everything(scope) == rolled
+    do_rebuild_rollups()  # `kefu rollups rebuild` decides them again from the beginning
+    assert repeats() == decided and RollupState.objects.get().repeat_mark is not None

@@ -33,6 +33,7 @@ from django.db.models import (
     Avg,
     BigIntegerField,
     BooleanField,
+    Case,
     Count,
     DateTimeField,
     Exists,
@@ -47,6 +48,7 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
+    When,
     Window,
 )
 from django.db.models.functions import (
@@ -472,6 +474,46 @@ def reopened_live() -> Q:
 
 
 def _came_back() -> Q:
+    """FCR's repeat contact: from the conversation's rollup where it was decided and nothing it
+    depends on changed since (``_repeat_decided``), else live (``came_back_live``)."""
+    # A CASE rather than ``_either``'s OR of two branches: the live EXISTS are evaluated only for
+    # the rows whose decision cannot be used, and a NULL in the condition falls back to live.
+    return Q(
+        Case(
+            When(_repeat_decided(), then=F("rollup__repeat_contact")),
+            default=ExpressionWrapper(came_back_live(), output_field=BooleanField()),
+            output_field=BooleanField(),
+        )
+    )
+
+
+def _repeat_decided() -> Q:
+    """The rollup's repeat contact can be used: the rollup is valid; it was decided (the window
+    after the resolution had passed); the customer's profile was not edited since (a merge edits
+    both profiles, and moves the conversations); the profile is not a merged one (the chains of
+    merged profiles are read live); and no conversation of the customer (or of a profile merged
+    into it) is stale — a late change there (an answered notice, a conversation that committed
+    late) can make it a repeat contact until the worker has read it, and decided this one anew."""
+    decided = (
+        _rollup_valid()
+        & Q(rollup__repeat_contact__isnull=False)
+        & Q(customer__merged_into__isnull=True)
+        & Q(customer__updated_at__lt=F("rollup__repeat_decided_at"))
+    )
+    marks = RollupState.objects.order_by("pk")
+    newer = (
+        Message.objects.filter(id__gt=Subquery(marks.values("message_mark")[:1])),
+        EmotionAlert.objects.filter(id__gt=Subquery(marks.values("alert_mark")[:1])),
+    )
+    # The customers of the stale conversations and the profiles they were merged into (read
+    # from the few rows past the marks, through the conversation's primary key).
+    for rows in newer:
+        for path in ("conversation__customer_id", "conversation__customer__merged_into_id"):
+            decided &= ~Q(customer_id__in=rows.filter(**{f"{path}__isnull": False}).values(path))
+    return decided
+
+
+def came_back_live() -> Q:
     """The same customer (merged profiles included) opened another conversation within the FCR window."""
     # Three EXISTS rather than one over an OR: each can use the customer index, where the OR
     # made PostgreSQL scan every conversation once per resolved conversation.

@@ -46,6 +46,11 @@ class RollupState(models.Model):
 
     message_mark = models.BigIntegerField(default=0)
     alert_mark = models.BigIntegerField(default=0)
+    # Repeat contacts (FCR): conversations resolved before this time, less the FCR window, have had
+    # theirs decided; and customers edited before ``customer_mark`` (a merge edits both profiles)
+    # have had their conversations' decided again. None: from the beginning.
+    repeat_mark = models.DateTimeField(null=True)
+    customer_mark = models.DateTimeField(null=True)
     updated_at = models.DateTimeField(auto_now=True)
 
 
@@ -64,6 +69,14 @@ class ConversationRollup(models.Model):
     transferred = models.BooleanField(default=False)
     reopened = models.BooleanField(default=False)
     upset = models.BooleanField(default=False)
+    # FCR's repeat contact: the same customer (merged profiles included) opened another
+    # conversation within the window after the resolution. Decided once that window has passed
+    # (it cannot change after, but through a merge or another conversation's late change, which
+    # the metrics check: ``metrics._repeat_decided``); None until then: computed live.
+    repeat_contact = models.BooleanField(null=True)
+    # When it was decided (less the settle time): a customer profile edited since (a merge edits
+    # both) makes it live again until the worker decides it anew.
+    repeat_decided_at = models.DateTimeField(null=True)
     computed_at = models.DateTimeField(auto_now=True)
 
 

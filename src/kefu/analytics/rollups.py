@@ -32,12 +32,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import BooleanField, ExpressionWrapper, F, Max
+from django.db.models import BooleanField, ExpressionWrapper, F, Max, Q
 from django.tasks import task
 from django.utils import timezone
 
 from kefu.analytics.metrics import (
+    FCR_WINDOW,
     _Calendars,
+    came_back_live,
     frt_values,
     reopened_live,
     transferred_live,
@@ -46,6 +48,7 @@ from kefu.analytics.metrics import (
 )
 from kefu.analytics.models import ConversationRollup, ReplyRollup, RollupState
 from kefu.conversations.models import Conversation, Message
+from kefu.customers.models import Customer
 from kefu.understanding.models import EmotionAlert
 
 # Rows younger than this are left for the next run: their transaction may not have committed
@@ -60,6 +63,7 @@ class Progress:
     conversations: int = 0
     replies: int = 0
     batches: int = 0
+    repeats: int = 0  # repeat contacts decided because their window passed or their customer was edited
     done: bool = True  # False when it stopped at ``max_batches`` with more to read
 
 
@@ -89,9 +93,9 @@ def do_refresh_rollups(
                 .values_list("id", "conversation_id")[:batch]
             )
             if not ids and not alerts:
-                return progress
+                break
             touched = {c for _, c in ids} | {c for _, c in alerts}
-            n_replies = _recompute(sorted(touched))
+            n_replies = _recompute(sorted(touched), settled)
             if ids:
                 state.message_mark = ids[-1][0]
             if alerts:
@@ -100,11 +104,13 @@ def do_refresh_rollups(
         progress.batches += 1
         progress.conversations += len(touched)
         progress.replies += n_replies
-    progress.done = False
+    else:
+        progress.done = False
+    progress.repeats = _decide_due_repeats(settled)
     return progress
 
 
-def _recompute(conversation_ids: list[int]) -> int:
+def _recompute(conversation_ids: list[int], settled: datetime) -> int:
     """Replace the rollups of these conversations (the caller holds the transaction)."""
     answered = Conversation.objects.filter(pk__in=conversation_ids, first_response_at__isnull=False)
     first_response = dict(frt_values(answered.annotate(k=F("pk")), timezone.now(), math.inf, _Calendars()))
@@ -142,7 +148,63 @@ def _recompute(conversation_ids: list[int]) -> int:
     ReplyRollup.objects.filter(conversation_id__in=conversation_ids).delete()
     ConversationRollup.objects.bulk_create(rollups, batch_size=2000)
     ReplyRollup.objects.bulk_create(replies, batch_size=5000)
+    # Their repeat contacts, and those of every conversation of the same customers (or of the
+    # profiles they were merged into): a change here (a notice answered, a conversation that
+    # committed late) can change whether an earlier one was followed by another contact.
+    customers = Conversation.objects.filter(pk__in=conversation_ids)
+    related = Conversation.objects.filter(
+        Q(customer_id__in=customers.values("customer_id"))
+        | Q(
+            customer_id__in=customers.filter(customer__merged_into__isnull=False).values(
+                "customer__merged_into_id"
+            )
+        )
+    )
+    _decide_repeats(sorted({*conversation_ids, *related.values_list("pk", flat=True)}), settled)
     return len(replies)
+
+
+def _decide_repeats(conversation_ids: list[int], settled: datetime) -> int:
+    """Decide the repeat contact of these conversations' rollups (the caller holds the transaction):
+    true or false once the FCR window after the resolution has passed, None (live) until then."""
+    decided = 0
+    for i in range(0, len(conversation_ids), 5000):
+        rows = (
+            Conversation.objects.filter(pk__in=conversation_ids[i : i + 5000], rollup__isnull=False)
+            .annotate(b=ExpressionWrapper(came_back_live(), output_field=BooleanField()))
+            .values_list("pk", "resolved_at", "b")
+        )
+        by_value: dict[bool | None, list[int]] = {True: [], False: [], None: []}
+        for pk, resolved_at, came_back in rows:
+            final = resolved_at is not None and resolved_at + FCR_WINDOW < settled
+            by_value[bool(came_back) if final else None].append(pk)
+        for value, pks in by_value.items():
+            if pks:
+                ConversationRollup.objects.filter(conversation_id__in=pks).update(
+                    repeat_contact=value, repeat_decided_at=settled if value is not None else None
+                )
+        decided += len(by_value[True]) + len(by_value[False])
+    return decided
+
+
+def _decide_due_repeats(settled: datetime) -> int:
+    """Decide the repeat contacts whose FCR window has passed since the last run, and again those
+    of customers edited since (a merge edits both profiles and moves the conversations)."""
+    with transaction.atomic():
+        state = _state()
+        due = Conversation.objects.filter(rollup__isnull=False, resolved_at__lt=settled - FCR_WINDOW)
+        if state.repeat_mark is not None:
+            due = due.filter(resolved_at__gte=state.repeat_mark - FCR_WINDOW)
+        ids = set(due.values_list("pk", flat=True))
+        if state.customer_mark is not None:  # None: every one due above is decided anew anyway
+            edited = Customer.objects.filter(updated_at__gte=state.customer_mark, updated_at__lt=settled)
+            ids.update(
+                Conversation.objects.filter(customer_id__in=edited.values("pk")).values_list("pk", flat=True)
+            )
+        decided = _decide_repeats(sorted(ids), settled)
+        state.repeat_mark = state.customer_mark = settled
+        state.save()
+    return decided
 
 
 def do_rebuild_rollups(*, batch: int = BATCH) -> Progress:
@@ -152,6 +214,7 @@ def do_rebuild_rollups(*, batch: int = BATCH) -> Progress:
         ConversationRollup.objects.all().delete()
         ReplyRollup.objects.all().delete()
         state.message_mark = state.alert_mark = 0
+        state.repeat_mark = state.customer_mark = None
         state.save()
     return do_refresh_rollups(batch=batch)
 

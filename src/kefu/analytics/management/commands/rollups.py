@@ -33,7 +33,8 @@ class Command(BaseCommand):
         progress = do_rebuild_rollups() if action == "rebuild" else do_refresh_rollups()
         self.stdout.write(
             self.style.SUCCESS(
-                f"已重算会话 {progress.conversations} 个、回复 {progress.replies} 条"
+                f"已重算会话 {progress.conversations} 个、回复 {progress.replies} 条，"
+                f"判定重复来访 {progress.repeats} 个"
                 f"（{progress.batches} 批，用时 {time.monotonic() - started:.1f} 秒）。"
             )
         )
