@@ -870,7 +870,7 @@ class _Calendars:
 
 
 def _frt_series(
-    qs: QuerySet[Any], scope: Scope, limit_of: Callable[[Any], float] | None = None
+    qs: QuerySet[Any], scope: Scope, limit_of: Callable[[Any], float] | None = None, *, by: str | None = None
 ) -> list[tuple[Any, float]]:
     """Seconds a customer waited for the first agent reply while the desk served them (the rule
     and its edge cases: docs/metrics.md, "First response"); ``inf`` when unanswered past the
@@ -891,16 +891,35 @@ def _frt_series(
             elif seconds > limit_of(key):
                 append((key, math.inf))
         return out
-    # Shared (a report): the scope's waits are read once, whatever they are grouped by, and
-    # each grouping reads only its keys (two integers a row, no rollup, no calendar): the
-    # eight passes of a report read the rollups twice (the period and the one before), not
-    # eight times. A wait depends on the conversation, the calendars and the staffing, not
-    # on the grouping. The same rule as above, without a list of triples built per pass.
+    return _frt_shared(qs, scope, limit_of, by)
+
+
+def _frt_shared(
+    qs: QuerySet[Any], scope: Scope, limit_of: Callable[[Any], float], by: str | None
+) -> list[tuple[Any, float]]:
+    """``_frt_series`` in a ``shared`` block (a report): the scope's waits are read once, whatever
+    they are grouped by, and each grouping reads only its keys (no rollup, no calendar): the
+    eight passes of a report read the rollups twice (the period and the one before), not eight
+    times. A wait depends on the conversation, the calendars and the staffing, not on the
+    grouping. The same rule, without a list of triples built per pass."""
+    out: list[tuple[Any, float]] = []
+    append = out.append
     base = _memo(("frt_base", scope), lambda: _frt_base(scope))
     const = qs.query.annotations.get("k")
     if isinstance(const, Value):  # one group (no breakdown): no need to read the keys
         key = const.value
         for seconds, answered in base.values():
+            if answered:
+                append((key, seconds))
+            elif seconds > limit_of(key):
+                append((key, math.inf))
+        return out
+    if by in _FRT_KEYS:
+        # The breakdowns a report draws (and first response by hour): their keys are read once
+        # per scope, in one query, instead of one query per grouping. The same rows.
+        keys = _memo(("frt_keys", scope), lambda: _frt_keys(scope))[by]
+        for pk, (seconds, answered) in base.items():
+            key = keys[pk]
             if answered:
                 append((key, seconds))
             elif seconds > limit_of(key):
@@ -915,6 +934,22 @@ def _frt_series(
         elif wait[0] > limit_of(key):
             append((key, math.inf))
     return out
+
+
+# The groupings of first response whose keys a shared block reads in one query (``_frt_keys``).
+_FRT_KEYS = ("channel", "intent", "team", "agent", "hour")
+
+
+def _frt_keys(scope: Scope) -> dict[str, dict[int, Any]]:
+    """``{grouping: {pk: key}}`` of the first-response rows of ``scope`` for each of ``_FRT_KEYS``."""
+    metric = METRICS["first_response_mean"]
+    source = SOURCES[metric.source]
+    columns = {f"k_{by}": source.key(by, agent_field=metric.agent_field) for by in _FRT_KEYS}
+    rows = list(_rows(metric, scope).order_by().annotate(**columns).values_list("pk", *columns))
+    if not rows:
+        return {by: {} for by in _FRT_KEYS}
+    pks, *keys = zip(*rows, strict=True)
+    return {by: dict(zip(pks, column, strict=True)) for by, column in zip(_FRT_KEYS, keys, strict=True)}
 
 
 def _frt_answered_rolled() -> Q:
@@ -1309,7 +1344,7 @@ def _grouped(
                 }
         else:
             values: dict[Any, list[float]] = defaultdict(list)
-            pairs = _series_pairs(what, qs, scope, key, own_targets=own_targets)
+            pairs = _series_pairs(what, qs, scope, key, by, own_targets=own_targets)
             if by:
                 for k, v in pairs:
                     values[k].append(v)
@@ -1337,13 +1372,13 @@ def _grouped(
 
 
 def _series_pairs(
-    what: str, qs: QuerySet[Any], scope: Scope, key: Any, *, own_targets: bool
+    what: str, qs: QuerySet[Any], scope: Scope, key: Any, by: str | None, *, own_targets: bool
 ) -> list[tuple[Any, float]]:
-    """``(group key, value)`` of one series over ``qs`` (annotated with the key ``k``)."""
+    """``(group key, value)`` of one series over ``qs`` (annotated with the key ``k``, grouped ``by``)."""
     if what == "response":  # read from the reply rollups, not from ``qs``
         return _response_series(scope, key)
-    if what == "frt" and own_targets:
-        return _frt_series(qs, scope, frt_limit)
+    if what == "frt":
+        return _frt_series(qs, scope, frt_limit if own_targets else None, by=by)
     return SERIES[what](qs, scope)
 
 
