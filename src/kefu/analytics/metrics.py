@@ -425,9 +425,18 @@ def _rollup_valid(path: str = "") -> Q:
     )
 
 
-def _either(flag: str, live: Q) -> Q:
-    valid = _rollup_valid()
-    return (valid & Q(**{f"rollup__{flag}": True})) | (~valid & live)
+def _either(flag: str, live: Q, valid: Q | None = None) -> Q:
+    """The rollup's ``flag`` where the rollup is ``valid`` (by default: ``_rollup_valid``), else ``live``."""
+    # A CASE rather than ``(valid AND flag) OR (NOT valid AND live)``: the validity is evaluated
+    # once a row, not twice where the flag is false (most rows), and the live subqueries only
+    # for the rows that need them. The condition is never NULL (a NULL would also fall back to live).
+    return Q(
+        Case(
+            When(_rollup_valid() if valid is None else valid, then=F(f"rollup__{flag}")),
+            default=ExpressionWrapper(live, output_field=BooleanField()),
+            output_field=BooleanField(),
+        )
+    )
 
 
 def _transferred() -> Q:
@@ -476,15 +485,7 @@ def reopened_live() -> Q:
 def _came_back() -> Q:
     """FCR's repeat contact: from the conversation's rollup where it was decided and nothing it
     depends on changed since (``_repeat_decided``), else live (``came_back_live``)."""
-    # A CASE rather than ``_either``'s OR of two branches: the live EXISTS are evaluated only for
-    # the rows whose decision cannot be used, and a NULL in the condition falls back to live.
-    return Q(
-        Case(
-            When(_repeat_decided(), then=F("rollup__repeat_contact")),
-            default=ExpressionWrapper(came_back_live(), output_field=BooleanField()),
-            output_field=BooleanField(),
-        )
-    )
+    return _either("repeat_contact", came_back_live(), _repeat_decided())
 
 
 def _repeat_decided() -> Q:
