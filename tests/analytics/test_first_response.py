@@ -154,3 +154,23 @@ def test_a_conversation_the_bot_still_answers_is_neither_answered_nor_overdue(de
         state=BotSession.State.HANDED_OVER, handover_reason="explicit", handed_over_at=at(2, 10, 30)
     )
     assert frt(desk, at(2, 10)) == (None, 0.0)  # handed over and left waiting: overdue
+
+
+def test_unanswered_customers_past_a_long_team_target_are_missed_whether_open_hours_or_the_walk_say_so(desk):
+    from kefu.analytics.models import MetricTarget
+
+    MetricTarget.objects.create(name="first_response_mean", team=desk.team, value=7200)
+    # Monday 10:00: the open hours of its first two days alone pass the team's two hours (no
+    # staffing walked); Friday 17:30: half an hour before the weekend, then walked on until now.
+    chat(desk, at(2, 10), None)
+    chat(desk, at(6, 17, 30), None)
+    day = at(2, 0)
+    assert frt(desk, day, team=desk.team.pk) == (None, 0.0)
+    client = Client()
+    client.force_login(desk.boss)
+    r = client.get(
+        "/api/v1/metrics?names=first_response_within_target&"
+        + urlencode({"start": day.isoformat(), "end": at(9, 0).isoformat(), "team": desk.team.pk})
+    )
+    figure = r.json()["figures"][0]
+    assert (figure["value"], figure["count"]) == (0.0, 2)

@@ -1045,7 +1045,9 @@ def _frt_waits(qs: QuerySet[Any], now: datetime, calendars: _Calendars) -> list[
         )
     )
     # An unanswered customer's wait is only ever compared with a first-response target: it is
-    # walked for its first days, and to ``now`` only if those leave it within the longest target.
+    # walked for its first days, and to ``now`` only if those leave it within the longest target;
+    # and once the open seconds alone pass that target (the served seconds are at least those),
+    # the staffing is not walked (its value then is the open seconds: past every target either way).
     horizon = _memo(("frt_horizon",), _longest_frt_target)
     waits = [
         (key, created, answered, team_id, channel_id, responder)
@@ -1053,10 +1055,10 @@ def _frt_waits(qs: QuerySet[Any], now: datetime, calendars: _Calendars) -> list[
         # resolved without an agent, or the bot still answering: no desk wait to measure
         if answered is not None or (resolved is None and not held)
     ]
-    walked = _walk_waits(waits, now, calendars, cap=UNANSWERED_WALK)
+    walked = _walk_waits(waits, now, calendars, cap=UNANSWERED_WALK, horizon=horizon)
     short = [i for i, seconds, answered in walked if not answered and seconds <= horizon]
     if short:
-        again = _walk_waits([waits[i] for i in short], now, calendars, cap=None)
+        again = _walk_waits([waits[i] for i in short], now, calendars, cap=None, horizon=horizon)
         walked = [w for w in walked if w[2] or w[1] > horizon] + [(short[j], s, a) for j, s, a in again]
     return [(waits[i][0], seconds, answered) for i, seconds, answered in walked]
 
@@ -1076,9 +1078,11 @@ def _walk_waits(
     calendars: _Calendars,
     *,
     cap: timedelta | None,
+    horizon: float = math.inf,
 ) -> list[tuple[Any, float, bool]]:
     """``(index in waits, served seconds, answered)`` of each wait; an unanswered one until
-    ``now`` or, with ``cap``, at most ``cap`` after it began."""
+    ``now`` or, with ``cap``, at most ``cap`` after it began — or its open seconds, when they
+    alone are past ``horizon`` (its served seconds are then past it too)."""
     # Most waits lie inside one open stretch: their business seconds are the wall-clock wait and
     # no staffing is needed. Only the others read the status history (a fixed number of queries).
     pending: list[tuple[Any, datetime, datetime, bool, BusinessCalendar, int | None, int | None]] = []
@@ -1087,8 +1091,12 @@ def _walk_waits(
         end = answered if answered is not None else now if cap is None else min(now, created + cap)
         cal = calendars.get(team_id, channel_id)
         wall = max(0.0, (end - created).total_seconds())
-        if cal.seconds_between(created, end) >= wall:
+        open_seconds = cal.seconds_between(created, end)
+        if open_seconds >= wall:
             out.append((key, wall, answered is not None))
+            continue
+        if answered is None and open_seconds > horizon:
+            out.append((key, open_seconds, False))
             continue
         pending.append((key, created, end, answered is not None, cal, team_id, responder))
     if pending:
