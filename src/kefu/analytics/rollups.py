@@ -56,6 +56,10 @@ from kefu.understanding.models import EmotionAlert
 SETTLE = timedelta(minutes=2)
 # Messages read per batch (one transaction); about a tenth as many conversations.
 BATCH = 20_000
+# Repeat contacts whose window passed, and customers edited, are looked for at most this often
+# (each look scans the conversations resolved in that time and the customers edited): until
+# then they are computed live, as before.
+REPEAT_EVERY = timedelta(minutes=1)
 
 
 @dataclass
@@ -192,6 +196,8 @@ def _decide_due_repeats(settled: datetime) -> int:
     of customers edited since (a merge edits both profiles and moves the conversations)."""
     with transaction.atomic():
         state = _state()
+        if state.repeat_mark is not None and settled - state.repeat_mark < REPEAT_EVERY:
+            return 0
         due = Conversation.objects.filter(rollup__isnull=False, resolved_at__lt=settled - FCR_WINDOW)
         if state.repeat_mark is not None:
             due = due.filter(resolved_at__gte=state.repeat_mark - FCR_WINDOW)
