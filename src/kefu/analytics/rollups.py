@@ -20,6 +20,13 @@ mid-batch leaves the previous marks, and the next run redoes the batch (recomput
 conversation is idempotent). Only rows older than ``SETTLE`` are read, so a message whose
 transaction commits late (with an id below a newer, committed one) is not skipped.
 
+FCR's repeat contact (another conversation of the customer within the window after the
+resolution) is decided once that window has passed (``_decide_repeats``): for the conversations a
+batch touched and every conversation of their customers, in the batch's transaction, and at most
+once a minute for those whose window passed since and those of customers edited since (a merge
+edits both profiles). The metrics read a decision only while nothing it depends on has changed
+(``metrics._repeat_decided``), else compute it live.
+
 Not seen by the marks: an edit of the business hours or of team membership (first response
 counts the time the desk served the customer, docs/metrics.md), which changes the first-response
 time of conversations already rolled up — ``kefu rollups rebuild`` recomputes everything.
