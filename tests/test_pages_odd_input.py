@@ -23,7 +23,8 @@ from django.db import connection, transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from .test_permission_matrix import World
+# The `world` fixture: the demo shop, a user per role, an id for each path parameter.
+from .test_permission_matrix import World, world_fixture  # noqa: F401
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
@@ -86,19 +87,6 @@ def fill(route: str, world: World) -> str:
         return str(world.ids.get(name, 999_999))
 
     return re.sub(r"<(?:(\w+):)?(\w+)>", value, route)
-
-
-@pytest.fixture(scope="module")
-def world(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any) -> Iterator[World]:
-    from django.conf import settings
-
-    hashers, media = settings.PASSWORD_HASHERS, settings.MEDIA_ROOT
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("pages-media"))
-    with django_db_blocker.unblock(), transaction.atomic():
-        yield World.build()
-        transaction.set_rollback(True)
-    settings.PASSWORD_HASHERS, settings.MEDIA_ROOT = hashers, media
 
 
 @pytest.mark.parametrize("route", pages())
