@@ -779,7 +779,8 @@ def do_record_suggestion_use(
     message = conversation.messages.filter(pk=message_id, direction=Message.Direction.INCOMING).first()
     if message is None:
         raise NotFound(f"消息 {message_id} 不在这个会话中", fields={"message_id": "不存在"})
-    if not Article.objects.filter(pk=article_id).exists():
+    status = Article.objects.filter(pk=article_id).values_list("status", flat=True).first()
+    if status is None:
         raise NotFound(f"知识库文章 {article_id} 不存在", fields={"article_id": "不存在"})
     taken = (SuggestionUse.Action.ACCEPT, SuggestionUse.Action.EDIT)
     with transaction.atomic():
@@ -795,7 +796,7 @@ def do_record_suggestion_use(
             defaults={"conversation": conversation, "action": action},
         )
         # Taken into the composer: the conversation's rating counts for the article, once.
-        if action in taken and before not in taken and _published(article_id):
+        if action in taken and before not in taken and status == Article.Status.PUBLISHED:
             do_record_article_use(
                 agent=user,
                 conversation_id=conversation.pk,
@@ -803,10 +804,6 @@ def do_record_suggestion_use(
                 source=ArticleUse.Source.SUGGESTION,
             )
     return use
-
-
-def _published(article_id: int) -> bool:
-    return Article.objects.filter(pk=article_id, status=Article.Status.PUBLISHED).exists()
 
 
 def access_summary(user: User, conversation_id: int) -> dict[str, Any] | None:
