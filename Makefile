@@ -90,12 +90,12 @@ test-sqlite: setup system-deps
 # Storage and realtime tests again on PostgreSQL with the Redis channel layer: services, the
 # API, sockets, the worker, concurrency. What does not depend on the engine runs on SQLite
 # only: browser tests, page rendering (test_views, test_pages), the NLP library, rule
-# tables, the permission matrix, fuzzing and the demo build; and the PostgreSQL and Redis
+# tables, the permission matrix, fuzzing, the odd-input page crawl and the demo build; and the PostgreSQL and Redis
 # restart tests, which start servers of their own whatever the run (tests/reliability).
 PG_SKIP := -m "not browser" --ignore=tests/nlp --ignore=tests/quality/test_rules.py \
 	--ignore=tests/reliability/test_postgres_restart.py --ignore=tests/reliability/test_redis_restart.py \
 	--ignore=tests/quality/test_rulesets.py --ignore=tests/test_permission_matrix.py \
-	--ignore=tests/api/test_fuzz.py --ignore=tests/demo \
+	--ignore=tests/api/test_fuzz.py --ignore=tests/demo --ignore=tests/test_pages_odd_input.py \
 	--ignore-glob='tests/*/test_views.py' --ignore-glob='tests/*/test_pages.py'
 test-postgres: setup services
 	KEFU_DATABASE_URL=$(PG_URL) KEFU_REDIS_URL=$(REDIS_URL) $(BIN)/pytest -p no:cacheprovider -q $(XDIST) $(DURATIONS) $(PG_SKIP)

@@ -544,8 +544,9 @@ def call(world: World, op: tuple[str, str], role: str | None) -> Any:
 # --- the tests --------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def world(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any) -> Iterator[World]:
+@pytest.fixture(scope="module", name="world")
+def world_fixture(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any) -> Iterator[World]:
+    """The demo shop and a user per role (also used by ``tests/test_pages_odd_input.py``)."""
     from django.conf import settings
 
     hashers, media = settings.PASSWORD_HASHERS, settings.MEDIA_ROOT

@@ -267,6 +267,33 @@ def test_the_suggestion_follows_the_agents_choices(bot: Any) -> None:
     assert after is None or after["article_id"] != data["suggestion"]["article_id"]
 
 
+def test_the_suggestion_is_the_article_the_question_means_not_the_one_sharing_most_words(
+    bot: Any, make_user: Any
+) -> None:
+    """「怎么开发票」 shares its words with 「发票开错了怎么重开」 as much as with 「发票怎么开」 (the
+    search is as confident of both); ranked by the bot's answer score the agent is offered
+    the article the question means, with that score."""
+    from kefu.kb.services import do_create_article
+
+    editor = make_user("kbeditor-reissue", role=Role.SUPERVISOR)
+    do_create_article(
+        actor=editor,
+        data={
+            "title": "发票开错了怎么重开",
+            "answer": "发票开错了请在「我的订单」里点「申请换开」，原发票作废后1-3个工作日内重新开具。",
+            "similar_questions": ["发票抬头写错了能改吗", "发票信息填错了怎么办"],
+            "status": "published",
+        },
+    )
+    m = chat(bot.channel, "v-inv", "转人工")
+    m = chat(bot.channel, "v-inv", "怎么开发票")
+    s = services.access_suggestion(bot.agent, m.conversation_id)["suggestion"]
+    assert s["title"] == "发票怎么开"
+    hits = services._kb_hits("怎么开发票")
+    scores = {h.article.title: services.answer_score("怎么开发票", h) for h in hits}
+    assert s["score"] == round(scores["发票怎么开"], 3) > scores["发票开错了怎么重开"]
+
+
 def test_a_second_teams_agent_cannot_read_the_suggestion(bot: Any, make_team: Any, make_user: Any) -> None:
     other = make_user("xiaoli", teams=(make_team("售后服务"),))
     m = chat(bot.channel, "v-t2", "转人工")

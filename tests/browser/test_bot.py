@@ -85,6 +85,7 @@ def test_the_bot_answers_takes_a_button_and_hands_over_with_a_summary_the_agent_
     # The bot's suggestion beside the composer: 采用 puts it in the composer.
     suggestion = agent.locator("#bot-suggestion")
     expect(suggestion).to_be_visible()
+    expect(suggestion.locator("[data-role=bot-suggestion-score]")).to_have_text(re.compile(r"^匹配度 \d+%$"))
     suggestion.get_by_role("button", name="采用").click()
     expect(agent.locator("#kefu-composer-text")).to_have_value(re.compile("运费"))
     expect(suggestion.locator("[data-role=bot-suggestion-result]")).to_have_text("已采用")

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from kefu.accounts.models import AgentStatus, Role
+from kefu.accounts.models import AgentStatus, Role, User
 from kefu.complaints import compensation, guards, promises, services
 from kefu.complaints.models import CompensationRequest, Promise, Stage
 from kefu.conversations.models import Message
@@ -114,6 +114,9 @@ def test_kept_promise_counts_in_the_rates(desk, complaint_conv):
     )
     promises.do_keep_promise(actor=desk.agent, promise_id=p.pk)
     assert promises.promise_rates()[0]["kept_rate"] == 1.0
+    # Named as everywhere else (User.name): the display name, else the full name.
+    User.objects.filter(pk=desk.agent.pk).update(display_name="", first_name="美", last_name="王")
+    assert promises.promise_rates()[0]["name"] == User.objects.get(pk=desk.agent.pk).name == "美 王"
 
 
 def test_progress_update_is_sent_when_due_even_without_news(desk, complaint_conv):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth.models import AbstractUser
@@ -78,7 +79,7 @@ def person_name(display_name: str, first_name: str, last_name: str, username: st
     return display_name or f"{first_name} {last_name}".strip() or username
 
 
-def person_name_of(row: dict[str, Any], prefix: str) -> str:
+def person_name_of(row: Mapping[str, Any], prefix: str) -> str:
     """``person_name`` of the user a ``values()`` row joins as ``prefix`` (``assignee``,
     ``owner``: the row holds ``<prefix>_id`` and ``<prefix>__display_name`` … ``__username``);
     "" when it joins nobody."""

@@ -51,6 +51,7 @@ from kefu.accounts.services import (
 )
 from kefu.core.errors import InvalidInput, KefuError, RateLimited
 from kefu.core.forms import add_errors
+from kefu.core.params import whole
 from kefu.core.ratelimit import Reservation
 
 from . import presence
@@ -181,8 +182,8 @@ AUDIT_PAGE_SIZE = 50
 
 
 def _int_or_none(value: str) -> int | None:
-    value = value.strip()
-    return int(value) if value.isdigit() and len(value) < 12 else None
+    number = whole(value)
+    return number if number is not None and number < 10**11 else None
 
 
 @require_GET

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from kefu.accounts.access import AuthedRequest, check_admin
 from kefu.accounts.models import Team
 from kefu.core.errors import InvalidInput, KefuError
+from kefu.core.params import whole, whole_param
 
 from . import metrics, reports, services
 
@@ -69,9 +70,7 @@ def my_figures(request: AuthedRequest) -> HttpResponse:
     try:
         start, end, key = _period(request)
         team_id = request.GET.get("team", "")
-        mine = services.access_my_figures(
-            request.user, start=start, end=end, team_id=int(team_id) if team_id.isdigit() else None
-        )
+        mine = services.access_my_figures(request.user, start=start, end=end, team_id=whole(team_id))
     except InvalidInput as exc:
         error = exc
         start, end, key = services.default_period()[0], services.default_period()[1], "7"
@@ -125,7 +124,8 @@ def _target_values(post: Any) -> dict[str, float | None]:
 def targets_settings(request: AuthedRequest) -> HttpResponse:
     check_admin(request.user)
     raw_team = request.POST.get("team") or request.GET.get("team") or ""
-    team = Team.objects.filter(pk=int(raw_team)).first() if raw_team.isdigit() else None
+    team_id = whole(raw_team)
+    team = Team.objects.filter(pk=team_id).first() if team_id is not None else None
     error: KefuError | None = None
     if request.method == "POST":
         try:
@@ -169,12 +169,7 @@ def _date(params: QueryDict, name: str) -> date | None:
 
 
 def _id(params: QueryDict, name: str) -> int | None:
-    text = (params.get(name) or "").strip()
-    if not text:
-        return None
-    if not text.isdigit() or len(text) > 18:
-        raise InvalidInput("选择有误", fields={name: "无效的编号"})
-    return int(text)
+    return whole_param(params.get(name), name, message="选择有误", hint="无效的编号")
 
 
 def filter_args(params: QueryDict) -> dict[str, Any]:
@@ -263,10 +258,10 @@ def reports_view(request: AuthedRequest) -> HttpResponse:
 
 
 def _page(params: QueryDict) -> int:
-    text = (params.get("page") or "1").strip()
-    if not text.isdigit() or len(text) > 7 or int(text) < 1:
-        raise InvalidInput("页码无效", fields={"page": "应为 1 或更大的整数"})
-    return int(text)
+    page = whole_param(
+        params.get("page"), "page", message="页码无效", hint="应为 1 或更大的整数", lo=1, hi=10**7
+    )
+    return page or 1
 
 
 @login_required

@@ -750,16 +750,21 @@ def access_suggestion(user: User, conversation_id: int) -> dict[str, Any]:
         SuggestionUse.objects.filter(message=message, agent=user).values_list("article_id", flat=True)
     )
     prior = _suggestion_prior([h.article.pk for h in hits])
-    # Agents' choices move an article up or down by up to a fifth of its confidence.
-    ranked = sorted(hits, key=lambda h: h.confidence * (1 + 0.2 * prior.get(h.article.pk, 0.0)), reverse=True)
-    best = next((h for h in ranked if h.article.pk not in decided), None)
+    # Ranked as the bot decides, by answer_score (the search's confidence × the verifier), so
+    # an article that shares the question's words but not its meaning is not put first;
+    # agents' choices move an article up or down by up to a fifth of its score.
+    query = phrases.fold(message.text)[:_QUERY_CHARS]
+    scored = [(answer_score(query, h), h) for h in hits if h.article.pk not in decided]
+    ranked = sorted(scored, key=lambda sh: sh[0] * (1 + 0.2 * prior.get(sh[1].article.pk, 0.0)), reverse=True)
     suggestion = None
-    if best is not None:
+    if ranked:
+        score, best = ranked[0]
         suggestion = {
             "article_id": best.article.pk,
             "title": best.article.title,
             "text": _article_answer(best.article),
             "confidence": round(best.confidence, 3),
+            "score": round(score, 3),
         }
     return {"message_id": message.pk, "question": message.text[:500], "suggestion": suggestion}
 
@@ -774,7 +779,8 @@ def do_record_suggestion_use(
     message = conversation.messages.filter(pk=message_id, direction=Message.Direction.INCOMING).first()
     if message is None:
         raise NotFound(f"消息 {message_id} 不在这个会话中", fields={"message_id": "不存在"})
-    if not Article.objects.filter(pk=article_id).exists():
+    status = Article.objects.filter(pk=article_id).values_list("status", flat=True).first()
+    if status is None:
         raise NotFound(f"知识库文章 {article_id} 不存在", fields={"article_id": "不存在"})
     taken = (SuggestionUse.Action.ACCEPT, SuggestionUse.Action.EDIT)
     with transaction.atomic():
@@ -790,7 +796,7 @@ def do_record_suggestion_use(
             defaults={"conversation": conversation, "action": action},
         )
         # Taken into the composer: the conversation's rating counts for the article, once.
-        if action in taken and before not in taken and _published(article_id):
+        if action in taken and before not in taken and status == Article.Status.PUBLISHED:
             do_record_article_use(
                 agent=user,
                 conversation_id=conversation.pk,
@@ -798,10 +804,6 @@ def do_record_suggestion_use(
                 source=ArticleUse.Source.SUGGESTION,
             )
     return use
-
-
-def _published(article_id: int) -> bool:
-    return Article.objects.filter(pk=article_id, status=Article.Status.PUBLISHED).exists()
 
 
 def access_summary(user: User, conversation_id: int) -> dict[str, Any] | None:

@@ -15,6 +15,7 @@ from kefu.accounts.models import Team
 from kefu.channels.models import Channel
 from kefu.core.errors import InvalidInput, KefuError
 from kefu.core.forms import add_errors
+from kefu.core.params import whole
 from kefu.understanding.models import Intent
 
 from . import services
@@ -85,9 +86,9 @@ def _initial(setting: BotSetting) -> dict[str, object]:
 def settings_view(request: AuthedRequest) -> HttpResponse:
     check_admin(request.user)
     initial = None
-    edit_id = request.GET.get("edit")
-    if edit_id and edit_id.isdigit():
-        editing = BotSetting.objects.filter(pk=int(edit_id)).first()
+    edit_id = whole(request.GET.get("edit"))
+    if edit_id is not None:
+        editing = BotSetting.objects.filter(pk=edit_id).first()
         initial = _initial(editing) if editing else None
     form = SettingForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -128,10 +129,10 @@ def delete_setting_view(request: AuthedRequest, setting_id: int) -> HttpResponse
 @never_cache
 @login_required
 def overview_view(request: AuthedRequest) -> HttpResponse:
-    raw = request.GET.get("days", "30")
-    if not raw.isdigit():
+    days = whole(request.GET.get("days", "30"))
+    if days is None:
         raise InvalidInput("天数应为 1 到 366", fields={"days": "1 到 366 的整数"})
-    overview = services.access_overview(request.user, days=int(raw))
+    overview = services.access_overview(request.user, days=days)
     return render(request, "bot/overview.html", {"o": overview, "nav": "bot"})
 
 

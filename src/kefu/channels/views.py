@@ -31,6 +31,7 @@ from kefu.conversations.services import access_customer_rated_conversation
 from kefu.core import ratelimit
 from kefu.core.errors import InvalidInput, KefuError, NotFound, Unauthorized
 from kefu.core.forms import add_errors
+from kefu.core.params import whole_param
 from kefu.core.views import render_error
 from kefu.incidents.facts import open_notices
 from kefu.surveys.services import chat_survey_config, do_answer_from_chat
@@ -49,12 +50,7 @@ from .visitor import issue_visitor_token, read_visitor_token, web_chat_channel
 
 
 def _channel_id(raw: str | None) -> int | None:
-    if not raw:
-        return None
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise InvalidInput("渠道编号无效", fields={"channel": "必须是整数"}) from exc
+    return whole_param(raw, "channel", message="渠道编号无效", hint="必须是整数")
 
 
 def _json_body(request: HttpRequest) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from kefu.accounts.models import Role, User
+from kefu.accounts.models import Role, User, person_name_of
 from kefu.complaints.access import access_complaint
 from kefu.complaints.models import (
     Promise,
@@ -89,7 +89,9 @@ def promise_rates(*, since: datetime | None = None) -> list[dict[str, Any]]:
     qs = Promise.objects.exclude(status__in=(Promise.Status.OPEN, Promise.Status.CANCELLED))
     if since is not None:
         qs = qs.filter(due_at__gte=since)
-    rows = qs.values("owner_id", "owner__display_name", "owner__username").annotate(
+    rows = qs.values(
+        "owner_id", "owner__display_name", "owner__first_name", "owner__last_name", "owner__username"
+    ).annotate(
         kept=Count("id", filter=Q(status=Promise.Status.KEPT)),
         broken=Count("id", filter=Q(status=Promise.Status.BROKEN)),
     )
@@ -99,7 +101,7 @@ def promise_rates(*, since: datetime | None = None) -> list[dict[str, Any]]:
         out.append(
             {
                 "user_id": r["owner_id"],
-                "name": r["owner__display_name"] or r["owner__username"],
+                "name": person_name_of(r, "owner"),
                 "kept": r["kept"],
                 "broken": r["broken"],
                 "kept_rate": round(r["kept"] / total, 3) if total else None,

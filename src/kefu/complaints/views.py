@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from kefu.accounts.access import AuthedRequest
 from kefu.accounts.models import Role
 from kefu.core.errors import InvalidInput, KefuError
+from kefu.core.params import whole, whole_param
 from kefu.tickets.models import Department
 
 from . import access, compensation, guards, promises, services, stages
@@ -24,6 +25,8 @@ from .models import CompensationKind, Stage
 @login_required
 def complaint_list(request: AuthedRequest) -> HttpResponse:
     stage = request.GET.get("stage") or ""
+    if stage and stage not in Stage.values:
+        raise InvalidInput("没有这个投诉阶段", fields={"stage": "请从列表中选择"})
     qs = access.visible_complaints(request.user)
     if stage:
         qs = qs.filter(stage=stage)
@@ -149,11 +152,7 @@ def complaint_detail(request: AuthedRequest, complaint_id: int) -> HttpResponse:
 
 
 def _positive_int(value: str | None, field: str) -> int | None:
-    if not value:
-        return None
-    if not value.isdigit() or not 0 < int(value) < 2**62:
-        raise InvalidInput("参数无效", fields={field: "应为正整数"})
-    return int(value)
+    return whole_param(value, field, message="参数无效", hint="应为正整数", lo=1)
 
 
 @login_required
@@ -197,7 +196,7 @@ def approvals(request: AuthedRequest) -> HttpResponse:
         try:
             compensation.do_decide_compensation(
                 actor=request.user,
-                request_id=int(request.POST.get("request_id") or 0),
+                request_id=whole(request.POST.get("request_id")) or 0,
                 approve=request.POST.get("decision") == "approve",
                 note=request.POST.get("note", ""),
             )

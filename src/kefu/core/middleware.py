@@ -61,10 +61,22 @@ _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"
 
 
 class KefuErrorMiddleware:
+    """Pages: a domain error is a readable page, and so is a query string carrying a NUL or
+    another control character (the API's ``BoundaryParser`` refuses those for the API; a
+    page's filters would otherwise pass them to the database, an error on PostgreSQL)."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith(API_PREFIX):
+            try:
+                for key, values in request.GET.lists():
+                    check_characters(key, field="查询参数")
+                    for value in values:
+                        check_characters(value, field=key[:64])
+            except KefuError as exc:
+                return render_error(request, exc)
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:

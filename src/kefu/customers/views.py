@@ -21,6 +21,7 @@ from kefu.accounts.access import AuthedRequest, can_reveal_pii
 from kefu.core.errors import InvalidInput, KefuError
 from kefu.core.labels import field_label
 from kefu.core.masking import mask
+from kefu.core.params import whole, whole_param
 
 from . import presenters, services
 from .models import Identity
@@ -63,9 +64,10 @@ def customer_list_view(request: HttpRequest) -> HttpResponse:
 
 def _link_request(request: HttpRequest) -> dict[str, int] | None:
     source, conversation = request.GET.get("link_from", ""), request.GET.get("conversation", "")
-    if not (source.isdigit() and conversation.isdigit()):
+    source_id, conversation_id = whole(source), whole(conversation)
+    if source_id is None or conversation_id is None:
         return None
-    return {"source_id": int(source), "conversation_id": int(conversation)}
+    return {"source_id": source_id, "conversation_id": conversation_id}
 
 
 @require_GET
@@ -124,10 +126,13 @@ def customer_edit_view(request: AuthedRequest, customer_id: int) -> HttpResponse
         changes["name"] = request.POST["name"]
     try:
         if "vip_level" in request.POST:
-            try:
-                changes["vip_level"] = int(request.POST["vip_level"])
-            except ValueError as exc:
-                raise InvalidInput("VIP 等级无效", fields={"vip_level": "必须是整数"}) from exc
+            changes["vip_level"] = whole_param(
+                request.POST["vip_level"],
+                "vip_level",
+                message="VIP 等级无效",
+                hint="必须是整数",
+                required=True,
+            )
         services.do_update_customer(actor=request.user, customer=customer, changes=changes)
     except KefuError as exc:
         return _back(request, customer.pk, exc)
@@ -169,10 +174,13 @@ def customer_merge_view(request: AuthedRequest, customer_id: int) -> HttpRespons
     """Merge another customer (``source_id``) into this one."""
     target = services.access_customer(request.user, customer_id)
     try:
-        try:
-            source_id = int(request.POST.get("source_id", ""))
-        except ValueError as exc:
-            raise InvalidInput("请输入要合并进来的客户编号", fields={"source_id": "必须是客户编号"}) from exc
+        source_id = whole_param(
+            request.POST.get("source_id"),
+            "source_id",
+            message="请输入要合并进来的客户编号",
+            hint="必须是客户编号",
+            required=True,
+        )
         source = services.access_customer(request.user, source_id)
         services.do_merge_customers(actor=request.user, source=source, target=target, request=request)
     except KefuError as exc:
@@ -189,10 +197,10 @@ def customer_link_view(request: AuthedRequest, customer_id: int) -> HttpResponse
     """Link the web visitor ``source_id`` (of conversation ``conversation_id``) to this known customer."""
     target = services.access_customer(request.user, customer_id)
     raw_source, raw_conversation = request.POST.get("source_id", ""), request.POST.get("conversation_id", "")
-    if not raw_source.isdigit() or (raw_conversation and not raw_conversation.isdigit()):
+    source_id, conversation_id = whole(raw_source), whole(raw_conversation)
+    if source_id is None or (raw_conversation and conversation_id is None):
         raise InvalidInput("请求缺少访客或会话编号", fields={"source_id": "必须是客户编号"})
-    conversation_id = int(raw_conversation) if raw_conversation else None
-    source = services.access_customer(request.user, int(raw_source))
+    source = services.access_customer(request.user, source_id)
     try:
         services.do_link_visitor(
             actor=request.user, source=source, target=target, conversation_id=conversation_id, request=request

@@ -16,6 +16,7 @@ from kefu.accounts.access import AuthedRequest
 from kefu.accounts.models import Team
 from kefu.channels.models import Channel
 from kefu.core.errors import InvalidInput, KefuError
+from kefu.core.params import whole, whole_param
 
 from . import services
 from .calendar import calendar_for, default_week
@@ -45,11 +46,7 @@ def _week_from_form(post: Any) -> list[dict[str, Any]]:
 
 
 def _optional_id(value: str | None, field: str) -> int | None:
-    if not value:
-        return None
-    if not value.isdigit():
-        raise InvalidInput("选择有误", fields={field: "无效的选择"})
-    return int(value)
+    return whole_param(value, field, message="选择有误", hint="无效的选择")
 
 
 def _schedule_data(post: Any) -> dict[str, Any]:
@@ -109,9 +106,8 @@ def _schedule_form(s: dict[str, Any] | None) -> list[dict[str, Any]]:
 
 
 def _year(value: str | None) -> int:
-    if value and value.isdigit() and 2000 <= int(value) <= 2100:
-        return int(value)
-    return timezone.localdate().year
+    year = whole(value)
+    return year if year is not None and 2000 <= year <= 2100 else timezone.localdate().year
 
 
 @login_required
@@ -132,8 +128,9 @@ def hours_settings(request: AuthedRequest) -> HttpResponse:
     for s in schedules:
         s["form"] = _schedule_form(s)
     edit_day = None
-    if (request.GET.get("edit_day") or "").isdigit():
-        edit_day = day_out(services.access_day(int(request.GET["edit_day"])))
+    edit_day_id = whole(request.GET.get("edit_day"))
+    if edit_day_id is not None:
+        edit_day = day_out(services.access_day(edit_day_id))
     posted = request.POST if error else {}
     # What the day form shows: the day being edited, else what was just refused.
     day_form = {

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from kefu.accounts.access import AuthedRequest, check_desk_user
 from kefu.core.errors import InvalidInput, KefuError
+from kefu.core.params import whole_param
 
 from . import services
 from .models import Incident
@@ -21,12 +22,7 @@ from .presenters import public_post_out
 
 
 def _int(value: str | None, field: str) -> int | None:
-    if not value:
-        return None
-    value = value.strip()
-    if not value.isdigit() or len(value) > 12:
-        raise InvalidInput("选择有误", fields={field: "应为整数"})
-    return int(value)
+    return whole_param(value, field, message="选择有误", hi=10**12)
 
 
 def _lines(value: str | None) -> list[str]:

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from kefu.accounts.access import AuthedRequest
 from kefu.core.errors import InvalidInput
+from kefu.core.params import whole
 from kefu.incidents.facts import open_notices
 
 from . import index, markdown, services
@@ -81,10 +82,7 @@ def kb_list(request: AuthedRequest) -> HttpResponse:
 
 
 def _int_or_none(value: str | None) -> int | None:
-    try:
-        return int(value) if value else None
-    except ValueError:
-        return None
+    return whole(value)
 
 
 def _form_data(request: AuthedRequest) -> dict[str, object]:

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 from kefu.accounts.access import AuthedRequest, check_admin, client_ip
 from kefu.accounts.models import Role
 from kefu.core.errors import InvalidInput, KefuError
+from kefu.core.params import whole, whole_param
 
 from . import review, stars
 from .mailing import review_link
@@ -22,11 +23,7 @@ from .presenters import rating_out
 
 
 def _team_param(value: str | None) -> int | None:
-    if not value:
-        return None
-    if not value.isdigit():
-        raise InvalidInput("团队选择有误", fields={"team": "无效的团队"})
-    return int(value)
+    return whole_param(value, "team", message="团队选择有误", hint="无效的团队")
 
 
 def _review_context(request: AuthedRequest) -> dict[str, Any]:
@@ -115,7 +112,8 @@ def star_agent_page(request: AuthedRequest, user_id: int) -> HttpResponse:
 
 def _int_field(post: Any, key: str) -> Any:
     value = (post.get(key) or "").strip()
-    return int(value) if value.lstrip("-").isdigit() else value
+    number = whole(value, signed=True)
+    return value if number is None else number
 
 
 @login_required

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods
 from kefu.accounts.access import AuthedRequest, check_role, client_ip, team_ids_of
 from kefu.accounts.models import Role, Team
 from kefu.core.errors import InvalidInput, KefuError
+from kefu.core.params import whole_param
 from kefu.replies.models import CannedReply
 
 from . import services
@@ -65,14 +66,9 @@ def widget_page(request: HttpRequest) -> HttpResponse:
 
 
 def _int(value: Any, field: str, *, required: bool = True) -> int | None:
-    text = (value or "").strip() if isinstance(value, str) else ""
-    if not text:
-        if required:
-            raise InvalidInput("请填写", fields={field: "必填"})
-        return None
-    if not text.isdigit():
-        raise InvalidInput("应为整数", fields={field: "应为整数"})
-    return int(text)
+    if required and not (value.strip() if isinstance(value, str) else ""):
+        raise InvalidInput("请填写", fields={field: "必填"})
+    return whole_param(value if isinstance(value, str) else "", field)
 
 
 def _rule_form(post: Any, *, partial: bool) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from kefu.accounts.models import Role, User
 from kefu.conversations.models import Message
 from kefu.conversations.timeline import access_conversation
 from kefu.core.errors import InvalidInput, KefuError
+from kefu.core.params import whole
 
 from . import presenters, ruleset_store, rulesets, scoring, services
 from .models import Review, Sample
@@ -163,13 +164,13 @@ def conversation_quality(request: HttpRequest, conversation_id: int) -> HttpResp
             elif action == "appeal":
                 services.do_appeal(
                     actor=user,
-                    review_id=int(request.POST.get("review_id") or 0),
+                    review_id=whole(request.POST.get("review_id")) or 0,
                     reason=request.POST.get("reason", ""),
                 )
             elif action == "resolve":
                 services.do_resolve_appeal(
                     actor=user,
-                    review_id=int(request.POST.get("review_id") or 0),
+                    review_id=whole(request.POST.get("review_id")) or 0,
                     decision=request.POST.get("decision"),
                     comment=request.POST.get("comment", ""),
                     items=_items_from_post(request.POST, "new_"),

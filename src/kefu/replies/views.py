@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods
 
 from kefu.accounts.access import AuthedRequest
 from kefu.core.errors import KefuError
+from kefu.core.params import whole
 
 from . import compose, services
 from .models import CannedReply, Scenario
@@ -26,7 +27,7 @@ def library(request: AuthedRequest) -> HttpResponse:
             "scenario": request.POST.get("scenario", "其他"),
         }
         scope = request.POST.get("scope", CannedReply.Scope.PERSONAL)
-        team_id = int(request.POST["team_id"]) if request.POST.get("team_id", "").isdigit() else None
+        team_id = whole(request.POST.get("team_id"))
         try:
             services.do_create_reply(actor=request.user, data=data, scope=scope, team_id=team_id)
             return redirect("replies")

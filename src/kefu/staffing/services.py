@@ -24,6 +24,7 @@ from kefu.accounts.models import AgentStatus, Role, StatusChange, Team, User
 from kefu.analytics import metrics
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kefu.core.fields import check_text
+from kefu.core.params import whole
 from kefu.hours.calendar import BusinessCalendar, calendar_for, load_days
 
 from .erlang import ErlangError, Need, Target, staff_day
@@ -265,8 +266,9 @@ def _promotion_days(team: Team, start: date, end: date) -> dict[date, tuple[str,
 def _minute(value: Any, key: str) -> int:
     if isinstance(value, str):
         parts = value.strip().split(":")
-        if len(parts) == 2 and all(p.isdigit() for p in parts):
-            h, m = int(parts[0]), int(parts[1])
+        hm = [whole(p) for p in parts]
+        if len(hm) == 2 and hm[0] is not None and hm[1] is not None:
+            h, m = hm[0], hm[1]
             if m < 60 and (h < 24 or (h == 24 and m == 0)):
                 return h * 60 + m
     raise InvalidInput("时间有误", fields={key: "时间格式应为 HH:MM，例如 08:00（24:00 为当天结束）"})

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from kefu.accounts.access import AuthedRequest, check_desk_user
 from kefu.core.errors import InvalidInput, KefuError
+from kefu.core.params import whole_param
 
 from . import services
 from .models import Promotion, Roster
@@ -31,11 +32,7 @@ from .rostering import SLOTS
 
 
 def _int(value: str | None, field: str) -> int | None:
-    if not value:
-        return None
-    if not value.strip().lstrip("-").isdigit():
-        raise InvalidInput("选择有误", fields={field: "应为整数"})
-    return int(value)
+    return whole_param(value, field, message="选择有误", signed=True)
 
 
 def _float(value: str | None, field: str) -> float | None:

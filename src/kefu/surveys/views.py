@@ -16,6 +16,7 @@ from kefu.accounts.access import AuthedRequest, client_ip
 from kefu.core import ratelimit
 from kefu.core.errors import InvalidInput, KefuError
 from kefu.core.forms import add_errors
+from kefu.core.params import whole_param
 
 from . import services
 from .models import FollowUp
@@ -23,12 +24,7 @@ from .presenters import answer_dict, follow_up_dict, setting_dict
 
 
 def _int_or_none(value: str | None, field: str) -> int | None:
-    if value in (None, ""):
-        return None
-    assert value is not None
-    if not (value.isascii() and value.isdigit()) or len(value) > 9:
-        raise InvalidInput("请选择有效的分数", fields={field: "整数"})
-    return int(value)
+    return whole_param(value, field, message="请选择有效的分数", hint="整数", hi=10**9)
 
 
 @never_cache

@@ -27,6 +27,7 @@ from kefu.conversations.models import Conversation, Message, Priority, priority_
 from kefu.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from kefu.core.events import publish
 from kefu.core.fields import check_characters
+from kefu.core.params import whole
 from kefu.sla.policies import TIMER_BY_NAME, apply_ticket_deadlines, pause_or_resume_ticket_clock
 
 from .models import OPEN_TICKET_STATUSES, Department, FollowUp, Ticket, TicketEvent, TicketNumberCounter
@@ -238,8 +239,8 @@ def list_tickets(
     if owner:
         if owner == "me":
             qs = qs.filter(owner=user)
-        elif owner.isdigit():
-            qs = qs.filter(owner_id=int(owner))
+        elif whole(owner) is not None:
+            qs = qs.filter(owner_id=whole(owner))
         else:
             raise InvalidInput("owner 无效", fields={"owner": "应为 me 或用户 id"})
     if department_id is not None:

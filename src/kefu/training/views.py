@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 from kefu.accounts.access import AuthedRequest, check_desk_user
 from kefu.accounts.models import Role
 from kefu.core.errors import InvalidInput, KefuError
+from kefu.core.params import whole_param
 
 from . import services
 from .engine import CATEGORIES, DEFAULT_REPLIES, NEED_LABELS, NEEDS, mood_label
@@ -40,14 +41,9 @@ REPLY_STATE_LABELS = {
 
 
 def _int(value: str | None, field: str, *, required: bool = False) -> int | None:
-    value = (value or "").strip()
-    if not value:
-        if required:
-            raise InvalidInput("请选择", fields={field: "不能为空"})
-        return None
-    if not value.isdigit() or len(value) > 10:
-        raise InvalidInput("应为整数", fields={field: "应为整数"})
-    return int(value)
+    if required and not (value or "").strip():
+        raise InvalidInput("请选择", fields={field: "不能为空"})
+    return whole_param(value, field, hi=10**10)
 
 
 @login_required

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from kefu.accounts.access import AuthedRequest, check_role
 from kefu.accounts.models import Role, Team
 from kefu.core.errors import InvalidInput
+from kefu.core.params import whole
 from kefu.nlp.emotion import LABEL_NAMES
 
 from . import services
@@ -36,13 +37,9 @@ def intents_page(request: AuthedRequest) -> HttpResponse:
             else:
                 services.do_update_intent(
                     actor=request.user,
-                    intent_id=int(request.POST["intent_id"])
-                    if request.POST.get("intent_id", "").isdigit()
-                    else 0,
+                    intent_id=whole(request.POST.get("intent_id")) or 0,
                     data={
-                        "team_id": int(request.POST["team_id"])
-                        if request.POST.get("team_id", "").isdigit()
-                        else None,
+                        "team_id": whole(request.POST.get("team_id")),
                         "default_priority": request.POST.get("default_priority", "P4"),
                     },
                 )

@@ -16,13 +16,14 @@ from kefu.accounts.access import AuthedRequest
 from kefu.accounts.models import Team
 from kefu.core.errors import KefuError
 from kefu.core.forms import add_errors
+from kefu.core.params import whole
 
 from . import services
 
 
 def _team_param(request: HttpRequest) -> int | None:
-    raw = request.GET.get("team_id", "")
-    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+    team_id = whole(request.GET.get("team_id"))
+    return team_id if team_id is not None and team_id < 10**9 else None
 
 
 @require_GET

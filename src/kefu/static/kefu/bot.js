@@ -1,6 +1,7 @@
 /* The bot's suggested answer beside the composer (bot/_suggestion.html).
  *
- * Asks the server for the bot's answer to the customer's latest question; 采用 puts it in
+ * Asks the server for the bot's answer to the customer's latest question (ranked by the
+ * bot's own answer score, shown as 匹配度); 采用 puts it in
  * the composer as is, 编辑 puts it there and focuses it for changes, 忽略 hides it. Each
  * choice is recorded (POST …/bot-suggestion) and moves the article in later suggestions.
  * Refreshes when the page dispatches `kefu:customer-message`.
@@ -25,6 +26,7 @@
     if (!current) { box.hidden = true; return; }
     $("bot-suggestion-title").textContent = current.s.title;
     $("bot-suggestion-text").textContent = current.s.text;
+    $("bot-suggestion-score").textContent = "匹配度 " + Math.round(current.s.score * 100) + "%";
     $("bot-suggestion-result").textContent = "";
     box.hidden = false;
   }
