@@ -938,7 +938,8 @@ def _frt_shared(
         # per scope, in one query, instead of one query per grouping. The same rows.
         keys = _memo(("frt_keys", scope), lambda: _frt_keys(scope))[by]
         for pk, (seconds, answered) in base.items():
-            key = keys[pk]
+            if (key := keys.get(pk, _GONE)) is _GONE:  # deleted between the two reads
+                continue
             if answered:
                 append((key, seconds))
             elif seconds > limit_of(key):
@@ -957,6 +958,7 @@ def _frt_shared(
 
 # The groupings of first response whose keys a shared block reads in one query (``_frt_keys``).
 _FRT_KEYS = ("channel", "intent", "team", "agent", "hour")
+_GONE = object()
 
 
 def _frt_keys(scope: Scope) -> dict[str, dict[int, Any]]:
