@@ -30,7 +30,7 @@ split of every set (a shop's questions are a domain the shipped model never saw)
 bot's default (``kefu.nlp.verify.ANSWER_THRESHOLD``), the run says whether the two still
 agree, and reports the shipped bot and the cross-domain one at it on the test split.
 
-    .venv/bin/python bench/bot.py [--quick]
+    .venv/bin/python bench/bot.py [--quick] [--show N]
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ class Outcome:
     score: np.ndarray
     right: np.ndarray
     answerable: np.ndarray
+    top: np.ndarray | None = None  # the top hit's document (kefu's engines), -1 for none
 
     def at(self, threshold: float) -> tuple[float, float, float]:
         """(answer rate, correct rate, wrong rate of answered) at ``threshold``."""
@@ -82,7 +83,8 @@ class Outcome:
         return a / n, correct / n, (a - correct) / a if a else 0.0
 
     def subset(self, mask: np.ndarray) -> Outcome:
-        return Outcome(self.score[mask], self.right[mask], self.answerable[mask])
+        top = None if self.top is None else self.top[mask]
+        return Outcome(self.score[mask], self.right[mask], self.answerable[mask], top)
 
 
 def fewer_distractors(faq: Faq, max_docs: int, rng: random.Random) -> Faq:
@@ -121,6 +123,7 @@ def kefu_outcomes(
         [bool(hits) and hits[0].doc_id == t for hits, (_, t) in zip(found, queries, strict=True)]
     )
     answerable = np.asarray([t not in withdrawn for _, t in queries])
+    top = np.asarray([hits[0].doc_id if hits else -1 for hits in found])
 
     def scores(verifier: verify.Verifier | None) -> np.ndarray:
         out = []
@@ -135,9 +138,9 @@ def kefu_outcomes(
         return np.asarray(out)
 
     return {
-        "kefu": Outcome(scores(None), right, answerable),
-        CROSS: Outcome(scores(cross), right, answerable),
-        SHIPPED: Outcome(scores(verify.shipped()), right, answerable),
+        "kefu": Outcome(scores(None), right, answerable, top),
+        CROSS: Outcome(scores(cross), right, answerable, top),
+        SHIPPED: Outcome(scores(verify.shipped()), right, answerable, top),
     }
 
 
@@ -209,6 +212,24 @@ def print_curves(rows: list) -> None:
         print(f"| {p} | " + " | ".join(cells) + " |")
 
 
+def print_wrong(rows: list, n: int) -> None:
+    """The ``n`` highest-scored answers of the domain-left-out verifier that count as wrong, to judge by eye."""
+    print()
+    print(f"## the {n} highest-scored wrong answers per set ({CROSS}, test split)")
+    print()
+    print("| set | answer_score | question | answered with (title / similar) | right article |")
+    print("|---|---|---|---|---|")
+    for name, faq, test, engines in rows:
+        o = engines[CROSS][1]
+        assert o.top is not None
+        order = [i for i in np.argsort(-o.score, kind="stable") if o.top[i] >= 0 and not o.right[i]]
+        for i in order[:n]:
+            title, similar = faq.docs[int(o.top[i])]
+            query, target = test[i]
+            right = faq.docs[target][0] + ("" if o.answerable[i] else " (unpublished)")
+            print(f"| {name} | {o.score[i]:.2f} | {query} | {' / '.join([title, *similar])} | {right} |")
+
+
 def demo_shop(threshold: float) -> None:
     """Leave-one-out on the demo shop's knowledge base: each similar question asked with it removed."""
     asked = top = first_button = answered = wrong = old_answered = old_wrong = 0
@@ -261,6 +282,13 @@ def main(argv: list[str] | None = None) -> int:
         "--quick",
         action="store_true",
         help=f"at most 600 questions per split and set, {QUICK_DOCS} documents",
+    )
+    parser.add_argument(
+        "--show",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also list the N highest-scored wrong answers per set",
     )
     args = parser.parse_args(argv)
     rng = random.Random(20261203)
@@ -386,6 +414,8 @@ def main(argv: list[str] | None = None) -> int:
 
     demo_shop(verify.ANSWER_THRESHOLD)
     print_curves(rows)
+    if args.show:
+        print_wrong(rows, args.show)
     return 0
 
 
