@@ -205,14 +205,18 @@ def _decide_due_repeats(settled: datetime) -> int:
         state = _state()
         if state.repeat_mark is not None and settled - state.repeat_mark < REPEAT_EVERY:
             return 0
-        due = Conversation.objects.filter(rollup__isnull=False, resolved_at__lt=settled - FCR_WINDOW)
+        due = Conversation.objects.filter(
+            rollup__isnull=False, resolved_at__lt=settled - FCR_WINDOW
+        ).order_by()
         if state.repeat_mark is not None:
             due = due.filter(resolved_at__gte=state.repeat_mark - FCR_WINDOW)
         ids = set(due.values_list("pk", flat=True))
         if state.customer_mark is not None:  # None: every one due above is decided anew anyway
             edited = Customer.objects.filter(updated_at__gte=state.customer_mark, updated_at__lt=settled)
             ids.update(
-                Conversation.objects.filter(customer_id__in=edited.values("pk")).values_list("pk", flat=True)
+                Conversation.objects.filter(customer_id__in=edited.values("pk"))
+                .order_by()
+                .values_list("pk", flat=True)
             )
         decided = _decide_repeats(sorted(ids), settled)
         state.repeat_mark = state.customer_mark = settled

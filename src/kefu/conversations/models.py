@@ -110,6 +110,9 @@ class Conversation(models.Model):
             # The inbox's order (``services.ACTIVITY_AT``): a page of 25 is read down this
             # index from a keyset cursor instead of sorting every visible conversation.
             models.Index(Coalesce("last_message_at", "created_at"), F("id"), name="conversation_activity"),
+            # The rollup worker's once-a-minute pass: the conversations whose FCR window has just
+            # passed (kefu.analytics.rollups), a slice of a minute, not a scan of the history.
+            models.Index(fields=["resolved_at"], name="conversation_resolved"),
         ]
 
     def __str__(self) -> str:

@@ -26,8 +26,12 @@ class Customer(models.Model):
         ordering = ["-id"]
         verbose_name = "客户"
         verbose_name_plural = verbose_name
-        # The search box finds a customer by the phone number the agent pasted.
-        indexes = [models.Index(fields=["phone"], name="customer_phone")]
+        indexes = [
+            # The search box finds a customer by the phone number the agent pasted.
+            models.Index(fields=["phone"], name="customer_phone"),
+            # The rollup worker's once-a-minute pass: the profiles edited (or merged) since.
+            models.Index(fields=["updated_at"], name="customer_updated"),
+        ]
 
     def __str__(self) -> str:
         return self.name or f"客户#{self.pk}"
