@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kefu.core.errors import InvalidInput
-from kefu.core.params import MAX_DIGITS, whole, whole_param
+from kefu.core.params import MAX_DIGITS, required_whole_param, whole, whole_param
 
 
 @pytest.mark.parametrize(
@@ -58,5 +58,5 @@ def test_whole_param_names_the_field_and_keeps_the_range() -> None:
             whole_param(bad, "page", message="页码无效", hint="应为 1 到 9", lo=1, hi=9)
         assert info.value.fields == {"page": "应为 1 到 9"} and info.value.message == "页码无效"
     with pytest.raises(InvalidInput) as info:
-        whole_param(" ", "case_id", required=True)
+        required_whole_param(" ", "case_id")
     assert info.value.fields == {"case_id": "不能为空"}

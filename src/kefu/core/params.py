@@ -8,7 +8,7 @@ with surrounding spaces ignored, and never raise anything but ``InvalidInput``.
 
 from __future__ import annotations
 
-from typing import Any, Literal, overload
+from typing import Any
 
 from .errors import InvalidInput
 
@@ -27,34 +27,6 @@ def whole(value: Any, *, signed: bool = False) -> int | None:
     return int(text)
 
 
-@overload
-def whole_param(
-    value: Any,
-    field: str,
-    *,
-    message: str = ...,
-    hint: str = ...,
-    lo: int | None = ...,
-    hi: int | None = ...,
-    signed: bool = ...,
-    required: Literal[True],
-) -> int: ...
-
-
-@overload
-def whole_param(
-    value: Any,
-    field: str,
-    *,
-    message: str = ...,
-    hint: str = ...,
-    lo: int | None = ...,
-    hi: int | None = ...,
-    signed: bool = ...,
-    required: bool = ...,
-) -> int | None: ...
-
-
 def whole_param(
     value: Any,
     field: str,
@@ -64,15 +36,20 @@ def whole_param(
     lo: int | None = None,
     hi: int | None = None,
     signed: bool = False,
-    required: bool = False,
 ) -> int | None:
-    """The whole number in ``value``; None when it is empty (unless ``required``); otherwise
-    ``InvalidInput`` naming ``field`` when it is not a whole number between ``lo`` and ``hi``."""
+    """The whole number in ``value``; None when it is empty; otherwise ``InvalidInput`` naming
+    ``field`` when it is not a whole number between ``lo`` and ``hi``."""
     if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise InvalidInput(message, fields={field: "不能为空"})
         return None
     number = whole(value, signed=signed)
     if number is None or (lo is not None and number < lo) or (hi is not None and number > hi):
         raise InvalidInput(message, fields={field: hint})
+    return number
+
+
+def required_whole_param(value: Any, field: str, *, message: str = "应为整数", **limits: Any) -> int:
+    """``whole_param``, refusing an empty value too (``{field: "不能为空"}``)."""
+    number = whole_param(value, field, message=message, **limits)
+    if number is None:
+        raise InvalidInput(message, fields={field: "不能为空"})
     return number

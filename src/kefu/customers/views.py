@@ -21,7 +21,7 @@ from kefu.accounts.access import AuthedRequest, can_reveal_pii
 from kefu.core.errors import InvalidInput, KefuError
 from kefu.core.labels import field_label
 from kefu.core.masking import mask
-from kefu.core.params import whole, whole_param
+from kefu.core.params import required_whole_param, whole
 
 from . import presenters, services
 from .models import Identity
@@ -126,12 +126,11 @@ def customer_edit_view(request: AuthedRequest, customer_id: int) -> HttpResponse
         changes["name"] = request.POST["name"]
     try:
         if "vip_level" in request.POST:
-            changes["vip_level"] = whole_param(
+            changes["vip_level"] = required_whole_param(
                 request.POST["vip_level"],
                 "vip_level",
                 message="VIP 等级无效",
                 hint="必须是整数",
-                required=True,
             )
         services.do_update_customer(actor=request.user, customer=customer, changes=changes)
     except KefuError as exc:
@@ -174,12 +173,11 @@ def customer_merge_view(request: AuthedRequest, customer_id: int) -> HttpRespons
     """Merge another customer (``source_id``) into this one."""
     target = services.access_customer(request.user, customer_id)
     try:
-        source_id = whole_param(
+        source_id = required_whole_param(
             request.POST.get("source_id"),
             "source_id",
             message="请输入要合并进来的客户编号",
             hint="必须是客户编号",
-            required=True,
         )
         source = services.access_customer(request.user, source_id)
         services.do_merge_customers(actor=request.user, source=source, target=target, request=request)
