@@ -417,11 +417,18 @@ _ROLLED_REPLIES = replace(SOURCES["reply"], name="rolled_reply", manager=lambda:
 # --- rollups: per-row parts the worker computed (kefu.analytics.rollups) -----------------------
 
 
+def _past_marks() -> tuple[QuerySet[Message], QuerySet[EmotionAlert]]:
+    """The messages and emotion alerts newer than the rollup marks (the worker has not read them)."""
+    marks = RollupState.objects.order_by("pk")
+    return (
+        Message.objects.filter(id__gt=Subquery(marks.values("message_mark")[:1])),
+        EmotionAlert.objects.filter(id__gt=Subquery(marks.values("alert_mark")[:1])),
+    )
+
+
 def _stale_conversations() -> tuple[QuerySet[Any], QuerySet[Any]]:
     """The conversations with a message or an emotion alert newer than the rollup marks."""
-    marks = RollupState.objects.order_by("pk")
-    touched = Message.objects.filter(id__gt=Subquery(marks.values("message_mark")[:1]))
-    alerted = EmotionAlert.objects.filter(id__gt=Subquery(marks.values("alert_mark")[:1]))
+    touched, alerted = _past_marks()
     return touched.values("conversation_id"), alerted.values("conversation_id")
 
 
@@ -519,11 +526,7 @@ def _repeat_decided() -> Q:
         & Q(customer__merged_into__isnull=True)
         & Q(customer__updated_at__lt=F("rollup__repeat_decided_at"))
     )
-    marks = RollupState.objects.order_by("pk")
-    newer = (
-        Message.objects.filter(id__gt=Subquery(marks.values("message_mark")[:1])),
-        EmotionAlert.objects.filter(id__gt=Subquery(marks.values("alert_mark")[:1])),
-    )
+    newer = _past_marks()
     # The customers of the stale conversations and the profiles they were merged into (read
     # from the few rows past the marks, through the conversation's primary key).
     for rows in newer:
@@ -1678,10 +1681,8 @@ def distribution(scope: Scope, name: str = "first_response") -> list[tuple[str, 
     counts = [0] * len(spec.buckets)
     bounds = [bound for bound, _label in spec.buckets]
     overdue = 0
-    values = (
-        _response_series(scope, Value(0))
-        if metric.series == "response"
-        else SERIES[metric.series](_rows(metric, scope).annotate(k=Value(0)), scope)
+    values = _series_pairs(
+        metric.series, _rows(metric, scope).annotate(k=Value(0)), scope, Value(0), None, own_targets=False
     )
     for _k, value in values:
         if math.isinf(value):

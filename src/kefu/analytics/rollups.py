@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import BooleanField, ExpressionWrapper, F, Max, Q
+from django.db.models import BooleanField, Case, ExpressionWrapper, F, Max, Value, When
 from django.tasks import task
 from django.utils import timezone
 
@@ -132,10 +132,13 @@ def _recompute(conversation_ids: list[int], settled: datetime) -> int:
             r=ExpressionWrapper(reopened_live(), output_field=BooleanField()),
             u=ExpressionWrapper(was_upset_live(), output_field=BooleanField()),
         )
-        .values_list("pk", "t", "r", "u")
+        .values_list("pk", "t", "r", "u", "customer_id", "customer__merged_into_id")
     )
     rollups = []
-    for pk, t, r, u in rows:
+    # Their customers, and the profiles they were merged into (for the repeat contacts below).
+    customer_ids: set[int] = set()
+    for pk, t, r, u, customer_id, merged_into_id in rows:
+        customer_ids.update(c for c in (customer_id, merged_into_id) if c is not None)
         rollups.append(
             ConversationRollup(
                 conversation_id=pk,
@@ -162,15 +165,7 @@ def _recompute(conversation_ids: list[int], settled: datetime) -> int:
     # Their repeat contacts, and those of every conversation of the same customers (or of the
     # profiles they were merged into): a change here (a notice answered, a conversation that
     # committed late) can change whether an earlier one was followed by another contact.
-    customers = Conversation.objects.filter(pk__in=conversation_ids)
-    related = Conversation.objects.filter(
-        Q(customer_id__in=customers.values("customer_id"))
-        | Q(
-            customer_id__in=customers.filter(customer__merged_into__isnull=False).values(
-                "customer__merged_into_id"
-            )
-        )
-    )
+    related = Conversation.objects.filter(customer_id__in=customer_ids).order_by()
     _decide_repeats(sorted({*conversation_ids, *related.values_list("pk", flat=True)}), settled)
     return len(replies)
 
@@ -182,13 +177,22 @@ def _decide_repeats(conversation_ids: list[int], settled: datetime) -> int:
     for i in range(0, len(conversation_ids), 5000):
         rows = (
             Conversation.objects.filter(pk__in=conversation_ids[i : i + 5000], rollup__isnull=False)
-            .annotate(b=ExpressionWrapper(came_back_live(), output_field=BooleanField()))
-            .values_list("pk", "resolved_at", "b")
+            # Final once the window after the resolution has passed: only those are looked up.
+            .annotate(
+                b=Case(
+                    When(
+                        resolved_at__lt=settled - FCR_WINDOW,
+                        then=ExpressionWrapper(came_back_live(), output_field=BooleanField()),
+                    ),
+                    default=Value(None),
+                    output_field=BooleanField(),
+                )
+            )
+            .values_list("pk", "b")
         )
         by_value: dict[bool | None, list[int]] = {True: [], False: [], None: []}
-        for pk, resolved_at, came_back in rows:
-            final = resolved_at is not None and resolved_at + FCR_WINDOW < settled
-            by_value[bool(came_back) if final else None].append(pk)
+        for pk, came_back in rows:
+            by_value[None if came_back is None else bool(came_back)].append(pk)
         for value, pks in by_value.items():
             if pks:
                 ConversationRollup.objects.filter(conversation_id__in=pks).update(
