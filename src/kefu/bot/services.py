@@ -44,7 +44,7 @@ from kefu.incidents.services import do_statement_for_bot
 from kefu.kb.index import SearchResult, search_articles
 from kefu.kb.markdown import plain_text
 from kefu.kb.models import Article, ArticleUse
-from kefu.kb.services import do_create_article, do_record_article_use
+from kefu.kb.services import do_create_article, record_article_use
 from kefu.nlp import verify
 from kefu.nlp.emotion import complaint_risk, message_signals
 from kefu.routing.assignment import do_queue_after_commit
@@ -298,11 +298,14 @@ def _say(
 # --- knowledge base --------------------------------------------------------------------
 
 
-def _kb_hits(text: str, *, limit: int = 5) -> list[SearchResult]:
-    query = phrases.fold(text)[:_QUERY_CHARS]
-    if not query:
-        return []
-    return search_articles(query, limit=limit)
+def _kb_query(text: str) -> str:
+    """The customer's text as the bot searches and scores it (folded, at most 200 characters)."""
+    return phrases.fold(text)[:_QUERY_CHARS]
+
+
+def _kb_hits(query: str, *, limit: int = 5) -> list[SearchResult]:
+    """The knowledge base's hits for a ``_kb_query``."""
+    return search_articles(query, limit=limit) if query else []
 
 
 def _article_answer(article: Article) -> str:
@@ -322,11 +325,12 @@ def answer_score(query: str, hit: SearchResult) -> float:
 
 def _kb_answer(session: BotSession, conversation: Conversation, message: Message) -> BotTurn:
     threshold = session.setting.threshold if session.setting else DEFAULT_THRESHOLD
-    hits = _kb_hits(message.text)
+    query = _kb_query(message.text)
+    hits = _kb_hits(query)
     # The search finds the article; the verifier keeps a question that shares its words but
     # not its meaning (「怎么开发票」 → 「发票开错了怎么重开」) from being answered with it:
     # that one is offered as a choice below.
-    score = answer_score(phrases.fold(message.text)[:_QUERY_CHARS], hits[0]) if hits else 0.0
+    score = answer_score(query, hits[0]) if hits else 0.0
     if hits and score >= threshold:
         return _answer(session, conversation, message, hits[0].article, score)
     offered = [h for h in hits if h.confidence >= CHOICE_FLOOR][:MAX_CHOICES]
@@ -370,7 +374,7 @@ def _answer(
     session.choices = []
     session.misses = 0
     # The conversation's rating will count for the article (its 会话满意度 in the KB).
-    ArticleUse.objects.create(article=article, conversation=conversation, source=ArticleUse.Source.BOT)
+    record_article_use(article_id=article.pk, conversation_id=conversation.pk, source=ArticleUse.Source.BOT)
     return _turn(session, message, BotTurn.Kind.ANSWER, reply, article=article, confidence=confidence)
 
 
@@ -745,7 +749,8 @@ def access_suggestion(user: User, conversation_id: int) -> dict[str, Any]:
     )
     if message is None:
         return {"message_id": None, "question": "", "suggestion": None}
-    hits = [h for h in _kb_hits(message.text) if h.confidence >= SUGGESTION_FLOOR]
+    query = _kb_query(message.text)
+    hits = [h for h in _kb_hits(query) if h.confidence >= SUGGESTION_FLOOR]
     decided = set(
         SuggestionUse.objects.filter(message=message, agent=user).values_list("article_id", flat=True)
     )
@@ -753,7 +758,6 @@ def access_suggestion(user: User, conversation_id: int) -> dict[str, Any]:
     # Ranked as the bot decides, by answer_score (the search's confidence × the verifier), so
     # an article that shares the question's words but not its meaning is not put first;
     # agents' choices move an article up or down by up to a fifth of its score.
-    query = phrases.fold(message.text)[:_QUERY_CHARS]
     scored = [(answer_score(query, h), h) for h in hits if h.article.pk not in decided]
     ranked = sorted(scored, key=lambda sh: sh[0] * (1 + 0.2 * prior.get(sh[1].article.pk, 0.0)), reverse=True)
     suggestion = None
@@ -797,11 +801,11 @@ def do_record_suggestion_use(
         )
         # Taken into the composer: the conversation's rating counts for the article, once.
         if action in taken and before not in taken and status == Article.Status.PUBLISHED:
-            do_record_article_use(
-                agent=user,
-                conversation_id=conversation.pk,
+            record_article_use(
                 article_id=article_id,
+                conversation_id=conversation.pk,
                 source=ArticleUse.Source.SUGGESTION,
+                agent=user,
             )
     return use
 

@@ -86,7 +86,6 @@ def record_use(request: AuthedRequest, article_id: int, payload: ArticleUseIn) -
         agent=request.user,
         conversation_id=payload.conversation_id,
         article_id=article_id,
-        source="agent",
     )
     return Status(
         201,

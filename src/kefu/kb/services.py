@@ -237,24 +237,26 @@ def check_can_edit(user: User) -> None:
 # --- articles used in conversations, and those conversations' ratings ----------------------
 
 
-def do_record_article_use(
-    *, conversation_id: int, article_id: int, source: str, agent: User | None = None
-) -> ArticleUse:
-    """Record that an article's answer went into a conversation (an agent's 插入, an accepted
-    bot suggestion, or the bot's own answer); the conversation's rating then counts for it.
-
-    An agent may record it only on a conversation they may see, and only a published article
-    (a draft has no answer to give a customer).
-    """
-    if source not in ArticleUse.Source.values:
-        raise InvalidInput("来源应为 agent、suggestion 或 bot", fields={"source": "agent / suggestion / bot"})
-    if agent is not None:
-        access_conversation(agent, conversation_id)
-    article = Article.objects.filter(pk=article_id, status=Article.Status.PUBLISHED).only("pk").first()
-    if article is None:
+def do_record_article_use(*, agent: User, conversation_id: int, article_id: int) -> ArticleUse:
+    """Record an agent's 插入 of an article's answer into a conversation; the conversation's
+    rating then counts for it. Only on a conversation the agent may see, and only a published
+    article (a draft has no answer to give a customer)."""
+    access_conversation(agent, conversation_id)
+    if not Article.objects.filter(pk=article_id, status=Article.Status.PUBLISHED).exists():
         raise NotFound(f"已发布的知识库文章 {article_id} 不存在", fields={"article_id": "不存在或未发布"})
+    return record_article_use(
+        article_id=article_id, conversation_id=conversation_id, source=ArticleUse.Source.AGENT, agent=agent
+    )
+
+
+def record_article_use(
+    *, article_id: int, conversation_id: int, source: ArticleUse.Source, agent: User | None = None
+) -> ArticleUse:
+    """Record that a published article's answer went into a conversation (an agent's 插入, an
+    accepted bot suggestion, the bot's own answer); the caller has checked the conversation's
+    access and that the article is published."""
     return ArticleUse.objects.create(
-        article=article, conversation_id=conversation_id, agent=agent, source=source
+        article_id=article_id, conversation_id=conversation_id, agent=agent, source=source
     )
 
 
@@ -286,21 +288,23 @@ def article_satisfaction(
         seen.setdefault(article_id, {})[conversation_id] = score
         if source == ArticleUse.Source.BOT:
             by_bot.setdefault(article_id, set()).add(conversation_id)
-    out: dict[int, dict[str, Any]] = {}
-    for article_id, conversations in seen.items():
-        scores = [s for s in conversations.values() if s is not None]
-        out[article_id] = {
-            "conversations": len(conversations),
-            "by_bot": len(by_bot.get(article_id, ())),
-            "rated": len(scores),
-            "csat": round(sum(scores) / len(scores), 2) if scores else None,
-            "satisfied_share": round(sum(1 for s in scores if s >= 4) / len(scores), 3) if scores else None,
-        }
-    return out
+    return {
+        article_id: _satisfaction(conversations, len(by_bot.get(article_id, ())))
+        for article_id, conversations in seen.items()
+    }
+
+
+def _satisfaction(scores_by_conversation: dict[int, int | None], by_bot: int) -> dict[str, Any]:
+    scores = [s for s in scores_by_conversation.values() if s is not None]
+    return {
+        "conversations": len(scores_by_conversation),
+        "by_bot": by_bot,
+        "rated": len(scores),
+        "csat": round(sum(scores) / len(scores), 2) if scores else None,
+        "satisfied_share": round(sum(1 for s in scores if s >= 4) / len(scores), 3) if scores else None,
+    }
 
 
 def satisfaction_of(article_id: int) -> dict[str, Any]:
     """One article's figures (zeros before its first use)."""
-    return article_satisfaction([article_id]).get(
-        article_id, {"conversations": 0, "by_bot": 0, "rated": 0, "csat": None, "satisfied_share": None}
-    )
+    return article_satisfaction([article_id]).get(article_id) or _satisfaction({}, 0)

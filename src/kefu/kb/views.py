@@ -20,7 +20,7 @@ from .models import Article, Category, SynonymGroup
 
 def help_home(request: AuthedRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()[:200]
-    category_id = _int_or_none(request.GET.get("category"))
+    category_id = whole(request.GET.get("category"))
     results = index.search_articles(q, limit=20, category_id=category_id) if q else []
     popular = []
     if not q:
@@ -81,10 +81,6 @@ def kb_list(request: AuthedRequest) -> HttpResponse:
     )
 
 
-def _int_or_none(value: str | None) -> int | None:
-    return whole(value)
-
-
 def _form_data(request: AuthedRequest) -> dict[str, object]:
     post = request.POST
     review = post.get("review_by") or None
@@ -101,7 +97,7 @@ def _form_data(request: AuthedRequest) -> dict[str, object]:
             line for line in post.get("similar_questions", "").splitlines() if line.strip()
         ],
         "tags": [t for t in post.get("tags", "").replace("，", ",").split(",") if t.strip()],
-        "category_id": _int_or_none(post.get("category_id")),
+        "category_id": whole(post.get("category_id")),
         "status": post.get("status", "draft"),
         "review_by": review_by,
     }
