@@ -8,6 +8,10 @@ from django.db.models.functions import Coalesce
 
 from kefu.core.files import FILE_TYPES, private_storage, random_file_name, random_image_name
 
+# A conversation's last activity: the inbox's order (never null, so a keyset cursor can start
+# from any row), and the expression its index is built on.
+ACTIVITY_AT = Coalesce("last_message_at", "created_at")
+
 
 class Priority(models.TextChoices):
     """The urgent × important matrix."""
@@ -107,9 +111,9 @@ class Conversation(models.Model):
                 condition=models.Q(status__in=("open", "pending", "snoozed")),
                 name="conversation_active",
             ),
-            # The inbox's order (``services.ACTIVITY_AT``): a page of 25 is read down this
-            # index from a keyset cursor instead of sorting every visible conversation.
-            models.Index(Coalesce("last_message_at", "created_at"), F("id"), name="conversation_activity"),
+            # The inbox's order (``ACTIVITY_AT``): a page of 25 is read down this index from a
+            # keyset cursor instead of sorting every visible conversation.
+            models.Index(ACTIVITY_AT, F("id"), name="conversation_activity"),
             # The rollup worker's once-a-minute pass: the conversations whose FCR window has just
             # passed (kefu.analytics.rollups), a slice of a minute, not a scan of the history.
             models.Index(fields=["resolved_at"], name="conversation_resolved"),

@@ -84,7 +84,7 @@ from kefu.understanding.reading import (
     read_customer_message,
 )
 
-from .models import Attachment, CallLog, Conversation, Message, Priority, priority_for
+from .models import ACTIVITY_AT, Attachment, CallLog, Conversation, Message, Priority, priority_for
 from .presenters import conversation_dict, csat_dict
 
 # --- customer side -----------------------------------------------------------------
@@ -707,10 +707,6 @@ def do_log_call(
         conversation.save(update_fields=["last_message_at", "updated_at"])
         publish_message(message, conversation, event="call.logged")
     return call
-
-
-# The inbox's sort: never null, so a keyset cursor can start from any row.
-ACTIVITY_AT = Coalesce("last_message_at", "created_at")
 
 
 def inbox(

@@ -181,11 +181,12 @@ def do_mark_read(*, conversation: Conversation, by_customer: bool, message_id: i
     )
     if updated and not by_customer and conversation.assignee_id:
         # The assignee's unread count fell, and no event says so (core.deskcache). Marked
-        # now and again after the commit: counts computed in between, from the rows as
-        # they were before it, are not kept.
+        # now and, inside a transaction, again after the commit: counts computed in between,
+        # from the rows as they were before it, are not kept.
         group = desk_user_group(conversation.assignee_id)
         deskcache.mark_changed([group])
-        transaction.on_commit(lambda: deskcache.mark_changed([group]))
+        if connection.in_atomic_block:
+            transaction.on_commit(lambda: deskcache.mark_changed([group]))
     if updated:
         send_ephemeral(
             [
