@@ -51,7 +51,7 @@ from kefu.accounts.services import (
 )
 from kefu.core.errors import InvalidInput, KefuError, RateLimited
 from kefu.core.forms import add_errors
-from kefu.core.params import whole
+from kefu.core.params import whole_param
 from kefu.core.ratelimit import Reservation
 
 from . import presence
@@ -181,11 +181,6 @@ def revoke_token_view(request: AuthedRequest, token_id: int) -> HttpResponse:
 AUDIT_PAGE_SIZE = 50
 
 
-def _int_or_none(value: str) -> int | None:
-    number = whole(value)
-    return number if number is not None and number < 10**11 else None
-
-
 @require_GET
 @login_required
 def audit_view(request: AuthedRequest) -> HttpResponse:
@@ -199,15 +194,16 @@ def audit_view(request: AuthedRequest) -> HttpResponse:
         "date_to": request.GET.get("date_to", "")[:10],
     }
     error = ""
-    bad_number = [k for k in ("actor", "customer") if filters[k].strip() and _int_or_none(filters[k]) is None]
     try:
-        if bad_number:
-            raise InvalidInput("请填写编号（数字）", fields={bad_number[0]: "应为数字"})
+        actor_id, customer_id = (
+            whole_param(filters[k], k, message="请填写编号（数字）", hint="应为数字", hi=10**11 - 1)
+            for k in ("actor", "customer")
+        )
         qs = access_audit_log(
             request.user,
             action=filters["action"] or None,
-            actor_id=_int_or_none(filters["actor"]),
-            customer_id=_int_or_none(filters["customer"]),
+            actor_id=actor_id,
+            customer_id=customer_id,
             date_from=filters["date_from"] or None,
             date_to=filters["date_to"] or None,
         )

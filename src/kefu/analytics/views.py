@@ -259,7 +259,7 @@ def reports_view(request: AuthedRequest) -> HttpResponse:
 
 def _page(params: QueryDict) -> int:
     page = whole_param(
-        params.get("page"), "page", message="页码无效", hint="应为 1 或更大的整数", lo=1, hi=10**7
+        params.get("page"), "page", message="页码无效", hint="应为 1 或更大的整数", lo=1, hi=10**7 - 1
     )
     return page or 1
 

@@ -66,7 +66,7 @@ def _act(request: AuthedRequest, complaint_id: int) -> None:
         services.do_transfer(
             actor=user,
             complaint_id=complaint_id,
-            department_id=int(p.get("department_id") or 0),
+            department_id=whole(p.get("department_id")) or 0,
             fields=fields,
             note=p.get("note", ""),
         )

@@ -16,15 +16,19 @@ from .errors import InvalidInput
 MAX_DIGITS = 18
 
 
-def whole(value: Any, *, signed: bool = False) -> int | None:
-    """``value`` as an int if it is a whole number written in ASCII digits, else None."""
+def whole(value: Any, *, signed: bool = False, lo: int | None = None, hi: int | None = None) -> int | None:
+    """``value`` as an int if it is a whole number written in ASCII digits (between ``lo`` and
+    ``hi`` when given), else None."""
     if not isinstance(value, str):
         return None
     text = value.strip()
     digits = text[1:] if signed and text.startswith("-") else text
     if not digits or len(digits) > MAX_DIGITS or not (digits.isascii() and digits.isdigit()):
         return None
-    return int(text)
+    number = int(text)
+    if (lo is not None and number < lo) or (hi is not None and number > hi):
+        return None
+    return number
 
 
 def whole_param(
@@ -41,8 +45,8 @@ def whole_param(
     ``field`` when it is not a whole number between ``lo`` and ``hi``."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    number = whole(value, signed=signed)
-    if number is None or (lo is not None and number < lo) or (hi is not None and number > hi):
+    number = whole(value, signed=signed, lo=lo, hi=hi)
+    if number is None:
         raise InvalidInput(message, fields={field: hint})
     return number
 

@@ -106,8 +106,8 @@ def _schedule_form(s: dict[str, Any] | None) -> list[dict[str, Any]]:
 
 
 def _year(value: str | None) -> int:
-    year = whole(value)
-    return year if year is not None and 2000 <= year <= 2100 else timezone.localdate().year
+    year = whole(value, lo=2000, hi=2100)
+    return timezone.localdate().year if year is None else year
 
 
 @login_required

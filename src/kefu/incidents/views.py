@@ -22,7 +22,7 @@ from .presenters import public_post_out
 
 
 def _int(value: str | None, field: str) -> int | None:
-    return whole_param(value, field, message="选择有误", hi=10**12)
+    return whole_param(value, field, message="选择有误", hi=10**12 - 1)
 
 
 def _lines(value: str | None) -> list[str]:

@@ -19,6 +19,7 @@ from kefu.accounts.access import AuthedRequest
 from kefu.channels.models import Channel
 from kefu.conversations.models import Priority
 from kefu.core.errors import InvalidInput
+from kefu.core.params import whole
 from kefu.tickets.models import Ticket
 
 from . import services
@@ -67,10 +68,9 @@ def _seconds(form: QueryDict, prefix: str, field: str, *, blank: int | None) -> 
     if not raw:
         return blank
     unit = UNIT_SECONDS.get(form.get(f"{prefix}_unit", ""), 0)
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput(f"{FIELD_LABELS.get(field, field)}应为整数", fields={field: "应为整数"}) from None
+    value = whole(raw, signed=True)
+    if value is None:
+        raise InvalidInput(f"{FIELD_LABELS.get(field, field)}应为整数", fields={field: "应为整数"})
     if not unit:
         raise InvalidInput("请选择时间单位", fields={field: "单位无效"})
     return value * unit
@@ -78,7 +78,8 @@ def _seconds(form: QueryDict, prefix: str, field: str, *, blank: int | None) -> 
 
 def _steps_from_form(form: QueryDict) -> list[dict[str, Any]]:
     steps: list[dict[str, Any]] = []
-    for i in range(int(form.get("step_count", "0") or 0)):
+    # At most 100 steps: the form's count is typed by the browser, not trusted.
+    for i in range(min(whole(form.get("step_count")) or 0, 100)):
         p = f"step{i}_"
         if form.get(f"{p}delete") or not form.get(f"{p}notify"):
             continue
@@ -97,10 +98,10 @@ def _steps_from_form(form: QueryDict) -> list[dict[str, Any]]:
 
 def _policy_from_form(form: QueryDict) -> dict[str, Any]:
     ratio = form.get("warn_percent", "").strip()
-    try:
-        warn_ratio: Any = int(ratio) / 100 if ratio else 0.8
-    except ValueError:
-        raise InvalidInput("预警比例应为 1–99 的整数", fields={"warn_ratio": "应为整数百分比"}) from None
+    percent = whole(ratio, signed=True)
+    if ratio and percent is None:
+        raise InvalidInput("预警比例应为 1–99 的整数", fields={"warn_ratio": "应为整数百分比"})
+    warn_ratio: Any = percent / 100 if percent is not None else 0.8
     return {
         "name": form.get("name", ""),
         "applies_to": form.get("applies_to", ""),

@@ -24,7 +24,7 @@ from .presenters import answer_dict, follow_up_dict, setting_dict
 
 
 def _int_or_none(value: str | None, field: str) -> int | None:
-    return whole_param(value, field, message="请选择有效的分数", hint="整数", hi=10**9)
+    return whole_param(value, field, message="请选择有效的分数", hint="整数", hi=10**9 - 1)
 
 
 @never_cache

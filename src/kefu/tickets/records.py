@@ -239,8 +239,8 @@ def list_tickets(
     if owner:
         if owner == "me":
             qs = qs.filter(owner=user)
-        elif whole(owner) is not None:
-            qs = qs.filter(owner_id=whole(owner))
+        elif (owner_id := whole(owner)) is not None:
+            qs = qs.filter(owner_id=owner_id)
         else:
             raise InvalidInput("owner 无效", fields={"owner": "应为 me 或用户 id"})
     if department_id is not None:

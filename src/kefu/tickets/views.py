@@ -31,6 +31,7 @@ from kefu.core import labels
 from kefu.core.errors import Conflict, InvalidInput, KefuError, NotFound
 from kefu.core.forms import add_errors
 from kefu.core.keyset import capped_count, keyset_page
+from kefu.core.params import whole
 from kefu.quality.checks import FindingsUnconfirmed
 from kefu.sla.presenters import notice_dict
 
@@ -57,10 +58,10 @@ def _detail_url(ticket_id: int) -> str:
 
 
 def _int(value: str | None, *, field: str) -> int:
-    try:
-        return int(value or "")
-    except ValueError as exc:
-        raise InvalidInput("请选择有效的选项", fields={field: "无效"}) from exc
+    number = whole(value, signed=True)
+    if number is None:
+        raise InvalidInput("请选择有效的选项", fields={field: "无效"})
+    return number
 
 
 def _local_datetime(value: str | None, *, field: str) -> datetime:

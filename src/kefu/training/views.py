@@ -43,7 +43,7 @@ REPLY_STATE_LABELS = {
 def _int(value: str | None, field: str, *, required: bool = False) -> int | None:
     if required and not (value or "").strip():
         raise InvalidInput("请选择", fields={field: "不能为空"})
-    return whole_param(value, field, hi=10**10)
+    return whole_param(value, field, hi=10**10 - 1)
 
 
 @login_required

@@ -22,8 +22,7 @@ from . import services
 
 
 def _team_param(request: HttpRequest) -> int | None:
-    team_id = whole(request.GET.get("team_id"))
-    return team_id if team_id is not None and team_id < 10**9 else None
+    return whole(request.GET.get("team_id"), hi=10**9 - 1)
 
 
 @require_GET
