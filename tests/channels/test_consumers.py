@@ -253,13 +253,13 @@ async def test_private_note_never_reaches_the_customer_socket(desk):
 
 
 async def test_agent_typing_and_read_reach_the_customer(desk):
-    from kefu.conversations.timeline import do_mark_read, send_typing
+    from kefu.conversations.timeline import do_mark_read, send_typing_now
 
     comm = await _open(issue_visitor_token(desk.channel.pk))
     ack = await _say(comm, "c-1", "你好")
     await drain(comm)
     conversation = await database_sync_to_async(Conversation.objects.get)(pk=await _conversation_of(ack))
-    await database_sync_to_async(send_typing)(conversation=conversation, by_customer=False, name="小美")
+    await send_typing_now(conversation.pk, by_customer=False, name="小美")
     assert await receive_until(comm, lambda f: f["type"] == "typing") == {"type": "typing", "name": "小美"}
     await database_sync_to_async(do_mark_read)(
         conversation=conversation, by_customer=False, message_id=ack["message"]["id"]

@@ -33,7 +33,6 @@ from kefu.conversations.timeline import (
     access_conversation,
     do_mark_read,
     messages_after,
-    send_typing,
     send_typing_now,
     visible_conversations,
 )
@@ -449,14 +448,11 @@ class DeskConsumer(SnapshotFeed, JsonSocket):
         kind = content.get("type")
         if kind == "typing":
             conversation_id = int_field(content, "conversation_id", minimum=1)
-            if conversation_id in self.watched:
-                # Opened on this desk with its access checked (and re-checked on every
-                # access change): the indicator goes out without the socket thread.
-                await send_typing_now(
-                    conversation_id, by_customer=False, name=self.user.display_name or "客服"
-                )
-            else:
-                await database_sync_to_async(self._typing)(conversation_id)
+            # Opened on this desk, its access was checked (and is re-checked on every access
+            # change): the indicator goes out without the socket thread. Else checked now.
+            if conversation_id not in self.watched:
+                await database_sync_to_async(self._access)(conversation_id)
+            await send_typing_now(conversation_id, by_customer=False, name=self.user.display_name or "客服")
         elif kind == "read":
             conversation_id = int_field(content, "conversation_id", minimum=1)
             message_id = int_field(content, "message_id", minimum=1)
@@ -512,10 +508,6 @@ class DeskConsumer(SnapshotFeed, JsonSocket):
 
     def board_snapshot(self) -> dict[str, Any]:
         return access_wallboard(self.user, self.board_team_id)
-
-    def _typing(self, conversation_id: int) -> None:
-        conversation = access_conversation(self.user, conversation_id)
-        send_typing(conversation=conversation, by_customer=False, name=self.user.display_name or "客服")
 
     def _read(self, conversation_id: int, message_id: int) -> None:
         conversation = access_conversation(self.user, conversation_id)

@@ -212,15 +212,10 @@ def _typing(conversation_id: int, *, by_customer: bool, name: str) -> tuple[list
     return [group(conversation_id)], payload
 
 
-def send_typing(*, conversation: Conversation, by_customer: bool, name: str = "") -> None:
-    groups, payload = _typing(conversation.pk, by_customer=by_customer, name=name)
-    send_ephemeral(groups, "typing.event", payload)
-
-
 async def send_typing_now(conversation_id: int, *, by_customer: bool, name: str = "") -> None:
-    """``send_typing`` from a socket that already knows the conversation is its own to signal
-    (the customer's followed conversation, a conversation the desk opened with access checked):
-    no database read, no hop through the socket thread."""
+    """A typing indicator, from a socket that knows the conversation is its own to signal (the
+    customer's followed conversation, a conversation the desk opened or just checked): no
+    database read, no hop through the socket thread."""
     groups, payload = _typing(conversation_id, by_customer=by_customer, name=name)
     await send_ephemeral_now(groups, "typing.event", payload)
 
