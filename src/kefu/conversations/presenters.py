@@ -219,7 +219,6 @@ def sla_state_of(breached_at: Any, first_response_at: Any, warned_at: Any, due: 
 # team (a hundred columns) cost more than the query itself (docs/performance.md).
 INBOX_ROW_FIELDS = (
     "id",
-    "activity_at",
     "status",
     "priority",
     "subject",

@@ -810,9 +810,7 @@ def inbox_page(
     ids = [r["id"] for r in page.items]
     rows = {
         r["id"]: r
-        for r in with_preview(Conversation.objects.filter(pk__in=ids).annotate(activity_at=ACTIVITY_AT))
-        .order_by()
-        .values(*INBOX_ROW_FIELDS)
+        for r in with_preview(Conversation.objects.filter(pk__in=ids)).order_by().values(*INBOX_ROW_FIELDS)
     }
     return KeysetPage([rows[i] for i in ids if i in rows], page.next_cursor, page.prev_cursor)
 
