@@ -66,9 +66,10 @@ def widget_page(request: HttpRequest) -> HttpResponse:
 
 
 def _int(value: Any, field: str, *, required: bool = True) -> int | None:
-    if required and not (value.strip() if isinstance(value, str) else ""):
+    text = value if isinstance(value, str) else ""
+    if required and not text.strip():
         raise InvalidInput("请填写", fields={field: "必填"})
-    return whole_param(value if isinstance(value, str) else "", field)
+    return whole_param(text, field)
 
 
 def _rule_form(post: Any, *, partial: bool) -> dict[str, Any]:

@@ -265,12 +265,10 @@ def _promotion_days(team: Team, start: date, end: date) -> dict[date, tuple[str,
 
 def _minute(value: Any, key: str) -> int:
     if isinstance(value, str):
-        parts = value.strip().split(":")
-        hm = [whole(p) for p in parts]
-        if len(hm) == 2 and hm[0] is not None and hm[1] is not None:
-            h, m = hm[0], hm[1]
-            if m < 60 and (h < 24 or (h == 24 and m == 0)):
-                return h * 60 + m
+        hours, _, minutes = value.partition(":")
+        h, m = whole(hours), whole(minutes)
+        if h is not None and m is not None and m < 60 and (h < 24 or (h == 24 and m == 0)):
+            return h * 60 + m
     raise InvalidInput("时间有误", fields={key: "时间格式应为 HH:MM，例如 08:00（24:00 为当天结束）"})
 
 
