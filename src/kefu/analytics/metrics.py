@@ -40,9 +40,11 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
+    FilteredRelation,
     Func,
     IntegerField,
     Max,
+    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -252,6 +254,8 @@ class Source:
 
     def rows(self, scope: Scope, *, agent_field: str | None = None) -> QuerySet[Any]:
         qs = self.manager().filter(**{f"{self.anchor}__gte": scope.start, f"{self.anchor}__lt": scope.end})
+        if self.name == "conversation":
+            qs = qs.annotate(**{ROLLUP: _period_rollup(scope)})
         wanted = {
             "team": scope.team_id,
             "agent": scope.agent_id,
@@ -432,6 +436,33 @@ def _stale_conversations() -> tuple[QuerySet[Any], QuerySet[Any]]:
     return touched.values("conversation_id"), alerted.values("conversation_id")
 
 
+# The alias conversation rows of a scope (``Source.rows``) join their rollup under.
+ROLLUP = "period_rollup"
+
+
+def _period_rollup(scope: Scope) -> FilteredRelation:
+    """The conversation's rollup, joined among the rollups of the period's conversations only.
+
+    The join gets ``rollup.conversation_id >= N``, N the smallest id of a conversation created
+    in the period: always true of a row's own rollup, so the figures are the same, but it lets
+    PostgreSQL read the rollups from that id on instead of hashing every rollup ever written (a
+    cost that grew with the history kept: a year's 370,000 rollups, 35-60 ms per query). N is a
+    literal, read once per period in a ``shared`` block, so the planner sees how few rows it
+    bounds."""
+
+    def first() -> int:
+        # MIN of an expression, not of the column: MIN(id) was planned as a walk up the primary
+        # key until a row of the period turned up (60 ms on a year's history), MIN(id + 0)
+        # reads the period's rows by their creation time.
+        found = Conversation.objects.filter(created_at__gte=scope.start, created_at__lt=scope.end).aggregate(
+            n=Min(F("pk") + 0)
+        )["n"]
+        return 0 if found is None else int(found)
+
+    lowest = _memo(("first conversation", scope.start, scope.end), first)
+    return FilteredRelation("rollup", condition=Q(rollup__conversation_id__gte=lowest))
+
+
 def _rollup_valid(path: str = "") -> Q:
     """The conversation's rollup row is there and still valid: the worker read every message
     and emotion alert it has. Anything newer makes it stale and its figures are computed live,
@@ -444,7 +475,7 @@ def _rollup_valid(path: str = "") -> Q:
     it once."""
     touched, alerted = _stale_conversations()
     return (
-        Q(**{f"{path}rollup__isnull": False})
+        Q(**{f"{path}{ROLLUP}__isnull": False})
         & ~Q(**{f"{path}pk__in": touched})
         & ~Q(**{f"{path}pk__in": alerted})
     )
@@ -457,7 +488,7 @@ def _either(flag: str, live: Q, valid: Q | None = None) -> Q:
     # for the rows that need them. The condition is never NULL (a NULL would also fall back to live).
     return Q(
         Case(
-            When(_rollup_valid() if valid is None else valid, then=F(f"rollup__{flag}")),
+            When(_rollup_valid() if valid is None else valid, then=F(f"{ROLLUP}__{flag}")),
             default=ExpressionWrapper(live, output_field=BooleanField()),
             output_field=BooleanField(),
         )
@@ -522,9 +553,9 @@ def _repeat_decided() -> Q:
     late) can make it a repeat contact until the worker has read it, and decided this one anew."""
     decided = (
         _rollup_valid()
-        & Q(rollup__repeat_contact__isnull=False)
+        & Q(**{f"{ROLLUP}__repeat_contact__isnull": False})
         & Q(customer__merged_into__isnull=True)
-        & Q(customer__updated_at__lt=F("rollup__repeat_decided_at"))
+        & Q(customer__updated_at__lt=F(f"{ROLLUP}__repeat_decided_at"))
     )
     newer = _past_marks()
     # The customers of the stale conversations and the profiles they were merged into (read
@@ -980,13 +1011,13 @@ def _frt_answered_rolled() -> Q:
     """Answered, with a valid rollup: one float, no calendar walk."""
     return (
         Q(first_response_at__isnull=False)
-        & Q(rollup__first_response_open_seconds__isnull=False)
+        & Q(**{f"{ROLLUP}__first_response_open_seconds__isnull": False})
         & _rollup_valid()
     )
 
 
 def _frt_rolled(qs: QuerySet[Any]) -> QuerySet[Any]:
-    return qs.filter(_frt_answered_rolled()).annotate(seconds=F("rollup__first_response_open_seconds"))
+    return qs.filter(_frt_answered_rolled()).annotate(seconds=F(f"{ROLLUP}__first_response_open_seconds"))
 
 
 def _frt_base(scope: Scope) -> dict[int, tuple[float, bool]]:
@@ -998,7 +1029,7 @@ def _frt_base(scope: Scope) -> dict[int, tuple[float, bool]]:
     rows = _rows(METRICS["first_response_mean"], scope).order_by()
     flagged = rows.annotate(
         rolled=ExpressionWrapper(_frt_answered_rolled(), output_field=BooleanField())
-    ).values_list("pk", "rolled", "rollup__first_response_open_seconds")
+    ).values_list("pk", "rolled", f"{ROLLUP}__first_response_open_seconds")
     base: dict[int, tuple[float, bool]] = {}
     rest: list[int] = []
     for pk, rolled, seconds in flagged:
