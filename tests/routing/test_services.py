@@ -61,7 +61,26 @@ def test_agent_overview_query_count_does_not_grow_with_agents(
     teams = [make_team() for _ in range(3)]
     for n in range(10):
         make_user(teams=(teams[n % 3], teams[(n + 1) % 3]), status=AgentStatus.ONLINE)
-    with django_assert_max_num_queries(2):
+    with django_assert_max_num_queries(3):  # the agents, their teams, the loads
         rows = agent_overview()
     assert len(rows) == 10
     assert all(len(r["teams"]) == 2 and r["load"] == 0 for r in rows)
+
+
+def test_agent_overview_load_counts_open_and_pending_conversations_only(make_team, make_channel, make_user):
+    team = make_team("售后")
+    channel = make_channel("web", team=team)
+    busy, idle, gone = (make_user(teams=(team,), status=AgentStatus.ONLINE) for _ in range(3))
+    statuses = [Conversation.Status.OPEN, Conversation.Status.PENDING, Conversation.Status.SNOOZED,
+                Conversation.Status.RESOLVED, Conversation.Status.CLOSED]  # fmt: skip
+    for n, status in enumerate(statuses):
+        conversation = _waiting(channel, team, minutes=1, n=n)
+        Conversation.objects.filter(pk=conversation.pk).update(assignee=busy, status=status)
+    left = _waiting(channel, team, minutes=1, n=9)
+    Conversation.objects.filter(pk=left.pk).update(assignee=gone)
+    gone.is_active = False
+    gone.save(update_fields=["is_active"])
+
+    loads = {r["user_id"]: r["load"] for r in agent_overview()}
+
+    assert loads == {busy.pk: 2, idle.pk: 0}  # open + pending; an inactive user is not listed

@@ -310,16 +310,28 @@ def _emotions(scope: BoardScope, now: datetime) -> list[dict[str, Any]]:
         acknowledged_at__isnull=True,
     )
     latest = EmotionAlert.objects.filter(conversation=OuterRef("pk")).order_by("-id")
-    qs = (
+    # Which rows qualify is asked of the few open complaint-risk alerts as one set (hashed once),
+    # not by a probe per active conversation (a year's backlog of 30,000); the per-row EXISTS
+    # only ranks the rows that qualify.
+    at_risk = EmotionAlert.objects.filter(
+        level=EmotionAlert.Level.COMPLAINT_RISK, acknowledged_at__isnull=True
+    ).values("conversation_id")
+    ranked = (
         _scoped(Conversation.objects.filter(status__in=ALERT_STATUSES), scope)
+        .filter(Q(emotion_score__gte=ALERT_LEVEL) | Q(pk__in=at_risk))
         .annotate(complaint_risk=Exists(risk))
-        .filter(Q(emotion_score__gte=ALERT_LEVEL) | Q(complaint_risk=True))
+        .order_by("-complaint_risk", "-emotion_score", "id")
+    )
+    # The twenty rows first (a subquery), then their customers, teams and agents: joining those
+    # to every qualifying row before the sort read the whole customer table (a year: 270,000).
+    qs = (
+        Conversation.objects.filter(pk__in=ranked.values("pk")[:PANEL_ROWS])
+        .annotate(complaint_risk=Exists(risk), alert_reason=latest.values("reason")[:1])
         .select_related("customer", "team", "assignee")
         .order_by("-complaint_risk", "-emotion_score", "id")
     )
-    qs = qs.annotate(alert_reason=latest.values("reason")[:1])
     rows = []
-    for c in qs[:PANEL_ROWS]:
+    for c in qs:
         rows.append(
             {
                 **_conversation_row(c, scope, now),
