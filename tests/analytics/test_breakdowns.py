@@ -100,3 +100,42 @@ def test_every_team_from_one_pass_equals_a_compute_of_each_team(week: Any) -> No
     by_team = dict((k, f) for k, _l, f in metrics.breakdown(scope, "first_response_within_target", "team"))
     assert by_team[str(own.pk)].value != teams[own.pk]["first_response_within_target"].value
     assert teams[idle.pk]["volume"].value == 0.0
+
+
+@pytest.mark.parametrize("field", [None, "team_id", "channel_id", "agent_id"])
+def test_both_periods_from_one_read_equal_a_compute_of_each(week: Any, field: str | None) -> None:
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from kefu.analytics import metrics
+
+    whole = metrics.Scope(START, END)
+    if field is not None:  # the filter of the busiest row of that dimension
+        by = {v: k for k, v in FILTERS.items()}[field]
+        key = max(metrics.breakdown(whole, "volume", by), key=lambda row: row[2].value or 0)[0]
+        whole = metrics.Scope(START, END, **{field: int(key)})
+    middle = START + (END - START) / 2
+    previous, scope = replace(whole, end=middle), replace(whole, start=middle)
+    with CaptureQueriesContext(connection) as together:
+        both = metrics.compare_periods(scope, previous)
+    assert both == (metrics.compute(scope), metrics.compute(previous))
+    if field is None:
+        assert both[0]["volume"].count and both[1]["volume"].count, (
+            "both halves of the week have conversations"
+        )
+    # Two periods that do not meet (an hour between them): each read on its own, the same figures.
+    gap = replace(previous, end=middle - timedelta(hours=1))
+    with CaptureQueriesContext(connection) as apart:
+        assert metrics.compare_periods(scope, gap) == (metrics.compute(scope), metrics.compute(gap))
+
+    # The sums and counts of both periods came from reads grouped by period (one per source).
+    def by_period(queries: list[dict[str, Any]]) -> int:
+        return sum('ELSE 0 END AS "k"' in q["sql"] for q in queries)
+
+    assert by_period(together.captured_queries) >= 3 and by_period(apart.captured_queries) == 0
+    # A period before with no rows at all: its own query gives what an aggregate of nothing gives.
+    empty = replace(whole, start=START - timedelta(days=7), end=START)
+    assert metrics.compare_periods(whole, empty) == (metrics.compute(whole), metrics.compute(empty))

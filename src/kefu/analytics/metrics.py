@@ -1446,15 +1446,7 @@ def _grouped(
         key = SOURCES[source].key(by, agent_field=agent_field) if by else Value(0)
         qs = qs.annotate(k=key)
         if what == "agg":
-            aggs: dict[str, Any] = {}
-            for metric in group:
-                assert metric.aggs is not None
-                aggs.update({f"{metric.name}__{k}": v for k, v in metric.aggs(scope).items()})
-            rows = (
-                list(qs.values("k").annotate(**aggs).order_by())
-                if by
-                else [{"k": None, **qs.aggregate(**aggs)}]
-            )
+            rows = _agg_rows(qs, group, scope, by, (source, agent_field))
             for metric in group:
                 assert metric.finish is not None
                 prefix = f"{metric.name}__"
@@ -1502,6 +1494,80 @@ def _series_pairs(
     if what == "frt":
         return _frt_series(qs, scope, frt_limit if own_targets else None, by=by)
     return SERIES[what](qs, scope)
+
+
+def _aggs(group: list[Metric], scope: Scope) -> dict[str, Any]:
+    """The SQL aggregates of a batch of ``agg`` metrics, each named ``<metric>__<part>``."""
+    aggs: dict[str, Any] = {}
+    for metric in group:
+        assert metric.aggs is not None
+        aggs.update({f"{metric.name}__{k}": v for k, v in metric.aggs(scope).items()})
+    return aggs
+
+
+def _agg_rows(
+    qs: QuerySet[Any], group: list[Metric], scope: Scope, by: str | None, batch: tuple[str, str | None]
+) -> list[dict[str, Any]]:
+    """The aggregate rows of one batch over ``qs`` (annotated with ``k``): one per group ``by``,
+    else one (read with the other period when ``compare_periods`` did)."""
+    aggs = _aggs(group, scope)
+    if by:
+        return list(qs.values("k").annotate(**aggs).order_by())
+    both = _memo_get(_both_key(*batch, group, scope))
+    if both is not None:
+        return [{"k": None, **both}]
+    return [{"k": None, **qs.aggregate(**aggs)}]
+
+
+def _memo_get(key: Any) -> Any:
+    store = _SHARED.get()
+    return None if store is None else store.get(key)
+
+
+def _both_key(source: str, agent_field: str | None, group: list[Metric], scope: Scope) -> Any:
+    return ("both periods", source, agent_field, tuple(m.name for m in group), scope)
+
+
+def compare_periods(
+    scope: Scope, previous: Scope, names: Sequence[str] | None = None
+) -> tuple[dict[str, Figure], dict[str, Figure]]:
+    """``compute`` of ``scope`` and of ``previous`` (the period before, the same filters).
+
+    When the two meet end to end (no clock change between them), each batch of sums and
+    counts (``agg`` figures of one source) is read for both from one query grouped by period,
+    instead of one query each: the fixed cost of a read (joining the rollups and the
+    customers, building the query) is paid once. The aggregates are counts and sums or means of
+    integers and decimals, exact in any order, so the figures are those of two ``compute``
+    calls (tests/analytics/test_reports.py)."""
+    wanted = [METRICS[n] for n in check_names(names)]
+    with shared():
+        if previous.end == scope.start and replace(previous, start=scope.start, end=scope.end) == scope:
+            _read_both_periods(wanted, previous, scope)
+        return compute(scope, names), compute(previous, names)
+
+
+def _read_both_periods(wanted: list[Metric], previous: Scope, scope: Scope) -> None:
+    """Store, for ``_grouped``, each ``agg`` batch of ``wanted`` for both periods, from one read."""
+    store = _SHARED.get()
+    assert store is not None
+    batches: dict[tuple[str, str | None], list[Metric]] = defaultdict(list)
+    for metric in wanted:
+        if metric.kind == "agg":
+            batches[(metric.source, metric.agent_field)].append(metric)
+    both = replace(scope, start=previous.start)
+    for (source, agent_field), group in batches.items():
+        anchor = SOURCES[source].anchor
+        which = Case(
+            When(Q(**{f"{anchor}__gte": scope.start}), then=Value(1)),
+            default=Value(0),
+            output_field=IntegerField(),
+        )
+        rows = _rows(group[0], both).annotate(k=which).values("k").annotate(**_aggs(group, both)).order_by()
+        for row in rows:
+            # A period with no rows has no group here: it is left to its own query, which
+            # gives what an aggregate of nothing gives (0 for counts, None for the rest).
+            key = row.pop("k")
+            store[_both_key(source, agent_field, group, scope if key == 1 else previous)] = row
 
 
 def check_names(names: Iterable[str] | None) -> list[str]:

@@ -310,8 +310,7 @@ def _change_display(delta: float | None, unit: str) -> str:
 
 
 def _kpis(filters: Filters) -> list[dict[str, Any]]:
-    current = metrics.compute(filters.scope)
-    previous = metrics.compute(filters.previous, list(current))
+    current, previous = metrics.compare_periods(filters.scope, filters.previous)
     rows = [figure_row(current[name], previous[name]) for name in current]
     order = {name: i for i, name in enumerate(TILE_METRICS)}
     for row in rows:
