@@ -116,7 +116,7 @@ def test_both_periods_from_one_read_equal_a_compute_of_each(week: Any, field: st
     if field is not None:  # the filter of the busiest row of that dimension
         by = {v: k for k, v in FILTERS.items()}[field]
         key = max(metrics.breakdown(whole, "volume", by), key=lambda row: row[2].value or 0)[0]
-        whole = metrics.Scope(START, END, **{field: int(key)})
+        whole = replace(whole, **{field: int(key)})
     middle = START + (END - START) / 2
     previous, scope = replace(whole, end=middle), replace(whole, start=middle)
     with CaptureQueriesContext(connection) as together:
