@@ -1627,7 +1627,7 @@ def _compute_teams(wanted: list[Metric], whole: Scope, team_ids: list[int]) -> d
 
 def compare(scope: Scope, names: Sequence[str] | None = None) -> dict[str, tuple[Figure, Figure]]:
     """Each figure for the scope and for the period just before it."""
-    now, before = compute(scope, names), compute(scope.previous(), names)
+    now, before = compare_periods(scope, scope.previous(), names)
     return {name: (now[name], before[name]) for name in now}
 
 
