@@ -105,6 +105,27 @@ def test_late_changes_are_live_until_the_worker_reads_them_and_rolled_after(week
     assert everything(scope) == stale  # and the plain live computation agrees
 
 
+def test_replies_of_conversations_without_a_rollup_are_read_live_however_many(week: Any, monkeypatch: Any):
+    """Rollups deleted behind the worker's back: their replies' waits are computed live, whether
+    the conversations go to the tail's query as a list of ids or (a long list) as a subquery."""
+    from kefu.analytics import metrics
+    from kefu.analytics.models import ConversationRollup, ReplyRollup
+    from kefu.analytics.rollups import do_refresh_rollups
+
+    scope = metrics.Scope(START, END)
+    live = everything(scope)
+    do_refresh_rollups(later())
+    assert everything(scope) == live
+    ConversationRollup.objects.filter(pk__in=[c.pk for c in week.c[::2]]).delete()
+    ReplyRollup.objects.filter(conversation__in=week.c[::2]).delete()
+    with metrics.shared(window=(START, END)):
+        unrolled, _query = metrics._unrolled_reply_conversations(scope)
+    assert unrolled, "the week's deleted rollups include conversations with agent replies"
+    assert everything(scope) == live
+    monkeypatch.setattr(metrics, "_ID_LIST_LIMIT", 0)
+    assert everything(scope) == live
+
+
 def test_a_worker_that_dies_mid_batch_loses_nothing(week: Any):
     from kefu.analytics import metrics, rollups
     from kefu.analytics.models import ConversationRollup, RollupState

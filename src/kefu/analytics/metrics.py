@@ -1295,11 +1295,13 @@ def _response_series(scope: Scope, key: Any) -> list[tuple[Any, float]]:
     else:
         out = list(rolled.annotate(k=key).values_list("k", "seconds"))
     # The open tail: replies of conversations with no valid rollup (stale, or never read).
-    unrolled = _unrolled_reply_conversations(scope)
+    unrolled, unrolled_query = _unrolled_reply_conversations(scope)
     if not unrolled and not _any_stale():
         return out  # the worker is up to date: every reply of the period was rolled up
     live = _reply_rows(scope).filter(
-        Q(conversation_id__in=touched) | Q(conversation_id__in=alerted) | Q(conversation_id__in=unrolled)
+        Q(conversation_id__in=touched)
+        | Q(conversation_id__in=alerted)
+        | Q(conversation_id__in=unrolled if len(unrolled) <= _ID_LIST_LIMIT else unrolled_query)
     )
     wanted = dict(live.annotate(k=key).order_by().values_list("id", "k"))
     if wanted:
@@ -1310,8 +1312,13 @@ def _response_series(scope: Scope, key: Any) -> list[tuple[Any, float]]:
     return out
 
 
-def _unrolled_reply_conversations(scope: Scope) -> list[int]:
-    """The conversations with an agent reply in the scope's period and no rollup row at all.
+# Longer id lists go to the database as the subquery that found them (SQLite limits parameters).
+_ID_LIST_LIMIT = 1000
+
+
+def _unrolled_reply_conversations(scope: Scope) -> tuple[list[int], QuerySet[Any]]:
+    """The conversations with an agent reply in the scope's period and no rollup row at all
+    (their ids, and the query that reads them).
 
     None while the worker keeps up (a conversation it has not read yet is stale, not unrolled):
     only rows deleted behind its back leave some. Read as one anti-join of the period's replies
@@ -1325,22 +1332,22 @@ def _unrolled_reply_conversations(scope: Scope) -> list[int]:
     else:
         start, end = scope.start, scope.end
 
-    def read() -> list[int]:
-        return list(
-            Message.objects.filter(
-                created_at__gte=start,
-                created_at__lt=end,
-                direction=Message.Direction.OUTGOING,
-                sender__isnull=False,
-                is_private=False,
-            )
-            .filter(~Exists(ConversationRollup.objects.filter(conversation_id=OuterRef("conversation_id"))))
-            .order_by()
-            .values_list("conversation_id", flat=True)
-            .distinct()
+    query = (
+        Message.objects.filter(
+            created_at__gte=start,
+            created_at__lt=end,
+            direction=Message.Direction.OUTGOING,
+            sender__isnull=False,
+            is_private=False,
         )
-
-    return list(_memo(("unrolled replies", start, end), read))
+        .filter(~Exists(ConversationRollup.objects.filter(conversation_id=OuterRef("conversation_id"))))
+        .order_by()
+        .values_list("conversation_id", flat=True)
+        .distinct()
+    )
+    # The ids, and the query that finds them (for a long list: a subquery rather than a parameter
+    # per id, which SQLite limits).
+    return list(_memo(("unrolled replies", start, end), lambda: list(query))), query
 
 
 def _any_stale() -> bool:
