@@ -65,7 +65,8 @@ def test_a_shared_block_changes_no_figure(week: Any) -> None:
 
     def everything() -> Any:
         return (
-            metrics.compare(scope),
+            metrics.compute(scope),  # (``compare`` opens a shared block of its own)
+            metrics.compute(scope.previous()),
             {by: metrics.breakdowns(scope, NAMES, by) for by in ("channel", "team", "agent", "hour")},
             metrics.breakdown(scope, "online_time", "agent"),
             metrics.breakdown(scope, "occupancy", "team"),
@@ -126,16 +127,24 @@ def test_both_periods_from_one_read_equal_a_compute_of_each(week: Any, field: st
         assert both[0]["volume"].count and both[1]["volume"].count, (
             "both halves of the week have conversations"
         )
-    # Two periods that do not meet (an hour between them): each read on its own, the same figures.
-    gap = replace(previous, end=middle - timedelta(hours=1))
-    with CaptureQueriesContext(connection) as apart:
+    # Two periods with a day between them (a "to date" comparison): the rows between are dropped.
+    gap = replace(previous, end=middle - timedelta(days=1))
+    with CaptureQueriesContext(connection) as apart_read:
         assert metrics.compare_periods(scope, gap) == (metrics.compute(scope), metrics.compute(gap))
+    # Two periods that overlap: each read on its own.
+    overlap = replace(previous, end=middle + timedelta(hours=12))
+    with CaptureQueriesContext(connection) as apart:
+        assert metrics.compare_periods(scope, overlap) == (metrics.compute(scope), metrics.compute(overlap))
 
     # The sums and counts of both periods came from reads grouped by period (one per source).
     def by_period(queries: list[dict[str, Any]]) -> int:
-        return sum('ELSE 0 END AS "k"' in q["sql"] for q in queries)
+        return sum('THEN 0 ELSE NULL END AS "k"' in q["sql"] for q in queries)
 
-    assert by_period(together.captured_queries) >= 3 and by_period(apart.captured_queries) == 0
+    assert by_period(together.captured_queries) >= 3 and by_period(apart_read.captured_queries) >= 3
+    assert by_period(apart.captured_queries) == 0
+    # As a report reads them: inside its shared block over both periods.
+    with metrics.shared(window=(previous.start, scope.end)):
+        assert metrics.compare_periods(scope, previous) == both
     # A period before with no rows at all: its own query gives what an aggregate of nothing gives.
     empty = replace(whole, start=START - timedelta(days=7), end=START)
     assert metrics.compare_periods(whole, empty) == (metrics.compute(whole), metrics.compute(empty))

@@ -446,8 +446,9 @@ ROLLUP = "period_rollup"
 
 
 def _first_conversation(scope: Scope) -> int:
-    """The smallest id of a conversation created in the scope's period (0 if none), read once
-    per period in a ``shared`` block."""
+    """The smallest id of a conversation created in the scope's period, read once per period in
+    a ``shared`` block (0 if none, and outside a ``shared`` block, where it would be read for
+    every query: there the rollup join is unbounded, as it always was)."""
 
     def first() -> int:
         # MIN of an expression, not of the column: MIN(id) was planned as a walk up the primary
@@ -458,6 +459,8 @@ def _first_conversation(scope: Scope) -> int:
         )["n"]
         return 0 if found is None else int(found)
 
+    if _SHARED.get() is None:
+        return 0  # no bound: one computation would pay a read per query for it
     return int(_memo(("first conversation", scope.start, scope.end), first))
 
 
@@ -473,22 +476,18 @@ def _period_rollup(scope: Scope) -> FilteredRelation:
     return FilteredRelation("rollup", condition=Q(rollup__conversation_id__gte=_first_conversation(scope)))
 
 
-def _rollup_valid(path: str = "") -> Q:
+def _rollup_valid() -> Q:
     """The conversation's rollup row is there and still valid: the worker read every message
     and emotion alert it has. Anything newer makes it stale and its figures are computed live,
     so both paths give the same numbers whether or not the worker has caught up.
 
-    A condition on conversation rows (or, with ``path="conversation__"``, on rows of a
-    conversation): their rollup (one LEFT JOIN, shared by every figure of the query) exists
+    A condition on a scope's conversation rows (``Source.rows``, which join the rollup as
+    ``ROLLUP``): their rollup (one LEFT JOIN, shared by every figure of the query) exists
     and is not stale. A correlated ``EXISTS`` per figure probed the rollup's
     index once per row and figure (ten probes a row in a report's aggregate); the join reads
     it once."""
     touched, alerted = _stale_conversations()
-    return (
-        Q(**{f"{path}{ROLLUP}__isnull": False})
-        & ~Q(**{f"{path}pk__in": touched})
-        & ~Q(**{f"{path}pk__in": alerted})
-    )
+    return Q(**{f"{ROLLUP}__isnull": False}) & ~Q(pk__in=touched) & ~Q(pk__in=alerted)
 
 
 def _either(flag: str, live: Q, valid: Q | None = None) -> Q:
@@ -1332,22 +1331,18 @@ def _unrolled_reply_conversations(scope: Scope) -> tuple[list[int], QuerySet[Any
     else:
         start, end = scope.start, scope.end
 
+    span = replace(scope, start=start, end=end)
     query = (
-        Message.objects.filter(
-            created_at__gte=start,
-            created_at__lt=end,
-            direction=Message.Direction.OUTGOING,
-            sender__isnull=False,
-            is_private=False,
-        )
+        _reply_rows(span)
         .filter(~Exists(ConversationRollup.objects.filter(conversation_id=OuterRef("conversation_id"))))
         .order_by()
         .values_list("conversation_id", flat=True)
         .distinct()
     )
-    # The ids, and the query that finds them (for a long list: a subquery rather than a parameter
-    # per id, which SQLite limits).
-    return list(_memo(("unrolled replies", start, end), lambda: list(query))), query
+    # The ids (at most one more than goes as a list), and the query that finds them: a longer
+    # list goes as that subquery rather than a parameter per id, which SQLite limits.
+    ids = _memo(("unrolled replies", span), lambda: list(query[: _ID_LIST_LIMIT + 1]))
+    return list(ids), query
 
 
 def _any_stale() -> bool:
@@ -1538,17 +1533,19 @@ def _both_key(source: str, agent_field: str | None, group: list[Metric], scope: 
 def compare_periods(
     scope: Scope, previous: Scope, names: Sequence[str] | None = None
 ) -> tuple[dict[str, Figure], dict[str, Figure]]:
-    """``compute`` of ``scope`` and of ``previous`` (the period before, the same filters).
+    """``compute`` of ``scope`` and of ``previous`` (the period before, the same filters), in
+    one ``shared`` block over the span of both.
 
-    When the two meet end to end (no clock change between them), each batch of sums and
-    counts (``agg`` figures of one source) is read for both from one query grouped by period,
-    instead of one query each: the fixed cost of a read (joining the rollups and the
-    customers, building the query) is paid once. The aggregates are counts and sums or means of
-    integers and decimals, exact in any order, so the figures are those of two ``compute``
-    calls (tests/analytics/test_reports.py)."""
+    When the two do not overlap, each batch of sums and counts (``agg`` figures of one source) is
+    read for both from one query over the span, grouped by period (the rows between them — the
+    rest of the day a "to date" period compares with — read and dropped), instead of one query
+    each: the fixed cost of a read (joining the rollups and the customers, building the query)
+    is paid once. The aggregates are counts and sums or means of integers and decimals, exact in
+    any order, so the figures are those of two ``compute`` calls (tests/analytics/test_breakdowns.py)."""
     wanted = [METRICS[n] for n in check_names(names)]
-    with shared():
-        if previous.end == scope.start and replace(previous, start=scope.start, end=scope.end) == scope:
+    span = (min(scope.start, previous.start), max(scope.end, previous.end))
+    with shared(window=span):
+        if previous.end <= scope.start and replace(previous, start=scope.start, end=scope.end) == scope:
             _read_both_periods(wanted, previous, scope)
         return compute(scope, names), compute(previous, names)
 
@@ -1566,15 +1563,19 @@ def _read_both_periods(wanted: list[Metric], previous: Scope, scope: Scope) -> N
         anchor = SOURCES[source].anchor
         which = Case(
             When(Q(**{f"{anchor}__gte": scope.start}), then=Value(1)),
-            default=Value(0),
+            When(Q(**{f"{anchor}__lt": previous.end}), then=Value(0)),
+            default=None,
             output_field=IntegerField(),
         )
+        # No ``aggs`` depends on its scope (they are counts, sums and means of columns), so the
+        # span's aggregates grouped by period are each period's.
         rows = _rows(group[0], both).annotate(k=which).values("k").annotate(**_aggs(group, both)).order_by()
         for row in rows:
             # A period with no rows has no group here: it is left to its own query, which
             # gives what an aggregate of nothing gives (0 for counts, None for the rest).
             key = row.pop("k")
-            store[_both_key(source, agent_field, group, scope if key == 1 else previous)] = row
+            if key is not None:  # the rows between the two periods
+                store[_both_key(source, agent_field, group, scope if key == 1 else previous)] = row
 
 
 def check_names(names: Iterable[str] | None) -> list[str]:

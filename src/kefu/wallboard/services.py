@@ -402,7 +402,8 @@ def _names() -> list[str]:
 
 
 def _desk_tiles(now: datetime) -> list[dict[str, Any]]:
-    return _tiles(None, metrics.compute(_today(now), _names()))
+    with metrics.shared():  # one computation: today's calendars, targets and rollup bound read once
+        return _tiles(None, metrics.compute(_today(now), _names()))
 
 
 def _today_figures(now: datetime, team_ids: list[int]) -> dict[int, dict[str, metrics.Figure]]:
