@@ -111,6 +111,13 @@ class Conversation(models.Model):
                 condition=models.Q(status__in=("open", "pending", "snoozed")),
                 name="conversation_active",
             ),
+            # An agent's load (kefu.routing.assignment.load_annotation): their open and pending
+            # conversations, counted from this index alone rather than from their history.
+            models.Index(
+                fields=["assignee"],
+                condition=models.Q(status__in=("open", "pending")),
+                name="conversation_load",
+            ),
             # The inbox's order (``ACTIVITY_AT``): a page of 25 is read down this index from a
             # keyset cursor instead of sorting every visible conversation.
             models.Index(ACTIVITY_AT, F("id"), name="conversation_activity"),

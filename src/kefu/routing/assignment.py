@@ -35,8 +35,22 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Case, Count, F, IntegerField, Max, Min, Q, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.expressions import OrderBy
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from kefu.accounts.models import AgentStatus, Role, Team, User
@@ -102,13 +116,25 @@ def agent_load(user_id: int) -> int:
     return Conversation.objects.filter(assignee_id=user_id, status__in=LOAD_STATUSES).count()
 
 
+def load_annotation() -> Coalesce:
+    """A user's load as an annotation on users: their open and pending conversations, counted
+    per user from the partial index ``conversation_load`` (only those rows). Joining each user
+    to every conversation ever assigned to them, to count the open ones, read their whole
+    history: on a year of a 200-agent team, 150 ms for the wallboard's agents and a team's
+    history on every routing decision."""
+    open_ones = (
+        Conversation.objects.filter(assignee_id=OuterRef("pk"), status__in=LOAD_STATUSES)
+        .order_by()
+        .values("assignee_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(open_ones, output_field=IntegerField()), 0)
+
+
 def _candidates(team_id: int | None, *, senior_first: bool = False) -> list[User]:
     qs = (
-        routable(online_agents(team_id))
-        .annotate(
-            load=Count("assigned_conversations", filter=Q(assigned_conversations__status__in=LOAD_STATUSES))
-        )
-        .filter(load__lt=F("max_concurrent"))
+        routable(online_agents(team_id)).annotate(load=load_annotation()).filter(load__lt=F("max_concurrent"))
     )
     order: list[str | OrderBy] = ["load", F("last_assigned_at").asc(nulls_first=True), "id"]
     if senior_first:

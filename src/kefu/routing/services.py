@@ -14,11 +14,11 @@ from django.utils import timezone
 from kefu.accounts.access import audit, check_admin, check_role, client_ip, team_ids_of
 from kefu.accounts.models import AuditLog, Role, Team, User
 from kefu.accounts.presence import effective_status
-from kefu.conversations.models import Conversation, Priority
+from kefu.conversations.models import Priority
 from kefu.core.errors import InvalidInput, NotFound
 from kefu.core.events import publish
 from kefu.core.fields import check_choice, check_text, check_text_list
-from kefu.routing.assignment import LOAD_STATUSES, waiting_queue
+from kefu.routing.assignment import load_annotation, waiting_queue
 
 from .models import RoutingRule
 
@@ -54,16 +54,11 @@ def queue_overview() -> list[dict[str, object]]:
 def agent_overview() -> list[dict[str, object]]:
     """Each active user's status as routing sees it (a desk gone past the grace is offline) and load."""
     now = timezone.now()
-    agents = User.objects.filter(is_active=True).prefetch_related("teams").order_by("id")
-    # The load from the open conversations alone (the status index), grouped by assignee: a
-    # join of every user to every conversation they were ever assigned read the whole history
-    # (150 ms for a 200-agent team's year, on each wallboard refresh).
-    loads = dict(
-        Conversation.objects.filter(status__in=LOAD_STATUSES, assignee__isnull=False)
-        .order_by()
-        .values("assignee_id")
-        .annotate(n=Count("id"))
-        .values_list("assignee_id", "n")
+    agents = (
+        User.objects.filter(is_active=True)
+        .annotate(load=load_annotation())
+        .prefetch_related("teams")
+        .order_by("id")
     )
     return [
         {
@@ -73,7 +68,7 @@ def agent_overview() -> list[dict[str, object]]:
             "status": effective_status(a, now=now),
             "status_reason": a.status_reason,
             "last_seen_at": a.last_seen_at.isoformat() if a.last_seen_at else None,
-            "load": loads.get(a.pk, 0),
+            "load": a.load,
             "max_concurrent": a.max_concurrent,
             "teams": [t.name for t in a.teams.all()],
         }
