@@ -251,16 +251,19 @@ class Source:
     manager: Callable[[], QuerySet[Any]]
     # Dimensions reached through a many-to-many (tickets ↔ conversations): filter and key.
     linked: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
+    # Rows of the conversations created in the period (``_first_conversation``): conversation rows
+    # join their rollup as ``ROLLUP`` (``_period_rollup``); other rows are bounded by their
+    # conversation id, which lets PostgreSQL read them from the period's first conversation on.
+    joins_rollup: bool = False
+    bounded_by_conversation: bool = False
 
     def rows(self, scope: Scope, *, agent_field: str | None = None) -> QuerySet[Any]:
         qs = self.manager().filter(**{f"{self.anchor}__gte": scope.start, f"{self.anchor}__lt": scope.end})
-        if self.name == "conversation":
+        if self.joins_rollup:
             qs = qs.annotate(**{ROLLUP: _period_rollup(scope)})
-        elif self.anchor == "conversation__created_at":
-            # Rows of the period's conversations: their conversation ids start at the period's
-            # first (true of every row, so the same rows), which lets PostgreSQL read this
-            # table's rows from that id on instead of every row of the history.
-            qs = qs.filter(conversation_id__gte=_first_conversation(scope))
+        if self.bounded_by_conversation and self.conversation is not None:
+            # True of every row (its conversation was created in the period): the same rows.
+            qs = qs.filter(**{f"{self.conversation}__gte": _first_conversation(scope)})
         wanted = {
             "team": scope.team_id,
             "agent": scope.agent_id,
@@ -359,6 +362,7 @@ SOURCES: dict[str, Source] = {
         {"team": "team_id", "agent": "assignee_id", "channel": "channel_id", "intent": "intent"},
         "id",
         lambda: Conversation.objects.exclude(_carries_a_notice_only()),
+        joins_rollup=True,
     ),
     "reply": Source(  # agent replies, for the response time between messages
         "reply",
@@ -406,6 +410,7 @@ SOURCES: dict[str, Source] = {
         {**_CONV, "agent": "agent_id"},
         "conversation_id",
         lambda: QualityScore.objects.all(),
+        bounded_by_conversation=True,
     ),
     "findings": Source(
         "findings",
@@ -426,9 +431,14 @@ _ROLLED_REPLIES = replace(SOURCES["reply"], name="rolled_reply", manager=lambda:
 # --- rollups: per-row parts the worker computed (kefu.analytics.rollups) -----------------------
 
 
+def _marks() -> QuerySet[RollupState]:
+    """The rollup state row the marks are read from."""
+    return RollupState.objects.order_by("pk")
+
+
 def _past_marks() -> tuple[QuerySet[Message], QuerySet[EmotionAlert]]:
     """The messages and emotion alerts newer than the rollup marks (the worker has not read them)."""
-    marks = RollupState.objects.order_by("pk")
+    marks = _marks()
     return (
         Message.objects.filter(id__gt=Subquery(marks.values("message_mark")[:1])),
         EmotionAlert.objects.filter(id__gt=Subquery(marks.values("alert_mark")[:1])),
@@ -1315,6 +1325,16 @@ def _response_series(scope: Scope, key: Any) -> list[tuple[Any, float]]:
 _ID_LIST_LIMIT = 1000
 
 
+def _window_over(start: datetime, end: datetime) -> tuple[datetime, datetime] | None:
+    """The ``shared`` block's window when it covers ``[start, end)``: what is read for it
+    serves both of a report's periods."""
+    store = _SHARED.get()
+    window = store.get(("window",)) if store is not None else None
+    if window is not None and window[0] <= start and end <= window[1]:
+        return window
+    return None
+
+
 def _unrolled_reply_conversations(scope: Scope) -> tuple[list[int], QuerySet[Any]]:
     """The conversations with an agent reply in the scope's period and no rollup row at all
     (their ids, and the query that reads them).
@@ -1324,13 +1344,7 @@ def _unrolled_reply_conversations(scope: Scope) -> tuple[list[int], QuerySet[Any
     (the reply index alone) with the rollups, once for a report's whole window in a ``shared``
     block; the open tail is then read only when there is something in it. Probing the rollups
     once per reply inside the tail's query cost 100-125 ms a period on a year's history."""
-    store = _SHARED.get()
-    window = store.get(("window",)) if store is not None else None
-    if window is not None and window[0] <= scope.start and scope.end <= window[1]:
-        start, end = window
-    else:
-        start, end = scope.start, scope.end
-
+    start, end = _window_over(scope.start, scope.end) or (scope.start, scope.end)
     span = replace(scope, start=start, end=end)
     query = (
         _reply_rows(span)
@@ -1350,7 +1364,7 @@ def _any_stale() -> bool:
     while there are no marks)."""
     # The marks as values, not a subquery: ``id > (SELECT …) LIMIT 1`` is planned as a scan of
     # every message from the first (220 ms on a year's history); ``id > 123`` is one index probe.
-    marks = RollupState.objects.order_by("pk").values_list("message_mark", "alert_mark").first()
+    marks = _marks().values_list("message_mark", "alert_mark").first()
     if marks is None:
         return False
     return (
@@ -1437,13 +1451,7 @@ def _grouped(
     first response is judged against that team's target, as ``compute`` of the team does.
     """
     out: dict[str, dict[Any, tuple[float | None, int]]] = {}
-    batches: dict[tuple[str, str | None, str], list[Metric]] = defaultdict(list)
-    for metric in metrics:
-        if metric.kind == "agg":
-            batches[(metric.source, metric.agent_field, "agg")].append(metric)
-        elif metric.kind == "dist":
-            batches[(metric.source, metric.agent_field, metric.series or "")].append(metric)
-    for (source, agent_field, what), group in batches.items():
+    for (source, agent_field, what), group in _batches(metrics).items():
         qs = _rows(group[0], scope)
         key = SOURCES[source].key(by, agent_field=agent_field) if by else Value(0)
         qs = qs.annotate(k=key)
@@ -1507,6 +1515,18 @@ def _aggs(group: list[Metric], scope: Scope) -> dict[str, Any]:
     return aggs
 
 
+def _batches(metrics: list[Metric]) -> dict[tuple[str, str | None, str], list[Metric]]:
+    """The metrics that read the same rows, batched for one query: ``(source, agent field,
+    "agg")`` for sums and counts, ``(source, agent field, series)`` for the values of a series."""
+    batches: dict[tuple[str, str | None, str], list[Metric]] = defaultdict(list)
+    for metric in metrics:
+        if metric.kind == "agg":
+            batches[(metric.source, metric.agent_field, "agg")].append(metric)
+        elif metric.kind == "dist":
+            batches[(metric.source, metric.agent_field, metric.series or "")].append(metric)
+    return batches
+
+
 def _agg_rows(
     qs: QuerySet[Any], group: list[Metric], scope: Scope, by: str | None, batch: tuple[str, str | None]
 ) -> list[dict[str, Any]]:
@@ -1554,12 +1574,10 @@ def _read_both_periods(wanted: list[Metric], previous: Scope, scope: Scope) -> N
     """Store, for ``_grouped``, each ``agg`` batch of ``wanted`` for both periods, from one read."""
     store = _SHARED.get()
     assert store is not None
-    batches: dict[tuple[str, str | None], list[Metric]] = defaultdict(list)
-    for metric in wanted:
-        if metric.kind == "agg":
-            batches[(metric.source, metric.agent_field)].append(metric)
     both = replace(scope, start=previous.start)
-    for (source, agent_field), group in batches.items():
+    for (source, agent_field, what), group in _batches(wanted).items():
+        if what != "agg":
+            continue
         anchor = SOURCES[source].anchor
         which = Case(
             When(Q(**{f"{anchor}__gte": scope.start}), then=Value(1)),
@@ -2080,9 +2098,8 @@ def _handling(users: list[int], scope: Scope, end: datetime) -> dict[int, list[t
     (in microseconds since 1970: ``_us``)."""
     handling: dict[int, list[tuple[int, int]]] = defaultdict(list)
     now = _us(timezone.now())
-    store = _SHARED.get()
-    window = store.get(("window",)) if store is not None else None
-    if window is not None and window[0] <= scope.start and end <= window[1]:
+    window = _window_over(scope.start, end)
+    if window is not None:
         # One read for the whole window (the report's two periods), filtered here per period.
         key = ("handling", scope.channel_id, scope.intent, tuple(users))
         rows = _memo(key, lambda: _handled_rows(users, scope, window[0], window[1]))

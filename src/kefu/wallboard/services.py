@@ -304,18 +304,15 @@ def _ticket_sla(scope: BoardScope, now: datetime, team_names: dict[int, str]) ->
 
 def _emotions(scope: BoardScope, now: datetime) -> list[dict[str, Any]]:
     """Active conversations at the alert level of emotion, or with an open complaint-risk alert."""
-    risk = EmotionAlert.objects.filter(
-        conversation=OuterRef("pk"),
-        level=EmotionAlert.Level.COMPLAINT_RISK,
-        acknowledged_at__isnull=True,
+    open_risks = EmotionAlert.objects.filter(
+        level=EmotionAlert.Level.COMPLAINT_RISK, acknowledged_at__isnull=True
     )
+    risk = open_risks.filter(conversation=OuterRef("pk"))
     latest = EmotionAlert.objects.filter(conversation=OuterRef("pk")).order_by("-id")
     # Which rows qualify is asked of the few open complaint-risk alerts as one set (hashed once),
     # not by a probe per active conversation (a year's backlog of 30,000); the per-row EXISTS
     # only ranks the rows that qualify.
-    at_risk = EmotionAlert.objects.filter(
-        level=EmotionAlert.Level.COMPLAINT_RISK, acknowledged_at__isnull=True
-    ).values("conversation_id")
+    at_risk = open_risks.values("conversation_id")
     ranked = (
         _scoped(Conversation.objects.filter(status__in=ALERT_STATUSES), scope)
         .filter(Q(emotion_score__gte=ALERT_LEVEL) | Q(pk__in=at_risk))
