@@ -17,7 +17,7 @@ from ninja.parser import Parser
 from pydantic import ConfigDict
 
 from .errors import UnsupportedMediaType
-from .fields import check_characters, check_json
+from .fields import check_json, check_querydict
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -73,11 +73,7 @@ class BoundaryParser(Parser):
     def parse_querydict(
         self, data: MultiValueDict[str, Any], list_fields: list[str], request: HttpRequest
     ) -> dict[str, Any]:
-        for key, values in data.lists():
-            check_characters(key, field=key)
-            for value in values:
-                if isinstance(value, str):
-                    check_characters(value, field=key)
+        check_querydict(data)
         return super().parse_querydict(data, list_fields, request)
 
 

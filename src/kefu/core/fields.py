@@ -45,6 +45,17 @@ def check_characters(value: str, *, field: str) -> str:
     return value
 
 
+def check_querydict(data: Any, *, name_field: str | None = None, width: int | None = None) -> None:
+    """``check_characters`` for every name and string value of a query or form ``MultiValueDict``:
+    a value is named by its field's name (its first ``width`` characters, if given), a bad name
+    by ``name_field`` (default: the name itself)."""
+    for key, values in data.lists():
+        check_characters(key, field=name_field or key)
+        for value in values:
+            if isinstance(value, str):
+                check_characters(value, field=key[:width])
+
+
 def check_data(value: Any, *, field: str) -> Any:
     """``check_characters`` for every string (keys included) in decoded JSON."""
     if isinstance(value, str):

@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from . import outage, telemetry
 from .errors import KefuError
-from .fields import check_characters
+from .fields import check_characters, check_querydict
 from .views import render_error
 
 log = logging.getLogger("django.request")
@@ -71,10 +71,7 @@ class KefuErrorMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(API_PREFIX):
             try:
-                for key, values in request.GET.lists():
-                    check_characters(key, field="查询参数")
-                    for value in values:
-                        check_characters(value, field=key[:64])
+                check_querydict(request.GET, name_field="查询参数", width=64)
             except KefuError as exc:
                 return render_error(request, exc)
         return self.get_response(request)
